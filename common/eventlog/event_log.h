@@ -1,0 +1,84 @@
+// EventLog: the durable, ordered log of events that is the system of record.
+//
+// Records are appended under a key (the customer id). All records of one key land in one
+// partition, in append order, so each customer's events are totally ordered. A record's position
+// (partition, offset) never changes once acknowledged and is stable across restarts.
+//
+// Implementations: EmbeddedEventLog (RocksDB, one partition, the single-process default),
+// KafkaEventLog (Apache Kafka), InMemoryEventLog (a fake for unit tests).
+//
+// Thread-safe: every method may be called concurrently. A LogReader is used by one thread.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include "absl/strings/string_view.h"
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace crm::eventlog {
+
+struct LogPosition {
+  int32_t partition = 0;
+  int64_t offset = 0;
+  friend bool operator==(const LogPosition&, const LogPosition&) = default;
+};
+
+struct LogRecord {
+  LogPosition position;
+  std::string key;
+  std::string value;
+  // Transport headers (e.g. Kafka record headers). The embedded log keeps them too.
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+// What to append: a value with its headers. All values of one Append share the key.
+struct AppendValue {
+  std::string value;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+// Reads records in order from chosen starting offsets.
+class LogReader {
+ public:
+  virtual ~LogReader() = default;
+  // Returns up to `max_records` records that follow the last returned ones, in offset order per
+  // partition. Blocks until at least one record is available or `deadline` passes; returns an
+  // empty vector at the deadline. UNAVAILABLE on transient trouble (retry), CANCELLED after
+  // Close().
+  virtual absl::StatusOr<std::vector<LogRecord>> Poll(size_t max_records,
+                                                      absl::Time deadline) = 0;
+  // Wakes a blocked Poll, which then returns CANCELLED. Thread-safe.
+  virtual void Close() = 0;
+};
+
+class EventLog {
+ public:
+  virtual ~EventLog() = default;
+
+  // Number of partitions; positions have partition in [0, PartitionCount()).
+  virtual int32_t PartitionCount() const = 0;
+
+  // Appends `values` under `key`, atomically and in order, and returns the position of the last
+  // one once all are durable. REQUIRES: !values.empty().
+  // Errors: UNAVAILABLE (nothing or possibly something appended: the caller must treat the
+  // outcome as unknown), DEADLINE_EXCEEDED, INVALID_ARGUMENT (too large).
+  virtual absl::StatusOr<LogPosition> Append(absl::string_view key,
+                                            std::vector<AppendValue> values,
+                                            absl::Time deadline) = 0;
+
+  // A reader starting at `start[partition]` (next offset to read) for each partition in `start`.
+  // Partitions absent from `start` are not read.
+  virtual absl::StatusOr<std::unique_ptr<LogReader>> NewReader(
+      const std::map<int32_t, int64_t>& start) = 0;
+
+  // The offset the next record of `partition` will get (= number of records, for offsets from 0).
+  virtual absl::StatusOr<int64_t> EndOffset(int32_t partition) = 0;
+};
+
+}  // namespace crm::eventlog
