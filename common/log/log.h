@@ -1,0 +1,20 @@
+// Process logging: one JSON object per line on stderr, for log shippers on Kubernetes.
+//   {"ts":"2026-11-25T10:43:17.123Z","level":"info","msg":"..."}
+// Thread-safe (spdlog's stderr sink is mutex-guarded).
+#pragma once
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+
+namespace crm::log {
+
+// Installs the JSON logger as spdlog's default. `level`: trace, debug, info, warn, error.
+// INVALID_ARGUMENT for an unknown level.
+absl::Status Init(absl::string_view level);
+
+// `s` escaped for use inside a JSON string.
+std::string JsonEscape(absl::string_view s);
+
+}  // namespace crm::log

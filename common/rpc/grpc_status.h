@@ -1,0 +1,21 @@
+// The one place where internal errors (absl::Status with google.rpc detail payloads, see
+// common/status/errors.h) become gRPC wire errors: a grpc::Status whose code follows the table
+// in ToGrpcCode and whose binary details carry a google.rpc.Status with every attached detail.
+//
+// Every error also carries an ErrorInfo (domain "crm.v1"); one without its own gets reason =
+// the code name. INTERNAL/UNKNOWN errors keep their message: we have no secrets in them.
+// Thread-safe: pure functions.
+#pragma once
+
+#include "absl/status/status.h"
+#include "grpcpp/support/status.h"
+
+namespace crm::rpc {
+
+// absl and gRPC share numbering for codes 0..16; anything else maps to UNKNOWN.
+grpc::StatusCode ToGrpcCode(absl::StatusCode code);
+
+// OK maps to grpc::Status::OK with no details.
+grpc::Status ToGrpcStatus(const absl::Status& status);
+
+}  // namespace crm::rpc

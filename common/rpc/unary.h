@@ -1,0 +1,91 @@
+// Glue for unary RPCs on the gRPC callback API with raw (ByteBuffer) methods.
+//
+// A handler is an ordinary function Req -> absl::StatusOr<Resp>. ServeUnary parses the request
+// (common/rpc/request_parser.h), runs the handler on the Executor (never on a gRPC thread),
+// maps errors in one place (common/rpc/grpc_status.h) and finishes the call.
+//
+// Thread-safe: ServeUnary may be called from any gRPC thread.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/rpc/executor.h"
+#include "common/rpc/grpc_status.h"
+#include "common/rpc/request_parser.h"
+#include "common/status/errors.h"
+#include "grpcpp/grpcpp.h"
+
+namespace crm::rpc {
+
+// What a handler knows about its call besides the request.
+struct CallContext {
+  // The caller's deadline; absl::InfiniteFuture() if none.
+  absl::Time deadline = absl::InfiniteFuture();
+  // "x-crm-actor" metadata, or "anonymous".
+  std::string actor = "anonymous";
+  // "x-correlation-id" metadata, or empty.
+  std::string correlation_id;
+  // Set when the client cancelled or the deadline passed; handlers may poll it.
+  std::function<bool()> cancelled = [] { return false; };
+};
+
+inline std::string Metadata(const grpc::CallbackServerContext* ctx, const char* key) {
+  const auto& md = ctx->client_metadata();
+  auto it = md.find(key);
+  if (it == md.end()) return "";
+  return std::string(it->second.data(), it->second.size());
+}
+
+inline CallContext MakeCallContext(grpc::CallbackServerContext* ctx) {
+  CallContext call;
+  auto deadline = ctx->deadline();
+  if (deadline < std::chrono::system_clock::time_point::max() - std::chrono::hours(24 * 365)) {
+    call.deadline = absl::FromChrono(deadline);
+  }
+  std::string actor = Metadata(ctx, "x-crm-actor");
+  if (!actor.empty() && actor.size() <= 128) call.actor = std::move(actor);
+  std::string correlation = Metadata(ctx, "x-correlation-id");
+  if (correlation.size() <= 128) call.correlation_id = std::move(correlation);
+  call.cancelled = [ctx] { return ctx->IsCancelled(); };
+  return call;
+}
+
+template <typename Req, typename Resp>
+grpc::ServerUnaryReactor* ServeUnary(
+    grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* in, grpc::ByteBuffer* out,
+    Executor* executor,
+    std::function<absl::StatusOr<Resp>(const Req&, const CallContext&)> handler) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  bool queued = executor->TrySubmit([ctx, in, out, reactor, handler = std::move(handler)] {
+    CallContext call = MakeCallContext(ctx);
+    if (absl::Now() >= call.deadline) {
+      reactor->Finish(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "deadline passed"));
+      return;
+    }
+    Req request;
+    absl::Status parsed = ParseRequest(*in, &request);
+    if (!parsed.ok()) {
+      reactor->Finish(ToGrpcStatus(parsed));
+      return;
+    }
+    absl::StatusOr<Resp> response = handler(request, call);
+    if (!response.ok()) {
+      reactor->Finish(ToGrpcStatus(response.status()));
+      return;
+    }
+    *out = SerializeResponse(*response);
+    reactor->Finish(grpc::Status::OK);
+  });
+  if (!queued) {
+    reactor->Finish(ToGrpcStatus(status::Error(absl::StatusCode::kResourceExhausted,
+                                               "server is overloaded; retry with backoff",
+                                               "SERVER_OVERLOADED")));
+  }
+  return reactor;
+}
+
+}  // namespace crm::rpc

@@ -1,0 +1,80 @@
+#include "projections/customer/customer_view_fold.h"
+
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/base/proto_util.h"
+#include "common/base/status_macros.h"
+#include "crm/events/v1/envelope.pb.h"
+#include "domain/customer/customer_aggregate.h"
+#include "readmodel/customer/view_keys.h"
+
+namespace crm::projections::customer {
+namespace {
+
+using crm::v1::Customer;
+using readmodel::customer::Index;
+
+// Every (index, value) entry a customer record has.
+std::set<std::pair<Index, std::string>> IndexEntries(const Customer& c) {
+  std::set<std::pair<Index, std::string>> out;
+  if (c.version() == 0) return out;
+  for (const auto& e : c.emails()) out.emplace(Index::kEmail, e);
+  for (const auto& p : c.phones()) out.emplace(Index::kPhone, p);
+  for (const auto& t : c.tags()) out.emplace(Index::kTag, t);
+  if (!c.owner().empty()) out.emplace(Index::kOwner, c.owner());
+  out.emplace(Index::kStage, crm::v1::LifecycleStage_Name(c.lifecycle_stage()));
+  out.emplace(Index::kTier, crm::v1::ValueTier_Name(c.value_tier()));
+  return out;
+}
+
+}  // namespace
+
+absl::Status CustomerViewFold::Apply(const eventlog::LogRecord& record, kv::KvBatch& batch) {
+  crm::events::v1::EventEnvelope event;
+  if (!event.ParseFromString(record.value) || event.customer_id().empty()) {
+    return absl::DataLossError("record is not a crm.events.v1.EventEnvelope with a customer id");
+  }
+  if (!event.customer_id().empty() && event.customer_id() != record.key && !record.key.empty()) {
+    return absl::DataLossError(absl::StrCat("record key '", record.key,
+                                            "' differs from the event's customer id '",
+                                            event.customer_id(), "'"));
+  }
+  const std::string& id = event.customer_id();
+  const std::string key = readmodel::customer::CustomerKey(id);
+
+  Customer before;
+  CRM_ASSIGN_OR_RETURN(auto stored, batch.Get(key));
+  if (stored.has_value() && !before.ParseFromString(*stored)) {
+    return absl::InternalError(absl::StrCat("view of customer ", id, " cannot be decoded"));
+  }
+  if (event.aggregate_version() <= before.version()) return absl::OkStatus();  // seen already
+
+  Customer after = before;
+  absl::Status applied = domain::customer::Apply(after, event);
+  if (!applied.ok()) {
+    return absl::DataLossError(absl::StrCat("event ", event.event_id(), " of customer ", id,
+                                            " cannot be applied: ", applied.message()));
+  }
+
+  const auto old_entries = IndexEntries(before);
+  const auto new_entries = IndexEntries(after);
+  for (const auto& [index, value] : old_entries) {
+    if (!new_entries.count({index, value})) {
+      batch.Delete(readmodel::customer::IndexKey(index, value, id));
+    }
+  }
+  for (const auto& [index, value] : new_entries) {
+    if (!old_entries.count({index, value})) {
+      batch.Put(readmodel::customer::IndexKey(index, value, id), "");
+    }
+  }
+  batch.Put(key, base::SerializeDeterministic(after));
+  batch.Put(readmodel::customer::HistoryKey(id, event.aggregate_version()), record.value);
+  return absl::OkStatus();
+}
+
+}  // namespace crm::projections::customer

@@ -1,0 +1,219 @@
+#include "services/customer/customer_command_handler.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "common/base/status_macros.h"
+#include "common/base/uuid.h"
+#include "common/eventlog/consistency_token.h"
+#include "common/status/errors.h"
+#include "domain/customer/validation.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace crm::services::customer {
+namespace {
+
+using crm::events::v1::EventEnvelope;
+using google::protobuf::util::TimeUtil;
+
+google::protobuf::Timestamp ToProto(absl::Time t) {
+  return TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(t));
+}
+
+// Normalized e-mails a profile claims; unparsable ones are left to Decide to reject.
+std::vector<std::string> ClaimedEmails(const crm::v1::Customer& customer) {
+  std::vector<std::string> out;
+  for (const auto& e : customer.emails()) {
+    auto normalized = domain::customer::NormalizeEmail(e, "");
+    if (normalized.ok()) out.push_back(*normalized);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, std::string>> EventHeaders(const EventEnvelope& event,
+                                                              const std::string& source) {
+  const std::string time = TimeUtil::ToString(event.recorded_at());
+  return {
+      {"event-type", event.event_type()},
+      {"schema-version", absl::StrCat(event.schema_version())},
+      {"event-id", event.event_id()},
+      {"content-type", "application/x-protobuf; messageType=crm.events.v1.EventEnvelope"},
+      {"ce_specversion", "1.0"},
+      {"ce_id", event.event_id()},
+      {"ce_source", source},
+      {"ce_type", event.event_type()},
+      {"ce_time", time},
+      {"ce_subject", domain::customer::CustomerName(event.customer_id())},
+  };
+}
+
+CustomerCommandHandler::CustomerCommandHandler(eventlog::EventLog* log,
+                                               fold::FoldRunner* state_runner,
+                                               const CommandState* state,
+                                               const base::Clock* clock, Options options)
+    : log_(log),
+      state_runner_(state_runner),
+      state_(state),
+      clock_(clock),
+      options_(std::move(options)) {}
+
+absl::StatusOr<CustomerCommandHandler::Response> CustomerCommandHandler::Execute(
+    const std::string& customer_id, const std::string& request_id,
+    const std::vector<std::string>& claimed_emails, const rpc::CallContext& call,
+    const DecideFn& decide) {
+  std::vector<std::string> keys = {absl::StrCat("c:", customer_id)};
+  if (!request_id.empty()) keys.push_back(absl::StrCat("r:", request_id));
+  for (const auto& e : claimed_emails) keys.push_back(absl::StrCat("e:", e));
+  LockTable::LockSet held = locks_.Lock(keys);
+
+  if (!request_id.empty()) {
+    CRM_ASSIGN_OR_RETURN(auto first_answer, state_->Request(request_id));
+    if (first_answer.has_value()) return *first_answer;
+  }
+  CRM_ASSIGN_OR_RETURN(Response current, state_->Customer(customer_id));
+
+  const absl::Time now = clock_->Now();
+  domain::customer::DecideContext context;
+  context.now = now;
+  absl::Status lookup_error;
+  context.email_owner = [&](absl::string_view email) -> std::optional<std::string> {
+    auto owner = state_->EmailOwner(email);
+    if (!owner.ok()) {
+      lookup_error = owner.status();
+      return std::nullopt;
+    }
+    return *owner;
+  };
+  absl::StatusOr<domain::customer::Events> decided = decide(current.customer(), context);
+  CRM_RETURN_IF_ERROR(lookup_error);
+  if (!decided.ok()) return decided.status();
+  if (decided->empty()) return current;  // nothing changes: no event, same token
+
+  // Stamp and check the events against the rules before they become facts.
+  const std::string causation_id = base::NewUuid();
+  const std::string correlation_id =
+      call.correlation_id.empty() ? causation_id : call.correlation_id;
+  Response after = current;
+  std::vector<eventlog::AppendValue> values;
+  int64_t version = current.customer().version();
+  for (EventEnvelope& event : *decided) {
+    event.set_event_id(base::NewUuid());
+    event.set_customer_id(customer_id);
+    event.set_aggregate_version(++version);
+    *event.mutable_recorded_at() = ToProto(now);
+    if (!event.has_occurred_at()) *event.mutable_occurred_at() = event.recorded_at();
+    event.set_actor(call.actor);
+    event.set_request_id(request_id);
+    event.set_correlation_id(correlation_id);
+    event.set_causation_id(causation_id);
+    event.set_event_type(domain::customer::EventTypeName(event));
+    event.set_schema_version(1);
+    absl::Status applied = domain::customer::Apply(*after.mutable_customer(), event);
+    if (!applied.ok()) {
+      return absl::InternalError(
+          absl::StrCat("decided event does not apply: ", applied.message()));
+    }
+    values.push_back({event.SerializeAsString(), EventHeaders(event, options_.event_source)});
+  }
+
+  CRM_ASSIGN_OR_RETURN(eventlog::LogPosition position,
+                       log_->Append(customer_id, std::move(values), call.deadline));
+  after.set_consistency_token(
+      eventlog::EncodeConsistencyToken({{position.partition, position.offset}}));
+  after.set_appended_event_count(static_cast<int32_t>(decided->size()));
+
+  // The next command on this customer must decide on these events: keep the locks until the
+  // command state has them. The caller's deadline does not shorten this wait.
+  absl::Status caught_up = state_runner_->WaitFor({{position.partition, position.offset}},
+                                                  absl::Now() + options_.state_wait);
+  if (!caught_up.ok()) {
+    return status::Error(absl::StatusCode::kUnavailable,
+                         absl::StrCat("the command was recorded but its state is not yet "
+                                      "applied; retry with the same request_id: ",
+                                      caught_up.message()),
+                         "STATE_NOT_CAUGHT_UP");
+  }
+  return after;
+}
+
+absl::StatusOr<CustomerCommandHandler::Response> CustomerCommandHandler::ExecuteOnName(
+    const std::string& name, const std::string& request_id,
+    const std::vector<std::string>& claimed_emails, const rpc::CallContext& call,
+    const DecideFn& decide) {
+  CRM_ASSIGN_OR_RETURN(std::string id, domain::customer::ParseCustomerName(name, "name"));
+  return Execute(id, request_id, claimed_emails, call, decide);
+}
+
+absl::StatusOr<CustomerCommandHandler::Response> CustomerCommandHandler::Register(
+    const crm::v1::RegisterCustomerRequest& request, const rpc::CallContext& call) {
+  std::string id = request.customer_id();
+  if (id.empty()) {
+    // A retry without an id must find the customer its first attempt created.
+    if (!request.request_id().empty()) {
+      CRM_ASSIGN_OR_RETURN(auto first_answer, state_->Request(request.request_id()));
+      if (first_answer.has_value()) return *first_answer;
+    }
+    id = base::NewUuid();
+  }
+  return Execute(id, request.request_id(), ClaimedEmails(request.customer()), call,
+                 [&](const auto& state, const auto& context) {
+                   return domain::customer::DecideRegister(state, request, id, context);
+                 });
+}
+
+absl::StatusOr<CustomerCommandHandler::Response> CustomerCommandHandler::Update(
+    const crm::v1::UpdateCustomerRequest& request, const rpc::CallContext& call) {
+  CRM_ASSIGN_OR_RETURN(std::string id,
+                       domain::customer::ParseCustomerName(request.customer().name(),
+                                                           "customer.name"));
+  return Execute(id, request.request_id(), ClaimedEmails(request.customer()), call,
+                 [&](const auto& state, const auto& context) {
+                   return domain::customer::DecideUpdate(state, request, context);
+                 });
+}
+
+absl::StatusOr<CustomerCommandHandler::Response> CustomerCommandHandler::ChangeLifecycleStage(
+    const crm::v1::ChangeLifecycleStageRequest& request, const rpc::CallContext& call) {
+  return ExecuteOnName(request.name(), request.request_id(), {}, call,
+                       [&](const auto& state, const auto& context) {
+                         return domain::customer::DecideChangeLifecycleStage(state, request,
+                                                                             context);
+                       });
+}
+
+absl::StatusOr<CustomerCommandHandler::Response> CustomerCommandHandler::AssignOwner(
+    const crm::v1::AssignOwnerRequest& request, const rpc::CallContext& call) {
+  return ExecuteOnName(request.name(), request.request_id(), {}, call,
+                       [&](const auto& state, const auto& context) {
+                         return domain::customer::DecideAssignOwner(state, request, context);
+                       });
+}
+
+absl::StatusOr<CustomerCommandHandler::Response> CustomerCommandHandler::Tag(
+    const crm::v1::TagCustomerRequest& request, const rpc::CallContext& call) {
+  return ExecuteOnName(request.name(), request.request_id(), {}, call,
+                       [&](const auto& state, const auto& context) {
+                         return domain::customer::DecideTag(state, request, context);
+                       });
+}
+
+absl::StatusOr<CustomerCommandHandler::Response> CustomerCommandHandler::Untag(
+    const crm::v1::UntagCustomerRequest& request, const rpc::CallContext& call) {
+  return ExecuteOnName(request.name(), request.request_id(), {}, call,
+                       [&](const auto& state, const auto& context) {
+                         return domain::customer::DecideUntag(state, request, context);
+                       });
+}
+
+absl::StatusOr<CustomerCommandHandler::Response> CustomerCommandHandler::RecordPurchase(
+    const crm::v1::RecordPurchaseRequest& request, const rpc::CallContext& call) {
+  return ExecuteOnName(request.name(), request.request_id(), {}, call,
+                       [&](const auto& state, const auto& context) {
+                         return domain::customer::DecideRecordPurchase(state, request, context);
+                       });
+}
+
+}  // namespace crm::services::customer

@@ -1,0 +1,182 @@
+#include "services/customer/customer_query_service.h"
+
+#include <algorithm>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "common/base/status_macros.h"
+#include "common/eventlog/consistency_token.h"
+#include "common/status/errors.h"
+#include "domain/customer/customer_aggregate.h"
+#include "domain/customer/validation.h"
+
+namespace crm::services::customer {
+namespace {
+
+using readmodel::customer::CustomerViews;
+using readmodel::customer::Index;
+
+constexpr int32_t kMaxPageSize = 1000;
+constexpr size_t kMaxFindResults = 100;
+
+absl::StatusOr<size_t> PageSize(int32_t requested, int32_t default_size) {
+  if (requested < 0) return status::InvalidArgument("page_size", "must not be negative");
+  if (requested == 0) return default_size;
+  return std::min(requested, kMaxPageSize);
+}
+
+}  // namespace
+
+absl::Status CustomerQueries::AwaitToken(const std::string& token,
+                                         const rpc::CallContext& call) const {
+  if (token.empty()) return absl::OkStatus();
+  CRM_ASSIGN_OR_RETURN(eventlog::PositionMap positions, eventlog::DecodeConsistencyToken(token));
+  const absl::Time deadline =
+      std::min(call.deadline, absl::Now() + options_.max_consistency_wait);
+  absl::Status reached = views_runner_->WaitFor(positions, deadline);
+  if (absl::IsDeadlineExceeded(reached)) {
+    return status::Error(absl::StatusCode::kDeadlineExceeded,
+                         "the views have not yet applied the write named by consistency_token",
+                         "CONSISTENCY_WAIT_EXCEEDED");
+  }
+  return reached;
+}
+
+absl::StatusOr<crm::v1::Customer> CustomerQueries::Get(const crm::v1::GetCustomerRequest& request,
+                                                       const rpc::CallContext& call) const {
+  CRM_ASSIGN_OR_RETURN(std::string id, domain::customer::ParseCustomerName(request.name(), "name"));
+  CRM_RETURN_IF_ERROR(AwaitToken(request.consistency_token(), call));
+  CRM_ASSIGN_OR_RETURN(auto customer, views_->Get(id));
+  if (!customer.has_value()) {
+    return status::Error(absl::StatusCode::kNotFound,
+                         absl::StrCat(request.name(), " does not exist"), "CUSTOMER_NOT_FOUND",
+                         {{"name", request.name()}});
+  }
+  return *customer;
+}
+
+absl::StatusOr<crm::v1::ListCustomersResponse> CustomerQueries::List(
+    const crm::v1::ListCustomersRequest& request, const rpc::CallContext& call) const {
+  CRM_ASSIGN_OR_RETURN(size_t page_size, PageSize(request.page_size(), 50));
+  CustomerViews::Filter filter;
+  if (!crm::v1::LifecycleStage_IsValid(request.lifecycle_stage())) {
+    return status::InvalidArgument("lifecycle_stage", "is not a known lifecycle stage");
+  }
+  if (!crm::v1::ValueTier_IsValid(request.value_tier())) {
+    return status::InvalidArgument("value_tier", "is not a known value tier");
+  }
+  filter.stage = request.lifecycle_stage();
+  filter.tier = request.value_tier();
+  if (!request.owner().empty()) {
+    CRM_RETURN_IF_ERROR(domain::customer::ValidateStaffId(request.owner(), "owner"));
+    filter.owner = request.owner();
+  }
+  if (!request.tag().empty()) {
+    CRM_ASSIGN_OR_RETURN(filter.tag, domain::customer::NormalizeTag(request.tag(), "tag"));
+  }
+  const std::string fingerprint =
+      absl::StrCat(filter.stage, "|", filter.owner, "|", filter.tier, "|", filter.tag);
+  std::string after_id;
+  if (!request.page_token().empty()) {
+    CRM_ASSIGN_OR_RETURN(after_id, DecodePageToken(request.page_token(), "customers", fingerprint));
+  }
+  CRM_RETURN_IF_ERROR(AwaitToken(request.consistency_token(), call));
+  CRM_ASSIGN_OR_RETURN(CustomerViews::Page page, views_->List(filter, after_id, page_size));
+  crm::v1::ListCustomersResponse response;
+  for (auto& c : page.customers) *response.add_customers() = std::move(c);
+  if (page.more && !response.customers().empty()) {
+    const std::string& last = response.customers(response.customers_size() - 1).name();
+    auto last_id = domain::customer::ParseCustomerName(last, "name");
+    if (last_id.ok()) {
+      response.set_next_page_token(EncodePageToken("customers", fingerprint, *last_id));
+    }
+  }
+  return response;
+}
+
+absl::StatusOr<crm::v1::FindCustomersResponse> CustomerQueries::Find(
+    const crm::v1::FindCustomersRequest& request, const rpc::CallContext& call) const {
+  const bool by_email = !request.email().empty();
+  const bool by_phone = !request.phone().empty();
+  if (by_email == by_phone) {
+    return status::InvalidArgument(by_email ? "phone" : "email",
+                                   "set exactly one of email and phone");
+  }
+  Index index = Index::kEmail;
+  std::string value;
+  if (by_email) {
+    CRM_ASSIGN_OR_RETURN(value, domain::customer::NormalizeEmail(request.email(), "email"));
+  } else {
+    index = Index::kPhone;
+    CRM_ASSIGN_OR_RETURN(value, domain::customer::NormalizePhone(request.phone(), "phone"));
+  }
+  CRM_RETURN_IF_ERROR(AwaitToken(request.consistency_token(), call));
+  CRM_ASSIGN_OR_RETURN(auto customers, views_->Find(index, value, kMaxFindResults));
+  crm::v1::FindCustomersResponse response;
+  for (auto& c : customers) *response.add_customers() = std::move(c);
+  return response;
+}
+
+absl::StatusOr<crm::v1::GetCustomerHistoryResponse> CustomerQueries::History(
+    const crm::v1::GetCustomerHistoryRequest& request, const rpc::CallContext& call) const {
+  CRM_ASSIGN_OR_RETURN(std::string id, domain::customer::ParseCustomerName(request.name(), "name"));
+  CRM_ASSIGN_OR_RETURN(size_t page_size, PageSize(request.page_size(), 100));
+  int64_t after_version = 0;
+  if (!request.page_token().empty()) {
+    CRM_ASSIGN_OR_RETURN(std::string cursor, DecodePageToken(request.page_token(), "history", id));
+    if (!absl::SimpleAtoi(cursor, &after_version) || after_version < 0) {
+      return status::InvalidArgument("page_token", "is not a page token from this API");
+    }
+  }
+  CRM_RETURN_IF_ERROR(AwaitToken(request.consistency_token(), call));
+  CRM_ASSIGN_OR_RETURN(auto customer, views_->Get(id));
+  if (!customer.has_value()) {
+    return status::Error(absl::StatusCode::kNotFound,
+                         absl::StrCat(request.name(), " does not exist"), "CUSTOMER_NOT_FOUND",
+                         {{"name", request.name()}});
+  }
+  CRM_ASSIGN_OR_RETURN(CustomerViews::HistoryPage page,
+                       views_->History(id, after_version, page_size));
+  crm::v1::GetCustomerHistoryResponse response;
+  for (auto& e : page.events) *response.add_events() = std::move(e);
+  if (page.more && !response.events().empty()) {
+    response.set_next_page_token(EncodePageToken(
+        "history", id,
+        absl::StrCat(response.events(response.events_size() - 1).aggregate_version())));
+  }
+  return response;
+}
+
+grpc::ServerUnaryReactor* CustomerQueryService::GetCustomer(grpc::CallbackServerContext* ctx,
+                                                            const grpc::ByteBuffer* in,
+                                                            grpc::ByteBuffer* out) {
+  return rpc::ServeUnary<crm::v1::GetCustomerRequest, crm::v1::Customer>(
+      ctx, in, out, executor_,
+      [this](const auto& request, const auto& call) { return queries_->Get(request, call); });
+}
+
+grpc::ServerUnaryReactor* CustomerQueryService::ListCustomers(grpc::CallbackServerContext* ctx,
+                                                              const grpc::ByteBuffer* in,
+                                                              grpc::ByteBuffer* out) {
+  return rpc::ServeUnary<crm::v1::ListCustomersRequest, crm::v1::ListCustomersResponse>(
+      ctx, in, out, executor_,
+      [this](const auto& request, const auto& call) { return queries_->List(request, call); });
+}
+
+grpc::ServerUnaryReactor* CustomerQueryService::FindCustomers(grpc::CallbackServerContext* ctx,
+                                                              const grpc::ByteBuffer* in,
+                                                              grpc::ByteBuffer* out) {
+  return rpc::ServeUnary<crm::v1::FindCustomersRequest, crm::v1::FindCustomersResponse>(
+      ctx, in, out, executor_,
+      [this](const auto& request, const auto& call) { return queries_->Find(request, call); });
+}
+
+grpc::ServerUnaryReactor* CustomerQueryService::GetCustomerHistory(
+    grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* in, grpc::ByteBuffer* out) {
+  return rpc::ServeUnary<crm::v1::GetCustomerHistoryRequest,
+                         crm::v1::GetCustomerHistoryResponse>(
+      ctx, in, out, executor_,
+      [this](const auto& request, const auto& call) { return queries_->History(request, call); });
+}
+
+}  // namespace crm::services::customer

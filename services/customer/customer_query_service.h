@@ -1,0 +1,77 @@
+// gRPC front end of the customer views: crm.v1.CustomerQueryService on the callback API with
+// raw request bytes, handlers on an Executor.
+//
+// Read-your-writes: a request with a consistency_token first waits, within the caller's deadline
+// (and at most Options::max_consistency_wait), until the projection has applied that position;
+// DEADLINE_EXCEEDED if it has not by then.
+// Thread-safe.
+#pragma once
+
+#include "absl/time/time.h"
+#include "common/fold/fold_runner.h"
+#include "common/rpc/executor.h"
+#include "common/rpc/unary.h"
+#include "crm/v1/customer_service.grpc.pb.h"
+#include "readmodel/customer/customer_views.h"
+#include "services/customer/page_token.h"
+
+namespace crm::services::customer {
+
+using CustomerQueryRawBase = crm::v1::CustomerQueryService::WithRawCallbackMethod_GetCustomer<
+    crm::v1::CustomerQueryService::WithRawCallbackMethod_ListCustomers<
+        crm::v1::CustomerQueryService::WithRawCallbackMethod_FindCustomers<
+            crm::v1::CustomerQueryService::WithRawCallbackMethod_GetCustomerHistory<
+                crm::v1::CustomerQueryService::Service>>>>;
+
+// The query logic, without transport; the service below calls it.
+class CustomerQueries {
+ public:
+  struct Options {
+    absl::Duration max_consistency_wait = absl::Seconds(30);
+  };
+  // Does not take ownership. `views_runner` folds the log into the views `views` reads.
+  CustomerQueries(const readmodel::customer::CustomerViews* views, fold::FoldRunner* views_runner,
+                  Options options)
+      : views_(views), views_runner_(views_runner), options_(options) {}
+
+  absl::StatusOr<crm::v1::Customer> Get(const crm::v1::GetCustomerRequest& request,
+                                        const rpc::CallContext& call) const;
+  absl::StatusOr<crm::v1::ListCustomersResponse> List(const crm::v1::ListCustomersRequest& request,
+                                                      const rpc::CallContext& call) const;
+  absl::StatusOr<crm::v1::FindCustomersResponse> Find(const crm::v1::FindCustomersRequest& request,
+                                                      const rpc::CallContext& call) const;
+  absl::StatusOr<crm::v1::GetCustomerHistoryResponse> History(
+      const crm::v1::GetCustomerHistoryRequest& request, const rpc::CallContext& call) const;
+
+ private:
+  absl::Status AwaitToken(const std::string& token, const rpc::CallContext& call) const;
+
+  const readmodel::customer::CustomerViews* const views_;
+  fold::FoldRunner* const views_runner_;
+  const Options options_;
+};
+
+class CustomerQueryService final : public CustomerQueryRawBase {
+ public:
+  CustomerQueryService(const CustomerQueries* queries, rpc::Executor* executor)
+      : queries_(queries), executor_(executor) {}
+
+  grpc::ServerUnaryReactor* GetCustomer(grpc::CallbackServerContext* ctx,
+                                        const grpc::ByteBuffer* in,
+                                        grpc::ByteBuffer* out) override;
+  grpc::ServerUnaryReactor* ListCustomers(grpc::CallbackServerContext* ctx,
+                                          const grpc::ByteBuffer* in,
+                                          grpc::ByteBuffer* out) override;
+  grpc::ServerUnaryReactor* FindCustomers(grpc::CallbackServerContext* ctx,
+                                          const grpc::ByteBuffer* in,
+                                          grpc::ByteBuffer* out) override;
+  grpc::ServerUnaryReactor* GetCustomerHistory(grpc::CallbackServerContext* ctx,
+                                               const grpc::ByteBuffer* in,
+                                               grpc::ByteBuffer* out) override;
+
+ private:
+  const CustomerQueries* const queries_;
+  rpc::Executor* const executor_;
+};
+
+}  // namespace crm::services::customer
