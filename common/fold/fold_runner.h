@@ -8,6 +8,9 @@
 // fold rejects with DATA_LOSS (undecodable) is recorded as a dead letter in the store, counted
 // and logged with its position; it never stops the runner. Other errors are retried with backoff.
 //
+// Store layout under kReservedPrefix: "pos/<partition>" -> decimal offset of the last applied
+// record; "dead/<partition:010>/<offset:020>" -> error message, a NUL byte, the raw record value.
+//
 // Thread-safe: WaitFor/Applied may be called from any thread; Start/Stop from one owner thread.
 #pragma once
 
@@ -16,6 +19,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
@@ -54,6 +58,7 @@ class FoldRunner {
 
   // Applies every record up to the log's current end, synchronously, on the calling thread.
   // REQUIRES: not started. Used at start-up so a process serves only caught-up state.
+  // Errors other than DATA_LOSS are retried a few times with backoff, then returned.
   absl::Status CatchUp();
 
   // Blocks until every partition in `positions` has applied at least that offset, or the deadline
@@ -85,6 +90,9 @@ class FoldRunner {
   eventlog::PositionMap applied_ ABSL_GUARDED_BY(mu_);  // last applied offset per partition
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::unique_ptr<eventlog::LogReader> reader_;
+  // Records polled but not yet written because the last attempt failed; retried before polling
+  // again. Used only by the applying thread (the runner's, or CatchUp's caller).
+  std::vector<eventlog::LogRecord> pending_;
   std::thread thread_;
   std::atomic<int64_t> dead_letters_{0};
 };

@@ -1,0 +1,894 @@
+#include "domain/customer/customer_aggregate.h"
+
+#include <algorithm>
+#include <array>
+#include <limits>
+#include <map>
+#include <set>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/status/errors.h"
+#include "domain/customer/validation.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/message.h"
+#include "google/rpc/error_details.pb.h"
+
+namespace crm::domain::customer {
+namespace {
+
+using crm::v1::Customer;
+using crm::v1::LifecycleStage;
+using crm::v1::ValueTier;
+using google::protobuf::Timestamp;
+
+constexpr absl::string_view kNamePrefix = "customers/";
+
+// The profile fields UpdateCustomer may change, in the canonical order of
+// changed_paths.
+constexpr std::array<absl::string_view, 8> kProfilePaths = {
+    "display_name",       "kind",      "emails", "phones", "region", "industry",
+    "acquisition_source", "attributes"};
+
+// Timestamp range of google.protobuf.Timestamp: 0001-01-01T00:00:00Z to
+// 9999-12-31T23:59:59Z.
+constexpr int64_t kMinTimestampSeconds = -62'135'596'800;
+constexpr int64_t kMaxTimestampSeconds = 253'402'300'799;
+
+// Collects the field violations of a request so that one INVALID_ARGUMENT lists
+// them all.
+class Violations {
+ public:
+  // Adds the BadRequest field violations of `status` (an InvalidArgument from
+  // validation.h).
+  void Add(const absl::Status& status) {
+    if (status.ok()) return;
+    google::rpc::BadRequest bad_request;
+    if (crm::status::GetDetail(status, &bad_request)) {
+      for (const auto& fv : bad_request.field_violations()) {
+        list_.push_back({fv.field(), fv.description()});
+      }
+    } else {
+      list_.push_back({"", std::string(status.message())});
+    }
+  }
+  void Add(absl::string_view field, absl::string_view description) {
+    list_.push_back({std::string(field), std::string(description)});
+  }
+  // Adds the error of `value`, if any; returns whether it is ok.
+  template <typename T>
+  bool Check(const absl::StatusOr<T>& value) {
+    Add(value.status());
+    return value.ok();
+  }
+  absl::Status ToStatus() const {
+    return list_.empty() ? absl::OkStatus()
+                         : crm::status::InvalidArguments(list_);
+  }
+
+ private:
+  std::vector<crm::status::FieldViolation> list_;
+};
+
+std::string Indexed(absl::string_view field, size_t i) {
+  return absl::StrCat(field, "[", i, "]");
+}
+
+// `field["key"]` with quotes and backslashes escaped (hex-escaped if not UTF-8,
+// so that the path stays a valid proto string).
+std::string Keyed(absl::string_view field, absl::string_view key) {
+  std::string escaped;
+  if (!IsValidUtf8(key)) {
+    escaped = absl::CHexEscape(key);
+  } else {
+    for (char c : key) {
+      if (c == '"' || c == '\\') escaped.push_back('\\');
+      escaped.push_back(c);
+    }
+  }
+  return absl::StrCat(field, "[\"", escaped, "\"]");
+}
+
+std::string StageName(LifecycleStage stage) {
+  const std::string& name = crm::v1::LifecycleStage_Name(stage);
+  return name.empty() ? absl::StrCat(static_cast<int>(stage)) : name;
+}
+
+absl::Time ToTime(const Timestamp& ts) {
+  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
+}
+
+bool TimestampLess(const Timestamp& a, const Timestamp& b) {
+  return a.seconds() != b.seconds() ? a.seconds() < b.seconds()
+                                    : a.nanos() < b.nanos();
+}
+
+int64_t SaturatingAdd(int64_t a, int64_t b) {
+  if (b > 0 && a > std::numeric_limits<int64_t>::max() - b) {
+    return std::numeric_limits<int64_t>::max();
+  }
+  if (b < 0 && a < std::numeric_limits<int64_t>::min() - b) {
+    return std::numeric_limits<int64_t>::min();
+  }
+  return a + b;
+}
+
+absl::Status NotFound(absl::string_view name) {
+  absl::Status status = crm::status::Error(
+      absl::StatusCode::kNotFound, absl::StrCat(name, " does not exist"),
+      "CUSTOMER_NOT_FOUND", {{"customer", std::string(name)}});
+  google::rpc::ResourceInfo info;
+  info.set_resource_type(Customer::descriptor()->full_name());
+  info.set_resource_name(std::string(name));
+  crm::status::AddDetail(status, info);
+  return status;
+}
+
+// The common head of the commands on an existing customer: request_id, name and
+// etag shape (collected in `violations`), returning the parsed name and etag
+// version.
+struct Target {
+  std::string name;
+  std::optional<int64_t> etag_version;
+};
+
+Target CheckTarget(absl::string_view name, absl::string_view name_field,
+                   absl::string_view request_id, absl::string_view etag,
+                   Violations& violations) {
+  Target target;
+  violations.Add(ValidateRequestId(request_id, "request_id"));
+  auto id = ParseCustomerName(name, name_field);
+  if (violations.Check(id)) target.name = CustomerName(*id);
+  if (!etag.empty()) {
+    auto version = ParseEtag(etag, "etag");
+    if (violations.Check(version)) target.etag_version = *version;
+  }
+  return target;
+}
+
+// Existence and etag, after the request fields are known to be valid.
+absl::Status CheckState(const State& state, const Target& target) {
+  if (state.version() == 0) return NotFound(target.name);
+  if (target.etag_version.has_value() &&
+      *target.etag_version != state.version()) {
+    return crm::status::Error(
+        absl::StatusCode::kAborted,
+        absl::StrCat("etag ", Etag(*target.etag_version),
+                     " is stale: ", target.name, " is at ",
+                     Etag(state.version()), "; read it again and retry"),
+        "ETAG_MISMATCH",
+        {{"customer", target.name},
+         {"etag", Etag(*target.etag_version)},
+         {"current_etag", Etag(state.version())}});
+  }
+  return absl::OkStatus();
+}
+
+void CheckDisplayName(const Customer& in, Customer& out, Violations& v) {
+  v.Add(ValidateText(in.display_name(), kMaxDisplayName, /*required=*/true,
+                     "customer.display_name"));
+  out.set_display_name(in.display_name());
+}
+
+void CheckKind(const Customer& in, Customer& out, Violations& v) {
+  if (in.kind() == crm::v1::CUSTOMER_KIND_UNSPECIFIED) {
+    v.Add("customer.kind", "is required: PERSON or COMPANY");
+  } else if (!crm::v1::CustomerKind_IsValid(in.kind())) {
+    v.Add("customer.kind",
+          absl::StrCat("unknown value ", static_cast<int>(in.kind())));
+  }
+  out.set_kind(in.kind());
+}
+
+void CheckEmails(const Customer& in, Customer& out, Violations& v) {
+  if (static_cast<size_t>(in.emails_size()) > kMaxEmails) {
+    v.Add("customer.emails", absl::StrCat("at most ", kMaxEmails, " e-mails"));
+    return;
+  }
+  std::set<std::string> seen;
+  for (int i = 0; i < in.emails_size(); ++i) {
+    auto email = NormalizeEmail(in.emails(i), Indexed("customer.emails", i));
+    if (v.Check(email) && seen.insert(*email).second) out.add_emails(*email);
+  }
+}
+
+void CheckPhones(const Customer& in, Customer& out, Violations& v) {
+  if (static_cast<size_t>(in.phones_size()) > kMaxPhones) {
+    v.Add("customer.phones",
+          absl::StrCat("at most ", kMaxPhones, " phone numbers"));
+    return;
+  }
+  std::set<std::string> seen;
+  for (int i = 0; i < in.phones_size(); ++i) {
+    auto phone = NormalizePhone(in.phones(i), Indexed("customer.phones", i));
+    if (v.Check(phone) && seen.insert(*phone).second) out.add_phones(*phone);
+  }
+}
+
+void CheckRegion(const Customer& in, Customer& out, Violations& v) {
+  v.Add(ValidateText(in.region(), kMaxShortText, /*required=*/false,
+                     "customer.region"));
+  out.set_region(in.region());
+}
+
+void CheckIndustry(const Customer& in, Customer& out, Violations& v) {
+  v.Add(ValidateText(in.industry(), kMaxShortText, /*required=*/false,
+                     "customer.industry"));
+  out.set_industry(in.industry());
+}
+
+void CheckAcquisitionSource(const Customer& in, Customer& out, Violations& v) {
+  if (!crm::v1::AcquisitionSource_IsValid(in.acquisition_source())) {
+    v.Add("customer.acquisition_source",
+          absl::StrCat("unknown value ",
+                       static_cast<int>(in.acquisition_source())));
+  }
+  out.set_acquisition_source(in.acquisition_source());
+}
+
+void CheckAttributes(const Customer& in, Customer& out, Violations& v) {
+  if (static_cast<size_t>(in.attributes_size()) > kMaxAttributes) {
+    v.Add("customer.attributes",
+          absl::StrCat("at most ", kMaxAttributes, " attributes"));
+    return;
+  }
+  // Sorted, so that the violations come out in a deterministic order.
+  std::map<std::string, std::string> sorted(in.attributes().begin(),
+                                            in.attributes().end());
+  for (const auto& [key, value] : sorted) {
+    const std::string field = Keyed("customer.attributes", key);
+    // The message of a key error reads "key: <why>".
+    absl::Status key_status =
+        ValidateText(key, kMaxAttributeKey, /*required=*/true, "key");
+    if (!key_status.ok()) {
+      v.Add(field, key_status.message());
+      continue;
+    }
+    v.Add(ValidateText(value, kMaxAttributeValue, /*required=*/false, field));
+    (*out.mutable_attributes())[key] = value;
+  }
+}
+
+// Validates and normalizes one profile path of `in` into `out`.
+void CheckPath(absl::string_view path, const Customer& in, Customer& out,
+               Violations& v) {
+  if (path == "display_name") return CheckDisplayName(in, out, v);
+  if (path == "kind") return CheckKind(in, out, v);
+  if (path == "emails") return CheckEmails(in, out, v);
+  if (path == "phones") return CheckPhones(in, out, v);
+  if (path == "region") return CheckRegion(in, out, v);
+  if (path == "industry") return CheckIndustry(in, out, v);
+  if (path == "acquisition_source") return CheckAcquisitionSource(in, out, v);
+  if (path == "attributes") return CheckAttributes(in, out, v);
+}
+
+// Whether profile path `path` is set (non-default) in `c`.
+bool PathIsSet(absl::string_view path, const Customer& c) {
+  if (path == "display_name") return !c.display_name().empty();
+  if (path == "kind") return c.kind() != crm::v1::CUSTOMER_KIND_UNSPECIFIED;
+  if (path == "emails") return c.emails_size() > 0;
+  if (path == "phones") return c.phones_size() > 0;
+  if (path == "region") return !c.region().empty();
+  if (path == "industry") return !c.industry().empty();
+  if (path == "acquisition_source") {
+    return c.acquisition_source() != crm::v1::ACQUISITION_SOURCE_UNSPECIFIED;
+  }
+  if (path == "attributes") return c.attributes_size() > 0;
+  return false;
+}
+
+bool PathEquals(absl::string_view path, const Customer& a, const Customer& b) {
+  if (path == "display_name") return a.display_name() == b.display_name();
+  if (path == "kind") return a.kind() == b.kind();
+  if (path == "emails") {
+    return std::equal(a.emails().begin(), a.emails().end(), b.emails().begin(),
+                      b.emails().end());
+  }
+  if (path == "phones") {
+    return std::equal(a.phones().begin(), a.phones().end(), b.phones().begin(),
+                      b.phones().end());
+  }
+  if (path == "region") return a.region() == b.region();
+  if (path == "industry") return a.industry() == b.industry();
+  if (path == "acquisition_source")
+    return a.acquisition_source() == b.acquisition_source();
+  if (path == "attributes") {
+    if (a.attributes_size() != b.attributes_size()) return false;
+    for (const auto& [k, val] : a.attributes()) {
+      auto it = b.attributes().find(k);
+      if (it == b.attributes().end() || it->second != val) return false;
+    }
+    return true;
+  }
+  return true;
+}
+
+// Copies profile path `path` from `from` to `to`.
+void CopyPath(absl::string_view path, const Customer& from, Customer& to) {
+  if (path == "display_name") {
+    to.set_display_name(from.display_name());
+  } else if (path == "kind") {
+    to.set_kind(from.kind());
+  } else if (path == "emails") {
+    *to.mutable_emails() = from.emails();
+  } else if (path == "phones") {
+    *to.mutable_phones() = from.phones();
+  } else if (path == "region") {
+    to.set_region(from.region());
+  } else if (path == "industry") {
+    to.set_industry(from.industry());
+  } else if (path == "acquisition_source") {
+    to.set_acquisition_source(from.acquisition_source());
+  } else if (path == "attributes") {
+    *to.mutable_attributes() = from.attributes();
+  }
+}
+
+// ALREADY_EXISTS if one of `emails` belongs to a customer other than
+// `customer_id`.
+absl::Status CheckEmailsFree(
+    const google::protobuf::RepeatedPtrField<std::string>& emails,
+    absl::string_view customer_id, const DecideContext& context) {
+  if (emails.empty()) return absl::OkStatus();
+  if (!context.email_owner) {
+    return crm::status::Error(
+        absl::StatusCode::kInternal,
+        "DecideContext.email_owner is required to set e-mails", "INTERNAL");
+  }
+  for (const std::string& email : emails) {
+    std::optional<std::string> owner = context.email_owner(email);
+    if (owner.has_value() && *owner != customer_id) {
+      const std::string existing = CustomerName(*owner);
+      return crm::status::Error(
+          absl::StatusCode::kAlreadyExists,
+          absl::StrCat("e-mail ", email, " belongs to ", existing),
+          "EMAIL_TAKEN", {{"existing_customer", existing}, {"email", email}});
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Checks the shape of a purchase; collects violations.
+void CheckPurchase(const crm::v1::RecordPurchaseRequest& request,
+                   absl::Time now, Violations& v) {
+  if (!request.has_purchase()) {
+    v.Add("purchase", "is required");
+    return;
+  }
+  const crm::v1::Purchase& p = request.purchase();
+  const absl::Status id_status =
+      ValidateRequestId(p.purchase_id(), "purchase.purchase_id");
+  if (!id_status.ok() || p.purchase_id().size() > kMaxPurchaseId) {
+    v.Add("purchase.purchase_id",
+          absl::StrCat("must be at most ", kMaxPurchaseId,
+                       " printable ASCII characters"));
+  }
+  if (!p.has_amount()) {
+    v.Add("purchase.amount", "is required");
+  } else {
+    v.Add(ValidateCurrency(p.amount().currency_code(),
+                           "purchase.amount.currency_code"));
+    if (p.amount().amount_minor() <= 0) {
+      v.Add("purchase.amount.amount_minor", "must be positive");
+    } else if (p.amount().amount_minor() > kMaxAmountMinor) {
+      v.Add("purchase.amount.amount_minor",
+            absl::StrCat("must be at most ", kMaxAmountMinor));
+    }
+  }
+  v.Add(ValidateText(p.product(), kMaxProduct, /*required=*/true,
+                     "purchase.product"));
+  if (!p.has_purchased_at()) {
+    v.Add("purchase.purchased_at", "is required");
+  } else {
+    const Timestamp& ts = p.purchased_at();
+    if (ts.seconds() < kMinTimestampSeconds ||
+        ts.seconds() > kMaxTimestampSeconds || ts.nanos() < 0 ||
+        ts.nanos() > 999'999'999) {
+      v.Add("purchase.purchased_at", "is not a valid timestamp");
+    } else if (ToTime(ts) > now + kMaxPurchaseFutureSkew) {
+      v.Add("purchase.purchased_at",
+            "must not be more than one day in the future");
+    }
+  }
+}
+
+// Adds one purchase to the value figures.
+void AddPurchase(crm::v1::ValueFigures& value,
+                 const crm::v1::Purchase& purchase) {
+  auto* totals = value.mutable_totals();
+  const std::string& code = purchase.amount().currency_code();
+  auto it = std::lower_bound(
+      totals->begin(), totals->end(), code,
+      [](const crm::v1::CurrencyTotal& t, const std::string& c) {
+        return t.currency_code() < c;
+      });
+  crm::v1::CurrencyTotal* total;
+  if (it != totals->end() && it->currency_code() == code) {
+    total = &*it;
+  } else {
+    const int index = static_cast<int>(it - totals->begin());
+    totals->Add()->set_currency_code(code);
+    // Move the new element from the end into its sorted position.
+    for (int i = totals->size() - 1; i > index; --i)
+      totals->SwapElements(i, i - 1);
+    total = totals->Mutable(index);
+  }
+  total->set_total_minor(
+      SaturatingAdd(total->total_minor(), purchase.amount().amount_minor()));
+  total->set_purchase_count(total->purchase_count() + 1);
+  value.set_purchase_count(value.purchase_count() + 1);
+  if (purchase.has_purchased_at() &&
+      (!value.has_last_purchase_time() ||
+       TimestampLess(value.last_purchase_time(), purchase.purchased_at()))) {
+    *value.mutable_last_purchase_time() = purchase.purchased_at();
+  }
+}
+
+Events One(Event event) {
+  Events events;
+  events.push_back(std::move(event));
+  return events;
+}
+
+}  // namespace
+
+std::string Etag(int64_t version) { return absl::StrCat("v", version); }
+
+absl::StatusOr<int64_t> ParseEtag(absl::string_view etag,
+                                  absl::string_view field) {
+  int64_t version = 0;
+  if (etag.size() < 2 || etag.front() != 'v' ||
+      !std::all_of(etag.begin() + 1, etag.end(),
+                   [](char c) { return absl::ascii_isdigit(c); }) ||
+      !absl::SimpleAtoi(etag.substr(1), &version)) {
+    return crm::status::InvalidArgument(
+        field, "must be an etag as returned in Customer.etag");
+  }
+  return version;
+}
+
+std::string CustomerName(absl::string_view customer_id) {
+  return absl::StrCat(kNamePrefix, customer_id);
+}
+
+absl::StatusOr<std::string> ParseCustomerName(absl::string_view name,
+                                              absl::string_view field) {
+  if (name.empty()) return crm::status::InvalidArgument(field, "is required");
+  if (!absl::StartsWith(name, kNamePrefix) ||
+      !ValidateCustomerId(name.substr(kNamePrefix.size()), field).ok()) {
+    return crm::status::InvalidArgument(
+        field,
+        "must be customers/{customer_id} with an id of 1 to 63 of [a-z0-9-]");
+  }
+  return std::string(name.substr(kNamePrefix.size()));
+}
+
+bool IsAllowedTransition(LifecycleStage from, LifecycleStage to) {
+  using crm::v1::AFTER_SALES;
+  using crm::v1::CHURNED;
+  using crm::v1::FIRST_CONTACT;
+  using crm::v1::LOYAL;
+  using crm::v1::NEED_CONFIRMED;
+  using crm::v1::POTENTIAL;
+  using crm::v1::PURCHASE_DECISION;
+  const auto valid = [](LifecycleStage s) {
+    return s != crm::v1::LIFECYCLE_STAGE_UNSPECIFIED &&
+           crm::v1::LifecycleStage_IsValid(s);
+  };
+  if (!valid(from) || !valid(to) || from == to) return false;
+  if (from == CHURNED) return to == FIRST_CONTACT;  // Win-back.
+  if (to == CHURNED) return true;                   // Lost from any stage.
+  if (to == from + 1) return true;                  // Forward exactly one step.
+  switch (from) {
+    case NEED_CONFIRMED:     // The need turned out unconfirmed.
+    case PURCHASE_DECISION:  // The deal goes back.
+      return to == from - 1;
+    case AFTER_SALES:  // A repeat purchase cycle.
+      return to == PURCHASE_DECISION;
+    case LOYAL:  // Needs after-sales attention again.
+      return to == AFTER_SALES;
+    default:
+      return false;
+  }
+}
+
+crm::v1::ValueTier TierFor(const crm::v1::ValueFigures& figures) {
+  if (figures.purchase_count() <= 0) return crm::v1::POTENTIAL_VALUE;
+  if (figures.purchase_count() >= kHighValuePurchaseCount)
+    return crm::v1::HIGH_VALUE;
+  for (const auto& total : figures.totals()) {
+    if (total.total_minor() >= kHighValueTotalMinor) return crm::v1::HIGH_VALUE;
+  }
+  return crm::v1::ORDINARY;
+}
+
+std::string EventTypeName(const Event& event) {
+  const google::protobuf::OneofDescriptor* oneof =
+      Event::descriptor()->FindOneofByName("payload");
+  const google::protobuf::FieldDescriptor* field =
+      Event::GetReflection()->GetOneofFieldDescriptor(event, oneof);
+  if (field == nullptr || field->message_type() == nullptr) return "";
+  return field->message_type()->full_name();
+}
+
+absl::StatusOr<Events> DecideRegister(
+    const State& state, const crm::v1::RegisterCustomerRequest& request,
+    absl::string_view customer_id, const DecideContext& context) {
+  Violations v;
+  v.Add(ValidateCustomerId(customer_id, "customer_id"));
+  v.Add(ValidateRequestId(request.request_id(), "request_id"));
+  const Customer& in = request.customer();
+  Customer profile;
+  for (absl::string_view path : kProfilePaths) CheckPath(path, in, profile, v);
+
+  LifecycleStage stage = in.lifecycle_stage();
+  if (stage == crm::v1::LIFECYCLE_STAGE_UNSPECIFIED) {
+    stage = crm::v1::POTENTIAL;
+  } else if (!crm::v1::LifecycleStage_IsValid(stage)) {
+    v.Add("customer.lifecycle_stage",
+          absl::StrCat("unknown value ", static_cast<int>(stage)));
+  } else if (stage == crm::v1::CHURNED) {
+    v.Add("customer.lifecycle_stage",
+          "a customer cannot be registered as CHURNED");
+  }
+  // Fields other commands set, and output-only figures: rejected rather than
+  // silently dropped. name, create_time and update_time are ignored (the id
+  // comes from customer_id).
+  if (!in.owner().empty()) v.Add("customer.owner", "is set by AssignOwner");
+  if (!in.team().empty()) v.Add("customer.team", "is set by AssignOwner");
+  if (!in.department().empty())
+    v.Add("customer.department", "is set by AssignOwner");
+  if (in.tags_size() > 0) v.Add("customer.tags", "are set by TagCustomer");
+  if (in.value_tier() != crm::v1::VALUE_TIER_UNSPECIFIED) {
+    v.Add("customer.value_tier", "is output only");
+  }
+  if (in.has_value()) v.Add("customer.value", "is output only");
+  if (in.version() != 0) v.Add("customer.version", "is output only");
+  if (!in.etag().empty()) v.Add("customer.etag", "is output only");
+  if (absl::Status status = v.ToStatus(); !status.ok()) return status;
+
+  if (state.version() != 0) {
+    const std::string name = CustomerName(customer_id);
+    return crm::status::Error(absl::StatusCode::kAlreadyExists,
+                              absl::StrCat(name, " already exists"),
+                              "CUSTOMER_ALREADY_EXISTS", {{"customer", name}});
+  }
+  if (absl::Status status =
+          CheckEmailsFree(profile.emails(), customer_id, context);
+      !status.ok()) {
+    return status;
+  }
+
+  Event event;
+  auto* registered = event.mutable_customer_registered();
+  *registered->mutable_profile() = std::move(profile);
+  registered->set_lifecycle_stage(stage);
+  return One(std::move(event));
+}
+
+absl::StatusOr<Events> DecideUpdate(
+    const State& state, const crm::v1::UpdateCustomerRequest& request,
+    const DecideContext& context) {
+  Violations v;
+  const Customer& in = request.customer();
+  const Target target = CheckTarget(in.name(), "customer.name",
+                                    request.request_id(), request.etag(), v);
+
+  // The effective mask, in canonical order.
+  std::set<absl::string_view> requested;
+  bool all = false;
+  const auto& paths = request.update_mask().paths();
+  for (int i = 0; i < paths.size(); ++i) {
+    const std::string& path = paths[i];
+    if (path == "*") {
+      if (paths.size() != 1) {
+        v.Add(Indexed("update_mask.paths", i), "\"*\" must be the only path");
+      }
+      all = true;
+      continue;
+    }
+    auto it = std::find(kProfilePaths.begin(), kProfilePaths.end(), path);
+    if (it == kProfilePaths.end()) {
+      v.Add(Indexed("update_mask.paths", i),
+            absl::StrCat("\"", path, "\" cannot be updated; allowed: ",
+                         absl::StrJoin(kProfilePaths, ", "), " or \"*\""));
+      continue;
+    }
+    requested.insert(*it);
+  }
+  std::vector<absl::string_view> mask;
+  for (absl::string_view path : kProfilePaths) {
+    const bool selected = all || (paths.empty() ? PathIsSet(path, in)
+                                                : requested.count(path) > 0);
+    if (selected) mask.push_back(path);
+  }
+  Customer profile;
+  for (absl::string_view path : mask) CheckPath(path, in, profile, v);
+  if (absl::Status status = v.ToStatus(); !status.ok()) return status;
+
+  if (absl::Status status = CheckState(state, target); !status.ok())
+    return status;
+
+  Event event;
+  auto* updated = event.mutable_customer_profile_updated();
+  for (absl::string_view path : mask) {
+    if (PathEquals(path, profile, state)) continue;
+    updated->add_changed_paths(std::string(path));
+    CopyPath(path, profile, *updated->mutable_profile());
+  }
+  if (updated->changed_paths().empty()) return Events();
+  if (std::find(updated->changed_paths().begin(),
+                updated->changed_paths().end(),
+                "emails") != updated->changed_paths().end()) {
+    const std::string id = target.name.substr(kNamePrefix.size());
+    if (absl::Status status = CheckEmailsFree(profile.emails(), id, context);
+        !status.ok()) {
+      return status;
+    }
+  }
+  return One(std::move(event));
+}
+
+absl::StatusOr<Events> DecideChangeLifecycleStage(
+    const State& state, const crm::v1::ChangeLifecycleStageRequest& request,
+    const DecideContext& context) {
+  Violations v;
+  const Target target = CheckTarget(request.name(), "name",
+                                    request.request_id(), request.etag(), v);
+  const LifecycleStage to = request.lifecycle_stage();
+  if (to == crm::v1::LIFECYCLE_STAGE_UNSPECIFIED) {
+    v.Add("lifecycle_stage", "is required");
+  } else if (!crm::v1::LifecycleStage_IsValid(to)) {
+    v.Add("lifecycle_stage",
+          absl::StrCat("unknown value ", static_cast<int>(to)));
+  }
+  v.Add(
+      ValidateText(request.reason(), kMaxReason, /*required=*/false, "reason"));
+  if (absl::Status status = v.ToStatus(); !status.ok()) return status;
+
+  if (absl::Status status = CheckState(state, target); !status.ok())
+    return status;
+
+  const LifecycleStage from = state.lifecycle_stage();
+  if (from == to) return Events();
+  if (!IsAllowedTransition(from, to)) {
+    return crm::status::Error(
+        absl::StatusCode::kFailedPrecondition,
+        absl::StrCat(target.name, " cannot move from ", StageName(from), " to ",
+                     StageName(to), " (see the lifecycle transition table)"),
+        "TRANSITION_NOT_ALLOWED",
+        {{"from", StageName(from)}, {"to", StageName(to)}});
+  }
+  Event event;
+  auto* changed = event.mutable_lifecycle_stage_changed();
+  changed->set_from_stage(from);
+  changed->set_to_stage(to);
+  changed->set_reason(request.reason());
+  return One(std::move(event));
+}
+
+absl::StatusOr<Events> DecideAssignOwner(
+    const State& state, const crm::v1::AssignOwnerRequest& request,
+    const DecideContext& context) {
+  Violations v;
+  const Target target = CheckTarget(request.name(), "name",
+                                    request.request_id(), request.etag(), v);
+  v.Add(ValidateStaffId(request.owner(), "owner"));
+  v.Add(
+      ValidateText(request.team(), kMaxShortText, /*required=*/false, "team"));
+  v.Add(ValidateText(request.department(), kMaxShortText, /*required=*/false,
+                     "department"));
+  if (absl::Status status = v.ToStatus(); !status.ok()) return status;
+
+  if (absl::Status status = CheckState(state, target); !status.ok())
+    return status;
+
+  if (state.owner() == request.owner() && state.team() == request.team() &&
+      state.department() == request.department()) {
+    return Events();
+  }
+  Event event;
+  auto* assigned = event.mutable_owner_assigned();
+  assigned->set_owner(request.owner());
+  assigned->set_previous_owner(state.owner());
+  assigned->set_team(request.team());
+  assigned->set_department(request.department());
+  return One(std::move(event));
+}
+
+absl::StatusOr<Events> DecideTag(const State& state,
+                                 const crm::v1::TagCustomerRequest& request,
+                                 const DecideContext& context) {
+  Violations v;
+  const Target target = CheckTarget(request.name(), "name",
+                                    request.request_id(), request.etag(), v);
+  auto tag = NormalizeTag(request.tag(), "tag");
+  v.Check(tag);
+  if (absl::Status status = v.ToStatus(); !status.ok()) return status;
+
+  if (absl::Status status = CheckState(state, target); !status.ok())
+    return status;
+
+  if (std::find(state.tags().begin(), state.tags().end(), *tag) !=
+      state.tags().end()) {
+    return Events();
+  }
+  if (static_cast<size_t>(state.tags_size()) >= kMaxTags) {
+    return crm::status::Error(
+        absl::StatusCode::kFailedPrecondition,
+        absl::StrCat(target.name, " already has ", state.tags_size(),
+                     " tags, the most allowed; remove one first"),
+        "TOO_MANY_TAGS",
+        {{"customer", target.name}, {"limit", absl::StrCat(kMaxTags)}});
+  }
+  Event event;
+  event.mutable_customer_tagged()->set_tag(*tag);
+  return One(std::move(event));
+}
+
+absl::StatusOr<Events> DecideUntag(const State& state,
+                                   const crm::v1::UntagCustomerRequest& request,
+                                   const DecideContext& context) {
+  Violations v;
+  const Target target = CheckTarget(request.name(), "name",
+                                    request.request_id(), request.etag(), v);
+  auto tag = NormalizeTag(request.tag(), "tag");
+  v.Check(tag);
+  if (absl::Status status = v.ToStatus(); !status.ok()) return status;
+
+  if (absl::Status status = CheckState(state, target); !status.ok())
+    return status;
+
+  if (std::find(state.tags().begin(), state.tags().end(), *tag) ==
+      state.tags().end()) {
+    return Events();
+  }
+  Event event;
+  event.mutable_customer_untagged()->set_tag(*tag);
+  return One(std::move(event));
+}
+
+absl::StatusOr<Events> DecideRecordPurchase(
+    const State& state, const crm::v1::RecordPurchaseRequest& request,
+    const DecideContext& context) {
+  Violations v;
+  const Target target = CheckTarget(request.name(), "name",
+                                    request.request_id(), request.etag(), v);
+  CheckPurchase(request, context.now, v);
+  if (absl::Status status = v.ToStatus(); !status.ok()) return status;
+
+  if (absl::Status status = CheckState(state, target); !status.ok())
+    return status;
+
+  crm::v1::ValueFigures after = state.value();
+  AddPurchase(after, request.purchase());
+  const ValueTier tier = TierFor(after);
+
+  Event event;
+  *event.mutable_occurred_at() = request.purchase().purchased_at();
+  auto* recorded = event.mutable_purchase_recorded();
+  *recorded->mutable_purchase() = request.purchase();
+  recorded->set_new_value_tier(
+      tier != state.value_tier() ? tier : crm::v1::VALUE_TIER_UNSPECIFIED);
+  return One(std::move(event));
+}
+
+absl::Status Apply(State& state, const Event& event) {
+  using Payload = Event::PayloadCase;
+  if (event.payload_case() == Event::PAYLOAD_NOT_SET) {
+    return crm::status::Error(
+        absl::StatusCode::kDataLoss,
+        absl::StrCat("event ", event.event_id(), " of customer ",
+                     event.customer_id(), " at version ",
+                     event.aggregate_version(), " has no payload"),
+        "EVENT_WITHOUT_PAYLOAD",
+        {{"event_id", event.event_id()}, {"customer_id", event.customer_id()}});
+  }
+  const std::string name = CustomerName(event.customer_id());
+  if (event.customer_id().empty() ||
+      (state.version() != 0 && state.name() != name)) {
+    return crm::status::Error(
+        absl::StatusCode::kFailedPrecondition,
+        absl::StrCat(
+            "event of customer \"", event.customer_id(), "\" applied to ",
+            state.name().empty() ? "an unregistered customer" : state.name()),
+        "CUSTOMER_MISMATCH",
+        {{"event_customer_id", event.customer_id()},
+         {"customer", state.name()}});
+  }
+  if (event.aggregate_version() != state.version() + 1) {
+    return crm::status::Error(
+        absl::StatusCode::kFailedPrecondition,
+        absl::StrCat("event version ", event.aggregate_version(),
+                     " applied to ", name, " at version ", state.version(),
+                     "; expected ", state.version() + 1),
+        "VERSION_MISMATCH",
+        {{"customer", name},
+         {"event_version", absl::StrCat(event.aggregate_version())},
+         {"state_version", absl::StrCat(state.version())}});
+  }
+  const bool is_registration =
+      event.payload_case() == Payload::kCustomerRegistered;
+  if (is_registration != (state.version() == 0)) {
+    return crm::status::Error(
+        absl::StatusCode::kFailedPrecondition,
+        is_registration
+            ? absl::StrCat(name, " is registered twice")
+            : absl::StrCat("the first event of ", name, " is ",
+                           EventTypeName(event),
+                           ", not crm.events.v1.CustomerRegistered"),
+        "EVENT_OUT_OF_ORDER", {{"customer", name}});
+  }
+
+  switch (event.payload_case()) {
+    case Payload::kCustomerRegistered: {
+      const auto& registered = event.customer_registered();
+      for (absl::string_view path : kProfilePaths) {
+        CopyPath(path, registered.profile(), state);
+      }
+      state.set_lifecycle_stage(registered.lifecycle_stage() ==
+                                        crm::v1::LIFECYCLE_STAGE_UNSPECIFIED
+                                    ? crm::v1::POTENTIAL
+                                    : registered.lifecycle_stage());
+      state.set_value_tier(crm::v1::POTENTIAL_VALUE);
+      *state.mutable_create_time() = event.recorded_at();
+      break;
+    }
+    case Payload::kCustomerProfileUpdated: {
+      // Paths this code does not know (from a newer writer) are skipped; the
+      // envelope's schema_version tells when that would lose meaning.
+      const auto& updated = event.customer_profile_updated();
+      for (const std::string& path : updated.changed_paths()) {
+        CopyPath(path, updated.profile(), state);
+      }
+      break;
+    }
+    case Payload::kLifecycleStageChanged:
+      state.set_lifecycle_stage(event.lifecycle_stage_changed().to_stage());
+      break;
+    case Payload::kOwnerAssigned: {
+      const auto& assigned = event.owner_assigned();
+      state.set_owner(assigned.owner());
+      state.set_team(assigned.team());
+      state.set_department(assigned.department());
+      break;
+    }
+    case Payload::kCustomerTagged: {
+      const std::string& tag = event.customer_tagged().tag();
+      auto* tags = state.mutable_tags();
+      auto it = std::lower_bound(tags->begin(), tags->end(), tag);
+      if (it == tags->end() || *it != tag) {
+        const int index = static_cast<int>(it - tags->begin());
+        tags->Add(std::string(tag));
+        for (int i = tags->size() - 1; i > index; --i)
+          tags->SwapElements(i, i - 1);
+      }
+      break;
+    }
+    case Payload::kCustomerUntagged: {
+      const std::string& tag = event.customer_untagged().tag();
+      auto* tags = state.mutable_tags();
+      tags->erase(std::remove(tags->begin(), tags->end(), tag), tags->end());
+      break;
+    }
+    case Payload::kPurchaseRecorded:
+      AddPurchase(*state.mutable_value(), event.purchase_recorded().purchase());
+      state.set_value_tier(TierFor(state.value()));
+      break;
+    case Event::PAYLOAD_NOT_SET:
+      break;  // Rejected above.
+  }
+
+  state.set_name(name);
+  state.set_version(event.aggregate_version());
+  state.set_etag(Etag(state.version()));
+  *state.mutable_update_time() = event.recorded_at();
+  return absl::OkStatus();
+}
+
+}  // namespace crm::domain::customer

@@ -1,28 +1,32 @@
 // The customer aggregate: pure decide/apply functions.
 //
-//   Decide*(state, command, context) -> the events the command produces, or why it is refused.
+//   Decide*(state, command, context) -> the events the command produces,
+//                                       or why it is refused.
 //   Apply(state, event)              -> the state after the event.
 //
-// No I/O and no clock of their own: everything a rule needs comes in through the arguments, so
-// every rule is unit-tested directly and folds are deterministic. The command side runs Decide
-// then appends; the command-state fold and the view projection both run Apply.
+// No I/O and no clock of their own: everything a rule needs comes in through
+// the arguments, so every rule is unit-tested directly and folds are
+// deterministic. The command side runs Decide then appends; the command-state
+// fold and the view projection both run Apply.
 //
-// State: a crm.v1.Customer; version 0 (the default instance) means "does not exist".
-// Decided events carry only their payload (and occurred_at for facts with a business time); the
-// caller stamps ids, versions, times and metadata (see StampEnvelope in the command service).
+// State: a crm.v1.Customer; version 0 (the default instance) means "does not
+// exist". Decided events carry only their payload (and occurred_at for facts
+// with a business time); the caller stamps ids, versions, times and metadata
+// (see StampEnvelope in the command service).
 //
-// The rules (transition table, tier rules, limits) are documented in proto/crm/v1/README.md.
-// Thread-safe: pure functions.
+// The rules (transition table, tier rules, limits) are documented in
+// proto/crm/v1/README.md. Thread-safe: pure functions.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "crm/events/v1/envelope.pb.h"
 #include "crm/v1/customer.pb.h"
@@ -37,61 +41,79 @@ using State = crm::v1::Customer;
 struct DecideContext {
   // The time the command is decided at (recorded_at of its events).
   absl::Time now;
-  // The id of the customer holding a normalized e-mail, if any. Required for commands that set
-  // e-mails (register, update).
-  std::function<std::optional<std::string>(absl::string_view normalized_email)> email_owner;
+  // The id of the customer holding a normalized e-mail, if any. Required for
+  // commands that set e-mails (register, update).
+  std::function<std::optional<std::string>(absl::string_view normalized_email)>
+      email_owner;
 };
 
-// Every Decide* checks, in this order: request fields (INVALID_ARGUMENT naming the field path,
-// e.g. "customer.emails[1]"), existence (NOT_FOUND, or ALREADY_EXISTS for register), the etag
-// (INVALID_ARGUMENT if malformed, ABORTED if stale), then business rules (FAILED_PRECONDITION,
-// ALREADY_EXISTS for a taken e-mail with ErrorInfo metadata "existing_customer"). A command that
-// would change nothing returns no events.
+// Every Decide* checks, in this order: request fields (INVALID_ARGUMENT naming
+// the field path, e.g. "customer.emails[1]"; a malformed etag is a bad request
+// field too), existence (NOT_FOUND, or ALREADY_EXISTS for register), the etag
+// (ABORTED if stale), then business rules (FAILED_PRECONDITION, ALREADY_EXISTS
+// for a taken e-mail with ErrorInfo metadata "existing_customer"). A command
+// that would change nothing returns no events.
 
-// `customer_id` is the id to register under (already chosen: from the request or generated).
-absl::StatusOr<Events> DecideRegister(const State& state,
-                                      const crm::v1::RegisterCustomerRequest& request,
-                                      absl::string_view customer_id, const DecideContext& context);
-absl::StatusOr<Events> DecideUpdate(const State& state,
-                                    const crm::v1::UpdateCustomerRequest& request,
-                                    const DecideContext& context);
+// `customer_id` is the id to register under (already chosen: from the request
+// or generated).
+absl::StatusOr<Events> DecideRegister(
+    const State& state, const crm::v1::RegisterCustomerRequest& request,
+    absl::string_view customer_id, const DecideContext& context);
+absl::StatusOr<Events> DecideUpdate(
+    const State& state, const crm::v1::UpdateCustomerRequest& request,
+    const DecideContext& context);
 absl::StatusOr<Events> DecideChangeLifecycleStage(
     const State& state, const crm::v1::ChangeLifecycleStageRequest& request,
     const DecideContext& context);
-absl::StatusOr<Events> DecideAssignOwner(const State& state,
-                                         const crm::v1::AssignOwnerRequest& request,
-                                         const DecideContext& context);
-absl::StatusOr<Events> DecideTag(const State& state, const crm::v1::TagCustomerRequest& request,
+absl::StatusOr<Events> DecideAssignOwner(
+    const State& state, const crm::v1::AssignOwnerRequest& request,
+    const DecideContext& context);
+absl::StatusOr<Events> DecideTag(const State& state,
+                                 const crm::v1::TagCustomerRequest& request,
                                  const DecideContext& context);
 absl::StatusOr<Events> DecideUntag(const State& state,
                                    const crm::v1::UntagCustomerRequest& request,
                                    const DecideContext& context);
-absl::StatusOr<Events> DecideRecordPurchase(const State& state,
-                                            const crm::v1::RecordPurchaseRequest& request,
-                                            const DecideContext& context);
+absl::StatusOr<Events> DecideRecordPurchase(
+    const State& state, const crm::v1::RecordPurchaseRequest& request,
+    const DecideContext& context);
 
-// Applies a stamped event. REQUIRES the event's aggregate_version == state.version() + 1 and its
-// customer_id to match (FAILED_PRECONDITION otherwise); DATA_LOSS for an envelope without payload.
-// Sets name, version, etag, create_time/update_time (from recorded_at) and the payload's fields;
+// Applies a stamped event. REQUIRES the event's aggregate_version ==
+// state.version() + 1 and its customer_id to match (FAILED_PRECONDITION
+// otherwise); DATA_LOSS for an envelope without payload. Sets name, version,
+// etag, create_time/update_time (from recorded_at) and the payload's fields;
 // recomputes value figures and tier on purchases.
 absl::Status Apply(State& state, const Event& event);
 
 // The AIP-154 etag of a version: "v<version>" (e.g. "v7").
 std::string Etag(int64_t version);
+// The version in an etag "v<version>"; INVALID_ARGUMENT naming `field` if
+// malformed.
+absl::StatusOr<int64_t> ParseEtag(absl::string_view etag,
+                                  absl::string_view field);
 
-// Whether the lifecycle table allows from -> to (documented in proto/crm/v1/README.md).
-bool IsAllowedTransition(crm::v1::LifecycleStage from, crm::v1::LifecycleStage to);
+// Whether the lifecycle table allows from -> to (documented in
+// proto/crm/v1/README.md). False for from == to (not a move) and for
+// UNSPECIFIED or unknown stages.
+bool IsAllowedTransition(crm::v1::LifecycleStage from,
+                         crm::v1::LifecycleStage to);
+
+// Value tier thresholds (documented in proto/crm/v1/README.md).
+inline constexpr int64_t kHighValuePurchaseCount = 10;
+inline constexpr int64_t kHighValueTotalMinor =
+    1'000'000;  // In any one currency.
 
 // The value tier that the figures give (rules in proto/crm/v1/README.md).
 crm::v1::ValueTier TierFor(const crm::v1::ValueFigures& figures);
 
-// Full protobuf name of the payload in `event`, e.g. "crm.events.v1.CustomerRegistered";
-// empty if no payload is set.
+// Full protobuf name of the payload in `event`, e.g.
+// "crm.events.v1.CustomerRegistered"; empty if no payload is set.
 std::string EventTypeName(const Event& event);
 
 // "customers/{id}" for an id.
 std::string CustomerName(absl::string_view customer_id);
 // The id in "customers/{id}"; INVALID_ARGUMENT naming `field` if malformed.
-absl::StatusOr<std::string> ParseCustomerName(absl::string_view name, absl::string_view field);
+absl::StatusOr<std::string> ParseCustomerName(absl::string_view name,
+                                              absl::string_view field);
 
 }  // namespace crm::domain::customer

@@ -1,0 +1,94 @@
+// EmbeddedEventLog: the EventLog of a single process, kept in a local RocksDB
+// (through crm::kv::KvStore). One partition (0); offsets start at 0, are dense,
+// and never change across restarts.
+//
+// Why: a single-node deployment (and every integration test) needs a durable
+// log without running a Kafka broker.
+//
+// Durability: Append returns only after its records are fsync'd. Concurrent
+// appenders share one fsync (group commit, as leveldb's DBImpl::Write): they
+// queue up, the one at the front writes every queued append as one batch, in
+// queue order, and wakes the others.
+//
+// Visibility: readers see a contiguous prefix of the log; offset N+1 is never
+// visible before N.
+//
+// Thread-safe. REQUIRES: every LogReader is destroyed before the log, and no
+// Append is in flight when the log is destroyed. Only one EmbeddedEventLog may
+// have a directory open at a time (Open returns UNAVAILABLE otherwise).
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "common/eventlog/event_log.h"
+#include "common/kv/kv_store.h"
+
+namespace crm::eventlog {
+
+class EmbeddedEventLog final : public EventLog {
+ public:
+  // Largest value of a single record.
+  static constexpr size_t kMaxValueBytes = 1 << 20;
+
+  // Opens (creating if missing) the log stored in directory `dir`.
+  // Errors: UNAVAILABLE (locked by another process, I/O), DATA_LOSS
+  // (corrupted).
+  static absl::StatusOr<std::unique_ptr<EmbeddedEventLog>> Open(
+      const std::string& dir);
+
+  ~EmbeddedEventLog() override;
+
+  int32_t PartitionCount() const override { return 1; }
+  // INVALID_ARGUMENT if values is empty or a value exceeds kMaxValueBytes.
+  // DEADLINE_EXCEEDED if the deadline passes before the append was handed to a
+  // writer (then nothing was appended).
+  absl::StatusOr<LogPosition> Append(absl::string_view key,
+                                     std::vector<AppendValue> values,
+                                     absl::Time deadline) override;
+  // INVALID_ARGUMENT for a partition other than 0 or a negative offset.
+  absl::StatusOr<std::unique_ptr<LogReader>> NewReader(
+      const std::map<int32_t, int64_t>& start) override;
+  absl::StatusOr<int64_t> EndOffset(int32_t partition) override;
+
+  // Number of synced write groups since Open. Appends that share a group share
+  // one fsync.
+  int64_t sync_count() const;
+
+ private:
+  class Reader;
+  struct Writer;
+
+  explicit EmbeddedEventLog(std::unique_ptr<kv::KvStore> store, int64_t end);
+
+  // Reads the committed records [from, to). REQUIRES: to <= committed end.
+  absl::StatusOr<std::vector<LogRecord>> ReadRange(int64_t from,
+                                                   int64_t to) const;
+
+  const std::unique_ptr<kv::KvStore> store_;
+
+  mutable absl::Mutex mu_;
+  // Appends waiting to be written; the front one is the leader of the next
+  // write group.
+  std::deque<Writer*> writers_ ABSL_GUARDED_BY(mu_);
+  // Offset of the next record; every record below it is committed and visible.
+  int64_t end_ ABSL_GUARDED_BY(mu_);
+  // Set after a failed write whose outcome could not be determined; every later
+  // Append fails.
+  absl::Status broken_ ABSL_GUARDED_BY(mu_);
+  int64_t sync_count_ ABSL_GUARDED_BY(mu_) = 0;
+  // Signalled when end_ grows or a reader is closed.
+  absl::CondVar committed_cv_;
+};
+
+}  // namespace crm::eventlog

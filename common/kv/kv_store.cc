@@ -1,0 +1,201 @@
+#include "common/kv/kv_store.h"
+
+#include <filesystem>
+#include <system_error>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "rocksdb/db.h"
+#include "rocksdb/options.h"
+#include "rocksdb/status.h"
+#include "rocksdb/utilities/write_batch_with_index.h"
+
+namespace crm::kv {
+namespace {
+
+rocksdb::Slice ToSlice(absl::string_view s) {
+  return rocksdb::Slice(s.data(), s.size());
+}
+absl::string_view ToView(const rocksdb::Slice& s) {
+  return absl::string_view(s.data(), s.size());
+}
+
+// Picks the code by what the caller should do next: retry (UNAVAILABLE), give
+// up on the data (DATA_LOSS), fix the request (INVALID_ARGUMENT), ...
+absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
+  if (s.ok()) return absl::OkStatus();
+  std::string message = absl::StrCat("kv ", what, ": ", s.ToString());
+  switch (s.code()) {
+    case rocksdb::Status::kOk:
+      return absl::OkStatus();
+    case rocksdb::Status::kNotFound:
+      return absl::NotFoundError(message);
+    case rocksdb::Status::kCorruption:
+      return absl::DataLossError(message);
+    case rocksdb::Status::kNotSupported:
+      return absl::UnimplementedError(message);
+    case rocksdb::Status::kInvalidArgument:
+      return absl::InvalidArgumentError(message);
+    case rocksdb::Status::kIOError:
+      if (s.IsNoSpace()) return absl::ResourceExhaustedError(message);
+      // Includes "lock held by another process" and transient I/O trouble.
+      return absl::UnavailableError(message);
+    case rocksdb::Status::kBusy:
+    case rocksdb::Status::kTryAgain:
+    case rocksdb::Status::kIncomplete:
+    case rocksdb::Status::kShutdownInProgress:
+    case rocksdb::Status::kMergeInProgress:
+      return absl::UnavailableError(message);
+    case rocksdb::Status::kTimedOut:
+      return absl::DeadlineExceededError(message);
+    case rocksdb::Status::kAborted:
+      if (s.IsLockLimit()) return absl::ResourceExhaustedError(message);
+      return absl::AbortedError(message);
+    case rocksdb::Status::kExpired:
+      return absl::AbortedError(message);
+    default:
+      return absl::InternalError(message);
+  }
+}
+
+}  // namespace
+
+struct KvStore::Impl {
+  std::unique_ptr<rocksdb::DB> db;
+};
+
+struct KvBatch::Impl {
+  // overwrite_key = true: a later Put/Delete of a key replaces the earlier one
+  // in the index, so GetFromBatchAndDB sees the latest pending write.
+  Impl(rocksdb::DB* db)
+      : db(db), batch(rocksdb::BytewiseComparator(), 0, true) {}
+  rocksdb::DB* db;
+  rocksdb::WriteBatchWithIndex batch;
+  size_t count = 0;
+};
+
+KvBatch::KvBatch(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+KvBatch::~KvBatch() = default;
+KvBatch::KvBatch(KvBatch&&) noexcept = default;
+KvBatch& KvBatch::operator=(KvBatch&&) noexcept = default;
+
+void KvBatch::Put(absl::string_view key, absl::string_view value) {
+  impl_->batch.Put(ToSlice(key), ToSlice(value));
+  ++impl_->count;
+}
+
+void KvBatch::Delete(absl::string_view key) {
+  impl_->batch.Delete(ToSlice(key));
+  ++impl_->count;
+}
+
+absl::StatusOr<std::optional<std::string>> KvBatch::Get(
+    absl::string_view key) const {
+  std::string value;
+  rocksdb::Status s = impl_->batch.GetFromBatchAndDB(
+      impl_->db, rocksdb::ReadOptions(), ToSlice(key), &value);
+  if (s.IsNotFound()) return std::optional<std::string>();
+  if (!s.ok()) return FromRocks(s, "batch get");
+  return std::optional<std::string>(std::move(value));
+}
+
+size_t KvBatch::Count() const { return impl_->count; }
+
+KvStore::KvStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+KvStore::~KvStore() = default;
+
+absl::StatusOr<std::unique_ptr<KvStore>> KvStore::Open(
+    const std::string& path, const KvOptions& options) {
+  if (path.empty()) return absl::InvalidArgumentError("kv open: empty path");
+  if (options.create_if_missing) {
+    // RocksDB creates only the last path component.
+    std::error_code ec;
+    std::filesystem::create_directories(path, ec);
+    if (ec) {
+      return absl::UnavailableError(
+          absl::StrCat("kv open ", path, ": ", ec.message()));
+    }
+  }
+  rocksdb::Options rocks_options;
+  rocks_options.create_if_missing = options.create_if_missing;
+  // The machine is shared; keep background work modest.
+  rocks_options.max_background_jobs = 2;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(rocks_options, path, &raw);
+  if (!s.ok()) return FromRocks(s, absl::StrCat("open ", path));
+  auto impl = std::make_unique<Impl>();
+  impl->db.reset(raw);
+  return std::unique_ptr<KvStore>(new KvStore(std::move(impl)));
+}
+
+absl::Status KvStore::Destroy(const std::string& path) {
+  if (path.empty()) return absl::InvalidArgumentError("kv destroy: empty path");
+  return FromRocks(rocksdb::DestroyDB(path, rocksdb::Options()),
+                   absl::StrCat("destroy ", path));
+}
+
+absl::StatusOr<std::optional<std::string>> KvStore::Get(
+    absl::string_view key) const {
+  std::string value;
+  rocksdb::Status s =
+      impl_->db->Get(rocksdb::ReadOptions(), ToSlice(key), &value);
+  if (s.IsNotFound()) return std::optional<std::string>();
+  if (!s.ok()) return FromRocks(s, "get");
+  return std::optional<std::string>(std::move(value));
+}
+
+KvBatch KvStore::NewBatch() const {
+  return KvBatch(std::make_unique<KvBatch::Impl>(impl_->db.get()));
+}
+
+absl::Status KvStore::Write(KvBatch& batch, bool sync) {
+  if (batch.impl_->db != impl_->db.get()) {
+    return absl::InvalidArgumentError(
+        "kv write: batch belongs to another store");
+  }
+  rocksdb::WriteOptions write_options;
+  write_options.sync = sync;
+  return FromRocks(
+      impl_->db->Write(write_options, batch.impl_->batch.GetWriteBatch()),
+      "write");
+}
+
+absl::Status KvStore::Scan(
+    absl::string_view start, absl::string_view end, size_t limit,
+    const std::function<bool(absl::string_view key, absl::string_view value)>&
+        fn) const {
+  rocksdb::ReadOptions
+      read_options;  // An iterator reads an implicit consistent snapshot.
+  rocksdb::Slice upper = ToSlice(end);
+  if (!end.empty()) read_options.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(read_options));
+  size_t visited = 0;
+  for (it->Seek(ToSlice(start)); it->Valid(); it->Next()) {
+    if (limit != 0 && visited >= limit) break;
+    ++visited;
+    if (!fn(ToView(it->key()), ToView(it->value()))) break;
+  }
+  return FromRocks(it->status(), "scan");
+}
+
+absl::Status KvStore::ScanPrefix(
+    absl::string_view prefix, absl::string_view start_after, size_t limit,
+    const std::function<bool(absl::string_view key, absl::string_view value)>&
+        fn) const {
+  std::string start(prefix);
+  if (!start_after.empty() && start_after >= prefix) {
+    start = absl::StrCat(start_after,
+                         absl::string_view("\0", 1));  // Smallest key after it.
+  }
+  // The smallest key greater than every key with `prefix`: drop trailing 0xff
+  // bytes, then bump the last one. An all-0xff (or empty) prefix has no upper
+  // bound.
+  std::string end(prefix);
+  while (!end.empty() && static_cast<unsigned char>(end.back()) == 0xff)
+    end.pop_back();
+  if (!end.empty())
+    end.back() = static_cast<char>(static_cast<unsigned char>(end.back()) + 1);
+  return Scan(start, end, limit, fn);
+}
+
+}  // namespace crm::kv

@@ -1,0 +1,160 @@
+#include "projections/customer/customer_view_fold.h"
+
+#include <filesystem>
+#include <map>
+
+#include "common/base/uuid.h"
+#include "common/eventlog/in_memory_event_log.h"
+#include "common/kv/kv_store.h"
+#include "crm/events/v1/envelope.pb.h"
+#include "gtest/gtest.h"
+#include "readmodel/customer/customer_views.h"
+
+namespace crm::projections::customer {
+namespace {
+
+using crm::events::v1::EventEnvelope;
+using readmodel::customer::CustomerViews;
+using readmodel::customer::Index;
+
+EventEnvelope Stamp(const std::string& id, int64_t version, EventEnvelope e) {
+  e.set_event_id(base::NewUuid());
+  e.set_customer_id(id);
+  e.set_aggregate_version(version);
+  e.mutable_recorded_at()->set_seconds(1'700'000'000 + version);
+  *e.mutable_occurred_at() = e.recorded_at();
+  e.set_schema_version(1);
+  return e;
+}
+
+std::map<std::string, std::string> Dump(const kv::KvStore& store) {
+  std::map<std::string, std::string> out;
+  EXPECT_TRUE(store
+                  .Scan("", "", 0,
+                        [&](absl::string_view k, absl::string_view v) {
+                          out.emplace(std::string(k), std::string(v));
+                          return true;
+                        })
+                  .ok());
+  return out;
+}
+
+class CustomerViewFoldTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = std::filesystem::path(::testing::TempDir()) / ("views-" + base::NewUuid());
+  }
+  void TearDown() override { std::filesystem::remove_all(root_); }
+
+  void Append(const EventEnvelope& e) {
+    ASSERT_TRUE(log_.Append(e.customer_id(), {{e.SerializeAsString(), {}}},
+                            absl::Now() + absl::Seconds(5))
+                    .ok());
+  }
+  std::unique_ptr<kv::KvStore> Fold(const std::string& name) {
+    auto store = *kv::KvStore::Open((root_ / name).string());
+    fold::FoldRunner runner(&log_, store.get(), &fold_, {.name = name});
+    EXPECT_TRUE(runner.CatchUp().ok());
+    return store;
+  }
+  void AppendScenario() {
+    EventEnvelope reg;
+    auto* r = reg.mutable_customer_registered();
+    r->mutable_profile()->set_display_name("Acme");
+    r->mutable_profile()->set_kind(crm::v1::COMPANY);
+    r->mutable_profile()->add_emails("a@acme.com");
+    r->mutable_profile()->add_phones("+8613800000000");
+    (*r->mutable_profile()->mutable_attributes())["b"] = "2";
+    (*r->mutable_profile()->mutable_attributes())["a"] = "1";
+    r->set_lifecycle_stage(crm::v1::POTENTIAL);
+    Append(Stamp("acme", 1, reg));
+    EventEnvelope tag;
+    tag.mutable_customer_tagged()->set_tag("vip");
+    Append(Stamp("acme", 2, tag));
+    EventEnvelope owner;
+    owner.mutable_owner_assigned()->set_owner("alice");
+    Append(Stamp("acme", 3, owner));
+    EventEnvelope update;
+    update.mutable_customer_profile_updated()->add_changed_paths("emails");
+    update.mutable_customer_profile_updated()->mutable_profile()->add_emails("b@acme.com");
+    Append(Stamp("acme", 4, update));
+    EventEnvelope stage;
+    stage.mutable_lifecycle_stage_changed()->set_from_stage(crm::v1::POTENTIAL);
+    stage.mutable_lifecycle_stage_changed()->set_to_stage(crm::v1::FIRST_CONTACT);
+    Append(Stamp("acme", 5, stage));
+  }
+
+  std::filesystem::path root_;
+  eventlog::InMemoryEventLog log_;
+  CustomerViewFold fold_;
+};
+
+TEST_F(CustomerViewFoldTest, BuildsRecordIndexesAndHistory) {
+  AppendScenario();
+  auto store = Fold("a");
+  CustomerViews views(store.get());
+  auto customer = *views.Get("acme");
+  ASSERT_TRUE(customer.has_value());
+  EXPECT_EQ(customer->version(), 5);
+  EXPECT_EQ(customer->owner(), "alice");
+  EXPECT_EQ(customer->lifecycle_stage(), crm::v1::FIRST_CONTACT);
+
+  EXPECT_TRUE(views.Find(Index::kEmail, "a@acme.com", 10)->empty()) << "old e-mail unindexed";
+  EXPECT_EQ(views.Find(Index::kEmail, "b@acme.com", 10)->size(), 1u);
+  EXPECT_EQ(views.Find(Index::kPhone, "+8613800000000", 10)->size(), 1u);
+
+  CustomerViews::Filter by_stage{.stage = crm::v1::FIRST_CONTACT};
+  EXPECT_EQ(views.List(by_stage, "", 10)->customers.size(), 1u);
+  CustomerViews::Filter old_stage{.stage = crm::v1::POTENTIAL};
+  EXPECT_TRUE(views.List(old_stage, "", 10)->customers.empty());
+  CustomerViews::Filter by_tag{.tag = "vip"};
+  EXPECT_EQ(views.List(by_tag, "", 10)->customers.size(), 1u);
+  CustomerViews::Filter by_owner{.owner = "alice"};
+  EXPECT_EQ(views.List(by_owner, "", 10)->customers.size(), 1u);
+
+  auto history = *views.History("acme", 0, 3);
+  ASSERT_EQ(history.events.size(), 3u);
+  EXPECT_TRUE(history.more);
+  auto rest = *views.History("acme", 3, 3);
+  ASSERT_EQ(rest.events.size(), 2u);
+  EXPECT_FALSE(rest.more);
+  EXPECT_EQ(rest.events[1].aggregate_version(), 5);
+}
+
+TEST_F(CustomerViewFoldTest, RebuildGivesIdenticalBytes) {
+  AppendScenario();
+  auto a = Fold("a");
+  auto b = Fold("b");
+  EXPECT_EQ(Dump(*a), Dump(*b));
+}
+
+TEST_F(CustomerViewFoldTest, RedeliveredEventChangesNothing) {
+  AppendScenario();
+  auto store = Fold("a");
+  const auto before = Dump(*store);
+  auto reader = *log_.NewReader({{0, 0}});
+  auto records = *reader->Poll(100, absl::Now() + absl::Seconds(5));
+  kv::KvBatch batch = store->NewBatch();
+  for (const auto& r : records) ASSERT_TRUE(fold_.Apply(r, batch).ok());
+  ASSERT_TRUE(store->Write(batch).ok());
+  EXPECT_EQ(Dump(*store), before);
+}
+
+TEST_F(CustomerViewFoldTest, GapIsDataLoss) {
+  EventEnvelope tag;
+  tag.mutable_customer_tagged()->set_tag("vip");
+  eventlog::LogRecord record{{0, 0}, "ghost", Stamp("ghost", 2, tag).SerializeAsString(), {}};
+  auto store = *kv::KvStore::Open((root_ / "gap").string());
+  kv::KvBatch batch = store->NewBatch();
+  EXPECT_EQ(fold_.Apply(record, batch).code(), absl::StatusCode::kDataLoss);
+}
+
+TEST_F(CustomerViewFoldTest, GarbageIsDataLoss) {
+  eventlog::LogRecord record{{0, 0}, "x", "\xff\xff not a proto", {}};
+  auto store = *kv::KvStore::Open((root_ / "garbage").string());
+  kv::KvBatch batch = store->NewBatch();
+  EXPECT_EQ(fold_.Apply(record, batch).code(), absl::StatusCode::kDataLoss);
+}
+
+}  // namespace
+}  // namespace crm::projections::customer
