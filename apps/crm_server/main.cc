@@ -23,9 +23,9 @@
 #include "common/kv/kv_store.h"
 #include "common/log/log.h"
 #include "common/rpc/executor.h"
+#include "common/rpc/health_service.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
-#include "grpcpp/health_check_service_interface.h"
 #include "projections/customer/customer_view_fold.h"
 #include "readmodel/customer/customer_views.h"
 #include "services/customer/command_state.h"
@@ -155,7 +155,7 @@ int main(int argc, char** argv) {
   crm::services::customer::CustomerCommandService command_service(&handler, &executor);
   crm::services::customer::CustomerQueryService query_service(&queries, &executor);
 
-  grpc::EnableDefaultHealthCheckService(true);
+  crm::rpc::HealthService health;
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int port = 0;
@@ -165,11 +165,14 @@ int main(int argc, char** argv) {
   builder.SetMaxReceiveMessageSize(8 << 20);
   builder.RegisterService(&command_service);
   builder.RegisterService(&query_service);
+  builder.RegisterService(&health);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
     Fail("cannot listen on " + config.listen, absl::UnavailableError("bind failed"));
   }
-  server->GetHealthCheckService()->SetServingStatus(true);
+  for (const char* service : {"", "crm.v1.CustomerCommandService", "crm.v1.CustomerQueryService"}) {
+    health.SetStatus(service, grpc::health::v1::HealthCheckResponse::SERVING);
+  }
   if (!config.port_file.empty()) WritePortFile(config.port_file, port);
   spdlog::info("serving gRPC on port {} (data in {})", port, crm::log::JsonEscape(config.data_dir));
 
@@ -177,7 +180,7 @@ int main(int argc, char** argv) {
   sigwait(&signals, &signal_number);
   spdlog::info("signal {}: draining in-flight calls", signal_number);
 
-  server->GetHealthCheckService()->SetServingStatus(false);
+  health.Shutdown();
   server->Shutdown(std::chrono::system_clock::now() +
                    std::chrono::seconds(config.shutdown_grace_seconds));
   executor.Stop();
