@@ -53,15 +53,12 @@ absl::StatusOr<PositionMap> DecodeConsistencyToken(absl::string_view token) {
     int64_t partition = 0;
     int64_t offset = 0;
     if (parts.size() != 2 ||
-        !ParseNonNegative(parts[0], std::numeric_limits<int32_t>::max(),
-                          partition) ||
-        !ParseNonNegative(parts[1], std::numeric_limits<int64_t>::max(),
-                          offset)) {
+        !ParseNonNegative(parts[0], std::numeric_limits<int32_t>::max(), partition) ||
+        !ParseNonNegative(parts[1], std::numeric_limits<int64_t>::max(), offset)) {
       return status::InvalidArgument(kField, "malformed token");
     }
     if (!positions.emplace(static_cast<int32_t>(partition), offset).second) {
-      return status::InvalidArgument(kField,
-                                     "malformed token: duplicate partition");
+      return status::InvalidArgument(kField, "malformed token: duplicate partition");
     }
   }
   return positions;

@@ -25,8 +25,7 @@ constexpr uint8_t kRecordFormatVersion = 1;
 
 std::string BigEndian64(int64_t v) {
   std::string out(8, '\0');
-  for (int i = 7; i >= 0;
-       --i, v = static_cast<int64_t>(static_cast<uint64_t>(v) >> 8)) {
+  for (int i = 7; i >= 0; --i, v = static_cast<int64_t>(static_cast<uint64_t>(v) >> 8)) {
     out[i] = static_cast<char>(v & 0xff);
   }
   return out;
@@ -38,13 +37,10 @@ int64_t LoadBigEndian64(const char* p) {
   return static_cast<int64_t>(v);
 }
 
-std::string RecordKey(int64_t offset) {
-  return absl::StrCat(kRecordPrefix, BigEndian64(offset));
-}
+std::string RecordKey(int64_t offset) { return absl::StrCat(kRecordPrefix, BigEndian64(offset)); }
 
 void PutFixed32(std::string& out, uint32_t v) {
-  for (int i = 0; i < 4; ++i)
-    out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
 }
 
 void PutBytes(std::string& out, absl::string_view bytes) {
@@ -87,23 +83,21 @@ bool GetBytes(absl::string_view& in, std::string& out) {
 
 absl::Status DecodeRecord(absl::string_view in, LogRecord& record) {
   auto corrupt = [&record](absl::string_view why) {
-    return absl::DataLossError(absl::StrCat("event log: record at offset ",
-                                            record.position.offset, ": ", why));
+    return absl::DataLossError(
+        absl::StrCat("event log: record at offset ", record.position.offset, ": ", why));
   };
   if (in.empty() || static_cast<uint8_t>(in[0]) != kRecordFormatVersion) {
     return corrupt("unknown format version");
   }
   in.remove_prefix(1);
   uint32_t header_count;
-  if (!GetBytes(in, record.key) || !GetBytes(in, record.value) ||
-      !GetFixed32(in, header_count)) {
+  if (!GetBytes(in, record.key) || !GetBytes(in, record.value) || !GetFixed32(in, header_count)) {
     return corrupt("truncated");
   }
   if (header_count > in.size() / 8) return corrupt("bad header count");
   record.headers.resize(header_count);
   for (auto& [name, value] : record.headers) {
-    if (!GetBytes(in, name) || !GetBytes(in, value))
-      return corrupt("truncated header");
+    if (!GetBytes(in, name) || !GetBytes(in, value)) return corrupt("truncated header");
   }
   if (!in.empty()) return corrupt("trailing bytes");
   return absl::OkStatus();
@@ -112,8 +106,7 @@ absl::Status DecodeRecord(absl::string_view in, LogRecord& record) {
 absl::StatusOr<int64_t> LoadEnd(const kv::KvStore& store) {
   CRM_ASSIGN_OR_RETURN(std::optional<std::string> end, store.Get(kEndKey));
   if (!end.has_value()) return 0;
-  if (end->size() != 8)
-    return absl::DataLossError("event log: malformed end offset");
+  if (end->size() != 8) return absl::DataLossError("event log: malformed end offset");
   return LoadBigEndian64(end->data());
 }
 
@@ -134,30 +127,25 @@ struct EmbeddedEventLog::Writer {
 
 class EmbeddedEventLog::Reader final : public LogReader {
  public:
-  Reader(EmbeddedEventLog* log, std::optional<int64_t> cursor)
-      : log_(log), cursor_(cursor) {}
+  Reader(EmbeddedEventLog* log, std::optional<int64_t> cursor) : log_(log), cursor_(cursor) {}
 
-  absl::StatusOr<std::vector<LogRecord>> Poll(size_t max_records,
-                                              absl::Time deadline) override {
+  absl::StatusOr<std::vector<LogRecord>> Poll(size_t max_records, absl::Time deadline) override {
     int64_t to;
     {
       absl::MutexLock lock(&log_->mu_);
       while (!closed_ && (!cursor_.has_value() || log_->end_ <= *cursor_)) {
-        if (log_->committed_cv_.WaitWithDeadline(&log_->mu_, deadline))
-          break;  // Timed out.
+        if (log_->committed_cv_.WaitWithDeadline(&log_->mu_, deadline)) break;  // Timed out.
       }
       if (closed_) return absl::CancelledError("event log reader closed");
       if (!cursor_.has_value() || log_->end_ <= *cursor_ || max_records == 0) {
         return std::vector<LogRecord>();
       }
       const uint64_t available = static_cast<uint64_t>(log_->end_ - *cursor_);
-      to = *cursor_ +
-           static_cast<int64_t>(std::min<uint64_t>(available, max_records));
+      to = *cursor_ + static_cast<int64_t>(std::min<uint64_t>(available, max_records));
     }
     // Records below end_ are committed and immutable: read them without the
     // lock.
-    CRM_ASSIGN_OR_RETURN(std::vector<LogRecord> records,
-                         log_->ReadRange(*cursor_, to));
+    CRM_ASSIGN_OR_RETURN(std::vector<LogRecord> records, log_->ReadRange(*cursor_, to));
     cursor_ = to;
     return records;
   }
@@ -170,22 +158,17 @@ class EmbeddedEventLog::Reader final : public LogReader {
 
  private:
   EmbeddedEventLog* const log_;
-  std::optional<int64_t>
-      cursor_;  // Next offset to read; nullopt: partition 0 not read.
+  std::optional<int64_t> cursor_;  // Next offset to read; nullopt: partition 0 not read.
   bool closed_ ABSL_GUARDED_BY(log_->mu_) = false;
 };
 
-absl::StatusOr<std::unique_ptr<EmbeddedEventLog>> EmbeddedEventLog::Open(
-    const std::string& dir) {
-  CRM_ASSIGN_OR_RETURN(std::unique_ptr<kv::KvStore> store,
-                       kv::KvStore::Open(dir));
+absl::StatusOr<std::unique_ptr<EmbeddedEventLog>> EmbeddedEventLog::Open(const std::string& dir) {
+  CRM_ASSIGN_OR_RETURN(std::unique_ptr<kv::KvStore> store, kv::KvStore::Open(dir));
   CRM_ASSIGN_OR_RETURN(int64_t end, LoadEnd(*store));
-  return std::unique_ptr<EmbeddedEventLog>(
-      new EmbeddedEventLog(std::move(store), end));
+  return std::unique_ptr<EmbeddedEventLog>(new EmbeddedEventLog(std::move(store), end));
 }
 
-EmbeddedEventLog::EmbeddedEventLog(std::unique_ptr<kv::KvStore> store,
-                                   int64_t end)
+EmbeddedEventLog::EmbeddedEventLog(std::unique_ptr<kv::KvStore> store, int64_t end)
     : store_(std::move(store)), end_(end) {}
 
 EmbeddedEventLog::~EmbeddedEventLog() = default;
@@ -195,19 +178,17 @@ int64_t EmbeddedEventLog::sync_count() const {
   return sync_count_;
 }
 
-absl::StatusOr<LogPosition> EmbeddedEventLog::Append(
-    absl::string_view key, std::vector<AppendValue> values,
-    absl::Time deadline) {
-  if (values.empty())
-    return absl::InvalidArgumentError("event log append: no values");
+absl::StatusOr<LogPosition> EmbeddedEventLog::Append(absl::string_view key,
+                                                     std::vector<AppendValue> values,
+                                                     absl::Time deadline) {
+  if (values.empty()) return absl::InvalidArgumentError("event log append: no values");
   Writer w;
   w.key = key;
   w.values = &values;
   for (const AppendValue& v : values) {
     if (v.value.size() > kMaxValueBytes) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("event log append: value of ", v.value.size(),
-                       " bytes exceeds ", kMaxValueBytes));
+      return absl::InvalidArgumentError(absl::StrCat("event log append: value of ", v.value.size(),
+                                                     " bytes exceeds ", kMaxValueBytes));
     }
     w.bytes += key.size() + v.value.size();
   }
@@ -223,8 +204,7 @@ absl::StatusOr<LogPosition> EmbeddedEventLog::Append(
       // Not yet taken by a leader (nor leading): withdraw, nothing was
       // appended.
       writers_.erase(std::find(writers_.begin(), writers_.end(), &w));
-      return absl::DeadlineExceededError(
-          "event log append: deadline passed while queued");
+      return absl::DeadlineExceededError("event log append: deadline passed while queued");
     }
   }
   if (w.done) return std::move(w.result);
@@ -275,11 +255,10 @@ absl::StatusOr<LogPosition> EmbeddedEventLog::Append(
         committed_cv_.SignalAll();
       }
     } else {
-      broken_ = absl::UnavailableError(absl::StrCat(
-          "event log: unrecoverable write failure: ", status.message()));
+      broken_ = absl::UnavailableError(
+          absl::StrCat("event log: unrecoverable write failure: ", status.message()));
     }
-    status = absl::UnavailableError(
-        absl::StrCat("event log append: ", status.message()));
+    status = absl::UnavailableError(absl::StrCat("event log append: ", status.message()));
   }
 
   for (size_t i = 0; i < group_size; ++i) {
@@ -298,12 +277,11 @@ absl::StatusOr<std::unique_ptr<LogReader>> EmbeddedEventLog::NewReader(
   std::optional<int64_t> cursor;
   for (const auto& [partition, offset] : start) {
     if (partition != 0) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "event log reader: no partition ", partition, " (only 0)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("event log reader: no partition ", partition, " (only 0)"));
     }
     if (offset < 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("event log reader: negative offset ", offset));
+      return absl::InvalidArgumentError(absl::StrCat("event log reader: negative offset ", offset));
     }
     cursor = offset;
   }
@@ -312,28 +290,24 @@ absl::StatusOr<std::unique_ptr<LogReader>> EmbeddedEventLog::NewReader(
 
 absl::StatusOr<int64_t> EmbeddedEventLog::EndOffset(int32_t partition) {
   if (partition != 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("event log: no partition ", partition));
+    return absl::InvalidArgumentError(absl::StrCat("event log: no partition ", partition));
   }
   absl::MutexLock lock(&mu_);
   return end_;
 }
 
-absl::StatusOr<std::vector<LogRecord>> EmbeddedEventLog::ReadRange(
-    int64_t from, int64_t to) const {
+absl::StatusOr<std::vector<LogRecord>> EmbeddedEventLog::ReadRange(int64_t from, int64_t to) const {
   std::vector<LogRecord> records;
   records.reserve(static_cast<size_t>(to - from));
   absl::Status decode_status;
   int64_t expected = from;
   CRM_RETURN_IF_ERROR(store_->Scan(
-      RecordKey(from), RecordKey(to), 0,
-      [&](absl::string_view key, absl::string_view value) {
+      RecordKey(from), RecordKey(to), 0, [&](absl::string_view key, absl::string_view value) {
         LogRecord record;
-        if (key.size() == 9)
-          record.position = {0, LoadBigEndian64(key.data() + 1)};
+        if (key.size() == 9) record.position = {0, LoadBigEndian64(key.data() + 1)};
         if (key.size() != 9 || record.position.offset != expected) {
-          decode_status = absl::DataLossError(
-              absl::StrCat("event log: missing record at offset ", expected));
+          decode_status =
+              absl::DataLossError(absl::StrCat("event log: missing record at offset ", expected));
           return false;
         }
         decode_status = DecodeRecord(value, record);
@@ -344,8 +318,7 @@ absl::StatusOr<std::vector<LogRecord>> EmbeddedEventLog::ReadRange(
       }));
   CRM_RETURN_IF_ERROR(decode_status);
   if (expected != to) {
-    return absl::DataLossError(
-        absl::StrCat("event log: missing record at offset ", expected));
+    return absl::DataLossError(absl::StrCat("event log: missing record at offset ", expected));
   }
   return records;
 }

@@ -44,8 +44,7 @@ class EmbeddedEventLog final : public EventLog {
   // Opens (creating if missing) the log stored in directory `dir`.
   // Errors: UNAVAILABLE (locked by another process, I/O), DATA_LOSS
   // (corrupted).
-  static absl::StatusOr<std::unique_ptr<EmbeddedEventLog>> Open(
-      const std::string& dir);
+  static absl::StatusOr<std::unique_ptr<EmbeddedEventLog>> Open(const std::string& dir);
 
   ~EmbeddedEventLog() override;
 
@@ -53,8 +52,7 @@ class EmbeddedEventLog final : public EventLog {
   // INVALID_ARGUMENT if values is empty or a value exceeds kMaxValueBytes.
   // DEADLINE_EXCEEDED if the deadline passes before the append was handed to a
   // writer (then nothing was appended).
-  absl::StatusOr<LogPosition> Append(absl::string_view key,
-                                     std::vector<AppendValue> values,
+  absl::StatusOr<LogPosition> Append(absl::string_view key, std::vector<AppendValue> values,
                                      absl::Time deadline) override;
   // INVALID_ARGUMENT for a partition other than 0 or a negative offset.
   absl::StatusOr<std::unique_ptr<LogReader>> NewReader(
@@ -72,8 +70,7 @@ class EmbeddedEventLog final : public EventLog {
   explicit EmbeddedEventLog(std::unique_ptr<kv::KvStore> store, int64_t end);
 
   // Reads the committed records [from, to). REQUIRES: to <= committed end.
-  absl::StatusOr<std::vector<LogRecord>> ReadRange(int64_t from,
-                                                   int64_t to) const;
+  absl::StatusOr<std::vector<LogRecord>> ReadRange(int64_t from, int64_t to) const;
 
   const std::unique_ptr<kv::KvStore> store_;
 

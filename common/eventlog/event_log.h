@@ -14,11 +14,11 @@
 #include <map>
 #include <memory>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
 namespace crm::eventlog {
@@ -51,8 +51,7 @@ class LogReader {
   // partition. Blocks until at least one record is available or `deadline` passes; returns an
   // empty vector at the deadline. UNAVAILABLE on transient trouble (retry), CANCELLED after
   // Close().
-  virtual absl::StatusOr<std::vector<LogRecord>> Poll(size_t max_records,
-                                                      absl::Time deadline) = 0;
+  virtual absl::StatusOr<std::vector<LogRecord>> Poll(size_t max_records, absl::Time deadline) = 0;
   // Wakes a blocked Poll, which then returns CANCELLED. Thread-safe.
   virtual void Close() = 0;
 };
@@ -68,9 +67,8 @@ class EventLog {
   // one once all are durable. REQUIRES: !values.empty().
   // Errors: UNAVAILABLE (nothing or possibly something appended: the caller must treat the
   // outcome as unknown), DEADLINE_EXCEEDED, INVALID_ARGUMENT (too large).
-  virtual absl::StatusOr<LogPosition> Append(absl::string_view key,
-                                            std::vector<AppendValue> values,
-                                            absl::Time deadline) = 0;
+  virtual absl::StatusOr<LogPosition> Append(absl::string_view key, std::vector<AppendValue> values,
+                                             absl::Time deadline) = 0;
 
   // A reader starting at `start[partition]` (next offset to read) for each partition in `start`.
   // Partitions absent from `start` are not read.

@@ -21,12 +21,10 @@ class InMemoryEventLog::Reader final : public LogReader {
   Reader(InMemoryEventLog* log, std::map<int32_t, int64_t> cursors)
       : log_(log), cursors_(std::move(cursors)) {}
 
-  absl::StatusOr<std::vector<LogRecord>> Poll(size_t max_records,
-                                              absl::Time deadline) override {
+  absl::StatusOr<std::vector<LogRecord>> Poll(size_t max_records, absl::Time deadline) override {
     absl::MutexLock lock(&log_->mu_);
     while (!closed_ && !HasRecords()) {
-      if (log_->appended_cv_.WaitWithDeadline(&log_->mu_, deadline))
-        break;  // Timed out.
+      if (log_->appended_cv_.WaitWithDeadline(&log_->mu_, deadline)) break;  // Timed out.
     }
     if (closed_) return absl::CancelledError("event log reader closed");
     std::vector<LogRecord> out;
@@ -38,8 +36,7 @@ class InMemoryEventLog::Reader final : public LogReader {
     auto it = start;
     do {
       const std::vector<LogRecord>& partition = log_->records_[it->first];
-      while (out.size() < max_records &&
-             it->second < static_cast<int64_t>(partition.size())) {
+      while (out.size() < max_records && it->second < static_cast<int64_t>(partition.size())) {
         out.push_back(partition[it->second++]);
       }
       if (++it == cursors_.end()) it = cursors_.begin();
@@ -56,8 +53,7 @@ class InMemoryEventLog::Reader final : public LogReader {
  private:
   bool HasRecords() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(log_->mu_) {
     for (const auto& [partition, next] : cursors_) {
-      if (next < static_cast<int64_t>(log_->records_[partition].size()))
-        return true;
+      if (next < static_cast<int64_t>(log_->records_[partition].size())) return true;
     }
     return false;
   }
@@ -69,21 +65,18 @@ class InMemoryEventLog::Reader final : public LogReader {
 };
 
 InMemoryEventLog::InMemoryEventLog(int32_t partitions)
-    : partitions_(partitions),
-      records_(static_cast<size_t>(std::max(partitions, 1))) {}
+    : partitions_(partitions), records_(static_cast<size_t>(std::max(partitions, 1))) {}
 
 InMemoryEventLog::~InMemoryEventLog() = default;
 
-absl::StatusOr<LogPosition> InMemoryEventLog::Append(
-    absl::string_view key, std::vector<AppendValue> values,
-    absl::Time deadline) {
-  if (values.empty())
-    return absl::InvalidArgumentError("event log append: no values");
+absl::StatusOr<LogPosition> InMemoryEventLog::Append(absl::string_view key,
+                                                     std::vector<AppendValue> values,
+                                                     absl::Time deadline) {
+  if (values.empty()) return absl::InvalidArgumentError("event log append: no values");
   for (const AppendValue& v : values) {
     if (v.value.size() > kMaxValueBytes) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("event log append: value of ", v.value.size(),
-                       " bytes exceeds ", kMaxValueBytes));
+      return absl::InvalidArgumentError(absl::StrCat("event log append: value of ", v.value.size(),
+                                                     " bytes exceeds ", kMaxValueBytes));
     }
   }
   if (absl::Now() >= deadline) {
@@ -108,12 +101,10 @@ absl::StatusOr<std::unique_ptr<LogReader>> InMemoryEventLog::NewReader(
     const std::map<int32_t, int64_t>& start) {
   for (const auto& [partition, offset] : start) {
     if (partition < 0 || partition >= partitions_) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("event log reader: no partition ", partition));
+      return absl::InvalidArgumentError(absl::StrCat("event log reader: no partition ", partition));
     }
     if (offset < 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("event log reader: negative offset ", offset));
+      return absl::InvalidArgumentError(absl::StrCat("event log reader: negative offset ", offset));
     }
   }
   return std::unique_ptr<LogReader>(new Reader(this, start));
@@ -121,8 +112,7 @@ absl::StatusOr<std::unique_ptr<LogReader>> InMemoryEventLog::NewReader(
 
 absl::StatusOr<int64_t> InMemoryEventLog::EndOffset(int32_t partition) {
   if (partition < 0 || partition >= partitions_) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("event log: no partition ", partition));
+    return absl::InvalidArgumentError(absl::StrCat("event log: no partition ", partition));
   }
   absl::MutexLock lock(&mu_);
   return static_cast<int64_t>(records_[partition].size());

@@ -36,8 +36,7 @@ class InMemoryEventLog final : public EventLog {
   ~InMemoryEventLog() override;
 
   int32_t PartitionCount() const override { return partitions_; }
-  absl::StatusOr<LogPosition> Append(absl::string_view key,
-                                     std::vector<AppendValue> values,
+  absl::StatusOr<LogPosition> Append(absl::string_view key, std::vector<AppendValue> values,
                                      absl::Time deadline) override;
   absl::StatusOr<std::unique_ptr<LogReader>> NewReader(
       const std::map<int32_t, int64_t>& start) override;
@@ -48,8 +47,7 @@ class InMemoryEventLog final : public EventLog {
 
   const int32_t partitions_;
   mutable absl::Mutex mu_;
-  std::vector<std::vector<LogRecord>> records_
-      ABSL_GUARDED_BY(mu_);    // Per partition.
+  std::vector<std::vector<LogRecord>> records_ ABSL_GUARDED_BY(mu_);  // Per partition.
   absl::CondVar appended_cv_;  // Signalled on append and on a reader's Close.
 };
 

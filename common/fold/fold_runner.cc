@@ -22,33 +22,25 @@ constexpr absl::Duration kMaxBackoff = absl::Seconds(2);
 // start-up instead of hanging it.
 constexpr int kCatchUpAttempts = 8;
 
-std::string PositionPrefix() {
-  return absl::StrCat(FoldRunner::kReservedPrefix, "pos/");
-}
+std::string PositionPrefix() { return absl::StrCat(FoldRunner::kReservedPrefix, "pos/"); }
 
-std::string PositionKey(int32_t partition) {
-  return absl::StrCat(PositionPrefix(), partition);
-}
+std::string PositionKey(int32_t partition) { return absl::StrCat(PositionPrefix(), partition); }
 
 // Zero-padded so that dead letters list in (partition, offset) order.
 std::string DeadLetterKey(const eventlog::LogPosition& position) {
   char buf[48];
-  std::snprintf(buf, sizeof(buf), "%010d/%020" PRId64, position.partition,
-                position.offset);
+  std::snprintf(buf, sizeof(buf), "%010d/%020" PRId64, position.partition, position.offset);
   return absl::StrCat(FoldRunner::kReservedPrefix, "dead/", buf);
 }
 
 // The error message, a NUL byte, then the raw record value.
-std::string DeadLetterValue(const absl::Status& error,
-                            const eventlog::LogRecord& record) {
-  return absl::StrCat(error.message(), absl::string_view("\0", 1),
-                      record.value);
+std::string DeadLetterValue(const absl::Status& error, const eventlog::LogRecord& record) {
+  return absl::StrCat(error.message(), absl::string_view("\0", 1), record.value);
 }
 
 }  // namespace
 
-FoldRunner::FoldRunner(eventlog::EventLog* log, kv::KvStore* store, Fold* fold,
-                       Options options)
+FoldRunner::FoldRunner(eventlog::EventLog* log, kv::KvStore* store, Fold* fold, Options options)
     : log_(log), store_(store), fold_(fold), options_(std::move(options)) {}
 
 FoldRunner::~FoldRunner() { Stop(); }
@@ -59,16 +51,14 @@ absl::Status FoldRunner::LoadPositions() {
   for (int32_t p = 0; p < partitions; ++p) loaded[p] = -1;
   const std::string prefix = PositionPrefix();
   absl::Status parse_status;
-  CRM_RETURN_IF_ERROR(store_->ScanPrefix(
-      prefix, "", 0, [&](absl::string_view key, absl::string_view value) {
+  CRM_RETURN_IF_ERROR(
+      store_->ScanPrefix(prefix, "", 0, [&](absl::string_view key, absl::string_view value) {
         int32_t partition;
         int64_t offset;
         key.remove_prefix(prefix.size());
-        if (!absl::SimpleAtoi(key, &partition) ||
-            !absl::SimpleAtoi(value, &offset)) {
+        if (!absl::SimpleAtoi(key, &partition) || !absl::SimpleAtoi(value, &offset)) {
           parse_status = absl::DataLossError(
-              absl::StrCat("fold ", options_.name,
-                           ": malformed position entry for '", key, "'"));
+              absl::StrCat("fold ", options_.name, ": malformed position entry for '", key, "'"));
           return false;
         }
         loaded[partition] = offset;
@@ -80,8 +70,7 @@ absl::Status FoldRunner::LoadPositions() {
   return absl::OkStatus();
 }
 
-absl::StatusOr<size_t> FoldRunner::ApplyOnce(eventlog::LogReader& reader,
-                                             absl::Time deadline) {
+absl::StatusOr<size_t> FoldRunner::ApplyOnce(eventlog::LogReader& reader, absl::Time deadline) {
   // Records polled but not yet written (the previous attempt failed) are
   // retried first: the reader has moved past them.
   if (pending_.empty()) {
@@ -95,8 +84,7 @@ absl::StatusOr<size_t> FoldRunner::ApplyOnce(eventlog::LogReader& reader,
   for (const eventlog::LogRecord& record : pending_) {
     const eventlog::LogPosition& pos = record.position;
     auto it = applied.find(pos.partition);
-    if (it != applied.end() && pos.offset <= it->second)
-      continue;  // Already applied.
+    if (it != applied.end() && pos.offset <= it->second) continue;  // Already applied.
     absl::Status status = fold_->Apply(record, batch);
     if (absl::IsDataLoss(status)) {
       batch.Put(DeadLetterKey(pos), DeadLetterValue(status, record));
@@ -115,8 +103,8 @@ absl::StatusOr<size_t> FoldRunner::ApplyOnce(eventlog::LogReader& reader,
   const size_t count = pending_.size();
   pending_.clear();
   for (const auto& [pos, message] : dead) {
-    spdlog::error("fold {}: dead letter at {}/{}: {}", options_.name,
-                  pos.partition, pos.offset, message);
+    spdlog::error("fold {}: dead letter at {}/{}: {}", options_.name, pos.partition, pos.offset,
+                  message);
   }
   dead_letters_ += static_cast<int64_t>(dead.size());
   {
@@ -131,16 +119,14 @@ absl::StatusOr<size_t> FoldRunner::ApplyOnce(eventlog::LogReader& reader,
 
 absl::Status FoldRunner::Start() {
   if (thread_.joinable()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("fold ", options_.name, ": already started"));
+    return absl::FailedPreconditionError(absl::StrCat("fold ", options_.name, ": already started"));
   }
   CRM_RETURN_IF_ERROR(LoadPositions());
   std::map<int32_t, int64_t> start;
   {
     absl::MutexLock lock(&mu_);
     stopping_ = false;
-    for (const auto& [partition, offset] : applied_)
-      start[partition] = offset + 1;
+    for (const auto& [partition, offset] : applied_) start[partition] = offset + 1;
   }
   pending_.clear();
   CRM_ASSIGN_OR_RETURN(reader_, log_->NewReader(start));
@@ -165,16 +151,15 @@ void FoldRunner::Run() {
       absl::MutexLock lock(&mu_);
       if (stopping_) return;
     }
-    absl::StatusOr<size_t> applied =
-        ApplyOnce(*reader_, absl::Now() + kPollInterval);
+    absl::StatusOr<size_t> applied = ApplyOnce(*reader_, absl::Now() + kPollInterval);
     if (applied.ok()) {
       backoff = kMinBackoff;
       continue;
     }
     absl::MutexLock lock(&mu_);
     if (stopping_) return;
-    spdlog::warn("fold {}: {} (retrying in {})", options_.name,
-                 applied.status().ToString(), absl::FormatDuration(backoff));
+    spdlog::warn("fold {}: {} (retrying in {})", options_.name, applied.status().ToString(),
+                 absl::FormatDuration(backoff));
     // Waits out the backoff, but wakes at once on Stop.
     mu_.AwaitWithTimeout(absl::Condition(&stopping_), backoff);
     backoff = std::min(backoff * 2, kMaxBackoff);
@@ -183,8 +168,7 @@ void FoldRunner::Run() {
 
 absl::Status FoldRunner::CatchUp() {
   if (thread_.joinable()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("fold ", options_.name, ": already started"));
+    return absl::FailedPreconditionError(absl::StrCat("fold ", options_.name, ": already started"));
   }
   CRM_RETURN_IF_ERROR(LoadPositions());
   // Target: the log's end as of now.
@@ -202,19 +186,16 @@ absl::Status FoldRunner::CatchUp() {
   }
   if (target.empty()) return absl::OkStatus();
   pending_.clear();
-  CRM_ASSIGN_OR_RETURN(std::unique_ptr<eventlog::LogReader> reader,
-                       log_->NewReader(start));
+  CRM_ASSIGN_OR_RETURN(std::unique_ptr<eventlog::LogReader> reader, log_->NewReader(start));
   auto done = [&] {
     eventlog::PositionMap applied = Applied();
-    return std::all_of(target.begin(), target.end(), [&](const auto& t) {
-      return applied[t.first] >= t.second;
-    });
+    return std::all_of(target.begin(), target.end(),
+                       [&](const auto& t) { return applied[t.first] >= t.second; });
   };
   int failures = 0;
   absl::Duration backoff = kMinBackoff;
   while (!done()) {
-    absl::StatusOr<size_t> applied =
-        ApplyOnce(*reader, absl::Now() + kPollInterval);
+    absl::StatusOr<size_t> applied = ApplyOnce(*reader, absl::Now() + kPollInterval);
     if (applied.ok()) {
       failures = 0;
       backoff = kMinBackoff;
@@ -233,8 +214,7 @@ absl::Status FoldRunner::CatchUp() {
   return absl::OkStatus();
 }
 
-absl::Status FoldRunner::WaitFor(const eventlog::PositionMap& positions,
-                                 absl::Time deadline) {
+absl::Status FoldRunner::WaitFor(const eventlog::PositionMap& positions, absl::Time deadline) {
   const int32_t partitions = log_->PartitionCount();
   for (const auto& [partition, offset] : positions) {
     if (partition < 0 || partition >= partitions) {
@@ -256,11 +236,10 @@ absl::Status FoldRunner::WaitFor(const eventlog::PositionMap& positions,
   mu_.AwaitWithDeadline(absl::Condition(&reached_or_stopping), deadline);
   if (reached()) return absl::OkStatus();
   if (stopping_) {
-    return absl::UnavailableError(
-        absl::StrCat("fold ", options_.name, ": stopped"));
+    return absl::UnavailableError(absl::StrCat("fold ", options_.name, ": stopped"));
   }
-  return absl::DeadlineExceededError(absl::StrCat(
-      "fold ", options_.name, ": positions not applied before the deadline"));
+  return absl::DeadlineExceededError(
+      absl::StrCat("fold ", options_.name, ": positions not applied before the deadline"));
 }
 
 eventlog::PositionMap FoldRunner::Applied() const {

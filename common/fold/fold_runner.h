@@ -73,7 +73,9 @@ class FoldRunner {
 
   // Key prefix under which the runner keeps its own data in the store. Folds must not write keys
   // with this prefix.
-  static constexpr absl::string_view kReservedPrefix = "\x01" "fold/";
+  static constexpr absl::string_view kReservedPrefix =
+      "\x01"
+      "fold/";
 
  private:
   absl::Status LoadPositions();

@@ -13,12 +13,8 @@
 namespace crm::kv {
 namespace {
 
-rocksdb::Slice ToSlice(absl::string_view s) {
-  return rocksdb::Slice(s.data(), s.size());
-}
-absl::string_view ToView(const rocksdb::Slice& s) {
-  return absl::string_view(s.data(), s.size());
-}
+rocksdb::Slice ToSlice(absl::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
+absl::string_view ToView(const rocksdb::Slice& s) { return absl::string_view(s.data(), s.size()); }
 
 // Picks the code by what the caller should do next: retry (UNAVAILABLE), give
 // up on the data (DATA_LOSS), fix the request (INVALID_ARGUMENT), ...
@@ -67,8 +63,7 @@ struct KvStore::Impl {
 struct KvBatch::Impl {
   // overwrite_key = true: a later Put/Delete of a key replaces the earlier one
   // in the index, so GetFromBatchAndDB sees the latest pending write.
-  Impl(rocksdb::DB* db)
-      : db(db), batch(rocksdb::BytewiseComparator(), 0, true) {}
+  Impl(rocksdb::DB* db) : db(db), batch(rocksdb::BytewiseComparator(), 0, true) {}
   rocksdb::DB* db;
   rocksdb::WriteBatchWithIndex batch;
   size_t count = 0;
@@ -89,11 +84,10 @@ void KvBatch::Delete(absl::string_view key) {
   ++impl_->count;
 }
 
-absl::StatusOr<std::optional<std::string>> KvBatch::Get(
-    absl::string_view key) const {
+absl::StatusOr<std::optional<std::string>> KvBatch::Get(absl::string_view key) const {
   std::string value;
-  rocksdb::Status s = impl_->batch.GetFromBatchAndDB(
-      impl_->db, rocksdb::ReadOptions(), ToSlice(key), &value);
+  rocksdb::Status s =
+      impl_->batch.GetFromBatchAndDB(impl_->db, rocksdb::ReadOptions(), ToSlice(key), &value);
   if (s.IsNotFound()) return std::optional<std::string>();
   if (!s.ok()) return FromRocks(s, "batch get");
   return std::optional<std::string>(std::move(value));
@@ -104,16 +98,15 @@ size_t KvBatch::Count() const { return impl_->count; }
 KvStore::KvStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 KvStore::~KvStore() = default;
 
-absl::StatusOr<std::unique_ptr<KvStore>> KvStore::Open(
-    const std::string& path, const KvOptions& options) {
+absl::StatusOr<std::unique_ptr<KvStore>> KvStore::Open(const std::string& path,
+                                                       const KvOptions& options) {
   if (path.empty()) return absl::InvalidArgumentError("kv open: empty path");
   if (options.create_if_missing) {
     // RocksDB creates only the last path component.
     std::error_code ec;
     std::filesystem::create_directories(path, ec);
     if (ec) {
-      return absl::UnavailableError(
-          absl::StrCat("kv open ", path, ": ", ec.message()));
+      return absl::UnavailableError(absl::StrCat("kv open ", path, ": ", ec.message()));
     }
   }
   rocksdb::Options rocks_options;
@@ -130,15 +123,12 @@ absl::StatusOr<std::unique_ptr<KvStore>> KvStore::Open(
 
 absl::Status KvStore::Destroy(const std::string& path) {
   if (path.empty()) return absl::InvalidArgumentError("kv destroy: empty path");
-  return FromRocks(rocksdb::DestroyDB(path, rocksdb::Options()),
-                   absl::StrCat("destroy ", path));
+  return FromRocks(rocksdb::DestroyDB(path, rocksdb::Options()), absl::StrCat("destroy ", path));
 }
 
-absl::StatusOr<std::optional<std::string>> KvStore::Get(
-    absl::string_view key) const {
+absl::StatusOr<std::optional<std::string>> KvStore::Get(absl::string_view key) const {
   std::string value;
-  rocksdb::Status s =
-      impl_->db->Get(rocksdb::ReadOptions(), ToSlice(key), &value);
+  rocksdb::Status s = impl_->db->Get(rocksdb::ReadOptions(), ToSlice(key), &value);
   if (s.IsNotFound()) return std::optional<std::string>();
   if (!s.ok()) return FromRocks(s, "get");
   return std::optional<std::string>(std::move(value));
@@ -150,22 +140,17 @@ KvBatch KvStore::NewBatch() const {
 
 absl::Status KvStore::Write(KvBatch& batch, bool sync) {
   if (batch.impl_->db != impl_->db.get()) {
-    return absl::InvalidArgumentError(
-        "kv write: batch belongs to another store");
+    return absl::InvalidArgumentError("kv write: batch belongs to another store");
   }
   rocksdb::WriteOptions write_options;
   write_options.sync = sync;
-  return FromRocks(
-      impl_->db->Write(write_options, batch.impl_->batch.GetWriteBatch()),
-      "write");
+  return FromRocks(impl_->db->Write(write_options, batch.impl_->batch.GetWriteBatch()), "write");
 }
 
 absl::Status KvStore::Scan(
     absl::string_view start, absl::string_view end, size_t limit,
-    const std::function<bool(absl::string_view key, absl::string_view value)>&
-        fn) const {
-  rocksdb::ReadOptions
-      read_options;  // An iterator reads an implicit consistent snapshot.
+    const std::function<bool(absl::string_view key, absl::string_view value)>& fn) const {
+  rocksdb::ReadOptions read_options;  // An iterator reads an implicit consistent snapshot.
   rocksdb::Slice upper = ToSlice(end);
   if (!end.empty()) read_options.iterate_upper_bound = &upper;
   std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(read_options));
@@ -180,21 +165,17 @@ absl::Status KvStore::Scan(
 
 absl::Status KvStore::ScanPrefix(
     absl::string_view prefix, absl::string_view start_after, size_t limit,
-    const std::function<bool(absl::string_view key, absl::string_view value)>&
-        fn) const {
+    const std::function<bool(absl::string_view key, absl::string_view value)>& fn) const {
   std::string start(prefix);
   if (!start_after.empty() && start_after >= prefix) {
-    start = absl::StrCat(start_after,
-                         absl::string_view("\0", 1));  // Smallest key after it.
+    start = absl::StrCat(start_after, absl::string_view("\0", 1));  // Smallest key after it.
   }
   // The smallest key greater than every key with `prefix`: drop trailing 0xff
   // bytes, then bump the last one. An all-0xff (or empty) prefix has no upper
   // bound.
   std::string end(prefix);
-  while (!end.empty() && static_cast<unsigned char>(end.back()) == 0xff)
-    end.pop_back();
-  if (!end.empty())
-    end.back() = static_cast<char>(static_cast<unsigned char>(end.back()) + 1);
+  while (!end.empty() && static_cast<unsigned char>(end.back()) == 0xff) end.pop_back();
+  if (!end.empty()) end.back() = static_cast<char>(static_cast<unsigned char>(end.back()) + 1);
   return Scan(start, end, limit, fn);
 }
 

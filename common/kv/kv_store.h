@@ -11,10 +11,10 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include "absl/strings/string_view.h"
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace crm::kv {
 
@@ -53,7 +53,7 @@ class KvStore {
   // Errors: INVALID_ARGUMENT for a bad path, UNAVAILABLE if locked by another process,
   // DATA_LOSS if corrupted.
   static absl::StatusOr<std::unique_ptr<KvStore>> Open(const std::string& path,
-                                                      const KvOptions& options = {});
+                                                       const KvOptions& options = {});
   // Deletes the store's files in `path`. The store must not be open.
   static absl::Status Destroy(const std::string& path);
 
@@ -69,13 +69,13 @@ class KvStore {
 
   // Visits keys in [start, end) in order (end empty = no upper bound), at most `limit` entries
   // (0 = no limit). `fn` returns false to stop. Reads a consistent snapshot.
-  absl::Status Scan(absl::string_view start, absl::string_view end, size_t limit,
-                    const std::function<bool(absl::string_view key, absl::string_view value)>& fn)
-      const;
+  absl::Status Scan(
+      absl::string_view start, absl::string_view end, size_t limit,
+      const std::function<bool(absl::string_view key, absl::string_view value)>& fn) const;
   // Visits every key starting with `prefix`, from `start_after` exclusive if non-empty.
-  absl::Status ScanPrefix(absl::string_view prefix, absl::string_view start_after, size_t limit,
-                          const std::function<bool(absl::string_view key, absl::string_view value)>&
-                              fn) const;
+  absl::Status ScanPrefix(
+      absl::string_view prefix, absl::string_view start_after, size_t limit,
+      const std::function<bool(absl::string_view key, absl::string_view value)>& fn) const;
 
   struct Impl;
 

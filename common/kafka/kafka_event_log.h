@@ -1,0 +1,78 @@
+// KafkaEventLog: the EventLog on Apache Kafka, for deployments that outgrow one machine.
+//
+// One topic per event family. Records are keyed by customer id and partitioned with the
+// Java-compatible murmur2_random partitioner, so any Kafka client agrees on a key's partition.
+// Positions are (partition, offset). The producer is idempotent with acks=all: Append returns a
+// position only after the broker acknowledged every record (delivery report OK).
+//
+// Outcome of a failed Append: UNAVAILABLE. When the caller's deadline passed before the delivery
+// report, the records may still land later; `Settle` waits for such stragglers of a key's
+// partition, so a writer can re-read the partition before deciding on it again.
+//
+// The topic is created if absent with the configured partitions and retention (delete policy,
+// retention forever by default: history is never compacted away).
+// Thread-safe. librdkafka types stay inside kafka_event_log.cc.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/eventlog/event_log.h"
+
+namespace crm::eventlog {
+
+struct KafkaEventLogOptions {
+  // bootstrap.servers, e.g. "127.0.0.1:19092".
+  std::string brokers;
+  // e.g. "crm.customer.events.v1".
+  std::string topic;
+  // Used only when the topic is created.
+  int32_t partitions = 6;
+  int16_t replication_factor = 1;
+  int64_t retention_ms = -1;  // -1: forever
+  std::string client_id = "crm";
+  // Consumer group id of readers; offsets committed there are informational only.
+  std::string group_id = "crm";
+  // How long librdkafka keeps retrying a record before reporting it failed.
+  absl::Duration delivery_timeout = absl::Seconds(30);
+  // Extra librdkafka properties for producer and consumers (name, value); they win.
+  std::vector<std::pair<std::string, std::string>> extra_config;
+};
+
+class KafkaEventLog final : public EventLog {
+ public:
+  // Connects, creates the topic if absent and reads its partition count.
+  // UNAVAILABLE if the brokers cannot be reached within `timeout`; INVALID_ARGUMENT for bad
+  // options (the message names the property).
+  static absl::StatusOr<std::unique_ptr<KafkaEventLog>> Open(const KafkaEventLogOptions& options,
+                                                             absl::Duration timeout);
+  ~KafkaEventLog() override;
+
+  int32_t PartitionCount() const override;
+  absl::StatusOr<LogPosition> Append(absl::string_view key, std::vector<AppendValue> values,
+                                     absl::Time deadline) override;
+  absl::StatusOr<std::unique_ptr<LogReader>> NewReader(
+      const std::map<int32_t, int64_t>& start) override;
+  absl::StatusOr<int64_t> EndOffset(int32_t partition) override;
+
+  // The partition of `key` (murmur2, as the Java client computes it).
+  int32_t PartitionOf(absl::string_view key) const;
+
+  // Waits until no Append to `partition` is still waiting for its delivery report, or the
+  // deadline (DEADLINE_EXCEEDED). Afterwards EndOffset covers every record that will ever land
+  // from earlier Appends.
+  absl::Status Settle(int32_t partition, absl::Time deadline);
+
+  struct Impl;
+
+ private:
+  explicit KafkaEventLog(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace crm::eventlog

@@ -1,0 +1,308 @@
+#include "common/fold/fold_runner.h"
+
+#include <atomic>
+#include <filesystem>
+#include <limits>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "common/eventlog/embedded_event_log.h"
+#include "common/eventlog/in_memory_event_log.h"
+#include "gtest/gtest.h"
+
+namespace crm::fold {
+namespace {
+
+using eventlog::AppendValue;
+using eventlog::LogRecord;
+using eventlog::PositionMap;
+
+constexpr absl::Duration kTimeout = absl::Seconds(30);
+
+// Counts records per key ("count/<key>") and in total ("total") with
+// read-modify-writes through the batch, so that applying a record twice would
+// show. A value "bad" is undecodable (DATA_LOSS). Records whose numeric value
+// is >= fail_from fail with UNAVAILABLE, as do the first fail_times attempts.
+class CountingFold : public Fold {
+ public:
+  absl::Status Apply(const LogRecord& record, kv::KvBatch& batch) override {
+    ++attempts;
+    int value = -1;
+    if (!absl::SimpleAtoi(record.value, &value)) value = -1;
+    if (value >= fail_from.load() || fail_times.load() > 0) {
+      if (fail_times.load() > 0) --fail_times;
+      absl::MutexLock lock(&mu_);
+      ++failures_;
+      return absl::UnavailableError("injected failure");
+    }
+    if (record.value == "bad") return absl::DataLossError("cannot decode");
+    for (const std::string& key : {absl::StrCat("count/", record.key), std::string("total")}) {
+      auto current = batch.Get(key);
+      if (!current.ok()) return current.status();
+      int64_t n = 0;
+      if (current->has_value() && !absl::SimpleAtoi(**current, &n)) {
+        return absl::InternalError("bad counter");
+      }
+      batch.Put(key, absl::StrCat(n + 1));
+    }
+    return absl::OkStatus();
+  }
+
+  int64_t failures() const {
+    absl::MutexLock lock(&mu_);
+    return failures_;
+  }
+  // True once at least `n` failures happened, false at the deadline.
+  bool AwaitFailures(int64_t n, absl::Time deadline) const {
+    absl::MutexLock lock(&mu_);
+    auto reached = [&]() { return failures_ >= n; };
+    return mu_.AwaitWithDeadline(absl::Condition(&reached), deadline);
+  }
+
+  std::atomic<int> fail_from{std::numeric_limits<int>::max()};
+  std::atomic<int> fail_times{0};
+  std::atomic<int64_t> attempts{0};
+
+ private:
+  mutable absl::Mutex mu_;
+  int64_t failures_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+class FoldRunnerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    dir_ = std::filesystem::path(::testing::TempDir()) /
+           absl::StrCat("fold_runner_test_", info->name(), "_", ::getpid());
+    std::filesystem::remove_all(dir_);
+    auto store = kv::KvStore::Open((dir_ / "store").string());
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = *std::move(store);
+  }
+  void TearDown() override {
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  // Appends `n` records round-robin over `keys` keys; returns the expected
+  // count per key.
+  void AppendRecords(eventlog::EventLog& log, int n, int keys, std::map<std::string, int>& counts,
+                     int first = 0) {
+    for (int i = first; i < first + n; ++i) {
+      const std::string key = absl::StrCat("c", i % keys);
+      ASSERT_TRUE(log.Append(key, {AppendValue{absl::StrCat(i), {}}}, absl::Now() + kTimeout).ok());
+      ++counts[key];
+    }
+  }
+
+  int64_t Counter(absl::string_view key) {
+    auto v = store_->Get(key);
+    EXPECT_TRUE(v.ok()) << v.status();
+    int64_t n = 0;
+    if (v.ok() && v->has_value()) {
+      EXPECT_TRUE(absl::SimpleAtoi(**v, &n));
+    }
+    return n;
+  }
+
+  // partition -> last offset, for the log's current end.
+  static PositionMap EndPositions(eventlog::EventLog& log) {
+    PositionMap out;
+    for (int32_t p = 0; p < log.PartitionCount(); ++p) out[p] = *log.EndOffset(p) - 1;
+    return out;
+  }
+
+  static int64_t AppliedTotal(const FoldRunner& runner) {
+    int64_t total = 0;
+    for (const auto& [p, offset] : runner.Applied()) total += offset + 1;
+    return total;
+  }
+
+  std::filesystem::path dir_;
+  std::unique_ptr<kv::KvStore> store_;
+};
+
+TEST_F(FoldRunnerTest, AppliesEveryRecordAndStoresPositions) {
+  eventlog::InMemoryEventLog log(3);
+  CountingFold fold;
+  FoldRunner runner(&log, store_.get(), &fold, {.name = "test", .max_batch = 4});
+  ASSERT_TRUE(runner.Start().ok());
+  std::map<std::string, int> counts;
+  AppendRecords(log, 50, 7, counts);
+  ASSERT_TRUE(runner.WaitFor(EndPositions(log), absl::Now() + kTimeout).ok());
+  EXPECT_EQ(runner.Applied(), EndPositions(log));
+  for (const auto& [key, n] : counts) EXPECT_EQ(Counter(absl::StrCat("count/", key)), n) << key;
+  EXPECT_EQ(Counter("total"), 50);
+  for (int32_t p = 0; p < 3; ++p) {
+    auto stored = store_->Get(absl::StrCat(FoldRunner::kReservedPrefix, "pos/", p));
+    ASSERT_TRUE(stored.ok());
+    ASSERT_TRUE(stored->has_value());
+    EXPECT_EQ(**stored, absl::StrCat(*log.EndOffset(p) - 1));
+  }
+  runner.Stop();
+  runner.Stop();  // Idempotent.
+}
+
+// A "crash": the first runner is destroyed while a batch keeps failing (so it
+// is mid-way, with some batches committed and one discarded). A new runner on
+// the same store must apply each record exactly once.
+TEST_F(FoldRunnerTest, ExactlyOnceAcrossCrash) {
+  eventlog::InMemoryEventLog log(2);
+  std::map<std::string, int> counts;
+  AppendRecords(log, 40, 5, counts);
+  {
+    CountingFold fold;
+    fold.fail_from = 20;  // The runner gets stuck on the batch holding record 20, retrying.
+    FoldRunner runner(&log, store_.get(), &fold, {.name = "first", .max_batch = 3});
+    ASSERT_TRUE(runner.Start().ok());
+    ASSERT_TRUE(fold.AwaitFailures(2, absl::Now() + kTimeout));
+    EXPECT_LT(AppliedTotal(runner), 40);
+  }  // Destroyed mid-way, with a batch discarded.
+  const int64_t first_total = Counter("total");
+  EXPECT_GT(first_total, 0);
+  EXPECT_LT(first_total, 40);
+
+  AppendRecords(log, 20, 5, counts, /*first=*/40);
+  CountingFold fold;
+  FoldRunner runner(&log, store_.get(), &fold, {.name = "second", .max_batch = 3});
+  ASSERT_TRUE(runner.Start().ok());
+  ASSERT_TRUE(runner.WaitFor(EndPositions(log), absl::Now() + kTimeout).ok());
+  for (const auto& [key, n] : counts) EXPECT_EQ(Counter(absl::StrCat("count/", key)), n) << key;
+  EXPECT_EQ(Counter("total"), 60);
+}
+
+TEST_F(FoldRunnerTest, ExactlyOnceAcrossRestartWithEmbeddedLog) {
+  auto log = eventlog::EmbeddedEventLog::Open((dir_ / "log").string());
+  ASSERT_TRUE(log.ok()) << log.status();
+  std::map<std::string, int> counts;
+  AppendRecords(**log, 30, 4, counts);
+  {
+    CountingFold fold;
+    FoldRunner runner(log->get(), store_.get(), &fold, {.name = "first", .max_batch = 8});
+    ASSERT_TRUE(runner.Start().ok());
+    ASSERT_TRUE(runner.WaitFor({{0, 29}}, absl::Now() + kTimeout).ok());
+  }
+  AppendRecords(**log, 30, 4, counts, /*first=*/30);
+  CountingFold fold;
+  FoldRunner runner(log->get(), store_.get(), &fold, {.name = "second", .max_batch = 8});
+  ASSERT_TRUE(runner.Start().ok());
+  ASSERT_TRUE(runner.WaitFor({{0, 59}}, absl::Now() + kTimeout).ok());
+  runner.Stop();
+  EXPECT_EQ(fold.attempts.load(), 30);  // Only the new records were applied.
+  for (const auto& [key, n] : counts) EXPECT_EQ(Counter(absl::StrCat("count/", key)), n) << key;
+  EXPECT_EQ(Counter("total"), 60);
+}
+
+TEST_F(FoldRunnerTest, DeadLetterIsRecordedAndRunnerContinues) {
+  eventlog::InMemoryEventLog log;
+  CountingFold fold;
+  FoldRunner runner(&log, store_.get(), &fold, {});
+  ASSERT_TRUE(runner.Start().ok());
+  for (const char* v : {"ok0", "bad", "ok2"}) {
+    ASSERT_TRUE(log.Append("k", {AppendValue{v, {}}}, absl::Now() + kTimeout).ok());
+  }
+  ASSERT_TRUE(runner.WaitFor({{0, 2}}, absl::Now() + kTimeout).ok());
+  EXPECT_EQ(runner.dead_letters(), 1);
+  EXPECT_EQ(Counter("count/k"), 2);
+
+  std::vector<std::pair<std::string, std::string>> dead;
+  ASSERT_TRUE(store_
+                  ->ScanPrefix(absl::StrCat(FoldRunner::kReservedPrefix, "dead/"), "", 0,
+                               [&](absl::string_view k, absl::string_view v) {
+                                 dead.emplace_back(k, v);
+                                 return true;
+                               })
+                  .ok());
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0].first,
+            absl::StrCat(FoldRunner::kReservedPrefix, "dead/0000000000/00000000000000000001"));
+  EXPECT_EQ(dead[0].second, std::string("cannot decode\0bad", 17));
+
+  // The runner keeps going after the dead letter.
+  ASSERT_TRUE(log.Append("k", {AppendValue{"ok3", {}}}, absl::Now() + kTimeout).ok());
+  ASSERT_TRUE(runner.WaitFor({{0, 3}}, absl::Now() + kTimeout).ok());
+  EXPECT_EQ(Counter("count/k"), 3);
+}
+
+TEST_F(FoldRunnerTest, RetriesTransientErrorsWithoutDoubleApplying) {
+  eventlog::InMemoryEventLog log;
+  CountingFold fold;
+  fold.fail_times = 3;
+  FoldRunner runner(&log, store_.get(), &fold, {.name = "retry", .max_batch = 2});
+  std::map<std::string, int> counts;
+  AppendRecords(log, 10, 2, counts);
+  ASSERT_TRUE(runner.Start().ok());
+  ASSERT_TRUE(runner.WaitFor({{0, 9}}, absl::Now() + kTimeout).ok());
+  EXPECT_EQ(fold.failures(), 3);
+  EXPECT_EQ(Counter("total"), 10);
+  EXPECT_EQ(runner.dead_letters(), 0);
+}
+
+TEST_F(FoldRunnerTest, CatchUpAppliesToCurrentEndSynchronously) {
+  eventlog::InMemoryEventLog log(2);
+  std::map<std::string, int> counts;
+  AppendRecords(log, 25, 3, counts);
+  CountingFold fold;
+  FoldRunner runner(&log, store_.get(), &fold, {.name = "catchup", .max_batch = 4});
+  ASSERT_TRUE(runner.CatchUp().ok());
+  EXPECT_EQ(runner.Applied(), EndPositions(log));
+  EXPECT_EQ(Counter("total"), 25);
+  // Nothing new: CatchUp is a no-op; then the runner takes over.
+  ASSERT_TRUE(runner.CatchUp().ok());
+  ASSERT_TRUE(runner.Start().ok());
+  EXPECT_EQ(runner.CatchUp().code(), absl::StatusCode::kFailedPrecondition);
+  AppendRecords(log, 5, 3, counts, /*first=*/25);
+  ASSERT_TRUE(runner.WaitFor(EndPositions(log), absl::Now() + kTimeout).ok());
+  EXPECT_EQ(Counter("total"), 30);
+  for (const auto& [key, n] : counts) EXPECT_EQ(Counter(absl::StrCat("count/", key)), n) << key;
+}
+
+TEST_F(FoldRunnerTest, CatchUpGivesUpOnPersistentErrors) {
+  eventlog::InMemoryEventLog log;
+  std::map<std::string, int> counts;
+  AppendRecords(log, 3, 1, counts);
+  CountingFold fold;
+  fold.fail_from = 0;
+  FoldRunner runner(&log, store_.get(), &fold, {});
+  EXPECT_EQ(runner.CatchUp().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(Counter("total"), 0);
+}
+
+TEST_F(FoldRunnerTest, WaitForHonoursDeadlineAndStop) {
+  eventlog::InMemoryEventLog log(2);
+  CountingFold fold;
+  FoldRunner runner(&log, store_.get(), &fold, {});
+  ASSERT_TRUE(runner.Start().ok());
+  EXPECT_EQ(runner.Applied(), (PositionMap{{0, -1}, {1, -1}}));
+  // Nothing to wait for.
+  EXPECT_TRUE(runner.WaitFor({}, absl::Now()).ok());
+  EXPECT_TRUE(runner.WaitFor({{0, -1}}, absl::Now()).ok());
+  EXPECT_EQ(runner.WaitFor({{0, 0}}, absl::Now() + absl::Milliseconds(20)).code(),
+            absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(runner.WaitFor({{2, 0}}, absl::Now() + kTimeout).code(),
+            absl::StatusCode::kInvalidArgument);
+
+  auto pos = log.Append("k", {AppendValue{"v", {}}}, absl::Now() + kTimeout);
+  ASSERT_TRUE(pos.ok());
+  EXPECT_TRUE(runner.WaitFor({{pos->partition, pos->offset}}, absl::Now() + kTimeout).ok());
+
+  runner.Stop();
+  EXPECT_EQ(runner.WaitFor({{pos->partition, pos->offset + 1}}, absl::Now() + kTimeout).code(),
+            absl::StatusCode::kUnavailable);
+  // Already applied positions are still reported as reached after Stop.
+  EXPECT_TRUE(runner.WaitFor({{pos->partition, pos->offset}}, absl::Now() + kTimeout).ok());
+}
+
+TEST_F(FoldRunnerTest, StartTwiceFails) {
+  eventlog::InMemoryEventLog log;
+  CountingFold fold;
+  FoldRunner runner(&log, store_.get(), &fold, {});
+  ASSERT_TRUE(runner.Start().ok());
+  EXPECT_EQ(runner.Start().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+}  // namespace
+}  // namespace crm::fold
