@@ -49,6 +49,7 @@ class EmbeddedEventLog final : public EventLog {
   ~EmbeddedEventLog() override;
 
   int32_t PartitionCount() const override { return 1; }
+  int32_t PartitionOf(absl::string_view) const override { return 0; }
   // INVALID_ARGUMENT if values is empty or a value exceeds kMaxValueBytes.
   // DEADLINE_EXCEEDED if the deadline passes before the append was handed to a
   // writer (then nothing was appended).

@@ -77,6 +77,17 @@ class EventLog {
 
   // The offset the next record of `partition` will get (= number of records, for offsets from 0).
   virtual absl::StatusOr<int64_t> EndOffset(int32_t partition) = 0;
+
+  // The partition every record of `key` lands in.
+  virtual int32_t PartitionOf(absl::string_view key) const = 0;
+
+  // After an Append that failed with an unknown outcome (its records may still land), waits
+  // until the outcome of every earlier Append of `key`'s partition is final, so that EndOffset
+  // then covers all of them. DEADLINE_EXCEEDED if not by `deadline`. Logs whose failed appends
+  // never land later (the embedded log) return OK at once.
+  virtual absl::Status Settle(absl::string_view key, absl::Time deadline) {
+    return absl::OkStatus();
+  }
 };
 
 }  // namespace crm::eventlog

@@ -36,6 +36,9 @@ class InMemoryEventLog final : public EventLog {
   ~InMemoryEventLog() override;
 
   int32_t PartitionCount() const override { return partitions_; }
+  int32_t PartitionOf(absl::string_view key) const override {
+    return PartitionForKey(key, partitions_);
+  }
   absl::StatusOr<LogPosition> Append(absl::string_view key, std::vector<AppendValue> values,
                                      absl::Time deadline) override;
   absl::StatusOr<std::unique_ptr<LogReader>> NewReader(

@@ -339,7 +339,8 @@ absl::StatusOr<LogPosition> KafkaEventLog::Append(absl::string_view key,
   return pending->last;
 }
 
-absl::Status KafkaEventLog::Settle(int32_t partition, absl::Time deadline) {
+absl::Status KafkaEventLog::Settle(absl::string_view key, absl::Time deadline) {
+  const int32_t partition = PartitionOf(key);
   absl::MutexLock lock(&impl_->mu);
   struct Arg {
     Impl* impl;

@@ -61,12 +61,10 @@ class KafkaEventLog final : public EventLog {
   absl::StatusOr<int64_t> EndOffset(int32_t partition) override;
 
   // The partition of `key` (murmur2, as the Java client computes it).
-  int32_t PartitionOf(absl::string_view key) const;
+  int32_t PartitionOf(absl::string_view key) const override;
 
-  // Waits until no Append to `partition` is still waiting for its delivery report, or the
-  // deadline (DEADLINE_EXCEEDED). Afterwards EndOffset covers every record that will ever land
-  // from earlier Appends.
-  absl::Status Settle(int32_t partition, absl::Time deadline);
+  // Waits until no Append to `key`'s partition is still waiting for its delivery report.
+  absl::Status Settle(absl::string_view key, absl::Time deadline) override;
 
   struct Impl;
 

@@ -69,6 +69,13 @@ absl::StatusOr<CustomerCommandHandler::Response> CustomerCommandHandler::Execute
   for (const auto& e : claimed_emails) keys.push_back(absl::StrCat("e:", e));
   LockTable::LockSet held = locks_.Lock(keys);
 
+  bool unsettled;
+  {
+    absl::MutexLock lock(&unsettled_mu_);
+    unsettled = unsettled_.contains(customer_id);
+  }
+  if (unsettled) CRM_RETURN_IF_ERROR(Resync(customer_id, call.deadline));
+
   if (!request_id.empty()) {
     CRM_ASSIGN_OR_RETURN(auto first_answer, state_->Request(request_id));
     if (first_answer.has_value()) return *first_answer;
@@ -119,8 +126,21 @@ absl::StatusOr<CustomerCommandHandler::Response> CustomerCommandHandler::Execute
     values.push_back({event.SerializeAsString(), EventHeaders(event, options_.event_source)});
   }
 
-  CRM_ASSIGN_OR_RETURN(eventlog::LogPosition position,
-                       log_->Append(customer_id, std::move(values), call.deadline));
+  absl::StatusOr<eventlog::LogPosition> appended =
+      log_->Append(customer_id, std::move(values), call.deadline);
+  if (!appended.ok()) {
+    if (absl::IsInvalidArgument(appended.status())) return appended.status();
+    {
+      absl::MutexLock lock(&unsettled_mu_);
+      unsettled_.insert(customer_id);
+    }
+    return status::Error(absl::StatusCode::kUnavailable,
+                         absl::StrCat("the event log did not confirm the command; it may or may "
+                                      "not be recorded: retry with the same request_id (",
+                                      appended.status().message(), ")"),
+                         "APPEND_NOT_CONFIRMED");
+  }
+  const eventlog::LogPosition position = *appended;
   after.set_consistency_token(
       eventlog::EncodeConsistencyToken({{position.partition, position.offset}}));
   after.set_appended_event_count(static_cast<int32_t>(decided->size()));
@@ -137,6 +157,34 @@ absl::StatusOr<CustomerCommandHandler::Response> CustomerCommandHandler::Execute
                          "STATE_NOT_CAUGHT_UP");
   }
   return after;
+}
+
+absl::Status CustomerCommandHandler::Resync(const std::string& customer_id, absl::Time deadline) {
+  absl::Status settled = log_->Settle(customer_id, deadline);
+  if (!settled.ok()) {
+    return status::Error(absl::StatusCode::kUnavailable,
+                         absl::StrCat("an earlier command on this customer is still unconfirmed: ",
+                                      settled.message()),
+                         "APPEND_NOT_CONFIRMED");
+  }
+  const int32_t partition = log_->PartitionOf(customer_id);
+  absl::StatusOr<int64_t> end = log_->EndOffset(partition);
+  if (!end.ok()) {
+    return status::Error(absl::StatusCode::kUnavailable,
+                         absl::StrCat("the event log is unavailable: ", end.status().message()),
+                         "LOG_UNAVAILABLE");
+  }
+  if (*end > 0) {
+    absl::Status caught_up = state_runner_->WaitFor({{partition, *end - 1}}, deadline);
+    if (!caught_up.ok()) {
+      return status::Error(absl::StatusCode::kUnavailable,
+                           absl::StrCat("the command state is catching up: ", caught_up.message()),
+                           "STATE_NOT_CAUGHT_UP");
+    }
+  }
+  absl::MutexLock lock(&unsettled_mu_);
+  unsettled_.erase(customer_id);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<CustomerCommandHandler::Response> CustomerCommandHandler::ExecuteOnName(

@@ -6,7 +6,9 @@
 //   5. waits until the command-state fold has applied them, so the next command sees them,
 //      then answers with the new state and the consistency token of the last event.
 // An append that fails leaves the outcome unknown to the caller (UNAVAILABLE): a retry with the
-// same request id returns the first answer if the events did land.
+// same request id returns the first answer if the events did land. The customer is then marked
+// unsettled: its next command first waits for the outcome to be final and for the command state
+// to have read the partition to its end, so no decision is made on state that misses an event.
 //
 // Thread-safe: commands on different customers run in parallel.
 #pragma once
@@ -15,7 +17,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "common/base/clock.h"
 #include "common/eventlog/event_log.h"
 #include "common/fold/fold_runner.h"
@@ -69,12 +73,18 @@ class CustomerCommandHandler {
                                          const std::vector<std::string>& claimed_emails,
                                          const rpc::CallContext& call, const DecideFn& decide);
 
+  // Before deciding on a customer whose last append had an unknown outcome: wait until that
+  // outcome is final and the command state has read the partition to its end.
+  absl::Status Resync(const std::string& customer_id, absl::Time deadline);
+
   eventlog::EventLog* const log_;
   fold::FoldRunner* const state_runner_;
   const CommandState* const state_;
   const base::Clock* const clock_;
   const Options options_;
   LockTable locks_;
+  absl::Mutex unsettled_mu_;
+  absl::flat_hash_set<std::string> unsettled_ ABSL_GUARDED_BY(unsettled_mu_);
 };
 
 // Transport headers of an event: event type, schema version, event id, content type and the
