@@ -1,31 +1,20 @@
-// crm-server: the whole CRM in one process on the embedded event log.
+// crm-server: the whole CRM in one process. By default on the embedded event log (no Kafka
+// needed); --engine kafka runs the same code on Kafka.
 //
 // Command side (CustomerCommandService) and query side (CustomerQueryService) share one gRPC
 // port, with grpc.health.v1 and server reflection. Data lives under --data-dir:
-//   log/            the durable event log (the system of record)
+//   log/            the durable event log, the system of record (embedded engine)
 //   command-state/  the command side's fold of the log (validation state, request ids)
 //   views/          the query side's fold of the log (customer views); --rebuild refolds it
 // SIGTERM/SIGINT: health goes NOT_SERVING, in-flight calls drain, the process exits 0.
 
-#include <signal.h>
-
-#include <filesystem>
-#include <fstream>
-#include <memory>
-#include <string>
-
-#include "CLI/CLI.hpp"
-#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "apps/runtime/runtime.h"
 #include "common/base/clock.h"
-#include "common/eventlog/embedded_event_log.h"
 #include "common/fold/fold_runner.h"
 #include "common/kv/kv_store.h"
 #include "common/log/log.h"
 #include "common/rpc/executor.h"
-#include "common/rpc/health_service.h"
-#include "grpcpp/ext/proto_server_reflection_plugin.h"
-#include "grpcpp/grpcpp.h"
 #include "projections/customer/customer_view_fold.h"
 #include "readmodel/customer/customer_views.h"
 #include "services/customer/command_state.h"
@@ -34,95 +23,25 @@
 #include "services/customer/customer_query_service.h"
 #include "spdlog/spdlog.h"
 
-namespace {
-
-struct Config {
-  std::string data_dir = "./data";
-  std::string listen = "0.0.0.0:50051";
-  std::string port_file;
-  std::string log_level = "info";
-  bool rebuild = false;
-  int workers = 16;
-  int max_queued = 4096;
-  int shutdown_grace_seconds = 20;
-};
-
-[[noreturn]] void Fail(const std::string& what, const absl::Status& status) {
-  spdlog::critical("{}: {}", what, crm::log::JsonEscape(status.ToString()));
-  spdlog::shutdown();
-  std::exit(1);
-}
-
-template <typename T>
-T OrFail(absl::StatusOr<T> value, const std::string& what) {
-  if (!value.ok()) Fail(what, value.status());
-  return std::move(value).value();
-}
-
-void WritePortFile(const std::string& path, int port) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp);
-    out << port << "\n";
-  }
-  std::filesystem::rename(tmp, path);
-}
-
-}  // namespace
+using crm::runtime::Fail;
+using crm::runtime::OrFail;
 
 int main(int argc, char** argv) {
-  Config config;
-  CLI::App app{"crm-server: event-sourced CRM, single process on the embedded event log"};
-  app.add_option("--data-dir", config.data_dir, "Directory for the event log and the views")
-      ->envname("CRM_DATA_DIR");
-  app.add_option("--listen", config.listen, "gRPC address host:port (port 0: any free port)")
-      ->envname("CRM_LISTEN");
-  app.add_option("--port-file", config.port_file,
-                 "Write the bound gRPC port to this file once serving")
-      ->envname("CRM_PORT_FILE");
-  app.add_option("--log-level", config.log_level, "trace, debug, info, warn or error")
-      ->envname("CRM_LOG_LEVEL");
-  app.add_flag("--rebuild", config.rebuild,
+  crm::runtime::Config config;
+  bool rebuild = false;
+  CLI::App app{"crm-server: event-sourced CRM in one process (embedded event log by default)"};
+  crm::runtime::AddFlags(app, config, {"embedded", "kafka"});
+  app.add_flag("--rebuild", rebuild,
                "Drop the views and refold them from log position zero before serving");
-  app.add_option("--workers", config.workers, "Threads that run RPC handlers")
-      ->envname("CRM_WORKERS")
-      ->check(CLI::Range(1, 1024));
-  app.add_option("--max-queued", config.max_queued,
-                 "Calls waiting for a worker before new ones get RESOURCE_EXHAUSTED")
-      ->envname("CRM_MAX_QUEUED")
-      ->check(CLI::Range(1, 1000000));
-  app.add_option("--shutdown-grace-seconds", config.shutdown_grace_seconds,
-                 "How long SIGTERM waits for in-flight calls")
-      ->envname("CRM_SHUTDOWN_GRACE_SECONDS")
-      ->check(CLI::Range(0, 3600));
   CLI11_PARSE(app, argc, argv);
+  crm::runtime::Init(config);
 
-  if (absl::Status s = crm::log::Init(config.log_level); !s.ok()) {
-    fprintf(stderr, "crm-server: %s\n", std::string(s.message()).c_str());
-    return 2;
-  }
-
-  // Signals are taken by sigwait below; block them before any thread starts.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-
-  std::error_code ec;
-  std::filesystem::create_directories(config.data_dir, ec);
-  if (ec) {
-    Fail("cannot create --data-dir " + config.data_dir,
-         absl::InvalidArgumentError(ec.message()));
-  }
-  const std::string log_dir = config.data_dir + "/log";
-  const std::string state_dir = config.data_dir + "/command-state";
+  auto log = OrFail(crm::runtime::OpenEventLog(config, config.kafka_topic_prefix + ".server"),
+                    "cannot open the event log");
+  auto state_store = OrFail(crm::kv::KvStore::Open(config.data_dir + "/command-state"),
+                            "cannot open the command state store");
   const std::string views_dir = config.data_dir + "/views";
-
-  auto log = OrFail(crm::eventlog::EmbeddedEventLog::Open(log_dir), "cannot open the event log");
-  auto state_store =
-      OrFail(crm::kv::KvStore::Open(state_dir), "cannot open the command state store");
-  if (config.rebuild) {
+  if (rebuild) {
     spdlog::info("rebuild: dropping the views in {}", crm::log::JsonEscape(views_dir));
     if (absl::Status s = crm::kv::KvStore::Destroy(views_dir); !s.ok()) {
       Fail("cannot drop the views", s);
@@ -136,7 +55,6 @@ int main(int argc, char** argv) {
   crm::projections::customer::CustomerViewFold view_fold;
   crm::fold::FoldRunner views_runner(log.get(), views_store.get(), &view_fold,
                                      {.name = "customer-views"});
-
   const absl::Time catch_up_start = absl::Now();
   if (absl::Status s = state_runner.CatchUp(); !s.ok()) Fail("command state catch-up", s);
   if (absl::Status s = views_runner.CatchUp(); !s.ok()) Fail("views catch-up", s);
@@ -155,39 +73,11 @@ int main(int argc, char** argv) {
   crm::services::customer::CustomerCommandService command_service(&handler, &executor);
   crm::services::customer::CustomerQueryService query_service(&queries, &executor);
 
-  crm::rpc::HealthService health;
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  grpc::ServerBuilder builder;
-  int port = 0;
-  builder.AddListeningPort(config.listen, grpc::InsecureServerCredentials(), &port);
-  // Requests up to 8 MiB reach our parser, which refuses anything over 1 MiB with
-  // INVALID_ARGUMENT; beyond 8 MiB gRPC itself answers RESOURCE_EXHAUSTED.
-  builder.SetMaxReceiveMessageSize(8 << 20);
-  builder.RegisterService(&command_service);
-  builder.RegisterService(&query_service);
-  builder.RegisterService(&health);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (server == nullptr || port == 0) {
-    Fail("cannot listen on " + config.listen, absl::UnavailableError("bind failed"));
-  }
-  for (const char* service : {"", "crm.v1.CustomerCommandService", "crm.v1.CustomerQueryService"}) {
-    health.SetStatus(service, grpc::health::v1::HealthCheckResponse::SERVING);
-  }
-  if (!config.port_file.empty()) WritePortFile(config.port_file, port);
-  spdlog::info("serving gRPC on port {} (data in {})", port, crm::log::JsonEscape(config.data_dir));
-
-  int signal_number = 0;
-  sigwait(&signals, &signal_number);
-  spdlog::info("signal {}: draining in-flight calls", signal_number);
-
-  health.Shutdown();
-  server->Shutdown(std::chrono::system_clock::now() +
-                   std::chrono::seconds(config.shutdown_grace_seconds));
-  executor.Stop();
-  server->Wait();
-  views_runner.Stop();
-  state_runner.Stop();
-  spdlog::info("stopped");
-  spdlog::shutdown();
-  return 0;
+  return crm::runtime::Serve(
+      config, {&command_service, &query_service},
+      {"crm.v1.CustomerCommandService", "crm.v1.CustomerQueryService"}, [&] {
+        executor.Stop();
+        views_runner.Stop();
+        state_runner.Stop();
+      });
 }

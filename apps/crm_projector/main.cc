@@ -1,0 +1,55 @@
+// crm-projector: folds the customer topic into its own RocksDB views (--data-dir/views) and
+// serves the query services over them. Several replicas may run, each with its own views; a
+// consistency token from crm-command works against any of them.
+
+#include "absl/time/clock.h"
+#include "apps/runtime/runtime.h"
+#include "common/fold/fold_runner.h"
+#include "common/kv/kv_store.h"
+#include "common/log/log.h"
+#include "common/rpc/executor.h"
+#include "projections/customer/customer_view_fold.h"
+#include "readmodel/customer/customer_views.h"
+#include "services/customer/customer_query_service.h"
+#include "spdlog/spdlog.h"
+
+using crm::runtime::Fail;
+using crm::runtime::OrFail;
+
+int main(int argc, char** argv) {
+  crm::runtime::Config config;
+  config.engine = "kafka";
+  bool rebuild = false;
+  CLI::App app{"crm-projector: CRM projections and query services on Kafka"};
+  crm::runtime::AddFlags(app, config, {"kafka", "embedded"});
+  app.add_flag("--rebuild", rebuild, "Drop the views and refold them from the start of the topics");
+  CLI11_PARSE(app, argc, argv);
+  crm::runtime::Init(config);
+
+  auto log = OrFail(crm::runtime::OpenEventLog(config, config.kafka_topic_prefix + ".projector"),
+                    "cannot open the event log");
+  const std::string views_dir = config.data_dir + "/views";
+  if (rebuild) {
+    spdlog::info("rebuild: dropping the views in {}", crm::log::JsonEscape(views_dir));
+    if (absl::Status s = crm::kv::KvStore::Destroy(views_dir); !s.ok()) {
+      Fail("cannot drop the views", s);
+    }
+  }
+  auto views_store = OrFail(crm::kv::KvStore::Open(views_dir), "cannot open the views store");
+  crm::projections::customer::CustomerViewFold view_fold;
+  crm::fold::FoldRunner views_runner(log.get(), views_store.get(), &view_fold,
+                                     {.name = "customer-views"});
+  const absl::Time start = absl::Now();
+  if (absl::Status s = views_runner.CatchUp(); !s.ok()) Fail("views catch-up", s);
+  spdlog::info("caught up with the log in {} ms", absl::ToInt64Milliseconds(absl::Now() - start));
+  if (absl::Status s = views_runner.Start(); !s.ok()) Fail("views runner", s);
+
+  crm::readmodel::customer::CustomerViews views(views_store.get());
+  crm::services::customer::CustomerQueries queries(&views, &views_runner, {});
+  crm::rpc::Executor executor(config.workers, config.max_queued);
+  crm::services::customer::CustomerQueryService query_service(&queries, &executor);
+  return crm::runtime::Serve(config, {&query_service}, {"crm.v1.CustomerQueryService"}, [&] {
+    executor.Stop();
+    views_runner.Stop();
+  });
+}

@@ -1,0 +1,165 @@
+#include "apps/runtime/runtime.h"
+
+#include <signal.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "common/eventlog/embedded_event_log.h"
+#include "common/kafka/kafka_event_log.h"
+#include "common/log/log.h"
+#include "common/rpc/health_service.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "spdlog/spdlog.h"
+
+namespace crm::runtime {
+namespace {
+
+sigset_t StopSignals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  return signals;
+}
+
+void WritePortFile(const std::string& path, int port) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp);
+    out << port << "\n";
+  }
+  std::filesystem::rename(tmp, path);
+}
+
+}  // namespace
+
+void AddFlags(CLI::App& app, Config& config, const std::vector<std::string>& engines) {
+  app.add_option("--data-dir", config.data_dir, "Directory for local state (log, views)")
+      ->envname("CRM_DATA_DIR");
+  app.add_option("--listen", config.listen, "gRPC address host:port (port 0: any free port)")
+      ->envname("CRM_LISTEN");
+  app.add_option("--port-file", config.port_file,
+                 "Write the bound gRPC port to this file once serving")
+      ->envname("CRM_PORT_FILE");
+  app.add_option("--log-level", config.log_level, "trace, debug, info, warn or error")
+      ->envname("CRM_LOG_LEVEL");
+  app.add_option("--workers", config.workers, "Threads that run RPC handlers")
+      ->envname("CRM_WORKERS")
+      ->check(CLI::Range(1, 1024));
+  app.add_option("--max-queued", config.max_queued,
+                 "Calls waiting for a worker before new ones get RESOURCE_EXHAUSTED")
+      ->envname("CRM_MAX_QUEUED")
+      ->check(CLI::Range(1, 1000000));
+  app.add_option("--shutdown-grace-seconds", config.shutdown_grace_seconds,
+                 "How long SIGTERM waits for in-flight calls")
+      ->envname("CRM_SHUTDOWN_GRACE_SECONDS")
+      ->check(CLI::Range(0, 3600));
+  app.add_option("--engine", config.engine, "Event log engine")
+      ->envname("CRM_ENGINE")
+      ->check(CLI::IsMember(engines));
+  app.add_option("--kafka-brokers", config.kafka_brokers, "Kafka bootstrap servers")
+      ->envname("CRM_KAFKA_BROKERS");
+  app.add_option("--kafka-topic-prefix", config.kafka_topic_prefix,
+                 "Topics are <prefix>.customer.events.v1 and so on")
+      ->envname("CRM_KAFKA_TOPIC_PREFIX");
+  app.add_option("--kafka-partitions", config.kafka_partitions,
+                 "Partitions of topics this process creates")
+      ->envname("CRM_KAFKA_PARTITIONS")
+      ->check(CLI::Range(1, 10000));
+  app.add_option("--kafka-replication-factor", config.kafka_replication_factor,
+                 "Replication factor of topics this process creates")
+      ->envname("CRM_KAFKA_REPLICATION_FACTOR")
+      ->check(CLI::Range(1, 32));
+  app.add_option("--kafka-retention-ms", config.kafka_retention_ms,
+                 "retention.ms of topics this process creates (-1: forever)")
+      ->envname("CRM_KAFKA_RETENTION_MS");
+  app.add_option("--kafka-delivery-timeout-ms", config.kafka_delivery_timeout_ms,
+                 "How long the producer retries an event before the command fails")
+      ->envname("CRM_KAFKA_DELIVERY_TIMEOUT_MS")
+      ->check(CLI::Range(1000, 3600000));
+  app.add_option("--kafka-group", config.kafka_group,
+                 "Consumer group id (offsets there are informational only)")
+      ->envname("CRM_KAFKA_GROUP");
+}
+
+void Init(const Config& config) {
+  if (absl::Status s = log::Init(config.log_level); !s.ok()) {
+    fprintf(stderr, "%s\n", std::string(s.message()).c_str());
+    std::exit(2);
+  }
+  sigset_t signals = StopSignals();
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+}
+
+std::string CustomerTopic(const Config& config) {
+  return absl::StrCat(config.kafka_topic_prefix, ".customer.events.v1");
+}
+
+absl::StatusOr<std::unique_ptr<eventlog::EventLog>> OpenEventLog(const Config& config,
+                                                                 const std::string& group) {
+  if (config.engine == "embedded") {
+    auto log = eventlog::EmbeddedEventLog::Open(config.data_dir + "/log");
+    if (!log.ok()) return log.status();
+    return std::unique_ptr<eventlog::EventLog>(std::move(*log));
+  }
+  eventlog::KafkaEventLogOptions options;
+  options.brokers = config.kafka_brokers;
+  options.topic = CustomerTopic(config);
+  options.partitions = config.kafka_partitions;
+  options.replication_factor = static_cast<int16_t>(config.kafka_replication_factor);
+  options.retention_ms = config.kafka_retention_ms;
+  options.delivery_timeout = absl::Milliseconds(config.kafka_delivery_timeout_ms);
+  options.group_id = config.kafka_group.empty() ? group : config.kafka_group;
+  options.client_id = group;
+  auto log = eventlog::KafkaEventLog::Open(options, absl::Seconds(30));
+  if (!log.ok()) return log.status();
+  spdlog::info("Kafka topic {} with {} partitions", options.topic, (*log)->PartitionCount());
+  return std::unique_ptr<eventlog::EventLog>(std::move(*log));
+}
+
+void Fail(const std::string& what, const absl::Status& status) {
+  spdlog::critical("{}: {}", log::JsonEscape(what), log::JsonEscape(status.ToString()));
+  spdlog::shutdown();
+  std::exit(1);
+}
+
+int Serve(const Config& config, const std::vector<grpc::Service*>& services,
+          const std::vector<std::string>& service_names, const std::function<void()>& drained) {
+  rpc::HealthService health;
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(config.listen, grpc::InsecureServerCredentials(), &port);
+  // Requests up to 8 MiB reach our parser, which refuses anything over 1 MiB with
+  // INVALID_ARGUMENT naming the limit; beyond 8 MiB gRPC answers RESOURCE_EXHAUSTED itself.
+  builder.SetMaxReceiveMessageSize(8 << 20);
+  for (grpc::Service* s : services) builder.RegisterService(s);
+  builder.RegisterService(&health);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || port == 0) {
+    Fail("cannot listen on " + config.listen, absl::UnavailableError("bind failed"));
+  }
+  health.SetStatus("", grpc::health::v1::HealthCheckResponse::SERVING);
+  for (const auto& name : service_names) {
+    health.SetStatus(name, grpc::health::v1::HealthCheckResponse::SERVING);
+  }
+  if (!config.port_file.empty()) WritePortFile(config.port_file, port);
+  spdlog::info("serving gRPC on port {}", port);
+
+  sigset_t signals = StopSignals();
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+  spdlog::info("signal {}: draining in-flight calls", signal_number);
+  health.Shutdown();
+  server->Shutdown(std::chrono::system_clock::now() +
+                   std::chrono::seconds(config.shutdown_grace_seconds));
+  drained();
+  server->Wait();
+  spdlog::info("stopped");
+  spdlog::shutdown();
+  return 0;
+}
+
+}  // namespace crm::runtime

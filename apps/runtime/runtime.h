@@ -1,0 +1,71 @@
+// Start-up plumbing shared by the deployables (crm-server, crm-command, crm-projector): flags
+// and environment, logging, opening the event log on the chosen engine, and serving gRPC with
+// health and reflection until SIGTERM/SIGINT.
+//
+// Configuration: every flag has an environment variable (CRM_*); flags win. Bad configuration
+// exits non-zero with a clear message before anything is opened.
+// Not thread-safe: used from main() only.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+#include "absl/status/statusor.h"
+#include "common/eventlog/event_log.h"
+#include "grpcpp/grpcpp.h"
+
+namespace crm::runtime {
+
+struct Config {
+  std::string data_dir = "./data";
+  std::string listen = "0.0.0.0:50051";
+  std::string port_file;
+  std::string log_level = "info";
+  int workers = 16;
+  int max_queued = 4096;
+  int shutdown_grace_seconds = 20;
+
+  // "embedded" (a RocksDB log under data_dir/log) or "kafka".
+  std::string engine = "embedded";
+  std::string kafka_brokers = "127.0.0.1:9092";
+  std::string kafka_topic_prefix = "crm";
+  int kafka_partitions = 6;
+  int kafka_replication_factor = 1;
+  int64_t kafka_retention_ms = -1;
+  int kafka_delivery_timeout_ms = 15000;
+  std::string kafka_group = "";  // default: "<prefix>.<binary>"
+};
+
+// Adds the flags above to `app`. `engines` lists the engines the binary accepts.
+void AddFlags(CLI::App& app, Config& config, const std::vector<std::string>& engines);
+
+// Sets up JSON logging and blocks SIGTERM/SIGINT in every thread started afterwards.
+// Exits with status 2 on a bad log level.
+void Init(const Config& config);
+
+// Topic of the customer events: "<prefix>.customer.events.v1".
+std::string CustomerTopic(const Config& config);
+
+// Opens the event log of `config.engine`. For Kafka, `group` names the readers' consumer group.
+absl::StatusOr<std::unique_ptr<eventlog::EventLog>> OpenEventLog(const Config& config,
+                                                                 const std::string& group);
+
+// Logs `what: status` and exits 1.
+[[noreturn]] void Fail(const std::string& what, const absl::Status& status);
+
+template <typename T>
+T OrFail(absl::StatusOr<T> value, const std::string& what) {
+  if (!value.ok()) Fail(what, value.status());
+  return std::move(value).value();
+}
+
+// Serves `services` (plus grpc.health.v1 and reflection) on config.listen until SIGTERM/SIGINT,
+// then turns health NOT_SERVING, drains in-flight calls for the grace period, calls `drained`
+// (stop executors and workers there) and returns 0.
+int Serve(const Config& config, const std::vector<grpc::Service*>& services,
+          const std::vector<std::string>& service_names, const std::function<void()>& drained);
+
+}  // namespace crm::runtime

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Configures and builds the whole tree with Ninja.
+# Env: BUILD_DIR (default build), BUILD_JOBS (default 2), BUILD_TYPE (default RelWithDebInfo).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+BUILD_DIR="${BUILD_DIR:-build}"
+BUILD_JOBS="${BUILD_JOBS:-2}"
+BUILD_TYPE="${BUILD_TYPE:-RelWithDebInfo}"
+
+echo "[build] configuring $BUILD_DIR ($BUILD_TYPE)"
+cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE="$BUILD_TYPE"
+echo "[build] building with -j$BUILD_JOBS"
+cmake --build "$BUILD_DIR" -j "$BUILD_JOBS"

@@ -1,0 +1,83 @@
+# shellcheck shell=bash disable=SC2034
+# Shared settings for scripts/kafka/*.sh (sourced, not run).
+#
+# Environment (all optional):
+#   KAFKA_VERSION          broker version to fetch and run (default: the pinned one below)
+#   KAFKA_CACHE_DIR        jar cache root; jars go to $KAFKA_CACHE_DIR/<version>/libs
+#                          (default: <repo>/.cache/kafka)
+#   KAFKA_DATA_DIR         broker state: KRaft log dirs, server.properties, kafka.log, kafka.pid
+#                          (default: <repo>/.cache/kafka-run/data)
+#   KAFKA_PORT             PLAINTEXT (client) listener on 127.0.0.1 (default 19092)
+#   KAFKA_CONTROLLER_PORT  CONTROLLER listener on 127.0.0.1 (default 19093)
+#   KAFKA_HEAP_OPTS        JVM heap flags (default "-Xms256m -Xmx512m")
+#   KAFKA_JVM_OPTS         extra JVM flags appended to the defaults
+#   KAFKA_START_TIMEOUT    seconds start.sh waits for the broker (default 60)
+#   KAFKA_STOP_TIMEOUT     seconds stop.sh waits after SIGTERM before SIGKILL (default 30)
+#   JAVA_HOME / JAVA       which java to use (default: $JAVA_HOME/bin/java, else java on PATH)
+
+# Pinned broker version: the newest Apache Kafka release verified against the system
+# librdkafka 2.0.2 (see docs/kafka-dev.md for the compatibility findings).
+KAFKA_PINNED_VERSION="4.4.0"
+
+KAFKA_SCRIPTS_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+KAFKA_REPO="$(cd "$KAFKA_SCRIPTS_DIR/../.." && pwd)"
+
+KAFKA_VERSION="${KAFKA_VERSION:-$KAFKA_PINNED_VERSION}"
+KAFKA_CACHE_DIR="${KAFKA_CACHE_DIR:-$KAFKA_REPO/.cache/kafka}"
+KAFKA_LIBS_DIR="$KAFKA_CACHE_DIR/$KAFKA_VERSION/libs"
+KAFKA_DATA_DIR="${KAFKA_DATA_DIR:-$KAFKA_REPO/.cache/kafka-run/data}"
+KAFKA_PORT="${KAFKA_PORT:-19092}"
+KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-19093}"
+KAFKA_BOOTSTRAP="127.0.0.1:$KAFKA_PORT"
+
+KAFKA_PID_FILE="$KAFKA_DATA_DIR/kafka.pid"
+KAFKA_LOG_FILE="$KAFKA_DATA_DIR/kafka.log"
+KAFKA_CONFIG_FILE="$KAFKA_DATA_DIR/server.properties"
+KAFKA_LOG4J_FILE="$KAFKA_DATA_DIR/log4j2.properties"
+KAFKA_LOG_DIRS="$KAFKA_DATA_DIR/kraft-logs"
+
+if [[ -n "${JAVA:-}" ]]; then
+  KAFKA_JAVA="$JAVA"
+elif [[ -n "${JAVA_HOME:-}" && -x "${JAVA_HOME}/bin/java" ]]; then
+  KAFKA_JAVA="$JAVA_HOME/bin/java"
+else
+  KAFKA_JAVA="java"
+fi
+
+kafka_log() { echo "[kafka] $*" >&2; }
+kafka_die() { echo "[kafka] ERROR: $*" >&2; exit 1; }
+
+# True while any thread of process $1 is not yet a zombie. (After SIGKILL the JVM's main thread
+# can be a zombie while other threads still run and its sockets are still open.)
+kafka_pid_alive() {
+  local stat state
+  for stat in /proc/"$1"/task/*/stat; do
+    state="$(sed -E 's/^[0-9]+ \(.*\) ([A-Za-z]).*/\1/' "$stat" 2>/dev/null)" || continue
+    [[ -n "$state" && "$state" != Z && "$state" != X ]] && return 0
+  done
+  return 1
+}
+
+# Prints the pid from the pid file if that process is alive and is a Kafka broker; else fails.
+kafka_running_pid() {
+  [[ -f "$KAFKA_PID_FILE" ]] || return 1
+  local pid
+  pid="$(tr -dc '0-9' <"$KAFKA_PID_FILE")"
+  [[ -n "$pid" ]] || return 1
+  kafka_pid_alive "$pid" || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q 'kafka\.Kafka' || return 1
+  echo "$pid"
+}
+
+# Serialises start.sh / stop.sh calls for one data dir (fd 8; the lock file sits beside the dir,
+# so --fresh can wipe the dir). Children that outlive the script must close fd 8.
+kafka_lock_data_dir() {
+  mkdir -p "$(dirname "$KAFKA_DATA_DIR")"
+  exec 8>"$KAFKA_DATA_DIR.lock"
+  flock 8
+}
+
+# True if something accepts TCP connections on 127.0.0.1:$1.
+kafka_port_open() {
+  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}

@@ -1,0 +1,58 @@
+"""The process itself: health, reflection, port file, shutdown, bad configuration."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+from grpc_health.v1 import health_pb2
+
+import crmtest
+from crmtest import register, spb
+
+
+def test_health_is_serving(server):
+    answer = server.health.Check(health_pb2.HealthCheckRequest(service=""))
+    assert answer.status == health_pb2.HealthCheckResponse.SERVING
+
+
+def test_reflection_lists_the_services(server):
+    reflection = pytest.importorskip(
+        "grpc_reflection.v1alpha.proto_reflection_descriptor_database")
+    db = reflection.ProtoReflectionDescriptorDatabase(server.channel)
+    services = set(db.get_services())
+    assert "crm.v1.CustomerCommandService" in services, services
+    assert "crm.v1.CustomerQueryService" in services, services
+    # The descriptors come through too.
+    fd = db.FindFileContainingSymbol("crm.v1.CustomerCommandService")
+    assert fd.package == "crm.v1"
+
+
+def test_port_file_holds_the_bound_port(server):
+    assert int(server.port_file.read_text().strip()) == server.port > 0
+
+
+def test_sigterm_when_idle_exits_0_and_data_survives(server):
+    c = register(server, customer_id="durable-1")
+    assert server.stop() == 0
+    server.start()
+    got = server.query.GetCustomer(spb.GetCustomerRequest(
+        name=c.customer.name, consistency_token=c.consistency_token))
+    assert got.version == 1
+
+
+def test_rebuild_on_an_empty_store_serves(make_server):
+    server = make_server(args=("--rebuild",))
+    c = register(server, customer_id="after-rebuild")
+    assert c.customer.version == 1
+
+
+def test_bad_listen_address_is_a_clear_non_zero_exit(tmp_path):
+    if not crmtest.SERVER_BIN.exists():
+        pytest.fail(f"server binary {crmtest.SERVER_BIN} not found")
+    proc = subprocess.run(
+        [str(crmtest.SERVER_BIN), "--data-dir", str(tmp_path / "data"), "--listen", "not-an-address",
+         "--port-file", str(tmp_path / "port")],
+        stdin=subprocess.DEVNULL, capture_output=True, timeout=30, check=False)
+    assert proc.returncode != 0, proc
+    assert proc.stderr or proc.stdout, "no message"
