@@ -9,6 +9,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "common/kafka/murmur2.h"
+#include "common/log/log.h"
+#include "spdlog/spdlog.h"
 
 namespace crm::eventlog {
 namespace {
@@ -33,6 +35,21 @@ absl::Status Set(rd_kafka_conf_t* conf, const std::string& name, const std::stri
   return absl::OkStatus();
 }
 
+// librdkafka's own log lines (syslog levels) go to our JSON log instead of raw stderr.
+void LogToSpdlog(const rd_kafka_t* rk, int level, const char* facility, const char* message) {
+  const std::string line =
+      absl::StrCat("kafka ", rd_kafka_name(rk), " ", facility, ": ", log::JsonEscape(message));
+  if (level <= 3) {
+    spdlog::error("{}", line);
+  } else if (level <= 4) {
+    spdlog::warn("{}", line);
+  } else if (level <= 6) {
+    spdlog::info("{}", line);
+  } else {
+    spdlog::debug("{}", line);
+  }
+}
+
 absl::StatusOr<ConfPtr> MakeConf(const KafkaEventLogOptions& o,
                                  const std::vector<std::pair<std::string, std::string>>& props) {
   ConfPtr conf(rd_kafka_conf_new());
@@ -46,6 +63,7 @@ absl::StatusOr<ConfPtr> MakeConf(const KafkaEventLogOptions& o,
     absl::Status s = Set(conf.get(), k, v);
     if (!s.ok()) return s;
   }
+  rd_kafka_conf_set_log_cb(conf.get(), &LogToSpdlog);
   return conf;
 }
 
