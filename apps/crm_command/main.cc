@@ -1,7 +1,10 @@
 // crm-command: the command services on Kafka. Validates commands against its own fold of the
 // customer topic (kept under --data-dir/command-state) and appends events to Kafka; answers only
-// after the broker acknowledged them. Scale-out and the one-writer-per-customer rule are
-// described in docs/kafka.md.
+// after the broker acknowledged them (committed transaction).
+//
+// Replicas: run N with --peers a0,...,aN-1 and --replica-index i. Replica i writes the
+// partitions p with p % N == i through fenced transactional producers, and forwards commands for
+// other customers to their writer, so one customer never has two writers (docs/kafka.md).
 
 #include "absl/time/clock.h"
 #include "apps/runtime/runtime.h"
@@ -9,6 +12,7 @@
 #include "common/fold/fold_runner.h"
 #include "common/kv/kv_store.h"
 #include "common/rpc/executor.h"
+#include "services/customer/command_router.h"
 #include "services/customer/command_state.h"
 #include "services/customer/customer_command_handler.h"
 #include "services/customer/customer_command_service.h"
@@ -22,10 +26,11 @@ int main(int argc, char** argv) {
   config.engine = "kafka";
   CLI::App app{"crm-command: CRM command services on Kafka"};
   crm::runtime::AddFlags(app, config, {"kafka", "embedded"});
+  crm::runtime::AddReplicaFlags(app, config);
   CLI11_PARSE(app, argc, argv);
   crm::runtime::Init(config);
 
-  auto log = OrFail(crm::runtime::OpenEventLog(config, config.kafka_topic_prefix + ".command"),
+  auto log = OrFail(crm::runtime::OpenEventLog(config, config.kafka_topic_prefix + ".command", /*writer=*/true),
                     "cannot open the event log");
   auto state_store = OrFail(crm::kv::KvStore::Open(config.data_dir + "/command-state"),
                             "cannot open the command state store");
@@ -41,7 +46,10 @@ int main(int argc, char** argv) {
   crm::services::customer::CustomerCommandHandler handler(
       log.get(), &state_runner, &state, crm::base::SystemClock::Get(), {});
   crm::rpc::Executor executor(config.workers, config.max_queued);
-  crm::services::customer::CustomerCommandService command_service(&handler, &executor);
+  crm::services::customer::CommandRouter router(
+      log.get(), {.replica_index = config.replica_index, .peers = config.peers});
+  if (absl::Status s = router.Validate(); !s.ok()) Fail("bad replica layout", s);
+  crm::services::customer::CustomerCommandService command_service(&handler, &router, &executor);
   return crm::runtime::Serve(config, {&command_service}, {"crm.v1.CustomerCommandService"}, [&] {
     executor.Stop();
     state_runner.Stop();

@@ -26,7 +26,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   crm::runtime::Init(config);
 
-  auto log = OrFail(crm::runtime::OpenEventLog(config, config.kafka_topic_prefix + ".projector"),
+  auto log = OrFail(crm::runtime::OpenEventLog(config, config.kafka_topic_prefix + ".projector", /*writer=*/false),
                     "cannot open the event log");
   const std::string views_dir = config.data_dir + "/views";
   if (rebuild) {

@@ -36,7 +36,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   crm::runtime::Init(config);
 
-  auto log = OrFail(crm::runtime::OpenEventLog(config, config.kafka_topic_prefix + ".server"),
+  auto log = OrFail(crm::runtime::OpenEventLog(config, config.kafka_topic_prefix + ".server", /*writer=*/true),
                     "cannot open the event log");
   auto state_store = OrFail(crm::kv::KvStore::Open(config.data_dir + "/command-state"),
                             "cannot open the command state store");
@@ -70,7 +70,8 @@ int main(int argc, char** argv) {
   crm::services::customer::CustomerQueries queries(&views, &views_runner, {});
 
   crm::rpc::Executor executor(config.workers, config.max_queued);
-  crm::services::customer::CustomerCommandService command_service(&handler, &executor);
+  crm::services::customer::CustomerCommandService command_service(&handler, /*router=*/nullptr,
+                                                                  &executor);
   crm::services::customer::CustomerQueryService query_service(&queries, &executor);
 
   return crm::runtime::Serve(

@@ -84,6 +84,17 @@ void AddFlags(CLI::App& app, Config& config, const std::vector<std::string>& eng
       ->envname("CRM_KAFKA_GROUP");
 }
 
+void AddReplicaFlags(CLI::App& app, Config& config) {
+  app.add_option("--replica-index", config.replica_index,
+                 "This command replica's index in --peers")
+      ->envname("CRM_REPLICA_INDEX")
+      ->check(CLI::Range(0, 1023));
+  app.add_option("--peers", config.peers,
+                 "gRPC addresses of all command replicas, in index order (comma-separated)")
+      ->envname("CRM_PEERS")
+      ->delimiter(',');
+}
+
 void Init(const Config& config) {
   if (absl::Status s = log::Init(config.log_level); !s.ok()) {
     fprintf(stderr, "%s\n", std::string(s.message()).c_str());
@@ -98,7 +109,8 @@ std::string CustomerTopic(const Config& config) {
 }
 
 absl::StatusOr<std::unique_ptr<eventlog::EventLog>> OpenEventLog(const Config& config,
-                                                                 const std::string& group) {
+                                                                 const std::string& group,
+                                                                 bool writer) {
   if (config.engine == "embedded") {
     auto log = eventlog::EmbeddedEventLog::Open(config.data_dir + "/log");
     if (!log.ok()) return log.status();
@@ -113,6 +125,12 @@ absl::StatusOr<std::unique_ptr<eventlog::EventLog>> OpenEventLog(const Config& c
   options.delivery_timeout = absl::Milliseconds(config.kafka_delivery_timeout_ms);
   options.group_id = config.kafka_group.empty() ? group : config.kafka_group;
   options.client_id = group;
+  if (writer) {
+    options.transactional_id_prefix = absl::StrCat(config.kafka_topic_prefix, ".writer");
+    options.replica_index = config.replica_index;
+    options.replica_count =
+        config.peers.empty() ? 1 : static_cast<int32_t>(config.peers.size());
+  }
   auto log = eventlog::KafkaEventLog::Open(options, absl::Seconds(30));
   if (!log.ok()) return log.status();
   spdlog::info("Kafka topic {} with {} partitions", options.topic, (*log)->PartitionCount());

@@ -37,10 +37,19 @@ struct Config {
   int64_t kafka_retention_ms = -1;
   int kafka_delivery_timeout_ms = 15000;
   std::string kafka_group = "";  // default: "<prefix>.<binary>"
+
+  // Command replicas: this replica's index and every replica's gRPC address, in index order.
+  // Replica i writes the partitions p with p % replicas == i (see services/customer/
+  // command_router.h). Empty peers: a single writer.
+  int replica_index = 0;
+  std::vector<std::string> peers;
 };
 
 // Adds the flags above to `app`. `engines` lists the engines the binary accepts.
 void AddFlags(CLI::App& app, Config& config, const std::vector<std::string>& engines);
+
+// Adds --replica-index and --peers (command replicas).
+void AddReplicaFlags(CLI::App& app, Config& config);
 
 // Sets up JSON logging and blocks SIGTERM/SIGINT in every thread started afterwards.
 // Exits with status 2 on a bad log level.
@@ -49,9 +58,13 @@ void Init(const Config& config);
 // Topic of the customer events: "<prefix>.customer.events.v1".
 std::string CustomerTopic(const Config& config);
 
-// Opens the event log of `config.engine`. For Kafka, `group` names the readers' consumer group.
+// Opens the event log of `config.engine`. For Kafka, `group` names the readers' consumer group,
+// and a `writer` appends through fenced transactional producers for the partitions of
+// config.replica_index (transactional ids "<prefix>.writer.p<N>", shared by crm-server and
+// crm-command so that any two processes writing one partition fence each other).
 absl::StatusOr<std::unique_ptr<eventlog::EventLog>> OpenEventLog(const Config& config,
-                                                                 const std::string& group);
+                                                                 const std::string& group,
+                                                                 bool writer);
 
 // Logs `what: status` and exits 1.
 [[noreturn]] void Fail(const std::string& what, const absl::Status& status);

@@ -16,15 +16,9 @@ struct Generator {
 
 }  // namespace
 
-std::string NewUuid() {
-  static auto* g = new Generator();
-  uint8_t b[16];
-  {
-    absl::MutexLock lock(&g->mu);
-    for (auto& x : b) x = absl::Uniform<uint8_t>(g->gen);
-  }
-  b[6] = (b[6] & 0x0f) | 0x40;  // version 4
-  b[8] = (b[8] & 0x3f) | 0x80;  // RFC 4122 variant
+namespace {
+
+std::string Format(uint8_t (&b)[16]) {
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
   out.reserve(36);
@@ -34,6 +28,43 @@ std::string NewUuid() {
     out.push_back(kHex[b[i] & 0xf]);
   }
   return out;
+}
+
+// FNV-1a, 64 bits, from a given basis: stable across processes and platforms.
+uint64_t Fnv1a(absl::string_view data, uint64_t basis) {
+  uint64_t h = basis;
+  for (unsigned char c : data) {
+    h ^= c;
+    h *= 0x100000001b3ULL;
+  }
+  return h;
+}
+
+}  // namespace
+
+std::string UuidFromName(absl::string_view name) {
+  const uint64_t hi = Fnv1a(name, 0xcbf29ce484222325ULL);
+  const uint64_t lo = Fnv1a(name, hi ^ 0x9e3779b97f4a7c15ULL);
+  uint8_t b[16];
+  for (int i = 0; i < 8; ++i) {
+    b[i] = static_cast<uint8_t>(hi >> (56 - 8 * i));
+    b[8 + i] = static_cast<uint8_t>(lo >> (56 - 8 * i));
+  }
+  b[6] = (b[6] & 0x0f) | 0x80;  // version 8
+  b[8] = (b[8] & 0x3f) | 0x80;  // RFC variant
+  return Format(b);
+}
+
+std::string NewUuid() {
+  static auto* g = new Generator();
+  uint8_t b[16];
+  {
+    absl::MutexLock lock(&g->mu);
+    for (auto& x : b) x = absl::Uniform<uint8_t>(g->gen);
+  }
+  b[6] = (b[6] & 0x0f) | 0x40;  // version 4
+  b[8] = (b[8] & 0x3f) | 0x80;  // RFC 4122 variant
+  return Format(b);
 }
 
 bool IsUuid(absl::string_view s) {

@@ -54,6 +54,12 @@ class LogReader {
   virtual absl::StatusOr<std::vector<LogRecord>> Poll(size_t max_records, absl::Time deadline) = 0;
   // Wakes a blocked Poll, which then returns CANCELLED. Thread-safe.
   virtual void Close() = 0;
+
+  // Per partition, the highest offset the reader has moved past, counting offsets that hold no
+  // record for the application (Kafka transaction markers), as far as it knows; only partitions
+  // where that is ahead of the last returned record need be listed. Everything at or below it
+  // has been returned by Poll. Logs without such offsets return an empty map.
+  virtual std::map<int32_t, int64_t> PassedOffsets() const { return {}; }
 };
 
 class EventLog {

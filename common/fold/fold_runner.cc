@@ -75,7 +75,14 @@ absl::StatusOr<size_t> FoldRunner::ApplyOnce(eventlog::LogReader& reader, absl::
   // retried first: the reader has moved past them.
   if (pending_.empty()) {
     CRM_ASSIGN_OR_RETURN(pending_, reader.Poll(options_.max_batch, deadline));
-    if (pending_.empty()) return 0;
+    if (pending_.empty()) {
+      absl::MutexLock lock(&mu_);
+      for (const auto& [partition, offset] : reader.PassedOffsets()) {
+        auto it = applied_.find(partition);
+        if (it != applied_.end()) it->second = std::max(it->second, offset);
+      }
+      return 0;
+    }
   }
   eventlog::PositionMap applied = Applied();
   eventlog::PositionMap batch_positions;
@@ -112,6 +119,13 @@ absl::StatusOr<size_t> FoldRunner::ApplyOnce(eventlog::LogReader& reader, absl::
     for (const auto& [partition, offset] : batch_positions) {
       int64_t& last = applied_[partition];
       last = std::max(last, offset);
+    }
+    // Offsets without records (transaction markers) that the reader moved past count as
+    // applied, so that waiting for a partition's end terminates. They need not be stored: after
+    // a restart the reader skips them again.
+    for (const auto& [partition, offset] : reader.PassedOffsets()) {
+      auto it = applied_.find(partition);
+      if (it != applied_.end()) it->second = std::max(it->second, offset);
     }
   }
   return count;

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "common/base/status_macros.h"
 #include "common/kafka/murmur2.h"
 #include "common/log/log.h"
 #include "spdlog/spdlog.h"
@@ -93,10 +94,13 @@ std::vector<std::pair<std::string, std::string>> MessageHeaders(const rd_kafka_m
 
 class KafkaReader final : public LogReader {
  public:
-  KafkaReader(rd_kafka_t* rk) : rk_(rk) {}
+  // Takes ownership of both.
+  KafkaReader(rd_kafka_t* rk, rd_kafka_topic_partition_list_t* assigned)
+      : rk_(rk), assigned_(assigned) {}
   ~KafkaReader() override {
     rd_kafka_consumer_close(rk_);
     rd_kafka_destroy(rk_);
+    rd_kafka_topic_partition_list_destroy(assigned_);
   }
 
   absl::StatusOr<std::vector<LogRecord>> Poll(size_t max_records, absl::Time deadline) override {
@@ -135,16 +139,61 @@ class KafkaReader final : public LogReader {
 
   void Close() override { closed_.store(true); }
 
+  // The consumer's application position (next offset to hand out) moves past transaction
+  // markers and aborted records as the application polls, never past a record not yet returned.
+  std::map<int32_t, int64_t> PassedOffsets() const override {
+    std::map<int32_t, int64_t> out;
+    rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_copy(assigned_);
+    if (rd_kafka_position(rk_, list) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      for (int i = 0; i < list->cnt; ++i) {
+        if (list->elems[i].offset > 0) out[list->elems[i].partition] = list->elems[i].offset - 1;
+      }
+    }
+    rd_kafka_topic_partition_list_destroy(list);
+    return out;
+  }
+
  private:
   rd_kafka_t* const rk_;
+  rd_kafka_topic_partition_list_t* const assigned_;
   std::atomic<bool> closed_{false};
 };
 
 }  // namespace
 
+// The transactional producer of one owned partition. Transactions on it are serialized by mu.
+struct PartitionWriter {
+  rd_kafka_t* producer = nullptr;
+  absl::Mutex mu;
+  bool fenced ABSL_GUARDED_BY(mu) = false;    // another process took the partition
+  bool in_doubt ABSL_GUARDED_BY(mu) = false;  // the last commit's outcome is unknown
+  ~PartitionWriter() {
+    if (producer != nullptr) rd_kafka_destroy(producer);
+  }
+};
+
+absl::Status TxnError(rd_kafka_error_t* error, absl::string_view what) {
+  absl::Status s = absl::UnavailableError(absl::StrCat(what, ": ", rd_kafka_error_string(error)));
+  rd_kafka_error_destroy(error);
+  return s;
+}
+
+bool IsFenced(const rd_kafka_error_t* error) {
+  const rd_kafka_resp_err_t code = rd_kafka_error_code(error);
+  return rd_kafka_error_is_fatal(error) || code == RD_KAFKA_RESP_ERR__FENCED ||
+         code == RD_KAFKA_RESP_ERR_PRODUCER_FENCED ||
+         code == RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH;
+}
+
+int TimeoutMs(absl::Time deadline) {
+  return static_cast<int>(
+      std::clamp<int64_t>(absl::ToInt64Milliseconds(deadline - absl::Now()), 1, 600'000));
+}
+
 struct KafkaEventLog::Impl {
   KafkaEventLogOptions options;
   rd_kafka_t* producer = nullptr;
+  std::map<int32_t, std::unique_ptr<PartitionWriter>> writers;  // transactional mode only
   int32_t partitions = 0;
   std::atomic<bool> stopping{false};
   std::thread poller;
@@ -176,6 +225,7 @@ struct KafkaEventLog::Impl {
   ~Impl() {
     stopping.store(true);
     if (poller.joinable()) poller.join();
+    writers.clear();
     if (producer != nullptr) {
       rd_kafka_flush(producer, 10'000);
       rd_kafka_destroy(producer);
@@ -275,9 +325,47 @@ absl::StatusOr<std::unique_ptr<KafkaEventLog>> KafkaEventLog::Open(
     if (!got.ok()) return got;
   }
 
+  if (!options.transactional_id_prefix.empty()) {
+    if (options.replica_count < 1 || options.replica_index < 0 ||
+        options.replica_index >= options.replica_count) {
+      return absl::InvalidArgumentError(absl::StrCat("replica index ", options.replica_index,
+                                                     " is not in [0, ", options.replica_count,
+                                                     ")"));
+    }
+    for (int32_t p = options.replica_index; p < impl->partitions; p += options.replica_count) {
+      auto writer = std::make_unique<PartitionWriter>();
+      const std::string txn_id = absl::StrCat(options.transactional_id_prefix, ".p", p);
+      auto wconf = MakeConf(options, {
+                                         {"enable.idempotence", "true"},
+                                         {"acks", "all"},
+                                         {"transactional.id", txn_id},
+                                         {"linger.ms", "1"},
+                                         {"compression.type", "lz4"},
+                                         {"transaction.timeout.ms", "60000"},
+                                         {"message.timeout.ms",
+                                          absl::StrCat(absl::ToInt64Milliseconds(
+                                              options.delivery_timeout))},
+                                     });
+      if (!wconf.ok()) return wconf.status();
+      rd_kafka_conf_set_dr_msg_cb(wconf->get(), &Impl::OnDelivery);
+      rd_kafka_conf_set_opaque(wconf->get(), impl.get());
+      writer->producer = rd_kafka_new(RD_KAFKA_PRODUCER, wconf->release(), err, sizeof(err));
+      if (writer->producer == nullptr) return absl::InvalidArgumentError(err);
+      // Fences every earlier producer with this transactional id and aborts its open transaction.
+      if (rd_kafka_error_t* e = rd_kafka_init_transactions(
+              writer->producer, static_cast<int>(absl::ToInt64Milliseconds(timeout)))) {
+        return TxnError(e, "init transactions for " + txn_id);
+      }
+      impl->writers[p] = std::move(writer);
+    }
+  }
+
   Impl* raw = impl.get();
   impl->poller = std::thread([raw] {
-    while (!raw->stopping.load()) rd_kafka_poll(raw->producer, 100);
+    while (!raw->stopping.load()) {
+      rd_kafka_poll(raw->producer, raw->writers.empty() ? 100 : 20);
+      for (auto& [p, w] : raw->writers) rd_kafka_poll(w->producer, 0);
+    }
   });
   return std::unique_ptr<KafkaEventLog>(new KafkaEventLog(std::move(impl)));
 }
@@ -299,6 +387,7 @@ absl::StatusOr<LogPosition> KafkaEventLog::Append(absl::string_view key,
     }
   }
   const int32_t partition = PartitionOf(key);
+  if (!impl_->writers.empty()) return AppendTransactional(partition, key, std::move(values), deadline);
   auto pending = std::make_shared<Pending>();
   pending->partition = partition;
   {
@@ -357,8 +446,118 @@ absl::StatusOr<LogPosition> KafkaEventLog::Append(absl::string_view key,
   return pending->last;
 }
 
+bool KafkaEventLog::Writes(int32_t partition) const {
+  return impl_->writers.empty() || impl_->writers.count(partition) > 0;
+}
+
+absl::StatusOr<LogPosition> KafkaEventLog::AppendTransactional(int32_t partition,
+                                                               absl::string_view key,
+                                                               std::vector<AppendValue> values,
+                                                               absl::Time deadline) {
+  auto it = impl_->writers.find(partition);
+  if (it == impl_->writers.end()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("partition ", partition, " is written by another replica"));
+  }
+  PartitionWriter& w = *it->second;
+  absl::MutexLock lock(&w.mu);
+  CRM_RETURN_IF_ERROR(ResolveLocked(w, deadline));
+  if (rd_kafka_error_t* e = rd_kafka_begin_transaction(w.producer)) {
+    if (IsFenced(e)) w.fenced = true;
+    return TxnError(e, "begin transaction");
+  }
+  auto pending = std::make_shared<Pending>();
+  pending->partition = partition;
+  {
+    absl::MutexLock plock(&pending->mu);
+    pending->remaining = static_cast<int>(values.size());
+  }
+  for (auto& v : values) {
+    rd_kafka_headers_t* hdrs = rd_kafka_headers_new(v.headers.size());
+    for (const auto& [name, value] : v.headers) {
+      rd_kafka_header_add(hdrs, name.data(), static_cast<ssize_t>(name.size()), value.data(),
+                          static_cast<ssize_t>(value.size()));
+    }
+    auto* holder = new std::shared_ptr<Pending>(pending);
+    rd_kafka_resp_err_t e = rd_kafka_producev(
+        w.producer, RD_KAFKA_V_TOPIC(impl_->options.topic.c_str()),
+        RD_KAFKA_V_PARTITION(partition), RD_KAFKA_V_KEY(key.data(), key.size()),
+        RD_KAFKA_V_VALUE(v.value.data(), v.value.size()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(holder), RD_KAFKA_V_END);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      rd_kafka_headers_destroy(hdrs);
+      delete holder;
+      if (rd_kafka_error_t* ae = rd_kafka_abort_transaction(w.producer, TimeoutMs(deadline))) {
+        w.in_doubt = true;  // resolved (aborted) by the next Settle/Append
+        rd_kafka_error_destroy(ae);
+      }
+      return KafkaError(e, "produce");
+    }
+  }
+  if (rd_kafka_error_t* e = rd_kafka_commit_transaction(w.producer, TimeoutMs(deadline))) {
+    if (IsFenced(e)) {
+      w.fenced = true;
+      spdlog::error("partition {}: fenced by another writer; this replica no longer writes it",
+                    partition);
+    } else if (rd_kafka_error_txn_requires_abort(e)) {
+      if (rd_kafka_error_t* ae = rd_kafka_abort_transaction(w.producer, TimeoutMs(deadline))) {
+        w.in_doubt = true;
+        rd_kafka_error_destroy(ae);
+      }
+    } else {
+      w.in_doubt = true;  // e.g. timed out: the commit may yet succeed
+    }
+    return TxnError(e, "commit transaction");
+  }
+  absl::MutexLock plock(&pending->mu);
+  // The commit flushed every record, so every delivery report has been served.
+  pending->mu.AwaitWithDeadline(
+      absl::Condition(
+          +[](Pending* p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(p->mu) { return p->remaining == 0; },
+          pending.get()),
+      absl::Now() + absl::Seconds(5));
+  if (pending->remaining > 0 || !pending->status.ok()) {
+    return absl::InternalError("transaction committed but delivery reports are missing");
+  }
+  return pending->last;
+}
+
+absl::Status KafkaEventLog::ResolveLocked(PartitionWriter& w, absl::Time deadline) {
+  if (w.fenced) {
+    return absl::UnavailableError(
+        "fenced: another replica now writes this partition (check replica indexes)");
+  }
+  if (!w.in_doubt) return absl::OkStatus();
+  // Retrying the commit is safe: it completes the earlier commit, or tells us to abort.
+  rd_kafka_error_t* e = rd_kafka_commit_transaction(w.producer, TimeoutMs(deadline));
+  if (e == nullptr) {
+    w.in_doubt = false;
+    return absl::OkStatus();
+  }
+  if (IsFenced(e)) {
+    w.fenced = true;
+    return TxnError(e, "resolve transaction");
+  }
+  if (rd_kafka_error_txn_requires_abort(e) ||
+      rd_kafka_error_code(e) == RD_KAFKA_RESP_ERR__STATE) {
+    rd_kafka_error_destroy(e);
+    rd_kafka_error_t* ae = rd_kafka_abort_transaction(w.producer, TimeoutMs(deadline));
+    if (ae == nullptr || rd_kafka_error_code(ae) == RD_KAFKA_RESP_ERR__STATE) {
+      if (ae != nullptr) rd_kafka_error_destroy(ae);
+      w.in_doubt = false;
+      return absl::OkStatus();
+    }
+    return TxnError(ae, "abort transaction");
+  }
+  return TxnError(e, "resolve transaction");
+}
+
 absl::Status KafkaEventLog::Settle(absl::string_view key, absl::Time deadline) {
   const int32_t partition = PartitionOf(key);
+  if (auto it = impl_->writers.find(partition); it != impl_->writers.end()) {
+    absl::MutexLock lock(&it->second->mu);
+    return ResolveLocked(*it->second, deadline);
+  }
   absl::MutexLock lock(&impl_->mu);
   struct Arg {
     Impl* impl;
@@ -397,20 +596,33 @@ absl::StatusOr<std::unique_ptr<LogReader>> KafkaEventLog::NewReader(
         offset;
   }
   rd_kafka_resp_err_t e = rd_kafka_assign(rk, list);
-  rd_kafka_topic_partition_list_destroy(list);
   if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    rd_kafka_topic_partition_list_destroy(list);
     rd_kafka_destroy(rk);
     return KafkaError(e, "assign");
   }
-  return std::unique_ptr<LogReader>(new KafkaReader(rk));
+  return std::unique_ptr<LogReader>(new KafkaReader(rk, list));
 }
 
 absl::StatusOr<int64_t> KafkaEventLog::EndOffset(int32_t partition) {
   int64_t low = 0, high = 0;
-  rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(
-      impl_->producer, impl_->options.topic.c_str(), partition, &low, &high, 5000);
-  if (e != RD_KAFKA_RESP_ERR_NO_ERROR) return KafkaError(e, "watermark offsets");
-  return high;
+  // Right after a topic is created or a broker restarts, leadership is still settling: retry
+  // those answers for a while before giving up.
+  const absl::Time until = absl::Now() + absl::Seconds(10);
+  absl::Duration backoff = absl::Milliseconds(50);
+  for (;;) {
+    rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(
+        impl_->producer, impl_->options.topic.c_str(), partition, &low, &high, 5000);
+    if (e == RD_KAFKA_RESP_ERR_NO_ERROR) return high;
+    const bool transient = e == RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION ||
+                           e == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE ||
+                           e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
+                           e == RD_KAFKA_RESP_ERR__TRANSPORT ||
+                           e == RD_KAFKA_RESP_ERR__TIMED_OUT;
+    if (!transient || absl::Now() + backoff > until) return KafkaError(e, "watermark offsets");
+    absl::SleepFor(backoff);
+    backoff = std::min(backoff * 2, absl::Milliseconds(1000));
+  }
 }
 
 }  // namespace crm::eventlog

@@ -40,6 +40,14 @@ struct KafkaEventLogOptions {
   std::string group_id = "crm";
   // How long librdkafka keeps retrying a record before reporting it failed.
   absl::Duration delivery_timeout = absl::Seconds(30);
+  // Fenced single writers (crm-command replicas). When transactional_id_prefix is set, this
+  // process writes only the partitions p with p % replica_count == replica_index, each through
+  // its own transactional producer "<transactional_id_prefix>.p<p>". Starting that producer
+  // fences every earlier process that wrote the partition (a zombie replica): its transactions
+  // abort and it can append nothing more. Appends to other partitions are FAILED_PRECONDITION.
+  std::string transactional_id_prefix;
+  int32_t replica_index = 0;
+  int32_t replica_count = 1;
   // Extra librdkafka properties for producer and consumers (name, value); they win.
   std::vector<std::pair<std::string, std::string>> extra_config;
 };
@@ -63,13 +71,21 @@ class KafkaEventLog final : public EventLog {
   // The partition of `key` (murmur2, as the Java client computes it).
   int32_t PartitionOf(absl::string_view key) const override;
 
-  // Waits until no Append to `key`'s partition is still waiting for its delivery report.
+  // Waits until no Append to `key`'s partition is still waiting for its delivery report, and in
+  // transactional mode resolves a transaction whose commit had an unknown outcome.
   absl::Status Settle(absl::string_view key, absl::Time deadline) override;
+
+  // Whether this process writes `partition` (always true without transactional_id_prefix).
+  bool Writes(int32_t partition) const;
 
   struct Impl;
 
  private:
   explicit KafkaEventLog(std::unique_ptr<Impl> impl);
+  absl::StatusOr<LogPosition> AppendTransactional(int32_t partition, absl::string_view key,
+                                                  std::vector<AppendValue> values,
+                                                  absl::Time deadline);
+  absl::Status ResolveLocked(struct PartitionWriter& writer, absl::Time deadline);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -16,9 +16,7 @@ constexpr absl::string_view kSep("\0", 1);
 
 std::string StateKey(absl::string_view id) { return absl::StrCat("s/", id); }
 std::string EmailKey(absl::string_view email) { return absl::StrCat("e", kSep, email); }
-std::string RequestKey(absl::string_view request_id) {
-  return absl::StrCat("r", kSep, request_id);
-}
+std::string RequestKey(absl::string_view request_id) { return absl::StrCat("r", kSep, request_id); }
 
 absl::StatusOr<std::optional<CustomerCommandResponse>> ReadResponse(
     const std::optional<std::string>& value, absl::string_view key) {
@@ -46,18 +44,19 @@ absl::Status CommandStateFold::Apply(const eventlog::LogRecord& record, kv::KvBa
   crm::v1::Customer before = state.customer();
   absl::Status applied = domain::customer::Apply(*state.mutable_customer(), event);
   if (!applied.ok()) {
-    return absl::DataLossError(absl::StrCat("event ", event.event_id(), " cannot be applied: ",
-                                            applied.message()));
+    return absl::DataLossError(
+        absl::StrCat("event ", event.event_id(), " cannot be applied: ", applied.message()));
   }
-  state.set_consistency_token(eventlog::EncodeConsistencyToken(
-      {{record.position.partition, record.position.offset}}));
+  state.set_consistency_token(
+      eventlog::EncodeConsistencyToken({{record.position.partition, record.position.offset}}));
 
   for (const auto& email : before.emails()) {
     bool kept = false;
     for (const auto& e : state.customer().emails()) kept |= (e == email);
     if (!kept) batch.Delete(EmailKey(email));
   }
-  for (const auto& email : state.customer().emails()) batch.Put(EmailKey(email), event.customer_id());
+  for (const auto& email : state.customer().emails())
+    batch.Put(EmailKey(email), event.customer_id());
 
   if (!event.request_id().empty()) {
     const std::string rkey = RequestKey(event.request_id());
@@ -82,8 +81,7 @@ absl::StatusOr<CustomerCommandResponse> CommandState::Customer(absl::string_view
   return response.value_or(CustomerCommandResponse());
 }
 
-absl::StatusOr<std::optional<std::string>> CommandState::EmailOwner(
-    absl::string_view email) const {
+absl::StatusOr<std::optional<std::string>> CommandState::EmailOwner(absl::string_view email) const {
   return store_->Get(EmailKey(email));
 }
 

@@ -33,6 +33,14 @@ std::vector<std::string> ClaimedEmails(const crm::v1::Customer& customer) {
 
 }  // namespace
 
+std::string CustomerIdFor(const crm::v1::RegisterCustomerRequest& request) {
+  if (!request.customer_id().empty()) return request.customer_id();
+  if (!request.request_id().empty()) {
+    return base::UuidFromName(absl::StrCat("crm.v1.RegisterCustomer/", request.request_id()));
+  }
+  return base::NewUuid();
+}
+
 std::vector<std::pair<std::string, std::string>> EventHeaders(const EventEnvelope& event,
                                                               const std::string& source) {
   const std::string time = TimeUtil::ToString(event.recorded_at());
@@ -52,8 +60,8 @@ std::vector<std::pair<std::string, std::string>> EventHeaders(const EventEnvelop
 
 CustomerCommandHandler::CustomerCommandHandler(eventlog::EventLog* log,
                                                fold::FoldRunner* state_runner,
-                                               const CommandState* state,
-                                               const base::Clock* clock, Options options)
+                                               const CommandState* state, const base::Clock* clock,
+                                               Options options)
     : log_(log),
       state_runner_(state_runner),
       state_(state),
@@ -120,8 +128,7 @@ absl::StatusOr<CustomerCommandHandler::Response> CustomerCommandHandler::Execute
     event.set_schema_version(1);
     absl::Status applied = domain::customer::Apply(*after.mutable_customer(), event);
     if (!applied.ok()) {
-      return absl::InternalError(
-          absl::StrCat("decided event does not apply: ", applied.message()));
+      return absl::InternalError(absl::StrCat("decided event does not apply: ", applied.message()));
     }
     values.push_back({event.SerializeAsString(), EventHeaders(event, options_.event_source)});
   }
@@ -197,15 +204,7 @@ absl::StatusOr<CustomerCommandHandler::Response> CustomerCommandHandler::Execute
 
 absl::StatusOr<CustomerCommandHandler::Response> CustomerCommandHandler::Register(
     const crm::v1::RegisterCustomerRequest& request, const rpc::CallContext& call) {
-  std::string id = request.customer_id();
-  if (id.empty()) {
-    // A retry without an id must find the customer its first attempt created.
-    if (!request.request_id().empty()) {
-      CRM_ASSIGN_OR_RETURN(auto first_answer, state_->Request(request.request_id()));
-      if (first_answer.has_value()) return *first_answer;
-    }
-    id = base::NewUuid();
-  }
+  const std::string id = CustomerIdFor(request);
   return Execute(id, request.request_id(), ClaimedEmails(request.customer()), call,
                  [&](const auto& state, const auto& context) {
                    return domain::customer::DecideRegister(state, request, id, context);
@@ -214,9 +213,8 @@ absl::StatusOr<CustomerCommandHandler::Response> CustomerCommandHandler::Registe
 
 absl::StatusOr<CustomerCommandHandler::Response> CustomerCommandHandler::Update(
     const crm::v1::UpdateCustomerRequest& request, const rpc::CallContext& call) {
-  CRM_ASSIGN_OR_RETURN(std::string id,
-                       domain::customer::ParseCustomerName(request.customer().name(),
-                                                           "customer.name"));
+  CRM_ASSIGN_OR_RETURN(std::string id, domain::customer::ParseCustomerName(
+                                           request.customer().name(), "customer.name"));
   return Execute(id, request.request_id(), ClaimedEmails(request.customer()), call,
                  [&](const auto& state, const auto& context) {
                    return domain::customer::DecideUpdate(state, request, context);
@@ -225,11 +223,10 @@ absl::StatusOr<CustomerCommandHandler::Response> CustomerCommandHandler::Update(
 
 absl::StatusOr<CustomerCommandHandler::Response> CustomerCommandHandler::ChangeLifecycleStage(
     const crm::v1::ChangeLifecycleStageRequest& request, const rpc::CallContext& call) {
-  return ExecuteOnName(request.name(), request.request_id(), {}, call,
-                       [&](const auto& state, const auto& context) {
-                         return domain::customer::DecideChangeLifecycleStage(state, request,
-                                                                             context);
-                       });
+  return ExecuteOnName(
+      request.name(), request.request_id(), {}, call, [&](const auto& state, const auto& context) {
+        return domain::customer::DecideChangeLifecycleStage(state, request, context);
+      });
 }
 
 absl::StatusOr<CustomerCommandHandler::Response> CustomerCommandHandler::AssignOwner(

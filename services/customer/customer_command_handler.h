@@ -49,8 +49,8 @@ class CustomerCommandHandler {
                                     const rpc::CallContext& call);
   absl::StatusOr<Response> Update(const crm::v1::UpdateCustomerRequest& request,
                                   const rpc::CallContext& call);
-  absl::StatusOr<Response> ChangeLifecycleStage(
-      const crm::v1::ChangeLifecycleStageRequest& request, const rpc::CallContext& call);
+  absl::StatusOr<Response> ChangeLifecycleStage(const crm::v1::ChangeLifecycleStageRequest& request,
+                                                const rpc::CallContext& call);
   absl::StatusOr<Response> AssignOwner(const crm::v1::AssignOwnerRequest& request,
                                        const rpc::CallContext& call);
   absl::StatusOr<Response> Tag(const crm::v1::TagCustomerRequest& request,
@@ -86,6 +86,10 @@ class CustomerCommandHandler {
   absl::Mutex unsettled_mu_;
   absl::flat_hash_set<std::string> unsettled_ ABSL_GUARDED_BY(unsettled_mu_);
 };
+
+// The id a RegisterCustomer request registers under: its customer_id if set; else derived from
+// its request_id (so a retry, on any replica, targets the same customer); else a new UUID.
+std::string CustomerIdFor(const crm::v1::RegisterCustomerRequest& request);
 
 // Transport headers of an event: event type, schema version, event id, content type and the
 // CloudEvents binary-mode attributes (ce_specversion, ce_id, ce_source, ce_type, ce_time,

@@ -1,70 +1,137 @@
 #include "services/customer/customer_command_service.h"
 
 #include "common/rpc/unary.h"
+#include "domain/customer/customer_aggregate.h"
 
 namespace crm::services::customer {
+namespace {
 
 using Response = crm::v1::CustomerCommandResponse;
 
-grpc::ServerUnaryReactor* CustomerCommandService::RegisterCustomer(
-    grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* in,
-    grpc::ByteBuffer* out) {
-  return rpc::ServeUnary<crm::v1::RegisterCustomerRequest, Response>(
-      ctx, in, out, executor_, [this](const auto& request, const auto& call) {
-        return handler_->Register(request, call);
-      });
+// The customer id in a resource name; empty (handled here, which rejects it) if malformed.
+std::string IdOf(const std::string& name) {
+  auto id = domain::customer::ParseCustomerName(name, "name");
+  return id.ok() ? *id : "";
 }
 
-grpc::ServerUnaryReactor* CustomerCommandService::UpdateCustomer(
-    grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* in,
-    grpc::ByteBuffer* out) {
-  return rpc::ServeUnary<crm::v1::UpdateCustomerRequest, Response>(
-      ctx, in, out, executor_, [this](const auto& request, const auto& call) {
-        return handler_->Update(request, call);
-      });
+}  // namespace
+
+template <typename Req>
+grpc::ServerUnaryReactor* CustomerCommandService::Serve(
+    grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* in, grpc::ByteBuffer* out,
+    const char* method, std::function<std::string(Req&)> route,
+    std::function<absl::StatusOr<Response>(const Req&, const rpc::CallContext&)> handle) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  bool queued = executor_->TrySubmit([=, this] {
+    rpc::CallContext call = rpc::MakeCallContext(ctx);
+    if (absl::Now() >= call.deadline) {
+      reactor->Finish(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "deadline passed"));
+      return;
+    }
+    Req request;
+    if (absl::Status parsed = rpc::ParseRequest(*in, &request); !parsed.ok()) {
+      reactor->Finish(rpc::ToGrpcStatus(parsed));
+      return;
+    }
+    const std::string customer_id = route(request);
+    std::optional<std::string> owner;
+    if (router_ != nullptr && !customer_id.empty()) owner = router_->OwnerOf(customer_id);
+    if (!owner.has_value()) {
+      absl::StatusOr<Response> response = handle(request, call);
+      if (!response.ok()) {
+        reactor->Finish(rpc::ToGrpcStatus(response.status()));
+        return;
+      }
+      *out = rpc::SerializeResponse(*response);
+      reactor->Finish(grpc::Status::OK);
+      return;
+    }
+    if (!rpc::Metadata(ctx, CommandRouter::kForwardedHeader).empty()) {
+      reactor->Finish(rpc::ToGrpcStatus(status::Error(
+          absl::StatusCode::kUnavailable,
+          "forwarded to a replica that does not write this customer; replicas disagree on "
+          "--replica-index/--peers",
+          "NOT_PARTITION_OWNER", {{"owner", *owner}})));
+      return;
+    }
+    router_->Forward(*owner, method, ctx, rpc::SerializeResponse(request), out,
+                     [reactor](grpc::Status status) { reactor->Finish(status); });
+  });
+  if (!queued) {
+    reactor->Finish(rpc::ToGrpcStatus(status::Error(absl::StatusCode::kResourceExhausted,
+                                                    "server is overloaded; retry with backoff",
+                                                    "SERVER_OVERLOADED")));
+  }
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* CustomerCommandService::RegisterCustomer(grpc::CallbackServerContext* ctx,
+                                                                   const grpc::ByteBuffer* in,
+                                                                   grpc::ByteBuffer* out) {
+  return Serve<crm::v1::RegisterCustomerRequest>(
+      ctx, in, out, "/crm.v1.CustomerCommandService/RegisterCustomer",
+      [](crm::v1::RegisterCustomerRequest& request) {
+        request.set_customer_id(CustomerIdFor(request));
+        return request.customer_id();
+      },
+      [this](const auto& request, const auto& call) { return handler_->Register(request, call); });
+}
+
+grpc::ServerUnaryReactor* CustomerCommandService::UpdateCustomer(grpc::CallbackServerContext* ctx,
+                                                                 const grpc::ByteBuffer* in,
+                                                                 grpc::ByteBuffer* out) {
+  return Serve<crm::v1::UpdateCustomerRequest>(
+      ctx, in, out, "/crm.v1.CustomerCommandService/UpdateCustomer",
+      [](crm::v1::UpdateCustomerRequest& request) { return IdOf(request.customer().name()); },
+      [this](const auto& request, const auto& call) { return handler_->Update(request, call); });
 }
 
 grpc::ServerUnaryReactor* CustomerCommandService::ChangeLifecycleStage(
-    grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* in,
-    grpc::ByteBuffer* out) {
-  return rpc::ServeUnary<crm::v1::ChangeLifecycleStageRequest, Response>(
-      ctx, in, out, executor_, [this](const auto& request, const auto& call) {
+    grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* in, grpc::ByteBuffer* out) {
+  return Serve<crm::v1::ChangeLifecycleStageRequest>(
+      ctx, in, out, "/crm.v1.CustomerCommandService/ChangeLifecycleStage",
+      [](crm::v1::ChangeLifecycleStageRequest& request) { return IdOf(request.name()); },
+      [this](const auto& request, const auto& call) {
         return handler_->ChangeLifecycleStage(request, call);
       });
 }
 
-grpc::ServerUnaryReactor* CustomerCommandService::AssignOwner(
-    grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* in,
-    grpc::ByteBuffer* out) {
-  return rpc::ServeUnary<crm::v1::AssignOwnerRequest, Response>(
-      ctx, in, out, executor_, [this](const auto& request, const auto& call) {
+grpc::ServerUnaryReactor* CustomerCommandService::AssignOwner(grpc::CallbackServerContext* ctx,
+                                                              const grpc::ByteBuffer* in,
+                                                              grpc::ByteBuffer* out) {
+  return Serve<crm::v1::AssignOwnerRequest>(
+      ctx, in, out, "/crm.v1.CustomerCommandService/AssignOwner",
+      [](crm::v1::AssignOwnerRequest& request) { return IdOf(request.name()); },
+      [this](const auto& request, const auto& call) {
         return handler_->AssignOwner(request, call);
       });
 }
 
-grpc::ServerUnaryReactor* CustomerCommandService::TagCustomer(
-    grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* in,
-    grpc::ByteBuffer* out) {
-  return rpc::ServeUnary<crm::v1::TagCustomerRequest, Response>(
-      ctx, in, out, executor_, [this](const auto& request, const auto& call) {
-        return handler_->Tag(request, call);
-      });
+grpc::ServerUnaryReactor* CustomerCommandService::TagCustomer(grpc::CallbackServerContext* ctx,
+                                                              const grpc::ByteBuffer* in,
+                                                              grpc::ByteBuffer* out) {
+  return Serve<crm::v1::TagCustomerRequest>(
+      ctx, in, out, "/crm.v1.CustomerCommandService/TagCustomer",
+      [](crm::v1::TagCustomerRequest& request) { return IdOf(request.name()); },
+      [this](const auto& request, const auto& call) { return handler_->Tag(request, call); });
 }
 
-grpc::ServerUnaryReactor* CustomerCommandService::UntagCustomer(
-    grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* in,
-    grpc::ByteBuffer* out) {
-  return rpc::ServeUnary<crm::v1::UntagCustomerRequest, Response>(
-      ctx, in, out, executor_, [this](const auto& request, const auto& call) {
-        return handler_->Untag(request, call);
-      });
+grpc::ServerUnaryReactor* CustomerCommandService::UntagCustomer(grpc::CallbackServerContext* ctx,
+                                                                const grpc::ByteBuffer* in,
+                                                                grpc::ByteBuffer* out) {
+  return Serve<crm::v1::UntagCustomerRequest>(
+      ctx, in, out, "/crm.v1.CustomerCommandService/UntagCustomer",
+      [](crm::v1::UntagCustomerRequest& request) { return IdOf(request.name()); },
+      [this](const auto& request, const auto& call) { return handler_->Untag(request, call); });
 }
 
-grpc::ServerUnaryReactor* CustomerCommandService::RecordPurchase(
-    grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* in,
-    grpc::ByteBuffer* out) {
-  return rpc::ServeUnary<crm::v1::RecordPurchaseRequest, Response>(
-      ctx, in, out, executor_, [this](const auto& request, const auto& call) {
+grpc::ServerUnaryReactor* CustomerCommandService::RecordPurchase(grpc::CallbackServerContext* ctx,
+                                                                 const grpc::ByteBuffer* in,
+                                                                 grpc::ByteBuffer* out) {
+  return Serve<crm::v1::RecordPurchaseRequest>(
+      ctx, in, out, "/crm.v1.CustomerCommandService/RecordPurchase",
+      [](crm::v1::RecordPurchaseRequest& request) { return IdOf(request.name()); },
+      [this](const auto& request, const auto& call) {
         return handler_->RecordPurchase(request, call);
       });
 }

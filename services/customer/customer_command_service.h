@@ -5,6 +5,7 @@
 
 #include "common/rpc/executor.h"
 #include "crm/v1/customer_service.grpc.pb.h"
+#include "services/customer/command_router.h"
 #include "services/customer/customer_command_handler.h"
 
 namespace crm::services::customer {
@@ -12,26 +13,19 @@ namespace crm::services::customer {
 using CustomerCommandRawBase =
     crm::v1::CustomerCommandService::WithRawCallbackMethod_RegisterCustomer<
         crm::v1::CustomerCommandService::WithRawCallbackMethod_UpdateCustomer<
-            crm::v1::CustomerCommandService::
-                WithRawCallbackMethod_ChangeLifecycleStage<
-                    crm::v1::CustomerCommandService::
-                        WithRawCallbackMethod_AssignOwner<
-                            crm::v1::CustomerCommandService::
-                                WithRawCallbackMethod_TagCustomer<
-                                    crm::v1::CustomerCommandService::
-                                        WithRawCallbackMethod_UntagCustomer<
-                                            crm::v1::CustomerCommandService::
-                                                WithRawCallbackMethod_RecordPurchase<
-                                                    crm::v1::
-                                                        CustomerCommandService::
-                                                            Service>>>>>>>;
+            crm::v1::CustomerCommandService::WithRawCallbackMethod_ChangeLifecycleStage<
+                crm::v1::CustomerCommandService::WithRawCallbackMethod_AssignOwner<
+                    crm::v1::CustomerCommandService::WithRawCallbackMethod_TagCustomer<
+                        crm::v1::CustomerCommandService::WithRawCallbackMethod_UntagCustomer<
+                            crm::v1::CustomerCommandService::WithRawCallbackMethod_RecordPurchase<
+                                crm::v1::CustomerCommandService::Service>>>>>>>;
 
 class CustomerCommandService final : public CustomerCommandRawBase {
  public:
-  // Does not take ownership.
-  CustomerCommandService(CustomerCommandHandler* handler,
+  // Does not take ownership. `router` may be null: every command is handled here.
+  CustomerCommandService(CustomerCommandHandler* handler, CommandRouter* router,
                          rpc::Executor* executor)
-      : handler_(handler), executor_(executor) {}
+      : handler_(handler), router_(router), executor_(executor) {}
 
   grpc::ServerUnaryReactor* RegisterCustomer(grpc::CallbackServerContext* ctx,
                                              const grpc::ByteBuffer* in,
@@ -39,15 +33,13 @@ class CustomerCommandService final : public CustomerCommandRawBase {
   grpc::ServerUnaryReactor* UpdateCustomer(grpc::CallbackServerContext* ctx,
                                            const grpc::ByteBuffer* in,
                                            grpc::ByteBuffer* out) override;
-  grpc::ServerUnaryReactor* ChangeLifecycleStage(
-      grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* in,
-      grpc::ByteBuffer* out) override;
+  grpc::ServerUnaryReactor* ChangeLifecycleStage(grpc::CallbackServerContext* ctx,
+                                                 const grpc::ByteBuffer* in,
+                                                 grpc::ByteBuffer* out) override;
   grpc::ServerUnaryReactor* AssignOwner(grpc::CallbackServerContext* ctx,
-                                        const grpc::ByteBuffer* in,
-                                        grpc::ByteBuffer* out) override;
+                                        const grpc::ByteBuffer* in, grpc::ByteBuffer* out) override;
   grpc::ServerUnaryReactor* TagCustomer(grpc::CallbackServerContext* ctx,
-                                        const grpc::ByteBuffer* in,
-                                        grpc::ByteBuffer* out) override;
+                                        const grpc::ByteBuffer* in, grpc::ByteBuffer* out) override;
   grpc::ServerUnaryReactor* UntagCustomer(grpc::CallbackServerContext* ctx,
                                           const grpc::ByteBuffer* in,
                                           grpc::ByteBuffer* out) override;
@@ -56,7 +48,18 @@ class CustomerCommandService final : public CustomerCommandRawBase {
                                            grpc::ByteBuffer* out) override;
 
  private:
+  // Parses the request, finds its customer (`route` may fill in a generated id), then runs
+  // `handle` here or forwards the call to the replica that writes that customer.
+  template <typename Req>
+  grpc::ServerUnaryReactor* Serve(grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* in,
+                                  grpc::ByteBuffer* out, const char* method,
+                                  std::function<std::string(Req&)> route,
+                                  std::function<absl::StatusOr<crm::v1::CustomerCommandResponse>(
+                                      const Req&, const rpc::CallContext&)>
+                                      handle);
+
   CustomerCommandHandler* const handler_;
+  CommandRouter* const router_;
   rpc::Executor* const executor_;
 };
 

@@ -31,8 +31,7 @@ absl::Status CustomerQueries::AwaitToken(const std::string& token,
                                          const rpc::CallContext& call) const {
   if (token.empty()) return absl::OkStatus();
   CRM_ASSIGN_OR_RETURN(eventlog::PositionMap positions, eventlog::DecodeConsistencyToken(token));
-  const absl::Time deadline =
-      std::min(call.deadline, absl::Now() + options_.max_consistency_wait);
+  const absl::Time deadline = std::min(call.deadline, absl::Now() + options_.max_consistency_wait);
   absl::Status reached = views_runner_->WaitFor(positions, deadline);
   if (absl::IsDeadlineExceeded(reached)) {
     return status::Error(absl::StatusCode::kDeadlineExceeded,
@@ -171,10 +170,10 @@ grpc::ServerUnaryReactor* CustomerQueryService::FindCustomers(grpc::CallbackServ
       [this](const auto& request, const auto& call) { return queries_->Find(request, call); });
 }
 
-grpc::ServerUnaryReactor* CustomerQueryService::GetCustomerHistory(
-    grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* in, grpc::ByteBuffer* out) {
-  return rpc::ServeUnary<crm::v1::GetCustomerHistoryRequest,
-                         crm::v1::GetCustomerHistoryResponse>(
+grpc::ServerUnaryReactor* CustomerQueryService::GetCustomerHistory(grpc::CallbackServerContext* ctx,
+                                                                   const grpc::ByteBuffer* in,
+                                                                   grpc::ByteBuffer* out) {
+  return rpc::ServeUnary<crm::v1::GetCustomerHistoryRequest, crm::v1::GetCustomerHistoryResponse>(
       ctx, in, out, executor_,
       [this](const auto& request, const auto& call) { return queries_->History(request, call); });
 }

@@ -57,8 +57,7 @@ class CustomerQueryService final : public CustomerQueryRawBase {
       : queries_(queries), executor_(executor) {}
 
   grpc::ServerUnaryReactor* GetCustomer(grpc::CallbackServerContext* ctx,
-                                        const grpc::ByteBuffer* in,
-                                        grpc::ByteBuffer* out) override;
+                                        const grpc::ByteBuffer* in, grpc::ByteBuffer* out) override;
   grpc::ServerUnaryReactor* ListCustomers(grpc::CallbackServerContext* ctx,
                                           const grpc::ByteBuffer* in,
                                           grpc::ByteBuffer* out) override;

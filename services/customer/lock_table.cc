@@ -6,8 +6,7 @@
 
 namespace crm::services::customer {
 
-LockTable::LockTable(size_t stripes)
-    : mutexes_(new absl::Mutex[stripes]), stripes_(stripes) {}
+LockTable::LockTable(size_t stripes) : mutexes_(new absl::Mutex[stripes]), stripes_(stripes) {}
 
 LockTable::LockSet::LockSet(LockTable* table, std::vector<size_t> stripes)
     : table_(table), stripes_(std::move(stripes)) {}

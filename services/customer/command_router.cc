@@ -1,0 +1,63 @@
+#include "services/customer/command_router.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace crm::services::customer {
+
+CommandRouter::CommandRouter(const eventlog::EventLog* log, Options options)
+    : log_(log), options_(std::move(options)) {}
+
+absl::Status CommandRouter::Validate() const {
+  if (options_.peers.empty()) return absl::OkStatus();
+  const int32_t replicas = static_cast<int32_t>(options_.peers.size());
+  if (options_.replica_index < 0 || options_.replica_index >= replicas) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("replica index ", options_.replica_index, " is not in [0, ", replicas, ")"));
+  }
+  return absl::OkStatus();
+}
+
+std::optional<std::string> CommandRouter::OwnerOf(absl::string_view customer_id) const {
+  if (options_.peers.size() <= 1) return std::nullopt;
+  const int32_t replicas = static_cast<int32_t>(options_.peers.size());
+  const int32_t owner = log_->PartitionOf(customer_id) % replicas;
+  if (owner == options_.replica_index) return std::nullopt;
+  return options_.peers[owner];
+}
+
+grpc::GenericStub* CommandRouter::StubFor(const std::string& peer) {
+  absl::MutexLock lock(&mu_);
+  auto& stub = stubs_[peer];
+  if (stub == nullptr) {
+    stub = std::make_unique<grpc::GenericStub>(
+        grpc::CreateChannel(peer, grpc::InsecureChannelCredentials()));
+  }
+  return stub.get();
+}
+
+void CommandRouter::Forward(const std::string& peer, const std::string& method,
+                            grpc::CallbackServerContext* server_context,
+                            const grpc::ByteBuffer& request, grpc::ByteBuffer* response,
+                            std::function<void(grpc::Status)> done) {
+  struct Call {
+    grpc::ClientContext context;
+    grpc::ByteBuffer request;
+    std::function<void(grpc::Status)> done;
+  };
+  auto* call = new Call{{}, request, std::move(done)};
+  call->context.set_deadline(server_context->deadline());
+  for (const char* key : {"x-crm-actor", "x-correlation-id"}) {
+    auto it = server_context->client_metadata().find(key);
+    if (it != server_context->client_metadata().end()) {
+      call->context.AddMetadata(key, std::string(it->second.data(), it->second.size()));
+    }
+  }
+  call->context.AddMetadata(kForwardedHeader, absl::StrCat(options_.replica_index));
+  StubFor(peer)->UnaryCall(&call->context, method, grpc::StubOptions(), &call->request, response,
+                           [call](grpc::Status status) {
+                             call->done(std::move(status));
+                             delete call;
+                           });
+}
+
+}  // namespace crm::services::customer
