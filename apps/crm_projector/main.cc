@@ -30,7 +30,7 @@ int main(int argc, char** argv) {
                     "cannot open the event log");
   const std::string views_dir = config.data_dir + "/views";
   if (rebuild) {
-    spdlog::info("rebuild: dropping the views in {}", crm::log::JsonEscape(views_dir));
+    spdlog::info("rebuild: dropping the views in {}", views_dir);
     if (absl::Status s = crm::kv::KvStore::Destroy(views_dir); !s.ok()) {
       Fail("cannot drop the views", s);
     }

@@ -78,7 +78,8 @@ void AddFlags(CLI::App& app, Config& config, const std::vector<std::string>& eng
   app.add_option("--kafka-delivery-timeout-ms", config.kafka_delivery_timeout_ms,
                  "How long the producer retries an event before the command fails")
       ->envname("CRM_KAFKA_DELIVERY_TIMEOUT_MS")
-      ->check(CLI::Range(1000, 3600000));
+      // Kafka brokers cap transactions at transaction.max.timeout.ms (15 min by default).
+      ->check(CLI::Range(1000, 800000));
   app.add_option("--kafka-group", config.kafka_group,
                  "Consumer group id (offsets there are informational only)")
       ->envname("CRM_KAFKA_GROUP");
@@ -138,7 +139,7 @@ absl::StatusOr<std::unique_ptr<eventlog::EventLog>> OpenEventLog(const Config& c
 }
 
 void Fail(const std::string& what, const absl::Status& status) {
-  spdlog::critical("{}: {}", log::JsonEscape(what), log::JsonEscape(status.ToString()));
+  spdlog::critical("{}: {}", what, status.ToString());
   spdlog::shutdown();
   std::exit(1);
 }

@@ -35,6 +35,8 @@ struct LogRecord {
   std::string value;
   // Transport headers (e.g. Kafka record headers). The embedded log keeps them too.
   std::vector<std::pair<std::string, std::string>> headers;
+  // Where it came from, for logs: the Kafka topic; empty for the embedded log.
+  std::string topic;
 };
 
 // What to append: a value with its headers. All values of one Append share the key.

@@ -8,6 +8,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/base/status_macros.h"
+#include "common/log/log.h"
 #include "spdlog/spdlog.h"
 
 namespace crm::fold {
@@ -86,7 +87,7 @@ absl::StatusOr<size_t> FoldRunner::ApplyOnce(eventlog::LogReader& reader, absl::
   }
   eventlog::PositionMap applied = Applied();
   eventlog::PositionMap batch_positions;
-  std::vector<std::pair<eventlog::LogPosition, std::string>> dead;
+  std::vector<std::pair<const eventlog::LogRecord*, std::string>> dead;
   kv::KvBatch batch = store_->NewBatch();
   for (const eventlog::LogRecord& record : pending_) {
     const eventlog::LogPosition& pos = record.position;
@@ -95,7 +96,7 @@ absl::StatusOr<size_t> FoldRunner::ApplyOnce(eventlog::LogReader& reader, absl::
     absl::Status status = fold_->Apply(record, batch);
     if (absl::IsDataLoss(status)) {
       batch.Put(DeadLetterKey(pos), DeadLetterValue(status, record));
-      dead.emplace_back(pos, std::string(status.message()));
+      dead.emplace_back(&record, std::string(status.message()));
     } else if (!status.ok()) {
       return status;  // The batch is discarded; pending_ is retried.
     }
@@ -107,12 +108,13 @@ absl::StatusOr<size_t> FoldRunner::ApplyOnce(eventlog::LogReader& reader, absl::
   }
   if (!batch_positions.empty()) CRM_RETURN_IF_ERROR(store_->Write(batch));
 
+  for (const auto& [record, message] : dead) {
+    spdlog::error("fold {}: dead letter: topic {} partition {} offset {}: {}", options_.name,
+                  record->topic.empty() ? "(embedded log)" : record->topic,
+                  record->position.partition, record->position.offset, message);
+  }
   const size_t count = pending_.size();
   pending_.clear();
-  for (const auto& [pos, message] : dead) {
-    spdlog::error("fold {}: dead letter at {}/{}: {}", options_.name, pos.partition, pos.offset,
-                  message);
-  }
   dead_letters_ += static_cast<int64_t>(dead.size());
   {
     absl::MutexLock lock(&mu_);

@@ -39,7 +39,7 @@ absl::Status Set(rd_kafka_conf_t* conf, const std::string& name, const std::stri
 // librdkafka's own log lines (syslog levels) go to our JSON log instead of raw stderr.
 void LogToSpdlog(const rd_kafka_t* rk, int level, const char* facility, const char* message) {
   const std::string line =
-      absl::StrCat("kafka ", rd_kafka_name(rk), " ", facility, ": ", log::JsonEscape(message));
+      absl::StrCat("kafka ", rd_kafka_name(rk), " ", facility, ": ", message);
   if (level <= 3) {
     spdlog::error("{}", line);
   } else if (level <= 4) {
@@ -131,6 +131,7 @@ class KafkaReader final : public LogReader {
       if (m->key != nullptr) r.key.assign(static_cast<const char*>(m->key), m->key_len);
       if (m->payload != nullptr) r.value.assign(static_cast<const char*>(m->payload), m->len);
       r.headers = MessageHeaders(m);
+      r.topic = rd_kafka_topic_name(m->rkt);
       rd_kafka_message_destroy(m);
       out.push_back(std::move(r));
     }
@@ -341,7 +342,12 @@ absl::StatusOr<std::unique_ptr<KafkaEventLog>> KafkaEventLog::Open(
                                          {"transactional.id", txn_id},
                                          {"linger.ms", "1"},
                                          {"compression.type", "lz4"},
-                                         {"transaction.timeout.ms", "60000"},
+                                         // Must cover message.timeout.ms.
+                                         {"transaction.timeout.ms",
+                                          absl::StrCat(std::max<int64_t>(
+                                              60000, absl::ToInt64Milliseconds(
+                                                         options.delivery_timeout) +
+                                                         10000))},
                                          {"message.timeout.ms",
                                           absl::StrCat(absl::ToInt64Milliseconds(
                                               options.delivery_timeout))},

@@ -1,4 +1,5 @@
-// Process logging: one JSON object per line on stderr, for log shippers on Kubernetes.
+// Process logging: one JSON object per line on stderr, for log shippers on Kubernetes. Messages
+// are escaped by the formatter, so callers log any text as it is.
 //   {"ts":"2026-11-25T10:43:17.123Z","level":"info","msg":"..."}
 // Thread-safe (spdlog's stderr sink is mutex-guarded).
 #pragma once
