@@ -36,6 +36,8 @@ void WritePortFile(const std::string& path, int port) {
 }  // namespace
 
 void AddFlags(CLI::App& app, Config& config, const std::vector<std::string>& engines) {
+  // A flag given twice keeps its last value, so wrappers can append overrides.
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.add_option("--data-dir", config.data_dir, "Directory for local state (log, views)")
       ->envname("CRM_DATA_DIR");
   app.add_option("--listen", config.listen, "gRPC address host:port (port 0: any free port)")
@@ -93,7 +95,8 @@ void AddReplicaFlags(CLI::App& app, Config& config) {
   app.add_option("--peers", config.peers,
                  "gRPC addresses of all command replicas, in index order (comma-separated)")
       ->envname("CRM_PEERS")
-      ->delimiter(',');
+      ->delimiter(',')
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
 }
 
 void Init(const Config& config) {

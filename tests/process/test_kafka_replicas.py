@@ -1,0 +1,140 @@
+"""Two crm-command replicas on one topic: one writer per customer.
+
+Each replica writes the partitions p with p % replicas == its index, through a transactional
+producer per partition, and forwards commands for other customers to their writer. These tests
+race both replicas on the same customers and check the topic itself (read with an outside
+client): no customer ever has two events with the same version. A second process started with an
+existing replica's index (a zombie left behind by a restart) fences the first one.
+"""
+
+from __future__ import annotations
+
+import collections
+import socket
+import threading
+
+import pytest
+
+import crmtest
+import kafkatest
+from crm.events.v1 import envelope_pb2  # noqa: E402  (stubs are on the path once crmtest is in)
+from crmtest import grpc, spb
+
+pytestmark = [pytest.mark.kafka]
+
+TAGS_PER_THREAD = 40
+THREADS = 8
+CUSTOMERS = 24
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _replica(workdir, brokers, prefix, index, peers) -> crmtest.Server:
+    args = ["--engine", "kafka", "--kafka-brokers", brokers, "--kafka-topic-prefix", prefix,
+            "--replica-index", str(index), "--peers", ",".join(peers),
+            # A later --listen wins: replicas need the fixed addresses their peers know.
+            "--listen", peers[index]]
+    return crmtest.Server(workdir, binary=crmtest.COMMAND_BIN, base_args=args)
+
+
+def _versions_by_customer(brokers: str, topic: str) -> dict[str, list[int]]:
+    out: dict[str, list[int]] = collections.defaultdict(list)
+    for record in kafkatest.read_topic(brokers, topic):
+        event = envelope_pb2.EventEnvelope.FromString(record.value)
+        assert record.key.decode() == event.customer_id
+        out[event.customer_id].append(event.aggregate_version)
+    return out
+
+
+@pytest.fixture
+def replicas(tmp_path, kafka_brokers):
+    prefix = crmtest.topic_prefix_for("replicas")
+    peers = [f"127.0.0.1:{_free_port()}", f"127.0.0.1:{_free_port()}"]
+    started = []
+    try:
+        for i in range(2):
+            started.append(_replica(tmp_path / f"command-{i}", kafka_brokers, prefix, i,
+                                    peers).start())
+        yield prefix, peers, started
+    finally:
+        for s in started:
+            if s.running:
+                s.stop(check=False)
+
+
+def test_two_replicas_racing_on_the_same_customers_never_share_a_version(replicas,
+                                                                         kafka_brokers):
+    prefix, _, (r0, r1) = replicas
+    ids = [f"race-{i}" for i in range(CUSTOMERS)]
+    for i, cid in enumerate(ids):
+        crmtest.register((r0, r1)[i % 2], customer_id=cid)
+
+    acked: dict[str, int] = collections.defaultdict(int)
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def worker(t: int) -> None:
+        try:
+            for n in range(TAGS_PER_THREAD):
+                cid = ids[(n + t) % len(ids)]
+                replica = (r0, r1)[(n + t) % 2]
+                replica.command.TagCustomer(spb.TagCustomerRequest(
+                    name=f"customers/{cid}", tag=f"t{t}-{n}"))
+                with lock:
+                    acked[cid] += 1
+        except BaseException as e:  # pylint: disable=broad-except
+            errors.append(e)
+
+    threads = [threading.Thread(target=worker, args=(t,)) for t in range(THREADS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors[0]
+
+    versions = _versions_by_customer(kafka_brokers, f"{prefix}.customer.events.v1")
+    assert sorted(versions) == sorted(ids)
+    for cid in ids:
+        got = versions[cid]
+        assert len(got) == len(set(got)), f"{cid}: a version appears twice: {got}"
+        assert got == list(range(1, len(got) + 1)), f"{cid}: versions {got}"
+        assert len(got) == 1 + acked[cid], cid
+
+
+def test_a_second_process_with_the_same_index_fences_the_first(replicas, tmp_path,
+                                                               kafka_brokers):
+    prefix, peers, (r0, r1) = replicas
+    ids = [f"fence-{i}" for i in range(CUSTOMERS)]
+    for cid in ids:
+        crmtest.register(r1, customer_id=cid)
+    # A new process claims index 0 (as a restarted pod would while the old one lingers); its
+    # transactional producers fence r0's.
+    zombie_peers = [f"127.0.0.1:{_free_port()}", peers[1]]
+    new0 = _replica(tmp_path / "command-0-new", kafka_brokers, prefix, 0, zombie_peers).start()
+    try:
+        outcomes = collections.Counter()
+        for cid in ids:
+            try:
+                r0.command.TagCustomer(spb.TagCustomerRequest(name=f"customers/{cid}",
+                                                              tag="via-old"))
+                outcomes["old ok"] += 1
+            except grpc.RpcError as e:
+                assert e.code() == grpc.StatusCode.UNAVAILABLE, e
+                outcomes["old fenced"] += 1
+            new0.command.TagCustomer(spb.TagCustomerRequest(name=f"customers/{cid}",
+                                                            tag="via-new"))
+            outcomes["new ok"] += 1
+        # The old process can no longer write index 0's partitions, but still forwards the rest.
+        assert outcomes["old fenced"] > 0, outcomes
+        assert outcomes["old ok"] > 0, outcomes
+        assert outcomes["new ok"] == len(ids)
+        versions = _versions_by_customer(kafka_brokers, f"{prefix}.customer.events.v1")
+        for cid in ids:
+            got = versions[cid]
+            assert got == list(range(1, len(got) + 1)), f"{cid}: versions {got}"
+    finally:
+        new0.stop(check=False)
