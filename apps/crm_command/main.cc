@@ -30,8 +30,9 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   crm::runtime::Init(config);
 
-  auto log = OrFail(crm::runtime::OpenEventLog(config, config.kafka_topic_prefix + ".command", /*writer=*/true),
-                    "cannot open the event log");
+  auto log = OrFail(
+      crm::runtime::OpenEventLog(config, config.kafka_topic_prefix + ".command", /*writer=*/true),
+      "cannot open the event log");
   auto state_store = OrFail(crm::kv::KvStore::Open(config.data_dir + "/command-state"),
                             "cannot open the command state store");
   crm::services::customer::CommandStateFold state_fold;
@@ -43,8 +44,8 @@ int main(int argc, char** argv) {
   if (absl::Status s = state_runner.Start(); !s.ok()) Fail("command state runner", s);
 
   crm::services::customer::CommandState state(state_store.get());
-  crm::services::customer::CustomerCommandHandler handler(
-      log.get(), &state_runner, &state, crm::base::SystemClock::Get(), {});
+  crm::services::customer::CustomerCommandHandler handler(log.get(), &state_runner, &state,
+                                                          crm::base::SystemClock::Get(), {});
   crm::rpc::Executor executor(config.workers, config.max_queued);
   crm::services::customer::CommandRouter router(
       log.get(), {.replica_index = config.replica_index, .peers = config.peers});

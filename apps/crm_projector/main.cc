@@ -6,7 +6,6 @@
 #include "apps/runtime/runtime.h"
 #include "common/fold/fold_runner.h"
 #include "common/kv/kv_store.h"
-#include "common/log/log.h"
 #include "common/rpc/executor.h"
 #include "projections/customer/customer_view_fold.h"
 #include "readmodel/customer/customer_views.h"
@@ -26,16 +25,11 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   crm::runtime::Init(config);
 
-  auto log = OrFail(crm::runtime::OpenEventLog(config, config.kafka_topic_prefix + ".projector", /*writer=*/false),
+  auto log = OrFail(crm::runtime::OpenEventLog(config, config.kafka_topic_prefix + ".projector",
+                                               /*writer=*/false),
                     "cannot open the event log");
-  const std::string views_dir = config.data_dir + "/views";
-  if (rebuild) {
-    spdlog::info("rebuild: dropping the views in {}", views_dir);
-    if (absl::Status s = crm::kv::KvStore::Destroy(views_dir); !s.ok()) {
-      Fail("cannot drop the views", s);
-    }
-  }
-  auto views_store = OrFail(crm::kv::KvStore::Open(views_dir), "cannot open the views store");
+  auto views_store = OrFail(crm::runtime::OpenStore(config.data_dir + "/views", rebuild),
+                            "cannot open the views store");
   crm::projections::customer::CustomerViewFold view_fold;
   crm::fold::FoldRunner views_runner(log.get(), views_store.get(), &view_fold,
                                      {.name = "customer-views"});

@@ -13,7 +13,6 @@
 #include "common/base/clock.h"
 #include "common/fold/fold_runner.h"
 #include "common/kv/kv_store.h"
-#include "common/log/log.h"
 #include "common/rpc/executor.h"
 #include "projections/customer/customer_view_fold.h"
 #include "readmodel/customer/customer_views.h"
@@ -36,18 +35,13 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   crm::runtime::Init(config);
 
-  auto log = OrFail(crm::runtime::OpenEventLog(config, config.kafka_topic_prefix + ".server", /*writer=*/true),
-                    "cannot open the event log");
+  auto log = OrFail(
+      crm::runtime::OpenEventLog(config, config.kafka_topic_prefix + ".server", /*writer=*/true),
+      "cannot open the event log");
   auto state_store = OrFail(crm::kv::KvStore::Open(config.data_dir + "/command-state"),
                             "cannot open the command state store");
-  const std::string views_dir = config.data_dir + "/views";
-  if (rebuild) {
-    spdlog::info("rebuild: dropping the views in {}", views_dir);
-    if (absl::Status s = crm::kv::KvStore::Destroy(views_dir); !s.ok()) {
-      Fail("cannot drop the views", s);
-    }
-  }
-  auto views_store = OrFail(crm::kv::KvStore::Open(views_dir), "cannot open the views store");
+  auto views_store = OrFail(crm::runtime::OpenStore(config.data_dir + "/views", rebuild),
+                            "cannot open the views store");
 
   crm::services::customer::CommandStateFold state_fold;
   crm::fold::FoldRunner state_runner(log.get(), state_store.get(), &state_fold,
@@ -64,8 +58,8 @@ int main(int argc, char** argv) {
   if (absl::Status s = views_runner.Start(); !s.ok()) Fail("views runner", s);
 
   crm::services::customer::CommandState state(state_store.get());
-  crm::services::customer::CustomerCommandHandler handler(
-      log.get(), &state_runner, &state, crm::base::SystemClock::Get(), {});
+  crm::services::customer::CustomerCommandHandler handler(log.get(), &state_runner, &state,
+                                                          crm::base::SystemClock::Get(), {});
   crm::readmodel::customer::CustomerViews views(views_store.get());
   crm::services::customer::CustomerQueries queries(&views, &views_runner, {});
 
@@ -74,11 +68,10 @@ int main(int argc, char** argv) {
                                                                   &executor);
   crm::services::customer::CustomerQueryService query_service(&queries, &executor);
 
-  return crm::runtime::Serve(
-      config, {&command_service, &query_service},
-      {"crm.v1.CustomerCommandService", "crm.v1.CustomerQueryService"}, [&] {
-        executor.Stop();
-        views_runner.Stop();
-        state_runner.Stop();
-      });
+  return crm::runtime::Serve(config, {&command_service, &query_service},
+                             {"crm.v1.CustomerCommandService", "crm.v1.CustomerQueryService"}, [&] {
+                               executor.Stop();
+                               views_runner.Stop();
+                               state_runner.Stop();
+                             });
 }

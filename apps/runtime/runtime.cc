@@ -88,8 +88,7 @@ void AddFlags(CLI::App& app, Config& config, const std::vector<std::string>& eng
 }
 
 void AddReplicaFlags(CLI::App& app, Config& config) {
-  app.add_option("--replica-index", config.replica_index,
-                 "This command replica's index in --peers")
+  app.add_option("--replica-index", config.replica_index, "This command replica's index in --peers")
       ->envname("CRM_REPLICA_INDEX")
       ->check(CLI::Range(0, 1023));
   app.add_option("--peers", config.peers,
@@ -132,13 +131,20 @@ absl::StatusOr<std::unique_ptr<eventlog::EventLog>> OpenEventLog(const Config& c
   if (writer) {
     options.transactional_id_prefix = absl::StrCat(config.kafka_topic_prefix, ".writer");
     options.replica_index = config.replica_index;
-    options.replica_count =
-        config.peers.empty() ? 1 : static_cast<int32_t>(config.peers.size());
+    options.replica_count = config.peers.empty() ? 1 : static_cast<int32_t>(config.peers.size());
   }
   auto log = eventlog::KafkaEventLog::Open(options, absl::Seconds(30));
   if (!log.ok()) return log.status();
   spdlog::info("Kafka topic {} with {} partitions", options.topic, (*log)->PartitionCount());
   return std::unique_ptr<eventlog::EventLog>(std::move(*log));
+}
+
+absl::StatusOr<std::unique_ptr<kv::KvStore>> OpenStore(const std::string& dir, bool rebuild) {
+  if (rebuild) {
+    spdlog::info("rebuild: dropping {}", dir);
+    if (absl::Status s = kv::KvStore::Destroy(dir); !s.ok()) return s;
+  }
+  return kv::KvStore::Open(dir);
 }
 
 void Fail(const std::string& what, const absl::Status& status) {

@@ -15,6 +15,7 @@
 #include "CLI/CLI.hpp"
 #include "absl/status/statusor.h"
 #include "common/eventlog/event_log.h"
+#include "common/kv/kv_store.h"
 #include "grpcpp/grpcpp.h"
 
 namespace crm::runtime {
@@ -65,6 +66,10 @@ std::string CustomerTopic(const Config& config);
 absl::StatusOr<std::unique_ptr<eventlog::EventLog>> OpenEventLog(const Config& config,
                                                                  const std::string& group,
                                                                  bool writer);
+
+// Opens the KvStore in `dir`; with `rebuild`, drops it first so that its fold starts over from
+// the beginning of the log.
+absl::StatusOr<std::unique_ptr<kv::KvStore>> OpenStore(const std::string& dir, bool rebuild);
 
 // Logs `what: status` and exits 1.
 [[noreturn]] void Fail(const std::string& what, const absl::Status& status);

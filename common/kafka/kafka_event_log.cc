@@ -29,8 +29,7 @@ using ConfPtr = std::unique_ptr<rd_kafka_conf_t, ConfDeleter>;
 
 absl::Status Set(rd_kafka_conf_t* conf, const std::string& name, const std::string& value) {
   char err[512];
-  if (rd_kafka_conf_set(conf, name.c_str(), value.c_str(), err, sizeof(err)) !=
-      RD_KAFKA_CONF_OK) {
+  if (rd_kafka_conf_set(conf, name.c_str(), value.c_str(), err, sizeof(err)) != RD_KAFKA_CONF_OK) {
     return absl::InvalidArgumentError(absl::StrCat("Kafka property ", name, "=", value, ": ", err));
   }
   return absl::OkStatus();
@@ -38,8 +37,7 @@ absl::Status Set(rd_kafka_conf_t* conf, const std::string& name, const std::stri
 
 // librdkafka's own log lines (syslog levels) go to our JSON log instead of raw stderr.
 void LogToSpdlog(const rd_kafka_t* rk, int level, const char* facility, const char* message) {
-  const std::string line =
-      absl::StrCat("kafka ", rd_kafka_name(rk), " ", facility, ": ", message);
+  const std::string line = absl::StrCat("kafka ", rd_kafka_name(rk), " ", facility, ": ", message);
   if (level <= 3) {
     spdlog::error("{}", line);
   } else if (level <= 4) {
@@ -77,6 +75,30 @@ struct Pending {
   int32_t partition = -1;
 };
 
+// Produces one record of an Append; its delivery report counts down `pending`.
+rd_kafka_resp_err_t ProduceOne(rd_kafka_t* producer, const std::string& topic, int32_t partition,
+                               absl::string_view key, const AppendValue& v,
+                               const std::shared_ptr<Pending>& pending) {
+  rd_kafka_headers_t* hdrs = rd_kafka_headers_new(v.headers.size());
+  for (const auto& [name, value] : v.headers) {
+    rd_kafka_header_add(hdrs, name.data(), static_cast<ssize_t>(name.size()), value.data(),
+                        static_cast<ssize_t>(value.size()));
+  }
+  auto* holder = new std::shared_ptr<Pending>(pending);
+  rd_kafka_resp_err_t e =
+      rd_kafka_producev(producer, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(partition),
+                        RD_KAFKA_V_KEY(key.data(), key.size()),
+                        RD_KAFKA_V_VALUE(const_cast<char*>(v.value.data()), v.value.size()),
+                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(hdrs),
+                        RD_KAFKA_V_OPAQUE(holder), RD_KAFKA_V_END);
+  if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    // Not queued: nothing took ownership.
+    rd_kafka_headers_destroy(hdrs);
+    delete holder;
+  }
+  return e;
+}
+
 std::vector<std::pair<std::string, std::string>> MessageHeaders(const rd_kafka_message_t* m) {
   std::vector<std::pair<std::string, std::string>> out;
   rd_kafka_headers_t* hdrs = nullptr;
@@ -84,10 +106,10 @@ std::vector<std::pair<std::string, std::string>> MessageHeaders(const rd_kafka_m
   const char* name;
   const void* value;
   size_t size;
-  for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &value, &size) ==
-                     RD_KAFKA_RESP_ERR_NO_ERROR;
-       ++i) {
-    out.emplace_back(name, value == nullptr ? "" : std::string(static_cast<const char*>(value), size));
+  for (size_t i = 0;
+       rd_kafka_header_get_all(hdrs, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i) {
+    out.emplace_back(name,
+                     value == nullptr ? "" : std::string(static_cast<const char*>(value), size));
   }
   return out;
 }
@@ -109,9 +131,10 @@ class KafkaReader final : public LogReader {
       if (closed_.load()) return absl::CancelledError("reader closed");
       const absl::Duration left = deadline - absl::Now();
       // Once something is here, take only what is already buffered.
-      int timeout_ms = out.empty() ? static_cast<int>(std::clamp<int64_t>(
-                                         absl::ToInt64Milliseconds(left), 0, 100))
-                                   : 0;
+      int timeout_ms =
+          out.empty()
+              ? static_cast<int>(std::clamp<int64_t>(absl::ToInt64Milliseconds(left), 0, 100))
+              : 0;
       rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_, timeout_ms);
       if (m == nullptr) {
         if (!out.empty() || absl::Now() >= deadline) break;
@@ -243,16 +266,17 @@ absl::StatusOr<std::unique_ptr<KafkaEventLog>> KafkaEventLog::Open(
   if (options.topic.empty()) return absl::InvalidArgumentError("Kafka topic is not set");
   auto impl = std::make_unique<Impl>();
   impl->options = options;
-  auto conf = MakeConf(options, {
-                                    {"enable.idempotence", "true"},
-                                    {"acks", "all"},
-                                    {"partitioner", "murmur2_random"},
-                                    {"linger.ms", "5"},
-                                    {"batch.num.messages", "10000"},
-                                    {"compression.type", "lz4"},
-                                    {"message.timeout.ms", absl::StrCat(absl::ToInt64Milliseconds(
-                                                               options.delivery_timeout))},
-                                });
+  auto conf = MakeConf(
+      options,
+      {
+          {"enable.idempotence", "true"},
+          {"acks", "all"},
+          {"partitioner", "murmur2_random"},
+          {"linger.ms", "5"},
+          {"batch.num.messages", "10000"},
+          {"compression.type", "lz4"},
+          {"message.timeout.ms", absl::StrCat(absl::ToInt64Milliseconds(options.delivery_timeout))},
+      });
   if (!conf.ok()) return conf.status();
   rd_kafka_conf_set_dr_msg_cb(conf->get(), &Impl::OnDelivery);
   rd_kafka_conf_set_opaque(conf->get(), impl.get());
@@ -270,8 +294,8 @@ absl::StatusOr<std::unique_ptr<KafkaEventLog>> KafkaEventLog::Open(
     rd_kafka_NewTopic_set_config(topic, "retention.ms", retention.c_str());
     rd_kafka_NewTopic_set_config(topic, "retention.bytes", "-1");
     rd_kafka_queue_t* queue = rd_kafka_queue_new(impl->producer);
-    rd_kafka_AdminOptions_t* admin = rd_kafka_AdminOptions_new(impl->producer,
-                                                               RD_KAFKA_ADMIN_OP_CREATETOPICS);
+    rd_kafka_AdminOptions_t* admin =
+        rd_kafka_AdminOptions_new(impl->producer, RD_KAFKA_ADMIN_OP_CREATETOPICS);
     rd_kafka_AdminOptions_set_request_timeout(admin, absl::ToInt64Milliseconds(timeout), err,
                                               sizeof(err));
     rd_kafka_CreateTopics(impl->producer, &topic, 1, admin, queue);
@@ -307,9 +331,9 @@ absl::StatusOr<std::unique_ptr<KafkaEventLog>> KafkaEventLog::Open(
     absl::Time until = absl::Now() + timeout;
     absl::Status got = absl::UnavailableError("no metadata for topic " + options.topic);
     while (absl::Now() < until) {
-      rd_kafka_resp_err_t e = rd_kafka_metadata(impl->producer, 0, rkt, &md,
-                                                static_cast<int>(absl::ToInt64Milliseconds(
-                                                    until - absl::Now())));
+      rd_kafka_resp_err_t e =
+          rd_kafka_metadata(impl->producer, 0, rkt, &md,
+                            static_cast<int>(absl::ToInt64Milliseconds(until - absl::Now())));
       if (e == RD_KAFKA_RESP_ERR_NO_ERROR && md->topic_cnt == 1 &&
           md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR && md->topics[0].partition_cnt > 0) {
         impl->partitions = md->topics[0].partition_cnt;
@@ -329,29 +353,26 @@ absl::StatusOr<std::unique_ptr<KafkaEventLog>> KafkaEventLog::Open(
   if (!options.transactional_id_prefix.empty()) {
     if (options.replica_count < 1 || options.replica_index < 0 ||
         options.replica_index >= options.replica_count) {
-      return absl::InvalidArgumentError(absl::StrCat("replica index ", options.replica_index,
-                                                     " is not in [0, ", options.replica_count,
-                                                     ")"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "replica index ", options.replica_index, " is not in [0, ", options.replica_count, ")"));
     }
     for (int32_t p = options.replica_index; p < impl->partitions; p += options.replica_count) {
       auto writer = std::make_unique<PartitionWriter>();
       const std::string txn_id = absl::StrCat(options.transactional_id_prefix, ".p", p);
-      auto wconf = MakeConf(options, {
-                                         {"enable.idempotence", "true"},
-                                         {"acks", "all"},
-                                         {"transactional.id", txn_id},
-                                         {"linger.ms", "1"},
-                                         {"compression.type", "lz4"},
-                                         // Must cover message.timeout.ms.
-                                         {"transaction.timeout.ms",
-                                          absl::StrCat(std::max<int64_t>(
-                                              60000, absl::ToInt64Milliseconds(
-                                                         options.delivery_timeout) +
-                                                         10000))},
-                                         {"message.timeout.ms",
-                                          absl::StrCat(absl::ToInt64Milliseconds(
-                                              options.delivery_timeout))},
-                                     });
+      auto wconf = MakeConf(
+          options, {
+                       {"enable.idempotence", "true"},
+                       {"acks", "all"},
+                       {"transactional.id", txn_id},
+                       {"linger.ms", "1"},
+                       {"compression.type", "lz4"},
+                       // Must cover message.timeout.ms.
+                       {"transaction.timeout.ms",
+                        absl::StrCat(std::max<int64_t>(
+                            60000, absl::ToInt64Milliseconds(options.delivery_timeout) + 10000))},
+                       {"message.timeout.ms",
+                        absl::StrCat(absl::ToInt64Milliseconds(options.delivery_timeout))},
+                   });
       if (!wconf.ok()) return wconf.status();
       rd_kafka_conf_set_dr_msg_cb(wconf->get(), &Impl::OnDelivery);
       rd_kafka_conf_set_opaque(wconf->get(), impl.get());
@@ -393,7 +414,8 @@ absl::StatusOr<LogPosition> KafkaEventLog::Append(absl::string_view key,
     }
   }
   const int32_t partition = PartitionOf(key);
-  if (!impl_->writers.empty()) return AppendTransactional(partition, key, std::move(values), deadline);
+  if (!impl_->writers.empty())
+    return AppendTransactional(partition, key, std::move(values), deadline);
   auto pending = std::make_shared<Pending>();
   pending->partition = partition;
   {
@@ -405,21 +427,10 @@ absl::StatusOr<LogPosition> KafkaEventLog::Append(absl::string_view key,
     ++impl_->unresolved[partition];
   }
   int produced = 0;
-  for (auto& v : values) {
-    rd_kafka_headers_t* hdrs = rd_kafka_headers_new(v.headers.size());
-    for (const auto& [name, value] : v.headers) {
-      rd_kafka_header_add(hdrs, name.data(), static_cast<ssize_t>(name.size()), value.data(),
-                          static_cast<ssize_t>(value.size()));
-    }
-    auto* holder = new std::shared_ptr<Pending>(pending);
-    rd_kafka_resp_err_t e = rd_kafka_producev(
-        impl_->producer, RD_KAFKA_V_TOPIC(impl_->options.topic.c_str()),
-        RD_KAFKA_V_PARTITION(partition), RD_KAFKA_V_KEY(key.data(), key.size()),
-        RD_KAFKA_V_VALUE(v.value.data(), v.value.size()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-        RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(holder), RD_KAFKA_V_END);
+  for (const auto& v : values) {
+    rd_kafka_resp_err_t e =
+        ProduceOne(impl_->producer, impl_->options.topic, partition, key, v, pending);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      rd_kafka_headers_destroy(hdrs);
-      delete holder;
       // Records already produced still report; account for the ones that never will.
       bool done = false;
       {
@@ -478,21 +489,10 @@ absl::StatusOr<LogPosition> KafkaEventLog::AppendTransactional(int32_t partition
     absl::MutexLock plock(&pending->mu);
     pending->remaining = static_cast<int>(values.size());
   }
-  for (auto& v : values) {
-    rd_kafka_headers_t* hdrs = rd_kafka_headers_new(v.headers.size());
-    for (const auto& [name, value] : v.headers) {
-      rd_kafka_header_add(hdrs, name.data(), static_cast<ssize_t>(name.size()), value.data(),
-                          static_cast<ssize_t>(value.size()));
-    }
-    auto* holder = new std::shared_ptr<Pending>(pending);
-    rd_kafka_resp_err_t e = rd_kafka_producev(
-        w.producer, RD_KAFKA_V_TOPIC(impl_->options.topic.c_str()),
-        RD_KAFKA_V_PARTITION(partition), RD_KAFKA_V_KEY(key.data(), key.size()),
-        RD_KAFKA_V_VALUE(v.value.data(), v.value.size()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-        RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(holder), RD_KAFKA_V_END);
+  for (const auto& v : values) {
+    rd_kafka_resp_err_t e =
+        ProduceOne(w.producer, impl_->options.topic, partition, key, v, pending);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      rd_kafka_headers_destroy(hdrs);
-      delete holder;
       if (rd_kafka_error_t* ae = rd_kafka_abort_transaction(w.producer, TimeoutMs(deadline))) {
         w.in_doubt = true;  // resolved (aborted) by the next Settle/Append
         rd_kafka_error_destroy(ae);
@@ -544,8 +544,7 @@ absl::Status KafkaEventLog::ResolveLocked(PartitionWriter& w, absl::Time deadlin
     w.fenced = true;
     return TxnError(e, "resolve transaction");
   }
-  if (rd_kafka_error_txn_requires_abort(e) ||
-      rd_kafka_error_code(e) == RD_KAFKA_RESP_ERR__STATE) {
+  if (rd_kafka_error_txn_requires_abort(e) || rd_kafka_error_code(e) == RD_KAFKA_RESP_ERR__STATE) {
     rd_kafka_error_destroy(e);
     rd_kafka_error_t* ae = rd_kafka_abort_transaction(w.producer, TimeoutMs(deadline));
     if (ae == nullptr || rd_kafka_error_code(ae) == RD_KAFKA_RESP_ERR__STATE) {
@@ -569,13 +568,13 @@ absl::Status KafkaEventLog::Settle(absl::string_view key, absl::Time deadline) {
     Impl* impl;
     int32_t partition;
   } arg{impl_.get(), partition};
-  bool settled = impl_->mu.AwaitWithDeadline(
-      absl::Condition(
-          +[](Arg* a) ABSL_EXCLUSIVE_LOCKS_REQUIRED(a->impl->mu) {
-            return a->impl->unresolved.count(a->partition) == 0;
-          },
-          &arg),
-      deadline);
+  bool settled =
+      impl_->mu.AwaitWithDeadline(absl::Condition(
+                                      +[](Arg* a) ABSL_EXCLUSIVE_LOCKS_REQUIRED(a->impl->mu) {
+                                        return a->impl->unresolved.count(a->partition) == 0;
+                                      },
+                                      &arg),
+                                  deadline);
   return settled ? absl::OkStatus()
                  : absl::DeadlineExceededError("appends to the partition are still in flight");
 }
@@ -623,8 +622,7 @@ absl::StatusOr<int64_t> KafkaEventLog::EndOffset(int32_t partition) {
     const bool transient = e == RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION ||
                            e == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE ||
                            e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
-                           e == RD_KAFKA_RESP_ERR__TRANSPORT ||
-                           e == RD_KAFKA_RESP_ERR__TIMED_OUT;
+                           e == RD_KAFKA_RESP_ERR__TRANSPORT || e == RD_KAFKA_RESP_ERR__TIMED_OUT;
     if (!transient || absl::Now() + backoff > until) return KafkaError(e, "watermark offsets");
     absl::SleepFor(backoff);
     backoff = std::min(backoff * 2, absl::Milliseconds(1000));

@@ -12,9 +12,9 @@ int32_t Murmur2(absl::string_view data) {
   const size_t length4 = length / 4;
   for (size_t i = 0; i < length4; ++i) {
     const size_t i4 = i * 4;
-    uint32_t k = static_cast<uint32_t>(bytes[i4 + 0]) | (static_cast<uint32_t>(bytes[i4 + 1]) << 8) |
-                 (static_cast<uint32_t>(bytes[i4 + 2]) << 16) |
-                 (static_cast<uint32_t>(bytes[i4 + 3]) << 24);
+    uint32_t k =
+        static_cast<uint32_t>(bytes[i4 + 0]) | (static_cast<uint32_t>(bytes[i4 + 1]) << 8) |
+        (static_cast<uint32_t>(bytes[i4 + 2]) << 16) | (static_cast<uint32_t>(bytes[i4 + 3]) << 24);
     k *= m;
     k ^= k >> r;
     k *= m;

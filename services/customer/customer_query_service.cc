@@ -25,6 +25,11 @@ absl::StatusOr<size_t> PageSize(int32_t requested, int32_t default_size) {
   return std::min(requested, kMaxPageSize);
 }
 
+absl::Status CustomerNotFound(const std::string& name) {
+  return status::Error(absl::StatusCode::kNotFound, absl::StrCat(name, " does not exist"),
+                       "CUSTOMER_NOT_FOUND", {{"name", name}});
+}
+
 }  // namespace
 
 absl::Status CustomerQueries::AwaitToken(const std::string& token,
@@ -47,9 +52,7 @@ absl::StatusOr<crm::v1::Customer> CustomerQueries::Get(const crm::v1::GetCustome
   CRM_RETURN_IF_ERROR(AwaitToken(request.consistency_token(), call));
   CRM_ASSIGN_OR_RETURN(auto customer, views_->Get(id));
   if (!customer.has_value()) {
-    return status::Error(absl::StatusCode::kNotFound,
-                         absl::StrCat(request.name(), " does not exist"), "CUSTOMER_NOT_FOUND",
-                         {{"name", request.name()}});
+    return CustomerNotFound(request.name());
   }
   return *customer;
 }
@@ -130,9 +133,7 @@ absl::StatusOr<crm::v1::GetCustomerHistoryResponse> CustomerQueries::History(
   CRM_RETURN_IF_ERROR(AwaitToken(request.consistency_token(), call));
   CRM_ASSIGN_OR_RETURN(auto customer, views_->Get(id));
   if (!customer.has_value()) {
-    return status::Error(absl::StatusCode::kNotFound,
-                         absl::StrCat(request.name(), " does not exist"), "CUSTOMER_NOT_FOUND",
-                         {{"name", request.name()}});
+    return CustomerNotFound(request.name());
   }
   CRM_ASSIGN_OR_RETURN(CustomerViews::HistoryPage page,
                        views_->History(id, after_version, page_size));
