@@ -190,7 +190,10 @@ struct PartitionWriter {
   rd_kafka_t* producer = nullptr;
   absl::Mutex mu;
   bool fenced ABSL_GUARDED_BY(mu) = false;    // another process took the partition
-  bool in_doubt ABSL_GUARDED_BY(mu) = false;  // the last commit's outcome is unknown
+  // A commit or abort that failed without a final answer (e.g. timed out while the broker was
+  // away). librdkafka lets only that same call be resumed, so it is remembered here.
+  enum class Unfinished { kNone, kCommit, kAbort };
+  Unfinished unfinished ABSL_GUARDED_BY(mu) = Unfinished::kNone;
   ~PartitionWriter() {
     if (producer != nullptr) rd_kafka_destroy(producer);
   }
@@ -494,7 +497,7 @@ absl::StatusOr<LogPosition> KafkaEventLog::AppendTransactional(int32_t partition
         ProduceOne(w.producer, impl_->options.topic, partition, key, v, pending);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
       if (rd_kafka_error_t* ae = rd_kafka_abort_transaction(w.producer, TimeoutMs(deadline))) {
-        w.in_doubt = true;  // resolved (aborted) by the next Settle/Append
+        w.unfinished = PartitionWriter::Unfinished::kAbort;  // resumed by the next Settle/Append
         rd_kafka_error_destroy(ae);
       }
       return KafkaError(e, "produce");
@@ -507,11 +510,11 @@ absl::StatusOr<LogPosition> KafkaEventLog::AppendTransactional(int32_t partition
                     partition);
     } else if (rd_kafka_error_txn_requires_abort(e)) {
       if (rd_kafka_error_t* ae = rd_kafka_abort_transaction(w.producer, TimeoutMs(deadline))) {
-        w.in_doubt = true;
+        w.unfinished = PartitionWriter::Unfinished::kAbort;
         rd_kafka_error_destroy(ae);
       }
     } else {
-      w.in_doubt = true;  // e.g. timed out: the commit may yet succeed
+      w.unfinished = PartitionWriter::Unfinished::kCommit;  // e.g. timed out: may yet succeed
     }
     return TxnError(e, "commit transaction");
   }
@@ -529,32 +532,36 @@ absl::StatusOr<LogPosition> KafkaEventLog::AppendTransactional(int32_t partition
 }
 
 absl::Status KafkaEventLog::ResolveLocked(PartitionWriter& w, absl::Time deadline) {
+  using Unfinished = PartitionWriter::Unfinished;
   if (w.fenced) {
     return absl::UnavailableError(
         "fenced: another replica now writes this partition (check replica indexes)");
   }
-  if (!w.in_doubt) return absl::OkStatus();
-  // Retrying the commit is safe: it completes the earlier commit, or tells us to abort.
-  rd_kafka_error_t* e = rd_kafka_commit_transaction(w.producer, TimeoutMs(deadline));
-  if (e == nullptr) {
-    w.in_doubt = false;
-    return absl::OkStatus();
-  }
-  if (IsFenced(e)) {
-    w.fenced = true;
-    return TxnError(e, "resolve transaction");
-  }
-  if (rd_kafka_error_txn_requires_abort(e) || rd_kafka_error_code(e) == RD_KAFKA_RESP_ERR__STATE) {
-    rd_kafka_error_destroy(e);
-    rd_kafka_error_t* ae = rd_kafka_abort_transaction(w.producer, TimeoutMs(deadline));
-    if (ae == nullptr || rd_kafka_error_code(ae) == RD_KAFKA_RESP_ERR__STATE) {
-      if (ae != nullptr) rd_kafka_error_destroy(ae);
-      w.in_doubt = false;
+  if (w.unfinished == Unfinished::kCommit) {
+    // Resuming the commit completes it, or says it must be aborted.
+    rd_kafka_error_t* e = rd_kafka_commit_transaction(w.producer, TimeoutMs(deadline));
+    if (e == nullptr) {
+      w.unfinished = Unfinished::kNone;
       return absl::OkStatus();
     }
-    return TxnError(ae, "abort transaction");
+    if (IsFenced(e)) {
+      w.fenced = true;
+      return TxnError(e, "resume commit");
+    }
+    if (!rd_kafka_error_txn_requires_abort(e)) return TxnError(e, "resume commit");
+    rd_kafka_error_destroy(e);
+    w.unfinished = Unfinished::kAbort;
   }
-  return TxnError(e, "resolve transaction");
+  if (w.unfinished == Unfinished::kAbort) {
+    rd_kafka_error_t* e = rd_kafka_abort_transaction(w.producer, TimeoutMs(deadline));
+    if (e == nullptr) {
+      w.unfinished = Unfinished::kNone;
+      return absl::OkStatus();
+    }
+    if (IsFenced(e)) w.fenced = true;
+    return TxnError(e, "resume abort");
+  }
+  return absl::OkStatus();
 }
 
 absl::Status KafkaEventLog::Settle(absl::string_view key, absl::Time deadline) {

@@ -123,6 +123,8 @@ absl::StatusOr<std::unique_ptr<KvStore>> KvStore::Open(const std::string& path,
 
 absl::Status KvStore::Destroy(const std::string& path) {
   if (path.empty()) return absl::InvalidArgumentError("kv destroy: empty path");
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) return absl::OkStatus();  // nothing to destroy
   return FromRocks(rocksdb::DestroyDB(path, rocksdb::Options()), absl::StrCat("destroy ", path));
 }
 

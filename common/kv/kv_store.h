@@ -54,7 +54,8 @@ class KvStore {
   // DATA_LOSS if corrupted.
   static absl::StatusOr<std::unique_ptr<KvStore>> Open(const std::string& path,
                                                        const KvOptions& options = {});
-  // Deletes the store's files in `path`. The store must not be open.
+  // Deletes the store's files in `path`; OK if there is no store there. The store must not be
+  // open.
   static absl::Status Destroy(const std::string& path);
 
   ~KvStore();
