@@ -76,9 +76,40 @@ step() {  # step NAME CMD...: runs CMD, records its status
 step "install dependencies" scripts/install-deps.sh || { summary; exit 1; }
 step "build ($BUILD_DIR)" scripts/build.sh || { summary; exit 1; }
 
-# ---- Kafka: start a local broker here for the Kafka-backed tests (a later issue). ---------------
-# e.g. scripts/kafka-up.sh, with `trap 'scripts/kafka-down.sh' EXIT` so it stops on every path.
+# ---- Kafka: a broker of its own for the Kafka-backed tests ---------------------------------------
+# scripts/kafka/start.sh --fresh on a data dir and ports of this script's own (not the developer's
+# broker on 19092): wiped at every run, stopped on every exit path (trap). pytest gets its address
+# in CRM_KAFKA_BROKERS, and KAFKA_DATA_DIR / KAFKA_PORT / KAFKA_CONTROLLER_PORT so that the
+# broker-outage test stops and starts this same broker. Env: TEST_KAFKA_DATA_DIR (default
+# .cache/kafka-test/data), TEST_KAFKA_PORT (19192), TEST_KAFKA_CONTROLLER_PORT (19193).
+# If the broker does not start, this step fails and the Kafka tests are skipped (fail under CI=true).
+export KAFKA_DATA_DIR="${TEST_KAFKA_DATA_DIR:-$ROOT/.cache/kafka-test/data}"
+export KAFKA_PORT="${TEST_KAFKA_PORT:-19192}"
+export KAFKA_CONTROLLER_PORT="${TEST_KAFKA_CONTROLLER_PORT:-19193}"
+unset CRM_KAFKA_BROKERS
+KAFKA_STARTED=0
+kafka_up() {
+  KAFKA_STARTED=1
+  local bootstrap
+  bootstrap="$(scripts/kafka/start.sh --fresh)" || return 1
+  [[ -n "$bootstrap" ]] || return 1
+  export CRM_KAFKA_BROKERS="$bootstrap"
+  echo "Kafka broker for the tests: $CRM_KAFKA_BROKERS (data $KAFKA_DATA_DIR)"
+}
+kafka_down() {
+  if [[ "$KAFKA_STARTED" -eq 1 ]]; then
+    echo "==> stopping the test Kafka broker"
+    scripts/kafka/stop.sh || scripts/kafka/stop.sh --kill || true
+    KAFKA_STARTED=0
+  fi
+}
+trap kafka_down EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+step "kafka broker (scripts/kafka/start.sh --fresh)" kafka_up
 # ---- end Kafka ----------------------------------------------------------------------------------
+
+step "docker-compose.yml renders (scripts/check-compose.sh)" scripts/check-compose.sh
 
 step "ctest" bash -c \
   'set -o pipefail; ctest --test-dir "$1" --output-on-failure -j "$2" 2>&1 | tee "$3"' _ \

@@ -1,7 +1,20 @@
-"""Fixtures of the process-level tests: crm-server processes on pytest temporary directories.
+"""Fixtures of the process-level tests: crm processes on pytest temporary directories.
 
-A test that fails gets the log (stdout and stderr of every start) of each server it used attached
-to its report.
+Engines. A test that uses `server`, `make_server` or `module_server` runs once per engine:
+  - "embedded": one crm-server on its embedded log (a `crmtest.Server`);
+  - "kafka": crm-command and crm-projector as separate processes on a topic of their own on the
+    broker at CRM_KAFKA_BROKERS (a `crmtest.Cluster`, same interface for tests);
+  - "kafka-server" (only where a test asks for it with the `engines` marker): crm-server
+    --engine kafka, the whole thing in one process on a topic of its own (`crmtest.KafkaServer`).
+The engine is a module-scoped parameter (test ids end in [embedded] / [kafka]); Kafka runs carry
+the `kafka` marker, so `-m kafka` / `-m "not kafka"` select them. `@pytest.mark.engines("embedded")`
+on a test or module limits it to the engines named.
+
+Without CRM_KAFKA_BROKERS, Kafka tests are skipped, or fail when CI=true. A broker that is named
+but does not answer fails them.
+
+A test that fails gets the log (stdout and stderr of every start) of each process it used
+attached to its report.
 """
 
 from __future__ import annotations
@@ -9,12 +22,70 @@ from __future__ import annotations
 import pytest
 
 import crmtest  # also puts the generated stubs (<build>/py) on sys.path
+import kafkatest
+
+ENGINES = ("embedded", "kafka")
 
 
-def _servers_of(item) -> list:
+def pytest_configure(config):
+    config.addinivalue_line("markers", "kafka: runs on the Kafka broker at CRM_KAFKA_BROKERS")
+    config.addinivalue_line(
+        "markers", "engines(*names): the engines (embedded, kafka) a server test runs on")
+    config.addinivalue_line(
+        "markers", "broker_outage: stops the shared Kafka broker; runs after every other test")
+
+
+def pytest_generate_tests(metafunc):
+    if "engine" not in metafunc.fixturenames:
+        return
+    marker = metafunc.definition.get_closest_marker("engines")
+    engines = marker.args if marker else ENGINES
+    if tuple(engines) == ("embedded",):
+        return  # the `engine` fixture's default; test ids stay as they were
+    metafunc.parametrize(
+        "engine",
+        [pytest.param(e, id=e, marks=[pytest.mark.kafka] if e != "embedded" else [])
+         for e in engines],
+        scope="module")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(session, config, items):
+    # Tests that stop the broker go last, so that nothing else runs in (or right after) an outage.
+    items.sort(key=lambda item: item.get_closest_marker("broker_outage") is not None)
+
+
+@pytest.fixture(scope="module")
+def engine() -> str:
+    """The engine of a test not parametrized over engines (see pytest_generate_tests)."""
+    return "embedded"
+
+
+@pytest.fixture(scope="session")
+def kafka_brokers() -> str:
+    """The broker's bootstrap address; skips (locally) or fails (CI=true) without one."""
+    brokers = kafkatest.brokers_from_env()
+    if not brokers:
+        message = ("no Kafka broker: CRM_KAFKA_BROKERS is not set (scripts/test.sh starts one; "
+                   "or scripts/kafka/start.sh and export CRM_KAFKA_BROKERS=127.0.0.1:19092)")
+        if kafkatest.in_ci():
+            pytest.fail(message + " [CI=true: Kafka tests must run]", pytrace=False)
+        pytest.skip(message)
+    try:
+        kafkatest.check_reachable(brokers)
+    except Exception as e:  # pylint: disable=broad-except
+        pytest.fail(f"Kafka broker {brokers} (CRM_KAFKA_BROKERS) not reachable: {e}",
+                    pytrace=False)
+    return brokers
+
+
+def _processes_of(item) -> list:
     found = []
     for value in getattr(item, "funcargs", {}).values():
-        for s in [value] + list(getattr(value, "servers", [])):
+        candidates = [value] + list(getattr(value, "servers", []))
+        for c in list(candidates):
+            candidates += list(getattr(c, "servers", []))
+        for s in candidates:
             if isinstance(s, crmtest.Server) and all(s is not f for f in found):
                 found.append(s)
     return found
@@ -24,57 +95,91 @@ def _servers_of(item) -> list:
 def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
+    if report.failed:
+        item.crm_failed = True  # the fixtures keep this test's Kafka topics for a look
     if report.failed and report.when in ("setup", "call"):
-        for s in _servers_of(item):
-            report.sections.append((f"crm-server log {s.log_path}", s.log_tail()))
+        for s in _processes_of(item):
+            report.sections.append((f"{s.name} log {s.log_path}", s.log_tail()))
 
 
 class _Factory:
-    """make_server(name="server", data_dir=None, start=True, args=()) -> Server."""
+    """make_server(name="server", data_dir=None, start=True, args=(), **kafka_options)
+    -> Server, Cluster or KafkaServer.
 
-    def __init__(self, base):
+    On "kafka" every call makes a Cluster on a topic of its own (prefix from the test's name).
+    """
+
+    def __init__(self, base, engine: str, request):
         self.base = base
-        self.servers: list[crmtest.Server] = []
+        self.engine = engine
+        self.request = request
+        self.servers: list = []  # Server or Cluster
 
-    def __call__(self, name: str = "server", data_dir=None, start: bool = True, args=()):
-        s = crmtest.Server(self.base / name, data_dir=data_dir)
+    def __call__(self, name: str = "server", data_dir=None, start: bool = True, args=(),
+                 **kafka_options):
+        """kafka_options (Kafka engines only): e.g. provision_partitions=3."""
+        if self.engine == "embedded":
+            assert not kafka_options, f"{kafka_options} need a Kafka engine"
+            s = crmtest.Server(self.base / name, data_dir=data_dir)
+        elif self.engine == "kafka":
+            assert data_dir is None, "a Cluster has a data dir per process"
+            brokers = self.request.getfixturevalue("kafka_brokers")
+            s = crmtest.Cluster(self.base / name, brokers,
+                                crmtest.topic_prefix_for(f"{self.request.node.name}-{name}"),
+                                **kafka_options)
+        elif self.engine == "kafka-server":
+            assert data_dir is None
+            brokers = self.request.getfixturevalue("kafka_brokers")
+            s = crmtest.KafkaServer(self.base / name, brokers,
+                                    crmtest.topic_prefix_for(f"{self.request.node.name}-{name}"),
+                                    **kafka_options)
+        else:
+            raise ValueError(f"unknown engine {self.engine!r}")
         self.servers.append(s)
         if start:
             s.start(*args)
         return s
 
-    def stop_all(self) -> None:
-        """SIGTERMs every server still running; each must exit 0."""
+    def stop_all(self, keep_topics: bool = False) -> None:
+        """SIGTERMs every process still running; each must exit 0. Deletes the test's topics
+        unless `keep_topics` (a failed test: they are named in its output)."""
         error = None
         for s in self.servers:
-            if s.running:
-                try:
-                    s.stop()
-                except BaseException as e:  # stop the others, then report
-                    error = error or e
-                    print(f"\n----- crm-server log {s.log_path} -----\n{s.log_tail()}")
+            for p in getattr(s, "servers", [s]):
+                if p.running:
+                    try:
+                        p.stop()
+                    except BaseException as e:  # stop the others, then report
+                        error = error or e
+                        print(f"\n----- {p.name} log {p.log_path} -----\n{p.log_tail()}")
+        clusters = [s for s in self.servers if hasattr(s, "topic")]
+        if clusters and keep_topics:
+            print(f"\nkept Kafka topics: {[c.topic for c in clusters]}")
+        elif clusters:
+            kafkatest.delete_topics(clusters[0].brokers, [c.topic for c in clusters])
         if error is not None:
             raise error
 
 
 @pytest.fixture
-def make_server(tmp_path):
-    """Factory of servers in this test's tmp_path; stopped (and checked) at the end."""
-    factory = _Factory(tmp_path)
+def make_server(tmp_path, engine, request):
+    """Factory of servers (or clusters, on Kafka) in this test's tmp_path; stopped (and checked)
+    at the end."""
+    factory = _Factory(tmp_path, engine, request)
     yield factory
-    factory.stop_all()
+    factory.stop_all(keep_topics=getattr(request.node, "crm_failed", False))
 
 
 @pytest.fixture
-def server(make_server) -> crmtest.Server:
-    """A started crm-server on an empty data directory."""
+def server(make_server):
+    """A started crm-server (or crm-command + crm-projector on Kafka) on empty data."""
     return make_server()
 
 
 @pytest.fixture(scope="module")
-def module_server(tmp_path_factory):
-    """One started crm-server shared by the tests of a module (for read-mostly tests)."""
-    factory = _Factory(tmp_path_factory.mktemp("module"))
+def module_server(tmp_path_factory, engine, request):
+    """One started server (or cluster) shared by the tests of a module (for read-mostly tests)."""
+    factory = _Factory(tmp_path_factory.mktemp(f"module-{engine}"), engine, request)
     factory()
     yield factory.servers[0]
     factory.stop_all()

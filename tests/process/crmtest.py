@@ -4,13 +4,20 @@ The tests drive the real binary (build/apps/crm_server/crm-server) from outside,
 client would. Python stubs are generated from proto/ into <build>/py by scripts/test.sh (or, when
 missing or stale, by ensure_stubs() below), and that folder is put on sys.path.
 
+On Kafka (engine "kafka") the same tests run against a `Cluster`: crm-command and crm-projector as
+two processes on one topic of the broker named by CRM_KAFKA_BROKERS (see kafkatest.py).
+
 Env: CRM_BUILD_DIR (default build, relative to the repo root), CRM_SERVER_BIN (default
-<build>/apps/crm_server/crm-server), CRM_TEST_LOG_LEVEL (passed as --log-level when set).
+<build>/apps/crm_server/crm-server), CRM_COMMAND_BIN, CRM_PROJECTOR_BIN (default
+<build>/apps/crm_command/crm-command, <build>/apps/crm_projector/crm-projector),
+CRM_TEST_LOG_LEVEL (passed as --log-level when set).
 """
 
 from __future__ import annotations
 
+import base64
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -27,6 +34,10 @@ if not BUILD_DIR.is_absolute():
 PY_OUT = BUILD_DIR / "py"
 PROTO_DIR = ROOT / "proto"
 SERVER_BIN = Path(os.environ.get("CRM_SERVER_BIN", BUILD_DIR / "apps" / "crm_server" / "crm-server"))
+COMMAND_BIN = Path(os.environ.get("CRM_COMMAND_BIN",
+                                  BUILD_DIR / "apps" / "crm_command" / "crm-command"))
+PROJECTOR_BIN = Path(os.environ.get("CRM_PROJECTOR_BIN",
+                                    BUILD_DIR / "apps" / "crm_projector" / "crm-projector"))
 
 # Deadline of one RPC made by the tests, unless a call passes its own.
 RPC_TIMEOUT_S = 15.0
@@ -161,13 +172,19 @@ class _DefaultTimeout(grpc.UnaryUnaryClientInterceptor):
 class Server:
     """One crm-server process on a data directory; can be stopped, killed and started again.
 
+    `binary` and `base_args` make it another binary of the same command line (crm-command,
+    crm-projector, or crm-server on Kafka): `base_args` go before the extra arguments of each start.
     Not thread-safe itself; its stubs are (grpc channels may be shared by threads).
     """
 
-    def __init__(self, workdir: Path, data_dir: Path | None = None):
+    def __init__(self, workdir: Path, data_dir: Path | None = None, binary: Path | None = None,
+                 base_args: Sequence[str] = ()):
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.data_dir = Path(data_dir) if data_dir else self.workdir / "data"
+        self.binary = Path(binary) if binary else SERVER_BIN
+        self.name = self.binary.name
+        self.base_args = list(base_args)
         self.port_file = self.workdir / "port"
         self.log_path = self.workdir / "server.log"
         self.proc: subprocess.Popen | None = None
@@ -186,23 +203,8 @@ class Server:
         return f"127.0.0.1:{self.port}"
 
     def start(self, *extra_args: str, timeout_s: float = START_TIMEOUT_S) -> "Server":
-        assert self.proc is None, "server already running"
-        if not SERVER_BIN.exists():
-            raise FileNotFoundError(
-                f"server binary {SERVER_BIN} not found: build first (scripts/build.sh)")
-        if self.port_file.exists():
-            self.port_file.unlink()
-        args = [str(SERVER_BIN), "--data-dir", str(self.data_dir), "--listen", "127.0.0.1:0",
-                "--port-file", str(self.port_file)]
-        if os.environ.get("CRM_TEST_LOG_LEVEL"):
-            args += ["--log-level", os.environ["CRM_TEST_LOG_LEVEL"]]
-        args += list(extra_args)
-        self.starts += 1
-        with open(self.log_path, "ab") as log:
-            log.write(f"\n===== start #{self.starts}: {' '.join(args)}\n".encode())
-            log.flush()
-            self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log,
-                                         stderr=subprocess.STDOUT, cwd=self.workdir)
+        """Launches the process and waits until it serves (health SERVING)."""
+        self.spawn(*extra_args)
         try:
             self._wait_port(timeout_s)
             self._connect()
@@ -216,12 +218,34 @@ class Server:
             raise
         return self
 
+    def spawn(self, *extra_args: str) -> "Server":
+        """Launches the process without waiting for it (e.g. to kill it during start-up)."""
+        assert self.proc is None, f"{self.name} already running"
+        if not self.binary.exists():
+            raise FileNotFoundError(
+                f"binary {self.binary} not found: build first (scripts/build.sh)")
+        if self.port_file.exists():
+            self.port_file.unlink()
+        args = [str(self.binary), "--data-dir", str(self.data_dir), "--listen", "127.0.0.1:0",
+                "--port-file", str(self.port_file)]
+        if os.environ.get("CRM_TEST_LOG_LEVEL"):
+            args += ["--log-level", os.environ["CRM_TEST_LOG_LEVEL"]]
+        args += self.base_args + list(extra_args)
+        self.starts += 1
+        with open(self.log_path, "ab") as log:
+            log.write(f"\n===== start #{self.starts}: {' '.join(args)}\n".encode())
+            log.flush()
+            self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log,
+                                         stderr=subprocess.STDOUT, cwd=self.workdir)
+        return self
+
     def _wait_port(self, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
         while True:
             rc = self.proc.poll()
             if rc is not None:
-                raise RuntimeError(f"crm-server exited with {rc} before serving; see {self.log_path}")
+                raise RuntimeError(
+                    f"{self.name} exited with {rc} before serving; see {self.log_path}")
             try:
                 text = self.port_file.read_text().strip()
                 if text.isdigit() and int(text) > 0:
@@ -246,7 +270,7 @@ class Server:
         self.health = health_pb2_grpc.HealthStub(self.channel)
 
     def _disconnect(self) -> None:
-        if self.channel is not None:
+        if getattr(self, "_raw_channel", None) is not None and self.channel is not None:
             self._raw_channel.close()
         self.channel = self.command = self.query = self.health = None
 
@@ -256,7 +280,8 @@ class Server:
         while True:
             rc = self.proc.poll()
             if rc is not None:
-                raise RuntimeError(f"crm-server exited with {rc} before serving; see {self.log_path}")
+                raise RuntimeError(
+                    f"{self.name} exited with {rc} before serving; see {self.log_path}")
             try:
                 answer = self.health.Check(health_pb2.HealthCheckRequest(service=""), timeout=1.0)
                 if answer.status == health_pb2.HealthCheckResponse.SERVING:
@@ -272,6 +297,10 @@ class Server:
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc is not None else None
+
     def signal_term(self) -> None:
         """Sends SIGTERM without waiting."""
         self.proc.send_signal(signal.SIGTERM)
@@ -284,7 +313,7 @@ class Server:
             self.proc.wait()
             self.proc = None
             self._disconnect()
-            raise AssertionError(f"crm-server did not exit within {timeout_s}s of SIGTERM")
+            raise AssertionError(f"{self.name} did not exit within {timeout_s}s of SIGTERM")
         self.proc = None
         self._disconnect()
         self.last_exit_code = rc
@@ -292,16 +321,16 @@ class Server:
 
     def stop(self, timeout_s: float = STOP_TIMEOUT_S, check: bool = True) -> int:
         """SIGTERM, wait for the exit; asserts exit code 0 when `check`."""
-        assert self.proc is not None, "server not running"
+        assert self.proc is not None, f"{self.name} not running"
         self.signal_term()
         rc = self.wait_exit(timeout_s)
         if check:
-            assert rc == 0, f"crm-server exited with {rc} after SIGTERM (expected 0)"
+            assert rc == 0, f"{self.name} exited with {rc} after SIGTERM (expected 0)"
         return rc
 
     def kill(self) -> None:
         """kill -9, wait for the process to be gone."""
-        assert self.proc is not None, "server not running"
+        assert self.proc is not None, f"{self.name} not running"
         self.proc.kill()
         self.proc.wait()
         self.last_exit_code = self.proc.returncode
@@ -319,6 +348,188 @@ class Server:
         except FileNotFoundError:
             return "(no server log)"
         return text if len(text) <= max_chars else "...\n" + text[-max_chars:]
+
+
+# ---------------------------------------------------------------------------------------------
+# The same services on Kafka, as separate processes.
+
+
+class Cluster:
+    """crm-command and crm-projector as two processes on one Kafka topic: what a Server is on the
+    embedded engine, with the same interface for tests.
+
+    `command` is crm-command's stub, `query` crm-projector's, `channel` and `health` crm-command's.
+    start() starts whichever of the two is not running (crm-command first: it creates the topic),
+    stop() / kill() / restart() act on both; `commander` and `projector` (each a Server) act on
+    one. A "--rebuild" given to start() or restart() goes to crm-projector only.
+    Each process has its own data dir. The topic is "<topic_prefix>.customer.events.v1".
+
+    crm-command creates the topic (with its default of 6 partitions) when it first starts. With
+    `provision_partitions` the test creates it beforehand with that many partitions
+    (confluent-kafka Admin API) and waits until every partition has a leader, as when operators
+    provision topics.
+    """
+
+    engine = "kafka"
+
+    def __init__(self, workdir: Path, brokers: str, topic_prefix: str,
+                 extra_args: Sequence[str] = (), provision_partitions: int = 0):
+        self.workdir = Path(workdir)
+        self.brokers = brokers
+        self.topic_prefix = topic_prefix
+        self.topic = f"{topic_prefix}.customer.events.v1"
+        if provision_partitions:
+            import kafkatest  # pylint: disable=import-outside-toplevel
+            kafkatest.create_topic(brokers, self.topic, provision_partitions)
+        self.kafka_args = ["--engine", "kafka", "--kafka-brokers", brokers,
+                           "--kafka-topic-prefix", topic_prefix] + list(extra_args)
+        self.commander = Server(self.workdir / "command", binary=COMMAND_BIN,
+                                base_args=self.kafka_args)
+        self.projector = Server(self.workdir / "projector", binary=PROJECTOR_BIN,
+                                base_args=self.kafka_args)
+        self.extra_projectors: list[Server] = []
+        self.last_exit_code: int | None = None
+
+    @property
+    def servers(self) -> list[Server]:
+        """Every process of the cluster (for logs and clean-up)."""
+        return [self.commander, self.projector] + self.extra_projectors
+
+    # -- what tests use of a Server ---------------------------------------------------------
+
+    @property
+    def command(self):
+        return self.commander.command
+
+    @property
+    def query(self):
+        return self.projector.query
+
+    @property
+    def channel(self):
+        return self.commander.channel
+
+    @property
+    def health(self):
+        return self.commander.health
+
+    @property
+    def running(self) -> bool:
+        return self.commander.running and self.projector.running
+
+    def start(self, *extra_args: str, timeout_s: float = START_TIMEOUT_S) -> "Cluster":
+        if not self.commander.running:
+            self.commander.start(*[a for a in extra_args if a != "--rebuild"],
+                                 timeout_s=timeout_s)
+        if not self.projector.running:
+            self.projector.start(*extra_args, timeout_s=timeout_s)
+        return self
+
+    def stop(self, timeout_s: float = STOP_TIMEOUT_S, check: bool = True) -> int:
+        """SIGTERMs every running process (projectors first); asserts each exits 0 when `check`."""
+        rcs = [s.stop(timeout_s, check) for s in reversed(self.servers) if s.running]
+        self.last_exit_code = next((rc for rc in rcs if rc != 0), 0)
+        return self.last_exit_code
+
+    def kill(self) -> None:
+        """kill -9 of every running process."""
+        for s in self.servers:
+            if s.running:
+                s.kill()
+
+    def restart(self, *extra_args: str) -> "Cluster":
+        self.stop()
+        return self.start(*extra_args)
+
+    def signal_term(self) -> None:
+        for s in self.servers:
+            if s.running:
+                s.signal_term()
+
+    def wait_exit(self, timeout_s: float = STOP_TIMEOUT_S) -> int:
+        rcs = [s.wait_exit(timeout_s) for s in self.servers if s.proc is not None]
+        self.last_exit_code = next((rc for rc in rcs if rc != 0), 0)
+        return self.last_exit_code
+
+    def log_tail(self, max_chars: int = 30000) -> str:
+        return "\n".join(f"----- {s.name} {s.log_path}\n{s.log_tail(max_chars // 2)}"
+                         for s in self.servers)
+
+    # -- Kafka only -------------------------------------------------------------------------
+
+    def new_projector(self, name: str, *extra_args: str) -> Server:
+        """Starts another crm-projector on the topic with a new, empty data dir (a fresh fold)."""
+        p = Server(self.workdir / name, binary=PROJECTOR_BIN, base_args=self.kafka_args)
+        self.extra_projectors.append(p)
+        return p.start(*extra_args)
+
+    def end_token(self) -> str:
+        """A consistency token covering every record in the topic now (read with a Kafka client)."""
+        import kafkatest  # pylint: disable=import-outside-toplevel
+        return kafkatest.end_token(self.brokers, self.topic)
+
+
+def topic_prefix_for(name: str) -> str:
+    """A topic prefix of its own for a test (Kafka topic names: [a-zA-Z0-9._-], up to 249)."""
+    slug = re.sub(r"[^a-zA-Z0-9-]+", "-", name).strip("-")[:60]
+    return f"ct-{slug}-{uuid.uuid4().hex[:8]}"
+
+
+def merge_tokens(*tokens: str) -> str:
+    """One consistency token that waits for all of `tokens` (per partition, the highest offset).
+
+    Tests only: clients treat tokens as opaque. On the embedded log (one partition) a later
+    command's token covers every earlier one; on Kafka a token names only the partitions of its
+    customer, so waiting for many commands at once needs this. The encoding is the one of
+    common/eventlog/consistency_token.h: base64url without padding of "p:o;p:o...".
+    """
+    merged: dict[int, int] = {}
+    for token in tokens:
+        if not token:
+            continue
+        plain = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+        for entry in plain.split(";"):
+            p, o = (int(x) for x in entry.split(":"))
+            merged[p] = max(merged.get(p, -1), o)
+    return encode_token(merged)
+
+
+def encode_token(positions: dict[int, int]) -> str:
+    plain = ";".join(f"{p}:{o}" for p, o in sorted(positions.items()))
+    return base64.urlsafe_b64encode(plain.encode()).decode().rstrip("=")
+
+
+def covering_token(server, *tokens: str) -> str:
+    """A token covering `tokens` and, on Kafka, every record in the topic now.
+
+    On the embedded log only the tokens count: pass the token of a command made after all the
+    writes to cover.
+    """
+    if hasattr(server, "end_token"):
+        tokens = tokens + (server.end_token(),)
+    return merge_tokens(*tokens)
+
+
+class KafkaServer(Server):
+    """crm-server --engine kafka: the whole thing in one process on a Kafka topic."""
+
+    engine = "kafka-server"
+
+    def __init__(self, workdir: Path, brokers: str, topic_prefix: str,
+                 extra_args: Sequence[str] = (), provision_partitions: int = 0):
+        self.brokers = brokers
+        self.topic_prefix = topic_prefix
+        self.topic = f"{topic_prefix}.customer.events.v1"
+        if provision_partitions:  # as in Cluster
+            import kafkatest  # pylint: disable=import-outside-toplevel
+            kafkatest.create_topic(brokers, self.topic, provision_partitions)
+        super().__init__(workdir, base_args=["--engine", "kafka", "--kafka-brokers", brokers,
+                                             "--kafka-topic-prefix", topic_prefix,
+                                             *extra_args])
+
+    def end_token(self) -> str:
+        import kafkatest  # pylint: disable=import-outside-toplevel
+        return kafkatest.end_token(self.brokers, self.topic)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ def test_health_is_serving(server):
     assert answer.status == health_pb2.HealthCheckResponse.SERVING
 
 
+@pytest.mark.engines("embedded")  # Kafka: test_kafka_cluster.py (each process has its own)
 def test_reflection_lists_the_services(server):
     reflection = pytest.importorskip(
         "grpc_reflection.v1alpha.proto_reflection_descriptor_database")
@@ -28,6 +29,7 @@ def test_reflection_lists_the_services(server):
     assert fd.package == "crm.v1"
 
 
+@pytest.mark.engines("embedded")
 def test_port_file_holds_the_bound_port(server):
     assert int(server.port_file.read_text().strip()) == server.port > 0
 
@@ -41,7 +43,7 @@ def test_sigterm_when_idle_exits_0_and_data_survives(server):
     assert got.version == 1
 
 
-def test_rebuild_on_an_empty_store_serves(make_server):
+def test_rebuild_on_an_empty_store_serves(make_server, engine, request):
     server = make_server(args=("--rebuild",))
     c = register(server, customer_id="after-rebuild")
     assert c.customer.version == 1
