@@ -189,7 +189,8 @@ class KafkaReader final : public LogReader {
 struct PartitionWriter {
   rd_kafka_t* producer = nullptr;
   absl::Mutex mu;
-  bool fenced ABSL_GUARDED_BY(mu) = false;    // another process took the partition
+  bool fenced ABSL_GUARDED_BY(mu) = false;  // another process took the partition
+  bool broken ABSL_GUARDED_BY(mu) = false;  // a fatal producer error: start a new producer
   // A commit or abort that failed without a final answer (e.g. timed out while the broker was
   // away). librdkafka lets only that same call be resumed, so it is remembered here.
   enum class Unfinished { kNone, kCommit, kAbort };
@@ -207,9 +208,19 @@ absl::Status TxnError(rd_kafka_error_t* error, absl::string_view what) {
 
 bool IsFenced(const rd_kafka_error_t* error) {
   const rd_kafka_resp_err_t code = rd_kafka_error_code(error);
-  return rd_kafka_error_is_fatal(error) || code == RD_KAFKA_RESP_ERR__FENCED ||
-         code == RD_KAFKA_RESP_ERR_PRODUCER_FENCED ||
+  return code == RD_KAFKA_RESP_ERR__FENCED || code == RD_KAFKA_RESP_ERR_PRODUCER_FENCED ||
          code == RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH;
+}
+
+// Records what a transactional error means for the writer: fenced for good, or a producer that a
+// fatal error made unusable (replaced on the next use).
+void NoteFailure(PartitionWriter& w, const rd_kafka_error_t* error)
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(w.mu) {
+  if (IsFenced(error)) {
+    w.fenced = true;
+  } else if (rd_kafka_error_is_fatal(error)) {
+    w.broken = true;
+  }
 }
 
 int TimeoutMs(absl::Time deadline) {
@@ -247,6 +258,42 @@ struct KafkaEventLog::Impl {
       absl::MutexLock lock(&impl->mu);
       if (--impl->unresolved[pending->partition] == 0) impl->unresolved.erase(pending->partition);
     }
+  }
+
+  // Creates the transactional producer of partition p and runs init_transactions, which fences
+  // every earlier producer with the same transactional id and aborts its open transaction.
+  absl::Status StartWriter(PartitionWriter& w, int32_t p, absl::Duration timeout)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(w.mu) {
+    if (w.producer != nullptr) rd_kafka_destroy(w.producer);
+    w.producer = nullptr;
+    const std::string txn_id = absl::StrCat(options.transactional_id_prefix, ".p", p);
+    auto conf = MakeConf(
+        options, {
+                     {"enable.idempotence", "true"},
+                     {"acks", "all"},
+                     {"transactional.id", txn_id},
+                     {"linger.ms", "1"},
+                     {"compression.type", "lz4"},
+                     // Must cover message.timeout.ms.
+                     {"transaction.timeout.ms",
+                      absl::StrCat(std::max<int64_t>(
+                          60000, absl::ToInt64Milliseconds(options.delivery_timeout) + 10000))},
+                     {"message.timeout.ms",
+                      absl::StrCat(absl::ToInt64Milliseconds(options.delivery_timeout))},
+                 });
+    if (!conf.ok()) return conf.status();
+    rd_kafka_conf_set_dr_msg_cb(conf->get(), &Impl::OnDelivery);
+    rd_kafka_conf_set_opaque(conf->get(), this);
+    char err[512];
+    w.producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf->release(), err, sizeof(err));
+    if (w.producer == nullptr) return absl::InvalidArgumentError(err);
+    if (rd_kafka_error_t* e = rd_kafka_init_transactions(
+            w.producer, static_cast<int>(absl::ToInt64Milliseconds(timeout)))) {
+      return TxnError(e, "init transactions for " + txn_id);
+    }
+    w.broken = false;
+    w.unfinished = PartitionWriter::Unfinished::kNone;
+    return absl::OkStatus();
   }
 
   ~Impl() {
@@ -361,31 +408,8 @@ absl::StatusOr<std::unique_ptr<KafkaEventLog>> KafkaEventLog::Open(
     }
     for (int32_t p = options.replica_index; p < impl->partitions; p += options.replica_count) {
       auto writer = std::make_unique<PartitionWriter>();
-      const std::string txn_id = absl::StrCat(options.transactional_id_prefix, ".p", p);
-      auto wconf = MakeConf(
-          options, {
-                       {"enable.idempotence", "true"},
-                       {"acks", "all"},
-                       {"transactional.id", txn_id},
-                       {"linger.ms", "1"},
-                       {"compression.type", "lz4"},
-                       // Must cover message.timeout.ms.
-                       {"transaction.timeout.ms",
-                        absl::StrCat(std::max<int64_t>(
-                            60000, absl::ToInt64Milliseconds(options.delivery_timeout) + 10000))},
-                       {"message.timeout.ms",
-                        absl::StrCat(absl::ToInt64Milliseconds(options.delivery_timeout))},
-                   });
-      if (!wconf.ok()) return wconf.status();
-      rd_kafka_conf_set_dr_msg_cb(wconf->get(), &Impl::OnDelivery);
-      rd_kafka_conf_set_opaque(wconf->get(), impl.get());
-      writer->producer = rd_kafka_new(RD_KAFKA_PRODUCER, wconf->release(), err, sizeof(err));
-      if (writer->producer == nullptr) return absl::InvalidArgumentError(err);
-      // Fences every earlier producer with this transactional id and aborts its open transaction.
-      if (rd_kafka_error_t* e = rd_kafka_init_transactions(
-              writer->producer, static_cast<int>(absl::ToInt64Milliseconds(timeout)))) {
-        return TxnError(e, "init transactions for " + txn_id);
-      }
+      absl::MutexLock lock(&writer->mu);
+      CRM_RETURN_IF_ERROR(impl->StartWriter(*writer, p, timeout));
       impl->writers[p] = std::move(writer);
     }
   }
@@ -394,7 +418,12 @@ absl::StatusOr<std::unique_ptr<KafkaEventLog>> KafkaEventLog::Open(
   impl->poller = std::thread([raw] {
     while (!raw->stopping.load()) {
       rd_kafka_poll(raw->producer, raw->writers.empty() ? 100 : 20);
-      for (auto& [p, w] : raw->writers) rd_kafka_poll(w->producer, 0);
+      for (auto& [p, w] : raw->writers) {
+        // A writer busy in a transaction serves its own callbacks; never wait for it here.
+        if (!w->mu.TryLock()) continue;
+        rd_kafka_poll(w->producer, 0);
+        w->mu.Unlock();
+      }
     }
   });
   return std::unique_ptr<KafkaEventLog>(new KafkaEventLog(std::move(impl)));
@@ -481,9 +510,9 @@ absl::StatusOr<LogPosition> KafkaEventLog::AppendTransactional(int32_t partition
   }
   PartitionWriter& w = *it->second;
   absl::MutexLock lock(&w.mu);
-  CRM_RETURN_IF_ERROR(ResolveLocked(w, deadline));
+  CRM_RETURN_IF_ERROR(ResolveLocked(w, partition, deadline));
   if (rd_kafka_error_t* e = rd_kafka_begin_transaction(w.producer)) {
-    if (IsFenced(e)) w.fenced = true;
+    NoteFailure(w, e);
     return TxnError(e, "begin transaction");
   }
   auto pending = std::make_shared<Pending>();
@@ -504,10 +533,12 @@ absl::StatusOr<LogPosition> KafkaEventLog::AppendTransactional(int32_t partition
     }
   }
   if (rd_kafka_error_t* e = rd_kafka_commit_transaction(w.producer, TimeoutMs(deadline))) {
-    if (IsFenced(e)) {
-      w.fenced = true;
+    NoteFailure(w, e);
+    if (w.fenced) {
       spdlog::error("partition {}: fenced by another writer; this replica no longer writes it",
                     partition);
+    } else if (w.broken) {
+      spdlog::error("partition {}: fatal producer error; a new producer takes over", partition);
     } else if (rd_kafka_error_txn_requires_abort(e)) {
       if (rd_kafka_error_t* ae = rd_kafka_abort_transaction(w.producer, TimeoutMs(deadline))) {
         w.unfinished = PartitionWriter::Unfinished::kAbort;
@@ -531,11 +562,18 @@ absl::StatusOr<LogPosition> KafkaEventLog::AppendTransactional(int32_t partition
   return pending->last;
 }
 
-absl::Status KafkaEventLog::ResolveLocked(PartitionWriter& w, absl::Time deadline) {
+absl::Status KafkaEventLog::ResolveLocked(PartitionWriter& w, int32_t partition,
+                                          absl::Time deadline) {
   using Unfinished = PartitionWriter::Unfinished;
   if (w.fenced) {
     return absl::UnavailableError(
         "fenced: another replica now writes this partition (check replica indexes)");
+  }
+  if (w.broken) {
+    // A new producer with the same transactional id aborts whatever the old one left open.
+    CRM_RETURN_IF_ERROR(impl_->StartWriter(w, partition, std::max(deadline - absl::Now(),
+                                                                  absl::Seconds(1))));
+    spdlog::info("partition {}: new transactional producer after a fatal error", partition);
   }
   if (w.unfinished == Unfinished::kCommit) {
     // Resuming the commit completes it, or says it must be aborted.
@@ -544,10 +582,8 @@ absl::Status KafkaEventLog::ResolveLocked(PartitionWriter& w, absl::Time deadlin
       w.unfinished = Unfinished::kNone;
       return absl::OkStatus();
     }
-    if (IsFenced(e)) {
-      w.fenced = true;
-      return TxnError(e, "resume commit");
-    }
+    NoteFailure(w, e);
+    if (w.fenced || w.broken) return TxnError(e, "resume commit");
     if (!rd_kafka_error_txn_requires_abort(e)) return TxnError(e, "resume commit");
     rd_kafka_error_destroy(e);
     w.unfinished = Unfinished::kAbort;
@@ -558,7 +594,7 @@ absl::Status KafkaEventLog::ResolveLocked(PartitionWriter& w, absl::Time deadlin
       w.unfinished = Unfinished::kNone;
       return absl::OkStatus();
     }
-    if (IsFenced(e)) w.fenced = true;
+    NoteFailure(w, e);
     return TxnError(e, "resume abort");
   }
   return absl::OkStatus();
@@ -568,7 +604,7 @@ absl::Status KafkaEventLog::Settle(absl::string_view key, absl::Time deadline) {
   const int32_t partition = PartitionOf(key);
   if (auto it = impl_->writers.find(partition); it != impl_->writers.end()) {
     absl::MutexLock lock(&it->second->mu);
-    return ResolveLocked(*it->second, deadline);
+    return ResolveLocked(*it->second, partition, deadline);
   }
   absl::MutexLock lock(&impl_->mu);
   struct Arg {

@@ -85,7 +85,8 @@ class KafkaEventLog final : public EventLog {
   absl::StatusOr<LogPosition> AppendTransactional(int32_t partition, absl::string_view key,
                                                   std::vector<AppendValue> values,
                                                   absl::Time deadline);
-  absl::Status ResolveLocked(struct PartitionWriter& writer, absl::Time deadline);
+  absl::Status ResolveLocked(struct PartitionWriter& writer, int32_t partition,
+                             absl::Time deadline);
   std::unique_ptr<Impl> impl_;
 };
 
