@@ -571,8 +571,8 @@ absl::Status KafkaEventLog::ResolveLocked(PartitionWriter& w, int32_t partition,
   }
   if (w.broken) {
     // A new producer with the same transactional id aborts whatever the old one left open.
-    CRM_RETURN_IF_ERROR(impl_->StartWriter(w, partition, std::max(deadline - absl::Now(),
-                                                                  absl::Seconds(1))));
+    CRM_RETURN_IF_ERROR(
+        impl_->StartWriter(w, partition, std::max(deadline - absl::Now(), absl::Seconds(1))));
     spdlog::info("partition {}: new transactional producer after a fatal error", partition);
   }
   if (w.unfinished == Unfinished::kCommit) {

@@ -10,7 +10,8 @@ using grpc::health::v1::HealthCheckResponse;
 // One Watch stream: writes the current status, then every change, one write at a time.
 class HealthService::Watcher final : public grpc::ServerWriteReactor<HealthCheckResponse> {
  public:
-  Watcher(HealthService* owner, std::string service) : owner_(owner), service_(std::move(service)) {}
+  Watcher(HealthService* owner, std::string service)
+      : owner_(owner), service_(std::move(service)) {}
 
   // Called with owner_->mu_ held.
   void Update(Status status) {

@@ -60,7 +60,8 @@ std::string FieldPathFor(const google::protobuf::Descriptor* root, const std::st
     queue.pop_front();
     for (int i = 0; i < node.type->field_count(); ++i) {
       const auto* field = node.type->field(i);
-      std::string path = node.path.empty() ? field->name() : absl::StrCat(node.path, ".", field->name());
+      std::string path =
+          node.path.empty() ? field->name() : absl::StrCat(node.path, ".", field->name());
       if (field->full_name() == full_name) {
         return node.map_field_path.empty() ? path : node.map_field_path;
       }

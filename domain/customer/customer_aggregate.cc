@@ -67,17 +67,14 @@ class Violations {
     return value.ok();
   }
   absl::Status ToStatus() const {
-    return list_.empty() ? absl::OkStatus()
-                         : crm::status::InvalidArguments(list_);
+    return list_.empty() ? absl::OkStatus() : crm::status::InvalidArguments(list_);
   }
 
  private:
   std::vector<crm::status::FieldViolation> list_;
 };
 
-std::string Indexed(absl::string_view field, size_t i) {
-  return absl::StrCat(field, "[", i, "]");
-}
+std::string Indexed(absl::string_view field, size_t i) { return absl::StrCat(field, "[", i, "]"); }
 
 // `field["key"]` with quotes and backslashes escaped (hex-escaped if not UTF-8,
 // so that the path stays a valid proto string).
@@ -104,8 +101,7 @@ absl::Time ToTime(const Timestamp& ts) {
 }
 
 bool TimestampLess(const Timestamp& a, const Timestamp& b) {
-  return a.seconds() != b.seconds() ? a.seconds() < b.seconds()
-                                    : a.nanos() < b.nanos();
+  return a.seconds() != b.seconds() ? a.seconds() < b.seconds() : a.nanos() < b.nanos();
 }
 
 int64_t SaturatingAdd(int64_t a, int64_t b) {
@@ -119,9 +115,9 @@ int64_t SaturatingAdd(int64_t a, int64_t b) {
 }
 
 absl::Status NotFound(absl::string_view name) {
-  absl::Status status = crm::status::Error(
-      absl::StatusCode::kNotFound, absl::StrCat(name, " does not exist"),
-      "CUSTOMER_NOT_FOUND", {{"customer", std::string(name)}});
+  absl::Status status =
+      crm::status::Error(absl::StatusCode::kNotFound, absl::StrCat(name, " does not exist"),
+                         "CUSTOMER_NOT_FOUND", {{"customer", std::string(name)}});
   google::rpc::ResourceInfo info;
   info.set_resource_type(Customer::descriptor()->full_name());
   info.set_resource_name(std::string(name));
@@ -138,8 +134,7 @@ struct Target {
 };
 
 Target CheckTarget(absl::string_view name, absl::string_view name_field,
-                   absl::string_view request_id, absl::string_view etag,
-                   Violations& violations) {
+                   absl::string_view request_id, absl::string_view etag, Violations& violations) {
   Target target;
   violations.Add(ValidateRequestId(request_id, "request_id"));
   auto id = ParseCustomerName(name, name_field);
@@ -154,12 +149,10 @@ Target CheckTarget(absl::string_view name, absl::string_view name_field,
 // Existence and etag, after the request fields are known to be valid.
 absl::Status CheckState(const State& state, const Target& target) {
   if (state.version() == 0) return NotFound(target.name);
-  if (target.etag_version.has_value() &&
-      *target.etag_version != state.version()) {
+  if (target.etag_version.has_value() && *target.etag_version != state.version()) {
     return crm::status::Error(
         absl::StatusCode::kAborted,
-        absl::StrCat("etag ", Etag(*target.etag_version),
-                     " is stale: ", target.name, " is at ",
+        absl::StrCat("etag ", Etag(*target.etag_version), " is stale: ", target.name, " is at ",
                      Etag(state.version()), "; read it again and retry"),
         "ETAG_MISMATCH",
         {{"customer", target.name},
@@ -170,8 +163,8 @@ absl::Status CheckState(const State& state, const Target& target) {
 }
 
 void CheckDisplayName(const Customer& in, Customer& out, Violations& v) {
-  v.Add(ValidateText(in.display_name(), kMaxDisplayName, /*required=*/true,
-                     "customer.display_name"));
+  v.Add(
+      ValidateText(in.display_name(), kMaxDisplayName, /*required=*/true, "customer.display_name"));
   out.set_display_name(in.display_name());
 }
 
@@ -179,8 +172,7 @@ void CheckKind(const Customer& in, Customer& out, Violations& v) {
   if (in.kind() == crm::v1::CUSTOMER_KIND_UNSPECIFIED) {
     v.Add("customer.kind", "is required: PERSON or COMPANY");
   } else if (!crm::v1::CustomerKind_IsValid(in.kind())) {
-    v.Add("customer.kind",
-          absl::StrCat("unknown value ", static_cast<int>(in.kind())));
+    v.Add("customer.kind", absl::StrCat("unknown value ", static_cast<int>(in.kind())));
   }
   out.set_kind(in.kind());
 }
@@ -199,8 +191,7 @@ void CheckEmails(const Customer& in, Customer& out, Violations& v) {
 
 void CheckPhones(const Customer& in, Customer& out, Violations& v) {
   if (static_cast<size_t>(in.phones_size()) > kMaxPhones) {
-    v.Add("customer.phones",
-          absl::StrCat("at most ", kMaxPhones, " phone numbers"));
+    v.Add("customer.phones", absl::StrCat("at most ", kMaxPhones, " phone numbers"));
     return;
   }
   std::set<std::string> seen;
@@ -211,40 +202,34 @@ void CheckPhones(const Customer& in, Customer& out, Violations& v) {
 }
 
 void CheckRegion(const Customer& in, Customer& out, Violations& v) {
-  v.Add(ValidateText(in.region(), kMaxShortText, /*required=*/false,
-                     "customer.region"));
+  v.Add(ValidateText(in.region(), kMaxShortText, /*required=*/false, "customer.region"));
   out.set_region(in.region());
 }
 
 void CheckIndustry(const Customer& in, Customer& out, Violations& v) {
-  v.Add(ValidateText(in.industry(), kMaxShortText, /*required=*/false,
-                     "customer.industry"));
+  v.Add(ValidateText(in.industry(), kMaxShortText, /*required=*/false, "customer.industry"));
   out.set_industry(in.industry());
 }
 
 void CheckAcquisitionSource(const Customer& in, Customer& out, Violations& v) {
   if (!crm::v1::AcquisitionSource_IsValid(in.acquisition_source())) {
     v.Add("customer.acquisition_source",
-          absl::StrCat("unknown value ",
-                       static_cast<int>(in.acquisition_source())));
+          absl::StrCat("unknown value ", static_cast<int>(in.acquisition_source())));
   }
   out.set_acquisition_source(in.acquisition_source());
 }
 
 void CheckAttributes(const Customer& in, Customer& out, Violations& v) {
   if (static_cast<size_t>(in.attributes_size()) > kMaxAttributes) {
-    v.Add("customer.attributes",
-          absl::StrCat("at most ", kMaxAttributes, " attributes"));
+    v.Add("customer.attributes", absl::StrCat("at most ", kMaxAttributes, " attributes"));
     return;
   }
   // Sorted, so that the violations come out in a deterministic order.
-  std::map<std::string, std::string> sorted(in.attributes().begin(),
-                                            in.attributes().end());
+  std::map<std::string, std::string> sorted(in.attributes().begin(), in.attributes().end());
   for (const auto& [key, value] : sorted) {
     const std::string field = Keyed("customer.attributes", key);
     // The message of a key error reads "key: <why>".
-    absl::Status key_status =
-        ValidateText(key, kMaxAttributeKey, /*required=*/true, "key");
+    absl::Status key_status = ValidateText(key, kMaxAttributeKey, /*required=*/true, "key");
     if (!key_status.ok()) {
       v.Add(field, key_status.message());
       continue;
@@ -255,8 +240,7 @@ void CheckAttributes(const Customer& in, Customer& out, Violations& v) {
 }
 
 // Validates and normalizes one profile path of `in` into `out`.
-void CheckPath(absl::string_view path, const Customer& in, Customer& out,
-               Violations& v) {
+void CheckPath(absl::string_view path, const Customer& in, Customer& out, Violations& v) {
   if (path == "display_name") return CheckDisplayName(in, out, v);
   if (path == "kind") return CheckKind(in, out, v);
   if (path == "emails") return CheckEmails(in, out, v);
@@ -286,17 +270,14 @@ bool PathEquals(absl::string_view path, const Customer& a, const Customer& b) {
   if (path == "display_name") return a.display_name() == b.display_name();
   if (path == "kind") return a.kind() == b.kind();
   if (path == "emails") {
-    return std::equal(a.emails().begin(), a.emails().end(), b.emails().begin(),
-                      b.emails().end());
+    return std::equal(a.emails().begin(), a.emails().end(), b.emails().begin(), b.emails().end());
   }
   if (path == "phones") {
-    return std::equal(a.phones().begin(), a.phones().end(), b.phones().begin(),
-                      b.phones().end());
+    return std::equal(a.phones().begin(), a.phones().end(), b.phones().begin(), b.phones().end());
   }
   if (path == "region") return a.region() == b.region();
   if (path == "industry") return a.industry() == b.industry();
-  if (path == "acquisition_source")
-    return a.acquisition_source() == b.acquisition_source();
+  if (path == "acquisition_source") return a.acquisition_source() == b.acquisition_source();
   if (path == "attributes") {
     if (a.attributes_size() != b.attributes_size()) return false;
     for (const auto& [k, val] : a.attributes()) {
@@ -331,82 +312,68 @@ void CopyPath(absl::string_view path, const Customer& from, Customer& to) {
 
 // ALREADY_EXISTS if one of `emails` belongs to a customer other than
 // `customer_id`.
-absl::Status CheckEmailsFree(
-    const google::protobuf::RepeatedPtrField<std::string>& emails,
-    absl::string_view customer_id, const DecideContext& context) {
+absl::Status CheckEmailsFree(const google::protobuf::RepeatedPtrField<std::string>& emails,
+                             absl::string_view customer_id, const DecideContext& context) {
   if (emails.empty()) return absl::OkStatus();
   if (!context.email_owner) {
-    return crm::status::Error(
-        absl::StatusCode::kInternal,
-        "DecideContext.email_owner is required to set e-mails", "INTERNAL");
+    return crm::status::Error(absl::StatusCode::kInternal,
+                              "DecideContext.email_owner is required to set e-mails", "INTERNAL");
   }
   for (const std::string& email : emails) {
     std::optional<std::string> owner = context.email_owner(email);
     if (owner.has_value() && *owner != customer_id) {
       const std::string existing = CustomerName(*owner);
-      return crm::status::Error(
-          absl::StatusCode::kAlreadyExists,
-          absl::StrCat("e-mail ", email, " belongs to ", existing),
-          "EMAIL_TAKEN", {{"existing_customer", existing}, {"email", email}});
+      return crm::status::Error(absl::StatusCode::kAlreadyExists,
+                                absl::StrCat("e-mail ", email, " belongs to ", existing),
+                                "EMAIL_TAKEN", {{"existing_customer", existing}, {"email", email}});
     }
   }
   return absl::OkStatus();
 }
 
 // Checks the shape of a purchase; collects violations.
-void CheckPurchase(const crm::v1::RecordPurchaseRequest& request,
-                   absl::Time now, Violations& v) {
+void CheckPurchase(const crm::v1::RecordPurchaseRequest& request, absl::Time now, Violations& v) {
   if (!request.has_purchase()) {
     v.Add("purchase", "is required");
     return;
   }
   const crm::v1::Purchase& p = request.purchase();
-  const absl::Status id_status =
-      ValidateRequestId(p.purchase_id(), "purchase.purchase_id");
+  const absl::Status id_status = ValidateRequestId(p.purchase_id(), "purchase.purchase_id");
   if (!id_status.ok() || p.purchase_id().size() > kMaxPurchaseId) {
     v.Add("purchase.purchase_id",
-          absl::StrCat("must be at most ", kMaxPurchaseId,
-                       " printable ASCII characters"));
+          absl::StrCat("must be at most ", kMaxPurchaseId, " printable ASCII characters"));
   }
   if (!p.has_amount()) {
     v.Add("purchase.amount", "is required");
   } else {
-    v.Add(ValidateCurrency(p.amount().currency_code(),
-                           "purchase.amount.currency_code"));
+    v.Add(ValidateCurrency(p.amount().currency_code(), "purchase.amount.currency_code"));
     if (p.amount().amount_minor() <= 0) {
       v.Add("purchase.amount.amount_minor", "must be positive");
     } else if (p.amount().amount_minor() > kMaxAmountMinor) {
-      v.Add("purchase.amount.amount_minor",
-            absl::StrCat("must be at most ", kMaxAmountMinor));
+      v.Add("purchase.amount.amount_minor", absl::StrCat("must be at most ", kMaxAmountMinor));
     }
   }
-  v.Add(ValidateText(p.product(), kMaxProduct, /*required=*/true,
-                     "purchase.product"));
+  v.Add(ValidateText(p.product(), kMaxProduct, /*required=*/true, "purchase.product"));
   if (!p.has_purchased_at()) {
     v.Add("purchase.purchased_at", "is required");
   } else {
     const Timestamp& ts = p.purchased_at();
-    if (ts.seconds() < kMinTimestampSeconds ||
-        ts.seconds() > kMaxTimestampSeconds || ts.nanos() < 0 ||
-        ts.nanos() > 999'999'999) {
+    if (ts.seconds() < kMinTimestampSeconds || ts.seconds() > kMaxTimestampSeconds ||
+        ts.nanos() < 0 || ts.nanos() > 999'999'999) {
       v.Add("purchase.purchased_at", "is not a valid timestamp");
     } else if (ToTime(ts) > now + kMaxPurchaseFutureSkew) {
-      v.Add("purchase.purchased_at",
-            "must not be more than one day in the future");
+      v.Add("purchase.purchased_at", "must not be more than one day in the future");
     }
   }
 }
 
 // Adds one purchase to the value figures.
-void AddPurchase(crm::v1::ValueFigures& value,
-                 const crm::v1::Purchase& purchase) {
+void AddPurchase(crm::v1::ValueFigures& value, const crm::v1::Purchase& purchase) {
   auto* totals = value.mutable_totals();
   const std::string& code = purchase.amount().currency_code();
   auto it = std::lower_bound(
       totals->begin(), totals->end(), code,
-      [](const crm::v1::CurrencyTotal& t, const std::string& c) {
-        return t.currency_code() < c;
-      });
+      [](const crm::v1::CurrencyTotal& t, const std::string& c) { return t.currency_code() < c; });
   crm::v1::CurrencyTotal* total;
   if (it != totals->end() && it->currency_code() == code) {
     total = &*it;
@@ -414,12 +381,10 @@ void AddPurchase(crm::v1::ValueFigures& value,
     const int index = static_cast<int>(it - totals->begin());
     totals->Add()->set_currency_code(code);
     // Move the new element from the end into its sorted position.
-    for (int i = totals->size() - 1; i > index; --i)
-      totals->SwapElements(i, i - 1);
+    for (int i = totals->size() - 1; i > index; --i) totals->SwapElements(i, i - 1);
     total = totals->Mutable(index);
   }
-  total->set_total_minor(
-      SaturatingAdd(total->total_minor(), purchase.amount().amount_minor()));
+  total->set_total_minor(SaturatingAdd(total->total_minor(), purchase.amount().amount_minor()));
   total->set_purchase_count(total->purchase_count() + 1);
   value.set_purchase_count(value.purchase_count() + 1);
   if (purchase.has_purchased_at() &&
@@ -439,15 +404,12 @@ Events One(Event event) {
 
 std::string Etag(int64_t version) { return absl::StrCat("v", version); }
 
-absl::StatusOr<int64_t> ParseEtag(absl::string_view etag,
-                                  absl::string_view field) {
+absl::StatusOr<int64_t> ParseEtag(absl::string_view etag, absl::string_view field) {
   int64_t version = 0;
   if (etag.size() < 2 || etag.front() != 'v' ||
-      !std::all_of(etag.begin() + 1, etag.end(),
-                   [](char c) { return absl::ascii_isdigit(c); }) ||
+      !std::all_of(etag.begin() + 1, etag.end(), [](char c) { return absl::ascii_isdigit(c); }) ||
       !absl::SimpleAtoi(etag.substr(1), &version)) {
-    return crm::status::InvalidArgument(
-        field, "must be an etag as returned in Customer.etag");
+    return crm::status::InvalidArgument(field, "must be an etag as returned in Customer.etag");
   }
   return version;
 }
@@ -456,14 +418,12 @@ std::string CustomerName(absl::string_view customer_id) {
   return absl::StrCat(kNamePrefix, customer_id);
 }
 
-absl::StatusOr<std::string> ParseCustomerName(absl::string_view name,
-                                              absl::string_view field) {
+absl::StatusOr<std::string> ParseCustomerName(absl::string_view name, absl::string_view field) {
   if (name.empty()) return crm::status::InvalidArgument(field, "is required");
   if (!absl::StartsWith(name, kNamePrefix) ||
       !ValidateCustomerId(name.substr(kNamePrefix.size()), field).ok()) {
     return crm::status::InvalidArgument(
-        field,
-        "must be customers/{customer_id} with an id of 1 to 63 of [a-z0-9-]");
+        field, "must be customers/{customer_id} with an id of 1 to 63 of [a-z0-9-]");
   }
   return std::string(name.substr(kNamePrefix.size()));
 }
@@ -477,8 +437,7 @@ bool IsAllowedTransition(LifecycleStage from, LifecycleStage to) {
   using crm::v1::POTENTIAL;
   using crm::v1::PURCHASE_DECISION;
   const auto valid = [](LifecycleStage s) {
-    return s != crm::v1::LIFECYCLE_STAGE_UNSPECIFIED &&
-           crm::v1::LifecycleStage_IsValid(s);
+    return s != crm::v1::LIFECYCLE_STAGE_UNSPECIFIED && crm::v1::LifecycleStage_IsValid(s);
   };
   if (!valid(from) || !valid(to) || from == to) return false;
   if (from == CHURNED) return to == FIRST_CONTACT;  // Win-back.
@@ -499,8 +458,7 @@ bool IsAllowedTransition(LifecycleStage from, LifecycleStage to) {
 
 crm::v1::ValueTier TierFor(const crm::v1::ValueFigures& figures) {
   if (figures.purchase_count() <= 0) return crm::v1::POTENTIAL_VALUE;
-  if (figures.purchase_count() >= kHighValuePurchaseCount)
-    return crm::v1::HIGH_VALUE;
+  if (figures.purchase_count() >= kHighValuePurchaseCount) return crm::v1::HIGH_VALUE;
   for (const auto& total : figures.totals()) {
     if (total.total_minor() >= kHighValueTotalMinor) return crm::v1::HIGH_VALUE;
   }
@@ -508,17 +466,16 @@ crm::v1::ValueTier TierFor(const crm::v1::ValueFigures& figures) {
 }
 
 std::string EventTypeName(const Event& event) {
-  const google::protobuf::OneofDescriptor* oneof =
-      Event::descriptor()->FindOneofByName("payload");
+  const google::protobuf::OneofDescriptor* oneof = Event::descriptor()->FindOneofByName("payload");
   const google::protobuf::FieldDescriptor* field =
       Event::GetReflection()->GetOneofFieldDescriptor(event, oneof);
   if (field == nullptr || field->message_type() == nullptr) return "";
   return field->message_type()->full_name();
 }
 
-absl::StatusOr<Events> DecideRegister(
-    const State& state, const crm::v1::RegisterCustomerRequest& request,
-    absl::string_view customer_id, const DecideContext& context) {
+absl::StatusOr<Events> DecideRegister(const State& state,
+                                      const crm::v1::RegisterCustomerRequest& request,
+                                      absl::string_view customer_id, const DecideContext& context) {
   Violations v;
   v.Add(ValidateCustomerId(customer_id, "customer_id"));
   v.Add(ValidateRequestId(request.request_id(), "request_id"));
@@ -530,19 +487,16 @@ absl::StatusOr<Events> DecideRegister(
   if (stage == crm::v1::LIFECYCLE_STAGE_UNSPECIFIED) {
     stage = crm::v1::POTENTIAL;
   } else if (!crm::v1::LifecycleStage_IsValid(stage)) {
-    v.Add("customer.lifecycle_stage",
-          absl::StrCat("unknown value ", static_cast<int>(stage)));
+    v.Add("customer.lifecycle_stage", absl::StrCat("unknown value ", static_cast<int>(stage)));
   } else if (stage == crm::v1::CHURNED) {
-    v.Add("customer.lifecycle_stage",
-          "a customer cannot be registered as CHURNED");
+    v.Add("customer.lifecycle_stage", "a customer cannot be registered as CHURNED");
   }
   // Fields other commands set, and output-only figures: rejected rather than
   // silently dropped. name, create_time and update_time are ignored (the id
   // comes from customer_id).
   if (!in.owner().empty()) v.Add("customer.owner", "is set by AssignOwner");
   if (!in.team().empty()) v.Add("customer.team", "is set by AssignOwner");
-  if (!in.department().empty())
-    v.Add("customer.department", "is set by AssignOwner");
+  if (!in.department().empty()) v.Add("customer.department", "is set by AssignOwner");
   if (in.tags_size() > 0) v.Add("customer.tags", "are set by TagCustomer");
   if (in.value_tier() != crm::v1::VALUE_TIER_UNSPECIFIED) {
     v.Add("customer.value_tier", "is output only");
@@ -555,12 +509,10 @@ absl::StatusOr<Events> DecideRegister(
   if (state.version() != 0) {
     const std::string name = CustomerName(customer_id);
     return crm::status::Error(absl::StatusCode::kAlreadyExists,
-                              absl::StrCat(name, " already exists"),
-                              "CUSTOMER_ALREADY_EXISTS", {{"customer", name}});
+                              absl::StrCat(name, " already exists"), "CUSTOMER_ALREADY_EXISTS",
+                              {{"customer", name}});
   }
-  if (absl::Status status =
-          CheckEmailsFree(profile.emails(), customer_id, context);
-      !status.ok()) {
+  if (absl::Status status = CheckEmailsFree(profile.emails(), customer_id, context); !status.ok()) {
     return status;
   }
 
@@ -571,13 +523,13 @@ absl::StatusOr<Events> DecideRegister(
   return One(std::move(event));
 }
 
-absl::StatusOr<Events> DecideUpdate(
-    const State& state, const crm::v1::UpdateCustomerRequest& request,
-    const DecideContext& context) {
+absl::StatusOr<Events> DecideUpdate(const State& state,
+                                    const crm::v1::UpdateCustomerRequest& request,
+                                    const DecideContext& context) {
   Violations v;
   const Customer& in = request.customer();
-  const Target target = CheckTarget(in.name(), "customer.name",
-                                    request.request_id(), request.etag(), v);
+  const Target target =
+      CheckTarget(in.name(), "customer.name", request.request_id(), request.etag(), v);
 
   // The effective mask, in canonical order.
   std::set<absl::string_view> requested;
@@ -603,16 +555,14 @@ absl::StatusOr<Events> DecideUpdate(
   }
   std::vector<absl::string_view> mask;
   for (absl::string_view path : kProfilePaths) {
-    const bool selected = all || (paths.empty() ? PathIsSet(path, in)
-                                                : requested.count(path) > 0);
+    const bool selected = all || (paths.empty() ? PathIsSet(path, in) : requested.count(path) > 0);
     if (selected) mask.push_back(path);
   }
   Customer profile;
   for (absl::string_view path : mask) CheckPath(path, in, profile, v);
   if (absl::Status status = v.ToStatus(); !status.ok()) return status;
 
-  if (absl::Status status = CheckState(state, target); !status.ok())
-    return status;
+  if (absl::Status status = CheckState(state, target); !status.ok()) return status;
 
   Event event;
   auto* updated = event.mutable_customer_profile_updated();
@@ -622,12 +572,10 @@ absl::StatusOr<Events> DecideUpdate(
     CopyPath(path, profile, *updated->mutable_profile());
   }
   if (updated->changed_paths().empty()) return Events();
-  if (std::find(updated->changed_paths().begin(),
-                updated->changed_paths().end(),
-                "emails") != updated->changed_paths().end()) {
+  if (std::find(updated->changed_paths().begin(), updated->changed_paths().end(), "emails") !=
+      updated->changed_paths().end()) {
     const std::string id = target.name.substr(kNamePrefix.size());
-    if (absl::Status status = CheckEmailsFree(profile.emails(), id, context);
-        !status.ok()) {
+    if (absl::Status status = CheckEmailsFree(profile.emails(), id, context); !status.ok()) {
       return status;
     }
   }
@@ -638,31 +586,27 @@ absl::StatusOr<Events> DecideChangeLifecycleStage(
     const State& state, const crm::v1::ChangeLifecycleStageRequest& request,
     const DecideContext& context) {
   Violations v;
-  const Target target = CheckTarget(request.name(), "name",
-                                    request.request_id(), request.etag(), v);
+  const Target target =
+      CheckTarget(request.name(), "name", request.request_id(), request.etag(), v);
   const LifecycleStage to = request.lifecycle_stage();
   if (to == crm::v1::LIFECYCLE_STAGE_UNSPECIFIED) {
     v.Add("lifecycle_stage", "is required");
   } else if (!crm::v1::LifecycleStage_IsValid(to)) {
-    v.Add("lifecycle_stage",
-          absl::StrCat("unknown value ", static_cast<int>(to)));
+    v.Add("lifecycle_stage", absl::StrCat("unknown value ", static_cast<int>(to)));
   }
-  v.Add(
-      ValidateText(request.reason(), kMaxReason, /*required=*/false, "reason"));
+  v.Add(ValidateText(request.reason(), kMaxReason, /*required=*/false, "reason"));
   if (absl::Status status = v.ToStatus(); !status.ok()) return status;
 
-  if (absl::Status status = CheckState(state, target); !status.ok())
-    return status;
+  if (absl::Status status = CheckState(state, target); !status.ok()) return status;
 
   const LifecycleStage from = state.lifecycle_stage();
   if (from == to) return Events();
   if (!IsAllowedTransition(from, to)) {
     return crm::status::Error(
         absl::StatusCode::kFailedPrecondition,
-        absl::StrCat(target.name, " cannot move from ", StageName(from), " to ",
-                     StageName(to), " (see the lifecycle transition table)"),
-        "TRANSITION_NOT_ALLOWED",
-        {{"from", StageName(from)}, {"to", StageName(to)}});
+        absl::StrCat(target.name, " cannot move from ", StageName(from), " to ", StageName(to),
+                     " (see the lifecycle transition table)"),
+        "TRANSITION_NOT_ALLOWED", {{"from", StageName(from)}, {"to", StageName(to)}});
   }
   Event event;
   auto* changed = event.mutable_lifecycle_stage_changed();
@@ -672,21 +616,18 @@ absl::StatusOr<Events> DecideChangeLifecycleStage(
   return One(std::move(event));
 }
 
-absl::StatusOr<Events> DecideAssignOwner(
-    const State& state, const crm::v1::AssignOwnerRequest& request,
-    const DecideContext& context) {
+absl::StatusOr<Events> DecideAssignOwner(const State& state,
+                                         const crm::v1::AssignOwnerRequest& request,
+                                         const DecideContext& context) {
   Violations v;
-  const Target target = CheckTarget(request.name(), "name",
-                                    request.request_id(), request.etag(), v);
+  const Target target =
+      CheckTarget(request.name(), "name", request.request_id(), request.etag(), v);
   v.Add(ValidateStaffId(request.owner(), "owner"));
-  v.Add(
-      ValidateText(request.team(), kMaxShortText, /*required=*/false, "team"));
-  v.Add(ValidateText(request.department(), kMaxShortText, /*required=*/false,
-                     "department"));
+  v.Add(ValidateText(request.team(), kMaxShortText, /*required=*/false, "team"));
+  v.Add(ValidateText(request.department(), kMaxShortText, /*required=*/false, "department"));
   if (absl::Status status = v.ToStatus(); !status.ok()) return status;
 
-  if (absl::Status status = CheckState(state, target); !status.ok())
-    return status;
+  if (absl::Status status = CheckState(state, target); !status.ok()) return status;
 
   if (state.owner() == request.owner() && state.team() == request.team() &&
       state.department() == request.department()) {
@@ -701,51 +642,44 @@ absl::StatusOr<Events> DecideAssignOwner(
   return One(std::move(event));
 }
 
-absl::StatusOr<Events> DecideTag(const State& state,
-                                 const crm::v1::TagCustomerRequest& request,
+absl::StatusOr<Events> DecideTag(const State& state, const crm::v1::TagCustomerRequest& request,
                                  const DecideContext& context) {
   Violations v;
-  const Target target = CheckTarget(request.name(), "name",
-                                    request.request_id(), request.etag(), v);
+  const Target target =
+      CheckTarget(request.name(), "name", request.request_id(), request.etag(), v);
   auto tag = NormalizeTag(request.tag(), "tag");
   v.Check(tag);
   if (absl::Status status = v.ToStatus(); !status.ok()) return status;
 
-  if (absl::Status status = CheckState(state, target); !status.ok())
-    return status;
+  if (absl::Status status = CheckState(state, target); !status.ok()) return status;
 
-  if (std::find(state.tags().begin(), state.tags().end(), *tag) !=
-      state.tags().end()) {
+  if (std::find(state.tags().begin(), state.tags().end(), *tag) != state.tags().end()) {
     return Events();
   }
   if (static_cast<size_t>(state.tags_size()) >= kMaxTags) {
-    return crm::status::Error(
-        absl::StatusCode::kFailedPrecondition,
-        absl::StrCat(target.name, " already has ", state.tags_size(),
-                     " tags, the most allowed; remove one first"),
-        "TOO_MANY_TAGS",
-        {{"customer", target.name}, {"limit", absl::StrCat(kMaxTags)}});
+    return crm::status::Error(absl::StatusCode::kFailedPrecondition,
+                              absl::StrCat(target.name, " already has ", state.tags_size(),
+                                           " tags, the most allowed; remove one first"),
+                              "TOO_MANY_TAGS",
+                              {{"customer", target.name}, {"limit", absl::StrCat(kMaxTags)}});
   }
   Event event;
   event.mutable_customer_tagged()->set_tag(*tag);
   return One(std::move(event));
 }
 
-absl::StatusOr<Events> DecideUntag(const State& state,
-                                   const crm::v1::UntagCustomerRequest& request,
+absl::StatusOr<Events> DecideUntag(const State& state, const crm::v1::UntagCustomerRequest& request,
                                    const DecideContext& context) {
   Violations v;
-  const Target target = CheckTarget(request.name(), "name",
-                                    request.request_id(), request.etag(), v);
+  const Target target =
+      CheckTarget(request.name(), "name", request.request_id(), request.etag(), v);
   auto tag = NormalizeTag(request.tag(), "tag");
   v.Check(tag);
   if (absl::Status status = v.ToStatus(); !status.ok()) return status;
 
-  if (absl::Status status = CheckState(state, target); !status.ok())
-    return status;
+  if (absl::Status status = CheckState(state, target); !status.ok()) return status;
 
-  if (std::find(state.tags().begin(), state.tags().end(), *tag) ==
-      state.tags().end()) {
+  if (std::find(state.tags().begin(), state.tags().end(), *tag) == state.tags().end()) {
     return Events();
   }
   Event event;
@@ -753,17 +687,16 @@ absl::StatusOr<Events> DecideUntag(const State& state,
   return One(std::move(event));
 }
 
-absl::StatusOr<Events> DecideRecordPurchase(
-    const State& state, const crm::v1::RecordPurchaseRequest& request,
-    const DecideContext& context) {
+absl::StatusOr<Events> DecideRecordPurchase(const State& state,
+                                            const crm::v1::RecordPurchaseRequest& request,
+                                            const DecideContext& context) {
   Violations v;
-  const Target target = CheckTarget(request.name(), "name",
-                                    request.request_id(), request.etag(), v);
+  const Target target =
+      CheckTarget(request.name(), "name", request.request_id(), request.etag(), v);
   CheckPurchase(request, context.now, v);
   if (absl::Status status = v.ToStatus(); !status.ok()) return status;
 
-  if (absl::Status status = CheckState(state, target); !status.ok())
-    return status;
+  if (absl::Status status = CheckState(state, target); !status.ok()) return status;
 
   crm::v1::ValueFigures after = state.value();
   AddPurchase(after, request.purchase());
@@ -773,8 +706,7 @@ absl::StatusOr<Events> DecideRecordPurchase(
   *event.mutable_occurred_at() = request.purchase().purchased_at();
   auto* recorded = event.mutable_purchase_recorded();
   *recorded->mutable_purchase() = request.purchase();
-  recorded->set_new_value_tier(
-      tier != state.value_tier() ? tier : crm::v1::VALUE_TIER_UNSPECIFIED);
+  recorded->set_new_value_tier(tier != state.value_tier() ? tier : crm::v1::VALUE_TIER_UNSPECIFIED);
   return One(std::move(event));
 }
 
@@ -783,45 +715,37 @@ absl::Status Apply(State& state, const Event& event) {
   if (event.payload_case() == Event::PAYLOAD_NOT_SET) {
     return crm::status::Error(
         absl::StatusCode::kDataLoss,
-        absl::StrCat("event ", event.event_id(), " of customer ",
-                     event.customer_id(), " at version ",
-                     event.aggregate_version(), " has no payload"),
+        absl::StrCat("event ", event.event_id(), " of customer ", event.customer_id(),
+                     " at version ", event.aggregate_version(), " has no payload"),
         "EVENT_WITHOUT_PAYLOAD",
         {{"event_id", event.event_id()}, {"customer_id", event.customer_id()}});
   }
   const std::string name = CustomerName(event.customer_id());
-  if (event.customer_id().empty() ||
-      (state.version() != 0 && state.name() != name)) {
+  if (event.customer_id().empty() || (state.version() != 0 && state.name() != name)) {
     return crm::status::Error(
         absl::StatusCode::kFailedPrecondition,
-        absl::StrCat(
-            "event of customer \"", event.customer_id(), "\" applied to ",
-            state.name().empty() ? "an unregistered customer" : state.name()),
+        absl::StrCat("event of customer \"", event.customer_id(), "\" applied to ",
+                     state.name().empty() ? "an unregistered customer" : state.name()),
         "CUSTOMER_MISMATCH",
-        {{"event_customer_id", event.customer_id()},
-         {"customer", state.name()}});
+        {{"event_customer_id", event.customer_id()}, {"customer", state.name()}});
   }
   if (event.aggregate_version() != state.version() + 1) {
     return crm::status::Error(
         absl::StatusCode::kFailedPrecondition,
-        absl::StrCat("event version ", event.aggregate_version(),
-                     " applied to ", name, " at version ", state.version(),
-                     "; expected ", state.version() + 1),
+        absl::StrCat("event version ", event.aggregate_version(), " applied to ", name,
+                     " at version ", state.version(), "; expected ", state.version() + 1),
         "VERSION_MISMATCH",
         {{"customer", name},
          {"event_version", absl::StrCat(event.aggregate_version())},
          {"state_version", absl::StrCat(state.version())}});
   }
-  const bool is_registration =
-      event.payload_case() == Payload::kCustomerRegistered;
+  const bool is_registration = event.payload_case() == Payload::kCustomerRegistered;
   if (is_registration != (state.version() == 0)) {
     return crm::status::Error(
         absl::StatusCode::kFailedPrecondition,
-        is_registration
-            ? absl::StrCat(name, " is registered twice")
-            : absl::StrCat("the first event of ", name, " is ",
-                           EventTypeName(event),
-                           ", not crm.events.v1.CustomerRegistered"),
+        is_registration ? absl::StrCat(name, " is registered twice")
+                        : absl::StrCat("the first event of ", name, " is ", EventTypeName(event),
+                                       ", not crm.events.v1.CustomerRegistered"),
         "EVENT_OUT_OF_ORDER", {{"customer", name}});
   }
 
@@ -831,8 +755,7 @@ absl::Status Apply(State& state, const Event& event) {
       for (absl::string_view path : kProfilePaths) {
         CopyPath(path, registered.profile(), state);
       }
-      state.set_lifecycle_stage(registered.lifecycle_stage() ==
-                                        crm::v1::LIFECYCLE_STAGE_UNSPECIFIED
+      state.set_lifecycle_stage(registered.lifecycle_stage() == crm::v1::LIFECYCLE_STAGE_UNSPECIFIED
                                     ? crm::v1::POTENTIAL
                                     : registered.lifecycle_stage());
       state.set_value_tier(crm::v1::POTENTIAL_VALUE);
@@ -865,8 +788,7 @@ absl::Status Apply(State& state, const Event& event) {
       if (it == tags->end() || *it != tag) {
         const int index = static_cast<int>(it - tags->begin());
         tags->Add(std::string(tag));
-        for (int i = tags->size() - 1; i > index; --i)
-          tags->SwapElements(i, i - 1);
+        for (int i = tags->size() - 1; i > index; --i) tags->SwapElements(i, i - 1);
       }
       break;
     }

@@ -43,8 +43,7 @@ struct DecideContext {
   absl::Time now;
   // The id of the customer holding a normalized e-mail, if any. Required for
   // commands that set e-mails (register, update).
-  std::function<std::optional<std::string>(absl::string_view normalized_email)>
-      email_owner;
+  std::function<std::optional<std::string>(absl::string_view normalized_email)> email_owner;
 };
 
 // Every Decide* checks, in this order: request fields (INVALID_ARGUMENT naming
@@ -56,27 +55,25 @@ struct DecideContext {
 
 // `customer_id` is the id to register under (already chosen: from the request
 // or generated).
-absl::StatusOr<Events> DecideRegister(
-    const State& state, const crm::v1::RegisterCustomerRequest& request,
-    absl::string_view customer_id, const DecideContext& context);
-absl::StatusOr<Events> DecideUpdate(
-    const State& state, const crm::v1::UpdateCustomerRequest& request,
-    const DecideContext& context);
+absl::StatusOr<Events> DecideRegister(const State& state,
+                                      const crm::v1::RegisterCustomerRequest& request,
+                                      absl::string_view customer_id, const DecideContext& context);
+absl::StatusOr<Events> DecideUpdate(const State& state,
+                                    const crm::v1::UpdateCustomerRequest& request,
+                                    const DecideContext& context);
 absl::StatusOr<Events> DecideChangeLifecycleStage(
     const State& state, const crm::v1::ChangeLifecycleStageRequest& request,
     const DecideContext& context);
-absl::StatusOr<Events> DecideAssignOwner(
-    const State& state, const crm::v1::AssignOwnerRequest& request,
-    const DecideContext& context);
-absl::StatusOr<Events> DecideTag(const State& state,
-                                 const crm::v1::TagCustomerRequest& request,
+absl::StatusOr<Events> DecideAssignOwner(const State& state,
+                                         const crm::v1::AssignOwnerRequest& request,
+                                         const DecideContext& context);
+absl::StatusOr<Events> DecideTag(const State& state, const crm::v1::TagCustomerRequest& request,
                                  const DecideContext& context);
-absl::StatusOr<Events> DecideUntag(const State& state,
-                                   const crm::v1::UntagCustomerRequest& request,
+absl::StatusOr<Events> DecideUntag(const State& state, const crm::v1::UntagCustomerRequest& request,
                                    const DecideContext& context);
-absl::StatusOr<Events> DecideRecordPurchase(
-    const State& state, const crm::v1::RecordPurchaseRequest& request,
-    const DecideContext& context);
+absl::StatusOr<Events> DecideRecordPurchase(const State& state,
+                                            const crm::v1::RecordPurchaseRequest& request,
+                                            const DecideContext& context);
 
 // Applies a stamped event. REQUIRES the event's aggregate_version ==
 // state.version() + 1 and its customer_id to match (FAILED_PRECONDITION
@@ -89,19 +86,16 @@ absl::Status Apply(State& state, const Event& event);
 std::string Etag(int64_t version);
 // The version in an etag "v<version>"; INVALID_ARGUMENT naming `field` if
 // malformed.
-absl::StatusOr<int64_t> ParseEtag(absl::string_view etag,
-                                  absl::string_view field);
+absl::StatusOr<int64_t> ParseEtag(absl::string_view etag, absl::string_view field);
 
 // Whether the lifecycle table allows from -> to (documented in
 // proto/crm/v1/README.md). False for from == to (not a move) and for
 // UNSPECIFIED or unknown stages.
-bool IsAllowedTransition(crm::v1::LifecycleStage from,
-                         crm::v1::LifecycleStage to);
+bool IsAllowedTransition(crm::v1::LifecycleStage from, crm::v1::LifecycleStage to);
 
 // Value tier thresholds (documented in proto/crm/v1/README.md).
 inline constexpr int64_t kHighValuePurchaseCount = 10;
-inline constexpr int64_t kHighValueTotalMinor =
-    1'000'000;  // In any one currency.
+inline constexpr int64_t kHighValueTotalMinor = 1'000'000;  // In any one currency.
 
 // The value tier that the figures give (rules in proto/crm/v1/README.md).
 crm::v1::ValueTier TierFor(const crm::v1::ValueFigures& figures);
@@ -113,7 +107,6 @@ std::string EventTypeName(const Event& event);
 // "customers/{id}" for an id.
 std::string CustomerName(absl::string_view customer_id);
 // The id in "customers/{id}"; INVALID_ARGUMENT naming `field` if malformed.
-absl::StatusOr<std::string> ParseCustomerName(absl::string_view name,
-                                              absl::string_view field);
+absl::StatusOr<std::string> ParseCustomerName(absl::string_view name, absl::string_view field);
 
 }  // namespace crm::domain::customer

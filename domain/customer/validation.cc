@@ -44,9 +44,8 @@ bool DecodeUtf8(absl::string_view text, size_t* count, F on_code_point) {
       if ((b & 0xC0) != 0x80) return false;
       cp = (cp << 6) | (b & 0x3F);
     }
-    if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000))
-      return false;                                  // Overlong.
-    if (cp >= 0xD800 && cp <= 0xDFFF) return false;  // Surrogate.
+    if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000)) return false;  // Overlong.
+    if (cp >= 0xD800 && cp <= 0xDFFF) return false;                            // Surrogate.
     if (cp > 0x10FFFF) return false;
     on_code_point(cp);
     i += len;
@@ -57,20 +56,16 @@ bool DecodeUtf8(absl::string_view text, size_t* count, F on_code_point) {
 }
 
 bool IsBlank(uint32_t cp) {
-  return cp == ' ' || cp == '\t' || cp == '\n' || cp == '\r' || cp == '\v' ||
-         cp == '\f' || cp == 0xA0 ||
-         cp == 0x3000;  // No-break space, ideographic space.
+  return cp == ' ' || cp == '\t' || cp == '\n' || cp == '\r' || cp == '\v' || cp == '\f' ||
+         cp == 0xA0 || cp == 0x3000;  // No-break space, ideographic space.
 }
 
 // C0 controls other than tab, LF and CR; DEL; C1 controls.
 bool IsDisallowedControl(uint32_t cp) {
-  return (cp < 0x20 && cp != '\t' && cp != '\n' && cp != '\r') ||
-         (cp >= 0x7F && cp <= 0x9F);
+  return (cp < 0x20 && cp != '\t' && cp != '\n' && cp != '\r') || (cp >= 0x7F && cp <= 0x9F);
 }
 
-bool IsLowerAlnum(char c) {
-  return absl::ascii_islower(c) || absl::ascii_isdigit(c);
-}
+bool IsLowerAlnum(char c) { return absl::ascii_islower(c) || absl::ascii_isdigit(c); }
 
 }  // namespace
 
@@ -78,56 +73,47 @@ bool IsValidUtf8(absl::string_view text) {
   return DecodeUtf8(text, nullptr, [](uint32_t) {});
 }
 
-absl::StatusOr<std::string> NormalizeEmail(absl::string_view email,
-                                           absl::string_view field) {
+absl::StatusOr<std::string> NormalizeEmail(absl::string_view email, absl::string_view field) {
   std::string e = absl::AsciiStrToLower(absl::StripAsciiWhitespace(email));
   if (e.empty()) return InvalidArgument(field, "must not be empty");
   if (e.size() > kMaxEmail) {
-    return InvalidArgument(
-        field, absl::StrCat("must be at most ", kMaxEmail, " characters"));
+    return InvalidArgument(field, absl::StrCat("must be at most ", kMaxEmail, " characters"));
   }
   if (!IsValidUtf8(e)) return InvalidArgument(field, "must be valid UTF-8");
   for (char c : e) {
     const auto u = static_cast<unsigned char>(c);
     if (u <= 0x20 || u == 0x7F) {
-      return InvalidArgument(field,
-                             "must not contain spaces or control characters");
+      return InvalidArgument(field, "must not contain spaces or control characters");
     }
   }
   const size_t at = e.find('@');
   if (at == std::string::npos || e.find('@', at + 1) != std::string::npos) {
     return InvalidArgument(field, "must contain exactly one '@'");
   }
-  if (at == 0)
-    return InvalidArgument(field,
-                           "must have a non-empty local part before '@'");
+  if (at == 0) return InvalidArgument(field, "must have a non-empty local part before '@'");
   const absl::string_view domain = absl::string_view(e).substr(at + 1);
   if (domain.find('.') == absl::string_view::npos || domain.front() == '.' ||
       domain.back() == '.' || domain.find("..") != absl::string_view::npos) {
-    return InvalidArgument(field,
-                           "must have a domain such as example.com after '@'");
+    return InvalidArgument(field, "must have a domain such as example.com after '@'");
   }
   return e;
 }
 
-absl::StatusOr<std::string> NormalizePhone(absl::string_view phone,
-                                           absl::string_view field) {
+absl::StatusOr<std::string> NormalizePhone(absl::string_view phone, absl::string_view field) {
   std::string digits;
   bool plus = false;
   bool any = false;
   for (char c : phone) {
     if (c == ' ' || c == '-' || c == '.' || c == '(' || c == ')') continue;
     if (c == '+') {
-      if (plus || any)
-        return InvalidArgument(field, "'+' may only start the number");
+      if (plus || any) return InvalidArgument(field, "'+' may only start the number");
       plus = true;
       continue;
     }
     if (!absl::ascii_isdigit(c)) {
-      return InvalidArgument(
-          field,
-          "must be '+' and digits (spaces, dashes, dots and parentheses "
-          "are removed)");
+      return InvalidArgument(field,
+                             "must be '+' and digits (spaces, dashes, dots and parentheses "
+                             "are removed)");
     }
     digits.push_back(c);
     any = true;
@@ -138,20 +124,16 @@ absl::StatusOr<std::string> NormalizePhone(absl::string_view phone,
   return absl::StrCat("+", digits);
 }
 
-absl::StatusOr<std::string> NormalizeTag(absl::string_view tag,
-                                         absl::string_view field) {
+absl::StatusOr<std::string> NormalizeTag(absl::string_view tag, absl::string_view field) {
   std::string t = absl::AsciiStrToLower(absl::StripAsciiWhitespace(tag));
   if (t.empty()) return InvalidArgument(field, "must not be empty");
   if (t.size() > kMaxTag) {
-    return InvalidArgument(
-        field, absl::StrCat("must be at most ", kMaxTag, " characters"));
+    return InvalidArgument(field, absl::StrCat("must be at most ", kMaxTag, " characters"));
   }
-  if (!IsLowerAlnum(t[0]))
-    return InvalidArgument(field, "must start with a letter or digit");
+  if (!IsLowerAlnum(t[0])) return InvalidArgument(field, "must start with a letter or digit");
   for (char c : t) {
     if (!IsLowerAlnum(c) && c != '_' && c != ':' && c != '-') {
-      return InvalidArgument(
-          field, "must contain only letters, digits, '_', ':' and '-'");
+      return InvalidArgument(field, "must contain only letters, digits, '_', ':' and '-'");
     }
   }
   return t;
@@ -160,13 +142,11 @@ absl::StatusOr<std::string> NormalizeTag(absl::string_view tag,
 absl::Status ValidateCustomerId(absl::string_view id, absl::string_view field) {
   if (id.empty()) return InvalidArgument(field, "must not be empty");
   if (id.size() > kMaxId) {
-    return InvalidArgument(
-        field, absl::StrCat("must be at most ", kMaxId, " characters"));
+    return InvalidArgument(field, absl::StrCat("must be at most ", kMaxId, " characters"));
   }
   for (char c : id) {
     if (!IsLowerAlnum(c) && c != '-') {
-      return InvalidArgument(
-          field, "must contain only lower-case letters, digits and '-'");
+      return InvalidArgument(field, "must contain only lower-case letters, digits and '-'");
     }
   }
   if (id.front() == '-' || id.back() == '-') {
@@ -178,13 +158,11 @@ absl::Status ValidateCustomerId(absl::string_view id, absl::string_view field) {
 absl::Status ValidateStaffId(absl::string_view id, absl::string_view field) {
   if (id.empty()) return InvalidArgument(field, "must not be empty");
   if (id.size() > kMaxId) {
-    return InvalidArgument(
-        field, absl::StrCat("must be at most ", kMaxId, " characters"));
+    return InvalidArgument(field, absl::StrCat("must be at most ", kMaxId, " characters"));
   }
   for (char c : id) {
     if (!absl::ascii_isalnum(c) && c != '.' && c != '_' && c != '-') {
-      return InvalidArgument(
-          field, "must contain only letters, digits, '.', '_' and '-'");
+      return InvalidArgument(field, "must contain only letters, digits, '.', '_' and '-'");
     }
   }
   return absl::OkStatus();
@@ -192,20 +170,18 @@ absl::Status ValidateStaffId(absl::string_view id, absl::string_view field) {
 
 absl::Status ValidateRequestId(absl::string_view id, absl::string_view field) {
   if (id.size() > kMaxRequestId) {
-    return InvalidArgument(
-        field, absl::StrCat("must be at most ", kMaxRequestId, " characters"));
+    return InvalidArgument(field, absl::StrCat("must be at most ", kMaxRequestId, " characters"));
   }
   for (char c : id) {
     if (!absl::ascii_isprint(c)) {
-      return InvalidArgument(field,
-                             "must contain only printable ASCII characters");
+      return InvalidArgument(field, "must contain only printable ASCII characters");
     }
   }
   return absl::OkStatus();
 }
 
-absl::Status ValidateText(absl::string_view text, size_t max_chars,
-                          bool required, absl::string_view field) {
+absl::Status ValidateText(absl::string_view text, size_t max_chars, bool required,
+                          absl::string_view field) {
   size_t count = 0;
   bool blank = true;
   bool control = false;
@@ -217,20 +193,17 @@ absl::Status ValidateText(absl::string_view text, size_t max_chars,
   }
   if (required && blank) return InvalidArgument(field, "is required");
   if (count > max_chars) {
-    return InvalidArgument(
-        field, absl::StrCat("must be at most ", max_chars, " characters"));
+    return InvalidArgument(field, absl::StrCat("must be at most ", max_chars, " characters"));
   }
-  if (control)
-    return InvalidArgument(field, "must not contain control characters");
+  if (control) return InvalidArgument(field, "must not contain control characters");
   return absl::OkStatus();
 }
 
 absl::Status ValidateCurrency(absl::string_view code, absl::string_view field) {
   if (code.empty()) return InvalidArgument(field, "is required");
-  if (code.size() != 3 || !absl::ascii_isupper(code[0]) ||
-      !absl::ascii_isupper(code[1]) || !absl::ascii_isupper(code[2])) {
-    return InvalidArgument(
-        field, "must be an ISO 4217 code: three upper-case letters");
+  if (code.size() != 3 || !absl::ascii_isupper(code[0]) || !absl::ascii_isupper(code[1]) ||
+      !absl::ascii_isupper(code[2])) {
+    return InvalidArgument(field, "must be an ISO 4217 code: three upper-case letters");
   }
   return absl::OkStatus();
 }

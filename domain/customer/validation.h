@@ -40,15 +40,12 @@ inline constexpr absl::Duration kMaxPurchaseFutureSkew = absl::Hours(24);
 
 // Lower-cased, trimmed e-mail if it is a plausible address (local@domain.tld,
 // no spaces or control characters, at most 254 bytes).
-absl::StatusOr<std::string> NormalizeEmail(absl::string_view email,
-                                           absl::string_view field);
+absl::StatusOr<std::string> NormalizeEmail(absl::string_view email, absl::string_view field);
 // "+" followed by 6 to 15 digits, after removing spaces, dashes, dots and
 // parentheses. A number without "+" keeps its digits with a "+" prepended.
-absl::StatusOr<std::string> NormalizePhone(absl::string_view phone,
-                                           absl::string_view field);
+absl::StatusOr<std::string> NormalizePhone(absl::string_view phone, absl::string_view field);
 // Trimmed, lower-cased tag matching [a-z0-9][a-z0-9_:-]{0,63}.
-absl::StatusOr<std::string> NormalizeTag(absl::string_view tag,
-                                         absl::string_view field);
+absl::StatusOr<std::string> NormalizeTag(absl::string_view tag, absl::string_view field);
 // 1 to 63 of [a-z0-9-], not starting or ending with "-".
 absl::Status ValidateCustomerId(absl::string_view id, absl::string_view field);
 // 1 to 63 of [A-Za-z0-9._-].
@@ -58,8 +55,8 @@ absl::Status ValidateStaffId(absl::string_view id, absl::string_view field);
 absl::Status ValidateRequestId(absl::string_view id, absl::string_view field);
 // Valid UTF-8 of at most `max_chars` code points, without control characters
 // other than tab, LF and CR; `required` rejects an empty (or all-blank) value.
-absl::Status ValidateText(absl::string_view text, size_t max_chars,
-                          bool required, absl::string_view field);
+absl::Status ValidateText(absl::string_view text, size_t max_chars, bool required,
+                          absl::string_view field);
 // Whether `text` is well-formed UTF-8 (RFC 3629: no overlong forms, surrogates
 // or values above U+10FFFF).
 bool IsValidUtf8(absl::string_view text);
