@@ -43,7 +43,7 @@ def test_sigterm_when_idle_exits_0_and_data_survives(server):
     assert got.version == 1
 
 
-def test_rebuild_on_an_empty_store_serves(make_server, engine, request):
+def test_rebuild_on_an_empty_store_serves(make_server):
     server = make_server(args=("--rebuild",))
     c = register(server, customer_id="after-rebuild")
     assert c.customer.version == 1
