@@ -157,6 +157,12 @@ absl::StatusOr<CustomerCommandHandler::Response> CustomerCommandHandler::Execute
   absl::Status caught_up = state_runner_->WaitFor({{position.partition, position.offset}},
                                                   absl::Now() + options_.state_wait);
   if (!caught_up.ok()) {
+    // The events are in the log but not in the state: the next command on this customer must
+    // first wait for them, or it would decide on a stale version.
+    {
+      absl::MutexLock lock(&unsettled_mu_);
+      unsettled_.insert(customer_id);
+    }
     return status::Error(absl::StatusCode::kUnavailable,
                          absl::StrCat("the command was recorded but its state is not yet "
                                       "applied; retry with the same request_id: ",

@@ -227,6 +227,27 @@ TEST_F(CommandHandlerTest, ConcurrentCommandsOnOneCustomerGetDenseVersions) {
   }
 }
 
+TEST_F(CommandHandlerTest, CommandAfterAnUnappliedAppendDecidesOnTheAppendedEvent) {
+  ASSERT_TRUE(Register("acme", "").ok());
+  // The append lands but the command state cannot confirm it (its fold is stopped).
+  runner_->Stop();
+  crm::v1::TagCustomerRequest tag;
+  tag.set_name("customers/acme");
+  tag.set_tag("a");
+  EXPECT_EQ(handler_->Tag(tag, call_).status().code(), absl::StatusCode::kUnavailable);
+  ASSERT_EQ(*log_.EndOffset(0), 2);
+  ASSERT_TRUE(runner_->Start().ok());
+  tag.set_tag("b");
+  auto next = handler_->Tag(tag, call_);
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_EQ(next->customer().version(), 3);
+  auto events = ReadAll(log_);
+  ASSERT_EQ(events.size(), 3u);
+  for (size_t i = 0; i < events.size(); ++i) {
+    EXPECT_EQ(events[i].aggregate_version(), static_cast<int64_t>(i + 1));
+  }
+}
+
 TEST_F(CommandHandlerTest, UnknownCustomerIsNotFound) {
   crm::v1::TagCustomerRequest tag;
   tag.set_name("customers/nobody");
