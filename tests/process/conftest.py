@@ -15,9 +15,17 @@ but does not answer fails them.
 
 A test that fails gets the log (stdout and stderr of every start) of each process it used
 attached to its report.
+
+The run starts copies of the binaries taken when it begins (crmtest.use_binary_copies), so a
+build relinking them meanwhile does not disturb it; CRM_TEST_COPY_BINARIES=0 turns that off.
 """
 
 from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -28,11 +36,20 @@ ENGINES = ("embedded", "kafka")
 
 
 def pytest_configure(config):
+    if os.environ.get("CRM_TEST_COPY_BINARIES", "1") != "0":
+        # The whole run uses the binaries as they are now, whatever a build does meanwhile.
+        config.crm_binaries_dir = Path(tempfile.mkdtemp(prefix="crm-test-bins-"))
+        crmtest.use_binary_copies(config.crm_binaries_dir)
     config.addinivalue_line("markers", "kafka: runs on the Kafka broker at CRM_KAFKA_BROKERS")
     config.addinivalue_line(
         "markers", "engines(*names): the engines (embedded, kafka) a server test runs on")
     config.addinivalue_line(
         "markers", "broker_outage: stops the shared Kafka broker; runs after every other test")
+
+
+def pytest_unconfigure(config):
+    if getattr(config, "crm_binaries_dir", None) is not None:
+        shutil.rmtree(config.crm_binaries_dir, ignore_errors=True)
 
 
 def pytest_generate_tests(metafunc):

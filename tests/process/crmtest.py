@@ -10,7 +10,8 @@ two processes on one topic of the broker named by CRM_KAFKA_BROKERS (see kafkate
 Env: CRM_BUILD_DIR (default build, relative to the repo root), CRM_SERVER_BIN (default
 <build>/apps/crm_server/crm-server), CRM_COMMAND_BIN, CRM_PROJECTOR_BIN (default
 <build>/apps/crm_command/crm-command, <build>/apps/crm_projector/crm-projector),
-CRM_TEST_LOG_LEVEL (passed as --log-level when set).
+CRM_TEST_LOG_LEVEL (passed as --log-level when set). The suite starts copies of the binaries made
+when it begins (see use_binary_copies; CRM_TEST_COPY_BINARIES=0 starts them in place).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import base64
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -38,6 +40,32 @@ COMMAND_BIN = Path(os.environ.get("CRM_COMMAND_BIN",
                                   BUILD_DIR / "apps" / "crm_command" / "crm-command"))
 PROJECTOR_BIN = Path(os.environ.get("CRM_PROJECTOR_BIN",
                                     BUILD_DIR / "apps" / "crm_projector" / "crm-projector"))
+
+
+
+def use_binary_copies(dest: Path) -> list[Path]:
+    """Copies the binaries into `dest` and makes the tests start the copies.
+
+    So that a build relinking <build>/apps/* while the suite runs (someone building in the same
+    tree) neither makes a start fail (the file being written is not executable) nor mixes two
+    versions of the code in one run. Returns the copies made.
+    """
+    global SERVER_BIN, COMMAND_BIN, PROJECTOR_BIN  # pylint: disable=global-statement
+    dest.mkdir(parents=True, exist_ok=True)
+    copies = []
+
+    def copy(src: Path) -> Path:
+        if not src.exists():
+            return src  # a start fails later, naming the missing binary
+        target = dest / src.name
+        shutil.copy2(src, target)
+        copies.append(target)
+        return target
+
+    SERVER_BIN, COMMAND_BIN, PROJECTOR_BIN = (copy(SERVER_BIN), copy(COMMAND_BIN),
+                                              copy(PROJECTOR_BIN))
+    return copies
+
 
 # Deadline of one RPC made by the tests, unless a call passes its own.
 RPC_TIMEOUT_S = 15.0
