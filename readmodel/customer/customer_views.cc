@@ -90,11 +90,11 @@ absl::StatusOr<std::vector<Customer>> CustomerViews::Find(Index index, absl::str
                                                           size_t limit) const {
   const std::string prefix = IndexPrefix(index, value);
   std::vector<std::string> ids;
-  CRM_RETURN_IF_ERROR(store_->ScanPrefix(prefix, "", limit,
-                                         [&](absl::string_view key, absl::string_view) {
-                                           ids.emplace_back(IdFromIndexKey(key, prefix));
-                                           return true;
-                                         }));
+  CRM_RETURN_IF_ERROR(
+      store_->ScanPrefix(prefix, "", limit, [&](absl::string_view key, absl::string_view) {
+        ids.emplace_back(IdFromIndexKey(key, prefix));
+        return true;
+      }));
   std::vector<Customer> out;
   for (const auto& id : ids) {
     CRM_ASSIGN_OR_RETURN(auto customer, Get(id));

@@ -8,12 +8,18 @@ namespace {
 
 absl::string_view IndexName(Index index) {
   switch (index) {
-    case Index::kEmail: return "email";
-    case Index::kPhone: return "phone";
-    case Index::kOwner: return "owner";
-    case Index::kStage: return "stage";
-    case Index::kTier: return "tier";
-    case Index::kTag: return "tag";
+    case Index::kEmail:
+      return "email";
+    case Index::kPhone:
+      return "phone";
+    case Index::kOwner:
+      return "owner";
+    case Index::kStage:
+      return "stage";
+    case Index::kTier:
+      return "tier";
+    case Index::kTag:
+      return "tag";
   }
   return "unknown";
 }

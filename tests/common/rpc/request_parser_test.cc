@@ -68,9 +68,9 @@ TEST(RequestParserTest, RefusesGarbage) {
 TEST(RequestParserTest, FieldPathForNestedField) {
   EXPECT_EQ(FieldPathFor(crm::v1::UpdateCustomerRequest::descriptor(), "crm.v1.Customer.region"),
             "customer.region");
-  EXPECT_EQ(FieldPathFor(crm::v1::RecordPurchaseRequest::descriptor(),
-                         "crm.v1.Money.currency_code"),
-            "purchase.amount.currency_code");
+  EXPECT_EQ(
+      FieldPathFor(crm::v1::RecordPurchaseRequest::descriptor(), "crm.v1.Money.currency_code"),
+      "purchase.amount.currency_code");
   EXPECT_EQ(FieldPathFor(crm::v1::GetCustomerRequest::descriptor(), "nope.Nope.x"), "");
 }
 

@@ -35,19 +35,17 @@ constexpr absl::string_view kName = "customers/acme";
 google::protobuf::Timestamp Ts(absl::Time t) {
   google::protobuf::Timestamp ts;
   ts.set_seconds(absl::ToUnixSeconds(t));
-  ts.set_nanos(static_cast<int32_t>((t - absl::FromUnixSeconds(ts.seconds())) /
-                                    absl::Nanoseconds(1)));
+  ts.set_nanos(
+      static_cast<int32_t>((t - absl::FromUnixSeconds(ts.seconds())) / absl::Nanoseconds(1)));
   return ts;
 }
 
 // A context whose e-mail index holds `owners` (normalized e-mail -> customer
 // id).
-DecideContext Context(std::map<std::string, std::string> owners = {},
-                      absl::Time now = kNow) {
+DecideContext Context(std::map<std::string, std::string> owners = {}, absl::Time now = kNow) {
   DecideContext context;
   context.now = now;
-  context.email_owner =
-      [owners](absl::string_view email) -> std::optional<std::string> {
+  context.email_owner = [owners](absl::string_view email) -> std::optional<std::string> {
     auto it = owners.find(std::string(email));
     if (it == owners.end()) return std::nullopt;
     return it->second;
@@ -71,14 +69,13 @@ crm::v1::RegisterCustomerRequest RegisterRequest() {
 }
 
 // Stamps decided events as the command side would, then applies them.
-void StampAndApply(State& state, const Events& events,
-                   absl::string_view id = kId, absl::Time recorded_at = kNow) {
+void StampAndApply(State& state, const Events& events, absl::string_view id = kId,
+                   absl::Time recorded_at = kNow) {
   for (Event event : events) {
     event.set_customer_id(std::string(id));
     event.set_aggregate_version(state.version() + 1);
     *event.mutable_recorded_at() = Ts(recorded_at);
-    if (!event.has_occurred_at())
-      *event.mutable_occurred_at() = Ts(recorded_at);
+    if (!event.has_occurred_at()) *event.mutable_occurred_at() = Ts(recorded_at);
     event.set_event_type(EventTypeName(event));
     event.set_schema_version(1);
     ASSERT_TRUE(Apply(state, event).ok());
@@ -95,8 +92,7 @@ State Registered(crm::v1::RegisterCustomerRequest request = RegisterRequest()) {
 
 State AtStage(LifecycleStage stage) {
   State state = Registered();
-  state.set_lifecycle_stage(
-      stage);  // Decide reads only the state; how it got there is irrelevant.
+  state.set_lifecycle_stage(stage);  // Decide reads only the state; how it got there is irrelevant.
   return state;
 }
 
@@ -130,9 +126,9 @@ crm::v1::ChangeLifecycleStageRequest StageRequest(LifecycleStage to) {
   return request;
 }
 
-crm::v1::RecordPurchaseRequest PurchaseRequest(
-    int64_t amount_minor = 10'000, const std::string& currency = "CNY",
-    absl::Time at = kNow - absl::Hours(1)) {
+crm::v1::RecordPurchaseRequest PurchaseRequest(int64_t amount_minor = 10'000,
+                                               const std::string& currency = "CNY",
+                                               absl::Time at = kNow - absl::Hours(1)) {
   crm::v1::RecordPurchaseRequest request;
   request.set_name(std::string(kName));
   auto* p = request.mutable_purchase();
@@ -150,10 +146,8 @@ crm::v1::RecordPurchaseRequest PurchaseRequest(
 TEST(CustomerAggregateTest, RegisterEmitsNormalizedProfile) {
   auto request = RegisterRequest();
   request.mutable_customer()->set_name("customers/ignored");
-  request.mutable_customer()->add_emails(
-      " sales@ACME.example ");  // Duplicate once normalized.
-  request.mutable_customer()->add_phones(
-      "+86-21-5555-0100");  // Duplicate once normalized.
+  request.mutable_customer()->add_emails(" sales@ACME.example ");  // Duplicate once normalized.
+  request.mutable_customer()->add_phones("+86-21-5555-0100");      // Duplicate once normalized.
   auto events = DecideRegister(State(), request, kId, Context());
   ASSERT_TRUE(events.ok()) << events.status();
   ASSERT_THAT(*events, SizeIs(1));
@@ -180,20 +174,16 @@ TEST(CustomerAggregateTest, RegisterEmitsNormalizedProfile) {
 TEST(CustomerAggregateTest, RegisterAcceptsAnyFirstStageButChurned) {
   for (int s = crm::v1::POTENTIAL; s < crm::v1::CHURNED; ++s) {
     auto request = RegisterRequest();
-    request.mutable_customer()->set_lifecycle_stage(
-        static_cast<LifecycleStage>(s));
+    request.mutable_customer()->set_lifecycle_stage(static_cast<LifecycleStage>(s));
     auto events = DecideRegister(State(), request, kId, Context());
     ASSERT_TRUE(events.ok()) << events.status();
     EXPECT_EQ((*events)[0].customer_registered().lifecycle_stage(), s);
   }
   auto request = RegisterRequest();
   request.mutable_customer()->set_lifecycle_stage(crm::v1::CHURNED);
-  ExpectInvalid(DecideRegister(State(), request, kId, Context()),
-                "customer.lifecycle_stage");
-  request.mutable_customer()->set_lifecycle_stage(
-      static_cast<LifecycleStage>(42));
-  ExpectInvalid(DecideRegister(State(), request, kId, Context()),
-                "customer.lifecycle_stage");
+  ExpectInvalid(DecideRegister(State(), request, kId, Context()), "customer.lifecycle_stage");
+  request.mutable_customer()->set_lifecycle_stage(static_cast<LifecycleStage>(42));
+  ExpectInvalid(DecideRegister(State(), request, kId, Context()), "customer.lifecycle_stage");
 }
 
 TEST(CustomerAggregateTest, RegisterRejectsInvalidFields) {
@@ -203,60 +193,44 @@ TEST(CustomerAggregateTest, RegisterRejectsInvalidFields) {
     std::string field;
   };
   const std::vector<Case> cases = {
-      {"no display name",
-       [](auto& r) { r.mutable_customer()->clear_display_name(); },
+      {"no display name", [](auto& r) { r.mutable_customer()->clear_display_name(); },
        "customer.display_name"},
-      {"blank display name",
-       [](auto& r) { r.mutable_customer()->set_display_name("  "); },
+      {"blank display name", [](auto& r) { r.mutable_customer()->set_display_name("  "); },
        "customer.display_name"},
       {"long display name",
-       [](auto& r) {
-         r.mutable_customer()->set_display_name(std::string(201, 'x'));
-       },
+       [](auto& r) { r.mutable_customer()->set_display_name(std::string(201, 'x')); },
        "customer.display_name"},
-      {"no kind", [](auto& r) { r.mutable_customer()->clear_kind(); },
-       "customer.kind"},
+      {"no kind", [](auto& r) { r.mutable_customer()->clear_kind(); }, "customer.kind"},
       {"unknown kind",
-       [](auto& r) {
-         r.mutable_customer()->set_kind(static_cast<crm::v1::CustomerKind>(9));
-       },
+       [](auto& r) { r.mutable_customer()->set_kind(static_cast<crm::v1::CustomerKind>(9)); },
        "customer.kind"},
-      {"bad second email",
-       [](auto& r) { r.mutable_customer()->add_emails("not-an-email"); },
+      {"bad second email", [](auto& r) { r.mutable_customer()->add_emails("not-an-email"); },
        "customer.emails[1]"},
       {"too many emails",
        [](auto& r) {
-         for (int i = 0; i < 10; ++i)
-           r.mutable_customer()->add_emails(absl::StrCat(i, "@x.cn"));
+         for (int i = 0; i < 10; ++i) r.mutable_customer()->add_emails(absl::StrCat(i, "@x.cn"));
        },
        "customer.emails"},
       {"bad phone", [](auto& r) { r.mutable_customer()->set_phones(0, "12"); },
        "customer.phones[0]"},
       {"too many phones",
        [](auto& r) {
-         for (int i = 0; i < 10; ++i)
-           r.mutable_customer()->add_phones("+86 1380013800");
+         for (int i = 0; i < 10; ++i) r.mutable_customer()->add_phones("+86 1380013800");
        },
        "customer.phones"},
-      {"long region",
-       [](auto& r) { r.mutable_customer()->set_region(std::string(101, 'r')); },
+      {"long region", [](auto& r) { r.mutable_customer()->set_region(std::string(101, 'r')); },
        "customer.region"},
-      {"long industry",
-       [](auto& r) {
-         r.mutable_customer()->set_industry(std::string(101, 'i'));
-       },
+      {"long industry", [](auto& r) { r.mutable_customer()->set_industry(std::string(101, 'i')); },
        "customer.industry"},
       {"unknown source",
        [](auto& r) {
-         r.mutable_customer()->set_acquisition_source(
-             static_cast<crm::v1::AcquisitionSource>(77));
+         r.mutable_customer()->set_acquisition_source(static_cast<crm::v1::AcquisitionSource>(77));
        },
        "customer.acquisition_source"},
       {"too many attributes",
        [](auto& r) {
          for (int i = 0; i < 50; ++i) {
-           (*r.mutable_customer()->mutable_attributes())[absl::StrCat("k", i)] =
-               "v";
+           (*r.mutable_customer()->mutable_attributes())[absl::StrCat("k", i)] = "v";
          }
        },
        "customer.attributes"},
@@ -264,42 +238,25 @@ TEST(CustomerAggregateTest, RegisterRejectsInvalidFields) {
        [](auto& r) { (*r.mutable_customer()->mutable_attributes())[""] = "v"; },
        "customer.attributes[\"\"]"},
       {"long attribute key",
-       [](auto& r) {
-         (*r.mutable_customer()->mutable_attributes())[std::string(65, 'k')] =
-             "v";
-       },
+       [](auto& r) { (*r.mutable_customer()->mutable_attributes())[std::string(65, 'k')] = "v"; },
        absl::StrCat("customer.attributes[\"", std::string(65, 'k'), "\"]")},
       {"long attribute value",
        [](auto& r) {
-         (*r.mutable_customer()->mutable_attributes())["no\"te"] =
-             std::string(1025, 'v');
+         (*r.mutable_customer()->mutable_attributes())["no\"te"] = std::string(1025, 'v');
        },
        "customer.attributes[\"no\\\"te\"]"},
-      {"bad request id", [](auto& r) { r.set_request_id("id\nwith newline"); },
-       "request_id"},
-      {"owner set", [](auto& r) { r.mutable_customer()->set_owner("ann"); },
-       "customer.owner"},
-      {"team set", [](auto& r) { r.mutable_customer()->set_team("east"); },
-       "customer.team"},
-      {"department set",
-       [](auto& r) { r.mutable_customer()->set_department("sales"); },
+      {"bad request id", [](auto& r) { r.set_request_id("id\nwith newline"); }, "request_id"},
+      {"owner set", [](auto& r) { r.mutable_customer()->set_owner("ann"); }, "customer.owner"},
+      {"team set", [](auto& r) { r.mutable_customer()->set_team("east"); }, "customer.team"},
+      {"department set", [](auto& r) { r.mutable_customer()->set_department("sales"); },
        "customer.department"},
-      {"tags set", [](auto& r) { r.mutable_customer()->add_tags("vip"); },
-       "customer.tags"},
-      {"tier set",
-       [](auto& r) {
-         r.mutable_customer()->set_value_tier(crm::v1::HIGH_VALUE);
-       },
+      {"tags set", [](auto& r) { r.mutable_customer()->add_tags("vip"); }, "customer.tags"},
+      {"tier set", [](auto& r) { r.mutable_customer()->set_value_tier(crm::v1::HIGH_VALUE); },
        "customer.value_tier"},
-      {"value set",
-       [](auto& r) {
-         r.mutable_customer()->mutable_value()->set_purchase_count(3);
-       },
+      {"value set", [](auto& r) { r.mutable_customer()->mutable_value()->set_purchase_count(3); },
        "customer.value"},
-      {"version set", [](auto& r) { r.mutable_customer()->set_version(4); },
-       "customer.version"},
-      {"etag set", [](auto& r) { r.mutable_customer()->set_etag("v4"); },
-       "customer.etag"},
+      {"version set", [](auto& r) { r.mutable_customer()->set_version(4); }, "customer.version"},
+      {"etag set", [](auto& r) { r.mutable_customer()->set_etag("v4"); }, "customer.etag"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
@@ -310,10 +267,8 @@ TEST(CustomerAggregateTest, RegisterRejectsInvalidFields) {
 }
 
 TEST(CustomerAggregateTest, RegisterRejectsInvalidCustomerId) {
-  ExpectInvalid(DecideRegister(State(), RegisterRequest(), "Bad_Id", Context()),
-                "customer_id");
-  ExpectInvalid(DecideRegister(State(), RegisterRequest(), "", Context()),
-                "customer_id");
+  ExpectInvalid(DecideRegister(State(), RegisterRequest(), "Bad_Id", Context()), "customer_id");
+  ExpectInvalid(DecideRegister(State(), RegisterRequest(), "", Context()), "customer_id");
 }
 
 TEST(CustomerAggregateTest, RegisterListsEveryViolation) {
@@ -324,8 +279,7 @@ TEST(CustomerAggregateTest, RegisterListsEveryViolation) {
   auto events = DecideRegister(State(), request, kId, Context());
   ASSERT_FALSE(events.ok());
   EXPECT_THAT(ViolationFields(events.status()),
-              ElementsAre("customer.display_name", "customer.kind",
-                          "customer.emails[0]"));
+              ElementsAre("customer.display_name", "customer.kind", "customer.emails[0]"));
   EXPECT_EQ(Meta(events.status(), "field"), "customer.display_name");
 }
 
@@ -347,8 +301,7 @@ TEST(CustomerAggregateTest, RegisterExistingIsAlreadyExists) {
 TEST(CustomerAggregateTest, RegisterValidatesBeforeExistence) {
   auto request = RegisterRequest();
   request.mutable_customer()->clear_display_name();
-  ExpectInvalid(DecideRegister(Registered(), request, kId, Context()),
-                "customer.display_name");
+  ExpectInvalid(DecideRegister(Registered(), request, kId, Context()), "customer.display_name");
 }
 
 TEST(CustomerAggregateTest, RegisterRejectsEmailOfAnotherCustomer) {
@@ -362,9 +315,9 @@ TEST(CustomerAggregateTest, RegisterRejectsEmailOfAnotherCustomer) {
 }
 
 TEST(CustomerAggregateTest, RegisterAcceptsEmailAlreadyIndexedForSameId) {
-  EXPECT_TRUE(DecideRegister(State(), RegisterRequest(), kId,
-                             Context({{"sales@acme.example", "acme"}}))
-                  .ok());
+  EXPECT_TRUE(
+      DecideRegister(State(), RegisterRequest(), kId, Context({{"sales@acme.example", "acme"}}))
+          .ok());
 }
 
 TEST(CustomerAggregateTest, RegisterWithoutEmailOwnerLookupIsInternal) {
@@ -407,8 +360,7 @@ TEST(CustomerAggregateTest, ApplySetsUpdateTimeButKeepsCreateTime) {
   EXPECT_EQ(state.version(), 2);
   EXPECT_EQ(state.etag(), "v2");
   EXPECT_EQ(state.create_time().seconds(), absl::ToUnixSeconds(kNow));
-  EXPECT_EQ(state.update_time().seconds(),
-            absl::ToUnixSeconds(kNow + absl::Minutes(5)));
+  EXPECT_EQ(state.update_time().seconds(), absl::ToUnixSeconds(kNow + absl::Minutes(5)));
 }
 
 Event StampedTag(int64_t version, absl::string_view id = kId) {
@@ -437,8 +389,7 @@ TEST(CustomerAggregateTest, ApplyRejectsEventOfAnotherCustomer) {
   absl::Status status = Apply(state, StampedTag(2, "other"));
   EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(Reason(status), "CUSTOMER_MISMATCH");
-  EXPECT_EQ(Apply(state, StampedTag(2, "")).code(),
-            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(Apply(state, StampedTag(2, "")).code(), absl::StatusCode::kFailedPrecondition);
 }
 
 TEST(CustomerAggregateTest, ApplyRejectsEventWithoutPayload) {
@@ -453,8 +404,7 @@ TEST(CustomerAggregateTest, ApplyRejectsEventWithoutPayload) {
 
 TEST(CustomerAggregateTest, ApplyRequiresRegistrationFirstAndOnlyOnce) {
   State empty;
-  EXPECT_EQ(Apply(empty, StampedTag(1)).code(),
-            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(Apply(empty, StampedTag(1)).code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(empty.version(), 0);
 
   State state = Registered();
@@ -473,9 +423,8 @@ TEST(CustomerAggregateTest, NamesAndEtags) {
   auto id = ParseCustomerName("customers/acme-1", "name");
   ASSERT_TRUE(id.ok());
   EXPECT_EQ(*id, "acme-1");
-  for (const std::string& bad :
-       std::vector<std::string>{"", "acme", "customers/", "customers/Acme",
-                                "customer/acme", "customers/acme/x"}) {
+  for (const std::string& bad : std::vector<std::string>{"", "acme", "customers/", "customers/Acme",
+                                                         "customer/acme", "customers/acme/x"}) {
     SCOPED_TRACE(bad);
     ExpectInvalid(ParseCustomerName(bad, "customer.name"), "customer.name");
   }
@@ -484,9 +433,8 @@ TEST(CustomerAggregateTest, NamesAndEtags) {
   auto version = ParseEtag("v42", "etag");
   ASSERT_TRUE(version.ok());
   EXPECT_EQ(*version, 42);
-  for (const std::string& bad :
-       std::vector<std::string>{"", "v", "42", "V4", "v-1", "v+1", "v1.0",
-                                "W/\"v1\"", "v1 ", "v99999999999999999999"}) {
+  for (const std::string& bad : std::vector<std::string>{
+           "", "v", "42", "V4", "v-1", "v+1", "v1.0", "W/\"v1\"", "v1 ", "v99999999999999999999"}) {
     SCOPED_TRACE(bad);
     ExpectInvalid(ParseEtag(bad, "etag"), "etag");
   }
@@ -515,8 +463,8 @@ TEST(CustomerAggregateTest, EventTypeNameFollowsPayload) {
 // Checks shared by every command on an existing customer
 
 TEST(CustomerAggregateTest, NotFoundCarriesReasonAndResourceInfo) {
-  auto events = DecideChangeLifecycleStage(
-      State(), StageRequest(crm::v1::FIRST_CONTACT), Context());
+  auto events =
+      DecideChangeLifecycleStage(State(), StageRequest(crm::v1::FIRST_CONTACT), Context());
   ASSERT_FALSE(events.ok());
   EXPECT_EQ(events.status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(Reason(events.status()), "CUSTOMER_NOT_FOUND");
@@ -526,8 +474,7 @@ TEST(CustomerAggregateTest, NotFoundCarriesReasonAndResourceInfo) {
   EXPECT_EQ(info.resource_type(), "crm.v1.Customer");
 }
 
-TEST(CustomerAggregateTest,
-     EveryCommandValidatesNameAndRequestIdBeforeExistence) {
+TEST(CustomerAggregateTest, EveryCommandValidatesNameAndRequestIdBeforeExistence) {
   const State none;
   const auto ctx = Context();
   auto stage = StageRequest(crm::v1::FIRST_CONTACT);
@@ -585,10 +532,8 @@ TEST(CustomerAggregateTest,
   update.clear_request_id();
   for (const absl::Status& status :
        {DecideChangeLifecycleStage(none, stage, ctx).status(),
-        DecideAssignOwner(none, owner, ctx).status(),
-        DecideTag(none, tag, ctx).status(),
-        DecideUntag(none, untag, ctx).status(),
-        DecideRecordPurchase(none, purchase, ctx).status(),
+        DecideAssignOwner(none, owner, ctx).status(), DecideTag(none, tag, ctx).status(),
+        DecideUntag(none, untag, ctx).status(), DecideRecordPurchase(none, purchase, ctx).status(),
         DecideUpdate(none, update, ctx).status()}) {
     EXPECT_EQ(status.code(), absl::StatusCode::kNotFound) << status;
     EXPECT_EQ(Reason(status), "CUSTOMER_NOT_FOUND");
@@ -613,18 +558,15 @@ TEST(CustomerAggregateTest, StaleEtagIsAbortedEvenForNoOp) {
   State state = Registered();
   auto request = StageRequest(crm::v1::POTENTIAL);  // Already there.
   request.set_etag("v9");
-  EXPECT_EQ(
-      DecideChangeLifecycleStage(state, request, Context()).status().code(),
-      absl::StatusCode::kAborted);
+  EXPECT_EQ(DecideChangeLifecycleStage(state, request, Context()).status().code(),
+            absl::StatusCode::kAborted);
 }
 
 TEST(CustomerAggregateTest, MalformedEtagIsInvalidArgumentBeforeExistence) {
   auto request = StageRequest(crm::v1::FIRST_CONTACT);
   request.set_etag("7");
-  ExpectInvalid(DecideChangeLifecycleStage(State(), request, Context()),
-                "etag");
-  ExpectInvalid(DecideChangeLifecycleStage(Registered(), request, Context()),
-                "etag");
+  ExpectInvalid(DecideChangeLifecycleStage(State(), request, Context()), "etag");
+  ExpectInvalid(DecideChangeLifecycleStage(Registered(), request, Context()), "etag");
   crm::v1::TagCustomerRequest tag;
   tag.set_name(std::string(kName));
   tag.set_tag("vip");
@@ -639,10 +581,8 @@ TEST(CustomerAggregateTest, UpdateWithEmptyMaskUpdatesSetFields) {
   State state = Registered();
   auto request = UpdateRequest();
   request.mutable_customer()->set_region("Beijing");
-  request.mutable_customer()->set_display_name(
-      "Acme Trading 有限公司");  // Same: not changed.
-  request.mutable_customer()->set_owner(
-      "ignored");  // Not a profile field: ignored.
+  request.mutable_customer()->set_display_name("Acme Trading 有限公司");  // Same: not changed.
+  request.mutable_customer()->set_owner("ignored");  // Not a profile field: ignored.
   auto events = DecideUpdate(state, request, Context());
   ASSERT_TRUE(events.ok()) << events.status();
   ASSERT_THAT(*events, SizeIs(1));
@@ -655,8 +595,7 @@ TEST(CustomerAggregateTest, UpdateWithEmptyMaskUpdatesSetFields) {
 TEST(CustomerAggregateTest, UpdateReportsChangedPathsInCanonicalOrder) {
   State state = Registered();
   auto request = UpdateRequest();
-  for (const char* path :
-       {"attributes", "region", "kind", "emails", "display_name"}) {
+  for (const char* path : {"attributes", "region", "kind", "emails", "display_name"}) {
     request.mutable_update_mask()->add_paths(path);
   }
   auto* c = request.mutable_customer();
@@ -670,15 +609,12 @@ TEST(CustomerAggregateTest, UpdateReportsChangedPathsInCanonicalOrder) {
   ASSERT_TRUE(events.ok()) << events.status();
   ASSERT_THAT(*events, SizeIs(1));
   const auto& updated = (*events)[0].customer_profile_updated();
-  EXPECT_THAT(updated.changed_paths(),
-              ElementsAre("display_name", "emails", "attributes"));
-  EXPECT_THAT(updated.profile().emails(),
-              ElementsAre("sales@acme.example", "info@acme.example"));
+  EXPECT_THAT(updated.changed_paths(), ElementsAre("display_name", "emails", "attributes"));
+  EXPECT_THAT(updated.profile().emails(), ElementsAre("sales@acme.example", "info@acme.example"));
 
   StampAndApply(state, *events);
   EXPECT_EQ(state.display_name(), "Acme Ltd");
-  EXPECT_THAT(state.emails(),
-              ElementsAre("sales@acme.example", "info@acme.example"));
+  EXPECT_THAT(state.emails(), ElementsAre("sales@acme.example", "info@acme.example"));
   EXPECT_THAT(state.attributes(), IsEmpty());
   EXPECT_EQ(state.region(), "Shanghai");
   EXPECT_THAT(state.phones(),
@@ -696,13 +632,12 @@ TEST(CustomerAggregateTest, UpdateWithStarReplacesEveryProfileField) {
   ASSERT_TRUE(events.ok()) << events.status();
   ASSERT_THAT(*events, SizeIs(1));
   EXPECT_THAT((*events)[0].customer_profile_updated().changed_paths(),
-              ElementsAre("display_name", "emails", "phones", "region",
-                          "industry", "acquisition_source", "attributes"));
+              ElementsAre("display_name", "emails", "phones", "region", "industry",
+                          "acquisition_source", "attributes"));
   StampAndApply(state, *events);
   EXPECT_THAT(state.emails(), IsEmpty());
   EXPECT_EQ(state.region(), "");
-  EXPECT_EQ(state.acquisition_source(),
-            crm::v1::ACQUISITION_SOURCE_UNSPECIFIED);
+  EXPECT_EQ(state.acquisition_source(), crm::v1::ACQUISITION_SOURCE_UNSPECIFIED);
 }
 
 TEST(CustomerAggregateTest, UpdateWithStarStillRequiresDisplayNameAndKind) {
@@ -715,21 +650,18 @@ TEST(CustomerAggregateTest, UpdateWithStarStillRequiresDisplayNameAndKind) {
 }
 
 TEST(CustomerAggregateTest, UpdateRejectsUnknownOrForbiddenMaskPaths) {
-  for (const std::string& bad :
-       std::vector<std::string>{"owner", "lifecycle_stage", "tags", "name",
-                                "version", "nope", "attributes.x", ""}) {
+  for (const std::string& bad : std::vector<std::string>{"owner", "lifecycle_stage", "tags", "name",
+                                                         "version", "nope", "attributes.x", ""}) {
     SCOPED_TRACE(bad);
     auto request = UpdateRequest();
     request.mutable_update_mask()->add_paths("region");
     request.mutable_update_mask()->add_paths(bad);
-    ExpectInvalid(DecideUpdate(Registered(), request, Context()),
-                  "update_mask.paths[1]");
+    ExpectInvalid(DecideUpdate(Registered(), request, Context()), "update_mask.paths[1]");
   }
   auto request = UpdateRequest();
   request.mutable_update_mask()->add_paths("region");
   request.mutable_update_mask()->add_paths("*");
-  ExpectInvalid(DecideUpdate(Registered(), request, Context()),
-                "update_mask.paths[1]");
+  ExpectInvalid(DecideUpdate(Registered(), request, Context()), "update_mask.paths[1]");
 }
 
 TEST(CustomerAggregateTest, UpdateValidatesMaskedValuesOnly) {
@@ -737,29 +669,23 @@ TEST(CustomerAggregateTest, UpdateValidatesMaskedValuesOnly) {
   request.mutable_update_mask()->add_paths("emails");
   request.mutable_customer()->add_emails("ok@acme.example");
   request.mutable_customer()->add_emails("bad");
-  request.mutable_customer()->set_region(
-      std::string(500, 'r'));  // Not masked: ignored.
+  request.mutable_customer()->set_region(std::string(500, 'r'));  // Not masked: ignored.
   auto events = DecideUpdate(Registered(), request, Context());
   ASSERT_FALSE(events.ok());
-  EXPECT_THAT(ViolationFields(events.status()),
-              ElementsAre("customer.emails[1]"));
+  EXPECT_THAT(ViolationFields(events.status()), ElementsAre("customer.emails[1]"));
 
   auto display = UpdateRequest();
-  display.mutable_update_mask()->add_paths(
-      "display_name");  // Masked but empty: required.
-  ExpectInvalid(DecideUpdate(Registered(), display, Context()),
-                "customer.display_name");
+  display.mutable_update_mask()->add_paths("display_name");  // Masked but empty: required.
+  ExpectInvalid(DecideUpdate(Registered(), display, Context()), "customer.display_name");
 }
 
 TEST(CustomerAggregateTest, UpdateWithNothingChangedEmitsNothing) {
   State state = Registered();
   auto request = UpdateRequest();
   request.mutable_customer()->set_region("Shanghai");
-  request.mutable_customer()->add_emails(
-      " Sales@ACME.example");  // Same once normalized.
+  request.mutable_customer()->add_emails(" Sales@ACME.example");  // Same once normalized.
   ExpectNoEvents(DecideUpdate(state, request, Context()));
-  ExpectNoEvents(
-      DecideUpdate(state, UpdateRequest(), Context()));  // Nothing set at all.
+  ExpectNoEvents(DecideUpdate(state, UpdateRequest(), Context()));  // Nothing set at all.
 }
 
 TEST(CustomerAggregateTest, UpdateRejectsEmailOfAnotherCustomer) {
@@ -767,9 +693,8 @@ TEST(CustomerAggregateTest, UpdateRejectsEmailOfAnotherCustomer) {
   auto request = UpdateRequest();
   request.mutable_customer()->add_emails("sales@acme.example");
   request.mutable_customer()->add_emails("boss@other.example");
-  auto events = DecideUpdate(state, request,
-                             Context({{"sales@acme.example", "acme"},
-                                      {"boss@other.example", "other"}}));
+  auto events = DecideUpdate(
+      state, request, Context({{"sales@acme.example", "acme"}, {"boss@other.example", "other"}}));
   ASSERT_FALSE(events.ok());
   EXPECT_EQ(events.status().code(), absl::StatusCode::kAlreadyExists);
   EXPECT_EQ(Reason(events.status()), "EMAIL_TAKEN");
@@ -780,8 +705,7 @@ TEST(CustomerAggregateTest, UpdateChecksExistenceThenEtag) {
   auto request = UpdateRequest();
   request.mutable_customer()->set_region("x");
   request.set_etag("v5");
-  EXPECT_EQ(DecideUpdate(State(), request, Context()).status().code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_EQ(DecideUpdate(State(), request, Context()).status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(DecideUpdate(Registered(), request, Context()).status().code(),
             absl::StatusCode::kAborted);
   request.set_etag("v1");
@@ -791,11 +715,10 @@ TEST(CustomerAggregateTest, UpdateChecksExistenceThenEtag) {
 // ---------------------------------------------------------------------------
 // Lifecycle
 
-constexpr LifecycleStage kStages[] = {
-    crm::v1::POTENTIAL,      crm::v1::FIRST_CONTACT,
-    crm::v1::NEED_CONFIRMED, crm::v1::PURCHASE_DECISION,
-    crm::v1::AFTER_SALES,    crm::v1::LOYAL,
-    crm::v1::CHURNED};
+constexpr LifecycleStage kStages[] = {crm::v1::POTENTIAL,      crm::v1::FIRST_CONTACT,
+                                      crm::v1::NEED_CONFIRMED, crm::v1::PURCHASE_DECISION,
+                                      crm::v1::AFTER_SALES,    crm::v1::LOYAL,
+                                      crm::v1::CHURNED};
 
 // The documented table (proto/crm/v1/README.md): row = from, column = to, in
 // kStages order.
@@ -822,12 +745,9 @@ TEST(CustomerAggregateTest, TransitionTableMatchesDocumentation) {
           << crm::v1::LifecycleStage_Name(kStages[j]);
     }
   }
-  EXPECT_FALSE(IsAllowedTransition(crm::v1::LIFECYCLE_STAGE_UNSPECIFIED,
-                                   crm::v1::POTENTIAL));
-  EXPECT_FALSE(IsAllowedTransition(crm::v1::POTENTIAL,
-                                   crm::v1::LIFECYCLE_STAGE_UNSPECIFIED));
-  EXPECT_FALSE(
-      IsAllowedTransition(static_cast<LifecycleStage>(8), crm::v1::CHURNED));
+  EXPECT_FALSE(IsAllowedTransition(crm::v1::LIFECYCLE_STAGE_UNSPECIFIED, crm::v1::POTENTIAL));
+  EXPECT_FALSE(IsAllowedTransition(crm::v1::POTENTIAL, crm::v1::LIFECYCLE_STAGE_UNSPECIFIED));
+  EXPECT_FALSE(IsAllowedTransition(static_cast<LifecycleStage>(8), crm::v1::CHURNED));
 }
 
 TEST(CustomerAggregateTest, DecideChangeLifecycleStageFollowsTheTable) {
@@ -839,8 +759,7 @@ TEST(CustomerAggregateTest, DecideChangeLifecycleStageFollowsTheTable) {
                                 crm::v1::LifecycleStage_Name(to)));
       auto request = StageRequest(to);
       request.set_reason("table");
-      auto events =
-          DecideChangeLifecycleStage(AtStage(from), request, Context());
+      auto events = DecideChangeLifecycleStage(AtStage(from), request, Context());
       if (from == to) {
         ExpectNoEvents(events);
       } else if (kTable[i][j]) {
@@ -852,65 +771,52 @@ TEST(CustomerAggregateTest, DecideChangeLifecycleStageFollowsTheTable) {
         EXPECT_EQ(changed.reason(), "table");
       } else {
         ASSERT_FALSE(events.ok());
-        EXPECT_EQ(events.status().code(),
-                  absl::StatusCode::kFailedPrecondition);
+        EXPECT_EQ(events.status().code(), absl::StatusCode::kFailedPrecondition);
         EXPECT_EQ(Reason(events.status()), "TRANSITION_NOT_ALLOWED");
-        EXPECT_EQ(Meta(events.status(), "from"),
-                  crm::v1::LifecycleStage_Name(from));
-        EXPECT_EQ(Meta(events.status(), "to"),
-                  crm::v1::LifecycleStage_Name(to));
+        EXPECT_EQ(Meta(events.status(), "from"), crm::v1::LifecycleStage_Name(from));
+        EXPECT_EQ(Meta(events.status(), "to"), crm::v1::LifecycleStage_Name(to));
       }
     }
   }
 }
 
 TEST(CustomerAggregateTest, RejectsStageSkip) {
-  auto events = DecideChangeLifecycleStage(
-      Registered(), StageRequest(crm::v1::NEED_CONFIRMED), Context());
+  auto events =
+      DecideChangeLifecycleStage(Registered(), StageRequest(crm::v1::NEED_CONFIRMED), Context());
   ASSERT_FALSE(events.ok());
   EXPECT_EQ(events.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(std::string(events.status().message()), HasSubstr("POTENTIAL"));
-  EXPECT_THAT(std::string(events.status().message()),
-              HasSubstr("NEED_CONFIRMED"));
+  EXPECT_THAT(std::string(events.status().message()), HasSubstr("NEED_CONFIRMED"));
 }
 
 TEST(CustomerAggregateTest, ChurnedCustomerCanOnlyBeWonBack) {
   State state = AtStage(crm::v1::CHURNED);
   EXPECT_EQ(
-      DecideChangeLifecycleStage(state, StageRequest(crm::v1::LOYAL), Context())
-          .status()
-          .code(),
+      DecideChangeLifecycleStage(state, StageRequest(crm::v1::LOYAL), Context()).status().code(),
       absl::StatusCode::kFailedPrecondition);
-  EXPECT_TRUE(DecideChangeLifecycleStage(
-                  state, StageRequest(crm::v1::FIRST_CONTACT), Context())
-                  .ok());
+  EXPECT_TRUE(
+      DecideChangeLifecycleStage(state, StageRequest(crm::v1::FIRST_CONTACT), Context()).ok());
 }
 
 TEST(CustomerAggregateTest, ChangeLifecycleStageRejectsBadTargetAndReason) {
-  ExpectInvalid(
-      DecideChangeLifecycleStage(
-          Registered(), StageRequest(crm::v1::LIFECYCLE_STAGE_UNSPECIFIED),
-          Context()),
-      "lifecycle_stage");
   ExpectInvalid(DecideChangeLifecycleStage(
-                    Registered(), StageRequest(static_cast<LifecycleStage>(42)),
-                    Context()),
+                    Registered(), StageRequest(crm::v1::LIFECYCLE_STAGE_UNSPECIFIED), Context()),
+                "lifecycle_stage");
+  ExpectInvalid(DecideChangeLifecycleStage(
+                    Registered(), StageRequest(static_cast<LifecycleStage>(42)), Context()),
                 "lifecycle_stage");
   auto request = StageRequest(crm::v1::FIRST_CONTACT);
   request.set_reason(std::string(kMaxReason, 'r'));
-  EXPECT_TRUE(
-      DecideChangeLifecycleStage(Registered(), request, Context()).ok());
+  EXPECT_TRUE(DecideChangeLifecycleStage(Registered(), request, Context()).ok());
   request.set_reason(std::string(kMaxReason + 1, 'r'));
-  ExpectInvalid(DecideChangeLifecycleStage(Registered(), request, Context()),
-                "reason");
+  ExpectInvalid(DecideChangeLifecycleStage(Registered(), request, Context()), "reason");
 }
 
 TEST(CustomerAggregateTest, LifecycleChainThroughApply) {
   State state = Registered();
   for (LifecycleStage to :
-       {crm::v1::FIRST_CONTACT, crm::v1::NEED_CONFIRMED,
-        crm::v1::PURCHASE_DECISION, crm::v1::AFTER_SALES, crm::v1::LOYAL,
-        crm::v1::CHURNED, crm::v1::FIRST_CONTACT}) {
+       {crm::v1::FIRST_CONTACT, crm::v1::NEED_CONFIRMED, crm::v1::PURCHASE_DECISION,
+        crm::v1::AFTER_SALES, crm::v1::LOYAL, crm::v1::CHURNED, crm::v1::FIRST_CONTACT}) {
     auto request = StageRequest(to);
     request.set_etag(state.etag());
     auto events = DecideChangeLifecycleStage(state, request, Context());
@@ -925,8 +831,7 @@ TEST(CustomerAggregateTest, LifecycleChainThroughApply) {
 // ---------------------------------------------------------------------------
 // Owner
 
-crm::v1::AssignOwnerRequest OwnerRequest(const std::string& owner,
-                                         const std::string& team = "",
+crm::v1::AssignOwnerRequest OwnerRequest(const std::string& owner, const std::string& team = "",
                                          const std::string& department = "") {
   crm::v1::AssignOwnerRequest request;
   request.set_name(std::string(kName));
@@ -937,25 +842,19 @@ crm::v1::AssignOwnerRequest OwnerRequest(const std::string& owner,
 }
 
 TEST(CustomerAggregateTest, AssignOwnerValidatesFields) {
-  ExpectInvalid(DecideAssignOwner(Registered(), OwnerRequest(""), Context()),
-                "owner");
+  ExpectInvalid(DecideAssignOwner(Registered(), OwnerRequest(""), Context()), "owner");
+  ExpectInvalid(DecideAssignOwner(Registered(), OwnerRequest("ann lee"), Context()), "owner");
   ExpectInvalid(
-      DecideAssignOwner(Registered(), OwnerRequest("ann lee"), Context()),
-      "owner");
-  ExpectInvalid(
-      DecideAssignOwner(Registered(),
-                        OwnerRequest("ann", std::string(101, 't')), Context()),
+      DecideAssignOwner(Registered(), OwnerRequest("ann", std::string(101, 't')), Context()),
       "team");
-  ExpectInvalid(DecideAssignOwner(
-                    Registered(),
-                    OwnerRequest("ann", "", std::string(101, 'd')), Context()),
-                "department");
+  ExpectInvalid(
+      DecideAssignOwner(Registered(), OwnerRequest("ann", "", std::string(101, 'd')), Context()),
+      "department");
 }
 
 TEST(CustomerAggregateTest, AssignOwnerRecordsPreviousOwner) {
   State state = Registered();
-  auto first =
-      DecideAssignOwner(state, OwnerRequest("ann", "east", "sales"), Context());
+  auto first = DecideAssignOwner(state, OwnerRequest("ann", "east", "sales"), Context());
   ASSERT_TRUE(first.ok()) << first.status();
   ASSERT_THAT(*first, SizeIs(1));
   EXPECT_EQ((*first)[0].owner_assigned().previous_owner(), "");
@@ -964,11 +863,9 @@ TEST(CustomerAggregateTest, AssignOwnerRecordsPreviousOwner) {
   EXPECT_EQ(state.team(), "east");
   EXPECT_EQ(state.department(), "sales");
 
-  ExpectNoEvents(DecideAssignOwner(state, OwnerRequest("ann", "east", "sales"),
-                                   Context()));
+  ExpectNoEvents(DecideAssignOwner(state, OwnerRequest("ann", "east", "sales"), Context()));
 
-  auto moved =
-      DecideAssignOwner(state, OwnerRequest("ann", "west", "sales"), Context());
+  auto moved = DecideAssignOwner(state, OwnerRequest("ann", "west", "sales"), Context());
   ASSERT_TRUE(moved.ok());
   ASSERT_THAT(*moved, SizeIs(1));  // Same owner, new team: a change.
 
@@ -1021,8 +918,7 @@ TEST(CustomerAggregateTest, TagNormalizesAndKeepsTagsSorted) {
 TEST(CustomerAggregateTest, TagRejectsBadTag) {
   ExpectInvalid(DecideTag(Registered(), TagRequest("-vip"), Context()), "tag");
   ExpectInvalid(DecideTag(Registered(), TagRequest(""), Context()), "tag");
-  ExpectInvalid(DecideUntag(Registered(), UntagRequest("v i p"), Context()),
-                "tag");
+  ExpectInvalid(DecideUntag(Registered(), UntagRequest("v i p"), Context()), "tag");
 }
 
 TEST(CustomerAggregateTest, RejectsTooManyTags) {
@@ -1037,8 +933,7 @@ TEST(CustomerAggregateTest, RejectsTooManyTags) {
   ASSERT_FALSE(events.ok());
   EXPECT_EQ(events.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(Reason(events.status()), "TOO_MANY_TAGS");
-  ExpectNoEvents(
-      DecideTag(state, TagRequest("t7"), Context()));  // Already tagged: fine.
+  ExpectNoEvents(DecideTag(state, TagRequest("t7"), Context()));  // Already tagged: fine.
 }
 
 // ---------------------------------------------------------------------------
@@ -1052,53 +947,33 @@ TEST(CustomerAggregateTest, RecordPurchaseValidatesFields) {
   };
   const std::vector<Case> cases = {
       {"no purchase", [](auto& r) { r.clear_purchase(); }, "purchase"},
-      {"no amount", [](auto& r) { r.mutable_purchase()->clear_amount(); },
-       "purchase.amount"},
+      {"no amount", [](auto& r) { r.mutable_purchase()->clear_amount(); }, "purchase.amount"},
       {"lower-case currency",
-       [](auto& r) {
-         r.mutable_purchase()->mutable_amount()->set_currency_code("cny");
-       },
+       [](auto& r) { r.mutable_purchase()->mutable_amount()->set_currency_code("cny"); },
        "purchase.amount.currency_code"},
       {"no currency",
-       [](auto& r) {
-         r.mutable_purchase()->mutable_amount()->clear_currency_code();
-       },
+       [](auto& r) { r.mutable_purchase()->mutable_amount()->clear_currency_code(); },
        "purchase.amount.currency_code"},
-      {"zero amount",
-       [](auto& r) {
-         r.mutable_purchase()->mutable_amount()->set_amount_minor(0);
-       },
+      {"zero amount", [](auto& r) { r.mutable_purchase()->mutable_amount()->set_amount_minor(0); },
        "purchase.amount.amount_minor"},
       {"negative amount",
-       [](auto& r) {
-         r.mutable_purchase()->mutable_amount()->set_amount_minor(-5);
-       },
+       [](auto& r) { r.mutable_purchase()->mutable_amount()->set_amount_minor(-5); },
        "purchase.amount.amount_minor"},
       {"huge amount",
        [](auto& r) {
-         r.mutable_purchase()->mutable_amount()->set_amount_minor(
-             kMaxAmountMinor + 1);
+         r.mutable_purchase()->mutable_amount()->set_amount_minor(kMaxAmountMinor + 1);
        },
        "purchase.amount.amount_minor"},
-      {"no product", [](auto& r) { r.mutable_purchase()->clear_product(); },
-       "purchase.product"},
-      {"long product",
-       [](auto& r) {
-         r.mutable_purchase()->set_product(std::string(201, 'p'));
-       },
+      {"no product", [](auto& r) { r.mutable_purchase()->clear_product(); }, "purchase.product"},
+      {"long product", [](auto& r) { r.mutable_purchase()->set_product(std::string(201, 'p')); },
        "purchase.product"},
       {"no time", [](auto& r) { r.mutable_purchase()->clear_purchased_at(); },
        "purchase.purchased_at"},
       {"bad nanos",
-       [](auto& r) {
-         r.mutable_purchase()->mutable_purchased_at()->set_nanos(1'000'000'000);
-       },
+       [](auto& r) { r.mutable_purchase()->mutable_purchased_at()->set_nanos(1'000'000'000); },
        "purchase.purchased_at"},
       {"year 10000",
-       [](auto& r) {
-         r.mutable_purchase()->mutable_purchased_at()->set_seconds(
-             253'402'300'800);
-       },
+       [](auto& r) { r.mutable_purchase()->mutable_purchased_at()->set_seconds(253'402'300'800); },
        "purchase.purchased_at"},
       {"in the future",
        [](auto& r) {
@@ -1107,28 +982,22 @@ TEST(CustomerAggregateTest, RecordPurchaseValidatesFields) {
        },
        "purchase.purchased_at"},
       {"long purchase id",
-       [](auto& r) {
-         r.mutable_purchase()->set_purchase_id(std::string(65, 'o'));
-       },
+       [](auto& r) { r.mutable_purchase()->set_purchase_id(std::string(65, 'o')); },
        "purchase.purchase_id"},
       {"non-printable purchase id",
-       [](auto& r) { r.mutable_purchase()->set_purchase_id("order\t1"); },
-       "purchase.purchase_id"},
+       [](auto& r) { r.mutable_purchase()->set_purchase_id("order\t1"); }, "purchase.purchase_id"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
     auto request = PurchaseRequest();
     c.mutate(request);
-    ExpectInvalid(DecideRecordPurchase(Registered(), request, Context()),
-                  c.field);
+    ExpectInvalid(DecideRecordPurchase(Registered(), request, Context()), c.field);
   }
 }
 
 TEST(CustomerAggregateTest, RecordPurchaseAcceptsLimits) {
-  auto request =
-      PurchaseRequest(kMaxAmountMinor, "USD", kNow + absl::Hours(24));
-  request.mutable_purchase()
-      ->clear_purchase_id();  // Optional: the handler may fill it.
+  auto request = PurchaseRequest(kMaxAmountMinor, "USD", kNow + absl::Hours(24));
+  request.mutable_purchase()->clear_purchase_id();  // Optional: the handler may fill it.
   request.mutable_purchase()->set_product(std::string(200, 'p'));
   auto events = DecideRecordPurchase(Registered(), request, Context());
   ASSERT_TRUE(events.ok()) << events.status();
@@ -1137,8 +1006,7 @@ TEST(CustomerAggregateTest, RecordPurchaseAcceptsLimits) {
 
 TEST(CustomerAggregateTest, RecordPurchaseSetsOccurredAtToPurchaseTime) {
   const absl::Time at = kNow - absl::Hours(72);
-  auto events = DecideRecordPurchase(
-      Registered(), PurchaseRequest(500, "CNY", at), Context());
+  auto events = DecideRecordPurchase(Registered(), PurchaseRequest(500, "CNY", at), Context());
   ASSERT_TRUE(events.ok()) << events.status();
   ASSERT_THAT(*events, SizeIs(1));
   EXPECT_EQ((*events)[0].occurred_at().seconds(), absl::ToUnixSeconds(at));
@@ -1172,10 +1040,8 @@ TEST(CustomerAggregateTest, TierForThresholds) {
 
 TEST(CustomerAggregateTest, PurchasesFoldIntoValueAndTier) {
   State state = Registered();
-  auto record = [&](int64_t amount, const std::string& currency,
-                    absl::Time at) {
-    auto events = DecideRecordPurchase(
-        state, PurchaseRequest(amount, currency, at), Context());
+  auto record = [&](int64_t amount, const std::string& currency, absl::Time at) {
+    auto events = DecideRecordPurchase(state, PurchaseRequest(amount, currency, at), Context());
     EXPECT_TRUE(events.ok()) << events.status();
     if (!events.ok()) return crm::v1::VALUE_TIER_UNSPECIFIED;
     StampAndApply(state, *events);
@@ -1199,8 +1065,7 @@ TEST(CustomerAggregateTest, PurchasesFoldIntoValueAndTier) {
   EXPECT_EQ(state.value().totals(1).purchase_count(), 2);
   EXPECT_EQ(state.value().purchase_count(), 3);
   // An older purchase does not move the last purchase time back.
-  EXPECT_EQ(state.value().last_purchase_time().seconds(),
-            absl::ToUnixSeconds(t1));
+  EXPECT_EQ(state.value().last_purchase_time().seconds(), absl::ToUnixSeconds(t1));
 
   EXPECT_EQ(record(999'300, "CNY", t0),
             crm::v1::VALUE_TIER_UNSPECIFIED);              // CNY at 999,500.
@@ -1247,8 +1112,7 @@ TEST(CustomerAggregateTest, RegisterApplyDecideChainWithEtags) {
   // A writer still holding the old etag loses.
   auto owner = OwnerRequest("ann");
   owner.set_etag(etag_before);
-  EXPECT_EQ(DecideAssignOwner(state, owner, Context()).status().code(),
-            absl::StatusCode::kAborted);
+  EXPECT_EQ(DecideAssignOwner(state, owner, Context()).status().code(), absl::StatusCode::kAborted);
   owner.set_etag(state.etag());
   events = DecideAssignOwner(state, owner, Context());
   ASSERT_TRUE(events.ok());
@@ -1258,10 +1122,8 @@ TEST(CustomerAggregateTest, RegisterApplyDecideChainWithEtags) {
   // Replaying the same events onto an empty state gives the same customer.
   State replayed = Registered();
   StampAndApply(replayed, *DecideUpdate(replayed, update, Context()));
-  StampAndApply(replayed,
-                *DecideAssignOwner(replayed, OwnerRequest("ann"), Context()));
-  EXPECT_TRUE(
-      google::protobuf::util::MessageDifferencer::Equals(replayed, state))
+  StampAndApply(replayed, *DecideAssignOwner(replayed, OwnerRequest("ann"), Context()));
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(replayed, state))
       << replayed.DebugString() << "\n"
       << state.DebugString();
 }

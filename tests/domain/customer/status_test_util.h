@@ -16,8 +16,7 @@ inline std::vector<std::string> ViolationFields(const absl::Status& status) {
   google::rpc::BadRequest bad_request;
   std::vector<std::string> fields;
   if (crm::status::GetDetail(status, &bad_request)) {
-    for (const auto& fv : bad_request.field_violations())
-      fields.push_back(fv.field());
+    for (const auto& fv : bad_request.field_violations()) fields.push_back(fv.field());
   }
   return fields;
 }
@@ -34,9 +33,7 @@ inline google::rpc::ErrorInfo Info(const absl::Status& status) {
   return info;
 }
 
-inline std::string Reason(const absl::Status& status) {
-  return Info(status).reason();
-}
+inline std::string Reason(const absl::Status& status) { return Info(status).reason(); }
 
 inline std::string Meta(const absl::Status& status, const std::string& key) {
   auto info = Info(status);

@@ -27,8 +27,7 @@ void ExpectInvalid(const absl::Status& status, const std::string& field) {
 }
 
 TEST(NormalizeEmailTest, TrimsAndLowerCases) {
-  auto email =
-      NormalizeEmail("  Ann.Lee+crm@Example.COM \t", "customer.emails[0]");
+  auto email = NormalizeEmail("  Ann.Lee+crm@Example.COM \t", "customer.emails[0]");
   ASSERT_TRUE(email.ok()) << email.status();
   EXPECT_EQ(*email, "ann.lee+crm@example.com");
 }
@@ -42,15 +41,12 @@ TEST(NormalizeEmailTest, AcceptsLongestAllowed) {
 
 TEST(NormalizeEmailTest, RejectsImplausibleAddresses) {
   for (const std::string& bad : std::vector<std::string>{
-           "", "   ", "ann", "ann@", "@example.com", "ann@example",
-           "ann@@example.com", "ann@b@example.com", "ann lee@example.com",
-           "ann@exa mple.com", "ann@.example.com", "ann@example.com.",
-           "ann@example..com", std::string("ann\x01@example.com"),
-           std::string("ann\x7f@example.com"),
-           std::string("ann\xff@example.com")}) {
+           "", "   ", "ann", "ann@", "@example.com", "ann@example", "ann@@example.com",
+           "ann@b@example.com", "ann lee@example.com", "ann@exa mple.com", "ann@.example.com",
+           "ann@example.com.", "ann@example..com", std::string("ann\x01@example.com"),
+           std::string("ann\x7f@example.com"), std::string("ann\xff@example.com")}) {
     SCOPED_TRACE(bad);
-    ExpectInvalid(NormalizeEmail(bad, "customer.emails[3]").status(),
-                  "customer.emails[3]");
+    ExpectInvalid(NormalizeEmail(bad, "customer.emails[3]").status(), "customer.emails[3]");
   }
 }
 
@@ -59,8 +55,7 @@ TEST(NormalizePhoneTest, RemovesSeparators) {
     std::string in, out;
   };
   for (const Case& c :
-       {Case{"+86 138-0013-8000", "+8613800138000"},
-        Case{"+1 (415) 555.0100", "+14155550100"},
+       {Case{"+86 138-0013-8000", "+8613800138000"}, Case{"+1 (415) 555.0100", "+14155550100"},
         Case{"(010) 6552 9988", "+01065529988"}, Case{"123456", "+123456"},
         Case{"+123456789012345", "+123456789012345"}}) {
     SCOPED_TRACE(c.in);
@@ -71,12 +66,11 @@ TEST(NormalizePhoneTest, RemovesSeparators) {
 }
 
 TEST(NormalizePhoneTest, RejectsBadNumbers) {
-  for (const std::string& bad : std::vector<std::string>{
-           "", "+", "12345", "+1234567890123456", "+86 138 abc", "138+0013",
-           "++8613800138000", "+86/1380013800", "138_0013_8000"}) {
+  for (const std::string& bad :
+       std::vector<std::string>{"", "+", "12345", "+1234567890123456", "+86 138 abc", "138+0013",
+                                "++8613800138000", "+86/1380013800", "138_0013_8000"}) {
     SCOPED_TRACE(bad);
-    ExpectInvalid(NormalizePhone(bad, "customer.phones[2]").status(),
-                  "customer.phones[2]");
+    ExpectInvalid(NormalizePhone(bad, "customer.phones[2]").status(), "customer.phones[2]");
   }
 }
 
@@ -88,42 +82,41 @@ TEST(NormalizeTagTest, LowerCasesAndTrims) {
 
 TEST(NormalizeTagTest, LengthLimit) {
   EXPECT_TRUE(NormalizeTag(std::string(kMaxTag, 'a'), "tag").ok());
-  ExpectInvalid(NormalizeTag(std::string(kMaxTag + 1, 'a'), "tag").status(),
-                "tag");
+  ExpectInvalid(NormalizeTag(std::string(kMaxTag + 1, 'a'), "tag").status(), "tag");
 }
 
 TEST(NormalizeTagTest, RejectsBadTags) {
-  for (const std::string& bad : std::vector<std::string>{
-           "", "  ", "-vip", "_vip", ":vip", "v ip", "vip/gold", "vip.gold",
-           "\xe5\xae\xa2\xe6\x88\xb7"}) {
+  for (const std::string& bad :
+       std::vector<std::string>{"", "  ", "-vip", "_vip", ":vip", "v ip", "vip/gold", "vip.gold",
+                                "\xe5\xae\xa2\xe6\x88\xb7"}) {
     SCOPED_TRACE(bad);
     ExpectInvalid(NormalizeTag(bad, "tag").status(), "tag");
   }
 }
 
 TEST(ValidateCustomerIdTest, AcceptsValidIds) {
-  for (const std::string& id : std::vector<std::string>{
-           "a", "0", "acme-42", std::string(kMaxId, 'z')}) {
+  for (const std::string& id :
+       std::vector<std::string>{"a", "0", "acme-42", std::string(kMaxId, 'z')}) {
     EXPECT_TRUE(ValidateCustomerId(id, "customer_id").ok()) << id;
   }
 }
 
 TEST(ValidateCustomerIdTest, RejectsBadIds) {
   for (const std::string& bad :
-       std::vector<std::string>{"", "-a", "a-", "Acme", "acme_1", "acme.1",
-                                "a b", "customers/a", std::string(64, 'a')}) {
+       std::vector<std::string>{"", "-a", "a-", "Acme", "acme_1", "acme.1", "a b", "customers/a",
+                                std::string(64, 'a')}) {
     SCOPED_TRACE(bad);
     ExpectInvalid(ValidateCustomerId(bad, "customer_id"), "customer_id");
   }
 }
 
 TEST(ValidateStaffIdTest, AcceptsAndRejects) {
-  for (const std::string& id : std::vector<std::string>{
-           "a", "Ann.Lee", "staff_01-x", std::string(kMaxId, 'S')}) {
+  for (const std::string& id :
+       std::vector<std::string>{"a", "Ann.Lee", "staff_01-x", std::string(kMaxId, 'S')}) {
     EXPECT_TRUE(ValidateStaffId(id, "owner").ok()) << id;
   }
-  for (const std::string& bad : std::vector<std::string>{
-           "", "ann lee", "ann@corp", "ann/1", std::string(64, 'a')}) {
+  for (const std::string& bad :
+       std::vector<std::string>{"", "ann lee", "ann@corp", "ann/1", std::string(64, 'a')}) {
     SCOPED_TRACE(bad);
     ExpectInvalid(ValidateStaffId(bad, "owner"), "owner");
   }
@@ -131,17 +124,14 @@ TEST(ValidateStaffIdTest, AcceptsAndRejects) {
 
 TEST(ValidateRequestIdTest, AcceptsEmptyUuidAndLongest) {
   EXPECT_TRUE(ValidateRequestId("", "request_id").ok());
-  EXPECT_TRUE(
-      ValidateRequestId("0b7e6d2c-8f3a-4c1e-9d5b-2a6f4e8c1d3b", "request_id")
-          .ok());
-  EXPECT_TRUE(
-      ValidateRequestId(std::string(kMaxRequestId, 'r'), "request_id").ok());
+  EXPECT_TRUE(ValidateRequestId("0b7e6d2c-8f3a-4c1e-9d5b-2a6f4e8c1d3b", "request_id").ok());
+  EXPECT_TRUE(ValidateRequestId(std::string(kMaxRequestId, 'r'), "request_id").ok());
 }
 
 TEST(ValidateRequestIdTest, RejectsLongAndNonPrintable) {
-  for (const std::string& bad : std::vector<std::string>{
-           std::string(kMaxRequestId + 1, 'r'), std::string("a\nb"),
-           std::string("a\tb"), std::string("\xe4\xb8\xad")}) {
+  for (const std::string& bad :
+       std::vector<std::string>{std::string(kMaxRequestId + 1, 'r'), std::string("a\nb"),
+                                std::string("a\tb"), std::string("\xe4\xb8\xad")}) {
     SCOPED_TRACE(bad);
     ExpectInvalid(ValidateRequestId(bad, "request_id"), "request_id");
   }
@@ -149,13 +139,10 @@ TEST(ValidateRequestIdTest, RejectsLongAndNonPrintable) {
 
 TEST(ValidateTextTest, CountsCodePointsNotBytes) {
   const std::string han = "\xe5\xae\xa2";  // 客: 3 bytes, 1 code point.
-  EXPECT_TRUE(
-      ValidateText(Repeat(han, 200), 200, true, "customer.display_name").ok());
-  ExpectInvalid(
-      ValidateText(Repeat(han, 201), 200, true, "customer.display_name"),
-      "customer.display_name");
-  EXPECT_TRUE(ValidateText(Repeat("\xf0\x9f\x98\x80", 5), 5, true, "f")
-                  .ok());  // 4-byte emoji.
+  EXPECT_TRUE(ValidateText(Repeat(han, 200), 200, true, "customer.display_name").ok());
+  ExpectInvalid(ValidateText(Repeat(han, 201), 200, true, "customer.display_name"),
+                "customer.display_name");
+  EXPECT_TRUE(ValidateText(Repeat("\xf0\x9f\x98\x80", 5), 5, true, "f").ok());  // 4-byte emoji.
 }
 
 TEST(ValidateTextTest, RejectsInvalidUtf8) {
@@ -172,8 +159,7 @@ TEST(ValidateTextTest, RejectsInvalidUtf8) {
        }) {
     SCOPED_TRACE(::testing::PrintToString(bad));
     EXPECT_FALSE(IsValidUtf8(bad));
-    ExpectInvalid(ValidateText(bad, 100, false, "customer.region"),
-                  "customer.region");
+    ExpectInvalid(ValidateText(bad, 100, false, "customer.region"), "customer.region");
   }
   EXPECT_TRUE(IsValidUtf8("\xf4\x8f\xbf\xbf"));  // U+10FFFF.
   EXPECT_TRUE(IsValidUtf8(""));
@@ -183,17 +169,14 @@ TEST(ValidateTextTest, RequiredRejectsEmptyAndBlank) {
   for (const std::string& blank :
        std::vector<std::string>{"", " ", " \t\n", "\xe3\x80\x80", "\xc2\xa0"}) {
     SCOPED_TRACE(::testing::PrintToString(blank));
-    ExpectInvalid(ValidateText(blank, 200, true, "customer.display_name"),
-                  "customer.display_name");
+    ExpectInvalid(ValidateText(blank, 200, true, "customer.display_name"), "customer.display_name");
     EXPECT_TRUE(ValidateText(blank, 200, false, "customer.region").ok());
   }
 }
 
 TEST(ValidateTextTest, RejectsControlCharactersButNotLineBreaks) {
-  EXPECT_TRUE(
-      ValidateText("line one\nline two\r\n\tend", 100, true, "reason").ok());
-  ExpectInvalid(ValidateText(std::string("a\0b", 3), 100, true, "reason"),
-                "reason");
+  EXPECT_TRUE(ValidateText("line one\nline two\r\n\tend", 100, true, "reason").ok());
+  ExpectInvalid(ValidateText(std::string("a\0b", 3), 100, true, "reason"), "reason");
   ExpectInvalid(ValidateText("a\x1b[0m", 100, true, "reason"), "reason");
   ExpectInvalid(ValidateText("a\xc2\x85", 100, true, "reason"),
                 "reason");  // U+0085 (C1).
@@ -202,8 +185,7 @@ TEST(ValidateTextTest, RejectsControlCharactersButNotLineBreaks) {
 TEST(ValidateCurrencyTest, AcceptsAndRejects) {
   EXPECT_TRUE(ValidateCurrency("CNY", "purchase.amount.currency_code").ok());
   EXPECT_TRUE(ValidateCurrency("USD", "purchase.amount.currency_code").ok());
-  for (const std::string& bad :
-       std::vector<std::string>{"", "usd", "US", "USDT", "U1D", " USD"}) {
+  for (const std::string& bad : std::vector<std::string>{"", "usd", "US", "USDT", "U1D", " USD"}) {
     SCOPED_TRACE(bad);
     ExpectInvalid(ValidateCurrency(bad, "purchase.amount.currency_code"),
                   "purchase.amount.currency_code");
@@ -212,8 +194,7 @@ TEST(ValidateCurrencyTest, AcceptsAndRejects) {
 
 TEST(ValidationTest, MessageNamesTheField) {
   absl::Status status = ValidateCustomerId("Bad", "customer_id");
-  EXPECT_THAT(std::string(status.message()),
-              ::testing::StartsWith("customer_id: "));
+  EXPECT_THAT(std::string(status.message()), ::testing::StartsWith("customer_id: "));
 }
 
 }  // namespace

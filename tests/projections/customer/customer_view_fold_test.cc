@@ -47,9 +47,9 @@ class CustomerViewFoldTest : public ::testing::Test {
   void TearDown() override { std::filesystem::remove_all(root_); }
 
   void Append(const EventEnvelope& e) {
-    ASSERT_TRUE(log_.Append(e.customer_id(), {{e.SerializeAsString(), {}}},
-                            absl::Now() + absl::Seconds(5))
-                    .ok());
+    ASSERT_TRUE(
+        log_.Append(e.customer_id(), {{e.SerializeAsString(), {}}}, absl::Now() + absl::Seconds(5))
+            .ok());
   }
   std::unique_ptr<kv::KvStore> Fold(const std::string& name) {
     auto store = *kv::KvStore::Open((root_ / name).string());

@@ -9,9 +9,9 @@
 #include "common/base/uuid.h"
 #include "common/eventlog/in_memory_event_log.h"
 #include "common/kv/kv_store.h"
+#include "common/status/errors.h"
 #include "crm/events/v1/envelope.pb.h"
 #include "google/rpc/error_details.pb.h"
-#include "common/status/errors.h"
 #include "gtest/gtest.h"
 #include "services/customer/command_state.h"
 
