@@ -177,28 +177,30 @@ void CheckKind(const Customer& in, Customer& out, Violations& v) {
   out.set_kind(in.kind());
 }
 
-void CheckEmails(const Customer& in, Customer& out, Violations& v) {
-  if (static_cast<size_t>(in.emails_size()) > kMaxEmails) {
-    v.Add("customer.emails", absl::StrCat("at most ", kMaxEmails, " e-mails"));
+// Normalizes a list of contact points (e-mails or phones), dropping duplicates, at most `max`.
+void CheckContacts(const google::protobuf::RepeatedPtrField<std::string>& in,
+                   absl::string_view field, size_t max, absl::string_view noun,
+                   absl::StatusOr<std::string> (*normalize)(absl::string_view, absl::string_view),
+                   google::protobuf::RepeatedPtrField<std::string>* out, Violations& v) {
+  if (static_cast<size_t>(in.size()) > max) {
+    v.Add(field, absl::StrCat("at most ", max, " ", noun));
     return;
   }
   std::set<std::string> seen;
-  for (int i = 0; i < in.emails_size(); ++i) {
-    auto email = NormalizeEmail(in.emails(i), Indexed("customer.emails", i));
-    if (v.Check(email) && seen.insert(*email).second) out.add_emails(*email);
+  for (int i = 0; i < in.size(); ++i) {
+    auto value = normalize(in.Get(i), Indexed(field, i));
+    if (v.Check(value) && seen.insert(*value).second) out->Add(std::string(*value));
   }
 }
 
+void CheckEmails(const Customer& in, Customer& out, Violations& v) {
+  CheckContacts(in.emails(), "customer.emails", kMaxEmails, "e-mails", &NormalizeEmail,
+                out.mutable_emails(), v);
+}
+
 void CheckPhones(const Customer& in, Customer& out, Violations& v) {
-  if (static_cast<size_t>(in.phones_size()) > kMaxPhones) {
-    v.Add("customer.phones", absl::StrCat("at most ", kMaxPhones, " phone numbers"));
-    return;
-  }
-  std::set<std::string> seen;
-  for (int i = 0; i < in.phones_size(); ++i) {
-    auto phone = NormalizePhone(in.phones(i), Indexed("customer.phones", i));
-    if (v.Check(phone) && seen.insert(*phone).second) out.add_phones(*phone);
-  }
+  CheckContacts(in.phones(), "customer.phones", kMaxPhones, "phone numbers", &NormalizePhone,
+                out.mutable_phones(), v);
 }
 
 void CheckRegion(const Customer& in, Customer& out, Violations& v) {
