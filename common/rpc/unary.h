@@ -54,6 +54,42 @@ inline CallContext MakeCallContext(grpc::CallbackServerContext* ctx) {
   return call;
 }
 
+// The answer to a call that found every worker busy and the queue full.
+inline grpc::Status Overloaded() {
+  return ToGrpcStatus(status::Error(absl::StatusCode::kResourceExhausted,
+                                    "server is overloaded; retry with backoff",
+                                    "SERVER_OVERLOADED"));
+}
+
+// The first steps of every call on a worker: the deadline check and parsing. False (and the call
+// finished with the error) if the call cannot go on.
+template <typename Req>
+bool StartCall(grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* in,
+               grpc::ServerUnaryReactor* reactor, Req* request, CallContext* call) {
+  *call = MakeCallContext(ctx);
+  if (absl::Now() >= call->deadline) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "deadline passed"));
+    return false;
+  }
+  if (absl::Status parsed = ParseRequest(*in, request); !parsed.ok()) {
+    reactor->Finish(ToGrpcStatus(parsed));
+    return false;
+  }
+  return true;
+}
+
+// Finishes a call with a handler's result.
+template <typename Resp>
+void FinishCall(grpc::ServerUnaryReactor* reactor, const absl::StatusOr<Resp>& response,
+                grpc::ByteBuffer* out) {
+  if (!response.ok()) {
+    reactor->Finish(ToGrpcStatus(response.status()));
+    return;
+  }
+  *out = SerializeResponse(*response);
+  reactor->Finish(grpc::Status::OK);
+}
+
 template <typename Req, typename Resp>
 grpc::ServerUnaryReactor* ServeUnary(
     grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* in, grpc::ByteBuffer* out,
@@ -61,30 +97,12 @@ grpc::ServerUnaryReactor* ServeUnary(
     std::function<absl::StatusOr<Resp>(const Req&, const CallContext&)> handler) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   bool queued = executor->TrySubmit([ctx, in, out, reactor, handler = std::move(handler)] {
-    CallContext call = MakeCallContext(ctx);
-    if (absl::Now() >= call.deadline) {
-      reactor->Finish(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "deadline passed"));
-      return;
-    }
     Req request;
-    absl::Status parsed = ParseRequest(*in, &request);
-    if (!parsed.ok()) {
-      reactor->Finish(ToGrpcStatus(parsed));
-      return;
-    }
-    absl::StatusOr<Resp> response = handler(request, call);
-    if (!response.ok()) {
-      reactor->Finish(ToGrpcStatus(response.status()));
-      return;
-    }
-    *out = SerializeResponse(*response);
-    reactor->Finish(grpc::Status::OK);
+    CallContext call;
+    if (!StartCall(ctx, in, reactor, &request, &call)) return;
+    FinishCall(reactor, handler(request, call), out);
   });
-  if (!queued) {
-    reactor->Finish(ToGrpcStatus(status::Error(absl::StatusCode::kResourceExhausted,
-                                               "server is overloaded; retry with backoff",
-                                               "SERVER_OVERLOADED")));
-  }
+  if (!queued) reactor->Finish(Overloaded());
   return reactor;
 }
 

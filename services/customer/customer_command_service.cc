@@ -23,27 +23,14 @@ grpc::ServerUnaryReactor* CustomerCommandService::Serve(
     std::function<absl::StatusOr<Response>(const Req&, const rpc::CallContext&)> handle) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   bool queued = executor_->TrySubmit([=, this] {
-    rpc::CallContext call = rpc::MakeCallContext(ctx);
-    if (absl::Now() >= call.deadline) {
-      reactor->Finish(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "deadline passed"));
-      return;
-    }
     Req request;
-    if (absl::Status parsed = rpc::ParseRequest(*in, &request); !parsed.ok()) {
-      reactor->Finish(rpc::ToGrpcStatus(parsed));
-      return;
-    }
+    rpc::CallContext call;
+    if (!rpc::StartCall(ctx, in, reactor, &request, &call)) return;
     const std::string customer_id = route(request);
     std::optional<std::string> owner;
     if (router_ != nullptr && !customer_id.empty()) owner = router_->OwnerOf(customer_id);
     if (!owner.has_value()) {
-      absl::StatusOr<Response> response = handle(request, call);
-      if (!response.ok()) {
-        reactor->Finish(rpc::ToGrpcStatus(response.status()));
-        return;
-      }
-      *out = rpc::SerializeResponse(*response);
-      reactor->Finish(grpc::Status::OK);
+      rpc::FinishCall(reactor, handle(request, call), out);
       return;
     }
     if (!rpc::Metadata(ctx, CommandRouter::kForwardedHeader).empty()) {
@@ -57,11 +44,7 @@ grpc::ServerUnaryReactor* CustomerCommandService::Serve(
     router_->Forward(*owner, method, ctx, rpc::SerializeResponse(request), out,
                      [reactor](grpc::Status status) { reactor->Finish(status); });
   });
-  if (!queued) {
-    reactor->Finish(rpc::ToGrpcStatus(status::Error(absl::StatusCode::kResourceExhausted,
-                                                    "server is overloaded; retry with backoff",
-                                                    "SERVER_OVERLOADED")));
-  }
+  if (!queued) reactor->Finish(rpc::Overloaded());
   return reactor;
 }
 
