@@ -12,7 +12,7 @@
 #include "common/fold/fold_runner.h"
 #include "common/kv/kv_store.h"
 #include "common/rpc/executor.h"
-#include "services/customer/command_router.h"
+#include "services/command/command_router.h"
 #include "services/customer/command_state.h"
 #include "services/customer/customer_command_handler.h"
 #include "services/customer/customer_command_service.h"
@@ -47,7 +47,7 @@ int main(int argc, char** argv) {
   crm::services::customer::CustomerCommandHandler handler(log.get(), &state_runner, &state,
                                                           crm::base::SystemClock::Get(), {});
   crm::rpc::Executor executor(config.workers, config.max_queued);
-  crm::services::customer::CommandRouter router(
+  crm::services::command::CommandRouter router(
       log.get(), {.replica_index = config.replica_index, .peers = config.peers});
   if (absl::Status s = router.Validate(); !s.ok()) Fail("bad replica layout", s);
   crm::services::customer::CustomerCommandService command_service(&handler, &router, &executor);

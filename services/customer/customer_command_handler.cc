@@ -75,7 +75,7 @@ absl::StatusOr<CustomerCommandHandler::Response> CustomerCommandHandler::Execute
   std::vector<std::string> keys = {absl::StrCat("c:", customer_id)};
   if (!request_id.empty()) keys.push_back(absl::StrCat("r:", request_id));
   for (const auto& e : claimed_emails) keys.push_back(absl::StrCat("e:", e));
-  LockTable::LockSet held = locks_.Lock(keys);
+  command::LockTable::LockSet held = locks_.Lock(keys);
 
   bool unsettled;
   {

@@ -27,7 +27,7 @@
 #include "crm/v1/customer_service.pb.h"
 #include "domain/customer/customer_aggregate.h"
 #include "services/customer/command_state.h"
-#include "services/customer/lock_table.h"
+#include "services/command/lock_table.h"
 
 namespace crm::services::customer {
 
@@ -82,7 +82,7 @@ class CustomerCommandHandler {
   const CommandState* const state_;
   const base::Clock* const clock_;
   const Options options_;
-  LockTable locks_;
+  command::LockTable locks_;
   absl::Mutex unsettled_mu_;
   absl::flat_hash_set<std::string> unsettled_ ABSL_GUARDED_BY(unsettled_mu_);
 };

@@ -1,6 +1,7 @@
 #include "services/customer/customer_command_service.h"
 
 #include "common/rpc/unary.h"
+#include "services/command/routed_serve.h"
 #include "domain/customer/customer_aggregate.h"
 
 namespace crm::services::customer {
@@ -21,31 +22,8 @@ grpc::ServerUnaryReactor* CustomerCommandService::Serve(
     grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* in, grpc::ByteBuffer* out,
     const char* method, std::function<std::string(Req&)> route,
     std::function<absl::StatusOr<Response>(const Req&, const rpc::CallContext&)> handle) {
-  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  bool queued = executor_->TrySubmit([=, this] {
-    Req request;
-    rpc::CallContext call;
-    if (!rpc::StartCall(ctx, in, reactor, &request, &call)) return;
-    const std::string customer_id = route(request);
-    std::optional<std::string> owner;
-    if (router_ != nullptr && !customer_id.empty()) owner = router_->OwnerOf(customer_id);
-    if (!owner.has_value()) {
-      rpc::FinishCall(reactor, handle(request, call), out);
-      return;
-    }
-    if (!rpc::Metadata(ctx, CommandRouter::kForwardedHeader).empty()) {
-      reactor->Finish(rpc::ToGrpcStatus(status::Error(
-          absl::StatusCode::kUnavailable,
-          "forwarded to a replica that does not write this customer; replicas disagree on "
-          "--replica-index/--peers",
-          "NOT_PARTITION_OWNER", {{"owner", *owner}})));
-      return;
-    }
-    router_->Forward(*owner, method, ctx, rpc::SerializeResponse(request), out,
-                     [reactor](grpc::Status status) { reactor->Finish(status); });
-  });
-  if (!queued) reactor->Finish(rpc::Overloaded());
-  return reactor;
+  return command::ServeRouted<Req, Response>(ctx, in, out, executor_, router_, method,
+                                             std::move(route), std::move(handle));
 }
 
 grpc::ServerUnaryReactor* CustomerCommandService::RegisterCustomer(grpc::CallbackServerContext* ctx,

@@ -5,7 +5,7 @@
 
 #include "common/rpc/executor.h"
 #include "crm/v1/customer_service.grpc.pb.h"
-#include "services/customer/command_router.h"
+#include "services/command/command_router.h"
 #include "services/customer/customer_command_handler.h"
 
 namespace crm::services::customer {
@@ -23,7 +23,7 @@ using CustomerCommandRawBase =
 class CustomerCommandService final : public CustomerCommandRawBase {
  public:
   // Does not take ownership. `router` may be null: every command is handled here.
-  CustomerCommandService(CustomerCommandHandler* handler, CommandRouter* router,
+  CustomerCommandService(CustomerCommandHandler* handler, command::CommandRouter* router,
                          rpc::Executor* executor)
       : handler_(handler), router_(router), executor_(executor) {}
 
@@ -59,7 +59,7 @@ class CustomerCommandService final : public CustomerCommandRawBase {
                                       handle);
 
   CustomerCommandHandler* const handler_;
-  CommandRouter* const router_;
+  command::CommandRouter* const router_;
   rpc::Executor* const executor_;
 };
 

@@ -14,7 +14,7 @@
 
 #include "absl/synchronization/mutex.h"
 
-namespace crm::services::customer {
+namespace crm::services::command {
 
 class LockTable {
  public:
@@ -43,4 +43,4 @@ class LockTable {
   const size_t stripes_;
 };
 
-}  // namespace crm::services::customer
+}  // namespace crm::services::command

@@ -1,8 +1,8 @@
-#include "services/customer/command_router.h"
+#include "services/command/command_router.h"
 
 #include "absl/strings/str_cat.h"
 
-namespace crm::services::customer {
+namespace crm::services::command {
 
 CommandRouter::CommandRouter(const eventlog::EventLog* log, Options options)
     : log_(log), options_(std::move(options)) {}
@@ -60,4 +60,4 @@ void CommandRouter::Forward(const std::string& peer, const std::string& method,
                            });
 }
 
-}  // namespace crm::services::customer
+}  // namespace crm::services::command

@@ -1,4 +1,4 @@
-#include "services/customer/command_router.h"
+#include "services/command/command_router.h"
 
 #include <map>
 #include <string>
@@ -6,7 +6,7 @@
 #include "common/eventlog/in_memory_event_log.h"
 #include "gtest/gtest.h"
 
-namespace crm::services::customer {
+namespace crm::services::command {
 namespace {
 
 TEST(CommandRouterTest, SingleReplicaHandlesEverything) {
@@ -47,4 +47,4 @@ TEST(CommandRouterTest, RejectsIndexOutsidePeers) {
 }
 
 }  // namespace
-}  // namespace crm::services::customer
+}  // namespace crm::services::command

@@ -1,10 +1,10 @@
-#include "services/customer/lock_table.h"
+#include "services/command/lock_table.h"
 
 #include <algorithm>
 
 #include "absl/hash/hash.h"
 
-namespace crm::services::customer {
+namespace crm::services::command {
 
 LockTable::LockTable(size_t stripes) : mutexes_(new absl::Mutex[stripes]), stripes_(stripes) {}
 
@@ -25,4 +25,4 @@ LockTable::LockSet LockTable::Lock(const std::vector<std::string>& keys) {
   return LockSet(this, std::move(stripes));
 }
 
-}  // namespace crm::services::customer
+}  // namespace crm::services::command

@@ -26,7 +26,7 @@
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
 
-namespace crm::services::customer {
+namespace crm::services::command {
 
 class CommandRouter {
  public:
@@ -61,4 +61,4 @@ class CommandRouter {
   std::map<std::string, std::unique_ptr<grpc::GenericStub>> stubs_ ABSL_GUARDED_BY(mu_);
 };
 
-}  // namespace crm::services::customer
+}  // namespace crm::services::command

@@ -1,0 +1,137 @@
+// CommandExecutor: runs a command on one aggregate (a complaint, an interaction, a department, a
+// team, a staff member) the way services/customer runs customer commands:
+//   1. locks the aggregate and the request id;
+//   2. returns the stored first answer if the request id was seen (AIP-155);
+//   3. runs the command's pure decide function against the aggregate's state;
+//   4. stamps the events (event id, aggregate + version, customer id, times, actor, request id,
+//      correlation and causation ids, event type, schema version), checks they apply, and
+//      appends them durably under the stream key (the customer id, or "org");
+//   5. waits until the state fold has applied them, then answers with the new state and the
+//      consistency token of the last event.
+// An append with an unknown outcome answers UNAVAILABLE and marks the stream unsettled: its next
+// command first waits for the outcome to be final and for the state to read the partition to its
+// end, so no decision is made on state that misses an event.
+//
+// Thread-safe: commands on different aggregates run in parallel.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "common/base/clock.h"
+#include "common/eventlog/event_log.h"
+#include "common/fold/fold_runner.h"
+#include "common/rpc/unary.h"
+#include "services/command/aggregate_state.h"
+#include "services/command/lock_table.h"
+
+namespace crm::services::command {
+
+// The stream key of organisation events (departments, teams, staff).
+inline constexpr char kOrgStreamKey[] = "org";
+
+// Where a command's events go.
+struct Target {
+  // Log key: the customer id for customer-scoped aggregates, kOrgStreamKey for the org.
+  std::string stream_key;
+  // EventEnvelope.customer_id: the customer id, empty for the org.
+  std::string customer_id;
+  // EventEnvelope.aggregate: the aggregate's resource name.
+  std::string aggregate;
+};
+
+template <typename StateT>
+struct CommandResult {
+  StateT state;  // after the command
+  std::string consistency_token;
+  int32_t appended_event_count = 0;  // 0 for no change or a retried request id
+};
+
+class CommandExecutor {
+ public:
+  struct Options {
+    // The CloudEvents "source" of the events.
+    std::string event_source = "crm/command";
+    // How long a command waits for its own events to reach the state.
+    absl::Duration state_wait = absl::Seconds(30);
+  };
+
+  // Does not take ownership. `state_runner` folds `log` into the store `state` reads, with an
+  // AggregateStateFold over the kinds used here.
+  CommandExecutor(eventlog::EventLog* log, fold::FoldRunner* state_runner,
+                  const AggregateState* state, const base::Clock* clock, Options options);
+
+  // decide(current state, version (0: does not exist), now) -> events with payload (and
+  // occurred_at for facts with a business time) only; empty = no change.
+  template <typename StateT>
+  using DecideFn = std::function<absl::StatusOr<std::vector<Event>>(const StateT& current,
+                                                                    int64_t version, absl::Time now)>;
+
+  template <typename StateT>
+  absl::StatusOr<CommandResult<StateT>> Execute(const Target& target, const std::string& request_id,
+                                                const rpc::CallContext& call,
+                                                const TypedKind<StateT>& kind,
+                                                const DecideFn<StateT>& decide) {
+    RawDecide raw = [&](const std::string& state, int64_t version,
+                        absl::Time now) -> absl::StatusOr<std::vector<Event>> {
+      StateT typed;
+      if (!typed.ParseFromString(state)) return absl::InternalError("state cannot be decoded");
+      return decide(typed, version, now);
+    };
+    absl::StatusOr<RawResult> raw_result = ExecuteRaw(target, request_id, call, kind, raw);
+    if (!raw_result.ok()) return raw_result.status();
+    CommandResult<StateT> result;
+    if (!result.state.ParseFromString(raw_result->state)) {
+      return absl::InternalError("state cannot be decoded");
+    }
+    result.consistency_token = std::move(raw_result->consistency_token);
+    result.appended_event_count = raw_result->appended_event_count;
+    return result;
+  }
+
+  // Waits until the state has read `stream_key`'s partition to its current end. For lookups of
+  // another stream's aggregates (e.g. a staff member added through another replica a moment
+  // ago) that were not found: sync, then look again. UNAVAILABLE if not by `deadline`.
+  absl::Status SyncStream(absl::string_view stream_key, absl::Time deadline);
+
+  const AggregateState& state() const { return *state_; }
+  const base::Clock& clock() const { return *clock_; }
+
+ private:
+  using RawDecide = std::function<absl::StatusOr<std::vector<Event>>(
+      const std::string& state, int64_t version, absl::Time now)>;
+  struct RawResult {
+    std::string state;
+    std::string consistency_token;
+    int32_t appended_event_count = 0;
+  };
+  absl::StatusOr<RawResult> ExecuteRaw(const Target& target, const std::string& request_id,
+                                       const rpc::CallContext& call, const AggregateKind& kind,
+                                       const RawDecide& decide);
+
+  eventlog::EventLog* const log_;
+  fold::FoldRunner* const state_runner_;
+  const AggregateState* const state_;
+  const base::Clock* const clock_;
+  const Options options_;
+  LockTable locks_;
+  absl::Mutex unsettled_mu_;
+  absl::flat_hash_set<std::string> unsettled_ ABSL_GUARDED_BY(unsettled_mu_);
+};
+
+// Full protobuf name of the payload set in `event` (e.g. "crm.events.v1.ComplaintFiled"), empty
+// if none.
+std::string EventTypeName(const Event& event);
+
+// Transport headers of an event: event type, schema version, event id, aggregate, content type
+// and the CloudEvents binary-mode attributes (ce_specversion, ce_id, ce_source, ce_type, ce_time,
+// ce_subject = the aggregate).
+std::vector<std::pair<std::string, std::string>> EventHeaders(const Event& event,
+                                                              const std::string& source);
+
+}  // namespace crm::services::command
