@@ -467,6 +467,11 @@ crm::v1::ValueTier TierFor(const crm::v1::ValueFigures& figures) {
   return crm::v1::ORDINARY;
 }
 
+bool IsCustomerEvent(const Event& event) {
+  const int payload = static_cast<int>(event.payload_case());
+  return payload >= 20 && payload < 40;
+}
+
 std::string EventTypeName(const Event& event) {
   const google::protobuf::OneofDescriptor* oneof = Event::descriptor()->FindOneofByName("payload");
   const google::protobuf::FieldDescriptor* field =
@@ -741,6 +746,11 @@ absl::Status Apply(State& state, const Event& event) {
          {"event_version", absl::StrCat(event.aggregate_version())},
          {"state_version", absl::StrCat(state.version())}});
   }
+  if (event.payload_case() != Event::PAYLOAD_NOT_SET && !IsCustomerEvent(event)) {
+    return crm::status::Error(absl::StatusCode::kFailedPrecondition,
+                              absl::StrCat(EventTypeName(event), " is not a customer event"),
+                              "NOT_A_CUSTOMER_EVENT", {{"customer", name}});
+  }
   const bool is_registration = event.payload_case() == Payload::kCustomerRegistered;
   if (is_registration != (state.version() == 0)) {
     return crm::status::Error(
@@ -804,8 +814,8 @@ absl::Status Apply(State& state, const Event& event) {
       AddPurchase(*state.mutable_value(), event.purchase_recorded().purchase());
       state.set_value_tier(TierFor(state.value()));
       break;
-    case Event::PAYLOAD_NOT_SET:
-      break;  // Rejected above.
+    default:
+      break;  // No payload, or not a customer event: rejected above.
   }
 
   state.set_name(name);

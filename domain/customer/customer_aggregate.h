@@ -100,6 +100,10 @@ inline constexpr int64_t kHighValueTotalMinor = 1'000'000;  // In any one curren
 // The value tier that the figures give (rules in proto/crm/v1/README.md).
 crm::v1::ValueTier TierFor(const crm::v1::ValueFigures& figures);
 
+// Whether the event is a customer event (payload field numbers 20-39), as opposed to a
+// complaint, interaction or organisation event that shares the log.
+bool IsCustomerEvent(const Event& event);
+
 // Full protobuf name of the payload in `event`, e.g.
 // "crm.events.v1.CustomerRegistered"; empty if no payload is set.
 std::string EventTypeName(const Event& event);

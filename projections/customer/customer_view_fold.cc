@@ -35,8 +35,14 @@ std::set<std::pair<Index, std::string>> IndexEntries(const Customer& c) {
 
 absl::Status CustomerViewFold::Apply(const eventlog::LogRecord& record, kv::KvBatch& batch) {
   crm::events::v1::EventEnvelope event;
-  if (!event.ParseFromString(record.value) || event.customer_id().empty()) {
-    return absl::DataLossError("record is not a crm.events.v1.EventEnvelope with a customer id");
+  if (!event.ParseFromString(record.value)) {
+    return absl::DataLossError("record is not a crm.events.v1.EventEnvelope");
+  }
+  if (event.payload_case() != event.PAYLOAD_NOT_SET && !domain::customer::IsCustomerEvent(event)) {
+    return absl::OkStatus();  // another area's event
+  }
+  if (event.customer_id().empty()) {
+    return absl::DataLossError("customer event without a customer id");
   }
   if (!event.customer_id().empty() && event.customer_id() != record.key && !record.key.empty()) {
     return absl::DataLossError(absl::StrCat("record key '", record.key,

@@ -1,0 +1,203 @@
+#include "services/command/command_executor.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/base/status_macros.h"
+#include "common/base/uuid.h"
+#include "common/eventlog/consistency_token.h"
+#include "common/status/errors.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace crm::services::command {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+google::protobuf::Timestamp ToProto(absl::Time t) {
+  return TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(t));
+}
+
+}  // namespace
+
+std::string EventTypeName(const Event& event) {
+  const google::protobuf::OneofDescriptor* payload =
+      Event::descriptor()->FindOneofByName("payload");
+  const google::protobuf::FieldDescriptor* field =
+      event.GetReflection()->GetOneofFieldDescriptor(event, payload);
+  if (field == nullptr || field->message_type() == nullptr) return "";
+  return field->message_type()->full_name();
+}
+
+std::vector<std::pair<std::string, std::string>> EventHeaders(const Event& event,
+                                                              const std::string& source) {
+  const std::string time = TimeUtil::ToString(event.recorded_at());
+  const std::string subject = event.aggregate().empty()
+                                  ? absl::StrCat("customers/", event.customer_id())
+                                  : event.aggregate();
+  return {
+      {"event-type", event.event_type()},
+      {"schema-version", absl::StrCat(event.schema_version())},
+      {"event-id", event.event_id()},
+      {"aggregate", subject},
+      {"content-type", "application/x-protobuf; messageType=crm.events.v1.EventEnvelope"},
+      {"ce_specversion", "1.0"},
+      {"ce_id", event.event_id()},
+      {"ce_source", source},
+      {"ce_type", event.event_type()},
+      {"ce_time", time},
+      {"ce_subject", subject},
+  };
+}
+
+CommandExecutor::CommandExecutor(eventlog::EventLog* log, fold::FoldRunner* state_runner,
+                                 const AggregateState* state, const base::Clock* clock,
+                                 Options options)
+    : log_(log),
+      state_runner_(state_runner),
+      state_(state),
+      clock_(clock),
+      options_(std::move(options)) {}
+
+absl::StatusOr<CommandExecutor::RawResult> CommandExecutor::ExecuteRaw(
+    const Target& target, const std::string& request_id, const rpc::CallContext& call,
+    const AggregateKind& kind, const RawDecide& decide) {
+  std::vector<std::string> keys = {absl::StrCat("a:", target.aggregate)};
+  if (!request_id.empty()) keys.push_back(absl::StrCat("r:", request_id));
+  LockTable::LockSet held = locks_.Lock(keys);
+
+  bool unsettled;
+  {
+    absl::MutexLock lock(&unsettled_mu_);
+    unsettled = unsettled_.contains(target.stream_key);
+  }
+  if (unsettled) {
+    CRM_RETURN_IF_ERROR(SyncStream(target.stream_key, call.deadline));
+    absl::MutexLock lock(&unsettled_mu_);
+    unsettled_.erase(target.stream_key);
+  }
+
+  if (!request_id.empty()) {
+    CRM_ASSIGN_OR_RETURN(auto first_answer, state_->Request(request_id));
+    if (first_answer.has_value()) {
+      if (first_answer->aggregate() != target.aggregate) {
+        return status::Error(absl::StatusCode::kAlreadyExists,
+                             absl::StrCat("request_id was already used for ",
+                                          first_answer->aggregate(),
+                                          "; use a new request_id for a new request"),
+                             "REQUEST_ID_REUSED", {{"aggregate", first_answer->aggregate()}});
+      }
+      RawResult result;
+      result.state = first_answer->state();
+      result.consistency_token = first_answer->consistency_token();
+      result.appended_event_count = 0;
+      return result;
+    }
+  }
+  CRM_ASSIGN_OR_RETURN(crm::internal::v1::AggregateRecord current,
+                       state_->Record(target.aggregate));
+
+  const absl::Time now = clock_->Now();
+  CRM_ASSIGN_OR_RETURN(std::vector<Event> decided, decide(current.state(), current.version(), now));
+  RawResult result;
+  result.state = current.state();
+  result.consistency_token = current.consistency_token();
+  if (decided.empty()) return result;  // nothing changes: no event, same token
+
+  // Stamp and check the events against the rules before they become facts.
+  const std::string causation_id = base::NewUuid();
+  const std::string correlation_id =
+      call.correlation_id.empty() ? causation_id : call.correlation_id;
+  std::vector<eventlog::AppendValue> values;
+  int64_t version = current.version();
+  for (Event& event : decided) {
+    event.set_event_id(base::NewUuid());
+    event.set_customer_id(target.customer_id);
+    event.set_aggregate(target.aggregate);
+    event.set_aggregate_version(++version);
+    *event.mutable_recorded_at() = ToProto(now);
+    if (!event.has_occurred_at()) *event.mutable_occurred_at() = event.recorded_at();
+    event.set_actor(call.actor);
+    event.set_request_id(request_id);
+    event.set_correlation_id(correlation_id);
+    event.set_causation_id(causation_id);
+    event.set_event_type(EventTypeName(event));
+    event.set_schema_version(1);
+    if (!kind.Owns(event)) {
+      return absl::InternalError(
+          absl::StrCat("decided event ", event.event_type(), " is not of the aggregate's kind"));
+    }
+    absl::StatusOr<std::string> applied = kind.Apply(result.state, event);
+    if (!applied.ok()) {
+      return absl::InternalError(
+          absl::StrCat("decided event does not apply: ", applied.status().message()));
+    }
+    result.state = *std::move(applied);
+    values.push_back({event.SerializeAsString(), EventHeaders(event, options_.event_source)});
+  }
+
+  absl::StatusOr<eventlog::LogPosition> appended =
+      log_->Append(target.stream_key, std::move(values), call.deadline);
+  if (!appended.ok()) {
+    if (absl::IsInvalidArgument(appended.status())) return appended.status();
+    {
+      absl::MutexLock lock(&unsettled_mu_);
+      unsettled_.insert(target.stream_key);
+    }
+    return status::Error(absl::StatusCode::kUnavailable,
+                         absl::StrCat("the event log did not confirm the command; it may or may "
+                                      "not be recorded: retry with the same request_id (",
+                                      appended.status().message(), ")"),
+                         "APPEND_NOT_CONFIRMED");
+  }
+  const eventlog::LogPosition position = *appended;
+  result.consistency_token =
+      eventlog::EncodeConsistencyToken({{position.partition, position.offset}});
+  result.appended_event_count = static_cast<int32_t>(decided.size());
+
+  // The next command on this aggregate must decide on these events: keep the locks until the
+  // state has them. The caller's deadline does not shorten this wait.
+  absl::Status caught_up = state_runner_->WaitFor({{position.partition, position.offset}},
+                                                  absl::Now() + options_.state_wait);
+  if (!caught_up.ok()) {
+    {
+      absl::MutexLock lock(&unsettled_mu_);
+      unsettled_.insert(target.stream_key);
+    }
+    return status::Error(absl::StatusCode::kUnavailable,
+                         absl::StrCat("the command was recorded but its state is not yet "
+                                      "applied; retry with the same request_id: ",
+                                      caught_up.message()),
+                         "STATE_NOT_CAUGHT_UP");
+  }
+  return result;
+}
+
+absl::Status CommandExecutor::SyncStream(absl::string_view stream_key, absl::Time deadline) {
+  absl::Status settled = log_->Settle(stream_key, deadline);
+  if (!settled.ok()) {
+    return status::Error(absl::StatusCode::kUnavailable,
+                         absl::StrCat("an earlier command on this stream is still unconfirmed: ",
+                                      settled.message()),
+                         "APPEND_NOT_CONFIRMED");
+  }
+  const int32_t partition = log_->PartitionOf(stream_key);
+  absl::StatusOr<int64_t> end = log_->EndOffset(partition);
+  if (!end.ok()) {
+    return status::Error(absl::StatusCode::kUnavailable,
+                         absl::StrCat("the event log is unavailable: ", end.status().message()),
+                         "LOG_UNAVAILABLE");
+  }
+  if (*end > 0) {
+    absl::Status caught_up = state_runner_->WaitFor({{partition, *end - 1}}, deadline);
+    if (!caught_up.ok()) {
+      return status::Error(absl::StatusCode::kUnavailable,
+                           absl::StrCat("the command state is catching up: ", caught_up.message()),
+                           "STATE_NOT_CAUGHT_UP");
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace crm::services::command

@@ -32,8 +32,14 @@ absl::StatusOr<std::optional<CustomerCommandResponse>> ReadResponse(
 
 absl::Status CommandStateFold::Apply(const eventlog::LogRecord& record, kv::KvBatch& batch) {
   crm::events::v1::EventEnvelope event;
-  if (!event.ParseFromString(record.value) || event.customer_id().empty()) {
-    return absl::DataLossError("record is not a crm.events.v1.EventEnvelope with a customer id");
+  if (!event.ParseFromString(record.value)) {
+    return absl::DataLossError("record is not a crm.events.v1.EventEnvelope");
+  }
+  if (event.payload_case() != event.PAYLOAD_NOT_SET && !domain::customer::IsCustomerEvent(event)) {
+    return absl::OkStatus();  // another aggregate's event (services/command folds those)
+  }
+  if (event.customer_id().empty()) {
+    return absl::DataLossError("customer event without a customer id");
   }
   const std::string key = StateKey(event.customer_id());
   CRM_ASSIGN_OR_RETURN(auto stored, batch.Get(key));

@@ -8,6 +8,7 @@
 #include "common/base/uuid.h"
 #include "common/eventlog/consistency_token.h"
 #include "common/status/errors.h"
+#include "services/command/command_executor.h"
 #include "domain/customer/validation.h"
 #include "google/protobuf/util/time_util.h"
 
@@ -39,23 +40,6 @@ std::string CustomerIdFor(const crm::v1::RegisterCustomerRequest& request) {
     return base::UuidFromName(absl::StrCat("crm.v1.RegisterCustomer/", request.request_id()));
   }
   return base::NewUuid();
-}
-
-std::vector<std::pair<std::string, std::string>> EventHeaders(const EventEnvelope& event,
-                                                              const std::string& source) {
-  const std::string time = TimeUtil::ToString(event.recorded_at());
-  return {
-      {"event-type", event.event_type()},
-      {"schema-version", absl::StrCat(event.schema_version())},
-      {"event-id", event.event_id()},
-      {"content-type", "application/x-protobuf; messageType=crm.events.v1.EventEnvelope"},
-      {"ce_specversion", "1.0"},
-      {"ce_id", event.event_id()},
-      {"ce_source", source},
-      {"ce_type", event.event_type()},
-      {"ce_time", time},
-      {"ce_subject", domain::customer::CustomerName(event.customer_id())},
-  };
 }
 
 CustomerCommandHandler::CustomerCommandHandler(eventlog::EventLog* log,
@@ -117,6 +101,7 @@ absl::StatusOr<CustomerCommandHandler::Response> CustomerCommandHandler::Execute
   for (EventEnvelope& event : *decided) {
     event.set_event_id(base::NewUuid());
     event.set_customer_id(customer_id);
+    event.set_aggregate(domain::customer::CustomerName(customer_id));
     event.set_aggregate_version(++version);
     *event.mutable_recorded_at() = ToProto(now);
     if (!event.has_occurred_at()) *event.mutable_occurred_at() = event.recorded_at();
@@ -130,7 +115,7 @@ absl::StatusOr<CustomerCommandHandler::Response> CustomerCommandHandler::Execute
     if (!applied.ok()) {
       return absl::InternalError(absl::StrCat("decided event does not apply: ", applied.message()));
     }
-    values.push_back({event.SerializeAsString(), EventHeaders(event, options_.event_source)});
+    values.push_back({event.SerializeAsString(), command::EventHeaders(event, options_.event_source)});
   }
 
   absl::StatusOr<eventlog::LogPosition> appended =

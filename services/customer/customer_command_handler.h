@@ -91,10 +91,4 @@ class CustomerCommandHandler {
 // its request_id (so a retry, on any replica, targets the same customer); else a new UUID.
 std::string CustomerIdFor(const crm::v1::RegisterCustomerRequest& request);
 
-// Transport headers of an event: event type, schema version, event id, content type and the
-// CloudEvents binary-mode attributes (ce_specversion, ce_id, ce_source, ce_type, ce_time,
-// ce_subject).
-std::vector<std::pair<std::string, std::string>> EventHeaders(
-    const crm::events::v1::EventEnvelope& event, const std::string& source);
-
 }  // namespace crm::services::customer
