@@ -1,0 +1,181 @@
+#include "services/complaint_query/complaint_query_service.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/base/status_macros.h"
+#include "common/eventlog/consistency_token.h"
+#include "common/status/errors.h"
+#include "domain/customer/customer_aggregate.h"
+#include "domain/customer/validation.h"
+#include "google/rpc/error_details.pb.h"
+#include "services/customer/page_token.h"
+
+namespace crm::services::complaint_query {
+namespace {
+
+using readmodel::complaint::ComplaintViews;
+using services::customer::DecodePageToken;
+using services::customer::EncodePageToken;
+
+constexpr int32_t kMaxPageSize = 1000;
+
+absl::StatusOr<size_t> PageSize(int32_t requested, int32_t default_size) {
+  if (requested < 0) return status::InvalidArgument("page_size", "must not be negative");
+  if (requested == 0) return default_size;
+  return std::min(requested, kMaxPageSize);
+}
+
+absl::Status ComplaintNotFound(const std::string& name) {
+  absl::Status s = status::Error(absl::StatusCode::kNotFound, absl::StrCat(name, " does not exist"),
+                                 "COMPLAINT_NOT_FOUND", {{"name", name}});
+  google::rpc::ResourceInfo info;
+  info.set_resource_type("crm.v1.Complaint");
+  info.set_resource_name(name);
+  status::AddDetail(s, info);
+  return s;
+}
+
+}  // namespace
+
+absl::StatusOr<ComplaintIds> ParseComplaintName(absl::string_view name, absl::string_view field) {
+  if (name.empty()) return status::InvalidArgument(field, "is required");
+  std::vector<absl::string_view> parts = absl::StrSplit(name, '/');
+  if (parts.size() != 4 || parts[0] != "customers" || parts[2] != "complaints" ||
+      !domain::customer::ValidateCustomerId(parts[1], field).ok() ||
+      !domain::customer::ValidateCustomerId(parts[3], field).ok()) {
+    return status::InvalidArgument(
+        field,
+        "must be customers/{customer_id}/complaints/{complaint_id} with ids of 1 to 63 of "
+        "[a-z0-9-]");
+  }
+  return ComplaintIds{std::string(parts[1]), std::string(parts[3])};
+}
+
+absl::Status ComplaintQueries::AwaitToken(const std::string& token,
+                                          const rpc::CallContext& call) const {
+  if (token.empty()) return absl::OkStatus();
+  auto positions = eventlog::DecodeConsistencyToken(token);
+  if (!positions.ok()) {
+    return status::InvalidArgument("consistency_token", "is not a token from this API");
+  }
+  const absl::Time deadline = std::min(call.deadline, absl::Now() + options_.max_consistency_wait);
+  absl::Status reached = views_runner_->WaitFor(*positions, deadline);
+  if (absl::IsDeadlineExceeded(reached)) {
+    return status::Error(absl::StatusCode::kDeadlineExceeded,
+                         "the views have not yet applied the write named by consistency_token",
+                         "CONSISTENCY_WAIT_EXCEEDED");
+  }
+  return reached;
+}
+
+absl::StatusOr<crm::v1::Complaint> ComplaintQueries::Get(
+    const crm::v1::GetComplaintRequest& request, const rpc::CallContext& call) const {
+  CRM_RETURN_IF_ERROR(ParseComplaintName(request.name(), "name").status());
+  CRM_RETURN_IF_ERROR(AwaitToken(request.consistency_token(), call));
+  CRM_ASSIGN_OR_RETURN(auto complaint, views_->Get(request.name()));
+  if (!complaint.has_value()) return ComplaintNotFound(request.name());
+  return *std::move(complaint);
+}
+
+absl::StatusOr<crm::v1::GetComplaintHistoryResponse> ComplaintQueries::History(
+    const crm::v1::GetComplaintHistoryRequest& request, const rpc::CallContext& call) const {
+  CRM_RETURN_IF_ERROR(ParseComplaintName(request.name(), "name").status());
+  CRM_ASSIGN_OR_RETURN(size_t page_size, PageSize(request.page_size(), 100));
+  int64_t after_version = 0;
+  if (!request.page_token().empty()) {
+    CRM_ASSIGN_OR_RETURN(std::string cursor, DecodePageToken(request.page_token(),
+                                                             "complaint-history", request.name()));
+    if (!absl::SimpleAtoi(cursor, &after_version) || after_version < 0) {
+      return status::InvalidArgument("page_token", "is not a page token from this API");
+    }
+  }
+  CRM_RETURN_IF_ERROR(AwaitToken(request.consistency_token(), call));
+  CRM_ASSIGN_OR_RETURN(auto complaint, views_->Get(request.name()));
+  if (!complaint.has_value()) return ComplaintNotFound(request.name());
+  CRM_ASSIGN_OR_RETURN(ComplaintViews::HistoryPage page,
+                       views_->History(request.name(), after_version, page_size));
+  crm::v1::GetComplaintHistoryResponse response;
+  for (auto& e : page.events) *response.add_events() = std::move(e);
+  if (page.more && !response.events().empty()) {
+    response.set_next_page_token(EncodePageToken(
+        "complaint-history", request.name(),
+        absl::StrCat(response.events(response.events_size() - 1).aggregate_version())));
+  }
+  return response;
+}
+
+absl::StatusOr<crm::v1::ListComplaintsResponse> ComplaintQueries::List(
+    const crm::v1::ListComplaintsRequest& request, const rpc::CallContext& call) const {
+  CRM_ASSIGN_OR_RETURN(size_t page_size, PageSize(request.page_size(), 50));
+  ComplaintViews::Filter filter;
+  if (!request.parent().empty() && request.parent() != "customers/-") {
+    CRM_ASSIGN_OR_RETURN(filter.customer_id,
+                         domain::customer::ParseCustomerName(request.parent(), "parent"));
+  }
+  if (!crm::v1::ComplaintStatus_IsValid(request.status())) {
+    return status::InvalidArgument("status", "is not a known complaint status");
+  }
+  if (!crm::v1::ComplaintCategory_IsValid(request.category())) {
+    return status::InvalidArgument("category", "is not a known complaint category");
+  }
+  if (!crm::v1::ComplaintSeverity_IsValid(request.severity())) {
+    return status::InvalidArgument("severity", "is not a known complaint severity");
+  }
+  filter.status = request.status();
+  filter.category = request.category();
+  filter.severity = request.severity();
+  filter.overdue_only = request.overdue_only();
+  if (!request.assignee().empty()) {
+    CRM_RETURN_IF_ERROR(domain::customer::ValidateStaffId(request.assignee(), "assignee"));
+    filter.assignee = request.assignee();
+  }
+  const std::string fingerprint =
+      absl::StrCat(filter.customer_id, "|", filter.status, "|", filter.assignee, "|",
+                   filter.category, "|", filter.severity, "|", filter.overdue_only ? 1 : 0);
+  std::string after_name;
+  if (!request.page_token().empty()) {
+    CRM_ASSIGN_OR_RETURN(after_name,
+                         DecodePageToken(request.page_token(), "complaints", fingerprint));
+    if (!ParseComplaintName(after_name, "page_token").ok()) {
+      return status::InvalidArgument("page_token", "is not a page token from this API");
+    }
+  }
+  CRM_RETURN_IF_ERROR(AwaitToken(request.consistency_token(), call));
+  CRM_ASSIGN_OR_RETURN(ComplaintViews::Page page, views_->List(filter, after_name, page_size));
+  crm::v1::ListComplaintsResponse response;
+  for (auto& c : page.complaints) *response.add_complaints() = std::move(c);
+  if (page.more && !response.complaints().empty()) {
+    response.set_next_page_token(EncodePageToken(
+        "complaints", fingerprint, response.complaints(response.complaints_size() - 1).name()));
+  }
+  return response;
+}
+
+grpc::ServerUnaryReactor* ComplaintQueryService::GetComplaint(grpc::CallbackServerContext* ctx,
+                                                              const grpc::ByteBuffer* in,
+                                                              grpc::ByteBuffer* out) {
+  return rpc::ServeUnary<crm::v1::GetComplaintRequest, crm::v1::Complaint>(
+      ctx, in, out, executor_,
+      [this](const auto& request, const auto& call) { return queries_->Get(request, call); });
+}
+
+grpc::ServerUnaryReactor* ComplaintQueryService::GetComplaintHistory(
+    grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* in, grpc::ByteBuffer* out) {
+  return rpc::ServeUnary<crm::v1::GetComplaintHistoryRequest, crm::v1::GetComplaintHistoryResponse>(
+      ctx, in, out, executor_,
+      [this](const auto& request, const auto& call) { return queries_->History(request, call); });
+}
+
+grpc::ServerUnaryReactor* ComplaintQueryService::ListComplaints(grpc::CallbackServerContext* ctx,
+                                                                const grpc::ByteBuffer* in,
+                                                                grpc::ByteBuffer* out) {
+  return rpc::ServeUnary<crm::v1::ListComplaintsRequest, crm::v1::ListComplaintsResponse>(
+      ctx, in, out, executor_,
+      [this](const auto& request, const auto& call) { return queries_->List(request, call); });
+}
+
+}  // namespace crm::services::complaint_query
