@@ -3,12 +3,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "common/status/errors.h"
-#include "google/rpc/error_details.pb.h"
+#include "domain/org/org_aggregate.h"
 
 namespace crm::services::org {
 namespace {
 
-constexpr absl::string_view kStaffPrefix = "staff/";
+using domain::org::kStaffPrefix;
 
 absl::StatusOr<command::Versioned<crm::v1::Staff>> Lookup(const command::CommandExecutor& executor,
                                                           const std::string& name) {
@@ -32,30 +32,8 @@ absl::StatusOr<crm::v1::Staff> StaffDirectory::Find(absl::string_view staff_id,
     found = Lookup(*executor_, name);
     if (!found.ok()) return found.status();
   }
-  if (found->version == 0) {
-    absl::Status status =
-        status::Error(absl::StatusCode::kNotFound,
-                      absl::StrCat(field, ": staff member ", staff_id, " does not exist"),
-                      "STAFF_NOT_FOUND", {{"field", std::string(field)}, {"staff", name}});
-    google::rpc::ResourceInfo info;
-    info.set_resource_type(crm::v1::Staff::descriptor()->full_name());
-    info.set_resource_name(name);
-    status::AddDetail(status, info);
-    return status;
-  }
-  if (!found->state.active()) {
-    absl::Status status =
-        status::Error(absl::StatusCode::kFailedPrecondition,
-                      absl::StrCat(field, ": staff member ", staff_id, " is deactivated"),
-                      "STAFF_INACTIVE", {{"field", std::string(field)}, {"staff", name}});
-    google::rpc::PreconditionFailure failure;
-    auto* violation = failure.add_violations();
-    violation->set_type("STAFF_INACTIVE");
-    violation->set_subject(name);
-    violation->set_description("a deactivated staff member can no longer be given work");
-    status::AddDetail(status, failure);
-    return status;
-  }
+  if (found->version == 0) return domain::org::ReferenceNotFound(name, field);
+  if (!found->state.active()) return domain::org::StaffInactive(name, field);
   return std::move(found->state);
 }
 
