@@ -4,6 +4,7 @@
 #include "absl/strings/strip.h"
 #include "common/status/errors.h"
 #include "domain/org/org_aggregate.h"
+#include "domain/org/org_names.h"
 
 namespace crm::services::org {
 namespace {
