@@ -1,0 +1,81 @@
+#include "domain/complaint/sla_policy.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace crm::domain::complaint {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(SlaPolicyTest, DefaultsPerSeverity) {
+  const SlaPolicy policy;
+  EXPECT_EQ(policy.For(crm::v1::SEVERE).response, absl::Hours(4));
+  EXPECT_EQ(policy.For(crm::v1::SEVERE).resolution, absl::Hours(24));
+  EXPECT_EQ(policy.For(crm::v1::GENERAL).response, absl::Hours(24));
+  EXPECT_EQ(policy.For(crm::v1::GENERAL).resolution, absl::Hours(72));
+  EXPECT_EQ(policy.For(crm::v1::MINOR).response, absl::Hours(48));
+  EXPECT_EQ(policy.For(crm::v1::MINOR).resolution, absl::Hours(7 * 24));
+  EXPECT_EQ(policy.For(crm::v1::COMPLAINT_SEVERITY_UNSPECIFIED).response, absl::Hours(24));
+  EXPECT_EQ(FormatSlaPolicy(policy), kDefaultSlaPolicy);
+}
+
+TEST(SlaPolicyTest, ParsesTheFlagSyntax) {
+  auto policy = ParseSlaPolicy(" severe=1h/8h , GENERAL=90m/48h,minor=2h30m/100h ");
+  ASSERT_TRUE(policy.ok()) << policy.status();
+  EXPECT_EQ(policy->severe.response, absl::Hours(1));
+  EXPECT_EQ(policy->severe.resolution, absl::Hours(8));
+  EXPECT_EQ(policy->general.response, absl::Minutes(90));
+  EXPECT_EQ(policy->general.resolution, absl::Hours(48));
+  EXPECT_EQ(policy->minor.response, absl::Minutes(150));
+  EXPECT_EQ(policy->minor.resolution, absl::Hours(100));
+  EXPECT_EQ(FormatSlaPolicy(*policy), "severe=1h/8h,general=1h30m/48h,minor=2h30m/100h");
+  // Round trip.
+  auto again = ParseSlaPolicy(FormatSlaPolicy(*policy));
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(FormatSlaPolicy(*again), FormatSlaPolicy(*policy));
+}
+
+TEST(SlaPolicyTest, DefaultTextAndEmptyTextGiveTheDefaults) {
+  for (const char* text : {"", "  ", kDefaultSlaPolicy}) {
+    auto policy = ParseSlaPolicy(text);
+    ASSERT_TRUE(policy.ok()) << text;
+    EXPECT_EQ(FormatSlaPolicy(*policy), kDefaultSlaPolicy);
+  }
+}
+
+TEST(SlaPolicyTest, UnlistedSeveritiesKeepTheirDefaults) {
+  auto policy = ParseSlaPolicy("severe=2h/12h");
+  ASSERT_TRUE(policy.ok());
+  EXPECT_EQ(FormatSlaPolicy(*policy), "severe=2h/12h,general=24h/72h,minor=48h/168h");
+}
+
+TEST(SlaPolicyTest, RejectsBadTextWithAClearMessage) {
+  struct Case {
+    const char* text;
+    const char* why;
+  };
+  for (const Case& c : {
+           Case{"urgent=1h/2h", "unknown severity \"urgent\""},
+           Case{"severe=4h", "expected <response>/<resolution>"},
+           Case{"severe", "expected <severity>=<response>/<resolution>"},
+           Case{"minor=2d/7d", "is not a duration"},
+           Case{"minor=abc/7h", "is not a duration"},
+           Case{"severe=0h/4h", "must be positive"},
+           Case{"severe=-1h/4h", "must be positive"},
+           Case{"severe=inf/4h", "must be positive and finite"},
+           Case{"severe=8h/4h", "must not be later than the resolution"},
+           Case{"severe=1h/4h,severe=2h/4h", "severity given twice"},
+           Case{"severe=1h/4h,,minor=1h/2h", "empty entry"},
+       }) {
+    SCOPED_TRACE(c.text);
+    auto policy = ParseSlaPolicy(c.text);
+    ASSERT_FALSE(policy.ok());
+    EXPECT_EQ(policy.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(std::string(policy.status().message()), HasSubstr(c.why));
+    EXPECT_THAT(std::string(policy.status().message()), HasSubstr(kDefaultSlaPolicy));
+  }
+}
+
+}  // namespace
+}  // namespace crm::domain::complaint
