@@ -1,0 +1,32 @@
+// InteractionViewFold: folds the log into the interaction views (layout in
+// readmodel/interaction/view_keys.h, all keys under "in/"):
+//   - each interaction by name, and each customer's interactions by occurred_at
+//     (InteractionLogged, FollowUpCompleted);
+//   - each customer's unified timeline: one entry per InteractionLogged, FollowUpCompleted,
+//     complaint event (filed, acknowledged, assigned, investigation started, resolved, follow-up
+//     visit, closed, reopened, escalated, SLA breached), CustomerRegistered,
+//     CustomerProfileUpdated, LifecycleStageChanged, OwnerAssigned and PurchaseRecorded, at the
+//     event's occurred_at;
+//   - each staff member's open follow-ups by due time (added when an interaction with a
+//     follow_up_due_time is logged, removed when it is completed).
+// Every other event (tags, organisation events, payloads added later) is ignored.
+//
+// Idempotent: an interaction event whose aggregate_version the stored interaction already has is
+// skipped; a timeline entry's key holds its event id, so re-applying any event rewrites the same
+// key with the same bytes. A gap in an interaction's versions, or an interaction event that does
+// not apply, or an undecodable record, is DATA_LOSS (the runner dead-letters it).
+// Deterministic: the views depend only on the events (timeline text included), so a rebuild from
+// position zero reproduces them byte for byte.
+// Thread-safe: stateless; the FoldRunner calls it from one thread.
+#pragma once
+
+#include "common/fold/fold_runner.h"
+
+namespace crm::projections::interaction {
+
+class InteractionViewFold final : public fold::Fold {
+ public:
+  absl::Status Apply(const eventlog::LogRecord& record, kv::KvBatch& batch) override;
+};
+
+}  // namespace crm::projections::interaction

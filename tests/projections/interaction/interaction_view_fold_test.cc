@@ -1,0 +1,406 @@
+#include "projections/interaction/interaction_view_fold.h"
+
+#include <filesystem>
+#include <map>
+#include <set>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/base/uuid.h"
+#include "common/eventlog/in_memory_event_log.h"
+#include "common/kv/kv_store.h"
+#include "crm/events/v1/envelope.pb.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "projections/interaction/timeline_text.h"
+#include "readmodel/interaction/interaction_views.h"
+#include "readmodel/interaction/view_keys.h"
+
+namespace crm::projections::interaction {
+namespace {
+
+using crm::events::v1::EventEnvelope;
+using readmodel::interaction::InteractionViews;
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+
+constexpr int64_t kT0 = 1'700'000'000;
+
+google::protobuf::Timestamp At(int64_t seconds, int32_t nanos = 0) {
+  google::protobuf::Timestamp ts;
+  ts.set_seconds(seconds);
+  ts.set_nanos(nanos);
+  return ts;
+}
+
+// Stamps an event as the command side would. occurred_at defaults to recorded_at.
+EventEnvelope Stamp(const std::string& customer_id, const std::string& aggregate, int64_t version,
+                    int64_t recorded, EventEnvelope e) {
+  e.set_event_id(base::UuidFromName(absl::StrCat(aggregate, "@", version)));
+  e.set_customer_id(customer_id);
+  e.set_aggregate(aggregate);
+  e.set_aggregate_version(version);
+  *e.mutable_recorded_at() = At(recorded);
+  if (!e.has_occurred_at()) *e.mutable_occurred_at() = e.recorded_at();
+  e.set_schema_version(1);
+  return e;
+}
+
+EventEnvelope Logged(const std::string& cid, const std::string& iid, const std::string& staff,
+                     int64_t occurred, std::optional<int64_t> due = std::nullopt,
+                     crm::v1::Channel channel = crm::v1::PHONE) {
+  EventEnvelope e;
+  *e.mutable_occurred_at() = At(occurred);
+  auto* i = e.mutable_interaction_logged()->mutable_interaction();
+  i->set_name(absl::StrCat("customers/", cid, "/interactions/", iid));
+  i->set_channel(channel);
+  i->set_direction(crm::v1::INBOUND);
+  i->set_staff_id(staff);
+  *i->mutable_occurred_at() = At(occurred);
+  i->set_summary(absl::StrCat("talk ", iid));
+  if (due.has_value()) *i->mutable_follow_up_due_time() = At(*due);
+  e.mutable_interaction_logged()->mutable_staff()->set_staff_id(staff);
+  return Stamp(cid, i->name(), 1, kT0 + 1000, e);
+}
+
+EventEnvelope Completed(const std::string& cid, const std::string& iid, int64_t at) {
+  EventEnvelope e;
+  e.mutable_follow_up_completed()->set_note("done");
+  *e.mutable_follow_up_completed()->mutable_complete_time() = At(at);
+  e.mutable_follow_up_completed()->mutable_staff()->set_staff_id("ann");
+  return Stamp(cid, absl::StrCat("customers/", cid, "/interactions/", iid), 2, at, e);
+}
+
+std::map<std::string, std::string> Dump(const kv::KvStore& store) {
+  std::map<std::string, std::string> out;
+  EXPECT_TRUE(store
+                  .Scan("", "", 0,
+                        [&](absl::string_view k, absl::string_view v) {
+                          out.emplace(std::string(k), std::string(v));
+                          return true;
+                        })
+                  .ok());
+  return out;
+}
+
+// The views without the runner's own bookkeeping.
+std::map<std::string, std::string> Views(const kv::KvStore& store) {
+  auto all = Dump(store);
+  std::map<std::string, std::string> out;
+  for (auto& [k, v] : all) {
+    if (!absl::StartsWith(k, fold::FoldRunner::kReservedPrefix)) out.emplace(k, v);
+  }
+  return out;
+}
+
+class InteractionViewFoldTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = std::filesystem::path(::testing::TempDir()) / ("in-views-" + base::NewUuid());
+  }
+  void TearDown() override { std::filesystem::remove_all(root_); }
+
+  void Append(const EventEnvelope& e) {
+    const std::string key = e.customer_id().empty() ? "org" : e.customer_id();
+    ASSERT_TRUE(
+        log_.Append(key, {{e.SerializeAsString(), {}}}, absl::Now() + absl::Seconds(5)).ok());
+  }
+  std::unique_ptr<kv::KvStore> Fold(const std::string& name, size_t max_batch = 512) {
+    auto store = *kv::KvStore::Open((root_ / name).string());
+    fold::FoldRunner runner(&log_, store.get(), &fold_, {.name = name, .max_batch = max_batch});
+    EXPECT_TRUE(runner.CatchUp().ok());
+    EXPECT_EQ(runner.dead_letters(), 0);
+    return store;
+  }
+
+  // A customer with a profile, a purchase, a complaint flow and interactions, plus noise.
+  void AppendScenario() {
+    EventEnvelope reg;
+    reg.mutable_customer_registered()->mutable_profile()->set_display_name("Acme");
+    reg.mutable_customer_registered()->set_lifecycle_stage(crm::v1::POTENTIAL);
+    Append(Stamp("acme", "customers/acme", 1, kT0, reg));
+    EventEnvelope tag;  // not on the timeline
+    tag.mutable_customer_tagged()->set_tag("vip");
+    Append(Stamp("acme", "customers/acme", 2, kT0 + 10, tag));
+    EventEnvelope purchase;
+    auto* p = purchase.mutable_purchase_recorded()->mutable_purchase();
+    p->set_product("Widget");
+    p->mutable_amount()->set_currency_code("CNY");
+    p->mutable_amount()->set_amount_minor(123456);
+    *p->mutable_purchased_at() = At(kT0 - 5000);
+    *purchase.mutable_occurred_at() = At(kT0 - 5000);  // bought before registering
+    Append(Stamp("acme", "customers/acme", 3, kT0 + 20, purchase));
+    EventEnvelope staff;  // org event: no customer
+    staff.mutable_staff_added()->mutable_staff()->set_name("staff/ann");
+    Append(Stamp("", "staff/ann", 1, kT0 + 30, staff));
+    EventEnvelope filed;
+    filed.mutable_complaint_filed()->set_description("Parcel late");
+    filed.mutable_complaint_filed()->set_severity(crm::v1::GENERAL);
+    filed.mutable_complaint_filed()->set_category(crm::v1::LOGISTICS);
+    filed.mutable_complaint_filed()->set_channel(crm::v1::EMAIL);
+    Append(Stamp("acme", "customers/acme/complaints/c1", 1, kT0 + 40, filed));
+    Append(Logged("acme", "i1", "ann", kT0 + 50, kT0 + 5000));
+    Append(Logged("acme", "i2", "ann", kT0 + 60, kT0 + 3000, crm::v1::EMAIL));
+    Append(Logged("acme", "i3", "bob", kT0 + 45));
+    Append(Logged("other", "i1", "ann", kT0 + 70, kT0 + 4000));
+    EventEnvelope breached;
+    breached.mutable_complaint_sla_breached()->set_kind(crm::v1::RESPONSE);
+    *breached.mutable_complaint_sla_breached()->mutable_due_time() = At(kT0 + 100);
+    *breached.mutable_occurred_at() = At(kT0 + 100);
+    Append(Stamp("acme", "customers/acme/complaints/c1", 2, kT0 + 200, breached));
+    Append(Completed("acme", "i2", kT0 + 300));
+  }
+
+  std::filesystem::path root_;
+  eventlog::InMemoryEventLog log_;
+  InteractionViewFold fold_;
+};
+
+TEST_F(InteractionViewFoldTest, InteractionRecordAndCustomerListNewestFirst) {
+  AppendScenario();
+  auto store = Fold("views");
+  InteractionViews views(store.get());
+
+  auto i2 = *views.Get("customers/acme/interactions/i2");
+  ASSERT_TRUE(i2.has_value());
+  EXPECT_EQ(i2->version(), 2);
+  EXPECT_EQ(i2->etag(), "v2");
+  EXPECT_EQ(i2->follow_up_note(), "done");
+  EXPECT_FALSE(views.Get("customers/acme/interactions/nope")->has_value());
+
+  auto page = *views.ListForCustomer("acme", crm::v1::CHANNEL_UNSPECIFIED, "", 10);
+  std::vector<std::string> names;
+  for (const auto& i : page.interactions) names.push_back(i.name());
+  EXPECT_THAT(names, ElementsAre("customers/acme/interactions/i2", "customers/acme/interactions/i1",
+                                 "customers/acme/interactions/i3"));
+  EXPECT_TRUE(page.next_cursor.empty());
+
+  // Paging: one at a time, following the cursor.
+  std::vector<std::string> paged;
+  std::string cursor;
+  do {
+    auto p = *views.ListForCustomer("acme", crm::v1::CHANNEL_UNSPECIFIED, cursor, 1);
+    for (const auto& i : p.interactions) paged.push_back(i.name());
+    cursor = p.next_cursor;
+  } while (!cursor.empty());
+  EXPECT_EQ(paged, names);
+
+  auto email = *views.ListForCustomer("acme", crm::v1::EMAIL, "", 10);
+  ASSERT_EQ(email.interactions.size(), 1u);
+  EXPECT_EQ(email.interactions[0].name(), "customers/acme/interactions/i2");
+}
+
+TEST_F(InteractionViewFoldTest, TimelineMixesEveryKindNewestFirst) {
+  AppendScenario();
+  auto store = Fold("views");
+  InteractionViews views(store.get());
+  auto page = *views.Timeline("acme", {}, "", 100);
+  std::vector<std::string> summaries;
+  std::vector<int64_t> times;
+  for (const auto& e : page.entries) {
+    summaries.push_back(e.summary());
+    times.push_back(e.time().seconds());
+  }
+  EXPECT_THAT(
+      summaries,
+      ElementsAre("Follow-up done by ann: done",
+                  absl::StrCat("Complaint response deadline missed (due ", "2023-11-14T22:15:00Z)"),
+                  "E-mail (inbound) by ann: talk i2; follow-up due 2023-11-14T23:03:20Z",
+                  "Phone call (inbound) by ann: talk i1; follow-up due 2023-11-14T23:36:40Z",
+                  "Phone call (inbound) by bob: talk i3",
+                  "Complaint filed (general, logistics) via e-mail: Parcel late",
+                  "Customer registered: Acme (potential)", "Purchase: Widget, CNY 1234.56"));
+  EXPECT_THAT(times, ElementsAre(kT0 + 300, kT0 + 100, kT0 + 60, kT0 + 50, kT0 + 45, kT0 + 40, kT0,
+                                 kT0 - 5000));
+  EXPECT_EQ(page.entries[0].kind(), crm::v1::TIMELINE_FOLLOW_UP);
+  EXPECT_EQ(page.entries[0].resource(), "customers/acme/interactions/i2");
+  EXPECT_EQ(page.entries[1].kind(), crm::v1::TIMELINE_COMPLAINT);
+  EXPECT_EQ(page.entries[1].resource(), "customers/acme/complaints/c1");
+  EXPECT_EQ(page.entries[6].kind(), crm::v1::TIMELINE_PROFILE);
+  EXPECT_EQ(page.entries[6].resource(), "customers/acme");
+  EXPECT_EQ(page.entries[7].kind(), crm::v1::TIMELINE_PURCHASE);
+  EXPECT_TRUE(page.entries[7].event().has_purchase_recorded());
+  EXPECT_TRUE(page.next_cursor.empty());
+
+  auto complaints = *views.Timeline("acme", {crm::v1::TIMELINE_COMPLAINT}, "", 100);
+  EXPECT_EQ(complaints.entries.size(), 2u);
+  auto other = *views.Timeline("other", {}, "", 100);
+  EXPECT_EQ(other.entries.size(), 1u);
+}
+
+TEST_F(InteractionViewFoldTest, TimelinePagesCoverEveryEntryOnce) {
+  AppendScenario();
+  auto store = Fold("views");
+  InteractionViews views(store.get());
+  auto all = *views.Timeline("acme", {}, "", 100);
+  std::vector<std::string> paged;
+  std::string cursor;
+  int pages = 0;
+  do {
+    auto p = *views.Timeline("acme", {}, cursor, 3);
+    for (const auto& e : p.entries) paged.push_back(e.event().event_id());
+    cursor = p.next_cursor;
+    ++pages;
+  } while (!cursor.empty());
+  EXPECT_EQ(pages, 3);
+  std::vector<std::string> expected;
+  for (const auto& e : all.entries) expected.push_back(e.event().event_id());
+  EXPECT_EQ(paged, expected);
+}
+
+TEST_F(InteractionViewFoldTest, SameTimeEntriesAreOrderedByEventId) {
+  // Two events at the same business time: the order is by event id, whatever the log order.
+  EventEnvelope a = Logged("acme", "a", "ann", kT0);
+  EventEnvelope b = Logged("acme", "b", "ann", kT0);
+  Append(a);
+  Append(b);
+  auto store = Fold("views");
+  auto page = *InteractionViews(store.get()).Timeline("acme", {}, "", 10);
+  ASSERT_EQ(page.entries.size(), 2u);
+  EXPECT_LT(page.entries[0].event().event_id(), page.entries[1].event().event_id());
+}
+
+TEST_F(InteractionViewFoldTest, FollowUpsPerStaffEarliestDueFirstAndRemovedWhenCompleted) {
+  AppendScenario();
+  auto store = Fold("views");
+  InteractionViews views(store.get());
+  auto ann = *views.FollowUps("ann", std::nullopt, "", 10);
+  std::vector<std::string> names;
+  for (const auto& i : ann.interactions) names.push_back(i.name());
+  // i2 was completed; other/i1 (due +4000) comes before acme/i1 (due +5000).
+  EXPECT_THAT(names,
+              ElementsAre("customers/other/interactions/i1", "customers/acme/interactions/i1"));
+  EXPECT_THAT(views.FollowUps("bob", std::nullopt, "", 10)->interactions, IsEmpty());
+
+  auto before = *views.FollowUps("ann", At(kT0 + 5000), "", 10);
+  ASSERT_EQ(before.interactions.size(), 1u);  // strictly before: acme/i1 is due exactly then
+  EXPECT_EQ(before.interactions[0].name(), "customers/other/interactions/i1");
+
+  auto first = *views.FollowUps("ann", std::nullopt, "", 1);
+  ASSERT_EQ(first.interactions.size(), 1u);
+  ASSERT_FALSE(first.next_cursor.empty());
+  auto second = *views.FollowUps("ann", std::nullopt, first.next_cursor, 1);
+  ASSERT_EQ(second.interactions.size(), 1u);
+  EXPECT_EQ(second.interactions[0].name(), "customers/acme/interactions/i1");
+  EXPECT_TRUE(second.next_cursor.empty());
+}
+
+TEST_F(InteractionViewFoldTest, WritesOnlyUnderItsPrefix) {
+  AppendScenario();
+  auto store = Fold("views");
+  auto views = Views(*store);
+  EXPECT_FALSE(views.empty());
+  for (const auto& [k, v] : views) EXPECT_TRUE(absl::StartsWith(k, "in/")) << k;
+}
+
+TEST_F(InteractionViewFoldTest, RebuildFromZeroGivesIdenticalViews) {
+  AppendScenario();
+  auto a = Fold("a", 512);
+  auto b = Fold("b", 1);  // other batch boundaries
+  EXPECT_EQ(Views(*a), Views(*b));
+}
+
+TEST_F(InteractionViewFoldTest, ReappliedRecordsChangeNothing) {
+  AppendScenario();
+  auto store = Fold("views");
+  const auto before = Views(*store);
+  // Re-apply every record (as after a crash before the position was written).
+  auto reader = *log_.NewReader({{0, 0}});
+  auto records = *reader->Poll(1000, absl::Now() + absl::Seconds(5));
+  ASSERT_FALSE(records.empty());
+  for (const auto& record : records) {
+    kv::KvBatch batch = store->NewBatch();
+    ASSERT_TRUE(fold_.Apply(record, batch).ok());
+    ASSERT_TRUE(store->Write(batch).ok());
+  }
+  EXPECT_EQ(Views(*store), before);
+}
+
+TEST_F(InteractionViewFoldTest, IgnoresEventsItDoesNotUse) {
+  EventEnvelope tag;
+  tag.mutable_customer_tagged()->set_tag("vip");
+  Append(Stamp("acme", "customers/acme", 1, kT0, tag));
+  EventEnvelope staff;
+  staff.mutable_staff_deactivated()->set_reason("left");
+  Append(Stamp("", "staff/ann", 2, kT0, staff));
+  EventEnvelope empty;  // a payload from a newer writer decodes as none
+  Append(Stamp("acme", "customers/acme", 2, kT0, empty));
+  auto store = Fold("views");
+  EXPECT_TRUE(Views(*store).empty());
+}
+
+TEST_F(InteractionViewFoldTest, VersionGapAndGarbageAreDataLoss) {
+  auto store = *kv::KvStore::Open((root_ / "v").string());
+  eventlog::LogRecord record;
+  record.value = "not a protobuf \xff\xff";
+  kv::KvBatch batch = store->NewBatch();
+  EXPECT_EQ(fold_.Apply(record, batch).code(), absl::StatusCode::kDataLoss);
+
+  // FollowUpCompleted of an interaction never logged: version 2 after 0.
+  record.value = Completed("acme", "i9", kT0).SerializeAsString();
+  EXPECT_EQ(fold_.Apply(record, batch).code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(batch.Count(), 0u);
+}
+
+TEST(TimelineTextTest, SummariesOfComplaintAndProfileEvents) {
+  auto text = [](EventEnvelope e) {
+    e.set_customer_id("acme");
+    e.set_aggregate("customers/acme/complaints/c1");
+    auto entry = TimelineEntryFor(e);
+    return entry.has_value() ? entry->summary() : std::string("<none>");
+  };
+  EventEnvelope e;
+  e.mutable_complaint_acknowledged()->mutable_responder()->set_staff_id("ann");
+  EXPECT_EQ(text(e), "Complaint acknowledged by ann");
+  e.mutable_complaint_assigned()->mutable_assignee()->set_staff_id("bob");
+  e.mutable_complaint_assigned()->set_previous_assignee("ann");
+  EXPECT_EQ(text(e), "Complaint assigned to bob (was ann)");
+  e.mutable_complaint_resolved()->set_resolution("Refunded");
+  e.mutable_complaint_resolved()->set_root_cause(crm::v1::DELIVERY_DELAY);
+  e.mutable_complaint_resolved()->mutable_resolver()->set_staff_id("bob");
+  EXPECT_EQ(text(e), "Complaint resolved by bob (root cause delivery delay): Refunded");
+  e.mutable_complaint_follow_up_visit_recorded()->mutable_visit()->set_csat(2);
+  EXPECT_EQ(text(e), "Follow-up visit: not satisfied, CSAT 2/5");
+  e.mutable_complaint_closed();
+  EXPECT_EQ(text(e), "Complaint closed");
+  e.mutable_complaint_reopened()->set_reason("still broken");
+  EXPECT_EQ(text(e), "Complaint reopened: still broken");
+  auto* esc = e.mutable_complaint_escalated();
+  esc->set_level(2);
+  esc->mutable_to()->set_staff_id("boss");
+  esc->set_automatic(true);
+  esc->set_sla_kind(crm::v1::RESOLUTION);
+  EXPECT_EQ(text(e),
+            "Complaint escalated to level 2 (to boss) automatically on a missed "
+            "resolution deadline");
+  e.mutable_lifecycle_stage_changed()->set_from_stage(crm::v1::POTENTIAL);
+  e.mutable_lifecycle_stage_changed()->set_to_stage(crm::v1::FIRST_CONTACT);
+  EXPECT_EQ(text(e), "Lifecycle stage potential -> first contact");
+  e.mutable_owner_assigned()->set_owner("ann");
+  EXPECT_EQ(text(e), "Owner assigned: ann");
+  e.mutable_customer_profile_updated()->add_changed_paths("emails");
+  e.mutable_customer_profile_updated()->add_changed_paths("region");
+  EXPECT_EQ(text(e), "Profile updated: emails, region");
+  e.mutable_purchase_recorded()->mutable_purchase()->set_product("Tea");
+  e.mutable_purchase_recorded()->mutable_purchase()->mutable_amount()->set_currency_code("JPY");
+  e.mutable_purchase_recorded()->mutable_purchase()->mutable_amount()->set_amount_minor(1500);
+  EXPECT_EQ(text(e), "Purchase: Tea, JPY 1500");
+  e.mutable_purchase_recorded()->mutable_purchase()->mutable_amount()->set_currency_code("KWD");
+  e.mutable_purchase_recorded()->mutable_purchase()->mutable_amount()->set_amount_minor(5);
+  EXPECT_EQ(text(e), "Purchase: Tea, KWD 0.005");
+  e.mutable_customer_untagged()->set_tag("x");
+  EXPECT_EQ(text(e), "<none>");
+
+  // Long text is cut at a character boundary.
+  std::string long_text;
+  for (int i = 0; i < 300; ++i) long_text += "诉";
+  e.mutable_complaint_reopened()->set_reason(long_text);
+  const std::string cut = text(e);
+  EXPECT_TRUE(absl::EndsWith(cut, "…"));
+  std::string expected = "Complaint reopened: ";
+  for (int i = 0; i < 200; ++i) expected += "诉";
+  EXPECT_EQ(cut, expected + "…");
+}
+
+}  // namespace
+}  // namespace crm::projections::interaction
