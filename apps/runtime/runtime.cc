@@ -98,6 +98,16 @@ void AddReplicaFlags(CLI::App& app, Config& config) {
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
 }
 
+void AddCommandFlags(CLI::App& app, Config& config) {
+  app.add_option("--sla-policy", config.sla_policy,
+                 "Complaint deadlines per severity, response/resolution, e.g. "
+                 "\"severe=4h/24h,general=24h/72h,minor=48h/168h\" (omitted: the default)")
+      ->envname("CRM_SLA_POLICY");
+  app.add_option("--sla-scan-interval", config.sla_scan_interval,
+                 "How often the deadline watcher looks for passed complaint deadlines (e.g. 1s)")
+      ->envname("CRM_SLA_SCAN_INTERVAL");
+}
+
 void Init(const Config& config) {
   if (absl::Status s = log::Init(config.log_level); !s.ok()) {
     fprintf(stderr, "%s\n", std::string(s.message()).c_str());

@@ -44,6 +44,12 @@ struct Config {
   // command_router.h). Empty peers: a single writer.
   int replica_index = 0;
   std::vector<std::string> peers;
+
+  // Complaint deadlines (command side): "severe=4h/24h,general=24h/72h,minor=48h/168h"
+  // (response/resolution per severity; omitted severities keep their default), and how often the
+  // deadline watcher looks for passed deadlines.
+  std::string sla_policy;
+  std::string sla_scan_interval = "1s";
 };
 
 // Adds the flags above to `app`. `engines` lists the engines the binary accepts.
@@ -51,6 +57,9 @@ void AddFlags(CLI::App& app, Config& config, const std::vector<std::string>& eng
 
 // Adds --replica-index and --peers (command replicas).
 void AddReplicaFlags(CLI::App& app, Config& config);
+
+// Adds --sla-policy and --sla-scan-interval (binaries that run the command side).
+void AddCommandFlags(CLI::App& app, Config& config);
 
 // Sets up JSON logging and blocks SIGTERM/SIGINT in every thread started afterwards.
 // Exits with status 2 on a bad log level.

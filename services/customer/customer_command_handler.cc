@@ -10,6 +10,7 @@
 #include "common/status/errors.h"
 #include "services/command/command_executor.h"
 #include "domain/customer/validation.h"
+#include "domain/org/org_rules.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace crm::services::customer {
@@ -222,9 +223,28 @@ absl::StatusOr<CustomerCommandHandler::Response> CustomerCommandHandler::ChangeL
 
 absl::StatusOr<CustomerCommandHandler::Response> CustomerCommandHandler::AssignOwner(
     const crm::v1::AssignOwnerRequest& request, const rpc::CallContext& call) {
-  return ExecuteOnName(request.name(), request.request_id(), {}, call,
+  crm::v1::AssignOwnerRequest checked = request;
+  if (options_.staff != nullptr && domain::customer::ValidateStaffId(request.owner(), "owner").ok()) {
+    // The owner must be on the staff, in a role that owns customers; their team and department
+    // come from the org, not from the caller.
+    CRM_ASSIGN_OR_RETURN(crm::v1::Staff owner,
+                         options_.staff->Find(request.owner(), "owner", call.deadline));
+    if (!domain::org::MayOwnCustomers(owner.role())) {
+      return status::Error(
+          absl::StatusCode::kFailedPrecondition,
+          absl::StrCat("staff member ", request.owner(), " is a ",
+                       crm::v1::StaffRole_Name(owner.role()),
+                       "; customers are owned by account managers, customer representatives, "
+                       "supervisors and managers"),
+          "STAFF_ROLE_NOT_ALLOWED", {{"owner", request.owner()}});
+    }
+    const crm::v1::StaffRef ref = org::StaffDirectory::RefOf(owner);
+    checked.set_team(ref.team());
+    checked.set_department(ref.department());
+  }
+  return ExecuteOnName(checked.name(), checked.request_id(), {}, call,
                        [&](const auto& state, const auto& context) {
-                         return domain::customer::DecideAssignOwner(state, request, context);
+                         return domain::customer::DecideAssignOwner(state, checked, context);
                        });
 }
 

@@ -27,6 +27,7 @@
 #include "crm/v1/customer_service.pb.h"
 #include "domain/customer/customer_aggregate.h"
 #include "services/customer/command_state.h"
+#include "services/org/staff_directory.h"
 #include "services/command/lock_table.h"
 
 namespace crm::services::customer {
@@ -38,6 +39,10 @@ class CustomerCommandHandler {
     std::string event_source = "crm/customer-command";
     // How long a command waits for its own events to reach the command state.
     absl::Duration state_wait = absl::Seconds(30);
+    // Who may own customers: AssignOwner requires a known, active staff member whose role may
+    // own customers, and stamps their team and department. Null (unit tests of other rules
+    // only): owners are not checked against the org.
+    const org::StaffDirectory* staff = nullptr;
   };
 
   // Does not take ownership. `state_runner` folds `log` into the store `state` reads.

@@ -322,6 +322,11 @@ class Server:
             time.sleep(0.02)
 
     @property
+    def query_channel(self):
+        """The channel of the query services (the same process here; crm-projector on Kafka)."""
+        return self.channel
+
+    @property
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
@@ -442,6 +447,10 @@ class Cluster:
         return self.commander.health
 
     @property
+    def query_channel(self):
+        return self.projector.channel
+
+    @property
     def running(self) -> bool:
         return self.commander.running and self.projector.running
 
@@ -495,6 +504,16 @@ class Cluster:
         """A consistency token covering every record in the topic now (read with a Kafka client)."""
         import kafkatest  # pylint: disable=import-outside-toplevel
         return kafkatest.end_token(self.brokers, self.topic)
+
+
+def command_stub(server, stub_class):
+    """A stub of a command service (crm.v1.*CommandService, OrgService commands) on `server`."""
+    return stub_class(server.channel)
+
+
+def query_stub(server, stub_class):
+    """A stub of a query service on `server` (crm-projector's on Kafka)."""
+    return stub_class(server.query_channel)
 
 
 def topic_prefix_for(name: str) -> str:
@@ -660,3 +679,17 @@ def purchase(amount_minor: int, currency_code: str = "CNY", product: str = "widg
                      product=product, purchase_id=purchase_id)
     p.purchased_at.GetCurrentTime()
     return p
+
+
+def wait_for(what: str, probe: Callable, timeout_s: float = 60.0, interval_s: float = 0.05):
+    """Polls `probe` until it returns a truthy value, which is returned; fails after timeout_s.
+    For conditions driven by the server's own clock (e.g. complaint deadlines), not for ordering
+    our own writes (use consistency tokens for those)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
+        time.sleep(interval_s)
