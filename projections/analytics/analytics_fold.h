@@ -1,0 +1,24 @@
+// AnalyticsFold: folds complaint and interaction events into the analytics figures (layout in
+// readmodel/analytics/analytics_keys.h, definitions in docs/analytics.md): complaint counts, SLA
+// outcomes, first-response and resolution times, CSAT, interaction mix, root causes and KPIs per
+// staff member, team and department.
+//
+// Figures credited to someone use only the crm.v1.StaffRef stamped in the event, never org state,
+// so the figures depend on the events alone. Idempotent: the last applied aggregate_version of
+// each complaint and interaction is kept under "an/v/"; an event at or below it is skipped, so
+// redelivery changes nothing. Deterministic: a rebuild from zero writes the same bytes. Events of
+// other aggregates (customers, org) are ignored; an undecodable record is DATA_LOSS. Writes only
+// keys under "an/".
+// Thread-safe: stateless; the FoldRunner calls it from one thread.
+#pragma once
+
+#include "common/fold/fold_runner.h"
+
+namespace crm::projections::analytics {
+
+class AnalyticsFold final : public fold::Fold {
+ public:
+  absl::Status Apply(const eventlog::LogRecord& record, kv::KvBatch& batch) override;
+};
+
+}  // namespace crm::projections::analytics

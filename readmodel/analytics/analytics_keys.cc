@@ -1,0 +1,169 @@
+#include "readmodel/analytics/analytics_keys.h"
+
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "readmodel/analytics/figures.h"
+
+namespace crm::readmodel::analytics {
+namespace {
+
+absl::string_view DimensionName(Dimension dimension) {
+  switch (dimension) {
+    case Dimension::kCategory:
+      return "cat";
+    case Dimension::kSeverity:
+      return "sev";
+    case Dimension::kStatus:
+      return "st";
+    case Dimension::kChannel:
+      return "ch";
+    case Dimension::kDay:
+      return "day";
+    case Dimension::kMonth:
+      return "mon";
+  }
+  return "?";
+}
+
+absl::string_view OutcomeName(SlaOutcome outcome) {
+  switch (outcome) {
+    case SlaOutcome::kPending:
+      return "pending";
+    case SlaOutcome::kMet:
+      return "met";
+    case SlaOutcome::kLate:
+      return "late";
+    case SlaOutcome::kBreached:
+      return "breached";
+  }
+  return "?";
+}
+
+absl::string_view ScopeName(Scope scope) {
+  switch (scope) {
+    case Scope::kAll:
+      return "all";
+    case Scope::kStaff:
+      return "staff";
+    case Scope::kTeam:
+      return "team";
+    case Scope::kDepartment:
+      return "dept";
+  }
+  return "?";
+}
+
+absl::string_view KpiName(Kpi kpi) {
+  switch (kpi) {
+    case Kpi::kAssigned:
+      return "assigned";
+    case Kpi::kResolved:
+      return "resolved";
+    case Kpi::kBreached:
+      return "breached";
+    case Kpi::kInteractions:
+      return "interactions";
+  }
+  return "?";
+}
+
+}  // namespace
+
+std::string VersionKey(absl::string_view aggregate) { return absl::StrCat("an/v/", aggregate); }
+
+std::string ComplaintStateKey(absl::string_view aggregate) {
+  return absl::StrCat("an/cs/", aggregate);
+}
+
+std::string DimensionPrefix(Dimension dimension) {
+  return absl::StrCat("an/n/", DimensionName(dimension), "/");
+}
+
+std::string DimensionKey(Dimension dimension, absl::string_view value) {
+  return absl::StrCat(DimensionPrefix(dimension), value);
+}
+
+std::string DimensionKey(Dimension dimension, int value) {
+  return absl::StrCat(DimensionPrefix(dimension), value);
+}
+
+std::string SlaKey(int kind, int severity, SlaOutcome outcome) {
+  return absl::StrCat(kSlaPrefix, kind, "/", severity, "/", OutcomeName(outcome));
+}
+
+bool ParseSlaKey(absl::string_view key, int* kind, int* severity, SlaOutcome* outcome) {
+  if (!absl::ConsumePrefix(&key, kSlaPrefix)) return false;
+  std::vector<absl::string_view> parts = absl::StrSplit(key, '/');
+  if (parts.size() != 3 || !absl::SimpleAtoi(parts[0], kind) ||
+      !absl::SimpleAtoi(parts[1], severity)) {
+    return false;
+  }
+  for (SlaOutcome o :
+       {SlaOutcome::kPending, SlaOutcome::kMet, SlaOutcome::kLate, SlaOutcome::kBreached}) {
+    if (parts[2] == OutcomeName(o)) {
+      *outcome = o;
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string DurationFigurePrefix(DurationMetric metric, std::optional<int> severity) {
+  return absl::StrCat("an/rt/", metric == DurationMetric::kFirstResponse ? "resp" : "resol", "/",
+                      severity.has_value() ? absl::StrCat(*severity) : "all", "/");
+}
+
+std::string DurationCountKey(absl::string_view figure_prefix) {
+  return absl::StrCat(figure_prefix, "n");
+}
+
+std::string DurationSumKey(absl::string_view figure_prefix) {
+  return absl::StrCat(figure_prefix, "sum");
+}
+
+std::string DurationListPrefix(absl::string_view figure_prefix) {
+  return absl::StrCat(figure_prefix, "d/");
+}
+
+std::string DurationEntryKey(absl::string_view figure_prefix, int64_t millis,
+                             absl::string_view aggregate) {
+  return absl::StrCat(DurationListPrefix(figure_prefix), OrderedNumber(millis), "/", aggregate);
+}
+
+int64_t DurationOfEntryKey(absl::string_view key, absl::string_view list_prefix) {
+  int64_t millis = 0;
+  if (!absl::ConsumePrefix(&key, list_prefix) || key.size() < 20 ||
+      !absl::SimpleAtoi(key.substr(0, 20), &millis)) {
+    return -1;
+  }
+  return millis;
+}
+
+std::string CsatPrefix(Scope scope, absl::string_view id) {
+  return absl::StrCat("an/csat/", ScopeName(scope), "/", id, absl::string_view("\0", 1));
+}
+
+std::string CsatScoreKey(Scope scope, absl::string_view id, int score) {
+  return absl::StrCat(CsatPrefix(scope, id), score);
+}
+
+std::string CsatSatisfiedKey(Scope scope, absl::string_view id) {
+  return absl::StrCat(CsatPrefix(scope, id), kSatisfiedSuffix);
+}
+
+std::string KpiKey(Scope scope, absl::string_view id, Kpi kpi) {
+  return absl::StrCat("an/kpi/", ScopeName(scope), "/", id, absl::string_view("\0", 1),
+                      KpiName(kpi));
+}
+
+std::string InteractionKey(int channel, int direction) {
+  return absl::StrCat(kInteractionPrefix, channel, "/", direction);
+}
+
+std::string RootCauseKey(int root_cause) { return absl::StrCat(kRootCausePrefix, root_cause); }
+
+}  // namespace crm::readmodel::analytics

@@ -1,0 +1,144 @@
+#include "services/analytics/analytics_query_service.h"
+
+#include "common/base/status_macros.h"
+#include "common/status/errors.h"
+#include "domain/org/org_names.h"
+#include "services/analytics/query_support.h"
+
+namespace crm::services::analytics {
+namespace {
+
+absl::Status CheckScope(const crm::v1::StaffScope& scope) {
+  switch (scope.scope_case()) {
+    case crm::v1::StaffScope::kStaffId:
+      return domain::org::ValidateOrgId(scope.staff_id(), "scope.staff_id");
+    case crm::v1::StaffScope::kTeam:
+      return domain::org::ParseTeamName(scope.team(), "scope.team").status();
+    case crm::v1::StaffScope::kDepartment:
+      return domain::org::ParseDepartmentName(scope.department(), "scope.department").status();
+    case crm::v1::StaffScope::SCOPE_NOT_SET:
+      break;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status AnalyticsQueries::AwaitToken(const std::string& token,
+                                          const rpc::CallContext& call) const {
+  return AwaitConsistencyToken(views_runner_, token, call, options_.max_consistency_wait);
+}
+
+absl::StatusOr<crm::v1::ComplaintStats> AnalyticsQueries::GetComplaintStats(
+    const crm::v1::GetComplaintStatsRequest& request, const rpc::CallContext& call) const {
+  CRM_ASSIGN_OR_RETURN(Window window,
+                       CheckWindow(request.has_start_time(), request.start_time(), "start_time",
+                                   request.has_end_time(), request.end_time(), "end_time"));
+  CRM_RETURN_IF_ERROR(AwaitToken(request.consistency_token(), call));
+  return views_->GetComplaintStats(window.start, window.end);
+}
+
+absl::StatusOr<crm::v1::SlaCompliance> AnalyticsQueries::GetSlaCompliance(
+    const crm::v1::GetSlaComplianceRequest& request, const rpc::CallContext& call) const {
+  CRM_RETURN_IF_ERROR(AwaitToken(request.consistency_token(), call));
+  return views_->GetSlaCompliance();
+}
+
+absl::StatusOr<crm::v1::ResponseTimes> AnalyticsQueries::GetResponseTimes(
+    const crm::v1::GetResponseTimesRequest& request, const rpc::CallContext& call) const {
+  if (!crm::v1::ComplaintSeverity_IsValid(request.severity())) {
+    return status::InvalidArgument("severity", "is not a known complaint severity");
+  }
+  CRM_RETURN_IF_ERROR(AwaitToken(request.consistency_token(), call));
+  return views_->GetResponseTimes(request.severity());
+}
+
+absl::StatusOr<crm::v1::Satisfaction> AnalyticsQueries::GetSatisfaction(
+    const crm::v1::GetSatisfactionRequest& request, const rpc::CallContext& call) const {
+  CRM_RETURN_IF_ERROR(CheckScope(request.scope()));
+  CRM_RETURN_IF_ERROR(AwaitToken(request.consistency_token(), call));
+  return views_->GetSatisfaction(request.scope());
+}
+
+absl::StatusOr<crm::v1::InteractionStats> AnalyticsQueries::GetInteractionStats(
+    const crm::v1::GetInteractionStatsRequest& request, const rpc::CallContext& call) const {
+  CRM_RETURN_IF_ERROR(AwaitToken(request.consistency_token(), call));
+  return views_->GetInteractionStats();
+}
+
+absl::StatusOr<crm::v1::RootCauseRanking> AnalyticsQueries::GetRootCauses(
+    const crm::v1::GetRootCausesRequest& request, const rpc::CallContext& call) const {
+  CRM_RETURN_IF_ERROR(AwaitToken(request.consistency_token(), call));
+  return views_->GetRootCauses();
+}
+
+absl::StatusOr<crm::v1::StaffKpis> AnalyticsQueries::GetStaffKpis(
+    const crm::v1::GetStaffKpisRequest& request, const rpc::CallContext& call) const {
+  CRM_RETURN_IF_ERROR(CheckScope(request.scope()));
+  CRM_RETURN_IF_ERROR(AwaitToken(request.consistency_token(), call));
+  return views_->GetStaffKpis(request.scope());
+}
+
+grpc::ServerUnaryReactor* AnalyticsQueryService::GetComplaintStats(grpc::CallbackServerContext* ctx,
+                                                                   const grpc::ByteBuffer* in,
+                                                                   grpc::ByteBuffer* out) {
+  return rpc::ServeUnary<crm::v1::GetComplaintStatsRequest, crm::v1::ComplaintStats>(
+      ctx, in, out, executor_, [this](const auto& request, const auto& call) {
+        return queries_->GetComplaintStats(request, call);
+      });
+}
+
+grpc::ServerUnaryReactor* AnalyticsQueryService::GetSlaCompliance(grpc::CallbackServerContext* ctx,
+                                                                  const grpc::ByteBuffer* in,
+                                                                  grpc::ByteBuffer* out) {
+  return rpc::ServeUnary<crm::v1::GetSlaComplianceRequest, crm::v1::SlaCompliance>(
+      ctx, in, out, executor_, [this](const auto& request, const auto& call) {
+        return queries_->GetSlaCompliance(request, call);
+      });
+}
+
+grpc::ServerUnaryReactor* AnalyticsQueryService::GetResponseTimes(grpc::CallbackServerContext* ctx,
+                                                                  const grpc::ByteBuffer* in,
+                                                                  grpc::ByteBuffer* out) {
+  return rpc::ServeUnary<crm::v1::GetResponseTimesRequest, crm::v1::ResponseTimes>(
+      ctx, in, out, executor_, [this](const auto& request, const auto& call) {
+        return queries_->GetResponseTimes(request, call);
+      });
+}
+
+grpc::ServerUnaryReactor* AnalyticsQueryService::GetSatisfaction(grpc::CallbackServerContext* ctx,
+                                                                 const grpc::ByteBuffer* in,
+                                                                 grpc::ByteBuffer* out) {
+  return rpc::ServeUnary<crm::v1::GetSatisfactionRequest, crm::v1::Satisfaction>(
+      ctx, in, out, executor_, [this](const auto& request, const auto& call) {
+        return queries_->GetSatisfaction(request, call);
+      });
+}
+
+grpc::ServerUnaryReactor* AnalyticsQueryService::GetInteractionStats(
+    grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* in, grpc::ByteBuffer* out) {
+  return rpc::ServeUnary<crm::v1::GetInteractionStatsRequest, crm::v1::InteractionStats>(
+      ctx, in, out, executor_, [this](const auto& request, const auto& call) {
+        return queries_->GetInteractionStats(request, call);
+      });
+}
+
+grpc::ServerUnaryReactor* AnalyticsQueryService::GetRootCauses(grpc::CallbackServerContext* ctx,
+                                                               const grpc::ByteBuffer* in,
+                                                               grpc::ByteBuffer* out) {
+  return rpc::ServeUnary<crm::v1::GetRootCausesRequest, crm::v1::RootCauseRanking>(
+      ctx, in, out, executor_, [this](const auto& request, const auto& call) {
+        return queries_->GetRootCauses(request, call);
+      });
+}
+
+grpc::ServerUnaryReactor* AnalyticsQueryService::GetStaffKpis(grpc::CallbackServerContext* ctx,
+                                                              const grpc::ByteBuffer* in,
+                                                              grpc::ByteBuffer* out) {
+  return rpc::ServeUnary<crm::v1::GetStaffKpisRequest, crm::v1::StaffKpis>(
+      ctx, in, out, executor_, [this](const auto& request, const auto& call) {
+        return queries_->GetStaffKpis(request, call);
+      });
+}
+
+}  // namespace crm::services::analytics

@@ -1,0 +1,75 @@
+#include "services/segment/segment_query_service.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/base/status_macros.h"
+#include "common/status/errors.h"
+#include "domain/customer/customer_aggregate.h"
+#include "services/analytics/query_support.h"
+
+namespace crm::services::segment {
+
+absl::Status SegmentQueries::AwaitToken(const std::string& token,
+                                        const rpc::CallContext& call) const {
+  return analytics::AwaitConsistencyToken(views_runner_, token, call,
+                                          options_.max_consistency_wait);
+}
+
+absl::StatusOr<crm::v1::CustomerValue> SegmentQueries::GetCustomerValue(
+    const crm::v1::GetCustomerValueRequest& request, const rpc::CallContext& call) const {
+  CRM_ASSIGN_OR_RETURN(std::string id, domain::customer::ParseCustomerName(request.name(), "name"));
+  CRM_ASSIGN_OR_RETURN(std::optional<absl::Time> as_of,
+                       analytics::OptionalTime(request.has_as_of(), request.as_of(), "as_of"));
+  CRM_RETURN_IF_ERROR(AwaitToken(request.consistency_token(), call));
+  CRM_ASSIGN_OR_RETURN(auto value, views_->GetCustomerValue(id, as_of.value_or(clock_->Now())));
+  if (!value.has_value()) {
+    return status::Error(absl::StatusCode::kNotFound,
+                         absl::StrCat(request.name(), " does not exist"), "CUSTOMER_NOT_FOUND",
+                         {{"name", request.name()}});
+  }
+  return *std::move(value);
+}
+
+absl::StatusOr<crm::v1::SegmentSizes> SegmentQueries::GetSegmentSizes(
+    const crm::v1::GetSegmentSizesRequest& request, const rpc::CallContext& call) const {
+  CRM_RETURN_IF_ERROR(AwaitToken(request.consistency_token(), call));
+  return views_->GetSegmentSizes();
+}
+
+absl::StatusOr<crm::v1::LifecycleFunnel> SegmentQueries::GetLifecycleFunnel(
+    const crm::v1::GetLifecycleFunnelRequest& request, const rpc::CallContext& call) const {
+  CRM_ASSIGN_OR_RETURN(
+      analytics::Window window,
+      analytics::CheckWindow(request.has_start_time(), request.start_time(), "start_time",
+                             request.has_end_time(), request.end_time(), "end_time"));
+  CRM_RETURN_IF_ERROR(AwaitToken(request.consistency_token(), call));
+  return views_->GetLifecycleFunnel(window.start, window.end);
+}
+
+grpc::ServerUnaryReactor* SegmentQueryService::GetCustomerValue(grpc::CallbackServerContext* ctx,
+                                                                const grpc::ByteBuffer* in,
+                                                                grpc::ByteBuffer* out) {
+  return rpc::ServeUnary<crm::v1::GetCustomerValueRequest, crm::v1::CustomerValue>(
+      ctx, in, out, executor_, [this](const auto& request, const auto& call) {
+        return queries_->GetCustomerValue(request, call);
+      });
+}
+
+grpc::ServerUnaryReactor* SegmentQueryService::GetSegmentSizes(grpc::CallbackServerContext* ctx,
+                                                               const grpc::ByteBuffer* in,
+                                                               grpc::ByteBuffer* out) {
+  return rpc::ServeUnary<crm::v1::GetSegmentSizesRequest, crm::v1::SegmentSizes>(
+      ctx, in, out, executor_, [this](const auto& request, const auto& call) {
+        return queries_->GetSegmentSizes(request, call);
+      });
+}
+
+grpc::ServerUnaryReactor* SegmentQueryService::GetLifecycleFunnel(grpc::CallbackServerContext* ctx,
+                                                                  const grpc::ByteBuffer* in,
+                                                                  grpc::ByteBuffer* out) {
+  return rpc::ServeUnary<crm::v1::GetLifecycleFunnelRequest, crm::v1::LifecycleFunnel>(
+      ctx, in, out, executor_, [this](const auto& request, const auto& call) {
+        return queries_->GetLifecycleFunnel(request, call);
+      });
+}
+
+}  // namespace crm::services::segment
