@@ -1,0 +1,328 @@
+#include "projections/org/org_view_fold.h"
+
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "common/base/proto_util.h"
+#include "common/base/status_macros.h"
+#include "crm/events/v1/envelope.pb.h"
+#include "crm/v1/complaint.pb.h"
+#include "crm/v1/customer.pb.h"
+#include "crm/v1/interaction.pb.h"
+#include "crm/v1/org_service.pb.h"
+#include "domain/org/org_aggregate.h"
+#include "domain/org/org_names.h"
+#include "readmodel/org/org_view_keys.h"
+
+namespace crm::projections::org {
+namespace {
+
+using crm::events::v1::EventEnvelope;
+using readmodel::org::Index;
+using Entries = std::set<std::pair<Index, std::string>>;
+
+absl::Time ToTime(const google::protobuf::Timestamp& ts) {
+  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
+}
+
+template <typename T>
+absl::StatusOr<T> Load(const kv::KvBatch& batch, const std::string& key) {
+  CRM_ASSIGN_OR_RETURN(auto stored, batch.Get(key));
+  T out;
+  if (stored.has_value() && !out.ParseFromString(*stored)) {
+    return absl::InternalError(absl::StrCat("org view entry cannot be decoded: ", key));
+  }
+  return out;
+}
+
+// --- Org records and their indexes. ---
+
+Entries EntriesOf(const crm::v1::Department& d) {
+  return {{Index::kDepartmentFunction, crm::v1::DepartmentFunction_Name(d.function())}};
+}
+Entries EntriesOf(const crm::v1::Team& t) { return {{Index::kTeamDepartment, t.department()}}; }
+Entries EntriesOf(const crm::v1::Staff& s) {
+  Entries out = {{Index::kStaffDepartment, s.department()},
+                 {Index::kStaffRole, crm::v1::StaffRole_Name(s.role())},
+                 {Index::kStaffActive, s.active() ? "1" : "0"}};
+  if (!s.team().empty()) out.emplace(Index::kStaffTeam, s.team());
+  if (!s.manager().empty()) out.emplace(Index::kStaffManager, s.manager());
+  return out;
+}
+
+template <typename T>
+absl::Status ApplyRecord(const EventEnvelope& event, absl::string_view prefix,
+                         std::string (*key_of)(absl::string_view),
+                         absl::Status (*apply)(T&, const EventEnvelope&), kv::KvBatch& batch) {
+  const absl::string_view id = domain::org::IdOf(event.aggregate(), prefix);
+  if (id.empty()) {
+    return absl::DataLossError(
+        absl::StrCat("org event ", event.event_id(), " has aggregate '", event.aggregate(), "'"));
+  }
+  const std::string key = key_of(id);
+  CRM_ASSIGN_OR_RETURN(T before, Load<T>(batch, key));
+  if (event.aggregate_version() <= before.version()) return absl::OkStatus();  // seen already
+  T after = before;
+  absl::Status applied = apply(after, event);
+  if (!applied.ok()) {
+    return absl::DataLossError(absl::StrCat("event ", event.event_id(), " of ", event.aggregate(),
+                                            " cannot be applied: ", applied.message()));
+  }
+  const Entries old_entries = before.version() == 0 ? Entries() : EntriesOf(before);
+  const Entries new_entries = EntriesOf(after);
+  for (const auto& [index, value] : old_entries) {
+    if (!new_entries.count({index, value})) {
+      batch.Delete(readmodel::org::IndexKey(index, value, id));
+    }
+  }
+  for (const auto& [index, value] : new_entries) {
+    if (!old_entries.count({index, value}))
+      batch.Put(readmodel::org::IndexKey(index, value, id), "");
+  }
+  batch.Put(key, base::SerializeDeterministic(after));
+  return absl::OkStatus();
+}
+
+// --- Workload. ---
+
+// Adds to a staff member's counters; the entry is removed when both are back to zero.
+absl::Status Adjust(kv::KvBatch& batch, const std::string& staff_id, int64_t customers,
+                    int64_t open_complaints) {
+  if (customers == 0 && open_complaints == 0) return absl::OkStatus();
+  const std::string key = readmodel::org::WorkloadKey(staff_id);
+  CRM_ASSIGN_OR_RETURN(crm::v1::Workload w, Load<crm::v1::Workload>(batch, key));
+  w.set_customers_owned(w.customers_owned() + customers);
+  w.set_open_complaints(w.open_complaints() + open_complaints);
+  if (w.customers_owned() == 0 && w.open_complaints() == 0) {
+    batch.Delete(key);
+  } else {
+    batch.Put(key, base::SerializeDeterministic(w));
+  }
+  return absl::OkStatus();
+}
+
+// What one tracked item (complaint or follow-up) adds to the views.
+struct Contribution {
+  std::string staff_id;
+  bool open_complaint = false;
+  std::optional<absl::Time> due_from;  // entry in the due index
+};
+
+Contribution OfComplaint(const crm::v1::Complaint& c) {
+  Contribution out;
+  if (c.version() == 0 || c.status() == crm::v1::CLOSED) return out;
+  out.staff_id = c.assignee().staff_id();
+  out.open_complaint = true;
+  if (c.resolution_deadline().has_met_time()) return out;  // resolved: not overdue
+  if (c.response_deadline().breached() || c.resolution_deadline().breached()) {
+    out.due_from = absl::InfinitePast();
+    return out;
+  }
+  const auto& response = c.response_deadline();
+  if (response.has_due_time() && !response.has_met_time())
+    out.due_from = ToTime(response.due_time());
+  const auto& resolution = c.resolution_deadline();
+  if (resolution.has_due_time()) {
+    const absl::Time due = ToTime(resolution.due_time());
+    if (!out.due_from.has_value() || due < *out.due_from) out.due_from = due;
+  }
+  return out;
+}
+
+Contribution OfFollowUp(const crm::v1::Interaction& i) {
+  Contribution out;
+  if (i.version() == 0 || !i.has_follow_up_due_time() || i.has_follow_up_complete_time()) {
+    return out;
+  }
+  out.staff_id = i.staff_id();
+  out.due_from = ToTime(i.follow_up_due_time());
+  return out;
+}
+
+absl::Status Replace(kv::KvBatch& batch, const std::string& aggregate, const Contribution& before,
+                     const Contribution& after) {
+  if (before.open_complaint) CRM_RETURN_IF_ERROR(Adjust(batch, before.staff_id, 0, -1));
+  if (after.open_complaint) CRM_RETURN_IF_ERROR(Adjust(batch, after.staff_id, 0, +1));
+  if (before.due_from.has_value()) {
+    batch.Delete(readmodel::org::DueKey(*before.due_from, aggregate));
+  }
+  if (after.due_from.has_value()) {
+    batch.Put(readmodel::org::DueKey(*after.due_from, aggregate), after.staff_id);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ApplyOwner(const EventEnvelope& event, kv::KvBatch& batch) {
+  const std::string key = readmodel::org::CustomerTrackKey(event.customer_id());
+  CRM_ASSIGN_OR_RETURN(crm::v1::Customer tracked, Load<crm::v1::Customer>(batch, key));
+  if (event.aggregate_version() <= tracked.version()) return absl::OkStatus();
+  const std::string before = tracked.owner();
+  const std::string& after = event.owner_assigned().owner();
+  if (before != after) {
+    if (!before.empty()) CRM_RETURN_IF_ERROR(Adjust(batch, before, -1, 0));
+    if (!after.empty()) CRM_RETURN_IF_ERROR(Adjust(batch, after, +1, 0));
+  }
+  tracked.set_name(absl::StrCat("customers/", event.customer_id()));
+  tracked.set_owner(after);
+  tracked.set_version(event.aggregate_version());
+  batch.Put(key, base::SerializeDeterministic(tracked));
+  return absl::OkStatus();
+}
+
+bool IsComplaintEvent(const EventEnvelope& e) {
+  const int payload = static_cast<int>(e.payload_case());
+  return payload >= 50 && payload < 70;
+}
+
+void TrackComplaint(const EventEnvelope& event, crm::v1::Complaint& c) {
+  using P = EventEnvelope::PayloadCase;
+  switch (event.payload_case()) {
+    case P::kComplaintFiled: {
+      const auto& filed = event.complaint_filed();
+      c.set_name(event.aggregate());
+      c.set_status(crm::v1::FILED);
+      c.mutable_response_deadline()->set_kind(crm::v1::RESPONSE);
+      if (filed.has_response_due_time()) {
+        *c.mutable_response_deadline()->mutable_due_time() = filed.response_due_time();
+      }
+      c.mutable_resolution_deadline()->set_kind(crm::v1::RESOLUTION);
+      if (filed.has_resolution_due_time()) {
+        *c.mutable_resolution_deadline()->mutable_due_time() = filed.resolution_due_time();
+      }
+      break;
+    }
+    case P::kComplaintAcknowledged:
+      c.set_status(crm::v1::ACKNOWLEDGED);
+      *c.mutable_response_deadline()->mutable_met_time() = event.occurred_at();
+      break;
+    case P::kComplaintAssigned:
+      c.set_status(crm::v1::ASSIGNED);
+      *c.mutable_assignee() = event.complaint_assigned().assignee();
+      break;
+    case P::kComplaintInvestigationStarted:
+      c.set_status(crm::v1::INVESTIGATING);
+      break;
+    case P::kComplaintResolved:
+      c.set_status(crm::v1::RESOLVED);
+      *c.mutable_resolution_deadline()->mutable_met_time() = event.occurred_at();
+      break;
+    case P::kComplaintFollowUpVisitRecorded:
+      c.set_status(crm::v1::FOLLOWED_UP);
+      break;
+    case P::kComplaintClosed:
+      c.set_status(crm::v1::CLOSED);
+      *c.mutable_close_time() = event.occurred_at();
+      break;
+    case P::kComplaintReopened: {
+      // A new round: the earlier breaches were settled by the resolution.
+      c.set_status(crm::v1::REOPENED);
+      c.clear_close_time();
+      c.mutable_response_deadline()->set_breached(false);
+      auto* resolution = c.mutable_resolution_deadline();
+      resolution->Clear();
+      resolution->set_kind(crm::v1::RESOLUTION);
+      if (event.complaint_reopened().has_resolution_due_time()) {
+        *resolution->mutable_due_time() = event.complaint_reopened().resolution_due_time();
+      }
+      break;
+    }
+    case P::kComplaintSlaBreached:
+      if (event.complaint_sla_breached().kind() == crm::v1::RESPONSE) {
+        c.mutable_response_deadline()->set_breached(true);
+      } else {
+        c.mutable_resolution_deadline()->set_breached(true);
+      }
+      break;
+    default:  // escalations and later event types do not change the workload
+      break;
+  }
+  c.set_version(event.aggregate_version());
+}
+
+absl::Status ApplyComplaint(const EventEnvelope& event, kv::KvBatch& batch) {
+  if (event.aggregate().empty()) {
+    return absl::DataLossError(
+        absl::StrCat("complaint event ", event.event_id(), " has no aggregate"));
+  }
+  const std::string key = readmodel::org::ComplaintTrackKey(event.aggregate());
+  CRM_ASSIGN_OR_RETURN(crm::v1::Complaint before, Load<crm::v1::Complaint>(batch, key));
+  if (event.aggregate_version() <= before.version()) return absl::OkStatus();
+  crm::v1::Complaint after = before;
+  TrackComplaint(event, after);
+  CRM_RETURN_IF_ERROR(Replace(batch, event.aggregate(), OfComplaint(before), OfComplaint(after)));
+  batch.Put(key, base::SerializeDeterministic(after));
+  return absl::OkStatus();
+}
+
+absl::Status ApplyInteraction(const EventEnvelope& event, kv::KvBatch& batch) {
+  if (event.aggregate().empty()) {
+    return absl::DataLossError(
+        absl::StrCat("interaction event ", event.event_id(), " has no aggregate"));
+  }
+  const std::string key = readmodel::org::InteractionTrackKey(event.aggregate());
+  CRM_ASSIGN_OR_RETURN(crm::v1::Interaction before, Load<crm::v1::Interaction>(batch, key));
+  if (event.aggregate_version() <= before.version()) return absl::OkStatus();
+  crm::v1::Interaction after = before;
+  if (event.has_interaction_logged()) {
+    const auto& logged = event.interaction_logged();
+    // Only interactions with a follow-up matter here.
+    if (!logged.interaction().has_follow_up_due_time()) return absl::OkStatus();
+    after.set_name(event.aggregate());
+    after.set_staff_id(logged.staff().staff_id().empty() ? logged.interaction().staff_id()
+                                                         : logged.staff().staff_id());
+    *after.mutable_follow_up_due_time() = logged.interaction().follow_up_due_time();
+    if (logged.interaction().has_follow_up_complete_time()) {
+      *after.mutable_follow_up_complete_time() = logged.interaction().follow_up_complete_time();
+    }
+  } else if (event.has_follow_up_completed()) {
+    if (before.version() == 0) return absl::OkStatus();  // no follow-up was tracked
+    const auto& completed = event.follow_up_completed();
+    *after.mutable_follow_up_complete_time() =
+        completed.has_complete_time() ? completed.complete_time() : event.occurred_at();
+  } else {
+    return absl::OkStatus();
+  }
+  after.set_version(event.aggregate_version());
+  CRM_RETURN_IF_ERROR(Replace(batch, event.aggregate(), OfFollowUp(before), OfFollowUp(after)));
+  batch.Put(key, base::SerializeDeterministic(after));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status OrgViewFold::Apply(const eventlog::LogRecord& record, kv::KvBatch& batch) {
+  EventEnvelope event;
+  if (!event.ParseFromString(record.value)) {
+    return absl::DataLossError("record is not a crm.events.v1.EventEnvelope");
+  }
+  if (domain::org::IsDepartmentEvent(event)) {
+    return ApplyRecord<crm::v1::Department>(event, domain::org::kDepartmentPrefix,
+                                            &readmodel::org::DepartmentKey,
+                                            &domain::org::ApplyDepartment, batch);
+  }
+  if (domain::org::IsTeamEvent(event)) {
+    return ApplyRecord<crm::v1::Team>(event, domain::org::kTeamPrefix, &readmodel::org::TeamKey,
+                                      &domain::org::ApplyTeam, batch);
+  }
+  if (domain::org::IsStaffEvent(event)) {
+    return ApplyRecord<crm::v1::Staff>(event, domain::org::kStaffPrefix, &readmodel::org::StaffKey,
+                                       &domain::org::ApplyStaff, batch);
+  }
+  if (event.has_owner_assigned()) {
+    if (event.customer_id().empty()) {
+      return absl::DataLossError("OwnerAssigned without a customer id");
+    }
+    return ApplyOwner(event, batch);
+  }
+  if (IsComplaintEvent(event)) return ApplyComplaint(event, batch);
+  if (event.has_interaction_logged() || event.has_follow_up_completed()) {
+    return ApplyInteraction(event, batch);
+  }
+  return absl::OkStatus();  // another area's event
+}
+
+}  // namespace crm::projections::org

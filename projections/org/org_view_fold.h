@@ -1,0 +1,29 @@
+// OrgViewFold: folds events into the org views (layout in readmodel/org/org_view_keys.h):
+//   - org events (departments, teams, staff): the records and their list indexes;
+//   - OwnerAssigned: customers owned per staff member (+1 the new owner, -1 the previous one);
+//   - complaint events: open complaints per assignee (assigned and not closed; reassign, close and
+//     reopen move the count) and the due index of complaints not yet resolved (overdue from the
+//     earliest pending deadline, or always once an SLA breach is recorded; a reopen starts over);
+//   - InteractionLogged with a follow_up_due_time / FollowUpCompleted: the due index of open
+//     follow-ups per staff member.
+// Every other event is ignored. Writes only keys under "og/".
+//
+// Idempotent: each aggregate's (department, team, staff member, customer, complaint,
+// interaction) last applied version is kept under og/ and an event at or below it is skipped,
+// so a re-applied record changes nothing. Deterministic: the views depend only on the events
+// (overdue is evaluated by the reader against a time it is given), so a rebuild from position
+// zero reproduces them byte for byte. An org event that does not apply (version gap) or an
+// undecodable record is DATA_LOSS (the runner dead-letters it).
+// Thread-safe: stateless; the FoldRunner calls it from one thread.
+#pragma once
+
+#include "common/fold/fold_runner.h"
+
+namespace crm::projections::org {
+
+class OrgViewFold final : public fold::Fold {
+ public:
+  absl::Status Apply(const eventlog::LogRecord& record, kv::KvBatch& batch) override;
+};
+
+}  // namespace crm::projections::org

@@ -1,0 +1,181 @@
+#include "readmodel/org/org_views.h"
+
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/base/status_macros.h"
+#include "readmodel/org/org_view_keys.h"
+
+namespace crm::readmodel::org {
+namespace {
+
+absl::Status Corrupt(absl::string_view key) {
+  return absl::DataLossError(absl::StrCat("org view entry cannot be decoded: ", key));
+}
+
+template <typename T>
+absl::StatusOr<std::optional<T>> Load(const kv::KvStore& store, const std::string& key) {
+  CRM_ASSIGN_OR_RETURN(auto value, store.Get(key));
+  if (!value.has_value()) return std::nullopt;
+  T out;
+  if (!out.ParseFromString(*value)) return Corrupt(key);
+  return out;
+}
+
+// Records under `record_prefix` (id order), or those whose index entry under `index_prefix`
+// exists when it is non-empty; each must pass `matches`. Strictly after `after_id`.
+template <typename T>
+absl::StatusOr<OrgViews::Page<T>> Scan(const kv::KvStore& store, absl::string_view record_prefix,
+                                       const std::string& index_prefix, absl::string_view after_id,
+                                       size_t page_size,
+                                       const std::function<bool(const T&)>& matches) {
+  const std::string prefix = index_prefix.empty() ? std::string(record_prefix) : index_prefix;
+  const std::string start_after = after_id.empty() ? "" : absl::StrCat(prefix, after_id);
+  OrgViews::Page<T> page;
+  absl::Status inner;
+  absl::Status scanned =
+      store.ScanPrefix(prefix, start_after, 0, [&](absl::string_view key, absl::string_view value) {
+        T item;
+        if (index_prefix.empty()) {
+          if (!item.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+            inner = Corrupt(key);
+            return false;
+          }
+        } else {
+          const std::string record_key =
+              absl::StrCat(record_prefix, key.substr(index_prefix.size()));
+          auto loaded = Load<T>(store, record_key);
+          if (!loaded.ok()) {
+            inner = loaded.status();
+            return false;
+          }
+          if (!loaded->has_value()) return true;  // index ahead of a missing record: skip
+          item = std::move(**loaded);
+        }
+        if (!matches(item)) return true;
+        if (page.items.size() == page_size) {
+          page.more = true;
+          return false;
+        }
+        page.items.push_back(std::move(item));
+        return true;
+      });
+  CRM_RETURN_IF_ERROR(scanned);
+  CRM_RETURN_IF_ERROR(inner);
+  return page;
+}
+
+template <typename T>
+absl::StatusOr<std::vector<T>> All(const kv::KvStore& store, absl::string_view prefix) {
+  CRM_ASSIGN_OR_RETURN(OrgViews::Page<T> page,
+                       Scan<T>(store, prefix, "", "", SIZE_MAX, [](const T&) { return true; }));
+  return std::move(page.items);
+}
+
+}  // namespace
+
+absl::StatusOr<std::optional<crm::v1::Department>> OrgViews::GetDepartment(
+    absl::string_view id) const {
+  return Load<crm::v1::Department>(*store_, DepartmentKey(id));
+}
+
+absl::StatusOr<std::optional<crm::v1::Team>> OrgViews::GetTeam(absl::string_view id) const {
+  return Load<crm::v1::Team>(*store_, TeamKey(id));
+}
+
+absl::StatusOr<std::optional<crm::v1::Staff>> OrgViews::GetStaff(absl::string_view id) const {
+  return Load<crm::v1::Staff>(*store_, StaffKey(id));
+}
+
+absl::StatusOr<OrgViews::Page<crm::v1::Department>> OrgViews::ListDepartments(
+    crm::v1::DepartmentFunction function, absl::string_view after_id, size_t page_size) const {
+  std::string index;
+  if (function != crm::v1::DEPARTMENT_FUNCTION_UNSPECIFIED) {
+    index = IndexPrefix(Index::kDepartmentFunction, crm::v1::DepartmentFunction_Name(function));
+  }
+  return Scan<crm::v1::Department>(*store_, kDepartmentPrefix, index, after_id, page_size,
+                                   [](const crm::v1::Department&) { return true; });
+}
+
+absl::StatusOr<OrgViews::Page<crm::v1::Team>> OrgViews::ListTeams(absl::string_view department,
+                                                                  absl::string_view after_id,
+                                                                  size_t page_size) const {
+  std::string index;
+  if (!department.empty()) index = IndexPrefix(Index::kTeamDepartment, department);
+  return Scan<crm::v1::Team>(*store_, kTeamPrefix, index, after_id, page_size,
+                             [](const crm::v1::Team&) { return true; });
+}
+
+absl::StatusOr<OrgViews::Page<crm::v1::Staff>> OrgViews::ListStaff(const StaffFilter& filter,
+                                                                   absl::string_view after_id,
+                                                                   size_t page_size) const {
+  // Drive the scan from the most selective index that is set; check the rest per record.
+  std::string index;
+  if (!filter.manager.empty()) {
+    index = IndexPrefix(Index::kStaffManager, filter.manager);
+  } else if (!filter.team.empty()) {
+    index = IndexPrefix(Index::kStaffTeam, filter.team);
+  } else if (!filter.department.empty()) {
+    index = IndexPrefix(Index::kStaffDepartment, filter.department);
+  } else if (filter.role != crm::v1::STAFF_ROLE_UNSPECIFIED) {
+    index = IndexPrefix(Index::kStaffRole, crm::v1::StaffRole_Name(filter.role));
+  } else if (filter.active.has_value()) {
+    index = IndexPrefix(Index::kStaffActive, *filter.active ? "1" : "0");
+  }
+  return Scan<crm::v1::Staff>(
+      *store_, kStaffPrefix, index, after_id, page_size, [&](const crm::v1::Staff& s) {
+        if (!filter.department.empty() && s.department() != filter.department) return false;
+        if (!filter.team.empty() && s.team() != filter.team) return false;
+        if (filter.role != crm::v1::STAFF_ROLE_UNSPECIFIED && s.role() != filter.role) {
+          return false;
+        }
+        if (filter.active.has_value() && s.active() != *filter.active) return false;
+        if (!filter.manager.empty() && s.manager() != filter.manager) return false;
+        return true;
+      });
+}
+
+absl::StatusOr<std::vector<crm::v1::Department>> OrgViews::AllDepartments() const {
+  return All<crm::v1::Department>(*store_, kDepartmentPrefix);
+}
+absl::StatusOr<std::vector<crm::v1::Team>> OrgViews::AllTeams() const {
+  return All<crm::v1::Team>(*store_, kTeamPrefix);
+}
+absl::StatusOr<std::vector<crm::v1::Staff>> OrgViews::AllStaff() const {
+  return All<crm::v1::Staff>(*store_, kStaffPrefix);
+}
+
+absl::StatusOr<std::map<std::string, crm::v1::Workload>> OrgViews::Workloads(absl::Time now) const {
+  std::map<std::string, crm::v1::Workload> out;
+  absl::Status inner;
+  CRM_RETURN_IF_ERROR(store_->ScanPrefix(
+      kWorkloadPrefix, "", 0, [&](absl::string_view key, absl::string_view value) {
+        crm::v1::Workload w;
+        if (!w.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+          inner = Corrupt(key);
+          return false;
+        }
+        crm::v1::Workload& entry = out[std::string(key.substr(kWorkloadPrefix.size()))];
+        entry.set_customers_owned(w.customers_owned());
+        entry.set_open_complaints(w.open_complaints());
+        return true;
+      }));
+  CRM_RETURN_IF_ERROR(inner);
+  // Only entries overdue by `now`: [og/due/, og/due/<now>).
+  CRM_RETURN_IF_ERROR(
+      store_->Scan(kDuePrefix, absl::StrCat(kDuePrefix, SortableTime(now)), 0,
+                   [&](absl::string_view key, absl::string_view value) {
+                     crm::v1::Workload& entry = out[std::string(value)];
+                     if (absl::StrContains(AggregateFromDueKey(key), "/complaints/")) {
+                       entry.set_overdue_complaints(entry.overdue_complaints() + 1);
+                     } else {
+                       entry.set_overdue_follow_ups(entry.overdue_follow_ups() + 1);
+                     }
+                     entry.set_overdue_items(entry.overdue_items() + 1);
+                     return true;
+                   }));
+  return out;
+}
+
+}  // namespace crm::readmodel::org

@@ -1,0 +1,486 @@
+#include "projections/org/org_view_fold.h"
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "common/base/uuid.h"
+#include "common/eventlog/in_memory_event_log.h"
+#include "common/kv/kv_store.h"
+#include "crm/events/v1/envelope.pb.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "readmodel/org/org_views.h"
+
+namespace crm::projections::org {
+namespace {
+
+using crm::events::v1::EventEnvelope;
+using readmodel::org::OrgViews;
+using ::testing::ElementsAre;
+
+constexpr int64_t kT0 = 1'800'000'000;  // seconds; "now" in these tests is around here
+
+google::protobuf::Timestamp Ts(int64_t seconds) {
+  google::protobuf::Timestamp ts;
+  ts.set_seconds(seconds);
+  return ts;
+}
+
+absl::Time At(int64_t seconds) { return absl::FromUnixSeconds(seconds); }
+
+std::map<std::string, std::string> Dump(const kv::KvStore& store, absl::string_view prefix = "") {
+  std::map<std::string, std::string> out;
+  EXPECT_TRUE(store
+                  .ScanPrefix(prefix, "", 0,
+                              [&](absl::string_view k, absl::string_view v) {
+                                out.emplace(std::string(k), std::string(v));
+                                return true;
+                              })
+                  .ok());
+  return out;
+}
+
+std::vector<std::string> Names(const auto& items) {
+  std::vector<std::string> out;
+  for (const auto& i : items) out.push_back(i.name());
+  return out;
+}
+
+// Builds a log of events with per-aggregate versions, as the executor would stamp them.
+class History {
+ public:
+  EventEnvelope Org(const std::string& aggregate, EventEnvelope e) {
+    return Stamp(aggregate, "", "org", e);
+  }
+  EventEnvelope Customer(const std::string& customer_id, EventEnvelope e) {
+    return Stamp("customers/" + customer_id, customer_id, customer_id, e);
+  }
+  EventEnvelope Complaint(const std::string& customer_id, const std::string& id, EventEnvelope e) {
+    return Stamp("customers/" + customer_id + "/complaints/" + id, customer_id, customer_id, e);
+  }
+  EventEnvelope Interaction(const std::string& customer_id, const std::string& id,
+                            EventEnvelope e) {
+    return Stamp("customers/" + customer_id + "/interactions/" + id, customer_id, customer_id, e);
+  }
+
+  std::vector<eventlog::LogRecord> records;
+
+ private:
+  EventEnvelope Stamp(const std::string& aggregate, const std::string& customer_id,
+                      const std::string& key, EventEnvelope e) {
+    e.set_event_id(base::NewUuid());
+    e.set_aggregate(aggregate);
+    e.set_customer_id(customer_id);
+    e.set_aggregate_version(++versions_[aggregate]);
+    *e.mutable_recorded_at() = Ts(kT0 - 100'000 + static_cast<int64_t>(records.size()));
+    if (!e.has_occurred_at()) *e.mutable_occurred_at() = e.recorded_at();
+    e.set_event_type("test");
+    e.set_schema_version(1);
+    eventlog::LogRecord record;
+    record.position = {0, static_cast<int64_t>(records.size())};
+    record.key = key;
+    record.value = e.SerializeAsString();
+    records.push_back(record);
+    return e;
+  }
+  std::map<std::string, int64_t> versions_;
+};
+
+EventEnvelope DepartmentCreated(const std::string& id, crm::v1::DepartmentFunction function) {
+  EventEnvelope e;
+  auto* d = e.mutable_department_created()->mutable_department();
+  d->set_name("departments/" + id);
+  d->set_display_name(id);
+  d->set_function(function);
+  return e;
+}
+
+EventEnvelope TeamCreated(const std::string& id, const std::string& department) {
+  EventEnvelope e;
+  auto* t = e.mutable_team_created()->mutable_team();
+  t->set_name("teams/" + id);
+  t->set_display_name(id);
+  t->set_department("departments/" + department);
+  return e;
+}
+
+EventEnvelope StaffAdded(const std::string& id, crm::v1::StaffRole role,
+                         const std::string& department, const std::string& team,
+                         const std::string& manager) {
+  EventEnvelope e;
+  auto* s = e.mutable_staff_added()->mutable_staff();
+  s->set_name("staff/" + id);
+  s->set_display_name(id);
+  s->set_role(role);
+  s->set_level(crm::v1::FRONT_LINE);
+  s->set_department("departments/" + department);
+  if (!team.empty()) s->set_team("teams/" + team);
+  s->set_manager(manager);
+  s->set_active(true);
+  return e;
+}
+
+EventEnvelope OwnerAssigned(const std::string& owner, const std::string& previous) {
+  EventEnvelope e;
+  e.mutable_owner_assigned()->set_owner(owner);
+  e.mutable_owner_assigned()->set_previous_owner(previous);
+  return e;
+}
+
+EventEnvelope Filed(int64_t response_due, int64_t resolution_due) {
+  EventEnvelope e;
+  auto* f = e.mutable_complaint_filed();
+  f->set_severity(crm::v1::GENERAL);
+  *f->mutable_response_due_time() = Ts(response_due);
+  *f->mutable_resolution_due_time() = Ts(resolution_due);
+  return e;
+}
+
+EventEnvelope Assigned(const std::string& staff_id, const std::string& previous = "") {
+  EventEnvelope e;
+  e.mutable_complaint_assigned()->mutable_assignee()->set_staff_id(staff_id);
+  e.mutable_complaint_assigned()->set_previous_assignee(previous);
+  return e;
+}
+
+EventEnvelope Acknowledged() {
+  EventEnvelope e;
+  e.mutable_complaint_acknowledged();
+  return e;
+}
+EventEnvelope Resolved() {
+  EventEnvelope e;
+  e.mutable_complaint_resolved()->set_resolution("fixed");
+  return e;
+}
+EventEnvelope Closed() {
+  EventEnvelope e;
+  e.mutable_complaint_closed();
+  return e;
+}
+EventEnvelope Reopened(int64_t resolution_due) {
+  EventEnvelope e;
+  e.mutable_complaint_reopened()->set_reason("not satisfied");
+  *e.mutable_complaint_reopened()->mutable_resolution_due_time() = Ts(resolution_due);
+  return e;
+}
+EventEnvelope Breached(crm::v1::SlaKind kind, int64_t due) {
+  EventEnvelope e;
+  e.mutable_complaint_sla_breached()->set_kind(kind);
+  *e.mutable_complaint_sla_breached()->mutable_due_time() = Ts(due);
+  *e.mutable_occurred_at() = Ts(due);
+  return e;
+}
+EventEnvelope Logged(const std::string& staff_id, std::optional<int64_t> follow_up_due) {
+  EventEnvelope e;
+  auto* l = e.mutable_interaction_logged();
+  l->mutable_interaction()->set_staff_id(staff_id);
+  l->mutable_interaction()->set_summary("call");
+  if (follow_up_due.has_value()) {
+    *l->mutable_interaction()->mutable_follow_up_due_time() = Ts(*follow_up_due);
+  }
+  l->mutable_staff()->set_staff_id(staff_id);
+  return e;
+}
+EventEnvelope FollowUpDone() {
+  EventEnvelope e;
+  *e.mutable_follow_up_completed()->mutable_complete_time() = Ts(kT0 - 10);
+  return e;
+}
+
+class OrgViewFoldTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = std::filesystem::path(::testing::TempDir()) / ("org-views-" + base::NewUuid());
+    store_ = *kv::KvStore::Open((root_ / "views").string());
+    views_ = std::make_unique<OrgViews>(store_.get());
+  }
+  void TearDown() override {
+    views_.reset();
+    store_.reset();
+    std::filesystem::remove_all(root_);
+  }
+
+  // Applies the records not yet applied, one batch each.
+  void ApplyNew() {
+    for (; applied_ < h_.records.size(); ++applied_) ApplyRecord(h_.records[applied_]);
+  }
+  void ApplyRecord(const eventlog::LogRecord& record) {
+    kv::KvBatch batch = store_->NewBatch();
+    absl::Status s = fold_.Apply(record, batch);
+    ASSERT_TRUE(s.ok()) << s;
+    ASSERT_TRUE(store_->Write(batch).ok());
+  }
+
+  crm::v1::Workload WorkloadOf(const std::string& staff_id, absl::Time now) {
+    auto all = views_->Workloads(now);
+    EXPECT_TRUE(all.ok()) << all.status();
+    auto it = all->find(staff_id);
+    return it == all->end() ? crm::v1::Workload() : it->second;
+  }
+
+  void BuildOrg() {
+    h_.Org("departments/sales", DepartmentCreated("sales", crm::v1::SALES));
+    h_.Org("departments/cs", DepartmentCreated("cs", crm::v1::CUSTOMER_SERVICE));
+    h_.Org("teams/north", TeamCreated("north", "sales"));
+    h_.Org("teams/desk", TeamCreated("desk", "cs"));
+    h_.Org("staff/boss", StaffAdded("boss", crm::v1::MANAGER, "sales", "", ""));
+    h_.Org("staff/ann", StaffAdded("ann", crm::v1::ACCOUNT_MANAGER, "sales", "north", "boss"));
+    h_.Org("staff/bob", StaffAdded("bob", crm::v1::ACCOUNT_MANAGER, "sales", "north", "boss"));
+    h_.Org("staff/cat", StaffAdded("cat", crm::v1::SERVICE_AGENT, "cs", "desk", "boss"));
+  }
+
+  std::filesystem::path root_;
+  std::unique_ptr<kv::KvStore> store_;
+  std::unique_ptr<OrgViews> views_;
+  OrgViewFold fold_;
+  History h_;
+  size_t applied_ = 0;
+};
+
+TEST_F(OrgViewFoldTest, RecordsAndListIndexes) {
+  BuildOrg();
+  EventEnvelope moved;
+  moved.mutable_staff_updated()->add_changed_paths("team");
+  moved.mutable_staff_updated()->add_changed_paths("role");
+  moved.mutable_staff_updated()->mutable_staff()->set_role(crm::v1::SUPERVISOR);
+  h_.Org("staff/bob", moved);  // bob leaves his team and becomes a supervisor
+  EventEnvelope gone;
+  gone.mutable_staff_deactivated()->set_reason("left");
+  h_.Org("staff/ann", gone);
+  ApplyNew();
+
+  auto ann = views_->GetStaff("ann");
+  ASSERT_TRUE(ann.ok() && ann->has_value());
+  EXPECT_FALSE((*ann)->active());
+  EXPECT_EQ((*ann)->version(), 2);
+  EXPECT_EQ((*ann)->etag(), "v2");
+  auto sales = views_->GetDepartment("sales");
+  ASSERT_TRUE(sales.ok() && sales->has_value());
+  EXPECT_EQ((*sales)->function(), crm::v1::SALES);
+  EXPECT_FALSE(views_->GetTeam("nope")->has_value());
+
+  auto by_function = views_->ListDepartments(crm::v1::CUSTOMER_SERVICE, "", 10);
+  EXPECT_THAT(Names(by_function->items), ElementsAre("departments/cs"));
+  auto teams = views_->ListTeams("departments/sales", "", 10);
+  EXPECT_THAT(Names(teams->items), ElementsAre("teams/north"));
+
+  OrgViews::StaffFilter in_north{.team = "teams/north"};
+  EXPECT_THAT(Names(views_->ListStaff(in_north, "", 10)->items), ElementsAre("staff/ann"));
+  OrgViews::StaffFilter active_sales{.department = "departments/sales", .active = true};
+  EXPECT_THAT(Names(views_->ListStaff(active_sales, "", 10)->items),
+              ElementsAre("staff/bob", "staff/boss"));
+  OrgViews::StaffFilter supervisors{.role = crm::v1::SUPERVISOR};
+  EXPECT_THAT(Names(views_->ListStaff(supervisors, "", 10)->items), ElementsAre("staff/bob"));
+  OrgViews::StaffFilter reports{.manager = "boss"};
+  auto first = views_->ListStaff(reports, "", 2);
+  EXPECT_THAT(Names(first->items), ElementsAre("staff/ann", "staff/bob"));
+  EXPECT_TRUE(first->more);
+  auto second = views_->ListStaff(reports, "bob", 2);
+  EXPECT_THAT(Names(second->items), ElementsAre("staff/cat"));
+  EXPECT_FALSE(second->more);
+  OrgViews::StaffFilter inactive{.active = false};
+  EXPECT_THAT(Names(views_->ListStaff(inactive, "", 10)->items), ElementsAre("staff/ann"));
+}
+
+TEST_F(OrgViewFoldTest, CustomersOwnedFollowOwnerAssigned) {
+  h_.Customer("c1", OwnerAssigned("ann", ""));
+  h_.Customer("c2", OwnerAssigned("ann", ""));
+  h_.Customer("c3", OwnerAssigned("bob", ""));
+  ApplyNew();
+  EXPECT_EQ(WorkloadOf("ann", At(kT0)).customers_owned(), 2);
+  EXPECT_EQ(WorkloadOf("bob", At(kT0)).customers_owned(), 1);
+
+  h_.Customer("c1", OwnerAssigned("bob", "ann"));
+  h_.Customer("c3", OwnerAssigned("bob", "bob"));  // same owner (team change): no move
+  ApplyNew();
+  EXPECT_EQ(WorkloadOf("ann", At(kT0)).customers_owned(), 1);
+  EXPECT_EQ(WorkloadOf("bob", At(kT0)).customers_owned(), 2);
+
+  h_.Customer("c2", OwnerAssigned("bob", "ann"));
+  ApplyNew();
+  EXPECT_EQ(Dump(*store_, "og/w/ann").size(), 0u);  // back to zero: entry removed
+  EXPECT_EQ(WorkloadOf("bob", At(kT0)).customers_owned(), 3);
+}
+
+TEST_F(OrgViewFoldTest, OpenComplaintsFollowAssignmentsClosuresAndReopens) {
+  h_.Complaint("c1", "k1", Filed(kT0 + 3600, kT0 + 7200));
+  ApplyNew();
+  EXPECT_EQ(WorkloadOf("", At(kT0)).open_complaints(), 1);  // unassigned
+
+  h_.Complaint("c1", "k1", Assigned("cat"));
+  h_.Complaint("c2", "k2", Filed(kT0 + 3600, kT0 + 7200));
+  h_.Complaint("c2", "k2", Assigned("cat"));
+  ApplyNew();
+  EXPECT_EQ(WorkloadOf("", At(kT0)).open_complaints(), 0);
+  EXPECT_EQ(WorkloadOf("cat", At(kT0)).open_complaints(), 2);
+
+  h_.Complaint("c2", "k2", Assigned("dan", "cat"));  // reassigned
+  h_.Complaint("c1", "k1", Resolved());              // resolved still counts until closed
+  ApplyNew();
+  EXPECT_EQ(WorkloadOf("cat", At(kT0)).open_complaints(), 1);
+  EXPECT_EQ(WorkloadOf("dan", At(kT0)).open_complaints(), 1);
+
+  h_.Complaint("c1", "k1", Closed());
+  ApplyNew();
+  EXPECT_EQ(WorkloadOf("cat", At(kT0)).open_complaints(), 0);
+
+  h_.Complaint("c1", "k1", Reopened(kT0 + 9000));
+  ApplyNew();
+  EXPECT_EQ(WorkloadOf("cat", At(kT0)).open_complaints(), 1);
+}
+
+TEST_F(OrgViewFoldTest, OverdueComplaints) {
+  // k1: response due at T0+100, resolution at T0+1000.
+  h_.Complaint("c1", "k1", Filed(kT0 + 100, kT0 + 1000));
+  h_.Complaint("c1", "k1", Assigned("cat"));
+  ApplyNew();
+  EXPECT_EQ(WorkloadOf("cat", At(kT0)).overdue_complaints(), 0);
+  EXPECT_EQ(WorkloadOf("cat", At(kT0 + 100)).overdue_complaints(), 0);  // due == now: not yet
+  EXPECT_EQ(WorkloadOf("cat", At(kT0 + 101)).overdue_complaints(), 1);
+
+  // Acknowledged: the response deadline is met; the resolution one is next.
+  h_.Complaint("c1", "k1", Acknowledged());
+  ApplyNew();
+  EXPECT_EQ(WorkloadOf("cat", At(kT0 + 500)).overdue_complaints(), 0);
+  EXPECT_EQ(WorkloadOf("cat", At(kT0 + 1001)).overdue_complaints(), 1);
+  EXPECT_EQ(WorkloadOf("cat", At(kT0 + 1001)).overdue_items(), 1);
+
+  // A recorded breach is overdue whatever the clock says, until resolved.
+  h_.Complaint("c1", "k1", Breached(crm::v1::RESOLUTION, kT0 + 1000));
+  ApplyNew();
+  EXPECT_EQ(WorkloadOf("cat", At(kT0 - 5000)).overdue_complaints(), 1);
+  h_.Complaint("c1", "k1", Resolved());
+  ApplyNew();
+  EXPECT_EQ(WorkloadOf("cat", At(kT0 + 5000)).overdue_complaints(), 0);
+  EXPECT_EQ(WorkloadOf("cat", At(kT0 + 5000)).open_complaints(), 1);
+
+  // Reopened: a new round with a new resolution deadline; the old breach is settled.
+  h_.Complaint("c1", "k1", Closed());
+  h_.Complaint("c1", "k1", Reopened(kT0 + 8000));
+  ApplyNew();
+  EXPECT_EQ(WorkloadOf("cat", At(kT0 + 7000)).overdue_complaints(), 0);
+  EXPECT_EQ(WorkloadOf("cat", At(kT0 + 8001)).overdue_complaints(), 1);
+
+  // A response breach keeps it overdue after the acknowledgement, until resolved.
+  h_.Complaint("c2", "k2", Filed(kT0 + 100, kT0 + 1000));
+  h_.Complaint("c2", "k2", Breached(crm::v1::RESPONSE, kT0 + 100));
+  h_.Complaint("c2", "k2", Acknowledged());
+  ApplyNew();
+  EXPECT_EQ(WorkloadOf("", At(kT0)).overdue_complaints(), 1);  // unassigned
+
+  // Reassigning moves the overdue item too.
+  h_.Complaint("c2", "k2", Assigned("dan"));
+  ApplyNew();
+  EXPECT_EQ(WorkloadOf("", At(kT0)).overdue_complaints(), 0);
+  EXPECT_EQ(WorkloadOf("dan", At(kT0)).overdue_complaints(), 1);
+}
+
+TEST_F(OrgViewFoldTest, OverdueFollowUps) {
+  h_.Interaction("c1", "i1", Logged("ann", kT0 - 60));
+  h_.Interaction("c1", "i2", Logged("ann", kT0 + 60));
+  h_.Interaction("c1", "i3", Logged("ann", std::nullopt));  // no follow-up: not tracked
+  ApplyNew();
+  crm::v1::Workload w = WorkloadOf("ann", At(kT0));
+  EXPECT_EQ(w.overdue_follow_ups(), 1);
+  EXPECT_EQ(w.overdue_items(), 1);
+  EXPECT_EQ(WorkloadOf("ann", At(kT0 + 61)).overdue_follow_ups(), 2);
+  EXPECT_EQ(Dump(*store_, "og/in/").size(), 2u);
+
+  h_.Interaction("c1", "i1", FollowUpDone());
+  h_.Interaction("c1", "i3", FollowUpDone());  // nothing tracked: ignored
+  ApplyNew();
+  EXPECT_EQ(WorkloadOf("ann", At(kT0 + 61)).overdue_follow_ups(), 1);
+}
+
+// Every record applied twice in a row (a redelivery) leaves the same store as once.
+TEST_F(OrgViewFoldTest, ReapplyingARecordChangesNothing) {
+  BuildOrg();
+  h_.Customer("c1", OwnerAssigned("ann", ""));
+  h_.Customer("c1", OwnerAssigned("bob", "ann"));
+  h_.Complaint("c1", "k1", Filed(kT0 + 100, kT0 + 1000));
+  h_.Complaint("c1", "k1", Assigned("cat"));
+  h_.Complaint("c1", "k1", Breached(crm::v1::RESPONSE, kT0 + 100));
+  h_.Complaint("c1", "k1", Assigned("bob", "cat"));
+  h_.Complaint("c1", "k1", Resolved());
+  h_.Complaint("c1", "k1", Closed());
+  h_.Complaint("c1", "k1", Reopened(kT0 + 5000));
+  h_.Interaction("c1", "i1", Logged("ann", kT0 - 60));
+  h_.Interaction("c1", "i1", FollowUpDone());
+
+  for (const auto& record : h_.records) ApplyRecord(record);
+  const auto once = Dump(*store_);
+
+  auto twice_store = *kv::KvStore::Open((root_ / "twice").string());
+  for (const auto& record : h_.records) {
+    for (int i = 0; i < 2; ++i) {
+      kv::KvBatch batch = twice_store->NewBatch();
+      ASSERT_TRUE(fold_.Apply(record, batch).ok());
+      ASSERT_TRUE(twice_store->Write(batch).ok());
+    }
+  }
+  EXPECT_EQ(Dump(*twice_store), once);
+  // And replaying the whole history again changes nothing either.
+  for (const auto& record : h_.records) ApplyRecord(record);
+  EXPECT_EQ(Dump(*store_), once);
+
+  EXPECT_EQ(WorkloadOf("bob", At(kT0)).customers_owned(), 1);
+  EXPECT_EQ(WorkloadOf("bob", At(kT0)).open_complaints(), 1);
+  EXPECT_EQ(WorkloadOf("ann", At(kT0)).customers_owned(), 0);
+}
+
+// A rebuild from position zero through the runner gives the same keys, all under og/.
+TEST_F(OrgViewFoldTest, RebuildFromZeroIsIdentical) {
+  eventlog::InMemoryEventLog log(4);
+  BuildOrg();
+  h_.Customer("c1", OwnerAssigned("ann", ""));
+  h_.Complaint("c1", "k1", Filed(kT0 + 100, kT0 + 1000));
+  h_.Complaint("c1", "k1", Assigned("cat"));
+  h_.Interaction("c2", "i1", Logged("bob", kT0 - 60));
+  EventEnvelope registered;
+  registered.mutable_customer_registered()->mutable_profile()->set_display_name("X");
+  h_.Customer("c9", registered);  // another area's event
+  for (const auto& r : h_.records) {
+    ASSERT_TRUE(log.Append(r.key, {{r.value, {}}}, absl::Now() + absl::Seconds(5)).ok());
+  }
+  auto fold_into = [&](const std::string& name) {
+    auto store = *kv::KvStore::Open((root_ / name).string());
+    OrgViewFold fold;
+    fold::FoldRunner runner(&log, store.get(), &fold, {.name = name});
+    EXPECT_TRUE(runner.CatchUp().ok());
+    return store;
+  };
+  auto first = fold_into("first");
+  auto second = fold_into("second");
+  const auto a = Dump(*first, "og/");
+  EXPECT_FALSE(a.empty());
+  EXPECT_EQ(a, Dump(*second, "og/"));
+  for (const auto& [key, value] : Dump(*first)) {
+    EXPECT_TRUE(absl::StartsWith(key, "og/") ||
+                absl::StartsWith(key, fold::FoldRunner::kReservedPrefix))
+        << key;
+  }
+  EXPECT_EQ(Dump(*first, "og/co/c9").size(), 0u);
+}
+
+TEST_F(OrgViewFoldTest, OrgEventWithAVersionGapIsDataLoss) {
+  h_.Org("departments/sales", DepartmentCreated("sales", crm::v1::SALES));
+  ApplyNew();
+  EventEnvelope update;
+  update.mutable_department_updated()->add_changed_paths("display_name");
+  update.set_aggregate("departments/sales");
+  update.set_aggregate_version(3);
+  eventlog::LogRecord record{.key = "org", .value = update.SerializeAsString()};
+  kv::KvBatch batch = store_->NewBatch();
+  EXPECT_EQ(fold_.Apply(record, batch).code(), absl::StatusCode::kDataLoss);
+
+  record.value = "not a protobuf \xff\xff";
+  EXPECT_EQ(fold_.Apply(record, batch).code(), absl::StatusCode::kDataLoss);
+}
+
+}  // namespace
+}  // namespace crm::projections::org
