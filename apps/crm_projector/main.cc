@@ -1,15 +1,12 @@
-// crm-projector: folds the customer topic into its own RocksDB views (--data-dir/views) and
-// serves the query services over them. Several replicas may run, each with its own views; a
-// consistency token from crm-command works against any of them.
+// crm-projector: folds the topic into its own RocksDB views (--data-dir/views) and serves the
+// query services over them. Several replicas may run, each with its own views; a consistency
+// token from crm-command works against any of them.
 
 #include "absl/time/clock.h"
+#include "apps/assembly/query_side.h"
 #include "apps/runtime/runtime.h"
-#include "common/fold/fold_runner.h"
 #include "common/kv/kv_store.h"
 #include "common/rpc/executor.h"
-#include "projections/customer/customer_view_fold.h"
-#include "readmodel/customer/customer_views.h"
-#include "services/customer/customer_query_service.h"
 #include "spdlog/spdlog.h"
 
 using crm::runtime::Fail;
@@ -30,20 +27,16 @@ int main(int argc, char** argv) {
                     "cannot open the event log");
   auto views_store = OrFail(crm::runtime::OpenStore(config.data_dir + "/views", rebuild),
                             "cannot open the views store");
-  crm::projections::customer::CustomerViewFold view_fold;
-  crm::fold::FoldRunner views_runner(log.get(), views_store.get(), &view_fold,
-                                     {.name = "customer-views"});
-  const absl::Time start = absl::Now();
-  if (absl::Status s = views_runner.CatchUp(); !s.ok()) Fail("views catch-up", s);
-  spdlog::info("caught up with the log in {} ms", absl::ToInt64Milliseconds(absl::Now() - start));
-  if (absl::Status s = views_runner.Start(); !s.ok()) Fail("views runner", s);
-
-  crm::readmodel::customer::CustomerViews views(views_store.get());
-  crm::services::customer::CustomerQueries queries(&views, &views_runner, {});
   crm::rpc::Executor executor(config.workers, config.max_queued);
-  crm::services::customer::CustomerQueryService query_service(&queries, &executor);
-  return crm::runtime::Serve(config, {&query_service}, {"crm.v1.CustomerQueryService"}, [&] {
+  auto queries =
+      OrFail(crm::assembly::QuerySide::Create(log.get(), views_store.get(), &executor, {}),
+             "cannot set up the query side");
+  const absl::Time start = absl::Now();
+  if (absl::Status s = queries->CatchUp(); !s.ok()) Fail("views catch-up", s);
+  spdlog::info("caught up with the log in {} ms", absl::ToInt64Milliseconds(absl::Now() - start));
+  if (absl::Status s = queries->Start(); !s.ok()) Fail("query side", s);
+  return crm::runtime::Serve(config, queries->services(), queries->service_names(), [&] {
     executor.Stop();
-    views_runner.Stop();
+    queries->Stop();
   });
 }

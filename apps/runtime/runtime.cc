@@ -108,6 +108,16 @@ void AddCommandFlags(CLI::App& app, Config& config) {
       ->envname("CRM_SLA_SCAN_INTERVAL");
 }
 
+absl::StatusOr<absl::Duration> ParseDurationFlag(const std::string& text, const std::string& flag) {
+  absl::Duration d;
+  if (!absl::ParseDuration(text, &d) || d <= absl::ZeroDuration() || d == absl::InfiniteDuration()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(flag, " must be a positive duration such as 100ms, 1s or 2m, not \"", text,
+                     "\""));
+  }
+  return d;
+}
+
 void Init(const Config& config) {
   if (absl::Status s = log::Init(config.log_level); !s.ok()) {
     fprintf(stderr, "%s\n", std::string(s.message()).c_str());

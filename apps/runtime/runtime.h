@@ -14,6 +14,7 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "common/eventlog/event_log.h"
 #include "common/kv/kv_store.h"
 #include "grpcpp/grpcpp.h"
@@ -60,6 +61,9 @@ void AddReplicaFlags(CLI::App& app, Config& config);
 
 // Adds --sla-policy and --sla-scan-interval (binaries that run the command side).
 void AddCommandFlags(CLI::App& app, Config& config);
+
+// A positive duration flag ("100ms", "1s", "2m"); INVALID_ARGUMENT naming the flag otherwise.
+absl::StatusOr<absl::Duration> ParseDurationFlag(const std::string& text, const std::string& flag);
 
 // Sets up JSON logging and blocks SIGTERM/SIGINT in every thread started afterwards.
 // Exits with status 2 on a bad log level.

@@ -1,0 +1,65 @@
+#include "apps/assembly/query_side.h"
+
+#include <utility>
+
+#include "common/fold/composite_fold.h"
+#include "common/fold/fold_runner.h"
+#include "projections/complaint/complaint_view_fold.h"
+#include "projections/customer/customer_view_fold.h"
+#include "readmodel/complaint/complaint_views.h"
+#include "readmodel/customer/customer_views.h"
+#include "services/complaint_query/complaint_query_service.h"
+#include "services/customer/customer_query_service.h"
+
+namespace crm::assembly {
+
+struct QuerySide::Parts {
+  Parts(eventlog::EventLog* log, kv::KvStore* store, rpc::Executor* executor, Options options)
+      : fold({&customer_fold, &complaint_fold}),
+        runner(log, store, &fold, {.name = "views"}),
+        customer_views(store),
+        customer_queries(&customer_views, &runner, {}),
+        customer_service(&customer_queries, executor),
+        complaint_views(store, options.clock),
+        complaint_queries(&complaint_views, &runner),
+        complaint_service(&complaint_queries, executor) {}
+
+  // Folds, in the order they see each record.
+  projections::customer::CustomerViewFold customer_fold;
+  projections::complaint::ComplaintViewFold complaint_fold;
+  fold::CompositeFold fold;
+  fold::FoldRunner runner;
+
+  readmodel::customer::CustomerViews customer_views;
+  services::customer::CustomerQueries customer_queries;
+  services::customer::CustomerQueryService customer_service;
+
+  readmodel::complaint::ComplaintViews complaint_views;
+  services::complaint_query::ComplaintQueries complaint_queries;
+  services::complaint_query::ComplaintQueryService complaint_service;
+};
+
+absl::StatusOr<std::unique_ptr<QuerySide>> QuerySide::Create(eventlog::EventLog* log,
+                                                             kv::KvStore* store,
+                                                             rpc::Executor* executor,
+                                                             Options options) {
+  return std::unique_ptr<QuerySide>(
+      new QuerySide(std::make_unique<Parts>(log, store, executor, options)));
+}
+
+QuerySide::QuerySide(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
+QuerySide::~QuerySide() { Stop(); }
+
+absl::Status QuerySide::CatchUp() { return parts_->runner.CatchUp(); }
+absl::Status QuerySide::Start() { return parts_->runner.Start(); }
+void QuerySide::Stop() { parts_->runner.Stop(); }
+
+std::vector<grpc::Service*> QuerySide::services() const {
+  return {&parts_->customer_service, &parts_->complaint_service};
+}
+
+std::vector<std::string> QuerySide::service_names() const {
+  return {"crm.v1.CustomerQueryService", "crm.v1.ComplaintQueryService"};
+}
+
+}  // namespace crm::assembly

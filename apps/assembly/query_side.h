@@ -1,0 +1,49 @@
+// QuerySide: everything a process needs to answer queries, assembled once for crm-server and
+// crm-projector: one views store folded by one runner over every area's fold (customers,
+// complaints, interactions and timeline, org, analytics, segments), and the query services.
+//
+// Lifecycle: Create, CatchUp (before serving), Start (the fold runner thread), Stop (joins it;
+// idempotent). Not thread-safe itself; the services it hands out are.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/base/clock.h"
+#include "common/eventlog/event_log.h"
+#include "common/kv/kv_store.h"
+#include "common/rpc/executor.h"
+#include "grpcpp/grpcpp.h"
+
+namespace crm::assembly {
+
+class QuerySide {
+ public:
+  struct Options {
+    // "Now" of time-dependent answers (overdue, RFM recency).
+    const base::Clock* clock = base::SystemClock::Get();
+  };
+
+  // Does not take ownership; all must outlive the QuerySide.
+  static absl::StatusOr<std::unique_ptr<QuerySide>> Create(eventlog::EventLog* log,
+                                                           kv::KvStore* store,
+                                                           rpc::Executor* executor,
+                                                           Options options);
+  ~QuerySide();
+
+  absl::Status CatchUp();
+  absl::Status Start();
+  void Stop();
+
+  std::vector<grpc::Service*> services() const;
+  std::vector<std::string> service_names() const;
+
+ private:
+  struct Parts;
+  explicit QuerySide(std::unique_ptr<Parts> parts);
+  std::unique_ptr<Parts> parts_;
+};
+
+}  // namespace crm::assembly
