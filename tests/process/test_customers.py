@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from google.protobuf import field_mask_pb2
 
+import orgtest
 from crmtest import (assert_error_info, cpb, expect_error, grpc, history, new_request_id,
                      register, spb)
 
@@ -170,9 +171,9 @@ def test_update_retry_with_same_request_id_returns_the_first_answer(make_server)
 
 
 def test_history_records_each_command(server):
+    orgtest.make_org(server)
     c = register(server, customer_id="hist-1").customer
-    server.command.AssignOwner(spb.AssignOwnerRequest(name=c.name, owner="staff.li", team="east",
-                                                      department="sales",
+    server.command.AssignOwner(spb.AssignOwnerRequest(name=c.name, owner=orgtest.ACCOUNT_MANAGER,
                                                       request_id=new_request_id()))
     server.command.TagCustomer(spb.TagCustomerRequest(name=c.name, tag="VIP",
                                                       request_id=new_request_id()))
@@ -180,7 +181,8 @@ def test_history_records_each_command(server):
         name=c.name, lifecycle_stage=cpb.FIRST_CONTACT, reason="called",
         request_id=new_request_id()))
     assert resp.customer.version == 4
-    assert resp.customer.owner == "staff.li"
+    assert resp.customer.owner == orgtest.ACCOUNT_MANAGER
+    assert resp.customer.department == "departments/sales"  # from the org, not the caller
     assert list(resp.customer.tags) == ["vip"]
     events = history(server, c.name, resp.consistency_token)
     assert [e.aggregate_version for e in events] == [1, 2, 3, 4]

@@ -22,7 +22,9 @@ from google.protobuf import field_mask_pb2, timestamp_pb2
 
 import crmtest
 import kafkatest
+import orgtest
 from crm.events.v1 import envelope_pb2
+from crm.v1 import org_pb2 as opb
 from crmtest import cpb, history, merge_tokens, new_request_id, purchase, register, spb
 
 pytestmark = [pytest.mark.kafka, pytest.mark.engines("kafka", "kafka-server")]
@@ -48,6 +50,8 @@ def _scenario(server) -> tuple[dict[str, list[spb.CustomerCommandResponse]], str
     Returns the answers per customer id, and a token covering them all."""
     answers: dict[str, list] = defaultdict(list)
     cmd = server.command
+    # The owner must be on the staff: one org event (key "org") before the customers' events.
+    orgtest.add_staff(server, "staff-li", opb.ACCOUNT_MANAGER, opb.FRONT_LINE)
     ids = [f"bi-{i:02d}" for i in range(8)] + [""]  # "" : a generated id
     for i, cid in enumerate(ids):
         r = register(server, customer_id=cid, display_name=f"BI {i}", kind=cpb.COMPANY,
@@ -64,7 +68,7 @@ def _scenario(server) -> tuple[dict[str, list[spb.CustomerCommandResponse]], str
                 name=name, lifecycle_stage=cpb.FIRST_CONTACT, reason="called",
                 request_id=new_request_id())),
             lambda: cmd.AssignOwner(spb.AssignOwnerRequest(
-                name=name, owner="staff.li", team="east", request_id=new_request_id())),
+                name=name, owner="staff-li", request_id=new_request_id())),
             lambda: cmd.TagCustomer(spb.TagCustomerRequest(
                 name=name, tag="vip", request_id=new_request_id())),
             lambda: cmd.TagCustomer(spb.TagCustomerRequest(
@@ -98,6 +102,15 @@ def _check_the_topic(server) -> None:
     answers, token = _scenario(server)
     records = kafkatest.read_topic(server.brokers, server.topic)
     partitions = kafkatest.partition_count(server.brokers, server.topic)
+    # Org events share the topic under the fixed key "org".
+    org_records = [r for r in records if r.key == b"org"]
+    assert len(org_records) == 1
+    org_event = envelope_pb2.EventEnvelope.FromString(org_records[0].value)
+    assert org_event.customer_id == "" and org_event.aggregate == "staff/staff-li"
+    assert org_event.event_type == "crm.events.v1.StaffAdded"
+    assert org_records[0].header("ce_subject") == "staff/staff-li"
+    assert org_records[0].partition == kafkatest.java_partition(b"org", partitions)
+    records = [r for r in records if r.key != b"org"]
 
     expected_events = sum(len(a) for a in answers.values())
     assert all(r.customer.version == i + 1 and r.appended_event_count == 1
@@ -129,6 +142,8 @@ def _check_the_topic(server) -> None:
         assert h("ce_source"), f"{where}: no ce_source"
         assert h("ce_type") == env.event_type, where
         assert h("ce_subject") == f"customers/{env.customer_id}", where
+        assert env.aggregate == f"customers/{env.customer_id}", where
+        assert h("aggregate") == env.aggregate, where
         ce_time = h("ce_time")
         assert ce_time and RFC3339.match(ce_time), f"{where}: ce_time {ce_time!r} is not RFC 3339"
         parsed = timestamp_pb2.Timestamp()

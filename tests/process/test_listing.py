@@ -7,11 +7,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+import orgtest
+from crm.v1 import org_pb2 as opb
 from crmtest import (assert_violation, cpb, expect_error, grpc, list_all, merge_tokens,
                      new_request_id, purchase, register, spb)
 
 N = 1013
-OWNERS = {0: "owner.a", 1: "owner.b"}  # by i % 5
+OWNERS = {0: "owner-a", 1: "owner-b"}  # by i % 5 (account managers)
 
 
 def _cid(i: int) -> str:
@@ -37,7 +39,7 @@ def _populate(server, i: int) -> str:
     name = resp.customer.name
     cmd = server.command
     if i % 5 in OWNERS:
-        resp = cmd.AssignOwner(spb.AssignOwnerRequest(name=name, owner=OWNERS[i % 5], team="t",
+        resp = cmd.AssignOwner(spb.AssignOwnerRequest(name=name, owner=OWNERS[i % 5],
                                                       request_id=new_request_id()))
     for tag in _tags(i):
         resp = cmd.TagCustomer(spb.TagCustomerRequest(name=name, tag=tag,
@@ -56,6 +58,8 @@ def _populate(server, i: int) -> str:
 def populated(module_server):
     """(server, consistency token after every write)."""
     started = time.monotonic()
+    for owner in OWNERS.values():
+        orgtest.add_staff(module_server, owner, opb.ACCOUNT_MANAGER, opb.FRONT_LINE)
     with ThreadPoolExecutor(max_workers=8) as pool:
         tokens = list(pool.map(lambda i: _populate(module_server, i), range(N)))
     last = module_server.command.TagCustomer(spb.TagCustomerRequest(
@@ -123,14 +127,14 @@ def test_the_listed_fields_match_the_writes(populated):
     ({"lifecycle_stage": cpb.FIRST_CONTACT}, lambda i: i % 4 == 0 and i % 8 != 0),
     ({"lifecycle_stage": cpb.NEED_CONFIRMED}, lambda i: i % 8 == 0),
     ({"lifecycle_stage": cpb.POTENTIAL}, lambda i: i % 4 != 0),
-    ({"owner": "owner.a"}, lambda i: i % 5 == 0),
-    ({"owner": "owner.b"}, lambda i: i % 5 == 1),
+    ({"owner": "owner-a"}, lambda i: i % 5 == 0),
+    ({"owner": "owner-b"}, lambda i: i % 5 == 1),
     ({"owner": "nobody"}, lambda i: False),
     ({"tag": "gold"}, lambda i: i % 3 == 0),
     ({"tag": "north"}, lambda i: i % 7 == 0),
     ({"tag": "last"}, lambda i: i == 1),
-    ({"tag": "gold", "owner": "owner.a"}, lambda i: i % 3 == 0 and i % 5 == 0),
-    ({"tag": "north", "lifecycle_stage": cpb.FIRST_CONTACT, "owner": "owner.b"},
+    ({"tag": "gold", "owner": "owner-a"}, lambda i: i % 3 == 0 and i % 5 == 0),
+    ({"tag": "north", "lifecycle_stage": cpb.FIRST_CONTACT, "owner": "owner-b"},
      lambda i: i % 7 == 0 and i % 4 == 0 and i % 8 != 0 and i % 5 == 1),
     ({"value_tier": cpb.POTENTIAL_VALUE}, lambda i: i % 10 != 0),
     ({"value_tier": cpb.HIGH_VALUE}, lambda i: i % 50 == 0),
@@ -159,15 +163,15 @@ def test_tier_filter_agrees_with_each_customers_tier(populated):
 def test_page_token_with_different_filters_is_invalid_argument(populated):
     server, token = populated
     first = server.query.ListCustomers(spb.ListCustomersRequest(
-        page_size=10, owner="owner.a", consistency_token=token))
+        page_size=10, owner="owner-a", consistency_token=token))
     assert first.next_page_token
-    for changed in ({"owner": "owner.b"}, {"owner": ""}, {"owner": "owner.a", "tag": "gold"},
-                    {"owner": "owner.a", "lifecycle_stage": cpb.FIRST_CONTACT}):
+    for changed in ({"owner": "owner-b"}, {"owner": ""}, {"owner": "owner-a", "tag": "gold"},
+                    {"owner": "owner-a", "lifecycle_stage": cpb.FIRST_CONTACT}):
         d = expect_error(grpc.StatusCode.INVALID_ARGUMENT, server.query.ListCustomers,
                          spb.ListCustomersRequest(page_size=10, page_token=first.next_page_token,
                                                   **changed))
         assert_violation(d, "page_token")
     # The same filters go on from where the page ended.
     second = server.query.ListCustomers(spb.ListCustomersRequest(
-        page_size=10, owner="owner.a", page_token=first.next_page_token))
+        page_size=10, owner="owner-a", page_token=first.next_page_token))
     assert second.customers[0].name > first.customers[-1].name
