@@ -4,29 +4,48 @@
 
 #include "common/fold/composite_fold.h"
 #include "common/fold/fold_runner.h"
+#include "projections/analytics/analytics_fold.h"
 #include "projections/complaint/complaint_view_fold.h"
 #include "projections/customer/customer_view_fold.h"
+#include "projections/interaction/interaction_view_fold.h"
+#include "projections/org/org_view_fold.h"
+#include "projections/segment/segment_fold.h"
+#include "readmodel/analytics/analytics_views.h"
 #include "readmodel/complaint/complaint_views.h"
 #include "readmodel/customer/customer_views.h"
+#include "readmodel/segment/segment_views.h"
+#include "services/analytics/analytics_query_service.h"
 #include "services/complaint_query/complaint_query_service.h"
 #include "services/customer/customer_query_service.h"
+#include "services/segment/segment_query_service.h"
 
 namespace crm::assembly {
 
 struct QuerySide::Parts {
   Parts(eventlog::EventLog* log, kv::KvStore* store, rpc::Executor* executor, Options options)
-      : fold({&customer_fold, &complaint_fold}),
+      : fold({&customer_fold, &complaint_fold, &interaction_fold, &org_fold, &analytics_fold,
+              &segment_fold}),
         runner(log, store, &fold, {.name = "views"}),
         customer_views(store),
         customer_queries(&customer_views, &runner, {}),
         customer_service(&customer_queries, executor),
         complaint_views(store, options.clock),
         complaint_queries(&complaint_views, &runner),
-        complaint_service(&complaint_queries, executor) {}
+        complaint_service(&complaint_queries, executor),
+        analytics_views(store),
+        analytics_queries(&analytics_views, &runner, {}),
+        analytics_service(&analytics_queries, executor),
+        segment_views(store),
+        segment_queries(&segment_views, &runner, options.clock, {}),
+        segment_service(&segment_queries, executor) {}
 
   // Folds, in the order they see each record.
   projections::customer::CustomerViewFold customer_fold;
   projections::complaint::ComplaintViewFold complaint_fold;
+  projections::interaction::InteractionViewFold interaction_fold;
+  projections::org::OrgViewFold org_fold;
+  projections::analytics::AnalyticsFold analytics_fold;
+  projections::segment::SegmentFold segment_fold;
   fold::CompositeFold fold;
   fold::FoldRunner runner;
 
@@ -37,6 +56,14 @@ struct QuerySide::Parts {
   readmodel::complaint::ComplaintViews complaint_views;
   services::complaint_query::ComplaintQueries complaint_queries;
   services::complaint_query::ComplaintQueryService complaint_service;
+
+  readmodel::analytics::AnalyticsViews analytics_views;
+  services::analytics::AnalyticsQueries analytics_queries;
+  services::analytics::AnalyticsQueryService analytics_service;
+
+  readmodel::segment::SegmentViews segment_views;
+  services::segment::SegmentQueries segment_queries;
+  services::segment::SegmentQueryService segment_service;
 };
 
 absl::StatusOr<std::unique_ptr<QuerySide>> QuerySide::Create(eventlog::EventLog* log,
@@ -55,11 +82,13 @@ absl::Status QuerySide::Start() { return parts_->runner.Start(); }
 void QuerySide::Stop() { parts_->runner.Stop(); }
 
 std::vector<grpc::Service*> QuerySide::services() const {
-  return {&parts_->customer_service, &parts_->complaint_service};
+  return {&parts_->customer_service, &parts_->complaint_service, &parts_->analytics_service,
+          &parts_->segment_service};
 }
 
 std::vector<std::string> QuerySide::service_names() const {
-  return {"crm.v1.CustomerQueryService", "crm.v1.ComplaintQueryService"};
+  return {"crm.v1.CustomerQueryService", "crm.v1.ComplaintQueryService",
+          "crm.v1.AnalyticsService", "crm.v1.SegmentService"};
 }
 
 }  // namespace crm::assembly
