@@ -1,0 +1,51 @@
+// InteractionCommandHandler: executes the interaction commands on the shared command executor
+// (services/command): locks, request-id deduplication (AIP-155), stamping, append and the wait
+// for the command state all happen there; this class picks the target aggregate and supplies
+// the pure decide functions of domain/interaction with their lookups:
+//   - the customer (services/customer CommandState; NOT_FOUND if unknown),
+//   - the staff member (services/org StaffDirectory: known and active, stamped as a StaffRef),
+//   - the linked complaint (the complaint's AggregateState record).
+// A lookup that finds nothing first syncs the stream it lives on (the customer's, or "org" for
+// staff) and looks again, so an aggregate created a moment ago through another replica is seen.
+//
+// Thread-safe: commands on different interactions run in parallel.
+#pragma once
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "common/rpc/unary.h"
+#include "crm/v1/interaction_service.pb.h"
+#include "services/command/command_executor.h"
+#include "services/customer/command_state.h"
+#include "services/org/staff_directory.h"
+
+namespace crm::services::interaction {
+
+class InteractionCommandHandler {
+ public:
+  // Does not take ownership. `executor` decides against an AggregateState whose fold includes
+  // InteractionKind(), the org kinds and the complaint kind; `customers` reads the customer
+  // command state of the same log.
+  InteractionCommandHandler(command::CommandExecutor* executor,
+                            const customer::CommandState* customers);
+
+  using Response = crm::v1::InteractionCommandResponse;
+  // Errors as documented in proto/crm/v1/README.md ("Interactions"), plus UNAVAILABLE from the
+  // executor (retry with the same request_id).
+  absl::StatusOr<Response> LogInteraction(const crm::v1::LogInteractionRequest& request,
+                                          const rpc::CallContext& call);
+  absl::StatusOr<Response> CompleteFollowUp(const crm::v1::CompleteFollowUpRequest& request,
+                                            const rpc::CallContext& call);
+
+ private:
+  command::CommandExecutor* const executor_;
+  const customer::CommandState* const customers_;
+  const org::StaffDirectory staff_;
+};
+
+// The id a LogInteraction request logs under: its interaction_id if set; else derived from its
+// request_id (so a retry, on any replica, targets the same interaction); else a new UUID.
+std::string InteractionIdFor(const crm::v1::LogInteractionRequest& request);
+
+}  // namespace crm::services::interaction
