@@ -1,0 +1,210 @@
+#include "services/org/org_command_handler.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/base/uuid.h"
+#include "domain/org/org_names.h"
+#include "services/org/org_kinds.h"
+
+namespace crm::services::org {
+namespace {
+
+using crm::v1::Department;
+using crm::v1::Staff;
+using crm::v1::Team;
+
+std::string IdFor(absl::string_view id, absl::string_view method, absl::string_view request_id) {
+  if (!id.empty()) return std::string(id);
+  if (!request_id.empty()) return base::UuidFromName(absl::StrCat(method, "/", request_id));
+  return base::NewUuid();
+}
+
+template <typename Response, typename StateT>
+Response ToResponse(command::CommandResult<StateT> result,
+                    StateT* (Response::*mutable_resource)()) {
+  Response response;
+  *(response.*mutable_resource)() = std::move(result.state);
+  response.set_consistency_token(std::move(result.consistency_token));
+  response.set_appended_event_count(result.appended_event_count);
+  return response;
+}
+
+// Runs `decide` on the aggregate `name` through the executor; a malformed name or id (the
+// aggregate cannot be addressed) runs it on the empty state instead, which reports every bad
+// field of the request.
+template <typename StateT>
+absl::StatusOr<command::CommandResult<StateT>> Run(
+    command::CommandExecutor& executor, const absl::StatusOr<std::string>& name,
+    const std::string& request_id, const rpc::CallContext& call,
+    const command::TypedKind<StateT>& kind,
+    const std::function<absl::StatusOr<domain::org::Events>(const StateT&)>& decide) {
+  if (!name.ok()) {
+    absl::StatusOr<domain::org::Events> events = decide(StateT());
+    if (!events.ok()) return events.status();
+    return name.status();  // unreachable in practice: a bad name is a bad field
+  }
+  const command::Target target{.stream_key = command::kOrgStreamKey, .aggregate = *name};
+  return executor.Execute<StateT>(
+      target, request_id, call, kind,
+      [&](const StateT& current, int64_t,
+          absl::Time) -> absl::StatusOr<std::vector<command::Event>> { return decide(current); });
+}
+
+template <typename StateT>
+absl::StatusOr<std::optional<StateT>> Find(command::CommandExecutor* executor,
+                                           const std::string& name, absl::Time deadline,
+                                           bool* synced) {
+  for (;;) {
+    absl::StatusOr<command::Versioned<StateT>> found = executor->state().Get<StateT>(name);
+    if (!found.ok()) return found.status();
+    if (found->version != 0) return std::move(found->state);
+    if (*synced) return std::nullopt;
+    *synced = true;
+    absl::Status s = executor->SyncStream(command::kOrgStreamKey, deadline);
+    if (!s.ok()) return s;
+  }
+}
+
+}  // namespace
+
+std::string DepartmentIdFor(const crm::v1::CreateDepartmentRequest& request) {
+  return IdFor(request.department_id(), "crm.v1.OrgService.CreateDepartment", request.request_id());
+}
+std::string TeamIdFor(const crm::v1::CreateTeamRequest& request) {
+  return IdFor(request.team_id(), "crm.v1.OrgService.CreateTeam", request.request_id());
+}
+std::string StaffIdFor(const crm::v1::AddStaffRequest& request) {
+  return IdFor(request.staff_id(), "crm.v1.OrgService.AddStaff", request.request_id());
+}
+
+OrgCommandHandler::OrgCommandHandler(command::CommandExecutor* executor) : executor_(executor) {}
+
+domain::org::OrgLookup OrgCommandHandler::Lookup(absl::Time deadline, bool* synced) const {
+  domain::org::OrgLookup lookup;
+  command::CommandExecutor* executor = executor_;
+  lookup.department = [=](absl::string_view id) {
+    return Find<Department>(executor, domain::org::DepartmentName(id), deadline, synced);
+  };
+  lookup.team = [=](absl::string_view id) {
+    return Find<Team>(executor, domain::org::TeamName(id), deadline, synced);
+  };
+  lookup.staff = [=](absl::string_view id) {
+    return Find<Staff>(executor, domain::org::StaffName(id), deadline, synced);
+  };
+  lookup.active_team_members = [=](absl::string_view team_id) {
+    return ActiveTeamMembers(executor->state(), team_id);
+  };
+  return lookup;
+}
+
+absl::StatusOr<crm::v1::DepartmentCommandResponse> OrgCommandHandler::CreateDepartment(
+    const crm::v1::CreateDepartmentRequest& request, const rpc::CallContext& call) {
+  absl::MutexLock lock(&mu_);
+  const std::string id = DepartmentIdFor(request);
+  bool synced = false;
+  const domain::org::OrgLookup lookup = Lookup(call.deadline, &synced);
+  absl::StatusOr<std::string> name =
+      domain::org::ValidateOrgId(id, "department_id").ok()
+          ? absl::StatusOr<std::string>(domain::org::DepartmentName(id))
+          : absl::InvalidArgumentError("department_id");
+  auto result = Run<Department>(
+      *executor_, name, request.request_id(), call, DepartmentKind(), [&](const Department& state) {
+        return domain::org::DecideCreateDepartment(state, request, id, lookup);
+      });
+  if (!result.ok()) return result.status();
+  return ToResponse(*std::move(result), &crm::v1::DepartmentCommandResponse::mutable_department);
+}
+
+absl::StatusOr<crm::v1::DepartmentCommandResponse> OrgCommandHandler::UpdateDepartment(
+    const crm::v1::UpdateDepartmentRequest& request, const rpc::CallContext& call) {
+  absl::MutexLock lock(&mu_);
+  bool synced = false;
+  const domain::org::OrgLookup lookup = Lookup(call.deadline, &synced);
+  auto id = domain::org::ParseDepartmentName(request.department().name(), "department.name");
+  absl::StatusOr<std::string> name =
+      id.ok() ? absl::StatusOr<std::string>(domain::org::DepartmentName(*id)) : id.status();
+  auto result = Run<Department>(
+      *executor_, name, request.request_id(), call, DepartmentKind(), [&](const Department& state) {
+        return domain::org::DecideUpdateDepartment(state, request, lookup);
+      });
+  if (!result.ok()) return result.status();
+  return ToResponse(*std::move(result), &crm::v1::DepartmentCommandResponse::mutable_department);
+}
+
+absl::StatusOr<crm::v1::TeamCommandResponse> OrgCommandHandler::CreateTeam(
+    const crm::v1::CreateTeamRequest& request, const rpc::CallContext& call) {
+  absl::MutexLock lock(&mu_);
+  const std::string id = TeamIdFor(request);
+  bool synced = false;
+  const domain::org::OrgLookup lookup = Lookup(call.deadline, &synced);
+  absl::StatusOr<std::string> name = domain::org::ValidateOrgId(id, "team_id").ok()
+                                         ? absl::StatusOr<std::string>(domain::org::TeamName(id))
+                                         : absl::InvalidArgumentError("team_id");
+  auto result = Run<Team>(
+      *executor_, name, request.request_id(), call, TeamKind(),
+      [&](const Team& state) { return domain::org::DecideCreateTeam(state, request, id, lookup); });
+  if (!result.ok()) return result.status();
+  return ToResponse(*std::move(result), &crm::v1::TeamCommandResponse::mutable_team);
+}
+
+absl::StatusOr<crm::v1::TeamCommandResponse> OrgCommandHandler::UpdateTeam(
+    const crm::v1::UpdateTeamRequest& request, const rpc::CallContext& call) {
+  absl::MutexLock lock(&mu_);
+  bool synced = false;
+  const domain::org::OrgLookup lookup = Lookup(call.deadline, &synced);
+  auto id = domain::org::ParseTeamName(request.team().name(), "team.name");
+  absl::StatusOr<std::string> name =
+      id.ok() ? absl::StatusOr<std::string>(domain::org::TeamName(*id)) : id.status();
+  auto result = Run<Team>(
+      *executor_, name, request.request_id(), call, TeamKind(),
+      [&](const Team& state) { return domain::org::DecideUpdateTeam(state, request, lookup); });
+  if (!result.ok()) return result.status();
+  return ToResponse(*std::move(result), &crm::v1::TeamCommandResponse::mutable_team);
+}
+
+absl::StatusOr<crm::v1::StaffCommandResponse> OrgCommandHandler::AddStaff(
+    const crm::v1::AddStaffRequest& request, const rpc::CallContext& call) {
+  absl::MutexLock lock(&mu_);
+  const std::string id = StaffIdFor(request);
+  bool synced = false;
+  const domain::org::OrgLookup lookup = Lookup(call.deadline, &synced);
+  absl::StatusOr<std::string> name = domain::org::ValidateOrgId(id, "staff_id").ok()
+                                         ? absl::StatusOr<std::string>(domain::org::StaffName(id))
+                                         : absl::InvalidArgumentError("staff_id");
+  auto result = Run<Staff>(
+      *executor_, name, request.request_id(), call, StaffKind(),
+      [&](const Staff& state) { return domain::org::DecideAddStaff(state, request, id, lookup); });
+  if (!result.ok()) return result.status();
+  return ToResponse(*std::move(result), &crm::v1::StaffCommandResponse::mutable_staff);
+}
+
+absl::StatusOr<crm::v1::StaffCommandResponse> OrgCommandHandler::UpdateStaff(
+    const crm::v1::UpdateStaffRequest& request, const rpc::CallContext& call) {
+  absl::MutexLock lock(&mu_);
+  bool synced = false;
+  const domain::org::OrgLookup lookup = Lookup(call.deadline, &synced);
+  auto id = domain::org::ParseStaffName(request.staff().name(), "staff.name");
+  absl::StatusOr<std::string> name =
+      id.ok() ? absl::StatusOr<std::string>(domain::org::StaffName(*id)) : id.status();
+  auto result = Run<Staff>(
+      *executor_, name, request.request_id(), call, StaffKind(),
+      [&](const Staff& state) { return domain::org::DecideUpdateStaff(state, request, lookup); });
+  if (!result.ok()) return result.status();
+  return ToResponse(*std::move(result), &crm::v1::StaffCommandResponse::mutable_staff);
+}
+
+absl::StatusOr<crm::v1::StaffCommandResponse> OrgCommandHandler::DeactivateStaff(
+    const crm::v1::DeactivateStaffRequest& request, const rpc::CallContext& call) {
+  absl::MutexLock lock(&mu_);
+  auto id = domain::org::ParseStaffName(request.name(), "name");
+  absl::StatusOr<std::string> name =
+      id.ok() ? absl::StatusOr<std::string>(domain::org::StaffName(*id)) : id.status();
+  auto result = Run<Staff>(
+      *executor_, name, request.request_id(), call, StaffKind(),
+      [&](const Staff& state) { return domain::org::DecideDeactivateStaff(state, request); });
+  if (!result.ok()) return result.status();
+  return ToResponse(*std::move(result), &crm::v1::StaffCommandResponse::mutable_staff);
+}
+
+}  // namespace crm::services::org

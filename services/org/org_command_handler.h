@@ -1,0 +1,61 @@
+// OrgCommandHandler: executes the OrgService commands (departments, teams, staff) through the
+// shared command::CommandExecutor, on the one stream "org" (command::kOrgStreamKey), with
+// domain/org's pure Decide* rules.
+//
+// The rules read other aggregates (the department of a team, the manager chain of a person), so
+// org commands are serialized within the process: the org stream has one writer (the replica
+// that owns it, see command::CommandRouter), and each command waits for its events to reach the
+// command state before the next one decides, so no two commands race into, for example, a
+// reporting-line cycle. A referenced aggregate that is not found makes the handler sync the org
+// stream once (command::CommandExecutor::SyncStream) and look again.
+//
+// Thread-safe.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "common/rpc/unary.h"
+#include "crm/v1/org_service.pb.h"
+#include "domain/org/org_aggregate.h"
+#include "services/command/command_executor.h"
+
+namespace crm::services::org {
+
+class OrgCommandHandler {
+ public:
+  // Does not take ownership. The executor's AggregateStateFold must include OrgKinds().
+  explicit OrgCommandHandler(command::CommandExecutor* executor);
+
+  absl::StatusOr<crm::v1::DepartmentCommandResponse> CreateDepartment(
+      const crm::v1::CreateDepartmentRequest& request, const rpc::CallContext& call);
+  absl::StatusOr<crm::v1::DepartmentCommandResponse> UpdateDepartment(
+      const crm::v1::UpdateDepartmentRequest& request, const rpc::CallContext& call);
+  absl::StatusOr<crm::v1::TeamCommandResponse> CreateTeam(const crm::v1::CreateTeamRequest& request,
+                                                          const rpc::CallContext& call);
+  absl::StatusOr<crm::v1::TeamCommandResponse> UpdateTeam(const crm::v1::UpdateTeamRequest& request,
+                                                          const rpc::CallContext& call);
+  absl::StatusOr<crm::v1::StaffCommandResponse> AddStaff(const crm::v1::AddStaffRequest& request,
+                                                         const rpc::CallContext& call);
+  absl::StatusOr<crm::v1::StaffCommandResponse> UpdateStaff(
+      const crm::v1::UpdateStaffRequest& request, const rpc::CallContext& call);
+  absl::StatusOr<crm::v1::StaffCommandResponse> DeactivateStaff(
+      const crm::v1::DeactivateStaffRequest& request, const rpc::CallContext& call);
+
+ private:
+  // Lookups over the command state, syncing the org stream once per command on a miss.
+  domain::org::OrgLookup Lookup(absl::Time deadline, bool* synced) const;
+
+  command::CommandExecutor* const executor_;
+  absl::Mutex mu_;  // serializes org commands (see above)
+};
+
+// The id a create request creates under: its own id field if set; else derived from its
+// request_id (so a retry, on any replica, targets the same aggregate); else a new UUID.
+std::string DepartmentIdFor(const crm::v1::CreateDepartmentRequest& request);
+std::string TeamIdFor(const crm::v1::CreateTeamRequest& request);
+std::string StaffIdFor(const crm::v1::AddStaffRequest& request);
+
+}  // namespace crm::services::org

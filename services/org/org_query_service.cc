@@ -1,0 +1,311 @@
+#include "services/org/org_query_service.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/base/status_macros.h"
+#include "common/eventlog/consistency_token.h"
+#include "common/status/errors.h"
+#include "domain/org/org_names.h"
+#include "google/protobuf/util/time_util.h"
+#include "google/rpc/error_details.pb.h"
+#include "services/org/org_chart.h"
+
+namespace crm::services::org {
+namespace {
+
+constexpr int32_t kMaxPageSize = 1000;
+constexpr int32_t kDefaultPageSize = 50;
+
+absl::StatusOr<size_t> PageSize(int32_t requested) {
+  if (requested < 0) return status::InvalidArgument("page_size", "must not be negative");
+  if (requested == 0) return kDefaultPageSize;
+  return std::min(requested, kMaxPageSize);
+}
+
+// Page tokens (AIP-158): base64url of "<kind>\n<filters>\n<last id>", refused with other filters.
+std::string EncodePageToken(absl::string_view kind, absl::string_view filters,
+                            absl::string_view last_id) {
+  return absl::WebSafeBase64Escape(absl::StrCat(kind, "\n", filters, "\n", last_id));
+}
+
+absl::StatusOr<std::string> DecodePageToken(absl::string_view token, absl::string_view kind,
+                                            absl::string_view filters) {
+  if (token.empty()) return std::string();
+  std::string raw;
+  if (!absl::WebSafeBase64Unescape(token, &raw)) {
+    return status::InvalidArgument("page_token", "is not a page token from this API");
+  }
+  std::vector<std::string> parts = absl::StrSplit(raw, absl::MaxSplits('\n', 2));
+  if (parts.size() != 3 || parts[0] != kind) {
+    return status::InvalidArgument("page_token", "is not a page token for this method");
+  }
+  if (parts[1] != filters) {
+    return status::InvalidArgument("page_token",
+                                   "was issued for a request with other filters; send the same "
+                                   "filters as the first page");
+  }
+  return parts[2];
+}
+
+absl::Status NotFound(absl::string_view name, absl::string_view reason,
+                      absl::string_view resource_type) {
+  absl::Status s = status::Error(absl::StatusCode::kNotFound, absl::StrCat(name, " does not exist"),
+                                 reason, {{"name", std::string(name)}});
+  google::rpc::ResourceInfo info;
+  info.set_resource_type(std::string(resource_type));
+  info.set_resource_name(std::string(name));
+  status::AddDetail(s, info);
+  return s;
+}
+
+template <typename T>
+std::string LastId(const std::vector<T>& items, absl::string_view prefix) {
+  return items.empty() ? "" : std::string(domain::org::IdOf(items.back().name(), prefix));
+}
+
+}  // namespace
+
+OrgQueries::OrgQueries(const kv::KvStore* views, fold::FoldRunner* views_runner,
+                       const base::Clock* clock, Options options)
+    : views_(views), views_runner_(views_runner), clock_(clock), options_(options) {}
+
+absl::Status OrgQueries::AwaitToken(const std::string& token, const rpc::CallContext& call) const {
+  if (token.empty()) return absl::OkStatus();
+  CRM_ASSIGN_OR_RETURN(eventlog::PositionMap positions, eventlog::DecodeConsistencyToken(token));
+  const absl::Time deadline = std::min(call.deadline, absl::Now() + options_.max_consistency_wait);
+  absl::Status reached = views_runner_->WaitFor(positions, deadline);
+  if (absl::IsDeadlineExceeded(reached)) {
+    return status::Error(absl::StatusCode::kDeadlineExceeded,
+                         "the views have not yet applied the write named by consistency_token",
+                         "CONSISTENCY_WAIT_EXCEEDED");
+  }
+  return reached;
+}
+
+absl::StatusOr<crm::v1::Department> OrgQueries::GetDepartment(
+    const crm::v1::GetDepartmentRequest& request, const rpc::CallContext& call) const {
+  CRM_ASSIGN_OR_RETURN(std::string id, domain::org::ParseDepartmentName(request.name(), "name"));
+  CRM_RETURN_IF_ERROR(AwaitToken(request.consistency_token(), call));
+  CRM_ASSIGN_OR_RETURN(auto found, views_.GetDepartment(id));
+  if (!found.has_value()) {
+    return NotFound(request.name(), "DEPARTMENT_NOT_FOUND",
+                    crm::v1::Department::descriptor()->full_name());
+  }
+  return *std::move(found);
+}
+
+absl::StatusOr<crm::v1::Team> OrgQueries::GetTeam(const crm::v1::GetTeamRequest& request,
+                                                  const rpc::CallContext& call) const {
+  CRM_ASSIGN_OR_RETURN(std::string id, domain::org::ParseTeamName(request.name(), "name"));
+  CRM_RETURN_IF_ERROR(AwaitToken(request.consistency_token(), call));
+  CRM_ASSIGN_OR_RETURN(auto found, views_.GetTeam(id));
+  if (!found.has_value()) {
+    return NotFound(request.name(), "TEAM_NOT_FOUND", crm::v1::Team::descriptor()->full_name());
+  }
+  return *std::move(found);
+}
+
+absl::StatusOr<crm::v1::Staff> OrgQueries::GetStaff(const crm::v1::GetStaffRequest& request,
+                                                    const rpc::CallContext& call) const {
+  CRM_ASSIGN_OR_RETURN(std::string id, domain::org::ParseStaffName(request.name(), "name"));
+  CRM_RETURN_IF_ERROR(AwaitToken(request.consistency_token(), call));
+  CRM_ASSIGN_OR_RETURN(auto found, views_.GetStaff(id));
+  if (!found.has_value()) {
+    return NotFound(request.name(), "STAFF_NOT_FOUND", crm::v1::Staff::descriptor()->full_name());
+  }
+  return *std::move(found);
+}
+
+absl::StatusOr<crm::v1::ListDepartmentsResponse> OrgQueries::ListDepartments(
+    const crm::v1::ListDepartmentsRequest& request, const rpc::CallContext& call) const {
+  CRM_ASSIGN_OR_RETURN(size_t page_size, PageSize(request.page_size()));
+  if (!crm::v1::DepartmentFunction_IsValid(request.function())) {
+    return status::InvalidArgument("function", "is not a known department function");
+  }
+  const std::string filters = absl::StrCat(request.function());
+  CRM_ASSIGN_OR_RETURN(std::string after,
+                       DecodePageToken(request.page_token(), "departments", filters));
+  CRM_RETURN_IF_ERROR(AwaitToken(request.consistency_token(), call));
+  CRM_ASSIGN_OR_RETURN(auto page, views_.ListDepartments(request.function(), after, page_size));
+  crm::v1::ListDepartmentsResponse response;
+  if (page.more) {
+    response.set_next_page_token(EncodePageToken(
+        "departments", filters, LastId(page.items, domain::org::kDepartmentPrefix)));
+  }
+  for (auto& d : page.items) *response.add_departments() = std::move(d);
+  return response;
+}
+
+absl::StatusOr<crm::v1::ListTeamsResponse> OrgQueries::ListTeams(
+    const crm::v1::ListTeamsRequest& request, const rpc::CallContext& call) const {
+  CRM_ASSIGN_OR_RETURN(size_t page_size, PageSize(request.page_size()));
+  if (!request.department().empty()) {
+    CRM_RETURN_IF_ERROR(
+        domain::org::ParseDepartmentName(request.department(), "department").status());
+  }
+  const std::string& filters = request.department();
+  CRM_ASSIGN_OR_RETURN(std::string after, DecodePageToken(request.page_token(), "teams", filters));
+  CRM_RETURN_IF_ERROR(AwaitToken(request.consistency_token(), call));
+  CRM_ASSIGN_OR_RETURN(auto page, views_.ListTeams(request.department(), after, page_size));
+  crm::v1::ListTeamsResponse response;
+  if (page.more) {
+    response.set_next_page_token(
+        EncodePageToken("teams", filters, LastId(page.items, domain::org::kTeamPrefix)));
+  }
+  for (auto& t : page.items) *response.add_teams() = std::move(t);
+  return response;
+}
+
+absl::StatusOr<crm::v1::ListStaffResponse> OrgQueries::ListStaff(
+    const crm::v1::ListStaffRequest& request, const rpc::CallContext& call) const {
+  CRM_ASSIGN_OR_RETURN(size_t page_size, PageSize(request.page_size()));
+  readmodel::org::OrgViews::StaffFilter filter;
+  if (!request.department().empty()) {
+    CRM_RETURN_IF_ERROR(
+        domain::org::ParseDepartmentName(request.department(), "department").status());
+    filter.department = request.department();
+  }
+  if (!request.team().empty()) {
+    CRM_RETURN_IF_ERROR(domain::org::ParseTeamName(request.team(), "team").status());
+    filter.team = request.team();
+  }
+  if (!crm::v1::StaffRole_IsValid(request.role())) {
+    return status::InvalidArgument("role", "is not a known staff role");
+  }
+  filter.role = request.role();
+  if (request.has_active()) filter.active = request.active();
+  if (!request.manager().empty()) {
+    CRM_RETURN_IF_ERROR(domain::org::ValidateOrgId(request.manager(), "manager"));
+    filter.manager = request.manager();
+  }
+  const std::string filters =
+      absl::StrCat(filter.department, "|", filter.team, "|", filter.role, "|",
+                   request.has_active() ? (request.active() ? "1" : "0") : "", "|", filter.manager);
+  CRM_ASSIGN_OR_RETURN(std::string after, DecodePageToken(request.page_token(), "staff", filters));
+  CRM_RETURN_IF_ERROR(AwaitToken(request.consistency_token(), call));
+  CRM_ASSIGN_OR_RETURN(auto page, views_.ListStaff(filter, after, page_size));
+  crm::v1::ListStaffResponse response;
+  if (page.more) {
+    response.set_next_page_token(
+        EncodePageToken("staff", filters, LastId(page.items, domain::org::kStaffPrefix)));
+  }
+  for (auto& s : page.items) *response.add_staff() = std::move(s);
+  return response;
+}
+
+absl::StatusOr<crm::v1::OrgChart> OrgQueries::GetOrgChart(
+    const crm::v1::GetOrgChartRequest& request, const rpc::CallContext& call) const {
+  if (!request.department().empty()) {
+    CRM_RETURN_IF_ERROR(
+        domain::org::ParseDepartmentName(request.department(), "department").status());
+  }
+  if (!crm::v1::OrgChartFormat_IsValid(request.format())) {
+    return status::InvalidArgument("format", "is not a known org chart format");
+  }
+  CRM_RETURN_IF_ERROR(AwaitToken(request.consistency_token(), call));
+  const absl::Time now = clock_->Now();
+  OrgSnapshot snapshot;
+  CRM_ASSIGN_OR_RETURN(snapshot.departments, views_.AllDepartments());
+  CRM_ASSIGN_OR_RETURN(snapshot.teams, views_.AllTeams());
+  CRM_ASSIGN_OR_RETURN(snapshot.staff, views_.AllStaff());
+  CRM_ASSIGN_OR_RETURN(snapshot.workloads, views_.Workloads(now));
+  if (!request.department().empty()) {
+    const bool exists =
+        std::any_of(snapshot.departments.begin(), snapshot.departments.end(),
+                    [&](const crm::v1::Department& d) { return d.name() == request.department(); });
+    if (!exists) {
+      return NotFound(request.department(), "DEPARTMENT_NOT_FOUND",
+                      crm::v1::Department::descriptor()->full_name());
+    }
+  }
+  crm::v1::OrgChart chart =
+      BuildOrgChart(snapshot, request.department(), request.include_inactive());
+  *chart.mutable_as_of() =
+      google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(now));
+  switch (request.format()) {
+    case crm::v1::ORG_CHART_DATA:
+      break;
+    case crm::v1::ORG_CHART_DOT:
+      chart.set_dot(RenderDot(chart));
+      chart.clear_departments();
+      chart.clear_reporting_lines();
+      break;
+    case crm::v1::ORG_CHART_MERMAID:
+      chart.set_mermaid(RenderMermaid(chart));
+      chart.clear_departments();
+      chart.clear_reporting_lines();
+      break;
+    default:
+      chart.set_dot(RenderDot(chart));
+      chart.set_mermaid(RenderMermaid(chart));
+      break;
+  }
+  return chart;
+}
+
+// --- Transport. ---
+
+grpc::ServerUnaryReactor* OrgQueryService::GetDepartment(grpc::CallbackServerContext* ctx,
+                                                         const grpc::ByteBuffer* in,
+                                                         grpc::ByteBuffer* out) {
+  return rpc::ServeUnary<crm::v1::GetDepartmentRequest, crm::v1::Department>(
+      ctx, in, out, executor_, [this](const auto& request, const auto& call) {
+        return queries_->GetDepartment(request, call);
+      });
+}
+
+grpc::ServerUnaryReactor* OrgQueryService::GetTeam(grpc::CallbackServerContext* ctx,
+                                                   const grpc::ByteBuffer* in,
+                                                   grpc::ByteBuffer* out) {
+  return rpc::ServeUnary<crm::v1::GetTeamRequest, crm::v1::Team>(
+      ctx, in, out, executor_,
+      [this](const auto& request, const auto& call) { return queries_->GetTeam(request, call); });
+}
+
+grpc::ServerUnaryReactor* OrgQueryService::GetStaff(grpc::CallbackServerContext* ctx,
+                                                    const grpc::ByteBuffer* in,
+                                                    grpc::ByteBuffer* out) {
+  return rpc::ServeUnary<crm::v1::GetStaffRequest, crm::v1::Staff>(
+      ctx, in, out, executor_,
+      [this](const auto& request, const auto& call) { return queries_->GetStaff(request, call); });
+}
+
+grpc::ServerUnaryReactor* OrgQueryService::ListDepartments(grpc::CallbackServerContext* ctx,
+                                                           const grpc::ByteBuffer* in,
+                                                           grpc::ByteBuffer* out) {
+  return rpc::ServeUnary<crm::v1::ListDepartmentsRequest, crm::v1::ListDepartmentsResponse>(
+      ctx, in, out, executor_, [this](const auto& request, const auto& call) {
+        return queries_->ListDepartments(request, call);
+      });
+}
+
+grpc::ServerUnaryReactor* OrgQueryService::ListTeams(grpc::CallbackServerContext* ctx,
+                                                     const grpc::ByteBuffer* in,
+                                                     grpc::ByteBuffer* out) {
+  return rpc::ServeUnary<crm::v1::ListTeamsRequest, crm::v1::ListTeamsResponse>(
+      ctx, in, out, executor_,
+      [this](const auto& request, const auto& call) { return queries_->ListTeams(request, call); });
+}
+
+grpc::ServerUnaryReactor* OrgQueryService::ListStaff(grpc::CallbackServerContext* ctx,
+                                                     const grpc::ByteBuffer* in,
+                                                     grpc::ByteBuffer* out) {
+  return rpc::ServeUnary<crm::v1::ListStaffRequest, crm::v1::ListStaffResponse>(
+      ctx, in, out, executor_,
+      [this](const auto& request, const auto& call) { return queries_->ListStaff(request, call); });
+}
+
+grpc::ServerUnaryReactor* OrgQueryService::GetOrgChart(grpc::CallbackServerContext* ctx,
+                                                       const grpc::ByteBuffer* in,
+                                                       grpc::ByteBuffer* out) {
+  return rpc::ServeUnary<crm::v1::GetOrgChartRequest, crm::v1::OrgChart>(
+      ctx, in, out, executor_, [this](const auto& request, const auto& call) {
+        return queries_->GetOrgChart(request, call);
+      });
+}
+
+}  // namespace crm::services::org

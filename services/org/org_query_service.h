@@ -1,0 +1,94 @@
+// Org queries (crm.v1.OrgQueryService) over the views store that projections/org writes: get and
+// list departments, teams and staff, and the org chart with live workload.
+//
+// Read-your-writes: a request with a consistency_token first waits, within the caller's deadline
+// (and at most Options::max_consistency_wait), until the views runner has applied that position;
+// DEADLINE_EXCEEDED if it has not by then. "Overdue" in the chart is measured against the
+// injected clock at query time.
+// Thread-safe.
+#pragma once
+
+#include "absl/time/time.h"
+#include "common/base/clock.h"
+#include "common/fold/fold_runner.h"
+#include "common/kv/kv_store.h"
+#include "common/rpc/executor.h"
+#include "common/rpc/unary.h"
+#include "crm/v1/org_service.grpc.pb.h"
+#include "readmodel/org/org_views.h"
+
+namespace crm::services::org {
+
+// The query logic, without transport; the service below calls it.
+class OrgQueries {
+ public:
+  struct Options {
+    absl::Duration max_consistency_wait = absl::Seconds(30);
+  };
+  // Does not take ownership. `views` is the views store that `views_runner` folds the log into
+  // (with projections/org's OrgViewFold among its folds); `clock` gives "now" for overdue.
+  OrgQueries(const kv::KvStore* views, fold::FoldRunner* views_runner, const base::Clock* clock,
+             Options options);
+
+  absl::StatusOr<crm::v1::Department> GetDepartment(const crm::v1::GetDepartmentRequest& request,
+                                                    const rpc::CallContext& call) const;
+  absl::StatusOr<crm::v1::Team> GetTeam(const crm::v1::GetTeamRequest& request,
+                                        const rpc::CallContext& call) const;
+  absl::StatusOr<crm::v1::Staff> GetStaff(const crm::v1::GetStaffRequest& request,
+                                          const rpc::CallContext& call) const;
+  absl::StatusOr<crm::v1::ListDepartmentsResponse> ListDepartments(
+      const crm::v1::ListDepartmentsRequest& request, const rpc::CallContext& call) const;
+  absl::StatusOr<crm::v1::ListTeamsResponse> ListTeams(const crm::v1::ListTeamsRequest& request,
+                                                       const rpc::CallContext& call) const;
+  absl::StatusOr<crm::v1::ListStaffResponse> ListStaff(const crm::v1::ListStaffRequest& request,
+                                                       const rpc::CallContext& call) const;
+  absl::StatusOr<crm::v1::OrgChart> GetOrgChart(const crm::v1::GetOrgChartRequest& request,
+                                                const rpc::CallContext& call) const;
+
+ private:
+  absl::Status AwaitToken(const std::string& token, const rpc::CallContext& call) const;
+
+  const readmodel::org::OrgViews views_;
+  fold::FoldRunner* const views_runner_;
+  const base::Clock* const clock_;
+  const Options options_;
+};
+
+using OrgQueryRawBase = crm::v1::OrgQueryService::WithRawCallbackMethod_GetDepartment<
+    crm::v1::OrgQueryService::WithRawCallbackMethod_GetTeam<
+        crm::v1::OrgQueryService::WithRawCallbackMethod_GetStaff<
+            crm::v1::OrgQueryService::WithRawCallbackMethod_ListDepartments<
+                crm::v1::OrgQueryService::WithRawCallbackMethod_ListTeams<
+                    crm::v1::OrgQueryService::WithRawCallbackMethod_ListStaff<
+                        crm::v1::OrgQueryService::WithRawCallbackMethod_GetOrgChart<
+                            crm::v1::OrgQueryService::Service>>>>>>>;
+
+class OrgQueryService final : public OrgQueryRawBase {
+ public:
+  // Does not take ownership.
+  OrgQueryService(const OrgQueries* queries, rpc::Executor* executor)
+      : queries_(queries), executor_(executor) {}
+
+  grpc::ServerUnaryReactor* GetDepartment(grpc::CallbackServerContext* ctx,
+                                          const grpc::ByteBuffer* in,
+                                          grpc::ByteBuffer* out) override;
+  grpc::ServerUnaryReactor* GetTeam(grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* in,
+                                    grpc::ByteBuffer* out) override;
+  grpc::ServerUnaryReactor* GetStaff(grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* in,
+                                     grpc::ByteBuffer* out) override;
+  grpc::ServerUnaryReactor* ListDepartments(grpc::CallbackServerContext* ctx,
+                                            const grpc::ByteBuffer* in,
+                                            grpc::ByteBuffer* out) override;
+  grpc::ServerUnaryReactor* ListTeams(grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* in,
+                                      grpc::ByteBuffer* out) override;
+  grpc::ServerUnaryReactor* ListStaff(grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* in,
+                                      grpc::ByteBuffer* out) override;
+  grpc::ServerUnaryReactor* GetOrgChart(grpc::CallbackServerContext* ctx,
+                                        const grpc::ByteBuffer* in, grpc::ByteBuffer* out) override;
+
+ private:
+  const OrgQueries* const queries_;
+  rpc::Executor* const executor_;
+};
+
+}  // namespace crm::services::org

@@ -1,0 +1,501 @@
+// The org command handler, StaffDirectory and the org queries over an in-memory log, real
+// stores and live fold runners: commands through the shared CommandExecutor, views through
+// OrgViewFold.
+#include "services/org/org_command_handler.h"
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "common/base/clock.h"
+#include "common/base/uuid.h"
+#include "common/eventlog/consistency_token.h"
+#include "common/eventlog/in_memory_event_log.h"
+#include "common/kv/kv_store.h"
+#include "common/status/errors.h"
+#include "gmock/gmock.h"
+#include "google/rpc/error_details.pb.h"
+#include "gtest/gtest.h"
+#include "projections/org/org_view_fold.h"
+#include "services/command/aggregate_state.h"
+#include "services/command/command_executor.h"
+#include "services/org/org_kinds.h"
+#include "services/org/org_query_service.h"
+#include "services/org/staff_directory.h"
+
+namespace crm::services::org {
+namespace {
+
+using crm::events::v1::EventEnvelope;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+std::string Reason(const absl::Status& status) {
+  google::rpc::ErrorInfo info;
+  crm::status::GetDetail(status, &info);
+  return info.reason();
+}
+
+std::vector<std::string> Fields(const absl::Status& status) {
+  google::rpc::BadRequest bad_request;
+  std::vector<std::string> fields;
+  if (crm::status::GetDetail(status, &bad_request)) {
+    for (const auto& fv : bad_request.field_violations()) fields.push_back(fv.field());
+  }
+  return fields;
+}
+
+google::protobuf::Timestamp Ts(absl::Time t) {
+  google::protobuf::Timestamp ts;
+  ts.set_seconds(absl::ToUnixSeconds(t));
+  return ts;
+}
+
+class OrgCommandHandlerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = std::filesystem::path(::testing::TempDir()) / ("org-cmd-" + base::NewUuid());
+    state_store_ = *kv::KvStore::Open((root_ / "state").string());
+    views_store_ = *kv::KvStore::Open((root_ / "views").string());
+    state_runner_ = std::make_unique<fold::FoldRunner>(&log_, state_store_.get(), &state_fold_,
+                                                       fold::FoldRunner::Options{.name = "state"});
+    views_runner_ = std::make_unique<fold::FoldRunner>(&log_, views_store_.get(), &views_fold_,
+                                                       fold::FoldRunner::Options{.name = "views"});
+    ASSERT_TRUE(state_runner_->Start().ok());
+    ASSERT_TRUE(views_runner_->Start().ok());
+    state_ = std::make_unique<command::AggregateState>(state_store_.get());
+    executor_ = std::make_unique<command::CommandExecutor>(
+        &log_, state_runner_.get(), state_.get(), &clock_, command::CommandExecutor::Options{});
+    handler_ = std::make_unique<OrgCommandHandler>(executor_.get());
+    queries_ = std::make_unique<OrgQueries>(views_store_.get(), views_runner_.get(), &clock_,
+                                            OrgQueries::Options{});
+    call_.actor = "tester";
+    call_.deadline = absl::Now() + absl::Seconds(30);
+  }
+  void TearDown() override {
+    queries_.reset();
+    handler_.reset();
+    executor_.reset();
+    views_runner_.reset();
+    state_runner_.reset();
+    views_store_.reset();
+    state_store_.reset();
+    std::filesystem::remove_all(root_);
+  }
+
+  absl::StatusOr<crm::v1::DepartmentCommandResponse> CreateDepartment(
+      const std::string& id, crm::v1::DepartmentFunction function) {
+    crm::v1::CreateDepartmentRequest request;
+    request.set_department_id(id);
+    request.set_request_id(base::NewUuid());
+    request.mutable_department()->set_display_name(id);
+    request.mutable_department()->set_function(function);
+    return handler_->CreateDepartment(request, call_);
+  }
+
+  absl::StatusOr<crm::v1::TeamCommandResponse> CreateTeam(const std::string& id,
+                                                          const std::string& department) {
+    crm::v1::CreateTeamRequest request;
+    request.set_team_id(id);
+    request.mutable_team()->set_display_name(id);
+    request.mutable_team()->set_department("departments/" + department);
+    return handler_->CreateTeam(request, call_);
+  }
+
+  absl::StatusOr<crm::v1::StaffCommandResponse> AddStaff(const std::string& id,
+                                                         crm::v1::StaffRole role,
+                                                         const std::string& department,
+                                                         const std::string& team,
+                                                         const std::string& manager) {
+    crm::v1::AddStaffRequest request;
+    request.set_staff_id(id);
+    request.mutable_staff()->set_display_name(id);
+    request.mutable_staff()->set_role(role);
+    request.mutable_staff()->set_level(crm::v1::FRONT_LINE);
+    request.mutable_staff()->set_department("departments/" + department);
+    if (!team.empty()) request.mutable_staff()->set_team("teams/" + team);
+    request.mutable_staff()->set_manager(manager);
+    return handler_->AddStaff(request, call_);
+  }
+
+  // sales (team north: ann -> boss), cs (team desk: cat -> boss); boss is the manager.
+  std::string BuildOrg() {
+    EXPECT_TRUE(CreateDepartment("sales", crm::v1::SALES).ok());
+    EXPECT_TRUE(CreateDepartment("cs", crm::v1::CUSTOMER_SERVICE).ok());
+    EXPECT_TRUE(CreateTeam("north", "sales").ok());
+    EXPECT_TRUE(CreateTeam("desk", "cs").ok());
+    EXPECT_TRUE(AddStaff("boss", crm::v1::MANAGER, "sales", "", "").ok());
+    EXPECT_TRUE(AddStaff("ann", crm::v1::ACCOUNT_MANAGER, "sales", "north", "boss").ok());
+    auto last = AddStaff("cat", crm::v1::SERVICE_AGENT, "cs", "desk", "boss");
+    EXPECT_TRUE(last.ok()) << last.status();
+    return last.ok() ? last->consistency_token() : "";
+  }
+
+  std::vector<EventEnvelope> ReadAll() {
+    std::vector<EventEnvelope> out;
+    auto end = log_.EndOffset(0);
+    auto reader = log_.NewReader({{0, 0}});
+    while (static_cast<int64_t>(out.size()) < *end) {
+      auto records = (*reader)->Poll(100, absl::Now() + absl::Seconds(5));
+      if (!records.ok() || records->empty()) break;
+      for (const auto& r : *records) {
+        EventEnvelope e;
+        EXPECT_TRUE(e.ParseFromString(r.value));
+        out.push_back(e);
+      }
+    }
+    return out;
+  }
+
+  // Appends an event of another area (or another replica) straight to the log.
+  std::string AppendRaw(const std::string& key, EventEnvelope e) {
+    e.set_event_id(base::NewUuid());
+    e.set_event_type(command::EventTypeName(e));
+    *e.mutable_recorded_at() = Ts(clock_.Now());
+    *e.mutable_occurred_at() = e.recorded_at();
+    auto position = log_.Append(key, {{e.SerializeAsString(), {}}}, absl::Now() + absl::Seconds(5));
+    EXPECT_TRUE(position.ok());
+    return eventlog::EncodeConsistencyToken({{position->partition, position->offset}});
+  }
+
+  std::filesystem::path root_;
+  base::FakeClock clock_{absl::FromUnixSeconds(1'800'000'000)};
+  eventlog::InMemoryEventLog log_;
+  command::AggregateStateFold state_fold_{OrgKinds()};
+  projections::org::OrgViewFold views_fold_;
+  std::unique_ptr<kv::KvStore> state_store_;
+  std::unique_ptr<kv::KvStore> views_store_;
+  std::unique_ptr<fold::FoldRunner> state_runner_;
+  std::unique_ptr<fold::FoldRunner> views_runner_;
+  std::unique_ptr<command::AggregateState> state_;
+  std::unique_ptr<command::CommandExecutor> executor_;
+  std::unique_ptr<OrgCommandHandler> handler_;
+  std::unique_ptr<OrgQueries> queries_;
+  rpc::CallContext call_;
+};
+
+TEST_F(OrgCommandHandlerTest, CommandsAnswerWithTheNewStateOnTheOrgStream) {
+  auto created = CreateDepartment("sales", crm::v1::SALES);
+  ASSERT_TRUE(created.ok()) << created.status();
+  EXPECT_EQ(created->department().name(), "departments/sales");
+  EXPECT_EQ(created->department().version(), 1);
+  EXPECT_EQ(created->department().etag(), "v1");
+  EXPECT_EQ(created->department().create_time().seconds(), 1'800'000'000);
+  EXPECT_EQ(created->appended_event_count(), 1);
+  EXPECT_FALSE(created->consistency_token().empty());
+
+  auto team = CreateTeam("north", "sales");
+  ASSERT_TRUE(team.ok()) << team.status();
+  auto ann = AddStaff("ann", crm::v1::ACCOUNT_MANAGER, "sales", "north", "");
+  ASSERT_TRUE(ann.ok()) << ann.status();
+  EXPECT_TRUE(ann->staff().active());
+
+  const auto events = ReadAll();
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_EQ(events[0].aggregate(), "departments/sales");
+  EXPECT_EQ(events[0].event_type(), "crm.events.v1.DepartmentCreated");
+  EXPECT_EQ(events[1].aggregate(), "teams/north");
+  EXPECT_EQ(events[2].aggregate(), "staff/ann");
+  EXPECT_EQ(events[2].event_type(), "crm.events.v1.StaffAdded");
+  for (const auto& e : events) {
+    EXPECT_EQ(e.customer_id(), "");
+    EXPECT_EQ(e.aggregate_version(), 1);
+    EXPECT_EQ(e.actor(), "tester");
+  }
+  EXPECT_EQ(log_.PartitionOf(command::kOrgStreamKey), 0);
+}
+
+TEST_F(OrgCommandHandlerTest, UpdateAndDeactivate) {
+  BuildOrg();
+  crm::v1::UpdateStaffRequest update;
+  update.mutable_staff()->set_name("staff/ann");
+  update.mutable_staff()->set_role(crm::v1::SUPERVISOR);
+  update.set_etag("v1");
+  auto updated = handler_->UpdateStaff(update, call_);
+  ASSERT_TRUE(updated.ok()) << updated.status();
+  EXPECT_EQ(updated->staff().role(), crm::v1::SUPERVISOR);
+  EXPECT_EQ(updated->staff().etag(), "v2");
+  EXPECT_EQ(updated->appended_event_count(), 1);
+
+  // Same etag again: stale.
+  auto stale = handler_->UpdateStaff(update, call_);
+  EXPECT_EQ(stale.status().code(), absl::StatusCode::kAborted);
+
+  // No change: no event, the same token.
+  update.clear_etag();
+  auto same = handler_->UpdateStaff(update, call_);
+  ASSERT_TRUE(same.ok());
+  EXPECT_EQ(same->appended_event_count(), 0);
+  EXPECT_EQ(same->consistency_token(), updated->consistency_token());
+
+  crm::v1::DeactivateStaffRequest deactivate;
+  deactivate.set_name("staff/ann");
+  deactivate.set_reason("left");
+  auto gone = handler_->DeactivateStaff(deactivate, call_);
+  ASSERT_TRUE(gone.ok()) << gone.status();
+  EXPECT_FALSE(gone->staff().active());
+
+  crm::v1::UpdateDepartmentRequest head;
+  head.mutable_department()->set_name("departments/sales");
+  head.mutable_department()->set_head("ann");
+  auto refused = handler_->UpdateDepartment(head, call_);
+  EXPECT_EQ(Reason(refused.status()), "STAFF_INACTIVE");
+  head.mutable_department()->set_head("boss");
+  auto headed = handler_->UpdateDepartment(head, call_);
+  ASSERT_TRUE(headed.ok()) << headed.status();
+  EXPECT_EQ(headed->department().head(), "boss");
+}
+
+TEST_F(OrgCommandHandlerTest, RetriedRequestIdReturnsTheFirstAnswer) {
+  crm::v1::CreateDepartmentRequest request;
+  request.set_request_id("req-1");
+  request.mutable_department()->set_display_name("Sales");
+  request.mutable_department()->set_function(crm::v1::SALES);
+  auto first = handler_->CreateDepartment(request, call_);
+  ASSERT_TRUE(first.ok()) << first.status();
+  // No id given: derived from the request id, the same on every replica.
+  EXPECT_EQ(first->department().name(), "departments/" + DepartmentIdFor(request));
+  EXPECT_TRUE(base::IsUuid(DepartmentIdFor(request)));
+  EXPECT_EQ(DepartmentIdFor(request), DepartmentIdFor(request));
+
+  auto second = handler_->CreateDepartment(request, call_);
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(second->appended_event_count(), 0);
+  EXPECT_EQ(second->department().name(), first->department().name());
+  EXPECT_EQ(second->consistency_token(), first->consistency_token());
+  EXPECT_EQ(ReadAll().size(), 1u);
+
+  // Without a request id, each call gets a new UUID.
+  crm::v1::AddStaffRequest anonymous;
+  EXPECT_NE(StaffIdFor(anonymous), StaffIdFor(anonymous));
+  anonymous.set_staff_id("given");
+  EXPECT_EQ(StaffIdFor(anonymous), "given");
+}
+
+TEST_F(OrgCommandHandlerTest, RulesReadTheRestOfTheOrg) {
+  BuildOrg();
+  // A team of another department.
+  auto wrong_team = AddStaff("dan", crm::v1::SERVICE_AGENT, "sales", "desk", "");
+  EXPECT_EQ(Reason(wrong_team.status()), "TEAM_NOT_IN_DEPARTMENT");
+  // An unknown manager.
+  auto ghost = AddStaff("dan", crm::v1::SERVICE_AGENT, "cs", "desk", "ghost");
+  EXPECT_EQ(ghost.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(Reason(ghost.status()), "STAFF_NOT_FOUND");
+
+  // boss -> ann -> boss would be a cycle.
+  crm::v1::UpdateStaffRequest cycle;
+  cycle.mutable_staff()->set_name("staff/boss");
+  cycle.mutable_staff()->set_manager("ann");
+  auto refused = handler_->UpdateStaff(cycle, call_);
+  EXPECT_EQ(Reason(refused.status()), "REPORTING_CYCLE");
+
+  // The team desk still has cat: it cannot move to sales.
+  crm::v1::UpdateTeamRequest move;
+  move.mutable_team()->set_name("teams/desk");
+  move.mutable_team()->set_department("departments/sales");
+  auto blocked = handler_->UpdateTeam(move, call_);
+  EXPECT_EQ(Reason(blocked.status()), "TEAM_HAS_MEMBERS");
+  EXPECT_THAT(std::string(blocked.status().message()), HasSubstr("(cat)"));
+  // Once cat leaves the team, it can.
+  crm::v1::UpdateStaffRequest leave;
+  leave.mutable_staff()->set_name("staff/cat");
+  leave.mutable_update_mask()->add_paths("team");
+  ASSERT_TRUE(handler_->UpdateStaff(leave, call_).ok());
+  auto moved = handler_->UpdateTeam(move, call_);
+  ASSERT_TRUE(moved.ok()) << moved.status();
+  EXPECT_EQ(moved->team().department(), "departments/sales");
+  auto members = ActiveTeamMembers(*state_, "north");
+  ASSERT_TRUE(members.ok());
+  EXPECT_THAT(*members, ElementsAre("ann"));
+}
+
+TEST_F(OrgCommandHandlerTest, MalformedNamesReportEveryBadField) {
+  crm::v1::UpdateStaffRequest request;
+  request.mutable_staff()->set_name("staff/Not Valid");
+  request.mutable_update_mask()->add_paths("role");
+  auto refused = handler_->UpdateStaff(request, call_);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(Fields(refused.status()), ElementsAre("staff.name", "staff.role"));
+
+  crm::v1::CreateTeamRequest team;
+  team.set_team_id("-bad");
+  auto bad_team = handler_->CreateTeam(team, call_);
+  EXPECT_THAT(Fields(bad_team.status()),
+              ElementsAre("team_id", "team.display_name", "team.department"));
+  EXPECT_TRUE(ReadAll().empty());
+}
+
+TEST_F(OrgCommandHandlerTest, StaffDirectoryFindsActiveStaff) {
+  BuildOrg();
+  StaffDirectory directory(executor_.get());
+  auto ann = directory.Find("ann", "owner", call_.deadline);
+  ASSERT_TRUE(ann.ok()) << ann.status();
+  EXPECT_EQ(ann->role(), crm::v1::ACCOUNT_MANAGER);
+  crm::v1::StaffRef ref = StaffDirectory::RefOf(*ann);
+  EXPECT_EQ(ref.staff_id(), "ann");
+  EXPECT_EQ(ref.team(), "teams/north");
+  EXPECT_EQ(ref.department(), "departments/sales");
+
+  auto ghost = directory.Find("ghost", "owner", call_.deadline);
+  EXPECT_EQ(ghost.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(Reason(ghost.status()), "STAFF_NOT_FOUND");
+  EXPECT_THAT(std::string(ghost.status().message()), HasSubstr("owner"));
+
+  auto empty = directory.Find("", "assignee.staff_id", call_.deadline);
+  EXPECT_THAT(Fields(empty.status()), ElementsAre("assignee.staff_id"));
+
+  crm::v1::DeactivateStaffRequest deactivate;
+  deactivate.set_name("staff/cat");
+  ASSERT_TRUE(handler_->DeactivateStaff(deactivate, call_).ok());
+  auto cat = directory.Find("cat", "assignee.staff_id", call_.deadline);
+  EXPECT_EQ(cat.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(Reason(cat.status()), "STAFF_INACTIVE");
+}
+
+TEST_F(OrgCommandHandlerTest, StaffDirectorySyncsTheOrgStreamOnAMiss) {
+  BuildOrg();
+  // Another replica added eve a moment ago: the event is in the log, maybe not yet in the state.
+  EventEnvelope added;
+  added.set_aggregate("staff/eve");
+  added.set_aggregate_version(1);
+  auto* eve = added.mutable_staff_added()->mutable_staff();
+  eve->set_name("staff/eve");
+  eve->set_role(crm::v1::CUSTOMER_REPRESENTATIVE);
+  eve->set_department("departments/sales");
+  AppendRaw(command::kOrgStreamKey, added);
+  StaffDirectory directory(executor_.get());
+  auto found = directory.Find("eve", "owner", call_.deadline);
+  ASSERT_TRUE(found.ok()) << found.status();
+  EXPECT_EQ(found->role(), crm::v1::CUSTOMER_REPRESENTATIVE);
+}
+
+TEST_F(OrgCommandHandlerTest, QueriesReadTheirWrites) {
+  BuildOrg();
+  crm::v1::UpdateStaffRequest rename;
+  rename.mutable_staff()->set_name("staff/ann");
+  rename.mutable_staff()->set_display_name("Ann Lee");
+  auto renamed = handler_->UpdateStaff(rename, call_);
+  ASSERT_TRUE(renamed.ok());
+
+  crm::v1::GetStaffRequest get;
+  get.set_name("staff/ann");
+  get.set_consistency_token(renamed->consistency_token());
+  auto ann = queries_->GetStaff(get, call_);
+  ASSERT_TRUE(ann.ok()) << ann.status();
+  EXPECT_EQ(ann->display_name(), "Ann Lee");
+  EXPECT_EQ(ann->etag(), "v2");
+
+  get.set_name("staff/nobody");
+  EXPECT_EQ(Reason(queries_->GetStaff(get, call_).status()), "STAFF_NOT_FOUND");
+  get.set_name("nobody");
+  EXPECT_THAT(Fields(queries_->GetStaff(get, call_).status()), ElementsAre("name"));
+
+  crm::v1::GetDepartmentRequest department;
+  department.set_name("departments/cs");
+  EXPECT_EQ(queries_->GetDepartment(department, call_)->function(), crm::v1::CUSTOMER_SERVICE);
+  crm::v1::GetTeamRequest team;
+  team.set_name("teams/desk");
+  EXPECT_EQ(queries_->GetTeam(team, call_)->department(), "departments/cs");
+}
+
+TEST_F(OrgCommandHandlerTest, ListsPageWithTokensBoundToTheirFilters) {
+  const std::string token = BuildOrg();
+  crm::v1::ListStaffRequest request;
+  request.set_manager("boss");
+  request.set_page_size(1);
+  request.set_consistency_token(token);
+  auto first = queries_->ListStaff(request, call_);
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_EQ(first->staff_size(), 1);
+  EXPECT_EQ(first->staff(0).name(), "staff/ann");
+  ASSERT_FALSE(first->next_page_token().empty());
+  request.set_page_token(first->next_page_token());
+  auto second = queries_->ListStaff(request, call_);
+  ASSERT_TRUE(second.ok()) << second.status();
+  ASSERT_EQ(second->staff_size(), 1);
+  EXPECT_EQ(second->staff(0).name(), "staff/cat");
+  EXPECT_TRUE(second->next_page_token().empty());
+
+  request.set_role(crm::v1::SERVICE_AGENT);  // other filters: the token is refused
+  EXPECT_THAT(Fields(queries_->ListStaff(request, call_).status()), ElementsAre("page_token"));
+
+  crm::v1::ListStaffRequest active;
+  active.set_active(true);
+  active.set_department("departments/sales");
+  auto sales = queries_->ListStaff(active, call_);
+  ASSERT_EQ(sales->staff_size(), 2);
+  EXPECT_EQ(sales->staff(0).name(), "staff/ann");
+
+  crm::v1::ListDepartmentsRequest departments;
+  departments.set_function(crm::v1::SALES);
+  auto listed = queries_->ListDepartments(departments, call_);
+  ASSERT_EQ(listed->departments_size(), 1);
+  crm::v1::ListTeamsRequest teams;
+  teams.set_department("departments/cs");
+  ASSERT_EQ(queries_->ListTeams(teams, call_)->teams_size(), 1);
+  teams.set_department("cs");
+  EXPECT_THAT(Fields(queries_->ListTeams(teams, call_).status()), ElementsAre("department"));
+}
+
+TEST_F(OrgCommandHandlerTest, OrgChartShowsLiveWorkload) {
+  BuildOrg();
+  const absl::Time now = clock_.Now();
+  EventEnvelope owner;
+  owner.set_customer_id("c1");
+  owner.set_aggregate("customers/c1");
+  owner.set_aggregate_version(2);
+  owner.mutable_owner_assigned()->set_owner("ann");
+  AppendRaw("c1", owner);
+  EventEnvelope filed;
+  filed.set_customer_id("c1");
+  filed.set_aggregate("customers/c1/complaints/k1");
+  filed.set_aggregate_version(1);
+  *filed.mutable_complaint_filed()->mutable_response_due_time() = Ts(now + absl::Hours(4));
+  *filed.mutable_complaint_filed()->mutable_resolution_due_time() = Ts(now + absl::Hours(24));
+  AppendRaw("c1", filed);
+  EventEnvelope assigned = filed;
+  assigned.clear_complaint_filed();
+  assigned.set_aggregate_version(2);
+  assigned.mutable_complaint_assigned()->mutable_assignee()->set_staff_id("cat");
+  const std::string token = AppendRaw("c1", assigned);
+
+  crm::v1::GetOrgChartRequest request;
+  request.set_consistency_token(token);
+  auto chart = queries_->GetOrgChart(request, call_);
+  ASSERT_TRUE(chart.ok()) << chart.status();
+  EXPECT_EQ(chart->as_of().seconds(), absl::ToUnixSeconds(now));
+  ASSERT_EQ(chart->departments_size(), 2);
+  EXPECT_EQ(chart->departments(0).department().name(), "departments/cs");
+  EXPECT_EQ(chart->departments(0).workload().open_complaints(), 1);
+  EXPECT_EQ(chart->departments(0).workload().overdue_items(), 0);
+  EXPECT_EQ(chart->departments(1).teams(0).workload().customers_owned(), 1);
+  EXPECT_EQ(chart->total().customers_owned(), 1);
+  EXPECT_THAT(chart->dot(), HasSubstr("digraph org {"));
+  EXPECT_THAT(chart->mermaid(), HasSubstr("flowchart TB"));
+
+  // A day later, the complaint is overdue (its deadlines passed), with no event in between.
+  clock_.Advance(absl::Hours(25));
+  request.set_format(crm::v1::ORG_CHART_DATA);
+  chart = queries_->GetOrgChart(request, call_);
+  ASSERT_TRUE(chart.ok());
+  EXPECT_EQ(chart->departments(0).workload().overdue_complaints(), 1);
+  EXPECT_EQ(chart->total().overdue_items(), 1);
+  EXPECT_TRUE(chart->dot().empty());
+
+  request.set_format(crm::v1::ORG_CHART_MERMAID);
+  request.set_department("departments/cs");
+  chart = queries_->GetOrgChart(request, call_);
+  ASSERT_TRUE(chart.ok());
+  EXPECT_EQ(chart->departments_size(), 0);
+  EXPECT_THAT(chart->mermaid(), HasSubstr("subgraph d_cs"));
+  EXPECT_THAT(chart->mermaid(), ::testing::Not(HasSubstr("d_sales")));
+  EXPECT_EQ(chart->total().overdue_items(), 1);
+
+  request.set_department("departments/nope");
+  EXPECT_EQ(queries_->GetOrgChart(request, call_).status().code(), absl::StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace crm::services::org
