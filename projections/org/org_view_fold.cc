@@ -230,13 +230,18 @@ void TrackComplaint(const EventEnvelope& event, crm::v1::Complaint& c) {
       }
       break;
     }
-    case P::kComplaintSlaBreached:
-      if (event.complaint_sla_breached().kind() == crm::v1::RESPONSE) {
-        c.mutable_response_deadline()->set_breached(true);
-      } else {
-        c.mutable_resolution_deadline()->set_breached(true);
+    case P::kComplaintSlaBreached: {
+      const auto& breached = event.complaint_sla_breached();
+      crm::v1::SlaDeadline* deadline = breached.kind() == crm::v1::RESPONSE
+                                           ? c.mutable_response_deadline()
+                                           : c.mutable_resolution_deadline();
+      // A breach of a deadline since replaced (by a reopening) changes nothing.
+      if (deadline->due_time().seconds() == breached.due_time().seconds() &&
+          deadline->due_time().nanos() == breached.due_time().nanos()) {
+        deadline->set_breached(true);
       }
       break;
+    }
     default:  // escalations and later event types do not change the workload
       break;
   }

@@ -366,6 +366,11 @@ TEST_F(OrgViewFoldTest, OverdueComplaints) {
   EXPECT_EQ(WorkloadOf("cat", At(kT0 + 7000)).overdue_complaints(), 0);
   EXPECT_EQ(WorkloadOf("cat", At(kT0 + 8001)).overdue_complaints(), 1);
 
+  // A late breach of the deadline the reopening replaced changes nothing.
+  h_.Complaint("c1", "k1", Breached(crm::v1::RESOLUTION, kT0 + 1000));
+  ApplyNew();
+  EXPECT_EQ(WorkloadOf("cat", At(kT0 + 7000)).overdue_complaints(), 0);
+
   // A response breach keeps it overdue after the acknowledgement, until resolved.
   h_.Complaint("c2", "k2", Filed(kT0 + 100, kT0 + 1000));
   h_.Complaint("c2", "k2", Breached(crm::v1::RESPONSE, kT0 + 100));
