@@ -77,9 +77,6 @@ absl::StatusOr<SlaPolicy> ParseSlaPolicy(absl::string_view text) {
     if (!response.ok()) return response.status();
     absl::StatusOr<absl::Duration> resolution = ParsePositive(entry, durations[1], "resolution");
     if (!resolution.ok()) return resolution.status();
-    if (*response > *resolution) {
-      return Bad(entry, "the response deadline must not be later than the resolution deadline");
-    }
     *targets = {*response, *resolution};
   }
   return policy;

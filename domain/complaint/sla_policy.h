@@ -40,8 +40,9 @@ inline constexpr char kDefaultSlaPolicy[] = "severe=4h/24h,general=24h/72h,minor
 // comma-separated `<severity>=<response>/<resolution>` entries, severity one of severe, general,
 // minor (any case), durations in absl::ParseDuration syntax ("90m", "4h", "1h30m"; no days: write
 // 168h for 7 days). Severities not listed keep their defaults; empty text is the default policy.
-// Each duration must be positive and the response no later than the resolution.
-// INVALID_ARGUMENT naming the offending entry otherwise.
+// Each duration must be positive and finite (they are independent: a response deadline later
+// than the resolution deadline is allowed). INVALID_ARGUMENT naming the offending entry
+// otherwise.
 absl::StatusOr<SlaPolicy> ParseSlaPolicy(absl::string_view text);
 
 // The policy in the syntax ParseSlaPolicy reads, e.g.

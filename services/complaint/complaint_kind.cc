@@ -1,0 +1,109 @@
+#include "services/complaint/complaint_kind.h"
+
+#include <cstdio>
+#include <map>
+#include <set>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/strip.h"
+#include "common/base/proto_util.h"
+#include "domain/complaint/complaint_aggregate.h"
+
+namespace crm::services::complaint {
+namespace {
+
+using crm::v1::Complaint;
+using crm::v1::SlaDeadline;
+
+absl::Time ToTime(const google::protobuf::Timestamp& ts) {
+  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
+}
+
+std::string Micros20(absl::Time t) {
+  int64_t micros = absl::ToUnixMicros(t);
+  if (micros < 0) micros = 0;
+  return absl::StrFormat("%020d", micros);
+}
+
+// The open deadlines of `state` as index entries.
+std::map<std::string, std::string> Entries(absl::string_view aggregate, const Complaint& state) {
+  std::map<std::string, std::string> out;
+  for (const SlaDeadline& d : domain::complaint::OpenDeadlines(state)) {
+    SlaDeadline value;
+    value.set_kind(d.kind());
+    *value.mutable_due_time() = d.due_time();
+    out[DeadlineKey(ToTime(d.due_time()), aggregate, d.kind())] =
+        base::SerializeDeterministic(value);
+  }
+  return out;
+}
+
+absl::Status Index(absl::string_view aggregate, const Complaint* before, const Complaint& after,
+                   kv::KvBatch& batch) {
+  const std::map<std::string, std::string> old_entries =
+      before == nullptr ? std::map<std::string, std::string>() : Entries(aggregate, *before);
+  const std::map<std::string, std::string> new_entries = Entries(aggregate, after);
+  for (const auto& [key, value] : old_entries) {
+    if (!new_entries.count(key)) batch.Delete(key);
+  }
+  for (const auto& [key, value] : new_entries) {
+    auto it = old_entries.find(key);
+    if (it == old_entries.end() || it->second != value) batch.Put(key, value);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+const command::TypedKind<Complaint>& ComplaintKind() {
+  static const auto* kind = new command::TypedKind<Complaint>(
+      [](const command::Event& event) { return domain::complaint::IsComplaintEvent(event); },
+      [](Complaint& state, const command::Event& event) {
+        return domain::complaint::Apply(state, event);
+      },
+      &Index);
+  return *kind;
+}
+
+std::string DeadlineKey(absl::Time due, absl::string_view complaint, crm::v1::SlaKind kind) {
+  return absl::StrCat(kDeadlinePrefix, Micros20(due), "/", complaint, "/",
+                      crm::v1::SlaKind_Name(kind));
+}
+
+std::string DeadlineScanEnd(absl::Time t) {
+  // Keys of deadlines due at micros <= t's all sort before "sla/<t micros>0" ('/' < '0').
+  return absl::StrCat(kDeadlinePrefix, Micros20(t), "0");
+}
+
+absl::StatusOr<DeadlineEntry> ParseDeadlineEntry(absl::string_view key, absl::string_view value) {
+  auto bad = [&](absl::string_view why) {
+    return absl::DataLossError(absl::StrCat("deadline index entry \"", key, "\": ", why));
+  };
+  absl::string_view rest = key;
+  if (!absl::ConsumePrefix(&rest, kDeadlinePrefix) || rest.size() < 22 || rest[20] != '/') {
+    return bad("malformed key");
+  }
+  rest.remove_prefix(21);
+  const size_t slash = rest.rfind('/');
+  if (slash == absl::string_view::npos) return bad("malformed key");
+  DeadlineEntry entry;
+  entry.complaint = std::string(rest.substr(0, slash));
+  auto parts = domain::complaint::ParseComplaintName(entry.complaint, "key");
+  if (!parts.ok()) return bad("malformed complaint name");
+  entry.customer_id = parts->customer_id;
+  SlaDeadline deadline;
+  if (!deadline.ParseFromString(std::string(value)) || !deadline.has_due_time()) {
+    return bad("undecodable value");
+  }
+  if (crm::v1::SlaKind_Name(deadline.kind()) != rest.substr(slash + 1)) {
+    return bad("kind of key and value differ");
+  }
+  entry.kind = deadline.kind();
+  entry.due = ToTime(deadline.due_time());
+  return entry;
+}
+
+}  // namespace crm::services::complaint
