@@ -4,17 +4,40 @@
 
 #include "common/fold/composite_fold.h"
 #include "common/fold/fold_runner.h"
+#include "domain/complaint/sla_policy.h"
 #include "services/command/aggregate_state.h"
 #include "services/command/command_executor.h"
+#include "services/complaint/complaint_command_handler.h"
+#include "services/complaint/complaint_command_service.h"
+#include "services/complaint/complaint_kind.h"
+#include "services/complaint/sla_watcher.h"
 #include "services/customer/command_state.h"
 #include "services/customer/customer_command_handler.h"
 #include "services/customer/customer_command_service.h"
+#include "services/interaction/interaction_command_handler.h"
+#include "services/interaction/interaction_command_service.h"
+#include "services/interaction/interaction_kind.h"
+#include "services/org/org_command_handler.h"
+#include "services/org/org_command_service.h"
+#include "services/org/org_kinds.h"
 #include "services/org/staff_directory.h"
+#include "spdlog/spdlog.h"
 
 namespace crm::assembly {
+namespace {
+
+std::vector<const services::command::AggregateKind*> Kinds() {
+  std::vector<const services::command::AggregateKind*> kinds = services::org::OrgKinds();
+  kinds.push_back(&services::complaint::ComplaintKind());
+  kinds.push_back(&services::interaction::InteractionKind());
+  return kinds;
+}
+
+}  // namespace
 
 struct CommandSide::Parts {
-  Parts(eventlog::EventLog* log, kv::KvStore* store, rpc::Executor* executor, Options options)
+  Parts(eventlog::EventLog* log, kv::KvStore* store, rpc::Executor* executor, Options options,
+        domain::complaint::SlaPolicy sla_policy)
       : aggregate_fold(Kinds()),
         fold({&customer_fold, &aggregate_fold}),
         runner(log, store, &fold, {.name = "command-state"}),
@@ -23,9 +46,19 @@ struct CommandSide::Parts {
         command_executor(log, &runner, &aggregate_state, options.clock, {}),
         staff(&command_executor),
         customer_handler(log, &runner, &customer_state, options.clock, {.staff = &staff}),
-        customer_service(&customer_handler, options.router, executor) {}
-
-  static std::vector<const services::command::AggregateKind*> Kinds() { return {}; }
+        customer_service(&customer_handler, options.router, executor),
+        org_handler(&command_executor),
+        org_service(&org_handler, options.router, executor),
+        complaint_handler(&command_executor, &customer_state, {.sla_policy = sla_policy}),
+        complaint_service(&complaint_handler, options.router, executor),
+        interaction_handler(&command_executor, &customer_state),
+        interaction_service(&interaction_handler, options.router, executor),
+        sla_watcher(
+            &complaint_handler, store, options.clock,
+            [router = options.router](absl::string_view stream_key) {
+              return router == nullptr || !router->OwnerOf(stream_key).has_value();
+            },
+            {.scan_interval = options.sla_scan_interval}) {}
 
   services::customer::CommandStateFold customer_fold;
   services::command::AggregateStateFold aggregate_fold;
@@ -39,29 +72,54 @@ struct CommandSide::Parts {
 
   services::customer::CustomerCommandHandler customer_handler;
   services::customer::CustomerCommandService customer_service;
+  services::org::OrgCommandHandler org_handler;
+  services::org::OrgCommandService org_service;
+  services::complaint::ComplaintCommandHandler complaint_handler;
+  services::complaint::ComplaintCommandService complaint_service;
+  services::interaction::InteractionCommandHandler interaction_handler;
+  services::interaction::InteractionCommandService interaction_service;
+  services::complaint::SlaWatcher sla_watcher;
 };
 
 absl::StatusOr<std::unique_ptr<CommandSide>> CommandSide::Create(eventlog::EventLog* log,
                                                                  kv::KvStore* store,
                                                                  rpc::Executor* executor,
                                                                  Options options) {
+  absl::StatusOr<domain::complaint::SlaPolicy> policy =
+      domain::complaint::ParseSlaPolicy(options.sla_policy);
+  if (!policy.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--sla-policy: ", policy.status().message()));
+  }
+  spdlog::info("complaint SLA policy {}", domain::complaint::FormatSlaPolicy(*policy));
   return std::unique_ptr<CommandSide>(
-      new CommandSide(std::make_unique<Parts>(log, store, executor, options)));
+      new CommandSide(std::make_unique<Parts>(log, store, executor, options, *policy)));
 }
 
 CommandSide::CommandSide(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
 CommandSide::~CommandSide() { Stop(); }
 
 absl::Status CommandSide::CatchUp() { return parts_->runner.CatchUp(); }
-absl::Status CommandSide::Start() { return parts_->runner.Start(); }
-void CommandSide::Stop() { parts_->runner.Stop(); }
+
+absl::Status CommandSide::Start() {
+  if (absl::Status s = parts_->runner.Start(); !s.ok()) return s;
+  parts_->sla_watcher.Start();
+  return absl::OkStatus();
+}
+
+void CommandSide::Stop() {
+  parts_->sla_watcher.Stop();
+  parts_->runner.Stop();
+}
 
 std::vector<grpc::Service*> CommandSide::services() const {
-  return {&parts_->customer_service};
+  return {&parts_->customer_service, &parts_->org_service, &parts_->complaint_service,
+          &parts_->interaction_service};
 }
 
 std::vector<std::string> CommandSide::service_names() const {
-  return {"crm.v1.CustomerCommandService"};
+  return {"crm.v1.CustomerCommandService", "crm.v1.OrgService", "crm.v1.ComplaintCommandService",
+          "crm.v1.InteractionCommandService"};
 }
 
 }  // namespace crm::assembly

@@ -17,6 +17,8 @@
 #include "services/analytics/analytics_query_service.h"
 #include "services/complaint_query/complaint_query_service.h"
 #include "services/customer/customer_query_service.h"
+#include "services/interaction/interaction_query_service.h"
+#include "services/org/org_query_service.h"
 #include "services/segment/segment_query_service.h"
 
 namespace crm::assembly {
@@ -37,7 +39,11 @@ struct QuerySide::Parts {
         analytics_service(&analytics_queries, executor),
         segment_views(store),
         segment_queries(&segment_views, &runner, options.clock, {}),
-        segment_service(&segment_queries, executor) {}
+        segment_service(&segment_queries, executor),
+        interaction_queries(store, &runner, options.clock, {}),
+        interaction_service(&interaction_queries, executor),
+        org_queries(store, &runner, options.clock, {}),
+        org_service(&org_queries, executor) {}
 
   // Folds, in the order they see each record.
   projections::customer::CustomerViewFold customer_fold;
@@ -64,6 +70,12 @@ struct QuerySide::Parts {
   readmodel::segment::SegmentViews segment_views;
   services::segment::SegmentQueries segment_queries;
   services::segment::SegmentQueryService segment_service;
+
+  services::interaction::InteractionQueries interaction_queries;
+  services::interaction::InteractionQueryService interaction_service;
+
+  services::org::OrgQueries org_queries;
+  services::org::OrgQueryService org_service;
 };
 
 absl::StatusOr<std::unique_ptr<QuerySide>> QuerySide::Create(eventlog::EventLog* log,
@@ -83,12 +95,13 @@ void QuerySide::Stop() { parts_->runner.Stop(); }
 
 std::vector<grpc::Service*> QuerySide::services() const {
   return {&parts_->customer_service, &parts_->complaint_service, &parts_->analytics_service,
-          &parts_->segment_service};
+          &parts_->segment_service, &parts_->interaction_service, &parts_->org_service};
 }
 
 std::vector<std::string> QuerySide::service_names() const {
   return {"crm.v1.CustomerQueryService", "crm.v1.ComplaintQueryService",
-          "crm.v1.AnalyticsService", "crm.v1.SegmentService"};
+          "crm.v1.AnalyticsService", "crm.v1.SegmentService",
+          "crm.v1.InteractionQueryService", "crm.v1.OrgQueryService"};
 }
 
 }  // namespace crm::assembly
