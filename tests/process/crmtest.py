@@ -406,7 +406,9 @@ class Cluster:
     engine = "kafka"
 
     def __init__(self, workdir: Path, brokers: str, topic_prefix: str,
-                 extra_args: Sequence[str] = (), provision_partitions: int = 0):
+                 extra_args: Sequence[str] = (), provision_partitions: int = 0,
+                 command_args: Sequence[str] = ()):
+        """`extra_args` go to both processes, `command_args` to crm-command only."""
         self.workdir = Path(workdir)
         self.brokers = brokers
         self.topic_prefix = topic_prefix
@@ -417,7 +419,7 @@ class Cluster:
         self.kafka_args = ["--engine", "kafka", "--kafka-brokers", brokers,
                            "--kafka-topic-prefix", topic_prefix] + list(extra_args)
         self.commander = Server(self.workdir / "command", binary=COMMAND_BIN,
-                                base_args=self.kafka_args)
+                                base_args=self.kafka_args + list(command_args))
         self.projector = Server(self.workdir / "projector", binary=PROJECTOR_BIN,
                                 base_args=self.kafka_args)
         self.extra_projectors: list[Server] = []
