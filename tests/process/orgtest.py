@@ -47,3 +47,17 @@ def make_org(server) -> str:
               team="teams/cs-east", manager=SUPERVISOR)
     return add_staff(server, ACCOUNT_MANAGER, opb.ACCOUNT_MANAGER, opb.FRONT_LINE,
                      department="departments/sales").consistency_token
+
+
+def add_account_managers(server, *staff_ids: str, department_id: str = "sales") -> str:
+    """Creates a sales department and account managers in it (the owners of customers); returns
+    the consistency token of the last event."""
+    org = command_stub(server, osgrpc.OrgServiceStub)
+    org.CreateDepartment(ospb.CreateDepartmentRequest(
+        department_id=department_id, request_id=new_request_id(),
+        department=opb.Department(display_name="Sales", function=opb.SALES)))
+    token = ""
+    for staff_id in staff_ids:
+        token = add_staff(server, staff_id, opb.ACCOUNT_MANAGER, opb.FRONT_LINE,
+                          department=f"departments/{department_id}").consistency_token
+    return token

@@ -24,7 +24,6 @@ import crmtest
 import kafkatest
 import orgtest
 from crm.events.v1 import envelope_pb2
-from crm.v1 import org_pb2 as opb
 from crmtest import cpb, history, merge_tokens, new_request_id, purchase, register, spb
 
 pytestmark = [pytest.mark.kafka, pytest.mark.engines("kafka", "kafka-server")]
@@ -50,8 +49,8 @@ def _scenario(server) -> tuple[dict[str, list[spb.CustomerCommandResponse]], str
     Returns the answers per customer id, and a token covering them all."""
     answers: dict[str, list] = defaultdict(list)
     cmd = server.command
-    # The owner must be on the staff: one org event (key "org") before the customers' events.
-    orgtest.add_staff(server, "staff-li", opb.ACCOUNT_MANAGER, opb.FRONT_LINE)
+    # The owner must be on the staff: two org events (key "org") before the customers' events.
+    orgtest.add_account_managers(server, "staff-li")
     ids = [f"bi-{i:02d}" for i in range(8)] + [""]  # "" : a generated id
     for i, cid in enumerate(ids):
         r = register(server, customer_id=cid, display_name=f"BI {i}", kind=cpb.COMPANY,
@@ -104,12 +103,12 @@ def _check_the_topic(server) -> None:
     partitions = kafkatest.partition_count(server.brokers, server.topic)
     # Org events share the topic under the fixed key "org".
     org_records = [r for r in records if r.key == b"org"]
-    assert len(org_records) == 1
-    org_event = envelope_pb2.EventEnvelope.FromString(org_records[0].value)
-    assert org_event.customer_id == "" and org_event.aggregate == "staff/staff-li"
-    assert org_event.event_type == "crm.events.v1.StaffAdded"
-    assert org_records[0].header("ce_subject") == "staff/staff-li"
-    assert org_records[0].partition == kafkatest.java_partition(b"org", partitions)
+    org_events = [envelope_pb2.EventEnvelope.FromString(r.value) for r in org_records]
+    assert [(e.event_type, e.aggregate, e.customer_id) for e in org_events] == [
+        ("crm.events.v1.DepartmentCreated", "departments/sales", ""),
+        ("crm.events.v1.StaffAdded", "staff/staff-li", "")]
+    assert [r.header("ce_subject") for r in org_records] == ["departments/sales", "staff/staff-li"]
+    assert {r.partition for r in org_records} == {kafkatest.java_partition(b"org", partitions)}
     records = [r for r in records if r.key != b"org"]
 
     expected_events = sum(len(a) for a in answers.values())

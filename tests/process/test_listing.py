@@ -8,7 +8,6 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 import orgtest
-from crm.v1 import org_pb2 as opb
 from crmtest import (assert_violation, cpb, expect_error, grpc, list_all, merge_tokens,
                      new_request_id, purchase, register, spb)
 
@@ -58,8 +57,7 @@ def _populate(server, i: int) -> str:
 def populated(module_server):
     """(server, consistency token after every write)."""
     started = time.monotonic()
-    for owner in OWNERS.values():
-        orgtest.add_staff(module_server, owner, opb.ACCOUNT_MANAGER, opb.FRONT_LINE)
+    orgtest.add_account_managers(module_server, *OWNERS.values())
     with ThreadPoolExecutor(max_workers=8) as pool:
         tokens = list(pool.map(lambda i: _populate(module_server, i), range(N)))
     last = module_server.command.TagCustomer(spb.TagCustomerRequest(
