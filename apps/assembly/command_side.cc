@@ -53,12 +53,11 @@ struct CommandSide::Parts {
         complaint_service(&complaint_handler, options.router, executor),
         interaction_handler(&command_executor, &customer_state),
         interaction_service(&interaction_handler, options.router, executor),
-        sla_watcher(
-            &complaint_handler, store, options.clock,
-            [router = options.router](absl::string_view stream_key) {
-              return router == nullptr || !router->OwnerOf(stream_key).has_value();
-            },
-            {.scan_interval = options.sla_scan_interval}) {}
+        sla_watcher(&complaint_handler, store, options.clock,
+                    [router = options.router](absl::string_view stream_key) {
+                      return router == nullptr || !router->OwnerOf(stream_key).has_value();
+                    },
+                    {.scan_interval = options.sla_scan_interval}) {}
 
   services::customer::CommandStateFold customer_fold;
   services::command::AggregateStateFold aggregate_fold;
@@ -88,8 +87,7 @@ absl::StatusOr<std::unique_ptr<CommandSide>> CommandSide::Create(eventlog::Event
   absl::StatusOr<domain::complaint::SlaPolicy> policy =
       domain::complaint::ParseSlaPolicy(options.sla_policy);
   if (!policy.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--sla-policy: ", policy.status().message()));
+    return absl::InvalidArgumentError(absl::StrCat("--sla-policy: ", policy.status().message()));
   }
   spdlog::info("complaint SLA policy {}", domain::complaint::FormatSlaPolicy(*policy));
   return std::unique_ptr<CommandSide>(

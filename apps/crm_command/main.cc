@@ -42,12 +42,11 @@ int main(int argc, char** argv) {
   if (absl::Status s = router.Validate(); !s.ok()) Fail("bad replica layout", s);
 
   crm::rpc::Executor executor(config.workers, config.max_queued);
-  auto commands = OrFail(crm::assembly::CommandSide::Create(log.get(), state_store.get(),
-                                                            &executor,
-                                                            {.router = &router,
-                                                             .sla_policy = config.sla_policy,
-                                                             .sla_scan_interval = scan_interval}),
-                         "bad configuration");
+  auto commands = OrFail(
+      crm::assembly::CommandSide::Create(
+          log.get(), state_store.get(), &executor,
+          {.router = &router, .sla_policy = config.sla_policy, .sla_scan_interval = scan_interval}),
+      "bad configuration");
   const absl::Time start = absl::Now();
   if (absl::Status s = commands->CatchUp(); !s.ok()) Fail("command state catch-up", s);
   spdlog::info("caught up with the log in {} ms", absl::ToInt64Milliseconds(absl::Now() - start));

@@ -110,10 +110,10 @@ void AddCommandFlags(CLI::App& app, Config& config) {
 
 absl::StatusOr<absl::Duration> ParseDurationFlag(const std::string& text, const std::string& flag) {
   absl::Duration d;
-  if (!absl::ParseDuration(text, &d) || d <= absl::ZeroDuration() || d == absl::InfiniteDuration()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(flag, " must be a positive duration such as 100ms, 1s or 2m, not \"", text,
-                     "\""));
+  if (!absl::ParseDuration(text, &d) || d <= absl::ZeroDuration() ||
+      d == absl::InfiniteDuration()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        flag, " must be a positive duration such as 100ms, 1s or 2m, not \"", text, "\""));
   }
   return d;
 }

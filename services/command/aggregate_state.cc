@@ -40,9 +40,8 @@ absl::Status AggregateStateFold::Apply(const eventlog::LogRecord& record, kv::Kv
   }
   if (kind == nullptr) return absl::OkStatus();  // another fold's event
   if (event.aggregate().empty()) {
-    return absl::DataLossError(
-        absl::StrCat("event ", event.event_id(), " of type ", event.event_type(),
-                     " has no aggregate"));
+    return absl::DataLossError(absl::StrCat("event ", event.event_id(), " of type ",
+                                            event.event_type(), " has no aggregate"));
   }
   const std::string key = RecordKey(event.aggregate());
   CRM_ASSIGN_OR_RETURN(auto stored, batch.Get(key));

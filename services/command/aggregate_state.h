@@ -108,7 +108,7 @@ class AggregateStateFold final : public fold::Fold {
 // A state with its version and the token of its last event.
 template <typename StateT>
 struct Versioned {
-  StateT state;        // default instance if the aggregate has no events
+  StateT state;         // default instance if the aggregate has no events
   int64_t version = 0;  // 0: does not exist
   std::string consistency_token;
 };

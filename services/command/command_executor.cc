@@ -82,11 +82,11 @@ absl::StatusOr<CommandExecutor::RawResult> CommandExecutor::ExecuteRaw(
     CRM_ASSIGN_OR_RETURN(auto first_answer, state_->Request(request_id));
     if (first_answer.has_value()) {
       if (first_answer->aggregate() != target.aggregate) {
-        return status::Error(absl::StatusCode::kAlreadyExists,
-                             absl::StrCat("request_id was already used for ",
-                                          first_answer->aggregate(),
-                                          "; use a new request_id for a new request"),
-                             "REQUEST_ID_REUSED", {{"aggregate", first_answer->aggregate()}});
+        return status::Error(
+            absl::StatusCode::kAlreadyExists,
+            absl::StrCat("request_id was already used for ", first_answer->aggregate(),
+                         "; use a new request_id for a new request"),
+            "REQUEST_ID_REUSED", {{"aggregate", first_answer->aggregate()}});
       }
       RawResult result;
       result.state = first_answer->state();
@@ -177,10 +177,10 @@ absl::StatusOr<CommandExecutor::RawResult> CommandExecutor::ExecuteRaw(
 absl::Status CommandExecutor::SyncStream(absl::string_view stream_key, absl::Time deadline) {
   absl::Status settled = log_->Settle(stream_key, deadline);
   if (!settled.ok()) {
-    return status::Error(absl::StatusCode::kUnavailable,
-                         absl::StrCat("an earlier command on this stream is still unconfirmed: ",
-                                      settled.message()),
-                         "APPEND_NOT_CONFIRMED");
+    return status::Error(
+        absl::StatusCode::kUnavailable,
+        absl::StrCat("an earlier command on this stream is still unconfirmed: ", settled.message()),
+        "APPEND_NOT_CONFIRMED");
   }
   const int32_t partition = log_->PartitionOf(stream_key);
   absl::StatusOr<int64_t> end = log_->EndOffset(partition);

@@ -69,8 +69,8 @@ class CommandExecutor {
   // decide(current state, version (0: does not exist), now) -> events with payload (and
   // occurred_at for facts with a business time) only; empty = no change.
   template <typename StateT>
-  using DecideFn = std::function<absl::StatusOr<std::vector<Event>>(const StateT& current,
-                                                                    int64_t version, absl::Time now)>;
+  using DecideFn = std::function<absl::StatusOr<std::vector<Event>>(
+      const StateT& current, int64_t version, absl::Time now)>;
 
   template <typename StateT>
   absl::StatusOr<CommandResult<StateT>> Execute(const Target& target, const std::string& request_id,

@@ -8,10 +8,10 @@
 #include "common/base/uuid.h"
 #include "common/eventlog/consistency_token.h"
 #include "common/status/errors.h"
-#include "services/command/command_executor.h"
 #include "domain/customer/validation.h"
 #include "domain/org/org_rules.h"
 #include "google/protobuf/util/time_util.h"
+#include "services/command/command_executor.h"
 
 namespace crm::services::customer {
 namespace {
@@ -116,7 +116,8 @@ absl::StatusOr<CustomerCommandHandler::Response> CustomerCommandHandler::Execute
     if (!applied.ok()) {
       return absl::InternalError(absl::StrCat("decided event does not apply: ", applied.message()));
     }
-    values.push_back({event.SerializeAsString(), command::EventHeaders(event, options_.event_source)});
+    values.push_back(
+        {event.SerializeAsString(), command::EventHeaders(event, options_.event_source)});
   }
 
   absl::StatusOr<eventlog::LogPosition> appended =
@@ -224,7 +225,8 @@ absl::StatusOr<CustomerCommandHandler::Response> CustomerCommandHandler::ChangeL
 absl::StatusOr<CustomerCommandHandler::Response> CustomerCommandHandler::AssignOwner(
     const crm::v1::AssignOwnerRequest& request, const rpc::CallContext& call) {
   crm::v1::AssignOwnerRequest checked = request;
-  if (options_.staff != nullptr && domain::customer::ValidateStaffId(request.owner(), "owner").ok()) {
+  if (options_.staff != nullptr &&
+      domain::customer::ValidateStaffId(request.owner(), "owner").ok()) {
     // The owner must be on the staff, in a role that owns customers; their team and department
     // come from the org, not from the caller.
     CRM_ASSIGN_OR_RETURN(crm::v1::Staff owner,

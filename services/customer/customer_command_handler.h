@@ -26,9 +26,9 @@
 #include "common/rpc/unary.h"
 #include "crm/v1/customer_service.pb.h"
 #include "domain/customer/customer_aggregate.h"
+#include "services/command/lock_table.h"
 #include "services/customer/command_state.h"
 #include "services/org/staff_directory.h"
-#include "services/command/lock_table.h"
 
 namespace crm::services::customer {
 

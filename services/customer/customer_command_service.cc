@@ -1,8 +1,8 @@
 #include "services/customer/customer_command_service.h"
 
 #include "common/rpc/unary.h"
-#include "services/command/routed_serve.h"
 #include "domain/customer/customer_aggregate.h"
+#include "services/command/routed_serve.h"
 
 namespace crm::services::customer {
 namespace {

@@ -20,9 +20,7 @@ using crm::v1::Department;
 // A toy kind: departments, with an index of display names under "dn/".
 const TypedKind<Department>& TestKind() {
   static const auto* kind = new TypedKind<Department>(
-      [](const Event& e) {
-        return e.has_department_created() || e.has_department_updated();
-      },
+      [](const Event& e) { return e.has_department_created() || e.has_department_updated(); },
       [](Department& d, const Event& e) -> absl::Status {
         if (e.aggregate_version() != d.version() + 1) {
           return absl::FailedPreconditionError("version gap");
@@ -78,8 +76,8 @@ class CommandExecutorTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
   }
 
-  absl::StatusOr<CommandResult<Department>> Run(const std::string& id, const std::string& request_id,
-                                                Event event) {
+  absl::StatusOr<CommandResult<Department>> Run(const std::string& id,
+                                                const std::string& request_id, Event event) {
     const Target target{.stream_key = kOrgStreamKey, .aggregate = "departments/" + id};
     return executor_->Execute<Department>(
         target, request_id, call_, TestKind(),
@@ -199,7 +197,8 @@ TEST_F(CommandExecutorTest, FoldIgnoresOtherKindsAndReplays) {
   auto events = ReadAll();
   kv::KvBatch batch = store_->NewBatch();
   // A replayed event is skipped; a customer event belongs to another fold.
-  eventlog::LogRecord replay{.position = {0, 0}, .key = "org", .value = events[0].SerializeAsString()};
+  eventlog::LogRecord replay{
+      .position = {0, 0}, .key = "org", .value = events[0].SerializeAsString()};
   ASSERT_TRUE(fold_.Apply(replay, batch).ok());
   Event customer;
   customer.set_customer_id("c1");
