@@ -9,7 +9,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/base/time_util.h"
 #include "common/status/errors.h"
+#include "common/status/violations.h"
 #include "domain/customer/customer_aggregate.h"
 #include "domain/customer/validation.h"
 #include "domain/org/org_rules.h"
@@ -27,51 +29,7 @@ using crm::v1::StaffRef;
 using google::protobuf::Timestamp;
 using google::protobuf::util::TimeUtil;
 
-// Timestamp range of google.protobuf.Timestamp: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z.
-constexpr int64_t kMinTimestampSeconds = -62'135'596'800;
-constexpr int64_t kMaxTimestampSeconds = 253'402'300'799;
-
-// Collects the field violations of a request so that one INVALID_ARGUMENT lists them all.
-class Violations {
- public:
-  // Adds the BadRequest field violations of `status` (an InvalidArgument from validation.h).
-  void Add(const absl::Status& status) {
-    if (status.ok()) return;
-    google::rpc::BadRequest bad_request;
-    if (crm::status::GetDetail(status, &bad_request)) {
-      for (const auto& fv : bad_request.field_violations()) {
-        list_.push_back({fv.field(), fv.description()});
-      }
-    } else {
-      list_.push_back({"", std::string(status.message())});
-    }
-  }
-  void Add(absl::string_view field, absl::string_view description) {
-    list_.push_back({std::string(field), std::string(description)});
-  }
-  template <typename T>
-  bool Check(const absl::StatusOr<T>& value) {
-    Add(value.status());
-    return value.ok();
-  }
-  absl::Status ToStatus() const {
-    return list_.empty() ? absl::OkStatus() : crm::status::InvalidArguments(list_);
-  }
-
- private:
-  std::vector<crm::status::FieldViolation> list_;
-};
-
-absl::Time ToTime(const Timestamp& ts) {
-  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
-}
-
-Timestamp ToProto(absl::Time t) { return TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(t)); }
-
-bool IsValidTimestamp(const Timestamp& ts) {
-  return ts.seconds() >= kMinTimestampSeconds && ts.seconds() <= kMaxTimestampSeconds &&
-         ts.nanos() >= 0 && ts.nanos() <= 999'999'999;
-}
+using crm::status::Violations;
 
 std::string Rfc3339(absl::Time t) {
   return absl::FormatTime(absl::RFC3339_full, t, absl::UTCTimeZone());
@@ -89,16 +47,6 @@ std::string StatusName(ComplaintStatus status) {
 
 bool SameRef(const StaffRef& a, const StaffRef& b) {
   return a.staff_id() == b.staff_id() && a.team() == b.team() && a.department() == b.department();
-}
-
-absl::StatusOr<int64_t> ParseEtag(absl::string_view etag, absl::string_view field) {
-  int64_t version = 0;
-  if (etag.size() < 2 || etag.front() != 'v' ||
-      !std::all_of(etag.begin() + 1, etag.end(), [](char c) { return absl::ascii_isdigit(c); }) ||
-      !absl::SimpleAtoi(etag.substr(1), &version)) {
-    return crm::status::InvalidArgument(field, "must be an etag as returned in Complaint.etag");
-  }
-  return version;
 }
 
 absl::Status NotFound(absl::string_view name) {
@@ -126,7 +74,7 @@ Target CheckTarget(absl::string_view name, absl::string_view request_id, absl::s
   auto parts = ParseComplaintName(name, "name");
   if (v.Check(parts)) target.name = ComplaintName(parts->customer_id, parts->complaint_id);
   if (!etag.empty()) {
-    auto version = ParseEtag(etag, "etag");
+    auto version = crm::status::ParseEtag(etag, "etag", "Complaint.etag");
     if (v.Check(version)) target.etag_version = *version;
   }
   return target;
@@ -136,14 +84,7 @@ Target CheckTarget(absl::string_view name, absl::string_view request_id, absl::s
 absl::Status CheckState(const State& state, const Target& target) {
   if (state.version() == 0) return NotFound(target.name);
   if (target.etag_version.has_value() && *target.etag_version != state.version()) {
-    return crm::status::Error(
-        absl::StatusCode::kAborted,
-        absl::StrCat("etag ", Etag(*target.etag_version), " is stale: ", target.name, " is at ",
-                     Etag(state.version()), "; read it again and retry"),
-        "ETAG_MISMATCH",
-        {{"complaint", target.name},
-         {"etag", Etag(*target.etag_version)},
-         {"current_etag", Etag(state.version())}});
+    return crm::status::StaleEtag(target.name, "complaint", *target.etag_version, state.version());
   }
   return absl::OkStatus();
 }
@@ -198,7 +139,7 @@ Event BreachEvent(const State& state, SlaKind kind) {
 // deadline has exactly one ComplaintSlaBreached even if the watcher had not come round yet.
 void AddLateBreach(const State& state, SlaKind kind, absl::Time now, Events& out) {
   const SlaDeadline& deadline = DeadlineOf(state, kind);
-  if (IsOpen(deadline) && now > ToTime(deadline.due_time())) {
+  if (IsOpen(deadline) && now > base::ToTime(deadline.due_time())) {
     out.push_back(BreachEvent(state, kind));
   }
 }
@@ -250,7 +191,7 @@ void CheckVisitFields(const crm::v1::RecordFollowUpVisitRequest& request, Violat
   if (visit.csat() < 1 || visit.csat() > 5) v.Add("visit.csat", "must be 1 to 5");
   v.Add(customer::ValidateText(visit.comment(), kMaxVisitComment, /*required=*/false,
                                "visit.comment"));
-  if (visit.has_visit_time() && !IsValidTimestamp(visit.visit_time())) {
+  if (visit.has_visit_time() && !base::IsValidTimestamp(visit.visit_time())) {
     v.Add("visit.visit_time", "is not a valid timestamp");
   }
 }
@@ -481,8 +422,8 @@ absl::StatusOr<Events> DecideFile(const State& state, const crm::v1::FileComplai
   filed->set_category(in.category());
   filed->set_severity(in.severity());
   filed->set_description(in.description());
-  *filed->mutable_response_due_time() = ToProto(context.now + targets.response);
-  *filed->mutable_resolution_due_time() = ToProto(context.now + targets.resolution);
+  *filed->mutable_response_due_time() = base::ToTimestamp(context.now + targets.response);
+  *filed->mutable_resolution_due_time() = base::ToTimestamp(context.now + targets.resolution);
   return One(std::move(event));
 }
 
@@ -573,8 +514,8 @@ absl::StatusOr<Events> DecideRecordFollowUpVisit(const State& state,
   TargetOf(request, v);
   CheckVisitFields(request, v);
   const absl::Time visit_time =
-      request.visit().has_visit_time() && IsValidTimestamp(request.visit().visit_time())
-          ? ToTime(request.visit().visit_time())
+      request.visit().has_visit_time() && base::IsValidTimestamp(request.visit().visit_time())
+          ? base::ToTime(request.visit().visit_time())
           : context.now;
   if (visit_time > context.now + kMaxVisitFutureSkew) {
     v.Add("visit.visit_time", "must not be in the future");
@@ -584,16 +525,16 @@ absl::StatusOr<Events> DecideRecordFollowUpVisit(const State& state,
       !status.ok()) {
     return status;
   }
-  if (state.has_resolve_time() && visit_time < ToTime(state.resolve_time())) {
+  if (state.has_resolve_time() && visit_time < base::ToTime(state.resolve_time())) {
     return crm::status::InvalidArgument("visit.visit_time",
                                         absl::StrCat("must not be before the resolution at ",
-                                                     Rfc3339(ToTime(state.resolve_time()))));
+                                                     Rfc3339(base::ToTime(state.resolve_time()))));
   }
   Event event;
-  *event.mutable_occurred_at() = ToProto(visit_time);
+  *event.mutable_occurred_at() = base::ToTimestamp(visit_time);
   auto* recorded = event.mutable_complaint_follow_up_visit_recorded();
   *recorded->mutable_visit() = request.visit();
-  *recorded->mutable_visit()->mutable_visit_time() = ToProto(visit_time);
+  *recorded->mutable_visit()->mutable_visit_time() = base::ToTimestamp(visit_time);
   *recorded->mutable_resolver() = state.assignee();
   return One(std::move(event));
 }
@@ -629,7 +570,7 @@ absl::StatusOr<Events> DecideReopen(const State& state,
   auto* reopened = event.mutable_complaint_reopened();
   reopened->set_reason(request.reason());
   *reopened->mutable_resolution_due_time() =
-      ToProto(context.now + context.policy.For(state.severity()).resolution);
+      base::ToTimestamp(context.now + context.policy.For(state.severity()).resolution);
   return One(std::move(event));
 }
 
@@ -674,7 +615,7 @@ absl::StatusOr<Events> DecideBreachSla(const State& state, const BreachSla& comm
   if (state.version() == 0) return NotFound(state.name().empty() ? "complaint" : state.name());
   const SlaDeadline& deadline = DeadlineOf(state, command.kind);
   if (!IsOpen(deadline)) return Events();
-  const absl::Time due = ToTime(deadline.due_time());
+  const absl::Time due = base::ToTime(deadline.due_time());
   if (due != command.due_time || context.now <= due) return Events();
   if (absl::Status status = NeedLookup(context); !status.ok()) return status;
 
@@ -854,8 +795,6 @@ std::vector<SlaDeadline> OpenDeadlines(const State& state) {
   if (IsOpen(state.resolution_deadline())) out.push_back(state.resolution_deadline());
   return out;
 }
-
-std::string Etag(int64_t version) { return absl::StrCat("v", version); }
 
 std::string ComplaintName(absl::string_view customer_id, absl::string_view complaint_id) {
   return absl::StrCat("customers/", customer_id, "/complaints/", complaint_id);

@@ -27,6 +27,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "common/status/etag.h"
 #include "crm/events/v1/envelope.pb.h"
 #include "crm/v1/complaint.pb.h"
 #include "crm/v1/complaint_service.pb.h"
@@ -184,7 +185,7 @@ bool IsComplaintEvent(const Event& event);
 std::vector<crm::v1::SlaDeadline> OpenDeadlines(const State& state);
 
 // The AIP-154 etag of a version: "v<version>".
-std::string Etag(int64_t version);
+using crm::status::Etag;
 
 // "customers/{customer_id}/complaints/{complaint_id}".
 std::string ComplaintName(absl::string_view customer_id, absl::string_view complaint_id);

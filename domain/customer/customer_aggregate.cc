@@ -13,7 +13,9 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/base/time_util.h"
 #include "common/status/errors.h"
+#include "common/status/violations.h"
 #include "domain/customer/validation.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/message.h"
@@ -35,44 +37,7 @@ constexpr std::array<absl::string_view, 8> kProfilePaths = {
     "display_name",       "kind",      "emails", "phones", "region", "industry",
     "acquisition_source", "attributes"};
 
-// Timestamp range of google.protobuf.Timestamp: 0001-01-01T00:00:00Z to
-// 9999-12-31T23:59:59Z.
-constexpr int64_t kMinTimestampSeconds = -62'135'596'800;
-constexpr int64_t kMaxTimestampSeconds = 253'402'300'799;
-
-// Collects the field violations of a request so that one INVALID_ARGUMENT lists
-// them all.
-class Violations {
- public:
-  // Adds the BadRequest field violations of `status` (an InvalidArgument from
-  // validation.h).
-  void Add(const absl::Status& status) {
-    if (status.ok()) return;
-    google::rpc::BadRequest bad_request;
-    if (crm::status::GetDetail(status, &bad_request)) {
-      for (const auto& fv : bad_request.field_violations()) {
-        list_.push_back({fv.field(), fv.description()});
-      }
-    } else {
-      list_.push_back({"", std::string(status.message())});
-    }
-  }
-  void Add(absl::string_view field, absl::string_view description) {
-    list_.push_back({std::string(field), std::string(description)});
-  }
-  // Adds the error of `value`, if any; returns whether it is ok.
-  template <typename T>
-  bool Check(const absl::StatusOr<T>& value) {
-    Add(value.status());
-    return value.ok();
-  }
-  absl::Status ToStatus() const {
-    return list_.empty() ? absl::OkStatus() : crm::status::InvalidArguments(list_);
-  }
-
- private:
-  std::vector<crm::status::FieldViolation> list_;
-};
+using crm::status::Violations;
 
 std::string Indexed(absl::string_view field, size_t i) { return absl::StrCat(field, "[", i, "]"); }
 
@@ -94,10 +59,6 @@ std::string Keyed(absl::string_view field, absl::string_view key) {
 std::string StageName(LifecycleStage stage) {
   const std::string& name = crm::v1::LifecycleStage_Name(stage);
   return name.empty() ? absl::StrCat(static_cast<int>(stage)) : name;
-}
-
-absl::Time ToTime(const Timestamp& ts) {
-  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
 }
 
 bool TimestampLess(const Timestamp& a, const Timestamp& b) {
@@ -150,14 +111,7 @@ Target CheckTarget(absl::string_view name, absl::string_view name_field,
 absl::Status CheckState(const State& state, const Target& target) {
   if (state.version() == 0) return NotFound(target.name);
   if (target.etag_version.has_value() && *target.etag_version != state.version()) {
-    return crm::status::Error(
-        absl::StatusCode::kAborted,
-        absl::StrCat("etag ", Etag(*target.etag_version), " is stale: ", target.name, " is at ",
-                     Etag(state.version()), "; read it again and retry"),
-        "ETAG_MISMATCH",
-        {{"customer", target.name},
-         {"etag", Etag(*target.etag_version)},
-         {"current_etag", Etag(state.version())}});
+    return crm::status::StaleEtag(target.name, "customer", *target.etag_version, state.version());
   }
   return absl::OkStatus();
 }
@@ -360,10 +314,9 @@ void CheckPurchase(const crm::v1::RecordPurchaseRequest& request, absl::Time now
     v.Add("purchase.purchased_at", "is required");
   } else {
     const Timestamp& ts = p.purchased_at();
-    if (ts.seconds() < kMinTimestampSeconds || ts.seconds() > kMaxTimestampSeconds ||
-        ts.nanos() < 0 || ts.nanos() > 999'999'999) {
+    if (!base::IsValidTimestamp(ts)) {
       v.Add("purchase.purchased_at", "is not a valid timestamp");
-    } else if (ToTime(ts) > now + kMaxPurchaseFutureSkew) {
+    } else if (base::ToTime(ts) > now + kMaxPurchaseFutureSkew) {
       v.Add("purchase.purchased_at", "must not be more than one day in the future");
     }
   }
@@ -403,18 +356,6 @@ Events One(Event event) {
 }
 
 }  // namespace
-
-std::string Etag(int64_t version) { return absl::StrCat("v", version); }
-
-absl::StatusOr<int64_t> ParseEtag(absl::string_view etag, absl::string_view field) {
-  int64_t version = 0;
-  if (etag.size() < 2 || etag.front() != 'v' ||
-      !std::all_of(etag.begin() + 1, etag.end(), [](char c) { return absl::ascii_isdigit(c); }) ||
-      !absl::SimpleAtoi(etag.substr(1), &version)) {
-    return crm::status::InvalidArgument(field, "must be an etag as returned in Customer.etag");
-  }
-  return version;
-}
 
 std::string CustomerName(absl::string_view customer_id) {
   return absl::StrCat(kNamePrefix, customer_id);

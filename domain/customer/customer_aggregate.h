@@ -28,6 +28,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "common/status/etag.h"
 #include "crm/events/v1/envelope.pb.h"
 #include "crm/v1/customer.pb.h"
 #include "crm/v1/customer_service.pb.h"
@@ -83,10 +84,12 @@ absl::StatusOr<Events> DecideRecordPurchase(const State& state,
 absl::Status Apply(State& state, const Event& event);
 
 // The AIP-154 etag of a version: "v<version>" (e.g. "v7").
-std::string Etag(int64_t version);
+using crm::status::Etag;
 // The version in an etag "v<version>"; INVALID_ARGUMENT naming `field` if
 // malformed.
-absl::StatusOr<int64_t> ParseEtag(absl::string_view etag, absl::string_view field);
+inline absl::StatusOr<int64_t> ParseEtag(absl::string_view etag, absl::string_view field) {
+  return crm::status::ParseEtag(etag, field, "Customer.etag");
+}
 
 // Whether the lifecycle table allows from -> to (documented in
 // proto/crm/v1/README.md). False for from == to (not a move) and for

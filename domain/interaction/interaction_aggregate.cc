@@ -10,7 +10,9 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/base/time_util.h"
 #include "common/status/errors.h"
+#include "common/status/violations.h"
 #include "domain/customer/customer_aggregate.h"
 #include "domain/customer/validation.h"
 #include "google/protobuf/util/time_util.h"
@@ -27,54 +29,7 @@ constexpr absl::string_view kCustomersPrefix = "customers/";
 constexpr absl::string_view kInteractionsCollection = "interactions";
 constexpr absl::string_view kComplaintsCollection = "complaints";
 
-// Collects the field violations of a request so that one INVALID_ARGUMENT lists them all.
-class Violations {
- public:
-  // Adds the BadRequest field violations of `status` (an InvalidArgument).
-  void Add(const absl::Status& status) {
-    if (status.ok()) return;
-    google::rpc::BadRequest bad_request;
-    if (status::GetDetail(status, &bad_request)) {
-      for (const auto& fv : bad_request.field_violations()) {
-        list_.push_back({fv.field(), fv.description()});
-      }
-    } else {
-      list_.push_back({"", std::string(status.message())});
-    }
-  }
-  void Add(absl::string_view field, absl::string_view description) {
-    list_.push_back({std::string(field), std::string(description)});
-  }
-  template <typename T>
-  bool Check(const absl::StatusOr<T>& value) {
-    Add(value.status());
-    return value.ok();
-  }
-  absl::Status ToStatus() const {
-    return list_.empty() ? absl::OkStatus() : status::InvalidArguments(list_);
-  }
-
- private:
-  std::vector<status::FieldViolation> list_;
-};
-
-bool IsValidTimestamp(const Timestamp& ts) {
-  return ts.seconds() >= TimeUtil::kTimestampMinSeconds &&
-         ts.seconds() <= TimeUtil::kTimestampMaxSeconds && ts.nanos() >= 0 &&
-         ts.nanos() <= 999'999'999;
-}
-
-absl::Time ToTime(const Timestamp& ts) {
-  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
-}
-
-Timestamp ToTimestamp(absl::Time t) {
-  const int64_t seconds = absl::ToUnixSeconds(t);
-  Timestamp ts;
-  ts.set_seconds(seconds);
-  ts.set_nanos(static_cast<int32_t>((t - absl::FromUnixSeconds(seconds)) / absl::Nanoseconds(1)));
-  return ts;
-}
+using crm::status::Violations;
 
 bool TimestampLess(const Timestamp& a, const Timestamp& b) {
   return a.seconds() != b.seconds() ? a.seconds() < b.seconds() : a.nanos() < b.nanos();
@@ -124,7 +79,7 @@ bool CheckTimestamp(bool has, const Timestamp& ts, bool required, absl::string_v
     if (required) v.Add(field, "is required");
     return false;
   }
-  if (!IsValidTimestamp(ts)) {
+  if (!base::IsValidTimestamp(ts)) {
     v.Add(field, "is not a valid timestamp");
     return false;
   }
@@ -138,18 +93,6 @@ Events One(Event event) {
 }
 
 }  // namespace
-
-std::string Etag(int64_t version) { return absl::StrCat("v", version); }
-
-absl::StatusOr<int64_t> ParseEtag(absl::string_view etag, absl::string_view field) {
-  int64_t version = 0;
-  if (etag.size() < 2 || etag.front() != 'v' ||
-      !std::all_of(etag.begin() + 1, etag.end(), [](char c) { return absl::ascii_isdigit(c); }) ||
-      !absl::SimpleAtoi(etag.substr(1), &version)) {
-    return status::InvalidArgument(field, "must be an etag as returned in Interaction.etag");
-  }
-  return version;
-}
 
 std::string InteractionName(absl::string_view customer_id, absl::string_view interaction_id) {
   return absl::StrCat(kCustomersPrefix, customer_id, "/", kInteractionsCollection, "/",
@@ -200,7 +143,7 @@ absl::StatusOr<Events> DecideLogInteraction(const State& state,
   v.Add(customer::ValidateStaffId(in.staff_id(), "interaction.staff_id"));
   const bool occurred_ok = CheckTimestamp(in.has_occurred_at(), in.occurred_at(),
                                           /*required=*/true, "interaction.occurred_at", v);
-  if (occurred_ok && ToTime(in.occurred_at()) > context.now + kMaxOccurredFutureSkew) {
+  if (occurred_ok && base::ToTime(in.occurred_at()) > context.now + kMaxOccurredFutureSkew) {
     v.Add("interaction.occurred_at", "must not be more than one day in the future");
   }
   v.Add(
@@ -292,13 +235,7 @@ absl::StatusOr<Events> DecideCompleteFollowUp(const State& state,
   const std::string name = InteractionName(target->customer_id, target->id);
   if (state.version() == 0) return InteractionNotFound(name);
   if (etag_version.has_value() && *etag_version != state.version()) {
-    return status::Error(absl::StatusCode::kAborted,
-                         absl::StrCat("etag ", Etag(*etag_version), " is stale: ", name, " is at ",
-                                      Etag(state.version()), "; read it again and retry"),
-                         "ETAG_MISMATCH",
-                         {{"interaction", name},
-                          {"etag", Etag(*etag_version)},
-                          {"current_etag", Etag(state.version())}});
+    return status::StaleEtag(name, "interaction", *etag_version, state.version());
   }
   if (!state.has_follow_up_due_time()) {
     return status::Error(absl::StatusCode::kFailedPrecondition,
@@ -334,7 +271,7 @@ absl::StatusOr<Events> DecideCompleteFollowUp(const State& state,
 
   Event event;
   auto* completed = event.mutable_follow_up_completed();
-  *completed->mutable_complete_time() = ToTimestamp(context.now);
+  *completed->mutable_complete_time() = base::ToTimestamp(context.now);
   completed->set_note(request.note());
   *completed->mutable_staff() = std::move(staff);
   return One(std::move(event));

@@ -26,6 +26,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "common/status/etag.h"
 #include "crm/events/v1/envelope.pb.h"
 #include "crm/v1/interaction.pb.h"
 #include "crm/v1/interaction_service.pb.h"
@@ -99,9 +100,11 @@ absl::Status Apply(State& state, const Event& event);
 bool IsInteractionEvent(const Event& event);
 
 // The AIP-154 etag of a version: "v<version>".
-std::string Etag(int64_t version);
+using crm::status::Etag;
 // The version in an etag "v<version>"; INVALID_ARGUMENT naming `field` if malformed.
-absl::StatusOr<int64_t> ParseEtag(absl::string_view etag, absl::string_view field);
+inline absl::StatusOr<int64_t> ParseEtag(absl::string_view etag, absl::string_view field) {
+  return crm::status::ParseEtag(etag, field, "Interaction.etag");
+}
 
 struct ChildName {
   std::string customer_id;

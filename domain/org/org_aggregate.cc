@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/status/errors.h"
+#include "common/status/violations.h"
 #include "domain/customer/validation.h"
 #include "domain/org/org_names.h"
 #include "google/protobuf/descriptor.h"
@@ -39,35 +40,7 @@ const std::vector<absl::string_view>& StaffPaths() {
   return *paths;
 }
 
-// Collects the field violations of a request so that one INVALID_ARGUMENT lists them all.
-class Violations {
- public:
-  void Add(const absl::Status& status) {
-    if (status.ok()) return;
-    google::rpc::BadRequest bad_request;
-    if (crm::status::GetDetail(status, &bad_request)) {
-      for (const auto& fv : bad_request.field_violations()) {
-        list_.push_back({fv.field(), fv.description()});
-      }
-    } else {
-      list_.push_back({"", std::string(status.message())});
-    }
-  }
-  void Add(absl::string_view field, absl::string_view description) {
-    list_.push_back({std::string(field), std::string(description)});
-  }
-  template <typename T>
-  bool Check(const absl::StatusOr<T>& value) {
-    Add(value.status());
-    return value.ok();
-  }
-  absl::Status ToStatus() const {
-    return list_.empty() ? absl::OkStatus() : crm::status::InvalidArguments(list_);
-  }
-
- private:
-  std::vector<crm::status::FieldViolation> list_;
-};
+using crm::status::Violations;
 
 std::string Path(absl::string_view message_field, absl::string_view path) {
   return absl::StrCat(message_field, ".", path);
@@ -290,14 +263,7 @@ absl::Status AlreadyExists(absl::string_view name) {
 absl::Status CheckState(int64_t version, const Target& target) {
   if (version == 0) return NotFound(target.name);
   if (target.etag_version.has_value() && *target.etag_version != version) {
-    return crm::status::Error(
-        absl::StatusCode::kAborted,
-        absl::StrCat("etag ", Etag(*target.etag_version), " is stale: ", target.name, " is at ",
-                     Etag(version), "; read it again and retry"),
-        "ETAG_MISMATCH",
-        {{"name", target.name},
-         {"etag", Etag(*target.etag_version)},
-         {"current_etag", Etag(version)}});
+    return crm::status::StaleEtag(target.name, "name", *target.etag_version, version);
   }
   return absl::OkStatus();
 }

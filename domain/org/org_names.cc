@@ -55,17 +55,4 @@ absl::string_view IdOf(absl::string_view name, absl::string_view prefix) {
   return name.substr(prefix.size());
 }
 
-std::string Etag(int64_t version) { return absl::StrCat("v", version); }
-
-absl::StatusOr<int64_t> ParseEtag(absl::string_view etag, absl::string_view field) {
-  int64_t version = 0;
-  if (etag.size() < 2 || etag.front() != 'v' ||
-      !std::all_of(etag.begin() + 1, etag.end(), [](char c) { return absl::ascii_isdigit(c); }) ||
-      !absl::SimpleAtoi(etag.substr(1), &version)) {
-    return crm::status::InvalidArgument(field,
-                                        "must be an etag as returned in the resource's etag");
-  }
-  return version;
-}
-
 }  // namespace crm::domain::org

@@ -9,6 +9,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/status/etag.h"
 
 namespace crm::domain::org {
 
@@ -33,8 +34,10 @@ absl::StatusOr<std::string> ParseStaffName(absl::string_view name, absl::string_
 absl::string_view IdOf(absl::string_view name, absl::string_view prefix);
 
 // The AIP-154 etag of a version: "v<version>".
-std::string Etag(int64_t version);
+using crm::status::Etag;
 // The version in an etag; INVALID_ARGUMENT naming `field` if malformed.
-absl::StatusOr<int64_t> ParseEtag(absl::string_view etag, absl::string_view field);
+inline absl::StatusOr<int64_t> ParseEtag(absl::string_view etag, absl::string_view field) {
+  return crm::status::ParseEtag(etag, field, "the resource's etag");
+}
 
 }  // namespace crm::domain::org

@@ -9,6 +9,7 @@
 #include "absl/time/time.h"
 #include "common/base/proto_util.h"
 #include "common/base/status_macros.h"
+#include "common/base/time_util.h"
 #include "crm/events/v1/envelope.pb.h"
 #include "crm/v1/complaint.pb.h"
 #include "crm/v1/customer.pb.h"
@@ -24,10 +25,6 @@ namespace {
 using crm::events::v1::EventEnvelope;
 using readmodel::org::Index;
 using Entries = std::set<std::pair<Index, std::string>>;
-
-absl::Time ToTime(const google::protobuf::Timestamp& ts) {
-  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
-}
 
 template <typename T>
 absl::StatusOr<T> Load(const kv::KvBatch& batch, const std::string& key) {
@@ -124,10 +121,10 @@ Contribution OfComplaint(const crm::v1::Complaint& c) {
   }
   const auto& response = c.response_deadline();
   if (response.has_due_time() && !response.has_met_time())
-    out.due_from = ToTime(response.due_time());
+    out.due_from = base::ToTime(response.due_time());
   const auto& resolution = c.resolution_deadline();
   if (resolution.has_due_time()) {
-    const absl::Time due = ToTime(resolution.due_time());
+    const absl::Time due = base::ToTime(resolution.due_time());
     if (!out.due_from.has_value() || due < *out.due_from) out.due_from = due;
   }
   return out;
@@ -139,7 +136,7 @@ Contribution OfFollowUp(const crm::v1::Interaction& i) {
     return out;
   }
   out.staff_id = i.staff_id();
-  out.due_from = ToTime(i.follow_up_due_time());
+  out.due_from = base::ToTime(i.follow_up_due_time());
   return out;
 }
 

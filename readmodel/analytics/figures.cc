@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/base/status_macros.h"
+#include "common/base/time_util.h"
 
 namespace crm::readmodel::analytics {
 namespace {
@@ -109,18 +110,6 @@ std::string PrefixEnd(absl::string_view prefix) {
   return end;
 }
 
-absl::Time ToTime(const google::protobuf::Timestamp& ts) {
-  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
-}
-
-google::protobuf::Timestamp ToTimestamp(absl::Time t) {
-  google::protobuf::Timestamp ts;
-  const int64_t seconds = absl::ToUnixSeconds(t);  // Rounds toward the past.
-  ts.set_seconds(seconds);
-  ts.set_nanos(static_cast<int32_t>(absl::ToInt64Nanoseconds(t - absl::FromUnixSeconds(seconds))));
-  return ts;
-}
-
 google::protobuf::Duration ToDurationProto(absl::Duration d) {
   google::protobuf::Duration out;
   const int64_t seconds = absl::IDivDuration(d, absl::Seconds(1), &d);  // Toward zero.
@@ -130,7 +119,7 @@ google::protobuf::Duration ToDurationProto(absl::Duration d) {
 }
 
 std::string OrderedTime(absl::Time t) {
-  google::protobuf::Timestamp ts = ToTimestamp(t);
+  google::protobuf::Timestamp ts = base::ToTimestamp(t);
   int64_t seconds = ts.seconds();
   int64_t nanos = ts.nanos();
   if (seconds < kMinSeconds) {

@@ -17,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "common/base/time_util.h"
 #include "common/kv/kv_store.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/duration.pb.h"
@@ -54,8 +55,8 @@ std::vector<std::pair<int, int64_t>> EnumCounts(const google::protobuf::EnumDesc
 // REQUIRES: prefix ends with a byte below 0xff.
 std::string PrefixEnd(absl::string_view prefix);
 
-absl::Time ToTime(const google::protobuf::Timestamp& ts);
-google::protobuf::Timestamp ToTimestamp(absl::Time t);
+using base::ToTime;
+using base::ToTimestamp;
 google::protobuf::Duration ToDurationProto(absl::Duration d);
 
 // A key part that sorts like the time: 12 digits of seconds since 0001-01-01T00:00:00Z, then 9

@@ -7,15 +7,12 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/base/status_macros.h"
+#include "common/base/time_util.h"
 
 namespace crm::readmodel::complaint {
 namespace {
 
 using crm::v1::Complaint;
-
-absl::Time ToTime(const google::protobuf::Timestamp& t) {
-  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
-}
 
 bool Matches(const ComplaintViews::Filter& f, const Complaint& c, absl::Time now) {
   if (f.status != crm::v1::COMPLAINT_STATUS_UNSPECIFIED && c.status() != f.status) return false;
@@ -81,7 +78,7 @@ bool BreachedUnresolved(const Complaint& complaint) {
 bool IsOverdue(const Complaint& complaint, absl::Time now) {
   if (BreachedUnresolved(complaint)) return true;
   for (const crm::v1::SlaDeadline* d : OpenDeadlines(complaint)) {
-    if (ToTime(d->due_time()) < now) return true;
+    if (base::ToTime(d->due_time()) < now) return true;
   }
   return false;
 }

@@ -4,6 +4,7 @@
 #include "common/status/errors.h"
 #include "domain/org/org_names.h"
 #include "services/analytics/query_support.h"
+#include "services/query/query_support.h"
 
 namespace crm::services::analytics {
 namespace {
@@ -26,7 +27,7 @@ absl::Status CheckScope(const crm::v1::StaffScope& scope) {
 
 absl::Status AnalyticsQueries::AwaitToken(const std::string& token,
                                           const rpc::CallContext& call) const {
-  return AwaitConsistencyToken(views_runner_, token, call, options_.max_consistency_wait);
+  return query::AwaitConsistencyToken(views_runner_, token, call, options_.max_consistency_wait);
 }
 
 absl::StatusOr<crm::v1::ComplaintStats> AnalyticsQueries::GetComplaintStats(

@@ -1,5 +1,4 @@
-// Steps shared by the analytics and segment query services: the read-your-writes wait on a
-// consistency token, and checks of time fields.
+// Checks of time fields shared by the analytics and segment query services.
 // Thread-safe: free functions.
 #pragma once
 
@@ -10,18 +9,9 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "common/fold/fold_runner.h"
-#include "common/rpc/unary.h"
 #include "google/protobuf/timestamp.pb.h"
 
 namespace crm::services::analytics {
-
-// Waits until `runner` has applied the position named by `token` (empty: no wait), within the
-// call's deadline and at most `max_wait`. INVALID_ARGUMENT (field consistency_token) for a
-// malformed token, DEADLINE_EXCEEDED (reason CONSISTENCY_WAIT_EXCEEDED) if not reached in time,
-// UNAVAILABLE if the runner stopped.
-absl::Status AwaitConsistencyToken(fold::FoldRunner* runner, const std::string& token,
-                                   const rpc::CallContext& call, absl::Duration max_wait);
 
 // The time in `ts` if it is set (nullopt if not). INVALID_ARGUMENT naming `field` if it is not a
 // valid Timestamp (0001-01-01 to 9999-12-31, nanos in [0, 1e9)).

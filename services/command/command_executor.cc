@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/base/status_macros.h"
+#include "common/base/time_util.h"
 #include "common/base/uuid.h"
 #include "common/eventlog/consistency_token.h"
 #include "common/status/errors.h"
@@ -14,10 +15,6 @@ namespace crm::services::command {
 namespace {
 
 using google::protobuf::util::TimeUtil;
-
-google::protobuf::Timestamp ToProto(absl::Time t) {
-  return TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(t));
-}
 
 }  // namespace
 
@@ -116,7 +113,7 @@ absl::StatusOr<CommandExecutor::RawResult> CommandExecutor::ExecuteRaw(
     event.set_customer_id(target.customer_id);
     event.set_aggregate(target.aggregate);
     event.set_aggregate_version(++version);
-    *event.mutable_recorded_at() = ToProto(now);
+    *event.mutable_recorded_at() = base::ToTimestamp(now);
     if (!event.has_occurred_at()) *event.mutable_occurred_at() = event.recorded_at();
     event.set_actor(call.actor);
     event.set_request_id(request_id);
@@ -174,23 +171,24 @@ absl::StatusOr<CommandExecutor::RawResult> CommandExecutor::ExecuteRaw(
   return result;
 }
 
-absl::Status CommandExecutor::SyncStream(absl::string_view stream_key, absl::Time deadline) {
-  absl::Status settled = log_->Settle(stream_key, deadline);
+absl::Status SyncStream(eventlog::EventLog* log, fold::FoldRunner* state_runner,
+                        absl::string_view stream_key, absl::Time deadline) {
+  absl::Status settled = log->Settle(stream_key, deadline);
   if (!settled.ok()) {
     return status::Error(
         absl::StatusCode::kUnavailable,
         absl::StrCat("an earlier command on this stream is still unconfirmed: ", settled.message()),
         "APPEND_NOT_CONFIRMED");
   }
-  const int32_t partition = log_->PartitionOf(stream_key);
-  absl::StatusOr<int64_t> end = log_->EndOffset(partition);
+  const int32_t partition = log->PartitionOf(stream_key);
+  absl::StatusOr<int64_t> end = log->EndOffset(partition);
   if (!end.ok()) {
     return status::Error(absl::StatusCode::kUnavailable,
                          absl::StrCat("the event log is unavailable: ", end.status().message()),
                          "LOG_UNAVAILABLE");
   }
   if (*end > 0) {
-    absl::Status caught_up = state_runner_->WaitFor({{partition, *end - 1}}, deadline);
+    absl::Status caught_up = state_runner->WaitFor({{partition, *end - 1}}, deadline);
     if (!caught_up.ok()) {
       return status::Error(absl::StatusCode::kUnavailable,
                            absl::StrCat("the command state is catching up: ", caught_up.message()),
@@ -198,6 +196,10 @@ absl::Status CommandExecutor::SyncStream(absl::string_view stream_key, absl::Tim
     }
   }
   return absl::OkStatus();
+}
+
+absl::Status CommandExecutor::SyncStream(absl::string_view stream_key, absl::Time deadline) {
+  return command::SyncStream(log_, state_runner_, stream_key, deadline);
 }
 
 }  // namespace crm::services::command

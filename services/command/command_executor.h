@@ -124,6 +124,14 @@ class CommandExecutor {
   absl::flat_hash_set<std::string> unsettled_ ABSL_GUARDED_BY(unsettled_mu_);
 };
 
+// Waits until `state_runner` (folding `log`) has read `stream_key`'s partition to its current end,
+// after every earlier append of the partition has a final outcome (EventLog::Settle). What a
+// command must do before deciding on a stream whose last append had an unknown outcome.
+// UNAVAILABLE (reasons APPEND_NOT_CONFIRMED, LOG_UNAVAILABLE, STATE_NOT_CAUGHT_UP) if not by
+// `deadline`.
+absl::Status SyncStream(eventlog::EventLog* log, fold::FoldRunner* state_runner,
+                        absl::string_view stream_key, absl::Time deadline);
+
 // Full protobuf name of the payload set in `event` (e.g. "crm.events.v1.ComplaintFiled"), empty
 // if none.
 std::string EventTypeName(const Event& event);

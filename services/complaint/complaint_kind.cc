@@ -10,6 +10,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
 #include "common/base/proto_util.h"
+#include "common/base/time_util.h"
 #include "domain/complaint/complaint_aggregate.h"
 
 namespace crm::services::complaint {
@@ -17,10 +18,6 @@ namespace {
 
 using crm::v1::Complaint;
 using crm::v1::SlaDeadline;
-
-absl::Time ToTime(const google::protobuf::Timestamp& ts) {
-  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
-}
 
 std::string Micros20(absl::Time t) {
   int64_t micros = absl::ToUnixMicros(t);
@@ -35,7 +32,7 @@ std::map<std::string, std::string> Entries(absl::string_view aggregate, const Co
     SlaDeadline value;
     value.set_kind(d.kind());
     *value.mutable_due_time() = d.due_time();
-    out[DeadlineKey(ToTime(d.due_time()), aggregate, d.kind())] =
+    out[DeadlineKey(base::ToTime(d.due_time()), aggregate, d.kind())] =
         base::SerializeDeterministic(value);
   }
   return out;
@@ -102,7 +99,7 @@ absl::StatusOr<DeadlineEntry> ParseDeadlineEntry(absl::string_view key, absl::st
     return bad("kind of key and value differ");
   }
   entry.kind = deadline.kind();
-  entry.due = ToTime(deadline.due_time());
+  entry.due = base::ToTime(deadline.due_time());
   return entry;
 }
 

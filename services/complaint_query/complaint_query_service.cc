@@ -12,31 +12,16 @@
 #include "domain/customer/customer_aggregate.h"
 #include "domain/customer/validation.h"
 #include "google/rpc/error_details.pb.h"
-#include "services/customer/page_token.h"
+#include "services/query/page_token.h"
+#include "services/query/query_support.h"
 
 namespace crm::services::complaint_query {
 namespace {
 
 using readmodel::complaint::ComplaintViews;
-using services::customer::DecodePageToken;
-using services::customer::EncodePageToken;
-
-constexpr int32_t kMaxPageSize = 1000;
-
-absl::StatusOr<size_t> PageSize(int32_t requested, int32_t default_size) {
-  if (requested < 0) return status::InvalidArgument("page_size", "must not be negative");
-  if (requested == 0) return default_size;
-  return std::min(requested, kMaxPageSize);
-}
 
 absl::Status ComplaintNotFound(const std::string& name) {
-  absl::Status s = status::Error(absl::StatusCode::kNotFound, absl::StrCat(name, " does not exist"),
-                                 "COMPLAINT_NOT_FOUND", {{"name", name}});
-  google::rpc::ResourceInfo info;
-  info.set_resource_type("crm.v1.Complaint");
-  info.set_resource_name(name);
-  status::AddDetail(s, info);
-  return s;
+  return query::NotFound(name, "COMPLAINT_NOT_FOUND", "crm.v1.Complaint");
 }
 
 }  // namespace
@@ -57,19 +42,7 @@ absl::StatusOr<ComplaintIds> ParseComplaintName(absl::string_view name, absl::st
 
 absl::Status ComplaintQueries::AwaitToken(const std::string& token,
                                           const rpc::CallContext& call) const {
-  if (token.empty()) return absl::OkStatus();
-  auto positions = eventlog::DecodeConsistencyToken(token);
-  if (!positions.ok()) {
-    return status::InvalidArgument("consistency_token", "is not a token from this API");
-  }
-  const absl::Time deadline = std::min(call.deadline, absl::Now() + options_.max_consistency_wait);
-  absl::Status reached = views_runner_->WaitFor(*positions, deadline);
-  if (absl::IsDeadlineExceeded(reached)) {
-    return status::Error(absl::StatusCode::kDeadlineExceeded,
-                         "the views have not yet applied the write named by consistency_token",
-                         "CONSISTENCY_WAIT_EXCEEDED");
-  }
-  return reached;
+  return query::AwaitConsistencyToken(views_runner_, token, call, options_.max_consistency_wait);
 }
 
 absl::StatusOr<crm::v1::Complaint> ComplaintQueries::Get(
@@ -84,11 +57,12 @@ absl::StatusOr<crm::v1::Complaint> ComplaintQueries::Get(
 absl::StatusOr<crm::v1::GetComplaintHistoryResponse> ComplaintQueries::History(
     const crm::v1::GetComplaintHistoryRequest& request, const rpc::CallContext& call) const {
   CRM_RETURN_IF_ERROR(ParseComplaintName(request.name(), "name").status());
-  CRM_ASSIGN_OR_RETURN(size_t page_size, PageSize(request.page_size(), 100));
+  CRM_ASSIGN_OR_RETURN(size_t page_size, query::PageSize(request.page_size(), 100));
   int64_t after_version = 0;
   if (!request.page_token().empty()) {
-    CRM_ASSIGN_OR_RETURN(std::string cursor, DecodePageToken(request.page_token(),
-                                                             "complaint-history", request.name()));
+    CRM_ASSIGN_OR_RETURN(
+        std::string cursor,
+        query::DecodePageToken(request.page_token(), "complaint-history", request.name()));
     if (!absl::SimpleAtoi(cursor, &after_version) || after_version < 0) {
       return status::InvalidArgument("page_token", "is not a page token from this API");
     }
@@ -101,7 +75,7 @@ absl::StatusOr<crm::v1::GetComplaintHistoryResponse> ComplaintQueries::History(
   crm::v1::GetComplaintHistoryResponse response;
   for (auto& e : page.events) *response.add_events() = std::move(e);
   if (page.more && !response.events().empty()) {
-    response.set_next_page_token(EncodePageToken(
+    response.set_next_page_token(query::EncodePageToken(
         "complaint-history", request.name(),
         absl::StrCat(response.events(response.events_size() - 1).aggregate_version())));
   }
@@ -110,7 +84,7 @@ absl::StatusOr<crm::v1::GetComplaintHistoryResponse> ComplaintQueries::History(
 
 absl::StatusOr<crm::v1::ListComplaintsResponse> ComplaintQueries::List(
     const crm::v1::ListComplaintsRequest& request, const rpc::CallContext& call) const {
-  CRM_ASSIGN_OR_RETURN(size_t page_size, PageSize(request.page_size(), 50));
+  CRM_ASSIGN_OR_RETURN(size_t page_size, query::PageSize(request.page_size(), 50));
   ComplaintViews::Filter filter;
   if (!request.parent().empty() && request.parent() != "customers/-") {
     CRM_ASSIGN_OR_RETURN(filter.customer_id,
@@ -139,7 +113,7 @@ absl::StatusOr<crm::v1::ListComplaintsResponse> ComplaintQueries::List(
   std::string after_name;
   if (!request.page_token().empty()) {
     CRM_ASSIGN_OR_RETURN(after_name,
-                         DecodePageToken(request.page_token(), "complaints", fingerprint));
+                         query::DecodePageToken(request.page_token(), "complaints", fingerprint));
     if (!ParseComplaintName(after_name, "page_token").ok()) {
       return status::InvalidArgument("page_token", "is not a page token from this API");
     }
@@ -149,7 +123,7 @@ absl::StatusOr<crm::v1::ListComplaintsResponse> ComplaintQueries::List(
   crm::v1::ListComplaintsResponse response;
   for (auto& c : page.complaints) *response.add_complaints() = std::move(c);
   if (page.more && !response.complaints().empty()) {
-    response.set_next_page_token(EncodePageToken(
+    response.set_next_page_token(query::EncodePageToken(
         "complaints", fingerprint, response.complaints(response.complaints_size() - 1).name()));
   }
   return response;

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "common/base/status_macros.h"
+#include "common/base/time_util.h"
 #include "common/base/uuid.h"
 #include "common/eventlog/consistency_token.h"
 #include "common/status/errors.h"
@@ -18,10 +19,6 @@ namespace {
 
 using crm::events::v1::EventEnvelope;
 using google::protobuf::util::TimeUtil;
-
-google::protobuf::Timestamp ToProto(absl::Time t) {
-  return TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(t));
-}
 
 // Normalized e-mails a profile claims; unparsable ones are left to Decide to reject.
 std::vector<std::string> ClaimedEmails(const crm::v1::Customer& customer) {
@@ -104,7 +101,7 @@ absl::StatusOr<CustomerCommandHandler::Response> CustomerCommandHandler::Execute
     event.set_customer_id(customer_id);
     event.set_aggregate(domain::customer::CustomerName(customer_id));
     event.set_aggregate_version(++version);
-    *event.mutable_recorded_at() = ToProto(now);
+    *event.mutable_recorded_at() = base::ToTimestamp(now);
     if (!event.has_occurred_at()) *event.mutable_occurred_at() = event.recorded_at();
     event.set_actor(call.actor);
     event.set_request_id(request_id);
@@ -160,28 +157,7 @@ absl::StatusOr<CustomerCommandHandler::Response> CustomerCommandHandler::Execute
 }
 
 absl::Status CustomerCommandHandler::Resync(const std::string& customer_id, absl::Time deadline) {
-  absl::Status settled = log_->Settle(customer_id, deadline);
-  if (!settled.ok()) {
-    return status::Error(absl::StatusCode::kUnavailable,
-                         absl::StrCat("an earlier command on this customer is still unconfirmed: ",
-                                      settled.message()),
-                         "APPEND_NOT_CONFIRMED");
-  }
-  const int32_t partition = log_->PartitionOf(customer_id);
-  absl::StatusOr<int64_t> end = log_->EndOffset(partition);
-  if (!end.ok()) {
-    return status::Error(absl::StatusCode::kUnavailable,
-                         absl::StrCat("the event log is unavailable: ", end.status().message()),
-                         "LOG_UNAVAILABLE");
-  }
-  if (*end > 0) {
-    absl::Status caught_up = state_runner_->WaitFor({{partition, *end - 1}}, deadline);
-    if (!caught_up.ok()) {
-      return status::Error(absl::StatusCode::kUnavailable,
-                           absl::StrCat("the command state is catching up: ", caught_up.message()),
-                           "STATE_NOT_CAUGHT_UP");
-    }
-  }
+  CRM_RETURN_IF_ERROR(command::SyncStream(log_, state_runner_, customer_id, deadline));
   absl::MutexLock lock(&unsettled_mu_);
   unsettled_.erase(customer_id);
   return absl::OkStatus();

@@ -9,6 +9,7 @@
 #include "common/status/errors.h"
 #include "domain/customer/customer_aggregate.h"
 #include "domain/customer/validation.h"
+#include "services/query/query_support.h"
 
 namespace crm::services::customer {
 namespace {
@@ -16,14 +17,7 @@ namespace {
 using readmodel::customer::CustomerViews;
 using readmodel::customer::Index;
 
-constexpr int32_t kMaxPageSize = 1000;
 constexpr size_t kMaxFindResults = 100;
-
-absl::StatusOr<size_t> PageSize(int32_t requested, int32_t default_size) {
-  if (requested < 0) return status::InvalidArgument("page_size", "must not be negative");
-  if (requested == 0) return default_size;
-  return std::min(requested, kMaxPageSize);
-}
 
 absl::Status CustomerNotFound(const std::string& name) {
   return status::Error(absl::StatusCode::kNotFound, absl::StrCat(name, " does not exist"),
@@ -34,16 +28,7 @@ absl::Status CustomerNotFound(const std::string& name) {
 
 absl::Status CustomerQueries::AwaitToken(const std::string& token,
                                          const rpc::CallContext& call) const {
-  if (token.empty()) return absl::OkStatus();
-  CRM_ASSIGN_OR_RETURN(eventlog::PositionMap positions, eventlog::DecodeConsistencyToken(token));
-  const absl::Time deadline = std::min(call.deadline, absl::Now() + options_.max_consistency_wait);
-  absl::Status reached = views_runner_->WaitFor(positions, deadline);
-  if (absl::IsDeadlineExceeded(reached)) {
-    return status::Error(absl::StatusCode::kDeadlineExceeded,
-                         "the views have not yet applied the write named by consistency_token",
-                         "CONSISTENCY_WAIT_EXCEEDED");
-  }
-  return reached;
+  return query::AwaitConsistencyToken(views_runner_, token, call, options_.max_consistency_wait);
 }
 
 absl::StatusOr<crm::v1::Customer> CustomerQueries::Get(const crm::v1::GetCustomerRequest& request,
@@ -59,7 +44,7 @@ absl::StatusOr<crm::v1::Customer> CustomerQueries::Get(const crm::v1::GetCustome
 
 absl::StatusOr<crm::v1::ListCustomersResponse> CustomerQueries::List(
     const crm::v1::ListCustomersRequest& request, const rpc::CallContext& call) const {
-  CRM_ASSIGN_OR_RETURN(size_t page_size, PageSize(request.page_size(), 50));
+  CRM_ASSIGN_OR_RETURN(size_t page_size, query::PageSize(request.page_size(), 50));
   CustomerViews::Filter filter;
   if (!crm::v1::LifecycleStage_IsValid(request.lifecycle_stage())) {
     return status::InvalidArgument("lifecycle_stage", "is not a known lifecycle stage");
@@ -80,7 +65,8 @@ absl::StatusOr<crm::v1::ListCustomersResponse> CustomerQueries::List(
       absl::StrCat(filter.stage, "|", filter.owner, "|", filter.tier, "|", filter.tag);
   std::string after_id;
   if (!request.page_token().empty()) {
-    CRM_ASSIGN_OR_RETURN(after_id, DecodePageToken(request.page_token(), "customers", fingerprint));
+    CRM_ASSIGN_OR_RETURN(after_id,
+                         query::DecodePageToken(request.page_token(), "customers", fingerprint));
   }
   CRM_RETURN_IF_ERROR(AwaitToken(request.consistency_token(), call));
   CRM_ASSIGN_OR_RETURN(CustomerViews::Page page, views_->List(filter, after_id, page_size));
@@ -90,7 +76,7 @@ absl::StatusOr<crm::v1::ListCustomersResponse> CustomerQueries::List(
     const std::string& last = response.customers(response.customers_size() - 1).name();
     auto last_id = domain::customer::ParseCustomerName(last, "name");
     if (last_id.ok()) {
-      response.set_next_page_token(EncodePageToken("customers", fingerprint, *last_id));
+      response.set_next_page_token(query::EncodePageToken("customers", fingerprint, *last_id));
     }
   }
   return response;
@@ -122,10 +108,11 @@ absl::StatusOr<crm::v1::FindCustomersResponse> CustomerQueries::Find(
 absl::StatusOr<crm::v1::GetCustomerHistoryResponse> CustomerQueries::History(
     const crm::v1::GetCustomerHistoryRequest& request, const rpc::CallContext& call) const {
   CRM_ASSIGN_OR_RETURN(std::string id, domain::customer::ParseCustomerName(request.name(), "name"));
-  CRM_ASSIGN_OR_RETURN(size_t page_size, PageSize(request.page_size(), 100));
+  CRM_ASSIGN_OR_RETURN(size_t page_size, query::PageSize(request.page_size(), 100));
   int64_t after_version = 0;
   if (!request.page_token().empty()) {
-    CRM_ASSIGN_OR_RETURN(std::string cursor, DecodePageToken(request.page_token(), "history", id));
+    CRM_ASSIGN_OR_RETURN(std::string cursor,
+                         query::DecodePageToken(request.page_token(), "history", id));
     if (!absl::SimpleAtoi(cursor, &after_version) || after_version < 0) {
       return status::InvalidArgument("page_token", "is not a page token from this API");
     }
@@ -140,7 +127,7 @@ absl::StatusOr<crm::v1::GetCustomerHistoryResponse> CustomerQueries::History(
   crm::v1::GetCustomerHistoryResponse response;
   for (auto& e : page.events) *response.add_events() = std::move(e);
   if (page.more && !response.events().empty()) {
-    response.set_next_page_token(EncodePageToken(
+    response.set_next_page_token(query::EncodePageToken(
         "history", id,
         absl::StrCat(response.events(response.events_size() - 1).aggregate_version())));
   }

@@ -13,7 +13,7 @@
 #include "common/rpc/unary.h"
 #include "crm/v1/customer_service.grpc.pb.h"
 #include "readmodel/customer/customer_views.h"
-#include "services/customer/page_token.h"
+#include "services/query/page_token.h"
 
 namespace crm::services::customer {
 

@@ -8,67 +8,36 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/base/status_macros.h"
+#include "common/base/time_util.h"
 #include "common/eventlog/consistency_token.h"
 #include "common/status/errors.h"
 #include "domain/customer/customer_aggregate.h"
 #include "domain/customer/validation.h"
 #include "domain/interaction/interaction_aggregate.h"
 #include "google/protobuf/util/time_util.h"
-#include "services/customer/page_token.h"
+#include "services/query/page_token.h"
+#include "services/query/query_support.h"
 
 namespace crm::services::interaction {
 namespace {
 
 using google::protobuf::Timestamp;
 using google::protobuf::util::TimeUtil;
-using services::customer::DecodePageToken;
-using services::customer::EncodePageToken;
-
-constexpr int32_t kMaxPageSize = 1000;
-
-absl::StatusOr<size_t> PageSize(int32_t requested, int32_t default_size) {
-  if (requested < 0) return status::InvalidArgument("page_size", "must not be negative");
-  if (requested == 0) return default_size;
-  return std::min(requested, kMaxPageSize);
-}
-
-absl::StatusOr<std::string> Cursor(const std::string& token, absl::string_view kind,
-                                   absl::string_view fingerprint) {
-  if (token.empty()) return std::string();
-  return DecodePageToken(token, kind, fingerprint);
-}
 
 std::string Token(const std::string& cursor, absl::string_view kind,
                   absl::string_view fingerprint) {
-  return cursor.empty() ? "" : EncodePageToken(kind, fingerprint, cursor);
+  return cursor.empty() ? "" : query::EncodePageToken(kind, fingerprint, cursor);
 }
-
-Timestamp ToProto(absl::Time t) { return TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(t)); }
 
 bool Before(const Timestamp& a, const Timestamp& b) {
   return a.seconds() != b.seconds() ? a.seconds() < b.seconds() : a.nanos() < b.nanos();
-}
-
-bool IsValidTimestamp(const Timestamp& ts) {
-  return ts.seconds() >= TimeUtil::kTimestampMinSeconds &&
-         ts.seconds() <= TimeUtil::kTimestampMaxSeconds && ts.nanos() >= 0 &&
-         ts.nanos() <= 999'999'999;
 }
 
 }  // namespace
 
 absl::Status InteractionQueries::AwaitToken(const std::string& token,
                                             const rpc::CallContext& call) const {
-  if (token.empty()) return absl::OkStatus();
-  CRM_ASSIGN_OR_RETURN(eventlog::PositionMap positions, eventlog::DecodeConsistencyToken(token));
-  const absl::Time deadline = std::min(call.deadline, absl::Now() + options_.max_consistency_wait);
-  absl::Status reached = views_runner_->WaitFor(positions, deadline);
-  if (absl::IsDeadlineExceeded(reached)) {
-    return status::Error(absl::StatusCode::kDeadlineExceeded,
-                         "the views have not yet applied the write named by consistency_token",
-                         "CONSISTENCY_WAIT_EXCEEDED");
-  }
-  return reached;
+  return query::AwaitConsistencyToken(views_runner_, token, call, options_.max_consistency_wait);
 }
 
 absl::Status InteractionQueries::CheckCustomer(absl::string_view id,
@@ -97,13 +66,13 @@ absl::StatusOr<crm::v1::ListInteractionsResponse> InteractionQueries::List(
     const crm::v1::ListInteractionsRequest& request, const rpc::CallContext& call) const {
   CRM_ASSIGN_OR_RETURN(std::string id,
                        domain::customer::ParseCustomerName(request.parent(), "parent"));
-  CRM_ASSIGN_OR_RETURN(size_t page_size, PageSize(request.page_size(), 50));
+  CRM_ASSIGN_OR_RETURN(size_t page_size, query::PageSize(request.page_size(), 50));
   if (!crm::v1::Channel_IsValid(request.channel())) {
     return status::InvalidArgument("channel", "is not a known channel");
   }
   const std::string fingerprint = absl::StrCat(id, "|", request.channel());
   CRM_ASSIGN_OR_RETURN(std::string cursor,
-                       Cursor(request.page_token(), "interactions", fingerprint));
+                       query::DecodePageToken(request.page_token(), "interactions", fingerprint));
   CRM_RETURN_IF_ERROR(AwaitToken(request.consistency_token(), call));
   CRM_RETURN_IF_ERROR(CheckCustomer(id, request.parent()));
   CRM_ASSIGN_OR_RETURN(auto page,
@@ -118,7 +87,7 @@ absl::StatusOr<crm::v1::GetCustomerTimelineResponse> InteractionQueries::Timelin
     const crm::v1::GetCustomerTimelineRequest& request, const rpc::CallContext& call) const {
   CRM_ASSIGN_OR_RETURN(std::string id,
                        domain::customer::ParseCustomerName(request.parent(), "parent"));
-  CRM_ASSIGN_OR_RETURN(size_t page_size, PageSize(request.page_size(), 100));
+  CRM_ASSIGN_OR_RETURN(size_t page_size, query::PageSize(request.page_size(), 100));
   std::set<crm::v1::TimelineEntryKind> kinds;
   for (int i = 0; i < request.kinds_size(); ++i) {
     const auto kind = request.kinds(i);
@@ -130,7 +99,8 @@ absl::StatusOr<crm::v1::GetCustomerTimelineResponse> InteractionQueries::Timelin
     kinds.insert(kind);
   }
   const std::string fingerprint = absl::StrCat(id, "|", absl::StrJoin(kinds, ","));
-  CRM_ASSIGN_OR_RETURN(std::string cursor, Cursor(request.page_token(), "timeline", fingerprint));
+  CRM_ASSIGN_OR_RETURN(std::string cursor,
+                       query::DecodePageToken(request.page_token(), "timeline", fingerprint));
   CRM_RETURN_IF_ERROR(AwaitToken(request.consistency_token(), call));
   CRM_RETURN_IF_ERROR(CheckCustomer(id, request.parent()));
   CRM_ASSIGN_OR_RETURN(auto page, interactions_.Timeline(id, kinds, cursor, page_size));
@@ -143,18 +113,19 @@ absl::StatusOr<crm::v1::GetCustomerTimelineResponse> InteractionQueries::Timelin
 absl::StatusOr<crm::v1::ListFollowUpsResponse> InteractionQueries::FollowUps(
     const crm::v1::ListFollowUpsRequest& request, const rpc::CallContext& call) const {
   CRM_RETURN_IF_ERROR(domain::customer::ValidateStaffId(request.staff_id(), "staff_id"));
-  CRM_ASSIGN_OR_RETURN(size_t page_size, PageSize(request.page_size(), 50));
-  if (request.has_due_before() && !IsValidTimestamp(request.due_before())) {
+  CRM_ASSIGN_OR_RETURN(size_t page_size, query::PageSize(request.page_size(), 50));
+  if (request.has_due_before() && !base::IsValidTimestamp(request.due_before())) {
     return status::InvalidArgument("due_before", "is not a valid timestamp");
   }
   const std::string fingerprint =
       absl::StrCat(request.staff_id(), "|",
                    request.has_due_before() ? TimeUtil::ToString(request.due_before()) : "", "|",
                    request.overdue_only() ? "overdue" : "");
-  CRM_ASSIGN_OR_RETURN(std::string cursor, Cursor(request.page_token(), "follow-ups", fingerprint));
+  CRM_ASSIGN_OR_RETURN(std::string cursor,
+                       query::DecodePageToken(request.page_token(), "follow-ups", fingerprint));
   CRM_RETURN_IF_ERROR(AwaitToken(request.consistency_token(), call));
 
-  const Timestamp now = ToProto(clock_->Now());
+  const Timestamp now = base::ToTimestamp(clock_->Now());
   std::optional<Timestamp> bound;
   if (request.has_due_before()) bound = request.due_before();
   if (request.overdue_only() && (!bound.has_value() || Before(now, *bound))) bound = now;

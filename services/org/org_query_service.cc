@@ -13,54 +13,13 @@
 #include "google/protobuf/util/time_util.h"
 #include "google/rpc/error_details.pb.h"
 #include "services/org/org_chart.h"
+#include "services/query/page_token.h"
+#include "services/query/query_support.h"
 
 namespace crm::services::org {
 namespace {
 
-constexpr int32_t kMaxPageSize = 1000;
 constexpr int32_t kDefaultPageSize = 50;
-
-absl::StatusOr<size_t> PageSize(int32_t requested) {
-  if (requested < 0) return status::InvalidArgument("page_size", "must not be negative");
-  if (requested == 0) return kDefaultPageSize;
-  return std::min(requested, kMaxPageSize);
-}
-
-// Page tokens (AIP-158): base64url of "<kind>\n<filters>\n<last id>", refused with other filters.
-std::string EncodePageToken(absl::string_view kind, absl::string_view filters,
-                            absl::string_view last_id) {
-  return absl::WebSafeBase64Escape(absl::StrCat(kind, "\n", filters, "\n", last_id));
-}
-
-absl::StatusOr<std::string> DecodePageToken(absl::string_view token, absl::string_view kind,
-                                            absl::string_view filters) {
-  if (token.empty()) return std::string();
-  std::string raw;
-  if (!absl::WebSafeBase64Unescape(token, &raw)) {
-    return status::InvalidArgument("page_token", "is not a page token from this API");
-  }
-  std::vector<std::string> parts = absl::StrSplit(raw, absl::MaxSplits('\n', 2));
-  if (parts.size() != 3 || parts[0] != kind) {
-    return status::InvalidArgument("page_token", "is not a page token for this method");
-  }
-  if (parts[1] != filters) {
-    return status::InvalidArgument("page_token",
-                                   "was issued for a request with other filters; send the same "
-                                   "filters as the first page");
-  }
-  return parts[2];
-}
-
-absl::Status NotFound(absl::string_view name, absl::string_view reason,
-                      absl::string_view resource_type) {
-  absl::Status s = status::Error(absl::StatusCode::kNotFound, absl::StrCat(name, " does not exist"),
-                                 reason, {{"name", std::string(name)}});
-  google::rpc::ResourceInfo info;
-  info.set_resource_type(std::string(resource_type));
-  info.set_resource_name(std::string(name));
-  status::AddDetail(s, info);
-  return s;
-}
 
 template <typename T>
 std::string LastId(const std::vector<T>& items, absl::string_view prefix) {
@@ -74,16 +33,7 @@ OrgQueries::OrgQueries(const kv::KvStore* views, fold::FoldRunner* views_runner,
     : views_(views), views_runner_(views_runner), clock_(clock), options_(options) {}
 
 absl::Status OrgQueries::AwaitToken(const std::string& token, const rpc::CallContext& call) const {
-  if (token.empty()) return absl::OkStatus();
-  CRM_ASSIGN_OR_RETURN(eventlog::PositionMap positions, eventlog::DecodeConsistencyToken(token));
-  const absl::Time deadline = std::min(call.deadline, absl::Now() + options_.max_consistency_wait);
-  absl::Status reached = views_runner_->WaitFor(positions, deadline);
-  if (absl::IsDeadlineExceeded(reached)) {
-    return status::Error(absl::StatusCode::kDeadlineExceeded,
-                         "the views have not yet applied the write named by consistency_token",
-                         "CONSISTENCY_WAIT_EXCEEDED");
-  }
-  return reached;
+  return query::AwaitConsistencyToken(views_runner_, token, call, options_.max_consistency_wait);
 }
 
 absl::StatusOr<crm::v1::Department> OrgQueries::GetDepartment(
@@ -92,8 +42,8 @@ absl::StatusOr<crm::v1::Department> OrgQueries::GetDepartment(
   CRM_RETURN_IF_ERROR(AwaitToken(request.consistency_token(), call));
   CRM_ASSIGN_OR_RETURN(auto found, views_.GetDepartment(id));
   if (!found.has_value()) {
-    return NotFound(request.name(), "DEPARTMENT_NOT_FOUND",
-                    crm::v1::Department::descriptor()->full_name());
+    return query::NotFound(request.name(), "DEPARTMENT_NOT_FOUND",
+                           crm::v1::Department::descriptor()->full_name());
   }
   return *std::move(found);
 }
@@ -104,7 +54,8 @@ absl::StatusOr<crm::v1::Team> OrgQueries::GetTeam(const crm::v1::GetTeamRequest&
   CRM_RETURN_IF_ERROR(AwaitToken(request.consistency_token(), call));
   CRM_ASSIGN_OR_RETURN(auto found, views_.GetTeam(id));
   if (!found.has_value()) {
-    return NotFound(request.name(), "TEAM_NOT_FOUND", crm::v1::Team::descriptor()->full_name());
+    return query::NotFound(request.name(), "TEAM_NOT_FOUND",
+                           crm::v1::Team::descriptor()->full_name());
   }
   return *std::move(found);
 }
@@ -115,25 +66,26 @@ absl::StatusOr<crm::v1::Staff> OrgQueries::GetStaff(const crm::v1::GetStaffReque
   CRM_RETURN_IF_ERROR(AwaitToken(request.consistency_token(), call));
   CRM_ASSIGN_OR_RETURN(auto found, views_.GetStaff(id));
   if (!found.has_value()) {
-    return NotFound(request.name(), "STAFF_NOT_FOUND", crm::v1::Staff::descriptor()->full_name());
+    return query::NotFound(request.name(), "STAFF_NOT_FOUND",
+                           crm::v1::Staff::descriptor()->full_name());
   }
   return *std::move(found);
 }
 
 absl::StatusOr<crm::v1::ListDepartmentsResponse> OrgQueries::ListDepartments(
     const crm::v1::ListDepartmentsRequest& request, const rpc::CallContext& call) const {
-  CRM_ASSIGN_OR_RETURN(size_t page_size, PageSize(request.page_size()));
+  CRM_ASSIGN_OR_RETURN(size_t page_size, query::PageSize(request.page_size(), kDefaultPageSize));
   if (!crm::v1::DepartmentFunction_IsValid(request.function())) {
     return status::InvalidArgument("function", "is not a known department function");
   }
   const std::string filters = absl::StrCat(request.function());
   CRM_ASSIGN_OR_RETURN(std::string after,
-                       DecodePageToken(request.page_token(), "departments", filters));
+                       query::DecodePageToken(request.page_token(), "departments", filters));
   CRM_RETURN_IF_ERROR(AwaitToken(request.consistency_token(), call));
   CRM_ASSIGN_OR_RETURN(auto page, views_.ListDepartments(request.function(), after, page_size));
   crm::v1::ListDepartmentsResponse response;
   if (page.more) {
-    response.set_next_page_token(EncodePageToken(
+    response.set_next_page_token(query::EncodePageToken(
         "departments", filters, LastId(page.items, domain::org::kDepartmentPrefix)));
   }
   for (auto& d : page.items) *response.add_departments() = std::move(d);
@@ -142,19 +94,20 @@ absl::StatusOr<crm::v1::ListDepartmentsResponse> OrgQueries::ListDepartments(
 
 absl::StatusOr<crm::v1::ListTeamsResponse> OrgQueries::ListTeams(
     const crm::v1::ListTeamsRequest& request, const rpc::CallContext& call) const {
-  CRM_ASSIGN_OR_RETURN(size_t page_size, PageSize(request.page_size()));
+  CRM_ASSIGN_OR_RETURN(size_t page_size, query::PageSize(request.page_size(), kDefaultPageSize));
   if (!request.department().empty()) {
     CRM_RETURN_IF_ERROR(
         domain::org::ParseDepartmentName(request.department(), "department").status());
   }
   const std::string& filters = request.department();
-  CRM_ASSIGN_OR_RETURN(std::string after, DecodePageToken(request.page_token(), "teams", filters));
+  CRM_ASSIGN_OR_RETURN(std::string after,
+                       query::DecodePageToken(request.page_token(), "teams", filters));
   CRM_RETURN_IF_ERROR(AwaitToken(request.consistency_token(), call));
   CRM_ASSIGN_OR_RETURN(auto page, views_.ListTeams(request.department(), after, page_size));
   crm::v1::ListTeamsResponse response;
   if (page.more) {
     response.set_next_page_token(
-        EncodePageToken("teams", filters, LastId(page.items, domain::org::kTeamPrefix)));
+        query::EncodePageToken("teams", filters, LastId(page.items, domain::org::kTeamPrefix)));
   }
   for (auto& t : page.items) *response.add_teams() = std::move(t);
   return response;
@@ -162,7 +115,7 @@ absl::StatusOr<crm::v1::ListTeamsResponse> OrgQueries::ListTeams(
 
 absl::StatusOr<crm::v1::ListStaffResponse> OrgQueries::ListStaff(
     const crm::v1::ListStaffRequest& request, const rpc::CallContext& call) const {
-  CRM_ASSIGN_OR_RETURN(size_t page_size, PageSize(request.page_size()));
+  CRM_ASSIGN_OR_RETURN(size_t page_size, query::PageSize(request.page_size(), kDefaultPageSize));
   readmodel::org::OrgViews::StaffFilter filter;
   if (!request.department().empty()) {
     CRM_RETURN_IF_ERROR(
@@ -185,13 +138,14 @@ absl::StatusOr<crm::v1::ListStaffResponse> OrgQueries::ListStaff(
   const std::string filters =
       absl::StrCat(filter.department, "|", filter.team, "|", filter.role, "|",
                    request.has_active() ? (request.active() ? "1" : "0") : "", "|", filter.manager);
-  CRM_ASSIGN_OR_RETURN(std::string after, DecodePageToken(request.page_token(), "staff", filters));
+  CRM_ASSIGN_OR_RETURN(std::string after,
+                       query::DecodePageToken(request.page_token(), "staff", filters));
   CRM_RETURN_IF_ERROR(AwaitToken(request.consistency_token(), call));
   CRM_ASSIGN_OR_RETURN(auto page, views_.ListStaff(filter, after, page_size));
   crm::v1::ListStaffResponse response;
   if (page.more) {
     response.set_next_page_token(
-        EncodePageToken("staff", filters, LastId(page.items, domain::org::kStaffPrefix)));
+        query::EncodePageToken("staff", filters, LastId(page.items, domain::org::kStaffPrefix)));
   }
   for (auto& s : page.items) *response.add_staff() = std::move(s);
   return response;
@@ -218,8 +172,8 @@ absl::StatusOr<crm::v1::OrgChart> OrgQueries::GetOrgChart(
         std::any_of(snapshot.departments.begin(), snapshot.departments.end(),
                     [&](const crm::v1::Department& d) { return d.name() == request.department(); });
     if (!exists) {
-      return NotFound(request.department(), "DEPARTMENT_NOT_FOUND",
-                      crm::v1::Department::descriptor()->full_name());
+      return query::NotFound(request.department(), "DEPARTMENT_NOT_FOUND",
+                             crm::v1::Department::descriptor()->full_name());
     }
   }
   crm::v1::OrgChart chart =

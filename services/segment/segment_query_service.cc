@@ -5,13 +5,13 @@
 #include "common/status/errors.h"
 #include "domain/customer/customer_aggregate.h"
 #include "services/analytics/query_support.h"
+#include "services/query/query_support.h"
 
 namespace crm::services::segment {
 
 absl::Status SegmentQueries::AwaitToken(const std::string& token,
                                         const rpc::CallContext& call) const {
-  return analytics::AwaitConsistencyToken(views_runner_, token, call,
-                                          options_.max_consistency_wait);
+  return query::AwaitConsistencyToken(views_runner_, token, call, options_.max_consistency_wait);
 }
 
 absl::StatusOr<crm::v1::CustomerValue> SegmentQueries::GetCustomerValue(

@@ -9,13 +9,13 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
-namespace crm::services::customer {
+namespace crm::services::query {
 
 std::string EncodePageToken(absl::string_view kind, absl::string_view fingerprint,
                             absl::string_view cursor);
-// The cursor in `token`. INVALID_ARGUMENT naming "page_token" if malformed, of another kind, or
-// made for other filters.
+// The cursor in `token`; empty for an empty token (the first page). INVALID_ARGUMENT naming
+// "page_token" if malformed, of another kind, or made for other filters.
 absl::StatusOr<std::string> DecodePageToken(absl::string_view token, absl::string_view kind,
                                             absl::string_view fingerprint);
 
-}  // namespace crm::services::customer
+}  // namespace crm::services::query

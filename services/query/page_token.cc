@@ -1,4 +1,4 @@
-#include "services/customer/page_token.h"
+#include "services/query/page_token.h"
 
 #include <vector>
 
@@ -7,7 +7,7 @@
 #include "absl/strings/str_split.h"
 #include "common/status/errors.h"
 
-namespace crm::services::customer {
+namespace crm::services::query {
 
 std::string EncodePageToken(absl::string_view kind, absl::string_view fingerprint,
                             absl::string_view cursor) {
@@ -16,6 +16,7 @@ std::string EncodePageToken(absl::string_view kind, absl::string_view fingerprin
 
 absl::StatusOr<std::string> DecodePageToken(absl::string_view token, absl::string_view kind,
                                             absl::string_view fingerprint) {
+  if (token.empty()) return std::string();  // the first page
   std::string raw;
   if (!absl::WebSafeBase64Unescape(token, &raw)) {
     return status::InvalidArgument("page_token", "is not a page token from this API");
@@ -32,4 +33,4 @@ absl::StatusOr<std::string> DecodePageToken(absl::string_view token, absl::strin
   return parts[2];
 }
 
-}  // namespace crm::services::customer
+}  // namespace crm::services::query

@@ -1,8 +1,8 @@
-#include "services/customer/page_token.h"
+#include "services/query/page_token.h"
 
 #include "gtest/gtest.h"
 
-namespace crm::services::customer {
+namespace crm::services::query {
 namespace {
 
 TEST(PageTokenTest, RoundTrips) {
@@ -27,4 +27,4 @@ TEST(PageTokenTest, RefusesGarbage) {
 }
 
 }  // namespace
-}  // namespace crm::services::customer
+}  // namespace crm::services::query

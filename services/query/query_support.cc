@@ -1,0 +1,44 @@
+#include "services/query/query_support.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "common/base/status_macros.h"
+#include "common/eventlog/consistency_token.h"
+#include "common/status/errors.h"
+#include "google/rpc/error_details.pb.h"
+
+namespace crm::services::query {
+
+absl::StatusOr<size_t> PageSize(int32_t requested, int32_t default_size) {
+  if (requested < 0) return status::InvalidArgument("page_size", "must not be negative");
+  if (requested == 0) return default_size;
+  return std::min(requested, kMaxPageSize);
+}
+
+absl::Status AwaitConsistencyToken(fold::FoldRunner* runner, const std::string& token,
+                                   const rpc::CallContext& call, absl::Duration max_wait) {
+  if (token.empty()) return absl::OkStatus();
+  CRM_ASSIGN_OR_RETURN(eventlog::PositionMap positions, eventlog::DecodeConsistencyToken(token));
+  const absl::Time deadline = std::min(call.deadline, absl::Now() + max_wait);
+  absl::Status reached = runner->WaitFor(positions, deadline);
+  if (absl::IsDeadlineExceeded(reached)) {
+    return status::Error(absl::StatusCode::kDeadlineExceeded,
+                         "the views have not yet applied the write named by consistency_token",
+                         "CONSISTENCY_WAIT_EXCEEDED");
+  }
+  return reached;
+}
+
+absl::Status NotFound(absl::string_view name, absl::string_view reason,
+                      absl::string_view resource_type) {
+  absl::Status s = status::Error(absl::StatusCode::kNotFound, absl::StrCat(name, " does not exist"),
+                                 reason, {{"name", std::string(name)}});
+  google::rpc::ResourceInfo info;
+  info.set_resource_type(std::string(resource_type));
+  info.set_resource_name(std::string(name));
+  status::AddDetail(s, info);
+  return s;
+}
+
+}  // namespace crm::services::query
