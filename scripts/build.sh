@@ -10,7 +10,13 @@ BUILD_DIR="${BUILD_DIR:-build}"
 BUILD_JOBS="${BUILD_JOBS:-2}"
 BUILD_TYPE="${BUILD_TYPE:-RelWithDebInfo}"
 
+# ccache, when installed, makes rebuilds (and builds of other checkouts of the same tree) cheap.
+LAUNCHER=()
+if command -v ccache >/dev/null 2>&1; then
+  export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$ROOT}"
+  LAUNCHER=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
+fi
 echo "[build] configuring $BUILD_DIR ($BUILD_TYPE)"
-cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE="$BUILD_TYPE"
+cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE="$BUILD_TYPE" "${LAUNCHER[@]}"
 echo "[build] building with -j$BUILD_JOBS"
 cmake --build "$BUILD_DIR" -j "$BUILD_JOBS"

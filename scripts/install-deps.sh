@@ -15,7 +15,7 @@ APT_PACKAGES=(
   librdkafka-dev librocksdb-dev libabsl-dev
   libgtest-dev libgmock-dev
   libspdlog-dev libcli11-dev nlohmann-json3-dev prometheus-cpp-dev
-  clang-format docker-compose
+  clang-format docker-compose ccache
   python3 python3-venv
   default-jre-headless maven kcat curl ca-certificates
 )
