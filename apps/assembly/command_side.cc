@@ -11,9 +11,10 @@
 #include "services/complaint/complaint_command_service.h"
 #include "services/complaint/complaint_kind.h"
 #include "services/complaint/sla_watcher.h"
-#include "services/customer/command_state.h"
 #include "services/customer/customer_command_handler.h"
 #include "services/customer/customer_command_service.h"
+#include "services/customer/customer_kind.h"
+#include "services/customer/email_reservations.h"
 #include "services/interaction/interaction_command_handler.h"
 #include "services/interaction/interaction_command_service.h"
 #include "services/interaction/interaction_kind.h"
@@ -28,6 +29,8 @@ namespace {
 
 std::vector<const services::command::AggregateKind*> Kinds() {
   std::vector<const services::command::AggregateKind*> kinds = services::org::OrgKinds();
+  kinds.push_back(&services::customer::CustomerKind());
+  kinds.push_back(&services::customer::EmailReservationKind());
   kinds.push_back(&services::complaint::ComplaintKind());
   kinds.push_back(&services::interaction::InteractionKind());
   return kinds;
@@ -39,19 +42,19 @@ struct CommandSide::Parts {
   Parts(eventlog::EventLog* log, kv::KvStore* store, rpc::Executor* executor, Options options,
         domain::complaint::SlaPolicy sla_policy)
       : aggregate_fold(Kinds()),
-        fold({&customer_fold, &aggregate_fold}),
-        runner(log, store, &fold, {.name = "command-state"}),
-        customer_state(store),
+        runner(log, store, &aggregate_fold, {.name = "command-state"}),
         aggregate_state(store),
         command_executor(log, &runner, &aggregate_state, options.clock, {}),
         staff(&command_executor),
-        customer_handler(log, &runner, &customer_state, options.clock, {.staff = &staff}),
+        reservations(&command_executor, options.router),
+        reservation_service(&reservations, options.router, executor),
+        customer_handler(&command_executor, &reservations, {.staff = &staff}),
         customer_service(&customer_handler, options.router, executor),
         org_handler(&command_executor),
         org_service(&org_handler, options.router, executor),
-        complaint_handler(&command_executor, &customer_state, {.sla_policy = sla_policy}),
+        complaint_handler(&command_executor, {.sla_policy = sla_policy}),
         complaint_service(&complaint_handler, options.router, executor),
-        interaction_handler(&command_executor, &customer_state),
+        interaction_handler(&command_executor),
         interaction_service(&interaction_handler, options.router, executor),
         sla_watcher(&complaint_handler, store, options.clock,
                     [router = options.router](absl::string_view stream_key) {
@@ -59,16 +62,15 @@ struct CommandSide::Parts {
                     },
                     {.scan_interval = options.sla_scan_interval}) {}
 
-  services::customer::CommandStateFold customer_fold;
   services::command::AggregateStateFold aggregate_fold;
-  fold::CompositeFold fold;
   fold::FoldRunner runner;
 
-  services::customer::CommandState customer_state;
   services::command::AggregateState aggregate_state;
   services::command::CommandExecutor command_executor;
   services::org::StaffDirectory staff;
 
+  services::customer::EmailReservations reservations;
+  services::customer::EmailReservationService reservation_service;
   services::customer::CustomerCommandHandler customer_handler;
   services::customer::CustomerCommandService customer_service;
   services::org::OrgCommandHandler org_handler;
@@ -112,12 +114,12 @@ void CommandSide::Stop() {
 
 std::vector<grpc::Service*> CommandSide::services() const {
   return {&parts_->customer_service, &parts_->org_service, &parts_->complaint_service,
-          &parts_->interaction_service};
+          &parts_->interaction_service, &parts_->reservation_service};
 }
 
 std::vector<std::string> CommandSide::service_names() const {
   return {"crm.v1.CustomerCommandService", "crm.v1.OrgService", "crm.v1.ComplaintCommandService",
-          "crm.v1.InteractionCommandService"};
+          "crm.v1.InteractionCommandService", "crm.internal.v1.EmailReservationService"};
 }
 
 }  // namespace crm::assembly

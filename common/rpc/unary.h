@@ -29,6 +29,9 @@ struct CallContext {
   std::string actor = "anonymous";
   // "x-correlation-id" metadata, or empty.
   std::string correlation_id;
+  // For commands: a digest of the request (its type and fields, after routing filled in derived
+  // ids), so a request id reused for another request is told from a retry. Empty: not checked.
+  std::string request_digest;
   // Set when the client cancelled or the deadline passed; handlers may poll it.
   std::function<bool()> cancelled = [] { return false; };
 };

@@ -79,6 +79,7 @@ absl::Status AggregateStateFold::Apply(const eventlog::LogRecord& record, kv::Kv
       answer.set_version(state.version());
       answer.set_consistency_token(state.consistency_token());
       answer.set_appended_event_count(prior.has_value() ? prior->appended_event_count() + 1 : 1);
+      answer.set_request_digest(event.request_digest());
       batch.Put(rkey, base::SerializeDeterministic(answer));
     }
   }

@@ -9,6 +9,8 @@
 #include "common/eventlog/consistency_token.h"
 #include "common/status/errors.h"
 #include "google/protobuf/descriptor.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace crm::services::command {
@@ -48,6 +50,24 @@ std::vector<std::pair<std::string, std::string>> EventHeaders(const Event& event
   };
 }
 
+absl::Status RequestIdReused(const crm::internal::v1::RequestRecord& first) {
+  // Access control does not exist yet, so every caller may see the first request's target.
+  return status::Error(absl::StatusCode::kAlreadyExists,
+                       absl::StrCat("request_id was already used for another request (on ",
+                                    first.aggregate(), "); use a new request_id for a new request"),
+                       "REQUEST_ID_REUSED", {{"aggregate", first.aggregate()}});
+}
+
+std::string RequestDigest(const google::protobuf::Message& request) {
+  std::string bytes;
+  google::protobuf::io::StringOutputStream stream(&bytes);
+  google::protobuf::io::CodedOutputStream out(&stream);
+  out.SetSerializationDeterministic(true);
+  request.SerializeToCodedStream(&out);
+  out.Trim();
+  return base::UuidFromName(absl::StrCat(request.GetDescriptor()->full_name(), "\n", bytes));
+}
+
 CommandExecutor::CommandExecutor(eventlog::EventLog* log, fold::FoldRunner* state_runner,
                                  const AggregateState* state, const base::Clock* clock,
                                  Options options)
@@ -78,17 +98,17 @@ absl::StatusOr<CommandExecutor::RawResult> CommandExecutor::ExecuteRaw(
   if (!request_id.empty()) {
     CRM_ASSIGN_OR_RETURN(auto first_answer, state_->Request(request_id));
     if (first_answer.has_value()) {
-      if (first_answer->aggregate() != target.aggregate) {
-        return status::Error(
-            absl::StatusCode::kAlreadyExists,
-            absl::StrCat("request_id was already used for ", first_answer->aggregate(),
-                         "; use a new request_id for a new request"),
-            "REQUEST_ID_REUSED", {{"aggregate", first_answer->aggregate()}});
+      // A retry answers exactly as the first call did; the same id on another request is refused.
+      const bool other_digest = !call.request_digest.empty() &&
+                                !first_answer->request_digest().empty() &&
+                                first_answer->request_digest() != call.request_digest;
+      if (first_answer->aggregate() != target.aggregate || other_digest) {
+        return RequestIdReused(*first_answer);
       }
       RawResult result;
       result.state = first_answer->state();
       result.consistency_token = first_answer->consistency_token();
-      result.appended_event_count = 0;
+      result.appended_event_count = first_answer->appended_event_count();
       return result;
     }
   }
@@ -117,6 +137,7 @@ absl::StatusOr<CommandExecutor::RawResult> CommandExecutor::ExecuteRaw(
     if (!event.has_occurred_at()) *event.mutable_occurred_at() = event.recorded_at();
     event.set_actor(call.actor);
     event.set_request_id(request_id);
+    if (!request_id.empty()) event.set_request_digest(call.request_digest);
     event.set_correlation_id(correlation_id);
     event.set_causation_id(causation_id);
     event.set_event_type(EventTypeName(event));

@@ -1,7 +1,9 @@
 // CommandExecutor: runs a command on one aggregate (a complaint, an interaction, a department, a
 // team, a staff member) the way services/customer runs customer commands:
 //   1. locks the aggregate and the request id;
-//   2. returns the stored first answer if the request id was seen (AIP-155);
+//   2. returns the stored first answer if the request id was seen (AIP-155), or refuses the id if
+//      it was first used for another request (another aggregate, or CallContext::request_digest
+//      differs: ALREADY_EXISTS, REQUEST_ID_REUSED);
 //   3. runs the command's pure decide function against the aggregate's state;
 //   4. stamps the events (event id, aggregate + version, customer id, times, actor, request id,
 //      correlation and causation ids, event type, schema version), checks they apply, and
@@ -49,7 +51,9 @@ template <typename StateT>
 struct CommandResult {
   StateT state;  // after the command
   std::string consistency_token;
-  int32_t appended_event_count = 0;  // 0 for no change or a retried request id
+  // Events the command appended: 0 for no change; a retried request id answers its first
+  // call's count.
+  int32_t appended_event_count = 0;
 };
 
 class CommandExecutor {
@@ -131,6 +135,14 @@ class CommandExecutor {
 // `deadline`.
 absl::Status SyncStream(eventlog::EventLog* log, fold::FoldRunner* state_runner,
                         absl::string_view stream_key, absl::Time deadline);
+
+// The digest a command service puts in CallContext::request_digest: a name-based UUID of the
+// request's type and deterministic serialization (after routing filled in derived ids).
+std::string RequestDigest(const google::protobuf::Message& request);
+
+// ALREADY_EXISTS (reason REQUEST_ID_REUSED, metadata `aggregate`) for a request id whose first
+// request was another one.
+absl::Status RequestIdReused(const crm::internal::v1::RequestRecord& first);
 
 // Full protobuf name of the payload set in `event` (e.g. "crm.events.v1.ComplaintFiled"), empty
 // if none.

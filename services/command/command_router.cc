@@ -1,6 +1,8 @@
 #include "services/command/command_router.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "common/rpc/request_parser.h"
 
 namespace crm::services::command {
 
@@ -33,6 +35,34 @@ grpc::GenericStub* CommandRouter::StubFor(const std::string& peer) {
         grpc::CreateChannel(peer, grpc::InsecureChannelCredentials()));
   }
   return stub.get();
+}
+
+absl::Status CommandRouter::Call(const std::string& peer, const std::string& method,
+                                 const google::protobuf::Message& request,
+                                 google::protobuf::Message* response, absl::Time deadline,
+                                 const std::string& actor, const std::string& correlation_id) {
+  grpc::ClientContext context;
+  if (deadline != absl::InfiniteFuture()) context.set_deadline(absl::ToChronoTime(deadline));
+  context.AddMetadata("x-crm-actor", actor);
+  if (!correlation_id.empty()) context.AddMetadata("x-correlation-id", correlation_id);
+  context.AddMetadata(kForwardedHeader, absl::StrCat(options_.replica_index));
+  grpc::ByteBuffer in = rpc::SerializeResponse(request);
+  grpc::ByteBuffer out;
+  absl::Notification done;
+  grpc::Status status;
+  StubFor(peer)->UnaryCall(&context, method, grpc::StubOptions(), &in, &out, [&](grpc::Status s) {
+    status = std::move(s);
+    done.Notify();
+  });
+  done.WaitForNotification();
+  if (!status.ok()) {
+    return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                        absl::StrCat("replica ", peer, ": ", status.error_message()));
+  }
+  if (!rpc::ParseRequest(out, response).ok()) {
+    return absl::InternalError(absl::StrCat("replica ", peer, " answered an undecodable message"));
+  }
+  return absl::OkStatus();
 }
 
 void CommandRouter::Forward(const std::string& peer, const std::string& method,

@@ -22,7 +22,9 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "common/eventlog/event_log.h"
+#include "google/protobuf/message.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
 
@@ -45,6 +47,14 @@ class CommandRouter {
 
   // The address of the replica that writes `customer_id`, or nullopt if it is this one.
   std::optional<std::string> OwnerOf(absl::string_view customer_id) const;
+
+  // Calls `method` on `peer` with `request` and blocks until `response` is filled or the call
+  // fails (by `deadline`): how a command of this replica runs a step on a stream another replica
+  // writes (e.g. an e-mail claim). The peer's error comes back with its code and message.
+  absl::Status Call(const std::string& peer, const std::string& method,
+                    const google::protobuf::Message& request, google::protobuf::Message* response,
+                    absl::Time deadline, const std::string& actor,
+                    const std::string& correlation_id);
 
   // Forwards a unary call to `peer` with the caller's deadline and metadata; `done` gets the
   // peer's status (with its error details) once `response` is filled.

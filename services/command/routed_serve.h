@@ -13,6 +13,7 @@
 #include "common/rpc/executor.h"
 #include "common/rpc/unary.h"
 #include "common/status/errors.h"
+#include "services/command/command_executor.h"
 #include "services/command/command_router.h"
 
 namespace crm::services::command {
@@ -32,6 +33,7 @@ grpc::ServerUnaryReactor* ServeRouted(
     rpc::CallContext call;
     if (!rpc::StartCall(ctx, in, reactor, &request, &call)) return;
     const std::string stream_key = route(request);
+    call.request_digest = RequestDigest(request);
     std::optional<std::string> owner;
     if (router != nullptr && !stream_key.empty()) owner = router->OwnerOf(stream_key);
     if (!owner.has_value()) {

@@ -9,6 +9,7 @@
 #include "domain/customer/customer_aggregate.h"
 #include "domain/org/org_names.h"
 #include "services/complaint/complaint_kind.h"
+#include "services/customer/customer_kind.h"
 
 namespace crm::services::complaint {
 namespace {
@@ -35,9 +36,8 @@ std::string CustomerIdOf(absl::string_view name) {
 }
 
 ComplaintCommandHandler::ComplaintCommandHandler(command::CommandExecutor* executor,
-                                                 const customer::CommandState* customers,
                                                  Options options)
-    : executor_(executor), customers_(customers), staff_(executor), options_(std::move(options)) {}
+    : executor_(executor), staff_(executor), options_(std::move(options)) {}
 
 DecideContext ComplaintCommandHandler::Context(absl::Time now, absl::Time deadline) const {
   DecideContext context;
@@ -112,13 +112,9 @@ absl::StatusOr<ComplaintCommandHandler::Response> ComplaintCommandHandler::File(
   CRM_RETURN_IF_ERROR(domain::complaint::ValidateRequest(request, id));
   CRM_ASSIGN_OR_RETURN(const std::string customer_id,
                        domain::customer::ParseCustomerName(request.parent(), "parent"));
-  CRM_ASSIGN_OR_RETURN(auto customer, customers_->Customer(customer_id));
-  if (customer.customer().version() == 0) {
-    // Registered a moment ago and not yet in this replica's state: read the stream to its end.
-    CRM_RETURN_IF_ERROR(executor_->SyncStream(customer_id, call.deadline));
-    CRM_ASSIGN_OR_RETURN(customer, customers_->Customer(customer_id));
-  }
-  const bool customer_exists = customer.customer().version() != 0;
+  CRM_ASSIGN_OR_RETURN(auto customer,
+                       customer::FindCustomer(executor_, customer_id, call.deadline));
+  const bool customer_exists = customer.version != 0;
   return Execute(domain::complaint::ComplaintName(customer_id, id), request.request_id(), call,
                  [&](const Complaint& current, const DecideContext& context) {
                    return domain::complaint::DecideFile(current, request, id, customer_exists,

@@ -3,7 +3,7 @@
 // services/command/command_executor.h) with the pure rules of domain/complaint.
 //
 // Before deciding it resolves what the rules need from other aggregates:
-//   - the customer of FileComplaint (services/customer CommandState; NOT_FOUND if unknown, after
+//   - the customer of FileComplaint (services/customer FindCustomer; NOT_FOUND if unknown, after
 //     syncing the customer's stream once);
 //   - the staff named by AssignComplaint / AcknowledgeComplaint (services/org StaffDirectory:
 //     NOT_FOUND if unknown, FAILED_PRECONDITION if deactivated), stamped as crm.v1.StaffRef;
@@ -25,7 +25,6 @@
 #include "domain/complaint/complaint_aggregate.h"
 #include "domain/complaint/sla_policy.h"
 #include "services/command/command_executor.h"
-#include "services/customer/command_state.h"
 #include "services/org/staff_directory.h"
 
 namespace crm::services::complaint {
@@ -38,10 +37,8 @@ class ComplaintCommandHandler {
   };
 
   // Does not take ownership. `executor` must run over an AggregateStateFold that includes
-  // ComplaintKind() and the org kinds; `customers` reads the customer command state (the same
-  // command-state store).
-  ComplaintCommandHandler(command::CommandExecutor* executor,
-                          const customer::CommandState* customers, Options options);
+  // ComplaintKind(), the customer kind and the org kinds.
+  ComplaintCommandHandler(command::CommandExecutor* executor, Options options);
 
   using Response = crm::v1::ComplaintCommandResponse;
   absl::StatusOr<Response> File(const crm::v1::FileComplaintRequest& request,
@@ -90,7 +87,6 @@ class ComplaintCommandHandler {
   domain::complaint::DecideContext Context(absl::Time now, absl::Time deadline) const;
 
   command::CommandExecutor* const executor_;
-  const customer::CommandState* const customers_;
   const org::StaffDirectory staff_;
   const Options options_;
 };

@@ -25,9 +25,8 @@ std::string InteractionIdFor(const crm::v1::LogInteractionRequest& request) {
   return base::NewUuid();
 }
 
-InteractionCommandHandler::InteractionCommandHandler(command::CommandExecutor* executor,
-                                                     const customer::CommandState* customers)
-    : executor_(executor), customers_(customers), staff_(executor) {}
+InteractionCommandHandler::InteractionCommandHandler(command::CommandExecutor* executor)
+    : executor_(executor), staff_(executor) {}
 
 absl::StatusOr<InteractionCommandHandler::Response> InteractionCommandHandler::LogInteraction(
     const crm::v1::LogInteractionRequest& request, const rpc::CallContext& call) {
@@ -38,13 +37,9 @@ absl::StatusOr<InteractionCommandHandler::Response> InteractionCommandHandler::L
   // The lookups, for the decide function. Each syncs its stream once before saying "unknown".
   rules::DecideContext context;
   context.customer_exists = [&](absl::string_view id) -> absl::StatusOr<bool> {
-    for (int attempt = 0;; ++attempt) {
-      absl::StatusOr<crm::v1::CustomerCommandResponse> found = customers_->Customer(id);
-      if (!found.ok()) return found.status();
-      if (found->customer().version() > 0 || attempt > 0) return found->customer().version() > 0;
-      absl::Status synced = executor_->SyncStream(id, call.deadline);
-      if (!synced.ok()) return synced;
-    }
+    auto found = customer::FindCustomer(executor_, id, call.deadline);
+    if (!found.ok()) return found.status();
+    return found->version > 0;
   };
   context.staff = [&](absl::string_view staff_id,
                       absl::string_view field) -> absl::StatusOr<crm::v1::StaffRef> {

@@ -2,7 +2,7 @@
 // (services/command): locks, request-id deduplication (AIP-155), stamping, append and the wait
 // for the command state all happen there; this class picks the target aggregate and supplies
 // the pure decide functions of domain/interaction with their lookups:
-//   - the customer (services/customer CommandState; NOT_FOUND if unknown),
+//   - the customer (services/customer FindCustomer over the same state; NOT_FOUND if unknown),
 //   - the staff member (services/org StaffDirectory: known and active, stamped as a StaffRef),
 //   - the linked complaint (the complaint's AggregateState record).
 // A lookup that finds nothing first syncs the stream it lives on (the customer's, or "org" for
@@ -17,7 +17,7 @@
 #include "common/rpc/unary.h"
 #include "crm/v1/interaction_service.pb.h"
 #include "services/command/command_executor.h"
-#include "services/customer/command_state.h"
+#include "services/customer/customer_kind.h"
 #include "services/org/staff_directory.h"
 
 namespace crm::services::interaction {
@@ -25,10 +25,8 @@ namespace crm::services::interaction {
 class InteractionCommandHandler {
  public:
   // Does not take ownership. `executor` decides against an AggregateState whose fold includes
-  // InteractionKind(), the org kinds and the complaint kind; `customers` reads the customer
-  // command state of the same log.
-  InteractionCommandHandler(command::CommandExecutor* executor,
-                            const customer::CommandState* customers);
+  // InteractionKind(), the customer kind, the org kinds and the complaint kind.
+  explicit InteractionCommandHandler(command::CommandExecutor* executor);
 
   using Response = crm::v1::InteractionCommandResponse;
   // Errors as documented in proto/crm/v1/README.md ("Interactions"), plus UNAVAILABLE from the
@@ -40,7 +38,6 @@ class InteractionCommandHandler {
 
  private:
   command::CommandExecutor* const executor_;
-  const customer::CommandState* const customers_;
   const org::StaffDirectory staff_;
 };
 

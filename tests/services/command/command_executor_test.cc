@@ -158,7 +158,7 @@ TEST_F(CommandExecutorTest, RetriedRequestIdReturnsTheFirstAnswerAndAppendsNothi
   ASSERT_TRUE(retried.ok()) << retried.status();
   EXPECT_EQ(retried->state.version(), 1);
   EXPECT_EQ(retried->state.display_name(), "Sales");
-  EXPECT_EQ(retried->appended_event_count, 0);
+  EXPECT_EQ(retried->appended_event_count, 1);  // as the first call answered
   EXPECT_EQ(ReadAll().size(), 2u);
 }
 

@@ -25,7 +25,7 @@
 #include "services/command/command_executor.h"
 #include "services/complaint/complaint_command_handler.h"
 #include "services/complaint/complaint_kind.h"
-#include "services/customer/command_state.h"
+#include "services/customer/customer_kind.h"
 
 namespace crm::services::complaint::testing {
 
@@ -72,8 +72,7 @@ class ComplaintEnv {
   explicit ComplaintEnv(int32_t partitions = 1)
       : log_(partitions),
         dir_(std::filesystem::path(::testing::TempDir()) / ("complaint-" + base::NewUuid())),
-        aggregate_fold_({&ComplaintKind(), &TestStaffKind()}),
-        fold_({&customer_fold_, &aggregate_fold_}) {
+        aggregate_fold_({&ComplaintKind(), &TestStaffKind(), &customer::CustomerKind()}) {
     Open();
   }
   ~ComplaintEnv() {
@@ -85,21 +84,18 @@ class ComplaintEnv {
     auto store = kv::KvStore::Open(dir_.string());
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = *std::move(store);
-    runner_ = std::make_unique<fold::FoldRunner>(&log_, store_.get(), &fold_,
+    runner_ = std::make_unique<fold::FoldRunner>(&log_, store_.get(), &aggregate_fold_,
                                                  fold::FoldRunner::Options{.name = "test"});
     ASSERT_TRUE(runner_->CatchUp().ok());
     ASSERT_TRUE(runner_->Start().ok());
     state_ = std::make_unique<command::AggregateState>(store_.get());
-    customers_ = std::make_unique<customer::CommandState>(store_.get());
     executor_ = std::make_unique<command::CommandExecutor>(
         &log_, runner_.get(), state_.get(), &clock_, command::CommandExecutor::Options{});
-    handler_ = std::make_unique<ComplaintCommandHandler>(executor_.get(), customers_.get(),
-                                                         std::move(options));
+    handler_ = std::make_unique<ComplaintCommandHandler>(executor_.get(), std::move(options));
   }
   void Close() {
     handler_.reset();
     executor_.reset();
-    customers_.reset();
     state_.reset();
     runner_.reset();
     store_.reset();
@@ -211,13 +207,10 @@ class ComplaintEnv {
   base::FakeClock clock_;
   FlakyLog log_;
   std::filesystem::path dir_;
-  customer::CommandStateFold customer_fold_;
   command::AggregateStateFold aggregate_fold_;
-  fold::CompositeFold fold_;
   std::unique_ptr<kv::KvStore> store_;
   std::unique_ptr<fold::FoldRunner> runner_;
   std::unique_ptr<command::AggregateState> state_;
-  std::unique_ptr<customer::CommandState> customers_;
   std::unique_ptr<command::CommandExecutor> executor_;
   std::unique_ptr<ComplaintCommandHandler> handler_;
 

@@ -11,15 +11,21 @@
 #include "common/kv/kv_store.h"
 #include "common/status/errors.h"
 #include "crm/events/v1/envelope.pb.h"
+#include "domain/customer/customer_aggregate.h"
+#include "domain/customer/email_reservation.h"
 #include "google/rpc/error_details.pb.h"
 #include "gtest/gtest.h"
-#include "services/customer/command_state.h"
+#include "services/command/aggregate_state.h"
+#include "services/command/command_executor.h"
+#include "services/customer/customer_kind.h"
+#include "services/customer/email_reservations.h"
 
 namespace crm::services::customer {
 namespace {
 
 using crm::v1::CustomerCommandResponse;
 
+// Every event in the log (customer events and e-mail claims).
 std::vector<crm::events::v1::EventEnvelope> ReadAll(eventlog::EventLog& log) {
   auto reader = log.NewReader({{0, 0}});
   EXPECT_TRUE(reader.ok());
@@ -34,6 +40,15 @@ std::vector<crm::events::v1::EventEnvelope> ReadAll(eventlog::EventLog& log) {
       EXPECT_TRUE(e.ParseFromString(r.value));
       out.push_back(e);
     }
+  }
+  return out;
+}
+
+// The customer events in the log.
+std::vector<crm::events::v1::EventEnvelope> CustomerEvents(eventlog::EventLog& log) {
+  std::vector<crm::events::v1::EventEnvelope> out;
+  for (auto& e : ReadAll(log)) {
+    if (domain::customer::IsCustomerEvent(e)) out.push_back(std::move(e));
   }
   return out;
 }
@@ -54,12 +69,17 @@ class CommandHandlerTest : public ::testing::Test {
                                                  fold::FoldRunner::Options{.name = "test"});
     ASSERT_TRUE(runner_->CatchUp().ok());
     ASSERT_TRUE(runner_->Start().ok());
-    state_ = std::make_unique<CommandState>(store_.get());
-    handler_ = std::make_unique<CustomerCommandHandler>(&log_, runner_.get(), state_.get(), &clock_,
+    state_ = std::make_unique<command::AggregateState>(store_.get());
+    executor_ = std::make_unique<command::CommandExecutor>(
+        &log_, runner_.get(), state_.get(), &clock_, command::CommandExecutor::Options{});
+    reservations_ = std::make_unique<EmailReservations>(executor_.get(), nullptr);
+    handler_ = std::make_unique<CustomerCommandHandler>(executor_.get(), reservations_.get(),
                                                         CustomerCommandHandler::Options{});
   }
   void Close() {
     handler_.reset();
+    reservations_.reset();
+    executor_.reset();
     state_.reset();
     runner_.reset();
     store_.reset();
@@ -72,16 +92,25 @@ class CommandHandlerTest : public ::testing::Test {
     request.mutable_customer()->set_display_name("Customer " + id);
     request.mutable_customer()->set_kind(crm::v1::PERSON);
     if (!email.empty()) request.mutable_customer()->add_emails(email);
-    return handler_->Register(request, call_);
+    return handler_->Register(request, Call(request));
   }
+  // The call context the command service makes for `request` (its digest, as the glue sets it).
+  rpc::CallContext Call(const google::protobuf::Message& request) {
+    rpc::CallContext call = call_;
+    call.request_digest = command::RequestDigest(request);
+    return call;
+  }
+  int64_t CustomerEventCount() { return static_cast<int64_t>(CustomerEvents(log_).size()); }
 
   std::filesystem::path dir_;
   base::FakeClock clock_;
   eventlog::InMemoryEventLog log_;
-  CommandStateFold fold_;
+  command::AggregateStateFold fold_{{&CustomerKind(), &EmailReservationKind()}};
   std::unique_ptr<kv::KvStore> store_;
   std::unique_ptr<fold::FoldRunner> runner_;
-  std::unique_ptr<CommandState> state_;
+  std::unique_ptr<command::AggregateState> state_;
+  std::unique_ptr<command::CommandExecutor> executor_;
+  std::unique_ptr<EmailReservations> reservations_;
   std::unique_ptr<CustomerCommandHandler> handler_;
   rpc::CallContext call_;
 };
@@ -97,7 +126,7 @@ TEST_F(CommandHandlerTest, RegisterStampsEnvelopeAndHeaders) {
   EXPECT_EQ(response->appended_event_count(), 1);
   EXPECT_FALSE(response->consistency_token().empty());
 
-  auto events = ReadAll(log_);
+  auto events = CustomerEvents(log_);
   ASSERT_EQ(events.size(), 1u);
   const auto& e = events[0];
   EXPECT_TRUE(base::IsUuid(e.event_id()));
@@ -113,9 +142,9 @@ TEST_F(CommandHandlerTest, RegisterStampsEnvelopeAndHeaders) {
 
   auto reader = *log_.NewReader({{0, 0}});
   auto records = *reader->Poll(10, absl::Now() + absl::Seconds(5));
-  ASSERT_EQ(records.size(), 1u);
-  EXPECT_EQ(records[0].key, "acme");
-  std::map<std::string, std::string> headers(records[0].headers.begin(), records[0].headers.end());
+  ASSERT_EQ(records.size(), 2u);  // the e-mail claim, then the registration
+  EXPECT_EQ(records[1].key, "acme");
+  std::map<std::string, std::string> headers(records[1].headers.begin(), records[1].headers.end());
   EXPECT_EQ(headers["event-type"], "crm.events.v1.CustomerRegistered");
   EXPECT_EQ(headers["ce_specversion"], "1.0");
   EXPECT_EQ(headers["ce_id"], e.event_id());
@@ -129,7 +158,7 @@ TEST_F(CommandHandlerTest, RetryWithSameRequestIdReturnsFirstAnswerAndAppendsNot
   auto again = Register("acme", "a@acme.com", "req-1");
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_EQ(again->SerializeAsString(), first->SerializeAsString());
-  EXPECT_EQ(*log_.EndOffset(0), 1);
+  EXPECT_EQ(CustomerEventCount(), 1);
 }
 
 TEST_F(CommandHandlerTest, RetryWithoutCustomerIdFindsTheSameCustomer) {
@@ -138,7 +167,7 @@ TEST_F(CommandHandlerTest, RetryWithoutCustomerIdFindsTheSameCustomer) {
   auto again = Register("", "", "req-gen");
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again->customer().name(), first->customer().name());
-  EXPECT_EQ(*log_.EndOffset(0), 1);
+  EXPECT_EQ(CustomerEventCount(), 1);
 }
 
 TEST_F(CommandHandlerTest, RequestIdsSurviveRestart) {
@@ -149,7 +178,7 @@ TEST_F(CommandHandlerTest, RequestIdsSurviveRestart) {
   auto again = Register("acme", "a@acme.com", "req-1");
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again->SerializeAsString(), first->SerializeAsString());
-  EXPECT_EQ(*log_.EndOffset(0), 1);
+  EXPECT_EQ(CustomerEventCount(), 1);
 }
 
 TEST_F(CommandHandlerTest, StaleEtagIsAborted) {
@@ -162,7 +191,7 @@ TEST_F(CommandHandlerTest, StaleEtagIsAborted) {
   tag.set_tag("gold");
   auto stale = handler_->Tag(tag, call_);
   EXPECT_EQ(stale.status().code(), absl::StatusCode::kAborted);
-  EXPECT_EQ(*log_.EndOffset(0), 2);
+  EXPECT_EQ(CustomerEventCount(), 2);
 }
 
 TEST_F(CommandHandlerTest, NoOpAppendsNothingAndKeepsToken) {
@@ -175,7 +204,7 @@ TEST_F(CommandHandlerTest, NoOpAppendsNothingAndKeepsToken) {
   ASSERT_TRUE(response.ok());
   EXPECT_EQ(response->appended_event_count(), 0);
   EXPECT_EQ(response->consistency_token(), registered->consistency_token());
-  EXPECT_EQ(*log_.EndOffset(0), 1);
+  EXPECT_EQ(CustomerEventCount(), 1);
 }
 
 TEST_F(CommandHandlerTest, EmailTakenNamesExistingCustomer) {
@@ -220,7 +249,7 @@ TEST_F(CommandHandlerTest, ConcurrentCommandsOnOneCustomerGetDenseVersions) {
     });
   }
   for (auto& t : threads) t.join();
-  auto events = ReadAll(log_);
+  auto events = CustomerEvents(log_);
   ASSERT_EQ(events.size(), 201u);
   for (size_t i = 0; i < events.size(); ++i) {
     EXPECT_EQ(events[i].aggregate_version(), static_cast<int64_t>(i + 1));
@@ -235,13 +264,13 @@ TEST_F(CommandHandlerTest, CommandAfterAnUnappliedAppendDecidesOnTheAppendedEven
   tag.set_name("customers/acme");
   tag.set_tag("a");
   EXPECT_EQ(handler_->Tag(tag, call_).status().code(), absl::StatusCode::kUnavailable);
-  ASSERT_EQ(*log_.EndOffset(0), 2);
+  ASSERT_EQ(CustomerEventCount(), 2);
   ASSERT_TRUE(runner_->Start().ok());
   tag.set_tag("b");
   auto next = handler_->Tag(tag, call_);
   ASSERT_TRUE(next.ok()) << next.status();
   EXPECT_EQ(next->customer().version(), 3);
-  auto events = ReadAll(log_);
+  auto events = CustomerEvents(log_);
   ASSERT_EQ(events.size(), 3u);
   for (size_t i = 0; i < events.size(); ++i) {
     EXPECT_EQ(events[i].aggregate_version(), static_cast<int64_t>(i + 1));
@@ -253,7 +282,108 @@ TEST_F(CommandHandlerTest, UnknownCustomerIsNotFound) {
   tag.set_name("customers/nobody");
   tag.set_tag("vip");
   EXPECT_EQ(handler_->Tag(tag, call_).status().code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(*log_.EndOffset(0), 0);
+  EXPECT_EQ(CustomerEventCount(), 0);
+}
+
+// Issue 8: a request id reused on another customer answered OK with the first customer's data
+// and never tagged the second one.
+TEST_F(CommandHandlerTest, RequestIdReusedOnAnotherCustomerIsRefused) {
+  ASSERT_TRUE(Register("a", "").ok());
+  ASSERT_TRUE(Register("b", "").ok());
+  crm::v1::TagCustomerRequest tag;
+  tag.set_name("customers/a");
+  tag.set_tag("vip");
+  tag.set_request_id("X");
+  ASSERT_TRUE(handler_->Tag(tag, Call(tag)).ok());
+  tag.set_name("customers/b");
+  auto reused = handler_->Tag(tag, Call(tag));
+  ASSERT_EQ(reused.status().code(), absl::StatusCode::kAlreadyExists) << reused.status();
+  google::rpc::ErrorInfo info;
+  ASSERT_TRUE(status::GetDetail(reused.status(), &info));
+  EXPECT_EQ(info.reason(), "REQUEST_ID_REUSED");
+  EXPECT_EQ(info.metadata().at("aggregate"), "customers/a");
+  EXPECT_EQ(CustomerEventCount(), 3);
+}
+
+// Issue 8: UntagCustomer reusing a TagCustomer id returned the tag's answer and never untagged.
+TEST_F(CommandHandlerTest, RequestIdReusedForAnotherCommandOnTheSameCustomerIsRefused) {
+  ASSERT_TRUE(Register("a", "").ok());
+  crm::v1::TagCustomerRequest tag;
+  tag.set_name("customers/a");
+  tag.set_tag("vip");
+  tag.set_request_id("X");
+  ASSERT_TRUE(handler_->Tag(tag, Call(tag)).ok());
+  crm::v1::UntagCustomerRequest untag;
+  untag.set_name("customers/a");
+  untag.set_tag("vip");
+  untag.set_request_id("X");
+  auto reused = handler_->Untag(untag, Call(untag));
+  ASSERT_EQ(reused.status().code(), absl::StatusCode::kAlreadyExists) << reused.status();
+  // Same id, same tag, another value: another request too.
+  tag.set_tag("gold");
+  EXPECT_EQ(handler_->Tag(tag, Call(tag)).status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(CustomerEventCount(), 2);
+}
+
+// Issue 8: a retried RecordPurchase answered appended_event_count 1, a retried FileComplaint 0;
+// the rule is now one: a retry answers exactly as the first call.
+TEST_F(CommandHandlerTest, RetryAnswersTheFirstCallsAppendedEventCount) {
+  ASSERT_TRUE(Register("a", "").ok());
+  crm::v1::TagCustomerRequest tag;
+  tag.set_name("customers/a");
+  tag.set_tag("vip");
+  tag.set_request_id("T");
+  auto first = handler_->Tag(tag, Call(tag));
+  ASSERT_TRUE(first.ok());
+  ASSERT_EQ(first->appended_event_count(), 1);
+  auto again = handler_->Tag(tag, Call(tag));
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->SerializeAsString(), first->SerializeAsString());
+}
+
+TEST_F(CommandHandlerTest, CustomerEventsHaveTheSharedSource) {
+  ASSERT_TRUE(Register("acme", "").ok());
+  auto reader = *log_.NewReader({{0, 0}});
+  auto records = *reader->Poll(10, absl::Now() + absl::Seconds(5));
+  ASSERT_EQ(records.size(), 1u);
+  std::map<std::string, std::string> headers(records[0].headers.begin(), records[0].headers.end());
+  EXPECT_EQ(headers["ce_source"], "crm/command");
+}
+
+TEST_F(CommandHandlerTest, RemovedEmailIsTakenOverByTheNextCustomer) {
+  ASSERT_TRUE(Register("first", "x@example.com").ok());
+  crm::v1::UpdateCustomerRequest update;
+  update.mutable_customer()->set_name("customers/first");
+  update.mutable_update_mask()->add_paths("emails");
+  auto removed = handler_->Update(update, Call(update));
+  ASSERT_TRUE(removed.ok()) << removed.status();
+  ASSERT_EQ(removed->customer().emails_size(), 0);
+  // The first customer's claim lapsed long enough ago: it no longer has the address.
+  clock_.Advance(domain::customer::kClaimLease);
+  auto second = Register("second", "x@example.com");
+  ASSERT_TRUE(second.ok()) << second.status();
+  // And the first one cannot take it back.
+  update.mutable_customer()->add_emails("x@example.com");
+  EXPECT_EQ(handler_->Update(update, Call(update)).status().code(),
+            absl::StatusCode::kAlreadyExists);
+}
+
+TEST_F(CommandHandlerTest, ClaimOfARefusedRegistrationLapsesAfterTheLease) {
+  ASSERT_TRUE(Register("taken-id", "").ok());
+  // A registration that claimed its address and then never got recorded (a crash between the
+  // claim and the append): only the claim is in the log.
+  EmailReservations::Request claim;
+  claim.set_email("y@example.com");
+  claim.set_customer_id("ghost");
+  auto claimed = reservations_->Claim(claim, call_);
+  ASSERT_TRUE(claimed.ok()) << claimed.status();
+  ASSERT_EQ(claimed->holder(), "ghost");
+  // While the claim is young, the address is taken.
+  EXPECT_EQ(Register("other", "y@example.com").status().code(), absl::StatusCode::kAlreadyExists);
+  clock_.Advance(domain::customer::kClaimLease);
+  auto other = Register("other", "y@example.com");
+  ASSERT_TRUE(other.ok()) << other.status();
+  EXPECT_EQ(other->customer().emails(0), "y@example.com");
 }
 
 }  // namespace

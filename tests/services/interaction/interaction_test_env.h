@@ -1,5 +1,5 @@
 // A command side and a views side for interaction tests, wired as the processes wire them: one
-// InMemoryEventLog; a command-state store folded by the customer CommandStateFold plus an
+// InMemoryEventLog; a command-state store folded by an
 // AggregateStateFold over the interaction, staff and complaint kinds; a CommandExecutor; and a
 // views store folded by the customer and interaction view folds. Seeds go straight to the log as
 // stamped events.
@@ -25,7 +25,7 @@
 #include "projections/interaction/interaction_view_fold.h"
 #include "services/command/aggregate_state.h"
 #include "services/command/command_executor.h"
-#include "services/customer/command_state.h"
+#include "services/customer/customer_kind.h"
 #include "services/interaction/interaction_command_handler.h"
 #include "services/interaction/interaction_kind.h"
 
@@ -48,20 +48,18 @@ class InteractionTestEnv : public ::testing::Test {
     views_runner_ = std::make_unique<fold::FoldRunner>(&log_, views_store_.get(), &views_fold_,
                                                        fold::FoldRunner::Options{.name = "views"});
     aggregate_state_ = std::make_unique<command::AggregateState>(state_store_.get());
-    customers_ = std::make_unique<customer::CommandState>(state_store_.get());
     ASSERT_TRUE(state_runner_->Start().ok());
     ASSERT_TRUE(views_runner_->Start().ok());
     executor_ = std::make_unique<command::CommandExecutor>(&log_, state_runner_.get(),
                                                            aggregate_state_.get(), &clock_,
                                                            command::CommandExecutor::Options{});
-    handler_ = std::make_unique<InteractionCommandHandler>(executor_.get(), customers_.get());
+    handler_ = std::make_unique<InteractionCommandHandler>(executor_.get());
   }
   void TearDown() override {
     handler_.reset();
     executor_.reset();
     views_runner_.reset();
     state_runner_.reset();
-    customers_.reset();
     aggregate_state_.reset();
     state_store_.reset();
     views_store_.reset();
@@ -166,9 +164,8 @@ class InteractionTestEnv : public ::testing::Test {
                                                  &domain::org::ApplyStaff};
   command::TypedKind<crm::v1::Complaint> complaint_kind_{&domain::complaint::IsComplaintEvent,
                                                          &domain::complaint::Apply};
-  customer::CommandStateFold customer_state_fold_;
-  command::AggregateStateFold aggregate_fold_{{&InteractionKind(), &staff_kind_, &complaint_kind_}};
-  fold::CompositeFold state_fold_{{&customer_state_fold_, &aggregate_fold_}};
+  command::AggregateStateFold state_fold_{
+      {&InteractionKind(), &staff_kind_, &complaint_kind_, &customer::CustomerKind()}};
   projections::customer::CustomerViewFold customer_views_fold_;
   projections::interaction::InteractionViewFold interaction_views_fold_;
   fold::CompositeFold views_fold_{{&customer_views_fold_, &interaction_views_fold_}};
@@ -177,7 +174,6 @@ class InteractionTestEnv : public ::testing::Test {
   std::unique_ptr<fold::FoldRunner> state_runner_;
   std::unique_ptr<fold::FoldRunner> views_runner_;
   std::unique_ptr<command::AggregateState> aggregate_state_;
-  std::unique_ptr<customer::CommandState> customers_;
   std::unique_ptr<command::CommandExecutor> executor_;
   std::unique_ptr<InteractionCommandHandler> handler_;
   rpc::CallContext call_;

@@ -1,0 +1,72 @@
+#include "domain/customer/email_reservation.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/base/time_util.h"
+#include "common/base/uuid.h"
+
+namespace crm::domain::customer {
+namespace {
+
+using crm::events::v1::EventEnvelope;
+
+absl::Time ClaimedAt(const ReservationState& state) {
+  return absl::FromUnixMicros(state.claimed_at_micros());
+}
+
+EventEnvelope Claimed(absl::string_view customer_id, absl::string_view previous) {
+  EventEnvelope event;
+  event.mutable_email_claimed()->set_customer_id(std::string(customer_id));
+  event.mutable_email_claimed()->set_previous_customer_id(std::string(previous));
+  return event;
+}
+
+}  // namespace
+
+std::string ReservationName(absl::string_view normalized_email) {
+  return absl::StrCat("emailReservations/",
+                      base::UuidFromName(absl::StrCat("crm.email/", normalized_email)));
+}
+
+bool IsReservationEvent(const EventEnvelope& event) { return event.has_email_claimed(); }
+
+absl::Time UsableUntil(const ReservationState& state) {
+  return ClaimedAt(state) + kClaimLease - kClaimUseMargin;
+}
+
+absl::StatusOr<std::vector<EventEnvelope>> DecideClaim(const ReservationState& state,
+                                                       absl::string_view customer_id,
+                                                       const ClaimContext& context) {
+  std::vector<EventEnvelope> out;
+  if (state.holder().empty()) {
+    out.push_back(Claimed(customer_id, ""));
+    return out;
+  }
+  if (state.holder() == customer_id) {
+    if (context.now < UsableUntil(state)) return out;  // a usable claim
+    absl::StatusOr<bool> has = context.holds_address(customer_id);
+    if (!has.ok()) return has.status();
+    if (!*has) out.push_back(Claimed(customer_id, ""));  // refresh the lease
+    return out;
+  }
+  // Another customer holds it: taken, unless its claim lapsed.
+  if (context.now < ClaimedAt(state) + kClaimLease) return out;
+  absl::StatusOr<bool> has = context.holds_address(state.holder());
+  if (!has.ok()) return has.status();
+  if (!*has) out.push_back(Claimed(customer_id, state.holder()));
+  return out;
+}
+
+absl::Status ApplyReservation(ReservationState& state, const EventEnvelope& event) {
+  if (event.has_email_claimed()) {
+    if (event.email_claimed().customer_id().empty()) {
+      return absl::FailedPreconditionError("EmailClaimed without a customer id");
+    }
+    state.set_holder(event.email_claimed().customer_id());
+    state.set_claimed_at_micros(absl::ToUnixMicros(base::ToTime(event.recorded_at())));
+    return absl::OkStatus();
+  }
+  return absl::FailedPreconditionError(
+      absl::StrCat("not a reservation event: ", event.event_type()));
+}
+
+}  // namespace crm::domain::customer

@@ -1,0 +1,63 @@
+// E-mail reservations: pure decide/apply for the aggregate that makes an e-mail address belong to
+// at most one customer, across every crm-command replica.
+//
+// Why an aggregate: a customer's events are written by the replica that owns the customer's
+// partition, so two replicas registering two customers with one address cannot see each other's
+// command in time. Every normalized address has one reservation aggregate,
+// "emailReservations/{digest}", written only by the replica that owns ITS partition; a customer
+// claims each address there before the customer command that sets it. Claims of one address are
+// thus serialized by one writer.
+//
+// Claims are never released by an event; they lapse. A claim whose holder does not have the
+// address in its customer state (the command that claimed it failed, or the address was removed
+// since) is taken over by the next claimant once it is older than kClaimLease. A claimant uses its
+// claim only while it is younger than kClaimLease - kClaimUseMargin (its command's append deadline
+// is capped there), so a takeover never meets a command still using the old claim; a claimant
+// whose own claim is older renews it first.
+//
+// Thread-safe: pure functions.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "crm/events/v1/envelope.pb.h"
+#include "crm/internal/v1/command_state.pb.h"
+
+namespace crm::domain::customer {
+
+using ReservationState = crm::internal::v1::EmailReservation;
+
+inline constexpr absl::Duration kClaimLease = absl::Seconds(60);
+inline constexpr absl::Duration kClaimUseMargin = absl::Seconds(20);
+
+// "emailReservations/{digest}" for a normalized address; the digest is a name-based UUID of it, so
+// no personal data appears in log keys, aggregate names or headers.
+std::string ReservationName(absl::string_view normalized_email);
+
+// Whether the event is a reservation event (EmailClaimed).
+bool IsReservationEvent(const crm::events::v1::EventEnvelope& event);
+
+struct ClaimContext {
+  absl::Time now;
+  // Whether customer `customer_id` has the address in its (command) state now.
+  std::function<absl::StatusOr<bool>(absl::string_view customer_id)> holds_address;
+};
+
+// The events of a claim of the address by `customer_id`: EmailClaimed if the address is free, or
+// held by a lapsed claim (see above), or held by the claimant with too little lease left to use
+// (a refresh); nothing if the claimant holds a usable claim or already has the address, or if
+// another customer holds it (the state then names the holder).
+absl::StatusOr<std::vector<crm::events::v1::EventEnvelope>> DecideClaim(
+    const ReservationState& state, absl::string_view customer_id, const ClaimContext& context);
+
+// The state after a stamped reservation event.
+absl::Status ApplyReservation(ReservationState& state, const crm::events::v1::EventEnvelope& event);
+
+// Until when the holder may use its claim without having the address in its state yet.
+absl::Time UsableUntil(const ReservationState& state);
+
+}  // namespace crm::domain::customer

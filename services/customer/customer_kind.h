@@ -1,0 +1,29 @@
+// How the command side folds customers and e-mail reservations: their AggregateKinds (the
+// domain's one Apply each) for command::AggregateStateFold, and the customer lookup that other
+// areas' commands use (a complaint's or an interaction's customer).
+//
+// Thread-safe: immutable kinds; FindCustomer reads a thread-safe store.
+#pragma once
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "crm/internal/v1/command_state.pb.h"
+#include "crm/v1/customer.pb.h"
+#include "services/command/aggregate_state.h"
+#include "services/command/command_executor.h"
+
+namespace crm::services::customer {
+
+// crm.v1.Customer, aggregate "customers/{id}", stream key the customer id.
+const command::TypedKind<crm::v1::Customer>& CustomerKind();
+// crm.internal.v1.EmailReservation, aggregate "emailReservations/{digest}" (also its stream key).
+const command::TypedKind<crm::internal::v1::EmailReservation>& EmailReservationKind();
+
+// The customer `customer_id` as the command state has it (version 0: unknown), syncing the
+// customer's stream once if it is not found (registered a moment ago through another replica).
+// UNAVAILABLE if that sync does not finish by `deadline`.
+absl::StatusOr<command::Versioned<crm::v1::Customer>> FindCustomer(
+    command::CommandExecutor* executor, absl::string_view customer_id, absl::Time deadline);
+
+}  // namespace crm::services::customer

@@ -1,0 +1,93 @@
+#include "services/customer/email_reservations.h"
+
+#include <algorithm>
+
+#include "common/base/status_macros.h"
+#include "common/status/errors.h"
+#include "domain/customer/email_reservation.h"
+#include "domain/customer/validation.h"
+#include "services/command/routed_serve.h"
+#include "services/customer/customer_kind.h"
+
+namespace crm::services::customer {
+namespace {
+
+constexpr char kClaimMethod[] = "/crm.internal.v1.EmailReservationService/ClaimEmail";
+
+std::string StreamOf(const EmailReservations::Request& request) {
+  return domain::customer::ReservationName(request.email());
+}
+
+}  // namespace
+
+absl::StatusOr<EmailReservations::Response> EmailReservations::Claim(const Request& request,
+                                                                     const rpc::CallContext& call) {
+  std::optional<std::string> owner;
+  if (router_ != nullptr) owner = router_->OwnerOf(StreamOf(request));
+  if (!owner.has_value()) return ClaimHere(request, call);
+  Response response;
+  // Bounded even for callers without a deadline: replicas' workers must not wait on each other
+  // for ever.
+  const absl::Time deadline = std::min(call.deadline, absl::Now() + absl::Seconds(10));
+  absl::Status called = router_->Call(*owner, kClaimMethod, request, &response, deadline,
+                                      call.actor, call.correlation_id);
+  if (!called.ok()) {
+    return status::Error(
+        absl::StatusCode::kUnavailable,
+        absl::StrCat("the e-mail reservation could not be checked: ", called.message()),
+        "EMAIL_RESERVATION_UNAVAILABLE");
+  }
+  return response;
+}
+
+absl::StatusOr<EmailReservations::Response> EmailReservations::ClaimHere(
+    const Request& request, const rpc::CallContext& call) {
+  CRM_RETURN_IF_ERROR(domain::customer::ValidateCustomerId(request.customer_id(), "customer_id"));
+  auto normalized = domain::customer::NormalizeEmail(request.email(), "email");
+  if (!normalized.ok()) return normalized.status();
+  if (*normalized != request.email()) {
+    return absl::InvalidArgumentError("email must be normalized");
+  }
+  const std::string name = domain::customer::ReservationName(request.email());
+  const command::Target target{
+      .stream_key = name, .customer_id = request.customer_id(), .aggregate = name};
+  // Whether `customer_id` has the address now: read its stream to the end first, so a takeover
+  // never misses that the holder got the address a moment ago.
+  auto holds_address = [&](absl::string_view customer_id) -> absl::StatusOr<bool> {
+    CRM_RETURN_IF_ERROR(executor_->SyncStream(customer_id, call.deadline));
+    CRM_ASSIGN_OR_RETURN(auto customer, FindCustomer(executor_, customer_id, call.deadline));
+    const auto& emails = customer.state.emails();
+    return std::find(emails.begin(), emails.end(), request.email()) != emails.end();
+  };
+  CRM_ASSIGN_OR_RETURN(auto result,
+                       executor_->Execute<crm::internal::v1::EmailReservation>(
+                           target, /*request_id=*/"", call, EmailReservationKind(),
+                           [&](const crm::internal::v1::EmailReservation& current, int64_t,
+                               absl::Time now) -> absl::StatusOr<std::vector<command::Event>> {
+                             return domain::customer::DecideClaim(
+                                 current, request.customer_id(),
+                                 {.now = now, .holds_address = holds_address});
+                           }));
+  Response response;
+  response.set_holder(result.state.holder());
+  if (result.state.holder() == request.customer_id()) {
+    response.set_lease_until_micros(
+        absl::ToUnixMicros(domain::customer::UsableUntil(result.state)));
+  }
+  response.set_appended_event_count(result.appended_event_count);
+  response.set_consistency_token(result.consistency_token);
+  return response;
+}
+
+grpc::ServerUnaryReactor* EmailReservationService::ClaimEmail(grpc::CallbackServerContext* ctx,
+                                                              const grpc::ByteBuffer* in,
+                                                              grpc::ByteBuffer* out) {
+  return command::ServeRouted<EmailReservations::Request, EmailReservations::Response>(
+      ctx, in, out, executor_, router_, kClaimMethod,
+      [](EmailReservations::Request& request) { return StreamOf(request); },
+      [this](const auto& request, const auto& call) {
+        return reservations_->ClaimHere(request, call);
+      });
+}
+
+}  // namespace crm::services::customer
