@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/base/proto_util.h"
 #include "common/base/status_macros.h"
+#include "domain/customer/customer_aggregate.h"
 #include "crm/events/v1/envelope.pb.h"
 #include "crm/v1/segment_service.pb.h"
 #include "readmodel/analytics/figures.h"
@@ -77,10 +78,12 @@ absl::Status SegmentFold::Apply(const eventlog::LogRecord& record, kv::KvBatch& 
   }
   using Payload = EventEnvelope::PayloadCase;
   const Payload payload = event.payload_case();
-  if (payload != Payload::kCustomerRegistered && payload != Payload::kLifecycleStageChanged &&
-      payload != Payload::kPurchaseRecorded) {
-    return absl::OkStatus();
-  }
+  // Every event of a customer's own stream moves CustomerValue.version (the customer's version);
+  // only these three change the figures.
+  const bool figures = payload == Payload::kCustomerRegistered ||
+                       payload == Payload::kLifecycleStageChanged ||
+                       payload == Payload::kPurchaseRecorded;
+  if (!figures && !domain::customer::IsCustomerEvent(event)) return absl::OkStatus();
   const std::string& id = event.customer_id();
   if (id.empty() ||
       (!event.aggregate().empty() && event.aggregate() != absl::StrCat("customers/", id))) {
@@ -97,6 +100,11 @@ absl::Status SegmentFold::Apply(const eventlog::LogRecord& record, kv::KvBatch& 
   const bool registration = payload == Payload::kCustomerRegistered;
   // Only a registration starts a customer, and only once (a valid log has neither case).
   if (stored.has_value() == registration) return absl::OkStatus();
+  if (!figures) {
+    v.set_version(event.aggregate_version());
+    batch.Put(key, base::SerializeDeterministic(v));
+    return absl::OkStatus();
+  }
 
   switch (payload) {
     case Payload::kCustomerRegistered: {

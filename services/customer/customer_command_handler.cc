@@ -1,5 +1,6 @@
 #include "services/customer/customer_command_handler.h"
 
+#include <map>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -33,6 +34,42 @@ absl::StatusOr<CustomerCommandHandler::Response> CustomerCommandHandler::Execute
   const command::Target target{.stream_key = customer_id,
                                .customer_id = customer_id,
                                .aggregate = domain::customer::CustomerName(customer_id)};
+  // E-mail claims run before the command takes its locks (a claim is a command on another
+  // aggregate, maybe on another replica; the executor's locks do not nest). A dry run of the
+  // rules on the state as it is now says which addresses the command sets, and whether it gets as
+  // far as the e-mail check at all (a malformed or refused command claims nothing). A retried
+  // request id claims nothing either: it gets its first answer.
+  struct Claim {
+    std::string holder;
+    absl::Time usable_until;  // command clock
+  };
+  std::map<std::string, Claim> claims;
+  bool retry = false;
+  if (!request_id.empty()) {
+    CRM_ASSIGN_OR_RETURN(auto first, executor_->state().Request(request_id));
+    retry = first.has_value();
+  }
+  if (!retry) {
+    CRM_ASSIGN_OR_RETURN(auto current, executor_->state().Get<crm::v1::Customer>(target.aggregate));
+    std::vector<std::string> wanted;
+    domain::customer::DecideContext dry;
+    dry.now = executor_->clock().Now();
+    dry.email_owner = [&](absl::string_view email) -> std::optional<std::string> {
+      wanted.emplace_back(email);
+      return customer_id;
+    };
+    if (decide(current.state, dry).ok()) {
+      for (const std::string& email : wanted) {
+        EmailReservations::Request request;
+        request.set_email(email);
+        request.set_customer_id(customer_id);
+        CRM_ASSIGN_OR_RETURN(EmailReservations::Response claimed,
+                             reservations_->Claim(request, call));
+        claims[email] = {claimed.holder(), absl::FromUnixMicros(claimed.lease_until_micros())};
+      }
+    }
+  }
+
   // The executor reads `bounded.deadline` when it appends, after `decide` ran: a command that
   // uses e-mail claims must be recorded while they are usable (see email_reservation.h).
   rpc::CallContext bounded = call;
@@ -46,20 +83,19 @@ absl::StatusOr<CustomerCommandHandler::Response> CustomerCommandHandler::Execute
             domain::customer::DecideContext context;
             context.now = now;
             context.email_owner = [&](absl::string_view email) -> std::optional<std::string> {
-              if (!claim_error.ok()) return std::nullopt;
-              EmailReservations::Request claim;
-              claim.set_email(std::string(email));
-              claim.set_customer_id(customer_id);
-              absl::StatusOr<EmailReservations::Response> claimed =
-                  reservations_->Claim(claim, call);
-              if (!claimed.ok()) {
-                claim_error = claimed.status();
+              auto it = claims.find(std::string(email));
+              if (it == claims.end()) {
+                // The state changed since the dry run so much that this address was not claimed.
+                claim_error = status::Error(
+                    absl::StatusCode::kAborted,
+                    "the customer changed while this command claimed its e-mails; retry",
+                    "CONCURRENT_CHANGE");
                 return std::nullopt;
               }
-              if (claimed->holder() != customer_id) return claimed->holder();
+              if (it->second.holder != customer_id) return it->second.holder;
               // The lease is on the command clock; the append deadline on the real one.
-              const absl::Duration left = absl::FromUnixMicros(claimed->lease_until_micros()) - now;
-              bounded.deadline = std::min(bounded.deadline, absl::Now() + left);
+              bounded.deadline =
+                  std::min(bounded.deadline, absl::Now() + (it->second.usable_until - now));
               return customer_id;
             };
             absl::StatusOr<domain::customer::Events> decided = decide(current, context);

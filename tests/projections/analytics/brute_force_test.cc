@@ -721,6 +721,8 @@ Expected Recompute(const std::vector<EventEnvelope>& events) {
         c.tier = tier;
       }
       c.version = e.aggregate_version();
+    } else {
+      c.version = e.aggregate_version();  // CustomerValue.version is the customer's version
     }
   }
   return x;

@@ -325,5 +325,24 @@ TEST_F(SegmentFoldTest, RedeliveredAndForeignEventsChangeNothing) {
   EXPECT_EQ(views().GetSegmentSizes()->customers(), 1);
 }
 
+// Issue 8: CustomerValue.version was the version of the last registration, move or purchase, not
+// the customer's version (12 of 43 customers differed from outside).
+TEST_F(SegmentFoldTest, VersionIsTheCustomersVersion) {
+  Register("c1", kT0);
+  EventEnvelope tagged;
+  tagged.mutable_customer_tagged()->set_tag("vip");
+  Append("c1", kT0 + kDay, tagged);
+  Purchase("c1", kT0 + kDay, "CNY", 500, crm::v1::ORDINARY);
+  EventEnvelope owner;
+  owner.mutable_owner_assigned()->set_owner("s1");
+  Append("c1", kT0 + 2 * kDay, owner);
+  FoldAll();
+  auto value = views().GetCustomerValue("c1", kT0 + 3 * kDay);
+  ASSERT_TRUE(value.ok() && value->has_value());
+  EXPECT_EQ((*value)->version(), 4);
+  EXPECT_EQ((*value)->lifetime_value().purchase_count(), 1);
+  EXPECT_EQ(views().GetSegmentSizes()->customers(), 1);
+}
+
 }  // namespace
 }  // namespace crm::projections::segment
