@@ -8,12 +8,17 @@
 // claims each address there before the customer command that sets it. Claims of one address are
 // thus serialized by one writer.
 //
-// Claims are never released by an event; they lapse. A claim whose holder does not have the
-// address in its customer state (the command that claimed it failed, or the address was removed
-// since) is taken over by the next claimant once it is older than kClaimLease. A claimant uses its
-// claim only while it is younger than kClaimLease - kClaimUseMargin (its command's append deadline
-// is capped there), so a takeover never meets a command still using the old claim; a claimant
-// whose own claim is older renews it first.
+// A claim is made for one version of the claimant: the version its command decides on (the
+// command fails if the customer moved on meanwhile). An update that removes the address releases
+// it, naming the customer's version after the removal: only a claim made before that version is
+// released, so a later claim (the address added back) survives a late release.
+//
+// A claim whose holder does not have the address in its customer state and that was never
+// released (the command that claimed it failed; a crash between removal and release) lapses: the
+// next claimant takes it over once it is older than kClaimLease. A claimant uses its claim only
+// while it is younger than kClaimLease - kClaimUseMargin (its command's append deadline is capped
+// there), so a takeover never meets a command still using the old claim; an older claim of the
+// claimant is renewed first.
 //
 // Thread-safe: pure functions.
 #pragma once
@@ -38,7 +43,7 @@ inline constexpr absl::Duration kClaimUseMargin = absl::Seconds(20);
 // no personal data appears in log keys, aggregate names or headers.
 std::string ReservationName(absl::string_view normalized_email);
 
-// Whether the event is a reservation event (EmailClaimed).
+// Whether the event is a reservation event (EmailClaimed, EmailReleased).
 bool IsReservationEvent(const crm::events::v1::EventEnvelope& event);
 
 struct ClaimContext {
@@ -47,12 +52,18 @@ struct ClaimContext {
   std::function<absl::StatusOr<bool>(absl::string_view customer_id)> holds_address;
 };
 
-// The events of a claim of the address by `customer_id`: EmailClaimed if the address is free, or
-// held by a lapsed claim (see above), or held by the claimant with too little lease left to use
-// (a refresh); nothing if the claimant holds a usable claim or already has the address, or if
-// another customer holds it (the state then names the holder).
+// The events of a claim of the address by `customer_id` at `customer_version`: EmailClaimed if
+// the address is free, or held by a lapsed claim (see above), or held by the claimant for another
+// version or with too little lease left (a renewal); nothing if the claimant holds a usable claim
+// for that version, or if another customer holds it (the state then names the holder).
 absl::StatusOr<std::vector<crm::events::v1::EventEnvelope>> DecideClaim(
-    const ReservationState& state, absl::string_view customer_id, const ClaimContext& context);
+    const ReservationState& state, absl::string_view customer_id, int64_t customer_version,
+    const ClaimContext& context);
+
+// EmailReleased if `customer_id` holds the address by a claim made before `customer_version`.
+std::vector<crm::events::v1::EventEnvelope> DecideRelease(const ReservationState& state,
+                                                          absl::string_view customer_id,
+                                                          int64_t customer_version);
 
 // The state after a stamped reservation event.
 absl::Status ApplyReservation(ReservationState& state, const crm::events::v1::EventEnvelope& event);

@@ -1,5 +1,6 @@
 #include "services/customer/customer_command_handler.h"
 
+#include <algorithm>
 #include <map>
 #include <utility>
 
@@ -44,6 +45,7 @@ absl::StatusOr<CustomerCommandHandler::Response> CustomerCommandHandler::Execute
     absl::Time usable_until;  // command clock
   };
   std::map<std::string, Claim> claims;
+  int64_t claimed_for_version = -1;  // the version the claims were made for
   bool retry = false;
   if (!request_id.empty()) {
     CRM_ASSIGN_OR_RETURN(auto first, executor_->state().Request(request_id));
@@ -59,10 +61,12 @@ absl::StatusOr<CustomerCommandHandler::Response> CustomerCommandHandler::Execute
       return customer_id;
     };
     if (decide(current.state, dry).ok()) {
+      claimed_for_version = current.version;
       for (const std::string& email : wanted) {
         EmailReservations::Request request;
         request.set_email(email);
         request.set_customer_id(customer_id);
+        request.set_customer_version(current.version);
         CRM_ASSIGN_OR_RETURN(EmailReservations::Response claimed,
                              reservations_->Claim(request, call));
         claims[email] = {claimed.holder(), absl::FromUnixMicros(claimed.lease_until_micros())};
@@ -74,17 +78,19 @@ absl::StatusOr<CustomerCommandHandler::Response> CustomerCommandHandler::Execute
   // uses e-mail claims must be recorded while they are usable (see email_reservation.h).
   rpc::CallContext bounded = call;
   absl::Status claim_error;
+  std::vector<std::string> emails_before;  // of the state the command decided on
   CRM_ASSIGN_OR_RETURN(
       auto result,
       executor_->Execute<crm::v1::Customer>(
           target, request_id, bounded, CustomerKind(),
-          [&](const crm::v1::Customer& current, int64_t,
+          [&](const crm::v1::Customer& current, int64_t version,
               absl::Time now) -> absl::StatusOr<std::vector<command::Event>> {
+            emails_before.assign(current.emails().begin(), current.emails().end());
             domain::customer::DecideContext context;
             context.now = now;
             context.email_owner = [&](absl::string_view email) -> std::optional<std::string> {
               auto it = claims.find(std::string(email));
-              if (it == claims.end()) {
+              if (it == claims.end() || version != claimed_for_version) {
                 // The state changed since the dry run so much that this address was not claimed.
                 claim_error = status::Error(
                     absl::StatusCode::kAborted,
@@ -108,6 +114,19 @@ absl::StatusOr<CustomerCommandHandler::Response> CustomerCommandHandler::Execute
             }
             return decided;
           }));
+  if (result.appended_event_count > 0 && !retry) {
+    // Release the addresses this command removed (best effort: a release that does not happen
+    // leaves a claim that lapses; see email_reservation.h).
+    for (const std::string& email : emails_before) {
+      const auto& now_emails = result.state.emails();
+      if (std::find(now_emails.begin(), now_emails.end(), email) != now_emails.end()) continue;
+      EmailReservations::Request release;
+      release.set_email(email);
+      release.set_customer_id(customer_id);
+      release.set_customer_version(result.state.version());
+      (void)reservations_->Release(release, call);
+    }
+  }
   Response response;
   *response.mutable_customer() = std::move(result.state);
   response.set_consistency_token(std::move(result.consistency_token));

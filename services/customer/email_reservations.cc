@@ -13,24 +13,53 @@ namespace crm::services::customer {
 namespace {
 
 constexpr char kClaimMethod[] = "/crm.internal.v1.EmailReservationService/ClaimEmail";
+constexpr char kReleaseMethod[] = "/crm.internal.v1.EmailReservationService/ReleaseEmail";
 
 std::string StreamOf(const EmailReservations::Request& request) {
   return domain::customer::ReservationName(request.email());
 }
 
+absl::Status Validate(const EmailReservations::Request& request) {
+  CRM_RETURN_IF_ERROR(domain::customer::ValidateCustomerId(request.customer_id(), "customer_id"));
+  auto normalized = domain::customer::NormalizeEmail(request.email(), "email");
+  if (!normalized.ok()) return normalized.status();
+  if (*normalized != request.email()) return absl::InvalidArgumentError("email must be normalized");
+  return absl::OkStatus();
+}
+
+command::Target TargetOf(const EmailReservations::Request& request) {
+  const std::string name = StreamOf(request);
+  return {.stream_key = name, .customer_id = request.customer_id(), .aggregate = name};
+}
+
+EmailReservations::Response ResponseOf(
+    const EmailReservations::Request& request,
+    const command::CommandResult<crm::internal::v1::EmailReservation>& result);
+
 }  // namespace
 
 absl::StatusOr<EmailReservations::Response> EmailReservations::Claim(const Request& request,
                                                                      const rpc::CallContext& call) {
+  return Run(kClaimMethod, &EmailReservations::ClaimHere, request, call);
+}
+
+absl::StatusOr<EmailReservations::Response> EmailReservations::Release(
+    const Request& request, const rpc::CallContext& call) {
+  return Run(kReleaseMethod, &EmailReservations::ReleaseHere, request, call);
+}
+
+absl::StatusOr<EmailReservations::Response> EmailReservations::Run(const char* method, Here here,
+                                                                   const Request& request,
+                                                                   const rpc::CallContext& call) {
   std::optional<std::string> owner;
   if (router_ != nullptr) owner = router_->OwnerOf(StreamOf(request));
-  if (!owner.has_value()) return ClaimHere(request, call);
+  if (!owner.has_value()) return (this->*here)(request, call);
   Response response;
   // Bounded even for callers without a deadline: replicas' workers must not wait on each other
   // for ever.
   const absl::Time deadline = std::min(call.deadline, absl::Now() + absl::Seconds(10));
-  absl::Status called = router_->Call(*owner, kClaimMethod, request, &response, deadline,
-                                      call.actor, call.correlation_id);
+  absl::Status called =
+      router_->Call(*owner, method, request, &response, deadline, call.actor, call.correlation_id);
   if (!called.ok()) {
     return status::Error(
         absl::StatusCode::kUnavailable,
@@ -42,15 +71,7 @@ absl::StatusOr<EmailReservations::Response> EmailReservations::Claim(const Reque
 
 absl::StatusOr<EmailReservations::Response> EmailReservations::ClaimHere(
     const Request& request, const rpc::CallContext& call) {
-  CRM_RETURN_IF_ERROR(domain::customer::ValidateCustomerId(request.customer_id(), "customer_id"));
-  auto normalized = domain::customer::NormalizeEmail(request.email(), "email");
-  if (!normalized.ok()) return normalized.status();
-  if (*normalized != request.email()) {
-    return absl::InvalidArgumentError("email must be normalized");
-  }
-  const std::string name = domain::customer::ReservationName(request.email());
-  const command::Target target{
-      .stream_key = name, .customer_id = request.customer_id(), .aggregate = name};
+  CRM_RETURN_IF_ERROR(Validate(request));
   // Whether `customer_id` has the address now: read its stream to the end first, so a takeover
   // never misses that the holder got the address a moment ago.
   auto holds_address = [&](absl::string_view customer_id) -> absl::StatusOr<bool> {
@@ -61,14 +82,36 @@ absl::StatusOr<EmailReservations::Response> EmailReservations::ClaimHere(
   };
   CRM_ASSIGN_OR_RETURN(auto result,
                        executor_->Execute<crm::internal::v1::EmailReservation>(
-                           target, /*request_id=*/"", call, EmailReservationKind(),
+                           TargetOf(request), /*request_id=*/"", call, EmailReservationKind(),
                            [&](const crm::internal::v1::EmailReservation& current, int64_t,
                                absl::Time now) -> absl::StatusOr<std::vector<command::Event>> {
                              return domain::customer::DecideClaim(
-                                 current, request.customer_id(),
+                                 current, request.customer_id(), request.customer_version(),
                                  {.now = now, .holds_address = holds_address});
                            }));
-  Response response;
+  return ResponseOf(request, result);
+}
+
+absl::StatusOr<EmailReservations::Response> EmailReservations::ReleaseHere(
+    const Request& request, const rpc::CallContext& call) {
+  CRM_RETURN_IF_ERROR(Validate(request));
+  CRM_ASSIGN_OR_RETURN(auto result,
+                       executor_->Execute<crm::internal::v1::EmailReservation>(
+                           TargetOf(request), /*request_id=*/"", call, EmailReservationKind(),
+                           [&](const crm::internal::v1::EmailReservation& current, int64_t,
+                               absl::Time) -> absl::StatusOr<std::vector<command::Event>> {
+                             return domain::customer::DecideRelease(current, request.customer_id(),
+                                                                    request.customer_version());
+                           }));
+  return ResponseOf(request, result);
+}
+
+namespace {
+
+EmailReservations::Response ResponseOf(
+    const EmailReservations::Request& request,
+    const command::CommandResult<crm::internal::v1::EmailReservation>& result) {
+  EmailReservations::Response response;
   response.set_holder(result.state.holder());
   if (result.state.holder() == request.customer_id()) {
     response.set_lease_until_micros(
@@ -77,6 +120,19 @@ absl::StatusOr<EmailReservations::Response> EmailReservations::ClaimHere(
   response.set_appended_event_count(result.appended_event_count);
   response.set_consistency_token(result.consistency_token);
   return response;
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* EmailReservationService::ReleaseEmail(grpc::CallbackServerContext* ctx,
+                                                                const grpc::ByteBuffer* in,
+                                                                grpc::ByteBuffer* out) {
+  return command::ServeRouted<EmailReservations::Request, EmailReservations::Response>(
+      ctx, in, out, executor_, router_, kReleaseMethod,
+      [](EmailReservations::Request& request) { return StreamOf(request); },
+      [this](const auto& request, const auto& call) {
+        return reservations_->ReleaseHere(request, call);
+      });
 }
 
 grpc::ServerUnaryReactor* EmailReservationService::ClaimEmail(grpc::CallbackServerContext* ctx,

@@ -2,8 +2,8 @@
 // replica that writes each address's reservation aggregate, so an address belongs to at most one
 // customer across every crm-command replica.
 //
-// Claim runs the claim here when this replica writes the reservation's stream (always, with one
-// replica), else calls EmailReservationService.ClaimEmail on the replica that does
+// Claim and Release run here when this replica writes the reservation's stream (always, with one
+// replica), else call EmailReservationService on the replica that does
 // (crm.internal.v1; served by every crm-command next to the public command services).
 //
 // Thread-safe.
@@ -32,17 +32,28 @@ class EmailReservations {
   // claimant holds it, until when it may use the claim.
   absl::StatusOr<Response> Claim(const Request& request, const rpc::CallContext& call);
 
-  // The claim, run on this replica (the service's handler).
+  // Releases `request.email` if `request.customer_id` holds it by a claim made before
+  // `request.customer_version` (see domain/customer/email_reservation.h), wherever it is written.
+  absl::StatusOr<Response> Release(const Request& request, const rpc::CallContext& call);
+
+  // The claim and the release, run on this replica (the service's handlers).
   absl::StatusOr<Response> ClaimHere(const Request& request, const rpc::CallContext& call);
+  absl::StatusOr<Response> ReleaseHere(const Request& request, const rpc::CallContext& call);
 
  private:
+  using Here = absl::StatusOr<Response> (EmailReservations::*)(const Request&,
+                                                               const rpc::CallContext&);
+  absl::StatusOr<Response> Run(const char* method, Here here, const Request& request,
+                               const rpc::CallContext& call);
+
   command::CommandExecutor* const executor_;
   command::CommandRouter* const router_;
 };
 
 using EmailReservationRawBase =
     crm::internal::v1::EmailReservationService::WithRawCallbackMethod_ClaimEmail<
-        crm::internal::v1::EmailReservationService::Service>;
+        crm::internal::v1::EmailReservationService::WithRawCallbackMethod_ReleaseEmail<
+            crm::internal::v1::EmailReservationService::Service>>;
 
 // crm.internal.v1.EmailReservationService: the claims other replicas send here.
 class EmailReservationService final : public EmailReservationRawBase {
@@ -54,6 +65,9 @@ class EmailReservationService final : public EmailReservationRawBase {
 
   grpc::ServerUnaryReactor* ClaimEmail(grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* in,
                                        grpc::ByteBuffer* out) override;
+  grpc::ServerUnaryReactor* ReleaseEmail(grpc::CallbackServerContext* ctx,
+                                         const grpc::ByteBuffer* in,
+                                         grpc::ByteBuffer* out) override;
 
  private:
   EmailReservations* const reservations_;

@@ -110,6 +110,16 @@ def _check_the_topic(server) -> None:
     assert [r.header("ce_subject") for r in org_records] == ["departments/sales", "staff/staff-li"]
     assert {r.partition for r in org_records} == {kafkatest.java_partition(b"org", partitions)}
     records = [r for r in records if r.key != b"org"]
+    # E-mail claims are keyed by their aggregate (a digest of the address: no personal data).
+    claim_records = [r for r in records if r.key.startswith(b"emailReservations/")]
+    for r in claim_records:
+        env = envelope_pb2.EventEnvelope.FromString(r.value)
+        assert env.event_type == "crm.events.v1.EmailClaimed", env.event_type
+        assert r.key.decode() == env.aggregate == r.header("ce_subject")
+        assert r.partition == kafkatest.java_partition(r.key, partitions)
+        assert env.customer_id and "@" not in r.key.decode()
+        assert r.header("ce_source") == "crm/command"
+    records = [r for r in records if not r.key.startswith(b"emailReservations/")]
 
     expected_events = sum(len(a) for a in answers.values())
     assert all(r.customer.version == i + 1 and r.appended_event_count == 1
@@ -138,7 +148,7 @@ def _check_the_topic(server) -> None:
         assert h("content-type") and "protobuf" in h("content-type"), (where, h("content-type"))
         assert h("ce_specversion") == "1.0", where
         assert h("ce_id") == env.event_id, where
-        assert h("ce_source"), f"{where}: no ce_source"
+        assert h("ce_source") == "crm/command", f"{where}: ce_source {h('ce_source')!r}"
         assert h("ce_type") == env.event_type, where
         assert h("ce_subject") == f"customers/{env.customer_id}", where
         assert env.aggregate == f"customers/{env.customer_id}", where

@@ -45,6 +45,9 @@ def _versions_by_customer(brokers: str, topic: str) -> dict[str, list[int]]:
     out: dict[str, list[int]] = collections.defaultdict(list)
     for record in kafkatest.read_topic(brokers, topic):
         event = envelope_pb2.EventEnvelope.FromString(record.value)
+        if event.aggregate.startswith("emailReservations/"):
+            assert record.key.decode() == event.aggregate  # e-mail claims: keyed by aggregate
+            continue
         assert record.key.decode() == event.customer_id
         out[event.customer_id].append(event.aggregate_version)
     return out
@@ -138,3 +141,75 @@ def test_a_second_process_with_the_same_index_fences_the_first(replicas, tmp_pat
             assert got == list(range(1, len(got) + 1)), f"{cid}: versions {got}"
     finally:
         new0.stop(check=False)
+
+
+COLLIDING_CUSTOMERS = 200
+
+
+def test_two_replicas_racing_to_register_colliding_emails_give_each_one_owner(
+        replicas, tmp_path, kafka_brokers):
+    """200 customers, registered in pairs that share an e-mail, each pair's two registrations sent
+    at once to the two replicas (so most pairs are written by different replicas): every e-mail
+    ends with exactly one owner, the other registration is refused with EMAIL_TAKEN, and
+    FindCustomers (on a crm-projector of the same topic) finds the owner and only the owner."""
+    prefix, _, (r0, r1) = replicas
+    pairs = COLLIDING_CUSTOMERS // 2
+    outcome: dict[str, str] = {}
+    tokens: list[str] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def register(cid: str, email: str, replica) -> None:
+        try:
+            resp = crmtest.register(replica, customer_id=cid, emails=[email])
+            with lock:
+                outcome[cid] = "ok"
+                tokens.append(resp.consistency_token)
+        except grpc.RpcError as e:
+            d = crmtest.error_details(e)
+            with lock:
+                if e.code() == grpc.StatusCode.ALREADY_EXISTS and d.info and \
+                        d.info.reason == "EMAIL_TAKEN":
+                    outcome[cid] = "taken"
+                else:
+                    errors.append(e)
+        except BaseException as e:  # pylint: disable=broad-except
+            errors.append(e)
+
+    def pair(k: int) -> None:
+        email = f"shared-{k}@example.com"
+        a = threading.Thread(target=register, args=(f"col-{k}-a", email, r0))
+        b = threading.Thread(target=register, args=(f"col-{k}-b", email, r1))
+        a.start()
+        b.start()
+        a.join()
+        b.join()
+
+    batch = 16
+    for start in range(0, pairs, batch):
+        threads = [threading.Thread(target=pair, args=(k,))
+                   for k in range(start, min(pairs, start + batch))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert not errors, errors[0]
+
+    owners: dict[str, str] = {}
+    for k in range(pairs):
+        got = sorted(outcome[f"col-{k}-{x}"] for x in "ab")
+        assert got == ["ok", "taken"], f"shared-{k}: {got}"
+        owners[f"shared-{k}@example.com"] = next(
+            f"customers/col-{k}-{x}" for x in "ab" if outcome[f"col-{k}-{x}"] == "ok")
+
+    projector = crmtest.Server(tmp_path / "projector", binary=crmtest.PROJECTOR_BIN,
+                               base_args=["--engine", "kafka", "--kafka-brokers", kafka_brokers,
+                                          "--kafka-topic-prefix", prefix]).start()
+    try:
+        token = crmtest.merge_tokens(*tokens)
+        for email, owner in owners.items():
+            found = projector.query.FindCustomers(spb.FindCustomersRequest(
+                email=email, consistency_token=token))
+            assert [c.name for c in found.customers] == [owner], email
+    finally:
+        projector.stop(check=False)

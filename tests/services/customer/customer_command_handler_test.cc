@@ -350,7 +350,7 @@ TEST_F(CommandHandlerTest, CustomerEventsHaveTheSharedSource) {
   EXPECT_EQ(headers["ce_source"], "crm/command");
 }
 
-TEST_F(CommandHandlerTest, RemovedEmailIsTakenOverByTheNextCustomer) {
+TEST_F(CommandHandlerTest, RemovedEmailIsFreeForTheNextCustomerAtOnce) {
   ASSERT_TRUE(Register("first", "x@example.com").ok());
   crm::v1::UpdateCustomerRequest update;
   update.mutable_customer()->set_name("customers/first");
@@ -358,8 +358,7 @@ TEST_F(CommandHandlerTest, RemovedEmailIsTakenOverByTheNextCustomer) {
   auto removed = handler_->Update(update, Call(update));
   ASSERT_TRUE(removed.ok()) << removed.status();
   ASSERT_EQ(removed->customer().emails_size(), 0);
-  // The first customer's claim lapsed long enough ago: it no longer has the address.
-  clock_.Advance(domain::customer::kClaimLease);
+  // Released by the update: free at once.
   auto second = Register("second", "x@example.com");
   ASSERT_TRUE(second.ok()) << second.status();
   // And the first one cannot take it back.
