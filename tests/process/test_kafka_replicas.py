@@ -168,8 +168,8 @@ def test_two_replicas_racing_to_register_colliding_emails_give_each_one_owner(
         except grpc.RpcError as e:
             d = crmtest.error_details(e)
             with lock:
-                if e.code() == grpc.StatusCode.ALREADY_EXISTS and d.info and \
-                        d.info.reason == "EMAIL_TAKEN":
+                if e.code() == grpc.StatusCode.ALREADY_EXISTS and d.error_info and \
+                        d.error_info.reason == "EMAIL_TAKEN":
                     outcome[cid] = "taken"
                 else:
                     errors.append(e)
