@@ -8,6 +8,7 @@
 #include "absl/strings/str_split.h"
 #include "common/base/proto_util.h"
 #include "common/base/status_macros.h"
+#include "domain/complaint/complaint_aggregate.h"
 #include "readmodel/complaint/complaint_views.h"
 #include "readmodel/complaint/view_keys.h"
 
@@ -27,21 +28,6 @@ std::string CustomerOfName(absl::string_view name) {
     return "";
   }
   return std::string(parts[1]);
-}
-
-// When the step of `event` was done: its business time, else when it was recorded.
-const google::protobuf::Timestamp& StepTime(const EventEnvelope& event) {
-  return event.has_occurred_at() ? event.occurred_at() : event.recorded_at();
-}
-
-void MarkBreached(crm::v1::SlaDeadline& deadline, const crm::events::v1::ComplaintSlaBreached& e) {
-  // A breach of an earlier deadline (before a reopen replaced it) leaves the current one alone.
-  if (e.has_due_time() && deadline.has_due_time() &&
-      (e.due_time().seconds() != deadline.due_time().seconds() ||
-       e.due_time().nanos() != deadline.due_time().nanos())) {
-    return;
-  }
-  deadline.set_breached(true);
 }
 
 // Every index, deadline and breached key a complaint record has.
@@ -66,145 +52,12 @@ std::set<std::string> EntryKeys(const Complaint& c) {
 
 }  // namespace
 
-bool IsComplaintEvent(const EventEnvelope& event) {
-  switch (event.payload_case()) {
-    case EventEnvelope::kComplaintFiled:
-    case EventEnvelope::kComplaintAcknowledged:
-    case EventEnvelope::kComplaintAssigned:
-    case EventEnvelope::kComplaintInvestigationStarted:
-    case EventEnvelope::kComplaintResolved:
-    case EventEnvelope::kComplaintFollowUpVisitRecorded:
-    case EventEnvelope::kComplaintClosed:
-    case EventEnvelope::kComplaintReopened:
-    case EventEnvelope::kComplaintEscalated:
-    case EventEnvelope::kComplaintSlaBreached:
-      return true;
-    default:
-      return false;
-  }
-}
-
-absl::Status ApplyComplaintEvent(Complaint& view, const EventEnvelope& event) {
-  if (event.aggregate_version() != view.version() + 1) {
-    return absl::InvalidArgumentError(absl::StrCat("event version ", event.aggregate_version(),
-                                                   " does not follow version ", view.version()));
-  }
-  if (view.version() == 0 && !event.has_complaint_filed()) {
-    return absl::InvalidArgumentError("the first event of a complaint must be ComplaintFiled");
-  }
-  const google::protobuf::Timestamp& when = StepTime(event);
-  switch (event.payload_case()) {
-    case EventEnvelope::kComplaintFiled: {
-      if (view.version() != 0) {
-        return absl::InvalidArgumentError("ComplaintFiled on a complaint that exists");
-      }
-      const auto& e = event.complaint_filed();
-      view.set_name(event.aggregate());
-      view.set_channel(e.channel());
-      view.set_category(e.category());
-      view.set_severity(e.severity());
-      view.set_description(e.description());
-      view.set_status(crm::v1::FILED);
-      auto* response = view.mutable_response_deadline();
-      response->set_kind(crm::v1::RESPONSE);
-      if (e.has_response_due_time()) *response->mutable_due_time() = e.response_due_time();
-      auto* resolution = view.mutable_resolution_deadline();
-      resolution->set_kind(crm::v1::RESOLUTION);
-      if (e.has_resolution_due_time()) *resolution->mutable_due_time() = e.resolution_due_time();
-      *view.mutable_create_time() = event.recorded_at();
-      break;
-    }
-    case EventEnvelope::kComplaintAcknowledged:
-      view.set_status(crm::v1::ACKNOWLEDGED);
-      if (!view.response_deadline().has_met_time()) {
-        *view.mutable_response_deadline()->mutable_met_time() = when;
-      }
-      break;
-    case EventEnvelope::kComplaintAssigned: {
-      const auto status = view.status();
-      if (status == crm::v1::FILED || status == crm::v1::ACKNOWLEDGED ||
-          status == crm::v1::REOPENED) {
-        view.set_status(crm::v1::ASSIGNED);
-      }
-      *view.mutable_assignee() = event.complaint_assigned().assignee();
-      break;
-    }
-    case EventEnvelope::kComplaintInvestigationStarted: {
-      view.set_status(crm::v1::INVESTIGATING);
-      const auto& assignee = event.complaint_investigation_started().assignee();
-      if (!assignee.staff_id().empty()) *view.mutable_assignee() = assignee;
-      break;
-    }
-    case EventEnvelope::kComplaintResolved: {
-      const auto& e = event.complaint_resolved();
-      view.set_status(crm::v1::RESOLVED);
-      view.set_resolution(e.resolution());
-      view.set_root_cause(e.root_cause());
-      *view.mutable_resolve_time() = when;
-      if (!view.resolution_deadline().has_met_time()) {
-        *view.mutable_resolution_deadline()->mutable_met_time() = when;
-      }
-      break;
-    }
-    case EventEnvelope::kComplaintFollowUpVisitRecorded: {
-      view.set_status(crm::v1::FOLLOWED_UP);
-      *view.mutable_follow_up() = event.complaint_follow_up_visit_recorded().visit();
-      if (!view.follow_up().has_visit_time()) {
-        *view.mutable_follow_up()->mutable_visit_time() = when;
-      }
-      break;
-    }
-    case EventEnvelope::kComplaintClosed:
-      view.set_status(crm::v1::CLOSED);
-      *view.mutable_close_time() = when;
-      break;
-    case EventEnvelope::kComplaintReopened: {
-      const auto& e = event.complaint_reopened();
-      view.set_status(crm::v1::REOPENED);
-      view.set_reopen_count(view.reopen_count() + 1);
-      // No longer resolved: the next ResolveComplaint records the new resolution. The previous
-      // one stays in the history.
-      view.clear_resolution();
-      view.clear_root_cause();
-      view.clear_resolve_time();
-      view.clear_close_time();
-      auto* resolution = view.mutable_resolution_deadline();
-      resolution->Clear();
-      resolution->set_kind(crm::v1::RESOLUTION);
-      if (e.has_resolution_due_time()) *resolution->mutable_due_time() = e.resolution_due_time();
-      break;
-    }
-    case EventEnvelope::kComplaintEscalated: {
-      const auto& e = event.complaint_escalated();
-      view.set_escalation_level(e.level());
-      *view.mutable_escalated_to() = e.to();
-      break;
-    }
-    case EventEnvelope::kComplaintSlaBreached: {
-      const auto& e = event.complaint_sla_breached();
-      if (e.kind() == crm::v1::RESPONSE) {
-        MarkBreached(*view.mutable_response_deadline(), e);
-      } else if (e.kind() == crm::v1::RESOLUTION) {
-        MarkBreached(*view.mutable_resolution_deadline(), e);
-      }
-      break;
-    }
-    default:
-      return absl::InvalidArgumentError(
-          absl::StrCat("not a complaint event: ", event.event_type()));
-  }
-  view.set_version(event.aggregate_version());
-  view.set_etag(absl::StrCat("v", view.version()));
-  *view.mutable_update_time() = event.recorded_at();
-  return absl::OkStatus();
-}
-
 absl::Status ComplaintViewFold::Apply(const eventlog::LogRecord& record, kv::KvBatch& batch) {
   EventEnvelope event;
   if (!event.ParseFromString(record.value)) {
     return absl::DataLossError("record is not a crm.events.v1.EventEnvelope");
   }
-  if (!IsComplaintEvent(event)) return absl::OkStatus();  // another fold's business
+  if (!domain::complaint::IsComplaintEvent(event)) return absl::OkStatus();  // another fold's
 
   const std::string& name = event.aggregate();
   const std::string customer_id = CustomerOfName(name);
@@ -222,7 +75,8 @@ absl::Status ComplaintViewFold::Apply(const eventlog::LogRecord& record, kv::KvB
   if (event.aggregate_version() <= before.version()) return absl::OkStatus();  // seen already
 
   Complaint after = before;
-  absl::Status applied = ApplyComplaintEvent(after, event);
+  // The one reading of a complaint event: the domain's, as the command side applies it.
+  absl::Status applied = domain::complaint::Apply(after, event);
   if (!applied.ok()) {
     return absl::DataLossError(absl::StrCat("event ", event.event_id(), " of ", name,
                                             " cannot be applied: ", applied.message()));

@@ -230,8 +230,11 @@ TEST_F(FoldTest, ReopenSetsNewResolutionDeadlineAndGoesThroughAssignmentAgain) {
   EXPECT_FALSE(c.resolution_deadline().has_met_time());
   EXPECT_FALSE(c.resolution_deadline().breached());
   EXPECT_TRUE(c.response_deadline().has_met_time()) << "the response deadline stays met";
-  EXPECT_TRUE(c.resolution().empty());
-  EXPECT_FALSE(c.has_resolve_time());
+  // Issue 8: the view cleared these while the command answered them kept ("keep the last values
+  // until replaced"); one reading of the event now, the domain's.
+  EXPECT_FALSE(c.resolution().empty()) << "the last resolution stays until replaced";
+  EXPECT_EQ(c.root_cause(), crm::v1::PRODUCT_DEFECT);
+  EXPECT_EQ(c.resolve_time().seconds(), absl::ToUnixSeconds(t + absl::Hours(4)));
   EXPECT_FALSE(c.follow_up().satisfied()) << "the last visit stays";
   EXPECT_EQ(Names({.status = crm::v1::REOPENED}), std::vector<std::string>{kName});
 
@@ -250,6 +253,21 @@ TEST_F(FoldTest, ReopenSetsNewResolutionDeadlineAndGoesThroughAssignmentAgain) {
   EXPECT_EQ(c.status(), crm::v1::RESOLVED);
   EXPECT_EQ(c.resolution_deadline().met_time().seconds(), absl::ToUnixSeconds(t + absl::Hours(8)));
   EXPECT_TRUE(Names({.overdue_only = true}).empty());
+}
+
+// Issue 8: an automatic escalation with nobody above the holder cleared escalated_to in the view;
+// the command side keeps it ("stays as it was").
+TEST_F(FoldTest, EscalationWithNobodyAboveKeepsEscalatedTo) {
+  const absl::Time t = T0();
+  ASSERT_TRUE(Feed(Stamp(kName, 1, t,
+                         Filed(crm::v1::PRODUCT_QUALITY, crm::v1::MINOR, t + absl::Hours(48),
+                               t + absl::Hours(24 * 7))))
+                  .ok());
+  ASSERT_TRUE(Feed(Stamp(kName, 2, t + absl::Hours(1), Escalated(1, "", "boss"))).ok());
+  ASSERT_TRUE(Feed(Stamp(kName, 3, t + absl::Hours(2), Escalated(2, "boss", ""))).ok());
+  const Complaint c = Get(kName);
+  EXPECT_EQ(c.escalation_level(), 2);
+  EXPECT_EQ(c.escalated_to().staff_id(), "boss");
 }
 
 TEST_F(FoldTest, BreachMarksDeadlineAndKeepsComplaintOverdueUntilResolved) {
@@ -367,17 +385,6 @@ TEST_F(FoldTest, IgnoresOtherEvents) {
   ASSERT_TRUE(Feed(staff).ok());
   EXPECT_EQ(last_batch_count_, 0u);
   EXPECT_TRUE(Dump(*store_).empty());
-}
-
-TEST_F(FoldTest, ApplyRejectsNonComplaintEvents) {
-  Complaint view;
-  ASSERT_TRUE(ApplyComplaintEvent(
-                  view, Stamp(kName, 1, T0(), Filed(crm::v1::BILLING, crm::v1::MINOR, T0(), T0())))
-                  .ok());
-  EventEnvelope other = Stamp(kName, 2, T0(), EventEnvelope());
-  other.mutable_customer_tagged()->set_tag("x");
-  EXPECT_EQ(ApplyComplaintEvent(view, other).code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_FALSE(IsComplaintEvent(other));
 }
 
 // Many complaints of several customers interleaved with customer events, through the runner.
