@@ -3,6 +3,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include <atomic>
+#include <deque>
 #include <map>
 #include <thread>
 
@@ -186,8 +187,22 @@ class KafkaReader final : public LogReader {
 }  // namespace
 
 // The transactional producer of one owned partition. Transactions on it are serialized by mu.
+// One Append waiting for its partition's next transaction (group commit).
+struct QueuedAppend {
+  absl::string_view key;
+  std::vector<AppendValue>* values;
+  absl::Time deadline;
+  bool done = false;
+  absl::StatusOr<LogPosition> result = absl::UnknownError("not appended");
+};
+
 struct PartitionWriter {
   rd_kafka_t* producer = nullptr;
+  // Appends waiting for a transaction, in arrival order. The one at the front leads: it takes
+  // every append queued behind it (up to a bound) into one transaction, answers them all, and
+  // hands the front to the next one. leveldb's group commit, per partition.
+  absl::Mutex queue_mu;
+  std::deque<QueuedAppend*> queue ABSL_GUARDED_BY(queue_mu);
   absl::Mutex mu;
   bool fenced ABSL_GUARDED_BY(mu) = false;  // another process took the partition
   bool broken ABSL_GUARDED_BY(mu) = false;  // a fatal producer error: start a new producer
@@ -273,6 +288,10 @@ struct KafkaEventLog::Impl {
                      {"acks", "all"},
                      {"transactional.id", txn_id},
                      {"linger.ms", "1"},
+                     // Kafka answers CONCURRENT_TRANSACTIONS to a transaction begun right after
+                     // the previous commit; librdkafka retries after retry.backoff.ms (100 ms by
+                     // default), which would cap a partition at a few transactions a second.
+                     {"retry.backoff.ms", "5"},
                      {"compression.type", "lz4"},
                      // Must cover message.timeout.ms.
                      {"transaction.timeout.ms",
@@ -509,27 +528,88 @@ absl::StatusOr<LogPosition> KafkaEventLog::AppendTransactional(int32_t partition
         absl::StrCat("partition ", partition, " is written by another replica"));
   }
   PartitionWriter& w = *it->second;
+  QueuedAppend me{.key = key, .values = &values, .deadline = deadline};
+  std::vector<QueuedAppend*> group;
+  {
+    absl::MutexLock lock(&w.queue_mu);
+    w.queue.push_back(&me);
+    struct Arg {
+      PartitionWriter* w;
+      QueuedAppend* me;
+    } arg{&w, &me};
+    w.queue_mu.Await(absl::Condition(
+        +[](Arg* a) ABSL_EXCLUSIVE_LOCKS_REQUIRED(a->w->queue_mu) {
+          return a->me->done || a->w->queue.front() == a->me;
+        },
+        &arg));
+    if (me.done) return me.result;  // a leader appended it
+    // This append leads: it takes the appends queued behind it, bounded in count and bytes.
+    size_t records = 0, bytes = 0;
+    for (QueuedAppend* q : w.queue) {
+      size_t q_bytes = 0;
+      for (const auto& v : *q->values) q_bytes += v.value.size();
+      if (!group.empty() && (records + q->values->size() > kMaxRecordsPerTransaction ||
+                             bytes + q_bytes > kMaxBytesPerTransaction)) {
+        break;
+      }
+      group.push_back(q);
+      records += q->values->size();
+      bytes += q_bytes;
+    }
+  }
+  absl::Time group_deadline = deadline;
+  for (QueuedAppend* q : group) group_deadline = std::max(group_deadline, q->deadline);
+  std::vector<absl::StatusOr<LogPosition>> results =
+      CommitGroup(w, partition, group, group_deadline);
+  {
+    absl::MutexLock lock(&w.queue_mu);
+    for (size_t i = 0; i < group.size(); ++i) {
+      group[i]->result = std::move(results[i]);
+      group[i]->done = true;
+      w.queue.pop_front();
+    }
+  }
+  transactions_.fetch_add(1, std::memory_order_relaxed);
+  return me.result;
+}
+
+std::vector<absl::StatusOr<LogPosition>> KafkaEventLog::CommitGroup(
+    PartitionWriter& w, int32_t partition, const std::vector<QueuedAppend*>& group,
+    absl::Time deadline) {
+  auto all = [&](absl::Status status) {
+    return std::vector<absl::StatusOr<LogPosition>>(group.size(), status);
+  };
   absl::MutexLock lock(&w.mu);
-  CRM_RETURN_IF_ERROR(ResolveLocked(w, partition, deadline));
+  if (absl::Status s = ResolveLocked(w, partition, deadline); !s.ok()) return all(s);
   if (rd_kafka_error_t* e = rd_kafka_begin_transaction(w.producer)) {
     NoteFailure(w, e);
-    return TxnError(e, "begin transaction");
+    return all(TxnError(e, "begin transaction"));
   }
-  auto pending = std::make_shared<Pending>();
-  pending->partition = partition;
-  {
-    absl::MutexLock plock(&pending->mu);
-    pending->remaining = static_cast<int>(values.size());
+  std::vector<std::shared_ptr<Pending>> pendings;
+  for (QueuedAppend* q : group) {
+    auto pending = std::make_shared<Pending>();
+    pending->partition = partition;
+    {
+      absl::MutexLock plock(&pending->mu);
+      pending->remaining = static_cast<int>(q->values->size());
+    }
+    pendings.push_back(pending);
   }
-  for (const auto& v : values) {
-    rd_kafka_resp_err_t e =
-        ProduceOne(w.producer, impl_->options.topic, partition, key, v, pending);
-    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+  for (size_t i = 0; i < group.size(); ++i) {
+    for (const auto& v : *group[i]->values) {
+      rd_kafka_resp_err_t e =
+          ProduceOne(w.producer, impl_->options.topic, partition, group[i]->key, v, pendings[i]);
+      if (e == RD_KAFKA_RESP_ERR_NO_ERROR) continue;
       if (rd_kafka_error_t* ae = rd_kafka_abort_transaction(w.producer, TimeoutMs(deadline))) {
         w.unfinished = PartitionWriter::Unfinished::kAbort;  // resumed by the next Settle/Append
         rd_kafka_error_destroy(ae);
       }
-      return KafkaError(e, "produce");
+      // The append that could not be produced gets its own error; the others of the group were
+      // aborted with it: not recorded, safe to retry.
+      std::vector<absl::StatusOr<LogPosition>> out = all(absl::UnavailableError(
+          "the transaction was aborted: another append of it could not be produced; retry"));
+      out[i] = KafkaError(e, "produce");
+      return out;
     }
   }
   if (rd_kafka_error_t* e = rd_kafka_commit_transaction(w.producer, TimeoutMs(deadline))) {
@@ -547,19 +627,24 @@ absl::StatusOr<LogPosition> KafkaEventLog::AppendTransactional(int32_t partition
     } else {
       w.unfinished = PartitionWriter::Unfinished::kCommit;  // e.g. timed out: may yet succeed
     }
-    return TxnError(e, "commit transaction");
+    return all(TxnError(e, "commit transaction"));
   }
-  absl::MutexLock plock(&pending->mu);
-  // The commit flushed every record, so every delivery report has been served.
-  pending->mu.AwaitWithDeadline(
-      absl::Condition(
-          +[](Pending* p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(p->mu) { return p->remaining == 0; },
-          pending.get()),
-      absl::Now() + absl::Seconds(5));
-  if (pending->remaining > 0 || !pending->status.ok()) {
-    return absl::InternalError("transaction committed but delivery reports are missing");
+  std::vector<absl::StatusOr<LogPosition>> out;
+  for (const auto& pending : pendings) {
+    absl::MutexLock plock(&pending->mu);
+    // The commit flushed every record, so every delivery report has been served.
+    pending->mu.AwaitWithDeadline(
+        absl::Condition(
+            +[](Pending* p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(p->mu) { return p->remaining == 0; },
+            pending.get()),
+        absl::Now() + absl::Seconds(5));
+    if (pending->remaining > 0 || !pending->status.ok()) {
+      out.push_back(absl::InternalError("transaction committed but delivery reports are missing"));
+    } else {
+      out.push_back(pending->last);
+    }
   }
-  return pending->last;
+  return out;
 }
 
 absl::Status KafkaEventLog::ResolveLocked(PartitionWriter& w, int32_t partition,

@@ -14,6 +14,7 @@
 // Thread-safe. librdkafka types stay inside kafka_event_log.cc.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -78,6 +79,14 @@ class KafkaEventLog final : public EventLog {
   // Whether this process writes `partition` (always true without transactional_id_prefix).
   bool Writes(int32_t partition) const;
 
+  // Transactional mode: appends to one partition that arrive while its transaction is in flight
+  // go together into the next one (group commit); each is answered once that one committed.
+  // Bounds of one transaction:
+  static constexpr size_t kMaxRecordsPerTransaction = 1000;
+  static constexpr size_t kMaxBytesPerTransaction = 4 << 20;
+  // Transactions run so far (committed or not), for tests and metrics.
+  int64_t transactions() const { return transactions_.load(std::memory_order_relaxed); }
+
   struct Impl;
 
  private:
@@ -85,9 +94,14 @@ class KafkaEventLog final : public EventLog {
   absl::StatusOr<LogPosition> AppendTransactional(int32_t partition, absl::string_view key,
                                                   std::vector<AppendValue> values,
                                                   absl::Time deadline);
+  // One transaction for a group of queued appends; a result per append, in order.
+  std::vector<absl::StatusOr<LogPosition>> CommitGroup(
+      struct PartitionWriter& writer, int32_t partition,
+      const std::vector<struct QueuedAppend*>& group, absl::Time deadline);
   absl::Status ResolveLocked(struct PartitionWriter& writer, int32_t partition,
                              absl::Time deadline);
   std::unique_ptr<Impl> impl_;
+  std::atomic<int64_t> transactions_{0};
 };
 
 }  // namespace crm::eventlog
