@@ -51,7 +51,7 @@ else
   fi
   PREFIX="bench-$(date +%s)"
   ARGS=(--engine kafka --kafka-brokers "$CRM_KAFKA_BROKERS" --kafka-topic-prefix "$PREFIX"
-        --log-level warn)
+        --log-level warn ${EXTRA_ARGS:-})
   "$BUILD_DIR/apps/crm_command/crm-command" "${ARGS[@]}" --data-dir "$WORK/command" \
     --listen 127.0.0.1:0 --port-file "$WORK/port" >"$WORK/command.log" 2>&1 &
   PIDS+=($!)
@@ -63,13 +63,15 @@ else
 fi
 
 run() {  # run CALL DATA CONCURRENCY: prints "rate p50_ms p99_ms"
-  "$GHZ" --insecure --call "$1" -d "$2" -c "$3" -n "$REQUESTS" --connections 4 -O json \
+  local connections=$(($3 < 4 ? $3 : 4))
+  "$GHZ" --insecure --call "$1" -d "$2" -c "$3" -n "$REQUESTS" --connections "$connections" -O json \
     "127.0.0.1:$PORT" 2>/dev/null | python3 -c '
 import json, sys
 r = json.load(sys.stdin)
 lat = {d["percentage"]: d["latency"] / 1e6 for d in r.get("latencyDistribution") or []}
 errors = sum(v for k, v in (r.get("statusCodeDistribution") or {}).items() if k != "OK")
-print(f"{r[\"rps\"]:.0f} {lat.get(50, 0):.1f} {lat.get(99, 0):.1f} {errors}")'
+rps = r["rps"]
+print(f"{rps:.0f} {lat.get(50, 0):.1f} {lat.get(99, 0):.1f} {errors}")'
 }
 
 echo "| engine | command | concurrency | rate/s | p50 ms | p99 ms | errors | health rate/s | ratio |"

@@ -26,7 +26,9 @@ struct Config {
   std::string listen = "0.0.0.0:50051";
   std::string port_file;
   std::string log_level = "info";
-  int workers = 16;
+  // Commands wait for the log on their worker; on Kafka, more waiting commands make larger
+  // transactions (group commit), so the default is well above the core count.
+  int workers = 64;
   int max_queued = 4096;
   int shutdown_grace_seconds = 20;
 
