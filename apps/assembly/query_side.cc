@@ -15,7 +15,7 @@
 #include "readmodel/customer/customer_views.h"
 #include "readmodel/segment/segment_views.h"
 #include "services/analytics/analytics_query_service.h"
-#include "services/complaint_query/complaint_query_service.h"
+#include "services/complaint/complaint_query_service.h"
 #include "services/customer/customer_query_service.h"
 #include "services/interaction/interaction_query_service.h"
 #include "services/org/org_query_service.h"
@@ -60,8 +60,8 @@ struct QuerySide::Parts {
   services::customer::CustomerQueryService customer_service;
 
   readmodel::complaint::ComplaintViews complaint_views;
-  services::complaint_query::ComplaintQueries complaint_queries;
-  services::complaint_query::ComplaintQueryService complaint_service;
+  services::complaint::ComplaintQueries complaint_queries;
+  services::complaint::ComplaintQueryService complaint_service;
 
   readmodel::analytics::AnalyticsViews analytics_views;
   services::analytics::AnalyticsQueries analytics_queries;

@@ -3,7 +3,6 @@
 #include "common/base/status_macros.h"
 #include "common/status/errors.h"
 #include "domain/org/org_names.h"
-#include "services/analytics/query_support.h"
 #include "services/query/query_support.h"
 
 namespace crm::services::analytics {
@@ -32,9 +31,10 @@ absl::Status AnalyticsQueries::AwaitToken(const std::string& token,
 
 absl::StatusOr<crm::v1::ComplaintStats> AnalyticsQueries::GetComplaintStats(
     const crm::v1::GetComplaintStatsRequest& request, const rpc::CallContext& call) const {
-  CRM_ASSIGN_OR_RETURN(Window window,
-                       CheckWindow(request.has_start_time(), request.start_time(), "start_time",
-                                   request.has_end_time(), request.end_time(), "end_time"));
+  CRM_ASSIGN_OR_RETURN(
+      query::Window window,
+      query::CheckWindow(request.has_start_time(), request.start_time(), "start_time",
+                         request.has_end_time(), request.end_time(), "end_time"));
   CRM_RETURN_IF_ERROR(AwaitToken(request.consistency_token(), call));
   return views_->GetComplaintStats(window.start, window.end);
 }

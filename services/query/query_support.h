@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -13,6 +14,7 @@
 #include "absl/time/time.h"
 #include "common/fold/fold_runner.h"
 #include "common/rpc/unary.h"
+#include "google/protobuf/timestamp.pb.h"
 
 namespace crm::services::query {
 
@@ -34,5 +36,23 @@ absl::Status AwaitConsistencyToken(fold::FoldRunner* runner, const std::string& 
 // `resource_type` (e.g. "crm.v1.Complaint").
 absl::Status NotFound(absl::string_view name, absl::string_view reason,
                       absl::string_view resource_type);
+
+// Time fields of report queries (analytics, segments).
+// The time in `ts` if it is set (nullopt if not). INVALID_ARGUMENT naming `field` if it is not a
+// valid Timestamp (0001-01-01 to 9999-12-31, nanos in [0, 1e9)).
+absl::StatusOr<std::optional<absl::Time>> OptionalTime(bool has,
+                                                       const google::protobuf::Timestamp& ts,
+                                                       absl::string_view field);
+
+// A window [start, end) from two optional Timestamp fields; INVALID_ARGUMENT naming the field if
+// one is malformed, or `end_field` if end is not after start.
+struct Window {
+  std::optional<absl::Time> start;
+  std::optional<absl::Time> end;
+};
+absl::StatusOr<Window> CheckWindow(bool has_start, const google::protobuf::Timestamp& start,
+                                   absl::string_view start_field, bool has_end,
+                                   const google::protobuf::Timestamp& end,
+                                   absl::string_view end_field);
 
 }  // namespace crm::services::query

@@ -4,7 +4,6 @@
 #include "common/base/status_macros.h"
 #include "common/status/errors.h"
 #include "domain/customer/customer_aggregate.h"
-#include "services/analytics/query_support.h"
 #include "services/query/query_support.h"
 
 namespace crm::services::segment {
@@ -18,7 +17,7 @@ absl::StatusOr<crm::v1::CustomerValue> SegmentQueries::GetCustomerValue(
     const crm::v1::GetCustomerValueRequest& request, const rpc::CallContext& call) const {
   CRM_ASSIGN_OR_RETURN(std::string id, domain::customer::ParseCustomerName(request.name(), "name"));
   CRM_ASSIGN_OR_RETURN(std::optional<absl::Time> as_of,
-                       analytics::OptionalTime(request.has_as_of(), request.as_of(), "as_of"));
+                       query::OptionalTime(request.has_as_of(), request.as_of(), "as_of"));
   CRM_RETURN_IF_ERROR(AwaitToken(request.consistency_token(), call));
   CRM_ASSIGN_OR_RETURN(auto value, views_->GetCustomerValue(id, as_of.value_or(clock_->Now())));
   if (!value.has_value()) {
@@ -38,9 +37,9 @@ absl::StatusOr<crm::v1::SegmentSizes> SegmentQueries::GetSegmentSizes(
 absl::StatusOr<crm::v1::LifecycleFunnel> SegmentQueries::GetLifecycleFunnel(
     const crm::v1::GetLifecycleFunnelRequest& request, const rpc::CallContext& call) const {
   CRM_ASSIGN_OR_RETURN(
-      analytics::Window window,
-      analytics::CheckWindow(request.has_start_time(), request.start_time(), "start_time",
-                             request.has_end_time(), request.end_time(), "end_time"));
+      query::Window window,
+      query::CheckWindow(request.has_start_time(), request.start_time(), "start_time",
+                         request.has_end_time(), request.end_time(), "end_time"));
   CRM_RETURN_IF_ERROR(AwaitToken(request.consistency_token(), call));
   return views_->GetLifecycleFunnel(window.start, window.end);
 }

@@ -1,4 +1,4 @@
-#include "services/complaint_query/complaint_query_service.h"
+#include "services/complaint/complaint_query_service.h"
 
 #include <algorithm>
 #include <vector>
@@ -15,7 +15,7 @@
 #include "services/query/page_token.h"
 #include "services/query/query_support.h"
 
-namespace crm::services::complaint_query {
+namespace crm::services::complaint {
 namespace {
 
 using readmodel::complaint::ComplaintViews;
@@ -152,4 +152,4 @@ grpc::ServerUnaryReactor* ComplaintQueryService::ListComplaints(grpc::CallbackSe
       [this](const auto& request, const auto& call) { return queries_->List(request, call); });
 }
 
-}  // namespace crm::services::complaint_query
+}  // namespace crm::services::complaint

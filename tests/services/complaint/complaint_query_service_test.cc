@@ -1,4 +1,4 @@
-#include "services/complaint_query/complaint_query_service.h"
+#include "services/complaint/complaint_query_service.h"
 
 #include <filesystem>
 #include <memory>
@@ -17,7 +17,7 @@
 #include "projections/complaint/complaint_view_fold.h"
 #include "tests/projections/complaint/complaint_event_builders.h"
 
-namespace crm::services::complaint_query {
+namespace crm::services::complaint {
 namespace {
 
 using namespace crm::testing::complaint;  // NOLINT: test builders
@@ -355,4 +355,4 @@ TEST_F(ComplaintQueriesTest, ServesOverGrpc) {
 }
 
 }  // namespace
-}  // namespace crm::services::complaint_query
+}  // namespace crm::services::complaint

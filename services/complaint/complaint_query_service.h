@@ -21,7 +21,7 @@
 #include "crm/v1/complaint_query_service.grpc.pb.h"
 #include "readmodel/complaint/complaint_views.h"
 
-namespace crm::services::complaint_query {
+namespace crm::services::complaint {
 
 using ComplaintQueryRawBase = crm::v1::ComplaintQueryService::WithRawCallbackMethod_GetComplaint<
     crm::v1::ComplaintQueryService::WithRawCallbackMethod_GetComplaintHistory<
@@ -88,4 +88,4 @@ class ComplaintQueryService final : public ComplaintQueryRawBase {
   rpc::Executor* const executor_;
 };
 
-}  // namespace crm::services::complaint_query
+}  // namespace crm::services::complaint
