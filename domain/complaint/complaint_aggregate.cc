@@ -12,8 +12,8 @@
 #include "common/base/time_util.h"
 #include "common/status/errors.h"
 #include "common/status/violations.h"
+#include "domain/common/field_checks.h"
 #include "domain/customer/customer_aggregate.h"
-#include "domain/customer/validation.h"
 #include "domain/org/org_rules.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "google/protobuf/util/time_util.h"
@@ -70,7 +70,7 @@ struct Target {
 Target CheckTarget(absl::string_view name, absl::string_view request_id, absl::string_view etag,
                    Violations& v) {
   Target target;
-  v.Add(customer::ValidateRequestId(request_id, "request_id"));
+  v.Add(crm::domain::ValidateRequestId(request_id, "request_id"));
   auto parts = ParseComplaintName(name, "name");
   if (v.Check(parts)) target.name = ComplaintName(parts->customer_id, parts->complaint_id);
   if (!etag.empty()) {
@@ -157,7 +157,7 @@ absl::Status NeedLookup(const DecideContext& context) {
 }
 
 void CheckReason(absl::string_view reason, Violations& v) {
-  v.Add(customer::ValidateText(reason, kMaxReason, /*required=*/false, "reason"));
+  v.Add(crm::domain::ValidateText(reason, kMaxReason, /*required=*/false, "reason"));
 }
 
 Events One(Event event) {
@@ -189,8 +189,8 @@ void CheckVisitFields(const crm::v1::RecordFollowUpVisitRequest& request, Violat
   }
   const crm::v1::FollowUpVisit& visit = request.visit();
   if (visit.csat() < 1 || visit.csat() > 5) v.Add("visit.csat", "must be 1 to 5");
-  v.Add(customer::ValidateText(visit.comment(), kMaxVisitComment, /*required=*/false,
-                               "visit.comment"));
+  v.Add(crm::domain::ValidateText(visit.comment(), kMaxVisitComment, /*required=*/false,
+                                  "visit.comment"));
   if (visit.has_visit_time() && !base::IsValidTimestamp(visit.visit_time())) {
     v.Add("visit.visit_time", "is not a valid timestamp");
   }
@@ -285,7 +285,7 @@ ComplaintStatus StatusAfter(Command command, ComplaintStatus from) {
 absl::Status ValidateRequest(const crm::v1::FileComplaintRequest& request,
                              absl::string_view complaint_id) {
   Violations v;
-  v.Add(customer::ValidateRequestId(request.request_id(), "request_id"));
+  v.Add(crm::domain::ValidateRequestId(request.request_id(), "request_id"));
   v.Check(customer::ParseCustomerName(request.parent(), "parent"));
   v.Add(ValidateComplaintId(complaint_id, "complaint_id"));
   const crm::v1::Complaint& in = request.complaint();
@@ -304,8 +304,8 @@ absl::Status ValidateRequest(const crm::v1::FileComplaintRequest& request,
   } else if (!crm::v1::ComplaintSeverity_IsValid(in.severity())) {
     v.Add("complaint.severity", absl::StrCat("unknown value ", static_cast<int>(in.severity())));
   }
-  v.Add(customer::ValidateText(in.description(), kMaxDescription, /*required=*/true,
-                               "complaint.description"));
+  v.Add(crm::domain::ValidateText(in.description(), kMaxDescription, /*required=*/true,
+                                  "complaint.description"));
   // Fields other commands set, and output-only ones: rejected rather than silently dropped.
   if (in.status() != crm::v1::COMPLAINT_STATUS_UNSPECIFIED) {
     v.Add("complaint.status", "is output only");
@@ -336,7 +336,7 @@ absl::Status ValidateRequest(const crm::v1::AcknowledgeComplaintRequest& request
   Violations v;
   TargetOf(request, v);
   if (!request.responder().empty()) {
-    v.Add(customer::ValidateStaffId(request.responder(), "responder"));
+    v.Add(crm::domain::ValidateStaffId(request.responder(), "responder"));
   }
   return v.ToStatus();
 }
@@ -344,7 +344,7 @@ absl::Status ValidateRequest(const crm::v1::AcknowledgeComplaintRequest& request
 absl::Status ValidateRequest(const crm::v1::AssignComplaintRequest& request) {
   Violations v;
   TargetOf(request, v);
-  v.Add(customer::ValidateStaffId(request.assignee(), "assignee"));
+  v.Add(crm::domain::ValidateStaffId(request.assignee(), "assignee"));
   return v.ToStatus();
 }
 
@@ -357,8 +357,8 @@ absl::Status ValidateRequest(const crm::v1::StartInvestigationRequest& request) 
 absl::Status ValidateRequest(const crm::v1::ResolveComplaintRequest& request) {
   Violations v;
   TargetOf(request, v);
-  v.Add(customer::ValidateText(request.resolution(), kMaxResolution, /*required=*/true,
-                               "resolution"));
+  v.Add(crm::domain::ValidateText(request.resolution(), kMaxResolution, /*required=*/true,
+                                  "resolution"));
   if (request.root_cause() == crm::v1::ROOT_CAUSE_UNSPECIFIED) {
     v.Add("root_cause", "is required");
   } else if (!crm::v1::RootCause_IsValid(request.root_cause())) {
@@ -805,7 +805,7 @@ absl::StatusOr<ComplaintNameParts> ParseComplaintName(absl::string_view name,
   if (name.empty()) return crm::status::InvalidArgument(field, "is required");
   std::vector<absl::string_view> parts = absl::StrSplit(name, '/');
   if (parts.size() != 4 || parts[0] != "customers" || parts[2] != "complaints" ||
-      !customer::ValidateCustomerId(parts[1], field).ok() ||
+      !crm::domain::ValidateCustomerId(parts[1], field).ok() ||
       !ValidateComplaintId(parts[3], field).ok()) {
     return crm::status::InvalidArgument(
         field,
@@ -816,7 +816,7 @@ absl::StatusOr<ComplaintNameParts> ParseComplaintName(absl::string_view name,
 }
 
 absl::Status ValidateComplaintId(absl::string_view id, absl::string_view field) {
-  return customer::ValidateCustomerId(id, field);
+  return crm::domain::ValidateCustomerId(id, field);
 }
 
 }  // namespace crm::domain::complaint

@@ -13,8 +13,8 @@
 #include "common/base/time_util.h"
 #include "common/status/errors.h"
 #include "common/status/violations.h"
+#include "domain/common/field_checks.h"
 #include "domain/customer/customer_aggregate.h"
-#include "domain/customer/validation.h"
 #include "google/protobuf/util/time_util.h"
 #include "google/rpc/error_details.pb.h"
 
@@ -43,7 +43,7 @@ absl::StatusOr<ChildName> ParseChildName(absl::string_view name, absl::string_vi
   const std::string shape = absl::StrCat("must be customers/{customer_id}/", collection,
                                          "/{id} with ids of 1 to 63 of ", "[a-z0-9-]");
   if (parts.size() != 4 || parts[0] != "customers" || parts[2] != collection ||
-      !customer::ValidateCustomerId(parts[1], field).ok() ||
+      !crm::domain::ValidateCustomerId(parts[1], field).ok() ||
       !ValidateInteractionId(parts[3], field).ok()) {
     return status::InvalidArgument(field, shape);
   }
@@ -109,7 +109,7 @@ absl::StatusOr<ChildName> ParseComplaintName(absl::string_view name, absl::strin
 
 absl::Status ValidateInteractionId(absl::string_view id, absl::string_view field) {
   // Same shape as customer ids.
-  return customer::ValidateCustomerId(id, field);
+  return crm::domain::ValidateCustomerId(id, field);
 }
 
 bool IsInteractionEvent(const Event& event) {
@@ -122,7 +122,7 @@ absl::StatusOr<Events> DecideLogInteraction(const State& state,
                                             absl::string_view interaction_id,
                                             const DecideContext& context) {
   Violations v;
-  v.Add(customer::ValidateRequestId(request.request_id(), "request_id"));
+  v.Add(crm::domain::ValidateRequestId(request.request_id(), "request_id"));
   absl::StatusOr<std::string> customer_id = customer::ParseCustomerName(request.parent(), "parent");
   v.Check(customer_id);
   v.Add(ValidateInteractionId(interaction_id, "interaction_id"));
@@ -140,16 +140,16 @@ absl::StatusOr<Events> DecideLogInteraction(const State& state,
     v.Add("interaction.direction",
           absl::StrCat("unknown value ", static_cast<int>(in.direction())));
   }
-  v.Add(customer::ValidateStaffId(in.staff_id(), "interaction.staff_id"));
+  v.Add(crm::domain::ValidateStaffId(in.staff_id(), "interaction.staff_id"));
   const bool occurred_ok = CheckTimestamp(in.has_occurred_at(), in.occurred_at(),
                                           /*required=*/true, "interaction.occurred_at", v);
   if (occurred_ok && base::ToTime(in.occurred_at()) > context.now + kMaxOccurredFutureSkew) {
     v.Add("interaction.occurred_at", "must not be more than one day in the future");
   }
-  v.Add(
-      customer::ValidateText(in.summary(), kMaxSummary, /*required=*/true, "interaction.summary"));
-  v.Add(
-      customer::ValidateText(in.outcome(), kMaxOutcome, /*required=*/false, "interaction.outcome"));
+  v.Add(crm::domain::ValidateText(in.summary(), kMaxSummary, /*required=*/true,
+                                  "interaction.summary"));
+  v.Add(crm::domain::ValidateText(in.outcome(), kMaxOutcome, /*required=*/false,
+                                  "interaction.outcome"));
   if (CheckTimestamp(in.has_follow_up_due_time(), in.follow_up_due_time(), /*required=*/false,
                      "interaction.follow_up_due_time", v) &&
       occurred_ok && !TimestampLess(in.occurred_at(), in.follow_up_due_time())) {
@@ -220,7 +220,7 @@ absl::StatusOr<Events> DecideCompleteFollowUp(const State& state,
                                               const crm::v1::CompleteFollowUpRequest& request,
                                               const DecideContext& context) {
   Violations v;
-  v.Add(customer::ValidateRequestId(request.request_id(), "request_id"));
+  v.Add(crm::domain::ValidateRequestId(request.request_id(), "request_id"));
   absl::StatusOr<ChildName> target = ParseInteractionName(request.name(), "name");
   v.Check(target);
   std::optional<int64_t> etag_version;
@@ -228,8 +228,9 @@ absl::StatusOr<Events> DecideCompleteFollowUp(const State& state,
     absl::StatusOr<int64_t> version = ParseEtag(request.etag(), "etag");
     if (v.Check(version)) etag_version = *version;
   }
-  v.Add(customer::ValidateText(request.note(), kMaxNote, /*required=*/false, "note"));
-  if (!request.staff_id().empty()) v.Add(customer::ValidateStaffId(request.staff_id(), "staff_id"));
+  v.Add(crm::domain::ValidateText(request.note(), kMaxNote, /*required=*/false, "note"));
+  if (!request.staff_id().empty())
+    v.Add(crm::domain::ValidateStaffId(request.staff_id(), "staff_id"));
   if (absl::Status status = v.ToStatus(); !status.ok()) return status;
 
   const std::string name = InteractionName(target->customer_id, target->id);

@@ -8,7 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "common/status/errors.h"
 #include "common/status/violations.h"
-#include "domain/customer/validation.h"
+#include "domain/common/field_checks.h"
 #include "domain/org/org_names.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/field_mask.pb.h"
@@ -141,8 +141,8 @@ void CheckRequiredEnum(int value, bool (*is_valid)(int), absl::string_view field
 void CheckDepartmentPath(absl::string_view path, const Department& in, Department& out,
                          Violations& v) {
   if (path == "display_name") {
-    v.Add(customer::ValidateText(in.display_name(), kMaxDisplayName, /*required=*/true,
-                                 "department.display_name"));
+    v.Add(crm::domain::ValidateText(in.display_name(), kMaxDisplayName, /*required=*/true,
+                                    "department.display_name"));
     out.set_display_name(in.display_name());
   } else if (path == "function") {
     CheckRequiredEnum(in.function(), &crm::v1::DepartmentFunction_IsValid, "department.function",
@@ -156,8 +156,8 @@ void CheckDepartmentPath(absl::string_view path, const Department& in, Departmen
 
 void CheckTeamPath(absl::string_view path, const Team& in, Team& out, Violations& v) {
   if (path == "display_name") {
-    v.Add(customer::ValidateText(in.display_name(), kMaxDisplayName, /*required=*/true,
-                                 "team.display_name"));
+    v.Add(crm::domain::ValidateText(in.display_name(), kMaxDisplayName, /*required=*/true,
+                                    "team.display_name"));
     out.set_display_name(in.display_name());
   } else if (path == "department") {
     v.Check(ParseDepartmentName(in.department(), "team.department"));
@@ -170,14 +170,14 @@ void CheckTeamPath(absl::string_view path, const Team& in, Team& out, Violations
 
 void CheckStaffPath(absl::string_view path, const Staff& in, Staff& out, Violations& v) {
   if (path == "display_name") {
-    v.Add(customer::ValidateText(in.display_name(), kMaxDisplayName, /*required=*/true,
-                                 "staff.display_name"));
+    v.Add(crm::domain::ValidateText(in.display_name(), kMaxDisplayName, /*required=*/true,
+                                    "staff.display_name"));
     out.set_display_name(in.display_name());
   } else if (path == "email") {
     if (in.email().empty()) {
       out.clear_email();
     } else {
-      auto email = customer::NormalizeEmail(in.email(), "staff.email");
+      auto email = crm::domain::NormalizeEmail(in.email(), "staff.email");
       if (v.Check(email)) out.set_email(*email);
     }
   } else if (path == "role") {
@@ -219,7 +219,7 @@ Target CheckTarget(absl::string_view name, absl::string_view name_field,
                    absl::string_view prefix, absl::string_view request_id, absl::string_view etag,
                    Violations& v) {
   Target target;
-  v.Add(customer::ValidateRequestId(request_id, "request_id"));
+  v.Add(crm::domain::ValidateRequestId(request_id, "request_id"));
   auto id = parse(name, name_field);
   if (v.Check(id)) target.name = absl::StrCat(prefix, *id);
   if (!etag.empty()) {
@@ -468,7 +468,7 @@ absl::StatusOr<Events> DecideCreateDepartment(const Department& state,
                                               const OrgLookup& lookup) {
   Violations v;
   v.Add(ValidateOrgId(department_id, "department_id"));
-  v.Add(customer::ValidateRequestId(request.request_id(), "request_id"));
+  v.Add(crm::domain::ValidateRequestId(request.request_id(), "request_id"));
   const Department& in = request.department();
   Department out;
   for (absl::string_view path : DepartmentPaths()) CheckDepartmentPath(path, in, out, v);
@@ -528,7 +528,7 @@ absl::StatusOr<Events> DecideCreateTeam(const Team& state,
                                         absl::string_view team_id, const OrgLookup& lookup) {
   Violations v;
   v.Add(ValidateOrgId(team_id, "team_id"));
-  v.Add(customer::ValidateRequestId(request.request_id(), "request_id"));
+  v.Add(crm::domain::ValidateRequestId(request.request_id(), "request_id"));
   const Team& in = request.team();
   Team out;
   for (absl::string_view path : TeamPaths()) CheckTeamPath(path, in, out, v);
@@ -609,7 +609,7 @@ absl::StatusOr<Events> DecideAddStaff(const Staff& state, const crm::v1::AddStaf
                                       absl::string_view staff_id, const OrgLookup& lookup) {
   Violations v;
   v.Add(ValidateOrgId(staff_id, "staff_id"));
-  v.Add(customer::ValidateRequestId(request.request_id(), "request_id"));
+  v.Add(crm::domain::ValidateRequestId(request.request_id(), "request_id"));
   const Staff& in = request.staff();
   Staff out;
   for (absl::string_view path : StaffPaths()) CheckStaffPath(path, in, out, v);
@@ -706,7 +706,7 @@ absl::StatusOr<Events> DecideDeactivateStaff(const Staff& state,
   Violations v;
   const Target target = CheckTarget(request.name(), "name", &ParseStaffName, kStaffPrefix,
                                     request.request_id(), request.etag(), v);
-  v.Add(customer::ValidateText(request.reason(), kMaxReason, /*required=*/false, "reason"));
+  v.Add(crm::domain::ValidateText(request.reason(), kMaxReason, /*required=*/false, "reason"));
   if (absl::Status s = v.ToStatus(); !s.ok()) return s;
   if (absl::Status s = CheckState(state.version(), target); !s.ok()) return s;
   if (!state.active()) return Events();

@@ -9,8 +9,8 @@
 #include "common/base/status_macros.h"
 #include "common/eventlog/consistency_token.h"
 #include "common/status/errors.h"
+#include "domain/common/field_checks.h"
 #include "domain/customer/customer_aggregate.h"
-#include "domain/customer/validation.h"
 #include "google/rpc/error_details.pb.h"
 #include "services/query/page_token.h"
 #include "services/query/query_support.h"
@@ -30,8 +30,8 @@ absl::StatusOr<ComplaintIds> ParseComplaintName(absl::string_view name, absl::st
   if (name.empty()) return status::InvalidArgument(field, "is required");
   std::vector<absl::string_view> parts = absl::StrSplit(name, '/');
   if (parts.size() != 4 || parts[0] != "customers" || parts[2] != "complaints" ||
-      !domain::customer::ValidateCustomerId(parts[1], field).ok() ||
-      !domain::customer::ValidateCustomerId(parts[3], field).ok()) {
+      !crm::domain::ValidateCustomerId(parts[1], field).ok() ||
+      !crm::domain::ValidateCustomerId(parts[3], field).ok()) {
     return status::InvalidArgument(
         field,
         "must be customers/{customer_id}/complaints/{complaint_id} with ids of 1 to 63 of "
@@ -104,7 +104,7 @@ absl::StatusOr<crm::v1::ListComplaintsResponse> ComplaintQueries::List(
   filter.severity = request.severity();
   filter.overdue_only = request.overdue_only();
   if (!request.assignee().empty()) {
-    CRM_RETURN_IF_ERROR(domain::customer::ValidateStaffId(request.assignee(), "assignee"));
+    CRM_RETURN_IF_ERROR(crm::domain::ValidateStaffId(request.assignee(), "assignee"));
     filter.assignee = request.assignee();
   }
   const std::string fingerprint =

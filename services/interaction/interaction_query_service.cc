@@ -11,8 +11,8 @@
 #include "common/base/time_util.h"
 #include "common/eventlog/consistency_token.h"
 #include "common/status/errors.h"
+#include "domain/common/field_checks.h"
 #include "domain/customer/customer_aggregate.h"
-#include "domain/customer/validation.h"
 #include "domain/interaction/interaction_aggregate.h"
 #include "google/protobuf/util/time_util.h"
 #include "services/query/page_token.h"
@@ -112,7 +112,7 @@ absl::StatusOr<crm::v1::GetCustomerTimelineResponse> InteractionQueries::Timelin
 
 absl::StatusOr<crm::v1::ListFollowUpsResponse> InteractionQueries::FollowUps(
     const crm::v1::ListFollowUpsRequest& request, const rpc::CallContext& call) const {
-  CRM_RETURN_IF_ERROR(domain::customer::ValidateStaffId(request.staff_id(), "staff_id"));
+  CRM_RETURN_IF_ERROR(crm::domain::ValidateStaffId(request.staff_id(), "staff_id"));
   CRM_ASSIGN_OR_RETURN(size_t page_size, query::PageSize(request.page_size(), 50));
   if (request.has_due_before() && !base::IsValidTimestamp(request.due_before())) {
     return status::InvalidArgument("due_before", "is not a valid timestamp");
