@@ -111,6 +111,9 @@ step "kafka broker (scripts/kafka/start.sh --fresh)" kafka_up
 
 step "docker-compose.yml renders (scripts/check-compose.sh)" scripts/check-compose.sh
 
+step "event protos: no breaking change (scripts/check-event-protos.sh)" \
+  scripts/check-event-protos.sh
+
 step "ctest" bash -c \
   'set -o pipefail; ctest --test-dir "$1" --output-on-failure -j "$2" 2>&1 | tee "$3"' _ \
   "$BUILD_DIR" "${CTEST_JOBS:-2}" "$LOGS/ctest.log"
