@@ -7,42 +7,52 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/base/utf8.h"
 #include "common/status/errors.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/stubs/logging.h"
+#include "google/protobuf/unknown_field_set.h"
 #include "grpcpp/support/slice.h"
+#include "spdlog/spdlog.h"
 
 namespace crm::rpc {
 namespace {
 
-// Protobuf reports an invalid UTF-8 string only through its log ("String field '<full name>'
-// contains invalid UTF-8 data when parsing ..."). While a parse runs on this thread, the log
-// handler captures that text instead of printing it.
-thread_local std::vector<std::string>* captured_log = nullptr;
-
-void CapturingLogHandler(google::protobuf::LogLevel level, const char* filename, int line,
-                         const std::string& message) {
-  if (captured_log != nullptr) {
-    captured_log->push_back(message);
-    return;
-  }
-  if (level >= google::protobuf::LOGLEVEL_WARNING) {
-    fprintf(stderr, "[protobuf %s:%d] %s\n", filename, line, message.c_str());
-  }
+// Protobuf's own log lines (e.g. the invalid UTF-8 it met while parsing) go to the JSON log at
+// debug level, never to stderr: the parser below finds and names such fields itself.
+void ProtobufLogHandler(google::protobuf::LogLevel level, const char* filename, int line,
+                        const std::string& message) {
+  spdlog::debug("protobuf {}:{}: {}", filename, line, message);
 }
 
 void InstallLogHandlerOnce() {
   static std::once_flag once;
-  std::call_once(once, [] { google::protobuf::SetLogHandler(&CapturingLogHandler); });
+  std::call_once(once, [] { google::protobuf::SetLogHandler(&ProtobufLogHandler); });
 }
 
-// "String field 'crm.v1.Customer.display_name' contains ..." -> "crm.v1.Customer.display_name"
-std::string QuotedFieldName(const std::string& log_line) {
-  auto start = log_line.find('\'');
-  if (start == std::string::npos) return "";
-  auto end = log_line.find('\'', start + 1);
-  if (end == std::string::npos) return "";
-  return log_line.substr(start + 1, end - start - 1);
+// The path (as FieldPathFor names it: map fields by the map's path, repeated fields without an
+// index) of the first string field of `type` in the wire bytes `bytes` that is not valid UTF-8;
+// empty if none (or the bytes are not well-formed wire data).
+std::string FirstBadUtf8(const google::protobuf::Descriptor* type, absl::string_view bytes,
+                         const std::string& prefix, int depth = 0) {
+  if (depth > 64) return "";
+  google::protobuf::UnknownFieldSet fields;
+  if (!fields.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) return "";
+  for (int i = 0; i < fields.field_count(); ++i) {
+    const google::protobuf::UnknownField& f = fields.field(i);
+    if (f.type() != google::protobuf::UnknownField::TYPE_LENGTH_DELIMITED) continue;
+    const google::protobuf::FieldDescriptor* field = type->FindFieldByNumber(f.number());
+    if (field == nullptr) continue;
+    const std::string path =
+        prefix.empty() ? field->name() : absl::StrCat(prefix, ".", field->name());
+    if (field->type() == google::protobuf::FieldDescriptor::TYPE_STRING) {
+      if (!base::IsValidUtf8(f.length_delimited())) return path;
+    } else if (field->type() == google::protobuf::FieldDescriptor::TYPE_MESSAGE) {
+      std::string bad = FirstBadUtf8(field->message_type(), f.length_delimited(), path, depth + 1);
+      if (!bad.empty()) return field->is_map() ? path : bad;
+    }
+  }
+  return "";
 }
 
 }  // namespace
@@ -86,18 +96,10 @@ absl::Status ParseRequest(const std::string& bytes, google::protobuf::Message* m
         "", absl::StrCat("request is ", bytes.size(), " bytes; the limit is ", max_bytes));
   }
   InstallLogHandlerOnce();
-  std::vector<std::string> log;
-  captured_log = &log;
-  const bool ok = message->ParseFromString(bytes);
-  captured_log = nullptr;
-  if (ok) return absl::OkStatus();
-  for (const auto& line : log) {
-    if (line.find("invalid UTF-8") == std::string::npos) continue;
-    const std::string full_name = QuotedFieldName(line);
-    std::string path = FieldPathFor(message->GetDescriptor(), full_name);
-    if (path.empty()) path = full_name;
-    return status::InvalidArgument(path, "is not valid UTF-8");
-  }
+  if (message->ParseFromString(bytes)) return absl::OkStatus();
+  // Refused: say which string field is not UTF-8, if that is why.
+  const std::string path = FirstBadUtf8(message->GetDescriptor(), bytes, "");
+  if (!path.empty()) return status::InvalidArgument(path, "is not valid UTF-8");
   return status::InvalidArgument("", "request is not a valid " + message->GetTypeName());
 }
 
