@@ -15,6 +15,8 @@
 #include "crm/v1/customer.pb.h"
 #include "crm/v1/interaction.pb.h"
 #include "crm/v1/org_service.pb.h"
+#include "domain/complaint/complaint_aggregate.h"
+#include "domain/interaction/interaction_aggregate.h"
 #include "domain/org/org_aggregate.h"
 #include "domain/org/org_names.h"
 #include "readmodel/org/org_view_keys.h"
@@ -115,12 +117,15 @@ Contribution OfComplaint(const crm::v1::Complaint& c) {
   out.staff_id = c.assignee().staff_id();
   out.open_complaint = true;
   if (c.resolution_deadline().has_met_time()) return out;  // resolved: not overdue
-  if (c.response_deadline().breached() || c.resolution_deadline().breached()) {
+  // A reopen starts a new round: only its resolution deadline counts, not the first round's
+  // response (met, and maybe breached, before the reopen).
+  const bool response_counts = c.reopen_count() == 0;
+  if ((response_counts && c.response_deadline().breached()) || c.resolution_deadline().breached()) {
     out.due_from = absl::InfinitePast();
     return out;
   }
   const auto& response = c.response_deadline();
-  if (response.has_due_time() && !response.has_met_time())
+  if (response_counts && response.has_due_time() && !response.has_met_time())
     out.due_from = base::ToTime(response.due_time());
   const auto& resolution = c.resolution_deadline();
   if (resolution.has_due_time()) {
@@ -170,81 +175,6 @@ absl::Status ApplyOwner(const EventEnvelope& event, kv::KvBatch& batch) {
   return absl::OkStatus();
 }
 
-bool IsComplaintEvent(const EventEnvelope& e) {
-  const int payload = static_cast<int>(e.payload_case());
-  return payload >= 50 && payload < 70;
-}
-
-void TrackComplaint(const EventEnvelope& event, crm::v1::Complaint& c) {
-  using P = EventEnvelope::PayloadCase;
-  switch (event.payload_case()) {
-    case P::kComplaintFiled: {
-      const auto& filed = event.complaint_filed();
-      c.set_name(event.aggregate());
-      c.set_status(crm::v1::FILED);
-      c.mutable_response_deadline()->set_kind(crm::v1::RESPONSE);
-      if (filed.has_response_due_time()) {
-        *c.mutable_response_deadline()->mutable_due_time() = filed.response_due_time();
-      }
-      c.mutable_resolution_deadline()->set_kind(crm::v1::RESOLUTION);
-      if (filed.has_resolution_due_time()) {
-        *c.mutable_resolution_deadline()->mutable_due_time() = filed.resolution_due_time();
-      }
-      break;
-    }
-    case P::kComplaintAcknowledged:
-      c.set_status(crm::v1::ACKNOWLEDGED);
-      *c.mutable_response_deadline()->mutable_met_time() = event.occurred_at();
-      break;
-    case P::kComplaintAssigned:
-      c.set_status(crm::v1::ASSIGNED);
-      *c.mutable_assignee() = event.complaint_assigned().assignee();
-      break;
-    case P::kComplaintInvestigationStarted:
-      c.set_status(crm::v1::INVESTIGATING);
-      break;
-    case P::kComplaintResolved:
-      c.set_status(crm::v1::RESOLVED);
-      *c.mutable_resolution_deadline()->mutable_met_time() = event.occurred_at();
-      break;
-    case P::kComplaintFollowUpVisitRecorded:
-      c.set_status(crm::v1::FOLLOWED_UP);
-      break;
-    case P::kComplaintClosed:
-      c.set_status(crm::v1::CLOSED);
-      *c.mutable_close_time() = event.occurred_at();
-      break;
-    case P::kComplaintReopened: {
-      // A new round: the earlier breaches were settled by the resolution.
-      c.set_status(crm::v1::REOPENED);
-      c.clear_close_time();
-      c.mutable_response_deadline()->set_breached(false);
-      auto* resolution = c.mutable_resolution_deadline();
-      resolution->Clear();
-      resolution->set_kind(crm::v1::RESOLUTION);
-      if (event.complaint_reopened().has_resolution_due_time()) {
-        *resolution->mutable_due_time() = event.complaint_reopened().resolution_due_time();
-      }
-      break;
-    }
-    case P::kComplaintSlaBreached: {
-      const auto& breached = event.complaint_sla_breached();
-      crm::v1::SlaDeadline* deadline = breached.kind() == crm::v1::RESPONSE
-                                           ? c.mutable_response_deadline()
-                                           : c.mutable_resolution_deadline();
-      // A breach of a deadline since replaced (by a reopening) changes nothing.
-      if (deadline->due_time().seconds() == breached.due_time().seconds() &&
-          deadline->due_time().nanos() == breached.due_time().nanos()) {
-        deadline->set_breached(true);
-      }
-      break;
-    }
-    default:  // escalations and later event types do not change the workload
-      break;
-  }
-  c.set_version(event.aggregate_version());
-}
-
 absl::Status ApplyComplaint(const EventEnvelope& event, kv::KvBatch& batch) {
   if (event.aggregate().empty()) {
     return absl::DataLossError(
@@ -254,7 +184,11 @@ absl::Status ApplyComplaint(const EventEnvelope& event, kv::KvBatch& batch) {
   CRM_ASSIGN_OR_RETURN(crm::v1::Complaint before, Load<crm::v1::Complaint>(batch, key));
   if (event.aggregate_version() <= before.version()) return absl::OkStatus();
   crm::v1::Complaint after = before;
-  TrackComplaint(event, after);
+  // The one reading of a complaint event, the domain's; the workload is derived from its result.
+  if (absl::Status applied = domain::complaint::Apply(after, event); !applied.ok()) {
+    return absl::DataLossError(absl::StrCat("event ", event.event_id(), " of ", event.aggregate(),
+                                            " cannot be applied: ", applied.message()));
+  }
   CRM_RETURN_IF_ERROR(Replace(batch, event.aggregate(), OfComplaint(before), OfComplaint(after)));
   batch.Put(key, base::SerializeDeterministic(after));
   return absl::OkStatus();
@@ -269,26 +203,11 @@ absl::Status ApplyInteraction(const EventEnvelope& event, kv::KvBatch& batch) {
   CRM_ASSIGN_OR_RETURN(crm::v1::Interaction before, Load<crm::v1::Interaction>(batch, key));
   if (event.aggregate_version() <= before.version()) return absl::OkStatus();
   crm::v1::Interaction after = before;
-  if (event.has_interaction_logged()) {
-    const auto& logged = event.interaction_logged();
-    // Only interactions with a follow-up matter here.
-    if (!logged.interaction().has_follow_up_due_time()) return absl::OkStatus();
-    after.set_name(event.aggregate());
-    after.set_staff_id(logged.staff().staff_id().empty() ? logged.interaction().staff_id()
-                                                         : logged.staff().staff_id());
-    *after.mutable_follow_up_due_time() = logged.interaction().follow_up_due_time();
-    if (logged.interaction().has_follow_up_complete_time()) {
-      *after.mutable_follow_up_complete_time() = logged.interaction().follow_up_complete_time();
-    }
-  } else if (event.has_follow_up_completed()) {
-    if (before.version() == 0) return absl::OkStatus();  // no follow-up was tracked
-    const auto& completed = event.follow_up_completed();
-    *after.mutable_follow_up_complete_time() =
-        completed.has_complete_time() ? completed.complete_time() : event.occurred_at();
-  } else {
-    return absl::OkStatus();
+  // The one reading of an interaction event, the domain's; the follow-up is derived from it.
+  if (absl::Status applied = domain::interaction::Apply(after, event); !applied.ok()) {
+    return absl::DataLossError(absl::StrCat("event ", event.event_id(), " of ", event.aggregate(),
+                                            " cannot be applied: ", applied.message()));
   }
-  after.set_version(event.aggregate_version());
   CRM_RETURN_IF_ERROR(Replace(batch, event.aggregate(), OfFollowUp(before), OfFollowUp(after)));
   batch.Put(key, base::SerializeDeterministic(after));
   return absl::OkStatus();
@@ -320,8 +239,8 @@ absl::Status OrgViewFold::Apply(const eventlog::LogRecord& record, kv::KvBatch& 
     }
     return ApplyOwner(event, batch);
   }
-  if (IsComplaintEvent(event)) return ApplyComplaint(event, batch);
-  if (event.has_interaction_logged() || event.has_follow_up_completed()) {
+  if (domain::complaint::IsComplaintEvent(event)) return ApplyComplaint(event, batch);
+  if (domain::interaction::IsInteractionEvent(event)) {
     return ApplyInteraction(event, batch);
   }
   return absl::OkStatus();  // another area's event

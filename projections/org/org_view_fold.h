@@ -6,6 +6,9 @@
 //     earliest pending deadline, or always once an SLA breach is recorded; a reopen starts over);
 //   - InteractionLogged with a follow_up_due_time / FollowUpCompleted: the due index of open
 //     follow-ups per staff member.
+// Departments, teams, staff, complaints and interactions are kept as their domain's Apply makes
+// them (the one reading of their events, as the command side has it); the workload and due
+// index are derived from those states. Owners are an index of OwnerAssigned alone.
 // Every other event is ignored. Writes only keys under "og/".
 //
 // Idempotent: each aggregate's (department, team, staff member, customer, complaint,
@@ -13,7 +16,8 @@
 // so a re-applied record changes nothing. Deterministic: the views depend only on the events
 // (overdue is evaluated by the reader against a time it is given), so a rebuild from position
 // zero reproduces them byte for byte. An org event that does not apply (version gap) or an
-// undecodable record is DATA_LOSS (the runner dead-letters it).
+// undecodable record is DATA_LOSS (the runner dead-letters it), as is a complaint or interaction
+// event its domain's Apply refuses.
 // Thread-safe: stateless; the FoldRunner calls it from one thread.
 #pragma once
 
