@@ -169,6 +169,21 @@ TEST_F(CommandExecutorTest, RequestIdReusedForAnotherAggregateIsRefused) {
   EXPECT_EQ(ReadAll().size(), 1u);
 }
 
+TEST_F(CommandExecutorTest, RequestIdReusedForAnotherRequestOnTheSameAggregateIsRefused) {
+  call_.request_digest = "digest-of-create";
+  ASSERT_TRUE(Run("sales", "req-1", Created("Sales")).ok());
+  call_.request_digest = "digest-of-rename";
+  auto reused = Run("sales", "req-1", Renamed("Sales & Marketing"));
+  EXPECT_EQ(reused.status().code(), absl::StatusCode::kAlreadyExists);
+  // The same request again (same digest) is a retry.
+  call_.request_digest = "digest-of-create";
+  auto retried = Run("sales", "req-1", Created("Sales"));
+  ASSERT_TRUE(retried.ok()) << retried.status();
+  EXPECT_EQ(retried->appended_event_count, 1);
+  EXPECT_EQ(ReadAll().size(), 1u);
+  EXPECT_EQ(ReadAll()[0].request_digest(), "digest-of-create");
+}
+
 TEST_F(CommandExecutorTest, NoChangeAppendsNothingAndKeepsTheToken) {
   auto created = Run("sales", "", Created("Sales"));
   ASSERT_TRUE(created.ok());
