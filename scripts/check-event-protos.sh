@@ -26,6 +26,9 @@ if ! git cat-file -e "$AGAINST:proto/crm/events/v1/envelope.proto" 2>/dev/null; 
 fi
 echo "[check-event-protos] proto/crm/events and proto/crm/v1 against $AGAINST" \
   "($(git rev-parse --short "$AGAINST"))"
-"$BUF" breaking proto --against ".git#ref=$AGAINST,subdir=proto" \
-  --path proto/crm/events --path proto/crm/v1
+# From proto/ (the module root, with its buf.yaml), so --path is relative to it; one run per
+# folder (buf 1.75 answers "no .proto files were targeted" to some orders of several --path).
+for path in crm/events crm/v1; do
+  (cd proto && "$BUF" breaking --against "../.git#ref=$AGAINST,subdir=proto" --path "$path")
+done
 echo "[check-event-protos] no breaking change"

@@ -283,23 +283,24 @@ struct KafkaEventLog::Impl {
     w.producer = nullptr;
     const std::string txn_id = absl::StrCat(options.transactional_id_prefix, ".p", p);
     auto conf = MakeConf(
-        options, {
-                     {"enable.idempotence", "true"},
-                     {"acks", "all"},
-                     {"transactional.id", txn_id},
-                     {"linger.ms", "1"},
-                     // Kafka answers CONCURRENT_TRANSACTIONS to a transaction begun right after
-                     // the previous commit; librdkafka retries after retry.backoff.ms (100 ms by
-                     // default), which would cap a partition at a few transactions a second.
-                     {"retry.backoff.ms", "5"},
-                     {"compression.type", "lz4"},
-                     // Must cover message.timeout.ms.
-                     {"transaction.timeout.ms",
-                      absl::StrCat(std::max<int64_t>(
-                          60000, absl::ToInt64Milliseconds(options.delivery_timeout) + 10000))},
-                     {"message.timeout.ms",
-                      absl::StrCat(absl::ToInt64Milliseconds(options.delivery_timeout))},
-                 });
+        options,
+        {
+            {"enable.idempotence", "true"},
+            {"acks", "all"},
+            {"transactional.id", txn_id},
+            {"linger.ms", "0"},  // appends are grouped here (group commit); nothing to wait for
+            // Kafka answers CONCURRENT_TRANSACTIONS to a transaction begun right after
+            // the previous commit; librdkafka retries after retry.backoff.ms (100 ms by
+            // default), which would cap a partition at a few transactions a second.
+            {"retry.backoff.ms", "5"},
+            {"compression.type", "lz4"},
+            // Must cover message.timeout.ms.
+            {"transaction.timeout.ms",
+             absl::StrCat(std::max<int64_t>(
+                 60000, absl::ToInt64Milliseconds(options.delivery_timeout) + 10000))},
+            {"message.timeout.ms",
+             absl::StrCat(absl::ToInt64Milliseconds(options.delivery_timeout))},
+        });
     if (!conf.ok()) return conf.status();
     rd_kafka_conf_set_dr_msg_cb(conf->get(), &Impl::OnDelivery);
     rd_kafka_conf_set_opaque(conf->get(), this);
