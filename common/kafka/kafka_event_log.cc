@@ -246,6 +246,10 @@ int TimeoutMs(absl::Time deadline) {
 struct KafkaEventLog::Impl {
   KafkaEventLogOptions options;
   rd_kafka_t* producer = nullptr;
+  // A consumer handle that reads nothing: it only asks for high watermarks with
+  // isolation.level=read_uncommitted, which count records of transactions whose markers are not
+  // written yet (the producer's own queries see the last stable offset).
+  rd_kafka_t* uncommitted = nullptr;
   std::map<int32_t, std::unique_ptr<PartitionWriter>> writers;  // transactional mode only
   int32_t partitions = 0;
   std::atomic<bool> stopping{false};
@@ -320,6 +324,7 @@ struct KafkaEventLog::Impl {
     stopping.store(true);
     if (poller.joinable()) poller.join();
     writers.clear();
+    if (uncommitted != nullptr) rd_kafka_destroy(uncommitted);
     if (producer != nullptr) {
       rd_kafka_flush(producer, 10'000);
       rd_kafka_destroy(producer);
@@ -353,6 +358,14 @@ absl::StatusOr<std::unique_ptr<KafkaEventLog>> KafkaEventLog::Open(
   char err[512];
   impl->producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf->release(), err, sizeof(err));
   if (impl->producer == nullptr) return absl::InvalidArgumentError(err);
+  {
+    auto watermarks = MakeConf(options, {{"group.id", options.group_id + ".watermarks"},
+                                         {"isolation.level", "read_uncommitted"},
+                                         {"enable.auto.commit", "false"}});
+    if (!watermarks.ok()) return watermarks.status();
+    impl->uncommitted = rd_kafka_new(RD_KAFKA_CONSUMER, watermarks->release(), err, sizeof(err));
+    if (impl->uncommitted == nullptr) return absl::InvalidArgumentError(err);
+  }
 
   // Create the topic if absent. TOPIC_ALREADY_EXISTS is success.
   {
@@ -690,7 +703,28 @@ absl::Status KafkaEventLog::Settle(absl::string_view key, absl::Time deadline) {
   const int32_t partition = PartitionOf(key);
   if (auto it = impl_->writers.find(partition); it != impl_->writers.end()) {
     absl::MutexLock lock(&it->second->mu);
-    return ResolveLocked(*it->second, partition, deadline);
+    CRM_RETURN_IF_ERROR(ResolveLocked(*it->second, partition, deadline));
+    // Every transaction of this partition's writer is final now (and none can begin while the
+    // lock is held), but the coordinator writes the commit markers afterwards: until they are
+    // written, the last stable offset (what EndOffset and read_committed readers see) stops
+    // before the last transaction's records. Wait until it reaches the high watermark, so that
+    // EndOffset covers every earlier append.
+    int64_t low = 0, high = 0;
+    rd_kafka_resp_err_t e =
+        rd_kafka_query_watermark_offsets(impl_->uncommitted, impl_->options.topic.c_str(),
+                                         partition, &low, &high, TimeoutMs(deadline));
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) return KafkaError(e, "high watermark");
+    absl::Duration backoff = absl::Milliseconds(2);
+    for (;;) {
+      absl::StatusOr<int64_t> stable = EndOffset(partition);
+      if (!stable.ok()) return stable.status();
+      if (*stable >= high) return absl::OkStatus();
+      if (absl::Now() + backoff > deadline) {
+        return absl::DeadlineExceededError("the last transaction's markers are not written yet");
+      }
+      absl::SleepFor(backoff);
+      backoff = std::min(backoff * 2, absl::Milliseconds(100));
+    }
   }
   absl::MutexLock lock(&impl_->mu);
   struct Arg {
