@@ -7,9 +7,9 @@
 #include "absl/strings/str_cat.h"
 #include "common/base/proto_util.h"
 #include "common/base/status_macros.h"
-#include "domain/customer/customer_aggregate.h"
 #include "crm/events/v1/envelope.pb.h"
 #include "crm/v1/segment_service.pb.h"
+#include "domain/customer/customer_aggregate.h"
 #include "readmodel/analytics/figures.h"
 #include "readmodel/segment/segment_keys.h"
 
