@@ -44,7 +44,10 @@ struct CommandSide::Parts {
       : aggregate_fold(Kinds()),
         runner(log, store, &aggregate_fold, {.name = "command-state"}),
         aggregate_state(store),
-        command_executor(log, &runner, &aggregate_state, options.clock, {}),
+        command_executor(log, &runner, &aggregate_state, options.clock,
+                         {.post = [executor](std::function<void()> task) {
+                           executor->Submit(std::move(task));
+                         }}),
         staff(&command_executor),
         reservations(&command_executor, options.router),
         reservation_service(&reservations, options.router, executor),
@@ -112,14 +115,9 @@ void CommandSide::Stop() {
   parts_->runner.Stop();
 }
 
-std::vector<grpc::Service*> CommandSide::services() const {
+std::vector<rpc::ServiceTable*> CommandSide::services() const {
   return {&parts_->customer_service, &parts_->org_service, &parts_->complaint_service,
           &parts_->interaction_service, &parts_->reservation_service};
-}
-
-std::vector<std::string> CommandSide::service_names() const {
-  return {"crm.v1.CustomerCommandService", "crm.v1.OrgService", "crm.v1.ComplaintCommandService",
-          "crm.v1.InteractionCommandService", "crm.internal.v1.EmailReservationService"};
 }
 
 }  // namespace crm::assembly

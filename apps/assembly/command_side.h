@@ -17,6 +17,7 @@
 #include "common/eventlog/event_log.h"
 #include "common/kv/kv_store.h"
 #include "common/rpc/executor.h"
+#include "common/rpc/service_table.h"
 #include "grpcpp/grpcpp.h"
 #include "services/command/command_router.h"
 
@@ -45,8 +46,7 @@ class CommandSide {
   absl::Status Start();
   void Stop();
 
-  std::vector<grpc::Service*> services() const;
-  std::vector<std::string> service_names() const;
+  std::vector<rpc::ServiceTable*> services() const;
 
  private:
   struct Parts;

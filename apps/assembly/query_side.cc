@@ -93,15 +93,9 @@ absl::Status QuerySide::CatchUp() { return parts_->runner.CatchUp(); }
 absl::Status QuerySide::Start() { return parts_->runner.Start(); }
 void QuerySide::Stop() { parts_->runner.Stop(); }
 
-std::vector<grpc::Service*> QuerySide::services() const {
+std::vector<rpc::ServiceTable*> QuerySide::services() const {
   return {&parts_->customer_service, &parts_->complaint_service,   &parts_->analytics_service,
           &parts_->segment_service,  &parts_->interaction_service, &parts_->org_service};
-}
-
-std::vector<std::string> QuerySide::service_names() const {
-  return {"crm.v1.CustomerQueryService",    "crm.v1.ComplaintQueryService",
-          "crm.v1.AnalyticsService",        "crm.v1.SegmentService",
-          "crm.v1.InteractionQueryService", "crm.v1.OrgQueryService"};
 }
 
 }  // namespace crm::assembly

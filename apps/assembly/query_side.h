@@ -15,6 +15,7 @@
 #include "common/eventlog/event_log.h"
 #include "common/kv/kv_store.h"
 #include "common/rpc/executor.h"
+#include "common/rpc/service_table.h"
 #include "grpcpp/grpcpp.h"
 
 namespace crm::assembly {
@@ -37,8 +38,7 @@ class QuerySide {
   absl::Status Start();
   void Stop();
 
-  std::vector<grpc::Service*> services() const;
-  std::vector<std::string> service_names() const;
+  std::vector<rpc::ServiceTable*> services() const;
 
  private:
   struct Parts;

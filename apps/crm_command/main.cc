@@ -51,7 +51,7 @@ int main(int argc, char** argv) {
   if (absl::Status s = commands->CatchUp(); !s.ok()) Fail("command state catch-up", s);
   spdlog::info("caught up with the log in {} ms", absl::ToInt64Milliseconds(absl::Now() - start));
   if (absl::Status s = commands->Start(); !s.ok()) Fail("command side", s);
-  return crm::runtime::Serve(config, commands->services(), commands->service_names(), [&] {
+  return crm::runtime::Serve(config, commands->services(), [&] {
     executor.Stop();
     commands->Stop();
   });

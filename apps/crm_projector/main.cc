@@ -35,7 +35,7 @@ int main(int argc, char** argv) {
   if (absl::Status s = queries->CatchUp(); !s.ok()) Fail("views catch-up", s);
   spdlog::info("caught up with the log in {} ms", absl::ToInt64Milliseconds(absl::Now() - start));
   if (absl::Status s = queries->Start(); !s.ok()) Fail("query side", s);
-  return crm::runtime::Serve(config, queries->services(), queries->service_names(), [&] {
+  return crm::runtime::Serve(config, queries->services(), [&] {
     executor.Stop();
     queries->Stop();
   });

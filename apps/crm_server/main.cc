@@ -58,11 +58,9 @@ int main(int argc, char** argv) {
   if (absl::Status s = commands->Start(); !s.ok()) Fail("command side", s);
   if (absl::Status s = queries->Start(); !s.ok()) Fail("query side", s);
 
-  std::vector<grpc::Service*> services = commands->services();
-  std::vector<std::string> names = commands->service_names();
-  for (grpc::Service* s : queries->services()) services.push_back(s);
-  for (const std::string& n : queries->service_names()) names.push_back(n);
-  return crm::runtime::Serve(config, services, names, [&] {
+  std::vector<crm::rpc::ServiceTable*> services = commands->services();
+  for (crm::rpc::ServiceTable* s : queries->services()) services.push_back(s);
+  return crm::runtime::Serve(config, services, [&] {
     executor.Stop();
     queries->Stop();
     commands->Stop();

@@ -173,8 +173,11 @@ void Fail(const std::string& what, const absl::Status& status) {
   std::exit(1);
 }
 
-int Serve(const Config& config, const std::vector<grpc::Service*>& services,
-          const std::vector<std::string>& service_names, const std::function<void()>& drained) {
+int Serve(const Config& config, const std::vector<rpc::ServiceTable*>& services,
+          const std::function<void()>& drained) {
+  for (const rpc::ServiceTable* s : services) {
+    if (absl::Status valid = s->Validate(); !valid.ok()) Fail("service table", valid);
+  }
   rpc::HealthService health;
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
@@ -183,15 +186,15 @@ int Serve(const Config& config, const std::vector<grpc::Service*>& services,
   // Requests up to 8 MiB reach our parser, which refuses anything over 1 MiB with
   // INVALID_ARGUMENT naming the limit; beyond 8 MiB gRPC answers RESOURCE_EXHAUSTED itself.
   builder.SetMaxReceiveMessageSize(8 << 20);
-  for (grpc::Service* s : services) builder.RegisterService(s);
+  for (rpc::ServiceTable* s : services) builder.RegisterService(s);
   builder.RegisterService(&health);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
     Fail("cannot listen on " + config.listen, absl::UnavailableError("bind failed"));
   }
   health.SetStatus("", grpc::health::v1::HealthCheckResponse::SERVING);
-  for (const auto& name : service_names) {
-    health.SetStatus(name, grpc::health::v1::HealthCheckResponse::SERVING);
+  for (const rpc::ServiceTable* s : services) {
+    health.SetStatus(s->service_name(), grpc::health::v1::HealthCheckResponse::SERVING);
   }
   if (!config.port_file.empty()) WritePortFile(config.port_file, port);
   spdlog::info("serving gRPC on port {}", port);

@@ -7,6 +7,8 @@
 // Not thread-safe: used from main() only.
 #pragma once
 
+#include "common/rpc/service_table.h"
+
 #include <functional>
 #include <memory>
 #include <string>
@@ -98,7 +100,8 @@ T OrFail(absl::StatusOr<T> value, const std::string& what) {
 // Serves `services` (plus grpc.health.v1 and reflection) on config.listen until SIGTERM/SIGINT,
 // then turns health NOT_SERVING, drains in-flight calls for the grace period, calls `drained`
 // (stop executors and workers there) and returns 0.
-int Serve(const Config& config, const std::vector<grpc::Service*>& services,
-          const std::vector<std::string>& service_names, const std::function<void()>& drained);
+// Each service's table is checked against its proto first (a mismatch fails start-up).
+int Serve(const Config& config, const std::vector<rpc::ServiceTable*>& services,
+          const std::function<void()>& drained);
 
 }  // namespace crm::runtime

@@ -20,6 +20,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "common/base/future.h"
 
 namespace crm::eventlog {
 
@@ -77,6 +78,15 @@ class EventLog {
   // outcome as unknown), DEADLINE_EXCEEDED, INVALID_ARGUMENT (too large).
   virtual absl::StatusOr<LogPosition> Append(absl::string_view key, std::vector<AppendValue> values,
                                              absl::Time deadline) = 0;
+
+  // The same append without the caller's thread waiting for the log: the future completes with
+  // what Append would return, on a thread of the log's own (keep its continuation short). The
+  // default runs Append on the calling thread (logs whose appends do not wait on a network).
+  virtual base::Future<LogPosition> AppendAsync(absl::string_view key,
+                                                std::vector<AppendValue> values,
+                                                absl::Time deadline) {
+    return Append(key, std::move(values), deadline);
+  }
 
   // A reader starting at `start[partition]` (next offset to read) for each partition in `start`.
   // Partitions absent from `start` are not read.

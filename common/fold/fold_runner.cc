@@ -130,6 +130,7 @@ absl::StatusOr<size_t> FoldRunner::ApplyOnce(eventlog::LogReader& reader, absl::
       if (it != applied_.end()) it->second = std::max(it->second, offset);
     }
   }
+  NotifyWaiters();
   return count;
 }
 
@@ -158,6 +159,7 @@ void FoldRunner::Stop() {
   if (reader_ != nullptr) reader_->Close();
   if (thread_.joinable()) thread_.join();
   reader_.reset();
+  NotifyWaiters();  // all fail: stopping
 }
 
 void FoldRunner::Run() {
@@ -168,6 +170,7 @@ void FoldRunner::Run() {
       if (stopping_) return;
     }
     absl::StatusOr<size_t> applied = ApplyOnce(*reader_, absl::Now() + kPollInterval);
+    NotifyWaiters();  // deadlines
     if (applied.ok()) {
       backoff = kMinBackoff;
       continue;
@@ -230,7 +233,7 @@ absl::Status FoldRunner::CatchUp() {
   return absl::OkStatus();
 }
 
-absl::Status FoldRunner::WaitFor(const eventlog::PositionMap& positions, absl::Time deadline) {
+absl::Status FoldRunner::CheckPartitions(const eventlog::PositionMap& positions) const {
   const int32_t partitions = log_->PartitionCount();
   for (const auto& [partition, offset] : positions) {
     if (partition < 0 || partition >= partitions) {
@@ -238,24 +241,81 @@ absl::Status FoldRunner::WaitFor(const eventlog::PositionMap& positions, absl::T
           absl::StrCat("fold ", options_.name, ": no partition ", partition));
     }
   }
-  auto reached = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    for (const auto& [partition, offset] : positions) {
-      auto it = applied_.find(partition);
-      if (it == applied_.end() || it->second < offset) return false;
-    }
-    return true;
-  };
+  return absl::OkStatus();
+}
+
+bool FoldRunner::Reached(const eventlog::PositionMap& positions) const {
+  for (const auto& [partition, offset] : positions) {
+    auto it = applied_.find(partition);
+    if (it == applied_.end() || it->second < offset) return false;
+  }
+  return true;
+}
+
+absl::Status FoldRunner::WaitFor(const eventlog::PositionMap& positions, absl::Time deadline) {
+  CRM_RETURN_IF_ERROR(CheckPartitions(positions));
   auto reached_or_stopping = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return stopping_ || reached();
+    return stopping_ || Reached(positions);
   };
   absl::MutexLock lock(&mu_);
   mu_.AwaitWithDeadline(absl::Condition(&reached_or_stopping), deadline);
-  if (reached()) return absl::OkStatus();
+  if (Reached(positions)) return absl::OkStatus();
   if (stopping_) {
     return absl::UnavailableError(absl::StrCat("fold ", options_.name, ": stopped"));
   }
   return absl::DeadlineExceededError(
       absl::StrCat("fold ", options_.name, ": positions not applied before the deadline"));
+}
+
+base::Future<base::Done> FoldRunner::WhenApplied(const eventlog::PositionMap& positions,
+                                                 absl::Time deadline) {
+  CRM_RETURN_IF_ERROR(CheckPartitions(positions));
+  base::Promise<base::Done> promise;
+  base::Future<base::Done> future = promise.future();
+  {
+    absl::MutexLock lock(&mu_);
+    if (!Reached(positions)) {
+      if (stopping_) {
+        return absl::UnavailableError(absl::StrCat("fold ", options_.name, ": stopped"));
+      }
+      waiters_.push_back(Waiter{positions, deadline, std::move(promise)});
+      return future;
+    }
+  }
+  promise.Set(base::Done{});
+  return future;
+}
+
+void FoldRunner::NotifyWaiters() {
+  std::vector<std::pair<base::Promise<base::Done>, absl::Status>> ready;
+  {
+    absl::MutexLock lock(&mu_);
+    if (waiters_.empty()) return;
+    const absl::Time now = absl::Now();
+    std::vector<Waiter> still;
+    for (Waiter& w : waiters_) {
+      if (Reached(w.positions)) {
+        ready.emplace_back(std::move(w.promise), absl::OkStatus());
+      } else if (stopping_) {
+        ready.emplace_back(std::move(w.promise),
+                           absl::UnavailableError(absl::StrCat("fold ", options_.name, ": stopped")));
+      } else if (now >= w.deadline) {
+        ready.emplace_back(std::move(w.promise),
+                           absl::DeadlineExceededError(absl::StrCat(
+                               "fold ", options_.name, ": positions not applied before the deadline")));
+      } else {
+        still.push_back(std::move(w));
+      }
+    }
+    waiters_ = std::move(still);
+  }
+  for (auto& [promise, status] : ready) {
+    if (status.ok()) {
+      promise.Set(base::Done{});
+    } else {
+      promise.Set(status);
+    }
+  }
 }
 
 eventlog::PositionMap FoldRunner::Applied() const {

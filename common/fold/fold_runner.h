@@ -24,6 +24,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/base/future.h"
 #include "common/eventlog/consistency_token.h"
 #include "common/eventlog/event_log.h"
 #include "common/kv/kv_store.h"
@@ -65,6 +66,12 @@ class FoldRunner {
   // passes (DEADLINE_EXCEEDED), or the runner stops (UNAVAILABLE).
   absl::Status WaitFor(const eventlog::PositionMap& positions, absl::Time deadline);
 
+  // The same wait without a thread: the future completes (on the runner's thread, so its
+  // continuation must be short) when every partition in `positions` has applied at least that
+  // offset; DEADLINE_EXCEEDED soon after `deadline` (checked each time the runner polls, at least
+  // every 200 ms), UNAVAILABLE if the runner stops first.
+  base::Future<base::Done> WhenApplied(const eventlog::PositionMap& positions, absl::Time deadline);
+
   // partition -> last applied offset (-1 if none).
   eventlog::PositionMap Applied() const;
 
@@ -78,6 +85,16 @@ class FoldRunner {
       "fold/";
 
  private:
+  struct Waiter {
+    eventlog::PositionMap positions;
+    absl::Time deadline;
+    base::Promise<base::Done> promise;
+  };
+  bool Reached(const eventlog::PositionMap& positions) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Completes the waiters whose positions are applied or whose deadline passed (all, if stopping).
+  void NotifyWaiters();
+  absl::Status CheckPartitions(const eventlog::PositionMap& positions) const;
+
   absl::Status LoadPositions();
   // Reads up to max_batch records and applies them in one write. Returns records applied.
   absl::StatusOr<size_t> ApplyOnce(eventlog::LogReader& reader, absl::Time deadline);
@@ -91,6 +108,7 @@ class FoldRunner {
   mutable absl::Mutex mu_;
   eventlog::PositionMap applied_ ABSL_GUARDED_BY(mu_);  // last applied offset per partition
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<Waiter> waiters_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<eventlog::LogReader> reader_;
   // Records polled but not yet written because the last attempt failed; retried before polling
   // again. Used only by the applying thread (the runner's, or CatchUp's caller).

@@ -189,20 +189,21 @@ class KafkaReader final : public LogReader {
 // The transactional producer of one owned partition. Transactions on it are serialized by mu.
 // One Append waiting for its partition's next transaction (group commit).
 struct QueuedAppend {
-  absl::string_view key;
-  std::vector<AppendValue>* values;
+  std::string key;
+  std::vector<AppendValue> values;
   absl::Time deadline;
-  bool done = false;
-  absl::StatusOr<LogPosition> result = absl::UnknownError("not appended");
+  base::Promise<LogPosition> promise;
 };
 
 struct PartitionWriter {
   rd_kafka_t* producer = nullptr;
-  // Appends waiting for a transaction, in arrival order. The one at the front leads: it takes
-  // every append queued behind it (up to a bound) into one transaction, answers them all, and
-  // hands the front to the next one. leveldb's group commit, per partition.
+  // Appends waiting for a transaction, in arrival order. The partition's writer thread takes
+  // every append queued (up to a bound) into one transaction and answers them all: leveldb's
+  // group commit, per partition, with nobody else's thread waiting.
   absl::Mutex queue_mu;
-  std::deque<QueuedAppend*> queue ABSL_GUARDED_BY(queue_mu);
+  std::deque<std::unique_ptr<QueuedAppend>> queue ABSL_GUARDED_BY(queue_mu);
+  bool stopping ABSL_GUARDED_BY(queue_mu) = false;
+  std::thread thread;
   absl::Mutex mu;
   bool fenced ABSL_GUARDED_BY(mu) = false;  // another process took the partition
   bool broken ABSL_GUARDED_BY(mu) = false;  // a fatal producer error: start a new producer
@@ -332,8 +333,22 @@ struct KafkaEventLog::Impl {
   }
 };
 
-KafkaEventLog::KafkaEventLog(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-KafkaEventLog::~KafkaEventLog() = default;
+KafkaEventLog::KafkaEventLog(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {
+  for (auto& [partition, writer] : impl_->writers) {
+    PartitionWriter* w = writer.get();
+    w->thread = std::thread([this, w, p = partition] { RunWriter(*w, p); });
+  }
+}
+
+KafkaEventLog::~KafkaEventLog() {
+  for (auto& [partition, w] : impl_->writers) {
+    {
+      absl::MutexLock lock(&w->queue_mu);
+      w->stopping = true;
+    }
+    if (w->thread.joinable()) w->thread.join();
+  }
+}
 
 absl::StatusOr<std::unique_ptr<KafkaEventLog>> KafkaEventLog::Open(
     const KafkaEventLogOptions& options, absl::Duration timeout) {
@@ -479,8 +494,9 @@ absl::StatusOr<LogPosition> KafkaEventLog::Append(absl::string_view key,
     }
   }
   const int32_t partition = PartitionOf(key);
-  if (!impl_->writers.empty())
-    return AppendTransactional(partition, key, std::move(values), deadline);
+  if (!impl_->writers.empty()) {
+    return AppendTransactional(partition, key, std::move(values), deadline).Get();
+  }
   auto pending = std::make_shared<Pending>();
   pending->partition = partition;
   {
@@ -532,59 +548,90 @@ bool KafkaEventLog::Writes(int32_t partition) const {
   return impl_->writers.empty() || impl_->writers.count(partition) > 0;
 }
 
-absl::StatusOr<LogPosition> KafkaEventLog::AppendTransactional(int32_t partition,
-                                                               absl::string_view key,
-                                                               std::vector<AppendValue> values,
-                                                               absl::Time deadline) {
+base::Future<LogPosition> KafkaEventLog::AppendAsync(absl::string_view key,
+                                                     std::vector<AppendValue> values,
+                                                     absl::Time deadline) {
+  if (impl_->writers.empty()) return Append(key, std::move(values), deadline);
+  if (values.empty()) return absl::InvalidArgumentError("nothing to append");
+  for (const auto& v : values) {
+    if (v.value.size() > kMaxValueBytes) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("record of ", v.value.size(), " bytes exceeds ", kMaxValueBytes));
+    }
+  }
+  return AppendTransactional(PartitionOf(key), key, std::move(values), deadline);
+}
+
+base::Future<LogPosition> KafkaEventLog::AppendTransactional(int32_t partition,
+                                                             absl::string_view key,
+                                                             std::vector<AppendValue> values,
+                                                             absl::Time deadline) {
   auto it = impl_->writers.find(partition);
   if (it == impl_->writers.end()) {
     return absl::FailedPreconditionError(
         absl::StrCat("partition ", partition, " is written by another replica"));
   }
   PartitionWriter& w = *it->second;
-  QueuedAppend me{.key = key, .values = &values, .deadline = deadline};
-  std::vector<QueuedAppend*> group;
-  {
-    absl::MutexLock lock(&w.queue_mu);
-    w.queue.push_back(&me);
-    struct Arg {
-      PartitionWriter* w;
-      QueuedAppend* me;
-    } arg{&w, &me};
-    w.queue_mu.Await(absl::Condition(
-        +[](Arg* a) ABSL_EXCLUSIVE_LOCKS_REQUIRED(a->w->queue_mu) {
-          return a->me->done || a->w->queue.front() == a->me;
-        },
-        &arg));
-    if (me.done) return me.result;  // a leader appended it
-    // This append leads: it takes the appends queued behind it, bounded in count and bytes.
-    size_t records = 0, bytes = 0;
-    for (QueuedAppend* q : w.queue) {
-      size_t q_bytes = 0;
-      for (const auto& v : *q->values) q_bytes += v.value.size();
-      if (!group.empty() && (records + q->values->size() > kMaxRecordsPerTransaction ||
-                             bytes + q_bytes > kMaxBytesPerTransaction)) {
-        break;
+  auto queued = std::make_unique<QueuedAppend>();
+  queued->key = std::string(key);
+  queued->values = std::move(values);
+  queued->deadline = deadline;
+  base::Future<LogPosition> future = queued->promise.future();
+  absl::MutexLock lock(&w.queue_mu);
+  if (w.stopping) return absl::UnavailableError("the event log is closing");
+  w.queue.push_back(std::move(queued));
+  return future;
+}
+
+void KafkaEventLog::RunWriter(PartitionWriter& w, int32_t partition) {
+  for (;;) {
+    std::vector<std::unique_ptr<QueuedAppend>> group;
+    {
+      absl::MutexLock lock(&w.queue_mu);
+      w.queue_mu.Await(absl::Condition(
+          +[](PartitionWriter* pw) ABSL_EXCLUSIVE_LOCKS_REQUIRED(pw->queue_mu) {
+            return pw->stopping || !pw->queue.empty();
+          },
+          &w));
+      if (w.stopping) {
+        for (auto& q : w.queue) q->promise.Set(absl::UnavailableError("the event log is closing"));
+        w.queue.clear();
+        return;
       }
-      group.push_back(q);
-      records += q->values->size();
-      bytes += q_bytes;
+      // Everything queued, bounded in count and bytes, goes into the next transaction.
+      size_t records = 0, bytes = 0;
+      while (!w.queue.empty()) {
+        QueuedAppend& q = *w.queue.front();
+        size_t q_bytes = 0;
+        for (const auto& v : q.values) q_bytes += v.value.size();
+        if (!group.empty() && (records + q.values.size() > kMaxRecordsPerTransaction ||
+                               bytes + q_bytes > kMaxBytesPerTransaction)) {
+          break;
+        }
+        records += q.values.size();
+        bytes += q_bytes;
+        group.push_back(std::move(w.queue.front()));
+        w.queue.pop_front();
+      }
     }
-  }
-  absl::Time group_deadline = deadline;
-  for (QueuedAppend* q : group) group_deadline = std::max(group_deadline, q->deadline);
-  std::vector<absl::StatusOr<LogPosition>> results =
-      CommitGroup(w, partition, group, group_deadline);
-  {
-    absl::MutexLock lock(&w.queue_mu);
-    for (size_t i = 0; i < group.size(); ++i) {
-      group[i]->result = std::move(results[i]);
-      group[i]->done = true;
-      w.queue.pop_front();
+    // An append whose caller gave up while it queued is not made: its answer is final (not
+    // recorded), unlike one that fails inside a transaction.
+    const absl::Time now = absl::Now();
+    std::vector<QueuedAppend*> live;
+    absl::Time deadline = now;
+    for (auto& q : group) {
+      if (q->deadline <= now) {
+        q->promise.Set(absl::DeadlineExceededError("deadline passed before the append was made"));
+        continue;
+      }
+      live.push_back(q.get());
+      deadline = std::max(deadline, q->deadline);
     }
+    if (live.empty()) continue;
+    std::vector<absl::StatusOr<LogPosition>> results = CommitGroup(w, partition, live, deadline);
+    transactions_.fetch_add(1, std::memory_order_relaxed);
+    for (size_t i = 0; i < live.size(); ++i) live[i]->promise.Set(std::move(results[i]));
   }
-  transactions_.fetch_add(1, std::memory_order_relaxed);
-  return me.result;
 }
 
 std::vector<absl::StatusOr<LogPosition>> KafkaEventLog::CommitGroup(
@@ -605,12 +652,12 @@ std::vector<absl::StatusOr<LogPosition>> KafkaEventLog::CommitGroup(
     pending->partition = partition;
     {
       absl::MutexLock plock(&pending->mu);
-      pending->remaining = static_cast<int>(q->values->size());
+      pending->remaining = static_cast<int>(q->values.size());
     }
     pendings.push_back(pending);
   }
   for (size_t i = 0; i < group.size(); ++i) {
-    for (const auto& v : *group[i]->values) {
+    for (const auto& v : group[i]->values) {
       rd_kafka_resp_err_t e =
           ProduceOne(w.producer, impl_->options.topic, partition, group[i]->key, v, pendings[i]);
       if (e == RD_KAFKA_RESP_ERR_NO_ERROR) continue;

@@ -65,6 +65,11 @@ class KafkaEventLog final : public EventLog {
   int32_t PartitionCount() const override;
   absl::StatusOr<LogPosition> Append(absl::string_view key, std::vector<AppendValue> values,
                                      absl::Time deadline) override;
+  // Transactional mode: queued for the partition's writer thread; the future completes there
+  // once the transaction holding the records committed (or failed). Without transactions, the
+  // same as Append (on the calling thread).
+  base::Future<LogPosition> AppendAsync(absl::string_view key, std::vector<AppendValue> values,
+                                        absl::Time deadline) override;
   absl::StatusOr<std::unique_ptr<LogReader>> NewReader(
       const std::map<int32_t, int64_t>& start) override;
   absl::StatusOr<int64_t> EndOffset(int32_t partition) override;
@@ -91,9 +96,11 @@ class KafkaEventLog final : public EventLog {
 
  private:
   explicit KafkaEventLog(std::unique_ptr<Impl> impl);
-  absl::StatusOr<LogPosition> AppendTransactional(int32_t partition, absl::string_view key,
-                                                  std::vector<AppendValue> values,
-                                                  absl::Time deadline);
+  base::Future<LogPosition> AppendTransactional(int32_t partition, absl::string_view key,
+                                                std::vector<AppendValue> values,
+                                                absl::Time deadline);
+  // The loop of a partition's writer thread: one transaction per group of queued appends.
+  void RunWriter(struct PartitionWriter& writer, int32_t partition);
   // One transaction for a group of queued appends; a result per append, in order.
   std::vector<absl::StatusOr<LogPosition>> CommitGroup(
       struct PartitionWriter& writer, int32_t partition,

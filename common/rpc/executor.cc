@@ -16,6 +16,17 @@ bool Executor::TrySubmit(std::function<void()> task) {
   return true;
 }
 
+void Executor::Submit(std::function<void()> task) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!stopping_) {
+      queue_.push_back(std::move(task));
+      return;
+    }
+  }
+  task();
+}
+
 void Executor::Stop() {
   {
     absl::MutexLock lock(&mu_);

@@ -24,6 +24,10 @@ class Executor {
 
   // Queues `task`. False (task not run) if the queue is full or the executor is stopping.
   bool TrySubmit(std::function<void()> task);
+  // Queues `task` whatever the queue's length: for the continuation of work already admitted
+  // (a command whose events just reached the state), which must not be dropped. Runs it on the
+  // calling thread if the executor is stopping.
+  void Submit(std::function<void()> task);
   // Runs every queued task, then joins the threads. Idempotent.
   void Stop();
 

@@ -1,10 +1,9 @@
-// Glue for unary RPCs on the gRPC callback API with raw (ByteBuffer) methods.
+// What a handler knows about its call (CallContext), and the first and last steps of every unary
+// call on the gRPC callback API with raw (ByteBuffer) methods: the deadline check and parsing
+// (StartCall), and finishing with a result (FinishCall). rpc::ServiceTable
+// (common/rpc/service_table.h) is the one user.
 //
-// A handler is an ordinary function Req -> absl::StatusOr<Resp>. ServeUnary parses the request
-// (common/rpc/request_parser.h), runs the handler on the Executor (never on a gRPC thread),
-// maps errors in one place (common/rpc/grpc_status.h) and finishes the call.
-//
-// Thread-safe: ServeUnary may be called from any gRPC thread.
+// Thread-safe.
 #pragma once
 
 #include <chrono>
@@ -91,22 +90,6 @@ void FinishCall(grpc::ServerUnaryReactor* reactor, const absl::StatusOr<Resp>& r
   }
   *out = SerializeResponse(*response);
   reactor->Finish(grpc::Status::OK);
-}
-
-template <typename Req, typename Resp>
-grpc::ServerUnaryReactor* ServeUnary(
-    grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* in, grpc::ByteBuffer* out,
-    Executor* executor,
-    std::function<absl::StatusOr<Resp>(const Req&, const CallContext&)> handler) {
-  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  bool queued = executor->TrySubmit([ctx, in, out, reactor, handler = std::move(handler)] {
-    Req request;
-    CallContext call;
-    if (!StartCall(ctx, in, reactor, &request, &call)) return;
-    FinishCall(reactor, handler(request, call), out);
-  });
-  if (!queued) reactor->Finish(Overloaded());
-  return reactor;
 }
 
 }  // namespace crm::rpc

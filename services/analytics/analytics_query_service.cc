@@ -80,66 +80,15 @@ absl::StatusOr<crm::v1::StaffKpis> AnalyticsQueries::GetStaffKpis(
   return views_->GetStaffKpis(request.scope());
 }
 
-grpc::ServerUnaryReactor* AnalyticsQueryService::GetComplaintStats(grpc::CallbackServerContext* ctx,
-                                                                   const grpc::ByteBuffer* in,
-                                                                   grpc::ByteBuffer* out) {
-  return rpc::ServeUnary<crm::v1::GetComplaintStatsRequest, crm::v1::ComplaintStats>(
-      ctx, in, out, executor_, [this](const auto& request, const auto& call) {
-        return queries_->GetComplaintStats(request, call);
-      });
-}
-
-grpc::ServerUnaryReactor* AnalyticsQueryService::GetSlaCompliance(grpc::CallbackServerContext* ctx,
-                                                                  const grpc::ByteBuffer* in,
-                                                                  grpc::ByteBuffer* out) {
-  return rpc::ServeUnary<crm::v1::GetSlaComplianceRequest, crm::v1::SlaCompliance>(
-      ctx, in, out, executor_, [this](const auto& request, const auto& call) {
-        return queries_->GetSlaCompliance(request, call);
-      });
-}
-
-grpc::ServerUnaryReactor* AnalyticsQueryService::GetResponseTimes(grpc::CallbackServerContext* ctx,
-                                                                  const grpc::ByteBuffer* in,
-                                                                  grpc::ByteBuffer* out) {
-  return rpc::ServeUnary<crm::v1::GetResponseTimesRequest, crm::v1::ResponseTimes>(
-      ctx, in, out, executor_, [this](const auto& request, const auto& call) {
-        return queries_->GetResponseTimes(request, call);
-      });
-}
-
-grpc::ServerUnaryReactor* AnalyticsQueryService::GetSatisfaction(grpc::CallbackServerContext* ctx,
-                                                                 const grpc::ByteBuffer* in,
-                                                                 grpc::ByteBuffer* out) {
-  return rpc::ServeUnary<crm::v1::GetSatisfactionRequest, crm::v1::Satisfaction>(
-      ctx, in, out, executor_, [this](const auto& request, const auto& call) {
-        return queries_->GetSatisfaction(request, call);
-      });
-}
-
-grpc::ServerUnaryReactor* AnalyticsQueryService::GetInteractionStats(
-    grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* in, grpc::ByteBuffer* out) {
-  return rpc::ServeUnary<crm::v1::GetInteractionStatsRequest, crm::v1::InteractionStats>(
-      ctx, in, out, executor_, [this](const auto& request, const auto& call) {
-        return queries_->GetInteractionStats(request, call);
-      });
-}
-
-grpc::ServerUnaryReactor* AnalyticsQueryService::GetRootCauses(grpc::CallbackServerContext* ctx,
-                                                               const grpc::ByteBuffer* in,
-                                                               grpc::ByteBuffer* out) {
-  return rpc::ServeUnary<crm::v1::GetRootCausesRequest, crm::v1::RootCauseRanking>(
-      ctx, in, out, executor_, [this](const auto& request, const auto& call) {
-        return queries_->GetRootCauses(request, call);
-      });
-}
-
-grpc::ServerUnaryReactor* AnalyticsQueryService::GetStaffKpis(grpc::CallbackServerContext* ctx,
-                                                              const grpc::ByteBuffer* in,
-                                                              grpc::ByteBuffer* out) {
-  return rpc::ServeUnary<crm::v1::GetStaffKpisRequest, crm::v1::StaffKpis>(
-      ctx, in, out, executor_, [this](const auto& request, const auto& call) {
-        return queries_->GetStaffKpis(request, call);
-      });
+AnalyticsQueryService::AnalyticsQueryService(const AnalyticsQueries* queries, rpc::Executor* executor)
+    : rpc::ServiceTable(crm::v1::AnalyticsService::service_full_name(), executor) {
+  Unary("GetComplaintStats", queries, &AnalyticsQueries::GetComplaintStats);
+  Unary("GetSlaCompliance", queries, &AnalyticsQueries::GetSlaCompliance);
+  Unary("GetResponseTimes", queries, &AnalyticsQueries::GetResponseTimes);
+  Unary("GetSatisfaction", queries, &AnalyticsQueries::GetSatisfaction);
+  Unary("GetInteractionStats", queries, &AnalyticsQueries::GetInteractionStats);
+  Unary("GetRootCauses", queries, &AnalyticsQueries::GetRootCauses);
+  Unary("GetStaffKpis", queries, &AnalyticsQueries::GetStaffKpis);
 }
 
 }  // namespace crm::services::analytics

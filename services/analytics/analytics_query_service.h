@@ -13,20 +13,12 @@
 #include "absl/time/time.h"
 #include "common/fold/fold_runner.h"
 #include "common/rpc/executor.h"
+#include "common/rpc/service_table.h"
 #include "common/rpc/unary.h"
 #include "crm/v1/analytics_service.grpc.pb.h"
 #include "readmodel/analytics/analytics_views.h"
 
 namespace crm::services::analytics {
-
-using AnalyticsRawBase = crm::v1::AnalyticsService::WithRawCallbackMethod_GetComplaintStats<
-    crm::v1::AnalyticsService::WithRawCallbackMethod_GetSlaCompliance<
-        crm::v1::AnalyticsService::WithRawCallbackMethod_GetResponseTimes<
-            crm::v1::AnalyticsService::WithRawCallbackMethod_GetSatisfaction<
-                crm::v1::AnalyticsService::WithRawCallbackMethod_GetInteractionStats<
-                    crm::v1::AnalyticsService::WithRawCallbackMethod_GetRootCauses<
-                        crm::v1::AnalyticsService::WithRawCallbackMethod_GetStaffKpis<
-                            crm::v1::AnalyticsService::Service>>>>>>>;
 
 // The query logic, without transport; the service below calls it.
 class AnalyticsQueries {
@@ -62,37 +54,10 @@ class AnalyticsQueries {
   const Options options_;
 };
 
-class AnalyticsQueryService final : public AnalyticsRawBase {
+class AnalyticsQueryService final : public rpc::ServiceTable {
  public:
   // Does not take ownership.
-  AnalyticsQueryService(const AnalyticsQueries* queries, rpc::Executor* executor)
-      : queries_(queries), executor_(executor) {}
-
-  grpc::ServerUnaryReactor* GetComplaintStats(grpc::CallbackServerContext* ctx,
-                                              const grpc::ByteBuffer* in,
-                                              grpc::ByteBuffer* out) override;
-  grpc::ServerUnaryReactor* GetSlaCompliance(grpc::CallbackServerContext* ctx,
-                                             const grpc::ByteBuffer* in,
-                                             grpc::ByteBuffer* out) override;
-  grpc::ServerUnaryReactor* GetResponseTimes(grpc::CallbackServerContext* ctx,
-                                             const grpc::ByteBuffer* in,
-                                             grpc::ByteBuffer* out) override;
-  grpc::ServerUnaryReactor* GetSatisfaction(grpc::CallbackServerContext* ctx,
-                                            const grpc::ByteBuffer* in,
-                                            grpc::ByteBuffer* out) override;
-  grpc::ServerUnaryReactor* GetInteractionStats(grpc::CallbackServerContext* ctx,
-                                                const grpc::ByteBuffer* in,
-                                                grpc::ByteBuffer* out) override;
-  grpc::ServerUnaryReactor* GetRootCauses(grpc::CallbackServerContext* ctx,
-                                          const grpc::ByteBuffer* in,
-                                          grpc::ByteBuffer* out) override;
-  grpc::ServerUnaryReactor* GetStaffKpis(grpc::CallbackServerContext* ctx,
-                                         const grpc::ByteBuffer* in,
-                                         grpc::ByteBuffer* out) override;
-
- private:
-  const AnalyticsQueries* const queries_;
-  rpc::Executor* const executor_;
+  AnalyticsQueryService(const AnalyticsQueries* queries, rpc::Executor* executor);
 };
 
 }  // namespace crm::services::analytics

@@ -58,16 +58,6 @@ absl::Status RequestIdReused(const crm::internal::v1::RequestRecord& first) {
                        "REQUEST_ID_REUSED", {{"aggregate", first.aggregate()}});
 }
 
-std::string RequestDigest(const google::protobuf::Message& request) {
-  std::string bytes;
-  google::protobuf::io::StringOutputStream stream(&bytes);
-  google::protobuf::io::CodedOutputStream out(&stream);
-  out.SetSerializationDeterministic(true);
-  request.SerializeToCodedStream(&out);
-  out.Trim();
-  return base::UuidFromName(absl::StrCat(request.GetDescriptor()->full_name(), "\n", bytes));
-}
-
 CommandExecutor::CommandExecutor(eventlog::EventLog* log, fold::FoldRunner* state_runner,
                                  const AggregateState* state, const base::Clock* clock,
                                  Options options)
@@ -77,13 +67,94 @@ CommandExecutor::CommandExecutor(eventlog::EventLog* log, fold::FoldRunner* stat
       clock_(clock),
       options_(std::move(options)) {}
 
-absl::StatusOr<CommandExecutor::RawResult> CommandExecutor::ExecuteRaw(
+void CommandExecutor::MarkUnsettled(const std::string& stream_key) {
+  absl::MutexLock lock(&unsettled_mu_);
+  unsettled_.insert(stream_key);
+}
+
+base::Future<CommandExecutor::RawResult> CommandExecutor::ExecuteRaw(
     const Target& target, const std::string& request_id, const rpc::CallContext& call,
     const AggregateKind& kind, const RawDecide& decide) {
   std::vector<std::string> keys = {absl::StrCat("a:", target.aggregate)};
   if (!request_id.empty()) keys.push_back(absl::StrCat("r:", request_id));
-  LockTable::LockSet held = locks_.Lock(keys);
+  if (target.exclusive_stream) keys.push_back(absl::StrCat("s:", target.stream_key));
+  // Usually free at once; else this thread waits its turn behind the aggregate's command in
+  // flight (decide must run here, where the caller's locals live).
+  absl::StatusOr<LockTable::LockSet> acquired = locks_.Acquire(keys).Get();
+  if (!acquired.ok()) return acquired.status();
+  auto held = std::make_shared<LockTable::LockSet>(*std::move(acquired));
 
+  std::vector<eventlog::AppendValue> values;
+  absl::StatusOr<RawResult> decided = Decide(target, request_id, call, kind, decide, &values);
+  if (!decided.ok()) return decided.status();
+  if (values.empty()) return *std::move(decided);  // a retry's answer, or no change
+  const int32_t count = static_cast<int32_t>(values.size());
+
+  base::Promise<RawResult> promise;
+  base::Future<RawResult> answer = promise.future();
+  // Delivers the answer off the log's and the fold's threads, then releases the locks.
+  auto finish = [this, held](base::Promise<RawResult> p, absl::StatusOr<RawResult> r) mutable {
+    auto deliver = [p = std::make_shared<base::Promise<RawResult>>(std::move(p)),
+                    r = std::make_shared<absl::StatusOr<RawResult>>(std::move(r)),
+                    held = std::move(held)]() mutable {
+      held.reset();  // the next command on the aggregate may decide now
+      p->Set(std::move(*r));
+    };
+    if (options_.post) {
+      options_.post(std::move(deliver));
+    } else {
+      deliver();
+    }
+  };
+  log_->AppendAsync(target.stream_key, std::move(values), call.deadline)
+      .OnReady([this, stream_key = target.stream_key, result = *std::move(decided), count,
+                promise = std::move(promise),
+                finish](absl::StatusOr<eventlog::LogPosition> appended) mutable {
+        if (!appended.ok()) {
+          if (absl::IsInvalidArgument(appended.status())) {
+            finish(std::move(promise), appended.status());
+            return;
+          }
+          MarkUnsettled(stream_key);
+          finish(std::move(promise),
+                 status::Error(absl::StatusCode::kUnavailable,
+                               absl::StrCat("the event log did not confirm the command; it may or "
+                                            "may not be recorded: retry with the same request_id (",
+                                            appended.status().message(), ")"),
+                               "APPEND_NOT_CONFIRMED"));
+          return;
+        }
+        const eventlog::LogPosition position = *appended;
+        result.consistency_token =
+            eventlog::EncodeConsistencyToken({{position.partition, position.offset}});
+        result.appended_event_count = count;
+        // The next command on this aggregate must decide on these events: the locks are kept
+        // until the state has them. The caller's deadline does not shorten this wait.
+        state_runner_
+            ->WhenApplied({{position.partition, position.offset}},
+                          absl::Now() + options_.state_wait)
+            .OnReady([this, stream_key, result = std::move(result), promise = std::move(promise),
+                      finish](absl::StatusOr<base::Done> caught_up) mutable {
+              if (!caught_up.ok()) {
+                MarkUnsettled(stream_key);
+                finish(std::move(promise),
+                       status::Error(absl::StatusCode::kUnavailable,
+                                     absl::StrCat("the command was recorded but its state is not "
+                                                  "yet applied; retry with the same request_id: ",
+                                                  caught_up.status().message()),
+                                     "STATE_NOT_CAUGHT_UP"));
+                return;
+              }
+              finish(std::move(promise), std::move(result));
+            });
+      });
+  return answer;
+}
+
+absl::StatusOr<CommandExecutor::RawResult> CommandExecutor::Decide(
+    const Target& target, const std::string& request_id, const rpc::CallContext& call,
+    const AggregateKind& kind, const RawDecide& decide,
+    std::vector<eventlog::AppendValue>* values) {
   bool unsettled;
   {
     absl::MutexLock lock(&unsettled_mu_);
@@ -126,8 +197,7 @@ absl::StatusOr<CommandExecutor::RawResult> CommandExecutor::ExecuteRaw(
   const std::string causation_id = base::NewUuid();
   const std::string correlation_id =
       call.correlation_id.empty() ? causation_id : call.correlation_id;
-  std::vector<eventlog::AppendValue> values;
-  int64_t version = current.version();
+    int64_t version = current.version();
   for (Event& event : decided) {
     event.set_event_id(base::NewUuid());
     event.set_customer_id(target.customer_id);
@@ -152,43 +222,9 @@ absl::StatusOr<CommandExecutor::RawResult> CommandExecutor::ExecuteRaw(
           absl::StrCat("decided event does not apply: ", applied.status().message()));
     }
     result.state = *std::move(applied);
-    values.push_back({event.SerializeAsString(), EventHeaders(event, options_.event_source)});
+    values->push_back({event.SerializeAsString(), EventHeaders(event, options_.event_source)});
   }
 
-  absl::StatusOr<eventlog::LogPosition> appended =
-      log_->Append(target.stream_key, std::move(values), call.deadline);
-  if (!appended.ok()) {
-    if (absl::IsInvalidArgument(appended.status())) return appended.status();
-    {
-      absl::MutexLock lock(&unsettled_mu_);
-      unsettled_.insert(target.stream_key);
-    }
-    return status::Error(absl::StatusCode::kUnavailable,
-                         absl::StrCat("the event log did not confirm the command; it may or may "
-                                      "not be recorded: retry with the same request_id (",
-                                      appended.status().message(), ")"),
-                         "APPEND_NOT_CONFIRMED");
-  }
-  const eventlog::LogPosition position = *appended;
-  result.consistency_token =
-      eventlog::EncodeConsistencyToken({{position.partition, position.offset}});
-  result.appended_event_count = static_cast<int32_t>(decided.size());
-
-  // The next command on this aggregate must decide on these events: keep the locks until the
-  // state has them. The caller's deadline does not shorten this wait.
-  absl::Status caught_up = state_runner_->WaitFor({{position.partition, position.offset}},
-                                                  absl::Now() + options_.state_wait);
-  if (!caught_up.ok()) {
-    {
-      absl::MutexLock lock(&unsettled_mu_);
-      unsettled_.insert(target.stream_key);
-    }
-    return status::Error(absl::StatusCode::kUnavailable,
-                         absl::StrCat("the command was recorded but its state is not yet "
-                                      "applied; retry with the same request_id: ",
-                                      caught_up.message()),
-                         "STATE_NOT_CAUGHT_UP");
-  }
   return result;
 }
 

@@ -10,6 +10,10 @@
 //      appends them durably under the stream key (the customer id, or "org");
 //   5. waits until the state fold has applied them, then answers with the new state and the
 //      consistency token of the last event.
+// Steps 1-4 run on the calling thread (so `decide` may use the caller's locals); waiting for a
+// busy aggregate's lock holds that thread too. Step 5 holds no thread: the append and the state
+// wait complete futures, and the answer is delivered through Options::post (a worker pool), never
+// on the log's or the fold's thread. The locks are held until then.
 // An append with an unknown outcome answers UNAVAILABLE and marks the stream unsettled: its next
 // command first waits for the outcome to be final and for the state to read the partition to its
 // end, so no decision is made on state that misses an event.
@@ -26,6 +30,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/base/clock.h"
+#include "common/base/future.h"
 #include "common/eventlog/event_log.h"
 #include "common/fold/fold_runner.h"
 #include "common/rpc/unary.h"
@@ -45,6 +50,9 @@ struct Target {
   std::string customer_id;
   // EventEnvelope.aggregate: the aggregate's resource name.
   std::string aggregate;
+  // Lock the whole stream, not only the aggregate: for commands whose rules read other
+  // aggregates of the stream (the org), so they run one at a time.
+  bool exclusive_stream = false;
 };
 
 template <typename StateT>
@@ -63,6 +71,9 @@ class CommandExecutor {
     std::string event_source = "crm/command";
     // How long a command waits for its own events to reach the state.
     absl::Duration state_wait = absl::Seconds(30);
+    // Runs the continuation of a command once its events are in the state (a worker pool);
+    // null: on the fold's thread (tests).
+    std::function<void(std::function<void()>)> post;
   };
 
   // Does not take ownership. `state_runner` folds `log` into the store `state` reads, with an
@@ -76,26 +87,29 @@ class CommandExecutor {
   using DecideFn = std::function<absl::StatusOr<std::vector<Event>>(
       const StateT& current, int64_t version, absl::Time now)>;
 
+  // `decide` runs before Execute returns; the future completes once the command's events are
+  // in the state (or it failed), on a thread of Options::post.
   template <typename StateT>
-  absl::StatusOr<CommandResult<StateT>> Execute(const Target& target, const std::string& request_id,
-                                                const rpc::CallContext& call,
-                                                const TypedKind<StateT>& kind,
-                                                const DecideFn<StateT>& decide) {
+  base::Future<CommandResult<StateT>> Execute(const Target& target, const std::string& request_id,
+                                              const rpc::CallContext& call,
+                                              const TypedKind<StateT>& kind,
+                                              const DecideFn<StateT>& decide) {
     RawDecide raw = [&](const std::string& state, int64_t version,
                         absl::Time now) -> absl::StatusOr<std::vector<Event>> {
       StateT typed;
       if (!typed.ParseFromString(state)) return absl::InternalError("state cannot be decoded");
       return decide(typed, version, now);
     };
-    absl::StatusOr<RawResult> raw_result = ExecuteRaw(target, request_id, call, kind, raw);
-    if (!raw_result.ok()) return raw_result.status();
-    CommandResult<StateT> result;
-    if (!result.state.ParseFromString(raw_result->state)) {
-      return absl::InternalError("state cannot be decoded");
-    }
-    result.consistency_token = std::move(raw_result->consistency_token);
-    result.appended_event_count = raw_result->appended_event_count;
-    return result;
+    return ExecuteRaw(target, request_id, call, kind, raw)
+        .Then([](RawResult raw_result) -> absl::StatusOr<CommandResult<StateT>> {
+          CommandResult<StateT> result;
+          if (!result.state.ParseFromString(raw_result.state)) {
+            return absl::InternalError("state cannot be decoded");
+          }
+          result.consistency_token = std::move(raw_result.consistency_token);
+          result.appended_event_count = raw_result.appended_event_count;
+          return result;
+        });
   }
 
   // Waits until the state has read `stream_key`'s partition to its current end. For lookups of
@@ -114,9 +128,15 @@ class CommandExecutor {
     std::string consistency_token;
     int32_t appended_event_count = 0;
   };
-  absl::StatusOr<RawResult> ExecuteRaw(const Target& target, const std::string& request_id,
-                                       const rpc::CallContext& call, const AggregateKind& kind,
-                                       const RawDecide& decide);
+  base::Future<RawResult> ExecuteRaw(const Target& target, const std::string& request_id,
+                                     const rpc::CallContext& call, const AggregateKind& kind,
+                                     const RawDecide& decide);
+  // Everything up to the append (steps 2-4), with the locks held.
+  absl::StatusOr<RawResult> Decide(const Target& target, const std::string& request_id,
+                                   const rpc::CallContext& call, const AggregateKind& kind,
+                                   const RawDecide& decide,
+                                   std::vector<eventlog::AppendValue>* values);
+  void MarkUnsettled(const std::string& stream_key);
 
   eventlog::EventLog* const log_;
   fold::FoldRunner* const state_runner_;
@@ -135,10 +155,6 @@ class CommandExecutor {
 // `deadline`.
 absl::Status SyncStream(eventlog::EventLog* log, fold::FoldRunner* state_runner,
                         absl::string_view stream_key, absl::Time deadline);
-
-// The digest a command service puts in CallContext::request_digest: a name-based UUID of the
-// request's type and deterministic serialization (after routing filled in derived ids).
-std::string RequestDigest(const google::protobuf::Message& request);
 
 // ALREADY_EXISTS (reason REQUEST_ID_REUSED, metadata `aggregate`) for a request id whose first
 // request was another one.

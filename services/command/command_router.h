@@ -24,21 +24,20 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/eventlog/event_log.h"
+#include "common/rpc/service_table.h"
 #include "google/protobuf/message.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
 
 namespace crm::services::command {
 
-class CommandRouter {
+class CommandRouter final : public rpc::CallRouter {
  public:
   struct Options {
     int32_t replica_index = 0;
     // Addresses (host:port) of all replicas, in index order; empty = one replica.
     std::vector<std::string> peers;
   };
-  // Metadata key marking a forwarded call.
-  static constexpr char kForwardedHeader[] = "x-crm-forwarded-by";
 
   // Does not take ownership of `log`. INVALID_ARGUMENT via Validate() for a bad layout.
   CommandRouter(const eventlog::EventLog* log, Options options);
@@ -46,7 +45,7 @@ class CommandRouter {
   absl::Status Validate() const;
 
   // The address of the replica that writes `customer_id`, or nullopt if it is this one.
-  std::optional<std::string> OwnerOf(absl::string_view customer_id) const;
+  std::optional<std::string> OwnerOf(absl::string_view customer_id) const override;
 
   // Calls `method` on `peer` with `request` and blocks until `response` is filled or the call
   // fails (by `deadline`): how a command of this replica runs a step on a stream another replica
@@ -60,7 +59,7 @@ class CommandRouter {
   // peer's status (with its error details) once `response` is filled.
   void Forward(const std::string& peer, const std::string& method,
                grpc::CallbackServerContext* server_context, const grpc::ByteBuffer& request,
-               grpc::ByteBuffer* response, std::function<void(grpc::Status)> done);
+               grpc::ByteBuffer* response, std::function<void(grpc::Status)> done) override;
 
  private:
   grpc::GenericStub* StubFor(const std::string& peer);

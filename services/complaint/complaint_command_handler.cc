@@ -49,24 +49,25 @@ DecideContext ComplaintCommandHandler::Context(absl::Time now, absl::Time deadli
   return context;
 }
 
-absl::StatusOr<ComplaintCommandHandler::Response> ComplaintCommandHandler::Execute(
+base::Future<ComplaintCommandHandler::Response> ComplaintCommandHandler::Execute(
     const std::string& name, const std::string& request_id, const rpc::CallContext& call,
     const Decide& decide) {
   CRM_ASSIGN_OR_RETURN(auto parts, domain::complaint::ParseComplaintName(name, "name"));
   const command::Target target{
       .stream_key = parts.customer_id, .customer_id = parts.customer_id, .aggregate = name};
-  CRM_ASSIGN_OR_RETURN(auto result,
-                       executor_->Execute<Complaint>(
-                           target, request_id, call, ComplaintKind(),
+  return executor_
+      ->Execute<Complaint>(target, request_id, call, ComplaintKind(),
                            [&](const Complaint& current, int64_t version,
                                absl::Time now) -> absl::StatusOr<std::vector<command::Event>> {
                              return decide(current, Context(now, call.deadline));
-                           }));
-  Response response;
-  *response.mutable_complaint() = std::move(result.state);
-  response.set_consistency_token(std::move(result.consistency_token));
-  response.set_appended_event_count(result.appended_event_count);
-  return response;
+                           })
+      .Then([](command::CommandResult<Complaint> result) {
+        Response response;
+        *response.mutable_complaint() = std::move(result.state);
+        response.set_consistency_token(std::move(result.consistency_token));
+        response.set_appended_event_count(result.appended_event_count);
+        return response;
+      });
 }
 
 absl::StatusOr<domain::complaint::ResolvedStaff> ComplaintCommandHandler::FindStaff(
@@ -106,7 +107,7 @@ absl::StatusOr<std::optional<crm::v1::StaffRef>> ComplaintCommandHandler::Manage
   return std::nullopt;
 }
 
-absl::StatusOr<ComplaintCommandHandler::Response> ComplaintCommandHandler::File(
+base::Future<ComplaintCommandHandler::Response> ComplaintCommandHandler::File(
     const crm::v1::FileComplaintRequest& request, const rpc::CallContext& call) {
   const std::string id = ComplaintIdFor(request);
   CRM_RETURN_IF_ERROR(domain::complaint::ValidateRequest(request, id));
@@ -122,7 +123,7 @@ absl::StatusOr<ComplaintCommandHandler::Response> ComplaintCommandHandler::File(
                  });
 }
 
-absl::StatusOr<ComplaintCommandHandler::Response> ComplaintCommandHandler::Acknowledge(
+base::Future<ComplaintCommandHandler::Response> ComplaintCommandHandler::Acknowledge(
     const crm::v1::AcknowledgeComplaintRequest& request, const rpc::CallContext& call) {
   CRM_RETURN_IF_ERROR(domain::complaint::ValidateRequest(request));
   std::optional<crm::v1::StaffRef> responder;
@@ -137,7 +138,7 @@ absl::StatusOr<ComplaintCommandHandler::Response> ComplaintCommandHandler::Ackno
                  });
 }
 
-absl::StatusOr<ComplaintCommandHandler::Response> ComplaintCommandHandler::Assign(
+base::Future<ComplaintCommandHandler::Response> ComplaintCommandHandler::Assign(
     const crm::v1::AssignComplaintRequest& request, const rpc::CallContext& call) {
   CRM_RETURN_IF_ERROR(domain::complaint::ValidateRequest(request));
   CRM_ASSIGN_OR_RETURN(auto assignee, FindStaff(request.assignee(), "assignee", call.deadline));
@@ -147,7 +148,7 @@ absl::StatusOr<ComplaintCommandHandler::Response> ComplaintCommandHandler::Assig
                  });
 }
 
-absl::StatusOr<ComplaintCommandHandler::Response> ComplaintCommandHandler::StartInvestigation(
+base::Future<ComplaintCommandHandler::Response> ComplaintCommandHandler::StartInvestigation(
     const crm::v1::StartInvestigationRequest& request, const rpc::CallContext& call) {
   CRM_RETURN_IF_ERROR(domain::complaint::ValidateRequest(request));
   return Execute(request.name(), request.request_id(), call,
@@ -156,7 +157,7 @@ absl::StatusOr<ComplaintCommandHandler::Response> ComplaintCommandHandler::Start
                  });
 }
 
-absl::StatusOr<ComplaintCommandHandler::Response> ComplaintCommandHandler::Resolve(
+base::Future<ComplaintCommandHandler::Response> ComplaintCommandHandler::Resolve(
     const crm::v1::ResolveComplaintRequest& request, const rpc::CallContext& call) {
   CRM_RETURN_IF_ERROR(domain::complaint::ValidateRequest(request));
   return Execute(request.name(), request.request_id(), call,
@@ -165,7 +166,7 @@ absl::StatusOr<ComplaintCommandHandler::Response> ComplaintCommandHandler::Resol
                  });
 }
 
-absl::StatusOr<ComplaintCommandHandler::Response> ComplaintCommandHandler::RecordFollowUpVisit(
+base::Future<ComplaintCommandHandler::Response> ComplaintCommandHandler::RecordFollowUpVisit(
     const crm::v1::RecordFollowUpVisitRequest& request, const rpc::CallContext& call) {
   CRM_RETURN_IF_ERROR(domain::complaint::ValidateRequest(request));
   return Execute(request.name(), request.request_id(), call,
@@ -174,7 +175,7 @@ absl::StatusOr<ComplaintCommandHandler::Response> ComplaintCommandHandler::Recor
                  });
 }
 
-absl::StatusOr<ComplaintCommandHandler::Response> ComplaintCommandHandler::Close(
+base::Future<ComplaintCommandHandler::Response> ComplaintCommandHandler::Close(
     const crm::v1::CloseComplaintRequest& request, const rpc::CallContext& call) {
   CRM_RETURN_IF_ERROR(domain::complaint::ValidateRequest(request));
   return Execute(request.name(), request.request_id(), call,
@@ -183,7 +184,7 @@ absl::StatusOr<ComplaintCommandHandler::Response> ComplaintCommandHandler::Close
                  });
 }
 
-absl::StatusOr<ComplaintCommandHandler::Response> ComplaintCommandHandler::Reopen(
+base::Future<ComplaintCommandHandler::Response> ComplaintCommandHandler::Reopen(
     const crm::v1::ReopenComplaintRequest& request, const rpc::CallContext& call) {
   CRM_RETURN_IF_ERROR(domain::complaint::ValidateRequest(request));
   return Execute(request.name(), request.request_id(), call,
@@ -192,7 +193,7 @@ absl::StatusOr<ComplaintCommandHandler::Response> ComplaintCommandHandler::Reope
                  });
 }
 
-absl::StatusOr<ComplaintCommandHandler::Response> ComplaintCommandHandler::Escalate(
+base::Future<ComplaintCommandHandler::Response> ComplaintCommandHandler::Escalate(
     const crm::v1::EscalateComplaintRequest& request, const rpc::CallContext& call) {
   CRM_RETURN_IF_ERROR(domain::complaint::ValidateRequest(request));
   return Execute(request.name(), request.request_id(), call,
@@ -201,7 +202,7 @@ absl::StatusOr<ComplaintCommandHandler::Response> ComplaintCommandHandler::Escal
                  });
 }
 
-absl::StatusOr<ComplaintCommandHandler::Response> ComplaintCommandHandler::BreachSla(
+base::Future<ComplaintCommandHandler::Response> ComplaintCommandHandler::BreachSla(
     absl::string_view complaint, crm::v1::SlaKind kind, absl::Time due,
     const std::string& request_id, const rpc::CallContext& call) {
   const std::string name(complaint);

@@ -41,29 +41,29 @@ class ComplaintCommandHandler {
   ComplaintCommandHandler(command::CommandExecutor* executor, Options options);
 
   using Response = crm::v1::ComplaintCommandResponse;
-  absl::StatusOr<Response> File(const crm::v1::FileComplaintRequest& request,
+  base::Future<Response> File(const crm::v1::FileComplaintRequest& request,
                                 const rpc::CallContext& call);
-  absl::StatusOr<Response> Acknowledge(const crm::v1::AcknowledgeComplaintRequest& request,
+  base::Future<Response> Acknowledge(const crm::v1::AcknowledgeComplaintRequest& request,
                                        const rpc::CallContext& call);
-  absl::StatusOr<Response> Assign(const crm::v1::AssignComplaintRequest& request,
+  base::Future<Response> Assign(const crm::v1::AssignComplaintRequest& request,
                                   const rpc::CallContext& call);
-  absl::StatusOr<Response> StartInvestigation(const crm::v1::StartInvestigationRequest& request,
+  base::Future<Response> StartInvestigation(const crm::v1::StartInvestigationRequest& request,
                                               const rpc::CallContext& call);
-  absl::StatusOr<Response> Resolve(const crm::v1::ResolveComplaintRequest& request,
+  base::Future<Response> Resolve(const crm::v1::ResolveComplaintRequest& request,
                                    const rpc::CallContext& call);
-  absl::StatusOr<Response> RecordFollowUpVisit(const crm::v1::RecordFollowUpVisitRequest& request,
+  base::Future<Response> RecordFollowUpVisit(const crm::v1::RecordFollowUpVisitRequest& request,
                                                const rpc::CallContext& call);
-  absl::StatusOr<Response> Close(const crm::v1::CloseComplaintRequest& request,
+  base::Future<Response> Close(const crm::v1::CloseComplaintRequest& request,
                                  const rpc::CallContext& call);
-  absl::StatusOr<Response> Reopen(const crm::v1::ReopenComplaintRequest& request,
+  base::Future<Response> Reopen(const crm::v1::ReopenComplaintRequest& request,
                                   const rpc::CallContext& call);
-  absl::StatusOr<Response> Escalate(const crm::v1::EscalateComplaintRequest& request,
+  base::Future<Response> Escalate(const crm::v1::EscalateComplaintRequest& request,
                                     const rpc::CallContext& call);
 
   // The system command of the SLA watcher: records the breach of `complaint`'s `kind` deadline
   // due at `due` and the automatic escalation, if that deadline is still open and has passed
   // (otherwise appends nothing). `request_id` makes it idempotent across retries and replicas.
-  absl::StatusOr<Response> BreachSla(absl::string_view complaint, crm::v1::SlaKind kind,
+  base::Future<Response> BreachSla(absl::string_view complaint, crm::v1::SlaKind kind,
                                      absl::Time due, const std::string& request_id,
                                      const rpc::CallContext& call);
 
@@ -78,7 +78,7 @@ class ComplaintCommandHandler {
   using Decide = std::function<absl::StatusOr<domain::complaint::Events>(
       const crm::v1::Complaint& current, const domain::complaint::DecideContext& context)>;
   // Runs `decide` on the complaint `name` (already validated).
-  absl::StatusOr<Response> Execute(const std::string& name, const std::string& request_id,
+  base::Future<Response> Execute(const std::string& name, const std::string& request_id,
                                    const rpc::CallContext& call, const Decide& decide);
   // The staff member `staff_id` ("" = nullopt) as a StaffRef with role.
   absl::StatusOr<domain::complaint::ResolvedStaff> FindStaff(absl::string_view staff_id,

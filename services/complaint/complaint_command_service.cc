@@ -1,97 +1,42 @@
 #include "services/complaint/complaint_command_service.h"
 
-#include "services/command/routed_serve.h"
-
 namespace crm::services::complaint {
+namespace {
 
-using Response = crm::v1::ComplaintCommandResponse;
-
+// A command addressed by `name` (customers/{cid}/complaints/{id}) goes to its customer's stream.
 template <typename Req>
-grpc::ServerUnaryReactor* ComplaintCommandService::ServeNamed(
-    grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* in, grpc::ByteBuffer* out,
-    const char* method,
-    absl::StatusOr<Response> (ComplaintCommandHandler::*handle)(const Req&,
-                                                                const rpc::CallContext&)) {
-  return command::ServeRouted<Req, Response>(
-      ctx, in, out, executor_, router_, method,
-      [](Req& request) { return CustomerIdOf(request.name()); },
-      [this, handle](const Req& request, const rpc::CallContext& call) {
-        return (handler_->*handle)(request, call);
-      });
+std::string ByName(Req& request) {
+  return CustomerIdOf(request.name());
 }
 
-grpc::ServerUnaryReactor* ComplaintCommandService::FileComplaint(grpc::CallbackServerContext* ctx,
-                                                                 const grpc::ByteBuffer* in,
-                                                                 grpc::ByteBuffer* out) {
-  return command::ServeRouted<crm::v1::FileComplaintRequest, Response>(
-      ctx, in, out, executor_, router_, "/crm.v1.ComplaintCommandService/FileComplaint",
-      [](crm::v1::FileComplaintRequest& request) {
-        // Fixed before forwarding, so the writer files under the same id.
-        request.set_complaint_id(ComplaintIdFor(request));
-        return CustomerIdOf(request.parent());
-      },
-      [this](const crm::v1::FileComplaintRequest& request, const rpc::CallContext& call) {
-        return handler_->File(request, call);
-      });
-}
+}  // namespace
 
-grpc::ServerUnaryReactor* ComplaintCommandService::AcknowledgeComplaint(
-    grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* in, grpc::ByteBuffer* out) {
-  return ServeNamed<crm::v1::AcknowledgeComplaintRequest>(
-      ctx, in, out, "/crm.v1.ComplaintCommandService/AcknowledgeComplaint",
-      &ComplaintCommandHandler::Acknowledge);
-}
-
-grpc::ServerUnaryReactor* ComplaintCommandService::AssignComplaint(grpc::CallbackServerContext* ctx,
-                                                                   const grpc::ByteBuffer* in,
-                                                                   grpc::ByteBuffer* out) {
-  return ServeNamed<crm::v1::AssignComplaintRequest>(
-      ctx, in, out, "/crm.v1.ComplaintCommandService/AssignComplaint",
-      &ComplaintCommandHandler::Assign);
-}
-
-grpc::ServerUnaryReactor* ComplaintCommandService::StartInvestigation(
-    grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* in, grpc::ByteBuffer* out) {
-  return ServeNamed<crm::v1::StartInvestigationRequest>(
-      ctx, in, out, "/crm.v1.ComplaintCommandService/StartInvestigation",
-      &ComplaintCommandHandler::StartInvestigation);
-}
-
-grpc::ServerUnaryReactor* ComplaintCommandService::ResolveComplaint(
-    grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* in, grpc::ByteBuffer* out) {
-  return ServeNamed<crm::v1::ResolveComplaintRequest>(
-      ctx, in, out, "/crm.v1.ComplaintCommandService/ResolveComplaint",
-      &ComplaintCommandHandler::Resolve);
-}
-
-grpc::ServerUnaryReactor* ComplaintCommandService::RecordFollowUpVisit(
-    grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* in, grpc::ByteBuffer* out) {
-  return ServeNamed<crm::v1::RecordFollowUpVisitRequest>(
-      ctx, in, out, "/crm.v1.ComplaintCommandService/RecordFollowUpVisit",
-      &ComplaintCommandHandler::RecordFollowUpVisit);
-}
-
-grpc::ServerUnaryReactor* ComplaintCommandService::CloseComplaint(grpc::CallbackServerContext* ctx,
-                                                                  const grpc::ByteBuffer* in,
-                                                                  grpc::ByteBuffer* out) {
-  return ServeNamed<crm::v1::CloseComplaintRequest>(
-      ctx, in, out, "/crm.v1.ComplaintCommandService/CloseComplaint",
-      &ComplaintCommandHandler::Close);
-}
-
-grpc::ServerUnaryReactor* ComplaintCommandService::ReopenComplaint(grpc::CallbackServerContext* ctx,
-                                                                   const grpc::ByteBuffer* in,
-                                                                   grpc::ByteBuffer* out) {
-  return ServeNamed<crm::v1::ReopenComplaintRequest>(
-      ctx, in, out, "/crm.v1.ComplaintCommandService/ReopenComplaint",
-      &ComplaintCommandHandler::Reopen);
-}
-
-grpc::ServerUnaryReactor* ComplaintCommandService::EscalateComplaint(
-    grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* in, grpc::ByteBuffer* out) {
-  return ServeNamed<crm::v1::EscalateComplaintRequest>(
-      ctx, in, out, "/crm.v1.ComplaintCommandService/EscalateComplaint",
-      &ComplaintCommandHandler::Escalate);
+ComplaintCommandService::ComplaintCommandService(ComplaintCommandHandler* handler,
+                                                 command::CommandRouter* router,
+                                                 rpc::Executor* executor)
+    : rpc::ServiceTable(crm::v1::ComplaintCommandService::service_full_name(), executor, router) {
+  Routed("FileComplaint", handler, &ComplaintCommandHandler::File,
+         [](crm::v1::FileComplaintRequest& request) {
+           // Fixed before forwarding, so the writer files under the same id.
+           request.set_complaint_id(ComplaintIdFor(request));
+           return CustomerIdOf(request.parent());
+         });
+  Routed("AcknowledgeComplaint", handler, &ComplaintCommandHandler::Acknowledge,
+         ByName<crm::v1::AcknowledgeComplaintRequest>);
+  Routed("AssignComplaint", handler, &ComplaintCommandHandler::Assign,
+         ByName<crm::v1::AssignComplaintRequest>);
+  Routed("StartInvestigation", handler, &ComplaintCommandHandler::StartInvestigation,
+         ByName<crm::v1::StartInvestigationRequest>);
+  Routed("ResolveComplaint", handler, &ComplaintCommandHandler::Resolve,
+         ByName<crm::v1::ResolveComplaintRequest>);
+  Routed("RecordFollowUpVisit", handler, &ComplaintCommandHandler::RecordFollowUpVisit,
+         ByName<crm::v1::RecordFollowUpVisitRequest>);
+  Routed("CloseComplaint", handler, &ComplaintCommandHandler::Close,
+         ByName<crm::v1::CloseComplaintRequest>);
+  Routed("ReopenComplaint", handler, &ComplaintCommandHandler::Reopen,
+         ByName<crm::v1::ReopenComplaintRequest>);
+  Routed("EscalateComplaint", handler, &ComplaintCommandHandler::Escalate,
+         ByName<crm::v1::EscalateComplaintRequest>);
 }
 
 }  // namespace crm::services::complaint

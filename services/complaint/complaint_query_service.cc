@@ -129,27 +129,11 @@ absl::StatusOr<crm::v1::ListComplaintsResponse> ComplaintQueries::List(
   return response;
 }
 
-grpc::ServerUnaryReactor* ComplaintQueryService::GetComplaint(grpc::CallbackServerContext* ctx,
-                                                              const grpc::ByteBuffer* in,
-                                                              grpc::ByteBuffer* out) {
-  return rpc::ServeUnary<crm::v1::GetComplaintRequest, crm::v1::Complaint>(
-      ctx, in, out, executor_,
-      [this](const auto& request, const auto& call) { return queries_->Get(request, call); });
-}
-
-grpc::ServerUnaryReactor* ComplaintQueryService::GetComplaintHistory(
-    grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* in, grpc::ByteBuffer* out) {
-  return rpc::ServeUnary<crm::v1::GetComplaintHistoryRequest, crm::v1::GetComplaintHistoryResponse>(
-      ctx, in, out, executor_,
-      [this](const auto& request, const auto& call) { return queries_->History(request, call); });
-}
-
-grpc::ServerUnaryReactor* ComplaintQueryService::ListComplaints(grpc::CallbackServerContext* ctx,
-                                                                const grpc::ByteBuffer* in,
-                                                                grpc::ByteBuffer* out) {
-  return rpc::ServeUnary<crm::v1::ListComplaintsRequest, crm::v1::ListComplaintsResponse>(
-      ctx, in, out, executor_,
-      [this](const auto& request, const auto& call) { return queries_->List(request, call); });
+ComplaintQueryService::ComplaintQueryService(const ComplaintQueries* queries, rpc::Executor* executor)
+    : rpc::ServiceTable(crm::v1::ComplaintQueryService::service_full_name(), executor) {
+  Unary("GetComplaint", queries, &ComplaintQueries::Get);
+  Unary("GetComplaintHistory", queries, &ComplaintQueries::History);
+  Unary("ListComplaints", queries, &ComplaintQueries::List);
 }
 
 }  // namespace crm::services::complaint

@@ -17,16 +17,12 @@
 #include "absl/time/time.h"
 #include "common/fold/fold_runner.h"
 #include "common/rpc/executor.h"
+#include "common/rpc/service_table.h"
 #include "common/rpc/unary.h"
 #include "crm/v1/complaint_query_service.grpc.pb.h"
 #include "readmodel/complaint/complaint_views.h"
 
 namespace crm::services::complaint {
-
-using ComplaintQueryRawBase = crm::v1::ComplaintQueryService::WithRawCallbackMethod_GetComplaint<
-    crm::v1::ComplaintQueryService::WithRawCallbackMethod_GetComplaintHistory<
-        crm::v1::ComplaintQueryService::WithRawCallbackMethod_ListComplaints<
-            crm::v1::ComplaintQueryService::Service>>>;
 
 // A complaint resource name split into its ids.
 struct ComplaintIds {
@@ -67,25 +63,10 @@ class ComplaintQueries {
   const Options options_;
 };
 
-class ComplaintQueryService final : public ComplaintQueryRawBase {
+class ComplaintQueryService final : public rpc::ServiceTable {
  public:
   // Does not take ownership.
-  ComplaintQueryService(const ComplaintQueries* queries, rpc::Executor* executor)
-      : queries_(queries), executor_(executor) {}
-
-  grpc::ServerUnaryReactor* GetComplaint(grpc::CallbackServerContext* ctx,
-                                         const grpc::ByteBuffer* in,
-                                         grpc::ByteBuffer* out) override;
-  grpc::ServerUnaryReactor* GetComplaintHistory(grpc::CallbackServerContext* ctx,
-                                                const grpc::ByteBuffer* in,
-                                                grpc::ByteBuffer* out) override;
-  grpc::ServerUnaryReactor* ListComplaints(grpc::CallbackServerContext* ctx,
-                                           const grpc::ByteBuffer* in,
-                                           grpc::ByteBuffer* out) override;
-
- private:
-  const ComplaintQueries* const queries_;
-  rpc::Executor* const executor_;
+  ComplaintQueryService(const ComplaintQueries* queries, rpc::Executor* executor);
 };
 
 }  // namespace crm::services::complaint

@@ -91,7 +91,7 @@ absl::Status SlaWatcher::RunOnce() {
     call.deadline = absl::Now() + options_.command_timeout;
     const std::string request_id = RequestIdFor(entry.complaint, entry.kind, entry.due);
     absl::StatusOr<ComplaintCommandHandler::Response> breached =
-        handler_->BreachSla(entry.complaint, entry.kind, entry.due, request_id, call);
+        handler_->BreachSla(entry.complaint, entry.kind, entry.due, request_id, call).Get();
     if (!breached.ok()) {
       spdlog::warn("sla-watcher: breach of the {} deadline of {} failed, retried next scan: {}",
                    crm::v1::SlaKind_Name(entry.kind), entry.complaint,

@@ -29,7 +29,7 @@ CustomerCommandHandler::CustomerCommandHandler(command::CommandExecutor* executo
                                                EmailReservations* reservations, Options options)
     : executor_(executor), reservations_(reservations), options_(std::move(options)) {}
 
-absl::StatusOr<CustomerCommandHandler::Response> CustomerCommandHandler::Execute(
+base::Future<CustomerCommandHandler::Response> CustomerCommandHandler::Execute(
     const std::string& customer_id, const std::string& request_id, const rpc::CallContext& call,
     const DecideFn& decide) {
   const command::Target target{.stream_key = customer_id,
@@ -67,8 +67,9 @@ absl::StatusOr<CustomerCommandHandler::Response> CustomerCommandHandler::Execute
         request.set_email(email);
         request.set_customer_id(customer_id);
         request.set_customer_version(current.version);
+        // Waits on this thread: the claim is a command of its own (see the header).
         CRM_ASSIGN_OR_RETURN(EmailReservations::Response claimed,
-                             reservations_->Claim(request, call));
+                             reservations_->Claim(request, call).Get());
         claims[email] = {claimed.holder(), absl::FromUnixMicros(claimed.lease_until_micros())};
       }
     }
@@ -79,8 +80,7 @@ absl::StatusOr<CustomerCommandHandler::Response> CustomerCommandHandler::Execute
   rpc::CallContext bounded = call;
   absl::Status claim_error;
   std::vector<std::string> emails_before;  // of the state the command decided on
-  CRM_ASSIGN_OR_RETURN(
-      auto result,
+  base::Future<command::CommandResult<crm::v1::Customer>> executed =
       executor_->Execute<crm::v1::Customer>(
           target, request_id, bounded, CustomerKind(),
           [&](const crm::v1::Customer& current, int64_t version,
@@ -113,7 +113,10 @@ absl::StatusOr<CustomerCommandHandler::Response> CustomerCommandHandler::Execute
                                    "EMAIL_CLAIM_LAPSED");
             }
             return decided;
-          }));
+          });
+  return std::move(executed).Then([this, retry, customer_id, call,
+                                   emails_before = std::move(emails_before)](
+                                      command::CommandResult<crm::v1::Customer> result) {
   if (result.appended_event_count > 0 && !retry) {
     // Release the addresses this command removed (best effort: a release that does not happen
     // leaves a claim that lapses; see email_reservation.h).
@@ -124,7 +127,7 @@ absl::StatusOr<CustomerCommandHandler::Response> CustomerCommandHandler::Execute
       release.set_email(email);
       release.set_customer_id(customer_id);
       release.set_customer_version(result.state.version());
-      (void)reservations_->Release(release, call);
+      (void)reservations_->Release(release, call);  // not waited for
     }
   }
   Response response;
@@ -132,16 +135,17 @@ absl::StatusOr<CustomerCommandHandler::Response> CustomerCommandHandler::Execute
   response.set_consistency_token(std::move(result.consistency_token));
   response.set_appended_event_count(result.appended_event_count);
   return response;
+  });
 }
 
-absl::StatusOr<CustomerCommandHandler::Response> CustomerCommandHandler::ExecuteOnName(
+base::Future<CustomerCommandHandler::Response> CustomerCommandHandler::ExecuteOnName(
     const std::string& name, const std::string& request_id, const rpc::CallContext& call,
     const DecideFn& decide) {
   CRM_ASSIGN_OR_RETURN(std::string id, domain::customer::ParseCustomerName(name, "name"));
   return Execute(id, request_id, call, decide);
 }
 
-absl::StatusOr<CustomerCommandHandler::Response> CustomerCommandHandler::Register(
+base::Future<CustomerCommandHandler::Response> CustomerCommandHandler::Register(
     const crm::v1::RegisterCustomerRequest& request, const rpc::CallContext& call) {
   const std::string id = CustomerIdFor(request);
   return Execute(id, request.request_id(), call, [&](const auto& state, const auto& context) {
@@ -149,7 +153,7 @@ absl::StatusOr<CustomerCommandHandler::Response> CustomerCommandHandler::Registe
   });
 }
 
-absl::StatusOr<CustomerCommandHandler::Response> CustomerCommandHandler::Update(
+base::Future<CustomerCommandHandler::Response> CustomerCommandHandler::Update(
     const crm::v1::UpdateCustomerRequest& request, const rpc::CallContext& call) {
   CRM_ASSIGN_OR_RETURN(std::string id, domain::customer::ParseCustomerName(
                                            request.customer().name(), "customer.name"));
@@ -158,7 +162,7 @@ absl::StatusOr<CustomerCommandHandler::Response> CustomerCommandHandler::Update(
   });
 }
 
-absl::StatusOr<CustomerCommandHandler::Response> CustomerCommandHandler::ChangeLifecycleStage(
+base::Future<CustomerCommandHandler::Response> CustomerCommandHandler::ChangeLifecycleStage(
     const crm::v1::ChangeLifecycleStageRequest& request, const rpc::CallContext& call) {
   return ExecuteOnName(
       request.name(), request.request_id(), call, [&](const auto& state, const auto& context) {
@@ -166,7 +170,7 @@ absl::StatusOr<CustomerCommandHandler::Response> CustomerCommandHandler::ChangeL
       });
 }
 
-absl::StatusOr<CustomerCommandHandler::Response> CustomerCommandHandler::AssignOwner(
+base::Future<CustomerCommandHandler::Response> CustomerCommandHandler::AssignOwner(
     const crm::v1::AssignOwnerRequest& request, const rpc::CallContext& call) {
   crm::v1::AssignOwnerRequest checked = request;
   if (options_.staff != nullptr &&
@@ -194,7 +198,7 @@ absl::StatusOr<CustomerCommandHandler::Response> CustomerCommandHandler::AssignO
                        });
 }
 
-absl::StatusOr<CustomerCommandHandler::Response> CustomerCommandHandler::Tag(
+base::Future<CustomerCommandHandler::Response> CustomerCommandHandler::Tag(
     const crm::v1::TagCustomerRequest& request, const rpc::CallContext& call) {
   return ExecuteOnName(request.name(), request.request_id(), call,
                        [&](const auto& state, const auto& context) {
@@ -202,7 +206,7 @@ absl::StatusOr<CustomerCommandHandler::Response> CustomerCommandHandler::Tag(
                        });
 }
 
-absl::StatusOr<CustomerCommandHandler::Response> CustomerCommandHandler::Untag(
+base::Future<CustomerCommandHandler::Response> CustomerCommandHandler::Untag(
     const crm::v1::UntagCustomerRequest& request, const rpc::CallContext& call) {
   return ExecuteOnName(request.name(), request.request_id(), call,
                        [&](const auto& state, const auto& context) {
@@ -210,7 +214,7 @@ absl::StatusOr<CustomerCommandHandler::Response> CustomerCommandHandler::Untag(
                        });
 }
 
-absl::StatusOr<CustomerCommandHandler::Response> CustomerCommandHandler::RecordPurchase(
+base::Future<CustomerCommandHandler::Response> CustomerCommandHandler::RecordPurchase(
     const crm::v1::RecordPurchaseRequest& request, const rpc::CallContext& call) {
   return ExecuteOnName(request.name(), request.request_id(), call,
                        [&](const auto& state, const auto& context) {

@@ -36,19 +36,19 @@ class CustomerCommandHandler {
                          Options options);
 
   using Response = crm::v1::CustomerCommandResponse;
-  absl::StatusOr<Response> Register(const crm::v1::RegisterCustomerRequest& request,
+  base::Future<Response> Register(const crm::v1::RegisterCustomerRequest& request,
                                     const rpc::CallContext& call);
-  absl::StatusOr<Response> Update(const crm::v1::UpdateCustomerRequest& request,
+  base::Future<Response> Update(const crm::v1::UpdateCustomerRequest& request,
                                   const rpc::CallContext& call);
-  absl::StatusOr<Response> ChangeLifecycleStage(const crm::v1::ChangeLifecycleStageRequest& request,
+  base::Future<Response> ChangeLifecycleStage(const crm::v1::ChangeLifecycleStageRequest& request,
                                                 const rpc::CallContext& call);
-  absl::StatusOr<Response> AssignOwner(const crm::v1::AssignOwnerRequest& request,
+  base::Future<Response> AssignOwner(const crm::v1::AssignOwnerRequest& request,
                                        const rpc::CallContext& call);
-  absl::StatusOr<Response> Tag(const crm::v1::TagCustomerRequest& request,
+  base::Future<Response> Tag(const crm::v1::TagCustomerRequest& request,
                                const rpc::CallContext& call);
-  absl::StatusOr<Response> Untag(const crm::v1::UntagCustomerRequest& request,
+  base::Future<Response> Untag(const crm::v1::UntagCustomerRequest& request,
                                  const rpc::CallContext& call);
-  absl::StatusOr<Response> RecordPurchase(const crm::v1::RecordPurchaseRequest& request,
+  base::Future<Response> RecordPurchase(const crm::v1::RecordPurchaseRequest& request,
                                           const rpc::CallContext& call);
 
  private:
@@ -56,10 +56,10 @@ class CustomerCommandHandler {
       const domain::customer::State&, const domain::customer::DecideContext&)>;
 
   // Runs `decide` on customer `customer_id` through the executor.
-  absl::StatusOr<Response> Execute(const std::string& customer_id, const std::string& request_id,
+  base::Future<Response> Execute(const std::string& customer_id, const std::string& request_id,
                                    const rpc::CallContext& call, const DecideFn& decide);
   // Same, for commands that address the customer by resource name.
-  absl::StatusOr<Response> ExecuteOnName(const std::string& name, const std::string& request_id,
+  base::Future<Response> ExecuteOnName(const std::string& name, const std::string& request_id,
                                          const rpc::CallContext& call, const DecideFn& decide);
 
   command::CommandExecutor* const executor_;

@@ -134,36 +134,12 @@ absl::StatusOr<crm::v1::GetCustomerHistoryResponse> CustomerQueries::History(
   return response;
 }
 
-grpc::ServerUnaryReactor* CustomerQueryService::GetCustomer(grpc::CallbackServerContext* ctx,
-                                                            const grpc::ByteBuffer* in,
-                                                            grpc::ByteBuffer* out) {
-  return rpc::ServeUnary<crm::v1::GetCustomerRequest, crm::v1::Customer>(
-      ctx, in, out, executor_,
-      [this](const auto& request, const auto& call) { return queries_->Get(request, call); });
-}
-
-grpc::ServerUnaryReactor* CustomerQueryService::ListCustomers(grpc::CallbackServerContext* ctx,
-                                                              const grpc::ByteBuffer* in,
-                                                              grpc::ByteBuffer* out) {
-  return rpc::ServeUnary<crm::v1::ListCustomersRequest, crm::v1::ListCustomersResponse>(
-      ctx, in, out, executor_,
-      [this](const auto& request, const auto& call) { return queries_->List(request, call); });
-}
-
-grpc::ServerUnaryReactor* CustomerQueryService::FindCustomers(grpc::CallbackServerContext* ctx,
-                                                              const grpc::ByteBuffer* in,
-                                                              grpc::ByteBuffer* out) {
-  return rpc::ServeUnary<crm::v1::FindCustomersRequest, crm::v1::FindCustomersResponse>(
-      ctx, in, out, executor_,
-      [this](const auto& request, const auto& call) { return queries_->Find(request, call); });
-}
-
-grpc::ServerUnaryReactor* CustomerQueryService::GetCustomerHistory(grpc::CallbackServerContext* ctx,
-                                                                   const grpc::ByteBuffer* in,
-                                                                   grpc::ByteBuffer* out) {
-  return rpc::ServeUnary<crm::v1::GetCustomerHistoryRequest, crm::v1::GetCustomerHistoryResponse>(
-      ctx, in, out, executor_,
-      [this](const auto& request, const auto& call) { return queries_->History(request, call); });
+CustomerQueryService::CustomerQueryService(const CustomerQueries* queries, rpc::Executor* executor)
+    : rpc::ServiceTable(crm::v1::CustomerQueryService::service_full_name(), executor) {
+  Unary("GetCustomer", queries, &CustomerQueries::Get);
+  Unary("ListCustomers", queries, &CustomerQueries::List);
+  Unary("FindCustomers", queries, &CustomerQueries::Find);
+  Unary("GetCustomerHistory", queries, &CustomerQueries::History);
 }
 
 }  // namespace crm::services::customer

@@ -10,18 +10,13 @@
 #include "absl/time/time.h"
 #include "common/fold/fold_runner.h"
 #include "common/rpc/executor.h"
+#include "common/rpc/service_table.h"
 #include "common/rpc/unary.h"
 #include "crm/v1/customer_service.grpc.pb.h"
 #include "readmodel/customer/customer_views.h"
 #include "services/query/page_token.h"
 
 namespace crm::services::customer {
-
-using CustomerQueryRawBase = crm::v1::CustomerQueryService::WithRawCallbackMethod_GetCustomer<
-    crm::v1::CustomerQueryService::WithRawCallbackMethod_ListCustomers<
-        crm::v1::CustomerQueryService::WithRawCallbackMethod_FindCustomers<
-            crm::v1::CustomerQueryService::WithRawCallbackMethod_GetCustomerHistory<
-                crm::v1::CustomerQueryService::Service>>>>;
 
 // The query logic, without transport; the service below calls it.
 class CustomerQueries {
@@ -51,26 +46,10 @@ class CustomerQueries {
   const Options options_;
 };
 
-class CustomerQueryService final : public CustomerQueryRawBase {
+class CustomerQueryService final : public rpc::ServiceTable {
  public:
-  CustomerQueryService(const CustomerQueries* queries, rpc::Executor* executor)
-      : queries_(queries), executor_(executor) {}
-
-  grpc::ServerUnaryReactor* GetCustomer(grpc::CallbackServerContext* ctx,
-                                        const grpc::ByteBuffer* in, grpc::ByteBuffer* out) override;
-  grpc::ServerUnaryReactor* ListCustomers(grpc::CallbackServerContext* ctx,
-                                          const grpc::ByteBuffer* in,
-                                          grpc::ByteBuffer* out) override;
-  grpc::ServerUnaryReactor* FindCustomers(grpc::CallbackServerContext* ctx,
-                                          const grpc::ByteBuffer* in,
-                                          grpc::ByteBuffer* out) override;
-  grpc::ServerUnaryReactor* GetCustomerHistory(grpc::CallbackServerContext* ctx,
-                                               const grpc::ByteBuffer* in,
-                                               grpc::ByteBuffer* out) override;
-
- private:
-  const CustomerQueries* const queries_;
-  rpc::Executor* const executor_;
+  // Does not take ownership.
+  CustomerQueryService(const CustomerQueries* queries, rpc::Executor* executor);
 };
 
 }  // namespace crm::services::customer

@@ -6,7 +6,6 @@
 #include "common/status/errors.h"
 #include "domain/customer/email_reservation.h"
 #include "domain/customer/validation.h"
-#include "services/command/routed_serve.h"
 #include "services/customer/customer_kind.h"
 
 namespace crm::services::customer {
@@ -15,7 +14,7 @@ namespace {
 constexpr char kClaimMethod[] = "/crm.internal.v1.EmailReservationService/ClaimEmail";
 constexpr char kReleaseMethod[] = "/crm.internal.v1.EmailReservationService/ReleaseEmail";
 
-std::string StreamOf(const EmailReservations::Request& request) {
+std::string StreamOf(const EmailReservations::Request& request) {  // the routing key too
   return domain::customer::ReservationName(request.email());
 }
 
@@ -38,17 +37,17 @@ EmailReservations::Response ResponseOf(
 
 }  // namespace
 
-absl::StatusOr<EmailReservations::Response> EmailReservations::Claim(const Request& request,
+base::Future<EmailReservations::Response> EmailReservations::Claim(const Request& request,
                                                                      const rpc::CallContext& call) {
   return Run(kClaimMethod, &EmailReservations::ClaimHere, request, call);
 }
 
-absl::StatusOr<EmailReservations::Response> EmailReservations::Release(
+base::Future<EmailReservations::Response> EmailReservations::Release(
     const Request& request, const rpc::CallContext& call) {
   return Run(kReleaseMethod, &EmailReservations::ReleaseHere, request, call);
 }
 
-absl::StatusOr<EmailReservations::Response> EmailReservations::Run(const char* method, Here here,
+base::Future<EmailReservations::Response> EmailReservations::Run(const char* method, Here here,
                                                                    const Request& request,
                                                                    const rpc::CallContext& call) {
   std::optional<std::string> owner;
@@ -69,7 +68,7 @@ absl::StatusOr<EmailReservations::Response> EmailReservations::Run(const char* m
   return response;
 }
 
-absl::StatusOr<EmailReservations::Response> EmailReservations::ClaimHere(
+base::Future<EmailReservations::Response> EmailReservations::ClaimHere(
     const Request& request, const rpc::CallContext& call) {
   CRM_RETURN_IF_ERROR(Validate(request));
   // Whether `customer_id` has the address now: read its stream to the end first, so a takeover
@@ -80,30 +79,34 @@ absl::StatusOr<EmailReservations::Response> EmailReservations::ClaimHere(
     const auto& emails = customer.state.emails();
     return std::find(emails.begin(), emails.end(), request.email()) != emails.end();
   };
-  CRM_ASSIGN_OR_RETURN(auto result,
-                       executor_->Execute<crm::internal::v1::EmailReservation>(
+  return executor_
+      ->Execute<crm::internal::v1::EmailReservation>(
                            TargetOf(request), /*request_id=*/"", call, EmailReservationKind(),
                            [&](const crm::internal::v1::EmailReservation& current, int64_t,
                                absl::Time now) -> absl::StatusOr<std::vector<command::Event>> {
                              return domain::customer::DecideClaim(
                                  current, request.customer_id(), request.customer_version(),
                                  {.now = now, .holds_address = holds_address});
-                           }));
-  return ResponseOf(request, result);
+                           })
+      .Then([request](command::CommandResult<crm::internal::v1::EmailReservation> result) {
+        return ResponseOf(request, result);
+      });
 }
 
-absl::StatusOr<EmailReservations::Response> EmailReservations::ReleaseHere(
+base::Future<EmailReservations::Response> EmailReservations::ReleaseHere(
     const Request& request, const rpc::CallContext& call) {
   CRM_RETURN_IF_ERROR(Validate(request));
-  CRM_ASSIGN_OR_RETURN(auto result,
-                       executor_->Execute<crm::internal::v1::EmailReservation>(
+  return executor_
+      ->Execute<crm::internal::v1::EmailReservation>(
                            TargetOf(request), /*request_id=*/"", call, EmailReservationKind(),
                            [&](const crm::internal::v1::EmailReservation& current, int64_t,
                                absl::Time) -> absl::StatusOr<std::vector<command::Event>> {
                              return domain::customer::DecideRelease(current, request.customer_id(),
                                                                     request.customer_version());
-                           }));
-  return ResponseOf(request, result);
+                           })
+      .Then([request](command::CommandResult<crm::internal::v1::EmailReservation> result) {
+        return ResponseOf(request, result);
+      });
 }
 
 namespace {
@@ -124,26 +127,13 @@ EmailReservations::Response ResponseOf(
 
 }  // namespace
 
-grpc::ServerUnaryReactor* EmailReservationService::ReleaseEmail(grpc::CallbackServerContext* ctx,
-                                                                const grpc::ByteBuffer* in,
-                                                                grpc::ByteBuffer* out) {
-  return command::ServeRouted<EmailReservations::Request, EmailReservations::Response>(
-      ctx, in, out, executor_, router_, kReleaseMethod,
-      [](EmailReservations::Request& request) { return StreamOf(request); },
-      [this](const auto& request, const auto& call) {
-        return reservations_->ReleaseHere(request, call);
-      });
-}
-
-grpc::ServerUnaryReactor* EmailReservationService::ClaimEmail(grpc::CallbackServerContext* ctx,
-                                                              const grpc::ByteBuffer* in,
-                                                              grpc::ByteBuffer* out) {
-  return command::ServeRouted<EmailReservations::Request, EmailReservations::Response>(
-      ctx, in, out, executor_, router_, kClaimMethod,
-      [](EmailReservations::Request& request) { return StreamOf(request); },
-      [this](const auto& request, const auto& call) {
-        return reservations_->ClaimHere(request, call);
-      });
+EmailReservationService::EmailReservationService(EmailReservations* reservations,
+                                                 command::CommandRouter* router,
+                                                 rpc::Executor* executor)
+    : rpc::ServiceTable(crm::internal::v1::EmailReservationService::service_full_name(), executor,
+                        router) {
+  Routed("ClaimEmail", reservations, &EmailReservations::ClaimHere, StreamOf);
+  Routed("ReleaseEmail", reservations, &EmailReservations::ReleaseHere, StreamOf);
 }
 
 }  // namespace crm::services::customer

@@ -28,7 +28,7 @@ std::string InteractionIdFor(const crm::v1::LogInteractionRequest& request) {
 InteractionCommandHandler::InteractionCommandHandler(command::CommandExecutor* executor)
     : executor_(executor), staff_(executor) {}
 
-absl::StatusOr<InteractionCommandHandler::Response> InteractionCommandHandler::LogInteraction(
+base::Future<InteractionCommandHandler::Response> InteractionCommandHandler::LogInteraction(
     const crm::v1::LogInteractionRequest& request, const rpc::CallContext& call) {
   const std::string interaction_id = InteractionIdFor(request);
   absl::StatusOr<std::string> customer_id =
@@ -69,7 +69,7 @@ absl::StatusOr<InteractionCommandHandler::Response> InteractionCommandHandler::L
   const command::Target target{.stream_key = *customer_id,
                                .customer_id = *customer_id,
                                .aggregate = rules::InteractionName(*customer_id, interaction_id)};
-  absl::StatusOr<command::CommandResult<Interaction>> result = executor_->Execute<Interaction>(
+  base::Future<command::CommandResult<Interaction>> result = executor_->Execute<Interaction>(
       target, request.request_id(), call, InteractionKind(),
       [&](const Interaction& current, int64_t version,
           absl::Time now) -> absl::StatusOr<std::vector<command::Event>> {
@@ -77,15 +77,16 @@ absl::StatusOr<InteractionCommandHandler::Response> InteractionCommandHandler::L
         at_now.now = now;
         return rules::DecideLogInteraction(current, request, interaction_id, at_now);
       });
-  if (!result.ok()) return result.status();
-  Response response;
-  *response.mutable_interaction() = std::move(result->state);
-  response.set_consistency_token(std::move(result->consistency_token));
-  response.set_appended_event_count(result->appended_event_count);
-  return response;
+  return std::move(result).Then([](command::CommandResult<Interaction> done) {
+    Response response;
+    *response.mutable_interaction() = std::move(done.state);
+    response.set_consistency_token(std::move(done.consistency_token));
+    response.set_appended_event_count(done.appended_event_count);
+    return response;
+  });
 }
 
-absl::StatusOr<InteractionCommandHandler::Response> InteractionCommandHandler::CompleteFollowUp(
+base::Future<InteractionCommandHandler::Response> InteractionCommandHandler::CompleteFollowUp(
     const crm::v1::CompleteFollowUpRequest& request, const rpc::CallContext& call) {
   rules::DecideContext context;
   context.staff = [&](absl::string_view staff_id,
@@ -105,7 +106,7 @@ absl::StatusOr<InteractionCommandHandler::Response> InteractionCommandHandler::C
       .stream_key = target_name->customer_id,
       .customer_id = target_name->customer_id,
       .aggregate = rules::InteractionName(target_name->customer_id, target_name->id)};
-  absl::StatusOr<command::CommandResult<Interaction>> result = executor_->Execute<Interaction>(
+  base::Future<command::CommandResult<Interaction>> result = executor_->Execute<Interaction>(
       target, request.request_id(), call, InteractionKind(),
       [&](const Interaction& current, int64_t version,
           absl::Time now) -> absl::StatusOr<std::vector<command::Event>> {
@@ -113,12 +114,13 @@ absl::StatusOr<InteractionCommandHandler::Response> InteractionCommandHandler::C
         at_now.now = now;
         return rules::DecideCompleteFollowUp(current, request, at_now);
       });
-  if (!result.ok()) return result.status();
-  Response response;
-  *response.mutable_interaction() = std::move(result->state);
-  response.set_consistency_token(std::move(result->consistency_token));
-  response.set_appended_event_count(result->appended_event_count);
-  return response;
+  return std::move(result).Then([](command::CommandResult<Interaction> done) {
+    Response response;
+    *response.mutable_interaction() = std::move(done.state);
+    response.set_consistency_token(std::move(done.consistency_token));
+    response.set_appended_event_count(done.appended_event_count);
+    return response;
+  });
 }
 
 }  // namespace crm::services::interaction

@@ -31,9 +31,9 @@ class InteractionCommandHandler {
   using Response = crm::v1::InteractionCommandResponse;
   // Errors as documented in proto/crm/v1/README.md ("Interactions"), plus UNAVAILABLE from the
   // executor (retry with the same request_id).
-  absl::StatusOr<Response> LogInteraction(const crm::v1::LogInteractionRequest& request,
+  base::Future<Response> LogInteraction(const crm::v1::LogInteractionRequest& request,
                                           const rpc::CallContext& call);
-  absl::StatusOr<Response> CompleteFollowUp(const crm::v1::CompleteFollowUpRequest& request,
+  base::Future<Response> CompleteFollowUp(const crm::v1::CompleteFollowUpRequest& request,
                                             const rpc::CallContext& call);
 
  private:

@@ -142,34 +142,12 @@ absl::StatusOr<crm::v1::ListFollowUpsResponse> InteractionQueries::FollowUps(
   return response;
 }
 
-grpc::ServerUnaryReactor* InteractionQueryService::GetInteraction(grpc::CallbackServerContext* ctx,
-                                                                  const grpc::ByteBuffer* in,
-                                                                  grpc::ByteBuffer* out) {
-  return rpc::ServeUnary<crm::v1::GetInteractionRequest, crm::v1::Interaction>(
-      ctx, in, out, executor_,
-      [this](const auto& request, const auto& call) { return queries_->Get(request, call); });
-}
-
-grpc::ServerUnaryReactor* InteractionQueryService::ListInteractions(
-    grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* in, grpc::ByteBuffer* out) {
-  return rpc::ServeUnary<crm::v1::ListInteractionsRequest, crm::v1::ListInteractionsResponse>(
-      ctx, in, out, executor_,
-      [this](const auto& request, const auto& call) { return queries_->List(request, call); });
-}
-
-grpc::ServerUnaryReactor* InteractionQueryService::GetCustomerTimeline(
-    grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* in, grpc::ByteBuffer* out) {
-  return rpc::ServeUnary<crm::v1::GetCustomerTimelineRequest, crm::v1::GetCustomerTimelineResponse>(
-      ctx, in, out, executor_,
-      [this](const auto& request, const auto& call) { return queries_->Timeline(request, call); });
-}
-
-grpc::ServerUnaryReactor* InteractionQueryService::ListFollowUps(grpc::CallbackServerContext* ctx,
-                                                                 const grpc::ByteBuffer* in,
-                                                                 grpc::ByteBuffer* out) {
-  return rpc::ServeUnary<crm::v1::ListFollowUpsRequest, crm::v1::ListFollowUpsResponse>(
-      ctx, in, out, executor_,
-      [this](const auto& request, const auto& call) { return queries_->FollowUps(request, call); });
+InteractionQueryService::InteractionQueryService(const InteractionQueries* queries, rpc::Executor* executor)
+    : rpc::ServiceTable(crm::v1::InteractionQueryService::service_full_name(), executor) {
+  Unary("GetInteraction", queries, &InteractionQueries::Get);
+  Unary("ListInteractions", queries, &InteractionQueries::List);
+  Unary("GetCustomerTimeline", queries, &InteractionQueries::Timeline);
+  Unary("ListFollowUps", queries, &InteractionQueries::FollowUps);
 }
 
 }  // namespace crm::services::interaction

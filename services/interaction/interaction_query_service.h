@@ -13,19 +13,13 @@
 #include "common/fold/fold_runner.h"
 #include "common/kv/kv_store.h"
 #include "common/rpc/executor.h"
+#include "common/rpc/service_table.h"
 #include "common/rpc/unary.h"
 #include "crm/v1/interaction_service.grpc.pb.h"
 #include "readmodel/customer/customer_views.h"
 #include "readmodel/interaction/interaction_views.h"
 
 namespace crm::services::interaction {
-
-using InteractionQueryRawBase =
-    crm::v1::InteractionQueryService::WithRawCallbackMethod_GetInteraction<
-        crm::v1::InteractionQueryService::WithRawCallbackMethod_ListInteractions<
-            crm::v1::InteractionQueryService::WithRawCallbackMethod_GetCustomerTimeline<
-                crm::v1::InteractionQueryService::WithRawCallbackMethod_ListFollowUps<
-                    crm::v1::InteractionQueryService::Service>>>>;
 
 // The query logic, without transport; the service below calls it.
 class InteractionQueries {
@@ -65,28 +59,10 @@ class InteractionQueries {
   const Options options_;
 };
 
-class InteractionQueryService final : public InteractionQueryRawBase {
+class InteractionQueryService final : public rpc::ServiceTable {
  public:
   // Does not take ownership.
-  InteractionQueryService(const InteractionQueries* queries, rpc::Executor* executor)
-      : queries_(queries), executor_(executor) {}
-
-  grpc::ServerUnaryReactor* GetInteraction(grpc::CallbackServerContext* ctx,
-                                           const grpc::ByteBuffer* in,
-                                           grpc::ByteBuffer* out) override;
-  grpc::ServerUnaryReactor* ListInteractions(grpc::CallbackServerContext* ctx,
-                                             const grpc::ByteBuffer* in,
-                                             grpc::ByteBuffer* out) override;
-  grpc::ServerUnaryReactor* GetCustomerTimeline(grpc::CallbackServerContext* ctx,
-                                                const grpc::ByteBuffer* in,
-                                                grpc::ByteBuffer* out) override;
-  grpc::ServerUnaryReactor* ListFollowUps(grpc::CallbackServerContext* ctx,
-                                          const grpc::ByteBuffer* in,
-                                          grpc::ByteBuffer* out) override;
-
- private:
-  const InteractionQueries* const queries_;
-  rpc::Executor* const executor_;
+  InteractionQueryService(const InteractionQueries* queries, rpc::Executor* executor);
 };
 
 }  // namespace crm::services::interaction

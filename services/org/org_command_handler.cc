@@ -34,7 +34,7 @@ Response ToResponse(command::CommandResult<StateT> result,
 // aggregate cannot be addressed) runs it on the empty state instead, which reports every bad
 // field of the request.
 template <typename StateT>
-absl::StatusOr<command::CommandResult<StateT>> Run(
+base::Future<command::CommandResult<StateT>> Run(
     command::CommandExecutor& executor, const absl::StatusOr<std::string>& name,
     const std::string& request_id, const rpc::CallContext& call,
     const command::TypedKind<StateT>& kind,
@@ -44,7 +44,10 @@ absl::StatusOr<command::CommandResult<StateT>> Run(
     if (!events.ok()) return events.status();
     return name.status();  // unreachable in practice: a bad name is a bad field
   }
-  const command::Target target{.stream_key = command::kOrgStreamKey, .aggregate = *name};
+  // Org rules read other org aggregates (a team's department, a manager's team): org commands
+  // run one at a time, each deciding on every earlier one's events.
+  const command::Target target{
+      .stream_key = command::kOrgStreamKey, .aggregate = *name, .exclusive_stream = true};
   return executor.Execute<StateT>(
       target, request_id, call, kind,
       [&](const StateT& current, int64_t,
@@ -98,9 +101,8 @@ domain::org::OrgLookup OrgCommandHandler::Lookup(absl::Time deadline, bool* sync
   return lookup;
 }
 
-absl::StatusOr<crm::v1::DepartmentCommandResponse> OrgCommandHandler::CreateDepartment(
+base::Future<crm::v1::DepartmentCommandResponse> OrgCommandHandler::CreateDepartment(
     const crm::v1::CreateDepartmentRequest& request, const rpc::CallContext& call) {
-  absl::MutexLock lock(&mu_);
   const std::string id = DepartmentIdFor(request);
   bool synced = false;
   const domain::org::OrgLookup lookup = Lookup(call.deadline, &synced);
@@ -112,13 +114,11 @@ absl::StatusOr<crm::v1::DepartmentCommandResponse> OrgCommandHandler::CreateDepa
       *executor_, name, request.request_id(), call, DepartmentKind(), [&](const Department& state) {
         return domain::org::DecideCreateDepartment(state, request, id, lookup);
       });
-  if (!result.ok()) return result.status();
-  return ToResponse(*std::move(result), &crm::v1::DepartmentCommandResponse::mutable_department);
+  return std::move(result).Then([](auto done) { return ToResponse(std::move(done), &crm::v1::DepartmentCommandResponse::mutable_department); });
 }
 
-absl::StatusOr<crm::v1::DepartmentCommandResponse> OrgCommandHandler::UpdateDepartment(
+base::Future<crm::v1::DepartmentCommandResponse> OrgCommandHandler::UpdateDepartment(
     const crm::v1::UpdateDepartmentRequest& request, const rpc::CallContext& call) {
-  absl::MutexLock lock(&mu_);
   bool synced = false;
   const domain::org::OrgLookup lookup = Lookup(call.deadline, &synced);
   auto id = domain::org::ParseDepartmentName(request.department().name(), "department.name");
@@ -128,13 +128,11 @@ absl::StatusOr<crm::v1::DepartmentCommandResponse> OrgCommandHandler::UpdateDepa
       *executor_, name, request.request_id(), call, DepartmentKind(), [&](const Department& state) {
         return domain::org::DecideUpdateDepartment(state, request, lookup);
       });
-  if (!result.ok()) return result.status();
-  return ToResponse(*std::move(result), &crm::v1::DepartmentCommandResponse::mutable_department);
+  return std::move(result).Then([](auto done) { return ToResponse(std::move(done), &crm::v1::DepartmentCommandResponse::mutable_department); });
 }
 
-absl::StatusOr<crm::v1::TeamCommandResponse> OrgCommandHandler::CreateTeam(
+base::Future<crm::v1::TeamCommandResponse> OrgCommandHandler::CreateTeam(
     const crm::v1::CreateTeamRequest& request, const rpc::CallContext& call) {
-  absl::MutexLock lock(&mu_);
   const std::string id = TeamIdFor(request);
   bool synced = false;
   const domain::org::OrgLookup lookup = Lookup(call.deadline, &synced);
@@ -144,13 +142,11 @@ absl::StatusOr<crm::v1::TeamCommandResponse> OrgCommandHandler::CreateTeam(
   auto result = Run<Team>(
       *executor_, name, request.request_id(), call, TeamKind(),
       [&](const Team& state) { return domain::org::DecideCreateTeam(state, request, id, lookup); });
-  if (!result.ok()) return result.status();
-  return ToResponse(*std::move(result), &crm::v1::TeamCommandResponse::mutable_team);
+  return std::move(result).Then([](auto done) { return ToResponse(std::move(done), &crm::v1::TeamCommandResponse::mutable_team); });
 }
 
-absl::StatusOr<crm::v1::TeamCommandResponse> OrgCommandHandler::UpdateTeam(
+base::Future<crm::v1::TeamCommandResponse> OrgCommandHandler::UpdateTeam(
     const crm::v1::UpdateTeamRequest& request, const rpc::CallContext& call) {
-  absl::MutexLock lock(&mu_);
   bool synced = false;
   const domain::org::OrgLookup lookup = Lookup(call.deadline, &synced);
   auto id = domain::org::ParseTeamName(request.team().name(), "team.name");
@@ -159,13 +155,11 @@ absl::StatusOr<crm::v1::TeamCommandResponse> OrgCommandHandler::UpdateTeam(
   auto result = Run<Team>(
       *executor_, name, request.request_id(), call, TeamKind(),
       [&](const Team& state) { return domain::org::DecideUpdateTeam(state, request, lookup); });
-  if (!result.ok()) return result.status();
-  return ToResponse(*std::move(result), &crm::v1::TeamCommandResponse::mutable_team);
+  return std::move(result).Then([](auto done) { return ToResponse(std::move(done), &crm::v1::TeamCommandResponse::mutable_team); });
 }
 
-absl::StatusOr<crm::v1::StaffCommandResponse> OrgCommandHandler::AddStaff(
+base::Future<crm::v1::StaffCommandResponse> OrgCommandHandler::AddStaff(
     const crm::v1::AddStaffRequest& request, const rpc::CallContext& call) {
-  absl::MutexLock lock(&mu_);
   const std::string id = StaffIdFor(request);
   bool synced = false;
   const domain::org::OrgLookup lookup = Lookup(call.deadline, &synced);
@@ -175,13 +169,11 @@ absl::StatusOr<crm::v1::StaffCommandResponse> OrgCommandHandler::AddStaff(
   auto result = Run<Staff>(
       *executor_, name, request.request_id(), call, StaffKind(),
       [&](const Staff& state) { return domain::org::DecideAddStaff(state, request, id, lookup); });
-  if (!result.ok()) return result.status();
-  return ToResponse(*std::move(result), &crm::v1::StaffCommandResponse::mutable_staff);
+  return std::move(result).Then([](auto done) { return ToResponse(std::move(done), &crm::v1::StaffCommandResponse::mutable_staff); });
 }
 
-absl::StatusOr<crm::v1::StaffCommandResponse> OrgCommandHandler::UpdateStaff(
+base::Future<crm::v1::StaffCommandResponse> OrgCommandHandler::UpdateStaff(
     const crm::v1::UpdateStaffRequest& request, const rpc::CallContext& call) {
-  absl::MutexLock lock(&mu_);
   bool synced = false;
   const domain::org::OrgLookup lookup = Lookup(call.deadline, &synced);
   auto id = domain::org::ParseStaffName(request.staff().name(), "staff.name");
@@ -190,21 +182,18 @@ absl::StatusOr<crm::v1::StaffCommandResponse> OrgCommandHandler::UpdateStaff(
   auto result = Run<Staff>(
       *executor_, name, request.request_id(), call, StaffKind(),
       [&](const Staff& state) { return domain::org::DecideUpdateStaff(state, request, lookup); });
-  if (!result.ok()) return result.status();
-  return ToResponse(*std::move(result), &crm::v1::StaffCommandResponse::mutable_staff);
+  return std::move(result).Then([](auto done) { return ToResponse(std::move(done), &crm::v1::StaffCommandResponse::mutable_staff); });
 }
 
-absl::StatusOr<crm::v1::StaffCommandResponse> OrgCommandHandler::DeactivateStaff(
+base::Future<crm::v1::StaffCommandResponse> OrgCommandHandler::DeactivateStaff(
     const crm::v1::DeactivateStaffRequest& request, const rpc::CallContext& call) {
-  absl::MutexLock lock(&mu_);
   auto id = domain::org::ParseStaffName(request.name(), "name");
   absl::StatusOr<std::string> name =
       id.ok() ? absl::StatusOr<std::string>(domain::org::StaffName(*id)) : id.status();
   auto result = Run<Staff>(
       *executor_, name, request.request_id(), call, StaffKind(),
       [&](const Staff& state) { return domain::org::DecideDeactivateStaff(state, request); });
-  if (!result.ok()) return result.status();
-  return ToResponse(*std::move(result), &crm::v1::StaffCommandResponse::mutable_staff);
+  return std::move(result).Then([](auto done) { return ToResponse(std::move(done), &crm::v1::StaffCommandResponse::mutable_staff); });
 }
 
 }  // namespace crm::services::org

@@ -3,10 +3,10 @@
 // domain/org's pure Decide* rules.
 //
 // The rules read other aggregates (the department of a team, the manager chain of a person), so
-// org commands are serialized within the process: the org stream has one writer (the replica
-// that owns it, see command::CommandRouter), and each command waits for its events to reach the
-// command state before the next one decides, so no two commands race into, for example, a
-// reporting-line cycle. A referenced aggregate that is not found makes the handler sync the org
+// org commands are serialized: the org stream has one writer (the replica that owns it, see
+// command::CommandRouter), and its commands lock the whole stream (Target::exclusive_stream) until
+// their events reach the command state, so each decides on every earlier one's events and no two
+// race into, for example, a reporting-line cycle. A referenced aggregate that is not found makes the handler sync the org
 // stream once (command::CommandExecutor::SyncStream) and look again.
 //
 // Thread-safe.
@@ -29,19 +29,19 @@ class OrgCommandHandler {
   // Does not take ownership. The executor's AggregateStateFold must include OrgKinds().
   explicit OrgCommandHandler(command::CommandExecutor* executor);
 
-  absl::StatusOr<crm::v1::DepartmentCommandResponse> CreateDepartment(
+  base::Future<crm::v1::DepartmentCommandResponse> CreateDepartment(
       const crm::v1::CreateDepartmentRequest& request, const rpc::CallContext& call);
-  absl::StatusOr<crm::v1::DepartmentCommandResponse> UpdateDepartment(
+  base::Future<crm::v1::DepartmentCommandResponse> UpdateDepartment(
       const crm::v1::UpdateDepartmentRequest& request, const rpc::CallContext& call);
-  absl::StatusOr<crm::v1::TeamCommandResponse> CreateTeam(const crm::v1::CreateTeamRequest& request,
+  base::Future<crm::v1::TeamCommandResponse> CreateTeam(const crm::v1::CreateTeamRequest& request,
                                                           const rpc::CallContext& call);
-  absl::StatusOr<crm::v1::TeamCommandResponse> UpdateTeam(const crm::v1::UpdateTeamRequest& request,
+  base::Future<crm::v1::TeamCommandResponse> UpdateTeam(const crm::v1::UpdateTeamRequest& request,
                                                           const rpc::CallContext& call);
-  absl::StatusOr<crm::v1::StaffCommandResponse> AddStaff(const crm::v1::AddStaffRequest& request,
+  base::Future<crm::v1::StaffCommandResponse> AddStaff(const crm::v1::AddStaffRequest& request,
                                                          const rpc::CallContext& call);
-  absl::StatusOr<crm::v1::StaffCommandResponse> UpdateStaff(
+  base::Future<crm::v1::StaffCommandResponse> UpdateStaff(
       const crm::v1::UpdateStaffRequest& request, const rpc::CallContext& call);
-  absl::StatusOr<crm::v1::StaffCommandResponse> DeactivateStaff(
+  base::Future<crm::v1::StaffCommandResponse> DeactivateStaff(
       const crm::v1::DeactivateStaffRequest& request, const rpc::CallContext& call);
 
  private:
@@ -49,7 +49,6 @@ class OrgCommandHandler {
   domain::org::OrgLookup Lookup(absl::Time deadline, bool* synced) const;
 
   command::CommandExecutor* const executor_;
-  absl::Mutex mu_;  // serializes org commands (see above)
 };
 
 // The id a create request creates under: its own id field if set; else derived from its

@@ -203,63 +203,15 @@ absl::StatusOr<crm::v1::OrgChart> OrgQueries::GetOrgChart(
 
 // --- Transport. ---
 
-grpc::ServerUnaryReactor* OrgQueryService::GetDepartment(grpc::CallbackServerContext* ctx,
-                                                         const grpc::ByteBuffer* in,
-                                                         grpc::ByteBuffer* out) {
-  return rpc::ServeUnary<crm::v1::GetDepartmentRequest, crm::v1::Department>(
-      ctx, in, out, executor_, [this](const auto& request, const auto& call) {
-        return queries_->GetDepartment(request, call);
-      });
-}
-
-grpc::ServerUnaryReactor* OrgQueryService::GetTeam(grpc::CallbackServerContext* ctx,
-                                                   const grpc::ByteBuffer* in,
-                                                   grpc::ByteBuffer* out) {
-  return rpc::ServeUnary<crm::v1::GetTeamRequest, crm::v1::Team>(
-      ctx, in, out, executor_,
-      [this](const auto& request, const auto& call) { return queries_->GetTeam(request, call); });
-}
-
-grpc::ServerUnaryReactor* OrgQueryService::GetStaff(grpc::CallbackServerContext* ctx,
-                                                    const grpc::ByteBuffer* in,
-                                                    grpc::ByteBuffer* out) {
-  return rpc::ServeUnary<crm::v1::GetStaffRequest, crm::v1::Staff>(
-      ctx, in, out, executor_,
-      [this](const auto& request, const auto& call) { return queries_->GetStaff(request, call); });
-}
-
-grpc::ServerUnaryReactor* OrgQueryService::ListDepartments(grpc::CallbackServerContext* ctx,
-                                                           const grpc::ByteBuffer* in,
-                                                           grpc::ByteBuffer* out) {
-  return rpc::ServeUnary<crm::v1::ListDepartmentsRequest, crm::v1::ListDepartmentsResponse>(
-      ctx, in, out, executor_, [this](const auto& request, const auto& call) {
-        return queries_->ListDepartments(request, call);
-      });
-}
-
-grpc::ServerUnaryReactor* OrgQueryService::ListTeams(grpc::CallbackServerContext* ctx,
-                                                     const grpc::ByteBuffer* in,
-                                                     grpc::ByteBuffer* out) {
-  return rpc::ServeUnary<crm::v1::ListTeamsRequest, crm::v1::ListTeamsResponse>(
-      ctx, in, out, executor_,
-      [this](const auto& request, const auto& call) { return queries_->ListTeams(request, call); });
-}
-
-grpc::ServerUnaryReactor* OrgQueryService::ListStaff(grpc::CallbackServerContext* ctx,
-                                                     const grpc::ByteBuffer* in,
-                                                     grpc::ByteBuffer* out) {
-  return rpc::ServeUnary<crm::v1::ListStaffRequest, crm::v1::ListStaffResponse>(
-      ctx, in, out, executor_,
-      [this](const auto& request, const auto& call) { return queries_->ListStaff(request, call); });
-}
-
-grpc::ServerUnaryReactor* OrgQueryService::GetOrgChart(grpc::CallbackServerContext* ctx,
-                                                       const grpc::ByteBuffer* in,
-                                                       grpc::ByteBuffer* out) {
-  return rpc::ServeUnary<crm::v1::GetOrgChartRequest, crm::v1::OrgChart>(
-      ctx, in, out, executor_, [this](const auto& request, const auto& call) {
-        return queries_->GetOrgChart(request, call);
-      });
+OrgQueryService::OrgQueryService(const OrgQueries* queries, rpc::Executor* executor)
+    : rpc::ServiceTable(crm::v1::OrgQueryService::service_full_name(), executor) {
+  Unary("GetDepartment", queries, &OrgQueries::GetDepartment);
+  Unary("GetTeam", queries, &OrgQueries::GetTeam);
+  Unary("GetStaff", queries, &OrgQueries::GetStaff);
+  Unary("ListDepartments", queries, &OrgQueries::ListDepartments);
+  Unary("ListTeams", queries, &OrgQueries::ListTeams);
+  Unary("ListStaff", queries, &OrgQueries::ListStaff);
+  Unary("GetOrgChart", queries, &OrgQueries::GetOrgChart);
 }
 
 }  // namespace crm::services::org

@@ -13,6 +13,7 @@
 #include "common/fold/fold_runner.h"
 #include "common/kv/kv_store.h"
 #include "common/rpc/executor.h"
+#include "common/rpc/service_table.h"
 #include "common/rpc/unary.h"
 #include "crm/v1/org_service.grpc.pb.h"
 #include "readmodel/org/org_views.h"
@@ -54,41 +55,10 @@ class OrgQueries {
   const Options options_;
 };
 
-using OrgQueryRawBase = crm::v1::OrgQueryService::WithRawCallbackMethod_GetDepartment<
-    crm::v1::OrgQueryService::WithRawCallbackMethod_GetTeam<
-        crm::v1::OrgQueryService::WithRawCallbackMethod_GetStaff<
-            crm::v1::OrgQueryService::WithRawCallbackMethod_ListDepartments<
-                crm::v1::OrgQueryService::WithRawCallbackMethod_ListTeams<
-                    crm::v1::OrgQueryService::WithRawCallbackMethod_ListStaff<
-                        crm::v1::OrgQueryService::WithRawCallbackMethod_GetOrgChart<
-                            crm::v1::OrgQueryService::Service>>>>>>>;
-
-class OrgQueryService final : public OrgQueryRawBase {
+class OrgQueryService final : public rpc::ServiceTable {
  public:
   // Does not take ownership.
-  OrgQueryService(const OrgQueries* queries, rpc::Executor* executor)
-      : queries_(queries), executor_(executor) {}
-
-  grpc::ServerUnaryReactor* GetDepartment(grpc::CallbackServerContext* ctx,
-                                          const grpc::ByteBuffer* in,
-                                          grpc::ByteBuffer* out) override;
-  grpc::ServerUnaryReactor* GetTeam(grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* in,
-                                    grpc::ByteBuffer* out) override;
-  grpc::ServerUnaryReactor* GetStaff(grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* in,
-                                     grpc::ByteBuffer* out) override;
-  grpc::ServerUnaryReactor* ListDepartments(grpc::CallbackServerContext* ctx,
-                                            const grpc::ByteBuffer* in,
-                                            grpc::ByteBuffer* out) override;
-  grpc::ServerUnaryReactor* ListTeams(grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* in,
-                                      grpc::ByteBuffer* out) override;
-  grpc::ServerUnaryReactor* ListStaff(grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* in,
-                                      grpc::ByteBuffer* out) override;
-  grpc::ServerUnaryReactor* GetOrgChart(grpc::CallbackServerContext* ctx,
-                                        const grpc::ByteBuffer* in, grpc::ByteBuffer* out) override;
-
- private:
-  const OrgQueries* const queries_;
-  rpc::Executor* const executor_;
+  OrgQueryService(const OrgQueries* queries, rpc::Executor* executor);
 };
 
 }  // namespace crm::services::org

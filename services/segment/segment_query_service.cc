@@ -44,31 +44,11 @@ absl::StatusOr<crm::v1::LifecycleFunnel> SegmentQueries::GetLifecycleFunnel(
   return views_->GetLifecycleFunnel(window.start, window.end);
 }
 
-grpc::ServerUnaryReactor* SegmentQueryService::GetCustomerValue(grpc::CallbackServerContext* ctx,
-                                                                const grpc::ByteBuffer* in,
-                                                                grpc::ByteBuffer* out) {
-  return rpc::ServeUnary<crm::v1::GetCustomerValueRequest, crm::v1::CustomerValue>(
-      ctx, in, out, executor_, [this](const auto& request, const auto& call) {
-        return queries_->GetCustomerValue(request, call);
-      });
-}
-
-grpc::ServerUnaryReactor* SegmentQueryService::GetSegmentSizes(grpc::CallbackServerContext* ctx,
-                                                               const grpc::ByteBuffer* in,
-                                                               grpc::ByteBuffer* out) {
-  return rpc::ServeUnary<crm::v1::GetSegmentSizesRequest, crm::v1::SegmentSizes>(
-      ctx, in, out, executor_, [this](const auto& request, const auto& call) {
-        return queries_->GetSegmentSizes(request, call);
-      });
-}
-
-grpc::ServerUnaryReactor* SegmentQueryService::GetLifecycleFunnel(grpc::CallbackServerContext* ctx,
-                                                                  const grpc::ByteBuffer* in,
-                                                                  grpc::ByteBuffer* out) {
-  return rpc::ServeUnary<crm::v1::GetLifecycleFunnelRequest, crm::v1::LifecycleFunnel>(
-      ctx, in, out, executor_, [this](const auto& request, const auto& call) {
-        return queries_->GetLifecycleFunnel(request, call);
-      });
+SegmentQueryService::SegmentQueryService(const SegmentQueries* queries, rpc::Executor* executor)
+    : rpc::ServiceTable(crm::v1::SegmentService::service_full_name(), executor) {
+  Unary("GetCustomerValue", queries, &SegmentQueries::GetCustomerValue);
+  Unary("GetSegmentSizes", queries, &SegmentQueries::GetSegmentSizes);
+  Unary("GetLifecycleFunnel", queries, &SegmentQueries::GetLifecycleFunnel);
 }
 
 }  // namespace crm::services::segment

@@ -14,16 +14,12 @@
 #include "common/base/clock.h"
 #include "common/fold/fold_runner.h"
 #include "common/rpc/executor.h"
+#include "common/rpc/service_table.h"
 #include "common/rpc/unary.h"
 #include "crm/v1/segment_service.grpc.pb.h"
 #include "readmodel/segment/segment_views.h"
 
 namespace crm::services::segment {
-
-using SegmentRawBase = crm::v1::SegmentService::WithRawCallbackMethod_GetCustomerValue<
-    crm::v1::SegmentService::WithRawCallbackMethod_GetSegmentSizes<
-        crm::v1::SegmentService::WithRawCallbackMethod_GetLifecycleFunnel<
-            crm::v1::SegmentService::Service>>>;
 
 // The query logic, without transport; the service below calls it.
 class SegmentQueries {
@@ -53,25 +49,10 @@ class SegmentQueries {
   const Options options_;
 };
 
-class SegmentQueryService final : public SegmentRawBase {
+class SegmentQueryService final : public rpc::ServiceTable {
  public:
   // Does not take ownership.
-  SegmentQueryService(const SegmentQueries* queries, rpc::Executor* executor)
-      : queries_(queries), executor_(executor) {}
-
-  grpc::ServerUnaryReactor* GetCustomerValue(grpc::CallbackServerContext* ctx,
-                                             const grpc::ByteBuffer* in,
-                                             grpc::ByteBuffer* out) override;
-  grpc::ServerUnaryReactor* GetSegmentSizes(grpc::CallbackServerContext* ctx,
-                                            const grpc::ByteBuffer* in,
-                                            grpc::ByteBuffer* out) override;
-  grpc::ServerUnaryReactor* GetLifecycleFunnel(grpc::CallbackServerContext* ctx,
-                                               const grpc::ByteBuffer* in,
-                                               grpc::ByteBuffer* out) override;
-
- private:
-  const SegmentQueries* const queries_;
-  rpc::Executor* const executor_;
+  SegmentQueryService(const SegmentQueries* queries, rpc::Executor* executor);
 };
 
 }  // namespace crm::services::segment

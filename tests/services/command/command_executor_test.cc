@@ -91,7 +91,7 @@ class CommandExecutorTest : public ::testing::Test {
             return std::vector<Event>{};
           }
           return std::vector<Event>{event};
-        });
+        }).Get();
   }
 
   std::vector<Event> ReadAll() {

@@ -47,7 +47,7 @@ class ComplaintHandlerTest : public ::testing::Test {
     c->set_category(crm::v1::PRODUCT_QUALITY);
     c->set_severity(severity);
     c->set_description("The kettle leaks");
-    return handler().File(request, call_);
+    return handler().File(request, call_).Get();
   }
   template <typename Req>
   Req Named(const std::string& name) {
@@ -60,7 +60,7 @@ class ComplaintHandlerTest : public ::testing::Test {
                                                            const std::string& assignee) {
     auto request = Named<crm::v1::AssignComplaintRequest>(name);
     request.set_assignee(assignee);
-    return handler().Assign(request, call_);
+    return handler().Assign(request, call_).Get();
   }
 
   ComplaintEnv env_;
@@ -83,7 +83,7 @@ TEST_F(ComplaintHandlerTest, FullFlowAppendsStampedEventsToTheCustomersStream) {
 
   auto ack = Named<crm::v1::AcknowledgeComplaintRequest>(kName);
   ack.set_responder("agent-1");
-  auto r = handler().Acknowledge(ack, call_);
+  auto r = handler().Acknowledge(ack, call_).Get();
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->complaint().status(), crm::v1::ACKNOWLEDGED);
   r = Assign(kName, "agent-1");
@@ -91,40 +91,40 @@ TEST_F(ComplaintHandlerTest, FullFlowAppendsStampedEventsToTheCustomersStream) {
   EXPECT_EQ(r->complaint().assignee().staff_id(), "agent-1");
   EXPECT_EQ(r->complaint().assignee().team(), "teams/cs-east");
   EXPECT_EQ(r->complaint().assignee().department(), "departments/cs");
-  r = handler().StartInvestigation(Named<crm::v1::StartInvestigationRequest>(kName), call_);
+  r = handler().StartInvestigation(Named<crm::v1::StartInvestigationRequest>(kName), call_).Get();
   ASSERT_TRUE(r.ok()) << r.status();
   auto resolve = Named<crm::v1::ResolveComplaintRequest>(kName);
   resolve.set_resolution("Replaced the kettle");
   resolve.set_root_cause(crm::v1::PRODUCT_DEFECT);
   env_.clock_.Advance(absl::Hours(1));
-  r = handler().Resolve(resolve, call_);
+  r = handler().Resolve(resolve, call_).Get();
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->complaint().status(), crm::v1::RESOLVED);
   auto visit = Named<crm::v1::RecordFollowUpVisitRequest>(kName);
   visit.mutable_visit()->set_satisfied(false);
   visit.mutable_visit()->set_csat(2);
-  r = handler().RecordFollowUpVisit(visit, call_);
+  r = handler().RecordFollowUpVisit(visit, call_).Get();
   ASSERT_TRUE(r.ok()) << r.status();
   auto reopen = Named<crm::v1::ReopenComplaintRequest>(kName);
   reopen.set_reason("leaks again");
-  r = handler().Reopen(reopen, call_);
+  r = handler().Reopen(reopen, call_).Get();
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->complaint().status(), crm::v1::REOPENED);
   EXPECT_EQ(ComplaintEnv::T(r->complaint().resolution_deadline().due_time()),
             env_.clock_.Now() + absl::Hours(72));
   r = Assign(kName, "agent-2");
   ASSERT_TRUE(r.ok()) << r.status();
-  r = handler().StartInvestigation(Named<crm::v1::StartInvestigationRequest>(kName), call_);
+  r = handler().StartInvestigation(Named<crm::v1::StartInvestigationRequest>(kName), call_).Get();
   ASSERT_TRUE(r.ok());
   resolve.set_request_id(base::NewUuid());
-  r = handler().Resolve(resolve, call_);
+  r = handler().Resolve(resolve, call_).Get();
   ASSERT_TRUE(r.ok());
   visit.set_request_id(base::NewUuid());
   visit.mutable_visit()->set_satisfied(true);
   visit.mutable_visit()->set_csat(5);
-  r = handler().RecordFollowUpVisit(visit, call_);
+  r = handler().RecordFollowUpVisit(visit, call_).Get();
   ASSERT_TRUE(r.ok());
-  r = handler().Close(Named<crm::v1::CloseComplaintRequest>(kName), call_);
+  r = handler().Close(Named<crm::v1::CloseComplaintRequest>(kName), call_).Get();
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->complaint().status(), crm::v1::CLOSED);
   EXPECT_EQ(r->complaint().version(), 12);
@@ -186,7 +186,7 @@ TEST_F(ComplaintHandlerTest, FileUnderATakenIdIsAlreadyExists) {
 TEST_F(ComplaintHandlerTest, AssigneeMustBeKnownActiveAndAllowed) {
   ASSERT_TRUE(File("c1").ok());
   ASSERT_TRUE(
-      handler().Acknowledge(Named<crm::v1::AcknowledgeComplaintRequest>(kName), call_).ok());
+      handler().Acknowledge(Named<crm::v1::AcknowledgeComplaintRequest>(kName), call_).Get().ok());
   auto unknown = Assign(kName, "nobody");
   EXPECT_EQ(unknown.status().code(), absl::StatusCode::kNotFound);
   auto not_allowed = Assign(kName, "am-1");
@@ -204,27 +204,27 @@ TEST_F(ComplaintHandlerTest, AssigneeMustBeKnownActiveAndAllowed) {
 
 TEST_F(ComplaintHandlerTest, InvalidTransitionNamesTheCurrentStatus) {
   ASSERT_TRUE(File("c1").ok());
-  auto closed = handler().Close(Named<crm::v1::CloseComplaintRequest>(kName), call_);
+  auto closed = handler().Close(Named<crm::v1::CloseComplaintRequest>(kName), call_).Get();
   EXPECT_EQ(closed.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(closed.status().message(),
             "customers/acme/complaints/c1 is FILED; CloseComplaint needs FOLLOWED_UP");
   EXPECT_EQ(Meta(closed.status(), "current_status"), "FILED");
   auto missing = handler().Close(
-      Named<crm::v1::CloseComplaintRequest>("customers/acme/complaints/nope"), call_);
+      Named<crm::v1::CloseComplaintRequest>("customers/acme/complaints/nope"), call_).Get();
   EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
 }
 
 TEST_F(ComplaintHandlerTest, EscalationGoesUpSkippingDeactivatedManagers) {
   ASSERT_TRUE(File("c1").ok());
   ASSERT_TRUE(
-      handler().Acknowledge(Named<crm::v1::AcknowledgeComplaintRequest>(kName), call_).ok());
+      handler().Acknowledge(Named<crm::v1::AcknowledgeComplaintRequest>(kName), call_).Get().ok());
   ASSERT_TRUE(Assign(kName, "agent-1").ok());
   env_.DeactivateStaff("sup-1");
-  auto r = handler().Escalate(Named<crm::v1::EscalateComplaintRequest>(kName), call_);
+  auto r = handler().Escalate(Named<crm::v1::EscalateComplaintRequest>(kName), call_).Get();
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->complaint().escalation_level(), 1);
   EXPECT_EQ(r->complaint().escalated_to().staff_id(), "mgr-1");
-  auto top = handler().Escalate(Named<crm::v1::EscalateComplaintRequest>(kName), call_);
+  auto top = handler().Escalate(Named<crm::v1::EscalateComplaintRequest>(kName), call_).Get();
   EXPECT_EQ(top.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(Reason(top.status()), "TOP_OF_REPORTING_LINE");
 
@@ -253,25 +253,25 @@ TEST_F(ComplaintHandlerTest, DeadlineIndexHoldsTheOpenDeadlinesOnly) {
   EXPECT_EQ(index[1].due, t0 + absl::Hours(24));
 
   ASSERT_TRUE(
-      handler().Acknowledge(Named<crm::v1::AcknowledgeComplaintRequest>(kName), call_).ok());
+      handler().Acknowledge(Named<crm::v1::AcknowledgeComplaintRequest>(kName), call_).Get().ok());
   index = env_.DeadlineIndex();
   ASSERT_THAT(index, SizeIs(1));
   EXPECT_EQ(index[0].kind, crm::v1::RESOLUTION);
 
   ASSERT_TRUE(Assign(kName, "agent-1").ok());
   ASSERT_TRUE(
-      handler().StartInvestigation(Named<crm::v1::StartInvestigationRequest>(kName), call_).ok());
+      handler().StartInvestigation(Named<crm::v1::StartInvestigationRequest>(kName), call_).Get().ok());
   auto resolve = Named<crm::v1::ResolveComplaintRequest>(kName);
   resolve.set_resolution("fixed");
   resolve.set_root_cause(crm::v1::PROCESS_GAP);
-  ASSERT_TRUE(handler().Resolve(resolve, call_).ok());
+  ASSERT_TRUE(handler().Resolve(resolve, call_).Get().ok());
   EXPECT_THAT(env_.DeadlineIndex(), IsEmpty());
 
   auto visit = Named<crm::v1::RecordFollowUpVisitRequest>(kName);
   visit.mutable_visit()->set_csat(1);
-  ASSERT_TRUE(handler().RecordFollowUpVisit(visit, call_).ok());
+  ASSERT_TRUE(handler().RecordFollowUpVisit(visit, call_).Get().ok());
   env_.clock_.Advance(absl::Hours(2));
-  ASSERT_TRUE(handler().Reopen(Named<crm::v1::ReopenComplaintRequest>(kName), call_).ok());
+  ASSERT_TRUE(handler().Reopen(Named<crm::v1::ReopenComplaintRequest>(kName), call_).Get().ok());
   index = env_.DeadlineIndex();
   ASSERT_THAT(index, SizeIs(1));
   EXPECT_EQ(index[0].due, env_.clock_.Now() + absl::Hours(24));

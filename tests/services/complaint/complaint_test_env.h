@@ -226,7 +226,7 @@ class ComplaintEnv {
           EventEnvelope event;
           fill(event);
           return std::vector<EventEnvelope>{event};
-        });
+        }).Get();
     ASSERT_TRUE(result.ok()) << result.status();
   }
 };

@@ -43,7 +43,7 @@ class SlaWatcherTest : public ::testing::Test {
     request.mutable_complaint()->set_category(crm::v1::LOGISTICS);
     request.mutable_complaint()->set_severity(severity);
     request.mutable_complaint()->set_description("late parcel");
-    auto r = env_.handler_->File(request, call_);
+    auto r = env_.handler_->File(request, call_).Get();
     EXPECT_TRUE(r.ok()) << r.status();
     return r.ok() ? r->complaint().name() : "";
   }
@@ -56,15 +56,15 @@ class SlaWatcherTest : public ::testing::Test {
   }
   void Acknowledge(const std::string& name) {
     ASSERT_TRUE(
-        env_.handler_->Acknowledge(Named<crm::v1::AcknowledgeComplaintRequest>(name), call_).ok());
+        env_.handler_->Acknowledge(Named<crm::v1::AcknowledgeComplaintRequest>(name), call_).Get().ok());
   }
   void AssignAndInvestigate(const std::string& name, const std::string& assignee) {
     auto assign = Named<crm::v1::AssignComplaintRequest>(name);
     assign.set_assignee(assignee);
-    auto r = env_.handler_->Assign(assign, call_);
+    auto r = env_.handler_->Assign(assign, call_).Get();
     ASSERT_TRUE(r.ok()) << r.status();
     ASSERT_TRUE(
-        env_.handler_->StartInvestigation(Named<crm::v1::StartInvestigationRequest>(name), call_)
+        env_.handler_->StartInvestigation(Named<crm::v1::StartInvestigationRequest>(name), call_).Get()
             .ok());
   }
   // Resolve, a follow-up visit that finds the customer not satisfied, reopen.
@@ -72,12 +72,12 @@ class SlaWatcherTest : public ::testing::Test {
     auto resolve = Named<crm::v1::ResolveComplaintRequest>(name);
     resolve.set_resolution("re-shipped");
     resolve.set_root_cause(crm::v1::DELIVERY_DELAY);
-    auto r = env_.handler_->Resolve(resolve, call_);
+    auto r = env_.handler_->Resolve(resolve, call_).Get();
     ASSERT_TRUE(r.ok()) << r.status();
     auto visit = Named<crm::v1::RecordFollowUpVisitRequest>(name);
     visit.mutable_visit()->set_csat(1);
-    ASSERT_TRUE(env_.handler_->RecordFollowUpVisit(visit, call_).ok());
-    ASSERT_TRUE(env_.handler_->Reopen(Named<crm::v1::ReopenComplaintRequest>(name), call_).ok());
+    ASSERT_TRUE(env_.handler_->RecordFollowUpVisit(visit, call_).Get().ok());
+    ASSERT_TRUE(env_.handler_->Reopen(Named<crm::v1::ReopenComplaintRequest>(name), call_).Get().ok());
   }
   std::vector<EventEnvelope> Breaches(const std::string& name) {
     std::vector<EventEnvelope> out;
@@ -253,15 +253,15 @@ TEST_F(SlaWatcherTest, RetriedBreachCommandReturnsTheFirstAnswer) {
   const absl::Time due = t0_ + absl::Hours(4);
   env_.clock_.Set(due + absl::Minutes(1));
   const std::string request_id = SlaWatcher::RequestIdFor(name, crm::v1::RESPONSE, due);
-  auto first = env_.handler_->BreachSla(name, crm::v1::RESPONSE, due, request_id, call_);
+  auto first = env_.handler_->BreachSla(name, crm::v1::RESPONSE, due, request_id, call_).Get();
   ASSERT_TRUE(first.ok()) << first.status();
   EXPECT_EQ(first->appended_event_count(), 2);
-  auto again = env_.handler_->BreachSla(name, crm::v1::RESPONSE, due, request_id, call_);
+  auto again = env_.handler_->BreachSla(name, crm::v1::RESPONSE, due, request_id, call_).Get();
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again->appended_event_count(), 2);  // the first answer
   EXPECT_EQ(again->consistency_token(), first->consistency_token());
   // A different request id for the same deadline records nothing either.
-  auto other = env_.handler_->BreachSla(name, crm::v1::RESPONSE, due, "other", call_);
+  auto other = env_.handler_->BreachSla(name, crm::v1::RESPONSE, due, "other", call_).Get();
   ASSERT_TRUE(other.ok());
   EXPECT_EQ(other->appended_event_count(), 0);
   EXPECT_THAT(Breaches(name), SizeIs(1));

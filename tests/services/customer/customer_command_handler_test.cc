@@ -92,12 +92,12 @@ class CommandHandlerTest : public ::testing::Test {
     request.mutable_customer()->set_display_name("Customer " + id);
     request.mutable_customer()->set_kind(crm::v1::PERSON);
     if (!email.empty()) request.mutable_customer()->add_emails(email);
-    return handler_->Register(request, Call(request));
+    return handler_->Register(request, Call(request)).Get();
   }
   // The call context the command service makes for `request` (its digest, as the glue sets it).
   rpc::CallContext Call(const google::protobuf::Message& request) {
     rpc::CallContext call = call_;
-    call.request_digest = command::RequestDigest(request);
+    call.request_digest = rpc::RequestDigest(request);
     return call;
   }
   int64_t CustomerEventCount() { return static_cast<int64_t>(CustomerEvents(log_).size()); }
@@ -187,9 +187,9 @@ TEST_F(CommandHandlerTest, StaleEtagIsAborted) {
   tag.set_name("customers/acme");
   tag.set_tag("vip");
   tag.set_etag("v1");
-  ASSERT_TRUE(handler_->Tag(tag, call_).ok());
+  ASSERT_TRUE(handler_->Tag(tag, call_).Get().ok());
   tag.set_tag("gold");
-  auto stale = handler_->Tag(tag, call_);
+  auto stale = handler_->Tag(tag, call_).Get();
   EXPECT_EQ(stale.status().code(), absl::StatusCode::kAborted);
   EXPECT_EQ(CustomerEventCount(), 2);
 }
@@ -200,7 +200,7 @@ TEST_F(CommandHandlerTest, NoOpAppendsNothingAndKeepsToken) {
   crm::v1::UntagCustomerRequest untag;
   untag.set_name("customers/acme");
   untag.set_tag("never-had");
-  auto response = handler_->Untag(untag, call_);
+  auto response = handler_->Untag(untag, call_).Get();
   ASSERT_TRUE(response.ok());
   EXPECT_EQ(response->appended_event_count(), 0);
   EXPECT_EQ(response->consistency_token(), registered->consistency_token());
@@ -243,8 +243,8 @@ TEST_F(CommandHandlerTest, ConcurrentCommandsOnOneCustomerGetDenseVersions) {
         crm::v1::UntagCustomerRequest untag;
         untag.set_name("customers/acme");
         untag.set_tag(tag.tag());
-        ASSERT_TRUE(handler_->Tag(tag, call_).ok());
-        ASSERT_TRUE(handler_->Untag(untag, call_).ok());
+        ASSERT_TRUE(handler_->Tag(tag, call_).Get().ok());
+        ASSERT_TRUE(handler_->Untag(untag, call_).Get().ok());
       }
     });
   }
@@ -263,11 +263,11 @@ TEST_F(CommandHandlerTest, CommandAfterAnUnappliedAppendDecidesOnTheAppendedEven
   crm::v1::TagCustomerRequest tag;
   tag.set_name("customers/acme");
   tag.set_tag("a");
-  EXPECT_EQ(handler_->Tag(tag, call_).status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(handler_->Tag(tag, call_).Get().status().code(), absl::StatusCode::kUnavailable);
   ASSERT_EQ(CustomerEventCount(), 2);
   ASSERT_TRUE(runner_->Start().ok());
   tag.set_tag("b");
-  auto next = handler_->Tag(tag, call_);
+  auto next = handler_->Tag(tag, call_).Get();
   ASSERT_TRUE(next.ok()) << next.status();
   EXPECT_EQ(next->customer().version(), 3);
   auto events = CustomerEvents(log_);
@@ -281,7 +281,7 @@ TEST_F(CommandHandlerTest, UnknownCustomerIsNotFound) {
   crm::v1::TagCustomerRequest tag;
   tag.set_name("customers/nobody");
   tag.set_tag("vip");
-  EXPECT_EQ(handler_->Tag(tag, call_).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(handler_->Tag(tag, call_).Get().status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(CustomerEventCount(), 0);
 }
 
@@ -294,9 +294,9 @@ TEST_F(CommandHandlerTest, RequestIdReusedOnAnotherCustomerIsRefused) {
   tag.set_name("customers/a");
   tag.set_tag("vip");
   tag.set_request_id("X");
-  ASSERT_TRUE(handler_->Tag(tag, Call(tag)).ok());
+  ASSERT_TRUE(handler_->Tag(tag, Call(tag)).Get().ok());
   tag.set_name("customers/b");
-  auto reused = handler_->Tag(tag, Call(tag));
+  auto reused = handler_->Tag(tag, Call(tag)).Get();
   ASSERT_EQ(reused.status().code(), absl::StatusCode::kAlreadyExists) << reused.status();
   google::rpc::ErrorInfo info;
   ASSERT_TRUE(status::GetDetail(reused.status(), &info));
@@ -312,16 +312,16 @@ TEST_F(CommandHandlerTest, RequestIdReusedForAnotherCommandOnTheSameCustomerIsRe
   tag.set_name("customers/a");
   tag.set_tag("vip");
   tag.set_request_id("X");
-  ASSERT_TRUE(handler_->Tag(tag, Call(tag)).ok());
+  ASSERT_TRUE(handler_->Tag(tag, Call(tag)).Get().ok());
   crm::v1::UntagCustomerRequest untag;
   untag.set_name("customers/a");
   untag.set_tag("vip");
   untag.set_request_id("X");
-  auto reused = handler_->Untag(untag, Call(untag));
+  auto reused = handler_->Untag(untag, Call(untag)).Get();
   ASSERT_EQ(reused.status().code(), absl::StatusCode::kAlreadyExists) << reused.status();
   // Same id, same tag, another value: another request too.
   tag.set_tag("gold");
-  EXPECT_EQ(handler_->Tag(tag, Call(tag)).status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(handler_->Tag(tag, Call(tag)).Get().status().code(), absl::StatusCode::kAlreadyExists);
   EXPECT_EQ(CustomerEventCount(), 2);
 }
 
@@ -333,10 +333,10 @@ TEST_F(CommandHandlerTest, RetryAnswersTheFirstCallsAppendedEventCount) {
   tag.set_name("customers/a");
   tag.set_tag("vip");
   tag.set_request_id("T");
-  auto first = handler_->Tag(tag, Call(tag));
+  auto first = handler_->Tag(tag, Call(tag)).Get();
   ASSERT_TRUE(first.ok());
   ASSERT_EQ(first->appended_event_count(), 1);
-  auto again = handler_->Tag(tag, Call(tag));
+  auto again = handler_->Tag(tag, Call(tag)).Get();
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_EQ(again->SerializeAsString(), first->SerializeAsString());
 }
@@ -355,7 +355,7 @@ TEST_F(CommandHandlerTest, RemovedEmailIsFreeForTheNextCustomerAtOnce) {
   crm::v1::UpdateCustomerRequest update;
   update.mutable_customer()->set_name("customers/first");
   update.mutable_update_mask()->add_paths("emails");
-  auto removed = handler_->Update(update, Call(update));
+  auto removed = handler_->Update(update, Call(update)).Get();
   ASSERT_TRUE(removed.ok()) << removed.status();
   ASSERT_EQ(removed->customer().emails_size(), 0);
   // Released by the update: free at once.
@@ -363,7 +363,7 @@ TEST_F(CommandHandlerTest, RemovedEmailIsFreeForTheNextCustomerAtOnce) {
   ASSERT_TRUE(second.ok()) << second.status();
   // And the first one cannot take it back.
   update.mutable_customer()->add_emails("x@example.com");
-  EXPECT_EQ(handler_->Update(update, Call(update)).status().code(),
+  EXPECT_EQ(handler_->Update(update, Call(update)).Get().status().code(),
             absl::StatusCode::kAlreadyExists);
 }
 
@@ -374,7 +374,7 @@ TEST_F(CommandHandlerTest, ClaimOfARefusedRegistrationLapsesAfterTheLease) {
   EmailReservations::Request claim;
   claim.set_email("y@example.com");
   claim.set_customer_id("ghost");
-  auto claimed = reservations_->Claim(claim, call_);
+  auto claimed = reservations_->Claim(claim, call_).Get();
   ASSERT_TRUE(claimed.ok()) << claimed.status();
   ASSERT_EQ(claimed->holder(), "ghost");
   // While the claim is young, the address is taken.

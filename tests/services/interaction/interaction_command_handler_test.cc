@@ -50,7 +50,7 @@ TEST_F(InteractionCommandHandlerTest, LogStampsTheEventAndAnswersWithTheInteract
   call_.actor = "agent-ui";
   auto request = LogRequest("acme", "req-1");
   request.set_interaction_id("call-1");
-  auto response = handler_->LogInteraction(request, call_);
+  auto response = handler_->LogInteraction(request, call_).Get();
   ASSERT_TRUE(response.ok()) << response.status();
   const auto& i = response->interaction();
   EXPECT_EQ(i.name(), "customers/acme/interactions/call-1");
@@ -81,10 +81,10 @@ TEST_F(InteractionCommandHandlerTest, LogStampsTheEventAndAnswersWithTheInteract
 }
 
 TEST_F(InteractionCommandHandlerTest, RetryWithTheSameRequestIdAppendsNothing) {
-  auto first = handler_->LogInteraction(LogRequest("acme", "req-1"), call_);
+  auto first = handler_->LogInteraction(LogRequest("acme", "req-1"), call_).Get();
   ASSERT_TRUE(first.ok()) << first.status();
   const int64_t end = LogEnd();
-  auto again = handler_->LogInteraction(LogRequest("acme", "req-1"), call_);
+  auto again = handler_->LogInteraction(LogRequest("acme", "req-1"), call_).Get();
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_EQ(again->interaction().name(), first->interaction().name());
   EXPECT_EQ(again->appended_event_count(), first->appended_event_count());  // the first answer
@@ -96,8 +96,8 @@ TEST_F(InteractionCommandHandlerTest, RetryWithTheSameRequestIdAppendsNothing) {
 }
 
 TEST_F(InteractionCommandHandlerTest, WithoutIdsEachCallLogsANewInteraction) {
-  auto a = handler_->LogInteraction(LogRequest(), call_);
-  auto b = handler_->LogInteraction(LogRequest(), call_);
+  auto a = handler_->LogInteraction(LogRequest(), call_).Get();
+  auto b = handler_->LogInteraction(LogRequest(), call_).Get();
   ASSERT_TRUE(a.ok() && b.ok());
   EXPECT_NE(a->interaction().name(), b->interaction().name());
 }
@@ -105,15 +105,15 @@ TEST_F(InteractionCommandHandlerTest, WithoutIdsEachCallLogsANewInteraction) {
 TEST_F(InteractionCommandHandlerTest, ExplicitIdTakenIsAlreadyExists) {
   auto request = LogRequest();
   request.set_interaction_id("dup");
-  ASSERT_TRUE(handler_->LogInteraction(request, call_).ok());
-  auto again = handler_->LogInteraction(request, call_);
+  ASSERT_TRUE(handler_->LogInteraction(request, call_).Get().ok());
+  auto again = handler_->LogInteraction(request, call_).Get();
   EXPECT_EQ(again.status().code(), absl::StatusCode::kAlreadyExists);
   EXPECT_EQ(Reason(again.status()), "INTERACTION_ALREADY_EXISTS");
 }
 
 TEST_F(InteractionCommandHandlerTest, UnknownCustomerIsNotFoundAndAppendsNothing) {
   const int64_t end = LogEnd();
-  auto response = handler_->LogInteraction(LogRequest("nobody"), call_);
+  auto response = handler_->LogInteraction(LogRequest("nobody"), call_).Get();
   EXPECT_EQ(response.status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(Reason(response.status()), "CUSTOMER_NOT_FOUND");
   EXPECT_EQ(LogEnd(), end);
@@ -122,12 +122,12 @@ TEST_F(InteractionCommandHandlerTest, UnknownCustomerIsNotFoundAndAppendsNothing
 TEST_F(InteractionCommandHandlerTest, StaffMustBeKnownAndActive) {
   auto request = LogRequest();
   request.mutable_interaction()->set_staff_id("ghost");
-  auto response = handler_->LogInteraction(request, call_);
+  auto response = handler_->LogInteraction(request, call_).Get();
   EXPECT_EQ(response.status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(Reason(response.status()), "STAFF_NOT_FOUND");
 
   request.mutable_interaction()->set_staff_id("old");
-  response = handler_->LogInteraction(request, call_);
+  response = handler_->LogInteraction(request, call_).Get();
   EXPECT_EQ(response.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(Reason(response.status()), "STAFF_INACTIVE");
 }
@@ -137,7 +137,7 @@ TEST_F(InteractionCommandHandlerTest, StaffAddedAMomentAgoIsFound) {
   AppendOnly("org", "staff/new", 1, StaffAdded("new"));
   auto request = LogRequest();
   request.mutable_interaction()->set_staff_id("new");
-  auto response = handler_->LogInteraction(request, call_);
+  auto response = handler_->LogInteraction(request, call_).Get();
   ASSERT_TRUE(response.ok()) << response.status();
 }
 
@@ -145,12 +145,12 @@ TEST_F(InteractionCommandHandlerTest, LinkedComplaintMustExist) {
   SeedComplaint("acme", "c1");
   auto request = LogRequest();
   request.mutable_interaction()->set_complaint("customers/acme/complaints/c1");
-  auto response = handler_->LogInteraction(request, call_);
+  auto response = handler_->LogInteraction(request, call_).Get();
   ASSERT_TRUE(response.ok()) << response.status();
   EXPECT_EQ(response->interaction().complaint(), "customers/acme/complaints/c1");
 
   request.mutable_interaction()->set_complaint("customers/acme/complaints/c2");
-  response = handler_->LogInteraction(request, call_);
+  response = handler_->LogInteraction(request, call_).Get();
   EXPECT_EQ(response.status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(Reason(response.status()), "COMPLAINT_NOT_FOUND");
   EXPECT_EQ(Meta(response.status(), "field"), "interaction.complaint");
@@ -162,7 +162,7 @@ TEST_F(InteractionCommandHandlerTest, MalformedTargetListsEveryBadField) {
   request.set_parent("acme");
   request.set_interaction_id("Bad Id");
   request.mutable_interaction()->clear_summary();
-  auto response = handler_->LogInteraction(request, call_);
+  auto response = handler_->LogInteraction(request, call_).Get();
   EXPECT_EQ(response.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(ViolationFields(response.status()),
             (std::vector<std::string>{"parent", "interaction_id", "interaction.summary"}));
@@ -170,14 +170,14 @@ TEST_F(InteractionCommandHandlerTest, MalformedTargetListsEveryBadField) {
   crm::v1::CompleteFollowUpRequest complete;
   complete.set_name("customers/acme");
   complete.set_etag("x");
-  auto completed = handler_->CompleteFollowUp(complete, call_);
+  auto completed = handler_->CompleteFollowUp(complete, call_).Get();
   EXPECT_EQ(completed.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(ViolationFields(completed.status()), (std::vector<std::string>{"name", "etag"}));
   EXPECT_EQ(LogEnd(), end);
 }
 
 TEST_F(InteractionCommandHandlerTest, CompleteFollowUpOnceThenFailedPrecondition) {
-  auto logged = handler_->LogInteraction(LogRequest(), call_);
+  auto logged = handler_->LogInteraction(LogRequest(), call_).Get();
   ASSERT_TRUE(logged.ok());
   clock_.Advance(absl::Hours(2));
 
@@ -186,7 +186,7 @@ TEST_F(InteractionCommandHandlerTest, CompleteFollowUpOnceThenFailedPrecondition
   request.set_note("Renewal signed");
   request.set_etag("v1");
   request.set_request_id("req-done");
-  auto done = handler_->CompleteFollowUp(request, call_);
+  auto done = handler_->CompleteFollowUp(request, call_).Get();
   ASSERT_TRUE(done.ok()) << done.status();
   EXPECT_EQ(done->interaction().version(), 2);
   EXPECT_EQ(done->interaction().etag(), "v2");
@@ -196,45 +196,45 @@ TEST_F(InteractionCommandHandlerTest, CompleteFollowUpOnceThenFailedPrecondition
   EXPECT_EQ(ReadAll(log_).back().follow_up_completed().staff().team(), "teams/care");
 
   // The same request again: the first answer.
-  auto retried = handler_->CompleteFollowUp(request, call_);
+  auto retried = handler_->CompleteFollowUp(request, call_).Get();
   ASSERT_TRUE(retried.ok()) << retried.status();
   EXPECT_EQ(retried->appended_event_count(), 1);  // the first answer
   EXPECT_EQ(retried->interaction().version(), 2);
 
   // A new request: stale etag first, then already complete.
   request.set_request_id("req-again");
-  auto stale = handler_->CompleteFollowUp(request, call_);
+  auto stale = handler_->CompleteFollowUp(request, call_).Get();
   EXPECT_EQ(stale.status().code(), absl::StatusCode::kAborted);
   request.clear_etag();
-  auto twice = handler_->CompleteFollowUp(request, call_);
+  auto twice = handler_->CompleteFollowUp(request, call_).Get();
   EXPECT_EQ(twice.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(Reason(twice.status()), "FOLLOW_UP_ALREADY_COMPLETE");
 }
 
 TEST_F(InteractionCommandHandlerTest, CompleteCreditsAnotherStaffMember) {
   SeedStaff("bob");
-  auto logged = handler_->LogInteraction(LogRequest(), call_);
+  auto logged = handler_->LogInteraction(LogRequest(), call_).Get();
   ASSERT_TRUE(logged.ok());
   crm::v1::CompleteFollowUpRequest request;
   request.set_name(logged->interaction().name());
   request.set_staff_id("bob");
-  ASSERT_TRUE(handler_->CompleteFollowUp(request, call_).ok());
+  ASSERT_TRUE(handler_->CompleteFollowUp(request, call_).Get().ok());
   EXPECT_EQ(ReadAll(log_).back().follow_up_completed().staff().staff_id(), "bob");
 }
 
 TEST_F(InteractionCommandHandlerTest, CompleteWithoutFollowUpOrInteraction) {
   auto request = LogRequest();
   request.mutable_interaction()->clear_follow_up_due_time();
-  auto logged = handler_->LogInteraction(request, call_);
+  auto logged = handler_->LogInteraction(request, call_).Get();
   ASSERT_TRUE(logged.ok());
   crm::v1::CompleteFollowUpRequest complete;
   complete.set_name(logged->interaction().name());
-  auto response = handler_->CompleteFollowUp(complete, call_);
+  auto response = handler_->CompleteFollowUp(complete, call_).Get();
   EXPECT_EQ(response.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(Reason(response.status()), "NO_FOLLOW_UP");
 
   complete.set_name("customers/acme/interactions/nope");
-  response = handler_->CompleteFollowUp(complete, call_);
+  response = handler_->CompleteFollowUp(complete, call_).Get();
   EXPECT_EQ(response.status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(Reason(response.status()), "INTERACTION_NOT_FOUND");
 }

@@ -53,7 +53,7 @@ class InteractionQueriesTest : public testing::InteractionTestEnv {
       *request.mutable_interaction()->mutable_follow_up_due_time() =
           Ts(clock_.Now() + absl::Hours(due_in));
     }
-    auto response = handler_->LogInteraction(request, call_);
+    auto response = handler_->LogInteraction(request, call_).Get();
     EXPECT_TRUE(response.ok()) << response.status();
     return response.ok() ? *response : crm::v1::InteractionCommandResponse();
   }
@@ -234,7 +234,7 @@ TEST_F(InteractionQueriesTest, FollowUpsDueAndOverduePerStaffMember) {
   // Completing removes it.
   crm::v1::CompleteFollowUpRequest complete;
   complete.set_name("customers/acme/interactions/soon");
-  auto done = handler_->CompleteFollowUp(complete, call_);
+  auto done = handler_->CompleteFollowUp(complete, call_).Get();
   ASSERT_TRUE(done.ok()) << done.status();
   crm::v1::ListFollowUpsRequest after;
   after.set_staff_id("ann");

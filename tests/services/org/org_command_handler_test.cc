@@ -95,7 +95,7 @@ class OrgCommandHandlerTest : public ::testing::Test {
     request.set_request_id(base::NewUuid());
     request.mutable_department()->set_display_name(id);
     request.mutable_department()->set_function(function);
-    return handler_->CreateDepartment(request, call_);
+    return handler_->CreateDepartment(request, call_).Get();
   }
 
   absl::StatusOr<crm::v1::TeamCommandResponse> CreateTeam(const std::string& id,
@@ -104,7 +104,7 @@ class OrgCommandHandlerTest : public ::testing::Test {
     request.set_team_id(id);
     request.mutable_team()->set_display_name(id);
     request.mutable_team()->set_department("departments/" + department);
-    return handler_->CreateTeam(request, call_);
+    return handler_->CreateTeam(request, call_).Get();
   }
 
   absl::StatusOr<crm::v1::StaffCommandResponse> AddStaff(const std::string& id,
@@ -120,7 +120,7 @@ class OrgCommandHandlerTest : public ::testing::Test {
     request.mutable_staff()->set_department("departments/" + department);
     if (!team.empty()) request.mutable_staff()->set_team("teams/" + team);
     request.mutable_staff()->set_manager(manager);
-    return handler_->AddStaff(request, call_);
+    return handler_->AddStaff(request, call_).Get();
   }
 
   // sales (team north: ann -> boss), cs (team desk: cat -> boss); boss is the manager.
@@ -216,19 +216,19 @@ TEST_F(OrgCommandHandlerTest, UpdateAndDeactivate) {
   update.mutable_staff()->set_name("staff/ann");
   update.mutable_staff()->set_role(crm::v1::SUPERVISOR);
   update.set_etag("v1");
-  auto updated = handler_->UpdateStaff(update, call_);
+  auto updated = handler_->UpdateStaff(update, call_).Get();
   ASSERT_TRUE(updated.ok()) << updated.status();
   EXPECT_EQ(updated->staff().role(), crm::v1::SUPERVISOR);
   EXPECT_EQ(updated->staff().etag(), "v2");
   EXPECT_EQ(updated->appended_event_count(), 1);
 
   // Same etag again: stale.
-  auto stale = handler_->UpdateStaff(update, call_);
+  auto stale = handler_->UpdateStaff(update, call_).Get();
   EXPECT_EQ(stale.status().code(), absl::StatusCode::kAborted);
 
   // No change: no event, the same token.
   update.clear_etag();
-  auto same = handler_->UpdateStaff(update, call_);
+  auto same = handler_->UpdateStaff(update, call_).Get();
   ASSERT_TRUE(same.ok());
   EXPECT_EQ(same->appended_event_count(), 0);
   EXPECT_EQ(same->consistency_token(), updated->consistency_token());
@@ -236,17 +236,17 @@ TEST_F(OrgCommandHandlerTest, UpdateAndDeactivate) {
   crm::v1::DeactivateStaffRequest deactivate;
   deactivate.set_name("staff/ann");
   deactivate.set_reason("left");
-  auto gone = handler_->DeactivateStaff(deactivate, call_);
+  auto gone = handler_->DeactivateStaff(deactivate, call_).Get();
   ASSERT_TRUE(gone.ok()) << gone.status();
   EXPECT_FALSE(gone->staff().active());
 
   crm::v1::UpdateDepartmentRequest head;
   head.mutable_department()->set_name("departments/sales");
   head.mutable_department()->set_head("ann");
-  auto refused = handler_->UpdateDepartment(head, call_);
+  auto refused = handler_->UpdateDepartment(head, call_).Get();
   EXPECT_EQ(Reason(refused.status()), "STAFF_INACTIVE");
   head.mutable_department()->set_head("boss");
-  auto headed = handler_->UpdateDepartment(head, call_);
+  auto headed = handler_->UpdateDepartment(head, call_).Get();
   ASSERT_TRUE(headed.ok()) << headed.status();
   EXPECT_EQ(headed->department().head(), "boss");
 }
@@ -256,14 +256,14 @@ TEST_F(OrgCommandHandlerTest, RetriedRequestIdReturnsTheFirstAnswer) {
   request.set_request_id("req-1");
   request.mutable_department()->set_display_name("Sales");
   request.mutable_department()->set_function(crm::v1::SALES);
-  auto first = handler_->CreateDepartment(request, call_);
+  auto first = handler_->CreateDepartment(request, call_).Get();
   ASSERT_TRUE(first.ok()) << first.status();
   // No id given: derived from the request id, the same on every replica.
   EXPECT_EQ(first->department().name(), "departments/" + DepartmentIdFor(request));
   EXPECT_TRUE(base::IsUuid(DepartmentIdFor(request)));
   EXPECT_EQ(DepartmentIdFor(request), DepartmentIdFor(request));
 
-  auto second = handler_->CreateDepartment(request, call_);
+  auto second = handler_->CreateDepartment(request, call_).Get();
   ASSERT_TRUE(second.ok()) << second.status();
   EXPECT_EQ(second->appended_event_count(), first->appended_event_count());
   EXPECT_EQ(second->department().name(), first->department().name());
@@ -291,22 +291,22 @@ TEST_F(OrgCommandHandlerTest, RulesReadTheRestOfTheOrg) {
   crm::v1::UpdateStaffRequest cycle;
   cycle.mutable_staff()->set_name("staff/boss");
   cycle.mutable_staff()->set_manager("ann");
-  auto refused = handler_->UpdateStaff(cycle, call_);
+  auto refused = handler_->UpdateStaff(cycle, call_).Get();
   EXPECT_EQ(Reason(refused.status()), "REPORTING_CYCLE");
 
   // The team desk still has cat: it cannot move to sales.
   crm::v1::UpdateTeamRequest move;
   move.mutable_team()->set_name("teams/desk");
   move.mutable_team()->set_department("departments/sales");
-  auto blocked = handler_->UpdateTeam(move, call_);
+  auto blocked = handler_->UpdateTeam(move, call_).Get();
   EXPECT_EQ(Reason(blocked.status()), "TEAM_HAS_MEMBERS");
   EXPECT_THAT(std::string(blocked.status().message()), HasSubstr("(cat)"));
   // Once cat leaves the team, it can.
   crm::v1::UpdateStaffRequest leave;
   leave.mutable_staff()->set_name("staff/cat");
   leave.mutable_update_mask()->add_paths("team");
-  ASSERT_TRUE(handler_->UpdateStaff(leave, call_).ok());
-  auto moved = handler_->UpdateTeam(move, call_);
+  ASSERT_TRUE(handler_->UpdateStaff(leave, call_).Get().ok());
+  auto moved = handler_->UpdateTeam(move, call_).Get();
   ASSERT_TRUE(moved.ok()) << moved.status();
   EXPECT_EQ(moved->team().department(), "departments/sales");
   auto members = ActiveTeamMembers(*state_, "north");
@@ -318,13 +318,13 @@ TEST_F(OrgCommandHandlerTest, MalformedNamesReportEveryBadField) {
   crm::v1::UpdateStaffRequest request;
   request.mutable_staff()->set_name("staff/Not Valid");
   request.mutable_update_mask()->add_paths("role");
-  auto refused = handler_->UpdateStaff(request, call_);
+  auto refused = handler_->UpdateStaff(request, call_).Get();
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(Fields(refused.status()), ElementsAre("staff.name", "staff.role"));
 
   crm::v1::CreateTeamRequest team;
   team.set_team_id("-bad");
-  auto bad_team = handler_->CreateTeam(team, call_);
+  auto bad_team = handler_->CreateTeam(team, call_).Get();
   EXPECT_THAT(Fields(bad_team.status()),
               ElementsAre("team_id", "team.display_name", "team.department"));
   EXPECT_TRUE(ReadAll().empty());
@@ -351,7 +351,7 @@ TEST_F(OrgCommandHandlerTest, StaffDirectoryFindsActiveStaff) {
 
   crm::v1::DeactivateStaffRequest deactivate;
   deactivate.set_name("staff/cat");
-  ASSERT_TRUE(handler_->DeactivateStaff(deactivate, call_).ok());
+  ASSERT_TRUE(handler_->DeactivateStaff(deactivate, call_).Get().ok());
   auto cat = directory.Find("cat", "assignee.staff_id", call_.deadline);
   EXPECT_EQ(cat.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(Reason(cat.status()), "STAFF_INACTIVE");
@@ -379,7 +379,7 @@ TEST_F(OrgCommandHandlerTest, QueriesReadTheirWrites) {
   crm::v1::UpdateStaffRequest rename;
   rename.mutable_staff()->set_name("staff/ann");
   rename.mutable_staff()->set_display_name("Ann Lee");
-  auto renamed = handler_->UpdateStaff(rename, call_);
+  auto renamed = handler_->UpdateStaff(rename, call_).Get();
   ASSERT_TRUE(renamed.ok());
 
   crm::v1::GetStaffRequest get;

@@ -1,0 +1,79 @@
+#include "common/rpc/service_table.h"
+
+#include "absl/strings/str_join.h"
+#include "common/base/uuid.h"
+#include "common/rpc/grpc_status.h"
+#include "common/status/errors.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+
+namespace crm::rpc {
+
+std::string RequestDigest(const google::protobuf::Message& request) {
+  std::string bytes;
+  google::protobuf::io::StringOutputStream stream(&bytes);
+  google::protobuf::io::CodedOutputStream out(&stream);
+  out.SetSerializationDeterministic(true);
+  request.SerializeToCodedStream(&out);
+  out.Trim();
+  return base::UuidFromName(absl::StrCat(request.GetDescriptor()->full_name(), "\n", bytes));
+}
+
+ServiceTable::ServiceTable(std::string service, Executor* executor, CallRouter* router)
+    : service_(std::move(service)), executor_(executor), router_(router) {}
+
+const char* ServiceTable::Register(absl::string_view method,
+                                   const google::protobuf::Descriptor* request,
+                                   const google::protobuf::Descriptor* response) {
+  registered_.push_back({std::string(method), request->full_name(), response->full_name()});
+  paths_.push_back(absl::StrCat("/", service_, "/", method));
+  return paths_.back().c_str();
+}
+
+absl::Status ServiceTable::Validate() const {
+  const google::protobuf::ServiceDescriptor* proto =
+      google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(service_);
+  if (proto == nullptr) {
+    return absl::FailedPreconditionError(absl::StrCat("no proto service ", service_));
+  }
+  std::vector<std::string> problems;
+  std::set<std::string> seen;
+  for (const Registered& r : registered_) {
+    const google::protobuf::MethodDescriptor* m = proto->FindMethodByName(r.method);
+    if (m == nullptr) {
+      problems.push_back(absl::StrCat(r.method, " is not a method of the service"));
+      continue;
+    }
+    if (!seen.insert(r.method).second) problems.push_back(absl::StrCat(r.method, " twice"));
+    if (m->input_type()->full_name() != r.request_type ||
+        m->output_type()->full_name() != r.response_type) {
+      problems.push_back(absl::StrCat(r.method, " has handler types ", r.request_type, " -> ",
+                                      r.response_type));
+    }
+  }
+  for (int i = 0; i < proto->method_count(); ++i) {
+    if (!seen.count(proto->method(i)->name())) {
+      problems.push_back(absl::StrCat(proto->method(i)->name(), " has no handler"));
+    }
+  }
+  if (problems.empty()) return absl::OkStatus();
+  return absl::FailedPreconditionError(
+      absl::StrCat(service_, ": ", absl::StrJoin(problems, "; ")));
+}
+
+void ServiceTable::Forward(grpc::CallbackServerContext* ctx, grpc::ServerUnaryReactor* reactor,
+                           grpc::ByteBuffer* out, const char* path, const std::string& owner,
+                           const google::protobuf::Message& request) {
+  if (!Metadata(ctx, CallRouter::kForwardedHeader).empty()) {
+    reactor->Finish(ToGrpcStatus(status::Error(
+        absl::StatusCode::kUnavailable,
+        "forwarded to a replica that does not write this stream; replicas disagree on "
+        "--replica-index/--peers",
+        "NOT_PARTITION_OWNER", {{"owner", owner}})));
+    return;
+  }
+  router_->Forward(owner, path, ctx, SerializeResponse(request), out,
+                   [reactor](grpc::Status status) { reactor->Finish(status); });
+}
+
+}  // namespace crm::rpc

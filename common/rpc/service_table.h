@@ -1,0 +1,188 @@
+// ServiceTable: a gRPC service defined by a table of its methods. The one glue between gRPC and
+// every handler of this server, commands and queries alike.
+//
+// Each method is registered with its typed handler, Req -> base::Future<Resp> (a handler that has
+// its answer at once returns it, or a StatusOr, directly). For every call the table:
+//   1. hands the call to the Executor (never runs handlers on a gRPC thread); a full queue
+//      answers RESOURCE_EXHAUSTED (SERVER_OVERLOADED);
+//   2. checks the deadline and parses the raw request bytes (common/rpc/request_parser.h: bad
+//      fields are named);
+//   3. for a routed method (commands): asks `route` for the request's stream key (it may fill in
+//      generated ids first), stamps CallContext::request_digest, and forwards the call unchanged
+//      to the process that writes that stream (CallRouter) if it is not this one;
+//   4. runs the handler and finishes the call when its future completes (holding no thread
+//      while it waits), mapping errors in one place (common/rpc/grpc_status.h).
+// Methods are raw callback methods named after the proto service, so reflection and health
+// checks see the service as protoc generated it; Validate() checks the table against the proto
+// (every method present, request and response types matching).
+//
+// Thread-safe once built: methods are added by the owner before the server starts.
+#pragma once
+
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <type_traits>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "common/base/future.h"
+#include "common/rpc/executor.h"
+#include "common/rpc/unary.h"
+#include "google/protobuf/descriptor.h"
+#include "grpcpp/grpcpp.h"
+#include "grpcpp/impl/codegen/server_callback_handlers.h"
+#include "grpcpp/impl/rpc_service_method.h"
+#include "grpcpp/impl/service_type.h"
+
+namespace crm::rpc {
+
+// Where a routed call runs: here, or forwarded to the process that writes its stream.
+class CallRouter {
+ public:
+  // Metadata key marking a forwarded call (a forwarded call is never forwarded again).
+  static constexpr char kForwardedHeader[] = "x-crm-forwarded-by";
+  virtual ~CallRouter() = default;
+  // The address of the process that handles `stream_key`, or nullopt if it is this one.
+  virtual std::optional<std::string> OwnerOf(absl::string_view stream_key) const = 0;
+  // Forwards a unary call to `peer` with the caller's deadline and metadata; `done` gets the
+  // peer's status (with its error details) once `response` is filled.
+  virtual void Forward(const std::string& peer, const std::string& method,
+                       grpc::CallbackServerContext* server_context,
+                       const grpc::ByteBuffer& request, grpc::ByteBuffer* response,
+                       std::function<void(grpc::Status)> done) = 0;
+};
+
+// A digest of a command request (its type and deterministic serialization, after routing filled
+// in derived ids): a name-based UUID, so a request id reused for another request is told from a
+// retry.
+std::string RequestDigest(const google::protobuf::Message& request);
+
+class ServiceTable : public grpc::Service {
+ public:
+  // `service` is the proto service's full name (e.g. "crm.v1.CustomerCommandService"). Does not
+  // take ownership; `router` may be null (every call is handled here).
+  ServiceTable(std::string service, Executor* executor, CallRouter* router = nullptr);
+
+  template <typename Req, typename Resp>
+  using Handler = std::function<base::Future<Resp>(const Req&, const CallContext&)>;
+  template <typename Req>
+  using Route = std::function<std::string(Req&)>;
+
+  // A query (or any call handled where it arrives).
+  template <typename Req, typename Resp>
+  void Unary(absl::string_view method, Handler<Req, Resp> handler) {
+    Add<Req, Resp>(method, std::move(handler), nullptr);
+  }
+  // A command: routed by `route` (an empty key means "handle here": the handler then rejects the
+  // malformed request) and digested for request-id checks.
+  template <typename Req, typename Resp>
+  void Routed(absl::string_view method, Handler<Req, Resp> handler, Route<Req> route) {
+    Add<Req, Resp>(method, std::move(handler), std::move(route));
+  }
+
+  // Member-function forms: `Unary("GetCustomer", queries, &CustomerQueries::Get)`.
+  template <typename Obj, typename Req, typename R>
+  void Unary(absl::string_view method, Obj* object,
+             R (std::remove_const_t<Obj>::*fn)(const Req&, const CallContext&) const) {
+    Unary<Req, ValueOf<R>>(method, Bind<Req, ValueOf<R>>(object, fn));
+  }
+  template <typename Obj, typename Req, typename R>
+  void Routed(absl::string_view method, Obj* object,
+              R (Obj::*fn)(const Req&, const CallContext&),
+              std::type_identity_t<Route<Req>> route) {
+    Routed<Req, ValueOf<R>>(method, Bind<Req, ValueOf<R>>(object, fn), std::move(route));
+  }
+
+  // OK if every method of the proto service has a handler with the proto's request and response
+  // types; else FAILED_PRECONDITION naming what is missing or wrong.
+  absl::Status Validate() const;
+
+  const std::string& service_name() const { return service_; }
+
+ private:
+  template <typename R>
+  struct Value;
+  template <typename U>
+  struct Value<absl::StatusOr<U>> {
+    using Type = U;
+  };
+  template <typename U>
+  struct Value<base::Future<U>> {
+    using Type = U;
+  };
+  template <typename R>
+  using ValueOf = typename Value<R>::Type;
+
+  template <typename Req, typename Resp, typename Obj, typename Fn>
+  static Handler<Req, Resp> Bind(Obj* object, Fn fn) {
+    return [object, fn](const Req& request, const CallContext& call) -> base::Future<Resp> {
+      return (object->*fn)(request, call);
+    };
+  }
+
+  // Records the method and its types; returns the method's full path ("/pkg.Service/Method").
+  const char* Register(absl::string_view method, const google::protobuf::Descriptor* request,
+                       const google::protobuf::Descriptor* response);
+
+  template <typename Req, typename Resp>
+  void Add(absl::string_view method, Handler<Req, Resp> handler, Route<Req> route) {
+    const char* path = Register(method, Req::descriptor(), Resp::descriptor());
+    AddMethod(new grpc::internal::RpcServiceMethod(path, grpc::internal::RpcMethod::NORMAL_RPC,
+                                                   nullptr));
+    MarkMethodRawCallback(
+        static_cast<int>(registered_.size() - 1),
+        new grpc::internal::CallbackUnaryHandler<grpc::ByteBuffer, grpc::ByteBuffer>(
+            [this, path, handler = std::move(handler), route = std::move(route)](
+                grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* in,
+                grpc::ByteBuffer* out) { return Serve<Req, Resp>(ctx, in, out, path, handler, route); }));
+  }
+
+  template <typename Req, typename Resp>
+  grpc::ServerUnaryReactor* Serve(grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* in,
+                                  grpc::ByteBuffer* out, const char* path,
+                                  const Handler<Req, Resp>& handler, const Route<Req>& route) {
+    grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+    bool queued = executor_->TrySubmit([this, ctx, in, out, reactor, path, &handler, &route] {
+      Req request;
+      CallContext call;
+      if (!StartCall(ctx, in, reactor, &request, &call)) return;
+      if (route) {
+        const std::string stream_key = route(request);
+        call.request_digest = RequestDigest(request);
+        std::optional<std::string> owner;
+        if (router_ != nullptr && !stream_key.empty()) owner = router_->OwnerOf(stream_key);
+        if (owner.has_value()) {
+          Forward(ctx, reactor, out, path, *owner, request);
+          return;
+        }
+      }
+      handler(request, call).OnReady(
+          [reactor, out](absl::StatusOr<Resp> response) { FinishCall(reactor, response, out); });
+    });
+    if (!queued) reactor->Finish(Overloaded());
+    return reactor;
+  }
+
+  void Forward(grpc::CallbackServerContext* ctx, grpc::ServerUnaryReactor* reactor,
+               grpc::ByteBuffer* out, const char* path, const std::string& owner,
+               const google::protobuf::Message& request);
+
+  struct Registered {
+    std::string method;
+    std::string request_type;
+    std::string response_type;
+  };
+
+  const std::string service_;
+  Executor* const executor_;
+  CallRouter* const router_;
+  std::deque<std::string> paths_;  // stable storage of the method paths gRPC keeps pointers to
+  std::deque<Registered> registered_;
+};
+
+}  // namespace crm::rpc
