@@ -8,7 +8,7 @@
 # customer per call) and, as the ceiling, grpc.health.v1.Health/Check, REQUESTS calls each
 # (default 3000), RUNS times (default 1), and prints one markdown row per run: rate, p50, p99,
 # and the ratio to the health check at the same concurrency. A benchmark, not a test: numbers go
-# to docs/ or an issue note.
+# to docs/ or an issue note. BENCH_LOG_DIR: keep the servers' logs there.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -27,6 +27,7 @@ PIDS=()
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
+  if [[ -n "${BENCH_LOG_DIR:-}" ]]; then mkdir -p "$BENCH_LOG_DIR" && cp "$WORK"/*.log "$BENCH_LOG_DIR"/; fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT

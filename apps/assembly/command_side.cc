@@ -38,16 +38,19 @@ std::vector<const services::command::AggregateKind*> Kinds() {
 
 }  // namespace
 
+constexpr size_t kContinuationThreads = 4;
+
 struct CommandSide::Parts {
   Parts(eventlog::EventLog* log, kv::KvStore* store, rpc::Executor* executor, Options options,
         domain::complaint::SlaPolicy sla_policy)
-      : aggregate_fold(Kinds()),
+      : continuations(kContinuationThreads, /*max_queued=*/0),
+        aggregate_fold(Kinds()),
         runner(log, store, &aggregate_fold, {.name = "command-state"}),
         aggregate_state(store),
-        command_executor(log, &runner, &aggregate_state, options.clock,
-                         {.post = [executor](std::function<void()> task) {
-                           executor->Submit(std::move(task));
-                         }}),
+        command_executor(
+            log, &runner, &aggregate_state, options.clock,
+            {.post =
+                 [this](std::function<void()> task) { continuations.Submit(std::move(task)); }}),
         staff(&command_executor),
         reservations(&command_executor, options.router),
         reservation_service(&reservations, options.router, executor),
@@ -65,6 +68,10 @@ struct CommandSide::Parts {
                     },
                     {.scan_interval = options.sla_scan_interval}) {}
 
+  // Where commands continue once their events are in the state (see CommandExecutor): a pool of
+  // its own, so a request worker that waits for a command (an e-mail claim) never waits for a
+  // request worker.
+  rpc::Executor continuations;
   services::command::AggregateStateFold aggregate_fold;
   fold::FoldRunner runner;
 
@@ -112,7 +119,8 @@ absl::Status CommandSide::Start() {
 
 void CommandSide::Stop() {
   parts_->sla_watcher.Stop();
-  parts_->runner.Stop();
+  parts_->runner.Stop();         // fails the commands still waiting for the state
+  parts_->continuations.Stop();  // and answers them, while the handlers are still there
 }
 
 std::vector<rpc::ServiceTable*> CommandSide::services() const {

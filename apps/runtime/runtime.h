@@ -7,8 +7,6 @@
 // Not thread-safe: used from main() only.
 #pragma once
 
-#include "common/rpc/service_table.h"
-
 #include <functional>
 #include <memory>
 #include <string>
@@ -19,6 +17,7 @@
 #include "absl/time/time.h"
 #include "common/eventlog/event_log.h"
 #include "common/kv/kv_store.h"
+#include "common/rpc/service_table.h"
 #include "grpcpp/grpcpp.h"
 
 namespace crm::runtime {
@@ -30,7 +29,7 @@ struct Config {
   std::string log_level = "info";
   // Commands wait for the log on their worker; on Kafka, more waiting commands make larger
   // transactions (group commit), so the default is well above the core count.
-  int workers = 64;
+  int workers = 16;
   int max_queued = 4096;
   int shutdown_grace_seconds = 20;
 

@@ -140,10 +140,10 @@ class Future {
             return;
           }
           if constexpr (future_internal::IsFuture<R>::value) {
-            f(*std::move(result)).OnReady([promise = std::move(promise)](
-                                              absl::StatusOr<U> inner) mutable {
-              promise.Set(std::move(inner));
-            });
+            f(*std::move(result))
+                .OnReady([promise = std::move(promise)](absl::StatusOr<U> inner) mutable {
+                  promise.Set(std::move(inner));
+                });
           } else {
             promise.Set(f(*std::move(result)));
           }

@@ -297,12 +297,13 @@ void FoldRunner::NotifyWaiters() {
       if (Reached(w.positions)) {
         ready.emplace_back(std::move(w.promise), absl::OkStatus());
       } else if (stopping_) {
-        ready.emplace_back(std::move(w.promise),
-                           absl::UnavailableError(absl::StrCat("fold ", options_.name, ": stopped")));
+        ready.emplace_back(std::move(w.promise), absl::UnavailableError(absl::StrCat(
+                                                     "fold ", options_.name, ": stopped")));
       } else if (now >= w.deadline) {
-        ready.emplace_back(std::move(w.promise),
-                           absl::DeadlineExceededError(absl::StrCat(
-                               "fold ", options_.name, ": positions not applied before the deadline")));
+        ready.emplace_back(
+            std::move(w.promise),
+            absl::DeadlineExceededError(absl::StrCat(
+                "fold ", options_.name, ": positions not applied before the deadline")));
       } else {
         still.push_back(std::move(w));
       }

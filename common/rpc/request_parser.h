@@ -3,7 +3,7 @@
 //
 // Why: gRPC's generated handlers reject a request with invalid UTF-8 in a string field, or an
 // oversized one, with a bare INTERNAL/RESOURCE_EXHAUSTED. Our services take raw bytes instead
-// (the generated WithRawCallbackMethod_* variants) and parse here, so callers learn which field
+// (raw methods of rpc::ServiceTable) and parse here, so callers learn which field
 // is wrong, as AIP-193 asks.
 //
 // Thread-safe.

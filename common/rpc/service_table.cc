@@ -47,8 +47,8 @@ absl::Status ServiceTable::Validate() const {
     if (!seen.insert(r.method).second) problems.push_back(absl::StrCat(r.method, " twice"));
     if (m->input_type()->full_name() != r.request_type ||
         m->output_type()->full_name() != r.response_type) {
-      problems.push_back(absl::StrCat(r.method, " has handler types ", r.request_type, " -> ",
-                                      r.response_type));
+      problems.push_back(
+          absl::StrCat(r.method, " has handler types ", r.request_type, " -> ", r.response_type));
     }
   }
   for (int i = 0; i < proto->method_count(); ++i) {
@@ -57,8 +57,7 @@ absl::Status ServiceTable::Validate() const {
     }
   }
   if (problems.empty()) return absl::OkStatus();
-  return absl::FailedPreconditionError(
-      absl::StrCat(service_, ": ", absl::StrJoin(problems, "; ")));
+  return absl::FailedPreconditionError(absl::StrCat(service_, ": ", absl::StrJoin(problems, "; ")));
 }
 
 void ServiceTable::Forward(grpc::CallbackServerContext* ctx, grpc::ServerUnaryReactor* reactor,

@@ -52,9 +52,8 @@ class CallRouter {
   // Forwards a unary call to `peer` with the caller's deadline and metadata; `done` gets the
   // peer's status (with its error details) once `response` is filled.
   virtual void Forward(const std::string& peer, const std::string& method,
-                       grpc::CallbackServerContext* server_context,
-                       const grpc::ByteBuffer& request, grpc::ByteBuffer* response,
-                       std::function<void(grpc::Status)> done) = 0;
+                       grpc::CallbackServerContext* server_context, const grpc::ByteBuffer& request,
+                       grpc::ByteBuffer* response, std::function<void(grpc::Status)> done) = 0;
 };
 
 // A digest of a command request (its type and deterministic serialization, after routing filled
@@ -92,8 +91,7 @@ class ServiceTable : public grpc::Service {
     Unary<Req, ValueOf<R>>(method, Bind<Req, ValueOf<R>>(object, fn));
   }
   template <typename Obj, typename Req, typename R>
-  void Routed(absl::string_view method, Obj* object,
-              R (Obj::*fn)(const Req&, const CallContext&),
+  void Routed(absl::string_view method, Obj* object, R (Obj::*fn)(const Req&, const CallContext&),
               std::type_identity_t<Route<Req>> route) {
     Routed<Req, ValueOf<R>>(method, Bind<Req, ValueOf<R>>(object, fn), std::move(route));
   }
@@ -132,14 +130,16 @@ class ServiceTable : public grpc::Service {
   template <typename Req, typename Resp>
   void Add(absl::string_view method, Handler<Req, Resp> handler, Route<Req> route) {
     const char* path = Register(method, Req::descriptor(), Resp::descriptor());
-    AddMethod(new grpc::internal::RpcServiceMethod(path, grpc::internal::RpcMethod::NORMAL_RPC,
-                                                   nullptr));
+    AddMethod(
+        new grpc::internal::RpcServiceMethod(path, grpc::internal::RpcMethod::NORMAL_RPC, nullptr));
     MarkMethodRawCallback(
         static_cast<int>(registered_.size() - 1),
         new grpc::internal::CallbackUnaryHandler<grpc::ByteBuffer, grpc::ByteBuffer>(
             [this, path, handler = std::move(handler), route = std::move(route)](
                 grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* in,
-                grpc::ByteBuffer* out) { return Serve<Req, Resp>(ctx, in, out, path, handler, route); }));
+                grpc::ByteBuffer* out) {
+              return Serve<Req, Resp>(ctx, in, out, path, handler, route);
+            }));
   }
 
   template <typename Req, typename Resp>
@@ -161,8 +161,9 @@ class ServiceTable : public grpc::Service {
           return;
         }
       }
-      handler(request, call).OnReady(
-          [reactor, out](absl::StatusOr<Resp> response) { FinishCall(reactor, response, out); });
+      handler(request, call).OnReady([reactor, out](absl::StatusOr<Resp> response) {
+        FinishCall(reactor, response, out);
+      });
     });
     if (!queued) reactor->Finish(Overloaded());
     return reactor;

@@ -80,7 +80,8 @@ absl::StatusOr<crm::v1::StaffKpis> AnalyticsQueries::GetStaffKpis(
   return views_->GetStaffKpis(request.scope());
 }
 
-AnalyticsQueryService::AnalyticsQueryService(const AnalyticsQueries* queries, rpc::Executor* executor)
+AnalyticsQueryService::AnalyticsQueryService(const AnalyticsQueries* queries,
+                                             rpc::Executor* executor)
     : rpc::ServiceTable(crm::v1::AnalyticsService::service_full_name(), executor) {
   Unary("GetComplaintStats", queries, &AnalyticsQueries::GetComplaintStats);
   Unary("GetSlaCompliance", queries, &AnalyticsQueries::GetSlaCompliance);

@@ -72,9 +72,11 @@ void CommandExecutor::MarkUnsettled(const std::string& stream_key) {
   unsettled_.insert(stream_key);
 }
 
-base::Future<CommandExecutor::RawResult> CommandExecutor::ExecuteRaw(
-    const Target& target, const std::string& request_id, const rpc::CallContext& call,
-    const AggregateKind& kind, const RawDecide& decide) {
+base::Future<CommandExecutor::RawResult> CommandExecutor::ExecuteRaw(const Target& target,
+                                                                     const std::string& request_id,
+                                                                     const rpc::CallContext& call,
+                                                                     const AggregateKind& kind,
+                                                                     const RawDecide& decide) {
   std::vector<std::string> keys = {absl::StrCat("a:", target.aggregate)};
   if (!request_id.empty()) keys.push_back(absl::StrCat("r:", request_id));
   if (target.exclusive_stream) keys.push_back(absl::StrCat("s:", target.stream_key));
@@ -93,11 +95,12 @@ base::Future<CommandExecutor::RawResult> CommandExecutor::ExecuteRaw(
   base::Promise<RawResult> promise;
   base::Future<RawResult> answer = promise.future();
   // Delivers the answer off the log's and the fold's threads, then releases the locks.
+  // The locks go first, here (the next command on the aggregate may decide now: its waiting
+  // thread never depends on the pool below), then the answer goes to the pool.
   auto finish = [this, held](base::Promise<RawResult> p, absl::StatusOr<RawResult> r) mutable {
+    held.reset();
     auto deliver = [p = std::make_shared<base::Promise<RawResult>>(std::move(p)),
-                    r = std::make_shared<absl::StatusOr<RawResult>>(std::move(r)),
-                    held = std::move(held)]() mutable {
-      held.reset();  // the next command on the aggregate may decide now
+                    r = std::make_shared<absl::StatusOr<RawResult>>(std::move(r))]() mutable {
       p->Set(std::move(*r));
     };
     if (options_.post) {
@@ -108,8 +111,8 @@ base::Future<CommandExecutor::RawResult> CommandExecutor::ExecuteRaw(
   };
   log_->AppendAsync(target.stream_key, std::move(values), call.deadline)
       .OnReady([this, stream_key = target.stream_key, result = *std::move(decided), count,
-                promise = std::move(promise),
-                finish](absl::StatusOr<eventlog::LogPosition> appended) mutable {
+                promise = std::move(promise), finish = std::move(finish)](
+                   absl::StatusOr<eventlog::LogPosition> appended) mutable {
         if (!appended.ok()) {
           if (absl::IsInvalidArgument(appended.status())) {
             finish(std::move(promise), appended.status());
@@ -134,7 +137,7 @@ base::Future<CommandExecutor::RawResult> CommandExecutor::ExecuteRaw(
             ->WhenApplied({{position.partition, position.offset}},
                           absl::Now() + options_.state_wait)
             .OnReady([this, stream_key, result = std::move(result), promise = std::move(promise),
-                      finish](absl::StatusOr<base::Done> caught_up) mutable {
+                      finish = std::move(finish)](absl::StatusOr<base::Done> caught_up) mutable {
               if (!caught_up.ok()) {
                 MarkUnsettled(stream_key);
                 finish(std::move(promise),
@@ -197,7 +200,7 @@ absl::StatusOr<CommandExecutor::RawResult> CommandExecutor::Decide(
   const std::string causation_id = base::NewUuid();
   const std::string correlation_id =
       call.correlation_id.empty() ? causation_id : call.correlation_id;
-    int64_t version = current.version();
+  int64_t version = current.version();
   for (Event& event : decided) {
     event.set_event_id(base::NewUuid());
     event.set_customer_id(target.customer_id);

@@ -42,30 +42,30 @@ class ComplaintCommandHandler {
 
   using Response = crm::v1::ComplaintCommandResponse;
   base::Future<Response> File(const crm::v1::FileComplaintRequest& request,
-                                const rpc::CallContext& call);
+                              const rpc::CallContext& call);
   base::Future<Response> Acknowledge(const crm::v1::AcknowledgeComplaintRequest& request,
-                                       const rpc::CallContext& call);
+                                     const rpc::CallContext& call);
   base::Future<Response> Assign(const crm::v1::AssignComplaintRequest& request,
-                                  const rpc::CallContext& call);
+                                const rpc::CallContext& call);
   base::Future<Response> StartInvestigation(const crm::v1::StartInvestigationRequest& request,
-                                              const rpc::CallContext& call);
+                                            const rpc::CallContext& call);
   base::Future<Response> Resolve(const crm::v1::ResolveComplaintRequest& request,
-                                   const rpc::CallContext& call);
-  base::Future<Response> RecordFollowUpVisit(const crm::v1::RecordFollowUpVisitRequest& request,
-                                               const rpc::CallContext& call);
-  base::Future<Response> Close(const crm::v1::CloseComplaintRequest& request,
                                  const rpc::CallContext& call);
+  base::Future<Response> RecordFollowUpVisit(const crm::v1::RecordFollowUpVisitRequest& request,
+                                             const rpc::CallContext& call);
+  base::Future<Response> Close(const crm::v1::CloseComplaintRequest& request,
+                               const rpc::CallContext& call);
   base::Future<Response> Reopen(const crm::v1::ReopenComplaintRequest& request,
-                                  const rpc::CallContext& call);
+                                const rpc::CallContext& call);
   base::Future<Response> Escalate(const crm::v1::EscalateComplaintRequest& request,
-                                    const rpc::CallContext& call);
+                                  const rpc::CallContext& call);
 
   // The system command of the SLA watcher: records the breach of `complaint`'s `kind` deadline
   // due at `due` and the automatic escalation, if that deadline is still open and has passed
   // (otherwise appends nothing). `request_id` makes it idempotent across retries and replicas.
   base::Future<Response> BreachSla(absl::string_view complaint, crm::v1::SlaKind kind,
-                                     absl::Time due, const std::string& request_id,
-                                     const rpc::CallContext& call);
+                                   absl::Time due, const std::string& request_id,
+                                   const rpc::CallContext& call);
 
   // The next active manager above staff `staff_id` (skipping deactivated ones), nullopt at the
   // top of the line. NOT_FOUND if `staff_id` is unknown (after syncing the org stream once).
@@ -79,7 +79,7 @@ class ComplaintCommandHandler {
       const crm::v1::Complaint& current, const domain::complaint::DecideContext& context)>;
   // Runs `decide` on the complaint `name` (already validated).
   base::Future<Response> Execute(const std::string& name, const std::string& request_id,
-                                   const rpc::CallContext& call, const Decide& decide);
+                                 const rpc::CallContext& call, const Decide& decide);
   // The staff member `staff_id` ("" = nullopt) as a StaffRef with role.
   absl::StatusOr<domain::complaint::ResolvedStaff> FindStaff(absl::string_view staff_id,
                                                              absl::string_view field,

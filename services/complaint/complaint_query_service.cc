@@ -129,7 +129,8 @@ absl::StatusOr<crm::v1::ListComplaintsResponse> ComplaintQueries::List(
   return response;
 }
 
-ComplaintQueryService::ComplaintQueryService(const ComplaintQueries* queries, rpc::Executor* executor)
+ComplaintQueryService::ComplaintQueryService(const ComplaintQueries* queries,
+                                             rpc::Executor* executor)
     : rpc::ServiceTable(crm::v1::ComplaintQueryService::service_full_name(), executor) {
   Unary("GetComplaint", queries, &ComplaintQueries::Get);
   Unary("GetComplaintHistory", queries, &ComplaintQueries::History);

@@ -114,28 +114,29 @@ base::Future<CustomerCommandHandler::Response> CustomerCommandHandler::Execute(
             }
             return decided;
           });
-  return std::move(executed).Then([this, retry, customer_id, call,
-                                   emails_before = std::move(emails_before)](
-                                      command::CommandResult<crm::v1::Customer> result) {
-  if (result.appended_event_count > 0 && !retry) {
-    // Release the addresses this command removed (best effort: a release that does not happen
-    // leaves a claim that lapses; see email_reservation.h).
-    for (const std::string& email : emails_before) {
-      const auto& now_emails = result.state.emails();
-      if (std::find(now_emails.begin(), now_emails.end(), email) != now_emails.end()) continue;
-      EmailReservations::Request release;
-      release.set_email(email);
-      release.set_customer_id(customer_id);
-      release.set_customer_version(result.state.version());
-      (void)reservations_->Release(release, call);  // not waited for
-    }
-  }
-  Response response;
-  *response.mutable_customer() = std::move(result.state);
-  response.set_consistency_token(std::move(result.consistency_token));
-  response.set_appended_event_count(result.appended_event_count);
-  return response;
-  });
+  return std::move(executed).Then(
+      [this, retry, customer_id, call,
+       emails_before = std::move(emails_before)](command::CommandResult<crm::v1::Customer> result) {
+        if (result.appended_event_count > 0 && !retry) {
+          // Release the addresses this command removed (best effort: a release that does not happen
+          // leaves a claim that lapses; see email_reservation.h).
+          for (const std::string& email : emails_before) {
+            const auto& now_emails = result.state.emails();
+            if (std::find(now_emails.begin(), now_emails.end(), email) != now_emails.end())
+              continue;
+            EmailReservations::Request release;
+            release.set_email(email);
+            release.set_customer_id(customer_id);
+            release.set_customer_version(result.state.version());
+            (void)reservations_->Release(release, call);  // not waited for
+          }
+        }
+        Response response;
+        *response.mutable_customer() = std::move(result.state);
+        response.set_consistency_token(std::move(result.consistency_token));
+        response.set_appended_event_count(result.appended_event_count);
+        return response;
+      });
 }
 
 base::Future<CustomerCommandHandler::Response> CustomerCommandHandler::ExecuteOnName(

@@ -37,19 +37,19 @@ class CustomerCommandHandler {
 
   using Response = crm::v1::CustomerCommandResponse;
   base::Future<Response> Register(const crm::v1::RegisterCustomerRequest& request,
-                                    const rpc::CallContext& call);
-  base::Future<Response> Update(const crm::v1::UpdateCustomerRequest& request,
                                   const rpc::CallContext& call);
+  base::Future<Response> Update(const crm::v1::UpdateCustomerRequest& request,
+                                const rpc::CallContext& call);
   base::Future<Response> ChangeLifecycleStage(const crm::v1::ChangeLifecycleStageRequest& request,
-                                                const rpc::CallContext& call);
+                                              const rpc::CallContext& call);
   base::Future<Response> AssignOwner(const crm::v1::AssignOwnerRequest& request,
-                                       const rpc::CallContext& call);
+                                     const rpc::CallContext& call);
   base::Future<Response> Tag(const crm::v1::TagCustomerRequest& request,
-                               const rpc::CallContext& call);
+                             const rpc::CallContext& call);
   base::Future<Response> Untag(const crm::v1::UntagCustomerRequest& request,
-                                 const rpc::CallContext& call);
+                               const rpc::CallContext& call);
   base::Future<Response> RecordPurchase(const crm::v1::RecordPurchaseRequest& request,
-                                          const rpc::CallContext& call);
+                                        const rpc::CallContext& call);
 
  private:
   using DecideFn = std::function<absl::StatusOr<domain::customer::Events>(
@@ -57,10 +57,10 @@ class CustomerCommandHandler {
 
   // Runs `decide` on customer `customer_id` through the executor.
   base::Future<Response> Execute(const std::string& customer_id, const std::string& request_id,
-                                   const rpc::CallContext& call, const DecideFn& decide);
+                                 const rpc::CallContext& call, const DecideFn& decide);
   // Same, for commands that address the customer by resource name.
   base::Future<Response> ExecuteOnName(const std::string& name, const std::string& request_id,
-                                         const rpc::CallContext& call, const DecideFn& decide);
+                                       const rpc::CallContext& call, const DecideFn& decide);
 
   command::CommandExecutor* const executor_;
   EmailReservations* const reservations_;

@@ -14,7 +14,8 @@ namespace crm::services::customer {
 class CustomerCommandService final : public rpc::ServiceTable {
  public:
   // Does not take ownership. `router` may be null: every command is handled here.
-  CustomerCommandService(CustomerCommandHandler* handler, command::CommandRouter* router, rpc::Executor* executor);
+  CustomerCommandService(CustomerCommandHandler* handler, command::CommandRouter* router,
+                         rpc::Executor* executor);
 };
 
 }  // namespace crm::services::customer

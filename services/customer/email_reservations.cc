@@ -38,18 +38,18 @@ EmailReservations::Response ResponseOf(
 }  // namespace
 
 base::Future<EmailReservations::Response> EmailReservations::Claim(const Request& request,
-                                                                     const rpc::CallContext& call) {
+                                                                   const rpc::CallContext& call) {
   return Run(kClaimMethod, &EmailReservations::ClaimHere, request, call);
 }
 
-base::Future<EmailReservations::Response> EmailReservations::Release(
-    const Request& request, const rpc::CallContext& call) {
+base::Future<EmailReservations::Response> EmailReservations::Release(const Request& request,
+                                                                     const rpc::CallContext& call) {
   return Run(kReleaseMethod, &EmailReservations::ReleaseHere, request, call);
 }
 
 base::Future<EmailReservations::Response> EmailReservations::Run(const char* method, Here here,
-                                                                   const Request& request,
-                                                                   const rpc::CallContext& call) {
+                                                                 const Request& request,
+                                                                 const rpc::CallContext& call) {
   std::optional<std::string> owner;
   if (router_ != nullptr) owner = router_->OwnerOf(StreamOf(request));
   if (!owner.has_value()) return (this->*here)(request, call);
@@ -81,13 +81,13 @@ base::Future<EmailReservations::Response> EmailReservations::ClaimHere(
   };
   return executor_
       ->Execute<crm::internal::v1::EmailReservation>(
-                           TargetOf(request), /*request_id=*/"", call, EmailReservationKind(),
-                           [&](const crm::internal::v1::EmailReservation& current, int64_t,
-                               absl::Time now) -> absl::StatusOr<std::vector<command::Event>> {
-                             return domain::customer::DecideClaim(
-                                 current, request.customer_id(), request.customer_version(),
-                                 {.now = now, .holds_address = holds_address});
-                           })
+          TargetOf(request), /*request_id=*/"", call, EmailReservationKind(),
+          [&](const crm::internal::v1::EmailReservation& current, int64_t,
+              absl::Time now) -> absl::StatusOr<std::vector<command::Event>> {
+            return domain::customer::DecideClaim(current, request.customer_id(),
+                                                 request.customer_version(),
+                                                 {.now = now, .holds_address = holds_address});
+          })
       .Then([request](command::CommandResult<crm::internal::v1::EmailReservation> result) {
         return ResponseOf(request, result);
       });
@@ -98,12 +98,12 @@ base::Future<EmailReservations::Response> EmailReservations::ReleaseHere(
   CRM_RETURN_IF_ERROR(Validate(request));
   return executor_
       ->Execute<crm::internal::v1::EmailReservation>(
-                           TargetOf(request), /*request_id=*/"", call, EmailReservationKind(),
-                           [&](const crm::internal::v1::EmailReservation& current, int64_t,
-                               absl::Time) -> absl::StatusOr<std::vector<command::Event>> {
-                             return domain::customer::DecideRelease(current, request.customer_id(),
-                                                                    request.customer_version());
-                           })
+          TargetOf(request), /*request_id=*/"", call, EmailReservationKind(),
+          [&](const crm::internal::v1::EmailReservation& current, int64_t,
+              absl::Time) -> absl::StatusOr<std::vector<command::Event>> {
+            return domain::customer::DecideRelease(current, request.customer_id(),
+                                                   request.customer_version());
+          })
       .Then([request](command::CommandResult<crm::internal::v1::EmailReservation> result) {
         return ResponseOf(request, result);
       });

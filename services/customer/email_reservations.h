@@ -45,9 +45,9 @@ class EmailReservations {
 
  private:
   using Here = base::Future<Response> (EmailReservations::*)(const Request&,
-                                                               const rpc::CallContext&);
+                                                             const rpc::CallContext&);
   base::Future<Response> Run(const char* method, Here here, const Request& request,
-                               const rpc::CallContext& call);
+                             const rpc::CallContext& call);
 
   command::CommandExecutor* const executor_;
   command::CommandRouter* const router_;

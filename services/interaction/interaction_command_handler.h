@@ -32,9 +32,9 @@ class InteractionCommandHandler {
   // Errors as documented in proto/crm/v1/README.md ("Interactions"), plus UNAVAILABLE from the
   // executor (retry with the same request_id).
   base::Future<Response> LogInteraction(const crm::v1::LogInteractionRequest& request,
-                                          const rpc::CallContext& call);
+                                        const rpc::CallContext& call);
   base::Future<Response> CompleteFollowUp(const crm::v1::CompleteFollowUpRequest& request,
-                                            const rpc::CallContext& call);
+                                          const rpc::CallContext& call);
 
  private:
   command::CommandExecutor* const executor_;

@@ -8,8 +8,7 @@ namespace crm::services::interaction {
 InteractionCommandService::InteractionCommandService(InteractionCommandHandler* handler,
                                                      command::CommandRouter* router,
                                                      rpc::Executor* executor)
-    : rpc::ServiceTable(crm::v1::InteractionCommandService::service_full_name(), executor,
-                        router) {
+    : rpc::ServiceTable(crm::v1::InteractionCommandService::service_full_name(), executor, router) {
   Routed("LogInteraction", handler, &InteractionCommandHandler::LogInteraction,
          [](crm::v1::LogInteractionRequest& request) -> std::string {
            // Fix the id before forwarding, so that the writer logs under the same one.

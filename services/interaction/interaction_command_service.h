@@ -15,7 +15,8 @@ namespace crm::services::interaction {
 class InteractionCommandService final : public rpc::ServiceTable {
  public:
   // Does not take ownership. `router` may be null: every command is handled here.
-  InteractionCommandService(InteractionCommandHandler* handler, command::CommandRouter* router, rpc::Executor* executor);
+  InteractionCommandService(InteractionCommandHandler* handler, command::CommandRouter* router,
+                            rpc::Executor* executor);
 };
 
 }  // namespace crm::services::interaction

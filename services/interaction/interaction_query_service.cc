@@ -142,7 +142,8 @@ absl::StatusOr<crm::v1::ListFollowUpsResponse> InteractionQueries::FollowUps(
   return response;
 }
 
-InteractionQueryService::InteractionQueryService(const InteractionQueries* queries, rpc::Executor* executor)
+InteractionQueryService::InteractionQueryService(const InteractionQueries* queries,
+                                                 rpc::Executor* executor)
     : rpc::ServiceTable(crm::v1::InteractionQueryService::service_full_name(), executor) {
   Unary("GetInteraction", queries, &InteractionQueries::Get);
   Unary("ListInteractions", queries, &InteractionQueries::List);

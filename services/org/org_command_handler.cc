@@ -114,7 +114,9 @@ base::Future<crm::v1::DepartmentCommandResponse> OrgCommandHandler::CreateDepart
       *executor_, name, request.request_id(), call, DepartmentKind(), [&](const Department& state) {
         return domain::org::DecideCreateDepartment(state, request, id, lookup);
       });
-  return std::move(result).Then([](auto done) { return ToResponse(std::move(done), &crm::v1::DepartmentCommandResponse::mutable_department); });
+  return std::move(result).Then([](auto done) {
+    return ToResponse(std::move(done), &crm::v1::DepartmentCommandResponse::mutable_department);
+  });
 }
 
 base::Future<crm::v1::DepartmentCommandResponse> OrgCommandHandler::UpdateDepartment(
@@ -128,7 +130,9 @@ base::Future<crm::v1::DepartmentCommandResponse> OrgCommandHandler::UpdateDepart
       *executor_, name, request.request_id(), call, DepartmentKind(), [&](const Department& state) {
         return domain::org::DecideUpdateDepartment(state, request, lookup);
       });
-  return std::move(result).Then([](auto done) { return ToResponse(std::move(done), &crm::v1::DepartmentCommandResponse::mutable_department); });
+  return std::move(result).Then([](auto done) {
+    return ToResponse(std::move(done), &crm::v1::DepartmentCommandResponse::mutable_department);
+  });
 }
 
 base::Future<crm::v1::TeamCommandResponse> OrgCommandHandler::CreateTeam(
@@ -142,7 +146,9 @@ base::Future<crm::v1::TeamCommandResponse> OrgCommandHandler::CreateTeam(
   auto result = Run<Team>(
       *executor_, name, request.request_id(), call, TeamKind(),
       [&](const Team& state) { return domain::org::DecideCreateTeam(state, request, id, lookup); });
-  return std::move(result).Then([](auto done) { return ToResponse(std::move(done), &crm::v1::TeamCommandResponse::mutable_team); });
+  return std::move(result).Then([](auto done) {
+    return ToResponse(std::move(done), &crm::v1::TeamCommandResponse::mutable_team);
+  });
 }
 
 base::Future<crm::v1::TeamCommandResponse> OrgCommandHandler::UpdateTeam(
@@ -155,7 +161,9 @@ base::Future<crm::v1::TeamCommandResponse> OrgCommandHandler::UpdateTeam(
   auto result = Run<Team>(
       *executor_, name, request.request_id(), call, TeamKind(),
       [&](const Team& state) { return domain::org::DecideUpdateTeam(state, request, lookup); });
-  return std::move(result).Then([](auto done) { return ToResponse(std::move(done), &crm::v1::TeamCommandResponse::mutable_team); });
+  return std::move(result).Then([](auto done) {
+    return ToResponse(std::move(done), &crm::v1::TeamCommandResponse::mutable_team);
+  });
 }
 
 base::Future<crm::v1::StaffCommandResponse> OrgCommandHandler::AddStaff(
@@ -169,7 +177,9 @@ base::Future<crm::v1::StaffCommandResponse> OrgCommandHandler::AddStaff(
   auto result = Run<Staff>(
       *executor_, name, request.request_id(), call, StaffKind(),
       [&](const Staff& state) { return domain::org::DecideAddStaff(state, request, id, lookup); });
-  return std::move(result).Then([](auto done) { return ToResponse(std::move(done), &crm::v1::StaffCommandResponse::mutable_staff); });
+  return std::move(result).Then([](auto done) {
+    return ToResponse(std::move(done), &crm::v1::StaffCommandResponse::mutable_staff);
+  });
 }
 
 base::Future<crm::v1::StaffCommandResponse> OrgCommandHandler::UpdateStaff(
@@ -182,7 +192,9 @@ base::Future<crm::v1::StaffCommandResponse> OrgCommandHandler::UpdateStaff(
   auto result = Run<Staff>(
       *executor_, name, request.request_id(), call, StaffKind(),
       [&](const Staff& state) { return domain::org::DecideUpdateStaff(state, request, lookup); });
-  return std::move(result).Then([](auto done) { return ToResponse(std::move(done), &crm::v1::StaffCommandResponse::mutable_staff); });
+  return std::move(result).Then([](auto done) {
+    return ToResponse(std::move(done), &crm::v1::StaffCommandResponse::mutable_staff);
+  });
 }
 
 base::Future<crm::v1::StaffCommandResponse> OrgCommandHandler::DeactivateStaff(
@@ -193,7 +205,9 @@ base::Future<crm::v1::StaffCommandResponse> OrgCommandHandler::DeactivateStaff(
   auto result = Run<Staff>(
       *executor_, name, request.request_id(), call, StaffKind(),
       [&](const Staff& state) { return domain::org::DecideDeactivateStaff(state, request); });
-  return std::move(result).Then([](auto done) { return ToResponse(std::move(done), &crm::v1::StaffCommandResponse::mutable_staff); });
+  return std::move(result).Then([](auto done) {
+    return ToResponse(std::move(done), &crm::v1::StaffCommandResponse::mutable_staff);
+  });
 }
 
 }  // namespace crm::services::org

@@ -6,8 +6,8 @@
 // org commands are serialized: the org stream has one writer (the replica that owns it, see
 // command::CommandRouter), and its commands lock the whole stream (Target::exclusive_stream) until
 // their events reach the command state, so each decides on every earlier one's events and no two
-// race into, for example, a reporting-line cycle. A referenced aggregate that is not found makes the handler sync the org
-// stream once (command::CommandExecutor::SyncStream) and look again.
+// race into, for example, a reporting-line cycle. A referenced aggregate that is not found makes
+// the handler sync the org stream once (command::CommandExecutor::SyncStream) and look again.
 //
 // Thread-safe.
 #pragma once
@@ -34,11 +34,11 @@ class OrgCommandHandler {
   base::Future<crm::v1::DepartmentCommandResponse> UpdateDepartment(
       const crm::v1::UpdateDepartmentRequest& request, const rpc::CallContext& call);
   base::Future<crm::v1::TeamCommandResponse> CreateTeam(const crm::v1::CreateTeamRequest& request,
-                                                          const rpc::CallContext& call);
+                                                        const rpc::CallContext& call);
   base::Future<crm::v1::TeamCommandResponse> UpdateTeam(const crm::v1::UpdateTeamRequest& request,
-                                                          const rpc::CallContext& call);
+                                                        const rpc::CallContext& call);
   base::Future<crm::v1::StaffCommandResponse> AddStaff(const crm::v1::AddStaffRequest& request,
-                                                         const rpc::CallContext& call);
+                                                       const rpc::CallContext& call);
   base::Future<crm::v1::StaffCommandResponse> UpdateStaff(
       const crm::v1::UpdateStaffRequest& request, const rpc::CallContext& call);
   base::Future<crm::v1::StaffCommandResponse> DeactivateStaff(

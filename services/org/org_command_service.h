@@ -16,7 +16,8 @@ namespace crm::services::org {
 class OrgCommandService final : public rpc::ServiceTable {
  public:
   // Does not take ownership. `router` may be null: every command is handled here.
-  OrgCommandService(OrgCommandHandler* handler, command::CommandRouter* router, rpc::Executor* executor);
+  OrgCommandService(OrgCommandHandler* handler, command::CommandRouter* router,
+                    rpc::Executor* executor);
 };
 
 }  // namespace crm::services::org

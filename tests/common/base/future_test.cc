@@ -22,8 +22,7 @@ TEST(FutureTest, ReadyValuesAndErrors) {
 
 TEST(FutureTest, ContinuationRunsOnTheSettersThread) {
   Promise<int> promise;
-  Future<std::string> chained =
-      promise.future().Then([](int v) { return std::to_string(v * 2); });
+  Future<std::string> chained = promise.future().Then([](int v) { return std::to_string(v * 2); });
   std::thread::id ran_on;
   std::string got;
   std::move(chained).OnReady([&](absl::StatusOr<std::string> r) {

@@ -1,5 +1,6 @@
 #include "services/command/command_executor.h"
 
+#include <deque>
 #include <filesystem>
 #include <memory>
 
@@ -55,6 +56,65 @@ Event Renamed(const std::string& display_name) {
   return e;
 }
 
+// The in-memory log, except that while the gate is shut, AppendAsync only queues: the future of
+// an append completes when Open() makes it. So a test can see how many commands wait for the log
+// at once.
+class GatedLog final : public eventlog::EventLog {
+ public:
+  int32_t PartitionCount() const override { return log_.PartitionCount(); }
+  int32_t PartitionOf(absl::string_view key) const override { return log_.PartitionOf(key); }
+  absl::StatusOr<eventlog::LogPosition> Append(absl::string_view key,
+                                               std::vector<eventlog::AppendValue> values,
+                                               absl::Time deadline) override {
+    return log_.Append(key, std::move(values), deadline);
+  }
+  absl::StatusOr<std::unique_ptr<eventlog::LogReader>> NewReader(
+      const std::map<int32_t, int64_t>& start) override {
+    return log_.NewReader(start);
+  }
+  absl::StatusOr<int64_t> EndOffset(int32_t partition) override {
+    return log_.EndOffset(partition);
+  }
+  base::Future<eventlog::LogPosition> AppendAsync(absl::string_view key,
+                                                  std::vector<eventlog::AppendValue> values,
+                                                  absl::Time deadline) override {
+    absl::MutexLock lock(&mu_);
+    if (open_) return Append(key, std::move(values), deadline);
+    waiting_.push_back({std::string(key), std::move(values), {}});
+    return waiting_.back().promise.future();
+  }
+  void Shut() {
+    absl::MutexLock lock(&mu_);
+    open_ = false;
+  }
+  size_t waiting() {
+    absl::MutexLock lock(&mu_);
+    return waiting_.size();
+  }
+  void Open() {
+    std::deque<Waiting> now;
+    {
+      absl::MutexLock lock(&mu_);
+      open_ = true;
+      now.swap(waiting_);
+    }
+    for (Waiting& w : now) {
+      w.promise.Set(Append(w.key, std::move(w.values), absl::InfiniteFuture()));
+    }
+  }
+
+ private:
+  struct Waiting {
+    std::string key;
+    std::vector<eventlog::AppendValue> values;
+    base::Promise<eventlog::LogPosition> promise;
+  };
+  eventlog::InMemoryEventLog log_;
+  absl::Mutex mu_;
+  bool open_ ABSL_GUARDED_BY(mu_) = true;
+  std::deque<Waiting> waiting_ ABSL_GUARDED_BY(mu_);
+};
+
 class CommandExecutorTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -78,6 +138,11 @@ class CommandExecutorTest : public ::testing::Test {
 
   absl::StatusOr<CommandResult<Department>> Run(const std::string& id,
                                                 const std::string& request_id, Event event) {
+    return Start(id, request_id, std::move(event)).Get();
+  }
+  // Runs the command up to its append; the future completes once its events are in the state.
+  base::Future<CommandResult<Department>> Start(const std::string& id,
+                                                const std::string& request_id, Event event) {
     const Target target{.stream_key = kOrgStreamKey, .aggregate = "departments/" + id};
     return executor_->Execute<Department>(
         target, request_id, call_, TestKind(),
@@ -91,7 +156,7 @@ class CommandExecutorTest : public ::testing::Test {
             return std::vector<Event>{};
           }
           return std::vector<Event>{event};
-        }).Get();
+        });
   }
 
   std::vector<Event> ReadAll() {
@@ -112,7 +177,7 @@ class CommandExecutorTest : public ::testing::Test {
 
   std::filesystem::path dir_;
   base::FakeClock clock_{absl::FromUnixSeconds(1'800'000'000)};
-  eventlog::InMemoryEventLog log_;
+  GatedLog log_;
   AggregateStateFold fold_{{&TestKind()}};
   std::unique_ptr<kv::KvStore> store_;
   std::unique_ptr<fold::FoldRunner> runner_;
@@ -233,6 +298,26 @@ TEST_F(CommandExecutorTest, VersionGapIsDataLoss) {
   kv::KvBatch batch = store_->NewBatch();
   eventlog::LogRecord r{.position = {0, 0}, .key = "org", .value = e.SerializeAsString()};
   EXPECT_EQ(fold_.Apply(r, batch).code(), absl::StatusCode::kDataLoss);
+}
+
+TEST_F(CommandExecutorTest, CommandsWaitForTheLogWithoutHoldingTheCallersThread) {
+  log_.Shut();
+  // One thread starts three commands: each returns once it has decided and queued its append.
+  auto a = Start("a", "req-a", Created("A"));
+  auto b = Start("b", "req-b", Created("B"));
+  auto c = Start("c", "", Created("C"));
+  EXPECT_EQ(log_.waiting(), 3u);
+  log_.Open();
+  for (auto* f : {&a, &b, &c}) {
+    absl::StatusOr<CommandResult<Department>> done = std::move(*f).Get();
+    ASSERT_TRUE(done.ok()) << done.status();
+    EXPECT_EQ(done->appended_event_count, 1);
+    EXPECT_EQ(done->state.version(), 1);
+  }
+  // The next command on an aggregate decides on the state that has the earlier events.
+  auto renamed = Run("a", "req-a2", Renamed("A2"));
+  ASSERT_TRUE(renamed.ok()) << renamed.status();
+  EXPECT_EQ(renamed->state.version(), 2);
 }
 
 TEST(EventHeadersTest, SubjectIsTheAggregate) {

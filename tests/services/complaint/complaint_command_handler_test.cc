@@ -209,8 +209,10 @@ TEST_F(ComplaintHandlerTest, InvalidTransitionNamesTheCurrentStatus) {
   EXPECT_EQ(closed.status().message(),
             "customers/acme/complaints/c1 is FILED; CloseComplaint needs FOLLOWED_UP");
   EXPECT_EQ(Meta(closed.status(), "current_status"), "FILED");
-  auto missing = handler().Close(
-      Named<crm::v1::CloseComplaintRequest>("customers/acme/complaints/nope"), call_).Get();
+  auto missing =
+      handler()
+          .Close(Named<crm::v1::CloseComplaintRequest>("customers/acme/complaints/nope"), call_)
+          .Get();
   EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
 }
 
@@ -259,8 +261,10 @@ TEST_F(ComplaintHandlerTest, DeadlineIndexHoldsTheOpenDeadlinesOnly) {
   EXPECT_EQ(index[0].kind, crm::v1::RESOLUTION);
 
   ASSERT_TRUE(Assign(kName, "agent-1").ok());
-  ASSERT_TRUE(
-      handler().StartInvestigation(Named<crm::v1::StartInvestigationRequest>(kName), call_).Get().ok());
+  ASSERT_TRUE(handler()
+                  .StartInvestigation(Named<crm::v1::StartInvestigationRequest>(kName), call_)
+                  .Get()
+                  .ok());
   auto resolve = Named<crm::v1::ResolveComplaintRequest>(kName);
   resolve.set_resolution("fixed");
   resolve.set_root_cause(crm::v1::PROCESS_GAP);

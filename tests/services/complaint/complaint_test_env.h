@@ -217,16 +217,19 @@ class ComplaintEnv {
  private:
   void OrgCommand(const std::string& id, std::function<void(EventEnvelope&)> fill) {
     rpc::CallContext call;
-    auto result = executor_->Execute<crm::v1::Staff>(
-        command::Target{
-            .stream_key = command::kOrgStreamKey, .customer_id = "", .aggregate = "staff/" + id},
-        "", call, TestStaffKind(),
-        [&](const crm::v1::Staff&, int64_t,
-            absl::Time) -> absl::StatusOr<std::vector<EventEnvelope>> {
-          EventEnvelope event;
-          fill(event);
-          return std::vector<EventEnvelope>{event};
-        }).Get();
+    auto result = executor_
+                      ->Execute<crm::v1::Staff>(
+                          command::Target{.stream_key = command::kOrgStreamKey,
+                                          .customer_id = "",
+                                          .aggregate = "staff/" + id},
+                          "", call, TestStaffKind(),
+                          [&](const crm::v1::Staff&, int64_t,
+                              absl::Time) -> absl::StatusOr<std::vector<EventEnvelope>> {
+                            EventEnvelope event;
+                            fill(event);
+                            return std::vector<EventEnvelope>{event};
+                          })
+                      .Get();
     ASSERT_TRUE(result.ok()) << result.status();
   }
 };

@@ -55,8 +55,9 @@ class SlaWatcherTest : public ::testing::Test {
     return request;
   }
   void Acknowledge(const std::string& name) {
-    ASSERT_TRUE(
-        env_.handler_->Acknowledge(Named<crm::v1::AcknowledgeComplaintRequest>(name), call_).Get().ok());
+    ASSERT_TRUE(env_.handler_->Acknowledge(Named<crm::v1::AcknowledgeComplaintRequest>(name), call_)
+                    .Get()
+                    .ok());
   }
   void AssignAndInvestigate(const std::string& name, const std::string& assignee) {
     auto assign = Named<crm::v1::AssignComplaintRequest>(name);
@@ -64,7 +65,8 @@ class SlaWatcherTest : public ::testing::Test {
     auto r = env_.handler_->Assign(assign, call_).Get();
     ASSERT_TRUE(r.ok()) << r.status();
     ASSERT_TRUE(
-        env_.handler_->StartInvestigation(Named<crm::v1::StartInvestigationRequest>(name), call_).Get()
+        env_.handler_->StartInvestigation(Named<crm::v1::StartInvestigationRequest>(name), call_)
+            .Get()
             .ok());
   }
   // Resolve, a follow-up visit that finds the customer not satisfied, reopen.
@@ -77,7 +79,8 @@ class SlaWatcherTest : public ::testing::Test {
     auto visit = Named<crm::v1::RecordFollowUpVisitRequest>(name);
     visit.mutable_visit()->set_csat(1);
     ASSERT_TRUE(env_.handler_->RecordFollowUpVisit(visit, call_).Get().ok());
-    ASSERT_TRUE(env_.handler_->Reopen(Named<crm::v1::ReopenComplaintRequest>(name), call_).Get().ok());
+    ASSERT_TRUE(
+        env_.handler_->Reopen(Named<crm::v1::ReopenComplaintRequest>(name), call_).Get().ok());
   }
   std::vector<EventEnvelope> Breaches(const std::string& name) {
     std::vector<EventEnvelope> out;
