@@ -84,14 +84,22 @@ template <typename U>
 struct IsFuture<Future<U>> : std::true_type {
   using Value = U;
 };
-template <typename X>
-struct IsStatusOr : std::false_type {};
-template <typename U>
-struct IsStatusOr<absl::StatusOr<U>> : std::true_type {
-  using Value = U;
-};
-
 }  // namespace future_internal
+
+// What a handler or continuation returning R delivers: U for absl::StatusOr<U> and Future<U>,
+// R itself otherwise.
+template <typename R>
+struct ValueOf {
+  using Type = R;
+};
+template <typename U>
+struct ValueOf<absl::StatusOr<U>> {
+  using Type = U;
+};
+template <typename U>
+struct ValueOf<Future<U>> {
+  using Type = U;
+};
 
 template <typename T>
 class Future {
@@ -130,7 +138,7 @@ class Future {
   template <typename F>
   auto Then(F f) && {
     using R = std::invoke_result_t<F, T>;
-    using U = typename Unwrap<R>::Value;
+    using U = typename ValueOf<R>::Type;
     Promise<U> promise;
     Future<U> next = promise.future();
     std::move(*this).OnReady(
@@ -168,19 +176,6 @@ class Future {
 
  private:
   friend class Promise<T>;
-  template <typename R>
-  struct Unwrap {
-    using Value = R;
-  };
-  template <typename U>
-  struct Unwrap<absl::StatusOr<U>> {
-    using Value = U;
-  };
-  template <typename U>
-  struct Unwrap<Future<U>> {
-    using Value = U;
-  };
-
   explicit Future(std::shared_ptr<future_internal::Shared<T>> shared)
       : shared_(std::move(shared)) {}
 

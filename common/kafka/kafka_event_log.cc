@@ -19,6 +19,18 @@ namespace {
 
 constexpr size_t kMaxValueBytes = 1 << 20;
 
+// What Append refuses before anything is sent.
+absl::Status CheckValues(const std::vector<AppendValue>& values) {
+  if (values.empty()) return absl::InvalidArgumentError("nothing to append");
+  for (const auto& v : values) {
+    if (v.value.size() > kMaxValueBytes) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("record of ", v.value.size(), " bytes exceeds ", kMaxValueBytes));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status KafkaError(rd_kafka_resp_err_t err, absl::string_view what) {
   return absl::UnavailableError(absl::StrCat(what, ": ", rd_kafka_err2str(err)));
 }
@@ -486,13 +498,7 @@ int32_t KafkaEventLog::PartitionOf(absl::string_view key) const {
 absl::StatusOr<LogPosition> KafkaEventLog::Append(absl::string_view key,
                                                   std::vector<AppendValue> values,
                                                   absl::Time deadline) {
-  if (values.empty()) return absl::InvalidArgumentError("nothing to append");
-  for (const auto& v : values) {
-    if (v.value.size() > kMaxValueBytes) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("record of ", v.value.size(), " bytes exceeds ", kMaxValueBytes));
-    }
-  }
+  if (absl::Status checked = CheckValues(values); !checked.ok()) return checked;
   const int32_t partition = PartitionOf(key);
   if (!impl_->writers.empty()) {
     return AppendTransactional(partition, key, std::move(values), deadline).Get();
@@ -552,13 +558,7 @@ base::Future<LogPosition> KafkaEventLog::AppendAsync(absl::string_view key,
                                                      std::vector<AppendValue> values,
                                                      absl::Time deadline) {
   if (impl_->writers.empty()) return Append(key, std::move(values), deadline);
-  if (values.empty()) return absl::InvalidArgumentError("nothing to append");
-  for (const auto& v : values) {
-    if (v.value.size() > kMaxValueBytes) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("record of ", v.value.size(), " bytes exceeds ", kMaxValueBytes));
-    }
-  }
+  if (absl::Status checked = CheckValues(values); !checked.ok()) return checked;
   return AppendTransactional(PartitionOf(key), key, std::move(values), deadline);
 }
 

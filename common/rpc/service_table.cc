@@ -1,22 +1,16 @@
 #include "common/rpc/service_table.h"
 
 #include "absl/strings/str_join.h"
+#include "common/base/proto_util.h"
 #include "common/base/uuid.h"
 #include "common/rpc/grpc_status.h"
 #include "common/status/errors.h"
-#include "google/protobuf/io/coded_stream.h"
-#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 
 namespace crm::rpc {
 
 std::string RequestDigest(const google::protobuf::Message& request) {
-  std::string bytes;
-  google::protobuf::io::StringOutputStream stream(&bytes);
-  google::protobuf::io::CodedOutputStream out(&stream);
-  out.SetSerializationDeterministic(true);
-  request.SerializeToCodedStream(&out);
-  out.Trim();
-  return base::UuidFromName(absl::StrCat(request.GetDescriptor()->full_name(), "\n", bytes));
+  return base::UuidFromName(absl::StrCat(request.GetDescriptor()->full_name(), "\n",
+                                         base::SerializeDeterministic(request)));
 }
 
 ServiceTable::ServiceTable(std::string service, Executor* executor, CallRouter* router)

@@ -104,17 +104,7 @@ class ServiceTable : public grpc::Service {
 
  private:
   template <typename R>
-  struct Value;
-  template <typename U>
-  struct Value<absl::StatusOr<U>> {
-    using Type = U;
-  };
-  template <typename U>
-  struct Value<base::Future<U>> {
-    using Type = U;
-  };
-  template <typename R>
-  using ValueOf = typename Value<R>::Type;
+  using ValueOf = typename base::ValueOf<R>::Type;
 
   template <typename Req, typename Resp, typename Obj, typename Fn>
   static Handler<Req, Resp> Bind(Obj* object, Fn fn) {

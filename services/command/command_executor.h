@@ -64,6 +64,17 @@ struct CommandResult {
   int32_t appended_event_count = 0;
 };
 
+// The answer of a command service: the resource (the state after the command, set through
+// `mutable_resource`), the consistency token and the appended event count.
+template <typename Response, typename StateT>
+Response ResponseOf(CommandResult<StateT> result, StateT* (Response::*mutable_resource)()) {
+  Response response;
+  *(response.*mutable_resource)() = std::move(result.state);
+  response.set_consistency_token(std::move(result.consistency_token));
+  response.set_appended_event_count(result.appended_event_count);
+  return response;
+}
+
 class CommandExecutor {
  public:
   struct Options {

@@ -62,11 +62,7 @@ base::Future<ComplaintCommandHandler::Response> ComplaintCommandHandler::Execute
                              return decide(current, Context(now, call.deadline));
                            })
       .Then([](command::CommandResult<Complaint> result) {
-        Response response;
-        *response.mutable_complaint() = std::move(result.state);
-        response.set_consistency_token(std::move(result.consistency_token));
-        response.set_appended_event_count(result.appended_event_count);
-        return response;
+        return command::ResponseOf(std::move(result), &Response::mutable_complaint);
       });
 }
 

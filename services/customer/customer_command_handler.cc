@@ -131,11 +131,7 @@ base::Future<CustomerCommandHandler::Response> CustomerCommandHandler::Execute(
             (void)reservations_->Release(release, call);  // not waited for
           }
         }
-        Response response;
-        *response.mutable_customer() = std::move(result.state);
-        response.set_consistency_token(std::move(result.consistency_token));
-        response.set_appended_event_count(result.appended_event_count);
-        return response;
+        return command::ResponseOf(std::move(result), &Response::mutable_customer);
       });
 }
 

@@ -78,11 +78,7 @@ base::Future<InteractionCommandHandler::Response> InteractionCommandHandler::Log
         return rules::DecideLogInteraction(current, request, interaction_id, at_now);
       });
   return std::move(result).Then([](command::CommandResult<Interaction> done) {
-    Response response;
-    *response.mutable_interaction() = std::move(done.state);
-    response.set_consistency_token(std::move(done.consistency_token));
-    response.set_appended_event_count(done.appended_event_count);
-    return response;
+    return command::ResponseOf(std::move(done), &Response::mutable_interaction);
   });
 }
 
@@ -115,11 +111,7 @@ base::Future<InteractionCommandHandler::Response> InteractionCommandHandler::Com
         return rules::DecideCompleteFollowUp(current, request, at_now);
       });
   return std::move(result).Then([](command::CommandResult<Interaction> done) {
-    Response response;
-    *response.mutable_interaction() = std::move(done.state);
-    response.set_consistency_token(std::move(done.consistency_token));
-    response.set_appended_event_count(done.appended_event_count);
-    return response;
+    return command::ResponseOf(std::move(done), &Response::mutable_interaction);
   });
 }
 

@@ -20,16 +20,6 @@ std::string IdFor(absl::string_view id, absl::string_view method, absl::string_v
   return base::NewUuid();
 }
 
-template <typename Response, typename StateT>
-Response ToResponse(command::CommandResult<StateT> result,
-                    StateT* (Response::*mutable_resource)()) {
-  Response response;
-  *(response.*mutable_resource)() = std::move(result.state);
-  response.set_consistency_token(std::move(result.consistency_token));
-  response.set_appended_event_count(result.appended_event_count);
-  return response;
-}
-
 // Runs `decide` on the aggregate `name` through the executor; a malformed name or id (the
 // aggregate cannot be addressed) runs it on the empty state instead, which reports every bad
 // field of the request.
@@ -115,7 +105,8 @@ base::Future<crm::v1::DepartmentCommandResponse> OrgCommandHandler::CreateDepart
         return domain::org::DecideCreateDepartment(state, request, id, lookup);
       });
   return std::move(result).Then([](auto done) {
-    return ToResponse(std::move(done), &crm::v1::DepartmentCommandResponse::mutable_department);
+    return command::ResponseOf(std::move(done),
+                               &crm::v1::DepartmentCommandResponse::mutable_department);
   });
 }
 
@@ -131,7 +122,8 @@ base::Future<crm::v1::DepartmentCommandResponse> OrgCommandHandler::UpdateDepart
         return domain::org::DecideUpdateDepartment(state, request, lookup);
       });
   return std::move(result).Then([](auto done) {
-    return ToResponse(std::move(done), &crm::v1::DepartmentCommandResponse::mutable_department);
+    return command::ResponseOf(std::move(done),
+                               &crm::v1::DepartmentCommandResponse::mutable_department);
   });
 }
 
@@ -147,7 +139,7 @@ base::Future<crm::v1::TeamCommandResponse> OrgCommandHandler::CreateTeam(
       *executor_, name, request.request_id(), call, TeamKind(),
       [&](const Team& state) { return domain::org::DecideCreateTeam(state, request, id, lookup); });
   return std::move(result).Then([](auto done) {
-    return ToResponse(std::move(done), &crm::v1::TeamCommandResponse::mutable_team);
+    return command::ResponseOf(std::move(done), &crm::v1::TeamCommandResponse::mutable_team);
   });
 }
 
@@ -162,7 +154,7 @@ base::Future<crm::v1::TeamCommandResponse> OrgCommandHandler::UpdateTeam(
       *executor_, name, request.request_id(), call, TeamKind(),
       [&](const Team& state) { return domain::org::DecideUpdateTeam(state, request, lookup); });
   return std::move(result).Then([](auto done) {
-    return ToResponse(std::move(done), &crm::v1::TeamCommandResponse::mutable_team);
+    return command::ResponseOf(std::move(done), &crm::v1::TeamCommandResponse::mutable_team);
   });
 }
 
@@ -178,7 +170,7 @@ base::Future<crm::v1::StaffCommandResponse> OrgCommandHandler::AddStaff(
       *executor_, name, request.request_id(), call, StaffKind(),
       [&](const Staff& state) { return domain::org::DecideAddStaff(state, request, id, lookup); });
   return std::move(result).Then([](auto done) {
-    return ToResponse(std::move(done), &crm::v1::StaffCommandResponse::mutable_staff);
+    return command::ResponseOf(std::move(done), &crm::v1::StaffCommandResponse::mutable_staff);
   });
 }
 
@@ -193,7 +185,7 @@ base::Future<crm::v1::StaffCommandResponse> OrgCommandHandler::UpdateStaff(
       *executor_, name, request.request_id(), call, StaffKind(),
       [&](const Staff& state) { return domain::org::DecideUpdateStaff(state, request, lookup); });
   return std::move(result).Then([](auto done) {
-    return ToResponse(std::move(done), &crm::v1::StaffCommandResponse::mutable_staff);
+    return command::ResponseOf(std::move(done), &crm::v1::StaffCommandResponse::mutable_staff);
   });
 }
 
@@ -206,7 +198,7 @@ base::Future<crm::v1::StaffCommandResponse> OrgCommandHandler::DeactivateStaff(
       *executor_, name, request.request_id(), call, StaffKind(),
       [&](const Staff& state) { return domain::org::DecideDeactivateStaff(state, request); });
   return std::move(result).Then([](auto done) {
-    return ToResponse(std::move(done), &crm::v1::StaffCommandResponse::mutable_staff);
+    return command::ResponseOf(std::move(done), &crm::v1::StaffCommandResponse::mutable_staff);
   });
 }
 

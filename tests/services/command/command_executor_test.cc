@@ -12,6 +12,7 @@
 #include "crm/v1/org.pb.h"
 #include "gtest/gtest.h"
 #include "services/command/aggregate_state.h"
+#include "tests/common/eventlog/forwarding_event_log.h"
 
 namespace crm::services::command {
 namespace {
@@ -59,22 +60,8 @@ Event Renamed(const std::string& display_name) {
 // The in-memory log, except that while the gate is shut, AppendAsync only queues: the future of
 // an append completes when Open() makes it. So a test can see how many commands wait for the log
 // at once.
-class GatedLog final : public eventlog::EventLog {
+class GatedLog final : public eventlog::testing::ForwardingEventLog {
  public:
-  int32_t PartitionCount() const override { return log_.PartitionCount(); }
-  int32_t PartitionOf(absl::string_view key) const override { return log_.PartitionOf(key); }
-  absl::StatusOr<eventlog::LogPosition> Append(absl::string_view key,
-                                               std::vector<eventlog::AppendValue> values,
-                                               absl::Time deadline) override {
-    return log_.Append(key, std::move(values), deadline);
-  }
-  absl::StatusOr<std::unique_ptr<eventlog::LogReader>> NewReader(
-      const std::map<int32_t, int64_t>& start) override {
-    return log_.NewReader(start);
-  }
-  absl::StatusOr<int64_t> EndOffset(int32_t partition) override {
-    return log_.EndOffset(partition);
-  }
   base::Future<eventlog::LogPosition> AppendAsync(absl::string_view key,
                                                   std::vector<eventlog::AppendValue> values,
                                                   absl::Time deadline) override {
@@ -109,7 +96,6 @@ class GatedLog final : public eventlog::EventLog {
     std::vector<eventlog::AppendValue> values;
     base::Promise<eventlog::LogPosition> promise;
   };
-  eventlog::InMemoryEventLog log_;
   absl::Mutex mu_;
   bool open_ ABSL_GUARDED_BY(mu_) = true;
   std::deque<Waiting> waiting_ ABSL_GUARDED_BY(mu_);

@@ -26,17 +26,16 @@
 #include "services/complaint/complaint_command_handler.h"
 #include "services/complaint/complaint_kind.h"
 #include "services/customer/customer_kind.h"
+#include "tests/common/eventlog/forwarding_event_log.h"
 
 namespace crm::services::complaint::testing {
 
 using crm::events::v1::EventEnvelope;
 
 // An EventLog whose next `fail_appends` appends fail with UNAVAILABLE (appending nothing).
-class FlakyLog final : public eventlog::EventLog {
+class FlakyLog final : public eventlog::testing::ForwardingEventLog {
  public:
-  explicit FlakyLog(int32_t partitions) : log_(partitions) {}
-  int32_t PartitionCount() const override { return log_.PartitionCount(); }
-  int32_t PartitionOf(absl::string_view key) const override { return log_.PartitionOf(key); }
+  explicit FlakyLog(int32_t partitions) : ForwardingEventLog(partitions) {}
   absl::StatusOr<eventlog::LogPosition> Append(absl::string_view key,
                                                std::vector<eventlog::AppendValue> values,
                                                absl::Time deadline) override {
@@ -44,20 +43,10 @@ class FlakyLog final : public eventlog::EventLog {
       --fail_appends;
       return absl::UnavailableError("broker unreachable (test)");
     }
-    return log_.Append(key, std::move(values), deadline);
-  }
-  absl::StatusOr<std::unique_ptr<eventlog::LogReader>> NewReader(
-      const std::map<int32_t, int64_t>& start) override {
-    return log_.NewReader(start);
-  }
-  absl::StatusOr<int64_t> EndOffset(int32_t partition) override {
-    return log_.EndOffset(partition);
+    return ForwardingEventLog::Append(key, std::move(values), deadline);
   }
 
   std::atomic<int> fail_appends{0};
-
- private:
-  eventlog::InMemoryEventLog log_;
 };
 
 // Staff folded with the org domain's Apply (the org kinds of services/org do the same).
