@@ -265,6 +265,18 @@ absl::Status FoldRunner::Load() {
     absl::MutexLock lock(&mu_);
     for (const auto& entry : entries_) entry->refolding = false;
   }
+  {
+    // The serving pass starts at the lowest position of its folds.
+    absl::MutexLock lock(&mu_);
+    applied_.clear();
+    for (const auto& entry : entries_) {
+      if (entry->refolding) continue;
+      for (const auto& [partition, offset] : entry->applied) {
+        auto [it, inserted] = applied_.emplace(partition, offset);
+        if (!inserted) it->second = std::min(it->second, offset);
+      }
+    }
+  }
   LogProgress("loaded");
   return absl::OkStatus();
 }

@@ -6,7 +6,9 @@ namespace crm::domain {
 
 bool IsUnknownEventType(const crm::events::v1::EventEnvelope& event) {
   using crm::events::v1::EventEnvelope;
-  if (event.payload_case() != EventEnvelope::PAYLOAD_NOT_SET) return false;
+  if (event.payload_case() != EventEnvelope::PAYLOAD_NOT_SET || event.event_type().empty()) {
+    return false;
+  }
   const google::protobuf::OneofDescriptor* payload =
       EventEnvelope::descriptor()->FindOneofByName("payload");
   for (int i = 0; i < payload->field_count(); ++i) {

@@ -9,9 +9,9 @@
 
 namespace crm::domain {
 
-// True if `event` has no payload set and its event_type names none of the payload messages this
-// build has: a type added after this build. (No payload but a known event_type is a damaged
-// record, not an unknown type.)
+// True if `event` has no payload set and its event_type is set but names none of the payload
+// messages this build has: a type added after this build. (No payload and an empty or known
+// event_type is a damaged record, not an unknown type.)
 bool IsUnknownEventType(const crm::events::v1::EventEnvelope& event);
 
 }  // namespace crm::domain
