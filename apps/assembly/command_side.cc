@@ -2,7 +2,6 @@
 
 #include <utility>
 
-#include "common/fold/composite_fold.h"
 #include "common/fold/fold_runner.h"
 #include "domain/complaint/sla_policy.h"
 #include "services/command/aggregate_state.h"

@@ -2,7 +2,6 @@
 
 #include <utility>
 
-#include "common/fold/composite_fold.h"
 #include "common/fold/fold_runner.h"
 #include "projections/analytics/analytics_fold.h"
 #include "projections/complaint/complaint_view_fold.h"
@@ -25,9 +24,10 @@ namespace crm::assembly {
 
 struct QuerySide::Parts {
   Parts(eventlog::EventLog* log, kv::KvStore* store, rpc::Executor* executor, Options options)
-      : fold({&customer_fold, &complaint_fold, &interaction_fold, &org_fold, &analytics_fold,
-              &segment_fold}),
-        runner(log, store, &fold, {.name = "views"}),
+      : runner(log, store,
+               {&customer_fold, &complaint_fold, &interaction_fold, &org_fold, &analytics_fold,
+                &segment_fold},
+               {.name = "views"}),
         customer_views(store),
         customer_queries(&customer_views, &runner, {}),
         customer_service(&customer_queries, executor),
@@ -52,7 +52,6 @@ struct QuerySide::Parts {
   projections::org::OrgViewFold org_fold;
   projections::analytics::AnalyticsFold analytics_fold;
   projections::segment::SegmentFold segment_fold;
-  fold::CompositeFold fold;
   fold::FoldRunner runner;
 
   readmodel::customer::CustomerViews customer_views;

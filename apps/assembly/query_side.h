@@ -1,6 +1,9 @@
 // QuerySide: everything a process needs to answer queries, assembled once for crm-server and
 // crm-projector: one views store folded by one runner over every area's fold (customers,
 // complaints, interactions and timeline, org, analytics, segments), and the query services.
+// Each fold has its own name, version and position (common/fold/fold_runner.h): a fold whose
+// version changed refolds in the background while the others serve; the queries over its views
+// answer UNAVAILABLE (reason VIEW_REBUILDING) until it has caught up.
 //
 // Lifecycle: Create, CatchUp (before serving), Start (the fold runner thread), Stop (joins it;
 // idempotent). Not thread-safe itself; the services it hands out are.

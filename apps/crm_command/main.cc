@@ -22,10 +22,13 @@ using crm::runtime::OrFail;
 int main(int argc, char** argv) {
   crm::runtime::Config config;
   config.engine = "kafka";
+  bool rebuild = false;
   CLI::App app{"crm-command: CRM command services on Kafka"};
   crm::runtime::AddFlags(app, config, {"kafka", "embedded"});
   crm::runtime::AddReplicaFlags(app, config);
   crm::runtime::AddCommandFlags(app, config);
+  app.add_flag("--rebuild", rebuild,
+               "Drop the command state and refold it from the start of the topics before serving");
   CLI11_PARSE(app, argc, argv);
   crm::runtime::Init(config);
   const absl::Duration scan_interval =
@@ -35,7 +38,7 @@ int main(int argc, char** argv) {
   auto log = OrFail(
       crm::runtime::OpenEventLog(config, config.kafka_topic_prefix + ".command", /*writer=*/true),
       "cannot open the event log");
-  auto state_store = OrFail(crm::kv::KvStore::Open(config.data_dir + "/command-state"),
+  auto state_store = OrFail(crm::runtime::OpenStore(config.data_dir + "/command-state", rebuild),
                             "cannot open the command state store");
   crm::services::command::CommandRouter router(
       log.get(), {.replica_index = config.replica_index, .peers = config.peers});

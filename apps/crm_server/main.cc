@@ -6,7 +6,8 @@
 // reflection. Data lives under --data-dir:
 //   log/            the durable event log, the system of record (embedded engine)
 //   command-state/  the command side's fold of the log (validation state, request ids)
-//   views/          the query side's fold of the log (every view); --rebuild refolds it
+//   views/          the query side's fold of the log (every view)
+// --rebuild drops command-state/ and views/ and refolds both from the start of the log.
 // SIGTERM/SIGINT: health goes NOT_SERVING, in-flight calls drain, the process exits 0.
 
 #include "absl/time/clock.h"
@@ -27,7 +28,8 @@ int main(int argc, char** argv) {
   crm::runtime::AddFlags(app, config, {"embedded", "kafka"});
   crm::runtime::AddCommandFlags(app, config);
   app.add_flag("--rebuild", rebuild,
-               "Drop the views and refold them from log position zero before serving");
+               "Drop the command state and the views and refold them from log position zero "
+               "before serving");
   CLI11_PARSE(app, argc, argv);
   crm::runtime::Init(config);
   const absl::Duration scan_interval =
@@ -37,7 +39,7 @@ int main(int argc, char** argv) {
   auto log = OrFail(
       crm::runtime::OpenEventLog(config, config.kafka_topic_prefix + ".server", /*writer=*/true),
       "cannot open the event log");
-  auto state_store = OrFail(crm::kv::KvStore::Open(config.data_dir + "/command-state"),
+  auto state_store = OrFail(crm::runtime::OpenStore(config.data_dir + "/command-state", rebuild),
                             "cannot open the command state store");
   auto views_store = OrFail(crm::runtime::OpenStore(config.data_dir + "/views", rebuild),
                             "cannot open the views store");

@@ -3,10 +3,15 @@
 #include <algorithm>
 #include <cinttypes>
 #include <cstdio>
+#include <optional>
+#include <set>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "common/base/status_macros.h"
 #include "common/log/log.h"
 #include "spdlog/spdlog.h"
@@ -17,21 +22,34 @@ namespace {
 // Short enough that Stop is responsive even with a log whose reader ignores
 // Close.
 constexpr absl::Duration kPollInterval = absl::Milliseconds(200);
+// While a fold refolds, the runner alternates between the two passes and must
+// not sit in one poll while the other has work.
+constexpr absl::Duration kRefoldPollInterval = absl::Milliseconds(10);
+constexpr absl::Duration kProgressLogInterval = absl::Seconds(10);
 constexpr absl::Duration kMinBackoff = absl::Milliseconds(10);
 constexpr absl::Duration kMaxBackoff = absl::Seconds(2);
 // CatchUp runs before the process serves; a persistent error there fails
 // start-up instead of hanging it.
 constexpr int kCatchUpAttempts = 8;
+// Keys deleted per write when a fold's keys are cleared.
+constexpr size_t kClearChunk = 4096;
 
-std::string PositionPrefix() { return absl::StrCat(FoldRunner::kReservedPrefix, "pos/"); }
-
-std::string PositionKey(int32_t partition) { return absl::StrCat(PositionPrefix(), partition); }
+std::string FoldKey(absl::string_view fold, absl::string_view rest) {
+  return absl::StrCat(FoldRunner::kReservedPrefix, fold, "/", rest);
+}
+std::string MetaKey(absl::string_view fold) { return FoldKey(fold, "meta"); }
+std::string PositionPrefix(absl::string_view fold) { return FoldKey(fold, "pos/"); }
+std::string PositionKey(absl::string_view fold, int32_t partition) {
+  return absl::StrCat(PositionPrefix(fold), partition);
+}
+// The shared position of the layout before folds had their own.
+std::string LegacyPositionPrefix() { return absl::StrCat(FoldRunner::kReservedPrefix, "pos/"); }
 
 // Zero-padded so that dead letters list in (partition, offset) order.
-std::string DeadLetterKey(const eventlog::LogPosition& position) {
+std::string DeadLetterKey(absl::string_view fold, const eventlog::LogPosition& position) {
   char buf[48];
   std::snprintf(buf, sizeof(buf), "%010d/%020" PRId64, position.partition, position.offset);
-  return absl::StrCat(FoldRunner::kReservedPrefix, "dead/", buf);
+  return FoldKey(fold, absl::StrCat("dead/", buf));
 }
 
 // The error message, a NUL byte, then the raw record value.
@@ -39,114 +57,401 @@ std::string DeadLetterValue(const absl::Status& error, const eventlog::LogRecord
   return absl::StrCat(error.message(), absl::string_view("\0", 1), record.value);
 }
 
+struct Meta {
+  int64_t version = 0;
+  bool refolding = false;
+};
+
+std::string FormatMeta(const Meta& meta) {
+  return absl::StrCat("version=", meta.version, meta.refolding ? " refolding" : "");
+}
+
+std::optional<Meta> ParseMeta(absl::string_view text) {
+  Meta meta;
+  bool has_version = false;
+  for (absl::string_view part : absl::StrSplit(text, ' ', absl::SkipEmpty())) {
+    if (part == "refolding") {
+      meta.refolding = true;
+    } else if (absl::ConsumePrefix(&part, "version=") && absl::SimpleAtoi(part, &meta.version)) {
+      has_version = true;
+    } else {
+      return std::nullopt;
+    }
+  }
+  if (!has_version) return std::nullopt;
+  return meta;
+}
+
+std::string FormatPositions(const eventlog::PositionMap& positions) {
+  return absl::StrJoin(positions, ",", [](std::string* out, const auto& entry) {
+    absl::StrAppend(out, "p", entry.first, ":", entry.second);
+  });
+}
+
+bool ValidName(absl::string_view name) {
+  if (name.empty() || name == "pos" || name == "dead") return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+  });
+}
+
+bool HasEmpty(const std::vector<std::string>& prefixes) {
+  return std::find(prefixes.begin(), prefixes.end(), "") != prefixes.end();
+}
+
 }  // namespace
 
-FoldRunner::FoldRunner(eventlog::EventLog* log, kv::KvStore* store, Fold* fold, Options options)
-    : log_(log), store_(store), fold_(fold), options_(std::move(options)) {}
+FoldRunner::FoldRunner(eventlog::EventLog* log, kv::KvStore* store, std::vector<Fold*> folds,
+                       Options options)
+    : log_(log), store_(store), options_(std::move(options)) {
+  for (Fold* fold : folds) {
+    auto entry = std::make_unique<Entry>();
+    entry->fold = fold;
+    entries_.push_back(std::move(entry));
+  }
+  refold_.serving = false;
+}
 
 FoldRunner::~FoldRunner() { Stop(); }
 
-absl::Status FoldRunner::LoadPositions() {
-  eventlog::PositionMap loaded;
-  const int32_t partitions = log_->PartitionCount();
-  for (int32_t p = 0; p < partitions; ++p) loaded[p] = -1;
-  const std::string prefix = PositionPrefix();
-  absl::Status parse_status;
+absl::Status FoldRunner::ClearFold(Entry& entry) {
+  const std::string name = entry.fold->name();
+  for (const std::string& prefix : entry.fold->prefixes()) {
+    std::string after;
+    while (true) {
+      std::vector<std::string> keys;
+      CRM_RETURN_IF_ERROR(
+          store_->ScanPrefix(prefix, after, 0, [&](absl::string_view key, absl::string_view) {
+            if (!absl::StartsWith(key, kReservedPrefix)) keys.emplace_back(key);
+            after = std::string(key);
+            return keys.size() < kClearChunk;
+          }));
+      if (keys.empty()) break;
+      kv::KvBatch batch = store_->NewBatch();
+      for (const std::string& key : keys) batch.Delete(key);
+      CRM_RETURN_IF_ERROR(store_->Write(batch));
+    }
+  }
+  // Last, in one write: the fold's own entries go and its new version is recorded. A crash
+  // before this leaves the old version in place, so the next start clears again.
+  kv::KvBatch batch = store_->NewBatch();
   CRM_RETURN_IF_ERROR(
-      store_->ScanPrefix(prefix, "", 0, [&](absl::string_view key, absl::string_view value) {
-        int32_t partition;
-        int64_t offset;
-        key.remove_prefix(prefix.size());
-        if (!absl::SimpleAtoi(key, &partition) || !absl::SimpleAtoi(value, &offset)) {
-          parse_status = absl::DataLossError(
-              absl::StrCat("fold ", options_.name, ": malformed position entry for '", key, "'"));
-          return false;
-        }
-        loaded[partition] = offset;
+      store_->ScanPrefix(FoldKey(name, ""), "", 0, [&](absl::string_view key, absl::string_view) {
+        batch.Delete(key);
         return true;
       }));
-  CRM_RETURN_IF_ERROR(parse_status);
+  batch.Put(MetaKey(name), FormatMeta({.version = entry.fold->version(), .refolding = true}));
+  CRM_RETURN_IF_ERROR(store_->Write(batch));
   absl::MutexLock lock(&mu_);
-  applied_ = std::move(loaded);
+  for (auto& [partition, offset] : entry.applied) offset = -1;
+  entry.refolding = true;
   return absl::OkStatus();
 }
 
-absl::StatusOr<size_t> FoldRunner::ApplyOnce(eventlog::LogReader& reader, absl::Time deadline) {
-  // Records polled but not yet written (the previous attempt failed) are
-  // retried first: the reader has moved past them.
-  if (pending_.empty()) {
-    CRM_ASSIGN_OR_RETURN(pending_, reader.Poll(options_.max_batch, deadline));
-    if (pending_.empty()) {
-      absl::MutexLock lock(&mu_);
-      for (const auto& [partition, offset] : reader.PassedOffsets()) {
-        auto it = applied_.find(partition);
-        if (it != applied_.end()) it->second = std::max(it->second, offset);
+absl::Status FoldRunner::Load() {
+  // The folds must be told apart, in keys and in prefixes.
+  std::set<std::string> names;
+  std::vector<std::pair<std::string, std::string>> prefixes;  // (prefix, fold)
+  for (const auto& entry : entries_) {
+    const std::string name = entry->fold->name();
+    if (!ValidName(name) || !names.insert(name).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("fold runner ", options_.name, ": fold name '", name,
+                       "' is not valid or not unique (lower-case letters, digits, '-')"));
+    }
+    for (const std::string& prefix : entry->fold->prefixes()) {
+      for (const auto& [other, other_fold] : prefixes) {
+        if (absl::StartsWith(prefix, other) || absl::StartsWith(other, prefix)) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("fold runner ", options_.name, ": folds ", other_fold, " and ", name,
+                           " own overlapping key prefixes '", other, "' and '", prefix, "'"));
+        }
       }
-      return 0;
+      prefixes.emplace_back(prefix, name);
+    }
+    if (entries_.size() > 1 && HasEmpty(entry->fold->prefixes())) {
+      return absl::InvalidArgumentError(absl::StrCat("fold runner ", options_.name, ": fold ", name,
+                                                     " owns every key but is not alone"));
     }
   }
-  eventlog::PositionMap applied = Applied();
-  eventlog::PositionMap batch_positions;
-  std::vector<std::pair<const eventlog::LogRecord*, std::string>> dead;
-  kv::KvBatch batch = store_->NewBatch();
-  for (const eventlog::LogRecord& record : pending_) {
-    const eventlog::LogPosition& pos = record.position;
-    auto it = applied.find(pos.partition);
-    if (it != applied.end() && pos.offset <= it->second) continue;  // Already applied.
-    absl::Status status = fold_->Apply(record, batch);
-    if (absl::IsDataLoss(status)) {
-      batch.Put(DeadLetterKey(pos), DeadLetterValue(status, record));
-      dead.emplace_back(&record, std::string(status.message()));
-    } else if (!status.ok()) {
-      return status;  // The batch is discarded; pending_ is retried.
-    }
-    applied[pos.partition] = pos.offset;
-    batch_positions[pos.partition] = pos.offset;
-  }
-  for (const auto& [partition, offset] : batch_positions) {
-    batch.Put(PositionKey(partition), absl::StrCat(offset));
-  }
-  if (!batch_positions.empty()) CRM_RETURN_IF_ERROR(store_->Write(batch));
 
-  for (const auto& [record, message] : dead) {
-    spdlog::error("fold {}: dead letter: topic {} partition {} offset {}: {}", options_.name,
-                  record->topic.empty() ? "(embedded log)" : record->topic,
-                  record->position.partition, record->position.offset, message);
+  const int32_t partitions = log_->PartitionCount();
+  auto parse_positions = [&](absl::string_view prefix, eventlog::PositionMap& out) {
+    absl::Status parse_status;
+    CRM_RETURN_IF_ERROR(
+        store_->ScanPrefix(prefix, "", 0, [&](absl::string_view key, absl::string_view value) {
+          int32_t partition;
+          int64_t offset;
+          key.remove_prefix(prefix.size());
+          if (!absl::SimpleAtoi(key, &partition) || !absl::SimpleAtoi(value, &offset)) {
+            parse_status = absl::DataLossError(absl::StrCat(
+                "fold runner ", options_.name, ": malformed position entry '", prefix, key, "'"));
+            return false;
+          }
+          out[partition] = offset;
+          return true;
+        }));
+    return parse_status;
+  };
+
+  std::vector<std::optional<Meta>> metas;
+  for (const auto& entry : entries_) {
+    CRM_ASSIGN_OR_RETURN(std::optional<std::string> stored,
+                         store_->Get(MetaKey(entry->fold->name())));
+    if (!stored.has_value()) {
+      metas.push_back(std::nullopt);
+      continue;
+    }
+    std::optional<Meta> meta = ParseMeta(*stored);
+    if (!meta.has_value()) {
+      return absl::DataLossError(
+          absl::StrCat("fold ", entry->fold->name(), ": malformed version entry '", *stored, "'"));
+    }
+    metas.push_back(meta);
   }
-  const size_t count = pending_.size();
-  pending_.clear();
-  dead_letters_ += static_cast<int64_t>(dead.size());
+
+  // The old layout: one position shared by every fold, at the folds' first versions.
+  eventlog::PositionMap legacy;
+  CRM_RETURN_IF_ERROR(parse_positions(LegacyPositionPrefix(), legacy));
+  if (!legacy.empty()) {
+    kv::KvBatch batch = store_->NewBatch();
+    for (size_t i = 0; i < entries_.size(); ++i) {
+      const Fold& fold = *entries_[i]->fold;
+      if (metas[i].has_value() || fold.version() != 1) continue;
+      metas[i] = Meta{.version = 1};
+      batch.Put(MetaKey(fold.name()), FormatMeta(*metas[i]));
+      for (const auto& [partition, offset] : legacy) {
+        batch.Put(PositionKey(fold.name(), partition), absl::StrCat(offset));
+      }
+    }
+    for (const auto& [partition, offset] : legacy) {
+      batch.Delete(absl::StrCat(LegacyPositionPrefix(), partition));
+    }
+    CRM_RETURN_IF_ERROR(store_->Write(batch));
+    spdlog::info("fold runner {}: moved the shared position {} to each fold at version 1",
+                 options_.name, FormatPositions(legacy));
+  }
+
+  for (size_t i = 0; i < entries_.size(); ++i) {
+    Entry& entry = *entries_[i];
+    eventlog::PositionMap applied;
+    for (int32_t p = 0; p < partitions; ++p) applied[p] = -1;
+    const bool current = metas[i].has_value() && metas[i]->version == entry.fold->version();
+    if (current) CRM_RETURN_IF_ERROR(parse_positions(PositionPrefix(entry.fold->name()), applied));
+    {
+      absl::MutexLock lock(&mu_);
+      entry.applied = std::move(applied);
+      entry.refolding = current && metas[i]->refolding;
+    }
+    if (!current) {
+      spdlog::info("fold {}: stored version {}, now {}: clearing it to refold from the start",
+                   entry.fold->name(),
+                   metas[i].has_value() ? absl::StrCat(metas[i]->version) : "none",
+                   entry.fold->version());
+      CRM_RETURN_IF_ERROR(ClearFold(entry));
+    }
+  }
+
+  // With nothing serving, every fold folds in the serving pass (CatchUp does it before serving).
+  if (!std::any_of(entries_.begin(), entries_.end(), [&](const auto& e) {
+        absl::MutexLock lock(&mu_);
+        return !e->refolding;
+      })) {
+    kv::KvBatch batch = store_->NewBatch();
+    for (const auto& entry : entries_) {
+      batch.Put(MetaKey(entry->fold->name()), FormatMeta({.version = entry->fold->version()}));
+    }
+    CRM_RETURN_IF_ERROR(store_->Write(batch));
+    absl::MutexLock lock(&mu_);
+    for (const auto& entry : entries_) entry->refolding = false;
+  }
+  {
+    // The serving pass starts at the lowest position of its folds.
+    absl::MutexLock lock(&mu_);
+    applied_.clear();
+    for (const auto& entry : entries_) {
+      if (entry->refolding) continue;
+      for (const auto& [partition, offset] : entry->applied) {
+        auto [it, inserted] = applied_.emplace(partition, offset);
+        if (!inserted) it->second = std::min(it->second, offset);
+      }
+    }
+  }
+  LogProgress("loaded");
+  return absl::OkStatus();
+}
+
+absl::Status FoldRunner::OpenPass(Pass& pass) {
+  eventlog::PositionMap lowest;
   {
     absl::MutexLock lock(&mu_);
-    for (const auto& [partition, offset] : batch_positions) {
-      int64_t& last = applied_[partition];
-      last = std::max(last, offset);
+    for (const auto& entry : entries_) {
+      if (entry->refolding == pass.serving) continue;
+      for (const auto& [partition, offset] : entry->applied) {
+        auto [it, inserted] = lowest.emplace(partition, offset);
+        if (!inserted) it->second = std::min(it->second, offset);
+      }
     }
+  }
+  std::map<int32_t, int64_t> start;
+  for (const auto& [partition, offset] : lowest) start[partition] = offset + 1;
+  CRM_ASSIGN_OR_RETURN(std::unique_ptr<eventlog::LogReader> reader, log_->NewReader(start));
+  absl::MutexLock lock(&mu_);
+  pass.reader = std::move(reader);
+  pass.pending.clear();
+  pass.position = lowest;
+  if (pass.serving) applied_ = lowest;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<size_t> FoldRunner::ApplyOnce(Pass& pass, absl::Time deadline) {
+  eventlog::LogReader& reader = *pass.reader;
+  auto advance_passed = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     // Offsets without records (transaction markers) that the reader moved past count as
     // applied, so that waiting for a partition's end terminates. They need not be stored: after
     // a restart the reader skips them again.
+    eventlog::PositionMap& position = pass.serving ? applied_ : pass.position;
     for (const auto& [partition, offset] : reader.PassedOffsets()) {
-      auto it = applied_.find(partition);
-      if (it != applied_.end()) it->second = std::max(it->second, offset);
+      auto it = position.find(partition);
+      if (it != position.end()) it->second = std::max(it->second, offset);
+    }
+  };
+  // Records polled but not yet written (the previous attempt failed) are
+  // retried first: the reader has moved past them.
+  if (pass.pending.empty()) {
+    CRM_ASSIGN_OR_RETURN(pass.pending, reader.Poll(options_.max_batch, deadline));
+    if (pass.pending.empty()) {
+      absl::MutexLock lock(&mu_);
+      advance_passed();
+      return 0;
     }
   }
-  NotifyWaiters();
+  // The pass's folds, with their positions. Only the applying thread changes who is in a pass.
+  std::vector<Entry*> members;
+  std::vector<eventlog::PositionMap> applied;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& entry : entries_) {
+      if (entry->refolding == pass.serving) continue;
+      members.push_back(entry.get());
+      applied.push_back(entry->applied);
+    }
+  }
+  std::vector<eventlog::PositionMap> written(members.size());
+  struct Dead {
+    Entry* entry;
+    const eventlog::LogRecord* record;
+    std::string message;
+  };
+  std::vector<Dead> dead;
+  kv::KvBatch batch = store_->NewBatch();
+  for (const eventlog::LogRecord& record : pass.pending) {
+    const eventlog::LogPosition& pos = record.position;
+    for (size_t i = 0; i < members.size(); ++i) {
+      auto it = applied[i].find(pos.partition);
+      if (it != applied[i].end() && pos.offset <= it->second) continue;  // Already applied.
+      Entry& member = *members[i];
+      absl::Status status = member.fold->Apply(record, batch);
+      if (absl::IsDataLoss(status)) {
+        batch.Put(DeadLetterKey(member.fold->name(), pos), DeadLetterValue(status, record));
+        dead.push_back({&member, &record, std::string(status.message())});
+      } else if (!status.ok()) {
+        return status;  // The batch is discarded; pending is retried.
+      }
+      applied[i][pos.partition] = pos.offset;
+      written[i][pos.partition] = pos.offset;
+    }
+  }
+  bool any = false;
+  for (size_t i = 0; i < members.size(); ++i) {
+    for (const auto& [partition, offset] : written[i]) {
+      batch.Put(PositionKey(members[i]->fold->name(), partition), absl::StrCat(offset));
+      any = true;
+    }
+  }
+  if (any) CRM_RETURN_IF_ERROR(store_->Write(batch));
+
+  for (const Dead& d : dead) {
+    spdlog::error("fold {}: dead letter: topic {} partition {} offset {}: {}",
+                  d.entry->fold->name(),
+                  d.record->topic.empty() ? "(embedded log)" : d.record->topic,
+                  d.record->position.partition, d.record->position.offset, d.message);
+    ++d.entry->dead_letters;
+  }
+  const size_t count = pass.pending.size();
+  {
+    absl::MutexLock lock(&mu_);
+    for (size_t i = 0; i < members.size(); ++i) {
+      for (const auto& [partition, offset] : written[i]) {
+        int64_t& last = members[i]->applied[partition];
+        last = std::max(last, offset);
+      }
+    }
+    eventlog::PositionMap& position = pass.serving ? applied_ : pass.position;
+    for (const eventlog::LogRecord& record : pass.pending) {
+      int64_t& last = position[record.position.partition];
+      last = std::max(last, record.position.offset);
+    }
+    advance_passed();
+  }
+  pass.pending.clear();
+  if (pass.serving) NotifyWaiters();
   return count;
+}
+
+bool FoldRunner::AnyRefolding() const {
+  absl::MutexLock lock(&mu_);
+  return std::any_of(entries_.begin(), entries_.end(), [](const auto& e) { return e->refolding; });
+}
+
+absl::Status FoldRunner::JoinIfCaughtUp() {
+  std::vector<Entry*> joining;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [partition, offset] : applied_) {
+      auto it = refold_.position.find(partition);
+      if (it == refold_.position.end() || it->second < offset) return absl::OkStatus();
+    }
+    for (const auto& entry : entries_) {
+      if (entry->refolding) joining.push_back(entry.get());
+    }
+  }
+  // The serving pass has applied nothing beyond what the refold pass has: from its next record
+  // on, the joining folds take their share there (each skips what it already has).
+  kv::KvBatch batch = store_->NewBatch();
+  for (Entry* entry : joining) {
+    batch.Put(MetaKey(entry->fold->name()), FormatMeta({.version = entry->fold->version()}));
+  }
+  CRM_RETURN_IF_ERROR(store_->Write(batch));
+  {
+    absl::MutexLock lock(&mu_);
+    for (Entry* entry : joining) entry->refolding = false;
+    refold_.reader.reset();
+    refold_.pending.clear();
+  }
+  LogProgress("refold done");
+  return absl::OkStatus();
+}
+
+void FoldRunner::LogProgress(absl::string_view what) {
+  for (const FoldStats& s : Stats()) {
+    spdlog::info("fold runner {}: {}: fold {} version {} {} at {}", options_.name,
+                 std::string(what), s.name, s.version, s.refolding ? "refolding" : "serving",
+                 FormatPositions(s.applied));
+  }
 }
 
 absl::Status FoldRunner::Start() {
   if (thread_.joinable()) {
     return absl::FailedPreconditionError(absl::StrCat("fold ", options_.name, ": already started"));
   }
-  CRM_RETURN_IF_ERROR(LoadPositions());
-  std::map<int32_t, int64_t> start;
+  CRM_RETURN_IF_ERROR(Load());
   {
     absl::MutexLock lock(&mu_);
     stopping_ = false;
-    for (const auto& [partition, offset] : applied_) start[partition] = offset + 1;
+    refold_.reader.reset();
   }
-  pending_.clear();
-  CRM_ASSIGN_OR_RETURN(reader_, log_->NewReader(start));
+  CRM_RETURN_IF_ERROR(OpenPass(serving_));
   thread_ = std::thread(&FoldRunner::Run, this);
   return absl::OkStatus();
 }
@@ -155,29 +460,50 @@ void FoldRunner::Stop() {
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
+    if (serving_.reader != nullptr) serving_.reader->Close();
+    if (refold_.reader != nullptr) refold_.reader->Close();
   }
-  if (reader_ != nullptr) reader_->Close();
   if (thread_.joinable()) thread_.join();
-  reader_.reset();
+  {
+    absl::MutexLock lock(&mu_);
+    serving_.reader.reset();
+    refold_.reader.reset();
+  }
   NotifyWaiters();  // all fail: stopping
 }
 
 void FoldRunner::Run() {
   absl::Duration backoff = kMinBackoff;
+  absl::Time next_progress_log = absl::Now() + kProgressLogInterval;
   while (true) {
     {
       absl::MutexLock lock(&mu_);
       if (stopping_) return;
     }
-    absl::StatusOr<size_t> applied = ApplyOnce(*reader_, absl::Now() + kPollInterval);
-    NotifyWaiters();  // deadlines
-    if (applied.ok()) {
+    const bool refolding = AnyRefolding();
+    absl::Status status;
+    if (refolding && refold_.reader == nullptr) status = OpenPass(refold_);
+    if (status.ok()) {
+      absl::StatusOr<size_t> applied =
+          ApplyOnce(serving_, absl::Now() + (refolding ? kRefoldPollInterval : kPollInterval));
+      NotifyWaiters();  // deadlines
+      status = applied.status();
+    }
+    if (status.ok() && refolding) {
+      absl::StatusOr<size_t> applied = ApplyOnce(refold_, absl::Now() + kRefoldPollInterval);
+      status = applied.ok() ? JoinIfCaughtUp() : applied.status();
+      if (status.ok() && absl::Now() >= next_progress_log) {
+        LogProgress("refolding");
+        next_progress_log = absl::Now() + kProgressLogInterval;
+      }
+    }
+    if (status.ok()) {
       backoff = kMinBackoff;
       continue;
     }
     absl::MutexLock lock(&mu_);
     if (stopping_) return;
-    spdlog::warn("fold {}: {} (retrying in {})", options_.name, applied.status().ToString(),
+    spdlog::warn("fold {}: {} (retrying in {})", options_.name, status.ToString(),
                  absl::FormatDuration(backoff));
     // Waits out the backoff, but wakes at once on Stop.
     mu_.AwaitWithTimeout(absl::Condition(&stopping_), backoff);
@@ -189,39 +515,36 @@ absl::Status FoldRunner::CatchUp() {
   if (thread_.joinable()) {
     return absl::FailedPreconditionError(absl::StrCat("fold ", options_.name, ": already started"));
   }
-  CRM_RETURN_IF_ERROR(LoadPositions());
+  CRM_RETURN_IF_ERROR(Load());
   // Target: the log's end as of now.
   std::map<int32_t, int64_t> target;  // partition -> last offset to apply
-  std::map<int32_t, int64_t> start;
-  {
-    eventlog::PositionMap applied = Applied();
-    for (const auto& [partition, offset] : applied) {
-      CRM_ASSIGN_OR_RETURN(int64_t end, log_->EndOffset(partition));
-      if (offset < end - 1) {
-        target[partition] = end - 1;
-        start[partition] = offset + 1;
-      }
-    }
+  for (const auto& [partition, offset] : Applied()) {
+    CRM_ASSIGN_OR_RETURN(int64_t end, log_->EndOffset(partition));
+    if (offset < end - 1) target[partition] = end - 1;
   }
   if (target.empty()) return absl::OkStatus();
-  pending_.clear();
-  CRM_ASSIGN_OR_RETURN(std::unique_ptr<eventlog::LogReader> reader, log_->NewReader(start));
+  CRM_RETURN_IF_ERROR(OpenPass(serving_));
   auto done = [&] {
     eventlog::PositionMap applied = Applied();
     return std::all_of(target.begin(), target.end(),
                        [&](const auto& t) { return applied[t.first] >= t.second; });
   };
+  auto close = [&] {
+    absl::MutexLock lock(&mu_);
+    serving_.reader.reset();
+    serving_.pending.clear();
+  };
   int failures = 0;
   absl::Duration backoff = kMinBackoff;
   while (!done()) {
-    absl::StatusOr<size_t> applied = ApplyOnce(*reader, absl::Now() + kPollInterval);
+    absl::StatusOr<size_t> applied = ApplyOnce(serving_, absl::Now() + kPollInterval);
     if (applied.ok()) {
       failures = 0;
       backoff = kMinBackoff;
       continue;
     }
     if (++failures >= kCatchUpAttempts) {
-      pending_.clear();
+      close();
       return applied.status();
     }
     spdlog::warn("fold {}: catch-up: {} (retrying in {})", options_.name,
@@ -229,7 +552,8 @@ absl::Status FoldRunner::CatchUp() {
     absl::SleepFor(backoff);
     backoff = std::min(backoff * 2, kMaxBackoff);
   }
-  pending_.clear();
+  close();
+  LogProgress("caught up");
   return absl::OkStatus();
 }
 
@@ -322,6 +646,41 @@ void FoldRunner::NotifyWaiters() {
 eventlog::PositionMap FoldRunner::Applied() const {
   absl::MutexLock lock(&mu_);
   return applied_;
+}
+
+absl::Status FoldRunner::Serving(absl::string_view fold) const {
+  absl::MutexLock lock(&mu_);
+  for (const auto& entry : entries_) {
+    if (entry->fold->name() != fold) continue;
+    if (!entry->refolding) return absl::OkStatus();
+    return absl::UnavailableError(
+        absl::StrCat(fold, " (version ", entry->fold->version(),
+                     ") is being rebuilt from the start of the event log, now at ",
+                     FormatPositions(entry->applied), " of ", FormatPositions(applied_),
+                     "; it answers again once it has caught up: retry later"));
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("fold runner ", options_.name, " has no fold named ", fold));
+}
+
+std::vector<FoldRunner::FoldStats> FoldRunner::Stats() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<FoldStats> out;
+  for (const auto& entry : entries_) {
+    out.push_back({.name = entry->fold->name(),
+                   .version = entry->fold->version(),
+                   .refolding = entry->refolding,
+                   .applied = entry->applied,
+                   .dead_letters = entry->dead_letters.load(),
+                   .unknown_records = entry->fold->unknown_records()});
+  }
+  return out;
+}
+
+int64_t FoldRunner::dead_letters() const {
+  int64_t total = 0;
+  for (const auto& entry : entries_) total += entry->dead_letters.load();
+  return total;
 }
 
 }  // namespace crm::fold

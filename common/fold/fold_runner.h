@@ -1,17 +1,40 @@
-// FoldRunner: runs a Fold over an EventLog into a KvStore, exactly once per record.
+// FoldRunner: runs folds over an EventLog into a KvStore, each record exactly once per fold.
 //
-// Why: every read model (and the command side's own state) is a fold of the log. The runner keeps
-// the fold's consumed position in the same KvBatch as the fold's writes, so that after a crash at
-// any point the store is as if a prefix of the log had been applied, and resumes right after it.
+// Why: every read model (and the command side's own state) is a fold of the log. Each fold knows
+// who it is (a name, a version, the key prefixes it owns) and the runner keeps each fold's own
+// consumed position, in the same KvBatch as the fold's writes, so that after a crash at any point
+// each fold's keys are as if a prefix of the log had been applied, and it resumes right after it.
 //
-// Records are applied in batches (up to Options::max_batch records per write). A record that the
-// fold rejects with DATA_LOSS (undecodable) is recorded as a dead letter in the store, counted
-// and logged with its position; it never stops the runner. Other errors are retried with backoff.
+// One reader, one pass: the folds that serve share one pass over the log and one write per batch
+// (a record is applied only to the folds whose position is below it), so caught-up folds are
+// always mutually consistent (a query joining two views never sees one ahead of the other).
 //
-// Store layout under kReservedPrefix: "pos/<partition>" -> decimal offset of the last applied
-// record; "dead/<partition:010>/<offset:020>" -> error message, a NUL byte, the raw record value.
+// Versions: a fold whose stored version differs from version() (its reading of the events
+// changed), or that has no stored version on a store where other folds have one (a new fold),
+// has its key prefixes cleared at Start/CatchUp and then refolds from the start of the log by
+// itself, in the background, on the runner's thread, with a reader of its own; meanwhile the other
+// folds keep serving and advancing, and Serving() answers UNAVAILABLE for it. Once it has caught
+// up with the serving pass it joins it. If no fold is serving (a fresh store, or every fold
+// changed) all fold in the serving pass, so CatchUp folds them before the process serves. The
+// refolding state is stored, so a refold interrupted by a restart resumes where it was.
 //
-// Thread-safe: WaitFor/Applied may be called from any thread; Start/Stop from one owner thread.
+// Migration: a store written before folds had their own positions (one shared position under
+// "\x01fold/pos/<partition>") gives that position to each fold at version 1 (the versions the
+// folds had then) and removes it; a fold at any other version refolds.
+//
+// Records are applied in batches (up to Options::max_batch records per write). A record that a
+// fold rejects with DATA_LOSS (undecodable) is recorded as that fold's dead letter, counted and
+// logged with its position; it never stops the runner, and the other folds still apply it. Other
+// errors discard the whole batch, which is retried with backoff.
+//
+// Store layout under kReservedPrefix ("\x01fold/"), per fold:
+//   <name>/meta                          -> "version=<v>" or "version=<v> refolding"
+//   <name>/pos/<partition>               -> decimal offset of the last applied record
+//   <name>/dead/<partition:010>/<offset:020> -> error message, a NUL byte, the raw record value
+// (Dead letters of the old layout stay under "dead/" and are not read.)
+//
+// Thread-safe: WaitFor/WhenApplied/Applied/Serving/Stats may be called from any thread;
+// Start/Stop/CatchUp from one owner thread.
 #pragma once
 
 #include <atomic>
@@ -32,51 +55,95 @@
 namespace crm::fold {
 
 // Applies one record to the store through `batch`. Must be deterministic (same records -> same
-// writes), since a rebuild from position zero must produce identical views.
+// writes), since a refold from position zero must produce identical keys.
 class Fold {
  public:
   virtual ~Fold() = default;
+
+  // Stable identity: keys the fold's position and version in the store, and names it in logs and
+  // errors. Lower-case letters, digits and '-'; unique in its runner; not "pos" or "dead".
+  virtual std::string name() const = 0;
+  // Bumped (by one) whenever the fold's keys for the same records change: a new key, a changed
+  // reading of an event. A store folded by another version is cleared and refolded. Starts at 1.
+  virtual int64_t version() const = 0;
+  // The key prefixes the fold writes, and nothing else does: what a refold clears. The prefixes of
+  // one runner's folds must be disjoint; "" (every key but the runner's own) only for a runner's
+  // only fold.
+  virtual std::vector<std::string> prefixes() const = 0;
+
   // DATA_LOSS: the record cannot be decoded; it becomes a dead letter. Any other error: the whole
   // batch is discarded and retried.
   virtual absl::Status Apply(const eventlog::LogRecord& record, kv::KvBatch& batch) = 0;
+
+  // Records of a type this build does not know, skipped (see proto/crm/events/v1/README.md,
+  // "Readers"), since the process started. Counted by the fold through CountUnknown().
+  int64_t unknown_records() const { return unknown_records_.load(); }
+
+ protected:
+  void CountUnknown() { ++unknown_records_; }
+
+ private:
+  std::atomic<int64_t> unknown_records_{0};
 };
 
 class FoldRunner {
  public:
   struct Options {
-    std::string name = "fold";  // For logs and metrics.
+    std::string name = "fold";  // Of the runner, for logs.
     size_t max_batch = 512;
   };
 
-  // Does not take ownership; all must outlive the runner.
-  FoldRunner(eventlog::EventLog* log, kv::KvStore* store, Fold* fold, Options options);
+  // What a fold is doing, for logs, tests and operators.
+  struct FoldStats {
+    std::string name;
+    int64_t version = 0;
+    bool refolding = false;
+    eventlog::PositionMap applied;  // partition -> last applied offset (-1 if none)
+    int64_t dead_letters = 0;       // since start
+    int64_t unknown_records = 0;    // since start
+  };
+
+  // Does not take ownership; all must outlive the runner. REQUIRES: !folds.empty().
+  FoldRunner(eventlog::EventLog* log, kv::KvStore* store, std::vector<Fold*> folds,
+             Options options);
+  FoldRunner(eventlog::EventLog* log, kv::KvStore* store, Fold* fold, Options options)
+      : FoldRunner(log, store, std::vector<Fold*>{fold}, std::move(options)) {}
   ~FoldRunner();  // Calls Stop().
 
-  // Loads the stored positions and starts the background thread.
+  // Loads the folds' versions and positions (migrating, clearing changed folds) and starts the
+  // background thread. INVALID_ARGUMENT for folds with clashing names or prefixes.
   absl::Status Start();
   // Stops the thread and waits for it. Idempotent.
   void Stop();
 
-  // Applies every record up to the log's current end, synchronously, on the calling thread.
+  // Loads as Start does, then applies every record up to the log's current end to the serving
+  // folds, synchronously, on the calling thread (folds that refold are left to the background).
   // REQUIRES: not started. Used at start-up so a process serves only caught-up state.
   // Errors other than DATA_LOSS are retried a few times with backoff, then returned.
   absl::Status CatchUp();
 
-  // Blocks until every partition in `positions` has applied at least that offset, or the deadline
-  // passes (DEADLINE_EXCEEDED), or the runner stops (UNAVAILABLE).
+  // Blocks until the serving folds have applied at least `positions` in every partition listed,
+  // or the deadline passes (DEADLINE_EXCEEDED), or the runner stops (UNAVAILABLE).
   absl::Status WaitFor(const eventlog::PositionMap& positions, absl::Time deadline);
 
   // The same wait without a thread: the future completes (on the runner's thread, so its
-  // continuation must be short) when every partition in `positions` has applied at least that
-  // offset; DEADLINE_EXCEEDED soon after `deadline` (checked each time the runner polls, at least
-  // every 200 ms), UNAVAILABLE if the runner stops first.
+  // continuation must be short) when the serving folds have applied `positions`;
+  // DEADLINE_EXCEEDED soon after `deadline` (checked each time the runner polls, at least every
+  // 200 ms), UNAVAILABLE if the runner stops first.
   base::Future<base::Done> WhenApplied(const eventlog::PositionMap& positions, absl::Time deadline);
 
-  // partition -> last applied offset (-1 if none).
+  // partition -> last offset the serving folds applied (-1 if none).
   eventlog::PositionMap Applied() const;
 
-  // Records sent to the dead-letter area so far (since start).
-  int64_t dead_letters() const { return dead_letters_.load(); }
+  // OK if the fold named `fold` serves (its keys follow the serving pass); UNAVAILABLE naming it
+  // and its progress while it refolds; INVALID_ARGUMENT if the runner has no such fold.
+  absl::Status Serving(absl::string_view fold) const;
+
+  // One entry per fold, in construction order.
+  std::vector<FoldStats> Stats() const;
+
+  // Dead letters of all folds so far (since start).
+  int64_t dead_letters() const;
 
   // Key prefix under which the runner keeps its own data in the store. Folds must not write keys
   // with this prefix.
@@ -85,36 +152,61 @@ class FoldRunner {
       "fold/";
 
  private:
+  struct Entry {
+    Fold* fold;
+    bool refolding = false;         // guarded by mu_
+    eventlog::PositionMap applied;  // guarded by mu_
+    std::atomic<int64_t> dead_letters{0};
+  };
+  // One reader's pass over the log, for the serving folds or for the refolding ones.
+  struct Pass {
+    bool serving = true;
+    std::unique_ptr<eventlog::LogReader> reader;
+    // Records polled but not yet written because the last attempt failed; retried before polling
+    // again. Used only by the applying thread (the runner's, or CatchUp's caller).
+    std::vector<eventlog::LogRecord> pending;
+    // partition -> last offset the pass has moved past. The serving pass's is applied_.
+    eventlog::PositionMap position;
+  };
   struct Waiter {
     eventlog::PositionMap positions;
     absl::Time deadline;
     base::Promise<base::Done> promise;
   };
+
   bool Reached(const eventlog::PositionMap& positions) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Completes the waiters whose positions are applied or whose deadline passed (all, if stopping).
   void NotifyWaiters();
   absl::Status CheckPartitions(const eventlog::PositionMap& positions) const;
 
-  absl::Status LoadPositions();
-  // Reads up to max_batch records and applies them in one write. Returns records applied.
-  absl::StatusOr<size_t> ApplyOnce(eventlog::LogReader& reader, absl::Time deadline);
+  // Reads each fold's meta and positions; migrates the old layout; clears the folds to refold.
+  absl::Status Load();
+  absl::Status ClearFold(Entry& entry);
+  // Opens `pass`'s reader after the lowest position of its folds.
+  absl::Status OpenPass(Pass& pass);
+  // Reads up to max_batch records and applies them to the pass's folds in one write. Returns
+  // records applied.
+  absl::StatusOr<size_t> ApplyOnce(Pass& pass, absl::Time deadline);
+  // If the refold pass has caught up with the serving pass, its folds join it.
+  absl::Status JoinIfCaughtUp();
+  bool AnyRefolding() const;
+  void LogProgress(absl::string_view what);
   void Run();
 
   eventlog::EventLog* const log_;
   kv::KvStore* const store_;
-  Fold* const fold_;
+  std::vector<std::unique_ptr<Entry>> entries_;
   const Options options_;
 
   mutable absl::Mutex mu_;
-  eventlog::PositionMap applied_ ABSL_GUARDED_BY(mu_);  // last applied offset per partition
+  eventlog::PositionMap applied_ ABSL_GUARDED_BY(mu_);  // the serving pass's position
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<Waiter> waiters_ ABSL_GUARDED_BY(mu_);
-  std::unique_ptr<eventlog::LogReader> reader_;
-  // Records polled but not yet written because the last attempt failed; retried before polling
-  // again. Used only by the applying thread (the runner's, or CatchUp's caller).
-  std::vector<eventlog::LogRecord> pending_;
+  // Used by the applying thread; their readers are opened and dropped under mu_ so that Stop can
+  // close them from another thread.
+  Pass serving_;
+  Pass refold_;
   std::thread thread_;
-  std::atomic<int64_t> dead_letters_{0};
 };
 
 }  // namespace crm::fold

@@ -12,6 +12,7 @@
 #include "common/base/time_util.h"
 #include "common/status/errors.h"
 #include "common/status/violations.h"
+#include "domain/common/event_types.h"
 #include "domain/common/field_checks.h"
 #include "domain/customer/customer_aggregate.h"
 #include "domain/org/org_rules.h"
@@ -658,7 +659,8 @@ bool IsComplaintEvent(const Event& event) {
     case Event::kComplaintSlaBreached:
       return true;
     default:
-      return false;
+      // A type this build does not know belongs to the aggregate it names.
+      return IsUnknownEventType(event) && ParseComplaintName(event.aggregate(), "aggregate").ok();
   }
 }
 
@@ -688,6 +690,12 @@ absl::Status Apply(State& state, const Event& event) {
         {{"complaint", name},
          {"event_version", absl::StrCat(event.aggregate_version())},
          {"state_version", absl::StrCat(state.version())}});
+  }
+  if (IsUnknownEventType(event)) {  // a newer writer's type: only the version moves
+    state.set_version(event.aggregate_version());
+    state.set_etag(Etag(state.version()));
+    *state.mutable_update_time() = event.recorded_at();
+    return absl::OkStatus();
   }
   const bool is_filing = event.has_complaint_filed();
   if (is_filing != (state.version() == 0)) {

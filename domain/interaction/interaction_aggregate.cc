@@ -13,6 +13,7 @@
 #include "common/base/time_util.h"
 #include "common/status/errors.h"
 #include "common/status/violations.h"
+#include "domain/common/event_types.h"
 #include "domain/common/field_checks.h"
 #include "domain/customer/customer_aggregate.h"
 #include "google/protobuf/util/time_util.h"
@@ -114,7 +115,9 @@ absl::Status ValidateInteractionId(absl::string_view id, absl::string_view field
 
 bool IsInteractionEvent(const Event& event) {
   return event.payload_case() == Event::kInteractionLogged ||
-         event.payload_case() == Event::kFollowUpCompleted;
+         event.payload_case() == Event::kFollowUpCompleted ||
+         // A type this build does not know belongs to the aggregate it names.
+         (IsUnknownEventType(event) && ParseInteractionName(event.aggregate(), "aggregate").ok());
 }
 
 absl::StatusOr<Events> DecideLogInteraction(const State& state,
@@ -279,7 +282,8 @@ absl::StatusOr<Events> DecideCompleteFollowUp(const State& state,
 }
 
 absl::Status Apply(State& state, const Event& event) {
-  if (event.payload_case() == Event::PAYLOAD_NOT_SET) {
+  const bool unknown = IsUnknownEventType(event);
+  if (event.payload_case() == Event::PAYLOAD_NOT_SET && !unknown) {
     return status::Error(absl::StatusCode::kDataLoss,
                          absl::StrCat("event ", event.event_id(), " of ", event.aggregate(),
                                       " at version ", event.aggregate_version(), " has no payload"),
@@ -312,6 +316,12 @@ absl::Status Apply(State& state, const Event& event) {
         {{"interaction", name},
          {"event_version", absl::StrCat(event.aggregate_version())},
          {"state_version", absl::StrCat(state.version())}});
+  }
+  if (unknown) {  // a newer writer's type: only the version moves
+    state.set_version(event.aggregate_version());
+    state.set_etag(Etag(state.version()));
+    *state.mutable_update_time() = event.recorded_at();
+    return absl::OkStatus();
   }
   const bool is_logged = event.payload_case() == Event::kInteractionLogged;
   if (is_logged != (state.version() == 0)) {

@@ -8,6 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "common/status/errors.h"
 #include "common/status/violations.h"
+#include "domain/common/event_types.h"
 #include "domain/common/field_checks.h"
 #include "domain/org/org_names.h"
 #include "google/protobuf/descriptor.h"
@@ -376,7 +377,8 @@ bool Known(const std::vector<absl::string_view>& paths, absl::string_view path) 
 // The common head of the three Apply functions: payload, kind, name and version.
 absl::Status CheckApply(absl::string_view state_name, int64_t state_version, const Event& event,
                         absl::string_view prefix, bool owned, bool is_create) {
-  if (event.payload_case() == Event::PAYLOAD_NOT_SET) {
+  const bool unknown = IsUnknownEventType(event);
+  if (event.payload_case() == Event::PAYLOAD_NOT_SET && !unknown) {
     return crm::status::Error(
         absl::StatusCode::kDataLoss,
         absl::StrCat("event ", event.event_id(), " of ", event.aggregate(), " at version ",
@@ -407,7 +409,7 @@ absl::Status CheckApply(absl::string_view state_name, int64_t state_version, con
          {"event_version", absl::StrCat(event.aggregate_version())},
          {"state_version", absl::StrCat(state_version)}});
   }
-  if (is_create != (state_version == 0)) {
+  if (!unknown && is_create != (state_version == 0)) {
     return crm::status::Error(
         absl::StatusCode::kFailedPrecondition,
         is_create ? absl::StrCat(name, " is created twice")
@@ -448,12 +450,23 @@ absl::Status StaffInactive(absl::string_view name, absl::string_view field) {
       field);
 }
 
-bool IsDepartmentEvent(const Event& e) {
-  return e.has_department_created() || e.has_department_updated();
+namespace {
+// A type this build does not know belongs to the aggregate it names.
+bool IsUnknownOf(const Event& e, absl::string_view prefix) {
+  return IsUnknownEventType(e) && !IdOf(e.aggregate(), prefix).empty();
 }
-bool IsTeamEvent(const Event& e) { return e.has_team_created() || e.has_team_updated(); }
+}  // namespace
+
+bool IsDepartmentEvent(const Event& e) {
+  return e.has_department_created() || e.has_department_updated() ||
+         IsUnknownOf(e, kDepartmentPrefix);
+}
+bool IsTeamEvent(const Event& e) {
+  return e.has_team_created() || e.has_team_updated() || IsUnknownOf(e, kTeamPrefix);
+}
 bool IsStaffEvent(const Event& e) {
-  return e.has_staff_added() || e.has_staff_updated() || e.has_staff_deactivated();
+  return e.has_staff_added() || e.has_staff_updated() || e.has_staff_deactivated() ||
+         IsUnknownOf(e, kStaffPrefix);
 }
 bool IsOrgEvent(const Event& e) {
   return IsDepartmentEvent(e) || IsTeamEvent(e) || IsStaffEvent(e);
@@ -725,6 +738,10 @@ absl::Status ApplyDepartment(Department& state, const Event& event) {
       !s.ok()) {
     return s;
   }
+  if (IsUnknownEventType(event)) {  // a newer writer's type: only the version moves
+    Stamp(state, event, /*is_create=*/false);
+    return absl::OkStatus();
+  }
   if (is_create) {
     for (absl::string_view path : DepartmentPaths()) {
       CopyPath(path, event.department_created().department(), state);
@@ -749,6 +766,10 @@ absl::Status ApplyTeam(Team& state, const Event& event) {
       !s.ok()) {
     return s;
   }
+  if (IsUnknownEventType(event)) {  // a newer writer's type: only the version moves
+    Stamp(state, event, /*is_create=*/false);
+    return absl::OkStatus();
+  }
   if (is_create) {
     for (absl::string_view path : TeamPaths()) CopyPath(path, event.team_created().team(), state);
   } else {
@@ -769,6 +790,10 @@ absl::Status ApplyStaff(Staff& state, const Event& event) {
                                   IsStaffEvent(event), is_create);
       !s.ok()) {
     return s;
+  }
+  if (IsUnknownEventType(event)) {  // a newer writer's type: only the version moves
+    Stamp(state, event, /*is_create=*/false);
+    return absl::OkStatus();
   }
   if (is_create) {
     for (absl::string_view path : StaffPaths()) {

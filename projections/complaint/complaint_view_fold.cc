@@ -8,6 +8,7 @@
 #include "absl/strings/str_split.h"
 #include "common/base/proto_util.h"
 #include "common/base/status_macros.h"
+#include "domain/common/event_types.h"
 #include "domain/complaint/complaint_aggregate.h"
 #include "readmodel/complaint/complaint_views.h"
 #include "readmodel/complaint/view_keys.h"
@@ -57,6 +58,7 @@ absl::Status ComplaintViewFold::Apply(const eventlog::LogRecord& record, kv::KvB
   if (!event.ParseFromString(record.value)) {
     return absl::DataLossError("record is not a crm.events.v1.EventEnvelope");
   }
+  if (domain::IsUnknownEventType(event)) CountUnknown();  // events README, "Readers"
   if (!domain::complaint::IsComplaintEvent(event)) return absl::OkStatus();  // another fold's
 
   const std::string& name = event.aggregate();

@@ -9,6 +9,7 @@
 #include "common/base/proto_util.h"
 #include "common/base/status_macros.h"
 #include "crm/events/v1/envelope.pb.h"
+#include "domain/common/event_types.h"
 #include "domain/customer/customer_aggregate.h"
 #include "readmodel/customer/view_keys.h"
 
@@ -38,7 +39,11 @@ absl::Status CustomerViewFold::Apply(const eventlog::LogRecord& record, kv::KvBa
   if (!event.ParseFromString(record.value)) {
     return absl::DataLossError("record is not a crm.events.v1.EventEnvelope");
   }
-  if (event.payload_case() != event.PAYLOAD_NOT_SET && !domain::customer::IsCustomerEvent(event)) {
+  if (domain::IsUnknownEventType(event)) CountUnknown();  // events README, "Readers"
+  // A payload-less record that is not of an unknown type is damaged: customer Apply dead-letters
+  // it.
+  if ((event.payload_case() != event.PAYLOAD_NOT_SET || domain::IsUnknownEventType(event)) &&
+      !domain::customer::IsCustomerEvent(event)) {
     return absl::OkStatus();  // another area's event
   }
   if (event.customer_id().empty()) {

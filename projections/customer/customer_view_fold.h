@@ -8,12 +8,27 @@
 // Thread-safe: stateless; the FoldRunner calls it from one thread.
 #pragma once
 
+#include <iterator>
+#include <string>
+#include <vector>
+
 #include "common/fold/fold_runner.h"
+#include "readmodel/customer/view_keys.h"
 
 namespace crm::projections::customer {
 
 class CustomerViewFold final : public fold::Fold {
  public:
+  // Bump when the keys this fold writes for the same events change; the runner then refolds it
+  // (common/fold/fold_runner.h). 1: the first versioned layout.
+  static constexpr int64_t kVersion = 1;
+
+  std::string name() const override { return std::string(readmodel::customer::kFoldName); }
+  int64_t version() const override { return kVersion; }
+  std::vector<std::string> prefixes() const override {
+    return std::vector<std::string>(std::begin(readmodel::customer::kFoldPrefixes),
+                                    std::end(readmodel::customer::kFoldPrefixes));
+  }
   absl::Status Apply(const eventlog::LogRecord& record, kv::KvBatch& batch) override;
 };
 

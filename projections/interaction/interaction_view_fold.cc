@@ -7,6 +7,7 @@
 #include "common/base/proto_util.h"
 #include "common/base/status_macros.h"
 #include "crm/events/v1/envelope.pb.h"
+#include "domain/common/event_types.h"
 #include "domain/interaction/interaction_aggregate.h"
 #include "projections/interaction/timeline_text.h"
 #include "readmodel/interaction/view_keys.h"
@@ -66,6 +67,7 @@ absl::Status InteractionViewFold::Apply(const eventlog::LogRecord& record, kv::K
   if (!event.ParseFromString(record.value)) {
     return absl::DataLossError("record is not a crm.events.v1.EventEnvelope");
   }
+  if (domain::IsUnknownEventType(event)) CountUnknown();  // events README, "Readers"
   if (domain::interaction::IsInteractionEvent(event)) {
     CRM_ASSIGN_OR_RETURN(bool applied, ApplyInteraction(event, batch));
     if (!applied) return absl::OkStatus();

@@ -15,6 +15,7 @@
 #include "crm/v1/customer.pb.h"
 #include "crm/v1/interaction.pb.h"
 #include "crm/v1/org_service.pb.h"
+#include "domain/common/event_types.h"
 #include "domain/complaint/complaint_aggregate.h"
 #include "domain/interaction/interaction_aggregate.h"
 #include "domain/org/org_aggregate.h"
@@ -220,6 +221,7 @@ absl::Status OrgViewFold::Apply(const eventlog::LogRecord& record, kv::KvBatch& 
   if (!event.ParseFromString(record.value)) {
     return absl::DataLossError("record is not a crm.events.v1.EventEnvelope");
   }
+  if (domain::IsUnknownEventType(event)) CountUnknown();  // events README, "Readers"
   if (domain::org::IsDepartmentEvent(event)) {
     return ApplyRecord<crm::v1::Department>(event, domain::org::kDepartmentPrefix,
                                             &readmodel::org::DepartmentKey,

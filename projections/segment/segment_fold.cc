@@ -9,6 +9,7 @@
 #include "common/base/status_macros.h"
 #include "crm/events/v1/envelope.pb.h"
 #include "crm/v1/segment_service.pb.h"
+#include "domain/common/event_types.h"
 #include "domain/customer/customer_aggregate.h"
 #include "readmodel/analytics/figures.h"
 #include "readmodel/segment/segment_keys.h"
@@ -76,6 +77,7 @@ absl::Status SegmentFold::Apply(const eventlog::LogRecord& record, kv::KvBatch& 
   if (!event.ParseFromString(record.value)) {
     return absl::DataLossError("record is not a crm.events.v1.EventEnvelope");
   }
+  if (domain::IsUnknownEventType(event)) CountUnknown();  // events README, "Readers"
   using Payload = EventEnvelope::PayloadCase;
   const Payload payload = event.payload_case();
   // Every event of a customer's own stream moves CustomerValue.version (the customer's version);

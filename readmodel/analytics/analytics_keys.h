@@ -39,6 +39,8 @@
 namespace crm::readmodel::analytics {
 
 inline constexpr absl::string_view kAnalyticsPrefix = "an/";
+// The fold that writes these figures (projections/analytics), for fold::FoldRunner::Serving.
+inline constexpr absl::string_view kFoldName = "analytics";
 
 std::string VersionKey(absl::string_view aggregate);
 std::string ComplaintStateKey(absl::string_view aggregate);

@@ -30,6 +30,8 @@
 namespace crm::readmodel::complaint {
 
 inline constexpr absl::string_view kPrefix = "cp/";
+// The fold that writes these views (projections/complaint), for fold::FoldRunner::Serving.
+inline constexpr absl::string_view kFoldName = "complaint-views";
 inline constexpr absl::string_view kComplaintPrefix = "cp/c/";
 inline constexpr absl::string_view kDeadlinePrefix = "cp/d/";
 inline constexpr absl::string_view kBreachedPrefix = "cp/b/";

@@ -21,6 +21,11 @@ enum class Index { kEmail, kPhone, kOwner, kStage, kTier, kTag };
 std::string CustomerKey(absl::string_view id);
 inline constexpr absl::string_view kCustomerPrefix = "c/";
 
+// The fold that writes these views (projections/customer), as the query side names it to ask
+// whether the views serve (fold::FoldRunner::Serving), and its key prefixes.
+inline constexpr absl::string_view kFoldName = "customer-views";
+inline constexpr absl::string_view kFoldPrefixes[] = {"c/", "x/", "h/"};
+
 // Prefix of all entries of `index` with `value`; append an id for the entry key.
 std::string IndexPrefix(Index index, absl::string_view value);
 std::string IndexKey(Index index, absl::string_view value, absl::string_view id);

@@ -25,6 +25,8 @@
 namespace crm::readmodel::interaction {
 
 inline constexpr absl::string_view kViewsPrefix = "in/";
+// The fold that writes these views (projections/interaction), for fold::FoldRunner::Serving.
+inline constexpr absl::string_view kFoldName = "interaction-views";
 
 std::string InteractionKey(absl::string_view interaction_name);
 

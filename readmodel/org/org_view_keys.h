@@ -30,6 +30,10 @@
 
 namespace crm::readmodel::org {
 
+// Every org view key starts with this; the fold that writes them (projections/org) is named
+// kFoldName, for fold::FoldRunner::Serving.
+inline constexpr absl::string_view kOrgPrefix = "og/";
+inline constexpr absl::string_view kFoldName = "org-views";
 inline constexpr absl::string_view kDepartmentPrefix = "og/d/";
 inline constexpr absl::string_view kTeamPrefix = "og/t/";
 inline constexpr absl::string_view kStaffPrefix = "og/s/";

@@ -26,6 +26,8 @@
 namespace crm::readmodel::segment {
 
 inline constexpr absl::string_view kSegmentPrefix = "sg/";
+// The fold that writes these figures (projections/segment), for fold::FoldRunner::Serving.
+inline constexpr absl::string_view kFoldName = "segments";
 
 std::string CustomerValueKey(absl::string_view customer_id);
 

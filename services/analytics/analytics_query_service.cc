@@ -3,6 +3,7 @@
 #include "common/base/status_macros.h"
 #include "common/status/errors.h"
 #include "domain/org/org_names.h"
+#include "readmodel/analytics/analytics_keys.h"
 #include "services/query/query_support.h"
 
 namespace crm::services::analytics {
@@ -26,7 +27,8 @@ absl::Status CheckScope(const crm::v1::StaffScope& scope) {
 
 absl::Status AnalyticsQueries::AwaitToken(const std::string& token,
                                           const rpc::CallContext& call) const {
-  return query::AwaitConsistencyToken(views_runner_, token, call, options_.max_consistency_wait);
+  return query::AwaitConsistencyToken(views_runner_, {readmodel::analytics::kFoldName}, token, call,
+                                      options_.max_consistency_wait);
 }
 
 absl::StatusOr<crm::v1::ComplaintStats> AnalyticsQueries::GetComplaintStats(

@@ -3,6 +3,7 @@
 #include "common/base/proto_util.h"
 #include "common/base/status_macros.h"
 #include "common/eventlog/consistency_token.h"
+#include "domain/common/event_types.h"
 
 namespace crm::services::command {
 namespace {
@@ -31,6 +32,7 @@ absl::Status AggregateStateFold::Apply(const eventlog::LogRecord& record, kv::Kv
   if (!event.ParseFromString(record.value)) {
     return absl::DataLossError("record is not a crm.events.v1.EventEnvelope");
   }
+  if (domain::IsUnknownEventType(event)) CountUnknown();
   const AggregateKind* kind = nullptr;
   for (const AggregateKind* k : kinds_) {
     if (k->Owns(event)) {

@@ -1,7 +1,7 @@
 // The command side's state for every aggregate other than customers (complaints, interactions,
 // departments, teams, staff): a fold of the log that the command executor decides against.
 //
-// Store layout (in the command-state store, next to services/customer/command_state.h's keys):
+// Store layout (the command-state store; the fold runner's own keys aside):
 //   a/<aggregate name>  -> crm.internal.v1.AggregateRecord (state message, version, token)
 //   q/<request_id>      -> crm.internal.v1.RequestRecord (first answer, AIP-155)
 //   plus whatever secondary keys an AggregateKind's Index writes (each kind its own prefix,
@@ -94,11 +94,21 @@ class TypedKind : public AggregateKind {
   IndexFn index_;
 };
 
-// Folds the events of the registered kinds; ignores all others (customer events have their own
-// fold). Does not own the kinds.
+// Folds the events of the registered kinds; ignores all others. Does not own the kinds.
+// The fold "command-state" owns its whole store (the command-state store holds nothing else), so
+// bumping kVersion, like --rebuild, refolds the command state from the start of the log.
+// An event of a type this build does not know (domain::IsUnknownEventType) goes to the kind of
+// the aggregate it names, whose Apply advances the version only: the next command on that
+// aggregate decides on the right version. It is counted (unknown_records()).
 class AggregateStateFold final : public fold::Fold {
  public:
+  // Bump when the stored state for the same events changes. 1: the first versioned layout.
+  static constexpr int64_t kVersion = 1;
+
   explicit AggregateStateFold(std::vector<const AggregateKind*> kinds) : kinds_(std::move(kinds)) {}
+  std::string name() const override { return "command-state"; }
+  int64_t version() const override { return kVersion; }
+  std::vector<std::string> prefixes() const override { return {""}; }
   absl::Status Apply(const eventlog::LogRecord& record, kv::KvBatch& batch) override;
 
  private:

@@ -12,6 +12,7 @@
 #include "domain/common/field_checks.h"
 #include "domain/customer/customer_aggregate.h"
 #include "google/rpc/error_details.pb.h"
+#include "readmodel/complaint/view_keys.h"
 #include "services/query/page_token.h"
 #include "services/query/query_support.h"
 
@@ -42,7 +43,8 @@ absl::StatusOr<ComplaintIds> ParseComplaintName(absl::string_view name, absl::st
 
 absl::Status ComplaintQueries::AwaitToken(const std::string& token,
                                           const rpc::CallContext& call) const {
-  return query::AwaitConsistencyToken(views_runner_, token, call, options_.max_consistency_wait);
+  return query::AwaitConsistencyToken(views_runner_, {readmodel::complaint::kFoldName}, token, call,
+                                      options_.max_consistency_wait);
 }
 
 absl::StatusOr<crm::v1::Complaint> ComplaintQueries::Get(

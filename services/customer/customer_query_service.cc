@@ -9,6 +9,7 @@
 #include "common/status/errors.h"
 #include "domain/customer/customer_aggregate.h"
 #include "domain/customer/validation.h"
+#include "readmodel/customer/view_keys.h"
 #include "services/query/query_support.h"
 
 namespace crm::services::customer {
@@ -28,7 +29,8 @@ absl::Status CustomerNotFound(const std::string& name) {
 
 absl::Status CustomerQueries::AwaitToken(const std::string& token,
                                          const rpc::CallContext& call) const {
-  return query::AwaitConsistencyToken(views_runner_, token, call, options_.max_consistency_wait);
+  return query::AwaitConsistencyToken(views_runner_, {readmodel::customer::kFoldName}, token, call,
+                                      options_.max_consistency_wait);
 }
 
 absl::StatusOr<crm::v1::Customer> CustomerQueries::Get(const crm::v1::GetCustomerRequest& request,

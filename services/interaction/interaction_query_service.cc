@@ -15,6 +15,8 @@
 #include "domain/customer/customer_aggregate.h"
 #include "domain/interaction/interaction_aggregate.h"
 #include "google/protobuf/util/time_util.h"
+#include "readmodel/customer/view_keys.h"
+#include "readmodel/interaction/view_keys.h"
 #include "services/query/page_token.h"
 #include "services/query/query_support.h"
 
@@ -37,7 +39,9 @@ bool Before(const Timestamp& a, const Timestamp& b) {
 
 absl::Status InteractionQueries::AwaitToken(const std::string& token,
                                             const rpc::CallContext& call) const {
-  return query::AwaitConsistencyToken(views_runner_, token, call, options_.max_consistency_wait);
+  return query::AwaitConsistencyToken(
+      views_runner_, {readmodel::interaction::kFoldName, readmodel::customer::kFoldName}, token,
+      call, options_.max_consistency_wait);
 }
 
 absl::Status InteractionQueries::CheckCustomer(absl::string_view id,

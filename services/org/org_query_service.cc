@@ -12,6 +12,7 @@
 #include "domain/org/org_names.h"
 #include "google/protobuf/util/time_util.h"
 #include "google/rpc/error_details.pb.h"
+#include "readmodel/org/org_view_keys.h"
 #include "services/org/org_chart.h"
 #include "services/query/page_token.h"
 #include "services/query/query_support.h"
@@ -33,7 +34,8 @@ OrgQueries::OrgQueries(const kv::KvStore* views, fold::FoldRunner* views_runner,
     : views_(views), views_runner_(views_runner), clock_(clock), options_(options) {}
 
 absl::Status OrgQueries::AwaitToken(const std::string& token, const rpc::CallContext& call) const {
-  return query::AwaitConsistencyToken(views_runner_, token, call, options_.max_consistency_wait);
+  return query::AwaitConsistencyToken(views_runner_, {readmodel::org::kFoldName}, token, call,
+                                      options_.max_consistency_wait);
 }
 
 absl::StatusOr<crm::v1::Department> OrgQueries::GetDepartment(

@@ -18,8 +18,19 @@ absl::StatusOr<size_t> PageSize(int32_t requested, int32_t default_size) {
   return std::min(requested, kMaxPageSize);
 }
 
-absl::Status AwaitConsistencyToken(fold::FoldRunner* runner, const std::string& token,
-                                   const rpc::CallContext& call, absl::Duration max_wait) {
+absl::Status AwaitConsistencyToken(fold::FoldRunner* runner,
+                                   std::initializer_list<absl::string_view> folds,
+                                   const std::string& token, const rpc::CallContext& call,
+                                   absl::Duration max_wait) {
+  for (absl::string_view fold : folds) {
+    absl::Status serving = runner->Serving(fold);
+    if (absl::IsUnavailable(serving)) {
+      return status::Error(absl::StatusCode::kUnavailable,
+                           absl::StrCat("this view is being rebuilt: ", serving.message()),
+                           "VIEW_REBUILDING", {{"fold", std::string(fold)}});
+    }
+    if (!serving.ok()) return absl::InternalError(serving.message());
+  }
   if (token.empty()) return absl::OkStatus();
   CRM_ASSIGN_OR_RETURN(eventlog::PositionMap positions, eventlog::DecodeConsistencyToken(token));
   const absl::Time deadline = std::min(call.deadline, absl::Now() + max_wait);

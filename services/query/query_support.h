@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <string>
 
@@ -25,12 +26,16 @@ inline constexpr int32_t kMaxPageSize = 1000;
 // INVALID_ARGUMENT naming page_size if negative.
 absl::StatusOr<size_t> PageSize(int32_t requested, int32_t default_size);
 
-// Waits until `runner` has applied the position named by `token` (empty: no wait), within the
-// call's deadline and at most `max_wait`. INVALID_ARGUMENT naming consistency_token for a
-// malformed token, DEADLINE_EXCEEDED (reason CONSISTENCY_WAIT_EXCEEDED) if not reached in time,
-// UNAVAILABLE if the runner stopped.
-absl::Status AwaitConsistencyToken(fold::FoldRunner* runner, const std::string& token,
-                                   const rpc::CallContext& call, absl::Duration max_wait);
+// What every query does first: UNAVAILABLE (reason VIEW_REBUILDING, safe to retry) while one of
+// `folds` (the folds of `runner` whose keys the query reads) is being refolded after a version
+// change; else waits until `runner` has applied the position named by `token` (empty: no wait),
+// within the call's deadline and at most `max_wait`. INVALID_ARGUMENT naming consistency_token
+// for a malformed token, DEADLINE_EXCEEDED (reason CONSISTENCY_WAIT_EXCEEDED) if not reached in
+// time, UNAVAILABLE if the runner stopped.
+absl::Status AwaitConsistencyToken(fold::FoldRunner* runner,
+                                   std::initializer_list<absl::string_view> folds,
+                                   const std::string& token, const rpc::CallContext& call,
+                                   absl::Duration max_wait);
 
 // NOT_FOUND "<name> does not exist" with ErrorInfo `reason` (metadata name) and a ResourceInfo of
 // `resource_type` (e.g. "crm.v1.Complaint").

@@ -4,13 +4,15 @@
 #include "common/base/status_macros.h"
 #include "common/status/errors.h"
 #include "domain/customer/customer_aggregate.h"
+#include "readmodel/segment/segment_keys.h"
 #include "services/query/query_support.h"
 
 namespace crm::services::segment {
 
 absl::Status SegmentQueries::AwaitToken(const std::string& token,
                                         const rpc::CallContext& call) const {
-  return query::AwaitConsistencyToken(views_runner_, token, call, options_.max_consistency_wait);
+  return query::AwaitConsistencyToken(views_runner_, {readmodel::segment::kFoldName}, token, call,
+                                      options_.max_consistency_wait);
 }
 
 absl::StatusOr<crm::v1::CustomerValue> SegmentQueries::GetCustomerValue(

@@ -28,6 +28,9 @@ constexpr absl::Duration kTimeout = absl::Seconds(30);
 // is >= fail_from fail with UNAVAILABLE, as do the first fail_times attempts.
 class CountingFold : public Fold {
  public:
+  std::string name() const override { return "counting"; }
+  int64_t version() const override { return 1; }
+  std::vector<std::string> prefixes() const override { return {""}; }
   absl::Status Apply(const LogRecord& record, kv::KvBatch& batch) override {
     ++attempts;
     int value = -1;
@@ -69,6 +72,44 @@ class CountingFold : public Fold {
  private:
   mutable absl::Mutex mu_;
   int64_t failures_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+// Counts records under its own prefix ("<prefix>count/<key>", "<prefix>total"), like
+// CountingFold, as fold `name` at `version`. While `hold` is set it fails with UNAVAILABLE (a
+// fold that cannot advance); records >= fail_from fail too.
+class PrefixFold : public Fold {
+ public:
+  PrefixFold(std::string name, std::string prefix, int64_t version)
+      : name_(std::move(name)), prefix_(std::move(prefix)), version_(version) {}
+  std::string name() const override { return name_; }
+  int64_t version() const override { return version_; }
+  std::vector<std::string> prefixes() const override { return {prefix_}; }
+  absl::Status Apply(const LogRecord& record, kv::KvBatch& batch) override {
+    ++attempts;
+    int value = -1;
+    if (!absl::SimpleAtoi(record.value, &value)) value = -1;
+    if (hold.load() || value >= fail_from.load()) return absl::UnavailableError("held");
+    for (const std::string& key :
+         {absl::StrCat(prefix_, "count/", record.key), absl::StrCat(prefix_, "total")}) {
+      auto current = batch.Get(key);
+      if (!current.ok()) return current.status();
+      int64_t n = 0;
+      if (current->has_value() && !absl::SimpleAtoi(**current, &n)) {
+        return absl::InternalError("bad counter");
+      }
+      batch.Put(key, absl::StrCat(n + 1));
+    }
+    return absl::OkStatus();
+  }
+
+  std::atomic<bool> hold{false};
+  std::atomic<int> fail_from{std::numeric_limits<int>::max()};
+  std::atomic<int64_t> attempts{0};
+
+ private:
+  const std::string name_;
+  const std::string prefix_;
+  const int64_t version_;
 };
 
 class FoldRunnerTest : public ::testing::Test {
@@ -121,6 +162,39 @@ class FoldRunnerTest : public ::testing::Test {
     return total;
   }
 
+  // Every key and value under `prefix` in `store`.
+  static std::map<std::string, std::string> Dump(const kv::KvStore& store,
+                                                 absl::string_view prefix) {
+    std::map<std::string, std::string> out;
+    EXPECT_TRUE(store
+                    .ScanPrefix(prefix, "", 0,
+                                [&](absl::string_view k, absl::string_view v) {
+                                  out.emplace(k, v);
+                                  return true;
+                                })
+                    .ok());
+    return out;
+  }
+
+  // What `fold` alone writes over `log` into a fresh store.
+  std::map<std::string, std::string> FreshFold(eventlog::EventLog& log, Fold& fold,
+                                               absl::string_view prefix) {
+    auto fresh = kv::KvStore::Open((dir_ / absl::StrCat("fresh-", fold.name())).string());
+    EXPECT_TRUE(fresh.ok()) << fresh.status();
+    FoldRunner runner(&log, fresh->get(), &fold, {.name = "fresh"});
+    EXPECT_TRUE(runner.CatchUp().ok());
+    return Dump(**fresh, prefix);
+  }
+
+  // Polls (no fixed sleep) until `fold` serves, or fails the test at the deadline.
+  static void AwaitServing(const FoldRunner& runner, absl::string_view fold) {
+    const absl::Time deadline = absl::Now() + kTimeout;
+    while (!runner.Serving(fold).ok() && absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(1));
+    }
+    ASSERT_TRUE(runner.Serving(fold).ok()) << runner.Serving(fold);
+  }
+
   std::filesystem::path dir_;
   std::unique_ptr<kv::KvStore> store_;
 };
@@ -137,7 +211,7 @@ TEST_F(FoldRunnerTest, AppliesEveryRecordAndStoresPositions) {
   for (const auto& [key, n] : counts) EXPECT_EQ(Counter(absl::StrCat("count/", key)), n) << key;
   EXPECT_EQ(Counter("total"), 50);
   for (int32_t p = 0; p < 3; ++p) {
-    auto stored = store_->Get(absl::StrCat(FoldRunner::kReservedPrefix, "pos/", p));
+    auto stored = store_->Get(absl::StrCat(FoldRunner::kReservedPrefix, "counting/pos/", p));
     ASSERT_TRUE(stored.ok());
     ASSERT_TRUE(stored->has_value());
     EXPECT_EQ(**stored, absl::StrCat(*log.EndOffset(p) - 1));
@@ -210,15 +284,15 @@ TEST_F(FoldRunnerTest, DeadLetterIsRecordedAndRunnerContinues) {
 
   std::vector<std::pair<std::string, std::string>> dead;
   ASSERT_TRUE(store_
-                  ->ScanPrefix(absl::StrCat(FoldRunner::kReservedPrefix, "dead/"), "", 0,
+                  ->ScanPrefix(absl::StrCat(FoldRunner::kReservedPrefix, "counting/dead/"), "", 0,
                                [&](absl::string_view k, absl::string_view v) {
                                  dead.emplace_back(k, v);
                                  return true;
                                })
                   .ok());
   ASSERT_EQ(dead.size(), 1u);
-  EXPECT_EQ(dead[0].first,
-            absl::StrCat(FoldRunner::kReservedPrefix, "dead/0000000000/00000000000000000001"));
+  EXPECT_EQ(dead[0].first, absl::StrCat(FoldRunner::kReservedPrefix,
+                                        "counting/dead/0000000000/00000000000000000001"));
   EXPECT_EQ(dead[0].second, std::string("cannot decode\0bad", 17));
 
   // The runner keeps going after the dead letter.
@@ -302,6 +376,144 @@ TEST_F(FoldRunnerTest, StartTwiceFails) {
   FoldRunner runner(&log, store_.get(), &fold, {});
   ASSERT_TRUE(runner.Start().ok());
   EXPECT_EQ(runner.Start().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+// A fold whose version changed is cleared and refolds from the start by itself, while the other
+// fold keeps serving and advancing (and is not refolded); it ends as a fresh fold would.
+TEST_F(FoldRunnerTest, ChangedVersionRefoldsOnlyThatFoldWhileTheOtherServes) {
+  eventlog::InMemoryEventLog log(2);
+  std::map<std::string, int> counts;
+  AppendRecords(log, 40, 5, counts);
+  {
+    PrefixFold a("a", "a/", 1), b("b", "b/", 1);
+    FoldRunner runner(&log, store_.get(), std::vector<Fold*>{&a, &b}, {.max_batch = 64});
+    ASSERT_TRUE(runner.CatchUp().ok());
+    EXPECT_EQ(b.attempts.load(), 40);
+  }
+  PrefixFold a("a", "a/", 1), b("b", "b/", 2);
+  b.hold = true;  // b cannot advance until released
+  FoldRunner runner(&log, store_.get(), std::vector<Fold*>{&a, &b}, {.max_batch = 64});
+  ASSERT_TRUE(runner.CatchUp().ok());
+  EXPECT_EQ(a.attempts.load(), 0);           // a was caught up already
+  EXPECT_TRUE(Dump(*store_, "b/").empty());  // b's old keys are gone
+  EXPECT_EQ(Counter("a/total"), 40);
+  ASSERT_TRUE(runner.Start().ok());
+  EXPECT_TRUE(runner.Serving("a").ok());
+  EXPECT_EQ(runner.Serving("b").code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(runner.Serving("nope").code(), absl::StatusCode::kInvalidArgument);
+
+  AppendRecords(log, 10, 5, counts, /*first=*/40);
+  ASSERT_TRUE(runner.WaitFor(EndPositions(log), absl::Now() + kTimeout).ok());
+  EXPECT_EQ(Counter("a/total"), 50);
+  EXPECT_EQ(a.attempts.load(), 10);
+  EXPECT_EQ(runner.Serving("b").code(), absl::StatusCode::kUnavailable);
+  std::vector<FoldRunner::FoldStats> stats = runner.Stats();
+  ASSERT_EQ(stats.size(), 2u);
+  EXPECT_EQ(stats[1].name, "b");
+  EXPECT_EQ(stats[1].version, 2);
+  EXPECT_TRUE(stats[1].refolding);
+  EXPECT_FALSE(stats[0].refolding);
+
+  b.hold = false;
+  AwaitServing(runner, "b");
+  AppendRecords(log, 5, 5, counts, /*first=*/50);
+  ASSERT_TRUE(runner.WaitFor(EndPositions(log), absl::Now() + kTimeout).ok());
+  runner.Stop();
+  EXPECT_EQ(Counter("a/total"), 55);
+  EXPECT_EQ(Counter("b/total"), 55);
+  for (const auto& [key, n] : counts) EXPECT_EQ(Counter(absl::StrCat("b/count/", key)), n) << key;
+  PrefixFold fresh("b", "b/", 2);
+  EXPECT_EQ(Dump(*store_, "b/"), FreshFold(log, fresh, "b/"));
+  auto meta = store_->Get(absl::StrCat(FoldRunner::kReservedPrefix, "b/meta"));
+  ASSERT_TRUE(meta.ok() && meta->has_value());
+  EXPECT_EQ(**meta, "version=2");
+}
+
+// Each fold's position is written in the batch of its own keys: after a crash mid-way, every
+// fold's counters match its stored position; a restart (with a new fold added on the existing
+// store, which refolds by itself) applies each record exactly once per fold.
+TEST_F(FoldRunnerTest, PositionsArePerFoldAndInTheBatchOfTheirKeys) {
+  eventlog::InMemoryEventLog log(2);
+  std::map<std::string, int> counts;
+  AppendRecords(log, 40, 5, counts);
+  {
+    PrefixFold a("a", "a/", 1), b("b", "b/", 1);
+    a.fail_from = 20;  // stuck on the batch holding record 20
+    FoldRunner runner(&log, store_.get(), std::vector<Fold*>{&a, &b}, {.max_batch = 3});
+    ASSERT_TRUE(runner.Start().ok());
+    const absl::Time deadline = absl::Now() + kTimeout;
+    while (a.attempts.load() < 25 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(1));
+  }  // destroyed mid-way, with a batch discarded
+  for (const std::string fold : {"a", "b"}) {
+    int64_t positions = 0;
+    for (int32_t p = 0; p < 2; ++p) {
+      auto stored = store_->Get(absl::StrCat(FoldRunner::kReservedPrefix, fold, "/pos/", p));
+      ASSERT_TRUE(stored.ok());
+      int64_t offset = -1;
+      if (stored->has_value()) ASSERT_TRUE(absl::SimpleAtoi(**stored, &offset));
+      positions += offset + 1;
+    }
+    EXPECT_EQ(positions, Counter(absl::StrCat(fold, "/total"))) << fold;
+    EXPECT_LT(positions, 40) << fold;
+  }
+
+  AppendRecords(log, 20, 5, counts, /*first=*/40);
+  PrefixFold a("a", "a/", 1), b("b", "b/", 1), c("c", "c/", 1);
+  FoldRunner runner(&log, store_.get(), std::vector<Fold*>{&a, &b, &c}, {.max_batch = 3});
+  ASSERT_TRUE(runner.CatchUp().ok());
+  ASSERT_TRUE(runner.Start().ok());
+  AwaitServing(runner, "c");
+  ASSERT_TRUE(runner.WaitFor(EndPositions(log), absl::Now() + kTimeout).ok());
+  for (const std::string fold : {"a", "b", "c"}) {
+    EXPECT_EQ(Counter(absl::StrCat(fold, "/total")), 60) << fold;
+    for (const auto& [key, n] : counts) {
+      EXPECT_EQ(Counter(absl::StrCat(fold, "/count/", key)), n) << fold << " " << key;
+    }
+  }
+}
+
+// A store of the layout before folds had their own positions: one shared position. The folds at
+// version 1 take it over (no refold); a fold at another version refolds.
+TEST_F(FoldRunnerTest, MigratesTheSharedPositionOfTheOldLayout) {
+  eventlog::InMemoryEventLog log(1);
+  std::map<std::string, int> counts;
+  AppendRecords(log, 30, 3, counts);
+  {
+    PrefixFold a("a", "a/", 1), b("b", "b/", 1);
+    FoldRunner runner(&log, store_.get(), std::vector<Fold*>{&a, &b}, {});
+    ASSERT_TRUE(runner.CatchUp().ok());
+  }
+  // Rewrite the runner's keys as the old runner kept them.
+  kv::KvBatch batch = store_->NewBatch();
+  for (const auto& [key, value] : Dump(*store_, FoldRunner::kReservedPrefix)) batch.Delete(key);
+  batch.Put(absl::StrCat(FoldRunner::kReservedPrefix, "pos/0"), "29");
+  ASSERT_TRUE(store_->Write(batch).ok());
+
+  AppendRecords(log, 10, 3, counts, /*first=*/30);
+  PrefixFold a("a", "a/", 1), b("b", "b/", 2);
+  FoldRunner runner(&log, store_.get(), std::vector<Fold*>{&a, &b}, {});
+  ASSERT_TRUE(runner.CatchUp().ok());
+  ASSERT_TRUE(runner.Start().ok());
+  AwaitServing(runner, "b");
+  ASSERT_TRUE(runner.WaitFor(EndPositions(log), absl::Now() + kTimeout).ok());
+  runner.Stop();
+  EXPECT_EQ(a.attempts.load(), 10);  // only the new records
+  EXPECT_EQ(Counter("a/total"), 40);
+  EXPECT_EQ(b.attempts.load(), 40);  // refolded from the start
+  EXPECT_EQ(Counter("b/total"), 40);
+  auto legacy = store_->Get(absl::StrCat(FoldRunner::kReservedPrefix, "pos/0"));
+  ASSERT_TRUE(legacy.ok());
+  EXPECT_FALSE(legacy->has_value());
+  EXPECT_EQ(**store_->Get(absl::StrCat(FoldRunner::kReservedPrefix, "a/pos/0")), "39");
+}
+
+TEST_F(FoldRunnerTest, RefusesFoldsThatShareKeys) {
+  eventlog::InMemoryEventLog log;
+  PrefixFold a("a", "a/", 1), b("b", "a/b/", 1), c("a", "c/", 1);
+  FoldRunner overlapping(&log, store_.get(), std::vector<Fold*>{&a, &b}, {});
+  EXPECT_EQ(overlapping.Start().code(), absl::StatusCode::kInvalidArgument);
+  FoldRunner same_name(&log, store_.get(), std::vector<Fold*>{&a, &c}, {});
+  EXPECT_EQ(same_name.CatchUp().code(), absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

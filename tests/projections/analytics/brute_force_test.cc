@@ -1038,19 +1038,6 @@ std::map<std::string, std::string> Dump(const kv::KvStore& store) {
 }
 
 // Both folds over one store, as the lead's composite runs them.
-class BothFolds final : public fold::Fold {
- public:
-  absl::Status Apply(const eventlog::LogRecord& record, kv::KvBatch& batch) override {
-    absl::Status a = analytics_.Apply(record, batch);
-    if (!a.ok()) return a;
-    return segment_.Apply(record, batch);
-  }
-
- private:
-  AnalyticsFold analytics_;
-  segment::SegmentFold segment_;
-};
-
 MATCHER_P(EqualsProto, expected, "") {
   std::string diff;
   google::protobuf::util::MessageDifferencer differencer;
@@ -1097,8 +1084,10 @@ class BruteForceTest : public ::testing::Test {
 
   std::unique_ptr<kv::KvStore> Fold(const std::string& name, size_t max_batch) {
     auto store = *kv::KvStore::Open((root_ / name).string());
-    BothFolds both;
-    fold::FoldRunner runner(&log_, store.get(), &both, {.name = name, .max_batch = max_batch});
+    AnalyticsFold analytics;
+    segment::SegmentFold segments;
+    fold::FoldRunner runner(&log_, store.get(), std::vector<fold::Fold*>{&analytics, &segments},
+                            {.name = name, .max_batch = max_batch});
     EXPECT_TRUE(runner.CatchUp().ok());
     EXPECT_EQ(runner.dead_letters(), 0);
     return store;

@@ -7,7 +7,6 @@
 #include "common/base/clock.h"
 #include "common/base/uuid.h"
 #include "common/eventlog/in_memory_event_log.h"
-#include "common/fold/composite_fold.h"
 #include "common/kv/kv_store.h"
 #include "crm/v1/org.pb.h"
 #include "gtest/gtest.h"

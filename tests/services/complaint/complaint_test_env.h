@@ -15,7 +15,6 @@
 #include "common/base/clock.h"
 #include "common/base/uuid.h"
 #include "common/eventlog/in_memory_event_log.h"
-#include "common/fold/composite_fold.h"
 #include "common/fold/fold_runner.h"
 #include "common/kv/kv_store.h"
 #include "crm/events/v1/envelope.pb.h"

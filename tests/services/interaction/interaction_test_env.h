@@ -13,7 +13,6 @@
 #include "common/base/clock.h"
 #include "common/base/uuid.h"
 #include "common/eventlog/in_memory_event_log.h"
-#include "common/fold/composite_fold.h"
 #include "common/fold/fold_runner.h"
 #include "common/kv/kv_store.h"
 #include "crm/events/v1/envelope.pb.h"
@@ -45,8 +44,10 @@ class InteractionTestEnv : public ::testing::Test {
     views_store_ = *kv::KvStore::Open((dir_ / "views").string());
     state_runner_ = std::make_unique<fold::FoldRunner>(&log_, state_store_.get(), &state_fold_,
                                                        fold::FoldRunner::Options{.name = "state"});
-    views_runner_ = std::make_unique<fold::FoldRunner>(&log_, views_store_.get(), &views_fold_,
-                                                       fold::FoldRunner::Options{.name = "views"});
+    views_runner_ = std::make_unique<fold::FoldRunner>(
+        &log_, views_store_.get(),
+        std::vector<fold::Fold*>{&customer_views_fold_, &interaction_views_fold_},
+        fold::FoldRunner::Options{.name = "views"});
     aggregate_state_ = std::make_unique<command::AggregateState>(state_store_.get());
     ASSERT_TRUE(state_runner_->Start().ok());
     ASSERT_TRUE(views_runner_->Start().ok());
@@ -168,7 +169,6 @@ class InteractionTestEnv : public ::testing::Test {
       {&InteractionKind(), &staff_kind_, &complaint_kind_, &customer::CustomerKind()}};
   projections::customer::CustomerViewFold customer_views_fold_;
   projections::interaction::InteractionViewFold interaction_views_fold_;
-  fold::CompositeFold views_fold_{{&customer_views_fold_, &interaction_views_fold_}};
   std::unique_ptr<kv::KvStore> state_store_;
   std::unique_ptr<kv::KvStore> views_store_;
   std::unique_ptr<fold::FoldRunner> state_runner_;

@@ -210,6 +210,54 @@ TEST_F(OrgCommandHandlerTest, CommandsAnswerWithTheNewStateOnTheOrgStream) {
   EXPECT_EQ(log_.PartitionOf(command::kOrgStreamKey), 0);
 }
 
+// A newer writer appended an event of a type this build does not know to departments/sales. The
+// command state and the view advance the department's version over it and count it; the next
+// command on the department decides on version 2 and appends version 3 (no version gap).
+TEST_F(OrgCommandHandlerTest, UnknownEventTypeKeepsTheVersionChain) {
+  auto created = CreateDepartment("sales", crm::v1::SALES);
+  ASSERT_TRUE(created.ok()) << created.status();
+
+  EventEnvelope future;
+  future.set_event_id(base::NewUuid());
+  future.set_aggregate("departments/sales");
+  future.set_aggregate_version(2);
+  future.set_event_type("crm.events.v1.DepartmentMovedToTheFuture");
+  future.set_schema_version(1);
+  *future.mutable_recorded_at() = Ts(clock_.Now());
+  // Its payload is a oneof field this build lacks: parsed, it is an unknown field.
+  future.GetReflection()->MutableUnknownFields(&future)->AddLengthDelimited(77, "whatever");
+  auto position = log_.Append(command::kOrgStreamKey, {{future.SerializeAsString(), {}}},
+                              absl::Now() + absl::Seconds(5));
+  ASSERT_TRUE(position.ok()) << position.status();
+  const eventlog::PositionMap at = {{position->partition, position->offset}};
+  ASSERT_TRUE(state_runner_->WaitFor(at, absl::Now() + absl::Seconds(10)).ok());
+  ASSERT_TRUE(views_runner_->WaitFor(at, absl::Now() + absl::Seconds(10)).ok());
+  EXPECT_EQ(state_fold_.unknown_records(), 1);
+  EXPECT_EQ(views_fold_.unknown_records(), 1);
+  EXPECT_EQ(state_runner_->dead_letters(), 0);
+  EXPECT_EQ(views_runner_->dead_letters(), 0);
+  EXPECT_EQ(state_runner_->Stats()[0].unknown_records, 1);
+
+  crm::v1::UpdateDepartmentRequest update;
+  update.mutable_department()->set_name("departments/sales");
+  update.mutable_department()->set_display_name("Sales and more");
+  update.set_etag("v2");
+  auto updated = handler_->UpdateDepartment(update, call_).Get();
+  ASSERT_TRUE(updated.ok()) << updated.status();
+  EXPECT_EQ(updated->department().version(), 3);
+  EXPECT_EQ(updated->department().display_name(), "Sales and more");
+  EXPECT_EQ(ReadAll().back().aggregate_version(), 3);
+
+  crm::v1::GetDepartmentRequest get;
+  get.set_name("departments/sales");
+  get.set_consistency_token(updated->consistency_token());
+  auto view = queries_->GetDepartment(get, call_);
+  ASSERT_TRUE(view.ok()) << view.status();
+  EXPECT_EQ(view->version(), 3);
+  EXPECT_EQ(view->display_name(), "Sales and more");
+  EXPECT_EQ(views_runner_->dead_letters(), 0);
+}
+
 TEST_F(OrgCommandHandlerTest, UpdateAndDeactivate) {
   BuildOrg();
   crm::v1::UpdateStaffRequest update;
