@@ -102,10 +102,19 @@ absl::StatusOr<std::unique_ptr<CommandSide>> CommandSide::Create(eventlog::Event
   }
   spdlog::info("complaint SLA policy {}", domain::complaint::FormatSlaPolicy(*policy));
   return std::unique_ptr<CommandSide>(
-      new CommandSide(std::make_unique<Parts>(log, store, executor, options, *policy)));
+      new CommandSide(log, std::make_unique<Parts>(log, store, executor, options, *policy)));
 }
 
-CommandSide::CommandSide(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
+CommandSide::CommandSide(eventlog::EventLog* log, std::unique_ptr<Parts> parts)
+    : log_(log), parts_(std::move(parts)) {
+  // A command's own events reach its state as soon as its transaction committed, without
+  // waiting for the reader (Kafka); the reader still applies everything else.
+  log_->SetCommitListener(
+      [runner = &parts_->runner](const std::vector<eventlog::LogRecord>& records,
+                                 const std::map<int32_t, int64_t>& after) {
+        runner->OfferCommitted(records, after);
+      });
+}
 CommandSide::~CommandSide() { Stop(); }
 
 absl::Status CommandSide::CatchUp() { return parts_->runner.CatchUp(); }
@@ -117,6 +126,7 @@ absl::Status CommandSide::Start() {
 }
 
 void CommandSide::Stop() {
+  log_->SetCommitListener(nullptr);
   parts_->sla_watcher.Stop();
   parts_->runner.Stop();         // fails the commands still waiting for the state
   parts_->continuations.Stop();  // and answers them, while the handlers are still there

@@ -50,7 +50,8 @@ class CommandSide {
 
  private:
   struct Parts;
-  explicit CommandSide(std::unique_ptr<Parts> parts);
+  CommandSide(eventlog::EventLog* log, std::unique_ptr<Parts> parts);
+  eventlog::EventLog* const log_;
   std::unique_ptr<Parts> parts_;
 };
 

@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "common/eventlog/embedded_event_log.h"
 #include "common/kafka/kafka_event_log.h"
 #include "common/log/log.h"
@@ -70,6 +71,12 @@ void AddFlags(CLI::App& app, Config& config, const std::vector<std::string>& eng
                  "Partitions of topics this process creates")
       ->envname("CRM_KAFKA_PARTITIONS")
       ->check(CLI::Range(1, 10000));
+  app.add_option("--kafka-writers", config.kafka_writers,
+                 "crm-command: transactional writers the partitions are divided among "
+                 "(partition p: writer p % N; 0: one per partition); one transaction spans a "
+                 "writer's partitions; at most N replicas. Fixed for a deployment (docs/kafka.md)")
+      ->envname("CRM_KAFKA_WRITERS")
+      ->check(CLI::Range(0, 10000));
   app.add_option("--kafka-replication-factor", config.kafka_replication_factor,
                  "Replication factor of topics this process creates")
       ->envname("CRM_KAFKA_REPLICATION_FACTOR")
@@ -125,6 +132,9 @@ void Init(const Config& config) {
   }
   sigset_t signals = StopSignals();
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // Debian's Abseil is built without NDEBUG, so every absl::Mutex lock would also update a
+  // lock-order graph (deadlock detection, a few per cent of a busy process). The tests keep it.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 }
 
 std::string CustomerTopic(const Config& config) {
@@ -150,6 +160,7 @@ absl::StatusOr<std::unique_ptr<eventlog::EventLog>> OpenEventLog(const Config& c
   options.client_id = group;
   if (writer) {
     options.transactional_id_prefix = absl::StrCat(config.kafka_topic_prefix, ".writer");
+    options.writers = config.kafka_writers;
     options.replica_index = config.replica_index;
     options.replica_count = config.peers.empty() ? 1 : static_cast<int32_t>(config.peers.size());
   }

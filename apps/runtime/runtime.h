@@ -38,6 +38,7 @@ struct Config {
   std::string kafka_brokers = "127.0.0.1:9092";
   std::string kafka_topic_prefix = "crm";
   int kafka_partitions = 6;
+  int kafka_writers = 1;  // transactional writers the partitions are divided among; 0: one each
   int kafka_replication_factor = 1;
   int64_t kafka_retention_ms = -1;
   int kafka_delivery_timeout_ms = 15000;

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -98,6 +99,22 @@ class EventLog {
 
   // The partition every record of `key` lands in.
   virtual int32_t PartitionOf(absl::string_view key) const = 0;
+
+  // The writer that appends to `partition`: partitions of one writer are written in shared
+  // transactions, by one process at a time, so streams on them are owned by the same command
+  // replica (writer % replicas). Logs without fenced writers: the partition itself.
+  virtual int32_t WriterOf(int32_t partition) const { return partition; }
+
+  // Told by a log whose partitions each have one fenced writer (Kafka with transactions) after
+  // each of this process's transactions committed, on the writer's thread, before its appends
+  // are answered: the committed records with their positions, and `after`: per partition, the
+  // offset of the writer's previous committed record there (partitions where the writer does
+  // not know it, e.g. its first transaction or after a failure, are left out, records too).
+  // For FoldRunner::OfferCommitted. Thread-safe; replacing (or clearing, with nullptr) waits for
+  // a call in progress. Other logs never call it.
+  using CommitListener = std::function<void(const std::vector<LogRecord>& records,
+                                            const std::map<int32_t, int64_t>& after)>;
+  virtual void SetCommitListener(CommitListener listener) {}
 
   // After an Append that failed with an unknown outcome (its records may still land), waits
   // until the outcome of every earlier Append of `key`'s partition is final, so that EndOffset

@@ -326,6 +326,21 @@ absl::StatusOr<size_t> FoldRunner::ApplyOnce(Pass& pass, absl::Time deadline) {
       return 0;
     }
   }
+  {
+    absl::MutexLock apply(&apply_mu_);
+    CRM_RETURN_IF_ERROR(ApplyRecords(pass, pass.pending));  // on error pending is retried
+  }
+  const size_t count = pass.pending.size();
+  {
+    absl::MutexLock lock(&mu_);
+    advance_passed();
+  }
+  pass.pending.clear();
+  if (pass.serving) NotifyWaiters();
+  return count;
+}
+
+absl::Status FoldRunner::ApplyRecords(Pass& pass, const std::vector<eventlog::LogRecord>& records) {
   // The pass's folds, with their positions. Only the applying thread changes who is in a pass.
   std::vector<Entry*> members;
   std::vector<eventlog::PositionMap> applied;
@@ -345,7 +360,7 @@ absl::StatusOr<size_t> FoldRunner::ApplyOnce(Pass& pass, absl::Time deadline) {
   };
   std::vector<Dead> dead;
   kv::KvBatch batch = store_->NewBatch();
-  for (const eventlog::LogRecord& record : pass.pending) {
+  for (const eventlog::LogRecord& record : records) {
     const eventlog::LogPosition& pos = record.position;
     for (size_t i = 0; i < members.size(); ++i) {
       auto it = applied[i].find(pos.partition);
@@ -356,7 +371,7 @@ absl::StatusOr<size_t> FoldRunner::ApplyOnce(Pass& pass, absl::Time deadline) {
         batch.Put(DeadLetterKey(member.fold->name(), pos), DeadLetterValue(status, record));
         dead.push_back({&member, &record, std::string(status.message())});
       } else if (!status.ok()) {
-        return status;  // The batch is discarded; pending is retried.
+        return status;  // The batch is discarded.
       }
       applied[i][pos.partition] = pos.offset;
       written[i][pos.partition] = pos.offset;
@@ -378,25 +393,52 @@ absl::StatusOr<size_t> FoldRunner::ApplyOnce(Pass& pass, absl::Time deadline) {
                   d.record->position.partition, d.record->position.offset, d.message);
     ++d.entry->dead_letters;
   }
-  const size_t count = pass.pending.size();
+  absl::MutexLock lock(&mu_);
+  for (size_t i = 0; i < members.size(); ++i) {
+    for (const auto& [partition, offset] : written[i]) {
+      int64_t& last = members[i]->applied[partition];
+      last = std::max(last, offset);
+    }
+  }
+  eventlog::PositionMap& position = pass.serving ? applied_ : pass.position;
+  for (const eventlog::LogRecord& record : records) {
+    int64_t& last = position[record.position.partition];
+    last = std::max(last, record.position.offset);
+  }
+  return absl::OkStatus();
+}
+
+bool FoldRunner::OfferCommitted(const std::vector<eventlog::LogRecord>& records,
+                                const eventlog::PositionMap& after) {
+  if (records.empty()) return false;
+  absl::MutexLock apply(&apply_mu_);
   {
     absl::MutexLock lock(&mu_);
-    for (size_t i = 0; i < members.size(); ++i) {
-      for (const auto& [partition, offset] : written[i]) {
-        int64_t& last = members[i]->applied[partition];
-        last = std::max(last, offset);
+    if (stopping_ || !running_) return false;
+    // Every serving fold must have applied everything up to `after` in each partition: then
+    // nothing committed lies between what it has and these records.
+    bool any_serving = false;
+    for (const auto& entry : entries_) {
+      if (entry->refolding) continue;
+      any_serving = true;
+      for (const auto& [partition, offset] : after) {
+        auto it = entry->applied.find(partition);
+        if (it == entry->applied.end() || it->second < offset) return false;
       }
     }
-    eventlog::PositionMap& position = pass.serving ? applied_ : pass.position;
-    for (const eventlog::LogRecord& record : pass.pending) {
-      int64_t& last = position[record.position.partition];
-      last = std::max(last, record.position.offset);
+    if (!any_serving) return false;
+    for (const eventlog::LogRecord& record : records) {
+      auto it = after.find(record.position.partition);
+      if (it == after.end() || record.position.offset <= it->second) return false;
     }
-    advance_passed();
   }
-  pass.pending.clear();
-  if (pass.serving) NotifyWaiters();
-  return count;
+  if (absl::Status s = ApplyRecords(serving_, records); !s.ok()) {
+    spdlog::warn("fold {}: committed records not applied early ({}); the reader applies them",
+                 options_.name, s.ToString());
+    return false;
+  }
+  NotifyWaiters();
+  return true;
 }
 
 bool FoldRunner::AnyRefolding() const {
@@ -405,6 +447,7 @@ bool FoldRunner::AnyRefolding() const {
 }
 
 absl::Status FoldRunner::JoinIfCaughtUp() {
+  absl::MutexLock apply(&apply_mu_);
   std::vector<Entry*> joining;
   {
     absl::MutexLock lock(&mu_);
@@ -452,6 +495,10 @@ absl::Status FoldRunner::Start() {
     refold_.reader.reset();
   }
   CRM_RETURN_IF_ERROR(OpenPass(serving_));
+  {
+    absl::MutexLock lock(&mu_);
+    running_ = true;
+  }
   thread_ = std::thread(&FoldRunner::Run, this);
   return absl::OkStatus();
 }
@@ -460,6 +507,7 @@ void FoldRunner::Stop() {
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
+    running_ = false;
     if (serving_.reader != nullptr) serving_.reader->Close();
     if (refold_.reader != nullptr) refold_.reader->Close();
   }

@@ -132,6 +132,18 @@ class FoldRunner {
   // 200 ms), UNAVAILABLE if the runner stops first.
   base::Future<base::Done> WhenApplied(const eventlog::PositionMap& positions, absl::Time deadline);
 
+  // Records the log's writer knows are committed, applied now instead of when the reader
+  // reaches them (the reader later skips them, as already applied), so that a command's own
+  // events are in the command state as soon as its transaction committed. Applied only when
+  // every serving fold has applied everything up to `after` (partition -> offset of the last
+  // record the writer committed before these) in each partition the records are in, so nothing
+  // committed lies between; otherwise (or if the write fails) nothing happens and the reader
+  // applies them as usual. Returns whether they were applied. Only for a log with a single
+  // writer per partition (a fenced writer's own records). Thread-safe; runs the folds on the
+  // calling thread.
+  bool OfferCommitted(const std::vector<eventlog::LogRecord>& records,
+                      const eventlog::PositionMap& after);
+
   // partition -> last offset the serving folds applied (-1 if none).
   eventlog::PositionMap Applied() const;
 
@@ -187,6 +199,10 @@ class FoldRunner {
   // Reads up to max_batch records and applies them to the pass's folds in one write. Returns
   // records applied.
   absl::StatusOr<size_t> ApplyOnce(Pass& pass, absl::Time deadline);
+  // Applies `records` to the pass's folds (each skips what it has) in one write, and advances
+  // the pass's position over them.
+  absl::Status ApplyRecords(Pass& pass, const std::vector<eventlog::LogRecord>& records)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(apply_mu_);
   // If the refold pass has caught up with the serving pass, its folds join it.
   absl::Status JoinIfCaughtUp();
   bool AnyRefolding() const;
@@ -198,9 +214,13 @@ class FoldRunner {
   std::vector<std::unique_ptr<Entry>> entries_;
   const Options options_;
 
+  // Serializes the writes of the serving pass (the runner's thread) with OfferCommitted.
+  // Acquired before mu_.
+  absl::Mutex apply_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   mutable absl::Mutex mu_;
   eventlog::PositionMap applied_ ABSL_GUARDED_BY(mu_);  // the serving pass's position
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool running_ ABSL_GUARDED_BY(mu_) = false;  // Start()ed and not stopped
   std::vector<Waiter> waiters_ ABSL_GUARDED_BY(mu_);
   // Used by the applying thread; their readers are opened and dropped under mu_ so that Stop can
   // close them from another thread.

@@ -2,6 +2,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include <algorithm>
 #include <atomic>
 #include <deque>
 #include <map>
@@ -85,6 +86,7 @@ struct Pending {
   int remaining ABSL_GUARDED_BY(mu) = 0;
   absl::Status status ABSL_GUARDED_BY(mu);
   LogPosition last ABSL_GUARDED_BY(mu);
+  std::vector<int64_t> offsets ABSL_GUARDED_BY(mu);  // of the delivered records, as reported
   int32_t partition = -1;
 };
 
@@ -198,32 +200,38 @@ class KafkaReader final : public LogReader {
 
 }  // namespace
 
-// The transactional producer of one owned partition. Transactions on it are serialized by mu.
-// One Append waiting for its partition's next transaction (group commit).
+// One Append waiting for its writer's next transaction (group commit).
 struct QueuedAppend {
+  int32_t partition = 0;
   std::string key;
   std::vector<AppendValue> values;
   absl::Time deadline;
   base::Promise<LogPosition> promise;
 };
 
-struct PartitionWriter {
+// One owned writer: a transactional producer for a fixed set of partitions. Transactions on it
+// are serialized by mu.
+struct TxnWriter {
+  int32_t index = 0;  // the writer's number; its partitions p have p % writers == index
   rd_kafka_t* producer = nullptr;
-  // Appends waiting for a transaction, in arrival order. The partition's writer thread takes
-  // every append queued (up to a bound) into one transaction and answers them all: leveldb's
-  // group commit, per partition, with nobody else's thread waiting.
+  // Appends waiting for a transaction, in arrival order. The writer's thread takes every append
+  // queued (up to a bound) into one transaction and answers them all: leveldb's group commit,
+  // per writer, with nobody else's thread waiting.
   absl::Mutex queue_mu;
   std::deque<std::unique_ptr<QueuedAppend>> queue ABSL_GUARDED_BY(queue_mu);
   bool stopping ABSL_GUARDED_BY(queue_mu) = false;
   std::thread thread;
   absl::Mutex mu;
-  bool fenced ABSL_GUARDED_BY(mu) = false;  // another process took the partition
+  bool fenced ABSL_GUARDED_BY(mu) = false;  // another process took the writer
   bool broken ABSL_GUARDED_BY(mu) = false;  // a fatal producer error: start a new producer
   // A commit or abort that failed without a final answer (e.g. timed out while the broker was
   // away). librdkafka lets only that same call be resumed, so it is remembered here.
   enum class Unfinished { kNone, kCommit, kAbort };
   Unfinished unfinished ABSL_GUARDED_BY(mu) = Unfinished::kNone;
-  ~PartitionWriter() {
+  // partition -> offset of the last record this producer committed there, while known (cleared
+  // by any failure): the `after` of EventLog::CommitListener.
+  std::map<int32_t, int64_t> last_committed ABSL_GUARDED_BY(mu);
+  ~TxnWriter() {
     if (producer != nullptr) rd_kafka_destroy(producer);
   }
 };
@@ -242,8 +250,7 @@ bool IsFenced(const rd_kafka_error_t* error) {
 
 // Records what a transactional error means for the writer: fenced for good, or a producer that a
 // fatal error made unusable (replaced on the next use).
-void NoteFailure(PartitionWriter& w, const rd_kafka_error_t* error)
-    ABSL_EXCLUSIVE_LOCKS_REQUIRED(w.mu) {
+void NoteFailure(TxnWriter& w, const rd_kafka_error_t* error) ABSL_EXCLUSIVE_LOCKS_REQUIRED(w.mu) {
   if (IsFenced(error)) {
     w.fenced = true;
   } else if (rd_kafka_error_is_fatal(error)) {
@@ -263,8 +270,13 @@ struct KafkaEventLog::Impl {
   // isolation.level=read_uncommitted, which count records of transactions whose markers are not
   // written yet (the producer's own queries see the last stable offset).
   rd_kafka_t* uncommitted = nullptr;
-  std::map<int32_t, std::unique_ptr<PartitionWriter>> writers;  // transactional mode only
+  // Transactional mode only: the owned writers, and the owned partitions' writers.
+  std::map<int32_t, std::unique_ptr<TxnWriter>> writers;
+  std::map<int32_t, TxnWriter*> writer_of;
+  absl::Mutex listener_mu;  // held (shared) while the listener runs, so replacing it waits
+  EventLog::CommitListener commit_listener ABSL_GUARDED_BY(listener_mu);
   int32_t partitions = 0;
+  int32_t writer_count = 0;  // partitions are divided among this many writers (all replicas')
   std::atomic<bool> stopping{false};
   std::thread poller;
 
@@ -281,8 +293,9 @@ struct KafkaEventLog::Impl {
       absl::MutexLock lock(&pending->mu);
       if (m->err) {
         pending->status = KafkaError(m->err, "delivery");
-      } else if (m->offset >= pending->last.offset) {
-        pending->last = {m->partition, m->offset};
+      } else {
+        pending->offsets.push_back(m->offset);
+        if (m->offset >= pending->last.offset) pending->last = {m->partition, m->offset};
       }
       done = --pending->remaining == 0;
     }
@@ -292,13 +305,16 @@ struct KafkaEventLog::Impl {
     }
   }
 
-  // Creates the transactional producer of partition p and runs init_transactions, which fences
-  // every earlier producer with the same transactional id and aborts its open transaction.
-  absl::Status StartWriter(PartitionWriter& w, int32_t p, absl::Duration timeout)
+  // Creates the writer's transactional producer and runs init_transactions, which fences every
+  // earlier producer with the same transactional id and aborts its open transaction.
+  absl::Status StartWriter(TxnWriter& w, absl::Duration timeout)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(w.mu) {
     if (w.producer != nullptr) rd_kafka_destroy(w.producer);
     w.producer = nullptr;
-    const std::string txn_id = absl::StrCat(options.transactional_id_prefix, ".p", p);
+    const std::string txn_id =
+        writer_count == partitions
+            ? absl::StrCat(options.transactional_id_prefix, ".p", w.index)
+            : absl::StrCat(options.transactional_id_prefix, ".w", w.index, "-of-", writer_count);
     auto conf = MakeConf(
         options,
         {
@@ -329,7 +345,7 @@ struct KafkaEventLog::Impl {
       return TxnError(e, "init transactions for " + txn_id);
     }
     w.broken = false;
-    w.unfinished = PartitionWriter::Unfinished::kNone;
+    w.unfinished = TxnWriter::Unfinished::kNone;
     return absl::OkStatus();
   }
 
@@ -346,9 +362,9 @@ struct KafkaEventLog::Impl {
 };
 
 KafkaEventLog::KafkaEventLog(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {
-  for (auto& [partition, writer] : impl_->writers) {
-    PartitionWriter* w = writer.get();
-    w->thread = std::thread([this, w, p = partition] { RunWriter(*w, p); });
+  for (auto& [index, writer] : impl_->writers) {
+    TxnWriter* w = writer.get();
+    w->thread = std::thread([this, w] { RunWriter(*w); });
   }
 }
 
@@ -466,11 +482,31 @@ absl::StatusOr<std::unique_ptr<KafkaEventLog>> KafkaEventLog::Open(
       return absl::InvalidArgumentError(absl::StrCat(
           "replica index ", options.replica_index, " is not in [0, ", options.replica_count, ")"));
     }
-    for (int32_t p = options.replica_index; p < impl->partitions; p += options.replica_count) {
-      auto writer = std::make_unique<PartitionWriter>();
+    if (options.writers < 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("the writer count ", options.writers, " is negative"));
+    }
+    impl->writer_count = options.writers == 0 ? impl->partitions : options.writers;
+    if (impl->writer_count > impl->partitions) {
+      return absl::InvalidArgumentError(absl::StrCat("the writer count ", impl->writer_count,
+                                                     " exceeds the topic's ", impl->partitions,
+                                                     " partitions"));
+    }
+    if (options.replica_count > impl->writer_count) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(options.replica_count, " replicas but only ", impl->writer_count,
+                       " writers: some replicas would write nothing (raise the writer count)"));
+    }
+    for (int32_t index = options.replica_index; index < impl->writer_count;
+         index += options.replica_count) {
+      auto writer = std::make_unique<TxnWriter>();
+      writer->index = index;
       absl::MutexLock lock(&writer->mu);
-      CRM_RETURN_IF_ERROR(impl->StartWriter(*writer, p, timeout));
-      impl->writers[p] = std::move(writer);
+      CRM_RETURN_IF_ERROR(impl->StartWriter(*writer, timeout));
+      for (int32_t p = index; p < impl->partitions; p += impl->writer_count) {
+        impl->writer_of[p] = writer.get();
+      }
+      impl->writers[index] = std::move(writer);
     }
   }
 
@@ -550,8 +586,12 @@ absl::StatusOr<LogPosition> KafkaEventLog::Append(absl::string_view key,
   return pending->last;
 }
 
+int32_t KafkaEventLog::WriterOf(int32_t partition) const {
+  return impl_->writer_count == 0 ? partition : partition % impl_->writer_count;
+}
+
 bool KafkaEventLog::Writes(int32_t partition) const {
-  return impl_->writers.empty() || impl_->writers.count(partition) > 0;
+  return impl_->writers.empty() || impl_->writer_of.count(partition) > 0;
 }
 
 base::Future<LogPosition> KafkaEventLog::AppendAsync(absl::string_view key,
@@ -566,13 +606,14 @@ base::Future<LogPosition> KafkaEventLog::AppendTransactional(int32_t partition,
                                                              absl::string_view key,
                                                              std::vector<AppendValue> values,
                                                              absl::Time deadline) {
-  auto it = impl_->writers.find(partition);
-  if (it == impl_->writers.end()) {
+  auto it = impl_->writer_of.find(partition);
+  if (it == impl_->writer_of.end()) {
     return absl::FailedPreconditionError(
         absl::StrCat("partition ", partition, " is written by another replica"));
   }
-  PartitionWriter& w = *it->second;
+  TxnWriter& w = *it->second;
   auto queued = std::make_unique<QueuedAppend>();
+  queued->partition = partition;
   queued->key = std::string(key);
   queued->values = std::move(values);
   queued->deadline = deadline;
@@ -583,13 +624,13 @@ base::Future<LogPosition> KafkaEventLog::AppendTransactional(int32_t partition,
   return future;
 }
 
-void KafkaEventLog::RunWriter(PartitionWriter& w, int32_t partition) {
+void KafkaEventLog::RunWriter(TxnWriter& w) {
   for (;;) {
     std::vector<std::unique_ptr<QueuedAppend>> group;
     {
       absl::MutexLock lock(&w.queue_mu);
       w.queue_mu.Await(absl::Condition(
-          +[](PartitionWriter* pw) ABSL_EXCLUSIVE_LOCKS_REQUIRED(pw->queue_mu) {
+          +[](TxnWriter* pw) ABSL_EXCLUSIVE_LOCKS_REQUIRED(pw->queue_mu) {
             return pw->stopping || !pw->queue.empty();
           },
           &w));
@@ -628,20 +669,22 @@ void KafkaEventLog::RunWriter(PartitionWriter& w, int32_t partition) {
       deadline = std::max(deadline, q->deadline);
     }
     if (live.empty()) continue;
-    std::vector<absl::StatusOr<LogPosition>> results = CommitGroup(w, partition, live, deadline);
+    std::vector<absl::StatusOr<LogPosition>> results = CommitGroup(w, live, deadline);
     transactions_.fetch_add(1, std::memory_order_relaxed);
     for (size_t i = 0; i < live.size(); ++i) live[i]->promise.Set(std::move(results[i]));
   }
 }
 
 std::vector<absl::StatusOr<LogPosition>> KafkaEventLog::CommitGroup(
-    PartitionWriter& w, int32_t partition, const std::vector<QueuedAppend*>& group,
-    absl::Time deadline) {
+    TxnWriter& w, const std::vector<QueuedAppend*>& group, absl::Time deadline) {
   auto all = [&](absl::Status status) {
     return std::vector<absl::StatusOr<LogPosition>>(group.size(), status);
   };
   absl::MutexLock lock(&w.mu);
-  if (absl::Status s = ResolveLocked(w, partition, deadline); !s.ok()) return all(s);
+  // Known again only after a transaction that committed with every delivery report.
+  std::map<int32_t, int64_t> after;
+  after.swap(w.last_committed);  // restored below once this transaction committed
+  if (absl::Status s = ResolveLocked(w, deadline); !s.ok()) return all(s);
   if (rd_kafka_error_t* e = rd_kafka_begin_transaction(w.producer)) {
     NoteFailure(w, e);
     return all(TxnError(e, "begin transaction"));
@@ -649,7 +692,7 @@ std::vector<absl::StatusOr<LogPosition>> KafkaEventLog::CommitGroup(
   std::vector<std::shared_ptr<Pending>> pendings;
   for (QueuedAppend* q : group) {
     auto pending = std::make_shared<Pending>();
-    pending->partition = partition;
+    pending->partition = q->partition;
     {
       absl::MutexLock plock(&pending->mu);
       pending->remaining = static_cast<int>(q->values.size());
@@ -658,11 +701,11 @@ std::vector<absl::StatusOr<LogPosition>> KafkaEventLog::CommitGroup(
   }
   for (size_t i = 0; i < group.size(); ++i) {
     for (const auto& v : group[i]->values) {
-      rd_kafka_resp_err_t e =
-          ProduceOne(w.producer, impl_->options.topic, partition, group[i]->key, v, pendings[i]);
+      rd_kafka_resp_err_t e = ProduceOne(w.producer, impl_->options.topic, group[i]->partition,
+                                         group[i]->key, v, pendings[i]);
       if (e == RD_KAFKA_RESP_ERR_NO_ERROR) continue;
       if (rd_kafka_error_t* ae = rd_kafka_abort_transaction(w.producer, TimeoutMs(deadline))) {
-        w.unfinished = PartitionWriter::Unfinished::kAbort;  // resumed by the next Settle/Append
+        w.unfinished = TxnWriter::Unfinished::kAbort;  // resumed by the next Settle/Append
         rd_kafka_error_destroy(ae);
       }
       // The append that could not be produced gets its own error; the others of the group were
@@ -676,50 +719,92 @@ std::vector<absl::StatusOr<LogPosition>> KafkaEventLog::CommitGroup(
   if (rd_kafka_error_t* e = rd_kafka_commit_transaction(w.producer, TimeoutMs(deadline))) {
     NoteFailure(w, e);
     if (w.fenced) {
-      spdlog::error("partition {}: fenced by another writer; this replica no longer writes it",
-                    partition);
+      spdlog::error(
+          "writer {}: fenced by another process; this replica no longer writes its "
+          "partitions",
+          w.index);
     } else if (w.broken) {
-      spdlog::error("partition {}: fatal producer error; a new producer takes over", partition);
+      spdlog::error("writer {}: fatal producer error; a new producer takes over", w.index);
     } else if (rd_kafka_error_txn_requires_abort(e)) {
       if (rd_kafka_error_t* ae = rd_kafka_abort_transaction(w.producer, TimeoutMs(deadline))) {
-        w.unfinished = PartitionWriter::Unfinished::kAbort;
+        w.unfinished = TxnWriter::Unfinished::kAbort;
         rd_kafka_error_destroy(ae);
       }
     } else {
-      w.unfinished = PartitionWriter::Unfinished::kCommit;  // e.g. timed out: may yet succeed
+      w.unfinished = TxnWriter::Unfinished::kCommit;  // e.g. timed out: may yet succeed
     }
     return all(TxnError(e, "commit transaction"));
   }
   std::vector<absl::StatusOr<LogPosition>> out;
-  for (const auto& pending : pendings) {
-    absl::MutexLock plock(&pending->mu);
+  std::vector<LogRecord> committed;
+  bool complete = true;
+  for (size_t i = 0; i < pendings.size(); ++i) {
+    Pending& pending = *pendings[i];
+    absl::MutexLock plock(&pending.mu);
     // The commit flushed every record, so every delivery report has been served.
-    pending->mu.AwaitWithDeadline(
+    pending.mu.AwaitWithDeadline(
         absl::Condition(
             +[](Pending* p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(p->mu) { return p->remaining == 0; },
-            pending.get()),
+            &pending),
         absl::Now() + absl::Seconds(5));
-    if (pending->remaining > 0 || !pending->status.ok()) {
+    if (pending.remaining > 0 || !pending.status.ok() ||
+        pending.offsets.size() != group[i]->values.size()) {
       out.push_back(absl::InternalError("transaction committed but delivery reports are missing"));
-    } else {
-      out.push_back(pending->last);
+      complete = false;
+      continue;
     }
+    out.push_back(pending.last);
+    // An append's records are produced in order and delivered in order within a partition.
+    std::sort(pending.offsets.begin(), pending.offsets.end());
+    for (size_t r = 0; r < pending.offsets.size(); ++r) {
+      LogRecord record;
+      record.position = {pending.partition, pending.offsets[r]};
+      record.key = group[i]->key;
+      record.value = group[i]->values[r].value;
+      record.headers = group[i]->values[r].headers;
+      record.topic = impl_->options.topic;
+      committed.push_back(std::move(record));
+    }
+  }
+  if (!complete) return out;
+  w.last_committed = after;
+  for (const LogRecord& record : committed) {
+    int64_t& last = w.last_committed[record.position.partition];
+    last = std::max(last, record.position.offset);
+  }
+  absl::ReaderMutexLock listener_lock(&impl_->listener_mu);
+  if (impl_->commit_listener) {
+    // Only the partitions of this transaction whose previous commit is known.
+    std::erase_if(committed,
+                  [&](const LogRecord& r) { return !after.contains(r.position.partition); });
+    std::erase_if(after, [&](const auto& entry) {
+      return std::none_of(committed.begin(), committed.end(),
+                          [&](const LogRecord& r) { return r.position.partition == entry.first; });
+    });
+    std::sort(committed.begin(), committed.end(), [](const LogRecord& a, const LogRecord& b) {
+      return std::pair(a.position.partition, a.position.offset) <
+             std::pair(b.position.partition, b.position.offset);
+    });
+    if (!committed.empty()) impl_->commit_listener(committed, after);
   }
   return out;
 }
 
-absl::Status KafkaEventLog::ResolveLocked(PartitionWriter& w, int32_t partition,
-                                          absl::Time deadline) {
-  using Unfinished = PartitionWriter::Unfinished;
+void KafkaEventLog::SetCommitListener(CommitListener listener) {
+  absl::MutexLock lock(&impl_->listener_mu);
+  impl_->commit_listener = std::move(listener);
+}
+
+absl::Status KafkaEventLog::ResolveLocked(TxnWriter& w, absl::Time deadline) {
+  using Unfinished = TxnWriter::Unfinished;
   if (w.fenced) {
     return absl::UnavailableError(
-        "fenced: another replica now writes this partition (check replica indexes)");
+        "fenced: another replica now runs this partition's writer (check replica indexes)");
   }
   if (w.broken) {
     // A new producer with the same transactional id aborts whatever the old one left open.
-    CRM_RETURN_IF_ERROR(
-        impl_->StartWriter(w, partition, std::max(deadline - absl::Now(), absl::Seconds(1))));
-    spdlog::info("partition {}: new transactional producer after a fatal error", partition);
+    CRM_RETURN_IF_ERROR(impl_->StartWriter(w, std::max(deadline - absl::Now(), absl::Seconds(1))));
+    spdlog::info("writer {}: new transactional producer after a fatal error", w.index);
   }
   if (w.unfinished == Unfinished::kCommit) {
     // Resuming the commit completes it, or says it must be aborted.
@@ -748,9 +833,9 @@ absl::Status KafkaEventLog::ResolveLocked(PartitionWriter& w, int32_t partition,
 
 absl::Status KafkaEventLog::Settle(absl::string_view key, absl::Time deadline) {
   const int32_t partition = PartitionOf(key);
-  if (auto it = impl_->writers.find(partition); it != impl_->writers.end()) {
+  if (auto it = impl_->writer_of.find(partition); it != impl_->writer_of.end()) {
     absl::MutexLock lock(&it->second->mu);
-    CRM_RETURN_IF_ERROR(ResolveLocked(*it->second, partition, deadline));
+    CRM_RETURN_IF_ERROR(ResolveLocked(*it->second, deadline));
     // Every transaction of this partition's writer is final now (and none can begin while the
     // lock is held), but the coordinator writes the commit markers afterwards: until they are
     // written, the last stable offset (what EndOffset and read_committed readers see) stops

@@ -41,12 +41,19 @@ struct KafkaEventLogOptions {
   std::string group_id = "crm";
   // How long librdkafka keeps retrying a record before reporting it failed.
   absl::Duration delivery_timeout = absl::Seconds(30);
-  // Fenced single writers (crm-command replicas). When transactional_id_prefix is set, this
-  // process writes only the partitions p with p % replica_count == replica_index, each through
-  // its own transactional producer "<transactional_id_prefix>.p<p>". Starting that producer
-  // fences every earlier process that wrote the partition (a zombie replica): its transactions
-  // abort and it can append nothing more. Appends to other partitions are FAILED_PRECONDITION.
+  // Fenced single writers (crm-command replicas). When transactional_id_prefix is set, the
+  // partitions are divided among `writers` transactional writers (partition p belongs to writer
+  // p % writers; 0: one writer per partition) and this process runs the writers w with
+  // w % replica_count == replica_index, each with its own transactional producer
+  // "<transactional_id_prefix>.p<w>" (one writer per partition) or
+  // "<transactional_id_prefix>.w<w>-of-<writers>". Starting that producer fences every earlier
+  // process that ran the writer (a zombie replica): its transactions abort and it can append
+  // nothing more. Appends to partitions of other writers are FAILED_PRECONDITION.
+  // A writer's transaction spans its partitions: fewer writers make larger transactions (more
+  // commands per transaction), more writers allow more replicas. Like the partition count, the
+  // writer count is fixed for a deployment: change it only with every writer stopped.
   std::string transactional_id_prefix;
+  int32_t writers = 0;
   int32_t replica_index = 0;
   int32_t replica_count = 1;
   // Extra librdkafka properties for producer and consumers (name, value); they win.
@@ -81,11 +88,15 @@ class KafkaEventLog final : public EventLog {
   // transactional mode resolves a transaction whose commit had an unknown outcome.
   absl::Status Settle(absl::string_view key, absl::Time deadline) override;
 
+  int32_t WriterOf(int32_t partition) const override;
+  void SetCommitListener(CommitListener listener) override;
+
   // Whether this process writes `partition` (always true without transactional_id_prefix).
   bool Writes(int32_t partition) const;
 
-  // Transactional mode: appends to one partition that arrive while its transaction is in flight
-  // go together into the next one (group commit); each is answered once that one committed.
+  // Transactional mode: appends to one writer's partitions that arrive while its transaction is
+  // in flight go together into the next one (group commit); each is answered once that one
+  // committed.
   // Bounds of one transaction:
   static constexpr size_t kMaxRecordsPerTransaction = 1000;
   static constexpr size_t kMaxBytesPerTransaction = 4 << 20;
@@ -99,14 +110,13 @@ class KafkaEventLog final : public EventLog {
   base::Future<LogPosition> AppendTransactional(int32_t partition, absl::string_view key,
                                                 std::vector<AppendValue> values,
                                                 absl::Time deadline);
-  // The loop of a partition's writer thread: one transaction per group of queued appends.
-  void RunWriter(struct PartitionWriter& writer, int32_t partition);
+  // The loop of a writer's thread: one transaction per group of queued appends.
+  void RunWriter(struct TxnWriter& writer);
   // One transaction for a group of queued appends; a result per append, in order.
   std::vector<absl::StatusOr<LogPosition>> CommitGroup(
-      struct PartitionWriter& writer, int32_t partition,
-      const std::vector<struct QueuedAppend*>& group, absl::Time deadline);
-  absl::Status ResolveLocked(struct PartitionWriter& writer, int32_t partition,
-                             absl::Time deadline);
+      struct TxnWriter& writer, const std::vector<struct QueuedAppend*>& group,
+      absl::Time deadline);
+  absl::Status ResolveLocked(struct TxnWriter& writer, absl::Time deadline);
   std::unique_ptr<Impl> impl_;
   std::atomic<int64_t> transactions_{0};
 };

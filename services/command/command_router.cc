@@ -22,7 +22,7 @@ absl::Status CommandRouter::Validate() const {
 std::optional<std::string> CommandRouter::OwnerOf(absl::string_view customer_id) const {
   if (options_.peers.size() <= 1) return std::nullopt;
   const int32_t replicas = static_cast<int32_t>(options_.peers.size());
-  const int32_t owner = log_->PartitionOf(customer_id) % replicas;
+  const int32_t owner = log_->WriterOf(log_->PartitionOf(customer_id)) % replicas;
   if (owner == options_.replica_index) return std::nullopt;
   return options_.peers[owner];
 }

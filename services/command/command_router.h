@@ -1,12 +1,12 @@
 // CommandRouter: sends each customer command to the one replica that writes its customer.
 //
 // Why: two crm-command replicas must never both append for one customer (that could give two
-// events with the same customer and version). Each replica writes a fixed share of the topic's
-// partitions (p % replicas == replica index), fenced by a transactional id per partition (see
-// common/kafka/kafka_event_log.h). A command that reaches a replica which does not write the
-// customer's partition is forwarded, request bytes unchanged, to the replica that does.
-// A forwarded call that lands on a non-owner again (replicas disagree on the layout) fails with
-// UNAVAILABLE instead of bouncing.
+// events with the same customer and version). Each replica runs a fixed share of the log's
+// writers (writer % replicas == replica index; the log says which writer a partition has,
+// EventLog::WriterOf), each fenced by its transactional id (see common/kafka/kafka_event_log.h). A
+// command that reaches a replica which does not write the customer's partition is forwarded,
+// request bytes unchanged, to the replica that does. A forwarded call that lands on a non-owner
+// again (replicas disagree on the layout) fails with UNAVAILABLE instead of bouncing.
 //
 // With one replica (the default, and always on the embedded engine) everything is local.
 // Thread-safe.

@@ -1,7 +1,9 @@
 """Two crm-command replicas on one topic: one writer per customer.
 
-Each replica writes the partitions p with p % replicas == its index, through a transactional
-producer per partition, and forwards commands for other customers to their writer. These tests
+The partitions are divided among transactional writers (one per partition by default; fewer with
+--kafka-writers, each transaction then spanning its writer's partitions); each replica runs the
+writers w with w % replicas == its index and forwards commands for other customers to the replica
+that runs their writer. These tests
 race both replicas on the same customers and check the topic itself (read with an outside
 client): no customer ever has two events with the same version. A second process started with an
 existing replica's index (a zombie left behind by a restart) fences the first one.
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import collections
 import socket
+import subprocess
 import threading
 
 import pytest
@@ -33,9 +36,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _replica(workdir, brokers, prefix, index, peers) -> crmtest.Server:
+def _replica(workdir, brokers, prefix, index, peers, writers=0) -> crmtest.Server:
     args = ["--engine", "kafka", "--kafka-brokers", brokers, "--kafka-topic-prefix", prefix,
             "--replica-index", str(index), "--peers", ",".join(peers),
+            "--kafka-writers", str(writers),
             # A later --listen wins: replicas need the fixed addresses their peers know.
             "--listen", peers[index]]
     return crmtest.Server(workdir, binary=crmtest.COMMAND_BIN, base_args=args)
@@ -53,15 +57,14 @@ def _versions_by_customer(brokers: str, topic: str) -> dict[str, list[int]]:
     return out
 
 
-@pytest.fixture
-def replicas(tmp_path, kafka_brokers):
+def _start_replicas(tmp_path, kafka_brokers, writers=0):
     prefix = crmtest.topic_prefix_for("replicas")
     peers = [f"127.0.0.1:{_free_port()}", f"127.0.0.1:{_free_port()}"]
     started = []
     try:
         for i in range(2):
             started.append(_replica(tmp_path / f"command-{i}", kafka_brokers, prefix, i,
-                                    peers).start())
+                                    peers, writers).start())
         yield prefix, peers, started
     finally:
         for s in started:
@@ -69,8 +72,30 @@ def replicas(tmp_path, kafka_brokers):
                 s.stop(check=False)
 
 
+@pytest.fixture
+def replicas(tmp_path, kafka_brokers):
+    yield from _start_replicas(tmp_path, kafka_brokers)
+
+
+@pytest.fixture
+def replicas_three_writers(tmp_path, kafka_brokers):
+    # 6 partitions, 3 writers (p % 3), 2 replicas (w % 2): replica 0 writes partitions 0, 3, 2
+    # and 5, replica 1 writes 1 and 4 -- not p % 2, so a router that ignored the writers would
+    # send commands to a replica that cannot write them.
+    yield from _start_replicas(tmp_path, kafka_brokers, writers=3)
+
+
 def test_two_replicas_racing_on_the_same_customers_never_share_a_version(replicas,
                                                                          kafka_brokers):
+    _race_and_check_versions(replicas, kafka_brokers)
+
+
+def test_with_fewer_writers_than_partitions_each_customer_still_has_one_writer(
+        replicas_three_writers, kafka_brokers):
+    _race_and_check_versions(replicas_three_writers, kafka_brokers)
+
+
+def _race_and_check_versions(replicas, kafka_brokers) -> None:
     prefix, _, (r0, r1) = replicas
     ids = [f"race-{i}" for i in range(CUSTOMERS)]
     for i, cid in enumerate(ids):
@@ -213,3 +238,15 @@ def test_two_replicas_racing_to_register_colliding_emails_give_each_one_owner(
             assert [c.name for c in found.customers] == [owner], email
     finally:
         projector.stop(check=False)
+
+
+def test_more_replicas_than_writers_is_refused_at_start(tmp_path, kafka_brokers):
+    peers = [f"127.0.0.1:{_free_port()}", f"127.0.0.1:{_free_port()}"]
+    proc = subprocess.run(
+        [str(crmtest.COMMAND_BIN), "--engine", "kafka", "--kafka-brokers", kafka_brokers,
+         "--kafka-topic-prefix", crmtest.topic_prefix_for("few-writers"), "--kafka-writers", "1",
+         "--replica-index", "0", "--peers", ",".join(peers), "--listen", peers[0],
+         "--data-dir", str(tmp_path / "data")],
+        stdin=subprocess.DEVNULL, capture_output=True, timeout=60, check=False)
+    assert proc.returncode != 0
+    assert b"2 replicas but only 1 writers" in proc.stdout + proc.stderr

@@ -220,6 +220,46 @@ TEST_F(FoldRunnerTest, AppliesEveryRecordAndStoresPositions) {
   runner.Stop();  // Idempotent.
 }
 
+// A writer's committed records, offered before the reader reaches them, are applied at once
+// when the folds have everything up to the writer's previous commit; the reader then skips them.
+// Offered past a gap, they are refused and nothing changes.
+TEST_F(FoldRunnerTest, OfferedCommittedRecordsApplyOnceAndOnlyWithoutAGap) {
+  eventlog::InMemoryEventLog log(1);
+  CountingFold fold;
+  FoldRunner runner(&log, store_.get(), &fold, {.name = "test"});
+  auto record = [](int64_t offset) {
+    LogRecord r;
+    r.position = {0, offset};
+    r.key = "c0";
+    r.value = absl::StrCat(offset);
+    return r;
+  };
+  EXPECT_FALSE(runner.OfferCommitted({record(0)}, {{0, -1}}));  // not started
+  ASSERT_TRUE(runner.Start().ok());
+  std::map<std::string, int> counts;
+  AppendRecords(log, 3, 1, counts);
+  ASSERT_TRUE(runner.WaitFor({{0, 2}}, absl::Now() + kTimeout).ok());
+
+  // A gap (the folds have offset 2, the writer's previous commit was at 5): refused.
+  EXPECT_FALSE(runner.OfferCommitted({record(6)}, {{0, 5}}));
+  EXPECT_EQ(runner.Applied(), (PositionMap{{0, 2}}));
+  EXPECT_EQ(Counter("total"), 3);
+
+  // No gap: applied before the log even has them.
+  ASSERT_TRUE(runner.OfferCommitted({record(3), record(4)}, {{0, 2}}));
+  EXPECT_EQ(runner.Applied(), (PositionMap{{0, 4}}));
+  EXPECT_EQ(Counter("total"), 5);
+  EXPECT_TRUE(runner.WhenApplied({{0, 4}}, absl::Now()).Get().ok());  // no waiting
+
+  // The reader meets them (and one more) later: each is applied once.
+  AppendRecords(log, 3, 1, counts, /*first=*/3);
+  ASSERT_TRUE(runner.WaitFor({{0, 5}}, absl::Now() + kTimeout).ok());
+  EXPECT_EQ(Counter("total"), 6);
+  EXPECT_EQ(Counter("count/c0"), 6);
+  runner.Stop();
+  EXPECT_FALSE(runner.OfferCommitted({record(6)}, {{0, 5}}));  // stopped
+}
+
 // A "crash": the first runner is destroyed while a batch keeps failing (so it
 // is mid-way, with some batches committed and one discarded). A new runner on
 // the same store must apply each record exactly once.
