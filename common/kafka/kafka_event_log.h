@@ -100,6 +100,9 @@ class KafkaEventLog final : public EventLog {
   // Bounds of one transaction:
   static constexpr size_t kMaxRecordsPerTransaction = 1000;
   static constexpr size_t kMaxBytesPerTransaction = 4 << 20;
+  // A writer begins a transaction no sooner than this after its previous one ended (see
+  // RunWriter: librdkafka's fixed backoff when the broker is still finishing the last commit).
+  static constexpr absl::Duration kMinTransactionGap = absl::Milliseconds(1);
   // Transactions run so far (committed or not), for tests and metrics.
   int64_t transactions() const { return transactions_.load(std::memory_order_relaxed); }
 
