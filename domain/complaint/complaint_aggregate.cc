@@ -14,6 +14,7 @@
 #include "common/status/violations.h"
 #include "domain/common/event_types.h"
 #include "domain/common/field_checks.h"
+#include "domain/complaint/event_codec.h"
 #include "domain/customer/customer_aggregate.h"
 #include "domain/org/org_rules.h"
 #include "google/protobuf/util/message_differencer.h"
@@ -129,10 +130,12 @@ Event BreachEvent(const State& state, SlaKind kind) {
   Event event;
   *event.mutable_occurred_at() = deadline.due_time();
   auto* breached = event.mutable_complaint_sla_breached();
-  breached->set_kind(kind);
+  breached->set_kind(ToEvent(kind));
   *breached->mutable_due_time() = deadline.due_time();
-  breached->set_severity(state.severity());
-  if (!state.assignee().staff_id().empty()) *breached->mutable_assignee() = state.assignee();
+  breached->set_severity(ToEvent(state.severity()));
+  if (!state.assignee().staff_id().empty()) {
+    *breached->mutable_assignee() = ToEvent(state.assignee());
+  }
   return event;
 }
 
@@ -419,9 +422,9 @@ absl::StatusOr<Events> DecideFile(const State& state, const crm::v1::FileComplai
   const SlaTargets& targets = context.policy.For(in.severity());
   Event event;
   auto* filed = event.mutable_complaint_filed();
-  filed->set_channel(in.channel());
-  filed->set_category(in.category());
-  filed->set_severity(in.severity());
+  filed->set_channel(ToEvent(in.channel()));
+  filed->set_category(ToEvent(in.category()));
+  filed->set_severity(ToEvent(in.severity()));
   filed->set_description(in.description());
   *filed->mutable_response_due_time() = base::ToTimestamp(context.now + targets.response);
   *filed->mutable_resolution_due_time() = base::ToTimestamp(context.now + targets.resolution);
@@ -440,7 +443,7 @@ absl::StatusOr<Events> DecideAcknowledge(const State& state,
   AddLateBreach(state, crm::v1::RESPONSE, context.now, out);
   Event event;
   auto* acknowledged = event.mutable_complaint_acknowledged();
-  if (responder.has_value()) *acknowledged->mutable_responder() = *responder;
+  if (responder.has_value()) *acknowledged->mutable_responder() = ToEvent(*responder);
   out.push_back(std::move(event));
   return out;
 }
@@ -467,7 +470,7 @@ absl::StatusOr<Events> DecideAssign(const State& state,
   if (keeps_status && SameRef(state.assignee(), assignee.ref)) return Events();
   Event event;
   auto* assigned = event.mutable_complaint_assigned();
-  *assigned->mutable_assignee() = assignee.ref;
+  *assigned->mutable_assignee() = ToEvent(assignee.ref);
   assigned->set_previous_assignee(state.assignee().staff_id());
   return One(std::move(event));
 }
@@ -486,7 +489,7 @@ absl::StatusOr<Events> DecideStartInvestigation(const State& state,
                               "NO_ASSIGNEE", {{"complaint", state.name()}});
   }
   Event event;
-  *event.mutable_complaint_investigation_started()->mutable_assignee() = state.assignee();
+  *event.mutable_complaint_investigation_started()->mutable_assignee() = ToEvent(state.assignee());
   return One(std::move(event));
 }
 
@@ -502,8 +505,8 @@ absl::StatusOr<Events> DecideResolve(const State& state,
   Event event;
   auto* resolved = event.mutable_complaint_resolved();
   resolved->set_resolution(request.resolution());
-  resolved->set_root_cause(request.root_cause());
-  *resolved->mutable_resolver() = state.assignee();
+  resolved->set_root_cause(ToEvent(request.root_cause()));
+  *resolved->mutable_resolver() = ToEvent(state.assignee());
   out.push_back(std::move(event));
   return out;
 }
@@ -534,9 +537,9 @@ absl::StatusOr<Events> DecideRecordFollowUpVisit(const State& state,
   Event event;
   *event.mutable_occurred_at() = base::ToTimestamp(visit_time);
   auto* recorded = event.mutable_complaint_follow_up_visit_recorded();
-  *recorded->mutable_visit() = request.visit();
+  *recorded->mutable_visit() = ToEvent(request.visit());
   *recorded->mutable_visit()->mutable_visit_time() = base::ToTimestamp(visit_time);
-  *recorded->mutable_resolver() = state.assignee();
+  *recorded->mutable_resolver() = ToEvent(state.assignee());
   return One(std::move(event));
 }
 
@@ -601,8 +604,8 @@ absl::StatusOr<Events> DecideEscalate(const State& state,
   Event event;
   auto* escalated = event.mutable_complaint_escalated();
   escalated->set_level(state.escalation_level() + 1);
-  *escalated->mutable_from() = from;
-  *escalated->mutable_to() = **to;
+  *escalated->mutable_from() = ToEvent(from);
+  *escalated->mutable_to() = ToEvent(**to);
   escalated->set_reason(request.reason());
   escalated->set_automatic(false);
   return One(std::move(event));
@@ -635,12 +638,12 @@ absl::StatusOr<Events> DecideBreachSla(const State& state, const BreachSla& comm
   Event event;
   auto* escalated = event.mutable_complaint_escalated();
   escalated->set_level(state.escalation_level() + 1);
-  *escalated->mutable_from() = from;
-  *escalated->mutable_to() = to;
+  *escalated->mutable_from() = ToEvent(from);
+  *escalated->mutable_to() = ToEvent(to);
   escalated->set_reason(
       absl::StrCat(crm::v1::SlaKind_Name(command.kind), " deadline ", Rfc3339(due), " passed"));
   escalated->set_automatic(true);
-  escalated->set_sla_kind(command.kind);
+  escalated->set_sla_kind(ToEvent(command.kind));
   out.push_back(std::move(event));
   return out;
 }
@@ -709,9 +712,9 @@ absl::Status Apply(State& state, const Event& event) {
   switch (event.payload_case()) {
     case Event::kComplaintFiled: {
       const auto& filed = event.complaint_filed();
-      state.set_channel(filed.channel());
-      state.set_category(filed.category());
-      state.set_severity(filed.severity());
+      state.set_channel(ToApi(filed.channel()));
+      state.set_category(ToApi(filed.category()));
+      state.set_severity(ToApi(filed.severity()));
       state.set_description(filed.description());
       state.set_status(crm::v1::FILED);
       auto* response = state.mutable_response_deadline();
@@ -730,7 +733,7 @@ absl::Status Apply(State& state, const Event& event) {
       }
       break;
     case Event::kComplaintAssigned:
-      *state.mutable_assignee() = event.complaint_assigned().assignee();
+      *state.mutable_assignee() = ToApi(event.complaint_assigned().assignee());
       if (state.status() != crm::v1::INVESTIGATING) state.set_status(crm::v1::ASSIGNED);
       break;
     case Event::kComplaintInvestigationStarted:
@@ -740,7 +743,7 @@ absl::Status Apply(State& state, const Event& event) {
       const auto& resolved = event.complaint_resolved();
       state.set_status(crm::v1::RESOLVED);
       state.set_resolution(resolved.resolution());
-      state.set_root_cause(resolved.root_cause());
+      state.set_root_cause(ToApi(resolved.root_cause()));
       *state.mutable_resolve_time() = When(event);
       if (!state.resolution_deadline().has_met_time()) {
         *state.mutable_resolution_deadline()->mutable_met_time() = When(event);
@@ -749,7 +752,7 @@ absl::Status Apply(State& state, const Event& event) {
     }
     case Event::kComplaintFollowUpVisitRecorded: {
       state.set_status(crm::v1::FOLLOWED_UP);
-      *state.mutable_follow_up() = event.complaint_follow_up_visit_recorded().visit();
+      *state.mutable_follow_up() = ToApi(event.complaint_follow_up_visit_recorded().visit());
       if (!state.follow_up().has_visit_time()) {
         *state.mutable_follow_up()->mutable_visit_time() = When(event);
       }
@@ -771,13 +774,14 @@ absl::Status Apply(State& state, const Event& event) {
     case Event::kComplaintEscalated: {
       const auto& escalated = event.complaint_escalated();
       state.set_escalation_level(escalated.level());
-      if (!escalated.to().staff_id().empty()) *state.mutable_escalated_to() = escalated.to();
+      if (!escalated.to().staff_id().empty()) *state.mutable_escalated_to() = ToApi(escalated.to());
       break;
     }
     case Event::kComplaintSlaBreached: {
       const auto& breached = event.complaint_sla_breached();
-      if (breached.kind() == crm::v1::RESPONSE || breached.kind() == crm::v1::RESOLUTION) {
-        SlaDeadline* deadline = MutableDeadlineOf(state, breached.kind());
+      const SlaKind kind = ToApi(breached.kind());
+      if (kind == crm::v1::RESPONSE || kind == crm::v1::RESOLUTION) {
+        SlaDeadline* deadline = MutableDeadlineOf(state, kind);
         // A breach of a deadline since replaced (by a reopening) changes nothing.
         if (google::protobuf::util::MessageDifferencer::Equals(deadline->due_time(),
                                                                breached.due_time())) {

@@ -17,6 +17,7 @@
 #include "common/status/errors.h"
 #include "common/status/violations.h"
 #include "domain/common/event_types.h"
+#include "domain/customer/event_codec.h"
 #include "domain/customer/validation.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/message.h"
@@ -470,8 +471,8 @@ absl::StatusOr<Events> DecideRegister(const State& state,
 
   Event event;
   auto* registered = event.mutable_customer_registered();
-  *registered->mutable_profile() = std::move(profile);
-  registered->set_lifecycle_stage(stage);
+  *registered->mutable_profile() = ToEvent(profile);
+  registered->set_lifecycle_stage(ToEvent(stage));
   return One(std::move(event));
 }
 
@@ -518,12 +519,14 @@ absl::StatusOr<Events> DecideUpdate(const State& state,
 
   Event event;
   auto* updated = event.mutable_customer_profile_updated();
+  Customer changed;
   for (absl::string_view path : mask) {
     if (PathEquals(path, profile, state)) continue;
     updated->add_changed_paths(std::string(path));
-    CopyPath(path, profile, *updated->mutable_profile());
+    CopyPath(path, profile, changed);
   }
   if (updated->changed_paths().empty()) return Events();
+  *updated->mutable_profile() = ToEvent(changed);
   if (std::find(updated->changed_paths().begin(), updated->changed_paths().end(), "emails") !=
       updated->changed_paths().end()) {
     const std::string id = target.name.substr(kNamePrefix.size());
@@ -562,8 +565,8 @@ absl::StatusOr<Events> DecideChangeLifecycleStage(
   }
   Event event;
   auto* changed = event.mutable_lifecycle_stage_changed();
-  changed->set_from_stage(from);
-  changed->set_to_stage(to);
+  changed->set_from_stage(ToEvent(from));
+  changed->set_to_stage(ToEvent(to));
   changed->set_reason(request.reason());
   return One(std::move(event));
 }
@@ -657,8 +660,9 @@ absl::StatusOr<Events> DecideRecordPurchase(const State& state,
   Event event;
   *event.mutable_occurred_at() = request.purchase().purchased_at();
   auto* recorded = event.mutable_purchase_recorded();
-  *recorded->mutable_purchase() = request.purchase();
-  recorded->set_new_value_tier(tier != state.value_tier() ? tier : crm::v1::VALUE_TIER_UNSPECIFIED);
+  *recorded->mutable_purchase() = ToEvent(request.purchase());
+  recorded->set_new_value_tier(
+      ToEvent(tier != state.value_tier() ? tier : crm::v1::VALUE_TIER_UNSPECIFIED));
   return One(std::move(event));
 }
 
@@ -716,12 +720,11 @@ absl::Status Apply(State& state, const Event& event) {
   switch (event.payload_case()) {
     case Payload::kCustomerRegistered: {
       const auto& registered = event.customer_registered();
-      for (absl::string_view path : kProfilePaths) {
-        CopyPath(path, registered.profile(), state);
-      }
-      state.set_lifecycle_stage(registered.lifecycle_stage() == crm::v1::LIFECYCLE_STAGE_UNSPECIFIED
-                                    ? crm::v1::POTENTIAL
-                                    : registered.lifecycle_stage());
+      const Customer profile = ToApi(registered.profile());
+      for (absl::string_view path : kProfilePaths) CopyPath(path, profile, state);
+      const LifecycleStage stage = ToApi(registered.lifecycle_stage());
+      state.set_lifecycle_stage(stage == crm::v1::LIFECYCLE_STAGE_UNSPECIFIED ? crm::v1::POTENTIAL
+                                                                              : stage);
       state.set_value_tier(crm::v1::POTENTIAL_VALUE);
       *state.mutable_create_time() = event.recorded_at();
       break;
@@ -730,13 +733,12 @@ absl::Status Apply(State& state, const Event& event) {
       // Paths this code does not know (from a newer writer) are skipped; the
       // envelope's schema_version tells when that would lose meaning.
       const auto& updated = event.customer_profile_updated();
-      for (const std::string& path : updated.changed_paths()) {
-        CopyPath(path, updated.profile(), state);
-      }
+      const Customer profile = ToApi(updated.profile());
+      for (const std::string& path : updated.changed_paths()) CopyPath(path, profile, state);
       break;
     }
     case Payload::kLifecycleStageChanged:
-      state.set_lifecycle_stage(event.lifecycle_stage_changed().to_stage());
+      state.set_lifecycle_stage(ToApi(event.lifecycle_stage_changed().to_stage()));
       break;
     case Payload::kOwnerAssigned: {
       const auto& assigned = event.owner_assigned();
@@ -763,7 +765,7 @@ absl::Status Apply(State& state, const Event& event) {
       break;
     }
     case Payload::kPurchaseRecorded:
-      AddPurchase(*state.mutable_value(), event.purchase_recorded().purchase());
+      AddPurchase(*state.mutable_value(), ToApi(event.purchase_recorded().purchase()));
       state.set_value_tier(TierFor(state.value()));
       break;
     default:

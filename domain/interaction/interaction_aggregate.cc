@@ -16,6 +16,7 @@
 #include "domain/common/event_types.h"
 #include "domain/common/field_checks.h"
 #include "domain/customer/customer_aggregate.h"
+#include "domain/interaction/event_codec.h"
 #include "google/protobuf/util/time_util.h"
 #include "google/rpc/error_details.pb.h"
 
@@ -205,7 +206,7 @@ absl::StatusOr<Events> DecideLogInteraction(const State& state,
   Event event;
   *event.mutable_occurred_at() = in.occurred_at();
   auto* logged = event.mutable_interaction_logged();
-  Interaction& out = *logged->mutable_interaction();
+  Interaction out;
   out.set_name(name);
   out.set_channel(in.channel());
   out.set_direction(in.direction());
@@ -215,7 +216,8 @@ absl::StatusOr<Events> DecideLogInteraction(const State& state,
   out.set_outcome(in.outcome());
   if (in.has_follow_up_due_time()) *out.mutable_follow_up_due_time() = in.follow_up_due_time();
   out.set_complaint(in.complaint());
-  *logged->mutable_staff() = std::move(*staff);
+  *logged->mutable_interaction() = ToEvent(out);
+  *logged->mutable_staff() = ToEvent(*staff);
   return One(std::move(event));
 }
 
@@ -277,7 +279,7 @@ absl::StatusOr<Events> DecideCompleteFollowUp(const State& state,
   auto* completed = event.mutable_follow_up_completed();
   *completed->mutable_complete_time() = base::ToTimestamp(context.now);
   completed->set_note(request.note());
-  *completed->mutable_staff() = std::move(staff);
+  *completed->mutable_staff() = ToEvent(staff);
   return One(std::move(event));
 }
 
@@ -333,16 +335,7 @@ absl::Status Apply(State& state, const Event& event) {
   }
 
   if (is_logged) {
-    const Interaction& in = event.interaction_logged().interaction();
-    State next;
-    next.set_channel(in.channel());
-    next.set_direction(in.direction());
-    next.set_staff_id(in.staff_id());
-    if (in.has_occurred_at()) *next.mutable_occurred_at() = in.occurred_at();
-    next.set_summary(in.summary());
-    next.set_outcome(in.outcome());
-    if (in.has_follow_up_due_time()) *next.mutable_follow_up_due_time() = in.follow_up_due_time();
-    next.set_complaint(in.complaint());
+    State next = ToApi(event.interaction_logged().interaction());
     *next.mutable_create_time() = event.recorded_at();
     state = std::move(next);
   } else {

@@ -10,6 +10,7 @@
 #include "common/status/violations.h"
 #include "domain/common/event_types.h"
 #include "domain/common/field_checks.h"
+#include "domain/org/event_codec.h"
 #include "domain/org/org_names.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/field_mask.pb.h"
@@ -497,7 +498,7 @@ absl::StatusOr<Events> DecideCreateDepartment(const Department& state,
   }
   Event event;
   out.set_name(name);
-  *event.mutable_department_created()->mutable_department() = std::move(out);
+  *event.mutable_department_created()->mutable_department() = ToEvent(out);
   return One(std::move(event));
 }
 
@@ -517,12 +518,14 @@ absl::StatusOr<Events> DecideUpdateDepartment(const Department& state,
 
   Event event;
   auto* updated = event.mutable_department_updated();
+  Department changes;
   for (absl::string_view path : mask) {
     if (PathEquals(path, out, state)) continue;
     updated->add_changed_paths(std::string(path));
-    CopyPath(path, out, *updated->mutable_department());
+    CopyPath(path, out, changes);
   }
   if (updated->changed_paths().empty()) return Events();
+  *updated->mutable_department() = ToEvent(changes);
   const std::vector<std::string> changed(updated->changed_paths().begin(),
                                          updated->changed_paths().end());
   if (Changed(changed, "head") && !out.head().empty()) {
@@ -561,7 +564,7 @@ absl::StatusOr<Events> DecideCreateTeam(const Team& state,
   }
   Event event;
   out.set_name(name);
-  *event.mutable_team_created()->mutable_team() = std::move(out);
+  *event.mutable_team_created()->mutable_team() = ToEvent(out);
   return One(std::move(event));
 }
 
@@ -581,12 +584,14 @@ absl::StatusOr<Events> DecideUpdateTeam(const Team& state,
 
   Event event;
   auto* updated = event.mutable_team_updated();
+  Team changes;
   for (absl::string_view path : mask) {
     if (PathEquals(path, out, state)) continue;
     updated->add_changed_paths(std::string(path));
-    CopyPath(path, out, *updated->mutable_team());
+    CopyPath(path, out, changes);
   }
   if (updated->changed_paths().empty()) return Events();
+  *updated->mutable_team() = ToEvent(changes);
   const std::vector<std::string> changed(updated->changed_paths().begin(),
                                          updated->changed_paths().end());
   if (Changed(changed, "department")) {
@@ -650,7 +655,7 @@ absl::StatusOr<Events> DecideAddStaff(const Staff& state, const crm::v1::AddStaf
   Event event;
   out.set_name(name);
   out.set_active(true);
-  *event.mutable_staff_added()->mutable_staff() = std::move(out);
+  *event.mutable_staff_added()->mutable_staff() = ToEvent(out);
   return One(std::move(event));
 }
 
@@ -675,14 +680,16 @@ absl::StatusOr<Events> DecideUpdateStaff(const Staff& state,
 
   Event event;
   auto* updated = event.mutable_staff_updated();
+  Staff changes;
   Staff after = state;
   for (absl::string_view path : mask) {
     if (PathEquals(path, out, state)) continue;
     updated->add_changed_paths(std::string(path));
-    CopyPath(path, out, *updated->mutable_staff());
+    CopyPath(path, out, changes);
     CopyPath(path, out, after);
   }
   if (updated->changed_paths().empty()) return Events();
+  *updated->mutable_staff() = ToEvent(changes);
   if (!state.active()) {
     return Precondition("STAFF_INACTIVE",
                         absl::StrCat(target.name, " is deactivated and can no longer be changed"),
@@ -743,16 +750,14 @@ absl::Status ApplyDepartment(Department& state, const Event& event) {
     return absl::OkStatus();
   }
   if (is_create) {
-    for (absl::string_view path : DepartmentPaths()) {
-      CopyPath(path, event.department_created().department(), state);
-    }
+    const Department created = ToApi(event.department_created().department());
+    for (absl::string_view path : DepartmentPaths()) CopyPath(path, created, state);
   } else {
     // Paths this code does not know (from a newer writer) are skipped.
     const auto& updated = event.department_updated();
+    const Department changes = ToApi(updated.department());
     for (const std::string& path : updated.changed_paths()) {
-      if (Known(DepartmentPaths(), path)) {
-        CopyPath(path, updated.department(), state);
-      }
+      if (Known(DepartmentPaths(), path)) CopyPath(path, changes, state);
     }
   }
   Stamp(state, event, is_create);
@@ -771,13 +776,13 @@ absl::Status ApplyTeam(Team& state, const Event& event) {
     return absl::OkStatus();
   }
   if (is_create) {
-    for (absl::string_view path : TeamPaths()) CopyPath(path, event.team_created().team(), state);
+    const Team created = ToApi(event.team_created().team());
+    for (absl::string_view path : TeamPaths()) CopyPath(path, created, state);
   } else {
     const auto& updated = event.team_updated();
+    const Team changes = ToApi(updated.team());
     for (const std::string& path : updated.changed_paths()) {
-      if (Known(TeamPaths(), path)) {
-        CopyPath(path, updated.team(), state);
-      }
+      if (Known(TeamPaths(), path)) CopyPath(path, changes, state);
     }
   }
   Stamp(state, event, is_create);
@@ -796,16 +801,14 @@ absl::Status ApplyStaff(Staff& state, const Event& event) {
     return absl::OkStatus();
   }
   if (is_create) {
-    for (absl::string_view path : StaffPaths()) {
-      CopyPath(path, event.staff_added().staff(), state);
-    }
+    const Staff added = ToApi(event.staff_added().staff());
+    for (absl::string_view path : StaffPaths()) CopyPath(path, added, state);
     state.set_active(true);
   } else if (event.has_staff_updated()) {
     const auto& updated = event.staff_updated();
+    const Staff changes = ToApi(updated.staff());
     for (const std::string& path : updated.changed_paths()) {
-      if (Known(StaffPaths(), path)) {
-        CopyPath(path, updated.staff(), state);
-      }
+      if (Known(StaffPaths(), path)) CopyPath(path, changes, state);
     }
   } else if (event.has_staff_deactivated()) {
     state.set_active(false);

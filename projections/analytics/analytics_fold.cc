@@ -11,6 +11,8 @@
 #include "common/base/status_macros.h"
 #include "crm/events/v1/envelope.pb.h"
 #include "crm/v1/complaint.pb.h"
+#include "domain/complaint/event_codec.h"
+#include "domain/interaction/event_codec.h"
 #include "readmodel/analytics/analytics_keys.h"
 #include "readmodel/analytics/figures.h"
 
@@ -18,10 +20,11 @@ namespace crm::projections::analytics {
 namespace {
 
 using crm::events::v1::EventEnvelope;
+using crm::events::v1::StaffRef;
 using crm::v1::Complaint;
 using crm::v1::ComplaintStatus;
 using crm::v1::SlaDeadline;
-using crm::v1::StaffRef;
+using domain::complaint::ToApi;
 using readmodel::analytics::AddToCounter;
 using readmodel::analytics::Dimension;
 using readmodel::analytics::DimensionKey;
@@ -123,9 +126,9 @@ SlaDeadline NewDeadline(crm::v1::SlaKind kind, const google::protobuf::Timestamp
 
 absl::Status ApplyFiled(kv::KvBatch& batch, const EventEnvelope& event, Complaint& c) {
   const auto& filed = event.complaint_filed();
-  c.set_channel(filed.channel());
-  c.set_category(filed.category());
-  c.set_severity(filed.severity());
+  c.set_channel(ToApi(filed.channel()));
+  c.set_category(ToApi(filed.category()));
+  c.set_severity(ToApi(filed.severity()));
   *c.mutable_create_time() = event.occurred_at();
   const absl::Time at = ToTime(event.occurred_at());
   CRM_RETURN_IF_ERROR(AddToCounter(batch, readmodel::analytics::kComplaintTotalKey, 1));
@@ -201,7 +204,7 @@ absl::Status ApplyComplaint(kv::KvBatch& batch, const EventEnvelope& event) {
     case Payload::kComplaintResolved: {
       const auto& resolved = event.complaint_resolved();
       CRM_RETURN_IF_ERROR(
-          AddToCounter(batch, readmodel::analytics::RootCauseKey(resolved.root_cause()), 1));
+          AddToCounter(batch, readmodel::analytics::RootCauseKey(ToApi(resolved.root_cause())), 1));
       CRM_RETURN_IF_ERROR(Credit(batch, resolved.resolver(), Kpi::kResolved));
       if (!c.resolution_deadline().has_met_time()) {
         CRM_RETURN_IF_ERROR(
@@ -254,8 +257,9 @@ absl::Status ApplyComplaint(kv::KvBatch& batch, const EventEnvelope& event) {
       const auto& breached = event.complaint_sla_breached();
       CRM_RETURN_IF_ERROR(Credit(batch, breached.assignee(), Kpi::kBreached));
       SlaDeadline* d = nullptr;
-      if (breached.kind() == crm::v1::RESPONSE) d = c.mutable_response_deadline();
-      if (breached.kind() == crm::v1::RESOLUTION) d = c.mutable_resolution_deadline();
+      const crm::v1::SlaKind kind = ToApi(breached.kind());
+      if (kind == crm::v1::RESPONSE) d = c.mutable_response_deadline();
+      if (kind == crm::v1::RESOLUTION) d = c.mutable_resolution_deadline();
       if (d != nullptr) {
         CRM_RETURN_IF_ERROR(UpdateDeadline(batch, c, *d, [&](SlaDeadline& dl) {
           // A deadline the fold had no due time for takes the breach's.
@@ -276,12 +280,11 @@ absl::Status ApplyInteraction(kv::KvBatch& batch, const EventEnvelope& event) {
   CRM_ASSIGN_OR_RETURN(bool fresh, Advance(batch, AggregateOf(event), event.aggregate_version()));
   if (!fresh) return absl::OkStatus();
   const auto& logged = event.interaction_logged();
+  const crm::v1::Interaction interaction = domain::interaction::ToApi(logged.interaction());
   CRM_RETURN_IF_ERROR(AddToCounter(batch, readmodel::analytics::kInteractionTotalKey, 1));
-  CRM_RETURN_IF_ERROR(
-      AddToCounter(batch,
-                   readmodel::analytics::InteractionKey(logged.interaction().channel(),
-                                                        logged.interaction().direction()),
-                   1));
+  CRM_RETURN_IF_ERROR(AddToCounter(
+      batch, readmodel::analytics::InteractionKey(interaction.channel(), interaction.direction()),
+      1));
   return Credit(batch, logged.staff(), Kpi::kInteractions);
 }
 

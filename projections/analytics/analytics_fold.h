@@ -3,7 +3,7 @@
 // outcomes, first-response and resolution times, CSAT, interaction mix, root causes and KPIs per
 // staff member, team and department.
 //
-// Figures credited to someone use only the crm.v1.StaffRef stamped in the event, never org state,
+// Figures credited to someone use only the StaffRef stamped in the event, never org state,
 // so the figures depend on the events alone. Idempotent: the last applied aggregate_version of
 // each complaint and interaction is kept under "an/v/"; an event at or below it is skipped, so
 // redelivery changes nothing. Deterministic: a rebuild from zero writes the same bytes. Events of

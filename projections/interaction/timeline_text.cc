@@ -12,6 +12,7 @@
 namespace crm::projections::interaction {
 namespace {
 
+namespace ev = crm::events::v1;
 using crm::events::v1::EventEnvelope;
 using crm::v1::TimelineEntry;
 using google::protobuf::util::TimeUtil;
@@ -37,34 +38,34 @@ std::string Words(const std::string& enum_name, int value) {
   return absl::AsciiStrToLower(absl::StrReplaceAll(enum_name, {{"_", " "}}));
 }
 
-std::string ChannelText(crm::v1::Channel channel) {
+std::string ChannelText(ev::Channel channel) {
   switch (channel) {
-    case crm::v1::PHONE:
+    case ev::PHONE:
       return "Phone call";
-    case crm::v1::EMAIL:
+    case ev::EMAIL:
       return "E-mail";
-    case crm::v1::ONLINE_CHAT:
+    case ev::ONLINE_CHAT:
       return "Online chat";
-    case crm::v1::SOCIAL_MEDIA:
+    case ev::SOCIAL_MEDIA:
       return "Social media";
-    case crm::v1::VISIT:
+    case ev::VISIT:
       return "Visit or meeting";
-    case crm::v1::SMS:
+    case ev::SMS:
       return "SMS";
-    case crm::v1::OFFLINE_EVENT:
+    case ev::OFFLINE_EVENT:
       return "Offline event";
     default:
       return absl::StrCat("Channel ", static_cast<int>(channel));
   }
 }
 
-std::string Staff(const crm::v1::StaffRef& ref) {
+std::string Staff(const ev::StaffRef& ref) {
   return ref.staff_id().empty() ? "nobody" : ref.staff_id();
 }
 
 // Minor units as a decimal amount: 0 decimals for the ISO 4217 currencies without minor unit
 // in common use, 3 for those with three, else 2.
-std::string MoneyText(const crm::v1::Money& money) {
+std::string MoneyText(const ev::Money& money) {
   static const char* const kZero[] = {"BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG",
                                       "RWF", "UGX", "UYI", "VND", "VUV", "XAF", "XOF", "XPF"};
   static const char* const kThree[] = {"BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"};
@@ -90,10 +91,10 @@ std::string MoneyText(const crm::v1::Money& money) {
 
 std::string Interaction(const EventEnvelope& event) {
   const auto& logged = event.interaction_logged();
-  const crm::v1::Interaction& i = logged.interaction();
+  const ev::LoggedInteraction& i = logged.interaction();
   std::string text =
       absl::StrCat(ChannelText(i.channel()), " (",
-                   Words(crm::v1::Direction_Name(i.direction()), static_cast<int>(i.direction())),
+                   Words(ev::Direction_Name(i.direction()), static_cast<int>(i.direction())),
                    ") by ", i.staff_id(), ": ", Quote(i.summary()));
   if (!i.outcome().empty()) absl::StrAppend(&text, "; outcome: ", Quote(i.outcome()));
   if (i.has_follow_up_due_time()) {
@@ -113,14 +114,13 @@ std::string Complaint(const EventEnvelope& event) {
   switch (event.payload_case()) {
     case EventEnvelope::kComplaintFiled: {
       const auto& filed = event.complaint_filed();
-      return absl::StrCat("Complaint filed (",
-                          Words(crm::v1::ComplaintSeverity_Name(filed.severity()),
-                                static_cast<int>(filed.severity())),
-                          ", ",
-                          Words(crm::v1::ComplaintCategory_Name(filed.category()),
-                                static_cast<int>(filed.category())),
-                          ") via ", absl::AsciiStrToLower(ChannelText(filed.channel())), ": ",
-                          Quote(filed.description()));
+      return absl::StrCat(
+          "Complaint filed (",
+          Words(ev::ComplaintSeverity_Name(filed.severity()), static_cast<int>(filed.severity())),
+          ", ",
+          Words(ev::ComplaintCategory_Name(filed.category()), static_cast<int>(filed.category())),
+          ") via ", absl::AsciiStrToLower(ChannelText(filed.channel())), ": ",
+          Quote(filed.description()));
     }
     case EventEnvelope::kComplaintAcknowledged:
       return absl::StrCat("Complaint acknowledged by ",
@@ -138,10 +138,10 @@ std::string Complaint(const EventEnvelope& event) {
                           Staff(event.complaint_investigation_started().assignee()));
     case EventEnvelope::kComplaintResolved: {
       const auto& resolved = event.complaint_resolved();
-      return absl::StrCat("Complaint resolved by ", Staff(resolved.resolver()), " (root cause ",
-                          Words(crm::v1::RootCause_Name(resolved.root_cause()),
-                                static_cast<int>(resolved.root_cause())),
-                          "): ", Quote(resolved.resolution()));
+      return absl::StrCat(
+          "Complaint resolved by ", Staff(resolved.resolver()), " (root cause ",
+          Words(ev::RootCause_Name(resolved.root_cause()), static_cast<int>(resolved.root_cause())),
+          "): ", Quote(resolved.resolution()));
     }
     case EventEnvelope::kComplaintFollowUpVisitRecorded: {
       const auto& visit = event.complaint_follow_up_visit_recorded().visit();
@@ -166,10 +166,10 @@ std::string Complaint(const EventEnvelope& event) {
         absl::StrAppend(&text, " (to ", escalated.to().staff_id(), ")");
       }
       if (escalated.automatic()) {
-        absl::StrAppend(&text, " automatically on a missed ",
-                        Words(crm::v1::SlaKind_Name(escalated.sla_kind()),
-                              static_cast<int>(escalated.sla_kind())),
-                        " deadline");
+        absl::StrAppend(
+            &text, " automatically on a missed ",
+            Words(ev::SlaKind_Name(escalated.sla_kind()), static_cast<int>(escalated.sla_kind())),
+            " deadline");
       }
       if (!escalated.reason().empty()) absl::StrAppend(&text, ": ", Quote(escalated.reason()));
       return text;
@@ -177,8 +177,7 @@ std::string Complaint(const EventEnvelope& event) {
     case EventEnvelope::kComplaintSlaBreached: {
       const auto& breached = event.complaint_sla_breached();
       return absl::StrCat(
-          "Complaint ",
-          Words(crm::v1::SlaKind_Name(breached.kind()), static_cast<int>(breached.kind())),
+          "Complaint ", Words(ev::SlaKind_Name(breached.kind()), static_cast<int>(breached.kind())),
           " deadline missed (due ", TimeUtil::ToString(breached.due_time()), ")");
     }
     default:
@@ -191,7 +190,7 @@ std::string Profile(const EventEnvelope& event) {
     case EventEnvelope::kCustomerRegistered: {
       const auto& registered = event.customer_registered();
       return absl::StrCat("Customer registered: ", Quote(registered.profile().display_name()), " (",
-                          Words(crm::v1::LifecycleStage_Name(registered.lifecycle_stage()),
+                          Words(ev::LifecycleStage_Name(registered.lifecycle_stage()),
                                 static_cast<int>(registered.lifecycle_stage())),
                           ")");
     }
@@ -200,12 +199,12 @@ std::string Profile(const EventEnvelope& event) {
                           absl::StrJoin(event.customer_profile_updated().changed_paths(), ", "));
     case EventEnvelope::kLifecycleStageChanged: {
       const auto& changed = event.lifecycle_stage_changed();
-      std::string text = absl::StrCat("Lifecycle stage ",
-                                      Words(crm::v1::LifecycleStage_Name(changed.from_stage()),
-                                            static_cast<int>(changed.from_stage())),
-                                      " -> ",
-                                      Words(crm::v1::LifecycleStage_Name(changed.to_stage()),
-                                            static_cast<int>(changed.to_stage())));
+      std::string text = absl::StrCat(
+          "Lifecycle stage ",
+          Words(ev::LifecycleStage_Name(changed.from_stage()),
+                static_cast<int>(changed.from_stage())),
+          " -> ",
+          Words(ev::LifecycleStage_Name(changed.to_stage()), static_cast<int>(changed.to_stage())));
       if (!changed.reason().empty()) absl::StrAppend(&text, ": ", Quote(changed.reason()));
       return text;
     }
@@ -223,7 +222,7 @@ std::string Profile(const EventEnvelope& event) {
 }
 
 std::string Purchase(const EventEnvelope& event) {
-  const crm::v1::Purchase& purchase = event.purchase_recorded().purchase();
+  const ev::Purchase& purchase = event.purchase_recorded().purchase();
   return absl::StrCat("Purchase: ", Quote(purchase.product()), ", ", MoneyText(purchase.amount()));
 }
 

@@ -11,6 +11,7 @@
 #include "crm/v1/segment_service.pb.h"
 #include "domain/common/event_types.h"
 #include "domain/customer/customer_aggregate.h"
+#include "domain/customer/event_codec.h"
 #include "readmodel/analytics/figures.h"
 #include "readmodel/segment/segment_keys.h"
 
@@ -110,7 +111,7 @@ absl::Status SegmentFold::Apply(const eventlog::LogRecord& record, kv::KvBatch& 
 
   switch (payload) {
     case Payload::kCustomerRegistered: {
-      const auto stage = event.customer_registered().lifecycle_stage();
+      const auto stage = domain::customer::ToApi(event.customer_registered().lifecycle_stage());
       v.set_name(absl::StrCat("customers/", id));
       v.set_lifecycle_stage(stage == crm::v1::LIFECYCLE_STAGE_UNSPECIFIED ? crm::v1::POTENTIAL
                                                                           : stage);
@@ -122,7 +123,7 @@ absl::Status SegmentFold::Apply(const eventlog::LogRecord& record, kv::KvBatch& 
       break;
     }
     case Payload::kLifecycleStageChanged: {
-      const auto to = event.lifecycle_stage_changed().to_stage();
+      const auto to = domain::customer::ToApi(event.lifecycle_stage_changed().to_stage());
       const auto from = v.lifecycle_stage();
       if (to == from) break;
       readmodel::segment::Transition t;
@@ -141,9 +142,11 @@ absl::Status SegmentFold::Apply(const eventlog::LogRecord& record, kv::KvBatch& 
     }
     case Payload::kPurchaseRecorded: {
       const auto& recorded = event.purchase_recorded();
-      AddPurchase(*v.mutable_lifetime_value(), recorded.purchase(), event.occurred_at());
-      if (recorded.new_value_tier() != crm::v1::VALUE_TIER_UNSPECIFIED) {
-        CRM_RETURN_IF_ERROR(ChangeTier(batch, v, recorded.new_value_tier(), event.occurred_at()));
+      AddPurchase(*v.mutable_lifetime_value(), domain::customer::ToApi(recorded.purchase()),
+                  event.occurred_at());
+      const crm::v1::ValueTier tier = domain::customer::ToApi(recorded.new_value_tier());
+      if (tier != crm::v1::VALUE_TIER_UNSPECIFIED) {
+        CRM_RETURN_IF_ERROR(ChangeTier(batch, v, tier, event.occurred_at()));
       }
       break;
     }

@@ -12,6 +12,7 @@ import orgtest
 from crmtest import (assert_error_info, command_stub, expect_error, new_request_id, query_stub,
                      register, wait_for)
 
+from crm.events.v1 import complaint_events_pb2 as kev  # noqa: E402
 from crm.v1 import complaint_pb2 as kpb  # noqa: E402
 from crm.v1 import complaint_query_service_pb2 as kqpb  # noqa: E402
 from crm.v1 import complaint_query_service_pb2_grpc as kqgrpc  # noqa: E402
@@ -159,13 +160,13 @@ def test_sla_breach_is_recorded_once_and_escalates_up_the_reporting_line(crm):
     breaches = [e for e in history.events if e.HasField("complaint_sla_breached")]
     assert len(breaches) == 1
     b = breaches[0]
-    assert b.complaint_sla_breached.kind == kpb.RESOLUTION
+    assert b.complaint_sla_breached.kind == kev.RESOLUTION
     assert b.complaint_sla_breached.due_time == due
     assert b.complaint_sla_breached.assignee.staff_id == orgtest.AGENT
     escalations = [e for e in history.events if e.HasField("complaint_escalated")]
     assert len(escalations) == 1
     esc = escalations[0].complaint_escalated
-    assert esc.automatic and esc.sla_kind == kpb.RESOLUTION and esc.level == 1
+    assert esc.automatic and esc.sla_kind == kev.RESOLUTION and esc.level == 1
     assert esc.to.staff_id == orgtest.SUPERVISOR
     assert escalations[0].causation_id == b.causation_id  # one watcher command, two facts
 

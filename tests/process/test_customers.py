@@ -7,6 +7,7 @@ from google.protobuf import field_mask_pb2
 import orgtest
 from crmtest import (assert_error_info, cpb, expect_error, grpc, history, new_request_id,
                      register, spb)
+from crm.events.v1 import customer_events_pb2 as cev  # noqa: E402  (stubs: crmtest)
 
 
 def test_register_then_get_returns_the_same_fields(server):
@@ -195,4 +196,4 @@ def test_history_records_each_command(server):
     assert len({e.event_id for e in events}) == 4
     change = events[3].lifecycle_stage_changed
     assert (change.from_stage, change.to_stage, change.reason) == (
-        cpb.POTENTIAL, cpb.FIRST_CONTACT, "called")
+        cev.POTENTIAL, cev.FIRST_CONTACT, "called")

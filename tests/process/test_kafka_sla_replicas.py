@@ -11,6 +11,7 @@ import pytest
 import crmtest
 import kafkatest
 import orgtest
+from crm.events.v1 import complaint_events_pb2 as kev  # noqa: E402
 from crm.events.v1 import envelope_pb2  # noqa: E402
 from crm.v1 import complaint_pb2 as kpb  # noqa: E402
 from crm.v1 import complaint_service_pb2 as kspb  # noqa: E402
@@ -85,7 +86,7 @@ def test_each_deadline_is_breached_once_across_replicas_and_restarts(tmp_path, k
             breaches = [e for e in found[name] if e.HasField("complaint_sla_breached")]
             escalations = [e for e in found[name] if e.HasField("complaint_escalated")]
             assert len(breaches) == 1, f"{name}: {len(breaches)} breaches"
-            assert breaches[0].complaint_sla_breached.kind == kpb.RESPONSE
+            assert breaches[0].complaint_sla_breached.kind == kev.RESPONSE
             assert breaches[0].actor == "crm/sla-watcher"
             assert len(escalations) == 1 and escalations[0].complaint_escalated.automatic, name
     finally:

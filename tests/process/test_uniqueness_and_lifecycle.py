@@ -6,6 +6,7 @@ from google.protobuf import field_mask_pb2
 
 from crmtest import (assert_error_info, cpb, expect_error, grpc, history, merge_tokens,
                      new_request_id, purchase, register, spb)
+from crm.events.v1 import customer_events_pb2 as cev  # noqa: E402  (stubs: crmtest)
 
 
 def test_duplicate_email_is_already_exists_naming_the_first_customer(server):
@@ -173,7 +174,7 @@ def test_value_tier_follows_purchases(server):
     tiers = [e.purchase_recorded.new_value_tier
              for e in history(server, big.name, r.consistency_token)
              if e.HasField("purchase_recorded")]
-    assert tiers == [cpb.ORDINARY, cpb.HIGH_VALUE]
+    assert tiers == [cev.ORDINARY, cev.HIGH_VALUE]
 
     mixed = register(server, customer_id="tier-mixed").customer
     buy(mixed.name, 600_000, "CNY")

@@ -476,9 +476,9 @@ TEST(AcknowledgeTest, LateAcknowledgementRecordsTheBreachFirst) {
   ASSERT_TRUE(events.ok());
   ASSERT_THAT(*events, SizeIs(2));
   ASSERT_TRUE((*events)[0].has_complaint_sla_breached());
-  EXPECT_EQ((*events)[0].complaint_sla_breached().kind(), crm::v1::RESPONSE);
+  EXPECT_EQ((*events)[0].complaint_sla_breached().kind(), crm::events::v1::RESPONSE);
   EXPECT_EQ(T((*events)[0].occurred_at()), due);
-  EXPECT_EQ((*events)[0].complaint_sla_breached().severity(), crm::v1::GENERAL);
+  EXPECT_EQ((*events)[0].complaint_sla_breached().severity(), crm::events::v1::GENERAL);
   EXPECT_TRUE((*events)[1].has_complaint_acknowledged());
   ApplyAll(s, *events, now);
   EXPECT_TRUE(s.response_deadline().breached());
@@ -584,7 +584,7 @@ TEST(ResolveTest, LateResolutionRecordsTheBreachFirst) {
   auto events = DecideResolve(s, ResolveReq(), Ctx(due + absl::Minutes(1)));
   ASSERT_TRUE(events.ok());
   ASSERT_THAT(*events, SizeIs(2));
-  EXPECT_EQ((*events)[0].complaint_sla_breached().kind(), crm::v1::RESOLUTION);
+  EXPECT_EQ((*events)[0].complaint_sla_breached().kind(), crm::events::v1::RESOLUTION);
   EXPECT_EQ((*events)[0].complaint_sla_breached().assignee().staff_id(), "agent-1");
   ApplyAll(s, *events, due + absl::Minutes(1));
   EXPECT_TRUE(s.resolution_deadline().breached());
@@ -750,13 +750,13 @@ TEST(BreachSlaTest, UnassignedResponseBreachEscalatesToNobody) {
   ASSERT_THAT(*events, SizeIs(2));
   const Event& breach = (*events)[0];
   EXPECT_EQ(T(breach.occurred_at()), due);
-  EXPECT_EQ(breach.complaint_sla_breached().kind(), crm::v1::RESPONSE);
+  EXPECT_EQ(breach.complaint_sla_breached().kind(), crm::events::v1::RESPONSE);
   EXPECT_EQ(T(breach.complaint_sla_breached().due_time()), due);
-  EXPECT_EQ(breach.complaint_sla_breached().severity(), crm::v1::GENERAL);
+  EXPECT_EQ(breach.complaint_sla_breached().severity(), crm::events::v1::GENERAL);
   EXPECT_FALSE(breach.complaint_sla_breached().has_assignee());
   const auto& escalated = (*events)[1].complaint_escalated();
   EXPECT_TRUE(escalated.automatic());
-  EXPECT_EQ(escalated.sla_kind(), crm::v1::RESPONSE);
+  EXPECT_EQ(escalated.sla_kind(), crm::events::v1::RESPONSE);
   EXPECT_EQ(escalated.level(), 1);
   EXPECT_EQ(escalated.from().staff_id(), "");
   EXPECT_EQ(escalated.to().staff_id(), "");

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "domain/customer/event_codec.h"
 #include "domain/customer/validation.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/message_differencer.h"
@@ -22,6 +23,7 @@ using ::crm::domain::customer::testing::FirstField;
 using ::crm::domain::customer::testing::Meta;
 using ::crm::domain::customer::testing::Reason;
 using ::crm::domain::customer::testing::ViolationFields;
+namespace ev = ::crm::events::v1;
 using ::crm::v1::LifecycleStage;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
@@ -155,15 +157,14 @@ TEST(CustomerAggregateTest, RegisterEmitsNormalizedProfile) {
   ASSERT_TRUE(event.has_customer_registered());
   const auto& profile = event.customer_registered().profile();
   EXPECT_EQ(profile.display_name(), "Acme Trading 有限公司");
-  EXPECT_EQ(profile.kind(), crm::v1::COMPANY);
+  EXPECT_EQ(profile.kind(), ev::COMPANY);
   EXPECT_THAT(profile.emails(), ElementsAre("sales@acme.example"));
   EXPECT_THAT(profile.phones(), ElementsAre("+862155550100"));
   EXPECT_EQ(profile.region(), "Shanghai");
   EXPECT_EQ(profile.industry(), "Retail");
-  EXPECT_EQ(profile.acquisition_source(), crm::v1::REFERRAL);
+  EXPECT_EQ(profile.acquisition_source(), ev::REFERRAL);
   EXPECT_EQ(profile.attributes().at("tax_id"), "91310000");
-  EXPECT_EQ(profile.name(), "");  // Only profile fields.
-  EXPECT_EQ(event.customer_registered().lifecycle_stage(), crm::v1::POTENTIAL);
+  EXPECT_EQ(event.customer_registered().lifecycle_stage(), ev::POTENTIAL);
   // Decide leaves stamping to the caller.
   EXPECT_EQ(event.customer_id(), "");
   EXPECT_EQ(event.aggregate_version(), 0);
@@ -766,8 +767,8 @@ TEST(CustomerAggregateTest, DecideChangeLifecycleStageFollowsTheTable) {
         ASSERT_TRUE(events.ok()) << events.status();
         ASSERT_THAT(*events, SizeIs(1));
         const auto& changed = (*events)[0].lifecycle_stage_changed();
-        EXPECT_EQ(changed.from_stage(), from);
-        EXPECT_EQ(changed.to_stage(), to);
+        EXPECT_EQ(ToApi(changed.from_stage()), from);
+        EXPECT_EQ(ToApi(changed.to_stage()), to);
         EXPECT_EQ(changed.reason(), "table");
       } else {
         ASSERT_FALSE(events.ok());
@@ -1043,18 +1044,18 @@ TEST(CustomerAggregateTest, PurchasesFoldIntoValueAndTier) {
   auto record = [&](int64_t amount, const std::string& currency, absl::Time at) {
     auto events = DecideRecordPurchase(state, PurchaseRequest(amount, currency, at), Context());
     EXPECT_TRUE(events.ok()) << events.status();
-    if (!events.ok()) return crm::v1::VALUE_TIER_UNSPECIFIED;
+    if (!events.ok()) return ev::VALUE_TIER_UNSPECIFIED;
     StampAndApply(state, *events);
     return (*events)[0].purchase_recorded().new_value_tier();
   };
   const absl::Time t1 = kNow - absl::Hours(10);
   const absl::Time t0 = kNow - absl::Hours(20);
   EXPECT_EQ(record(100, "USD", t1),
-            crm::v1::ORDINARY);  // First purchase: tier changes.
+            ev::ORDINARY);  // First purchase: tier changes.
   EXPECT_EQ(state.value_tier(), crm::v1::ORDINARY);
   EXPECT_EQ(record(200, "CNY", t0),
-            crm::v1::VALUE_TIER_UNSPECIFIED);  // Unchanged.
-  EXPECT_EQ(record(300, "USD", t0), crm::v1::VALUE_TIER_UNSPECIFIED);
+            ev::VALUE_TIER_UNSPECIFIED);  // Unchanged.
+  EXPECT_EQ(record(300, "USD", t0), ev::VALUE_TIER_UNSPECIFIED);
 
   ASSERT_EQ(state.value().totals_size(), 2);
   EXPECT_EQ(state.value().totals(0).currency_code(), "CNY");  // Sorted by code.
@@ -1068,8 +1069,8 @@ TEST(CustomerAggregateTest, PurchasesFoldIntoValueAndTier) {
   EXPECT_EQ(state.value().last_purchase_time().seconds(), absl::ToUnixSeconds(t1));
 
   EXPECT_EQ(record(999'300, "CNY", t0),
-            crm::v1::VALUE_TIER_UNSPECIFIED);              // CNY at 999,500.
-  EXPECT_EQ(record(500, "CNY", t0), crm::v1::HIGH_VALUE);  // CNY at 1,000,000.
+            ev::VALUE_TIER_UNSPECIFIED);              // CNY at 999,500.
+  EXPECT_EQ(record(500, "CNY", t0), ev::HIGH_VALUE);  // CNY at 1,000,000.
   EXPECT_EQ(state.value_tier(), crm::v1::HIGH_VALUE);
   EXPECT_EQ(state.version(), 6);
 }
@@ -1081,11 +1082,11 @@ TEST(CustomerAggregateTest, TenthPurchaseMakesHighValue) {
     ASSERT_TRUE(events.ok()) << events.status();
     const auto tier = (*events)[0].purchase_recorded().new_value_tier();
     if (i == 1) {
-      EXPECT_EQ(tier, crm::v1::ORDINARY);
+      EXPECT_EQ(tier, ev::ORDINARY);
     } else if (i == 10) {
-      EXPECT_EQ(tier, crm::v1::HIGH_VALUE);
+      EXPECT_EQ(tier, ev::HIGH_VALUE);
     } else {
-      EXPECT_EQ(tier, crm::v1::VALUE_TIER_UNSPECIFIED) << i;
+      EXPECT_EQ(tier, ev::VALUE_TIER_UNSPECIFIED) << i;
     }
     StampAndApply(state, *events);
   }

@@ -14,6 +14,8 @@
 #include "common/eventlog/in_memory_event_log.h"
 #include "common/kv/kv_store.h"
 #include "crm/events/v1/envelope.pb.h"
+#include "domain/complaint/event_codec.h"
+#include "domain/interaction/event_codec.h"
 #include "gtest/gtest.h"
 #include "readmodel/analytics/analytics_views.h"
 #include "readmodel/analytics/figures.h"
@@ -22,6 +24,8 @@ namespace crm::projections::analytics {
 namespace {
 
 using crm::events::v1::EventEnvelope;
+using domain::complaint::ToEvent;
+using domain::interaction::ToEvent;
 using readmodel::analytics::ToTimestamp;
 
 const absl::Time kT0 = absl::FromUnixSeconds(1'717'200'000);  // 2024-06-01T00:00:00Z
@@ -94,9 +98,9 @@ class AnalyticsFoldTest : public ::testing::Test {
                              crm::v1::Channel channel = crm::v1::PHONE) {
     EventEnvelope e;
     auto* f = e.mutable_complaint_filed();
-    f->set_channel(channel);
-    f->set_category(category);
-    f->set_severity(severity);
+    f->set_channel(ToEvent(channel));
+    f->set_category(ToEvent(category));
+    f->set_severity(ToEvent(severity));
     f->set_description("x");
     *f->mutable_response_due_time() = ToTimestamp(response_due);
     *f->mutable_resolution_due_time() = ToTimestamp(resolution_due);
@@ -104,12 +108,12 @@ class AnalyticsFoldTest : public ::testing::Test {
   }
   static EventEnvelope Acknowledged() {
     EventEnvelope e;
-    *e.mutable_complaint_acknowledged()->mutable_responder() = Ref("r");
+    *e.mutable_complaint_acknowledged()->mutable_responder() = ToEvent(Ref("r"));
     return e;
   }
   static EventEnvelope Assigned(const crm::v1::StaffRef& to) {
     EventEnvelope e;
-    *e.mutable_complaint_assigned()->mutable_assignee() = to;
+    *e.mutable_complaint_assigned()->mutable_assignee() = ToEvent(to);
     return e;
   }
   static EventEnvelope Investigating() {
@@ -120,15 +124,15 @@ class AnalyticsFoldTest : public ::testing::Test {
   static EventEnvelope Resolved(const crm::v1::StaffRef& by,
                                 crm::v1::RootCause cause = crm::v1::PRODUCT_DEFECT) {
     EventEnvelope e;
-    e.mutable_complaint_resolved()->set_root_cause(cause);
-    *e.mutable_complaint_resolved()->mutable_resolver() = by;
+    e.mutable_complaint_resolved()->set_root_cause(ToEvent(cause));
+    *e.mutable_complaint_resolved()->mutable_resolver() = ToEvent(by);
     return e;
   }
   static EventEnvelope Visit(const crm::v1::StaffRef& resolver, int csat, bool satisfied) {
     EventEnvelope e;
     e.mutable_complaint_follow_up_visit_recorded()->mutable_visit()->set_csat(csat);
     e.mutable_complaint_follow_up_visit_recorded()->mutable_visit()->set_satisfied(satisfied);
-    *e.mutable_complaint_follow_up_visit_recorded()->mutable_resolver() = resolver;
+    *e.mutable_complaint_follow_up_visit_recorded()->mutable_resolver() = ToEvent(resolver);
     return e;
   }
   static EventEnvelope Reopened(absl::Time resolution_due) {
@@ -144,9 +148,9 @@ class AnalyticsFoldTest : public ::testing::Test {
   static EventEnvelope Breached(crm::v1::SlaKind kind, absl::Time due,
                                 const crm::v1::StaffRef& assignee = {}) {
     EventEnvelope e;
-    e.mutable_complaint_sla_breached()->set_kind(kind);
+    e.mutable_complaint_sla_breached()->set_kind(ToEvent(kind));
     *e.mutable_complaint_sla_breached()->mutable_due_time() = ToTimestamp(due);
-    *e.mutable_complaint_sla_breached()->mutable_assignee() = assignee;
+    *e.mutable_complaint_sla_breached()->mutable_assignee() = ToEvent(assignee);
     return e;
   }
 
@@ -415,9 +419,9 @@ TEST_F(AnalyticsFoldTest, InteractionsPerChannelAndDirection) {
   auto log = [&](const std::string& id, crm::v1::Channel channel, crm::v1::Direction direction,
                  const crm::v1::StaffRef& staff) {
     EventEnvelope e;
-    e.mutable_interaction_logged()->mutable_interaction()->set_channel(channel);
-    e.mutable_interaction_logged()->mutable_interaction()->set_direction(direction);
-    *e.mutable_interaction_logged()->mutable_staff() = staff;
+    e.mutable_interaction_logged()->mutable_interaction()->set_channel(ToEvent(channel));
+    e.mutable_interaction_logged()->mutable_interaction()->set_direction(ToEvent(direction));
+    *e.mutable_interaction_logged()->mutable_staff() = ToEvent(staff);
     Append(absl::StrCat("customers/c1/interactions/", id), kT0, e);
   };
   log("i1", crm::v1::PHONE, crm::v1::INBOUND, Ref("s1", "teams/t1"));

@@ -32,7 +32,10 @@
 #include "common/fold/fold_runner.h"
 #include "common/kv/kv_store.h"
 #include "crm/events/v1/envelope.pb.h"
+#include "domain/complaint/event_codec.h"
 #include "domain/customer/customer_aggregate.h"
+#include "domain/customer/event_codec.h"
+#include "domain/interaction/event_codec.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
@@ -45,6 +48,10 @@ namespace crm::projections::analytics {
 namespace {
 
 using crm::events::v1::EventEnvelope;
+using domain::complaint::ToEvent;
+using domain::customer::ToApi;
+using domain::customer::ToEvent;
+using domain::interaction::ToEvent;
 using google::protobuf::Timestamp;
 
 // ---------------------------------------------------------------------------------------------
@@ -137,9 +144,9 @@ class Generator {
       EventEnvelope e;
       auto* r = e.mutable_customer_registered();
       r->mutable_profile()->set_display_name(absl::StrCat("Customer ", id));
-      r->mutable_profile()->set_kind(crm::v1::PERSON);
+      r->mutable_profile()->set_kind(crm::events::v1::PERSON);
       // Sometimes left unspecified: the fold reads it as POTENTIAL, like the domain.
-      if (stage != crm::v1::POTENTIAL || Chance(0.5)) r->set_lifecycle_stage(stage);
+      if (stage != crm::v1::POTENTIAL || Chance(0.5)) r->set_lifecycle_stage(ToEvent(stage));
       Emit(id, aggregate, now, now, e);
     }
     crm::v1::ValueFigures figures;
@@ -162,8 +169,8 @@ class Generator {
         const auto to = targets[Uniform(0, static_cast<int>(targets.size()) - 1)];
         EventEnvelope e;
         auto* changed = e.mutable_lifecycle_stage_changed();
-        changed->set_from_stage(stage);
-        changed->set_to_stage(to);
+        changed->set_from_stage(ToEvent(stage));
+        changed->set_to_stage(ToEvent(to));
         changed->set_reason("generated");
         Emit(id, aggregate, now, now, e);
         stage = to;
@@ -200,9 +207,9 @@ class Generator {
         figures.set_purchase_count(figures.purchase_count() + 1);
         const crm::v1::ValueTier after = domain::customer::TierFor(figures);
         EventEnvelope e;
-        *e.mutable_purchase_recorded()->mutable_purchase() = purchase;
+        *e.mutable_purchase_recorded()->mutable_purchase() = ToEvent(purchase);
         e.mutable_purchase_recorded()->set_new_value_tier(
-            after != tier ? after : crm::v1::VALUE_TIER_UNSPECIFIED);
+            ToEvent(after != tier ? after : crm::v1::VALUE_TIER_UNSPECIFIED));
         tier = after;
         Emit(id, aggregate, now, purchased, e);
       } else if (what < 75) {
@@ -229,19 +236,20 @@ class Generator {
     auto* logged = e.mutable_interaction_logged();
     auto* i = logged->mutable_interaction();
     i->set_name(aggregate);
-    i->set_channel(static_cast<crm::v1::Channel>(Uniform(1, 7)));
-    i->set_direction(Chance(0.6) ? crm::v1::INBOUND : crm::v1::OUTBOUND);
+    i->set_channel(ToEvent(static_cast<crm::v1::Channel>(Uniform(1, 7))));
+    i->set_direction(ToEvent(Chance(0.6) ? crm::v1::INBOUND : crm::v1::OUTBOUND));
     i->set_staff_id(absl::StrCat("s", staff));
     *i->mutable_occurred_at() = Ts(now);
     i->set_summary("talked");
     const bool follow_up = Chance(0.3);
     if (follow_up) *i->mutable_follow_up_due_time() = Ts(now + absl::Hours(48));
-    *logged->mutable_staff() = RefAt(staff, now);
+    *logged->mutable_staff() = ToEvent(RefAt(staff, now));
     Emit(customer, aggregate, now, now, e);
     if (follow_up && Chance(0.5)) {
       EventEnvelope done;
       *done.mutable_follow_up_completed()->mutable_complete_time() = Ts(now + absl::Hours(5));
-      *done.mutable_follow_up_completed()->mutable_staff() = RefAt(staff, now + absl::Hours(5));
+      *done.mutable_follow_up_completed()->mutable_staff() =
+          ToEvent(RefAt(staff, now + absl::Hours(5)));
       Emit(customer, aggregate, now + absl::Hours(5), now + absl::Hours(5), done);
     }
   }
@@ -269,9 +277,9 @@ class Generator {
     {
       EventEnvelope e;
       auto* f = e.mutable_complaint_filed();
-      f->set_channel(static_cast<crm::v1::Channel>(Uniform(1, 7)));
-      f->set_category(static_cast<crm::v1::ComplaintCategory>(Uniform(1, 5)));
-      f->set_severity(severity);
+      f->set_channel(ToEvent(static_cast<crm::v1::Channel>(Uniform(1, 7))));
+      f->set_category(ToEvent(static_cast<crm::v1::ComplaintCategory>(Uniform(1, 5))));
+      f->set_severity(ToEvent(severity));
       f->set_description("broken");
       *f->mutable_response_due_time() = Ts(response_due);
       *f->mutable_resolution_due_time() = Ts(resolution_due);
@@ -295,19 +303,19 @@ class Generator {
         open = false;
         EventEnvelope b;
         auto* breached = b.mutable_complaint_sla_breached();
-        breached->set_kind(static_cast<crm::v1::SlaKind>(kind));
+        breached->set_kind(ToEvent(static_cast<crm::v1::SlaKind>(kind)));
         *breached->mutable_due_time() = Ts(due);
-        breached->set_severity(severity);
-        *breached->mutable_assignee() = ref(due);
+        breached->set_severity(ToEvent(severity));
+        *breached->mutable_assignee() = ToEvent(ref(due));
         emit(due + absl::Minutes(1), due, b);
         if (Chance(0.7)) {
           EventEnvelope x;
           auto* esc = x.mutable_complaint_escalated();
           esc->set_level(++level);
-          *esc->mutable_from() = ref(now);
-          *esc->mutable_to() = RefAt(Uniform(0, kStaff - 1), now);
+          *esc->mutable_from() = ToEvent(ref(now));
+          *esc->mutable_to() = ToEvent(RefAt(Uniform(0, kStaff - 1), now));
           esc->set_automatic(true);
-          esc->set_sla_kind(static_cast<crm::v1::SlaKind>(kind));
+          esc->set_sla_kind(ToEvent(static_cast<crm::v1::SlaKind>(kind)));
           emit(now, now, x);
         }
       }
@@ -330,7 +338,7 @@ class Generator {
             at = now + delay(response_window);
             watch(at);
             *e.mutable_complaint_acknowledged()->mutable_responder() =
-                RefAt(Uniform(0, kStaff - 1), at);
+                ToEvent(RefAt(Uniform(0, kStaff - 1), at));
             if (!responded && response_open) response_open = false;
             responded = true;
             status = crm::v1::ACKNOWLEDGED;
@@ -339,7 +347,7 @@ class Generator {
             watch(at);
             const int previous = assignee.value_or(-1);
             assignee = Uniform(0, kStaff - 1);
-            *e.mutable_complaint_assigned()->mutable_assignee() = RefAt(*assignee, at);
+            *e.mutable_complaint_assigned()->mutable_assignee() = ToEvent(RefAt(*assignee, at));
             if (previous >= 0) {
               e.mutable_complaint_assigned()->set_previous_assignee(absl::StrCat("s", previous));
             }
@@ -349,8 +357,8 @@ class Generator {
             watch(at);
             auto* esc = e.mutable_complaint_escalated();
             esc->set_level(++level);
-            *esc->mutable_from() = ref(at);
-            *esc->mutable_to() = RefAt(Uniform(0, kStaff - 1), at);
+            *esc->mutable_from() = ToEvent(ref(at));
+            *esc->mutable_to() = ToEvent(RefAt(Uniform(0, kStaff - 1), at));
             esc->set_reason("by hand");
           }
           break;
@@ -359,7 +367,7 @@ class Generator {
           if (status == crm::v1::ASSIGNED && r < 70) {
             at = now + Minutes(5, 900);
             watch(at);
-            *e.mutable_complaint_investigation_started()->mutable_assignee() = ref(at);
+            *e.mutable_complaint_investigation_started()->mutable_assignee() = ToEvent(ref(at));
             status = crm::v1::INVESTIGATING;
           } else if (status == crm::v1::INVESTIGATING && r < 75) {
             at = now + delay(resolution_window);
@@ -368,12 +376,13 @@ class Generator {
             resolved->set_resolution("fixed");
             // Skewed, so that the ranking has clear leaders and some ties below.
             const int cause = Uniform(0, 99);
-            resolved->set_root_cause(static_cast<crm::v1::RootCause>(cause < 30   ? 1
-                                                                     : cause < 50 ? 2
-                                                                     : cause < 65 ? 4
-                                                                                  : Uniform(3, 8)));
+            resolved->set_root_cause(
+                ToEvent(static_cast<crm::v1::RootCause>(cause < 30   ? 1
+                                                        : cause < 50 ? 2
+                                                        : cause < 65 ? 4
+                                                                     : Uniform(3, 8))));
             resolver = ref(at);
-            *resolved->mutable_resolver() = resolver;
+            *resolved->mutable_resolver() = ToEvent(resolver);
             if (resolution_open) resolution_open = false;
             status = crm::v1::RESOLVED;
           } else if (r < 90) {
@@ -381,15 +390,15 @@ class Generator {
             watch(at);
             const int previous = assignee.value_or(-1);
             assignee = Uniform(0, kStaff - 1);
-            *e.mutable_complaint_assigned()->mutable_assignee() = RefAt(*assignee, at);
+            *e.mutable_complaint_assigned()->mutable_assignee() = ToEvent(RefAt(*assignee, at));
             e.mutable_complaint_assigned()->set_previous_assignee(absl::StrCat("s", previous));
           } else {
             at = now + Minutes(5, 300);
             watch(at);
             auto* esc = e.mutable_complaint_escalated();
             esc->set_level(++level);
-            *esc->mutable_from() = ref(at);
-            *esc->mutable_to() = RefAt(Uniform(0, kStaff - 1), at);
+            *esc->mutable_from() = ToEvent(ref(at));
+            *esc->mutable_to() = ToEvent(RefAt(Uniform(0, kStaff - 1), at));
             esc->set_reason("by hand");
           }
           break;
@@ -401,7 +410,7 @@ class Generator {
             visit->mutable_visit()->set_csat(csat);
             visit->mutable_visit()->set_satisfied(csat >= 4 || (csat == 3 && Chance(0.5)));
             *visit->mutable_visit()->mutable_visit_time() = Ts(at);
-            *visit->mutable_resolver() = resolver;
+            *visit->mutable_resolver() = ToEvent(resolver);
             status = crm::v1::FOLLOWED_UP;
           } else {
             e.mutable_complaint_closed();
@@ -478,7 +487,7 @@ struct Scoped {
 };
 enum ScopeKind { kAll = 0, kStaffScope = 1, kTeamScope = 2, kDeptScope = 3 };
 
-std::vector<std::pair<int, std::string>> ScopesOfRef(const crm::v1::StaffRef& ref) {
+std::vector<std::pair<int, std::string>> ScopesOfRef(const crm::events::v1::StaffRef& ref) {
   std::vector<std::pair<int, std::string>> out = {{kAll, ""}};
   if (!ref.staff_id().empty()) out.push_back({kStaffScope, ref.staff_id()});
   if (!ref.team().empty()) out.push_back({kTeamScope, ref.team()});
@@ -595,7 +604,7 @@ Expected Recompute(const std::vector<EventEnvelope>& events) {
       for (const EventEnvelope* e : list) {
         if (e->has_complaint_acknowledged() && !acked) acked = T(e->occurred_at());
         if (e->has_complaint_sla_breached() &&
-            e->complaint_sla_breached().kind() == crm::v1::RESPONSE) {
+            e->complaint_sla_breached().kind() == crm::events::v1::RESPONSE) {
           breach = true;
         }
       }
@@ -629,7 +638,7 @@ Expected Recompute(const std::vector<EventEnvelope>& events) {
           if (!first_resolved) first_resolved = T(e->occurred_at());
         }
         if (e->has_complaint_sla_breached() &&
-            e->complaint_sla_breached().kind() == crm::v1::RESOLUTION) {
+            e->complaint_sla_breached().kind() == crm::events::v1::RESOLUTION) {
           breach = true;
         }
       }
@@ -687,7 +696,7 @@ Expected Recompute(const std::vector<EventEnvelope>& events) {
     if (e.has_customer_registered()) {
       c.stage = e.customer_registered().lifecycle_stage() == 0
                     ? crm::v1::POTENTIAL
-                    : e.customer_registered().lifecycle_stage();
+                    : ToApi(e.customer_registered().lifecycle_stage());
       c.stage_start = at;
       c.tier = crm::v1::POTENTIAL_VALUE;
       crm::v1::TierChange change;

@@ -8,9 +8,11 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "crm/events/v1/envelope.pb.h"
+#include "domain/complaint/event_codec.h"
 
 namespace crm::testing::complaint {
 
+using crm::domain::complaint::ToEvent;
 using crm::events::v1::EventEnvelope;
 
 // Base of the test times: 2023-11-14T22:13:20Z (FakeClock's default start).
@@ -56,9 +58,9 @@ inline EventEnvelope Filed(crm::v1::ComplaintCategory category, crm::v1::Complai
   EventEnvelope e;
   e.set_event_type("crm.events.v1.ComplaintFiled");
   auto* f = e.mutable_complaint_filed();
-  f->set_channel(crm::v1::PHONE);
-  f->set_category(category);
-  f->set_severity(severity);
+  f->set_channel(crm::events::v1::PHONE);
+  f->set_category(ToEvent(category));
+  f->set_severity(ToEvent(severity));
   f->set_description("the parcel arrived broken");
   *f->mutable_response_due_time() = Ts(response_due);
   *f->mutable_resolution_due_time() = Ts(resolution_due);
@@ -68,14 +70,14 @@ inline EventEnvelope Filed(crm::v1::ComplaintCategory category, crm::v1::Complai
 inline EventEnvelope Acknowledged(const std::string& staff) {
   EventEnvelope e;
   e.set_event_type("crm.events.v1.ComplaintAcknowledged");
-  *e.mutable_complaint_acknowledged()->mutable_responder() = Staff(staff);
+  *e.mutable_complaint_acknowledged()->mutable_responder() = ToEvent(Staff(staff));
   return e;
 }
 
 inline EventEnvelope Assigned(const std::string& staff, const std::string& previous = "") {
   EventEnvelope e;
   e.set_event_type("crm.events.v1.ComplaintAssigned");
-  *e.mutable_complaint_assigned()->mutable_assignee() = Staff(staff);
+  *e.mutable_complaint_assigned()->mutable_assignee() = ToEvent(Staff(staff));
   e.mutable_complaint_assigned()->set_previous_assignee(previous);
   return e;
 }
@@ -83,7 +85,7 @@ inline EventEnvelope Assigned(const std::string& staff, const std::string& previ
 inline EventEnvelope InvestigationStarted(const std::string& staff) {
   EventEnvelope e;
   e.set_event_type("crm.events.v1.ComplaintInvestigationStarted");
-  *e.mutable_complaint_investigation_started()->mutable_assignee() = Staff(staff);
+  *e.mutable_complaint_investigation_started()->mutable_assignee() = ToEvent(Staff(staff));
   return e;
 }
 
@@ -92,8 +94,8 @@ inline EventEnvelope Resolved(const std::string& staff, crm::v1::RootCause cause
   e.set_event_type("crm.events.v1.ComplaintResolved");
   auto* r = e.mutable_complaint_resolved();
   r->set_resolution("replacement sent");
-  r->set_root_cause(cause);
-  *r->mutable_resolver() = Staff(staff);
+  r->set_root_cause(ToEvent(cause));
+  *r->mutable_resolver() = ToEvent(Staff(staff));
   return e;
 }
 
@@ -104,7 +106,7 @@ inline EventEnvelope FollowUp(bool satisfied, int csat, const std::string& staff
   f->mutable_visit()->set_satisfied(satisfied);
   f->mutable_visit()->set_csat(csat);
   f->mutable_visit()->set_comment(satisfied ? "fine now" : "still broken");
-  *f->mutable_resolver() = Staff(staff);
+  *f->mutable_resolver() = ToEvent(Staff(staff));
   return e;
 }
 
@@ -128,8 +130,8 @@ inline EventEnvelope Escalated(int level, const std::string& from, const std::st
   e.set_event_type("crm.events.v1.ComplaintEscalated");
   auto* x = e.mutable_complaint_escalated();
   x->set_level(level);
-  *x->mutable_from() = Staff(from);
-  *x->mutable_to() = Staff(to);
+  *x->mutable_from() = ToEvent(Staff(from));
+  *x->mutable_to() = ToEvent(Staff(to));
   x->set_reason("by hand");
   return e;
 }
@@ -139,9 +141,9 @@ inline EventEnvelope SlaBreached(crm::v1::SlaKind kind, absl::Time due,
   EventEnvelope e;
   e.set_event_type("crm.events.v1.ComplaintSlaBreached");
   auto* b = e.mutable_complaint_sla_breached();
-  b->set_kind(kind);
+  b->set_kind(ToEvent(kind));
   *b->mutable_due_time() = Ts(due);
-  b->set_severity(severity);
+  b->set_severity(ToEvent(severity));
   return e;
 }
 

@@ -61,12 +61,12 @@ class CustomerViewFoldTest : public ::testing::Test {
     EventEnvelope reg;
     auto* r = reg.mutable_customer_registered();
     r->mutable_profile()->set_display_name("Acme");
-    r->mutable_profile()->set_kind(crm::v1::COMPANY);
+    r->mutable_profile()->set_kind(crm::events::v1::COMPANY);
     r->mutable_profile()->add_emails("a@acme.com");
     r->mutable_profile()->add_phones("+8613800000000");
     (*r->mutable_profile()->mutable_attributes())["b"] = "2";
     (*r->mutable_profile()->mutable_attributes())["a"] = "1";
-    r->set_lifecycle_stage(crm::v1::POTENTIAL);
+    r->set_lifecycle_stage(crm::events::v1::POTENTIAL);
     Append(Stamp("acme", 1, reg));
     EventEnvelope tag;
     tag.mutable_customer_tagged()->set_tag("vip");
@@ -79,8 +79,8 @@ class CustomerViewFoldTest : public ::testing::Test {
     update.mutable_customer_profile_updated()->mutable_profile()->add_emails("b@acme.com");
     Append(Stamp("acme", 4, update));
     EventEnvelope stage;
-    stage.mutable_lifecycle_stage_changed()->set_from_stage(crm::v1::POTENTIAL);
-    stage.mutable_lifecycle_stage_changed()->set_to_stage(crm::v1::FIRST_CONTACT);
+    stage.mutable_lifecycle_stage_changed()->set_from_stage(crm::events::v1::POTENTIAL);
+    stage.mutable_lifecycle_stage_changed()->set_to_stage(crm::events::v1::FIRST_CONTACT);
     Append(Stamp("acme", 5, stage));
   }
 

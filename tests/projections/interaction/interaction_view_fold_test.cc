@@ -10,6 +10,7 @@
 #include "common/eventlog/in_memory_event_log.h"
 #include "common/kv/kv_store.h"
 #include "crm/events/v1/envelope.pb.h"
+#include "domain/common/event_codec.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "projections/interaction/timeline_text.h"
@@ -53,8 +54,8 @@ EventEnvelope Logged(const std::string& cid, const std::string& iid, const std::
   *e.mutable_occurred_at() = At(occurred);
   auto* i = e.mutable_interaction_logged()->mutable_interaction();
   i->set_name(absl::StrCat("customers/", cid, "/interactions/", iid));
-  i->set_channel(channel);
-  i->set_direction(crm::v1::INBOUND);
+  i->set_channel(crm::domain::ToEvent(channel));
+  i->set_direction(crm::events::v1::INBOUND);
   i->set_staff_id(staff);
   *i->mutable_occurred_at() = At(occurred);
   i->set_summary(absl::StrCat("talk ", iid));
@@ -117,7 +118,7 @@ class InteractionViewFoldTest : public ::testing::Test {
   void AppendScenario() {
     EventEnvelope reg;
     reg.mutable_customer_registered()->mutable_profile()->set_display_name("Acme");
-    reg.mutable_customer_registered()->set_lifecycle_stage(crm::v1::POTENTIAL);
+    reg.mutable_customer_registered()->set_lifecycle_stage(crm::events::v1::POTENTIAL);
     Append(Stamp("acme", "customers/acme", 1, kT0, reg));
     EventEnvelope tag;  // not on the timeline
     tag.mutable_customer_tagged()->set_tag("vip");
@@ -135,16 +136,16 @@ class InteractionViewFoldTest : public ::testing::Test {
     Append(Stamp("", "staff/ann", 1, kT0 + 30, staff));
     EventEnvelope filed;
     filed.mutable_complaint_filed()->set_description("Parcel late");
-    filed.mutable_complaint_filed()->set_severity(crm::v1::GENERAL);
-    filed.mutable_complaint_filed()->set_category(crm::v1::LOGISTICS);
-    filed.mutable_complaint_filed()->set_channel(crm::v1::EMAIL);
+    filed.mutable_complaint_filed()->set_severity(crm::events::v1::GENERAL);
+    filed.mutable_complaint_filed()->set_category(crm::events::v1::LOGISTICS);
+    filed.mutable_complaint_filed()->set_channel(crm::events::v1::EMAIL);
     Append(Stamp("acme", "customers/acme/complaints/c1", 1, kT0 + 40, filed));
     Append(Logged("acme", "i1", "ann", kT0 + 50, kT0 + 5000));
     Append(Logged("acme", "i2", "ann", kT0 + 60, kT0 + 3000, crm::v1::EMAIL));
     Append(Logged("acme", "i3", "bob", kT0 + 45));
     Append(Logged("other", "i1", "ann", kT0 + 70, kT0 + 4000));
     EventEnvelope breached;
-    breached.mutable_complaint_sla_breached()->set_kind(crm::v1::RESPONSE);
+    breached.mutable_complaint_sla_breached()->set_kind(crm::events::v1::RESPONSE);
     *breached.mutable_complaint_sla_breached()->mutable_due_time() = At(kT0 + 100);
     *breached.mutable_occurred_at() = At(kT0 + 100);
     Append(Stamp("acme", "customers/acme/complaints/c1", 2, kT0 + 200, breached));
@@ -356,7 +357,7 @@ TEST(TimelineTextTest, SummariesOfComplaintAndProfileEvents) {
   e.mutable_complaint_assigned()->set_previous_assignee("ann");
   EXPECT_EQ(text(e), "Complaint assigned to bob (was ann)");
   e.mutable_complaint_resolved()->set_resolution("Refunded");
-  e.mutable_complaint_resolved()->set_root_cause(crm::v1::DELIVERY_DELAY);
+  e.mutable_complaint_resolved()->set_root_cause(crm::events::v1::DELIVERY_DELAY);
   e.mutable_complaint_resolved()->mutable_resolver()->set_staff_id("bob");
   EXPECT_EQ(text(e), "Complaint resolved by bob (root cause delivery delay): Refunded");
   e.mutable_complaint_follow_up_visit_recorded()->mutable_visit()->set_csat(2);
@@ -369,12 +370,12 @@ TEST(TimelineTextTest, SummariesOfComplaintAndProfileEvents) {
   esc->set_level(2);
   esc->mutable_to()->set_staff_id("boss");
   esc->set_automatic(true);
-  esc->set_sla_kind(crm::v1::RESOLUTION);
+  esc->set_sla_kind(crm::events::v1::RESOLUTION);
   EXPECT_EQ(text(e),
             "Complaint escalated to level 2 (to boss) automatically on a missed "
             "resolution deadline");
-  e.mutable_lifecycle_stage_changed()->set_from_stage(crm::v1::POTENTIAL);
-  e.mutable_lifecycle_stage_changed()->set_to_stage(crm::v1::FIRST_CONTACT);
+  e.mutable_lifecycle_stage_changed()->set_from_stage(crm::events::v1::POTENTIAL);
+  e.mutable_lifecycle_stage_changed()->set_to_stage(crm::events::v1::FIRST_CONTACT);
   EXPECT_EQ(text(e), "Lifecycle stage potential -> first contact");
   e.mutable_owner_assigned()->set_owner("ann");
   EXPECT_EQ(text(e), "Owner assigned: ann");

@@ -11,6 +11,7 @@
 #include "common/eventlog/in_memory_event_log.h"
 #include "common/kv/kv_store.h"
 #include "crm/events/v1/envelope.pb.h"
+#include "domain/org/event_codec.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "readmodel/org/org_views.h"
@@ -95,7 +96,7 @@ EventEnvelope DepartmentCreated(const std::string& id, crm::v1::DepartmentFuncti
   auto* d = e.mutable_department_created()->mutable_department();
   d->set_name("departments/" + id);
   d->set_display_name(id);
-  d->set_function(function);
+  d->set_function(crm::domain::org::ToEvent(function));
   return e;
 }
 
@@ -115,8 +116,8 @@ EventEnvelope StaffAdded(const std::string& id, crm::v1::StaffRole role,
   auto* s = e.mutable_staff_added()->mutable_staff();
   s->set_name("staff/" + id);
   s->set_display_name(id);
-  s->set_role(role);
-  s->set_level(crm::v1::FRONT_LINE);
+  s->set_role(crm::domain::org::ToEvent(role));
+  s->set_level(crm::events::v1::FRONT_LINE);
   s->set_department("departments/" + department);
   if (!team.empty()) s->set_team("teams/" + team);
   s->set_manager(manager);
@@ -134,7 +135,7 @@ EventEnvelope OwnerAssigned(const std::string& owner, const std::string& previou
 EventEnvelope Filed(int64_t response_due, int64_t resolution_due) {
   EventEnvelope e;
   auto* f = e.mutable_complaint_filed();
-  f->set_severity(crm::v1::GENERAL);
+  f->set_severity(crm::events::v1::GENERAL);
   *f->mutable_response_due_time() = Ts(response_due);
   *f->mutable_resolution_due_time() = Ts(resolution_due);
   return e;
@@ -168,7 +169,7 @@ EventEnvelope Reopened(int64_t resolution_due) {
   *e.mutable_complaint_reopened()->mutable_resolution_due_time() = Ts(resolution_due);
   return e;
 }
-EventEnvelope Breached(crm::v1::SlaKind kind, int64_t due) {
+EventEnvelope Breached(crm::events::v1::SlaKind kind, int64_t due) {
   EventEnvelope e;
   e.mutable_complaint_sla_breached()->set_kind(kind);
   *e.mutable_complaint_sla_breached()->mutable_due_time() = Ts(due);
@@ -247,7 +248,7 @@ TEST_F(OrgViewFoldTest, RecordsAndListIndexes) {
   EventEnvelope moved;
   moved.mutable_staff_updated()->add_changed_paths("team");
   moved.mutable_staff_updated()->add_changed_paths("role");
-  moved.mutable_staff_updated()->mutable_staff()->set_role(crm::v1::SUPERVISOR);
+  moved.mutable_staff_updated()->mutable_staff()->set_role(crm::events::v1::SUPERVISOR);
   h_.Org("staff/bob", moved);  // bob leaves his team and becomes a supervisor
   EventEnvelope gone;
   gone.mutable_staff_deactivated()->set_reason("left");
@@ -351,7 +352,7 @@ TEST_F(OrgViewFoldTest, OverdueComplaints) {
   EXPECT_EQ(WorkloadOf("cat", At(kT0 + 1001)).overdue_items(), 1);
 
   // A recorded breach is overdue whatever the clock says, until resolved.
-  h_.Complaint("c1", "k1", Breached(crm::v1::RESOLUTION, kT0 + 1000));
+  h_.Complaint("c1", "k1", Breached(crm::events::v1::RESOLUTION, kT0 + 1000));
   ApplyNew();
   EXPECT_EQ(WorkloadOf("cat", At(kT0 - 5000)).overdue_complaints(), 1);
   h_.Complaint("c1", "k1", Resolved());
@@ -367,13 +368,13 @@ TEST_F(OrgViewFoldTest, OverdueComplaints) {
   EXPECT_EQ(WorkloadOf("cat", At(kT0 + 8001)).overdue_complaints(), 1);
 
   // A late breach of the deadline the reopening replaced changes nothing.
-  h_.Complaint("c1", "k1", Breached(crm::v1::RESOLUTION, kT0 + 1000));
+  h_.Complaint("c1", "k1", Breached(crm::events::v1::RESOLUTION, kT0 + 1000));
   ApplyNew();
   EXPECT_EQ(WorkloadOf("cat", At(kT0 + 7000)).overdue_complaints(), 0);
 
   // A response breach keeps it overdue after the acknowledgement, until resolved.
   h_.Complaint("c2", "k2", Filed(kT0 + 100, kT0 + 1000));
-  h_.Complaint("c2", "k2", Breached(crm::v1::RESPONSE, kT0 + 100));
+  h_.Complaint("c2", "k2", Breached(crm::events::v1::RESPONSE, kT0 + 100));
   h_.Complaint("c2", "k2", Acknowledged());
   ApplyNew();
   EXPECT_EQ(WorkloadOf("", At(kT0)).overdue_complaints(), 1);  // unassigned
@@ -409,7 +410,7 @@ TEST_F(OrgViewFoldTest, ReapplyingARecordChangesNothing) {
   h_.Customer("c1", OwnerAssigned("bob", "ann"));
   h_.Complaint("c1", "k1", Filed(kT0 + 100, kT0 + 1000));
   h_.Complaint("c1", "k1", Assigned("cat"));
-  h_.Complaint("c1", "k1", Breached(crm::v1::RESPONSE, kT0 + 100));
+  h_.Complaint("c1", "k1", Breached(crm::events::v1::RESPONSE, kT0 + 100));
   h_.Complaint("c1", "k1", Assigned("bob", "cat"));
   h_.Complaint("c1", "k1", Resolved());
   h_.Complaint("c1", "k1", Closed());

@@ -14,6 +14,7 @@
 #include "common/eventlog/in_memory_event_log.h"
 #include "common/kv/kv_store.h"
 #include "crm/events/v1/envelope.pb.h"
+#include "domain/customer/event_codec.h"
 #include "gtest/gtest.h"
 #include "readmodel/analytics/figures.h"
 #include "readmodel/segment/segment_views.h"
@@ -66,14 +67,14 @@ class SegmentFoldTest : public ::testing::Test {
                 crm::v1::LifecycleStage stage = crm::v1::LIFECYCLE_STAGE_UNSPECIFIED) {
     EventEnvelope e;
     e.mutable_customer_registered()->mutable_profile()->set_display_name(id);
-    e.mutable_customer_registered()->set_lifecycle_stage(stage);
+    e.mutable_customer_registered()->set_lifecycle_stage(crm::domain::customer::ToEvent(stage));
     Append(id, at, e);
   }
   void Move(const std::string& id, absl::Time at, crm::v1::LifecycleStage from,
             crm::v1::LifecycleStage to) {
     EventEnvelope e;
-    e.mutable_lifecycle_stage_changed()->set_from_stage(from);
-    e.mutable_lifecycle_stage_changed()->set_to_stage(to);
+    e.mutable_lifecycle_stage_changed()->set_from_stage(crm::domain::customer::ToEvent(from));
+    e.mutable_lifecycle_stage_changed()->set_to_stage(crm::domain::customer::ToEvent(to));
     Append(id, at, e);
   }
   void Purchase(const std::string& id, absl::Time at, const std::string& currency, int64_t minor,
@@ -83,7 +84,7 @@ class SegmentFoldTest : public ::testing::Test {
     p->mutable_amount()->set_currency_code(currency);
     p->mutable_amount()->set_amount_minor(minor);
     *p->mutable_purchased_at() = ToTimestamp(at);
-    e.mutable_purchase_recorded()->set_new_value_tier(new_tier);
+    e.mutable_purchase_recorded()->set_new_value_tier(crm::domain::customer::ToEvent(new_tier));
     Append(id, at, e);
   }
 
@@ -301,7 +302,7 @@ TEST_F(SegmentFoldTest, RedeliveredAndForeignEventsChangeNothing) {
   EventEnvelope p;
   p.mutable_purchase_recorded()->mutable_purchase()->mutable_amount()->set_currency_code("CNY");
   p.mutable_purchase_recorded()->mutable_purchase()->mutable_amount()->set_amount_minor(500);
-  p.mutable_purchase_recorded()->set_new_value_tier(crm::v1::ORDINARY);
+  p.mutable_purchase_recorded()->set_new_value_tier(crm::events::v1::ORDINARY);
   const EventEnvelope purchase = Append("c1", kT0 + kDay, p);
   FoldAll();
   AppendRaw("c1", purchase.SerializeAsString());  // Redelivered.

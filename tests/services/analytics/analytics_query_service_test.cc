@@ -14,6 +14,7 @@
 #include "common/kv/kv_store.h"
 #include "common/status/errors.h"
 #include "crm/events/v1/envelope.pb.h"
+#include "domain/complaint/event_codec.h"
 #include "google/rpc/error_details.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
@@ -54,8 +55,8 @@ class AnalyticsQueriesTest : public ::testing::Test {
     e.set_aggregate_version(1);
     *e.mutable_occurred_at() =
         readmodel::analytics::ToTimestamp(absl::FromUnixSeconds(1'000'000'000));
-    e.mutable_complaint_filed()->set_category(category);
-    e.mutable_complaint_filed()->set_severity(crm::v1::MINOR);
+    e.mutable_complaint_filed()->set_category(crm::domain::complaint::ToEvent(category));
+    e.mutable_complaint_filed()->set_severity(crm::events::v1::MINOR);
     auto position =
         log_.Append("c1", {{e.SerializeAsString(), {}}}, absl::Now() + absl::Seconds(5));
     EXPECT_TRUE(position.ok());

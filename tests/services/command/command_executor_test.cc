@@ -26,7 +26,9 @@ const TypedKind<Department>& TestKind() {
         if (e.aggregate_version() != d.version() + 1) {
           return absl::FailedPreconditionError("version gap");
         }
-        if (e.has_department_created()) d = e.department_created().department();
+        if (e.has_department_created()) {
+          d.set_display_name(e.department_created().department().display_name());
+        }
         if (e.has_department_updated()) {
           d.set_display_name(e.department_updated().department().display_name());
         }

@@ -18,6 +18,7 @@
 #include "common/fold/fold_runner.h"
 #include "common/kv/kv_store.h"
 #include "crm/events/v1/envelope.pb.h"
+#include "domain/org/event_codec.h"
 #include "domain/org/org_aggregate.h"
 #include "gtest/gtest.h"
 #include "services/command/aggregate_state.h"
@@ -107,8 +108,8 @@ class ComplaintEnv {
     *event.mutable_occurred_at() = event.recorded_at();
     auto* profile = event.mutable_customer_registered()->mutable_profile();
     profile->set_display_name("Customer " + id);
-    profile->set_kind(crm::v1::PERSON);
-    event.mutable_customer_registered()->set_lifecycle_stage(crm::v1::AFTER_SALES);
+    profile->set_kind(crm::events::v1::PERSON);
+    event.mutable_customer_registered()->set_lifecycle_stage(crm::events::v1::AFTER_SALES);
     auto appended = log_.Append(id, {{event.SerializeAsString(), {}}}, absl::InfiniteFuture());
     ASSERT_TRUE(appended.ok()) << appended.status();
     ASSERT_TRUE(
@@ -130,7 +131,7 @@ class ComplaintEnv {
     staff.set_manager(manager);
     staff.set_active(true);
     OrgCommand(id, [staff](EventEnvelope& event) {
-      *event.mutable_staff_added()->mutable_staff() = staff;
+      *event.mutable_staff_added()->mutable_staff() = crm::domain::org::ToEvent(staff);
     });
   }
   void DeactivateStaff(const std::string& id) {

@@ -123,7 +123,7 @@ TEST_F(SlaWatcherTest, BreachIsAppendedOnceAtTheRightTime) {
   auto breaches = Breaches(name);
   ASSERT_THAT(breaches, SizeIs(1));
   const EventEnvelope& b = breaches[0];
-  EXPECT_EQ(b.complaint_sla_breached().kind(), crm::v1::RESPONSE);
+  EXPECT_EQ(b.complaint_sla_breached().kind(), crm::events::v1::RESPONSE);
   EXPECT_EQ(ComplaintEnv::T(b.complaint_sla_breached().due_time()), t0_ + absl::Hours(4));
   EXPECT_EQ(ComplaintEnv::T(b.occurred_at()), t0_ + absl::Hours(4));
   EXPECT_EQ(ComplaintEnv::T(b.recorded_at()), env_.clock_.Now());
@@ -134,7 +134,7 @@ TEST_F(SlaWatcherTest, BreachIsAppendedOnceAtTheRightTime) {
   auto escalations = Escalations(name);
   ASSERT_THAT(escalations, SizeIs(1));
   EXPECT_TRUE(escalations[0].complaint_escalated().automatic());
-  EXPECT_EQ(escalations[0].complaint_escalated().sla_kind(), crm::v1::RESPONSE);
+  EXPECT_EQ(escalations[0].complaint_escalated().sla_kind(), crm::events::v1::RESPONSE);
   EXPECT_EQ(escalations[0].causation_id(), b.causation_id());
   EXPECT_EQ(escalations[0].aggregate_version(), b.aggregate_version() + 1);
   EXPECT_TRUE(Current(name).response_deadline().breached());
@@ -292,7 +292,7 @@ TEST_F(SlaWatcherTest, LateStepRecordsTheBreachTheWatcherDidNotSeeYet) {
   ASSERT_TRUE(watcher->RunOnce().ok());
   auto breaches = Breaches(name);
   ASSERT_THAT(breaches, SizeIs(1));
-  EXPECT_EQ(breaches[0].complaint_sla_breached().kind(), crm::v1::RESPONSE);
+  EXPECT_EQ(breaches[0].complaint_sla_breached().kind(), crm::events::v1::RESPONSE);
   EXPECT_EQ(breaches[0].actor(), call_.actor);  // recorded by the acknowledgement
   EXPECT_THAT(Escalations(name), IsEmpty());
 }

@@ -101,8 +101,8 @@ class InteractionTestEnv : public ::testing::Test {
   void SeedCustomer(const std::string& id) {
     EventEnvelope e;
     e.mutable_customer_registered()->mutable_profile()->set_display_name("Customer " + id);
-    e.mutable_customer_registered()->mutable_profile()->set_kind(crm::v1::COMPANY);
-    e.mutable_customer_registered()->set_lifecycle_stage(crm::v1::POTENTIAL);
+    e.mutable_customer_registered()->mutable_profile()->set_kind(crm::events::v1::COMPANY);
+    e.mutable_customer_registered()->set_lifecycle_stage(crm::events::v1::POTENTIAL);
     Seed(id, id, "customers/" + id, 1, e);
   }
 
@@ -111,8 +111,8 @@ class InteractionTestEnv : public ::testing::Test {
     auto* s = e.mutable_staff_added()->mutable_staff();
     s->set_name("staff/" + id);
     s->set_display_name("Staff " + id);
-    s->set_role(crm::v1::CUSTOMER_REPRESENTATIVE);
-    s->set_level(crm::v1::FRONT_LINE);
+    s->set_role(crm::events::v1::CUSTOMER_REPRESENTATIVE);
+    s->set_level(crm::events::v1::FRONT_LINE);
     s->set_department("departments/service");
     s->set_team("teams/care");
     s->set_active(true);
@@ -131,9 +131,9 @@ class InteractionTestEnv : public ::testing::Test {
   void SeedComplaint(const std::string& customer_id, const std::string& id) {
     EventEnvelope e;
     auto* filed = e.mutable_complaint_filed();
-    filed->set_channel(crm::v1::EMAIL);
-    filed->set_category(crm::v1::LOGISTICS);
-    filed->set_severity(crm::v1::GENERAL);
+    filed->set_channel(crm::events::v1::EMAIL);
+    filed->set_category(crm::events::v1::LOGISTICS);
+    filed->set_severity(crm::events::v1::GENERAL);
     filed->set_description("Parcel late");
     *filed->mutable_response_due_time() = Ts(clock_.Now() + absl::Hours(24));
     *filed->mutable_resolution_due_time() = Ts(clock_.Now() + absl::Hours(72));

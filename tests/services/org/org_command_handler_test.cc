@@ -413,7 +413,7 @@ TEST_F(OrgCommandHandlerTest, StaffDirectorySyncsTheOrgStreamOnAMiss) {
   added.set_aggregate_version(1);
   auto* eve = added.mutable_staff_added()->mutable_staff();
   eve->set_name("staff/eve");
-  eve->set_role(crm::v1::CUSTOMER_REPRESENTATIVE);
+  eve->set_role(crm::events::v1::CUSTOMER_REPRESENTATIVE);
   eve->set_department("departments/sales");
   AppendRaw(command::kOrgStreamKey, added);
   StaffDirectory directory(executor_.get());

@@ -62,14 +62,14 @@ class SegmentQueriesTest : public ::testing::Test {
   // Registers `id` and records one purchase at kT0; returns the token of the purchase.
   std::string RegisterWithPurchase(const std::string& id) {
     EventEnvelope registered;
-    registered.mutable_customer_registered()->set_lifecycle_stage(crm::v1::FIRST_CONTACT);
+    registered.mutable_customer_registered()->set_lifecycle_stage(crm::events::v1::FIRST_CONTACT);
     Append(id, 1, kT0, registered);
     EventEnvelope purchase;
     auto* p = purchase.mutable_purchase_recorded();
     p->mutable_purchase()->mutable_amount()->set_currency_code("CNY");
     p->mutable_purchase()->mutable_amount()->set_amount_minor(20'000);
     *p->mutable_purchase()->mutable_purchased_at() = ToTimestamp(kT0);
-    p->set_new_value_tier(crm::v1::ORDINARY);
+    p->set_new_value_tier(crm::events::v1::ORDINARY);
     return Append(id, 2, kT0, purchase);
   }
 

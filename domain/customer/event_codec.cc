@@ -1,0 +1,94 @@
+#include "domain/customer/event_codec.h"
+
+namespace crm::domain::customer {
+
+namespace ev = crm::events::v1;
+
+CRM_SAME_ENUM_RANGE(crm::v1::CustomerKind, ev::CustomerKind);
+CRM_SAME_ENUM_RANGE(crm::v1::LifecycleStage, ev::LifecycleStage);
+CRM_SAME_ENUM_RANGE(crm::v1::ValueTier, ev::ValueTier);
+CRM_SAME_ENUM_RANGE(crm::v1::AcquisitionSource, ev::AcquisitionSource);
+
+ev::CustomerProfile ToEvent(const crm::v1::Customer& customer) {
+  ev::CustomerProfile out;
+  out.set_display_name(customer.display_name());
+  out.set_kind(ToEvent(customer.kind()));
+  *out.mutable_emails() = customer.emails();
+  *out.mutable_phones() = customer.phones();
+  out.set_region(customer.region());
+  out.set_industry(customer.industry());
+  out.set_acquisition_source(ToEvent(customer.acquisition_source()));
+  *out.mutable_attributes() = customer.attributes();
+  return out;
+}
+
+crm::v1::Customer ToApi(const ev::CustomerProfile& profile) {
+  crm::v1::Customer out;
+  out.set_display_name(profile.display_name());
+  out.set_kind(ToApi(profile.kind()));
+  *out.mutable_emails() = profile.emails();
+  *out.mutable_phones() = profile.phones();
+  out.set_region(profile.region());
+  out.set_industry(profile.industry());
+  out.set_acquisition_source(ToApi(profile.acquisition_source()));
+  *out.mutable_attributes() = profile.attributes();
+  return out;
+}
+
+ev::Purchase ToEvent(const crm::v1::Purchase& purchase) {
+  ev::Purchase out;
+  out.set_purchase_id(purchase.purchase_id());
+  if (purchase.has_amount()) *out.mutable_amount() = ToEvent(purchase.amount());
+  out.set_product(purchase.product());
+  if (purchase.has_purchased_at()) *out.mutable_purchased_at() = purchase.purchased_at();
+  return out;
+}
+
+crm::v1::Purchase ToApi(const ev::Purchase& purchase) {
+  crm::v1::Purchase out;
+  out.set_purchase_id(purchase.purchase_id());
+  if (purchase.has_amount()) *out.mutable_amount() = ToApi(purchase.amount());
+  out.set_product(purchase.product());
+  if (purchase.has_purchased_at()) *out.mutable_purchased_at() = purchase.purchased_at();
+  return out;
+}
+
+ev::Money ToEvent(const crm::v1::Money& money) {
+  ev::Money out;
+  out.set_currency_code(money.currency_code());
+  out.set_amount_minor(money.amount_minor());
+  return out;
+}
+
+crm::v1::Money ToApi(const ev::Money& money) {
+  crm::v1::Money out;
+  out.set_currency_code(money.currency_code());
+  out.set_amount_minor(money.amount_minor());
+  return out;
+}
+
+ev::CustomerKind ToEvent(crm::v1::CustomerKind kind) {
+  return EnumByNumber<ev::CustomerKind>(kind);
+}
+crm::v1::CustomerKind ToApi(ev::CustomerKind kind) {
+  return EnumByNumber<crm::v1::CustomerKind>(kind);
+}
+
+ev::LifecycleStage ToEvent(crm::v1::LifecycleStage stage) {
+  return EnumByNumber<ev::LifecycleStage>(stage);
+}
+crm::v1::LifecycleStage ToApi(ev::LifecycleStage stage) {
+  return EnumByNumber<crm::v1::LifecycleStage>(stage);
+}
+
+ev::ValueTier ToEvent(crm::v1::ValueTier tier) { return EnumByNumber<ev::ValueTier>(tier); }
+crm::v1::ValueTier ToApi(ev::ValueTier tier) { return EnumByNumber<crm::v1::ValueTier>(tier); }
+
+ev::AcquisitionSource ToEvent(crm::v1::AcquisitionSource source) {
+  return EnumByNumber<ev::AcquisitionSource>(source);
+}
+crm::v1::AcquisitionSource ToApi(ev::AcquisitionSource source) {
+  return EnumByNumber<crm::v1::AcquisitionSource>(source);
+}
+
+}  // namespace crm::domain::customer

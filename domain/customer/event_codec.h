@@ -1,0 +1,43 @@
+// Conversions between the API (crm.v1) and the event contract (crm.events.v1) for the customer
+// area: the profile, purchases and money, and the customer enums. The one place where customer
+// events are built from API types (Decide*) and read back into the state (Apply) or a view.
+//
+// The profile keeps only what the events record: ToEvent drops every crm.v1.Customer field that
+// is not a profile field (name, lifecycle stage, owner, tags, figures, version, etag, times).
+// Enums convert by number (see domain/common/event_codec.h). Thread-safe: pure functions.
+#pragma once
+
+#include "crm/events/v1/customer_events.pb.h"
+#include "crm/v1/customer.pb.h"
+#include "domain/common/event_codec.h"
+
+namespace crm::domain::customer {
+
+using crm::domain::ToApi;
+using crm::domain::ToEvent;
+
+// The profile fields of `customer` (display_name, kind, emails, phones, region, industry,
+// acquisition_source, attributes), as they are.
+crm::events::v1::CustomerProfile ToEvent(const crm::v1::Customer& customer);
+// A crm.v1.Customer with only the profile fields set.
+crm::v1::Customer ToApi(const crm::events::v1::CustomerProfile& profile);
+
+crm::events::v1::Purchase ToEvent(const crm::v1::Purchase& purchase);
+crm::v1::Purchase ToApi(const crm::events::v1::Purchase& purchase);
+
+crm::events::v1::Money ToEvent(const crm::v1::Money& money);
+crm::v1::Money ToApi(const crm::events::v1::Money& money);
+
+crm::events::v1::CustomerKind ToEvent(crm::v1::CustomerKind kind);
+crm::v1::CustomerKind ToApi(crm::events::v1::CustomerKind kind);
+
+crm::events::v1::LifecycleStage ToEvent(crm::v1::LifecycleStage stage);
+crm::v1::LifecycleStage ToApi(crm::events::v1::LifecycleStage stage);
+
+crm::events::v1::ValueTier ToEvent(crm::v1::ValueTier tier);
+crm::v1::ValueTier ToApi(crm::events::v1::ValueTier tier);
+
+crm::events::v1::AcquisitionSource ToEvent(crm::v1::AcquisitionSource source);
+crm::v1::AcquisitionSource ToApi(crm::events::v1::AcquisitionSource source);
+
+}  // namespace crm::domain::customer
