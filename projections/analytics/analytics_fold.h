@@ -4,12 +4,15 @@
 // staff member, team and department.
 //
 // Figures credited to someone use only the StaffRef stamped in the event, never org state,
-// so the figures depend on the events alone. Idempotent: the last applied aggregate_version of
-// each complaint and interaction is kept under "an/v/"; an event at or below it is skipped, so
-// redelivery changes nothing. Deterministic: a rebuild from zero writes the same bytes. Events of
-// other aggregates (customers, org) are ignored; an undecodable record is DATA_LOSS. Writes only
-// keys under "an/".
-// Thread-safe: stateless; the FoldRunner calls it from one thread.
+// so the figures depend on the events alone. A complaint's state (status, deadlines and their
+// outcomes, resolution time) is the domain's: domain::complaint::Apply, the one reading of a
+// complaint event that the command side and the complaint view use; its figures are what an
+// event changed in that state, plus the credits the event stamps. Idempotent: the complaint
+// state keeps its version, and the last applied aggregate_version of each interaction is kept
+// under "an/v/"; an event at or below it is skipped, so redelivery changes nothing. Deterministic:
+// a rebuild from zero writes the same bytes. Events of other aggregates (customers, org) are
+// ignored; an undecodable record is DATA_LOSS. Writes only keys under "an/". Thread-safe:
+// stateless; the FoldRunner calls it from one thread.
 #pragma once
 
 #include <iterator>
@@ -24,8 +27,9 @@ namespace crm::projections::analytics {
 class AnalyticsFold final : public fold::Fold {
  public:
   // Bump when the keys this fold writes for the same events change; the runner then refolds it
-  // (common/fold/fold_runner.h). 1: the first versioned layout.
-  static constexpr int64_t kVersion = 1;
+  // (common/fold/fold_runner.h). 1: the first versioned layout. 2: a complaint's state is the
+  // domain's (domain::complaint::Apply); figures are the changes it makes.
+  static constexpr int64_t kVersion = 2;
 
   std::string name() const override { return std::string(readmodel::analytics::kFoldName); }
   int64_t version() const override { return kVersion; }
