@@ -3,10 +3,11 @@
 // (tier, tier changes, lifetime value per currency, last purchase) and lifecycle stage, the
 // segment sizes, and every lifecycle move keyed by its time for the funnel.
 //
-// Reads CustomerRegistered, LifecycleStageChanged and PurchaseRecorded; ignores every other
-// event. Idempotent: each customer's record keeps the last applied aggregate_version and an event
-// at or below it is skipped. Deterministic: a rebuild from zero writes the same bytes. An
-// undecodable record is DATA_LOSS. Writes only keys under "sg/".
+// Keeps each customer as the domain's Apply folds it (the one reading of a customer event, as the
+// command side and the customer view apply it) and writes what each event changed in it: the
+// registration, a lifecycle move, a tier change, the lifetime value. Idempotent: the kept
+// customer has its version and an event at or below it is skipped. Deterministic: a rebuild from
+// zero writes the same bytes. An undecodable record is DATA_LOSS. Writes only keys under "sg/".
 // Thread-safe: stateless; the FoldRunner calls it from one thread.
 #pragma once
 
@@ -22,8 +23,9 @@ namespace crm::projections::segment {
 class SegmentFold final : public fold::Fold {
  public:
   // Bump when the keys this fold writes for the same events change; the runner then refolds it
-  // (common/fold/fold_runner.h). 1: the first versioned layout.
-  static constexpr int64_t kVersion = 1;
+  // (common/fold/fold_runner.h). 1: the first versioned layout. 2: the customer's state is the
+  // domain's (domain::customer::Apply).
+  static constexpr int64_t kVersion = 2;
 
   std::string name() const override { return std::string(readmodel::segment::kFoldName); }
   int64_t version() const override { return kVersion; }

@@ -13,6 +13,10 @@ std::string CustomerValueKey(absl::string_view customer_id) {
   return absl::StrCat("sg/c/", customer_id);
 }
 
+std::string CustomerStateKey(absl::string_view customer_id) {
+  return absl::StrCat("sg/s/", customer_id);
+}
+
 std::string TierKey(int tier) { return absl::StrCat(kTierPrefix, tier); }
 
 std::string StageKey(int stage) { return absl::StrCat(kStagePrefix, stage); }

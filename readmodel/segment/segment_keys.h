@@ -6,6 +6,8 @@
 //                               tier_changes, lifecycle_stage, stage_start_time and version (the
 //                               customer's last applied aggregate_version: the idempotency guard).
 //                               main_currency, rfm and as_of are computed at query time.
+//   sg/s/<customer id>       -> crm.v1.Customer: the customer as the domain's Apply folds it (the
+//                               one reading of a customer event); the figures are its changes.
 //   sg/n/total               -> customers registered
 //   sg/n/tier/<tier>         -> customers per value tier
 //   sg/n/stage/<stage>       -> customers per lifecycle stage
@@ -30,6 +32,7 @@ inline constexpr absl::string_view kSegmentPrefix = "sg/";
 inline constexpr absl::string_view kFoldName = "segments";
 
 std::string CustomerValueKey(absl::string_view customer_id);
+std::string CustomerStateKey(absl::string_view customer_id);
 
 inline constexpr absl::string_view kCustomerTotalKey = "sg/n/total";
 inline constexpr absl::string_view kTierPrefix = "sg/n/tier/";
