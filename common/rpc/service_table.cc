@@ -69,4 +69,17 @@ void ServiceTable::Forward(grpc::CallbackServerContext* ctx, grpc::ServerUnaryRe
                    [reactor](grpc::Status status) { reactor->Finish(status); });
 }
 
+bool ServiceTable::DroppedWhileQueued(grpc::CallbackServerContext* ctx,
+                                      grpc::ServerUnaryReactor* reactor) {
+  if (ctx->IsCancelled()) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::CANCELLED, "the call was cancelled"));
+    return true;
+  }
+  if (ctx->deadline() <= std::chrono::system_clock::now()) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "deadline passed"));
+    return true;
+  }
+  return false;
+}
+
 }  // namespace crm::rpc

@@ -19,6 +19,7 @@
 // Thread-safe once built: methods are added by the owner before the server starts.
 #pragma once
 
+#include <atomic>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -71,6 +72,13 @@ class ServiceTable : public grpc::Service {
   using Handler = std::function<base::Future<Resp>(const Req&, const CallContext&)>;
   template <typename Req>
   using Route = std::function<std::string(Req&)>;
+  // What a call waits for before its handler runs, holding no worker: the handler is queued
+  // when the future completes OK; an error answers the call as it is. Query services wait for
+  // their consistency token this way (services/query), so callers whose token the views have
+  // not reached yet never hold a worker that others need.
+  using PreWait = std::function<base::Future<base::Done>(const google::protobuf::Message& request,
+                                                         const CallContext& call)>;
+  void SetPreWait(PreWait pre_wait) { pre_wait_ = std::move(pre_wait); }
 
   // A query (or any call handled where it arrives).
   template <typename Req, typename Resp>
@@ -138,26 +146,63 @@ class ServiceTable : public grpc::Service {
                                   const Handler<Req, Resp>& handler, const Route<Req>& route) {
     grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
     bool queued = executor_->TrySubmit([this, ctx, in, out, reactor, path, &handler, &route] {
-      Req request;
-      CallContext call;
-      if (!StartCall(ctx, in, reactor, &request, &call)) return;
-      if (route) {
-        const std::string stream_key = route(request);
-        call.request_digest = RequestDigest(request);
-        std::optional<std::string> owner;
-        if (router_ != nullptr && !stream_key.empty()) owner = router_->OwnerOf(stream_key);
-        if (owner.has_value()) {
-          Forward(ctx, reactor, out, path, *owner, request);
+      if (DroppedWhileQueued(ctx, reactor)) return;
+      auto request = std::make_shared<Req>();
+      auto call = std::make_shared<CallContext>();
+      if (!StartCall(ctx, in, reactor, request.get(), call.get())) return;
+      if (!pre_wait_) {
+        Dispatch(ctx, reactor, out, path, handler, route, *request, *call);
+        return;
+      }
+      // Waited for on no thread; a wait already over continues here, on this worker.
+      auto phase = std::make_shared<std::atomic<int>>(kRegistering);
+      auto waited = std::make_shared<absl::Status>();
+      auto resume = [this, ctx, reactor, out, path, &handler, &route, request, call, waited] {
+        if (!waited->ok()) {
+          reactor->Finish(ToGrpcStatus(*waited));
           return;
         }
-      }
-      handler(request, call).OnReady([reactor, out](absl::StatusOr<Resp> response) {
-        FinishCall(reactor, response, out);
-      });
+        if (DroppedWhileQueued(ctx, reactor)) return;
+        Dispatch(ctx, reactor, out, path, handler, route, *request, *call);
+      };
+      pre_wait_(*request, *call)
+          .OnReady([this, phase, waited, resume, reactor](absl::StatusOr<base::Done> done) {
+            *waited = done.status();
+            if (phase->exchange(kDone) == kRegistering) return;  // the registering worker runs it
+            if (!executor_->TrySubmit(resume)) reactor->Finish(Overloaded());
+          });
+      if (phase->exchange(kRegistered) == kDone) resume();
     });
     if (!queued) reactor->Finish(Overloaded());
     return reactor;
   }
+
+  template <typename Req, typename Resp>
+  void Dispatch(grpc::CallbackServerContext* ctx, grpc::ServerUnaryReactor* reactor,
+                grpc::ByteBuffer* out, const char* path, const Handler<Req, Resp>& handler,
+                const Route<Req>& route, Req& request, CallContext& call) {
+    if (route) {
+      const std::string stream_key = route(request);
+      call.request_digest = RequestDigest(request);
+      std::optional<std::string> owner;
+      if (router_ != nullptr && !stream_key.empty()) owner = router_->OwnerOf(stream_key);
+      if (owner.has_value()) {
+        Forward(ctx, reactor, out, path, *owner, request);
+        return;
+      }
+    }
+    handler(request, call).OnReady([reactor, out](absl::StatusOr<Resp> response) {
+      FinishCall(reactor, response, out);
+    });
+  }
+
+  // A call cancelled (or past its deadline) while it waited in a queue is answered, not run.
+  static bool DroppedWhileQueued(grpc::CallbackServerContext* ctx,
+                                 grpc::ServerUnaryReactor* reactor);
+
+  static constexpr int kRegistering = 0;
+  static constexpr int kRegistered = 1;
+  static constexpr int kDone = 2;
 
   void Forward(grpc::CallbackServerContext* ctx, grpc::ServerUnaryReactor* reactor,
                grpc::ByteBuffer* out, const char* path, const std::string& owner,
@@ -174,6 +219,7 @@ class ServiceTable : public grpc::Service {
   CallRouter* const router_;
   std::deque<std::string> paths_;  // stable storage of the method paths gRPC keeps pointers to
   std::deque<Registered> registered_;
+  PreWait pre_wait_;
 };
 
 }  // namespace crm::rpc

@@ -85,6 +85,7 @@ absl::StatusOr<crm::v1::StaffKpis> AnalyticsQueries::GetStaffKpis(
 AnalyticsQueryService::AnalyticsQueryService(const AnalyticsQueries* queries,
                                              rpc::Executor* executor)
     : rpc::ServiceTable(crm::v1::AnalyticsService::service_full_name(), executor) {
+  SetPreWait(queries->TokenWait());
   Unary("GetComplaintStats", queries, &AnalyticsQueries::GetComplaintStats);
   Unary("GetSlaCompliance", queries, &AnalyticsQueries::GetSlaCompliance);
   Unary("GetResponseTimes", queries, &AnalyticsQueries::GetResponseTimes);

@@ -134,6 +134,7 @@ absl::StatusOr<crm::v1::ListComplaintsResponse> ComplaintQueries::List(
 ComplaintQueryService::ComplaintQueryService(const ComplaintQueries* queries,
                                              rpc::Executor* executor)
     : rpc::ServiceTable(crm::v1::ComplaintQueryService::service_full_name(), executor) {
+  SetPreWait(queries->TokenWait());
   Unary("GetComplaint", queries, &ComplaintQueries::Get);
   Unary("GetComplaintHistory", queries, &ComplaintQueries::History);
   Unary("ListComplaints", queries, &ComplaintQueries::List);

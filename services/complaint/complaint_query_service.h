@@ -21,6 +21,7 @@
 #include "common/rpc/unary.h"
 #include "crm/v1/complaint_query_service.grpc.pb.h"
 #include "readmodel/complaint/complaint_views.h"
+#include "services/query/query_support.h"
 
 namespace crm::services::complaint {
 
@@ -54,6 +55,11 @@ class ComplaintQueries {
       const crm::v1::GetComplaintHistoryRequest& request, const rpc::CallContext& call) const;
   absl::StatusOr<crm::v1::ListComplaintsResponse> List(
       const crm::v1::ListComplaintsRequest& request, const rpc::CallContext& call) const;
+
+  // The consistency wait of these queries' calls, before their handlers run (query support).
+  rpc::ServiceTable::PreWait TokenWait() const {
+    return query::ConsistencyPreWait(views_runner_, options_.max_consistency_wait);
+  }
 
  private:
   absl::Status AwaitToken(const std::string& token, const rpc::CallContext& call) const;

@@ -138,6 +138,7 @@ absl::StatusOr<crm::v1::GetCustomerHistoryResponse> CustomerQueries::History(
 
 CustomerQueryService::CustomerQueryService(const CustomerQueries* queries, rpc::Executor* executor)
     : rpc::ServiceTable(crm::v1::CustomerQueryService::service_full_name(), executor) {
+  SetPreWait(queries->TokenWait());
   Unary("GetCustomer", queries, &CustomerQueries::Get);
   Unary("ListCustomers", queries, &CustomerQueries::List);
   Unary("FindCustomers", queries, &CustomerQueries::Find);

@@ -15,6 +15,7 @@
 #include "crm/v1/customer_service.grpc.pb.h"
 #include "readmodel/customer/customer_views.h"
 #include "services/query/page_token.h"
+#include "services/query/query_support.h"
 
 namespace crm::services::customer {
 
@@ -37,6 +38,11 @@ class CustomerQueries {
                                                       const rpc::CallContext& call) const;
   absl::StatusOr<crm::v1::GetCustomerHistoryResponse> History(
       const crm::v1::GetCustomerHistoryRequest& request, const rpc::CallContext& call) const;
+
+  // The consistency wait of these queries' calls, before their handlers run (query support).
+  rpc::ServiceTable::PreWait TokenWait() const {
+    return query::ConsistencyPreWait(views_runner_, options_.max_consistency_wait);
+  }
 
  private:
   absl::Status AwaitToken(const std::string& token, const rpc::CallContext& call) const;

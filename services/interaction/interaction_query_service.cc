@@ -149,6 +149,7 @@ absl::StatusOr<crm::v1::ListFollowUpsResponse> InteractionQueries::FollowUps(
 InteractionQueryService::InteractionQueryService(const InteractionQueries* queries,
                                                  rpc::Executor* executor)
     : rpc::ServiceTable(crm::v1::InteractionQueryService::service_full_name(), executor) {
+  SetPreWait(queries->TokenWait());
   Unary("GetInteraction", queries, &InteractionQueries::Get);
   Unary("ListInteractions", queries, &InteractionQueries::List);
   Unary("GetCustomerTimeline", queries, &InteractionQueries::Timeline);

@@ -18,6 +18,7 @@
 #include "crm/v1/interaction_service.grpc.pb.h"
 #include "readmodel/customer/customer_views.h"
 #include "readmodel/interaction/interaction_views.h"
+#include "services/query/query_support.h"
 
 namespace crm::services::interaction {
 
@@ -47,6 +48,11 @@ class InteractionQueries {
       const crm::v1::GetCustomerTimelineRequest& request, const rpc::CallContext& call) const;
   absl::StatusOr<crm::v1::ListFollowUpsResponse> FollowUps(
       const crm::v1::ListFollowUpsRequest& request, const rpc::CallContext& call) const;
+
+  // The consistency wait of these queries' calls, before their handlers run (query support).
+  rpc::ServiceTable::PreWait TokenWait() const {
+    return query::ConsistencyPreWait(views_runner_, options_.max_consistency_wait);
+  }
 
  private:
   absl::Status AwaitToken(const std::string& token, const rpc::CallContext& call) const;

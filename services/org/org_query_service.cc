@@ -207,6 +207,7 @@ absl::StatusOr<crm::v1::OrgChart> OrgQueries::GetOrgChart(
 
 OrgQueryService::OrgQueryService(const OrgQueries* queries, rpc::Executor* executor)
     : rpc::ServiceTable(crm::v1::OrgQueryService::service_full_name(), executor) {
+  SetPreWait(queries->TokenWait());
   Unary("GetDepartment", queries, &OrgQueries::GetDepartment);
   Unary("GetTeam", queries, &OrgQueries::GetTeam);
   Unary("GetStaff", queries, &OrgQueries::GetStaff);

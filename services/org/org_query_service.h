@@ -17,6 +17,7 @@
 #include "common/rpc/unary.h"
 #include "crm/v1/org_service.grpc.pb.h"
 #include "readmodel/org/org_views.h"
+#include "services/query/query_support.h"
 
 namespace crm::services::org {
 
@@ -45,6 +46,11 @@ class OrgQueries {
                                                        const rpc::CallContext& call) const;
   absl::StatusOr<crm::v1::OrgChart> GetOrgChart(const crm::v1::GetOrgChartRequest& request,
                                                 const rpc::CallContext& call) const;
+
+  // The consistency wait of these queries' calls, before their handlers run (query support).
+  rpc::ServiceTable::PreWait TokenWait() const {
+    return query::ConsistencyPreWait(views_runner_, options_.max_consistency_wait);
+  }
 
  private:
   absl::Status AwaitToken(const std::string& token, const rpc::CallContext& call) const;

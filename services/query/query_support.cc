@@ -18,6 +18,44 @@ absl::StatusOr<size_t> PageSize(int32_t requested, int32_t default_size) {
   return std::min(requested, kMaxPageSize);
 }
 
+namespace {
+
+absl::Status ConsistencyWaitExceeded() {
+  return status::Error(absl::StatusCode::kDeadlineExceeded,
+                       "the views have not yet applied the write named by consistency_token",
+                       "CONSISTENCY_WAIT_EXCEEDED");
+}
+
+}  // namespace
+
+rpc::ServiceTable::PreWait ConsistencyPreWait(fold::FoldRunner* runner, absl::Duration max_wait) {
+  return [runner, max_wait](const google::protobuf::Message& request,
+                            const rpc::CallContext& call) -> base::Future<base::Done> {
+    const google::protobuf::FieldDescriptor* field =
+        request.GetDescriptor()->FindFieldByName("consistency_token");
+    if (field == nullptr || field->type() != google::protobuf::FieldDescriptor::TYPE_STRING ||
+        field->is_repeated()) {
+      return base::Done{};
+    }
+    const std::string token = request.GetReflection()->GetString(request, field);
+    if (token.empty()) return base::Done{};
+    absl::StatusOr<eventlog::PositionMap> positions = eventlog::DecodeConsistencyToken(token);
+    if (!positions.ok()) return positions.status();
+    const absl::Time deadline = std::min(call.deadline, absl::Now() + max_wait);
+    base::Promise<base::Done> promise;
+    base::Future<base::Done> waited = promise.future();
+    runner->WhenApplied(*positions, deadline)
+        .OnReady([promise = std::move(promise)](absl::StatusOr<base::Done> reached) mutable {
+          if (absl::IsDeadlineExceeded(reached.status())) {
+            promise.Set(ConsistencyWaitExceeded());
+          } else {
+            promise.Set(std::move(reached));
+          }
+        });
+    return waited;
+  };
+}
+
 absl::Status AwaitConsistencyToken(fold::FoldRunner* runner,
                                    std::initializer_list<absl::string_view> folds,
                                    const std::string& token, const rpc::CallContext& call,
@@ -35,11 +73,7 @@ absl::Status AwaitConsistencyToken(fold::FoldRunner* runner,
   CRM_ASSIGN_OR_RETURN(eventlog::PositionMap positions, eventlog::DecodeConsistencyToken(token));
   const absl::Time deadline = std::min(call.deadline, absl::Now() + max_wait);
   absl::Status reached = runner->WaitFor(positions, deadline);
-  if (absl::IsDeadlineExceeded(reached)) {
-    return status::Error(absl::StatusCode::kDeadlineExceeded,
-                         "the views have not yet applied the write named by consistency_token",
-                         "CONSISTENCY_WAIT_EXCEEDED");
-  }
+  if (absl::IsDeadlineExceeded(reached)) return ConsistencyWaitExceeded();
   return reached;
 }
 

@@ -14,6 +14,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "common/fold/fold_runner.h"
+#include "common/rpc/service_table.h"
 #include "common/rpc/unary.h"
 #include "google/protobuf/timestamp.pb.h"
 
@@ -25,6 +26,14 @@ inline constexpr int32_t kMaxPageSize = 1000;
 // The page size for a request's page_size: `default_size` for 0, at most kMaxPageSize.
 // INVALID_ARGUMENT naming page_size if negative.
 absl::StatusOr<size_t> PageSize(int32_t requested, int32_t default_size);
+
+// The consistency wait of a query service's calls, as a rpc::ServiceTable::PreWait: a request
+// with a non-empty `consistency_token` field waits, holding no worker, until `runner`'s serving
+// folds have applied it, at most until the call's deadline or `max_wait` (the server's cap when
+// the caller sets none), then DEADLINE_EXCEEDED (CONSISTENCY_WAIT_EXCEEDED). A malformed token is
+// INVALID_ARGUMENT. Requests without the field are not delayed. The handler's own
+// AwaitConsistencyToken then finds the position applied.
+rpc::ServiceTable::PreWait ConsistencyPreWait(fold::FoldRunner* runner, absl::Duration max_wait);
 
 // What every query does first: UNAVAILABLE (reason VIEW_REBUILDING, safe to retry) while one of
 // `folds` (the folds of `runner` whose keys the query reads) is being refolded after a version

@@ -48,6 +48,7 @@ absl::StatusOr<crm::v1::LifecycleFunnel> SegmentQueries::GetLifecycleFunnel(
 
 SegmentQueryService::SegmentQueryService(const SegmentQueries* queries, rpc::Executor* executor)
     : rpc::ServiceTable(crm::v1::SegmentService::service_full_name(), executor) {
+  SetPreWait(queries->TokenWait());
   Unary("GetCustomerValue", queries, &SegmentQueries::GetCustomerValue);
   Unary("GetSegmentSizes", queries, &SegmentQueries::GetSegmentSizes);
   Unary("GetLifecycleFunnel", queries, &SegmentQueries::GetLifecycleFunnel);

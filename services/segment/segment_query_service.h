@@ -18,6 +18,7 @@
 #include "common/rpc/unary.h"
 #include "crm/v1/segment_service.grpc.pb.h"
 #include "readmodel/segment/segment_views.h"
+#include "services/query/query_support.h"
 
 namespace crm::services::segment {
 
@@ -39,6 +40,11 @@ class SegmentQueries {
       const crm::v1::GetSegmentSizesRequest& request, const rpc::CallContext& call) const;
   absl::StatusOr<crm::v1::LifecycleFunnel> GetLifecycleFunnel(
       const crm::v1::GetLifecycleFunnelRequest& request, const rpc::CallContext& call) const;
+
+  // The consistency wait of these queries' calls, before their handlers run (query support).
+  rpc::ServiceTable::PreWait TokenWait() const {
+    return query::ConsistencyPreWait(views_runner_, options_.max_consistency_wait);
+  }
 
  private:
   absl::Status AwaitToken(const std::string& token, const rpc::CallContext& call) const;
