@@ -1,12 +1,17 @@
 #include "apps/runtime/runtime.h"
 
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
+#include <mutex>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
 #include "common/eventlog/embedded_event_log.h"
 #include "common/kafka/kafka_event_log.h"
 #include "common/log/log.h"
@@ -55,6 +60,14 @@ void AddFlags(CLI::App& app, Config& config, const std::vector<std::string>& eng
                  "Calls waiting for a worker before new ones get RESOURCE_EXHAUSTED")
       ->envname("CRM_MAX_QUEUED")
       ->check(CLI::Range(1, 1000000));
+  app.add_option("--max-connection-idle-seconds", config.max_connection_idle_seconds,
+                 "Close a client connection with no call for this long")
+      ->envname("CRM_MAX_CONNECTION_IDLE_SECONDS")
+      ->check(CLI::Range(1, 86400));
+  app.add_option("--max-connection-age-seconds", config.max_connection_age_seconds,
+                 "Ask a client to reconnect after this long (calls in flight finish first)")
+      ->envname("CRM_MAX_CONNECTION_AGE_SECONDS")
+      ->check(CLI::Range(10, 7 * 86400));
   app.add_option("--shutdown-grace-seconds", config.shutdown_grace_seconds,
                  "How long SIGTERM waits for in-flight calls")
       ->envname("CRM_SHUTDOWN_GRACE_SECONDS")
@@ -132,6 +145,8 @@ void Init(const Config& config) {
   }
   sigset_t signals = StopSignals();
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // Customer data: every file and directory the process creates is its user's alone.
+  umask(077);
   // Debian's Abseil is built without NDEBUG, so every absl::Mutex lock would also update a
   // lock-order graph (deadlock detection, a few per cent of a busy process). The tests keep it.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
@@ -197,6 +212,19 @@ int Serve(const Config& config, const std::vector<rpc::ServiceTable*>& services,
   // Requests up to 8 MiB reach our parser, which refuses anything over 1 MiB with
   // INVALID_ARGUMENT naming the limit; beyond 8 MiB gRPC answers RESOURCE_EXHAUSTED itself.
   builder.SetMaxReceiveMessageSize(8 << 20);
+  // Connection hygiene: idle connections are closed, every connection is recycled (clients
+  // reconnect, spreading over replicas), dead peers are found by keepalive pings, and clients
+  // that ping too often are cut off.
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS,
+                             config.max_connection_idle_seconds * 1000);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS,
+                             config.max_connection_age_seconds * 1000);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
+                             (config.shutdown_grace_seconds + 30) * 1000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 60 * 1000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20 * 1000);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10 * 1000);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 2);
   for (rpc::ServiceTable* s : services) builder.RegisterService(s);
   builder.RegisterService(&health);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
@@ -215,9 +243,24 @@ int Serve(const Config& config, const std::vector<rpc::ServiceTable*>& services,
   sigwait(&signals, &signal_number);
   spdlog::info("signal {}: draining in-flight calls", signal_number);
   health.Shutdown();
-  server->Shutdown(std::chrono::system_clock::now() +
-                   std::chrono::seconds(config.shutdown_grace_seconds));
-  drained();
+  // Shutdown waits for the calls in flight until the grace period ends and then cancels the
+  // rest, but a call cancelled while it waits (for the log, a token, a lock) answers only when
+  // its wait ends. At the end of the grace period, stopping the services ends every such wait.
+  std::once_flag drain_once;
+  auto drain = [&] { std::call_once(drain_once, drained); };
+  absl::Notification shut_down;
+  const absl::Duration grace = absl::Seconds(config.shutdown_grace_seconds);
+  std::thread watchdog([&] {
+    if (!shut_down.WaitForNotificationWithTimeout(grace)) {
+      spdlog::warn("grace period of {} over: cancelling the calls still in flight",
+                   absl::FormatDuration(grace));
+      drain();
+    }
+  });
+  server->Shutdown(absl::ToChronoTime(absl::Now() + grace));
+  shut_down.Notify();
+  watchdog.join();
+  drain();
   server->Wait();
   spdlog::info("stopped");
   spdlog::shutdown();

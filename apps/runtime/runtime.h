@@ -32,6 +32,8 @@ struct Config {
   int workers = 16;
   int max_queued = 4096;
   int shutdown_grace_seconds = 20;
+  int max_connection_idle_seconds = 300;
+  int max_connection_age_seconds = 1800;
 
   // "embedded" (a RocksDB log under data_dir/log) or "kafka".
   std::string engine = "embedded";

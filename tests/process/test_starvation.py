@@ -8,6 +8,7 @@ command fail with DEADLINE_EXCEEDED."""
 from __future__ import annotations
 
 import base64
+import threading
 
 import grpc
 import pytest
@@ -57,3 +58,45 @@ def test_a_token_wait_ends_at_the_callers_deadline(server):
         server.query.GetCustomer(spb.GetCustomerRequest(
             name=name, consistency_token=_unreachable_token()), timeout=1)
     assert e.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+
+
+@pytest.mark.engines("embedded")
+def test_sigterm_with_waiting_calls_exits_within_the_grace_period(make_server):
+    server = make_server(args=("--shutdown-grace-seconds", "2"))
+    name = crmtest.register(server).customer.name
+    waiting = [server.query.GetCustomer.future(
+        spb.GetCustomerRequest(name=name, consistency_token=_unreachable_token()))
+        for _ in range(64)]
+    # Each of these would wait 30 s (the server's cap); the grace period is 2 s.
+    assert server.stop(timeout_s=15) == 0
+    for f in waiting:
+        with pytest.raises(grpc.RpcError):
+            f.result(timeout=10)
+
+
+@pytest.mark.engines("embedded")
+def test_data_directory_is_private(server):
+    crmtest.register(server)
+    for path in [server.data_dir, *server.data_dir.rglob("*")]:
+        mode = path.stat().st_mode & 0o777
+        assert mode & 0o077 == 0, f"{path} has mode {oct(mode)}"
+
+
+@pytest.mark.engines("embedded")
+def test_an_idle_connection_is_closed(make_server):
+    server = make_server(args=("--max-connection-idle-seconds", "1"))
+    channel = grpc.insecure_channel(f"127.0.0.1:{server.port}")
+    idle_again = threading.Event()
+    seen: list[grpc.ChannelConnectivity] = []
+
+    def on_state(state: grpc.ChannelConnectivity) -> None:
+        seen.append(state)
+        if grpc.ChannelConnectivity.READY in seen and state == grpc.ChannelConnectivity.IDLE:
+            idle_again.set()
+
+    channel.subscribe(on_state, try_to_connect=True)
+    grpc.channel_ready_future(channel).result(timeout=10)
+    # The server closes the connection after 1 s without calls; the client's channel drops back
+    # to IDLE (its own idle timeout is 30 minutes).
+    assert idle_again.wait(timeout=20), f"states seen: {seen}"
+    channel.close()
