@@ -113,8 +113,20 @@ absl::StatusOr<std::unique_ptr<KvStore>> KvStore::Open(const std::string& path,
   rocks_options.create_if_missing = options.create_if_missing;
   // The machine is shared; keep background work modest.
   rocks_options.max_background_jobs = 2;
+  // Damage is an error, never a silent cut: RocksDB's default WAL recovery (point in time) stops
+  // at the first bad record and opens with everything after it gone. Only an incomplete last
+  // record (a write that was never acknowledged, cut by a crash) is tolerated; a damaged record
+  // anywhere else fails the open with a Corruption error naming the file.
+  rocks_options.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
+  rocks_options.paranoid_checks = true;
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(rocks_options, path, &raw);
+  if (s.IsCorruption()) {
+    return FromRocks(s, absl::StrCat("open ", path,
+                                     " (its files are damaged; nothing after the damage is served. "
+                                     "Restore the directory from a backup; views and command state "
+                                     "can instead be refolded from the log with --rebuild)"));
+  }
   if (!s.ok()) return FromRocks(s, absl::StrCat("open ", path));
   auto impl = std::make_unique<Impl>();
   impl->db.reset(raw);
