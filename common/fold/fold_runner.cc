@@ -277,6 +277,30 @@ absl::Status FoldRunner::Load() {
       }
     }
   }
+  // A fold ahead of its log means the log lost events it had (a damaged or older log): that is
+  // never the new normal. Refuse to serve, and say what to do.
+  std::vector<std::pair<std::string, eventlog::PositionMap>> positions;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& entry : entries_) positions.emplace_back(entry->fold->name(), entry->applied);
+  }
+  std::map<int32_t, int64_t> ends;
+  for (const auto& [name, applied] : positions) {
+    for (const auto& [partition, offset] : applied) {
+      if (offset < 0) continue;
+      if (!ends.contains(partition)) {
+        CRM_ASSIGN_OR_RETURN(ends[partition], log_->EndOffset(partition));
+      }
+      if (offset >= ends[partition]) {
+        return absl::DataLossError(absl::StrCat(
+            "fold ", name, " of ", options_.name, " has applied partition ", partition,
+            " up to offset ", offset, " but the log ends at offset ", ends[partition] - 1,
+            ": the log has lost events this store has seen. Restore the log (or its data "
+            "directory) from a backup or a replica, or, if the log is right, drop this store "
+            "with --rebuild"));
+      }
+    }
+  }
   LogProgress("loaded");
   return absl::OkStatus();
 }

@@ -260,6 +260,28 @@ TEST_F(FoldRunnerTest, OfferedCommittedRecordsApplyOnceAndOnlyWithoutAGap) {
   EXPECT_FALSE(runner.OfferCommitted({record(6)}, {{0, 5}}));  // stopped
 }
 
+// A store ahead of its log (the log lost events it had) is refused, not served as a new normal.
+TEST_F(FoldRunnerTest, AStoreAheadOfItsLogIsRefused) {
+  std::map<std::string, int> counts;
+  {
+    eventlog::InMemoryEventLog log(1);
+    AppendRecords(log, 5, 1, counts);
+    CountingFold fold;
+    FoldRunner runner(&log, store_.get(), &fold, {.name = "first"});
+    ASSERT_TRUE(runner.CatchUp().ok());
+  }
+  eventlog::InMemoryEventLog shorter(1);
+  AppendRecords(shorter, 2, 1, counts);
+  CountingFold fold;
+  FoldRunner runner(&shorter, store_.get(), &fold, {.name = "second"});
+  absl::Status caught_up = runner.CatchUp();
+  EXPECT_TRUE(absl::IsDataLoss(caught_up)) << caught_up;
+  EXPECT_NE(caught_up.message().find("up to offset 4 but the log ends at offset 1"),
+            absl::string_view::npos)
+      << caught_up;
+  EXPECT_TRUE(absl::IsDataLoss(runner.Start()));
+}
+
 // A "crash": the first runner is destroyed while a batch keeps failing (so it
 // is mid-way, with some batches committed and one discarded). A new runner on
 // the same store must apply each record exactly once.
