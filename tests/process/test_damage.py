@@ -36,3 +36,25 @@ def test_a_damaged_log_record_stops_the_server_at_start(server):
     assert proc.returncode != 0, out
     assert "Corruption" in out and str(server.data_dir / "log") in out, out
     assert "Restore the directory from a backup" in out, out
+
+
+def test_a_damaged_table_file_stops_the_server_at_start(server):
+    for _ in range(300):
+        crmtest.register(server)
+    server.stop()  # a clean stop leaves the stores in table files
+    tables = sorted((server.data_dir / "log").glob("*.sst"), key=lambda p: p.stat().st_size)
+    assert tables, "no table file in the event log's directory"
+    table = tables[-1]
+    size = table.stat().st_size
+    with open(table, "r+b") as f:
+        f.seek(size // 3)
+        byte = f.read(1)
+        f.seek(size // 3)
+        f.write(bytes([byte[0] ^ 0xFF]))
+
+    proc = subprocess.run(
+        [str(crmtest.SERVER_BIN), "--data-dir", str(server.data_dir), "--listen", "127.0.0.1:0"],
+        stdin=subprocess.DEVNULL, capture_output=True, timeout=60, check=False)
+    out = (proc.stdout + proc.stderr).decode(errors="replace")
+    assert proc.returncode != 0, out
+    assert "Corruption" in out and table.name in out, out
