@@ -1,5 +1,8 @@
 #include "common/kv/kv_store.h"
 
+#include <atomic>
+#include <cstdarg>
+#include <cstdio>
 #include <filesystem>
 #include <system_error>
 #include <utility>
@@ -9,6 +12,7 @@
 #include "rocksdb/options.h"
 #include "rocksdb/status.h"
 #include "rocksdb/utilities/write_batch_with_index.h"
+#include "spdlog/spdlog.h"
 
 namespace crm::kv {
 namespace {
@@ -56,8 +60,36 @@ absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
 
 }  // namespace
 
+// RocksDB's own log goes to the process's log, not to a LOG file beside the data: a full data
+// disk must not also fail (and, in Debian's build, assert on) the writes of that file.
+class RocksLogger final : public rocksdb::Logger {
+ public:
+  explicit RocksLogger(std::string path)
+      : rocksdb::Logger(rocksdb::InfoLogLevel::WARN_LEVEL), path_(std::move(path)) {}
+  using rocksdb::Logger::Logv;
+  void Logv(const char* format, va_list ap) override {
+    Logv(rocksdb::InfoLogLevel::INFO_LEVEL, format, ap);
+  }
+  void Logv(const rocksdb::InfoLogLevel level, const char* format, va_list ap) override {
+    if (level < GetInfoLogLevel()) return;
+    char buffer[1024];
+    vsnprintf(buffer, sizeof(buffer), format, ap);
+    // The process's logger may be gone already (a store closed after the log shut down).
+    std::shared_ptr<spdlog::logger> logger = spdlog::default_logger();
+    if (logger == nullptr) return;
+    logger->log(
+        level >= rocksdb::InfoLogLevel::ERROR_LEVEL ? spdlog::level::err : spdlog::level::warn,
+        "rocksdb {}: {}", path_, buffer);
+  }
+
+ private:
+  const std::string path_;
+};
+
 struct KvStore::Impl {
   std::unique_ptr<rocksdb::DB> db;
+  // Set after a write failed for want of space: the store refuses writes until Resume().
+  std::atomic<bool> write_failed{false};
   ~Impl() {
     // A clean close leaves everything in table files (checked on the next open) and nothing to
     // replay from the write-ahead log.
@@ -124,6 +156,7 @@ absl::StatusOr<std::unique_ptr<KvStore>> KvStore::Open(const std::string& path,
   // anywhere else fails the open with a Corruption error naming the file.
   rocks_options.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
   rocks_options.paranoid_checks = true;
+  rocks_options.info_log = std::make_shared<RocksLogger>(path);
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(rocks_options, path, &raw);
   if (s.IsCorruption()) {
@@ -175,7 +208,21 @@ absl::Status KvStore::Write(KvBatch& batch, bool sync) {
   }
   rocksdb::WriteOptions write_options;
   write_options.sync = sync;
-  return FromRocks(impl_->db->Write(write_options, batch.impl_->batch.GetWriteBatch()), "write");
+  if (impl_->write_failed.load()) {
+    // After an I/O error (a full disk) RocksDB stops taking writes until resumed; try each time
+    // a write comes, so writes resume by themselves once there is space again.
+    rocksdb::Status resumed = impl_->db->Resume();
+    if (!resumed.ok()) {
+      return FromRocks(resumed,
+                       "write refused: the store stopped taking writes after an I/O error (a full "
+                       "disk?) and has not recovered yet; it resumes by itself once it can");
+    }
+    impl_->write_failed.store(false);
+    spdlog::info("kv store writes again after an I/O error");
+  }
+  rocksdb::Status s = impl_->db->Write(write_options, batch.impl_->batch.GetWriteBatch());
+  if (s.IsIOError()) impl_->write_failed.store(true);
+  return FromRocks(s, "write");
 }
 
 absl::Status KvStore::Scan(
