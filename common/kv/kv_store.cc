@@ -90,10 +90,11 @@ struct KvStore::Impl {
   std::unique_ptr<rocksdb::DB> db;
   // Set after a write failed for want of space: the store refuses writes until Resume().
   std::atomic<bool> write_failed{false};
+  bool read_only = false;
   ~Impl() {
     // A clean close leaves everything in table files (checked on the next open) and nothing to
     // replay from the write-ahead log.
-    if (db != nullptr) db->Flush(rocksdb::FlushOptions());
+    if (db != nullptr && !read_only) db->Flush(rocksdb::FlushOptions());
   }
 };
 
@@ -138,7 +139,7 @@ KvStore::~KvStore() = default;
 absl::StatusOr<std::unique_ptr<KvStore>> KvStore::Open(const std::string& path,
                                                        const KvOptions& options) {
   if (path.empty()) return absl::InvalidArgumentError("kv open: empty path");
-  if (options.create_if_missing) {
+  if (options.create_if_missing && !options.read_only) {
     // RocksDB creates only the last path component.
     std::error_code ec;
     std::filesystem::create_directories(path, ec);
@@ -158,7 +159,8 @@ absl::StatusOr<std::unique_ptr<KvStore>> KvStore::Open(const std::string& path,
   rocks_options.paranoid_checks = true;
   rocks_options.info_log = std::make_shared<RocksLogger>(path);
   rocksdb::DB* raw = nullptr;
-  rocksdb::Status s = rocksdb::DB::Open(rocks_options, path, &raw);
+  rocksdb::Status s = options.read_only ? rocksdb::DB::OpenForReadOnly(rocks_options, path, &raw)
+                                        : rocksdb::DB::Open(rocks_options, path, &raw);
   if (s.IsCorruption()) {
     return FromRocks(s, absl::StrCat("open ", path,
                                      " (its files are damaged; nothing after the damage is served. "
@@ -168,6 +170,7 @@ absl::StatusOr<std::unique_ptr<KvStore>> KvStore::Open(const std::string& path,
   if (!s.ok()) return FromRocks(s, absl::StrCat("open ", path));
   auto impl = std::make_unique<Impl>();
   impl->db.reset(raw);
+  impl->read_only = options.read_only;
   // Every table file's checksums, now, so a damaged file stops the process at start (naming the
   // file) instead of failing some read later. Reads the whole store once.
   s = impl->db->VerifyChecksum();

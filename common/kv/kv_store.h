@@ -45,6 +45,8 @@ class KvBatch {
 struct KvOptions {
   // Create the store if it is missing.
   bool create_if_missing = true;
+  // Open for reading only (crmctl verify): nothing in the directory is changed.
+  bool read_only = false;
 };
 
 class KvStore {
