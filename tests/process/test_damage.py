@@ -15,11 +15,23 @@ import crmtest
 
 pytestmark = pytest.mark.engines("embedded")
 
+CRMCTL_BIN = crmtest.BUILD_DIR / "apps" / "crmctl" / "crmctl"
+
+
+def _crmctl_verify(data_dir) -> subprocess.CompletedProcess:
+    """crmctl verify on a stopped server's data directory."""
+    return subprocess.run([str(CRMCTL_BIN), "verify", "--data-dir", str(data_dir)],
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60,
+                          check=False)
+
 
 def test_a_damaged_log_record_stops_the_server_at_start(server):
     for _ in range(300):
         crmtest.register(server)
     server.kill()
+    verified = _crmctl_verify(server.data_dir)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert f"ok       {server.data_dir / 'log'}" in verified.stdout
     wals = sorted((server.data_dir / "log").glob("*.log"), key=lambda p: p.stat().st_size)
     assert wals, "no write-ahead log in the event log's directory"
     wal = wals[-1]
@@ -36,6 +48,9 @@ def test_a_damaged_log_record_stops_the_server_at_start(server):
     assert proc.returncode != 0, out
     assert "Corruption" in out and str(server.data_dir / "log") in out, out
     assert "Restore the directory from a backup" in out, out
+    verified = _crmctl_verify(server.data_dir)
+    assert verified.returncode == 1, verified.stdout + verified.stderr
+    assert f"damaged  {server.data_dir / 'log'}" in verified.stdout, verified.stdout
 
 
 def test_a_damaged_table_file_stops_the_server_at_start(server):
