@@ -93,8 +93,10 @@ absl::Status SegmentFold::Apply(const eventlog::LogRecord& record, kv::KvBatch& 
     batch.Put(readmodel::segment::TransitionKey(ToTime(event.occurred_at()), id,
                                                 event.aggregate_version()),
               readmodel::segment::EncodeTransition(t));
-    CRM_RETURN_IF_ERROR(AddToCounter(batch, readmodel::segment::StageKey(before.lifecycle_stage()), -1));
-    CRM_RETURN_IF_ERROR(AddToCounter(batch, readmodel::segment::StageKey(after.lifecycle_stage()), 1));
+    CRM_RETURN_IF_ERROR(
+        AddToCounter(batch, readmodel::segment::StageKey(before.lifecycle_stage()), -1));
+    CRM_RETURN_IF_ERROR(
+        AddToCounter(batch, readmodel::segment::StageKey(after.lifecycle_stage()), 1));
     v.set_lifecycle_stage(after.lifecycle_stage());
     *v.mutable_stage_start_time() = event.occurred_at();
   }
