@@ -86,6 +86,14 @@ class RocksLogger final : public rocksdb::Logger {
   const std::string path_;
 };
 
+// A store whose files fail their checks: the open fails, saying what to do.
+absl::Status Damaged(const rocksdb::Status& s, const std::string& path) {
+  return FromRocks(s, absl::StrCat("open ", path,
+                                   " (its files are damaged; nothing after the damage is served. "
+                                   "Restore the directory from a backup; views and command state "
+                                   "can instead be refolded from the log with --rebuild)"));
+}
+
 struct KvStore::Impl {
   std::unique_ptr<rocksdb::DB> db;
   // Set after a write failed for want of space: the store refuses writes until Resume().
@@ -161,12 +169,7 @@ absl::StatusOr<std::unique_ptr<KvStore>> KvStore::Open(const std::string& path,
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = options.read_only ? rocksdb::DB::OpenForReadOnly(rocks_options, path, &raw)
                                         : rocksdb::DB::Open(rocks_options, path, &raw);
-  if (s.IsCorruption()) {
-    return FromRocks(s, absl::StrCat("open ", path,
-                                     " (its files are damaged; nothing after the damage is served. "
-                                     "Restore the directory from a backup; views and command state "
-                                     "can instead be refolded from the log with --rebuild)"));
-  }
+  if (s.IsCorruption()) return Damaged(s, path);
   if (!s.ok()) return FromRocks(s, absl::StrCat("open ", path));
   auto impl = std::make_unique<Impl>();
   impl->db.reset(raw);
@@ -178,10 +181,7 @@ absl::StatusOr<std::unique_ptr<KvStore>> KvStore::Open(const std::string& path,
     rocksdb::Status closed = impl->db->Close();
     (void)closed;
     impl->db.reset();
-    return FromRocks(s, absl::StrCat("open ", path,
-                                     " (its files are damaged. Restore the directory from a "
-                                     "backup; views and command state can instead be refolded "
-                                     "from the log with --rebuild)"));
+    return Damaged(s, path);
   }
   return std::unique_ptr<KvStore>(new KvStore(std::move(impl)));
 }
