@@ -14,6 +14,8 @@ BUILD_TYPE="${BUILD_TYPE:-RelWithDebInfo}"
 LAUNCHER=()
 if command -v ccache >/dev/null 2>&1; then
   export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$ROOT}"
+  # Without this, -g makes ccache hash the working directory and other checkouts never hit.
+  export CCACHE_NOHASHDIR="${CCACHE_NOHASHDIR:-true}"
   LAUNCHER=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
 fi
 echo "[build] configuring $BUILD_DIR ($BUILD_TYPE)"
