@@ -13,6 +13,7 @@
 #include "apps/runtime/runtime.h"
 #include "common/kv/kv_store.h"
 #include "common/rpc/executor.h"
+#include "services/admin/backup_service.h"
 #include "services/command/command_router.h"
 #include "spdlog/spdlog.h"
 
@@ -44,18 +45,23 @@ int main(int argc, char** argv) {
       log.get(), {.replica_index = config.replica_index, .peers = config.peers});
   if (absl::Status s = router.Validate(); !s.ok()) Fail("bad replica layout", s);
 
-  crm::rpc::Executor executor(config.workers, config.max_queued);
+  std::unique_ptr<crm::rpc::Executor> executor = crm::runtime::NewExecutor(config);
   auto commands = OrFail(
       crm::assembly::CommandSide::Create(
-          log.get(), state_store.get(), &executor,
+          log.get(), state_store.get(), executor.get(),
           {.router = &router, .sla_policy = config.sla_policy, .sla_scan_interval = scan_interval}),
       "bad configuration");
   const absl::Time start = absl::Now();
   if (absl::Status s = commands->CatchUp(); !s.ok()) Fail("command state catch-up", s);
   spdlog::info("caught up with the log in {} ms", absl::ToInt64Milliseconds(absl::Now() - start));
   if (absl::Status s = commands->Start(); !s.ok()) Fail("command side", s);
-  return crm::runtime::Serve(config, commands->services(), [&] {
-    executor.Stop();
+  crm::services::admin::Backups backups(crm::runtime::BackupDir(config),
+                                        {{"command-state", state_store.get()}}, log.get());
+  crm::services::admin::BackupService backup_service(&backups, executor.get());
+  std::vector<crm::rpc::ServiceTable*> services = commands->services();
+  services.push_back(&backup_service);
+  return crm::runtime::Serve(config, services, [&] {
+    executor->Stop();
     commands->Stop();
   });
 }

@@ -7,6 +7,7 @@
 #include "apps/runtime/runtime.h"
 #include "common/kv/kv_store.h"
 #include "common/rpc/executor.h"
+#include "services/admin/backup_service.h"
 #include "spdlog/spdlog.h"
 
 using crm::runtime::Fail;
@@ -27,16 +28,21 @@ int main(int argc, char** argv) {
                     "cannot open the event log");
   auto views_store = OrFail(crm::runtime::OpenStore(config.data_dir + "/views", rebuild),
                             "cannot open the views store");
-  crm::rpc::Executor executor(config.workers, config.max_queued);
+  std::unique_ptr<crm::rpc::Executor> executor = crm::runtime::NewExecutor(config);
   auto queries =
-      OrFail(crm::assembly::QuerySide::Create(log.get(), views_store.get(), &executor, {}),
+      OrFail(crm::assembly::QuerySide::Create(log.get(), views_store.get(), executor.get(), {}),
              "cannot set up the query side");
   const absl::Time start = absl::Now();
   if (absl::Status s = queries->CatchUp(); !s.ok()) Fail("views catch-up", s);
   spdlog::info("caught up with the log in {} ms", absl::ToInt64Milliseconds(absl::Now() - start));
   if (absl::Status s = queries->Start(); !s.ok()) Fail("query side", s);
-  return crm::runtime::Serve(config, queries->services(), [&] {
-    executor.Stop();
+  crm::services::admin::Backups backups(crm::runtime::BackupDir(config),
+                                        {{"views", views_store.get()}}, log.get());
+  crm::services::admin::BackupService backup_service(&backups, executor.get());
+  std::vector<crm::rpc::ServiceTable*> services = queries->services();
+  services.push_back(&backup_service);
+  return crm::runtime::Serve(config, services, [&] {
+    executor->Stop();
     queries->Stop();
   });
 }

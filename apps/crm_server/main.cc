@@ -7,8 +7,10 @@
 //   log/            the durable event log, the system of record (embedded engine)
 //   command-state/  the command side's fold of the log (validation state, request ids)
 //   views/          the query side's fold of the log (every view)
+//   backups/        online backups (crm.admin.v1.BackupService; --backup-dir moves them)
 // --rebuild drops command-state/ and views/ and refolds both from the start of the log.
-// SIGTERM/SIGINT: health goes NOT_SERVING, in-flight calls drain, the process exits 0.
+// Commands and queries run on separate pools of --workers threads each, so neither can starve
+// the other. SIGTERM/SIGINT: health goes NOT_SERVING, in-flight calls drain, the process exits 0.
 
 #include "absl/time/clock.h"
 #include "apps/assembly/command_side.h"
@@ -16,6 +18,7 @@
 #include "apps/runtime/runtime.h"
 #include "common/kv/kv_store.h"
 #include "common/rpc/executor.h"
+#include "services/admin/backup_service.h"
 #include "spdlog/spdlog.h"
 
 using crm::runtime::Fail;
@@ -44,14 +47,15 @@ int main(int argc, char** argv) {
   auto views_store = OrFail(crm::runtime::OpenStore(config.data_dir + "/views", rebuild),
                             "cannot open the views store");
 
-  crm::rpc::Executor executor(config.workers, config.max_queued);
+  std::unique_ptr<crm::rpc::Executor> command_executor = crm::runtime::NewExecutor(config);
+  std::unique_ptr<crm::rpc::Executor> query_executor = crm::runtime::NewExecutor(config);
   auto commands = OrFail(crm::assembly::CommandSide::Create(
-                             log.get(), state_store.get(), &executor,
+                             log.get(), state_store.get(), command_executor.get(),
                              {.sla_policy = config.sla_policy, .sla_scan_interval = scan_interval}),
                          "bad configuration");
-  auto queries =
-      OrFail(crm::assembly::QuerySide::Create(log.get(), views_store.get(), &executor, {}),
-             "cannot set up the query side");
+  auto queries = OrFail(
+      crm::assembly::QuerySide::Create(log.get(), views_store.get(), query_executor.get(), {}),
+      "cannot set up the query side");
   const absl::Time catch_up_start = absl::Now();
   if (absl::Status s = commands->CatchUp(); !s.ok()) Fail("command state catch-up", s);
   if (absl::Status s = queries->CatchUp(); !s.ok()) Fail("views catch-up", s);
@@ -62,8 +66,15 @@ int main(int argc, char** argv) {
 
   std::vector<crm::rpc::ServiceTable*> services = commands->services();
   for (crm::rpc::ServiceTable* s : queries->services()) services.push_back(s);
+  // Views and command state are copied before the log they fold (services/admin).
+  crm::services::admin::Backups backups(
+      crm::runtime::BackupDir(config),
+      {{"views", views_store.get()}, {"command-state", state_store.get()}}, log.get());
+  crm::services::admin::BackupService backup_service(&backups, query_executor.get());
+  services.push_back(&backup_service);
   return crm::runtime::Serve(config, services, [&] {
-    executor.Stop();
+    command_executor->Stop();
+    query_executor->Stop();
     queries->Stop();
     commands->Stop();
   });

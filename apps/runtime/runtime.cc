@@ -60,6 +60,13 @@ void AddFlags(CLI::App& app, Config& config, const std::vector<std::string>& eng
                  "Calls waiting for a worker before new ones get RESOURCE_EXHAUSTED")
       ->envname("CRM_MAX_QUEUED")
       ->check(CLI::Range(1, 1000000));
+  app.add_option("--max-queue-delay", config.max_queue_delay,
+                 "Refuse new calls (RESOURCE_EXHAUSTED) while the oldest queued call has waited "
+                 "this long for a worker")
+      ->envname("CRM_MAX_QUEUE_DELAY");
+  app.add_option("--backup-dir", config.backup_dir,
+                 "Where BackupService writes backups (default: <data-dir>/backups)")
+      ->envname("CRM_BACKUP_DIR");
   app.add_option("--max-connection-idle-seconds", config.max_connection_idle_seconds,
                  "Close a client connection with no call for this long")
       ->envname("CRM_MAX_CONNECTION_IDLE_SECONDS")
@@ -183,6 +190,16 @@ absl::StatusOr<std::unique_ptr<eventlog::EventLog>> OpenEventLog(const Config& c
   if (!log.ok()) return log.status();
   spdlog::info("Kafka topic {} with {} partitions", options.topic, (*log)->PartitionCount());
   return std::unique_ptr<eventlog::EventLog>(std::move(*log));
+}
+
+std::unique_ptr<rpc::Executor> NewExecutor(const Config& config) {
+  const absl::Duration max_queue_delay =
+      OrFail(ParseDurationFlag(config.max_queue_delay, "--max-queue-delay"), "bad configuration");
+  return std::make_unique<rpc::Executor>(config.workers, config.max_queued, max_queue_delay);
+}
+
+std::string BackupDir(const Config& config) {
+  return config.backup_dir.empty() ? config.data_dir + "/backups" : config.backup_dir;
 }
 
 absl::StatusOr<std::unique_ptr<kv::KvStore>> OpenStore(const std::string& dir, bool rebuild) {

@@ -17,6 +17,7 @@
 #include "absl/time/time.h"
 #include "common/eventlog/event_log.h"
 #include "common/kv/kv_store.h"
+#include "common/rpc/executor.h"
 #include "common/rpc/service_table.h"
 #include "grpcpp/grpcpp.h"
 
@@ -31,6 +32,11 @@ struct Config {
   // transactions (group commit), so the default is well above the core count.
   int workers = 16;
   int max_queued = 4096;
+  // A call is refused (RESOURCE_EXHAUSTED) when the oldest call waiting for a worker has waited
+  // longer than this (common/rpc/executor.h).
+  std::string max_queue_delay = "1s";
+  // Where BackupService writes backups; empty: "<data_dir>/backups".
+  std::string backup_dir;
   int shutdown_grace_seconds = 20;
   int max_connection_idle_seconds = 300;
   int max_connection_age_seconds = 1800;
@@ -85,6 +91,14 @@ std::string CustomerTopic(const Config& config);
 absl::StatusOr<std::unique_ptr<eventlog::EventLog>> OpenEventLog(const Config& config,
                                                                  const std::string& group,
                                                                  bool writer);
+
+// A pool of config.workers threads with config.max_queued and config.max_queue_delay. Exits with
+// a clear message on a bad --max-queue-delay. crm-server has one for commands and one for
+// queries, so that neither can starve the other.
+std::unique_ptr<rpc::Executor> NewExecutor(const Config& config);
+
+// config.backup_dir, or "<data_dir>/backups".
+std::string BackupDir(const Config& config);
 
 // Opens the KvStore in `dir`; with `rebuild`, drops it first so that its fold starts over from
 // the beginning of the log.

@@ -60,6 +60,10 @@ class EmbeddedEventLog final : public EventLog {
       const std::map<int32_t, int64_t>& start) override;
   absl::StatusOr<int64_t> EndOffset(int32_t partition) override;
 
+  bool IsLocal() const override { return true; }
+  // A RocksDB checkpoint of the log's store (kv::KvStore::Checkpoint): Open(dir) opens it.
+  absl::Status Checkpoint(const std::string& dir) const override { return store_->Checkpoint(dir); }
+
   // Number of synced write groups since Open. Appends that share a group share
   // one fsync.
   int64_t sync_count() const;

@@ -123,6 +123,15 @@ class EventLog {
   virtual absl::Status Settle(absl::string_view key, absl::Time deadline) {
     return absl::OkStatus();
   }
+
+  // Whether the log's records live in this process's data directory (the embedded log), so a
+  // backup of the process must copy them (Checkpoint). Kafka's do not.
+  virtual bool IsLocal() const { return false; }
+  // Writes a consistent copy of the log into directory `dir` (which must not exist): every
+  // append answered before the call is in it. UNIMPLEMENTED for logs that are not local.
+  virtual absl::Status Checkpoint(const std::string& dir) const {
+    return absl::UnimplementedError("this event log is not kept by this process");
+  }
 };
 
 }  // namespace crm::eventlog

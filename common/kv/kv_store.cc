@@ -11,6 +11,7 @@
 #include "rocksdb/db.h"
 #include "rocksdb/options.h"
 #include "rocksdb/status.h"
+#include "rocksdb/utilities/checkpoint.h"
 #include "rocksdb/utilities/write_batch_with_index.h"
 #include "spdlog/spdlog.h"
 
@@ -191,6 +192,21 @@ absl::Status KvStore::Destroy(const std::string& path) {
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) return absl::OkStatus();  // nothing to destroy
   return FromRocks(rocksdb::DestroyDB(path, rocksdb::Options()), absl::StrCat("destroy ", path));
+}
+
+absl::Status KvStore::Checkpoint(const std::string& dir) const {
+  std::error_code ec;
+  if (std::filesystem::exists(dir, ec)) {
+    return absl::AlreadyExistsError(absl::StrCat("checkpoint: ", dir, " already exists"));
+  }
+  rocksdb::Checkpoint* raw = nullptr;
+  if (rocksdb::Status s = rocksdb::Checkpoint::Create(impl_->db.get(), &raw); !s.ok()) {
+    return FromRocks(s, absl::StrCat("checkpoint ", dir));
+  }
+  std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+  // log_size_for_flush = 0: always flush, so the copy is table files only.
+  return FromRocks(checkpoint->CreateCheckpoint(dir, /*log_size_for_flush=*/0),
+                   absl::StrCat("checkpoint ", dir));
 }
 
 absl::StatusOr<std::optional<std::string>> KvStore::Get(absl::string_view key) const {

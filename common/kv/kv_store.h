@@ -80,6 +80,13 @@ class KvStore {
       absl::string_view prefix, absl::string_view start_after, size_t limit,
       const std::function<bool(absl::string_view key, absl::string_view value)>& fn) const;
 
+  // Writes a consistent copy of the whole store, as of one instant, into directory `dir`, which
+  // must not exist (its parent must). Table files are hard-linked when `dir` is on the same file
+  // system, copied otherwise; the memtable is flushed first, so the copy needs no write-ahead
+  // log. The copy is a store of its own: Open(dir) opens it. Writes go on meanwhile.
+  // Errors: ALREADY_EXISTS if `dir` exists, UNAVAILABLE/INTERNAL on I/O errors.
+  absl::Status Checkpoint(const std::string& dir) const;
+
   struct Impl;
 
  private:

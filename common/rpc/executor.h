@@ -4,6 +4,12 @@
 // (a durable append, a wait for read-your-writes) is handed to this pool, so the number of
 // threads is fixed by configuration, not by the number of calls in flight.
 //
+// Admission control: a call is refused (TrySubmit false: the caller answers RESOURCE_EXHAUSTED)
+// when the queue is full, or when the oldest queued task has waited longer than
+// `max_queue_delay`: then the workers are not keeping up, and queueing more would only make every
+// caller wait longer (shedding on queue time, as CoDel does, bounds the wait instead of the
+// length).
+//
 // Thread-safe. Stop() drains queued work, then joins the threads.
 #pragma once
 
@@ -14,15 +20,20 @@
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "common/base/clock.h"
 
 namespace crm::rpc {
 
 class Executor {
  public:
-  Executor(size_t threads, size_t max_queued);
+  Executor(size_t threads, size_t max_queued,
+           absl::Duration max_queue_delay = absl::InfiniteDuration(),
+           const base::Clock* clock = base::SystemClock::Get());
   ~Executor();  // Calls Stop().
 
-  // Queues `task`. False (task not run) if the queue is full or the executor is stopping.
+  // Queues `task`. False (task not run) if the queue is full, its oldest task has waited longer
+  // than max_queue_delay, or the executor is stopping.
   bool TrySubmit(std::function<void()> task);
   // Queues `task` whatever the queue's length: for the continuation of work already admitted
   // (a command whose events just reached the state), which must not be dropped. Runs it on the
@@ -34,9 +45,16 @@ class Executor {
  private:
   void Work();
 
+  struct Queued {
+    std::function<void()> task;
+    absl::Time enqueued;
+  };
+
   const size_t max_queued_;
+  const absl::Duration max_queue_delay_;
+  const base::Clock* const clock_;
   absl::Mutex mu_;
-  std::deque<std::function<void()>> queue_ ABSL_GUARDED_BY(mu_);
+  std::deque<Queued> queue_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<std::thread> threads_;
 };

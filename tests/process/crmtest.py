@@ -40,6 +40,7 @@ COMMAND_BIN = Path(os.environ.get("CRM_COMMAND_BIN",
                                   BUILD_DIR / "apps" / "crm_command" / "crm-command"))
 PROJECTOR_BIN = Path(os.environ.get("CRM_PROJECTOR_BIN",
                                     BUILD_DIR / "apps" / "crm_projector" / "crm-projector"))
+CRMCTL_BIN = BUILD_DIR / "apps" / "crmctl" / "crmctl"
 
 
 
@@ -681,6 +682,12 @@ def purchase(amount_minor: int, currency_code: str = "CNY", product: str = "widg
                      product=product, purchase_id=purchase_id)
     p.purchased_at.GetCurrentTime()
     return p
+
+
+def crmctl(*args: str) -> subprocess.CompletedProcess:
+    """Runs crmctl (offline tools; the server must be stopped) and returns its result."""
+    return subprocess.run([str(CRMCTL_BIN), *args], stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True, timeout=120, check=False)
 
 
 def wait_for(what: str, probe: Callable, timeout_s: float = 60.0, interval_s: float = 0.05):

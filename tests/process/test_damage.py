@@ -15,14 +15,10 @@ import crmtest
 
 pytestmark = pytest.mark.engines("embedded")
 
-CRMCTL_BIN = crmtest.BUILD_DIR / "apps" / "crmctl" / "crmctl"
-
 
 def _crmctl_verify(data_dir) -> subprocess.CompletedProcess:
     """crmctl verify on a stopped server's data directory."""
-    return subprocess.run([str(CRMCTL_BIN), "verify", "--data-dir", str(data_dir)],
-                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60,
-                          check=False)
+    return crmtest.crmctl("verify", "--data-dir", str(data_dir))
 
 
 def test_a_damaged_log_record_stops_the_server_at_start(server):
