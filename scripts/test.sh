@@ -111,6 +111,9 @@ step "kafka broker (scripts/kafka/start.sh --fresh)" kafka_up
 
 step "docker-compose.yml renders (scripts/check-compose.sh)" scripts/check-compose.sh
 
+step "Kubernetes manifests render, validate, pass checkov (scripts/check-k8s.sh)" \
+  scripts/check-k8s.sh
+
 step "event protos: no breaking change (scripts/check-event-protos.sh)" \
   scripts/check-event-protos.sh
 
