@@ -40,7 +40,8 @@ case "${1:-}" in
   *) fail "unknown argument: $1" ;;
 esac
 
-if [[ ! -x "$KUSTOMIZE" || ! -x "$K8S_VENV/bin/kubernetes-validate" || ! -x "$K8S_VENV/bin/checkov" ]]; then
+if [[ ! -x "$KUSTOMIZE" || ! -x "$K8S_VENV/bin/kubernetes-validate" ||
+      ! -x "$K8S_VENV/bin/checkov" ]]; then
   log "kustomize or the checkers are missing: running scripts/install-deps.sh"
   scripts/install-deps.sh
 fi
@@ -81,10 +82,16 @@ with open(dst, "w") as f:
 EOF
     fail "$name: cannot split the rendered objects"
   for version in "$MIN_K8S_VERSION" "$newest"; do
-    result="$("$K8S_VENV/bin/kubernetes-validate" --strict --quiet --kubernetes-version "$version" \
-                "$OUT/$name.validate.yaml" 2>&1)" || { echo "$result" >&2; fail "$name: schema errors (Kubernetes $version)"; }
+    if ! result="$("$K8S_VENV/bin/kubernetes-validate" --strict --quiet \
+                     --kubernetes-version "$version" "$OUT/$name.validate.yaml" 2>&1)"; then
+      echo "$result" >&2
+      fail "$name: schema errors (Kubernetes $version)"
+    fi
     # A kind without a schema is only a warning to kubernetes-validate; here it fails.
-    [[ -z "$result" ]] || { echo "$result" >&2; fail "$name: kubernetes-validate warned (Kubernetes $version)"; }
+    if [[ -n "$result" ]]; then
+      echo "$result" >&2
+      fail "$name: kubernetes-validate warned (Kubernetes $version)"
+    fi
   done
   count="$(grep -c '^kind:' "$OUT/$name.validate.yaml")"
   log "$name: $count objects valid against Kubernetes $MIN_K8S_VERSION and $newest (strict)"

@@ -28,7 +28,8 @@ What is checked, and the limits:
     the replica count; the replica index comes from the pod-index label; CRM_DATA_DIR is on a
     writable volume (the root filesystem is read-only); the gRPC port of CRM_LISTEN is the one
     the probes, the container port and the Services use; terminationGracePeriodSeconds covers
-    the preStop pause, the drain (CRM_SHUTDOWN_GRACE_SECONDS) and 10 s to close; the
+    the preStop pause, the drain (CRM_SHUTDOWN_GRACE_SECONDS) and 10 s to close; the metrics
+    port of CRM_METRICS_LISTEN, when set, is the container port `metrics`; the
     NetworkPolicies let the pods reach their brokers and peers; the image tag is the CMake
     project version; a Strimzi KafkaTopic is the topic the CRM would create, and a Strimzi Kafka
     is where CRM_KAFKA_BROKERS points.
@@ -319,6 +320,9 @@ def test_layout_holds_together(overlay):
         named = {p.get("name"): p["containerPort"] for p in spec.get("ports", [])}
         if named.get("grpc") != port:
             problems.append(f"{c.id}: container port grpc {named.get('grpc')}, expected {port}")
+        if "CRM_METRICS_LISTEN" in env and named.get("metrics") != _port(env["CRM_METRICS_LISTEN"]):
+            problems.append(f"{c.id}: container port metrics {named.get('metrics')}, "
+                            f"CRM_METRICS_LISTEN {env['CRM_METRICS_LISTEN']}")
         for s in services.values():
             if _selects({"matchLabels": s["spec"].get("selector", {})}, pod_labels):
                 for p in s["spec"]["ports"]:
