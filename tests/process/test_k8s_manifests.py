@@ -381,7 +381,7 @@ def test_layout_holds_together(overlay):
             if got != want:
                 problems.append(f"{overlay}: KafkaTopic {got}, the CRM's configuration {want}")
     for kafka in _objects(overlay, "Kafka"):
-        plain = [l["port"] for l in kafka["spec"]["kafka"]["listeners"] if not l.get("tls")]
+        plain = [li["port"] for li in kafka["spec"]["kafka"]["listeners"] if not li.get("tls")]
         want = [f"{kafka['metadata']['name']}-kafka-bootstrap:{p}" for p in plain]
         for env in kafka_envs:
             if env.get("CRM_KAFKA_BROKERS") not in want:
