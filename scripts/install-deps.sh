@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
 # Installs everything the build and the tests need, on Debian 12, as root:
 #   - the Debian packages below (skipped when all are installed already);
-#   - a Python venv at .cache/venv with tests/process/requirements.txt (skipped when the
-#     requirements file has not changed since the last install).
-# Idempotent and quick when nothing is missing. Env: VENV_DIR overrides .cache/venv.
+#   - a Python venv at .cache/venv with tests/process/requirements.txt, and one at
+#     .cache/venv-k8s with scripts/requirements-k8s.txt (the manifest checkers of
+#     scripts/check-k8s.sh, whose dependencies conflict with the first); each skipped when its
+#     requirements file has not changed since the last install;
+#   - kustomize (renders deploy/k8s) from the Go module proxy into .cache/bin (skipped when that
+#     version is there).
+# Idempotent and quick when nothing is missing. Env: VENV_DIR overrides .cache/venv,
+# K8S_VENV_DIR .cache/venv-k8s.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -45,27 +50,46 @@ else
   log "Debian packages: all ${#APT_PACKAGES[@]} present"
 fi
 
-# --- Python venv for tests/process ------------------------------------------------------------
+# --- Python venvs -------------------------------------------------------------------------------
 # python3 is whatever is first on PATH (a pyenv python on some machines, Debian's elsewhere).
 PYTHON="$(command -v python3)"
-VENV="${VENV_DIR:-$ROOT/.cache/venv}"
-REQ="$ROOT/tests/process/requirements.txt"
-STAMP="$VENV/.requirements.sha256"
 
-if [[ ! -x "$VENV/bin/python" ]] || ! "$VENV/bin/python" -c 'import sys' >/dev/null 2>&1; then
-  log "creating venv $VENV with $PYTHON ($("$PYTHON" --version 2>&1))"
-  rm -rf "$VENV"
-  mkdir -p "$(dirname "$VENV")"
-  "$PYTHON" -m venv "$VENV"
-fi
+ensure_venv() {  # ensure_venv DIR REQUIREMENTS: DIR holds a venv with REQUIREMENTS installed
+  local venv="$1" req="$2"
+  local stamp="$venv/.requirements.sha256"
+  if [[ ! -x "$venv/bin/python" ]] || ! "$venv/bin/python" -c 'import sys' >/dev/null 2>&1; then
+    log "creating venv $venv with $PYTHON ($("$PYTHON" --version 2>&1))"
+    rm -rf "$venv"
+    mkdir -p "$(dirname "$venv")"
+    "$PYTHON" -m venv "$venv"
+  fi
+  local want
+  want="$(sha256sum "$req" | cut -d' ' -f1) $("$venv/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+  if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
+    log "Python packages: up to date ($req)"
+  else
+    log "installing Python packages from $req into $venv"
+    "$venv/bin/python" -m pip install --disable-pip-version-check -q --upgrade pip
+    "$venv/bin/python" -m pip install --disable-pip-version-check -q -r "$req"
+    echo "$want" >"$stamp"
+  fi
+}
+ensure_venv "${VENV_DIR:-$ROOT/.cache/venv}" "$ROOT/tests/process/requirements.txt"
+ensure_venv "${K8S_VENV_DIR:-$ROOT/.cache/venv-k8s}" "$ROOT/scripts/requirements-k8s.txt"
 
-want="$(sha256sum "$REQ" | cut -d' ' -f1) $("$VENV/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
-if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$want" ]]; then
-  log "Python packages: up to date ($REQ)"
+# --- Go tools -----------------------------------------------------------------------------------
+# kustomize v5.8.1: the newest whose module builds with this machine's Go (later ones need a newer
+# toolchain). `kubectl kustomize` would do as well, but Debian 12's kubectl (kubernetes-client
+# 1.20) predates kustomize Components.
+KUSTOMIZE_VERSION="v5.8.1"
+KUSTOMIZE="$ROOT/.cache/bin/kustomize"
+if [[ -x "$KUSTOMIZE" && "$("$KUSTOMIZE" version 2>/dev/null)" == "$KUSTOMIZE_VERSION" ]]; then
+  log "kustomize: $KUSTOMIZE_VERSION present"
 else
-  log "installing Python packages from $REQ"
-  "$VENV/bin/python" -m pip install --disable-pip-version-check -q --upgrade pip
-  "$VENV/bin/python" -m pip install --disable-pip-version-check -q -r "$REQ"
-  echo "$want" >"$STAMP"
+  log "installing kustomize $KUSTOMIZE_VERSION into .cache/bin"
+  command -v go >/dev/null 2>&1 || { log "go not found: needed to install kustomize"; exit 1; }
+  mkdir -p "$ROOT/.cache/bin"
+  GOBIN="$ROOT/.cache/bin" GOTOOLCHAIN=local go install \
+    "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION"
 fi
 log "done"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The one test command: installs what is missing, builds, runs the C++ tests (ctest) and the
-# process-level suite (pytest tests/process, driving the real crm-server over gRPC).
+# The one test command: installs what is missing, builds, runs the static checks (docker-compose,
+# Kubernetes manifests, event protos), the C++ tests (ctest) and the process-level suite (pytest
+# tests/process, driving the real crm-server over gRPC).
 # Exits non-zero if anything failed. Env: BUILD_DIR (default build), BUILD_JOBS (default 2),
 # CTEST_JOBS (default 2), PYTEST_ARGS (extra pytest arguments, shell-quoted, e.g.
 # PYTEST_ARGS="-x -k 'lifecycle and not churned'").
@@ -110,6 +111,9 @@ step "kafka broker (scripts/kafka/start.sh --fresh)" kafka_up
 # ---- end Kafka ----------------------------------------------------------------------------------
 
 step "docker-compose.yml renders (scripts/check-compose.sh)" scripts/check-compose.sh
+
+step "Kubernetes manifests render, validate, pass checkov (scripts/check-k8s.sh)" \
+  scripts/check-k8s.sh
 
 step "event protos: no breaking change (scripts/check-event-protos.sh)" \
   scripts/check-event-protos.sh
