@@ -58,6 +58,24 @@ absl::Status Sync(const std::string& path) {
   return absl::OkStatus();
 }
 
+// Replaces every hard link under `dir` (a checkpoint shares the live store's table files when on
+// the same file system) by a copy of its own, synced: a backup must not share the blocks whose
+// damage it is there to repair.
+absl::Status UnshareFiles(const fs::path& dir) {
+  std::error_code ec;
+  for (const auto& entry : fs::recursive_directory_iterator(dir, ec)) {
+    if (!entry.is_regular_file() || entry.hard_link_count() < 2) continue;
+    const fs::path copy = entry.path().string() + ".copy";
+    fs::copy_file(entry.path(), copy, fs::copy_options::overwrite_existing, ec);
+    if (ec) return IoError(absl::StrCat("copy ", entry.path().string()), ec);
+    if (absl::Status s = Sync(copy.string()); !s.ok()) return s;
+    fs::rename(copy, entry.path(), ec);
+    if (ec) return IoError(absl::StrCat("rename ", copy.string()), ec);
+  }
+  if (ec) return IoError(absl::StrCat("read ", dir.string()), ec);
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 Backups::Backups(std::string backup_dir, std::vector<Store> stores, eventlog::EventLog* log)
@@ -127,6 +145,8 @@ absl::StatusOr<Backup> Backups::CreateLocked(const std::string& id) {
     backup.add_stores("log");
     backup.set_consistency_token(eventlog::EncodeConsistencyToken(last));
   }
+
+  if (absl::Status s = UnshareFiles(tmp); !s.ok()) return fail(s);
 
   nlohmann::json manifest = {
       {"name", backup.name()},

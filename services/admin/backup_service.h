@@ -4,11 +4,12 @@
 // Why: the embedded event log is the system of record of a single-node deployment; a damaged
 // disk or file must have a way back that keeps every command acknowledged before the backup.
 //
-// How: each store is copied with a RocksDB checkpoint (kv::KvStore::Checkpoint: hard links on
-// the same file system, a flush first, writes go on) into a hidden directory under the backup
-// directory, derived stores first and the event log last (so no copied view or command state is
-// ahead of the copied log), then a BACKUP manifest is written and the directory renamed to the
-// backup's id and synced. A failed backup leaves nothing under its id.
+// How: each store is copied with a RocksDB checkpoint (kv::KvStore::Checkpoint: a flush first,
+// writes go on) into a hidden directory under the backup directory, derived stores first and the
+// event log last (so no copied view or command state is ahead of the copied log). Table files
+// the checkpoint hard-linked (same file system) are then replaced by copies of their own: a
+// damaged live file must never damage its backup. Then a BACKUP manifest is written and the
+// directory renamed to the backup's id and synced. A failed backup leaves nothing under its id.
 //
 // Thread-safe; one backup is taken at a time (a second concurrent call answers ABORTED).
 #pragma once
