@@ -2,7 +2,9 @@
 # Installs everything the build and the tests need, on Debian 12, as root:
 #   - the Debian packages below (skipped when all are installed already);
 #   - a Python venv at .cache/venv with tests/process/requirements.txt (skipped when the
-#     requirements file has not changed since the last install).
+#     requirements file has not changed since the last install);
+#   - toxiproxy (toxiproxy-server, toxiproxy-cli) from the Go module proxy into .cache/bin, for the
+#     network-fault tests (skipped when that version is there; needs Go, else only a warning).
 # Idempotent and quick when nothing is missing. Env: VENV_DIR overrides .cache/venv.
 set -euo pipefail
 
@@ -67,5 +69,29 @@ else
   "$VENV/bin/python" -m pip install --disable-pip-version-check -q --upgrade pip
   "$VENV/bin/python" -m pip install --disable-pip-version-check -q -r "$REQ"
   echo "$want" >"$STAMP"
+fi
+
+# --- Go tools: toxiproxy for tests/process/test_kafka_netfaults.py -----------------------------
+# `go install` names a binary after its package folder (server, cli): built into a temp dir, then
+# moved to .cache/bin under toxiproxy's own names. A stamp file holds the installed version.
+TOXIPROXY_VERSION="v2.12.0"
+BIN="$ROOT/.cache/bin"
+TOXI_STAMP="$BIN/.toxiproxy-version"
+if [[ -x "$BIN/toxiproxy-server" && -x "$BIN/toxiproxy-cli" && -f "$TOXI_STAMP" &&
+      "$(cat "$TOXI_STAMP")" == "$TOXIPROXY_VERSION" ]]; then
+  log "toxiproxy: $TOXIPROXY_VERSION present"
+elif ! command -v go >/dev/null 2>&1; then
+  log "WARNING: no go on PATH: toxiproxy not installed (the network-fault tests will not run)"
+else
+  log "installing toxiproxy $TOXIPROXY_VERSION into $BIN"
+  mkdir -p "$BIN"
+  gobin="$(mktemp -d)"
+  GOBIN="$gobin" go install \
+    "github.com/Shopify/toxiproxy/v2/cmd/server@$TOXIPROXY_VERSION" \
+    "github.com/Shopify/toxiproxy/v2/cmd/cli@$TOXIPROXY_VERSION"
+  mv -f "$gobin/server" "$BIN/toxiproxy-server"
+  mv -f "$gobin/cli" "$BIN/toxiproxy-cli"
+  rm -rf "$gobin"
+  echo "$TOXIPROXY_VERSION" >"$TOXI_STAMP"
 fi
 log "done"
