@@ -49,7 +49,7 @@ KAFKA_ARGS = ("--kafka-property", f"socket.timeout.ms={REQUEST_TIMEOUT_MS}",
               "--kafka-property", f"request.timeout.ms={REQUEST_TIMEOUT_MS}")
 HALF_OPEN_S = float(os.environ.get("CRM_TEST_HALF_OPEN_S", "10"))
 # After the fault's end every partition takes commands again within this. Measured on the loaded
-# 2-core machine: 0.0 to 0.6 s; before crm's clients capped librdkafka's reconnect backoff at 1 s
+# 2-core machine: 0.0 to 1.5 s; before crm's clients capped librdkafka's reconnect backoff at 1 s
 # (default 10 s), 5.4 and 9.2 s after the drops.
 RECOVERY_S = 5.0
 WARM_UP_S = 30.0  # a fresh broker's first transactions
