@@ -6,7 +6,9 @@
 #     scripts/check-k8s.sh, whose dependencies conflict with the first); each skipped when its
 #     requirements file has not changed since the last install;
 #   - kustomize (renders deploy/k8s) from the Go module proxy into .cache/bin (skipped when that
-#     version is there).
+#     version is there);
+#   - toxiproxy (toxiproxy-server, toxiproxy-cli) from the Go module proxy into .cache/bin, for the
+#     network-fault tests (skipped when that version is there; needs Go, else only a warning).
 # Idempotent and quick when nothing is missing. Env: VENV_DIR overrides .cache/venv,
 # K8S_VENV_DIR .cache/venv-k8s.
 set -euo pipefail
@@ -91,5 +93,29 @@ else
   mkdir -p "$ROOT/.cache/bin"
   GOBIN="$ROOT/.cache/bin" GOTOOLCHAIN=local go install \
     "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION"
+fi
+
+# --- Go tools: toxiproxy for tests/process/test_kafka_netfaults.py -----------------------------
+# `go install` names a binary after its package folder (server, cli): built into a temp dir, then
+# moved to .cache/bin under toxiproxy's own names. A stamp file holds the installed version.
+TOXIPROXY_VERSION="v2.12.0"
+BIN="$ROOT/.cache/bin"
+TOXI_STAMP="$BIN/.toxiproxy-version"
+if [[ -x "$BIN/toxiproxy-server" && -x "$BIN/toxiproxy-cli" && -f "$TOXI_STAMP" &&
+      "$(cat "$TOXI_STAMP")" == "$TOXIPROXY_VERSION" ]]; then
+  log "toxiproxy: $TOXIPROXY_VERSION present"
+elif ! command -v go >/dev/null 2>&1; then
+  log "WARNING: no go on PATH: toxiproxy not installed (the network-fault tests will not run)"
+else
+  log "installing toxiproxy $TOXIPROXY_VERSION into $BIN"
+  mkdir -p "$BIN"
+  gobin="$(mktemp -d)"
+  GOBIN="$gobin" go install \
+    "github.com/Shopify/toxiproxy/v2/cmd/server@$TOXIPROXY_VERSION" \
+    "github.com/Shopify/toxiproxy/v2/cmd/cli@$TOXIPROXY_VERSION"
+  mv -f "$gobin/server" "$BIN/toxiproxy-server"
+  mv -f "$gobin/cli" "$BIN/toxiproxy-cli"
+  rm -rf "$gobin"
+  echo "$TOXIPROXY_VERSION" >"$TOXI_STAMP"
 fi
 log "done"

@@ -112,6 +112,13 @@ void AddFlags(CLI::App& app, Config& config, const std::vector<std::string>& eng
   app.add_option("--kafka-group", config.kafka_group,
                  "Consumer group id (offsets there are informational only)")
       ->envname("CRM_KAFKA_GROUP");
+  app.add_option("--kafka-property", config.kafka_properties,
+                 "A librdkafka property NAME=VALUE for every Kafka client of the process (e.g. "
+                 "security.protocol=SSL, socket.timeout.ms=10000); repeatable, or ';'-separated; "
+                 "wins over the CRM's own settings")
+      ->envname("CRM_KAFKA_PROPERTIES")
+      ->delimiter(';')
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
 }
 
 void AddReplicaFlags(CLI::App& app, Config& config) {
@@ -180,6 +187,14 @@ absl::StatusOr<std::unique_ptr<eventlog::EventLog>> OpenEventLog(const Config& c
   options.delivery_timeout = absl::Milliseconds(config.kafka_delivery_timeout_ms);
   options.group_id = config.kafka_group.empty() ? group : config.kafka_group;
   options.client_id = group;
+  for (const std::string& property : config.kafka_properties) {
+    const size_t eq = property.find('=');
+    if (eq == 0 || eq == std::string::npos) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--kafka-property: expected NAME=VALUE, not \"", property, "\""));
+    }
+    options.extra_config.emplace_back(property.substr(0, eq), property.substr(eq + 1));
+  }
   if (writer) {
     options.transactional_id_prefix = absl::StrCat(config.kafka_topic_prefix, ".writer");
     options.writers = config.kafka_writers;

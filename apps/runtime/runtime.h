@@ -51,6 +51,9 @@ struct Config {
   int64_t kafka_retention_ms = -1;
   int kafka_delivery_timeout_ms = 15000;
   std::string kafka_group = "";  // default: "<prefix>.<binary>"
+  // librdkafka properties "name=value" for every Kafka client of the process (security,
+  // timeouts, ...); they win over the CRM's own settings.
+  std::vector<std::string> kafka_properties;
 
   // Command replicas: this replica's index and every replica's gRPC address, in index order.
   // Replica i writes the partitions p with p % replicas == i (see services/customer/

@@ -69,6 +69,10 @@ absl::StatusOr<ConfPtr> MakeConf(const KafkaEventLogOptions& o,
   std::vector<std::pair<std::string, std::string>> all = {
       {"bootstrap.servers", o.brokers},
       {"client.id", o.client_id},
+      // After a connection drops, librdkafka waits before it reconnects, doubling the wait up to
+      // this (default 10 s, the Java client's is 1 s): commands kept failing for up to 10 s after
+      // the network was back (tests/process/test_kafka_netfaults.py, drops).
+      {"reconnect.backoff.max.ms", "1000"},
   };
   all.insert(all.end(), props.begin(), props.end());
   all.insert(all.end(), o.extra_config.begin(), o.extra_config.end());

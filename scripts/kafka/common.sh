@@ -9,6 +9,10 @@
 #                          (default: <repo>/.cache/kafka-run/data)
 #   KAFKA_PORT             PLAINTEXT (client) listener on 127.0.0.1 (default 19092)
 #   KAFKA_CONTROLLER_PORT  CONTROLLER listener on 127.0.0.1 (default 19093)
+#   KAFKA_PROXIED_PORT     a second client listener (PROXIED) on 127.0.0.1, for a proxy in front of
+#                          the broker (fault tests); unset: none
+#   KAFKA_PROXY_ADDRESS    host:port the PROXIED listener advertises (the proxy's); required with
+#                          KAFKA_PROXIED_PORT
 #   KAFKA_HEAP_OPTS        JVM heap flags (default "-Xms256m -Xmx512m")
 #   KAFKA_JVM_OPTS         extra JVM flags appended to the defaults
 #   KAFKA_START_TIMEOUT    seconds start.sh waits for the broker (default 60)
@@ -29,6 +33,12 @@ KAFKA_DATA_DIR="${KAFKA_DATA_DIR:-$KAFKA_REPO/.cache/kafka-run/data}"
 KAFKA_PORT="${KAFKA_PORT:-19092}"
 KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-19093}"
 KAFKA_BOOTSTRAP="127.0.0.1:$KAFKA_PORT"
+KAFKA_PROXIED_PORT="${KAFKA_PROXIED_PORT:-}"
+KAFKA_PROXY_ADDRESS="${KAFKA_PROXY_ADDRESS:-}"
+if [[ -n "$KAFKA_PROXIED_PORT" && -z "$KAFKA_PROXY_ADDRESS" ]]; then
+  echo "[kafka] ERROR: KAFKA_PROXIED_PORT needs KAFKA_PROXY_ADDRESS (the proxy's host:port)" >&2
+  exit 1
+fi
 
 KAFKA_PID_FILE="$KAFKA_DATA_DIR/kafka.pid"
 KAFKA_LOG_FILE="$KAFKA_DATA_DIR/kafka.log"

@@ -134,13 +134,15 @@ class _Factory:
 
     def __call__(self, name: str = "server", data_dir=None, start: bool = True, args=(),
                  **kafka_options):
-        """kafka_options (Kafka engines only): e.g. provision_partitions=3."""
+        """kafka_options (Kafka engines only): e.g. provision_partitions=3, or brokers="..." (a
+        broker of the test's own instead of CRM_KAFKA_BROKERS; "kafka" engine only)."""
         if self.engine == "embedded":
             assert not kafka_options, f"{kafka_options} need a Kafka engine"
             s = crmtest.Server(self.base / name, data_dir=data_dir)
         elif self.engine == "kafka":
             assert data_dir is None, "a Cluster has a data dir per process"
-            brokers = self.request.getfixturevalue("kafka_brokers")
+            brokers = kafka_options.pop("brokers", None) or self.request.getfixturevalue(
+                "kafka_brokers")
             s = crmtest.Cluster(self.base / name, brokers,
                                 crmtest.topic_prefix_for(f"{self.request.node.name}-{name}"),
                                 **kafka_options)

@@ -1,4 +1,5 @@
-"""Kafka helpers of the process-level tests: the broker, and the topic read as a BI consumer would.
+"""Kafka helpers of the process-level tests: the broker, the topic read as a BI consumer would, and
+a command stream under broker faults with the checks that no answer lied.
 
 Everything here talks to Kafka through confluent-kafka (Python, with its own bundled librdkafka),
 never through our C++ code, so what it reads is what any outside consumer sees.
@@ -14,13 +15,20 @@ Env:
 from __future__ import annotations
 
 import os
+import random
 import subprocess
+import threading
 import time
 import uuid
-from dataclasses import dataclass
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from google.protobuf import field_mask_pb2
+
 import crmtest
+from crmtest import grpc
+from grpc_health.v1 import health_pb2
 
 ROOT = crmtest.ROOT
 KAFKA_SCRIPTS = ROOT / "scripts" / "kafka"
@@ -234,10 +242,13 @@ def delete_topics(brokers: str, topics: list[str], timeout_s: float = 15.0) -> N
 # The broker process (scripts/kafka).
 
 
-def _run_script(name: str, *args: str, timeout_s: float = 120.0) -> subprocess.CompletedProcess:
+def _run_script(name: str, *args: str, env: dict[str, str] | None = None,
+                timeout_s: float = 120.0) -> subprocess.CompletedProcess:
+    """Runs scripts/kafka/<name>; `env` (KAFKA_DATA_DIR, KAFKA_PORT, ...) is added to this
+    process's environment."""
     proc = subprocess.run([str(KAFKA_SCRIPTS / name), *args], stdin=subprocess.DEVNULL,
                           capture_output=True, text=True, timeout=timeout_s, check=False,
-                          cwd=ROOT)
+                          cwd=ROOT, env={**os.environ, **(env or {})})
     assert proc.returncode == 0, (
         f"scripts/kafka/{name} {' '.join(args)} exited {proc.returncode}:\n"
         f"{proc.stdout}\n{proc.stderr}")
@@ -250,19 +261,237 @@ def broker_is_scripted(brokers: str) -> bool:
     return brokers in (f"127.0.0.1:{port}", f"localhost:{port}")
 
 
-def stop_broker(kill: bool = False) -> None:
-    _run_script("stop.sh", *(["--kill"] if kill else []))
+def stop_broker(kill: bool = False, env: dict[str, str] | None = None) -> None:
+    """Stops the broker of this environment (or of `env`, added to it)."""
+    _run_script("stop.sh", *(["--kill"] if kill else []), env=env)
 
 
-def start_broker() -> str:
-    """Starts the broker again on its data (no --fresh); returns the bootstrap address."""
-    return _run_script("start.sh").stdout.strip()
+def start_broker(env: dict[str, str] | None = None, fresh: bool = False) -> str:
+    """Starts the broker of this environment (or of `env`, added to it) on its data, or on a wiped
+    data dir when `fresh`; returns the bootstrap address."""
+    return _run_script("start.sh", *(["--fresh"] if fresh else []), env=env).stdout.strip()
 
 
-def broker_log_tail(max_chars: int = 20000) -> str:
-    data_dir = Path(os.environ.get("KAFKA_DATA_DIR", ROOT / ".cache" / "kafka-run" / "data"))
+def broker_log_tail(max_chars: int = 20000, data_dir: Path | None = None) -> str:
+    data_dir = data_dir or Path(os.environ.get("KAFKA_DATA_DIR",
+                                               ROOT / ".cache" / "kafka-run" / "data"))
     try:
         text = (data_dir / "kafka.log").read_text(errors="replace")
     except FileNotFoundError:
         return "(no broker log)"
     return text if len(text) <= max_chars else "...\n" + text[-max_chars:]
+
+
+# ---------------------------------------------------------------------------------------------
+# Commands under broker faults: a stream of commands with deadlines, and the checks that no
+# answer lied (test_kafka_outage.py, test_kafka_netfaults.py).
+
+FAULT_ERRORS = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED}
+
+
+@dataclass
+class Call:
+    method: str
+    request: object
+    request_id: str
+    sent: float
+    done: float = 0.0
+    name: str = ""  # acknowledged: the customer and version of the answer
+    version: int = 0
+    token: str = ""
+    code: grpc.StatusCode | None = None  # failed: the status
+    details: str = ""
+    partition: int = -1  # of the customer, as Kafka's murmur2 partitioner puts it
+    retry: bool = False  # a retry (same request id) after the fault ended
+
+
+def _customer_id(method: str, request) -> str:
+    if method == "RegisterCustomer":
+        return request.customer_id
+    name = request.customer.name if method == "UpdateCustomer" else request.name
+    return name[len("customers/"):]
+
+
+@dataclass
+class CommandStream:
+    """Client threads sending commands to crm-command, each with a deadline of `deadline_s`, that
+    each append exactly one event when they succeed, whatever happened to earlier commands
+    (registrations, renames to a new name, purchases). Every call and its outcome is recorded."""
+    command: object
+    partitions: int
+    prefix: str = "out"  # of the customer ids
+    deadline_s: float = 5.0
+    stopping: threading.Event = field(default_factory=threading.Event)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    calls: list[Call] = field(default_factory=list)
+    threads: list[threading.Thread] = field(default_factory=list)
+
+    def start(self, threads: int) -> "CommandStream":
+        self.threads = [threading.Thread(target=self.run, args=(t,), daemon=True)
+                        for t in range(threads)]
+        for t in self.threads:
+            t.start()
+        return self
+
+    def stop(self) -> None:
+        self.stopping.set()
+        for t in self.threads:
+            t.join(self.deadline_s + 10)
+            assert not t.is_alive(), "a client thread did not finish"
+
+    def run(self, thread_no: int) -> None:
+        rng = random.Random(thread_no)
+        mine: list[str] = []
+        n = 0
+        while not self.stopping.is_set():
+            n += 1
+            rid = crmtest.new_request_id()
+            if not mine or rng.random() < 0.3:
+                cid = f"{self.prefix}-t{thread_no}-{n}"
+                method, req = "RegisterCustomer", crmtest.spb.RegisterCustomerRequest(
+                    customer_id=cid, request_id=rid,
+                    customer=crmtest.cpb.Customer(display_name=f"Fault {cid}",
+                                                  kind=crmtest.cpb.PERSON))
+            elif rng.random() < 0.5:
+                method, req = "UpdateCustomer", crmtest.spb.UpdateCustomerRequest(
+                    customer=crmtest.cpb.Customer(name=rng.choice(mine),
+                                                  display_name=f"Name {rid}"),
+                    update_mask=field_mask_pb2.FieldMask(paths=["display_name"]), request_id=rid)
+            else:
+                method, req = "RecordPurchase", crmtest.spb.RecordPurchaseRequest(
+                    name=rng.choice(mine), request_id=rid,
+                    purchase=crmtest.purchase(rng.randrange(1, 10**5), product="fault"))
+            call = Call(method, req, rid, time.monotonic(), partition=java_partition(
+                _customer_id(method, req).encode(), self.partitions))
+            try:
+                resp = getattr(self.command, method)(req, timeout=self.deadline_s)
+                call.name, call.version = resp.customer.name, resp.customer.version
+                call.token = resp.consistency_token
+                if method == "RegisterCustomer":
+                    mine.append(resp.customer.name)
+            except grpc.RpcError as err:
+                call.code, call.details = err.code(), err.details() or ""
+                time.sleep(0.2)  # a client backs off a little
+            call.done = time.monotonic()
+            with self.lock:
+                self.calls.append(call)
+
+    def acked(self) -> list[Call]:
+        with self.lock:
+            return [c for c in self.calls if c.code is None]
+
+    def failed(self) -> list[Call]:
+        with self.lock:
+            return [c for c in self.calls if c.code is not None]
+
+    def first_success_per_partition(self, after: float) -> dict[int, float]:
+        """partition -> when the first call sent after `after` that succeeded was sent."""
+        first: dict[int, float] = {}
+        with self.lock:
+            for c in self.calls:
+                if c.code is None and c.sent > after:
+                    first[c.partition] = min(first.get(c.partition, c.sent), c.sent)
+        return first
+
+    def wait_every_partition(self, after: float, timeout_s: float) -> float | None:
+        """Polls until a call sent after `after` succeeded on every partition; returns when the
+        last partition's first such call was sent, or None after timeout_s."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            time.sleep(0.5)
+            first = self.first_success_per_partition(after)
+            if len(first) == self.partitions:
+                return max(first.values())
+        return None
+
+    def retry(self, calls: list[Call], timeout_s: float = 15.0) -> list[Call]:
+        """Each call again with its request id (and request), which must succeed now."""
+        out = []
+        for c in calls:
+            resp = getattr(self.command, c.method)(c.request, timeout=timeout_s)
+            out.append(Call(c.method, c.request, c.request_id, c.sent, name=resp.customer.name,
+                            version=resp.customer.version, token=resp.consistency_token,
+                            partition=c.partition, retry=True))
+        return out
+
+
+def serving(process) -> bool:
+    """Whether the process's gRPC health says SERVING."""
+    try:
+        return process.health.Check(health_pb2.HealthCheckRequest(service=""), timeout=5).status \
+            == health_pb2.HealthCheckResponse.SERVING
+    except grpc.RpcError:
+        return False
+
+
+def _describe_twice(key, records, calls: list[Call], t_fault: float, t_repair: float) -> str:
+    """Both records of a (customer, version) and what the client saw of their request ids."""
+    lines = [f"{key[0]} v{key[1]}:"]
+    for rec, env in records:
+        lines.append(f"  [{rec.partition}]@{rec.offset} {env.event_type} event_id={env.event_id} "
+                     f"request_id={env.request_id} recorded_at={env.recorded_at.ToJsonString()}")
+        for c in calls:
+            if c.request_id == env.request_id:
+                what = (f"acknowledged v{c.version}" if c.code is None
+                        else f"failed {c.code.name}: {c.details}")
+                lines.append(f"    client: {'retry of ' if c.retry else ''}{c.method} sent "
+                             f"{c.sent - t_fault:+.1f}s from the fault's start (ended at "
+                             f"{t_repair - t_fault:+.1f}s), {what}")
+    return "\n".join(lines)
+
+
+def check_no_false_success(brokers: str, topic: str, calls: list[Call], t_fault: float,
+                           t_repair: float) -> int:
+    """The topic as BI reads it (read_committed) against what the client was told: no customer
+    version twice, every acknowledged call's (customer, version) in the topic with the call's
+    request id, and no request id with more than one event. `calls` are every call (failed ones
+    only describe a duplicate). Returns the number of records read."""
+    from crm.events.v1 import envelope_pb2  # pylint: disable=import-outside-toplevel
+    records = read_topic(brokers, topic)
+    in_topic: dict[tuple[str, int], object] = {}
+    where: dict[tuple[str, int], Record] = {}
+    per_request: Counter = Counter()
+    twice = []
+    for rec in records:
+        env = envelope_pb2.EventEnvelope.FromString(rec.value)
+        key = (f"customers/{env.customer_id}", env.aggregate_version)
+        if key in in_topic:
+            twice.append((key, (where[key], in_topic[key]), (rec, env)))
+            continue
+        in_topic[key] = env
+        where[key] = rec
+        per_request[env.request_id] += 1
+    assert not twice, "customer versions twice in the topic:\n" + "\n".join(
+        _describe_twice(key, pair, calls, t_fault, t_repair) for key, *pair in twice[:3])
+    for c in calls:
+        if c.code is not None:
+            continue
+        env = in_topic.get((c.name, c.version))
+        assert env is not None, (
+            f"{c.method} {c.request_id} was acknowledged as {c.name} v{c.version}, "
+            "but that event is not in Kafka")
+        assert env.request_id == c.request_id, (
+            f"{c.name} v{c.version}: request id {env.request_id}, acknowledged {c.request_id}")
+    dup = {rid: n for rid, n in per_request.items() if n > 1}
+    assert not dup, f"request ids with more than one event in the topic: {dup}"
+    return len(records)
+
+
+def check_in_views(server, acked: list[Call]) -> None:
+    """Every acknowledged call is in the query side's views, read with each customer's latest
+    token (its history has the call's version and request id)."""
+    latest: dict[str, Call] = {}
+    by_name = defaultdict(list)
+    for c in acked:
+        by_name[c.name].append(c)
+        if c.name not in latest or c.version > latest[c.name].version:
+            latest[c.name] = c
+    for name, last in latest.items():
+        events = crmtest.history(server, name, last.token)
+        have = {(e.aggregate_version, e.request_id) for e in events}
+        for c in by_name[name]:
+            assert (c.version, c.request_id) in have, (
+                f"{name}: acknowledged v{c.version} ({c.method} {c.request_id}) not in the views")
+        got = server.query.GetCustomer(crmtest.spb.GetCustomerRequest(
+            name=name, consistency_token=last.token))
+        assert got.version >= last.version
