@@ -125,11 +125,12 @@ class Stats:
         self.query_lat: list[tuple[float, float]] = []
         self.errors: list[str] = []  # what fails the run
         self.last_success = 0.0  # monotonic time of the last answered command
+        self.t0 = time.monotonic()
 
     def error(self, msg: str) -> None:
         with self.lock:
             if len(self.errors) < 1000:
-                self.errors.append(msg)
+                self.errors.append(f"[{time.monotonic() - self.t0:.1f}s] {msg}")
 
 
 class Soak:
@@ -410,7 +411,10 @@ class Soak:
         if self.disk is None:
             t = time.monotonic()
             proc.start()
-            return time.monotonic() - t
+            serving = time.monotonic() - t
+            if first_write is not None:
+                first_write()
+            return serving
         used = self._disk_used()
         subprocess.run(["mount", "-o", f"remount,size={used + (40 << 20)}", str(self.disk)],
                        check=True)
@@ -462,6 +466,7 @@ class Soak:
         elif kind == "token-burst":
             self._token_burst(f)
         elif kind == "disk-full":
+            self._last_disk_full = f
             self._disk_full(f)
         elif kind == "broker-outage":
             outage = self.rng.uniform(10, 20)
@@ -643,7 +648,8 @@ class Soak:
         cycle: list[str] = []
         short = o.minutes <= 1.5
         done_kinds: set[str] = set()
-        while time.monotonic() < end:
+        # The short mode goes on until each kind of fault was injected once.
+        while time.monotonic() < end or (short and not done_kinds >= set(self.fault_kinds())):
             now = time.monotonic()
             if now >= next_progress:
                 self.progress()
@@ -652,7 +658,7 @@ class Soak:
                 if not cycle:
                     cycle = self.fault_kinds()
                     self.rng.shuffle(cycle)
-                kind = cycle.pop()
+                kind = self._pick(cycle)
                 done_kinds.add(kind)
                 with self.acks_lock:
                     n_acks = len(self.acks)
@@ -664,6 +670,21 @@ class Soak:
                     self.check(f"after {kind}")
                 next_fault = time.monotonic() + self.rng.uniform(*o.fault_gap_s)
             time.sleep(0.1)
+
+    def _pick(self, cycle: list[str]) -> str:
+        """The next fault of the cycle, except that a disk-full episode waits for a restart
+        after the previous one: after the disk was grown back RocksDB reserves a new log's
+        space again (see _start), which the next episode would write into for many minutes."""
+        restarted = any(f.kind.startswith(("kill9", "sigterm")) for f in reversed(
+            self.faults[self.faults.index(self._last_disk_full) + 1:])) \
+            if getattr(self, "_last_disk_full", None) else True
+        for i in range(len(cycle) - 1, -1, -1):
+            if cycle[i] != "disk-full" or restarted:
+                kind = cycle.pop(i)
+                break
+        else:
+            kind = self.rng.choice(["kill9", "sigterm"])  # only disk-full left: restart first
+        return kind
 
     def progress(self) -> None:
         s = self.stats
