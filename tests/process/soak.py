@@ -149,6 +149,8 @@ class Soak:
         self.faults: list[Fault] = []
         self.bursts: list[tuple[float, float]] = []
         self.stop_load = threading.Event()
+        self.gate = threading.Event()  # cleared: commands wait (while a start sets up the disk)
+        self.gate.set()
         self.stop_sampler = threading.Event()
         self.published: dict[str, tuple[str, int]] = {}  # customer -> (token, version) acked
         self.peak_rss: dict[str, int] = {}
@@ -248,6 +250,7 @@ class Soak:
             self.stats.sent += 1
         first = time.monotonic()
         while True:
+            self.gate.wait()
             stubs = self._stubs()
             t = time.monotonic()
             code, details = None, ""
@@ -403,35 +406,39 @@ class Soak:
         f.figures[f"{label} restart to SERVING s"] = self._start(proc)
 
     def _start(self, proc, first_write=None) -> float:
-        """Starts `proc`. On the tmpfs: with less free than a write-ahead log's preallocation
-        (RocksDB reserves about 70 MiB per store at a new log's first write when it can), until
-        the first write after the start (`first_write`, else the load's next command) and a
-        second more, so that a later disk-full episode runs out of space within seconds instead
-        of writing into reserved space for many minutes."""
-        if self.disk is None:
-            t = time.monotonic()
-            proc.start()
-            serving = time.monotonic() - t
-            if first_write is not None:
-                first_write()
-            return serving
-        used = self._disk_used()
-        subprocess.run(["mount", "-o", f"remount,size={used + (40 << 20)}", str(self.disk)],
-                       check=True)
+        """Starts `proc`; returns the seconds to SERVING. On the tmpfs, the disk then has less
+        free than a write-ahead log's preallocation (RocksDB reserves about 70 MiB per store at
+        a new log's first write when it can) until the first write after the start
+        (`first_write`, else the load's next command, held back meanwhile) and a second more, so
+        that a later disk-full episode runs out of space within seconds instead of writing into
+        reserved space for many minutes. (Before the start would not do: opening the stores
+        deletes the old logs and frees their reserved space.)"""
+        if self.disk is not None:
+            self.gate.clear()
         try:
             t = time.monotonic()
             proc.start()
             serving = time.monotonic() - t
-            t = time.monotonic()
-            if first_write is not None:
-                first_write()
-            else:
-                self._first_success_after(t, timeout_s=30)
-            time.sleep(1.0)
+            if self.disk is None:
+                if first_write is not None:
+                    first_write()
+                return serving
+            subprocess.run(["mount", "-o", f"remount,size={self._disk_used() + (40 << 20)}",
+                            str(self.disk)], check=True)
+            try:
+                t = time.monotonic()
+                self.gate.set()
+                if first_write is not None:
+                    first_write()
+                else:
+                    self._first_success_after(t, timeout_s=30)
+                time.sleep(1.0)
+            finally:
+                subprocess.run(["mount", "-o", f"remount,size={TMPFS_SIZE}", str(self.disk)],
+                               check=True)
+            return serving
         finally:
-            subprocess.run(["mount", "-o", f"remount,size={TMPFS_SIZE}", str(self.disk)],
-                           check=True)
-        return serving
+            self.gate.set()
 
     def _disk_used(self) -> int:
         st = os.statvfs(self.disk)
