@@ -768,8 +768,8 @@ def _pcts(values: list[float]) -> str:
     if not values:
         return "n/a"
     v = sorted(values)
-    return (f"p50 {v[len(v) // 2] * 1000:.1f} ms, p99 {v[min(len(v) - 1, len(v) * 99 // 100)] * 1000:.1f} ms, "
-            f"max {v[-1] * 1000:.0f} ms")
+    p99 = v[min(len(v) - 1, len(v) * 99 // 100)]
+    return f"p50 {v[len(v) // 2] * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms, max {v[-1] * 1000:.0f} ms"
 
 
 def main(argv=None) -> int:
