@@ -664,7 +664,8 @@ absl::Status FoldRunner::WaitFor(const eventlog::PositionMap& positions, absl::T
 }
 
 base::Future<base::Done> FoldRunner::WhenApplied(const eventlog::PositionMap& positions,
-                                                 absl::Time deadline) {
+                                                 absl::Time deadline,
+                                                 std::function<bool()> cancelled) {
   CRM_RETURN_IF_ERROR(CheckPartitions(positions));
   base::Promise<base::Done> promise;
   base::Future<base::Done> future = promise.future();
@@ -674,7 +675,7 @@ base::Future<base::Done> FoldRunner::WhenApplied(const eventlog::PositionMap& po
       if (stopping_) {
         return absl::UnavailableError(absl::StrCat("fold ", options_.name, ": stopped"));
       }
-      waiters_.push_back(Waiter{positions, deadline, std::move(promise)});
+      waiters_.push_back(Waiter{positions, deadline, std::move(cancelled), std::move(promise)});
       return future;
     }
   }
@@ -700,6 +701,9 @@ void FoldRunner::NotifyWaiters() {
             std::move(w.promise),
             absl::DeadlineExceededError(absl::StrCat(
                 "fold ", options_.name, ": positions not applied before the deadline")));
+      } else if (w.cancelled && w.cancelled()) {
+        ready.emplace_back(std::move(w.promise),
+                           absl::CancelledError("the caller cancelled the wait"));
       } else {
         still.push_back(std::move(w));
       }

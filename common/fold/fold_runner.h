@@ -39,6 +39,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -128,9 +129,13 @@ class FoldRunner {
 
   // The same wait without a thread: the future completes (on the runner's thread, so its
   // continuation must be short) when the serving folds have applied `positions`;
-  // DEADLINE_EXCEEDED soon after `deadline` (checked each time the runner polls, at least every
-  // 200 ms), UNAVAILABLE if the runner stops first.
-  base::Future<base::Done> WhenApplied(const eventlog::PositionMap& positions, absl::Time deadline);
+  // DEADLINE_EXCEEDED soon after `deadline`, CANCELLED soon after `cancelled` (if set) returns
+  // true (both checked each time the runner polls, at least every 200 ms: a caller that went
+  // away must not keep its wait, and the call, alive until the deadline), UNAVAILABLE if the
+  // runner stops first. `cancelled` is called under the runner's lock: it must be cheap and must
+  // not call the runner.
+  base::Future<base::Done> WhenApplied(const eventlog::PositionMap& positions, absl::Time deadline,
+                                       std::function<bool()> cancelled = nullptr);
 
   // Records the log's writer knows are committed, applied now instead of when the reader
   // reaches them (the reader later skips them, as already applied), so that a command's own
@@ -183,11 +188,13 @@ class FoldRunner {
   struct Waiter {
     eventlog::PositionMap positions;
     absl::Time deadline;
+    std::function<bool()> cancelled;  // may be empty
     base::Promise<base::Done> promise;
   };
 
   bool Reached(const eventlog::PositionMap& positions) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Completes the waiters whose positions are applied or whose deadline passed (all, if stopping).
+  // Completes the waiters whose positions are applied, whose deadline passed or whose caller
+  // cancelled (all, if stopping).
   void NotifyWaiters();
   absl::Status CheckPartitions(const eventlog::PositionMap& positions) const;
 

@@ -44,7 +44,9 @@ rpc::ServiceTable::PreWait ConsistencyPreWait(fold::FoldRunner* runner, absl::Du
     const absl::Time deadline = std::min(call.deadline, absl::Now() + max_wait);
     base::Promise<base::Done> promise;
     base::Future<base::Done> waited = promise.future();
-    runner->WhenApplied(*positions, deadline)
+    // A caller that cancels (or goes away) ends its wait at the runner's next poll: otherwise the
+    // call stays in flight until the deadline and holds up a shutdown's drain for it.
+    runner->WhenApplied(*positions, deadline, call.cancelled)
         .OnReady([promise = std::move(promise)](absl::StatusOr<base::Done> reached) mutable {
           if (absl::IsDeadlineExceeded(reached.status())) {
             promise.Set(ConsistencyWaitExceeded());

@@ -30,7 +30,8 @@ absl::StatusOr<size_t> PageSize(int32_t requested, int32_t default_size);
 // The consistency wait of a query service's calls, as a rpc::ServiceTable::PreWait: a request
 // with a non-empty `consistency_token` field waits, holding no worker, until `runner`'s serving
 // folds have applied it, at most until the call's deadline or `max_wait` (the server's cap when
-// the caller sets none), then DEADLINE_EXCEEDED (CONSISTENCY_WAIT_EXCEEDED). A malformed token is
+// the caller sets none), then DEADLINE_EXCEEDED (CONSISTENCY_WAIT_EXCEEDED); a call the caller
+// cancels ends within the runner's poll interval (CANCELLED). A malformed token is
 // INVALID_ARGUMENT. Requests without the field are not delayed. The handler's own
 // AwaitConsistencyToken then finds the position applied.
 rpc::ServiceTable::PreWait ConsistencyPreWait(fold::FoldRunner* runner, absl::Duration max_wait);

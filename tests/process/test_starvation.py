@@ -76,6 +76,24 @@ def test_sigterm_with_waiting_calls_exits_within_the_grace_period(make_server):
 
 
 @pytest.mark.engines("embedded")
+def test_cancelled_token_waits_do_not_hold_up_a_shutdown(make_server):
+    # Found by the soak (scripts/soak.sh): a cancelled wait went on, server side, until the
+    # server's 30 s cap, so a SIGTERM after it drained for the whole grace period.
+    server = make_server(args=("--shutdown-grace-seconds", "120"))
+    name = crmtest.register(server).customer.name
+    waiting = [server.query.GetCustomer.future(
+        spb.GetCustomerRequest(name=name, consistency_token=_unreachable_token()))
+        for _ in range(16)]
+    crmtest.register(server)  # answered after the server has taken the waits (one connection)
+    assert not any(f.done() for f in waiting)
+    for f in waiting:
+        f.cancel()
+    # The waits would end at the server's 30 s cap; the grace period is longer than that. Nothing
+    # is in flight, so the server exits at once.
+    assert server.stop(timeout_s=15) == 0
+
+
+@pytest.mark.engines("embedded")
 def test_data_directory_is_private(server):
     crmtest.register(server)
     for path in [server.data_dir, *server.data_dir.rglob("*")]:

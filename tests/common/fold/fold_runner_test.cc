@@ -9,6 +9,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "common/eventlog/embedded_event_log.h"
 #include "common/eventlog/in_memory_event_log.h"
 #include "gtest/gtest.h"
@@ -258,6 +259,28 @@ TEST_F(FoldRunnerTest, OfferedCommittedRecordsApplyOnceAndOnlyWithoutAGap) {
   EXPECT_EQ(Counter("count/c0"), 6);
   runner.Stop();
   EXPECT_FALSE(runner.OfferCommitted({record(6)}, {{0, 5}}));  // stopped
+}
+
+// A wait whose caller cancelled ends (CANCELLED) at the runner's next poll, not at its deadline:
+// a query call waiting for a token stays in flight until its wait ends, and a shutdown drains it.
+TEST_F(FoldRunnerTest, ACancelledWaitEndsAtTheNextPollNotAtItsDeadline) {
+  eventlog::InMemoryEventLog log(1);
+  CountingFold fold;
+  FoldRunner runner(&log, store_.get(), &fold, {.name = "test"});
+  ASSERT_TRUE(runner.Start().ok());
+  std::atomic<bool> cancelled{false};
+  absl::Notification ended;
+  absl::Status result;
+  runner.WhenApplied({{0, 1000}}, absl::Now() + absl::Hours(1), [&] { return cancelled.load(); })
+      .OnReady([&](absl::StatusOr<base::Done> done) {
+        result = done.status();
+        ended.Notify();
+      });
+  EXPECT_FALSE(ended.WaitForNotificationWithTimeout(absl::Milliseconds(300)));  // still waiting
+  cancelled = true;
+  ASSERT_TRUE(ended.WaitForNotificationWithTimeout(kTimeout));
+  EXPECT_EQ(result.code(), absl::StatusCode::kCancelled) << result;
+  runner.Stop();
 }
 
 // A store ahead of its log (the log lost events it had) is refused, not served as a new normal.
