@@ -684,6 +684,21 @@ def purchase(amount_minor: int, currency_code: str = "CNY", product: str = "widg
     return p
 
 
+def damage_largest_table(store_dir: Path) -> Path:
+    """Flips one byte a third into the largest table file of the (stopped) RocksDB store in
+    `store_dir`, as bit rot would; returns that file."""
+    tables = sorted(Path(store_dir).glob("*.sst"), key=lambda p: p.stat().st_size)
+    assert tables, f"no table file in {store_dir}"
+    table = tables[-1]
+    offset = table.stat().st_size // 3
+    with open(table, "r+b") as f:
+        f.seek(offset)
+        byte = f.read(1)
+        f.seek(offset)
+        f.write(bytes([byte[0] ^ 0xFF]))
+    return table
+
+
 def crmctl(*args: str) -> subprocess.CompletedProcess:
     """Runs crmctl (offline tools; the server must be stopped) and returns its result."""
     return subprocess.run([str(CRMCTL_BIN), *args], stdin=subprocess.DEVNULL,

@@ -27,17 +27,6 @@ def _backups(server) -> bgrpc.BackupServiceStub:
     return bgrpc.BackupServiceStub(server.channel)
 
 
-def _flip_a_byte_of_the_log(data_dir) -> None:
-    tables = sorted((data_dir / "log").glob("*.sst"), key=lambda p: p.stat().st_size)
-    assert tables, "no table file in the event log's directory"
-    size = tables[-1].stat().st_size
-    with open(tables[-1], "r+b") as f:
-        f.seek(size // 3)
-        byte = f.read(1)
-        f.seek(size // 3)
-        f.write(bytes([byte[0] ^ 0xFF]))
-
-
 def test_a_backup_under_load_restores_every_acknowledged_command(server):
     load = loadgen.Load(server, seed=9, prefix="bk").start()
     crmtest.wait_for("300 acknowledged commands", lambda: len(load.acks) >= 300)
@@ -65,7 +54,7 @@ def test_a_backup_under_load_restores_every_acknowledged_command(server):
 
     # Damage: the server refuses the data directory (test_damage.py says how).
     server.stop()
-    _flip_a_byte_of_the_log(server.data_dir)
+    crmtest.damage_largest_table(server.data_dir / "log")
     damaged = server.data_dir.with_name("data.damaged")
     backup_path = damaged / "backups" / "under-load"
 

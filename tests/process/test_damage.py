@@ -53,15 +53,7 @@ def test_a_damaged_table_file_stops_the_server_at_start(server):
     for _ in range(300):
         crmtest.register(server)
     server.stop()  # a clean stop leaves the stores in table files
-    tables = sorted((server.data_dir / "log").glob("*.sst"), key=lambda p: p.stat().st_size)
-    assert tables, "no table file in the event log's directory"
-    table = tables[-1]
-    size = table.stat().st_size
-    with open(table, "r+b") as f:
-        f.seek(size // 3)
-        byte = f.read(1)
-        f.seek(size // 3)
-        f.write(bytes([byte[0] ^ 0xFF]))
+    table = crmtest.damage_largest_table(server.data_dir / "log")
 
     proc = subprocess.run(
         [str(crmtest.SERVER_BIN), "--data-dir", str(server.data_dir), "--listen", "127.0.0.1:0"],

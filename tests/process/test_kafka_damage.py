@@ -28,20 +28,12 @@ def test_damaged_views_stop_the_projector_and_are_refetched_from_the_topics(make
 
     projector = cluster.projector
     projector.stop()  # a clean stop leaves the views in table files
-    views = projector.data_dir / "views"
-    tables = sorted(views.glob("*.sst"), key=lambda p: p.stat().st_size)
-    assert tables, f"no table file in {views}"
-    size = tables[-1].stat().st_size
-    with open(tables[-1], "r+b") as f:
-        f.seek(size // 3)
-        byte = f.read(1)
-        f.seek(size // 3)
-        f.write(bytes([byte[0] ^ 0xFF]))
+    table = crmtest.damage_largest_table(projector.data_dir / "views")
 
     projector.spawn()
     assert projector.wait_exit(60) != 0
     out = projector.log_tail()
-    assert "Corruption" in out and tables[-1].name in out, out
+    assert "Corruption" in out and table.name in out, out
     assert "--rebuild" in out, out
 
     projector.start("--rebuild")
