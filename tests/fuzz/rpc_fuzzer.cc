@@ -102,12 +102,12 @@ class World {
     log_ = Must(eventlog::EmbeddedEventLog::Open(dir_ + "/log"), "event log");
     state_ = Must(kv::KvStore::Open(dir_ + "/command-state"), "command state");
     views_ = Must(kv::KvStore::Open(dir_ + "/views"), "views");
-    commands_ = Must(assembly::CommandSide::Create(log_.get(), state_.get(), &executor_,
-                                                   {.clock = &clock_}),
-                     "command side");
-    queries_ = Must(
-        assembly::QuerySide::Create(log_.get(), views_.get(), &executor_, {.clock = &clock_}),
-        "query side");
+    commands_ = Must(
+        assembly::CommandSide::Create(log_.get(), state_.get(), &executor_, {.clock = &clock_}),
+        "command side");
+    queries_ =
+        Must(assembly::QuerySide::Create(log_.get(), views_.get(), &executor_, {.clock = &clock_}),
+             "query side");
     Check(commands_->CatchUp(), "command side catch-up");
     Check(queries_->CatchUp(), "views catch-up");
     Check(commands_->Start(), "command side start");
@@ -228,7 +228,8 @@ Method Find(const std::string& name) {
 
 std::string StringField(const Message& message, const char* field) {
   const google::protobuf::FieldDescriptor* f = message.GetDescriptor()->FindFieldByName(field);
-  if (f == nullptr || f->is_repeated() || f->type() != google::protobuf::FieldDescriptor::TYPE_STRING)
+  if (f == nullptr || f->is_repeated() ||
+      f->type() != google::protobuf::FieldDescriptor::TYPE_STRING)
     return "";
   return message.GetReflection()->GetString(message, f);
 }
@@ -260,7 +261,8 @@ void SendFixture() {
   wait.set_consistency_token(token);
   Answer waited = world->Call("/crm.v1.SegmentService/GetSegmentSizes", wait.SerializeAsString(),
                               kCallDeadline);
-  if (!waited.status.ok()) Die("the views did not reach the fixture: " + waited.status.error_message());
+  if (!waited.status.ok())
+    Die("the views did not reach the fixture: " + waited.status.error_message());
 }
 
 std::string Describe(const grpc::Status& status) {

@@ -51,8 +51,8 @@ std::vector<Seed> Build() {
        R"(customer_id: "bolt" request_id: "fx-8"
           customer { display_name: "Li Bolt" kind: PERSON emails: "li@bolt.example.com" })",
        true},
-      {m(kCustomers, "AssignOwner"),
-       R"(name: "customers/acme" owner: "am-sun" request_id: "fx-9")", true},
+      {m(kCustomers, "AssignOwner"), R"(name: "customers/acme" owner: "am-sun" request_id: "fx-9")",
+       true},
       {m(kCustomers, "TagCustomer"), R"(name: "customers/acme" tag: "vip" request_id: "fx-10")",
        true},
       {m(kCustomers, "RecordPurchase"),
