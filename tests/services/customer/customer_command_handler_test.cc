@@ -390,7 +390,7 @@ TEST_F(CommandHandlerTest, ClaimOfAnAddressNotNormalizedNamesTheEmailField) {
   EmailReservations::Request claim;
   claim.set_email("Sales@ACME.example.com");
   claim.set_customer_id("acme");
-  for (auto* run : {&EmailReservations::Claim, &EmailReservations::Release}) {
+  for (auto run : {&EmailReservations::Claim, &EmailReservations::Release}) {
     absl::Status refused = ((*reservations_).*run)(claim, call_).Get().status();
     ASSERT_EQ(refused.code(), absl::StatusCode::kInvalidArgument) << refused;
     google::rpc::BadRequest bad;
