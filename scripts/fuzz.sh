@@ -63,6 +63,7 @@ if ((${#METHODS[@]} == 0)); then
   exit 1
 fi
 mkdir -p "$DIR/corpus" "$DIR/artifacts" "$DIR/logs" "$WORK/seeds" "$WORK/results"
+touch "$WORK/started"
 log "${#METHODS[@]} methods, ${SECONDS_PER} s each, $JOBS at a time"
 
 run_one() {  # run_one METHOD: fuzzes it, writes a result line
@@ -105,7 +106,7 @@ for m in "${METHODS[@]}"; do
   table+=$'\n'"| \`${name}\` | $result | $execs | $rate | $cov | $ft | $units |"
 done
 echo "$table"
-crashes="$(find "$DIR/artifacts" -type f -newer "$WORK/seeds" | wc -l)"
+crashes="$(find "$DIR/artifacts" -type f -newer "$WORK/started" | wc -l)"
 log "${#METHODS[@]} methods, $total_execs inputs in ${elapsed} s, $crashes new artifacts"
 if ((CAMPAIGN)); then
   {
