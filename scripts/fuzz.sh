@@ -25,7 +25,7 @@ FILTER=""
 while (($#)); do
   case "$1" in
     --campaign) CAMPAIGN=1; SECONDS_PER="${2:?--campaign needs SECONDS}"; shift 2 ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) FILTER="$1"; shift ;;
   esac
 done
