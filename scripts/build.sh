@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Configures and builds the whole tree with Ninja.
-# Env: BUILD_DIR (default build), BUILD_JOBS (default 2), BUILD_TYPE (default RelWithDebInfo).
+# Env: BUILD_DIR (default build), BUILD_JOBS (default 2), BUILD_TYPE (default RelWithDebInfo),
+# CMAKE_ARGS (extra configure arguments, e.g. the fuzz tree's compiler), BUILD_TARGETS (default:
+# everything).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -19,6 +21,8 @@ if command -v ccache >/dev/null 2>&1; then
   LAUNCHER=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
 fi
 echo "[build] configuring $BUILD_DIR ($BUILD_TYPE)"
-cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE="$BUILD_TYPE" "${LAUNCHER[@]}"
-echo "[build] building with -j$BUILD_JOBS"
-cmake --build "$BUILD_DIR" -j "$BUILD_JOBS"
+read -r -a EXTRA <<<"${CMAKE_ARGS:-}"
+read -r -a TARGETS <<<"${BUILD_TARGETS:-}"
+cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE="$BUILD_TYPE" "${LAUNCHER[@]}" "${EXTRA[@]}"
+echo "[build] building ${TARGETS[*]:-everything} with -j$BUILD_JOBS"
+cmake --build "$BUILD_DIR" -j "$BUILD_JOBS" ${TARGETS:+--target "${TARGETS[@]}"}

@@ -23,6 +23,7 @@ APT_PACKAGES=(
   libgtest-dev libgmock-dev
   libspdlog-dev libcli11-dev nlohmann-json3-dev prometheus-cpp-dev
   clang-format docker-compose ccache
+  clang libclang-rt-14-dev  # the fuzz tree (scripts/fuzz.sh): libFuzzer, ASan, UBSan
   python3 python3-venv
   default-jre-headless maven kcat curl ca-certificates
 )

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The one test command: installs what is missing, builds, runs the static checks (docker-compose,
 # Kubernetes manifests, event protos), the C++ tests (ctest) and the process-level suite (pytest
-# tests/process, driving the real crm-server over gRPC).
+# tests/process, driving the real crm-server over gRPC), then fuzzes every RPC briefly
+# (scripts/fuzz.sh; FUZZ_SECONDS per method).
 # Exits non-zero if anything failed. Env: BUILD_DIR (default build), BUILD_JOBS (default 2),
 # CTEST_JOBS (default 2), PYTEST_ARGS (extra pytest arguments, shell-quoted, e.g.
 # PYTEST_ARGS="-x -k 'lifecycle and not churned'").
@@ -136,6 +137,10 @@ if step "python stubs ($BUILD_DIR/py)" gen_stubs; then
      CRM_BUILD_DIR="$1" "$2" -m pytest -q tests/process "${extra[@]}" 2>&1 | tee "$4"' _ \
     "$BUILD_DIR" "$PY" "${PYTEST_ARGS:-}" "$LOGS/pytest.log"
 fi
+
+# Every RPC fuzzed for a few seconds (libFuzzer with ASan and UBSan, in a tree of its own:
+# build-fuzz); a longer campaign is scripts/fuzz.sh --campaign SECONDS (docs/fuzzing.md).
+step "fuzz every RPC, ${FUZZ_SECONDS:-3} s each (scripts/fuzz.sh)" scripts/fuzz.sh
 
 summary
 exit "$FAILED"

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "absl/strings/str_cat.h"
 #include "common/base/status_macros.h"
 #include "common/status/errors.h"
 #include "domain/customer/email_reservation.h"
@@ -22,7 +23,9 @@ absl::Status Validate(const EmailReservations::Request& request) {
   CRM_RETURN_IF_ERROR(domain::customer::ValidateCustomerId(request.customer_id(), "customer_id"));
   auto normalized = domain::customer::NormalizeEmail(request.email(), "email");
   if (!normalized.ok()) return normalized.status();
-  if (*normalized != request.email()) return absl::InvalidArgumentError("email must be normalized");
+  if (*normalized != request.email()) {
+    return status::InvalidArgument("email", absl::StrCat("must be normalized (", *normalized, ")"));
+  }
   return absl::OkStatus();
 }
 

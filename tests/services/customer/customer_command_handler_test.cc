@@ -385,5 +385,20 @@ TEST_F(CommandHandlerTest, ClaimOfARefusedRegistrationLapsesAfterTheLease) {
   EXPECT_EQ(other->customer().emails(0), "y@example.com");
 }
 
+// Found by tests/fuzz/rpc_fuzzer: this INVALID_ARGUMENT carried no BadRequest.
+TEST_F(CommandHandlerTest, ClaimOfAnAddressNotNormalizedNamesTheEmailField) {
+  EmailReservations::Request claim;
+  claim.set_email("Sales@ACME.example.com");
+  claim.set_customer_id("acme");
+  for (auto run : {&EmailReservations::Claim, &EmailReservations::Release}) {
+    absl::Status refused = ((*reservations_).*run)(claim, call_).Get().status();
+    ASSERT_EQ(refused.code(), absl::StatusCode::kInvalidArgument) << refused;
+    google::rpc::BadRequest bad;
+    ASSERT_TRUE(status::GetDetail(refused, &bad)) << refused;
+    ASSERT_EQ(bad.field_violations_size(), 1);
+    EXPECT_EQ(bad.field_violations(0).field(), "email");
+  }
+}
+
 }  // namespace
 }  // namespace crm::services::customer
