@@ -1,7 +1,11 @@
 #include "common/log/log.h"
 
+#include <mutex>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "google/protobuf/stubs/logging.h"
+#include "grpc/support/log.h"
 #include "spdlog/pattern_formatter.h"
 #include "spdlog/sinks/stdout_sinks.h"
 #include "spdlog/spdlog.h"
@@ -55,7 +59,28 @@ class JsonMessageFlag final : public spdlog::custom_flag_formatter {
   }
 };
 
+void ProtobufLogHandler(google::protobuf::LogLevel level, const char* filename, int line,
+                        const std::string& message) {
+  spdlog::debug("protobuf {}:{}: {}", filename, line, message);
+}
+
+void GrpcLogHandler(gpr_log_func_args* args) {
+  const spdlog::level::level_enum level =
+      args->severity == GPR_LOG_SEVERITY_ERROR  ? spdlog::level::err
+      : args->severity == GPR_LOG_SEVERITY_INFO ? spdlog::level::info
+                                                : spdlog::level::debug;
+  spdlog::log(level, "grpc {}:{}: {}", args->file, args->line, args->message);
+}
+
 }  // namespace
+
+void RouteLibraryLogs() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    google::protobuf::SetLogHandler(&ProtobufLogHandler);
+    gpr_set_log_function(&GrpcLogHandler);
+  });
+}
 
 absl::Status Init(absl::string_view level) {
   auto parsed = spdlog::level::from_str(std::string(level));
@@ -70,6 +95,7 @@ absl::Status Init(absl::string_view level) {
   logger->set_level(parsed);
   logger->flush_on(spdlog::level::info);
   spdlog::set_default_logger(logger);
+  RouteLibraryLogs();
   return absl::OkStatus();
 }
 

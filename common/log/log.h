@@ -15,6 +15,12 @@ namespace crm::log {
 // INVALID_ARGUMENT for an unknown level.
 absl::Status Init(absl::string_view level);
 
+// Sends the log lines of the libraries underneath (protobuf's, at debug level: e.g. the invalid
+// UTF-8 it meets while parsing, which the request parser names itself; gRPC's, at their own
+// level) to spdlog's default logger, so nothing but JSON lines reaches stderr. Init calls it;
+// idempotent and thread-safe.
+void RouteLibraryLogs();
+
 // `s` escaped for use inside a JSON string.
 std::string JsonEscape(absl::string_view s);
 

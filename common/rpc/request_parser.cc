@@ -1,34 +1,21 @@
 #include "common/rpc/request_parser.h"
 
 #include <deque>
-#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/base/utf8.h"
+#include "common/log/log.h"
 #include "common/status/errors.h"
 #include "google/protobuf/descriptor.h"
-#include "google/protobuf/stubs/logging.h"
 #include "google/protobuf/unknown_field_set.h"
 #include "grpcpp/support/slice.h"
 #include "spdlog/spdlog.h"
 
 namespace crm::rpc {
 namespace {
-
-// Protobuf's own log lines (e.g. the invalid UTF-8 it met while parsing) go to the JSON log at
-// debug level, never to stderr: the parser below finds and names such fields itself.
-void ProtobufLogHandler(google::protobuf::LogLevel level, const char* filename, int line,
-                        const std::string& message) {
-  spdlog::debug("protobuf {}:{}: {}", filename, line, message);
-}
-
-void InstallLogHandlerOnce() {
-  static std::once_flag once;
-  std::call_once(once, [] { google::protobuf::SetLogHandler(&ProtobufLogHandler); });
-}
 
 // The path (as FieldPathFor names it: map fields by the map's path, repeated fields without an
 // index) of the first string field of `type` in the wire bytes `bytes` that is not valid UTF-8;
@@ -95,7 +82,7 @@ absl::Status ParseRequest(const std::string& bytes, google::protobuf::Message* m
     return status::InvalidArgument(
         "", absl::StrCat("request is ", bytes.size(), " bytes; the limit is ", max_bytes));
   }
-  InstallLogHandlerOnce();
+  log::RouteLibraryLogs();  // protobuf's UTF-8 complaints: named by this parser instead
   if (message->ParseFromString(bytes)) return absl::OkStatus();
   // Refused: say which string field is not UTF-8, if that is why.
   const std::string path = FirstBadUtf8(message->GetDescriptor(), bytes, "");

@@ -58,3 +58,29 @@ def test_bad_listen_address_is_a_clear_non_zero_exit(tmp_path):
         stdin=subprocess.DEVNULL, capture_output=True, timeout=30, check=False)
     assert proc.returncode != 0, proc
     assert proc.stderr or proc.stdout, "no message"
+
+
+@pytest.mark.engines("embedded")
+def test_stderr_holds_json_lines_only(server):
+    """Everything the process writes is one JSON object per line, the lines of the libraries
+    underneath (protobuf's complaint about invalid UTF-8, gRPC's) included."""
+    import json  # pylint: disable=import-outside-toplevel
+    import grpc  # pylint: disable=import-outside-toplevel
+    register(server)
+    # Invalid UTF-8 in a string field: protobuf's parser logs about it.
+    bad = b"\x0a\x05\x12\x03\xff\xfe\xff"  # customer { display_name: <bad bytes> }
+    call = server.channel.unary_unary("/crm.v1.CustomerCommandService/RegisterCustomer",
+                                      request_serializer=lambda b: b,
+                                      response_deserializer=lambda b: b)
+    with pytest.raises(grpc.RpcError) as e:
+        call(bad, timeout=10)
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    server.stop()
+    lines = [line for line in server.log_path.read_text(errors="replace").splitlines()
+             if line and not line.startswith("===== start")]
+    assert lines
+    for line in lines:
+        try:
+            assert isinstance(json.loads(line), dict), line
+        except json.JSONDecodeError:
+            pytest.fail(f"not a JSON line: {line!r}")
