@@ -3,9 +3,11 @@
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -267,6 +269,32 @@ int Serve(const Config& config, const std::vector<rpc::ServiceTable*>& services,
   for (const rpc::ServiceTable* s : services) {
     health.SetStatus(s->service_name(), grpc::health::v1::HealthCheckResponse::SERVING);
   }
+  // Liveness ("liveness", for the orchestrator's liveness probe): NOT_SERVING while a worker pool
+  // has had a call queued for longer than kStalledAfter, i.e. every worker is stuck; a restart
+  // is then the cure. Readiness is "" (the server).
+  constexpr absl::Duration kStalledAfter = absl::Seconds(60);
+  std::set<rpc::Executor*> pools;
+  for (const rpc::ServiceTable* s : services) pools.insert(s->executor());
+  health.SetStatus("liveness", grpc::health::v1::HealthCheckResponse::SERVING);
+  absl::Notification stop_liveness;
+  std::thread liveness([&] {
+    bool stalled = false;
+    while (!stop_liveness.WaitForNotificationWithTimeout(absl::Seconds(5))) {
+      absl::Duration oldest = absl::ZeroDuration();
+      for (rpc::Executor* pool : pools) oldest = std::max(oldest, pool->OldestWait());
+      const bool now_stalled = oldest > kStalledAfter;
+      if (now_stalled == stalled) continue;
+      stalled = now_stalled;
+      if (stalled) {
+        spdlog::error("workers stalled: a call has waited {} for a worker; liveness NOT_SERVING",
+                      absl::FormatDuration(oldest));
+      } else {
+        spdlog::info("workers moving again; liveness SERVING");
+      }
+      health.SetStatus("liveness", stalled ? grpc::health::v1::HealthCheckResponse::NOT_SERVING
+                                           : grpc::health::v1::HealthCheckResponse::SERVING);
+    }
+  });
   if (!config.port_file.empty()) WritePortFile(config.port_file, port);
   spdlog::info("serving gRPC on port {}", port);
 
@@ -274,6 +302,8 @@ int Serve(const Config& config, const std::vector<rpc::ServiceTable*>& services,
   int signal_number = 0;
   sigwait(&signals, &signal_number);
   spdlog::info("signal {}: draining in-flight calls", signal_number);
+  stop_liveness.Notify();
+  liveness.join();
   health.Shutdown();
   // Shutdown waits for the calls in flight until the grace period ends and then cancels the
   // rest, but a call cancelled while it waits (for the log, a token, a lock) answers only when

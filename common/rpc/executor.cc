@@ -31,6 +31,12 @@ void Executor::Submit(std::function<void()> task) {
   task();
 }
 
+absl::Duration Executor::OldestWait() {
+  const absl::Time now = clock_->Now();
+  absl::MutexLock lock(&mu_);
+  return queue_.empty() ? absl::ZeroDuration() : now - queue_.front().enqueued;
+}
+
 void Executor::Stop() {
   {
     absl::MutexLock lock(&mu_);

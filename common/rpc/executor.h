@@ -39,6 +39,9 @@ class Executor {
   // (a command whose events just reached the state), which must not be dropped. Runs it on the
   // calling thread if the executor is stopping.
   void Submit(std::function<void()> task);
+  // How long the oldest queued task has waited (zero when none waits). A wait that keeps growing
+  // means every worker is stuck: the liveness check (apps/runtime) watches it.
+  absl::Duration OldestWait();
   // Runs every queued task, then joins the threads. Idempotent.
   void Stop();
 

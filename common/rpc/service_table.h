@@ -109,6 +109,8 @@ class ServiceTable : public grpc::Service {
   absl::Status Validate() const;
 
   const std::string& service_name() const { return service_; }
+  // The pool this service's handlers run on.
+  Executor* executor() const { return executor_; }
 
  private:
   template <typename R>

@@ -16,6 +16,11 @@ def test_health_is_serving(server):
     assert answer.status == health_pb2.HealthCheckResponse.SERVING
 
 
+def test_liveness_is_serving(server):
+    answer = server.health.Check(health_pb2.HealthCheckRequest(service="liveness"))
+    assert answer.status == health_pb2.HealthCheckResponse.SERVING
+
+
 @pytest.mark.engines("embedded")  # Kafka: test_kafka_cluster.py (each process has its own)
 def test_reflection_lists_the_services(server):
     reflection = pytest.importorskip(

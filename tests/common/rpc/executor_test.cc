@@ -55,6 +55,16 @@ TEST(ExecutorTest, WorkIsRefusedWhileTheOldestQueuedTaskHasWaitedTooLong) {
   EXPECT_EQ(ran.load(), 3);
 }
 
+TEST(ExecutorTest, OldestWaitIsTheAgeOfTheOldestQueuedTask) {
+  BusyExecutor busy(100, absl::InfiniteDuration());
+  EXPECT_EQ(busy.executor.OldestWait(), absl::ZeroDuration());
+  EXPECT_TRUE(busy.executor.TrySubmit([] {}));
+  busy.clock.Advance(absl::Seconds(3));
+  EXPECT_TRUE(busy.executor.TrySubmit([] {}));
+  busy.clock.Advance(absl::Seconds(2));
+  EXPECT_EQ(busy.executor.OldestWait(), absl::Seconds(5));
+}
+
 TEST(ExecutorTest, AnEmptyQueueAdmitsWhateverTheLastWaitWas) {
   BusyExecutor busy(100, absl::Milliseconds(500));
   busy.clock.Advance(absl::Seconds(10));  // the running task's age does not count
