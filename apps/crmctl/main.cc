@@ -24,15 +24,13 @@
 #include <vector>
 
 #include "CLI/CLI.hpp"
+#include "common/backup/manifest.h"
 #include "common/kv/kv_store.h"
 #include "nlohmann/json.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
-
-// The name of the manifest BackupService writes into a backup (services/admin/backup_service.h).
-constexpr char kBackupManifest[] = "BACKUP";
 
 // The stores (subdirectories holding a RocksDB store) under `dir`, sorted; nullopt if `dir`
 // cannot be read.
@@ -116,11 +114,11 @@ bool CopyTree(const fs::path& from, const fs::path& to) {
 }
 
 int Restore(const std::string& from, const std::string& data_dir) {
-  std::ifstream manifest_in(fs::path(from) / kBackupManifest);
+  std::ifstream manifest_in(fs::path(from) / crm::backup::kManifestFile);
   nlohmann::json manifest = nlohmann::json::parse(manifest_in, nullptr, /*allow_exceptions=*/false);
   if (!manifest_in || manifest.is_discarded() || !manifest.is_object()) {
     std::fprintf(stderr, "crmctl restore: %s is not a backup (no readable %s manifest)\n",
-                 from.c_str(), kBackupManifest);
+                 from.c_str(), crm::backup::kManifestFile);
     return 2;
   }
   auto stores = StoresUnder(from, "restore");
@@ -152,7 +150,7 @@ int Restore(const std::string& from, const std::string& data_dir) {
     fs::remove_all(staging, ec);
     return 2;
   }
-  fs::remove(staging / kBackupManifest, ec);  // a data directory, not a backup
+  fs::remove(staging / crm::backup::kManifestFile, ec);  // a data directory, not a backup
   fs::rename(staging, target, ec);
   if (ec) {
     std::fprintf(stderr, "crmctl restore: rename %s to %s: %s\n", staging.c_str(), target.c_str(),

@@ -154,7 +154,7 @@ absl::StatusOr<Backup> Backups::CreateLocked(const std::string& id) {
       {"stores", std::vector<std::string>(backup.stores().begin(), backup.stores().end())},
       {"consistency_token", backup.consistency_token()},
   };
-  const fs::path manifest_path = tmp / kBackupManifest;
+  const fs::path manifest_path = tmp / backup::kManifestFile;
   {
     std::ofstream out(manifest_path, std::ios::trunc);
     out << manifest.dump(2) << "\n";

@@ -20,6 +20,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "common/backup/manifest.h"
 #include "common/eventlog/event_log.h"
 #include "common/kv/kv_store.h"
 #include "common/rpc/executor.h"
@@ -28,10 +29,6 @@
 #include "crm/admin/v1/backup_service.grpc.pb.h"
 
 namespace crm::services::admin {
-
-// The name of the manifest file in a backup's directory (JSON: name, create_time, stores,
-// consistency_token). crmctl restore refuses a directory without one.
-inline constexpr char kBackupManifest[] = "BACKUP";
 
 class Backups {
  public:
