@@ -117,6 +117,8 @@ CommandSide::CommandSide(eventlog::EventLog* log, std::unique_ptr<Parts> parts)
 }
 CommandSide::~CommandSide() { Stop(); }
 
+fold::FoldRunner* CommandSide::runner() const { return &parts_->runner; }
+
 absl::Status CommandSide::CatchUp() { return parts_->runner.CatchUp(); }
 
 absl::Status CommandSide::Start() {

@@ -15,6 +15,7 @@
 #include "absl/time/time.h"
 #include "common/base/clock.h"
 #include "common/eventlog/event_log.h"
+#include "common/fold/fold_runner.h"
 #include "common/kv/kv_store.h"
 #include "common/rpc/executor.h"
 #include "common/rpc/service_table.h"
@@ -47,6 +48,9 @@ class CommandSide {
   void Stop();
 
   std::vector<rpc::ServiceTable*> services() const;
+  // The runner that folds the log into the store (for the process's monitor, metrics and admin
+  // service).
+  fold::FoldRunner* runner() const;
 
  private:
   struct Parts;

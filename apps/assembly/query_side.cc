@@ -88,6 +88,8 @@ absl::StatusOr<std::unique_ptr<QuerySide>> QuerySide::Create(eventlog::EventLog*
 QuerySide::QuerySide(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
 QuerySide::~QuerySide() { Stop(); }
 
+fold::FoldRunner* QuerySide::runner() const { return &parts_->runner; }
+
 absl::Status QuerySide::CatchUp() { return parts_->runner.CatchUp(); }
 absl::Status QuerySide::Start() { return parts_->runner.Start(); }
 void QuerySide::Stop() { parts_->runner.Stop(); }

@@ -16,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "common/base/clock.h"
 #include "common/eventlog/event_log.h"
+#include "common/fold/fold_runner.h"
 #include "common/kv/kv_store.h"
 #include "common/rpc/executor.h"
 #include "common/rpc/service_table.h"
@@ -42,6 +43,9 @@ class QuerySide {
   void Stop();
 
   std::vector<rpc::ServiceTable*> services() const;
+  // The runner that folds the log into the store (for the process's monitor, metrics and admin
+  // service).
+  fold::FoldRunner* runner() const;
 
  private:
   struct Parts;

@@ -13,7 +13,6 @@
 #include "apps/runtime/runtime.h"
 #include "common/kv/kv_store.h"
 #include "common/rpc/executor.h"
-#include "services/admin/backup_service.h"
 #include "services/command/command_router.h"
 #include "spdlog/spdlog.h"
 
@@ -55,13 +54,17 @@ int main(int argc, char** argv) {
   if (absl::Status s = commands->CatchUp(); !s.ok()) Fail("command state catch-up", s);
   spdlog::info("caught up with the log in {} ms", absl::ToInt64Milliseconds(absl::Now() - start));
   if (absl::Status s = commands->Start(); !s.ok()) Fail("command side", s);
-  crm::services::admin::Backups backups(crm::runtime::BackupDir(config),
-                                        {{"command-state", state_store.get()}}, log.get());
-  crm::services::admin::BackupService backup_service(&backups, executor.get());
-  std::vector<crm::rpc::ServiceTable*> services = commands->services();
-  services.push_back(&backup_service);
-  return crm::runtime::Serve(config, services, [&] {
-    executor->Stop();
-    commands->Stop();
-  });
+  crm::runtime::Process process{
+      .log = log.get(),
+      .writer = true,
+      .folds = {{"command-state", state_store.get(), commands->runner()}},
+      .services = commands->services(),
+      .admin_executor = executor.get(),
+      .drained =
+          [&] {
+            executor->Stop();
+            commands->Stop();
+          },
+  };
+  return crm::runtime::Serve(config, process);
 }

@@ -7,7 +7,6 @@
 #include "apps/runtime/runtime.h"
 #include "common/kv/kv_store.h"
 #include "common/rpc/executor.h"
-#include "services/admin/backup_service.h"
 #include "spdlog/spdlog.h"
 
 using crm::runtime::Fail;
@@ -36,13 +35,16 @@ int main(int argc, char** argv) {
   if (absl::Status s = queries->CatchUp(); !s.ok()) Fail("views catch-up", s);
   spdlog::info("caught up with the log in {} ms", absl::ToInt64Milliseconds(absl::Now() - start));
   if (absl::Status s = queries->Start(); !s.ok()) Fail("query side", s);
-  crm::services::admin::Backups backups(crm::runtime::BackupDir(config),
-                                        {{"views", views_store.get()}}, log.get());
-  crm::services::admin::BackupService backup_service(&backups, executor.get());
-  std::vector<crm::rpc::ServiceTable*> services = queries->services();
-  services.push_back(&backup_service);
-  return crm::runtime::Serve(config, services, [&] {
-    executor->Stop();
-    queries->Stop();
-  });
+  crm::runtime::Process process{
+      .log = log.get(),
+      .folds = {{"views", views_store.get(), queries->runner()}},
+      .services = queries->services(),
+      .admin_executor = executor.get(),
+      .drained =
+          [&] {
+            executor->Stop();
+            queries->Stop();
+          },
+  };
+  return crm::runtime::Serve(config, process);
 }

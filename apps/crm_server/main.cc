@@ -18,7 +18,6 @@
 #include "apps/runtime/runtime.h"
 #include "common/kv/kv_store.h"
 #include "common/rpc/executor.h"
-#include "services/admin/backup_service.h"
 #include "spdlog/spdlog.h"
 
 using crm::runtime::Fail;
@@ -64,18 +63,21 @@ int main(int argc, char** argv) {
   if (absl::Status s = commands->Start(); !s.ok()) Fail("command side", s);
   if (absl::Status s = queries->Start(); !s.ok()) Fail("query side", s);
 
-  std::vector<crm::rpc::ServiceTable*> services = commands->services();
-  for (crm::rpc::ServiceTable* s : queries->services()) services.push_back(s);
-  // Views and command state are copied before the log they fold (services/admin).
-  crm::services::admin::Backups backups(
-      crm::runtime::BackupDir(config),
-      {{"views", views_store.get()}, {"command-state", state_store.get()}}, log.get());
-  crm::services::admin::BackupService backup_service(&backups, query_executor.get());
-  services.push_back(&backup_service);
-  return crm::runtime::Serve(config, services, [&] {
-    command_executor->Stop();
-    query_executor->Stop();
-    queries->Stop();
-    commands->Stop();
-  });
+  crm::runtime::Process process{
+      .log = log.get(),
+      .writer = true,
+      .folds = {{"views", views_store.get(), queries->runner()},
+                {"command-state", state_store.get(), commands->runner()}},
+      .services = commands->services(),
+      .admin_executor = query_executor.get(),
+      .drained =
+          [&] {
+            command_executor->Stop();
+            query_executor->Stop();
+            queries->Stop();
+            commands->Stop();
+          },
+  };
+  for (crm::rpc::ServiceTable* s : queries->services()) process.services.push_back(s);
+  return crm::runtime::Serve(config, process);
 }

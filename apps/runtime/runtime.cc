@@ -19,6 +19,7 @@
 #include "common/log/log.h"
 #include "common/rpc/health_service.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "services/admin/backup_service.h"
 #include "spdlog/spdlog.h"
 
 namespace crm::runtime {
@@ -233,8 +234,15 @@ void Fail(const std::string& what, const absl::Status& status) {
   std::exit(1);
 }
 
-int Serve(const Config& config, const std::vector<rpc::ServiceTable*>& services,
-          const std::function<void()>& drained) {
+int Serve(const Config& config, Process& process) {
+  // Views and command state are copied before the log they fold (services/admin).
+  std::vector<services::admin::Backups::Store> backup_stores;
+  for (const Process::Fold& f : process.folds) backup_stores.push_back({f.name, f.store});
+  services::admin::Backups backups(BackupDir(config), backup_stores, process.log);
+  services::admin::BackupService backup_service(&backups, process.admin_executor);
+  std::vector<rpc::ServiceTable*> services = process.services;
+  services.push_back(&backup_service);
+  const std::function<void()>& drained = process.drained;
   for (const rpc::ServiceTable* s : services) {
     if (absl::Status valid = s->Validate(); !valid.ok()) Fail("service table", valid);
   }

@@ -16,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/eventlog/event_log.h"
+#include "common/fold/fold_runner.h"
 #include "common/kv/kv_store.h"
 #include "common/rpc/executor.h"
 #include "common/rpc/service_table.h"
@@ -116,11 +117,33 @@ T OrFail(absl::StatusOr<T> value, const std::string& what) {
   return std::move(value).value();
 }
 
-// Serves `services` (plus grpc.health.v1 and reflection) on config.listen until SIGTERM/SIGINT,
-// then turns health NOT_SERVING, drains in-flight calls for the grace period, calls `drained`
-// (stop executors and workers there) and returns 0.
+// What a process serves, for Serve: its services, the log, and each local store with the runner
+// that folds the log into it. From these Serve also builds what every process has in one way:
+// backups (crm.admin.v1.BackupService), the admin service, health (startup, readiness,
+// liveness), metrics and the progress monitor.
+struct Process {
+  // A store of the process and the runner that folds the log into it ("command-state",
+  // "views"), listed in backup order (derived stores are copied before the log).
+  struct Fold {
+    std::string name;
+    kv::KvStore* store = nullptr;
+    fold::FoldRunner* runner = nullptr;
+  };
+  eventlog::EventLog* log = nullptr;
+  bool writer = false;  // appends to the log (command side): readiness watches its writers
+  std::vector<Fold> folds;
+  std::vector<rpc::ServiceTable*> services;
+  // The pool the admin and backup services run on.
+  rpc::Executor* admin_executor = nullptr;
+  // Called once the in-flight calls drained (or the grace period ended): stop executors and
+  // workers there.
+  std::function<void()> drained;
+};
+
+// Serves `process` (plus grpc.health.v1 and reflection) on config.listen until SIGTERM/SIGINT,
+// then turns health NOT_SERVING, drains in-flight calls for the grace period, calls
+// process.drained and returns 0.
 // Each service's table is checked against its proto first (a mismatch fails start-up).
-int Serve(const Config& config, const std::vector<rpc::ServiceTable*>& services,
-          const std::function<void()>& drained);
+int Serve(const Config& config, Process& process);
 
 }  // namespace crm::runtime

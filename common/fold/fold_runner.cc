@@ -753,6 +753,68 @@ std::vector<FoldRunner::FoldStats> FoldRunner::Stats() const {
   return out;
 }
 
+FoldRunner::Progress FoldRunner::MeasureProgress() {
+  eventlog::PositionMap applied = Applied();
+  std::map<int32_t, int64_t> ends;
+  absl::Status status;
+  for (const auto& [partition, offset] : applied) {
+    absl::StatusOr<int64_t> end = log_->EndOffset(partition);
+    if (!end.ok()) {
+      status = end.status();
+      break;
+    }
+    ends[partition] = *end;
+  }
+  const absl::Time now = absl::Now();
+  absl::MutexLock lock(&mu_);
+  log_status_ = status;
+  if (status.ok()) {
+    measured_ = now;
+    for (const auto& [partition, end] : ends) {
+      std::vector<EndSample>& samples = end_samples_[partition];
+      if (samples.empty() || samples.back().end != end) samples.push_back({end, now});
+      // Readings whose offsets are all applied say nothing more (the last one is kept).
+      auto applied_it = applied_.find(partition);
+      const int64_t done = applied_it == applied_.end() ? -1 : applied_it->second;
+      size_t drop = 0;
+      while (drop + 1 < samples.size() && samples[drop].end - 1 <= done) ++drop;
+      samples.erase(samples.begin(), samples.begin() + drop);
+    }
+  }
+  return ProgressLocked(now);
+}
+
+FoldRunner::Progress FoldRunner::LastProgress() const {
+  absl::MutexLock lock(&mu_);
+  return ProgressLocked(absl::Now());
+}
+
+FoldRunner::Progress FoldRunner::ProgressLocked(absl::Time now) const {
+  Progress out;
+  out.measured = measured_;
+  out.log_status = log_status_;
+  for (const auto& [partition, applied] : applied_) {
+    PartitionProgress p{.partition = partition, .applied = applied};
+    auto it = end_samples_.find(partition);
+    if (it != end_samples_.end() && !it->second.empty()) {
+      const std::vector<EndSample>& samples = it->second;
+      p.end = samples.back().end;
+      p.lag = std::max<int64_t>(0, p.end - 1 - applied);
+      // The first reading whose end lies beyond what is applied saw the oldest unapplied offset.
+      for (const EndSample& s : samples) {
+        if (s.end - 1 > applied) {
+          p.lag_time = std::max(absl::ZeroDuration(), now - s.seen);
+          break;
+        }
+      }
+    } else {
+      p.end = applied + 1;
+    }
+    out.partitions.push_back(p);
+  }
+  return out;
+}
+
 int64_t FoldRunner::dead_letters() const {
   int64_t total = 0;
   for (const auto& entry : entries_) total += entry->dead_letters.load();

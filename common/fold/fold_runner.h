@@ -40,6 +40,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -162,6 +163,30 @@ class FoldRunner {
   // Dead letters of all folds so far (since start).
   int64_t dead_letters() const;
 
+  // How far the serving folds are behind the log, per partition, as of the last
+  // MeasureProgress(). Offsets count every offset of the log (on Kafka also transaction
+  // markers), so `lag` is the number of offsets, not exactly of events.
+  struct PartitionProgress {
+    int32_t partition = 0;
+    int64_t applied = -1;  // last offset the serving folds applied (-1: none)
+    int64_t end = 0;       // the log's end offset (next offset to be written) when measured
+    int64_t lag = 0;       // max(0, end - 1 - applied)
+    // How long the oldest offset not yet applied has been in the log, to the resolution of the
+    // measurements (the time of the first measurement that saw it); zero when caught up.
+    absl::Duration lag_time = absl::ZeroDuration();
+  };
+  struct Progress {
+    absl::Time measured = absl::InfinitePast();  // when the log's ends were last read
+    absl::Status log_status;                     // how the last reading of the log's ends went
+    std::vector<PartitionProgress> partitions;
+  };
+  // Reads the log's end offsets (EventLog::EndOffset: a broker round trip on Kafka) and
+  // returns (and keeps) the progress. Called periodically by the process's monitor
+  // (apps/runtime); thread-safe, but one caller at a time is expected.
+  Progress MeasureProgress();
+  // The progress as of the last MeasureProgress (with `applied` as of now). Thread-safe, cheap.
+  Progress LastProgress() const;
+
   // Key prefix under which the runner keeps its own data in the store. Folds must not write keys
   // with this prefix.
   static constexpr absl::string_view kReservedPrefix =
@@ -229,6 +254,17 @@ class FoldRunner {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool running_ ABSL_GUARDED_BY(mu_) = false;  // Start()ed and not stopped
   std::vector<Waiter> waiters_ ABSL_GUARDED_BY(mu_);
+  // MeasureProgress's readings: per partition, (end offset, first time seen) of the ends seen
+  // that are not yet applied, oldest first (plus the last end seen); and the last result.
+  struct EndSample {
+    int64_t end;
+    absl::Time seen;
+  };
+  std::map<int32_t, std::vector<EndSample>> end_samples_ ABSL_GUARDED_BY(mu_);
+  absl::Time measured_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  absl::Status log_status_ ABSL_GUARDED_BY(mu_);
+  // Computes the progress from end_samples_ and applied_ at `now`.
+  Progress ProgressLocked(absl::Time now) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Used by the applying thread; their readers are opened and dropped under mu_ so that Stop can
   // close them from another thread.
   Pass serving_;
