@@ -76,6 +76,11 @@ HealthService::HealthService() { statuses_[""] = HealthCheckResponse::NOT_SERVIN
 
 HealthService::~HealthService() { Shutdown(); }
 
+std::map<std::string, HealthService::Status> HealthService::Statuses() {
+  absl::MutexLock lock(&mu_);
+  return statuses_;
+}
+
 void HealthService::SetStatus(const std::string& service, Status status) {
   absl::MutexLock lock(&mu_);
   if (shut_down_) return;

@@ -26,6 +26,8 @@ class HealthService final : public grpc::health::v1::Health::CallbackService {
   void SetStatus(const std::string& service, Status status);
   // Sets every known service to NOT_SERVING and ends all Watch streams (for shutdown).
   void Shutdown();
+  // Every service's status now (for crm.admin.v1.AdminService.GetStatus).
+  std::map<std::string, Status> Statuses();
 
   grpc::ServerUnaryReactor* Check(grpc::CallbackServerContext* ctx,
                                   const grpc::health::v1::HealthCheckRequest* request,
