@@ -29,10 +29,12 @@ using google::protobuf::Message;
 
 constexpr int32_t kPageSize = 500;
 
-// One JSON line of `message` (field names as in the .proto).
+// One JSON line of `message`: field names as in the .proto, every field (zeros and empty lists
+// too), int64 as strings and bytes as base64 (the protobuf JSON mapping).
 std::string Json(const Message& message) {
   google::protobuf::util::JsonPrintOptions options;
   options.preserve_proto_field_names = true;
+  options.always_print_primitive_fields = true;  // zeros too, so scripts find every field
   std::string out;
   if (!google::protobuf::util::MessageToJsonString(message, &out, options).ok()) return "{}";
   return out;
