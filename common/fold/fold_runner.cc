@@ -857,6 +857,7 @@ std::vector<FoldRunner::FoldStats> FoldRunner::Stats() const {
 }
 
 FoldRunner::Progress FoldRunner::MeasureProgress() {
+  absl::MutexLock measuring(&measure_mu_);
   eventlog::PositionMap applied = Applied();
   std::map<int32_t, int64_t> ends;
   absl::Status status;

@@ -242,7 +242,8 @@ class FoldRunner {
   };
   // Reads the log's end offsets (EventLog::EndOffset: a broker round trip on Kafka) and
   // returns (and keeps) the progress. Called periodically by the process's monitor
-  // (apps/runtime); thread-safe, but one caller at a time is expected.
+  // (apps/runtime) and by the admin service's status; thread-safe, concurrent calls take turns
+  // (so the readings of the ends stay in time order).
   Progress MeasureProgress();
   // The progress as of the last MeasureProgress (with `applied` as of now). Thread-safe, cheap.
   Progress LastProgress() const;
@@ -322,6 +323,8 @@ class FoldRunner {
   // Serializes the writes of the serving pass (the runner's thread) with OfferCommitted.
   // Acquired before mu_.
   absl::Mutex apply_mu_ ABSL_ACQUIRED_BEFORE(mu_);
+  // Held by MeasureProgress while it reads the log's ends and records them.
+  absl::Mutex measure_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   mutable absl::Mutex mu_;
   eventlog::PositionMap applied_ ABSL_GUARDED_BY(mu_);  // the serving pass's position
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
