@@ -102,7 +102,8 @@ class FoldRunner {
     bool refolding = false;
     eventlog::PositionMap applied;  // partition -> last applied offset (-1 if none)
     int64_t dead_letters = 0;       // since start
-    int64_t unknown_records = 0;    // since start
+    std::map<int32_t, int64_t> dead_letters_by_partition;  // since start
+    int64_t unknown_records = 0;                           // since start
   };
 
   // Does not take ownership; all must outlive the runner. REQUIRES: !folds.empty().
@@ -199,6 +200,7 @@ class FoldRunner {
     bool refolding = false;         // guarded by mu_
     eventlog::PositionMap applied;  // guarded by mu_
     std::atomic<int64_t> dead_letters{0};
+    std::map<int32_t, int64_t> dead_by_partition;  // guarded by mu_
   };
   // One reader's pass over the log, for the serving folds or for the refolding ones.
   struct Pass {

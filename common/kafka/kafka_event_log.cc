@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "common/base/status_macros.h"
+#include "common/eventlog/write_metrics.h"
 #include "common/kafka/murmur2.h"
 #include "common/log/log.h"
 #include "spdlog/spdlog.h"
@@ -228,6 +229,8 @@ struct TxnWriter {
   absl::Mutex mu;
   bool fenced ABSL_GUARDED_BY(mu) = false;  // another process took the writer
   bool broken ABSL_GUARDED_BY(mu) = false;  // a fatal producer error: start a new producer
+  // The last transaction failed (nothing committed since): why, for WriterStatus.
+  std::string failing ABSL_GUARDED_BY(mu);
   // A commit or abort that failed without a final answer (e.g. timed out while the broker was
   // away). librdkafka lets only that same call be resumed, so it is remembered here.
   enum class Unfinished { kNone, kCommit, kAbort };
@@ -686,8 +689,15 @@ void KafkaEventLog::RunWriter(TxnWriter& w) {
       deadline = std::max(deadline, q->deadline);
     }
     if (live.empty()) continue;
+    const absl::Time commit_start = absl::Now();
     std::vector<absl::StatusOr<LogPosition>> results = CommitGroup(w, live, deadline);
     last_commit = absl::Now();
+    size_t records = 0;
+    for (const QueuedAppend* q : live) records += q->values.size();
+    static const WriteMetrics* write_metrics = new WriteMetrics("kafka");
+    write_metrics->Observe(
+        last_commit - commit_start, live.size(), records,
+        std::all_of(results.begin(), results.end(), [](const auto& r) { return r.ok(); }));
     transactions_.fetch_add(1, std::memory_order_relaxed);
     for (size_t i = 0; i < live.size(); ++i) live[i]->promise.Set(std::move(results[i]));
   }
@@ -722,6 +732,7 @@ std::vector<absl::StatusOr<LogPosition>> KafkaEventLog::CommitGroup(
       rd_kafka_resp_err_t e = ProduceOne(w.producer, impl_->options.topic, group[i]->partition,
                                          group[i]->key, v, pendings[i]);
       if (e == RD_KAFKA_RESP_ERR_NO_ERROR) continue;
+      w.failing = absl::StrCat("produce: ", rd_kafka_err2str(e));
       if (rd_kafka_error_t* ae = rd_kafka_abort_transaction(w.producer, TimeoutMs(deadline))) {
         w.unfinished = TxnWriter::Unfinished::kAbort;  // resumed by the next Settle/Append
         rd_kafka_error_destroy(ae);
@@ -736,6 +747,7 @@ std::vector<absl::StatusOr<LogPosition>> KafkaEventLog::CommitGroup(
   }
   if (rd_kafka_error_t* e = rd_kafka_commit_transaction(w.producer, TimeoutMs(deadline))) {
     NoteFailure(w, e);
+    w.failing = absl::StrCat("commit transaction: ", rd_kafka_error_string(e));
     if (w.fenced) {
       spdlog::error(
           "writer {}: fenced by another process; this replica no longer writes its "
@@ -753,6 +765,7 @@ std::vector<absl::StatusOr<LogPosition>> KafkaEventLog::CommitGroup(
     }
     return all(TxnError(e, "commit transaction"));
   }
+  w.failing.clear();
   std::vector<absl::StatusOr<LogPosition>> out;
   std::vector<LogRecord> committed;
   bool complete = true;
@@ -920,6 +933,23 @@ absl::StatusOr<std::unique_ptr<LogReader>> KafkaEventLog::NewReader(
     return KafkaError(e, "assign");
   }
   return std::unique_ptr<LogReader>(new KafkaReader(rk, list));
+}
+
+absl::Status KafkaEventLog::WriterStatus() const {
+  for (const auto& [index, w] : impl_->writers) {
+    absl::MutexLock lock(&w->mu);
+    if (w->fenced) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("writer ", index,
+                       " was fenced by another process: this replica no longer writes its "
+                       "partitions (check replica indexes; restart it to take them back)"));
+    }
+    if (!w->failing.empty()) {
+      return absl::UnavailableError(
+          absl::StrCat("writer ", index, ": the last transaction failed: ", w->failing));
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<int64_t> KafkaEventLog::EndOffset(int32_t partition) {
