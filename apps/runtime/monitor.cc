@@ -59,11 +59,12 @@ std::string Monitor::NotReadyReason() const {
 void Monitor::MeasureOnce() {
   std::string reason;
   if (writer_) {
+    // A writer that cannot write is not ready, whatever its folds say.
     absl::Status writer = log_->WriterStatus();
-    if (absl::IsFailedPrecondition(writer)) reason = std::string(writer.message());
+    if (!writer.ok()) reason = std::string(writer.message());
   }
   for (const Store& store : stores_) {
-    if (store.runner == nullptr) continue;
+    if (store.runner == nullptr || !reason.empty()) continue;  // measuring would only block
     fold::FoldRunner::Progress progress = store.runner->MeasureProgress();
     if (!progress.log_status.ok() && writer_ && reason.empty()) {
       reason = absl::StrCat("the event log cannot be reached: ", progress.log_status.message());

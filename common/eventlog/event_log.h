@@ -124,9 +124,9 @@ class EventLog {
     return absl::OkStatus();
   }
 
-  // Whether this process can append, as far as it knows: FAILED_PRECONDITION if another process
-  // fenced one of its writers (for good), UNAVAILABLE if a writer's last transaction failed and
-  // none committed since. Logs without fenced writers: OK (their failures show in Append).
+  // Whether this process can append, as far as it can tell within about a second:
+  // FAILED_PRECONDITION if another process fenced one of its writers (for good), UNAVAILABLE if
+  // the log cannot be reached. Logs without fenced writers: OK (their failures show in Append).
   virtual absl::Status WriterStatus() const { return absl::OkStatus(); }
 
   // Whether the log's records live in this process's data directory (the embedded log), so a

@@ -229,8 +229,6 @@ struct TxnWriter {
   absl::Mutex mu;
   bool fenced ABSL_GUARDED_BY(mu) = false;  // another process took the writer
   bool broken ABSL_GUARDED_BY(mu) = false;  // a fatal producer error: start a new producer
-  // The last transaction failed (nothing committed since): why, for WriterStatus.
-  std::string failing ABSL_GUARDED_BY(mu);
   // A commit or abort that failed without a final answer (e.g. timed out while the broker was
   // away). librdkafka lets only that same call be resumed, so it is remembered here.
   enum class Unfinished { kNone, kCommit, kAbort };
@@ -732,7 +730,6 @@ std::vector<absl::StatusOr<LogPosition>> KafkaEventLog::CommitGroup(
       rd_kafka_resp_err_t e = ProduceOne(w.producer, impl_->options.topic, group[i]->partition,
                                          group[i]->key, v, pendings[i]);
       if (e == RD_KAFKA_RESP_ERR_NO_ERROR) continue;
-      w.failing = absl::StrCat("produce: ", rd_kafka_err2str(e));
       if (rd_kafka_error_t* ae = rd_kafka_abort_transaction(w.producer, TimeoutMs(deadline))) {
         w.unfinished = TxnWriter::Unfinished::kAbort;  // resumed by the next Settle/Append
         rd_kafka_error_destroy(ae);
@@ -747,7 +744,6 @@ std::vector<absl::StatusOr<LogPosition>> KafkaEventLog::CommitGroup(
   }
   if (rd_kafka_error_t* e = rd_kafka_commit_transaction(w.producer, TimeoutMs(deadline))) {
     NoteFailure(w, e);
-    w.failing = absl::StrCat("commit transaction: ", rd_kafka_error_string(e));
     if (w.fenced) {
       spdlog::error(
           "writer {}: fenced by another process; this replica no longer writes its "
@@ -765,7 +761,6 @@ std::vector<absl::StatusOr<LogPosition>> KafkaEventLog::CommitGroup(
     }
     return all(TxnError(e, "commit transaction"));
   }
-  w.failing.clear();
   std::vector<absl::StatusOr<LogPosition>> out;
   std::vector<LogRecord> committed;
   bool complete = true;
@@ -936,6 +931,17 @@ absl::StatusOr<std::unique_ptr<LogReader>> KafkaEventLog::NewReader(
 }
 
 absl::Status KafkaEventLog::WriterStatus() const {
+  if (impl_->writers.empty()) return absl::OkStatus();
+  // Can the brokers be reached at all? A metadata request (brokers only) answers in a round trip,
+  // or fails within a second when none can be reached.
+  const struct rd_kafka_metadata* metadata = nullptr;
+  rd_kafka_resp_err_t e =
+      rd_kafka_metadata(impl_->producer, /*all_topics=*/0, nullptr, &metadata, /*timeout_ms=*/1000);
+  if (metadata != nullptr) rd_kafka_metadata_destroy(metadata);
+  if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return absl::UnavailableError(
+        absl::StrCat("the Kafka brokers cannot be reached: ", rd_kafka_err2str(e)));
+  }
   for (const auto& [index, w] : impl_->writers) {
     absl::MutexLock lock(&w->mu);
     if (w->fenced) {
@@ -943,10 +949,6 @@ absl::Status KafkaEventLog::WriterStatus() const {
           absl::StrCat("writer ", index,
                        " was fenced by another process: this replica no longer writes its "
                        "partitions (check replica indexes; restart it to take them back)"));
-    }
-    if (!w->failing.empty()) {
-      return absl::UnavailableError(
-          absl::StrCat("writer ", index, ": the last transaction failed: ", w->failing));
     }
   }
   return absl::OkStatus();
