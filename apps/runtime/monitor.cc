@@ -38,6 +38,11 @@ Monitor::Monitor(eventlog::EventLog* log, bool writer, std::vector<Store> stores
 Monitor::~Monitor() { Stop(); }
 
 void Monitor::Start() {
+  {
+    absl::MutexLock lock(&mu_);
+    stalled_ = false;
+  }
+  health_->SetStatus("liveness", grpc::health::v1::HealthCheckResponse::SERVING);
   MeasureOnce();
   hook_ = metrics::Registry::Default().AddCollectHook([this] { Collect(); });
   thread_ = std::thread([this] {
@@ -56,7 +61,27 @@ std::string Monitor::NotReadyReason() const {
   return not_ready_;
 }
 
+void Monitor::CheckLiveness() {
+  absl::Duration oldest = absl::ZeroDuration();
+  for (rpc::Executor* pool : options_.executors) oldest = std::max(oldest, pool->OldestWait());
+  const bool stalled = oldest > options_.stalled_after;
+  {
+    absl::MutexLock lock(&mu_);
+    if (stalled == stalled_) return;
+    stalled_ = stalled;
+  }
+  if (stalled) {
+    spdlog::error("workers stalled: a call has waited {} for a worker; liveness NOT_SERVING",
+                  absl::FormatDuration(oldest));
+  } else {
+    spdlog::info("workers moving again; liveness SERVING");
+  }
+  health_->SetStatus("liveness", stalled ? grpc::health::v1::HealthCheckResponse::NOT_SERVING
+                                         : grpc::health::v1::HealthCheckResponse::SERVING);
+}
+
 void Monitor::MeasureOnce() {
+  CheckLiveness();
   std::string reason;
   if (writer_) {
     // A writer that cannot write is not ready, whatever its folds say.

@@ -16,6 +16,10 @@
 // the lag bound takes it out once it is known to be behind.
 // Each change of readiness is logged with its reason.
 //
+// Liveness (health service "liveness", for the orchestrator's liveness probe) is NOT_SERVING
+// only while a worker pool has had a call queued for longer than `stalled_after` (every worker
+// stuck: a restart is the cure); outages and lag never touch it.
+//
 // Metrics set at each scrape (labels: store = the Process::Fold name, "views" or
 // "command-state"; fold = a fold's name; partition):
 //   crm_fold_applied_offset{store,partition}     last offset applied by the serving folds
@@ -43,6 +47,7 @@
 #include "common/eventlog/event_log.h"
 #include "common/fold/fold_runner.h"
 #include "common/metrics/metrics.h"
+#include "common/rpc/executor.h"
 #include "common/rpc/health_service.h"
 
 namespace crm::runtime {
@@ -57,6 +62,9 @@ class Monitor {
   struct Options {
     absl::Duration interval = absl::Seconds(1);
     absl::Duration max_lag = absl::Seconds(30);
+    absl::Duration stalled_after = absl::Seconds(60);
+    // The worker pools liveness watches (rpc::Executor::OldestWait).
+    std::vector<rpc::Executor*> executors;
   };
   // Does not take ownership. `writer`: the process appends to `log`. Readiness is set on the
   // health service "" and on each of `services` (the process's gRPC service names).
@@ -71,8 +79,12 @@ class Monitor {
   // Why the process is not ready, or "" if it is (as of the last measurement).
   std::string NotReadyReason() const;
 
- private:
+  // One round of measurements (Start runs one, then one every interval): readiness and
+  // liveness. Public for tests, which drive it instead of waiting for the thread.
   void MeasureOnce();
+
+ private:
+  void CheckLiveness();
   void Collect();
 
   eventlog::EventLog* const log_;
@@ -84,6 +96,7 @@ class Monitor {
   mutable absl::Mutex mu_;
   std::string not_ready_ ABSL_GUARDED_BY(mu_) = "not measured yet";
   bool first_ ABSL_GUARDED_BY(mu_) = true;
+  bool stalled_ ABSL_GUARDED_BY(mu_) = false;
   absl::Notification stop_;
   std::thread thread_;
   metrics::Registry::HookHandle hook_;

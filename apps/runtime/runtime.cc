@@ -306,35 +306,11 @@ int Serve(const Config& config, Process& process) {
   if (process.log->IsLocal()) monitored.push_back({"log", nullptr, config.data_dir + "/log"});
   std::vector<std::string> service_names;
   for (const rpc::ServiceTable* s : services) service_names.push_back(s->service_name());
-  Monitor monitor(process.log, process.writer, monitored, &health, service_names,
-                  {.max_lag = max_lag});
-  monitor.Start();
-  // Liveness ("liveness", for the orchestrator's liveness probe): NOT_SERVING while a worker pool
-  // has had a call queued for longer than kStalledAfter, i.e. every worker is stuck; a restart
-  // is then the cure. Readiness is "" (the server).
-  constexpr absl::Duration kStalledAfter = absl::Seconds(60);
   std::set<rpc::Executor*> pools;
   for (const rpc::ServiceTable* s : services) pools.insert(s->executor());
-  health.SetStatus("liveness", grpc::health::v1::HealthCheckResponse::SERVING);
-  absl::Notification stop_liveness;
-  std::thread liveness([&] {
-    bool stalled = false;
-    while (!stop_liveness.WaitForNotificationWithTimeout(absl::Seconds(5))) {
-      absl::Duration oldest = absl::ZeroDuration();
-      for (rpc::Executor* pool : pools) oldest = std::max(oldest, pool->OldestWait());
-      const bool now_stalled = oldest > kStalledAfter;
-      if (now_stalled == stalled) continue;
-      stalled = now_stalled;
-      if (stalled) {
-        spdlog::error("workers stalled: a call has waited {} for a worker; liveness NOT_SERVING",
-                      absl::FormatDuration(oldest));
-      } else {
-        spdlog::info("workers moving again; liveness SERVING");
-      }
-      health.SetStatus("liveness", stalled ? grpc::health::v1::HealthCheckResponse::NOT_SERVING
-                                           : grpc::health::v1::HealthCheckResponse::SERVING);
-    }
-  });
+  Monitor monitor(process.log, process.writer, monitored, &health, service_names,
+                  {.max_lag = max_lag, .executors = {pools.begin(), pools.end()}});
+  monitor.Start();
   if (!config.port_file.empty()) WritePortFile(config.port_file, port);
   spdlog::info("serving gRPC on port {}", port);
 
@@ -342,8 +318,6 @@ int Serve(const Config& config, Process& process) {
   int signal_number = 0;
   sigwait(&signals, &signal_number);
   spdlog::info("signal {}: draining in-flight calls", signal_number);
-  stop_liveness.Notify();
-  liveness.join();
   monitor.Stop();
   health.Shutdown();
   // Shutdown waits for the calls in flight until the grace period ends and then cancels the
