@@ -24,4 +24,5 @@ esac
 scripts/install-deps.sh --dashboard
 BUILD_DIR="$BUILD_DIR" BUILD_TARGETS="crm-server" scripts/build.sh
 export CRM_BUILD_DIR="$BUILD_DIR" PROMETHEUS="$ROOT/.cache/bin/prometheus"
-exec "${DASHBOARD_VENV_DIR:-$ROOT/.cache/venv-dashboard}/bin/python" scripts/render_dashboard.py "$@"
+exec "${DASHBOARD_VENV_DIR:-$ROOT/.cache/venv-dashboard}/bin/python" \
+  scripts/render_dashboard.py "$@"
