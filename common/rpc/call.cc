@@ -78,7 +78,12 @@ MethodStats::MethodStats(const std::string& path)
                                 "Histogram of response latency (seconds) of gRPC that had been "
                                 "application-level handled by the server.",
                                 metrics::LatencyBuckets())
-                    .Add(labels_)) {}
+                    .Add(labels_)) {
+  // The OK series exists from the start, at 0, so that increase() counts the first call too.
+  metrics::Labels ok = labels_;
+  ok.emplace("grpc_code", "OK");
+  handled_.Add(ok);
+}
 
 void MethodStats::Handled(grpc::StatusCode code, absl::Duration latency) const {
   metrics::Labels labels = labels_;

@@ -8,6 +8,7 @@
 #include "common/base/uuid.h"
 #include "common/eventlog/consistency_token.h"
 #include "common/metrics/metrics.h"
+#include "crm/events/v1/envelope.pb.h"
 #include "common/status/errors.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/io/coded_stream.h"
@@ -31,7 +32,15 @@ class AppendMetricSet {
                      .Histograms("crm_command_append_seconds",
                                  "Time from a command's append to the log's answer.",
                                  metrics::LatencyBuckets())
-                     .Add({})) {}
+                     .Add({})) {
+    // Every event type's series exists from the start, at 0, so that increase() over a range
+    // counts a type's first event too.
+    const google::protobuf::OneofDescriptor* payload =
+        events::v1::EventEnvelope::descriptor()->FindOneofByName("payload");
+    for (int i = 0; payload != nullptr && i < payload->field_count(); ++i) {
+      events_.Add({{"type", payload->field(i)->message_type()->full_name()}});
+    }
+  }
 
   void Observe(const absl::Status& status, const std::vector<std::string>& types,
                absl::Duration latency) {
