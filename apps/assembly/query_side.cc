@@ -27,7 +27,9 @@ struct QuerySide::Parts {
       : runner(log, store,
                {&customer_fold, &complaint_fold, &interaction_fold, &org_fold, &analytics_fold,
                 &segment_fold},
-               {.name = "views"}),
+               // Every query checks Serving() for the folds it reads (VIEW_REBUILDING), so a
+               // view can be rebuilt while the others serve (crm.admin.v1.AdminService).
+               {.name = "views", .online_rebuild = true}),
         customer_views(store),
         customer_queries(&customer_views, &runner, {}),
         customer_service(&customer_queries, executor),

@@ -1,190 +1,238 @@
-// crmctl: offline tools for a CRM data directory. Run them with the server stopped.
+// crmctl: the command line of the CRM's operators and power users (docs/crmctl.md).
 //
+// Online commands talk gRPC to a running process (crm-server, crm-command or crm-projector):
+// to its crm.admin.v1.AdminService (proto/crm/admin/v1/admin_service.proto) and, for the
+// queries, to the crm.v1 query services. They never open a process's stores. Flags of every
+// online command:
+//   --server HOST:PORT   the process (env CRM_SERVER; default 127.0.0.1:50051)
+//   --output table|json  tables for people (default) or JSON: one object, or for lists one object
+//                        a line (JSON Lines), with the .proto's field names
+//   --timeout SECONDS    per call (default 10)
+//
+//   crmctl status
+//     The process: binary and roles, version, engine and log, start time, partitions written
+//     and read, health; per store each fold (version, serving/refolding, dead letters, records
+//     of unknown types, applied offsets) and per partition the applied offset, the log's end,
+//     the lag in offsets and in time.
+//   crmctl rebuild (--fold NAME | --store NAME) [--wait]
+//     Refolds a view (or every fold of a store) from the start of the log while the process
+//     serves; queries over it answer UNAVAILABLE (VIEW_REBUILDING) meanwhile. --wait returns once
+//     it serves again. The command state is rebuilt at start only (--rebuild).
+//   crmctl dead-letters list [--fold NAME] [--limit N]
+//   crmctl dead-letters show NAME      (NAME: folds/{fold}/deadLetters/{partition}-{offset})
+//   crmctl dead-letters retry NAME
+//     Records a fold could not decode: list them, show one (headers, raw value, decoded if it
+//     decodes), apply one again (FAILED_PRECONDITION, DEAD_LETTER_STILL_FAILS, if it still
+//     cannot be decoded).
+//   crmctl events [--customer ID] [--type T]... [--since TIME] [--until TIME] [--limit N]
+//                 [--follow [--from-end] [--poll-interval SECONDS]]
+//     The log's events, decoded (crm.events.v1): in table mode one line per event (position,
+//     recording time, key, type, the payload as JSON). TIME is RFC 3339
+//     (2026-12-04T10:00:00Z) or a duration before now (15m, 2h). --type takes full or short
+//     names (CustomerRegistered). --follow keeps polling for new events (Ctrl-C ends it);
+//     --from-end skips what is already in the log.
+//   crmctl customer get ID | list [--stage S] [--owner O] [--tier T] [--tag T] [--limit N] |
+//                  find (--email E | --phone P)
+//   crmctl complaint get NAME | history NAME   (NAME: customers/{c}/complaints/{id} or {c}/{id})
+//     The common queries (crm.v1.CustomerQueryService, crm.v1.ComplaintQueryService).
+//
+// Offline tools, for the data directory of a stopped server:
 //   crmctl verify --data-dir DIR
 //     Opens every store under DIR (the event log, the command state, the views: each
 //     subdirectory holding a RocksDB store) for reading only, replays its write-ahead log and
 //     verifies every table file's checksums, as the server does at start. Prints one line per
 //     store ("ok" or "damaged" with RocksDB's message naming the file) and exits 0 if all are
 //     sound, 1 if any is damaged, 2 if DIR holds no store.
-//
 //   crmctl restore --from BACKUP --data-dir DIR
 //     Makes DIR a copy of BACKUP (a directory written by crm.admin.v1.BackupService), after
 //     checking BACKUP as verify does. DIR must not exist or be empty: move a damaged data
 //     directory aside first, never over it. The copy is made beside DIR and renamed into place,
 //     so an interrupted restore leaves no half-restored DIR. Exits 0 when restored, 1 if BACKUP
 //     is damaged, 2 for a bad BACKUP or DIR.
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <algorithm>
+//
+// Exit codes of the online commands: 0 done; 1 the server answered with an error (printed to
+// stderr with its code, message and ErrorInfo reason); 2 bad usage or no connection.
 #include <cstdio>
-#include <filesystem>
-#include <fstream>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "CLI/CLI.hpp"
-#include "common/backup/manifest.h"
-#include "common/kv/kv_store.h"
-#include "nlohmann/json.hpp"
+#include "absl/strings/ascii.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "apps/crmctl/offline.h"
+#include "apps/crmctl/online.h"
 
 namespace {
 
-namespace fs = std::filesystem;
+using crm::crmctl::kExitUsage;
 
-// The stores (subdirectories holding a RocksDB store) under `dir`, sorted; nullopt if `dir`
-// cannot be read.
-std::optional<std::vector<fs::path>> StoresUnder(const std::string& dir, const char* command) {
-  std::vector<fs::path> stores;
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(dir, ec)) {
-    if (entry.is_directory() && fs::exists(entry.path() / "CURRENT")) {
-      stores.push_back(entry.path());
-    }
-  }
-  if (ec) {
-    std::fprintf(stderr, "crmctl %s: %s: %s\n", command, dir.c_str(), ec.message().c_str());
-    return std::nullopt;
-  }
-  std::sort(stores.begin(), stores.end());
-  return stores;
-}
-
-// Opens each store for reading only; prints one line per store. The number damaged.
-int VerifyStores(const std::vector<fs::path>& stores) {
-  int damaged = 0;
-  for (const auto& path : stores) {
-    auto store =
-        crm::kv::KvStore::Open(path.string(), {.create_if_missing = false, .read_only = true});
-    if (store.ok()) {
-      std::printf("ok       %s\n", path.c_str());
-    } else {
-      ++damaged;
-      std::printf("damaged  %s: %s\n", path.c_str(), std::string(store.status().message()).c_str());
-    }
-  }
-  return damaged;
-}
-
-int Verify(const std::string& data_dir) {
-  auto stores = StoresUnder(data_dir, "verify");
-  if (!stores) return 2;
-  if (stores->empty()) {
-    std::fprintf(stderr, "crmctl verify: no store under %s\n", data_dir.c_str());
-    return 2;
-  }
-  return VerifyStores(*stores) == 0 ? 0 : 1;
-}
-
-// Copies `from` into `to` (created), directories 0700 and files 0600, each file synced.
-bool CopyTree(const fs::path& from, const fs::path& to) {
-  std::error_code ec;
-  fs::create_directory(to, ec);
-  if (ec) {
-    std::fprintf(stderr, "crmctl restore: create %s: %s\n", to.c_str(), ec.message().c_str());
-    return false;
-  }
-  ::chmod(to.c_str(), 0700);
-  for (const auto& entry : fs::directory_iterator(from, ec)) {
-    const fs::path target = to / entry.path().filename();
-    if (entry.is_directory()) {
-      if (!CopyTree(entry.path(), target)) return false;
-      continue;
-    }
-    fs::copy_file(entry.path(), target, ec);
-    if (ec) {
-      std::fprintf(stderr, "crmctl restore: copy %s: %s\n", entry.path().c_str(),
-                   ec.message().c_str());
-      return false;
-    }
-    ::chmod(target.c_str(), 0600);
-    std::FILE* f = std::fopen(target.c_str(), "rb");
-    if (f == nullptr || ::fsync(fileno(f)) != 0) {
-      std::fprintf(stderr, "crmctl restore: sync %s failed\n", target.c_str());
-      if (f != nullptr) std::fclose(f);
-      return false;
-    }
-    std::fclose(f);
-  }
-  if (ec) {
-    std::fprintf(stderr, "crmctl restore: read %s: %s\n", from.c_str(), ec.message().c_str());
-    return false;
-  }
-  return true;
-}
-
-int Restore(const std::string& from, const std::string& data_dir) {
-  std::ifstream manifest_in(fs::path(from) / crm::backup::kManifestFile);
-  nlohmann::json manifest = nlohmann::json::parse(manifest_in, nullptr, /*allow_exceptions=*/false);
-  if (!manifest_in || manifest.is_discarded() || !manifest.is_object()) {
-    std::fprintf(stderr, "crmctl restore: %s is not a backup (no readable %s manifest)\n",
-                 from.c_str(), crm::backup::kManifestFile);
-    return 2;
-  }
-  auto stores = StoresUnder(from, "restore");
-  if (!stores) return 2;
-  if (stores->empty()) {
-    std::fprintf(stderr, "crmctl restore: no store under %s\n", from.c_str());
-    return 2;
-  }
-  if (VerifyStores(*stores) != 0) {
-    std::fprintf(stderr, "crmctl restore: the backup %s is damaged; restore another one\n",
-                 from.c_str());
-    return 1;
-  }
-  std::error_code ec;
-  const fs::path target = fs::path(data_dir).lexically_normal();
-  if (fs::exists(target, ec) && !(fs::is_directory(target, ec) && fs::is_empty(target, ec))) {
-    std::fprintf(stderr,
-                 "crmctl restore: %s is not empty; move it aside first (e.g. mv %s %s.damaged), "
-                 "then restore\n",
-                 target.c_str(), target.c_str(), target.c_str());
-    return 2;
-  }
-  const fs::path staging = fs::path(target.string() + ".restoring");
-  fs::remove_all(staging, ec);
-  const mode_t old_umask = ::umask(077);
-  const bool copied = CopyTree(from, staging);
-  ::umask(old_umask);
-  if (!copied) {
-    fs::remove_all(staging, ec);
-    return 2;
-  }
-  fs::remove(staging / crm::backup::kManifestFile, ec);  // a data directory, not a backup
-  fs::rename(staging, target, ec);
-  if (ec) {
-    std::fprintf(stderr, "crmctl restore: rename %s to %s: %s\n", staging.c_str(), target.c_str(),
-                 ec.message().c_str());
-    return 2;
-  }
-  ::sync();
-  std::printf("restored %s (%s, taken %s) into %s\n",
-              manifest.value("name", std::string("?")).c_str(), from.c_str(),
-              manifest.value("create_time", std::string("?")).c_str(), target.c_str());
-  const std::string token = manifest.value("consistency_token", std::string());
-  if (!token.empty()) {
-    std::printf("holds every command acknowledged before the backup (consistency token %s)\n",
-                token.c_str());
-  }
-  return 0;
+// RFC 3339, or a duration before now ("15m"); nullopt if neither.
+std::optional<absl::Time> ParseTimeFlag(const std::string& text) {
+  absl::Time t;
+  std::string error;
+  if (absl::ParseTime(absl::RFC3339_full, text, &t, &error)) return t;
+  absl::Duration ago;
+  if (absl::ParseDuration(text, &ago) && ago >= absl::ZeroDuration()) return absl::Now() - ago;
+  return std::nullopt;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"crmctl: offline tools for a CRM data directory (run with the server stopped)"};
+  CLI::App app{
+      "crmctl: the CRM's command line (online: a running server over gRPC; offline: a "
+      "stopped server's data directory)"};
   app.require_subcommand(1);
+  // Global flags may also follow the subcommand; a flag given twice keeps its last value.
+  app.fallthrough();
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  crm::crmctl::Connection connection;
+  std::string output = "table";
+  double timeout_seconds = 10;
+  app.add_option("--server", connection.server, "The server's gRPC address HOST:PORT")
+      ->envname("CRM_SERVER")
+      ->capture_default_str();
+  app.add_option("--output", output, "table or json")
+      ->check(CLI::IsMember({"table", "json"}))
+      ->capture_default_str();
+  app.add_option("--timeout", timeout_seconds, "Seconds per call")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+
+  CLI::App* status = app.add_subcommand("status", "The process, its folds, positions and lag");
+
+  std::string fold;
+  std::string store;
+  bool wait = false;
+  CLI::App* rebuild =
+      app.add_subcommand("rebuild", "Refold a view (or a store's folds) while the process serves");
+  auto* fold_opt = rebuild->add_option("--fold", fold, "The fold (as in status)");
+  auto* store_opt = rebuild->add_option("--store", store, "Every fold of this store (views)");
+  rebuild->add_flag("--wait", wait, "Return once the folds serve again");
+  fold_opt->excludes(store_opt);
+
+  CLI::App* dead = app.add_subcommand("dead-letters", "Records a fold could not decode");
+  dead->require_subcommand(1);
+  int64_t limit = 0;
+  std::string name;
+  CLI::App* dead_list = dead->add_subcommand("list", "List dead letters");
+  dead_list->add_option("--fold", fold, "Only this fold's");
+  dead_list->add_option("--limit", limit, "At most this many")->check(CLI::NonNegativeNumber);
+  CLI::App* dead_show = dead->add_subcommand("show", "One dead letter with its record");
+  dead_show->add_option("name", name, "folds/{fold}/deadLetters/{partition}-{offset}")->required();
+  CLI::App* dead_retry = dead->add_subcommand("retry", "Apply a dead letter's record again");
+  dead_retry->add_option("name", name, "folds/{fold}/deadLetters/{partition}-{offset}")->required();
+
+  crm::crmctl::Online::EventFilter events_filter;
+  std::string since;
+  std::string until;
+  double poll_seconds = 1;
+  CLI::App* events = app.add_subcommand("events", "The log's events, decoded");
+  events->add_option("--customer", events_filter.customer_id, "Only this customer's (the key)");
+  events->add_option("--type", events_filter.types, "Only this event type (repeatable)");
+  events->add_option("--since", since, "Recorded at or after (RFC 3339, or a duration ago: 15m)");
+  events->add_option("--until", until, "Recorded before (RFC 3339, or a duration ago)");
+  events->add_option("--limit", events_filter.limit, "At most this many")
+      ->check(CLI::NonNegativeNumber);
+  events->add_flag("--follow", events_filter.follow, "Keep polling for new events (Ctrl-C ends)");
+  events->add_flag("--from-end", events_filter.from_end,
+                   "Start at the log's end (with --follow: only new events)");
+  events->add_option("--poll-interval", poll_seconds, "Seconds between polls when following")
+      ->check(CLI::PositiveNumber);
+
+  CLI::App* customer = app.add_subcommand("customer", "Customers (crm.v1.CustomerQueryService)");
+  customer->require_subcommand(1);
+  std::string id;
+  CLI::App* customer_get = customer->add_subcommand("get", "A customer by id");
+  customer_get->add_option("id", id, "The customer id (or customers/{id})")->required();
+  crm::crmctl::Online::CustomerFilter customer_filter;
+  CLI::App* customer_list = customer->add_subcommand("list", "Customers matching every filter");
+  customer_list->add_option("--stage", customer_filter.stage, "Lifecycle stage, e.g. LOYAL");
+  customer_list->add_option("--owner", customer_filter.owner, "Owner's staff id");
+  customer_list->add_option("--tier", customer_filter.tier, "Value tier, e.g. HIGH_VALUE");
+  customer_list->add_option("--tag", customer_filter.tag, "A tag");
+  customer_list->add_option("--limit", customer_filter.limit, "At most this many")
+      ->check(CLI::NonNegativeNumber);
+  std::string email;
+  std::string phone;
+  CLI::App* customer_find = customer->add_subcommand("find", "Customers by e-mail or phone");
+  auto* email_opt = customer_find->add_option("--email", email, "An e-mail address");
+  auto* phone_opt = customer_find->add_option("--phone", phone, "A phone number");
+  email_opt->excludes(phone_opt);
+
+  CLI::App* complaint =
+      app.add_subcommand("complaint", "Complaints (crm.v1.ComplaintQueryService)");
+  complaint->require_subcommand(1);
+  CLI::App* complaint_get = complaint->add_subcommand("get", "A complaint");
+  complaint_get->add_option("name", name, "customers/{c}/complaints/{id}, or {c}/{id}")->required();
+  CLI::App* complaint_history =
+      complaint->add_subcommand("history", "A complaint's events, oldest first");
+  complaint_history->add_option("name", name, "customers/{c}/complaints/{id}, or {c}/{id}")
+      ->required();
+
   std::string data_dir;
   std::string from;
   CLI::App* verify = app.add_subcommand(
-      "verify", "Check every store of a data directory (write-ahead logs and table checksums)");
+      "verify",
+      "Offline: check every store of a data directory (write-ahead logs and table checksums)");
   verify->add_option("--data-dir", data_dir, "The server's --data-dir")->required();
-  CLI::App* restore =
-      app.add_subcommand("restore", "Make a new data directory from a backup (BackupService)");
+  CLI::App* restore = app.add_subcommand(
+      "restore", "Offline: make a new data directory from a backup (BackupService)");
   restore->add_option("--from", from, "The backup's directory (Backup.path)")->required();
   restore->add_option("--data-dir", data_dir, "The data directory to create (must not exist)")
       ->required();
-  CLI11_PARSE(app, argc, argv);
-  if (*verify) return Verify(data_dir);
-  return Restore(from, data_dir);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);
+    return rc == 0 ? 0 : kExitUsage;
+  }
+  if (*verify) return crm::crmctl::Verify(data_dir);
+  if (*restore) return crm::crmctl::Restore(from, data_dir);
+
+  connection.json = output == "json";
+  connection.timeout = absl::Seconds(timeout_seconds);
+  crm::crmctl::Online online(connection);
+  if (*status) return online.Status();
+  if (*rebuild) {
+    if (fold.empty() && store.empty()) {
+      std::fprintf(stderr, "crmctl rebuild: give --fold NAME or --store NAME\n");
+      return kExitUsage;
+    }
+    return online.Rebuild(fold, store, wait);
+  }
+  if (*dead_list) return online.ListDeadLetters(fold, limit);
+  if (*dead_show) return online.ShowDeadLetter(name);
+  if (*dead_retry) return online.RetryDeadLetter(name);
+  if (*events) {
+    for (auto [text, out, flag] : {std::tuple(&since, &events_filter.since, "--since"),
+                                   std::tuple(&until, &events_filter.until, "--until")}) {
+      if (text->empty()) continue;
+      *out = ParseTimeFlag(*text);
+      if (!out->has_value()) {
+        std::fprintf(stderr,
+                     "crmctl events: %s %s: give an RFC 3339 time (2026-12-04T10:00:00Z) or a "
+                     "duration before now (15m)\n",
+                     flag, text->c_str());
+        return kExitUsage;
+      }
+    }
+    events_filter.poll_interval = absl::Seconds(poll_seconds);
+    return online.Events(events_filter);
+  }
+  if (*customer_get) return online.GetCustomer(id);
+  if (*customer_list) return online.ListCustomers(customer_filter);
+  if (*customer_find) {
+    if (email.empty() == phone.empty()) {
+      std::fprintf(stderr, "crmctl customer find: give --email or --phone\n");
+      return kExitUsage;
+    }
+    return online.FindCustomers(email, phone);
+  }
+  if (*complaint_get) return online.GetComplaint(name);
+  if (*complaint_history) return online.ComplaintHistory(name);
+  return kExitUsage;
 }

@@ -22,6 +22,7 @@
 #include "common/rpc/call.h"
 #include "common/rpc/health_service.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "services/admin/admin_service.h"
 #include "services/admin/backup_service.h"
 #include "spdlog/spdlog.h"
 
@@ -43,6 +44,27 @@ void WritePortFile(const std::string& path, int port) {
     out << port << "\n";
   }
   std::filesystem::rename(tmp, path);
+}
+
+// What crm.admin.v1.AdminService reports on and acts on.
+services::admin::ProcessInfo AdminInfo(const Config& config, const Process& process,
+                                       rpc::HealthService* health) {
+  services::admin::ProcessInfo info{
+      .engine = config.engine,
+      .log_name = config.engine == "kafka" ? CustomerTopic(config) : "embedded",
+      .log = process.log,
+      .writer = process.writer,
+      .replica_index = config.replica_index,
+      .replica_count = config.peers.empty() ? 1 : static_cast<int32_t>(config.peers.size()),
+      .health = [health] {
+        std::map<std::string, std::string> out;
+        for (const auto& [service, status] : health->Statuses()) {
+          out[service] = grpc::health::v1::HealthCheckResponse::ServingStatus_Name(status);
+        }
+        return out;
+      }};
+  for (const Process::Fold& f : process.folds) info.stores.push_back({f.name, f.runner});
+  return info;
 }
 
 }  // namespace
@@ -250,13 +272,17 @@ void Fail(const std::string& what, const absl::Status& status) {
 }
 
 int Serve(const Config& config, Process& process) {
+  rpc::HealthService health;
   // Views and command state are copied before the log they fold (services/admin).
   std::vector<services::admin::Backups::Store> backup_stores;
   for (const Process::Fold& f : process.folds) backup_stores.push_back({f.name, f.store});
   services::admin::Backups backups(BackupDir(config), backup_stores, process.log);
   services::admin::BackupService backup_service(&backups, process.admin_executor);
+  services::admin::Admin admin(AdminInfo(config, process, &health));
+  services::admin::AdminService admin_service(&admin, process.admin_executor);
   std::vector<rpc::ServiceTable*> services = process.services;
   services.push_back(&backup_service);
+  services.push_back(&admin_service);
   const std::function<void()>& drained = process.drained;
   for (const rpc::ServiceTable* s : services) {
     if (absl::Status valid = s->Validate(); !valid.ok()) Fail("service table", valid);
@@ -271,7 +297,6 @@ int Serve(const Config& config, Process& process) {
                "cannot serve metrics");
     spdlog::info("serving metrics on port {} (GET /metrics)", metrics_server->port());
   }
-  rpc::HealthService health;
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int port = 0;

@@ -46,15 +46,82 @@ std::string PositionKey(absl::string_view fold, int32_t partition) {
 std::string LegacyPositionPrefix() { return absl::StrCat(FoldRunner::kReservedPrefix, "pos/"); }
 
 // Zero-padded so that dead letters list in (partition, offset) order.
-std::string DeadLetterKey(absl::string_view fold, const eventlog::LogPosition& position) {
+std::string DeadLetterSuffix(const eventlog::LogPosition& position) {
   char buf[48];
   std::snprintf(buf, sizeof(buf), "%010d/%020" PRId64, position.partition, position.offset);
-  return FoldKey(fold, absl::StrCat("dead/", buf));
+  return buf;
+}
+std::string DeadLetterPrefix(absl::string_view fold) { return FoldKey(fold, "dead/"); }
+std::string DeadLetterKey(absl::string_view fold, const eventlog::LogPosition& position) {
+  return absl::StrCat(DeadLetterPrefix(fold), DeadLetterSuffix(position));
+}
+std::string DeadRecordKey(absl::string_view fold, const eventlog::LogPosition& position) {
+  return FoldKey(fold, absl::StrCat("dead-record/", DeadLetterSuffix(position)));
+}
+// The position in the key of a dead letter (the part after DeadLetterPrefix).
+std::optional<eventlog::LogPosition> ParseDeadLetterSuffix(absl::string_view suffix) {
+  const size_t slash = suffix.find('/');
+  eventlog::LogPosition position;
+  if (slash == absl::string_view::npos ||
+      !absl::SimpleAtoi(suffix.substr(0, slash), &position.partition) ||
+      !absl::SimpleAtoi(suffix.substr(slash + 1), &position.offset)) {
+    return std::nullopt;
+  }
+  return position;
 }
 
 // The error message, a NUL byte, then the raw record value.
 std::string DeadLetterValue(const absl::Status& error, const eventlog::LogRecord& record) {
   return absl::StrCat(error.message(), absl::string_view("\0", 1), record.value);
+}
+
+// The dead record's key and headers: format byte 1, the key, the header count, each header's
+// name and value; byte strings and the count as u32 little-endian lengths.
+constexpr char kDeadRecordFormat = 1;
+
+void PutFixed32(std::string& out, uint32_t v) {
+  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+void PutBytes(std::string& out, absl::string_view bytes) {
+  PutFixed32(out, static_cast<uint32_t>(bytes.size()));
+  out.append(bytes.data(), bytes.size());
+}
+bool GetFixed32(absl::string_view& in, uint32_t& v) {
+  if (in.size() < 4) return false;
+  v = 0;
+  for (int i = 3; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(in[i]);
+  in.remove_prefix(4);
+  return true;
+}
+bool GetBytes(absl::string_view& in, std::string& out) {
+  uint32_t n;
+  if (!GetFixed32(in, n) || in.size() < n) return false;
+  out.assign(in.data(), n);
+  in.remove_prefix(n);
+  return true;
+}
+
+std::string DeadRecordValue(const eventlog::LogRecord& record) {
+  std::string out(1, kDeadRecordFormat);
+  PutBytes(out, record.key);
+  PutFixed32(out, static_cast<uint32_t>(record.headers.size()));
+  for (const auto& [name, value] : record.headers) {
+    PutBytes(out, name);
+    PutBytes(out, value);
+  }
+  return out;
+}
+
+bool ParseDeadRecordValue(absl::string_view in, eventlog::LogRecord& record) {
+  if (in.empty() || in[0] != kDeadRecordFormat) return false;
+  in.remove_prefix(1);
+  uint32_t count;
+  if (!GetBytes(in, record.key) || !GetFixed32(in, count) || count > in.size() / 8) return false;
+  record.headers.resize(count);
+  for (auto& [name, value] : record.headers) {
+    if (!GetBytes(in, name) || !GetBytes(in, value)) return false;
+  }
+  return in.empty();
 }
 
 struct Meta {
@@ -142,6 +209,7 @@ absl::Status FoldRunner::ClearFold(Entry& entry) {
       }));
   batch.Put(MetaKey(name), FormatMeta({.version = entry.fold->version(), .refolding = true}));
   CRM_RETURN_IF_ERROR(store_->Write(batch));
+  entry.stored_dead_letters = 0;
   absl::MutexLock lock(&mu_);
   for (auto& [partition, offset] : entry.applied) offset = -1;
   entry.refolding = true;
@@ -242,7 +310,18 @@ absl::Status FoldRunner::Load() {
       absl::MutexLock lock(&mu_);
       entry.applied = std::move(applied);
       entry.refolding = current && metas[i]->refolding;
+      entry.rebuild = Entry::RebuildState::kNone;
+      entry.clear_running = false;
     }
+    int64_t stored_dead = 0;
+    if (current) {
+      CRM_RETURN_IF_ERROR(store_->ScanPrefix(DeadLetterPrefix(entry.fold->name()), "", 0,
+                                             [&](absl::string_view, absl::string_view) {
+                                               ++stored_dead;
+                                               return true;
+                                             }));
+    }
+    entry.stored_dead_letters = stored_dead;
     if (!current) {
       spdlog::info("fold {}: stored version {}, now {}: clearing it to refold from the start",
                    entry.fold->name(),
@@ -310,7 +389,7 @@ absl::Status FoldRunner::OpenPass(Pass& pass) {
   {
     absl::MutexLock lock(&mu_);
     for (const auto& entry : entries_) {
-      if (entry->refolding == pass.serving) continue;
+      if (!InPass(*entry, pass)) continue;
       for (const auto& [partition, offset] : entry->applied) {
         auto [it, inserted] = lowest.emplace(partition, offset);
         if (!inserted) it->second = std::min(it->second, offset);
@@ -371,7 +450,7 @@ absl::Status FoldRunner::ApplyRecords(Pass& pass, const std::vector<eventlog::Lo
   {
     absl::MutexLock lock(&mu_);
     for (const auto& entry : entries_) {
-      if (entry->refolding == pass.serving) continue;
+      if (!InPass(*entry, pass)) continue;
       members.push_back(entry.get());
       applied.push_back(entry->applied);
     }
@@ -393,6 +472,7 @@ absl::Status FoldRunner::ApplyRecords(Pass& pass, const std::vector<eventlog::Lo
       absl::Status status = member.fold->Apply(record, batch);
       if (absl::IsDataLoss(status)) {
         batch.Put(DeadLetterKey(member.fold->name(), pos), DeadLetterValue(status, record));
+        batch.Put(DeadRecordKey(member.fold->name(), pos), DeadRecordValue(record));
         dead.push_back({&member, &record, std::string(status.message())});
       } else if (!status.ok()) {
         return status;  // The batch is discarded.
@@ -416,6 +496,7 @@ absl::Status FoldRunner::ApplyRecords(Pass& pass, const std::vector<eventlog::Lo
                   d.record->topic.empty() ? "(embedded log)" : d.record->topic,
                   d.record->position.partition, d.record->position.offset, d.message);
     ++d.entry->dead_letters;
+    ++d.entry->stored_dead_letters;
   }
   absl::MutexLock lock(&mu_);
   for (const Dead& d : dead) ++d.entry->dead_by_partition[d.record->position.partition];
@@ -466,9 +547,15 @@ bool FoldRunner::OfferCommitted(const std::vector<eventlog::LogRecord>& records,
   return true;
 }
 
+bool FoldRunner::InPass(const Entry& entry, const Pass& pass) {
+  return pass.serving ? !entry.refolding
+                      : entry.refolding && entry.rebuild == Entry::RebuildState::kNone;
+}
+
 bool FoldRunner::AnyRefolding() const {
   absl::MutexLock lock(&mu_);
-  return std::any_of(entries_.begin(), entries_.end(), [](const auto& e) { return e->refolding; });
+  return std::any_of(entries_.begin(), entries_.end(),
+                     [&](const auto& e) { return InPass(*e, refold_); });
 }
 
 absl::Status FoldRunner::JoinIfCaughtUp() {
@@ -481,9 +568,10 @@ absl::Status FoldRunner::JoinIfCaughtUp() {
       if (it == refold_.position.end() || it->second < offset) return absl::OkStatus();
     }
     for (const auto& entry : entries_) {
-      if (entry->refolding) joining.push_back(entry.get());
+      if (InPass(*entry, refold_)) joining.push_back(entry.get());
     }
   }
+  if (joining.empty()) return absl::OkStatus();
   // The serving pass has applied nothing beyond what the refold pass has: from its next record
   // on, the joining folds take their share there (each skips what it already has).
   kv::KvBatch batch = store_->NewBatch();
@@ -517,6 +605,7 @@ absl::Status FoldRunner::Start() {
   {
     absl::MutexLock lock(&mu_);
     stopping_ = false;
+    reopen_refold_ = false;
     refold_.reader.reset();
   }
   CRM_RETURN_IF_ERROR(OpenPass(serving_));
@@ -552,6 +641,19 @@ void FoldRunner::Run() {
     {
       absl::MutexLock lock(&mu_);
       if (stopping_) return;
+      if (reopen_refold_) {
+        // Folds cleared by Rebuild join the refold pass, which starts again from the lowest
+        // position of its folds (the others skip what they have). Not earlier: a batch the old
+        // reader had polled would have moved a cleared fold past records it never saw.
+        reopen_refold_ = false;
+        for (const auto& entry : entries_) {
+          if (entry->rebuild == Entry::RebuildState::kCleared) {
+            entry->rebuild = Entry::RebuildState::kNone;
+          }
+        }
+        refold_.reader.reset();
+        refold_.pending.clear();
+      }
     }
     const bool refolding = AnyRefolding();
     absl::Status status;
@@ -750,12 +852,14 @@ std::vector<FoldRunner::FoldStats> FoldRunner::Stats() const {
                    .applied = entry->applied,
                    .dead_letters = entry->dead_letters.load(),
                    .dead_letters_by_partition = entry->dead_by_partition,
-                   .unknown_records = entry->fold->unknown_records()});
+                   .unknown_records = entry->fold->unknown_records(),
+                   .stored_dead_letters = entry->stored_dead_letters.load()});
   }
   return out;
 }
 
 FoldRunner::Progress FoldRunner::MeasureProgress() {
+  absl::MutexLock measuring(&measure_mu_);
   eventlog::PositionMap applied = Applied();
   std::map<int32_t, int64_t> ends;
   absl::Status status;
@@ -821,6 +925,189 @@ int64_t FoldRunner::dead_letters() const {
   int64_t total = 0;
   for (const auto& entry : entries_) total += entry->dead_letters.load();
   return total;
+}
+
+FoldRunner::Entry* FoldRunner::FindEntry(absl::string_view fold) const {
+  for (const auto& entry : entries_) {
+    if (entry->fold->name() == fold) return entry.get();
+  }
+  return nullptr;
+}
+
+absl::StatusOr<bool> FoldRunner::Rebuild(absl::string_view fold) {
+  Entry* entry = FindEntry(fold);
+  if (entry == nullptr) {
+    return absl::NotFoundError(absl::StrCat("fold runner ", options_.name, " has no fold ", fold));
+  }
+  if (!options_.online_rebuild) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "fold ", fold, " (", options_.name,
+        ") cannot be rebuilt while the process serves: its readers do not wait for a rebuild; "
+        "restart the process with --rebuild instead"));
+  }
+  const std::string name(fold);
+  {
+    // No batch of either pass, nor OfferCommitted, is being written while the fold leaves its
+    // pass; from here on none includes it.
+    absl::MutexLock apply(&apply_mu_);
+    eventlog::PositionMap before;
+    bool was_refolding = false;
+    Entry::RebuildState was_rebuild = Entry::RebuildState::kNone;
+    {
+      absl::MutexLock lock(&mu_);
+      if (!running_ || stopping_) {
+        return absl::UnavailableError(absl::StrCat("fold runner ", options_.name, " is stopped"));
+      }
+      const bool failed_clear =
+          entry->rebuild == Entry::RebuildState::kClearing && !entry->clear_running;
+      if (entry->refolding && !failed_clear) return false;  // already refolding
+      before = entry->applied;
+      was_refolding = entry->refolding;
+      was_rebuild = entry->rebuild;
+      entry->refolding = true;
+      entry->rebuild = Entry::RebuildState::kClearing;
+      entry->clear_running = true;
+      for (auto& [partition, offset] : entry->applied) offset = -1;
+    }
+    // Version 0 is no fold's version: a crash from here on clears the fold at the next start.
+    kv::KvBatch batch = store_->NewBatch();
+    batch.Put(MetaKey(name), FormatMeta({.version = 0, .refolding = true}));
+    if (absl::Status s = store_->Write(batch); !s.ok()) {
+      absl::MutexLock lock(&mu_);
+      entry->refolding = was_refolding;
+      entry->rebuild = was_rebuild;
+      entry->clear_running = false;
+      entry->applied = std::move(before);
+      return absl::UnavailableError(
+          absl::StrCat("fold ", name, ": cannot start the rebuild: ", s.message()));
+    }
+  }
+  spdlog::info("fold runner {}: rebuilding fold {}: clearing its keys", options_.name, name);
+  // The other folds go on meanwhile: nothing but this call writes the fold's keys now.
+  absl::Status cleared = ClearFold(*entry);
+  {
+    absl::MutexLock lock(&mu_);
+    entry->clear_running = false;
+    if (cleared.ok()) {
+      entry->rebuild = Entry::RebuildState::kCleared;
+      reopen_refold_ = true;
+    }
+  }
+  if (!cleared.ok()) {
+    // Still out of both passes; a later Rebuild (or the next start) clears it again.
+    return absl::UnavailableError(absl::StrCat(
+        "fold ", name,
+        ": clearing its keys failed (call Rebuild again, or restart): ", cleared.message()));
+  }
+  spdlog::info("fold runner {}: fold {} cleared; refolding it from the start of the log",
+               options_.name, name);
+  return true;
+}
+
+absl::StatusOr<FoldRunner::DeadLetter> FoldRunner::ReadDeadLetter(const DeadLetterId& id) const {
+  CRM_ASSIGN_OR_RETURN(std::optional<std::string> letter,
+                       store_->Get(DeadLetterKey(id.fold, id.position)));
+  if (!letter.has_value()) {
+    return absl::NotFoundError(absl::StrCat("fold ", id.fold, " has no dead letter at partition ",
+                                            id.position.partition, " offset ", id.position.offset));
+  }
+  DeadLetter out;
+  out.fold = id.fold;
+  out.record.position = id.position;
+  const size_t nul = letter->find('\0');
+  out.error = letter->substr(0, nul);
+  if (nul != std::string::npos) out.record.value = letter->substr(nul + 1);
+  CRM_ASSIGN_OR_RETURN(std::optional<std::string> meta,
+                       store_->Get(DeadRecordKey(id.fold, id.position)));
+  if (meta.has_value()) out.has_key_and_headers = ParseDeadRecordValue(*meta, out.record);
+  if (!out.has_key_and_headers) {
+    out.record.key.clear();
+    out.record.headers.clear();
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<FoldRunner::DeadLetter>> FoldRunner::DeadLetters(
+    absl::string_view fold, const std::optional<DeadLetterId>& after, size_t limit) const {
+  std::vector<std::string> names;
+  if (!fold.empty()) {
+    if (FindEntry(fold) == nullptr) {
+      return absl::NotFoundError(
+          absl::StrCat("fold runner ", options_.name, " has no fold ", fold));
+    }
+    names.emplace_back(fold);
+  } else {
+    for (const auto& entry : entries_) names.push_back(entry->fold->name());
+    std::sort(names.begin(), names.end());
+  }
+  std::vector<DeadLetter> out;
+  for (const std::string& name : names) {
+    if (out.size() >= limit) break;
+    if (after.has_value() && name < after->fold) continue;
+    const std::string prefix = DeadLetterPrefix(name);
+    const std::string start_after = after.has_value() && name == after->fold
+                                        ? DeadLetterKey(name, after->position)
+                                        : std::string();
+    std::vector<eventlog::LogPosition> positions;
+    CRM_RETURN_IF_ERROR(store_->ScanPrefix(prefix, start_after, limit - out.size(),
+                                           [&](absl::string_view key, absl::string_view) {
+                                             std::optional<eventlog::LogPosition> position =
+                                                 ParseDeadLetterSuffix(key.substr(prefix.size()));
+                                             if (position.has_value())
+                                               positions.push_back(*position);
+                                             return true;
+                                           }));
+    for (const eventlog::LogPosition& position : positions) {
+      absl::StatusOr<DeadLetter> letter = ReadDeadLetter({name, position});
+      if (absl::IsNotFound(letter.status())) continue;  // retried meanwhile
+      if (!letter.ok()) return letter.status();
+      out.push_back(*std::move(letter));
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<FoldRunner::DeadLetter> FoldRunner::GetDeadLetter(const DeadLetterId& id) const {
+  if (FindEntry(id.fold) == nullptr) {
+    return absl::NotFoundError(
+        absl::StrCat("fold runner ", options_.name, " has no fold ", id.fold));
+  }
+  return ReadDeadLetter(id);
+}
+
+absl::Status FoldRunner::RetryDeadLetter(const DeadLetterId& id) {
+  Entry* entry = FindEntry(id.fold);
+  if (entry == nullptr) {
+    return absl::NotFoundError(
+        absl::StrCat("fold runner ", options_.name, " has no fold ", id.fold));
+  }
+  // Serialized with the passes' writes and OfferCommitted: the fold's keys do not change under
+  // the retry, and the fold does not leave its pass meanwhile.
+  absl::MutexLock apply(&apply_mu_);
+  {
+    absl::MutexLock lock(&mu_);
+    if (entry->refolding) {
+      return absl::UnavailableError(
+          absl::StrCat("fold ", id.fold,
+                       " is being rebuilt; its refold records its dead letters again: retry "
+                       "once it serves"));
+    }
+  }
+  CRM_ASSIGN_OR_RETURN(DeadLetter letter, ReadDeadLetter(id));
+  kv::KvBatch batch = store_->NewBatch();
+  absl::Status applied = entry->fold->Apply(letter.record, batch);
+  if (absl::IsDataLoss(applied)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("fold ", id.fold, " still cannot apply the record: ", applied.message()));
+  }
+  CRM_RETURN_IF_ERROR(applied);
+  batch.Delete(DeadLetterKey(id.fold, id.position));
+  batch.Delete(DeadRecordKey(id.fold, id.position));
+  CRM_RETURN_IF_ERROR(store_->Write(batch));
+  --entry->stored_dead_letters;
+  spdlog::info("fold {}: dead letter at partition {} offset {} retried and applied", id.fold,
+               id.position.partition, id.position.offset);
+  return absl::OkStatus();
 }
 
 }  // namespace crm::fold

@@ -27,14 +27,30 @@
 // logged with its position; it never stops the runner, and the other folds still apply it. Other
 // errors discard the whole batch, which is retried with backoff.
 //
+// Online rebuild (Rebuild, for runners with Options::online_rebuild): an operator's refold of one
+// fold while the process serves, the same refold as after a version change. The fold leaves the
+// serving pass at once (no batch of the serving pass, nor OfferCommitted, touches it again), its
+// stored version becomes 0 (so a crash from then on clears and refolds it at the next start), its
+// keys are cleared while the other folds go on, and the background refold pass takes it.
+//
+// Dead letters can be listed, read and retried (DeadLetters, GetDeadLetter, RetryDeadLetter): a
+// retry applies the stored record through its fold again, out of its order in the log (the fold
+// has moved past it), and on success removes the dead letter in the same write.
+//
 // Store layout under kReservedPrefix ("\x01fold/"), per fold:
-//   <name>/meta                          -> "version=<v>" or "version=<v> refolding"
+//   <name>/meta                          -> "version=<v>" or "version=<v> refolding"; version 0
+//                                           marks a fold an online rebuild is clearing
 //   <name>/pos/<partition>               -> decimal offset of the last applied record
 //   <name>/dead/<partition:010>/<offset:020> -> error message, a NUL byte, the raw record value
+//   <name>/dead-record/<partition:010>/<offset:020> -> the dead record's key and headers (format
+//                                           byte 1, then u32-length-prefixed key, a u32 count
+//                                           and each header's name and value); written with
+//                                           the dead letter since this key exists, so older
+//                                           dead letters have none
 // (Dead letters of the old layout stay under "dead/" and are not read.)
 //
-// Thread-safe: WaitFor/WhenApplied/Applied/Serving/Stats may be called from any thread;
-// Start/Stop/CatchUp from one owner thread.
+// Thread-safe: WaitFor/WhenApplied/Applied/Serving/Stats/Rebuild/the dead-letter methods may be
+// called from any thread; Start/Stop/CatchUp from one owner thread.
 #pragma once
 
 #include <atomic>
@@ -42,6 +58,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -93,6 +110,11 @@ class FoldRunner {
   struct Options {
     std::string name = "fold";  // Of the runner, for logs.
     size_t max_batch = 512;
+    // Whether Rebuild may refold a fold while the process serves: only for runners whose
+    // readers check Serving() before they read a fold's keys (the views). The command state is
+    // read by commands that do not (its one fold owns the whole store), so it is rebuilt only
+    // at start (--rebuild).
+    bool online_rebuild = false;
   };
 
   // What a fold is doing, for logs, tests and operators.
@@ -101,9 +123,24 @@ class FoldRunner {
     int64_t version = 0;
     bool refolding = false;
     eventlog::PositionMap applied;  // partition -> last applied offset (-1 if none)
-    int64_t dead_letters = 0;       // since start
-    std::map<int32_t, int64_t> dead_letters_by_partition;  // since start
+    int64_t dead_letters = 0;       // recorded since start
+    std::map<int32_t, int64_t> dead_letters_by_partition;  // recorded since start
     int64_t unknown_records = 0;                           // since start
+    int64_t stored_dead_letters = 0;  // in the store now (retried ones are gone)
+  };
+
+  // A dead letter: the record a fold could not decode, and why.
+  struct DeadLetterId {
+    std::string fold;
+    eventlog::LogPosition position;
+  };
+  struct DeadLetter {
+    std::string fold;
+    // position and value always; key and headers only if has_key_and_headers (dead letters
+    // recorded before they were stored have none).
+    eventlog::LogRecord record;
+    bool has_key_and_headers = false;
+    std::string error;  // the fold's DATA_LOSS message
   };
 
   // Does not take ownership; all must outlive the runner. REQUIRES: !folds.empty().
@@ -164,6 +201,29 @@ class FoldRunner {
   // Dead letters of all folds so far (since start).
   int64_t dead_letters() const;
 
+  // Starts an online refold of `fold` (see the file comment): once this returns OK(true) the
+  // fold's keys are cleared, Serving(fold) answers UNAVAILABLE, and the background pass refolds
+  // it from the start of the log; it serves again once it has caught up. OK(false): the fold
+  // already refolds (nothing done). NOT_FOUND for an unknown fold; FAILED_PRECONDITION if the
+  // runner does not allow online rebuilds; UNAVAILABLE if it is not running or the store cannot
+  // be written (the fold then refolds at the next start, or at the next Rebuild).
+  absl::StatusOr<bool> Rebuild(absl::string_view fold);
+
+  // Up to `limit` (> 0) stored dead letters of `fold` (of every fold if empty), ordered by fold
+  // name, partition and offset, after `after` if set. NOT_FOUND for an unknown fold.
+  absl::StatusOr<std::vector<DeadLetter>> DeadLetters(absl::string_view fold,
+                                                      const std::optional<DeadLetterId>& after,
+                                                      size_t limit) const;
+  // NOT_FOUND for an unknown fold or dead letter.
+  absl::StatusOr<DeadLetter> GetDeadLetter(const DeadLetterId& id) const;
+  // Applies the dead letter's record through its fold again (out of its order: the fold has
+  // moved past it) and, if that succeeds, removes the dead letter in the same write. Serialized
+  // with the runner's writes. NOT_FOUND for an unknown fold or dead letter; FAILED_PRECONDITION
+  // if the fold still rejects the record as undecodable (DATA_LOSS; the dead letter stays, the
+  // message says why); UNAVAILABLE while the fold refolds (the refold makes its dead letters
+  // again) or on store trouble; another error of the fold's Apply as it is.
+  absl::Status RetryDeadLetter(const DeadLetterId& id);
+
   // How far the serving folds are behind the log, per partition, as of the last
   // MeasureProgress(). Offsets count every offset of the log (on Kafka also transaction
   // markers), so `lag` is the number of offsets, not exactly of events.
@@ -183,7 +243,8 @@ class FoldRunner {
   };
   // Reads the log's end offsets (EventLog::EndOffset: a broker round trip on Kafka) and
   // returns (and keeps) the progress. Called periodically by the process's monitor
-  // (apps/runtime); thread-safe, but one caller at a time is expected.
+  // (apps/runtime) and by the admin service's status; thread-safe, concurrent calls take turns
+  // (so the readings of the ends stay in time order).
   Progress MeasureProgress();
   // The progress as of the last MeasureProgress (with `applied` as of now). Thread-safe, cheap.
   Progress LastProgress() const;
@@ -197,10 +258,18 @@ class FoldRunner {
  private:
   struct Entry {
     Fold* fold;
-    bool refolding = false;         // guarded by mu_
-    eventlog::PositionMap applied;  // guarded by mu_
+    bool refolding = false;  // guarded by mu_
+    // An online rebuild (Rebuild) has taken the fold out of the serving pass. kClearing: its
+    // keys are not yet cleared (`clear_running` while a Rebuild call clears them); kCleared:
+    // they are, and the runner's thread has not yet reopened the refold pass for it. Either
+    // way no pass applies to it.
+    enum class RebuildState { kNone, kClearing, kCleared };
+    RebuildState rebuild = RebuildState::kNone;  // guarded by mu_
+    bool clear_running = false;                  // guarded by mu_
+    eventlog::PositionMap applied;               // guarded by mu_
     std::atomic<int64_t> dead_letters{0};
     std::map<int32_t, int64_t> dead_by_partition;  // guarded by mu_
+    std::atomic<int64_t> stored_dead_letters{0};
   };
   // One reader's pass over the log, for the serving folds or for the refolding ones.
   struct Pass {
@@ -220,6 +289,11 @@ class FoldRunner {
   };
 
   bool Reached(const eventlog::PositionMap& positions) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Whether `entry` folds in `pass`: serving folds in the serving pass, refolding ones (once
+  // cleared) in the refold pass.
+  static bool InPass(const Entry& entry, const Pass& pass) ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  Entry* FindEntry(absl::string_view fold) const;
+  absl::StatusOr<DeadLetter> ReadDeadLetter(const DeadLetterId& id) const;
   // Completes the waiters whose positions are applied, whose deadline passed or whose caller
   // cancelled (all, if stopping).
   void NotifyWaiters();
@@ -251,9 +325,15 @@ class FoldRunner {
   // Serializes the writes of the serving pass (the runner's thread) with OfferCommitted.
   // Acquired before mu_.
   absl::Mutex apply_mu_ ABSL_ACQUIRED_BEFORE(mu_);
+  // Held by MeasureProgress while it reads the log's ends and records them.
+  absl::Mutex measure_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   mutable absl::Mutex mu_;
   eventlog::PositionMap applied_ ABSL_GUARDED_BY(mu_);  // the serving pass's position
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  // Set by Rebuild once a fold is cleared: the runner's thread reopens the refold pass (from
+  // the lowest position of its folds, now including the cleared one) before it goes on, and no
+  // fold joins the serving pass until then.
+  bool reopen_refold_ ABSL_GUARDED_BY(mu_) = false;
   bool running_ ABSL_GUARDED_BY(mu_) = false;  // Start()ed and not stopped
   std::vector<Waiter> waiters_ ABSL_GUARDED_BY(mu_);
   // MeasureProgress's readings: per partition, (end offset, first time seen) of the ends seen

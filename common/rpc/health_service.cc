@@ -83,6 +83,11 @@ HealthService::Status HealthService::StatusOf(const std::string& service) {
                                : it->second;
 }
 
+std::map<std::string, HealthService::Status> HealthService::Statuses() {
+  absl::MutexLock lock(&mu_);
+  return statuses_;
+}
+
 void HealthService::SetStatus(const std::string& service, Status status) {
   absl::MutexLock lock(&mu_);
   if (shut_down_) return;

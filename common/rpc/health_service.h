@@ -28,6 +28,8 @@ class HealthService final : public grpc::health::v1::Health::CallbackService {
   Status StatusOf(const std::string& service);
   // Sets every known service to NOT_SERVING and ends all Watch streams (for shutdown).
   void Shutdown();
+  // Every service's status now (for crm.admin.v1.AdminService.GetStatus).
+  std::map<std::string, Status> Statuses();
 
   grpc::ServerUnaryReactor* Check(grpc::CallbackServerContext* ctx,
                                   const grpc::health::v1::HealthCheckRequest* request,

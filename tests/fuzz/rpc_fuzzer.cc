@@ -3,7 +3,9 @@
 // Each input is the raw request bytes of the method named by -method=<Service>/<Method>. They go
 // to a whole server in this process: the command side and the query side assembled exactly as
 // crm-server assembles them (apps/assembly), on an embedded event log and stores in a temporary
-// directory, behind an in-process gRPC server. So every input takes the real path: the service
+// directory, behind an in-process gRPC server, with the admin service runtime::Serve adds
+// (crm.admin.v1.AdminService: status, online rebuilds, dead letters, the log's events). So every
+// input takes the real path: the service
 // table (deadline, parsing with named fields, routing, request digest), validation, decide,
 // append, the folds into command state and views, the queries, and the one mapping of errors to
 // wire statuses. Inputs reach the server one at a time; its state carries over from one input
@@ -59,6 +61,7 @@
 #include "google/rpc/status.pb.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
+#include "services/admin/admin_service.h"
 #include "spdlog/spdlog.h"
 #include "tests/fuzz/rpc_seeds.h"
 
@@ -112,9 +115,18 @@ class World {
     Check(queries_->CatchUp(), "views catch-up");
     Check(commands_->Start(), "command side start");
     Check(queries_->Start(), "query side start");
+    admin_ = std::make_unique<services::admin::Admin>(services::admin::ProcessInfo{
+        .binary = "rpc_fuzzer",
+        .engine = "embedded",
+        .log_name = "embedded",
+        .log = log_.get(),
+        .writer = true,
+        .stores = {{"views", queries_->runner()}, {"command-state", commands_->runner()}}});
+    admin_service_ = std::make_unique<services::admin::AdminService>(admin_.get(), &executor_);
     grpc::ServerBuilder builder;
     std::vector<rpc::ServiceTable*> services = commands_->services();
     for (rpc::ServiceTable* s : queries_->services()) services.push_back(s);
+    services.push_back(admin_service_.get());
     for (rpc::ServiceTable* s : services) {
       Check(s->Validate(), "service table");
       builder.RegisterService(s);
@@ -132,6 +144,8 @@ class World {
     commands_->Stop();
     stub_.reset();
     server_.reset();
+    admin_service_.reset();
+    admin_.reset();
     queries_.reset();
     commands_.reset();
     views_.reset();
@@ -199,6 +213,8 @@ class World {
   rpc::Executor executor_{4, 256};
   std::unique_ptr<assembly::CommandSide> commands_;
   std::unique_ptr<assembly::QuerySide> queries_;
+  std::unique_ptr<services::admin::Admin> admin_;
+  std::unique_ptr<services::admin::AdminService> admin_service_;
   std::vector<std::string> services_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<grpc::GenericStub> stub_;

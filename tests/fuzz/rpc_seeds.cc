@@ -222,6 +222,21 @@ std::vector<Seed> Build() {
       {"crm.v1.SegmentService/GetSegmentSizes", ""},
       {"crm.v1.SegmentService/GetLifecycleFunnel",
        R"(start_time { seconds: 1699000000 } end_time { seconds: 1701000000 })"},
+      // ---- crm.admin.v1.AdminService ----
+      {"crm.admin.v1.AdminService/GetStatus", ""},
+      {"crm.admin.v1.AdminService/RebuildFolds", R"(fold: "customer-views")"},
+      {"crm.admin.v1.AdminService/RebuildFolds", R"(store: "views")"},
+      {"crm.admin.v1.AdminService/RebuildFolds", R"(fold: "command-state")"},
+      {"crm.admin.v1.AdminService/ListDeadLetters", R"(parent: "folds/-" page_size: 2)"},
+      {"crm.admin.v1.AdminService/ListDeadLetters", R"(parent: "folds/customer-views")"},
+      {"crm.admin.v1.AdminService/GetDeadLetter",
+       R"(name: "folds/customer-views/deadLetters/0-1")"},
+      {"crm.admin.v1.AdminService/RetryDeadLetter", R"(name: "folds/analytics/deadLetters/0-12")"},
+      {"crm.admin.v1.AdminService/ListEvents", R"(page_size: 4)"},
+      {"crm.admin.v1.AdminService/ListEvents",
+       R"(customer_id: "acme" event_types: "crm.events.v1.ComplaintFiled"
+          start_time { seconds: 1600000000 } end_time { seconds: 1800000000 } page_size: 2)"},
+      {"crm.admin.v1.AdminService/ListEvents", R"(start_at_end: true)"},
   };
 }
 

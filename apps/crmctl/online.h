@@ -1,0 +1,78 @@
+// crmctl's online commands: each is one or a few gRPC calls to a running process, to
+// crm.admin.v1.AdminService (status, rebuild, dead letters, events) or to the query services of
+// crm.v1 (customers, complaints), printed as a table (for people) or JSON (for scripts). What
+// each command prints and its exit codes: main.cc's header comment and docs/crmctl.md.
+//
+// Not thread-safe: one command per process.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "grpcpp/grpcpp.h"
+
+namespace crm::crmctl {
+
+// Exit codes of every command.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitServerError = 1;  // the server answered with an error
+inline constexpr int kExitUsage = 2;        // bad arguments, or no connection
+
+struct Connection {
+  std::string server = "127.0.0.1:50051";
+  bool json = false;                           // --output json
+  absl::Duration timeout = absl::Seconds(10);  // per call
+};
+
+class Online {
+ public:
+  explicit Online(Connection connection);
+
+  int Status();
+  // `fold` or `store` (all its folds); with `wait`, polls GetStatus until they serve again.
+  int Rebuild(const std::string& fold, const std::string& store, bool wait);
+  int ListDeadLetters(const std::string& fold, int64_t limit);
+  int ShowDeadLetter(const std::string& name);
+  int RetryDeadLetter(const std::string& name);
+
+  struct EventFilter {
+    std::string customer_id;
+    std::vector<std::string> types;  // full names or short ("CustomerRegistered")
+    std::optional<absl::Time> since;
+    std::optional<absl::Time> until;
+    int64_t limit = 0;  // 0: no limit
+    bool follow = false;
+    bool from_end = false;
+    absl::Duration poll_interval = absl::Seconds(1);
+  };
+  int Events(const EventFilter& filter);
+
+  int GetCustomer(const std::string& id);
+  struct CustomerFilter {
+    std::string stage;
+    std::string owner;
+    std::string tier;
+    std::string tag;
+    int64_t limit = 0;
+  };
+  int ListCustomers(const CustomerFilter& filter);
+  int FindCustomers(const std::string& email, const std::string& phone);
+  int GetComplaint(const std::string& name);
+  int ComplaintHistory(const std::string& name);
+
+ private:
+  // Fails (kExitUsage, with a message) if the server cannot be reached within the timeout.
+  bool Connect();
+  std::unique_ptr<grpc::ClientContext> NewContext() const;
+  // Prints a failed call's code, message and ErrorInfo reason to stderr; returns the exit code
+  // (kExitUsage for a transport failure, else kExitServerError).
+  int Failed(const char* what, const grpc::Status& status) const;
+
+  const Connection connection_;
+  std::shared_ptr<grpc::Channel> channel_;
+};
+
+}  // namespace crm::crmctl
