@@ -15,8 +15,8 @@
 
 # --- probe: grpc-health-probe --------------------------------------------------------------------
 # The probe's current releases need Go 1.26. Debian 12 has Go 1.19, bookworm-backports Go 1.23,
-# which fetches the Go toolchain the module names (GOTOOLCHAIN) from the module proxy, like any
-# module, checked against the checksum database. Static (CGO_ENABLED=0), so it runs anywhere.
+# which fetches the toolchain that GOTOOLCHAIN names from the Go module proxy, like any module,
+# checked against the checksum database. Static (CGO_ENABLED=0), so it runs anywhere.
 FROM debian:bookworm AS probe
 RUN echo 'deb http://deb.debian.org/debian bookworm-backports main' \
       >/etc/apt/sources.list.d/bookworm-backports.list \
@@ -27,11 +27,11 @@ RUN echo 'deb http://deb.debian.org/debian bookworm-backports main' \
 ARG GRPC_HEALTH_PROBE_VERSION=v0.4.57
 ARG GO_TOOLCHAIN=go1.26.8
 ARG GOPROXY=https://proxy.golang.org,direct
-# Behind a TLS-intercepting proxy, pass the host's CA bundle as the build secret
-# `ca-certificates` (scripts/image.sh does: podman build --secret id=ca-certificates,src=...): it
-# is used for this download only and is not kept in any layer.
-RUN --mount=type=secret,id=ca-certificates \
-    if [ -s /run/secrets/ca-certificates ]; then export SSL_CERT_FILE=/run/secrets/ca-certificates; fi \
+# Behind a TLS-intercepting proxy, mount the host's CA bundle at /run/host-ca-certificates.crt
+# (scripts/image.sh does: podman build --volume): used for this download, kept in no layer.
+RUN if [ -s /run/host-ca-certificates.crt ]; then \
+      export SSL_CERT_FILE=/run/host-ca-certificates.crt; \
+    fi \
  && GOTOOLCHAIN="${GO_TOOLCHAIN}" GOPROXY="${GOPROXY}" GOPATH=/tmp/go GOBIN=/out CGO_ENABLED=0 \
       go install -trimpath \
         -ldflags "-s -w -X main.versionTag=${GRPC_HEALTH_PROBE_VERSION}" \

@@ -91,9 +91,9 @@ build() {
   mkdir -p "$cache"
   read -r -a extra <<<"${IMAGE_BUILD_ARGS:-}"
   # The host's CA bundle, for the probe stage's downloads over HTTPS (a TLS-intercepting proxy's CA
-  # is in there, where there is one); a build secret is in no layer of the image.
+  # is in there, where there is one); a mounted file is in no layer of the image.
   local ca="${SSL_CERT_FILE:-/etc/ssl/certs/ca-certificates.crt}"
-  [[ -s "$ca" ]] && extra+=(--secret "id=ca-certificates,src=$ca")
+  [[ -s "$ca" ]] && extra+=(--volume "$ca:/run/host-ca-certificates.crt:ro")
   # ccache hashes these (they change the compiler's messages): the host's, so that the objects
   # scripts/build.sh compiled are hits.
   local var

@@ -7,6 +7,7 @@ on a free port, with a named data volume, as an operator would:
   - the image's health client: grpc-health-probe inside the container, and the image's
     HEALTHCHECK (podman healthcheck run);
   - `podman stop` (SIGTERM) ends it with exit code 0, and everything it logged is JSON lines;
+  - crmctl in the image verifies the stopped server's volume;
   - a second container on the same volume still has the customer.
 It prints the image's size (no threshold).
 
@@ -213,6 +214,14 @@ def test_image_serves_stops_cleanly_and_keeps_its_data(image, volume):
                 assert isinstance(json.loads(line), dict), line
             except json.JSONDecodeError:
                 pytest.fail(f"not a JSON line: {line!r}", pytrace=False)
+
+        # The operator's offline tool in the image, on the stopped server's volume.
+        verify = subprocess.run(
+            [str(IMAGE_SH), "run", "--rm", "--volume", f"{volume}:/var/lib/crm",
+             "--entrypoint", "crmctl", image, "verify", "--data-dir", "/var/lib/crm"],
+            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=PODMAN_TIMEOUT_S,
+            check=False)
+        assert verify.returncode == 0, f"crmctl verify: {verify.stdout}{verify.stderr}"
 
         # A new container on the same volume: the data outlived the first one.
         second = run()
