@@ -6,13 +6,16 @@
 #      registry is pulled from), so the Dockerfile keeps its usual FROM lines;
 #   2. podman build (chroot isolation, host network, docker format so that HEALTHCHECK is kept),
 #      with the host's ccache directory mounted at /ccache: objects that scripts/build.sh already
-#      compiled are hits, and a rebuild after a change compiles only what changed.
+#      compiled are hits, and a rebuild after a change compiles only what changed; the host's CA
+#      bundle is mounted for the probe stage's HTTPS downloads;
+#   3. dangling layers unused for a week are pruned.
 #
 #   scripts/image.sh                  build (quick when nothing changed: podman's layer cache)
 #   scripts/image.sh --test           build, then tests/process/test_image.py: run it for real
 #   scripts/image.sh run ARGS...      podman run with the options this machine needs, e.g.
 #                                     scripts/image.sh run -d --name crm -v crm-data:/var/lib/crm crm:dev
 #   scripts/image.sh podman ARGS...   podman with the global options of `run` (exec, stop, logs, ...)
+#   scripts/image.sh run-options      prints the options `run` adds after `podman ... run`
 #
 # Env: CRM_IMAGE (default crm:dev), IMAGE_CCACHE_DIR (default: the host's ccache directory, else
 # .cache/ccache-image), BUILD_JOBS (default 2), PODMAN_RUNTIME (default runc: crun fails on the
