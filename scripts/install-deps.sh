@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the build and the tests need, on Debian 12, as root:
-#   - the Debian packages below (skipped when all are installed already);
+#   - the Debian packages below (skipped when all are installed already), podman, runc and
+#     mmdebstrap among them: the image test builds and runs the Dockerfile with them;
 #   - a Python venv at .cache/venv with tests/process/requirements.txt, and one at
 #     .cache/venv-k8s with scripts/requirements-k8s.txt (the manifest checkers of
 #     scripts/check-k8s.sh, whose dependencies conflict with the first); each skipped when its
@@ -36,6 +37,7 @@ APT_PACKAGES=(
   libspdlog-dev libcli11-dev nlohmann-json3-dev prometheus-cpp-dev
   clang-format docker-compose ccache
   clang libclang-rt-14-dev  # the fuzz tree (scripts/fuzz.sh): libFuzzer, ASan, UBSan
+  podman runc mmdebstrap  # the container image without a Docker engine (scripts/image.sh)
   python3 python3-venv
   default-jre-headless maven kcat curl ca-certificates
 )
