@@ -56,7 +56,7 @@ log "kafka image: $image (pinned $pinned)"
 # --- runtime libraries of the image (opt-in) ----------------------------------------------------
 if ((check_libs)); then
   binaries=("$BUILD_DIR/apps/crm_server/crm-server" "$BUILD_DIR/apps/crm_command/crm-command"
-            "$BUILD_DIR/apps/crm_projector/crm-projector")
+            "$BUILD_DIR/apps/crm_projector/crm-projector" "$BUILD_DIR/apps/crmctl/crmctl")
   for b in "${binaries[@]}"; do [[ -x "$b" ]] || fail "--libs: $b not built"; done
 
   # Packages of the runtime stage: the apt-get install after "FROM debian:bookworm-slim".
@@ -64,7 +64,7 @@ if ((check_libs)); then
       /^FROM debian:bookworm-slim/ { rt = 1 }
       rt && /apt-get install/ { on = 1 }
       on { for (i = 1; i <= NF; i++) if ($i ~ /^[a-z0-9][a-z0-9.+-]+$/ && $i != "apt-get" &&
-                                          $i != "install" && $i != "rm") print $i }
+                                          $i != "install" && $i != "clean" && $i != "rm") print $i }
       on && /rm -rf/ { exit }' Dockerfile | grep -vx 'DEBIAN_FRONTEND=noninteractive' | sort -u)
   ((${#listed[@]} > 0)) || fail "--libs: no apt-get install found in the Dockerfile's runtime stage"
   for p in "${listed[@]}"; do

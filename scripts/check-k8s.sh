@@ -5,11 +5,14 @@
 #     $BUILD_DIR/k8s/<overlay>.yaml;
 #   - every rendered object validates against the Kubernetes OpenAPI schemas in strict mode (an
 #     unknown field fails), of Kubernetes 1.30 and of the newest version kubernetes-validate
-#     ships. Custom resources have no schema there: the kinds in SKIP_KINDS (Strimzi's) are left
-#     out by name, and any other kind without a schema fails;
+#     ships. Custom resources have no schema there: the kinds in SKIP_KINDS (Strimzi's, the
+#     Prometheus Operator's PodMonitor) are left out by name, and any other kind without a
+#     schema fails;
 #   - checkov (framework kubernetes, its graph checks included) passes on the rendered objects.
 #     Checks are skipped only by checkov.io/skipN annotations in deploy/k8s, each next to a
-#     comment saying why; the script lists them. --skip-download: checkov calls no one.
+#     comment saying why; the script lists them. --skip-download: checkov calls no one;
+#   - the Grafana dashboard of components/monitoring parses, and every metric its panels query
+#     is in docs/observability.md's metric table (scripts/check-dashboard.py).
 # Whether the binaries accept the flags and CRM_* variables the manifests set is the job of
 # tests/process/test_k8s_manifests.py (pytest, needs a build), which renders the same overlays.
 # Installs what is missing through scripts/install-deps.sh (kustomize, .cache/venv-k8s).
@@ -30,12 +33,15 @@ MIN_K8S_VERSION="1.30"
 # Custom resources of components/strimzi (the Strimzi operator's CRDs): no schema in
 # kubernetes-validate, so not validated here; the Strimzi operator validates them on apply.
 SKIP_KINDS="Kafka KafkaNodePool KafkaTopic"
+# Custom resource of components/monitoring (the Prometheus Operator's CRD): no schema in
+# kubernetes-validate either; the operator's CRD validates it on apply.
+SKIP_KINDS+=" PodMonitor"
 
 log() { echo "[check-k8s] $*"; }
 fail() { echo "[check-k8s] FAIL: $*" >&2; exit 1; }
 
 case "${1:-}" in
-  -h | --help) sed -n '2,18p' "${BASH_SOURCE[0]}"; exit 0 ;;
+  -h | --help) sed -n '2,21p' "${BASH_SOURCE[0]}"; exit 0 ;;
   "") ;;
   *) fail "unknown argument: $1" ;;
 esac
@@ -106,4 +112,7 @@ for name in "${overlays[@]}"; do files+=(-f "$OUT/$name.yaml"); done
 "$K8S_VENV/bin/checkov" "${files[@]}" --framework kubernetes --skip-download --compact --quiet \
   >"$OUT/checkov.txt" 2>&1 || { cat "$OUT/checkov.txt" >&2; fail "checkov"; }
 sed -n 's/^\(Passed checks: .*\)$/[check-k8s] checkov: \1/p' "$OUT/checkov.txt"
+
+# --- dashboard ----------------------------------------------------------------------------------
+"$KPY" scripts/check-dashboard.py || fail "the Grafana dashboard (scripts/check-dashboard.py)"
 log "ok"

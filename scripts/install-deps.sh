@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the build and the tests need, on Debian 12, as root:
-#   - the Debian packages below (skipped when all are installed already);
+#   - the Debian packages below (skipped when all are installed already), podman, runc and
+#     mmdebstrap among them: the image test builds and runs the Dockerfile with them;
 #   - a Python venv at .cache/venv with tests/process/requirements.txt, and one at
 #     .cache/venv-k8s with scripts/requirements-k8s.txt (the manifest checkers of
 #     scripts/check-k8s.sh, whose dependencies conflict with the first); each skipped when its
@@ -9,12 +10,24 @@
 #     version is there);
 #   - toxiproxy (toxiproxy-server, toxiproxy-cli) from the Go module proxy into .cache/bin, for the
 #     network-fault tests (skipped when that version is there; needs Go, else only a warning).
+# With --dashboard, also what scripts/render-dashboard.sh needs (nothing else does): a venv at
+# .cache/venv-dashboard with scripts/requirements-dashboard.txt, and Prometheus from the Go module
+# proxy in .cache/bin (skipped when that version is there).
 # Idempotent and quick when nothing is missing. Env: VENV_DIR overrides .cache/venv,
-# K8S_VENV_DIR .cache/venv-k8s.
+# K8S_VENV_DIR .cache/venv-k8s, DASHBOARD_VENV_DIR .cache/venv-dashboard.
+# Usage: scripts/install-deps.sh [--dashboard]
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+
+DASHBOARD=0
+case "${1:-}" in
+  --dashboard) DASHBOARD=1 ;;
+  "") ;;
+  *) echo "[install-deps] unknown argument: $1 (usage: scripts/install-deps.sh [--dashboard])" >&2
+     exit 2 ;;
+esac
 
 APT_PACKAGES=(
   build-essential cmake ninja-build pkg-config
@@ -24,6 +37,7 @@ APT_PACKAGES=(
   libspdlog-dev libcli11-dev nlohmann-json3-dev prometheus-cpp-dev
   clang-format docker-compose ccache
   clang libclang-rt-14-dev  # the fuzz tree (scripts/fuzz.sh): libFuzzer, ASan, UBSan
+  podman runc mmdebstrap  # the container image without a Docker engine (scripts/image.sh)
   python3 python3-venv
   default-jre-headless maven kcat curl ca-certificates
 )
@@ -118,5 +132,27 @@ else
   mv -f "$gobin/cli" "$BIN/toxiproxy-cli"
   rm -rf "$gobin"
   echo "$TOXIPROXY_VERSION" >"$TOXI_STAMP"
+fi
+
+# --- only with --dashboard: scripts/render-dashboard.sh -----------------------------------------
+# Prometheus evaluates the dashboard's queries. Module v0.316.0 is Prometheus 3.16.0 (its Go
+# module numbers v3.X.Y as v0.3XX.Y); built without the web UI's assets (the HTTP API is all the
+# script uses). A stamp file holds the installed version.
+PROMETHEUS_VERSION="v0.316.0"
+PROM_STAMP="$BIN/.prometheus-version"
+if ((DASHBOARD)); then
+  ensure_venv "${DASHBOARD_VENV_DIR:-$ROOT/.cache/venv-dashboard}" \
+    "$ROOT/scripts/requirements-dashboard.txt"
+  if [[ -x "$BIN/prometheus" && -f "$PROM_STAMP" &&
+        "$(cat "$PROM_STAMP")" == "$PROMETHEUS_VERSION" ]]; then
+    log "prometheus: $PROMETHEUS_VERSION present"
+  else
+    command -v go >/dev/null 2>&1 || { log "go not found: needed to install prometheus"; exit 1; }
+    log "installing prometheus $PROMETHEUS_VERSION into $BIN (a few minutes)"
+    mkdir -p "$BIN"
+    GOBIN="$BIN" GOTOOLCHAIN=local go install \
+      "github.com/prometheus/prometheus/cmd/prometheus@$PROMETHEUS_VERSION"
+    echo "$PROMETHEUS_VERSION" >"$PROM_STAMP"
+  fi
 fi
 log "done"

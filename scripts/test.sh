@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The one test command: installs what is missing, builds, runs the static checks (docker-compose,
 # Kubernetes manifests, event protos), the C++ tests (ctest) and the process-level suite (pytest
-# tests/process, driving the real crm-server over gRPC), then fuzzes every RPC briefly
+# tests/process, driving the real crm-server over gRPC; test_image.py builds the container image
+# with podman, scripts/image.sh, and runs it), then fuzzes every RPC briefly
 # (scripts/fuzz.sh; FUZZ_SECONDS per method).
 # Exits non-zero if anything failed. Env: BUILD_DIR (default build), BUILD_JOBS (default 2),
 # CTEST_JOBS (default 2), PYTEST_ARGS (extra pytest arguments, shell-quoted, e.g.

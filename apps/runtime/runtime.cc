@@ -14,9 +14,12 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
+#include "apps/runtime/monitor.h"
 #include "common/eventlog/embedded_event_log.h"
 #include "common/kafka/kafka_event_log.h"
 #include "common/log/log.h"
+#include "common/metrics/metrics.h"
+#include "common/rpc/call.h"
 #include "common/rpc/health_service.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "services/admin/admin_service.h"
@@ -92,6 +95,18 @@ void AddFlags(CLI::App& app, Config& config, const std::vector<std::string>& eng
   app.add_option("--backup-dir", config.backup_dir,
                  "Where BackupService writes backups (default: <data-dir>/backups)")
       ->envname("CRM_BACKUP_DIR");
+  app.add_option("--metrics-listen", config.metrics_listen,
+                 "Serve Prometheus metrics (GET /metrics) on host:port, e.g. 0.0.0.0:9464 (port "
+                 "0: any free port); empty: no metrics")
+      ->envname("CRM_METRICS_LISTEN");
+  app.add_option("--access-log", config.access_log,
+                 "Log one line per call (method, code, latency, peer, request and correlation "
+                 "ids; never request fields) at info level: true or false")
+      ->envname("CRM_ACCESS_LOG");
+  app.add_option("--readiness-max-lag", config.readiness_max_lag,
+                 "Report NOT_SERVING (readiness) while the views or command state are further "
+                 "behind the event log than this, e.g. 30s")
+      ->envname("CRM_READINESS_MAX_LAG");
   app.add_option("--max-connection-idle-seconds", config.max_connection_idle_seconds,
                  "Close a client connection with no call for this long")
       ->envname("CRM_MAX_CONNECTION_IDLE_SECONDS")
@@ -272,6 +287,16 @@ int Serve(const Config& config, Process& process) {
   for (const rpc::ServiceTable* s : services) {
     if (absl::Status valid = s->Validate(); !valid.ok()) Fail("service table", valid);
   }
+  const absl::Duration max_lag = OrFail(
+      ParseDurationFlag(config.readiness_max_lag, "--readiness-max-lag"), "bad configuration");
+  rpc::SetAccessLog(config.access_log);
+  std::unique_ptr<metrics::Server> metrics_server;
+  if (!config.metrics_listen.empty()) {
+    metrics_server =
+        OrFail(metrics::Server::Start(config.metrics_listen, metrics::Registry::Default()),
+               "cannot serve metrics");
+    spdlog::info("serving metrics on port {} (GET /metrics)", metrics_server->port());
+  }
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int port = 0;
@@ -298,36 +323,19 @@ int Serve(const Config& config, Process& process) {
   if (server == nullptr || port == 0) {
     Fail("cannot listen on " + config.listen, absl::UnavailableError("bind failed"));
   }
-  health.SetStatus("", grpc::health::v1::HealthCheckResponse::SERVING);
-  for (const rpc::ServiceTable* s : services) {
-    health.SetStatus(s->service_name(), grpc::health::v1::HealthCheckResponse::SERVING);
+  // Readiness ("" and every service): the monitor's verdict, measured before the first answer.
+  std::vector<Monitor::Store> monitored;
+  for (const Process::Fold& f : process.folds) {
+    monitored.push_back({f.name, f.runner, absl::StrCat(config.data_dir, "/", f.name)});
   }
-  // Liveness ("liveness", for the orchestrator's liveness probe): NOT_SERVING while a worker pool
-  // has had a call queued for longer than kStalledAfter, i.e. every worker is stuck; a restart
-  // is then the cure. Readiness is "" (the server).
-  constexpr absl::Duration kStalledAfter = absl::Seconds(60);
+  if (process.log->IsLocal()) monitored.push_back({"log", nullptr, config.data_dir + "/log"});
+  std::vector<std::string> service_names;
+  for (const rpc::ServiceTable* s : services) service_names.push_back(s->service_name());
   std::set<rpc::Executor*> pools;
   for (const rpc::ServiceTable* s : services) pools.insert(s->executor());
-  health.SetStatus("liveness", grpc::health::v1::HealthCheckResponse::SERVING);
-  absl::Notification stop_liveness;
-  std::thread liveness([&] {
-    bool stalled = false;
-    while (!stop_liveness.WaitForNotificationWithTimeout(absl::Seconds(5))) {
-      absl::Duration oldest = absl::ZeroDuration();
-      for (rpc::Executor* pool : pools) oldest = std::max(oldest, pool->OldestWait());
-      const bool now_stalled = oldest > kStalledAfter;
-      if (now_stalled == stalled) continue;
-      stalled = now_stalled;
-      if (stalled) {
-        spdlog::error("workers stalled: a call has waited {} for a worker; liveness NOT_SERVING",
-                      absl::FormatDuration(oldest));
-      } else {
-        spdlog::info("workers moving again; liveness SERVING");
-      }
-      health.SetStatus("liveness", stalled ? grpc::health::v1::HealthCheckResponse::NOT_SERVING
-                                           : grpc::health::v1::HealthCheckResponse::SERVING);
-    }
-  });
+  Monitor monitor(process.log, process.writer, monitored, &health, service_names,
+                  {.max_lag = max_lag, .executors = {pools.begin(), pools.end()}});
+  monitor.Start();
   if (!config.port_file.empty()) WritePortFile(config.port_file, port);
   spdlog::info("serving gRPC on port {}", port);
 
@@ -335,8 +343,7 @@ int Serve(const Config& config, Process& process) {
   int signal_number = 0;
   sigwait(&signals, &signal_number);
   spdlog::info("signal {}: draining in-flight calls", signal_number);
-  stop_liveness.Notify();
-  liveness.join();
+  monitor.Stop();
   health.Shutdown();
   // Shutdown waits for the calls in flight until the grace period ends and then cancels the
   // rest, but a call cancelled while it waits (for the log, a token, a lock) answers only when

@@ -38,6 +38,13 @@ struct Config {
   std::string max_queue_delay = "1s";
   // Where BackupService writes backups; empty: "<data_dir>/backups".
   std::string backup_dir;
+  // Prometheus metrics (GET /metrics) on host:port; empty: none.
+  std::string metrics_listen;
+  // An access log line per call (common/rpc/call.h), at info level.
+  bool access_log = true;
+  // Readiness turns NOT_SERVING while the process's folds are further behind the log than this
+  // (apps/runtime/monitor.h).
+  std::string readiness_max_lag = "30s";
   int shutdown_grace_seconds = 20;
   int max_connection_idle_seconds = 300;
   int max_connection_age_seconds = 1800;

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/base/status_macros.h"
+#include "common/eventlog/write_metrics.h"
 
 namespace crm::eventlog {
 namespace {
@@ -235,8 +236,12 @@ absl::StatusOr<LogPosition> EmbeddedEventLog::Append(absl::string_view key,
   absl::Status status;
   {
     // Followers keep queueing behind the leader while it writes.
+    const size_t records = static_cast<size_t>(offset - end_);
     mu_.Unlock();
+    const absl::Time write_start = absl::Now();
     status = store_->Write(batch, /*sync=*/true);
+    static const WriteMetrics* write_metrics = new WriteMetrics("embedded");
+    write_metrics->Observe(absl::Now() - write_start, group_size, records, status.ok());
     mu_.Lock();
   }
 

@@ -124,6 +124,11 @@ class EventLog {
     return absl::OkStatus();
   }
 
+  // Whether this process can append, as far as it can tell within about a second:
+  // FAILED_PRECONDITION if another process fenced one of its writers (for good), UNAVAILABLE if
+  // the log cannot be reached. Logs without fenced writers: OK (their failures show in Append).
+  virtual absl::Status WriterStatus() const { return absl::OkStatus(); }
+
   // Whether the log's records live in this process's data directory (the embedded log), so a
   // backup of the process must copy them (Checkpoint). Kafka's do not.
   virtual bool IsLocal() const { return false; }

@@ -499,6 +499,7 @@ absl::Status FoldRunner::ApplyRecords(Pass& pass, const std::vector<eventlog::Lo
     ++d.entry->stored_dead_letters;
   }
   absl::MutexLock lock(&mu_);
+  for (const Dead& d : dead) ++d.entry->dead_by_partition[d.record->position.partition];
   for (size_t i = 0; i < members.size(); ++i) {
     for (const auto& [partition, offset] : written[i]) {
       int64_t& last = members[i]->applied[partition];
@@ -850,6 +851,7 @@ std::vector<FoldRunner::FoldStats> FoldRunner::Stats() const {
                    .refolding = entry->refolding,
                    .applied = entry->applied,
                    .dead_letters = entry->dead_letters.load(),
+                   .dead_letters_by_partition = entry->dead_by_partition,
                    .unknown_records = entry->fold->unknown_records(),
                    .stored_dead_letters = entry->stored_dead_letters.load()});
   }

@@ -122,9 +122,10 @@ class FoldRunner {
     std::string name;
     int64_t version = 0;
     bool refolding = false;
-    eventlog::PositionMap applied;    // partition -> last applied offset (-1 if none)
-    int64_t dead_letters = 0;         // recorded since start
-    int64_t unknown_records = 0;      // since start
+    eventlog::PositionMap applied;  // partition -> last applied offset (-1 if none)
+    int64_t dead_letters = 0;       // recorded since start
+    std::map<int32_t, int64_t> dead_letters_by_partition;  // recorded since start
+    int64_t unknown_records = 0;                           // since start
     int64_t stored_dead_letters = 0;  // in the store now (retried ones are gone)
   };
 
@@ -267,6 +268,7 @@ class FoldRunner {
     bool clear_running = false;                  // guarded by mu_
     eventlog::PositionMap applied;               // guarded by mu_
     std::atomic<int64_t> dead_letters{0};
+    std::map<int32_t, int64_t> dead_by_partition;  // guarded by mu_
     std::atomic<int64_t> stored_dead_letters{0};
   };
   // One reader's pass over the log, for the serving folds or for the refolding ones.

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "common/base/status_macros.h"
+#include "common/eventlog/write_metrics.h"
 #include "common/kafka/murmur2.h"
 #include "common/log/log.h"
 #include "spdlog/spdlog.h"
@@ -686,8 +687,15 @@ void KafkaEventLog::RunWriter(TxnWriter& w) {
       deadline = std::max(deadline, q->deadline);
     }
     if (live.empty()) continue;
+    const absl::Time commit_start = absl::Now();
     std::vector<absl::StatusOr<LogPosition>> results = CommitGroup(w, live, deadline);
     last_commit = absl::Now();
+    size_t records = 0;
+    for (const QueuedAppend* q : live) records += q->values.size();
+    static const WriteMetrics* write_metrics = new WriteMetrics("kafka");
+    write_metrics->Observe(
+        last_commit - commit_start, live.size(), records,
+        std::all_of(results.begin(), results.end(), [](const auto& r) { return r.ok(); }));
     transactions_.fetch_add(1, std::memory_order_relaxed);
     for (size_t i = 0; i < live.size(); ++i) live[i]->promise.Set(std::move(results[i]));
   }
@@ -920,6 +928,30 @@ absl::StatusOr<std::unique_ptr<LogReader>> KafkaEventLog::NewReader(
     return KafkaError(e, "assign");
   }
   return std::unique_ptr<LogReader>(new KafkaReader(rk, list));
+}
+
+absl::Status KafkaEventLog::WriterStatus() const {
+  if (impl_->writers.empty()) return absl::OkStatus();
+  // Can the brokers be reached at all? A metadata request (brokers only) answers in a round trip,
+  // or fails within a second when none can be reached.
+  const struct rd_kafka_metadata* metadata = nullptr;
+  rd_kafka_resp_err_t e =
+      rd_kafka_metadata(impl_->producer, /*all_topics=*/0, nullptr, &metadata, /*timeout_ms=*/1000);
+  if (metadata != nullptr) rd_kafka_metadata_destroy(metadata);
+  if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return absl::UnavailableError(
+        absl::StrCat("the Kafka brokers cannot be reached: ", rd_kafka_err2str(e)));
+  }
+  for (const auto& [index, w] : impl_->writers) {
+    absl::MutexLock lock(&w->mu);
+    if (w->fenced) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("writer ", index,
+                       " was fenced by another process: this replica no longer writes its "
+                       "partitions (check replica indexes; restart it to take them back)"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<int64_t> KafkaEventLog::EndOffset(int32_t partition) {

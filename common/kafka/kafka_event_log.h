@@ -83,6 +83,7 @@ class KafkaEventLog final : public EventLog {
 
   // The partition of `key` (murmur2, as the Java client computes it).
   int32_t PartitionOf(absl::string_view key) const override;
+  absl::Status WriterStatus() const override;
 
   // Waits until no Append to `key`'s partition is still waiting for its delivery report, and in
   // transactional mode resolves a transaction whose commit had an unknown outcome.

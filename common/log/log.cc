@@ -59,6 +59,32 @@ class JsonMessageFlag final : public spdlog::custom_flag_formatter {
   }
 };
 
+// The fields of the line being formatted on this thread (spdlog's logger is synchronous: the
+// line is formatted inside the logging call, on the caller's thread).
+thread_local std::initializer_list<Field>* current_fields = nullptr;
+
+// %F in the pattern: the current line's own fields, each as ,"key":value.
+class JsonFieldsFlag final : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg&, const std::tm&,
+              spdlog::memory_buf_t& dest) override {
+    if (current_fields == nullptr) return;
+    std::string out;
+    for (const Field& f : *current_fields) {
+      absl::StrAppend(&out, ",\"", f.key, "\":");
+      if (f.raw) {
+        absl::StrAppend(&out, f.value);
+      } else {
+        absl::StrAppend(&out, "\"", JsonEscape(f.value), "\"");
+      }
+    }
+    dest.append(out.data(), out.data() + out.size());
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override {
+    return std::make_unique<JsonFieldsFlag>();
+  }
+};
+
 void ProtobufLogHandler(google::protobuf::LogLevel level, const char* filename, int line,
                         const std::string& message) {
   spdlog::debug("protobuf {}:{}: {}", filename, line, message);
@@ -82,6 +108,14 @@ void RouteLibraryLogs() {
   });
 }
 
+void Log(Level level, absl::string_view msg, std::initializer_list<Field> fields) {
+  const auto lvl = static_cast<spdlog::level::level_enum>(level);
+  if (!spdlog::should_log(lvl)) return;
+  current_fields = &fields;
+  spdlog::log(lvl, "{}", std::string_view(msg.data(), msg.size()));
+  current_fields = nullptr;
+}
+
 absl::Status Init(absl::string_view level) {
   auto parsed = spdlog::level::from_str(std::string(level));
   if (parsed == spdlog::level::off && level != "off") {
@@ -89,8 +123,8 @@ absl::Status Init(absl::string_view level) {
   }
   auto logger = spdlog::stderr_logger_mt("crm");
   auto formatter = std::make_unique<spdlog::pattern_formatter>(spdlog::pattern_time_type::utc);
-  formatter->add_flag<JsonMessageFlag>('*').set_pattern(
-      R"({"ts":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l","msg":"%*"})");
+  formatter->add_flag<JsonMessageFlag>('*').add_flag<JsonFieldsFlag>('F').set_pattern(
+      R"({"ts":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l","msg":"%*"%F})");
   logger->set_formatter(std::move(formatter));
   logger->set_level(parsed);
   logger->flush_on(spdlog::level::info);

@@ -76,6 +76,13 @@ HealthService::HealthService() { statuses_[""] = HealthCheckResponse::NOT_SERVIN
 
 HealthService::~HealthService() { Shutdown(); }
 
+HealthService::Status HealthService::StatusOf(const std::string& service) {
+  absl::MutexLock lock(&mu_);
+  auto it = statuses_.find(service);
+  return it == statuses_.end() ? grpc::health::v1::HealthCheckResponse::SERVICE_UNKNOWN
+                               : it->second;
+}
+
 std::map<std::string, HealthService::Status> HealthService::Statuses() {
   absl::MutexLock lock(&mu_);
   return statuses_;

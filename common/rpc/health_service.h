@@ -24,6 +24,8 @@ class HealthService final : public grpc::health::v1::Health::CallbackService {
 
   // Sets a service's status ("" is the server) and tells its watchers.
   void SetStatus(const std::string& service, Status status);
+  // A service's status (SERVICE_UNKNOWN if it has none).
+  Status StatusOf(const std::string& service);
   // Sets every known service to NOT_SERVING and ends all Watch streams (for shutdown).
   void Shutdown();
   // Every service's status now (for crm.admin.v1.AdminService.GetStatus).

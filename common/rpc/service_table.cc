@@ -16,12 +16,12 @@ std::string RequestDigest(const google::protobuf::Message& request) {
 ServiceTable::ServiceTable(std::string service, Executor* executor, CallRouter* router)
     : service_(std::move(service)), executor_(executor), router_(router) {}
 
-const char* ServiceTable::Register(absl::string_view method,
-                                   const google::protobuf::Descriptor* request,
-                                   const google::protobuf::Descriptor* response) {
+const MethodStats* ServiceTable::Register(absl::string_view method,
+                                          const google::protobuf::Descriptor* request,
+                                          const google::protobuf::Descriptor* response) {
   registered_.push_back({std::string(method), request->full_name(), response->full_name()});
-  paths_.push_back(absl::StrCat("/", service_, "/", method));
-  return paths_.back().c_str();
+  stats_.emplace_back(absl::StrCat("/", service_, "/", method));
+  return &stats_.back();
 }
 
 absl::Status ServiceTable::Validate() const {
@@ -54,29 +54,27 @@ absl::Status ServiceTable::Validate() const {
   return absl::FailedPreconditionError(absl::StrCat(service_, ": ", absl::StrJoin(problems, "; ")));
 }
 
-void ServiceTable::Forward(grpc::CallbackServerContext* ctx, grpc::ServerUnaryReactor* reactor,
-                           grpc::ByteBuffer* out, const char* path, const std::string& owner,
-                           const google::protobuf::Message& request) {
-  if (!Metadata(ctx, CallRouter::kForwardedHeader).empty()) {
-    reactor->Finish(ToGrpcStatus(status::Error(
+void ServiceTable::Forward(Call* rpc, grpc::ByteBuffer* out, const char* path,
+                           const std::string& owner, const google::protobuf::Message& request) {
+  if (!Metadata(rpc->ctx(), CallRouter::kForwardedHeader).empty()) {
+    rpc->Finish(ToGrpcStatus(status::Error(
         absl::StatusCode::kUnavailable,
         "forwarded to a replica that does not write this stream; replicas disagree on "
         "--replica-index/--peers",
         "NOT_PARTITION_OWNER", {{"owner", owner}})));
     return;
   }
-  router_->Forward(owner, path, ctx, SerializeResponse(request), out,
-                   [reactor](grpc::Status status) { reactor->Finish(status); });
+  router_->Forward(owner, path, rpc->ctx(), SerializeResponse(request), out,
+                   [rpc](grpc::Status status) { rpc->Finish(status); });
 }
 
-bool ServiceTable::DroppedWhileQueued(grpc::CallbackServerContext* ctx,
-                                      grpc::ServerUnaryReactor* reactor) {
-  if (ctx->IsCancelled()) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::CANCELLED, "the call was cancelled"));
+bool ServiceTable::DroppedWhileQueued(Call* rpc) {
+  if (rpc->ctx()->IsCancelled()) {
+    rpc->Finish(grpc::Status(grpc::StatusCode::CANCELLED, "the call was cancelled"));
     return true;
   }
-  if (ctx->deadline() <= std::chrono::system_clock::now()) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "deadline passed"));
+  if (rpc->ctx()->deadline() <= std::chrono::system_clock::now()) {
+    rpc->Finish(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "deadline passed"));
     return true;
   }
   return false;

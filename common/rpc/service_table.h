@@ -12,6 +12,8 @@
 //      to the process that writes that stream (CallRouter) if it is not this one;
 //   4. runs the handler and finishes the call when its future completes (holding no thread
 //      while it waits), mapping errors in one place (common/rpc/grpc_status.h).
+// Every way a call ends goes through rpc::Call::Finish (common/rpc/call.h): per-method metrics
+// (grpc_server_*) and an access log line.
 // Methods are raw callback methods named after the proto service, so reflection and health
 // checks see the service as protoc generated it; Validate() checks the table against the proto
 // (every method present, request and response types matching).
@@ -32,6 +34,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "common/base/future.h"
+#include "common/rpc/call.h"
 #include "common/rpc/executor.h"
 #include "common/rpc/unary.h"
 #include "google/protobuf/descriptor.h"
@@ -123,91 +126,92 @@ class ServiceTable : public grpc::Service {
     };
   }
 
-  // Records the method and its types; returns the method's full path ("/pkg.Service/Method").
-  const char* Register(absl::string_view method, const google::protobuf::Descriptor* request,
-                       const google::protobuf::Descriptor* response);
+  // Records the method and its types; returns its metrics, which know its full path
+  // ("/pkg.Service/Method").
+  const MethodStats* Register(absl::string_view method, const google::protobuf::Descriptor* request,
+                              const google::protobuf::Descriptor* response);
 
   template <typename Req, typename Resp>
   void Add(absl::string_view method, Handler<Req, Resp> handler, Route<Req> route) {
-    const char* path = Register(method, Req::descriptor(), Resp::descriptor());
-    AddMethod(
-        new grpc::internal::RpcServiceMethod(path, grpc::internal::RpcMethod::NORMAL_RPC, nullptr));
+    const MethodStats* stats = Register(method, Req::descriptor(), Resp::descriptor());
+    AddMethod(new grpc::internal::RpcServiceMethod(stats->path().c_str(),
+                                                   grpc::internal::RpcMethod::NORMAL_RPC, nullptr));
     MarkMethodRawCallback(
         static_cast<int>(registered_.size() - 1),
         new grpc::internal::CallbackUnaryHandler<grpc::ByteBuffer, grpc::ByteBuffer>(
-            [this, path, handler = std::move(handler), route = std::move(route)](
+            [this, stats, handler = std::move(handler), route = std::move(route)](
                 grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* in,
                 grpc::ByteBuffer* out) {
-              return Serve<Req, Resp>(ctx, in, out, path, handler, route);
+              return Serve<Req, Resp>(ctx, in, out, stats, handler, route);
             }));
   }
 
   template <typename Req, typename Resp>
   grpc::ServerUnaryReactor* Serve(grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* in,
-                                  grpc::ByteBuffer* out, const char* path,
+                                  grpc::ByteBuffer* out, const MethodStats* stats,
                                   const Handler<Req, Resp>& handler, const Route<Req>& route) {
     grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-    bool queued = executor_->TrySubmit([this, ctx, in, out, reactor, path, &handler, &route] {
-      if (DroppedWhileQueued(ctx, reactor)) return;
+    Call* rpc = new Call(ctx, reactor, stats);  // deletes itself when it finishes
+    const char* path = stats->path().c_str();
+    bool queued = executor_->TrySubmit([this, rpc, in, out, path, &handler, &route] {
+      if (DroppedWhileQueued(rpc)) return;
       auto request = std::make_shared<Req>();
       auto call = std::make_shared<CallContext>();
-      if (!StartCall(ctx, in, reactor, request.get(), call.get())) return;
+      if (!StartCall(rpc, in, request.get(), call.get())) return;
       if (!pre_wait_) {
-        Dispatch(ctx, reactor, out, path, handler, route, *request, *call);
+        Dispatch(rpc, out, path, handler, route, *request, *call);
         return;
       }
       // Waited for on no thread; a wait already over continues here, on this worker.
       auto phase = std::make_shared<std::atomic<int>>(kRegistering);
       auto waited = std::make_shared<absl::Status>();
-      auto resume = [this, ctx, reactor, out, path, &handler, &route, request, call, waited] {
+      auto resume = [this, rpc, out, path, &handler, &route, request, call, waited] {
         if (!waited->ok()) {
-          reactor->Finish(ToGrpcStatus(*waited));
+          rpc->Finish(ToGrpcStatus(*waited));
           return;
         }
-        if (DroppedWhileQueued(ctx, reactor)) return;
-        Dispatch(ctx, reactor, out, path, handler, route, *request, *call);
+        if (DroppedWhileQueued(rpc)) return;
+        Dispatch(rpc, out, path, handler, route, *request, *call);
       };
       pre_wait_(*request, *call)
-          .OnReady([this, phase, waited, resume, reactor](absl::StatusOr<base::Done> done) {
+          .OnReady([this, phase, waited, resume, rpc](absl::StatusOr<base::Done> done) {
             *waited = done.status();
             if (phase->exchange(kDone) == kRegistering) return;  // the registering worker runs it
-            if (!executor_->TrySubmit(resume)) reactor->Finish(Overloaded());
+            if (!executor_->TrySubmit(resume)) rpc->Finish(Overloaded());
           });
       if (phase->exchange(kRegistered) == kDone) resume();
     });
-    if (!queued) reactor->Finish(Overloaded());
+    if (!queued) rpc->Finish(Overloaded());
     return reactor;
   }
 
   template <typename Req, typename Resp>
-  void Dispatch(grpc::CallbackServerContext* ctx, grpc::ServerUnaryReactor* reactor,
-                grpc::ByteBuffer* out, const char* path, const Handler<Req, Resp>& handler,
-                const Route<Req>& route, Req& request, CallContext& call) {
+  void Dispatch(Call* rpc, grpc::ByteBuffer* out, const char* path,
+                const Handler<Req, Resp>& handler, const Route<Req>& route, Req& request,
+                CallContext& call) {
     if (route) {
       const std::string stream_key = route(request);
       call.request_digest = RequestDigest(request);
       std::optional<std::string> owner;
       if (router_ != nullptr && !stream_key.empty()) owner = router_->OwnerOf(stream_key);
       if (owner.has_value()) {
-        Forward(ctx, reactor, out, path, *owner, request);
+        Forward(rpc, out, path, *owner, request);
         return;
       }
     }
-    handler(request, call).OnReady([reactor, out](absl::StatusOr<Resp> response) {
-      FinishCall(reactor, response, out);
+    handler(request, call).OnReady([rpc, out](absl::StatusOr<Resp> response) {
+      FinishCall(rpc, response, out);
     });
   }
 
   // A call cancelled (or past its deadline) while it waited in a queue is answered, not run.
-  static bool DroppedWhileQueued(grpc::CallbackServerContext* ctx,
-                                 grpc::ServerUnaryReactor* reactor);
+  static bool DroppedWhileQueued(Call* rpc);
 
   static constexpr int kRegistering = 0;
   static constexpr int kRegistered = 1;
   static constexpr int kDone = 2;
 
-  void Forward(grpc::CallbackServerContext* ctx, grpc::ServerUnaryReactor* reactor,
-               grpc::ByteBuffer* out, const char* path, const std::string& owner,
+  void Forward(Call* rpc, grpc::ByteBuffer* out, const char* path, const std::string& owner,
                const google::protobuf::Message& request);
 
   struct Registered {
@@ -219,7 +223,8 @@ class ServiceTable : public grpc::Service {
   const std::string service_;
   Executor* const executor_;
   CallRouter* const router_;
-  std::deque<std::string> paths_;  // stable storage of the method paths gRPC keeps pointers to
+  // Stable storage: gRPC keeps pointers to the method paths, calls to their stats.
+  std::deque<MethodStats> stats_;
   std::deque<Registered> registered_;
   PreWait pre_wait_;
 };

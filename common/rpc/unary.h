@@ -12,6 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/rpc/call.h"
 #include "common/rpc/executor.h"
 #include "common/rpc/grpc_status.h"
 #include "common/rpc/request_parser.h"
@@ -66,30 +67,31 @@ inline grpc::Status Overloaded() {
 // The first steps of every call on a worker: the deadline check and parsing. False (and the call
 // finished with the error) if the call cannot go on.
 template <typename Req>
-bool StartCall(grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* in,
-               grpc::ServerUnaryReactor* reactor, Req* request, CallContext* call) {
-  *call = MakeCallContext(ctx);
+bool StartCall(Call* rpc, const grpc::ByteBuffer* in, Req* request, CallContext* call) {
+  *call = MakeCallContext(rpc->ctx());
   if (absl::Now() >= call->deadline) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "deadline passed"));
+    rpc->Finish(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "deadline passed"));
     return false;
   }
   if (absl::Status parsed = ParseRequest(*in, request); !parsed.ok()) {
-    reactor->Finish(ToGrpcStatus(parsed));
+    rpc->Finish(ToGrpcStatus(parsed));
     return false;
+  }
+  if constexpr (requires(const Req& r) { r.request_id(); }) {
+    if (request->request_id().size() <= 128) rpc->set_request_id(request->request_id());
   }
   return true;
 }
 
 // Finishes a call with a handler's result.
 template <typename Resp>
-void FinishCall(grpc::ServerUnaryReactor* reactor, const absl::StatusOr<Resp>& response,
-                grpc::ByteBuffer* out) {
+void FinishCall(Call* rpc, const absl::StatusOr<Resp>& response, grpc::ByteBuffer* out) {
   if (!response.ok()) {
-    reactor->Finish(ToGrpcStatus(response.status()));
+    rpc->Finish(ToGrpcStatus(response.status()));
     return;
   }
   *out = SerializeResponse(*response);
-  reactor->Finish(grpc::Status::OK);
+  rpc->Finish(grpc::Status::OK);
 }
 
 }  // namespace crm::rpc

@@ -7,6 +7,8 @@
 #include "common/base/time_util.h"
 #include "common/base/uuid.h"
 #include "common/eventlog/consistency_token.h"
+#include "common/metrics/metrics.h"
+#include "crm/events/v1/envelope.pb.h"
 #include "common/status/errors.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/io/coded_stream.h"
@@ -15,6 +17,51 @@
 
 namespace crm::services::command {
 namespace {
+
+// What the command side appends, for /metrics (common/metrics).
+class AppendMetricSet {
+ public:
+  AppendMetricSet()
+      : events_(metrics::Registry::Default().Counters(
+            "crm_events_appended_total", "Events appended to the log by commands, by type.")),
+        failed_(metrics::Registry::Default()
+                    .Counters("crm_command_appends_failed_total",
+                              "Command appends the log did not confirm (outcome unknown).")
+                    .Add({})),
+        latency_(metrics::Registry::Default()
+                     .Histograms("crm_command_append_seconds",
+                                 "Time from a command's append to the log's answer.",
+                                 metrics::LatencyBuckets())
+                     .Add({})) {
+    // Every event type's series exists from the start, at 0, so that increase() over a range
+    // counts a type's first event too.
+    const google::protobuf::OneofDescriptor* payload =
+        events::v1::EventEnvelope::descriptor()->FindOneofByName("payload");
+    for (int i = 0; payload != nullptr && i < payload->field_count(); ++i) {
+      events_.Add({{"type", payload->field(i)->message_type()->full_name()}});
+    }
+  }
+
+  void Observe(const absl::Status& status, const std::vector<std::string>& types,
+               absl::Duration latency) {
+    latency_.Observe(absl::ToDoubleSeconds(latency));
+    if (!status.ok()) {
+      failed_.Increment();
+      return;
+    }
+    for (const std::string& type : types) events_.Add({{"type", type}}).Increment();
+  }
+
+ private:
+  metrics::CounterFamily events_;
+  metrics::Counter failed_;
+  metrics::Histogram latency_;
+};
+
+AppendMetricSet& AppendMetrics() {
+  static AppendMetricSet* metrics = new AppendMetricSet();
+  return *metrics;
+}
 
 using google::protobuf::util::TimeUtil;
 
@@ -91,6 +138,13 @@ base::Future<CommandExecutor::RawResult> CommandExecutor::ExecuteRaw(const Targe
   if (!decided.ok()) return decided.status();
   if (values.empty()) return *std::move(decided);  // a retry's answer, or no change
   const int32_t count = static_cast<int32_t>(values.size());
+  std::vector<std::string> types;  // for the metrics, once appended
+  for (const eventlog::AppendValue& v : values) {
+    for (const auto& [name, value] : v.headers) {
+      if (name == "event-type") types.push_back(value);
+    }
+  }
+  const absl::Time append_start = absl::Now();
 
   base::Promise<RawResult> promise;
   base::Future<RawResult> answer = promise.future();
@@ -111,8 +165,10 @@ base::Future<CommandExecutor::RawResult> CommandExecutor::ExecuteRaw(const Targe
   };
   log_->AppendAsync(target.stream_key, std::move(values), call.deadline)
       .OnReady([this, stream_key = target.stream_key, result = *std::move(decided), count,
-                promise = std::move(promise), finish = std::move(finish)](
-                   absl::StatusOr<eventlog::LogPosition> appended) mutable {
+                types = std::move(types), append_start, promise = std::move(promise),
+                finish =
+                    std::move(finish)](absl::StatusOr<eventlog::LogPosition> appended) mutable {
+        AppendMetrics().Observe(appended.status(), types, absl::Now() - append_start);
         if (!appended.ok()) {
           if (absl::IsInvalidArgument(appended.status())) {
             finish(std::move(promise), appended.status());

@@ -327,6 +327,20 @@ class Server:
         """The channel of the query services (the same process here; crm-projector on Kafka)."""
         return self.channel
 
+    def metrics_port(self) -> int:
+        """The port of /metrics, as the process logged it (started with --metrics-listen)."""
+        ports = re.findall(r"serving metrics on port (\d+)", self.log_path.read_text())
+        assert ports, f"{self.name} serves no metrics (no --metrics-listen?)"
+        return int(ports[-1])
+
+    def metrics(self) -> "Metrics":
+        """The process's /metrics, parsed."""
+        import urllib.request  # pylint: disable=import-outside-toplevel
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port()}/metrics",
+                                    timeout=10) as answer:
+            assert answer.status == 200
+            return Metrics(answer.read().decode())
+
     @property
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
@@ -584,6 +598,32 @@ class KafkaServer(Server):
 
 # ---------------------------------------------------------------------------------------------
 # Request builders and read helpers.
+
+
+class Metrics:
+    """Samples of a Prometheus text exposition: value(name, **labels) sums the samples of
+    `name` whose labels include `labels`."""
+
+    _LINE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$')
+    _LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+
+    def __init__(self, text: str):
+        self.text = text
+        self.samples: list[tuple[str, dict, float]] = []
+        for line in text.splitlines():
+            if not line or line.startswith("#"):
+                continue
+            m = self._LINE.match(line)
+            assert m, f"not an exposition line: {line!r}"
+            labels = dict(self._LABEL.findall(m.group(2) or ""))
+            self.samples.append((m.group(1), labels, float(m.group(3))))
+
+    def value(self, name: str, **labels) -> float:
+        return sum(v for n, ls, v in self.samples
+                   if n == name and all(ls.get(k) == str(x) for k, x in labels.items()))
+
+    def series(self, name: str) -> list[tuple[dict, float]]:
+        return [(ls, v) for n, ls, v in self.samples if n == name]
 
 
 def new_request_id() -> str:

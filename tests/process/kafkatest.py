@@ -424,6 +424,35 @@ def serving(process) -> bool:
         return False
 
 
+class HealthRecorder:
+    """Polls a process's readiness (health service "") every `interval_s` on a thread of its own
+    and keeps the answers with their times: (monotonic time, SERVING?)."""
+
+    def __init__(self, process, interval_s: float = 0.1):
+        self.process = process
+        self.interval_s = interval_s
+        self.samples: list[tuple[float, bool]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> "HealthRecorder":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.samples.append((time.monotonic(), serving(self.process)))
+            self._stop.wait(self.interval_s)
+
+    def not_serving_between(self, start: float, end: float) -> list[float]:
+        """The times in [start, end] at which the process answered other than SERVING."""
+        return [t for t, ok in self.samples if start <= t <= end and not ok]
+
+
 def _describe_twice(key, records, calls: list[Call], t_fault: float, t_repair: float) -> str:
     """Both records of a (customer, version) and what the client saw of their request ids."""
     lines = [f"{key[0]} v{key[1]}:"]

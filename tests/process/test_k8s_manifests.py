@@ -29,10 +29,11 @@ What is checked, and the limits:
     writable volume (the root filesystem is read-only); the gRPC port of CRM_LISTEN is the one
     the probes, the container port and the Services use; terminationGracePeriodSeconds covers
     the preStop pause, the drain (CRM_SHUTDOWN_GRACE_SECONDS) and 10 s to close; the metrics
-    port of CRM_METRICS_LISTEN, when set, is the container port `metrics`; the
-    NetworkPolicies let the pods reach their brokers and peers; the image tag is the CMake
-    project version; a Strimzi KafkaTopic is the topic the CRM would create, and a Strimzi Kafka
-    is where CRM_KAFKA_BROKERS points.
+    port of CRM_METRICS_LISTEN, when set, is the container port `metrics`; a PodMonitor, when
+    the overlay has one, selects every workload's pods on a port they have and that serves
+    metrics; the NetworkPolicies let the pods reach their brokers and peers; the image tag is
+    the CMake project version; a Strimzi KafkaTopic is the topic the CRM would create, and a
+    Strimzi Kafka is where CRM_KAFKA_BROKERS points.
 """
 
 from __future__ import annotations
@@ -323,6 +324,20 @@ def test_layout_holds_together(overlay):
         if "CRM_METRICS_LISTEN" in env and named.get("metrics") != _port(env["CRM_METRICS_LISTEN"]):
             problems.append(f"{c.id}: container port metrics {named.get('metrics')}, "
                             f"CRM_METRICS_LISTEN {env['CRM_METRICS_LISTEN']}")
+        # Scraped (components/monitoring): a PodMonitor selects the pod, on a port it has, and
+        # something listens there.
+        monitors = _objects(overlay, "PodMonitor")
+        scraping = [m for m in monitors if _selects(m["spec"]["selector"], pod_labels)]
+        if monitors and not scraping:
+            problems.append(f"{c.id}: no PodMonitor selects its pods ({pod_labels})")
+        for m in scraping:
+            for ep in m["spec"].get("podMetricsEndpoints", []):
+                if ep.get("port") not in named:
+                    problems.append(f"{c.id}: PodMonitor {m['metadata']['name']} scrapes port "
+                                    f"{ep.get('port')!r}, the container has {sorted(named)}")
+                elif "CRM_METRICS_LISTEN" not in env:
+                    problems.append(f"{c.id}: scraped by PodMonitor {m['metadata']['name']} "
+                                    "but CRM_METRICS_LISTEN is not set")
         for s in services.values():
             if _selects({"matchLabels": s["spec"].get("selector", {})}, pod_labels):
                 for p in s["spec"]["ports"]:

@@ -12,7 +12,10 @@ broker is stopped (scripts/kafka/stop.sh --kill) and, 20 s later, started again
     DEADLINE_EXCEEDED;
   - a retry of each failed call with its request id succeeds once the broker is back, and no
     request id has more than one event in the topic (unknown outcomes resolve exactly once);
-  - no crm process was restarted: same pids, still running, health SERVING.
+  - no crm process was restarted: same pids, still running, health SERVING;
+  - readiness told the truth: crm-command (which cannot write without the broker) turned
+    NOT_SERVING during the outage and SERVING again after it; crm-projector (caught up, only
+    reading) stayed SERVING throughout (apps/runtime/monitor.h).
 
 It stops the broker every Kafka test shares, so it runs after all other tests (marker
 broker_outage) and restarts the broker whatever happens. It needs the broker at
@@ -27,6 +30,7 @@ from collections import Counter
 
 import pytest
 
+import crmtest
 import kafkatest
 from kafkatest import CommandStream
 
@@ -62,6 +66,7 @@ def test_broker_outage_loses_no_acknowledged_command(make_server, kafka_brokers,
     stream = CommandStream(server.command, partitions, prefix="out",
                            deadline_s=CALL_DEADLINE_S).start(THREADS)
     broker_down = broker_up = recovered = None
+    readiness = {p.name: kafkatest.HealthRecorder(p).start() for p in server.servers}
     try:
         time.sleep(3.0)
         assert stream.acked() and not stream.failed(), (
@@ -80,6 +85,8 @@ def test_broker_outage_loses_no_acknowledged_command(make_server, kafka_brokers,
         time.sleep(2.0)
     finally:
         stream.stop()
+        for recorder in readiness.values():
+            recorder.stop()
         if broker_down is not None and broker_up is None:
             kafkatest.start_broker()  # never leave the shared broker down
     acked, failed = stream.acked(), stream.failed()
@@ -102,10 +109,16 @@ def test_broker_outage_loses_no_acknowledged_command(make_server, kafka_brokers,
                        f"{[(c.method, c.code, c.details) for c in wrong[:10]]}")
     assert failed, "no call failed: was the broker really stopped?"
 
-    # The processes rode it out.
+    # The processes rode it out, and their readiness said what they could do.
     for p in server.servers:
         assert p.running and p.pid == pids[p.name], f"{p.name} was restarted or died"
-        assert kafkatest.serving(p), f"{p.name} is not SERVING after the outage"
+        crmtest.wait_for(f"{p.name} SERVING after the outage", lambda p=p: kafkatest.serving(p),
+                         timeout_s=30)
+    command_down = readiness["crm-command"].not_serving_between(broker_down, broker_up)
+    assert command_down, "crm-command stayed ready while the broker was away"
+    print(f"crm-command not ready {command_down[0] - broker_down:.1f}s after the broker went away")
+    projector_down = readiness["crm-projector"].not_serving_between(0, time.monotonic())
+    assert not projector_down, "crm-projector (caught up, reading only) turned not ready"
 
     # Retries of the failed calls (same request id) succeed now, and resolve each exactly once
     # (on the partitions that take commands again).
