@@ -131,7 +131,8 @@ int main(int argc, char** argv) {
   double poll_seconds = 1;
   CLI::App* events = app.add_subcommand("events", "The log's events, decoded");
   events->add_option("--customer", events_filter.customer_id, "Only this customer's (the key)");
-  events->add_option("--type", events_filter.types, "Only this event type (repeatable)");
+  events->add_option("--type", events_filter.types, "Only this event type (repeatable)")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   events->add_option("--since", since, "Recorded at or after (RFC 3339, or a duration ago: 15m)");
   events->add_option("--until", until, "Recorded before (RFC 3339, or a duration ago)");
   events->add_option("--limit", events_filter.limit, "At most this many")

@@ -169,6 +169,10 @@ def test_events_lists_the_scenario_decoded_and_filtered(scenario):
     tagged = ctl_json(process, "events", "--type", "CustomerTagged")
     assert [(e["key"], e["event"]["customer_tagged"]["tag"]) for e in tagged
             if e["key"] in (ACME, BOB, CAROL)] == [(ACME, "vip")]
+    two = ctl_json(process, "events", "--customer", ACME, "--type", "CustomerTagged", "--type",
+                   "ComplaintFiled")
+    assert [e["event"]["event_type"].rsplit(".", 1)[-1] for e in two] == [
+        "CustomerTagged", "ComplaintFiled"]
     full_name = ctl_json(process, "events", "--customer", BOB, "--type",
                          "crm.events.v1.CustomerRegistered")
     assert [e["event"]["customer_registered"]["profile"]["display_name"] for e in full_name] == [
