@@ -199,7 +199,7 @@ void Registry::AddProcessMetrics() {
   Gauge fds = Gauges("process_open_fds", "Number of open file descriptors.").Add({});
   Gauge max_fds = Gauges("process_max_fds", "Maximum number of open file descriptors.").Add({});
   // Lives as long as the registry.
-  static_cast<void>(new HookHandle(AddCollectHook([=] {
+  owned_hooks_.push_back(AddCollectHook([=] {
     const ProcStat stat = ReadProcStat();
     if (stat.cpu_seconds > cpu.Value()) cpu.Increment(stat.cpu_seconds - cpu.Value());
     start.Set(stat.start_time_seconds);
@@ -208,7 +208,7 @@ void Registry::AddProcessMetrics() {
     fds.Set(OpenFds());
     struct rlimit limit {};
     if (getrlimit(RLIMIT_NOFILE, &limit) == 0) max_fds.Set(static_cast<double>(limit.rlim_cur));
-  })));
+  }));
 }
 
 struct Server::Impl {

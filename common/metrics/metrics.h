@@ -148,6 +148,7 @@ class Registry {
   struct Impl;
   void RemoveHook(int id);
   std::shared_ptr<Impl> impl_;
+  std::vector<HookHandle> owned_hooks_;  // hooks the registry added itself (destroyed first)
 };
 
 // An HTTP server answering GET /metrics with `registry`'s text (and 404 elsewhere).
