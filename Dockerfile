@@ -2,8 +2,13 @@
 # crmctl, plus grpc-health-probe for HEALTHCHECK.
 #
 #   docker build -t crm .
-#   docker run --rm -p 50051:50051 -v crm-data:/var/lib/crm crm                 # embedded log
-#   docker run --rm --entrypoint crm-command -e CRM_KAFKA_BROKERS=kafka:9092 crm  # on Kafka
+#   docker run --rm -p 50051:50051 -v crm-data:/var/lib/crm -e CRM_INSECURE=true crm  # embedded log
+#   docker run --rm --entrypoint crm-command -e CRM_KAFKA_BROKERS=kafka:9092 \
+#     -e CRM_INSECURE=true crm                                                           # on Kafka
+#
+# The image listens on 0.0.0.0:50051, which without TLS takes CRM_INSECURE=true (plaintext for
+# anyone who reaches the port); without either the process refuses to start and says so. TLS:
+# mount the certificate and key and set CRM_TLS_CERT and CRM_TLS_KEY (docs/security.md).
 #
 # Without a Docker engine, scripts/image.sh builds it with podman (Debian base images made from
 # Debian's own packages, ccache shared with the host's build; `--test` also runs it):
@@ -118,6 +123,7 @@ COPY --from=build /out/crm-events.desc /usr/share/crm/crm-events.desc
 
 USER 10001:10001
 WORKDIR /var/lib/crm
+# No CRM_INSECURE here: serving plaintext beyond the container is a choice made where it runs.
 ENV CRM_DATA_DIR=/var/lib/crm \
     CRM_LISTEN=0.0.0.0:50051
 EXPOSE 50051

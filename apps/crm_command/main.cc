@@ -41,7 +41,10 @@ int main(int argc, char** argv) {
   auto state_store = OrFail(crm::runtime::OpenStore(config.data_dir + "/command-state", rebuild),
                             "cannot open the command state store");
   crm::services::command::CommandRouter router(
-      log.get(), {.replica_index = config.replica_index, .peers = config.peers});
+      log.get(),
+      {.replica_index = config.replica_index,
+       .peers = config.peers,
+       .credentials = OrFail(crm::runtime::PeerCredentials(config), "bad configuration")});
   if (absl::Status s = router.Validate(); !s.ok()) Fail("bad replica layout", s);
 
   std::unique_ptr<crm::rpc::Executor> executor = crm::runtime::NewExecutor(config);

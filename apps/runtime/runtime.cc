@@ -15,6 +15,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "apps/runtime/monitor.h"
+#include "common/base/status_macros.h"
 #include "common/eventlog/embedded_event_log.h"
 #include "common/kafka/kafka_event_log.h"
 #include "common/log/log.h"
@@ -67,6 +68,36 @@ services::admin::ProcessInfo AdminInfo(const Config& config, const Process& proc
   return info;
 }
 
+// What the gRPC and metrics ports are, in the log: nobody should have to guess whether a port is
+// encrypted or who may reach it.
+void LogTransport(const Config& config) {
+  const rpc::ServerTlsOptions tls = ServerTls(config);
+  if (tls.enabled()) {
+    const std::string cert = rpc::DescribeCertificate(tls.cert_file).value_or("?");
+    const char* clients = tls.client_ca_file.empty() ? "not asked for"
+                          : tls.require_client_cert  ? "required"
+                                                     : "optional (verified when presented)";
+    spdlog::info(
+        "transport: TLS on {} with certificate {} ({}); client certificates {}; files looked at "
+        "every {}",
+        config.listen, tls.cert_file, cert, clients, absl::FormatDuration(tls.reload_interval));
+  } else if (rpc::IsLoopbackAddress(config.listen)) {
+    spdlog::info(
+        "transport: plaintext on {}, loopback only: no TLS configured (--tls-cert, --tls-key), so "
+        "only this host can connect; configure TLS, or pass --insecure to listen elsewhere in "
+        "plaintext",
+        config.listen);
+  } else {
+    spdlog::warn(
+        "transport: PLAINTEXT on {} (--insecure): anyone who reaches this address can read and "
+        "send calls in clear text",
+        config.listen);
+  }
+  if (!config.metrics_listen.empty() && !rpc::IsLoopbackAddress(config.metrics_listen)) {
+    spdlog::warn("transport: /metrics in plaintext on {} (--insecure)", config.metrics_listen);
+  }
+}
+
 }  // namespace
 
 void AddFlags(CLI::App& app, Config& config, const std::vector<std::string>& engines) {
@@ -74,8 +105,32 @@ void AddFlags(CLI::App& app, Config& config, const std::vector<std::string>& eng
   app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.add_option("--data-dir", config.data_dir, "Directory for local state (log, views)")
       ->envname("CRM_DATA_DIR");
-  app.add_option("--listen", config.listen, "gRPC address host:port (port 0: any free port)")
-      ->envname("CRM_LISTEN");
+  app.add_option("--listen", config.listen,
+                 "gRPC address host:port (port 0: any free port). Without TLS only a loopback "
+                 "address, unless --insecure")
+      ->envname("CRM_LISTEN")
+      ->capture_default_str();
+  app.add_option("--tls-cert", config.tls_cert,
+                 "TLS on the gRPC port: the server's certificate chain (PEM file, read again "
+                 "when it changes); with --tls-key")
+      ->envname("CRM_TLS_CERT");
+  app.add_option("--tls-key", config.tls_key, "The private key of --tls-cert (PEM file)")
+      ->envname("CRM_TLS_KEY");
+  app.add_option("--tls-client-ca", config.tls_client_ca,
+                 "Mutual TLS: verify client certificates against these CA certificates (PEM "
+                 "file); callers are identified by their certificate's SPIFFE ID or CN")
+      ->envname("CRM_TLS_CLIENT_CA");
+  app.add_flag("--tls-require-client-cert", config.tls_require_client_cert,
+               "With --tls-client-ca: refuse clients without a valid certificate (default: "
+               "optional, but a certificate that is presented must be valid)")
+      ->envname("CRM_TLS_REQUIRE_CLIENT_CERT");
+  app.add_option("--tls-reload-interval", config.tls_reload_interval,
+                 "How often the TLS files are looked at for changes, e.g. 60s")
+      ->envname("CRM_TLS_RELOAD_INTERVAL");
+  app.add_flag("--insecure", config.insecure,
+               "Allow plaintext ports on non-loopback addresses: gRPC without TLS, and "
+               "/metrics (never TLS). Without it such a configuration fails start-up")
+      ->envname("CRM_INSECURE");
   app.add_option("--port-file", config.port_file,
                  "Write the bound gRPC port to this file once serving")
       ->envname("CRM_PORT_FILE");
@@ -170,6 +225,10 @@ void AddReplicaFlags(CLI::App& app, Config& config) {
       ->envname("CRM_PEERS")
       ->delimiter(',')
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  app.add_option("--tls-ca", config.tls_ca,
+                 "With TLS: verify the other replicas' server certificates against these CA "
+                 "certificates (PEM file; default: --tls-client-ca)")
+      ->envname("CRM_TLS_CA");
 }
 
 void AddCommandFlags(CLI::App& app, Config& config) {
@@ -197,6 +256,8 @@ void Init(const Config& config) {
     fprintf(stderr, "%s\n", std::string(s.message()).c_str());
     std::exit(2);
   }
+  if (absl::Status s = CheckTransport(config); !s.ok()) Fail("bad configuration", s);
+  LogTransport(config);
   sigset_t signals = StopSignals();
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   // Customer data: every file and directory the process creates is its user's alone.
@@ -204,6 +265,76 @@ void Init(const Config& config) {
   // Debian's Abseil is built without NDEBUG, so every absl::Mutex lock would also update a
   // lock-order graph (deadlock detection, a few per cent of a busy process). The tests keep it.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+}
+
+absl::Status CheckTransport(const Config& config) {
+  if (absl::StatusOr<absl::Duration> d =
+          ParseDurationFlag(config.tls_reload_interval, "--tls-reload-interval");
+      !d.ok()) {
+    return d.status();
+  }
+  const rpc::ServerTlsOptions tls = ServerTls(config);
+  if (tls.enabled()) {
+    CRM_RETURN_IF_ERROR(rpc::CheckServerTls(tls));
+  } else {
+    for (const auto* flag : {&config.tls_client_ca, &config.tls_ca}) {
+      if (!flag->empty()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(flag == &config.tls_ca ? "--tls-ca" : "--tls-client-ca",
+                         " is set but TLS is not: give --tls-cert and --tls-key too"));
+      }
+    }
+    if (config.tls_require_client_cert) {
+      return absl::InvalidArgumentError(
+          "--tls-require-client-cert is set but TLS is not: give --tls-cert, --tls-key and "
+          "--tls-client-ca too");
+    }
+    if (!config.insecure && !rpc::IsLoopbackAddress(config.listen)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--listen ", config.listen,
+          " is not a loopback address and no TLS is configured: configure TLS (--tls-cert and "
+          "--tls-key, docs/security.md), listen on 127.0.0.1, or pass --insecure (CRM_INSECURE="
+          "true) to serve plaintext gRPC to other hosts"));
+    }
+  }
+  if (!config.metrics_listen.empty() && !config.insecure &&
+      !rpc::IsLoopbackAddress(config.metrics_listen)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--metrics-listen ", config.metrics_listen,
+        " is not a loopback address: /metrics is served in plaintext (no TLS), so it listens "
+        "on loopback only unless --insecure (CRM_INSECURE=true) says otherwise"));
+  }
+  if (tls.enabled() && !config.peers.empty()) {
+    rpc::ClientTlsOptions peer_tls{
+        .ca_file = config.tls_ca.empty() ? config.tls_client_ca : config.tls_ca,
+        .cert_file = config.tls_cert,
+        .key_file = config.tls_key};
+    CRM_RETURN_IF_ERROR(rpc::CheckClientTls(peer_tls));
+  }
+  return absl::OkStatus();
+}
+
+rpc::ServerTlsOptions ServerTls(const Config& config) {
+  rpc::ServerTlsOptions tls{.cert_file = config.tls_cert,
+                            .key_file = config.tls_key,
+                            .client_ca_file = config.tls_client_ca,
+                            .require_client_cert = config.tls_require_client_cert};
+  if (absl::StatusOr<absl::Duration> d =
+          ParseDurationFlag(config.tls_reload_interval, "--tls-reload-interval");
+      d.ok()) {
+    tls.reload_interval = *d;
+  }
+  return tls;
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> PeerCredentials(const Config& config) {
+  const rpc::ServerTlsOptions server = ServerTls(config);
+  if (!server.enabled()) return grpc::InsecureChannelCredentials();
+  return rpc::MakeChannelCredentials(
+      {.ca_file = config.tls_ca.empty() ? config.tls_client_ca : config.tls_ca,
+       .cert_file = config.tls_cert,
+       .key_file = config.tls_key,
+       .reload_interval = server.reload_interval});
 }
 
 std::string CustomerTopic(const Config& config) {
@@ -300,7 +431,11 @@ int Serve(const Config& config, Process& process) {
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(config.listen, grpc::InsecureServerCredentials(), &port);
+  const rpc::ServerTlsOptions tls = ServerTls(config);
+  std::shared_ptr<grpc::ServerCredentials> credentials =
+      tls.enabled() ? OrFail(rpc::MakeServerCredentials(tls), "bad configuration")
+                    : grpc::InsecureServerCredentials();
+  builder.AddListeningPort(config.listen, credentials, &port);
   // Requests up to 8 MiB reach our parser, which refuses anything over 1 MiB with
   // INVALID_ARGUMENT naming the limit; beyond 8 MiB gRPC answers RESOURCE_EXHAUSTED itself.
   builder.SetMaxReceiveMessageSize(8 << 20);
@@ -337,7 +472,7 @@ int Serve(const Config& config, Process& process) {
                   {.max_lag = max_lag, .executors = {pools.begin(), pools.end()}});
   monitor.Start();
   if (!config.port_file.empty()) WritePortFile(config.port_file, port);
-  spdlog::info("serving gRPC on port {}", port);
+  spdlog::info("serving gRPC on port {} ({})", port, tls.enabled() ? "TLS" : "plaintext");
 
   sigset_t signals = StopSignals();
   int signal_number = 0;

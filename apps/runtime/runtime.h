@@ -20,13 +20,16 @@
 #include "common/kv/kv_store.h"
 #include "common/rpc/executor.h"
 #include "common/rpc/service_table.h"
+#include "common/rpc/tls.h"
 #include "grpcpp/grpcpp.h"
 
 namespace crm::runtime {
 
 struct Config {
   std::string data_dir = "./data";
-  std::string listen = "0.0.0.0:50051";
+  // Loopback by default: other hosts reach the port only once TLS is configured, or with
+  // `insecure`.
+  std::string listen = "127.0.0.1:50051";
   std::string port_file;
   std::string log_level = "info";
   // Commands wait for the log on their worker; on Kafka, more waiting commands make larger
@@ -48,6 +51,22 @@ struct Config {
   int shutdown_grace_seconds = 20;
   int max_connection_idle_seconds = 300;
   int max_connection_age_seconds = 1800;
+
+  // Transport security (common/rpc/tls.h). TLS on the gRPC port with this certificate chain and
+  // private key (PEM files, read again when they change: every tls_reload_interval); client
+  // certificates verified against tls_client_ca (mutual TLS), required with
+  // tls_require_client_cert. The same files secure the channels to the other command replicas
+  // (this replica's certificate is its client certificate; their certificates are verified
+  // against tls_ca, or tls_client_ca when that is empty).
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_client_ca;
+  bool tls_require_client_cert = false;
+  std::string tls_ca;
+  std::string tls_reload_interval = "60s";
+  // Lets a plaintext port (gRPC without TLS; /metrics, which is always plaintext) listen on an
+  // address other than loopback. Without it such a configuration fails start-up.
+  bool insecure = false;
 
   // "embedded" (a RocksDB log under data_dir/log) or "kafka".
   std::string engine = "embedded";
@@ -79,7 +98,7 @@ struct Config {
 // Adds the flags above to `app`. `engines` lists the engines the binary accepts.
 void AddFlags(CLI::App& app, Config& config, const std::vector<std::string>& engines);
 
-// Adds --replica-index and --peers (command replicas).
+// Adds --replica-index, --peers and --tls-ca (command replicas).
 void AddReplicaFlags(CLI::App& app, Config& config);
 
 // Adds --sla-policy and --sla-scan-interval (binaries that run the command side).
@@ -88,9 +107,22 @@ void AddCommandFlags(CLI::App& app, Config& config);
 // A positive duration flag ("100ms", "1s", "2m"); INVALID_ARGUMENT naming the flag otherwise.
 absl::StatusOr<absl::Duration> ParseDurationFlag(const std::string& text, const std::string& flag);
 
-// Sets up JSON logging and blocks SIGTERM/SIGINT in every thread started afterwards.
-// Exits with status 2 on a bad log level.
+// Sets up JSON logging and blocks SIGTERM/SIGINT in every thread started afterwards, then checks
+// the transport configuration (CheckTransport) and logs what it is. Exits with status 2 on a
+// bad log level, 1 on a bad transport configuration.
 void Init(const Config& config);
+
+// The transport rules, checked before anything is opened: TLS files readable and matching
+// (common/rpc/tls.h), and no plaintext port on a non-loopback address without --insecure (the
+// gRPC port without TLS, the metrics port always). INVALID_ARGUMENT with what to do otherwise.
+absl::Status CheckTransport(const Config& config);
+
+// The TLS options of the gRPC port (enabled() false without --tls-cert/--tls-key).
+rpc::ServerTlsOptions ServerTls(const Config& config);
+
+// The credentials of the channels to the other command replicas: TLS with this process's
+// certificate as client certificate when the gRPC port has TLS, plaintext otherwise.
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> PeerCredentials(const Config& config);
 
 // Topic of the customer events: "<prefix>.customer.events.v1".
 std::string CustomerTopic(const Config& config);

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_format.h"
 #include "common/log/log.h"
+#include "common/rpc/tls.h"
 
 namespace crm::rpc {
 namespace {
@@ -94,7 +95,7 @@ void MethodStats::Handled(grpc::StatusCode code, absl::Duration latency) const {
 
 Call::Call(grpc::CallbackServerContext* ctx, grpc::ServerUnaryReactor* reactor,
            const MethodStats* method)
-    : ctx_(ctx), reactor_(reactor), method_(method) {
+    : ctx_(ctx), reactor_(reactor), method_(method), peer_identity_(PeerIdentity(*ctx)) {
   method_->Started();
 }
 
@@ -115,6 +116,7 @@ void Call::Finish(const grpc::Status& status) {
               {"code", CodeName(status.error_code())},
               {"ms", ms, /*raw=*/true},
               {"peer", peer},
+              {"identity", peer_identity_},
               {"request_id", request_id_},
               {"correlation_id", correlation}});
   }

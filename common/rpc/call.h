@@ -6,8 +6,10 @@
 //       grpc_server_handling_seconds{grpc_service, grpc_method, grpc_type} (histogram)
 //   - an access log line (common/log), unless turned off (SetAccessLog):
 //       {"msg":"call","method":"/crm.v1.CustomerCommandService/RegisterCustomer","code":"OK",
-//        "ms":3.1,"peer":"ipv4:10.0.0.7:51234","request_id":"...","correlation_id":"..."}
-//     at info level. It never holds request or response fields other than the request id, and
+//        "ms":3.1,"peer":"ipv4:10.0.0.7:51234","identity":"spiffe://crm/ns/crm/sa/bi",
+//        "request_id":"...","correlation_id":"..."}
+//     at info level ("identity": the verified client certificate's, common/rpc/tls.h; empty
+//     without one). It never holds request or response fields other than the request id, and
 //     no status message (messages may quote what the caller sent): no personal data.
 //
 // Thread-safe: a Call is used by one thread at a time (the call's own flow); MethodStats is
@@ -55,6 +57,9 @@ class Call {
   Call& operator=(const Call&) = delete;
 
   grpc::CallbackServerContext* ctx() const { return ctx_; }
+  // The verified identity of the caller's client certificate (PeerIdentity in
+  // common/rpc/tls.h), or empty.
+  const std::string& peer_identity() const { return peer_identity_; }
   // The request's request id (commands), for the access log.
   void set_request_id(std::string id) { request_id_ = std::move(id); }
 
@@ -67,6 +72,7 @@ class Call {
   grpc::ServerUnaryReactor* const reactor_;
   const MethodStats* const method_;
   const absl::Time start_ = absl::Now();
+  const std::string peer_identity_;
   std::string request_id_;
 };
 

@@ -27,6 +27,10 @@ struct CallContext {
   absl::Time deadline = absl::InfiniteFuture();
   // "x-crm-actor" metadata, or "anonymous".
   std::string actor = "anonymous";
+  // The verified identity of the caller's client certificate (mutual TLS): its SPIFFE ID, else
+  // its only URI SAN, else its subject CN (common/rpc/tls.h). Empty without one. For a call
+  // another crm-command replica forwarded, the forwarding replica's identity.
+  std::string peer_identity;
   // "x-correlation-id" metadata, or empty.
   std::string correlation_id;
   // For commands: a digest of the request (its type and fields, after routing filled in derived
@@ -43,8 +47,10 @@ inline std::string Metadata(const grpc::CallbackServerContext* ctx, const char* 
   return std::string(it->second.data(), it->second.size());
 }
 
-inline CallContext MakeCallContext(grpc::CallbackServerContext* ctx) {
+inline CallContext MakeCallContext(grpc::CallbackServerContext* ctx,
+                                   const std::string& peer_identity) {
   CallContext call;
+  call.peer_identity = peer_identity;
   auto deadline = ctx->deadline();
   if (deadline < std::chrono::system_clock::time_point::max() - std::chrono::hours(24 * 365)) {
     call.deadline = absl::FromChrono(deadline);
@@ -68,7 +74,7 @@ inline grpc::Status Overloaded() {
 // finished with the error) if the call cannot go on.
 template <typename Req>
 bool StartCall(Call* rpc, const grpc::ByteBuffer* in, Req* request, CallContext* call) {
-  *call = MakeCallContext(rpc->ctx());
+  *call = MakeCallContext(rpc->ctx(), rpc->peer_identity());
   if (absl::Now() >= call->deadline) {
     rpc->Finish(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "deadline passed"));
     return false;

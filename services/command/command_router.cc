@@ -31,8 +31,9 @@ grpc::GenericStub* CommandRouter::StubFor(const std::string& peer) {
   absl::MutexLock lock(&mu_);
   auto& stub = stubs_[peer];
   if (stub == nullptr) {
-    stub = std::make_unique<grpc::GenericStub>(
-        grpc::CreateChannel(peer, grpc::InsecureChannelCredentials()));
+    stub = std::make_unique<grpc::GenericStub>(grpc::CreateChannel(
+        peer, options_.credentials != nullptr ? options_.credentials
+                                              : grpc::InsecureChannelCredentials()));
   }
   return stub.get();
 }

@@ -37,6 +37,9 @@ class CommandRouter final : public rpc::CallRouter {
     int32_t replica_index = 0;
     // Addresses (host:port) of all replicas, in index order; empty = one replica.
     std::vector<std::string> peers;
+    // How the channels to the other replicas are secured (TLS or mutual TLS: runtime::
+    // PeerCredentials); null: plaintext.
+    std::shared_ptr<grpc::ChannelCredentials> credentials;
   };
 
   // Does not take ownership of `log`. INVALID_ARGUMENT via Validate() for a bad layout.

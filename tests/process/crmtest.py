@@ -203,17 +203,21 @@ class Server:
 
     `binary` and `base_args` make it another binary of the same command line (crm-command,
     crm-projector, or crm-server on Kafka): `base_args` go before the extra arguments of each start.
+    `credentials` (grpc.ssl_channel_credentials) make its channel TLS (a server started with
+    --tls-cert); the default is plaintext.
     Not thread-safe itself; its stubs are (grpc channels may be shared by threads).
     """
 
     def __init__(self, workdir: Path, data_dir: Path | None = None, binary: Path | None = None,
-                 base_args: Sequence[str] = ()):
+                 base_args: Sequence[str] = (),
+                 credentials: grpc.ChannelCredentials | None = None):
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.data_dir = Path(data_dir) if data_dir else self.workdir / "data"
         self.binary = Path(binary) if binary else SERVER_BIN
         self.name = self.binary.name
         self.base_args = list(base_args)
+        self.credentials = credentials
         self.port_file = self.workdir / "port"
         self.log_path = self.workdir / "server.log"
         self.proc: subprocess.Popen | None = None
@@ -287,11 +291,15 @@ class Server:
             time.sleep(0.02)
 
     def _connect(self) -> None:
-        raw = grpc.insecure_channel(self.address, options=[
+        options = [
             ("grpc.max_send_message_length", 8 << 20),
             ("grpc.max_receive_message_length", 64 << 20),
             ("grpc.enable_retries", 0),
-        ])
+        ]
+        if self.credentials is not None:
+            raw = grpc.secure_channel(self.address, self.credentials, options=options)
+        else:
+            raw = grpc.insecure_channel(self.address, options=options)
         self._raw_channel = raw
         self.channel = grpc.intercept_channel(raw, _DefaultTimeout(RPC_TIMEOUT_S))
         self.command = sgrpc.CustomerCommandServiceStub(self.channel)
