@@ -1,6 +1,7 @@
 #include "common/auth/jwt_verifier.h"
 
 #include <fcntl.h>
+#include <gnutls/crypto.h>
 #include <rhonabwy.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -25,6 +26,7 @@ using Json = nlohmann::json;
 namespace {
 
 constexpr size_t kMaxTokenBytes = 8 * 1024;
+constexpr size_t kMaxCachedTokens = 4096;
 constexpr size_t kMaxKeyFileBytes = 1 << 20;
 constexpr unsigned kMinRsaBits = 2048;
 
@@ -89,6 +91,9 @@ struct JwtVerifier::KeySet {
   };
   std::vector<Key> keys;
   bool from_pem = false;
+  // Which reading of the file this is (1, 2, ...): remembered tokens name the one that verified
+  // them.
+  uint64_t generation = 0;
 };
 
 namespace {
@@ -161,7 +166,7 @@ absl::StatusOr<KeySet::Key> KeyFromJwk(const Json& jwk_json) {
   return key;
 }
 
-absl::StatusOr<std::shared_ptr<const KeySet>> ParseJwks(const std::string& text) {
+absl::StatusOr<std::shared_ptr<KeySet>> ParseJwks(const std::string& text) {
   std::optional<Json> doc = ParseJsonObject(text);
   if (!doc.has_value()) return absl::InvalidArgumentError("not a JSON object");
   std::vector<Json> jwks;
@@ -196,7 +201,7 @@ absl::StatusOr<std::shared_ptr<const KeySet>> ParseJwks(const std::string& text)
   return set;
 }
 
-absl::StatusOr<std::shared_ptr<const KeySet>> ParsePem(const std::string& text) {
+absl::StatusOr<std::shared_ptr<KeySet>> ParsePem(const std::string& text) {
   if (absl::StrContains(text, "PRIVATE KEY")) {
     return absl::InvalidArgumentError("holds a private key: give the public key only");
   }
@@ -230,7 +235,8 @@ absl::StatusOr<std::shared_ptr<const KeySet>> ParsePem(const std::string& text) 
 
 // Reads the key file and its stamp (taken from the open file, so they match).
 absl::StatusOr<std::shared_ptr<const KeySet>> LoadKeys(const std::string& path,
-                                                       JwtVerifier::FileStamp* stamp) {
+                                                       JwtVerifier::FileStamp* stamp,
+                                                       uint64_t generation) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return absl::InvalidArgumentError(absl::StrCat("cannot open ", path));
   struct stat st {};
@@ -256,7 +262,7 @@ absl::StatusOr<std::shared_ptr<const KeySet>> LoadKeys(const std::string& path,
   stamp->size = static_cast<int64_t>(st.st_size);
   stamp->inode = static_cast<uint64_t>(st.st_ino);
   const absl::string_view trimmed = absl::StripLeadingAsciiWhitespace(text);
-  absl::StatusOr<std::shared_ptr<const KeySet>> keys =
+  absl::StatusOr<std::shared_ptr<KeySet>> keys =
       absl::StartsWith(trimmed, "{") ? ParseJwks(text) : ParsePem(text);
   if (!keys.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": ", keys.status().message()));
@@ -267,7 +273,8 @@ absl::StatusOr<std::shared_ptr<const KeySet>> LoadKeys(const std::string& path,
                      ": no usable key (RSA of 2048 bits or more for RS256, EC P-256 for "
                      "ES256)"));
   }
-  return keys;
+  (*keys)->generation = generation;
+  return std::shared_ptr<const KeySet>(*std::move(keys));
 }
 
 absl::StatusOr<JwtVerifier::FileStamp> StampOf(const std::string& path) {
@@ -289,7 +296,7 @@ absl::StatusOr<std::unique_ptr<JwtVerifier>> JwtVerifier::Create(JwtVerifierOpti
   if (options.keys_file.empty()) return absl::InvalidArgumentError("no key file");
   if (options.clock == nullptr) options.clock = base::SystemClock::Get();
   FileStamp stamp;
-  CRM_ASSIGN_OR_RETURN(std::shared_ptr<const KeySet> keys, LoadKeys(options.keys_file, &stamp));
+  CRM_ASSIGN_OR_RETURN(std::shared_ptr<const KeySet> keys, LoadKeys(options.keys_file, &stamp, 1));
   return std::unique_ptr<JwtVerifier>(new JwtVerifier(std::move(options), std::move(keys), stamp));
 }
 
@@ -315,7 +322,8 @@ absl::Status JwtVerifier::ReloadIfChanged() const {
   if (!now.ok()) return now.status();
   if (*now == stamp_) return absl::OkStatus();
   FileStamp read;
-  absl::StatusOr<std::shared_ptr<const KeySet>> keys = LoadKeys(options_.keys_file, &read);
+  absl::StatusOr<std::shared_ptr<const KeySet>> keys =
+      LoadKeys(options_.keys_file, &read, keys_->generation + 1);
   // Either way this version of the file has been looked at: a broken file is reported once, and
   // read again when it changes again.
   stamp_ = read.size >= 0 ? read : *now;
@@ -340,8 +348,42 @@ std::shared_ptr<const JwtVerifier::KeySet> JwtVerifier::CurrentKeys() const {
 }
 
 absl::StatusOr<Principal> JwtVerifier::Verify(absl::string_view token) const {
-  // 1. The shape, read by us: a compact JWS whose header names an accepted algorithm.
   if (token.size() > kMaxTokenBytes) return Invalid("the token is longer than 8 KiB");
+  std::shared_ptr<const KeySet> keys = CurrentKeys();
+  std::string digest(32, '\0');
+  if (gnutls_hash_fast(GNUTLS_DIG_SHA256, token.data(), token.size(), digest.data()) != 0) {
+    return absl::InternalError("SHA-256 failed");
+  }
+  const absl::Time now = options_.clock->Now();
+  {
+    absl::MutexLock lock(&cache_mu_);
+    auto it = cache_.find(digest);
+    if (it != cache_.end() && it->second.generation == keys->generation) {
+      if (now > it->second.expiry + options_.clock_skew) {
+        cache_.erase(it);
+        return Unauthenticated(kTokenExpired, "the token has expired");
+      }
+      return it->second.principal;
+    }
+  }
+  absl::Time expiry;
+  absl::StatusOr<Principal> principal = VerifyUncached(token, *keys, &expiry);
+  if (principal.ok()) {
+    absl::MutexLock lock(&cache_mu_);
+    // Full, or holding tokens verified with keys since replaced (never looked up again): start
+    // afresh.
+    if (cache_.size() >= kMaxCachedTokens ||
+        (!cache_.empty() && cache_.begin()->second.generation != keys->generation)) {
+      cache_.clear();
+    }
+    cache_.insert_or_assign(std::move(digest), Verified{*principal, expiry, keys->generation});
+  }
+  return principal;
+}
+
+absl::StatusOr<Principal> JwtVerifier::VerifyUncached(absl::string_view token, const KeySet& keys,
+                                                      absl::Time* expiry) const {
+  // 1. The shape, read by us: a compact JWS whose header names an accepted algorithm.
   for (char c : token) {
     if (!IsBase64UrlOrDot(c))
       return Invalid("the token is not a compact JWS (header.payload.signature)");
@@ -372,14 +414,13 @@ absl::StatusOr<Principal> JwtVerifier::Verify(absl::string_view token) const {
   }
 
   // 2. The key: chosen by kid from the file, and its algorithm must be the token's.
-  std::shared_ptr<const KeySet> keys = CurrentKeys();
   const KeySet::Key* key = nullptr;
-  if (keys->from_pem || (kid.empty() && keys->keys.size() == 1)) {
-    key = &keys->keys.front();
+  if (keys.from_pem || (kid.empty() && keys.keys.size() == 1)) {
+    key = &keys.keys.front();
   } else if (kid.empty()) {
     return Invalid("the token has no \"kid\" and there are several keys");
   } else {
-    for (const KeySet::Key& k : keys->keys) {
+    for (const KeySet::Key& k : keys.keys) {
       if (k.kid == kid) key = &k;
     }
     if (key == nullptr) return Invalid(absl::StrCat("unknown key id \"", kid, "\""));
@@ -436,6 +477,7 @@ absl::StatusOr<Principal> JwtVerifier::Verify(absl::string_view token) const {
   if (!exp.has_value()) return Invalid("the token has no expiry (\"exp\")");
   if (now > *exp + options_.clock_skew)
     return Unauthenticated(kTokenExpired, "the token has expired");
+  *expiry = *exp;
   if (claims->contains("nbf")) {
     std::optional<absl::Time> nbf = NumericDate(*claims, "nbf");
     if (!nbf.has_value()) return Invalid("the token's \"nbf\" is not a number");

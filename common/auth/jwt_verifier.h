@@ -39,6 +39,12 @@
 // reports the key's type and size, so pinning the algorithm to the key is a few lines here.
 // Its types stay in jwt_verifier.cc.
 //
+// Verified tokens are remembered (by their SHA-256, at most 4096; the memory is dropped whole when
+// full) with their principal and "exp": a client sends the same token with every call until it
+// expires, and verifying a signature costs tens (RS256) to hundreds (ES256) of microseconds. A
+// remembered token is still checked against "exp" on every call, and forgotten when the keys are
+// reloaded, so a withdrawn key stops working at once.
+//
 // Thread-safe: Verify may be called from any thread; keys are swapped atomically on a reload.
 #pragma once
 
@@ -47,6 +53,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -98,7 +105,18 @@ class JwtVerifier final : public TokenVerifier {
   JwtVerifier(JwtVerifierOptions options, std::shared_ptr<const KeySet> keys, FileStamp stamp);
   std::shared_ptr<const KeySet> CurrentKeys() const;
 
+  // A verified token, remembered under its SHA-256 (see above).
+  struct Verified {
+    Principal principal;
+    absl::Time expiry;    // "exp"
+    uint64_t generation;  // of the keys that verified it (KeySet::generation)
+  };
+  absl::StatusOr<Principal> VerifyUncached(absl::string_view token, const KeySet& keys,
+                                           absl::Time* expiry) const;
+
   const JwtVerifierOptions options_;
+  mutable absl::Mutex cache_mu_;
+  mutable absl::flat_hash_map<std::string, Verified> cache_ ABSL_GUARDED_BY(cache_mu_);
   mutable absl::Mutex mu_;
   mutable std::shared_ptr<const KeySet> keys_ ABSL_GUARDED_BY(mu_);
   mutable FileStamp stamp_ ABSL_GUARDED_BY(mu_);
