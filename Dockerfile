@@ -36,13 +36,13 @@ FROM debian:bookworm-slim
 # The shared libraries the binaries link (readelf -d: NEEDED), by Debian package. RocksDB is linked
 # statically (Debian's RocksDB CMake target is librocksdb.a), so librocksdb7.8 is not needed, but
 # its compression libraries are. apt pulls the rest through Depends (libc-ares2, libre2-9, libssl3
-# for gRPC; libsasl2-2, libssl3 for librdkafka; liborcania, libyder, libgnutls30, libjansson4 for
-# librhonabwy, the JWT verifier).
+# for gRPC; libsasl2-2, libssl3 for librdkafka; liborcania, libyder, libjansson4 for librhonabwy,
+# the JWT verifier, which also uses libgnutls30 itself).
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       libgrpc++1.51 libgrpc29 libprotobuf32 libabsl20220623 \
       librdkafka1 libspdlog1.10 libfmt9 libprometheus-cpp-core1.0 libprometheus-cpp-pull1.0 \
-      librhonabwy1.1 \
+      librhonabwy1.1 libgnutls30 \
       libsnappy1v5 liblz4-1 libzstd1 libbz2-1.0 zlib1g \
  && rm -rf /var/lib/apt/lists/*
 
