@@ -130,17 +130,25 @@ class _Metadata(grpc.UnaryUnaryClientInterceptor):
         return continuation(details._replace(metadata=metadata), request)
 
 
+def _address(server, side: str) -> str:
+    """The address of the process of `server` that serves commands or queries."""
+    return getattr(server, "commander" if side == "command" else "projector", server).address
+
+
 class Caller:
     """A server as one caller sees it: every call carries its token (if any) and, to show that it
-    changes nothing, a forged x-crm-actor. Has what crmtest and orgtest helpers use of a Server
-    (channel, query_channel, command, query)."""
+    changes nothing, a forged x-crm-actor; nothing else (not the suite's token under
+    CRM_TEST_AUTH=1). Has what crmtest and orgtest helpers use of a Server (channel,
+    query_channel, command, query)."""
 
     def __init__(self, server, token: str | None, forged_actor: str = "mallory"):
         pairs = [("x-crm-actor", forged_actor)] if forged_actor else []
         if token is not None:
             pairs.append(("authorization", f"Bearer {token}"))
-        self.channel = grpc.intercept_channel(server.channel, _Metadata(pairs))
-        self.query_channel = grpc.intercept_channel(server.query_channel, _Metadata(pairs))
+        self.channel = grpc.intercept_channel(
+            crmtest.plain_channel(_address(server, "command")), _Metadata(pairs))
+        self.query_channel = grpc.intercept_channel(
+            crmtest.plain_channel(_address(server, "query")), _Metadata(pairs))
         self.command = crmtest.sgrpc.CustomerCommandServiceStub(self.channel)
         self.query = crmtest.sgrpc.CustomerQueryServiceStub(self.query_channel)
 
@@ -233,8 +241,8 @@ def test_bad_tokens_are_unauthenticated_and_append_nothing(make_server, idp):
     for pairs in ([("authorization", f"Basic {_b64(b'alice:secret')}")],
                   [("authorization", idp.token("rsa-1"))],
                   [("x-access-token", idp.token("rsa-1"))]):
-        stub = crmtest.sgrpc.CustomerQueryServiceStub(
-            grpc.intercept_channel(server.query_channel, _Metadata(pairs)))
+        stub = crmtest.sgrpc.CustomerQueryServiceStub(grpc.intercept_channel(
+            crmtest.plain_channel(_address(server, "query")), _Metadata(pairs)))
         d = expect_error(grpc.StatusCode.UNAUTHENTICATED, stub.ListCustomers,
                          spb.ListCustomersRequest())
         assert _reason(d) in ("TOKEN_INVALID", "TOKEN_MISSING")
@@ -256,12 +264,13 @@ def test_every_method_is_gated_but_health_and_reflection_stay_open(make_server, 
         importlib.import_module(".".join(path.relative_to(crmtest.PY_OUT).with_suffix("").parts))
     from google.protobuf import descriptor_pool  # pylint: disable=import-outside-toplevel
     pool = descriptor_pool.Default()
+    channel = crmtest.plain_channel(server.address)
     checked = 0
     for name in services:
         if name.startswith("grpc."):
             continue
         for method in pool.FindServiceByName(name).methods:
-            call = server.channel.unary_unary(f"/{name}/{method.name}",
+            call = channel.unary_unary(f"/{name}/{method.name}",
                                               request_serializer=lambda b: b,
                                               response_deserializer=lambda b: b)
             d = expect_error(grpc.StatusCode.UNAUTHENTICATED, call, b"\xff\xff\xff")
@@ -318,16 +327,19 @@ def test_the_actor_of_every_event_is_the_tokens_subject(make_server, idp):
         assert actors == {ALICE}
 
 
-def test_without_authentication_the_header_names_the_actor(make_server):
+def test_without_authentication_the_header_names_the_actor(tmp_path):
     """Development mode (no --auth-*), the default: as before, x-crm-actor is the actor."""
-    server = make_server()
-    caller = Caller(server, None, forged_actor="dev-bob")
-    customer = crmtest.register(caller, customer_id="dev-1").customer
-    token = caller.command.TagCustomer(spb.TagCustomerRequest(
-        name=customer.name, tag="t", request_id=new_request_id())).consistency_token
-    events = crmtest.history(caller, customer.name, consistency_token=token)
-    assert [e.actor for e in events] == ["dev-bob", "dev-bob"]
-    assert "authentication off" in server.log_path.read_text()
+    server = crmtest.Server(tmp_path / "dev", auth=False).start()
+    try:
+        caller = Caller(server, None, forged_actor="dev-bob")
+        customer = crmtest.register(caller, customer_id="dev-1").customer
+        token = caller.command.TagCustomer(spb.TagCustomerRequest(
+            name=customer.name, tag="t", request_id=new_request_id())).consistency_token
+        events = crmtest.history(caller, customer.name, consistency_token=token)
+        assert [e.actor for e in events] == ["dev-bob", "dev-bob"]
+        assert "authentication off" in server.log_path.read_text()
+    finally:
+        server.stop()
 
 
 def test_key_rotation_on_disk_without_a_restart(make_server, idp):
@@ -418,7 +430,7 @@ def test_bad_authentication_configuration_stops_the_start(tmp_path, idp):
          "private key"),
         (["--rate-limit-per-principal", "lots"], "--rate-limit-per-principal"),
     ]):
-        s = crmtest.Server(tmp_path / f"bad-{i}")
+        s = crmtest.Server(tmp_path / f"bad-{i}", auth=False)
         s.spawn(*args)
         assert s.wait_exit(timeout_s=30) != 0, args
         assert message in s.log_path.read_text(), s.log_tail()
