@@ -47,8 +47,9 @@ absl::Status CommandRouter::Call(const std::string& peer, const std::string& met
   // With authentication on, the peer verifies the caller's token again; the actor is then its
   // subject and x-crm-actor is ignored.
   if (!caller.authorization.empty()) context.AddMetadata("authorization", caller.authorization);
-  if (!caller.correlation_id.empty())
+  if (!caller.correlation_id.empty()) {
     context.AddMetadata("x-correlation-id", caller.correlation_id);
+  }
   context.AddMetadata(kForwardedHeader, absl::StrCat(options_.replica_index));
   grpc::ByteBuffer in = rpc::SerializeResponse(request);
   grpc::ByteBuffer out;
