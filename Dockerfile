@@ -56,7 +56,7 @@ RUN apt-get update \
       build-essential cmake ninja-build pkg-config ccache \
       libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler \
       librdkafka-dev librocksdb-dev libabsl-dev \
-      libspdlog-dev libcli11-dev nlohmann-json3-dev prometheus-cpp-dev \
+      libspdlog-dev libcli11-dev nlohmann-json3-dev prometheus-cpp-dev librhonabwy-dev libssl-dev \
       libgtest-dev libgmock-dev \
  && rm -rf /var/lib/apt/lists/*
 
@@ -99,12 +99,14 @@ FROM debian:bookworm-slim
 # The shared libraries the binaries link (readelf -d: NEEDED), by Debian package. RocksDB is linked
 # statically (Debian's RocksDB CMake target is librocksdb.a), so librocksdb7.8 is not needed, but
 # its compression libraries are. apt pulls the rest through Depends (libc-ares2, libre2-9, libssl3
-# for gRPC; libsasl2-2, libssl3 for librdkafka). apt-get clean: a base image without Debian's
-# docker-clean apt hook (as scripts/image.sh makes) would keep the downloaded packages.
+# for gRPC; libsasl2-2, libssl3 for librdkafka; liborcania, libyder, libjansson4 for librhonabwy,
+# the JWT verifier, which also uses libgnutls30 itself). apt-get clean: a base image without
+# Debian's docker-clean apt hook (as scripts/image.sh makes) would keep the downloaded packages.
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       libgrpc++1.51 libgrpc29 libprotobuf32 libabsl20220623 \
       librdkafka1 libspdlog1.10 libfmt9 libprometheus-cpp-core1.0 libprometheus-cpp-pull1.0 \
+      librhonabwy1.1 libgnutls30 \
       libsnappy1v5 liblz4-1 libzstd1 libbz2-1.0 zlib1g \
  && apt-get clean \
  && rm -rf /var/lib/apt/lists/*

@@ -35,6 +35,7 @@ APT_PACKAGES=(
   librdkafka-dev librocksdb-dev libabsl-dev
   libgtest-dev libgmock-dev
   libspdlog-dev libcli11-dev nlohmann-json3-dev prometheus-cpp-dev
+  librhonabwy-dev libssl-dev  # JWT verification (common/auth); OpenSSL makes the tests' keys
   clang-format docker-compose ccache
   clang libclang-rt-14-dev  # the fuzz tree (scripts/fuzz.sh): libFuzzer, ASan, UBSan
   podman runc mmdebstrap  # the container image without a Docker engine (scripts/image.sh)

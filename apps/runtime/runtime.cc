@@ -14,6 +14,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
+#include "apps/runtime/gate.h"
 #include "apps/runtime/monitor.h"
 #include "common/base/status_macros.h"
 #include "common/eventlog/embedded_event_log.h"
@@ -170,6 +171,10 @@ void AddFlags(CLI::App& app, Config& config, const std::vector<std::string>& eng
                  "Ask a client to reconnect after this long (calls in flight finish first)")
       ->envname("CRM_MAX_CONNECTION_AGE_SECONDS")
       ->check(CLI::Range(10, 7 * 86400));
+  app.add_option("--max-concurrent-streams", config.max_concurrent_streams,
+                 "Concurrent calls one client connection may have open (HTTP/2 streams)")
+      ->envname("CRM_MAX_CONCURRENT_STREAMS")
+      ->check(CLI::Range(1, 1 << 20));
   app.add_option("--shutdown-grace-seconds", config.shutdown_grace_seconds,
                  "How long SIGTERM waits for in-flight calls")
       ->envname("CRM_SHUTDOWN_GRACE_SECONDS")
@@ -214,6 +219,7 @@ void AddFlags(CLI::App& app, Config& config, const std::vector<std::string>& eng
       ->envname("CRM_KAFKA_PROPERTIES")
       ->delimiter(';')
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  AddGateFlags(app, config);
 }
 
 void AddReplicaFlags(CLI::App& app, Config& config) {
@@ -265,6 +271,8 @@ void Init(const Config& config) {
   // Debian's Abseil is built without NDEBUG, so every absl::Mutex lock would also update a
   // lock-order graph (deadlock detection, a few per cent of a busy process). The tests keep it.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  // Authentication and limits are checked before anything is opened (Serve builds them again).
+  if (absl::Status gate = MakeGate(config).status(); !gate.ok()) Fail("bad configuration", gate);
 }
 
 absl::Status CheckTransport(const Config& config) {
@@ -418,6 +426,9 @@ int Serve(const Config& config, Process& process) {
   for (const rpc::ServiceTable* s : services) {
     if (absl::Status valid = s->Validate(); !valid.ok()) Fail("service table", valid);
   }
+  const Gate gate = OrFail(MakeGate(config), "bad configuration");
+  LogGate(config, gate);
+  for (rpc::ServiceTable* s : services) s->SetGatekeeper(gate.gatekeeper.get());
   const absl::Duration max_lag = OrFail(
       ParseDurationFlag(config.readiness_max_lag, "--readiness-max-lag"), "bad configuration");
   rpc::SetAccessLog(config.access_log);
@@ -452,6 +463,9 @@ int Serve(const Config& config, Process& process) {
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20 * 1000);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10 * 1000);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 2);
+  // One connection cannot hold more than this many calls open at once (gRPC's default is
+  // unbounded); the per-principal rate limit and the executors' queues bound the rest.
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, config.max_concurrent_streams);
   for (rpc::ServiceTable* s : services) builder.RegisterService(s);
   builder.RegisterService(&health);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();

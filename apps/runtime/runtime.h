@@ -51,6 +51,21 @@ struct Config {
   int shutdown_grace_seconds = 20;
   int max_connection_idle_seconds = 300;
   int max_connection_age_seconds = 1800;
+  // Concurrent calls (HTTP/2 streams) one client connection may have open; more wait in the
+  // client until one ends.
+  int max_concurrent_streams = 1024;
+
+  // Authentication (common/auth, docs/security.md): bearer tokens (JWT) from `auth_issuer` for
+  // `auth_audience`, verified with the keys in `auth_keys` (PEM or JWKS, reloaded on change);
+  // client-certificate identities mapped to service principals by `auth_service_identities` (a
+  // JSON file). All empty: no authentication (development; the actor is x-crm-actor).
+  std::string auth_issuer;
+  std::string auth_audience;
+  std::string auth_keys;
+  std::string auth_service_identities;
+  // Per-principal rate limit, "<N>/s|m|h" (empty: none), and its burst (0: N).
+  std::string rate_limit_per_principal;
+  int64_t rate_limit_burst = 0;
 
   // Transport security (common/rpc/tls.h). TLS on the gRPC port with this certificate chain and
   // private key (PEM files, read again when they change: every tls_reload_interval); client

@@ -3,6 +3,9 @@
 //
 // Each method is registered with its typed handler, Req -> base::Future<Resp> (a handler that has
 // its answer at once returns it, or a StatusOr, directly). For every call the table:
+//   0. asks the Gatekeeper (common/rpc/gatekeeper.h, if one is set) who the caller is and whether
+//      they may call now: UNAUTHENTICATED or RESOURCE_EXHAUSTED (RATE_LIMITED) here, on the gRPC
+//      thread, before anything is queued or run;
 //   1. hands the call to the Executor (never runs handlers on a gRPC thread); a full queue
 //      answers RESOURCE_EXHAUSTED (SERVER_OVERLOADED);
 //   2. checks the deadline and parses the raw request bytes (common/rpc/request_parser.h: bad
@@ -36,6 +39,7 @@
 #include "common/base/future.h"
 #include "common/rpc/call.h"
 #include "common/rpc/executor.h"
+#include "common/rpc/gatekeeper.h"
 #include "common/rpc/unary.h"
 #include "google/protobuf/descriptor.h"
 #include "grpcpp/grpcpp.h"
@@ -82,6 +86,9 @@ class ServiceTable : public grpc::Service {
   using PreWait = std::function<base::Future<base::Done>(const google::protobuf::Message& request,
                                                          const CallContext& call)>;
   void SetPreWait(PreWait pre_wait) { pre_wait_ = std::move(pre_wait); }
+  // Who may call (authentication, rate limit); none: everyone, the actor from x-crm-actor. Not
+  // owned. REQUIRES: set before the server starts.
+  void SetGatekeeper(const Gatekeeper* gatekeeper) { gatekeeper_ = gatekeeper; }
 
   // A query (or any call handled where it arrives).
   template <typename Req, typename Resp>
@@ -152,12 +159,21 @@ class ServiceTable : public grpc::Service {
                                   const Handler<Req, Resp>& handler, const Route<Req>& route) {
     grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
     Call* rpc = new Call(ctx, reactor, stats);  // deletes itself when it finishes
+    std::optional<auth::Principal> caller;      // who calls, if authenticated
+    if (gatekeeper_ != nullptr) {
+      absl::StatusOr<std::optional<auth::Principal>> admitted = gatekeeper_->Admit(*ctx);
+      if (!admitted.ok()) {
+        rpc->Finish(ToGrpcStatus(admitted.status()));
+        return reactor;
+      }
+      caller = *std::move(admitted);
+    }
     const char* path = stats->path().c_str();
-    bool queued = executor_->TrySubmit([this, rpc, in, out, path, &handler, &route] {
+    bool queued = executor_->TrySubmit([this, rpc, in, out, path, &handler, &route, caller] {
       if (DroppedWhileQueued(rpc)) return;
       auto request = std::make_shared<Req>();
       auto call = std::make_shared<CallContext>();
-      if (!StartCall(rpc, in, request.get(), call.get())) return;
+      if (!StartCall(rpc, in, request.get(), call.get(), caller)) return;
       if (!pre_wait_) {
         Dispatch(rpc, out, path, handler, route, *request, *call);
         return;
@@ -227,6 +243,7 @@ class ServiceTable : public grpc::Service {
   std::deque<MethodStats> stats_;
   std::deque<Registered> registered_;
   PreWait pre_wait_;
+  const Gatekeeper* gatekeeper_ = nullptr;
 };
 
 }  // namespace crm::rpc

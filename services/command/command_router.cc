@@ -41,11 +41,16 @@ grpc::GenericStub* CommandRouter::StubFor(const std::string& peer) {
 absl::Status CommandRouter::Call(const std::string& peer, const std::string& method,
                                  const google::protobuf::Message& request,
                                  google::protobuf::Message* response, absl::Time deadline,
-                                 const std::string& actor, const std::string& correlation_id) {
+                                 const rpc::CallContext& caller) {
   grpc::ClientContext context;
   if (deadline != absl::InfiniteFuture()) context.set_deadline(absl::ToChronoTime(deadline));
-  context.AddMetadata("x-crm-actor", actor);
-  if (!correlation_id.empty()) context.AddMetadata("x-correlation-id", correlation_id);
+  context.AddMetadata("x-crm-actor", caller.actor);
+  // With authentication on, the peer verifies the caller's token again; the actor is then its
+  // subject and x-crm-actor is ignored.
+  if (!caller.authorization.empty()) context.AddMetadata("authorization", caller.authorization);
+  if (!caller.correlation_id.empty()) {
+    context.AddMetadata("x-correlation-id", caller.correlation_id);
+  }
   context.AddMetadata(kForwardedHeader, absl::StrCat(options_.replica_index));
   grpc::ByteBuffer in = rpc::SerializeResponse(request);
   grpc::ByteBuffer out;
@@ -77,7 +82,8 @@ void CommandRouter::Forward(const std::string& peer, const std::string& method,
   };
   auto* call = new Call{{}, request, std::move(done)};
   call->context.set_deadline(server_context->deadline());
-  for (const char* key : {"x-crm-actor", "x-correlation-id"}) {
+  // The caller's credentials go along: the owner authenticates the call again.
+  for (const char* key : {"authorization", "x-crm-actor", "x-correlation-id"}) {
     auto it = server_context->client_metadata().find(key);
     if (it != server_context->client_metadata().end()) {
       call->context.AddMetadata(key, std::string(it->second.data(), it->second.size()));

@@ -52,14 +52,15 @@ class CommandRouter final : public rpc::CallRouter {
 
   // Calls `method` on `peer` with `request` and blocks until `response` is filled or the call
   // fails (by `deadline`): how a command of this replica runs a step on a stream another replica
-  // writes (e.g. an e-mail claim). The peer's error comes back with its code and message.
+  // writes (e.g. an e-mail claim), on behalf of `caller` (its actor, correlation id and
+  // credentials go along). The peer's error comes back with its code and message.
   absl::Status Call(const std::string& peer, const std::string& method,
                     const google::protobuf::Message& request, google::protobuf::Message* response,
-                    absl::Time deadline, const std::string& actor,
-                    const std::string& correlation_id);
+                    absl::Time deadline, const rpc::CallContext& caller);
 
-  // Forwards a unary call to `peer` with the caller's deadline and metadata; `done` gets the
-  // peer's status (with its error details) once `response` is filled.
+  // Forwards a unary call to `peer` with the caller's deadline and metadata (authorization,
+  // x-crm-actor, x-correlation-id); `done` gets the peer's status (with its error details) once
+  // `response` is filled.
   void Forward(const std::string& peer, const std::string& method,
                grpc::CallbackServerContext* server_context, const grpc::ByteBuffer& request,
                grpc::ByteBuffer* response, std::function<void(grpc::Status)> done) override;

@@ -60,8 +60,7 @@ base::Future<EmailReservations::Response> EmailReservations::Run(const char* met
   // Bounded even for callers without a deadline: replicas' workers must not wait on each other
   // for ever.
   const absl::Time deadline = std::min(call.deadline, absl::Now() + absl::Seconds(10));
-  absl::Status called =
-      router_->Call(*owner, method, request, &response, deadline, call.actor, call.correlation_id);
+  absl::Status called = router_->Call(*owner, method, request, &response, deadline, call);
   if (!called.ok()) {
     return status::Error(
         absl::StatusCode::kUnavailable,

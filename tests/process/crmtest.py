@@ -12,6 +12,8 @@ Env: CRM_BUILD_DIR (default build, relative to the repo root), CRM_SERVER_BIN (d
 <build>/apps/crm_command/crm-command, <build>/apps/crm_projector/crm-projector),
 CRM_TEST_LOG_LEVEL (passed as --log-level when set). The suite starts copies of the binaries made
 when it begins (see use_binary_copies; CRM_TEST_COPY_BINARIES=0 starts them in place).
+CRM_TEST_AUTH=1 runs the suite with authentication on (see suite_auth): every process gets the
+--auth-* flags of a test identity provider and every channel sends its token.
 """
 
 from __future__ import annotations
@@ -66,6 +68,42 @@ def use_binary_copies(dest: Path) -> list[Path]:
     SERVER_BIN, COMMAND_BIN, PROJECTOR_BIN = (copy(SERVER_BIN), copy(COMMAND_BIN),
                                               copy(PROJECTOR_BIN))
     return copies
+
+
+# Authentication for the whole suite (CRM_TEST_AUTH=1): an identity provider made once per run
+# (an EC P-256 key, its public half as a JWKS file), the flags that make a process trust it, and a
+# token for the subject "crm-test" valid for the run. Tests that are about authentication
+# (test_auth.py) make their own and override these flags (a flag given twice keeps its last value).
+TEST_AUTH = os.environ.get("CRM_TEST_AUTH", "0") == "1"
+TEST_AUTH_SUBJECT = "crm-test"
+_suite_auth: tuple[list[str], str] | None = None
+
+
+def suite_auth() -> tuple[list[str], str]:
+    """(server flags, bearer token) of the suite's identity provider."""
+    global _suite_auth  # pylint: disable=global-statement
+    if _suite_auth is None:
+        import atexit  # pylint: disable=import-outside-toplevel
+        import json  # pylint: disable=import-outside-toplevel
+        import tempfile  # pylint: disable=import-outside-toplevel
+
+        import jwt  # pylint: disable=import-outside-toplevel
+        from cryptography.hazmat.primitives.asymmetric import ec  # pylint: disable=import-outside-toplevel
+
+        key = ec.generate_private_key(ec.SECP256R1())
+        directory = Path(tempfile.mkdtemp(prefix="crm-test-auth-"))
+        atexit.register(shutil.rmtree, directory, True)
+        jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(key.public_key()))
+        jwk.update(kid="suite", use="sig", alg="ES256")
+        keys = directory / "jwks.json"
+        keys.write_text(json.dumps({"keys": [jwk]}))
+        now = int(time.time())
+        token = jwt.encode({"iss": "https://idp.crm-test.example", "aud": "crm",
+                            "sub": TEST_AUTH_SUBJECT, "iat": now, "exp": now + 12 * 3600},
+                           key, algorithm="ES256", headers={"kid": "suite"})
+        _suite_auth = (["--auth-issuer", "https://idp.crm-test.example", "--auth-audience", "crm",
+                        "--auth-keys", str(keys)], token)
+    return _suite_auth
 
 
 # Deadline of one RPC made by the tests, unless a call passes its own.
@@ -182,8 +220,33 @@ def assert_error_info(d: ErrorDetails) -> error_details_pb2.ErrorInfo:
     return d.error_info
 
 
+def plain_channel(address: str) -> grpc.Channel:
+    """A channel to `address` with the suite's default deadline and no credentials of the suite
+    (for tests that choose what each call carries)."""
+    return grpc.intercept_channel(grpc.insecure_channel(address), _DefaultTimeout(RPC_TIMEOUT_S))
+
+
 # ---------------------------------------------------------------------------------------------
 # The server process.
+
+
+class _BearerToken(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor):
+    """Sends `token` with every call that has no authorization metadata of its own."""
+
+    def __init__(self, token: str):
+        self._pair = ("authorization", f"Bearer {token}")
+
+    def _add(self, details):
+        metadata = list(details.metadata or [])
+        if not any(k == "authorization" for k, _ in metadata):
+            details = details._replace(metadata=metadata + [self._pair])
+        return details
+
+    def intercept_unary_unary(self, continuation, client_call_details, request):
+        return continuation(self._add(client_call_details), request)
+
+    def intercept_unary_stream(self, continuation, client_call_details, request):
+        return continuation(self._add(client_call_details), request)
 
 
 class _DefaultTimeout(grpc.UnaryUnaryClientInterceptor):
@@ -210,7 +273,9 @@ class Server:
 
     def __init__(self, workdir: Path, data_dir: Path | None = None, binary: Path | None = None,
                  base_args: Sequence[str] = (),
-                 credentials: grpc.ChannelCredentials | None = None):
+                 credentials: grpc.ChannelCredentials | None = None, auth: bool = True):
+        """`auth`: with CRM_TEST_AUTH=1, start with the suite's --auth-* flags and send its token
+        (see suite_auth); False for a test that wants neither."""
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.data_dir = Path(data_dir) if data_dir else self.workdir / "data"
@@ -218,6 +283,7 @@ class Server:
         self.name = self.binary.name
         self.base_args = list(base_args)
         self.credentials = credentials
+        self.auth = auth and TEST_AUTH
         self.port_file = self.workdir / "port"
         self.log_path = self.workdir / "server.log"
         self.proc: subprocess.Popen | None = None
@@ -263,6 +329,8 @@ class Server:
                 "--port-file", str(self.port_file)]
         if os.environ.get("CRM_TEST_LOG_LEVEL"):
             args += ["--log-level", os.environ["CRM_TEST_LOG_LEVEL"]]
+        if self.auth:
+            args += suite_auth()[0]
         args += self.base_args + list(extra_args)
         self.starts += 1
         with open(self.log_path, "ab") as log:
@@ -301,7 +369,10 @@ class Server:
         else:
             raw = grpc.insecure_channel(self.address, options=options)
         self._raw_channel = raw
-        self.channel = grpc.intercept_channel(raw, _DefaultTimeout(RPC_TIMEOUT_S))
+        interceptors = [_DefaultTimeout(RPC_TIMEOUT_S)]
+        if self.auth:
+            interceptors.append(_BearerToken(suite_auth()[1]))
+        self.channel = grpc.intercept_channel(raw, *interceptors)
         self.command = sgrpc.CustomerCommandServiceStub(self.channel)
         self.query = sgrpc.CustomerQueryServiceStub(self.channel)
         self.health = health_pb2_grpc.HealthStub(self.channel)

@@ -147,7 +147,9 @@ def test_sla_breach_is_recorded_once_and_escalates_up_the_reporting_line(crm):
 
     # Nobody resolves it: the watcher records the breach and escalates to the supervisor.
     def breached():
-        c = _queries(crm).GetComplaint(kqpb.GetComplaintRequest(name=name))
+        # Read our own writes first (the views may not have the complaint yet under load).
+        c = _queries(crm).GetComplaint(kqpb.GetComplaintRequest(
+            name=name, consistency_token=assigned.consistency_token))
         return c if c.resolution_deadline.breached and c.escalation_level >= 1 else None
 
     c = wait_for("the resolution deadline's breach", breached, timeout_s=90)
