@@ -53,7 +53,10 @@
 // Exit codes of the online commands: 0 done; 1 the server answered with an error (printed to
 // stderr with its code, message and ErrorInfo reason); 2 bad usage or no connection.
 #include <cstdio>
+#include <cstdlib>
+#include <fstream>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -94,6 +97,22 @@ int main(int argc, char** argv) {
   app.add_option("--server", connection.server, "The server's gRPC address HOST:PORT")
       ->envname("CRM_SERVER")
       ->capture_default_str();
+  bool use_tls = false;
+  std::string token_file;
+  app.add_flag("--tls", use_tls, "Connect with TLS (implied by --tls-ca/--tls-cert/--tls-key)");
+  app.add_option("--tls-ca", connection.tls.ca_file,
+                 "CA certificates (PEM) to verify the server with; default: the system's")
+      ->envname("CRM_TLS_CA");
+  app.add_option("--tls-cert", connection.tls.cert_file, "Client certificate (PEM), mutual TLS")
+      ->envname("CRM_TLS_CLIENT_CERT");
+  app.add_option("--tls-key", connection.tls.key_file, "Client private key (PEM), mutual TLS")
+      ->envname("CRM_TLS_CLIENT_KEY");
+  app.add_option("--tls-server-name", connection.tls.server_name,
+                 "Name to check the server's certificate for, instead of --server's host");
+  app.add_option("--token-file", token_file,
+                 "File holding a bearer token (JWT) sent with every call; env CRM_TOKEN holds one "
+                 "directly")
+      ->envname("CRM_TOKEN_FILE");
   app.add_option("--output", output, "table or json")
       ->check(CLI::IsMember({"table", "json"}))
       ->capture_default_str();
@@ -194,6 +213,21 @@ int main(int argc, char** argv) {
   if (*verify) return crm::crmctl::Verify(data_dir);
   if (*restore) return crm::crmctl::Restore(from, data_dir);
 
+  connection.use_tls = use_tls || !connection.tls.ca_file.empty() ||
+                       !connection.tls.cert_file.empty() || !connection.tls.key_file.empty() ||
+                       !connection.tls.server_name.empty();
+  if (!token_file.empty()) {
+    std::ifstream in(token_file);
+    std::stringstream text;
+    text << in.rdbuf();
+    if (!in) {
+      std::fprintf(stderr, "crmctl: cannot read --token-file %s\n", token_file.c_str());
+      return 2;
+    }
+    connection.token = std::string(absl::StripAsciiWhitespace(text.str()));
+  } else if (const char* token = std::getenv("CRM_TOKEN")) {
+    connection.token = std::string(absl::StripAsciiWhitespace(token));
+  }
   connection.json = output == "json";
   connection.timeout = absl::Seconds(timeout_seconds);
   crm::crmctl::Online online(connection);

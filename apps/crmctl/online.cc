@@ -199,8 +199,20 @@ Online::Online(Connection connection) : connection_(std::move(connection)) {}
 bool Online::Connect() {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(64 << 20);
-  channel_ =
-      grpc::CreateCustomChannel(connection_.server, grpc::InsecureChannelCredentials(), args);
+  std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
+  if (connection_.use_tls) {
+    absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> tls =
+        rpc::MakeChannelCredentials(connection_.tls);
+    if (!tls.ok()) {
+      std::fprintf(stderr, "crmctl: %s\n", std::string(tls.status().message()).c_str());
+      return false;
+    }
+    credentials = *tls;
+    if (!connection_.tls.server_name.empty()) {
+      args.SetSslTargetNameOverride(connection_.tls.server_name);
+    }
+  }
+  channel_ = grpc::CreateCustomChannel(connection_.server, credentials, args);
   if (!channel_->WaitForConnected(absl::ToChronoTime(absl::Now() + connection_.timeout))) {
     std::fprintf(stderr, "crmctl: cannot connect to %s (--server, CRM_SERVER)\n",
                  connection_.server.c_str());
@@ -213,6 +225,8 @@ std::unique_ptr<grpc::ClientContext> Online::NewContext() const {
   auto context = std::make_unique<grpc::ClientContext>();
   context->set_deadline(absl::ToChronoTime(absl::Now() + connection_.timeout));
   context->AddMetadata("x-crm-actor", "crmctl");
+  if (!connection_.token.empty())
+    context->AddMetadata("authorization", "Bearer " + connection_.token);
   return context;
 }
 

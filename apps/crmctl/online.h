@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "common/rpc/tls.h"
 #include "grpcpp/grpcpp.h"
 
 namespace crm::crmctl {
@@ -23,6 +24,12 @@ inline constexpr int kExitUsage = 2;        // bad arguments, or no connection
 
 struct Connection {
   std::string server = "127.0.0.1:50051";
+  // TLS (--tls, or any of --tls-ca/--tls-cert/--tls-key): the server's certificate verified
+  // against tls.ca_file (or the system's CAs); tls.cert_file/key_file for mutual TLS.
+  bool use_tls = false;
+  rpc::ClientTlsOptions tls;
+  // A bearer token (--token-file, CRM_TOKEN) sent as "authorization: Bearer ..." on every call.
+  std::string token;
   bool json = false;                           // --output json
   absl::Duration timeout = absl::Seconds(10);  // per call
 };

@@ -327,6 +327,17 @@ def test_the_actor_of_every_event_is_the_tokens_subject(make_server, idp):
         assert actors == {ALICE}
 
 
+def test_crmctl_sends_its_token(make_server, idp):
+    server = _start(make_server, _auth_args(idp.publish("rsa-1")))
+    address = ["--server", _writer(server).address, "--timeout", "5"]
+    refused = crmtest.crmctl("status", *address)
+    assert refused.returncode == 1 and "UNAUTHENTICATED" in refused.stderr, refused
+    token_file = idp.directory / "token"
+    token_file.write_text(idp.token("rsa-1") + "\n")
+    ok = crmtest.crmctl("status", *address, "--token-file", str(token_file))
+    assert ok.returncode == 0, ok.stderr
+
+
 def test_without_authentication_the_header_names_the_actor(tmp_path):
     """Development mode (no --auth-*), the default: as before, x-crm-actor is the actor."""
     server = crmtest.Server(tmp_path / "dev", auth=False).start()

@@ -186,6 +186,21 @@ def test_with_client_certificates_required_only_clients_with_a_valid_certificate
         server.stop()
 
 
+def test_crmctl_speaks_mutual_tls(tmp_path, pki):
+    server = _tls_server(tmp_path, pki, *_tls_args(pki, mtls="required"), client=pki.bi)
+    try:
+        address = ["--server", server.address]
+        plain = crmtest.crmctl("status", *address, "--timeout", "3")
+        assert plain.returncode == 2, plain  # no TLS: cannot connect
+        ok = crmctl_tls = crmtest.crmctl(
+            "status", *address, "--tls-ca", str(pki.ca), "--tls-cert", str(pki.bi[0]),
+            "--tls-key", str(pki.bi[1]), "--output", "json")
+        assert ok.returncode == 0, crmctl_tls.stderr
+        assert json.loads(ok.stdout.splitlines()[0])
+    finally:
+        server.stop()
+
+
 def test_with_client_certificates_optional_a_client_may_come_without_one(tmp_path, pki):
     server = _tls_server(tmp_path, pki, *_tls_args(pki, mtls="optional"))
     try:
