@@ -6,14 +6,12 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "common/backup/manifest.h"
 #include "common/kv/kv_store.h"
-#include "nlohmann/json.hpp"
 
 namespace crm::crmctl {
 namespace {
@@ -108,9 +106,8 @@ bool CopyTree(const fs::path& from, const fs::path& to) {
 }  // namespace
 
 int Restore(const std::string& from, const std::string& data_dir) {
-  std::ifstream manifest_in(fs::path(from) / crm::backup::kManifestFile);
-  nlohmann::json manifest = nlohmann::json::parse(manifest_in, nullptr, /*allow_exceptions=*/false);
-  if (!manifest_in || manifest.is_discarded() || !manifest.is_object()) {
+  absl::StatusOr<crm::backup::Manifest> manifest = crm::backup::ReadManifest(from);
+  if (!manifest.ok()) {
     std::fprintf(stderr, "crmctl restore: %s is not a backup (no readable %s manifest)\n",
                  from.c_str(), crm::backup::kManifestFile);
     return 2;
@@ -152,10 +149,9 @@ int Restore(const std::string& from, const std::string& data_dir) {
     return 2;
   }
   ::sync();
-  std::printf("restored %s (%s, taken %s) into %s\n",
-              manifest.value("name", std::string("?")).c_str(), from.c_str(),
-              manifest.value("create_time", std::string("?")).c_str(), target.c_str());
-  const std::string token = manifest.value("consistency_token", std::string());
+  std::printf("restored %s (%s, taken %s) into %s\n", manifest->name.c_str(), from.c_str(),
+              manifest->create_time.c_str(), target.c_str());
+  const std::string token = manifest->consistency_token;
   if (!token.empty()) {
     std::printf("holds every command acknowledged before the backup (consistency token %s)\n",
                 token.c_str());

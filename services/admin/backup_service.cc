@@ -6,7 +6,6 @@
 
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <system_error>
 #include <utility>
 
@@ -17,7 +16,6 @@
 #include "common/eventlog/consistency_token.h"
 #include "common/status/errors.h"
 #include "google/protobuf/util/time_util.h"
-#include "nlohmann/json.hpp"
 
 namespace crm::services::admin {
 namespace {
@@ -148,22 +146,14 @@ absl::StatusOr<Backup> Backups::CreateLocked(const std::string& id) {
 
   if (absl::Status s = UnshareFiles(tmp); !s.ok()) return fail(s);
 
-  nlohmann::json manifest = {
-      {"name", backup.name()},
-      {"create_time", google::protobuf::util::TimeUtil::ToString(backup.create_time())},
-      {"stores", std::vector<std::string>(backup.stores().begin(), backup.stores().end())},
-      {"consistency_token", backup.consistency_token()},
+  const backup::Manifest manifest{
+      .name = backup.name(),
+      .create_time = google::protobuf::util::TimeUtil::ToString(backup.create_time()),
+      .stores = std::vector<std::string>(backup.stores().begin(), backup.stores().end()),
+      .consistency_token = backup.consistency_token(),
   };
-  const fs::path manifest_path = tmp / backup::kManifestFile;
-  {
-    std::ofstream out(manifest_path, std::ios::trunc);
-    out << manifest.dump(2) << "\n";
-    out.close();
-    if (!out)
-      return fail(IoError(absl::StrCat("write ", manifest_path.string()),
-                          std::make_error_code(std::errc::io_error)));
-  }
-  if (absl::Status s = Sync(manifest_path.string()); !s.ok()) return fail(s);
+  if (absl::Status s = backup::WriteManifest(tmp.string(), manifest); !s.ok()) return fail(s);
+  if (absl::Status s = Sync((tmp / backup::kManifestFile).string()); !s.ok()) return fail(s);
   if (absl::Status s = Sync(tmp.string()); !s.ok()) return fail(s);
   fs::rename(tmp, final_dir, ec);
   if (ec) return fail(IoError(absl::StrCat("rename to ", final_dir.string()), ec));
