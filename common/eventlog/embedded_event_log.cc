@@ -4,11 +4,17 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/base/coding.h"
 #include "common/base/status_macros.h"
 #include "common/eventlog/write_metrics.h"
 
 namespace crm::eventlog {
 namespace {
+
+using base::GetBytes;
+using base::GetFixed32;
+using base::PutBytes;
+using base::PutFixed32;
 
 // Store layout:
 //   "r" + 8-byte big-endian offset -> encoded record (so iteration is in offset
@@ -40,15 +46,6 @@ int64_t LoadBigEndian64(const char* p) {
 
 std::string RecordKey(int64_t offset) { return absl::StrCat(kRecordPrefix, BigEndian64(offset)); }
 
-void PutFixed32(std::string& out, uint32_t v) {
-  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-
-void PutBytes(std::string& out, absl::string_view bytes) {
-  PutFixed32(out, static_cast<uint32_t>(bytes.size()));
-  out.append(bytes.data(), bytes.size());
-}
-
 // version:u8 | key | value | header_count:u32 | (name | value)*, each byte
 // string prefixed by its u32 little-endian length. The position is not stored:
 // it is the key.
@@ -64,22 +61,6 @@ std::string EncodeRecord(absl::string_view key, const AppendValue& v) {
     PutBytes(out, value);
   }
   return out;
-}
-
-bool GetFixed32(absl::string_view& in, uint32_t& v) {
-  if (in.size() < 4) return false;
-  v = 0;
-  for (int i = 3; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(in[i]);
-  in.remove_prefix(4);
-  return true;
-}
-
-bool GetBytes(absl::string_view& in, std::string& out) {
-  uint32_t n;
-  if (!GetFixed32(in, n) || in.size() < n) return false;
-  out.assign(in.data(), n);
-  in.remove_prefix(n);
-  return true;
 }
 
 absl::Status DecodeRecord(absl::string_view in, LogRecord& record) {

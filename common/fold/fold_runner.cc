@@ -12,12 +12,18 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/base/coding.h"
 #include "common/base/status_macros.h"
 #include "common/log/log.h"
 #include "spdlog/spdlog.h"
 
 namespace crm::fold {
 namespace {
+
+using base::GetBytes;
+using base::GetFixed32;
+using base::PutBytes;
+using base::PutFixed32;
 
 // Short enough that Stop is responsive even with a log whose reader ignores
 // Close.
@@ -78,28 +84,6 @@ std::string DeadLetterValue(const absl::Status& error, const eventlog::LogRecord
 // The dead record's key and headers: format byte 1, the key, the header count, each header's
 // name and value; byte strings and the count as u32 little-endian lengths.
 constexpr char kDeadRecordFormat = 1;
-
-void PutFixed32(std::string& out, uint32_t v) {
-  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-void PutBytes(std::string& out, absl::string_view bytes) {
-  PutFixed32(out, static_cast<uint32_t>(bytes.size()));
-  out.append(bytes.data(), bytes.size());
-}
-bool GetFixed32(absl::string_view& in, uint32_t& v) {
-  if (in.size() < 4) return false;
-  v = 0;
-  for (int i = 3; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(in[i]);
-  in.remove_prefix(4);
-  return true;
-}
-bool GetBytes(absl::string_view& in, std::string& out) {
-  uint32_t n;
-  if (!GetFixed32(in, n) || in.size() < n) return false;
-  out.assign(in.data(), n);
-  in.remove_prefix(n);
-  return true;
-}
 
 std::string DeadRecordValue(const eventlog::LogRecord& record) {
   std::string out(1, kDeadRecordFormat);
