@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
+#include "common/base/process_stat.h"
 #include "prometheus/collectable.h"
 #include "prometheus/counter.h"
 #include "prometheus/exposer.h"
@@ -126,49 +127,6 @@ std::string Registry::Text() { return prometheus::TextSerializer().Serialize(imp
 
 namespace {
 
-// Fields of /proc/self/stat after the command name: utime is field 14, stime 15, starttime 22,
-// rss (pages) 24 (1-based, man 5 proc).
-struct ProcStat {
-  double cpu_seconds = 0;
-  double start_time_seconds = 0;
-  double resident_bytes = 0;
-  double virtual_bytes = 0;
-};
-
-double BootTimeSeconds() {
-  std::ifstream in("/proc/stat");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("btime ", 0) == 0) {
-      double btime = 0;
-      if (absl::SimpleAtod(line.substr(6), &btime)) return btime;
-    }
-  }
-  return 0;
-}
-
-ProcStat ReadProcStat() {
-  ProcStat out;
-  std::ifstream in("/proc/self/stat");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  const size_t paren = text.rfind(')');
-  if (paren == std::string::npos) return out;
-  // Fields from 3 (state) on.
-  std::vector<std::string> fields = absl::StrSplit(text.substr(paren + 2), ' ');
-  auto field = [&](int n) -> double {  // n: 1-based field number of man 5 proc
-    double v = 0;
-    if (n - 3 < static_cast<int>(fields.size())) (void)absl::SimpleAtod(fields[n - 3], &v);
-    return v;
-  };
-  const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
-  static const double boot = BootTimeSeconds();
-  out.cpu_seconds = (field(14) + field(15)) / ticks;
-  out.start_time_seconds = boot + field(22) / ticks;
-  out.virtual_bytes = field(23);
-  out.resident_bytes = field(24) * static_cast<double>(sysconf(_SC_PAGESIZE));
-  return out;
-}
-
 double OpenFds() {
   double n = 0;
   if (DIR* dir = opendir("/proc/self/fd")) {
@@ -200,9 +158,10 @@ void Registry::AddProcessMetrics() {
   Gauge max_fds = Gauges("process_max_fds", "Maximum number of open file descriptors.").Add({});
   // Lives as long as the registry.
   owned_hooks_.push_back(AddCollectHook([=] {
-    const ProcStat stat = ReadProcStat();
+    const base::ProcessStat stat = base::ReadProcessStat();
     if (stat.cpu_seconds > cpu.Value()) cpu.Increment(stat.cpu_seconds - cpu.Value());
-    start.Set(stat.start_time_seconds);
+    if (stat.start_time.has_value())
+      start.Set(absl::ToDoubleSeconds(*stat.start_time - absl::UnixEpoch()));
     resident.Set(stat.resident_bytes);
     virt.Set(stat.virtual_bytes);
     fds.Set(OpenFds());

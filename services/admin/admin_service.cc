@@ -18,6 +18,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "common/base/process_stat.h"
 #include "common/base/status_macros.h"
 #include "common/base/time_util.h"
 #include "common/status/errors.h"
@@ -42,30 +43,6 @@ constexpr char kEventTokenKind[] = "events";
 constexpr size_t kMaxCustomerIdBytes = 256;
 
 using Offsets = std::map<int32_t, int64_t>;  // partition -> offset
-
-// When this process started (/proc), or nullopt.
-std::optional<absl::Time> ProcessStartTime() {
-  std::ifstream stat_in("/proc/self/stat");
-  std::string stat((std::istreambuf_iterator<char>(stat_in)), std::istreambuf_iterator<char>());
-  // Field 22 (starttime, clock ticks since boot) counts from after the command name's ')'.
-  const size_t paren = stat.rfind(')');
-  if (paren == std::string::npos) return std::nullopt;
-  std::vector<std::string> fields = absl::StrSplit(stat.substr(paren + 2), ' ');
-  uint64_t ticks = 0;
-  if (fields.size() < 20 || !absl::SimpleAtoi(fields[19], &ticks)) return std::nullopt;
-  std::ifstream boot_in("/proc/stat");
-  std::string line;
-  while (std::getline(boot_in, line)) {
-    int64_t boot = 0;
-    absl::string_view rest = line;
-    if (absl::ConsumePrefix(&rest, "btime ") && absl::SimpleAtoi(rest, &boot)) {
-      const long hz = sysconf(_SC_CLK_TCK);
-      if (hz <= 0) return std::nullopt;
-      return absl::FromUnixSeconds(boot) + absl::Milliseconds(ticks * 1000 / hz);
-    }
-  }
-  return std::nullopt;
-}
 
 std::string BinaryName() {
   std::ifstream in("/proc/self/comm");
@@ -197,7 +174,7 @@ absl::StatusOr<std::map<int32_t, int64_t>> DecodeCursor(absl::string_view cursor
 Admin::Admin(ProcessInfo info, Limits limits)
     : info_(std::move(info)),
       limits_(limits),
-      start_time_(ProcessStartTime().value_or(absl::Now())) {}
+      start_time_(base::ReadProcessStat().start_time.value_or(absl::Now())) {}
 
 const ProcessInfo::Store* Admin::StoreOf(absl::string_view fold) const {
   for (const ProcessInfo::Store& store : info_.stores) {
