@@ -81,15 +81,22 @@ MethodStats::MethodStats(const std::string& path)
                                 metrics::LatencyBuckets())
                     .Add(labels_)) {
   // The OK series exists from the start, at 0, so that increase() counts the first call too.
-  metrics::Labels ok = labels_;
-  ok.emplace("grpc_code", "OK");
-  handled_.Add(ok);
+  std::call_once(code_once_[0], [&] {
+    metrics::Labels ok = labels_;
+    ok.emplace("grpc_code", "OK");
+    by_code_[0] = handled_.Add(ok);
+  });
 }
 
 void MethodStats::Handled(grpc::StatusCode code, absl::Duration latency) const {
-  metrics::Labels labels = labels_;
-  labels.emplace("grpc_code", CodeName(code));
-  handled_.Add(labels).Increment();
+  int i = static_cast<int>(code);
+  if (i < 0 || i >= kCodes) i = static_cast<int>(grpc::StatusCode::UNKNOWN);
+  std::call_once(code_once_[i], [&] {
+    metrics::Labels labels = labels_;
+    labels.emplace("grpc_code", CodeName(static_cast<grpc::StatusCode>(i)));
+    by_code_[i] = handled_.Add(labels);
+  });
+  by_code_[i].Increment();
   handling_.Observe(absl::ToDoubleSeconds(latency));
 }
 

@@ -16,6 +16,8 @@
 // shared by every call of its method.
 #pragma once
 
+#include <array>
+#include <mutex>
 #include <string>
 
 #include "absl/time/clock.h"
@@ -40,6 +42,11 @@ class MethodStats {
   metrics::Counter started_;
   metrics::CounterFamily handled_;
   metrics::Histogram handling_;
+  // grpc_server_handled_total per code, made at the code's first call: the hot path then takes
+  // no lock and builds no label map.
+  static constexpr int kCodes = 17;
+  mutable std::array<std::once_flag, kCodes> code_once_;
+  mutable std::array<metrics::Counter, kCodes> by_code_;
 };
 
 // Whether calls are written to the log (default: yes). Set once at start-up.
