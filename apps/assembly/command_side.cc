@@ -4,6 +4,8 @@
 
 #include "common/fold/fold_runner.h"
 #include "domain/complaint/sla_policy.h"
+#include "domain/customer/customer_aggregate.h"
+#include "services/access/holders.h"
 #include "services/command/aggregate_state.h"
 #include "services/command/command_executor.h"
 #include "services/complaint/complaint_command_handler.h"
@@ -48,8 +50,14 @@ struct CommandSide::Parts {
         aggregate_state(store),
         command_executor(
             log, &runner, &aggregate_state, options.clock,
-            {.post =
-                 [this](std::function<void()> task) { continuations.Submit(std::move(task)); }}),
+            {.post = [this](std::function<void()> task) { continuations.Submit(std::move(task)); },
+             .customer_holders =
+                 [this](absl::string_view customer_id) -> std::vector<std::string> {
+                   auto customer = aggregate_state.Get<crm::v1::Customer>(
+                       domain::customer::CustomerName(customer_id));
+                   if (!customer.ok() || customer->version == 0) return {};
+                   return services::access::HoldersOf(customer->state);
+                 }}),
         staff(&command_executor),
         reservations(&command_executor, options.router),
         reservation_service(&reservations, options.router, executor),
@@ -118,6 +126,8 @@ CommandSide::CommandSide(eventlog::EventLog* log, std::unique_ptr<Parts> parts)
 CommandSide::~CommandSide() { Stop(); }
 
 fold::FoldRunner* CommandSide::runner() const { return &parts_->runner; }
+
+services::access::OrgDirectory CommandSide::org() const { return parts_->staff.Org(); }
 
 absl::Status CommandSide::CatchUp() { return parts_->runner.CatchUp(); }
 

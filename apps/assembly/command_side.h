@@ -20,6 +20,7 @@
 #include "common/rpc/executor.h"
 #include "common/rpc/service_table.h"
 #include "grpcpp/grpcpp.h"
+#include "services/access/org_authorizer.h"
 #include "services/command/command_router.h"
 
 namespace crm::assembly {
@@ -51,6 +52,8 @@ class CommandSide {
   // The runner that folds the log into the store (for the process's monitor, metrics and admin
   // service).
   fold::FoldRunner* runner() const;
+  // The org chart of the command state, for authorization (services/access).
+  services::access::OrgDirectory org() const;
 
  private:
   struct Parts;

@@ -18,6 +18,9 @@
 #include "services/customer/customer_query_service.h"
 #include "services/interaction/interaction_query_service.h"
 #include "services/org/org_query_service.h"
+#include "readmodel/org/org_views.h"
+#include "services/access/holders.h"
+#include "absl/strings/strip.h"
 #include "services/segment/segment_query_service.h"
 
 namespace crm::assembly {
@@ -30,22 +33,33 @@ struct QuerySide::Parts {
                // Every query checks Serving() for the folds it reads (VIEW_REBUILDING), so a
                // view can be rebuilt while the others serve (crm.admin.v1.AdminService).
                {.name = "views", .online_rebuild = true}),
+        org_views(store),
         customer_views(store),
         customer_queries(&customer_views, &runner, {}),
         customer_service(&customer_queries, executor),
         complaint_views(store, options.clock),
-        complaint_queries(&complaint_views, &runner),
+        complaint_queries(&complaint_views, &runner, {.customer_holders = CustomerHolders()}),
         complaint_service(&complaint_queries, executor),
         analytics_views(store),
         analytics_queries(&analytics_views, &runner, {}),
         analytics_service(&analytics_queries, executor),
         segment_views(store),
-        segment_queries(&segment_views, &runner, options.clock, {}),
+        segment_queries(&segment_views, &runner, options.clock,
+                        {.customer_holders = CustomerHolders()}),
         segment_service(&segment_queries, executor),
         interaction_queries(store, &runner, options.clock, {}),
         interaction_service(&interaction_queries, executor),
         org_queries(store, &runner, options.clock, {}),
         org_service(&org_queries, executor) {}
+
+  // Who holds a customer, as the views have it (services/access/holders.h).
+  services::access::CustomerHolders CustomerHolders() const {
+    return [views = &customer_views](absl::string_view id) -> std::vector<std::string> {
+      auto customer = views->Get(id);
+      if (!customer.ok() || !customer->has_value()) return {};
+      return services::access::HoldersOf(**customer);
+    };
+  }
 
   // Folds, in the order they see each record.
   projections::customer::CustomerViewFold customer_fold;
@@ -56,6 +70,7 @@ struct QuerySide::Parts {
   projections::segment::SegmentFold segment_fold;
   fold::FoldRunner runner;
 
+  readmodel::org::OrgViews org_views;
   readmodel::customer::CustomerViews customer_views;
   services::customer::CustomerQueries customer_queries;
   services::customer::CustomerQueryService customer_service;
@@ -91,6 +106,17 @@ QuerySide::QuerySide(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
 QuerySide::~QuerySide() { Stop(); }
 
 fold::FoldRunner* QuerySide::runner() const { return &parts_->runner; }
+
+services::access::OrgDirectory QuerySide::org() const {
+  const readmodel::org::OrgViews* views = &parts_->org_views;
+  services::access::OrgDirectory org;
+  org.staff = [views](absl::string_view staff_id) { return views->GetStaff(staff_id); };
+  org.team = [views](absl::string_view team) -> absl::StatusOr<std::optional<crm::v1::Team>> {
+    if (!absl::ConsumePrefix(&team, "teams/")) return std::nullopt;
+    return views->GetTeam(team);
+  };
+  return org;
+}
 
 absl::Status QuerySide::CatchUp() { return parts_->runner.CatchUp(); }
 absl::Status QuerySide::Start() { return parts_->runner.Start(); }

@@ -21,6 +21,7 @@
 #include "common/rpc/executor.h"
 #include "common/rpc/service_table.h"
 #include "grpcpp/grpcpp.h"
+#include "services/access/org_authorizer.h"
 
 namespace crm::assembly {
 
@@ -46,6 +47,8 @@ class QuerySide {
   // The runner that folds the log into the store (for the process's monitor, metrics and admin
   // service).
   fold::FoldRunner* runner() const;
+  // The org chart of the views, for authorization (services/access).
+  services::access::OrgDirectory org() const;
 
  private:
   struct Parts;

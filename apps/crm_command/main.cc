@@ -63,6 +63,7 @@ int main(int argc, char** argv) {
       .folds = {{"command-state", state_store.get(), commands->runner()}},
       .services = commands->services(),
       .admin_executor = executor.get(),
+      .org = commands->org(),
       .drained =
           [&] {
             executor->Stop();

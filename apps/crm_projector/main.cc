@@ -40,6 +40,7 @@ int main(int argc, char** argv) {
       .folds = {{"views", views_store.get(), queries->runner()}},
       .services = queries->services(),
       .admin_executor = executor.get(),
+      .org = queries->org(),
       .drained =
           [&] {
             executor->Stop();

@@ -70,6 +70,7 @@ int main(int argc, char** argv) {
                 {"command-state", state_store.get(), commands->runner()}},
       .services = commands->services(),
       .admin_executor = query_executor.get(),
+      .org = commands->org(),
       .drained =
           [&] {
             command_executor->Stop();

@@ -429,6 +429,14 @@ int Serve(const Config& config, Process& process) {
   const Gate gate = OrFail(MakeGate(config), "bad configuration");
   LogGate(config, gate);
   for (rpc::ServiceTable* s : services) s->SetGatekeeper(gate.gatekeeper.get());
+  // Authorization from the org chart, once callers are authenticated (docs/security.md).
+  std::unique_ptr<services::access::OrgAuthorizer> authorizer;
+  if (gate.authenticator != nullptr) {
+    authorizer = std::make_unique<services::access::OrgAuthorizer>(process.org);
+    for (rpc::ServiceTable* s : services) s->SetAuthorizer(authorizer.get());
+    spdlog::info("authorization: roles from the org chart, service accounts by scope "
+                 "(crm.read, crm.write, crm.admin)");
+  }
   const absl::Duration max_lag = OrFail(
       ParseDurationFlag(config.readiness_max_lag, "--readiness-max-lag"), "bad configuration");
   rpc::SetAccessLog(config.access_log);

@@ -20,6 +20,7 @@
 #include "common/kv/kv_store.h"
 #include "common/rpc/executor.h"
 #include "common/rpc/service_table.h"
+#include "services/access/org_authorizer.h"
 #include "common/rpc/tls.h"
 #include "grpcpp/grpcpp.h"
 
@@ -189,6 +190,8 @@ struct Process {
   std::vector<rpc::ServiceTable*> services;
   // The pool the admin and backup services run on.
   rpc::Executor* admin_executor = nullptr;
+  // The org chart the process authorizes staff by (services/access), once authentication is on.
+  services::access::OrgDirectory org;
   // Called once the in-flight calls drained (or the grace period ended): stop executors and
   // workers there.
   std::function<void()> drained;

@@ -80,4 +80,16 @@ bool ServiceTable::DroppedWhileQueued(Call* rpc) {
   return false;
 }
 
+bool ServiceTable::Authorize(Call* rpc, const char* path, CallContext* call) const {
+  if (authorizer_ == nullptr || !call->principal.has_value()) return true;
+  absl::StatusOr<std::shared_ptr<const auth::Grant>> grant =
+      authorizer_->Authorize(path, *call->principal);
+  if (!grant.ok()) {
+    rpc->Finish(ToGrpcStatus(grant.status()));
+    return false;
+  }
+  call->grant = *std::move(grant);
+  return true;
+}
+
 }  // namespace crm::rpc

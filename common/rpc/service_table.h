@@ -9,7 +9,9 @@
 //   1. hands the call to the Executor (never runs handlers on a gRPC thread); a full queue
 //      answers RESOURCE_EXHAUSTED (SERVER_OVERLOADED);
 //   2. checks the deadline and parses the raw request bytes (common/rpc/request_parser.h: bad
-//      fields are named);
+//      fields are named), then asks the Authorizer (if one is set) whether the authenticated
+//      caller may call the method: PERMISSION_DENIED here, or the call's Grant
+//      (CallContext::grant) that the handler checks rows against (common/auth/grant.h);
 //   3. for a routed method (commands): asks `route` for the request's stream key (it may fill in
 //      generated ids first), stamps CallContext::request_digest, and forwards the call unchanged
 //      to the process that writes that stream (CallRouter) if it is not this one;
@@ -89,6 +91,11 @@ class ServiceTable : public grpc::Service {
   // Who may call (authentication, rate limit); none: everyone, the actor from x-crm-actor. Not
   // owned. REQUIRES: set before the server starts.
   void SetGatekeeper(const Gatekeeper* gatekeeper) { gatekeeper_ = gatekeeper; }
+  // What an authenticated caller may call and reach (common/auth/grant.h): asked on the worker,
+  // after parsing, for every call with a principal; a refusal answers PERMISSION_DENIED and runs
+  // nothing. None: every caller reaches everything. Not owned. REQUIRES: set before the server
+  // starts.
+  void SetAuthorizer(const auth::Authorizer* authorizer) { authorizer_ = authorizer; }
 
   // A query (or any call handled where it arrives).
   template <typename Req, typename Resp>
@@ -174,6 +181,7 @@ class ServiceTable : public grpc::Service {
       auto request = std::make_shared<Req>();
       auto call = std::make_shared<CallContext>();
       if (!StartCall(rpc, in, request.get(), call.get(), caller)) return;
+      if (!Authorize(rpc, path, call.get())) return;
       if (!pre_wait_) {
         Dispatch(rpc, out, path, handler, route, *request, *call);
         return;
@@ -222,6 +230,9 @@ class ServiceTable : public grpc::Service {
 
   // A call cancelled (or past its deadline) while it waited in a queue is answered, not run.
   static bool DroppedWhileQueued(Call* rpc);
+  // Gives the call its grant; false (and the call finished with PERMISSION_DENIED) if the
+  // caller may not call the method.
+  bool Authorize(Call* rpc, const char* path, CallContext* call) const;
 
   static constexpr int kRegistering = 0;
   static constexpr int kRegistered = 1;
@@ -244,6 +255,7 @@ class ServiceTable : public grpc::Service {
   std::deque<Registered> registered_;
   PreWait pre_wait_;
   const Gatekeeper* gatekeeper_ = nullptr;
+  const auth::Authorizer* authorizer_ = nullptr;
 };
 
 }  // namespace crm::rpc

@@ -9,11 +9,13 @@
 
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/auth/grant.h"
 #include "common/auth/principal.h"
 #include "common/rpc/call.h"
 #include "common/rpc/executor.h"
@@ -38,6 +40,10 @@ struct CallContext {
   std::string peer_identity;
   // The authenticated caller (common/rpc/gatekeeper.h); nullopt without authentication.
   std::optional<auth::Principal> principal;
+  // What the principal may reach (common/auth/grant.h), given by the ServiceTable's Authorizer
+  // before the handler runs; null without authorization (everything is reached). Handlers check
+  // rows against it where they read and write them.
+  std::shared_ptr<const auth::Grant> grant;
   // The call's "authorization" metadata, passed on when a command calls another replica on the
   // caller's behalf (services/command/command_router.h), which verifies it again. Never logged.
   std::string authorization;

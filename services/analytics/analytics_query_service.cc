@@ -1,5 +1,6 @@
 #include "services/analytics/analytics_query_service.h"
 
+#include "absl/strings/str_cat.h"
 #include "common/base/status_macros.h"
 #include "common/status/errors.h"
 #include "domain/org/org_names.h"
@@ -21,6 +22,21 @@ absl::Status CheckScope(const crm::v1::StaffScope& scope) {
       break;
   }
   return absl::OkStatus();
+}
+
+// Figures of a scope the caller does not reach (common/auth/grant.h): PERMISSION_DENIED.
+absl::Status CheckReach(const crm::v1::StaffScope& scope, const rpc::CallContext& call) {
+  const auth::Grant* grant = call.grant.get();
+  if (grant == nullptr || grant->ReachesScope(scope.staff_id(), scope.team(), scope.department())) {
+    return absl::OkStatus();
+  }
+  std::string what = "the whole organisation";
+  if (!scope.staff_id().empty()) what = absl::StrCat("staff/", scope.staff_id());
+  if (!scope.team().empty()) what = scope.team();
+  if (!scope.department().empty()) what = scope.department();
+  return status::Error(absl::StatusCode::kPermissionDenied,
+                       absl::StrCat("the caller may not see the figures of ", what),
+                       "ACCESS_DENIED", {{"resource", what}});
 }
 
 }  // namespace
@@ -59,6 +75,7 @@ absl::StatusOr<crm::v1::ResponseTimes> AnalyticsQueries::GetResponseTimes(
 absl::StatusOr<crm::v1::Satisfaction> AnalyticsQueries::GetSatisfaction(
     const crm::v1::GetSatisfactionRequest& request, const rpc::CallContext& call) const {
   CRM_RETURN_IF_ERROR(CheckScope(request.scope()));
+  CRM_RETURN_IF_ERROR(CheckReach(request.scope(), call));
   CRM_RETURN_IF_ERROR(AwaitToken(request.consistency_token(), call));
   return views_->GetSatisfaction(request.scope());
 }
@@ -78,6 +95,7 @@ absl::StatusOr<crm::v1::RootCauseRanking> AnalyticsQueries::GetRootCauses(
 absl::StatusOr<crm::v1::StaffKpis> AnalyticsQueries::GetStaffKpis(
     const crm::v1::GetStaffKpisRequest& request, const rpc::CallContext& call) const {
   CRM_RETURN_IF_ERROR(CheckScope(request.scope()));
+  CRM_RETURN_IF_ERROR(CheckReach(request.scope(), call));
   CRM_RETURN_IF_ERROR(AwaitToken(request.consistency_token(), call));
   return views_->GetStaffKpis(request.scope());
 }

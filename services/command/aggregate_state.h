@@ -49,6 +49,13 @@ class AggregateKind {
                              const std::string& after, kv::KvBatch& batch) const {
     return absl::OkStatus();
   }
+  // Whether commands on this kind are rows that callers reach by their holders
+  // (common/auth/grant.h): customers, complaints, interactions. Org aggregates (admin-only
+  // methods) and e-mail reservations (internal) are not.
+  virtual bool guarded() const { return false; }
+  // The staff ids holding the aggregate in serialized `state` (its owner, assignee, staff
+  // member), besides the owner of its customer, which the executor adds.
+  virtual std::vector<std::string> Holders(const std::string& state) const { return {}; }
 };
 
 // An AggregateKind over a typed state message and the domain's pure functions.
@@ -59,6 +66,7 @@ class TypedKind : public AggregateKind {
   using ApplyFn = std::function<absl::Status(StateT&, const Event&)>;
   using IndexFn = std::function<absl::Status(absl::string_view aggregate, const StateT* before,
                                              const StateT& after, kv::KvBatch& batch)>;
+  using HoldersFn = std::function<std::vector<std::string>(const StateT&)>;
 
   TypedKind(OwnsFn owns, ApplyFn apply, IndexFn index = nullptr)
       : owns_(std::move(owns)), apply_(std::move(apply)), index_(std::move(index)) {}
@@ -85,6 +93,18 @@ class TypedKind : public AggregateKind {
     return index_(aggregate, before.empty() ? nullptr : &b, a, batch);
   }
 
+  // Makes the kind guarded, its holders given by `holders`. Call once, before use.
+  TypedKind& Guard(HoldersFn holders) {
+    holders_ = std::move(holders);
+    return *this;
+  }
+  bool guarded() const override { return static_cast<bool>(holders_); }
+  std::vector<std::string> Holders(const std::string& state) const override {
+    StateT typed;
+    if (!holders_ || !typed.ParseFromString(state)) return {};
+    return holders_(typed);
+  }
+
   // Typed access for the executor.
   absl::Status ApplyTyped(StateT& state, const Event& event) const { return apply_(state, event); }
 
@@ -92,6 +112,7 @@ class TypedKind : public AggregateKind {
   OwnsFn owns_;
   ApplyFn apply_;
   IndexFn index_;
+  HoldersFn holders_;
 };
 
 // Folds the events of the registered kinds; ignores all others. Does not own the kinds.

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/auth/grant.h"
 #include "common/base/status_macros.h"
 #include "common/base/time_util.h"
 #include "common/base/uuid.h"
@@ -231,6 +232,34 @@ absl::StatusOr<CommandExecutor::RawResult> CommandExecutor::Decide(
     unsettled_.erase(target.stream_key);
   }
 
+  // Access (common/auth/grant.h): a caller acting with less than everything must reach the
+  // aggregate as it is (or, for a new one, its customer) before anything else is said about it.
+  const auth::Grant* grant = call.grant.get();
+  const bool guarded = grant != nullptr && !grant->everything() && kind.guarded();
+  CRM_ASSIGN_OR_RETURN(crm::internal::v1::AggregateRecord current,
+                       state_->Record(target.aggregate));
+  auto holders_of = [&](const std::string& state) {
+    std::vector<std::string> holders = kind.Holders(state);
+    if (options_.customer_holders && !target.customer_id.empty()) {
+      for (std::string& h : options_.customer_holders(target.customer_id)) {
+        holders.push_back(std::move(h));
+      }
+    }
+    return holders;
+  };
+  if (guarded) {
+    std::vector<std::string> holders;
+    if (current.version() > 0) {
+      holders = holders_of(current.state());
+    } else if (options_.customer_holders && !target.customer_id.empty()) {
+      holders = options_.customer_holders(target.customer_id);
+    }
+    // A new customer has nothing to reach yet: what it becomes is checked below.
+    const bool new_customer = current.version() == 0 && holders.empty() &&
+                              target.aggregate == absl::StrCat("customers/", target.customer_id);
+    if (!new_customer && !grant->Reaches(holders)) return auth::Denied(target.aggregate);
+  }
+
   if (!request_id.empty()) {
     CRM_ASSIGN_OR_RETURN(auto first_answer, state_->Request(request_id));
     if (first_answer.has_value()) {
@@ -248,11 +277,16 @@ absl::StatusOr<CommandExecutor::RawResult> CommandExecutor::Decide(
       return result;
     }
   }
-  CRM_ASSIGN_OR_RETURN(crm::internal::v1::AggregateRecord current,
-                       state_->Record(target.aggregate));
-
   const absl::Time now = clock_->Now();
-  CRM_ASSIGN_OR_RETURN(std::vector<Event> decided, decide(current.state(), current.version(), now));
+  absl::StatusOr<std::vector<Event>> decision = decide(current.state(), current.version(), now);
+  if (!decision.ok()) {
+    // What does not exist is not told to a caller who could not see it if it did.
+    if (guarded && decision.status().code() == absl::StatusCode::kNotFound) {
+      return auth::Denied(target.aggregate);
+    }
+    return decision.status();
+  }
+  std::vector<Event> decided = *std::move(decision);
   RawResult result;
   result.state = current.state();
   result.consistency_token = current.consistency_token();
@@ -288,6 +322,11 @@ absl::StatusOr<CommandExecutor::RawResult> CommandExecutor::Decide(
     }
     result.state = *std::move(applied);
     values->push_back({event.SerializeAsString(), EventHeaders(event, options_.event_source)});
+  }
+  // ... and as the command leaves it: nobody hands a row to someone out of their reach.
+  if (guarded && !grant->Reaches(holders_of(result.state))) {
+    values->clear();
+    return auth::Denied(target.aggregate);
   }
 
   return result;

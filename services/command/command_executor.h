@@ -4,7 +4,11 @@
 //   2. returns the stored first answer if the request id was seen (AIP-155), or refuses the id if
 //      it was first used for another request (another aggregate, or CallContext::request_digest
 //      differs: ALREADY_EXISTS, REQUEST_ID_REUSED);
-//   3. runs the command's pure decide function against the aggregate's state;
+//   3. checks that the caller reaches the aggregate (a guarded kind's rows: its holders and its
+//      customer's owner, common/auth/grant.h) as it is, or for a new one its customer, and as
+//      the command leaves it: else PERMISSION_DENIED, whether or not it exists; this runs
+//      before a retried request id is answered too;
+//      then runs the command's pure decide function against the aggregate's state;
 //   4. stamps the events (event id, aggregate + version, customer id, times, actor, request id,
 //      correlation and causation ids, event type, schema version), checks they apply, and
 //      appends them durably under the stream key (the customer id, or "org");
@@ -34,6 +38,7 @@
 #include "common/eventlog/event_log.h"
 #include "common/fold/fold_runner.h"
 #include "common/rpc/unary.h"
+#include "services/access/holders.h"
 #include "services/command/aggregate_state.h"
 #include "services/command/lock_table.h"
 
@@ -85,6 +90,9 @@ class CommandExecutor {
     // Runs the continuation of a command once its events are in the state (a worker pool);
     // null: on the fold's thread (tests).
     std::function<void(std::function<void()>)> post;
+    // The staff ids holding customer `customer_id` (its owner), for the access check of the
+    // rows of guarded kinds (common/auth/grant.h); null: a customer has no holders.
+    access::CustomerHolders customer_holders;
   };
 
   // Does not take ownership. `state_runner` folds `log` into the store `state` reads, with an

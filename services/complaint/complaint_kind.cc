@@ -1,5 +1,6 @@
 #include "services/complaint/complaint_kind.h"
 
+#include "services/access/holders.h"
 #include <cstdio>
 #include <map>
 #include <set>
@@ -56,12 +57,13 @@ absl::Status Index(absl::string_view aggregate, const Complaint* before, const C
 }  // namespace
 
 const command::TypedKind<Complaint>& ComplaintKind() {
-  static const auto* kind = new command::TypedKind<Complaint>(
+  static auto* kind = new command::TypedKind<Complaint>(
       [](const command::Event& event) { return domain::complaint::IsComplaintEvent(event); },
       [](Complaint& state, const command::Event& event) {
         return domain::complaint::Apply(state, event);
       },
       &Index);
+  kind->Guard([](const Complaint& row) { return access::HoldersOf(row); });
   return *kind;
 }
 

@@ -41,6 +41,34 @@ absl::StatusOr<ComplaintIds> ParseComplaintName(absl::string_view name, absl::st
   return ComplaintIds{std::string(parts[1]), std::string(parts[3])};
 }
 
+bool ComplaintQueries::Visible(const crm::v1::Complaint& complaint,
+                               const rpc::CallContext& call) const {
+  const auth::Grant* grant = call.grant.get();
+  if (grant == nullptr || grant->everything()) return true;
+  std::vector<std::string> holders = access::HoldersOf(complaint);
+  if (options_.customer_holders) {
+    auto ids = ParseComplaintName(complaint.name(), "name");
+    if (ids.ok()) {
+      for (std::string& h : options_.customer_holders(ids->customer_id)) {
+        holders.push_back(std::move(h));
+      }
+    }
+  }
+  return grant->Reaches(holders);
+}
+
+absl::StatusOr<crm::v1::Complaint> ComplaintQueries::Reached(const std::string& name,
+                                                             const rpc::CallContext& call) const {
+  CRM_ASSIGN_OR_RETURN(auto complaint, views_->Get(name));
+  const auth::Grant* grant = call.grant.get();
+  if (grant != nullptr && !grant->everything() &&
+      (!complaint.has_value() || !Visible(*complaint, call))) {
+    return auth::Denied(name);
+  }
+  if (!complaint.has_value()) return ComplaintNotFound(name);
+  return *std::move(complaint);
+}
+
 absl::Status ComplaintQueries::AwaitToken(const std::string& token,
                                           const rpc::CallContext& call) const {
   return query::AwaitConsistencyToken(views_runner_, {readmodel::complaint::kFoldName}, token, call,
@@ -51,9 +79,7 @@ absl::StatusOr<crm::v1::Complaint> ComplaintQueries::Get(
     const crm::v1::GetComplaintRequest& request, const rpc::CallContext& call) const {
   CRM_RETURN_IF_ERROR(ParseComplaintName(request.name(), "name").status());
   CRM_RETURN_IF_ERROR(AwaitToken(request.consistency_token(), call));
-  CRM_ASSIGN_OR_RETURN(auto complaint, views_->Get(request.name()));
-  if (!complaint.has_value()) return ComplaintNotFound(request.name());
-  return *std::move(complaint);
+  return Reached(request.name(), call);
 }
 
 absl::StatusOr<crm::v1::GetComplaintHistoryResponse> ComplaintQueries::History(
@@ -70,8 +96,7 @@ absl::StatusOr<crm::v1::GetComplaintHistoryResponse> ComplaintQueries::History(
     }
   }
   CRM_RETURN_IF_ERROR(AwaitToken(request.consistency_token(), call));
-  CRM_ASSIGN_OR_RETURN(auto complaint, views_->Get(request.name()));
-  if (!complaint.has_value()) return ComplaintNotFound(request.name());
+  CRM_RETURN_IF_ERROR(Reached(request.name(), call).status());
   CRM_ASSIGN_OR_RETURN(ComplaintViews::HistoryPage page,
                        views_->History(request.name(), after_version, page_size));
   crm::v1::GetComplaintHistoryResponse response;
@@ -121,12 +146,22 @@ absl::StatusOr<crm::v1::ListComplaintsResponse> ComplaintQueries::List(
     }
   }
   CRM_RETURN_IF_ERROR(AwaitToken(request.consistency_token(), call));
-  CRM_ASSIGN_OR_RETURN(ComplaintViews::Page page, views_->List(filter, after_name, page_size));
+  // Complaints the caller does not reach are left out (common/auth/grant.h).
+  CRM_ASSIGN_OR_RETURN(
+      query::VisiblePage<crm::v1::Complaint> page,
+      query::FetchVisible<crm::v1::Complaint>(
+          after_name, page_size,
+          [&](const std::string& after, size_t n)
+              -> absl::StatusOr<std::pair<std::vector<crm::v1::Complaint>, bool>> {
+            CRM_ASSIGN_OR_RETURN(ComplaintViews::Page batch, views_->List(filter, after, n));
+            return std::make_pair(std::move(batch.complaints), batch.more);
+          },
+          [](const crm::v1::Complaint& c) { return c.name(); },
+          [&](const crm::v1::Complaint& c) { return Visible(c, call); }));
   crm::v1::ListComplaintsResponse response;
-  for (auto& c : page.complaints) *response.add_complaints() = std::move(c);
-  if (page.more && !response.complaints().empty()) {
-    response.set_next_page_token(query::EncodePageToken(
-        "complaints", fingerprint, response.complaints(response.complaints_size() - 1).name()));
+  for (auto& c : page.rows) *response.add_complaints() = std::move(c);
+  if (page.more && !page.last_key.empty()) {
+    response.set_next_page_token(query::EncodePageToken("complaints", fingerprint, page.last_key));
   }
   return response;
 }

@@ -18,6 +18,7 @@
 #include "common/fold/fold_runner.h"
 #include "common/rpc/executor.h"
 #include "common/rpc/service_table.h"
+#include "services/access/holders.h"
 #include "common/rpc/unary.h"
 #include "crm/v1/complaint_query_service.grpc.pb.h"
 #include "readmodel/complaint/complaint_views.h"
@@ -39,12 +40,15 @@ class ComplaintQueries {
  public:
   struct Options {
     absl::Duration max_consistency_wait = absl::Seconds(30);
+    // The owner of a complaint's customer, who reaches the complaint besides its assignee
+    // (services/access/holders.h); null: none.
+    access::CustomerHolders customer_holders;
   };
   // Does not take ownership; both must outlive this. `views_runner` folds the log into the store
   // `views` reads (overdue is evaluated with the views' clock).
   ComplaintQueries(const readmodel::complaint::ComplaintViews* views,
                    fold::FoldRunner* views_runner, Options options)
-      : views_(views), views_runner_(views_runner), options_(options) {}
+      : views_(views), views_runner_(views_runner), options_(std::move(options)) {}
   ComplaintQueries(const readmodel::complaint::ComplaintViews* views,
                    fold::FoldRunner* views_runner)
       : ComplaintQueries(views, views_runner, Options{}) {}
@@ -62,6 +66,12 @@ class ComplaintQueries {
   }
 
  private:
+  // Whether the caller reaches `complaint` (common/auth/grant.h).
+  bool Visible(const crm::v1::Complaint& complaint, const rpc::CallContext& call) const;
+  // The complaint named `name` if the caller reaches it; PERMISSION_DENIED if not, whether or
+  // not it exists; NOT_FOUND to a caller who reaches every row.
+  absl::StatusOr<crm::v1::Complaint> Reached(const std::string& name,
+                                             const rpc::CallContext& call) const;
   absl::Status AwaitToken(const std::string& token, const rpc::CallContext& call) const;
 
   const readmodel::complaint::ComplaintViews* const views_;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -145,9 +146,46 @@ base::Future<CustomerCommandHandler::Response> CustomerCommandHandler::ExecuteOn
 base::Future<CustomerCommandHandler::Response> CustomerCommandHandler::Register(
     const crm::v1::RegisterCustomerRequest& request, const rpc::CallContext& call) {
   const std::string id = CustomerIdFor(request);
-  return Execute(id, request.request_id(), call, [&](const auto& state, const auto& context) {
-    return domain::customer::DecideRegister(state, request, id, context);
-  });
+  // A staff member who does not reach every customer registers customers as their owner
+  // (common/auth/grant.h): otherwise they could not reach what they registered.
+  std::optional<crm::v1::AssignOwnerRequest> assign;
+  if (const auth::Grant* grant = call.grant.get();
+      grant != nullptr && !grant->staff_id().empty() && options_.staff != nullptr) {
+    CRM_ASSIGN_OR_RETURN(crm::v1::Staff self,
+                         options_.staff->Find(grant->staff_id(), "owner", call.deadline));
+    if (!domain::org::MayOwnCustomers(self.role())) {
+      return status::Error(absl::StatusCode::kPermissionDenied,
+                           absl::StrCat("a ", crm::v1::StaffRole_Name(self.role()),
+                                        " cannot own customers, so cannot register them"),
+                           "ACCESS_DENIED", {{"resource", domain::customer::CustomerName(id)}});
+    }
+    const crm::v1::StaffRef ref = org::StaffDirectory::RefOf(self);
+    assign.emplace();
+    assign->set_name(domain::customer::CustomerName(id));
+    assign->set_owner(ref.staff_id());
+    assign->set_team(ref.team());
+    assign->set_department(ref.department());
+  }
+  return Execute(id, request.request_id(), call,
+                 [&](const auto& state, const auto& context) -> absl::StatusOr<domain::customer::Events> {
+                   CRM_ASSIGN_OR_RETURN(domain::customer::Events events,
+                                        domain::customer::DecideRegister(state, request, id, context));
+                   if (!assign.has_value() || events.empty()) return events;
+                   // The registered customer, then its owner.
+                   domain::customer::State registered = state;
+                   int64_t version = state.version();
+                   for (command::Event event : events) {
+                     event.set_customer_id(id);
+                     event.set_aggregate_version(++version);
+                     *event.mutable_recorded_at() = base::ToTimestamp(context.now);
+                     CRM_RETURN_IF_ERROR(domain::customer::Apply(registered, event));
+                   }
+                   CRM_ASSIGN_OR_RETURN(
+                       domain::customer::Events owned,
+                       domain::customer::DecideAssignOwner(registered, *assign, context));
+                   for (auto& e : owned) events.push_back(std::move(e));
+                   return events;
+                 });
 }
 
 base::Future<CustomerCommandHandler::Response> CustomerCommandHandler::Update(

@@ -1,5 +1,6 @@
 #include "services/customer/customer_kind.h"
 
+#include "services/access/holders.h"
 #include "common/base/status_macros.h"
 #include "domain/customer/customer_aggregate.h"
 #include "domain/customer/email_reservation.h"
@@ -7,11 +8,12 @@
 namespace crm::services::customer {
 
 const command::TypedKind<crm::v1::Customer>& CustomerKind() {
-  static const auto* kind = new command::TypedKind<crm::v1::Customer>(
+  static auto* kind = new command::TypedKind<crm::v1::Customer>(
       [](const command::Event& event) { return domain::customer::IsCustomerEvent(event); },
       [](crm::v1::Customer& state, const command::Event& event) {
         return domain::customer::Apply(state, event);
       });
+  kind->Guard([](const crm::v1::Customer& row) { return access::HoldersOf(row); });
   return *kind;
 }
 

@@ -10,6 +10,7 @@
 #include "domain/customer/customer_aggregate.h"
 #include "domain/customer/validation.h"
 #include "readmodel/customer/view_keys.h"
+#include "services/access/holders.h"
 #include "services/query/query_support.h"
 
 namespace crm::services::customer {
@@ -25,6 +26,24 @@ absl::Status CustomerNotFound(const std::string& name) {
                        "CUSTOMER_NOT_FOUND", {{"name", name}});
 }
 
+// A caller who does not reach every row gets PERMISSION_DENIED for a customer they do not reach,
+// whether or not it exists (AIP-211).
+absl::StatusOr<crm::v1::Customer> Reached(std::optional<crm::v1::Customer> customer,
+                                          const std::string& name, const rpc::CallContext& call) {
+  const auth::Grant* grant = call.grant.get();
+  if (grant != nullptr && !grant->everything()) {
+    if (!customer.has_value() || !grant->Reaches(access::HoldersOf(*customer))) {
+      return auth::Denied(name);
+    }
+  }
+  if (!customer.has_value()) return CustomerNotFound(name);
+  return *std::move(customer);
+}
+
+bool Visible(const rpc::CallContext& call, const crm::v1::Customer& customer) {
+  return auth::Visible(call.grant.get(), access::HoldersOf(customer));
+}
+
 }  // namespace
 
 absl::Status CustomerQueries::AwaitToken(const std::string& token,
@@ -38,10 +57,7 @@ absl::StatusOr<crm::v1::Customer> CustomerQueries::Get(const crm::v1::GetCustome
   CRM_ASSIGN_OR_RETURN(std::string id, domain::customer::ParseCustomerName(request.name(), "name"));
   CRM_RETURN_IF_ERROR(AwaitToken(request.consistency_token(), call));
   CRM_ASSIGN_OR_RETURN(auto customer, views_->Get(id));
-  if (!customer.has_value()) {
-    return CustomerNotFound(request.name());
-  }
-  return *customer;
+  return Reached(std::move(customer), request.name(), call);
 }
 
 absl::StatusOr<crm::v1::ListCustomersResponse> CustomerQueries::List(
@@ -71,15 +87,24 @@ absl::StatusOr<crm::v1::ListCustomersResponse> CustomerQueries::List(
                          query::DecodePageToken(request.page_token(), "customers", fingerprint));
   }
   CRM_RETURN_IF_ERROR(AwaitToken(request.consistency_token(), call));
-  CRM_ASSIGN_OR_RETURN(CustomerViews::Page page, views_->List(filter, after_id, page_size));
+  // Customers the caller does not reach are left out (common/auth/grant.h).
+  CRM_ASSIGN_OR_RETURN(
+      query::VisiblePage<crm::v1::Customer> page,
+      query::FetchVisible<crm::v1::Customer>(
+          after_id, page_size,
+          [&](const std::string& after, size_t n)
+              -> absl::StatusOr<std::pair<std::vector<crm::v1::Customer>, bool>> {
+            CRM_ASSIGN_OR_RETURN(CustomerViews::Page batch, views_->List(filter, after, n));
+            return std::make_pair(std::move(batch.customers), batch.more);
+          },
+          [](const crm::v1::Customer& c) {
+            return domain::customer::ParseCustomerName(c.name(), "name").value_or("");
+          },
+          [&](const crm::v1::Customer& c) { return Visible(call, c); }));
   crm::v1::ListCustomersResponse response;
-  for (auto& c : page.customers) *response.add_customers() = std::move(c);
-  if (page.more && !response.customers().empty()) {
-    const std::string& last = response.customers(response.customers_size() - 1).name();
-    auto last_id = domain::customer::ParseCustomerName(last, "name");
-    if (last_id.ok()) {
-      response.set_next_page_token(query::EncodePageToken("customers", fingerprint, *last_id));
-    }
+  for (auto& c : page.rows) *response.add_customers() = std::move(c);
+  if (page.more && !page.last_key.empty()) {
+    response.set_next_page_token(query::EncodePageToken("customers", fingerprint, page.last_key));
   }
   return response;
 }
@@ -103,7 +128,9 @@ absl::StatusOr<crm::v1::FindCustomersResponse> CustomerQueries::Find(
   CRM_RETURN_IF_ERROR(AwaitToken(request.consistency_token(), call));
   CRM_ASSIGN_OR_RETURN(auto customers, views_->Find(index, value, kMaxFindResults));
   crm::v1::FindCustomersResponse response;
-  for (auto& c : customers) *response.add_customers() = std::move(c);
+  for (auto& c : customers) {
+    if (Visible(call, c)) *response.add_customers() = std::move(c);
+  }
   return response;
 }
 
@@ -121,9 +148,7 @@ absl::StatusOr<crm::v1::GetCustomerHistoryResponse> CustomerQueries::History(
   }
   CRM_RETURN_IF_ERROR(AwaitToken(request.consistency_token(), call));
   CRM_ASSIGN_OR_RETURN(auto customer, views_->Get(id));
-  if (!customer.has_value()) {
-    return CustomerNotFound(request.name());
-  }
+  CRM_RETURN_IF_ERROR(Reached(std::move(customer), request.name(), call).status());
   CRM_ASSIGN_OR_RETURN(CustomerViews::HistoryPage page,
                        views_->History(id, after_version, page_size));
   crm::v1::GetCustomerHistoryResponse response;

@@ -18,6 +18,7 @@
 #include "readmodel/customer/view_keys.h"
 #include "readmodel/interaction/view_keys.h"
 #include "services/query/page_token.h"
+#include "services/access/holders.h"
 #include "services/query/query_support.h"
 
 namespace crm::services::interaction {
@@ -44,9 +45,14 @@ absl::Status InteractionQueries::AwaitToken(const std::string& token,
       call, options_.max_consistency_wait);
 }
 
-absl::Status InteractionQueries::CheckCustomer(absl::string_view id,
-                                               absl::string_view parent) const {
+absl::Status InteractionQueries::CheckCustomer(absl::string_view id, absl::string_view parent,
+                                               const rpc::CallContext& call) const {
   CRM_ASSIGN_OR_RETURN(auto customer, customers_.Get(id));
+  const auth::Grant* grant = call.grant.get();
+  if (grant != nullptr && !grant->everything() &&
+      (!customer.has_value() || !grant->Reaches(access::HoldersOf(*customer)))) {
+    return auth::Denied(parent);
+  }
   if (customer.has_value()) return absl::OkStatus();
   return status::Error(absl::StatusCode::kNotFound, absl::StrCat(parent, " does not exist"),
                        "CUSTOMER_NOT_FOUND", {{"name", std::string(parent)}});
@@ -58,6 +64,16 @@ absl::StatusOr<crm::v1::Interaction> InteractionQueries::Get(
                        domain::interaction::ParseInteractionName(request.name(), "name"));
   CRM_RETURN_IF_ERROR(AwaitToken(request.consistency_token(), call));
   CRM_ASSIGN_OR_RETURN(auto interaction, interactions_.Get(request.name()));
+  const auth::Grant* grant = call.grant.get();
+  if (grant != nullptr && !grant->everything()) {
+    // Its staff member's reach, or its customer's owner's.
+    bool reached = interaction.has_value() && grant->Reaches(access::HoldersOf(*interaction));
+    if (interaction.has_value() && !reached) {
+      CRM_ASSIGN_OR_RETURN(auto customer, customers_.Get(name.customer_id));
+      reached = customer.has_value() && grant->Reaches(access::HoldersOf(*customer));
+    }
+    if (!reached) return auth::Denied(request.name());
+  }
   if (!interaction.has_value()) {
     return status::Error(absl::StatusCode::kNotFound,
                          absl::StrCat(request.name(), " does not exist"), "INTERACTION_NOT_FOUND",
@@ -78,7 +94,7 @@ absl::StatusOr<crm::v1::ListInteractionsResponse> InteractionQueries::List(
   CRM_ASSIGN_OR_RETURN(std::string cursor,
                        query::DecodePageToken(request.page_token(), "interactions", fingerprint));
   CRM_RETURN_IF_ERROR(AwaitToken(request.consistency_token(), call));
-  CRM_RETURN_IF_ERROR(CheckCustomer(id, request.parent()));
+  CRM_RETURN_IF_ERROR(CheckCustomer(id, request.parent(), call));
   CRM_ASSIGN_OR_RETURN(auto page,
                        interactions_.ListForCustomer(id, request.channel(), cursor, page_size));
   crm::v1::ListInteractionsResponse response;
@@ -106,7 +122,7 @@ absl::StatusOr<crm::v1::GetCustomerTimelineResponse> InteractionQueries::Timelin
   CRM_ASSIGN_OR_RETURN(std::string cursor,
                        query::DecodePageToken(request.page_token(), "timeline", fingerprint));
   CRM_RETURN_IF_ERROR(AwaitToken(request.consistency_token(), call));
-  CRM_RETURN_IF_ERROR(CheckCustomer(id, request.parent()));
+  CRM_RETURN_IF_ERROR(CheckCustomer(id, request.parent(), call));
   CRM_ASSIGN_OR_RETURN(auto page, interactions_.Timeline(id, kinds, cursor, page_size));
   crm::v1::GetCustomerTimelineResponse response;
   for (auto& e : page.entries) *response.add_entries() = std::move(e);
@@ -128,6 +144,9 @@ absl::StatusOr<crm::v1::ListFollowUpsResponse> InteractionQueries::FollowUps(
   CRM_ASSIGN_OR_RETURN(std::string cursor,
                        query::DecodePageToken(request.page_token(), "follow-ups", fingerprint));
   CRM_RETURN_IF_ERROR(AwaitToken(request.consistency_token(), call));
+  // A work queue: the caller must reach the staff member whose queue it is.
+  CRM_RETURN_IF_ERROR(auth::CheckReach(call.grant.get(), {request.staff_id()},
+                                       absl::StrCat("staff/", request.staff_id())));
 
   const Timestamp now = base::ToTimestamp(clock_->Now());
   std::optional<Timestamp> bound;

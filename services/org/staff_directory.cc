@@ -38,6 +38,25 @@ absl::StatusOr<crm::v1::Staff> StaffDirectory::Find(absl::string_view staff_id,
   return std::move(found->state);
 }
 
+access::OrgDirectory StaffDirectory::Org() const {
+  const command::CommandExecutor* executor = executor_;
+  access::OrgDirectory org;
+  org.staff = [executor](absl::string_view staff_id)
+      -> absl::StatusOr<std::optional<crm::v1::Staff>> {
+    auto found = Lookup(*executor, absl::StrCat(kStaffPrefix, staff_id));
+    if (!found.ok()) return found.status();
+    if (found->version == 0) return std::nullopt;
+    return std::move(found->state);
+  };
+  org.team = [executor](absl::string_view team) -> absl::StatusOr<std::optional<crm::v1::Team>> {
+    auto found = executor->state().Get<crm::v1::Team>(std::string(team));
+    if (!found.ok()) return found.status();
+    if (found->version == 0) return std::nullopt;
+    return std::move(found->state);
+  };
+  return org;
+}
+
 crm::v1::StaffRef StaffDirectory::RefOf(const crm::v1::Staff& staff) {
   crm::v1::StaffRef ref;
   absl::string_view name = staff.name();

@@ -13,6 +13,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "crm/v1/org.pb.h"
+#include "services/access/org_authorizer.h"
 #include "services/command/command_executor.h"
 
 namespace crm::services::org {
@@ -28,6 +29,10 @@ class StaffDirectory {
   // STAFF_INACTIVE) if deactivated; UNAVAILABLE if the sync does not finish by `deadline`.
   absl::StatusOr<crm::v1::Staff> Find(absl::string_view staff_id, absl::string_view field,
                                       absl::Time deadline) const;
+
+  // The org chart as authorization reads it (services/access): the staff and teams of the
+  // command state as they are now, without a sync.
+  access::OrgDirectory Org() const;
 
   // The reference that events stamp: {staff_id, team, department} as the person has them now.
   static crm::v1::StaffRef RefOf(const crm::v1::Staff& staff);

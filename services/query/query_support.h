@@ -8,6 +8,8 @@
 #include <initializer_list>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -69,5 +71,45 @@ absl::StatusOr<Window> CheckWindow(bool has_start, const google::protobuf::Times
                                    absl::string_view start_field, bool has_end,
                                    const google::protobuf::Timestamp& end,
                                    absl::string_view end_field);
+
+// Rows a list answers when the caller does not reach every row (common/auth/grant.h): up to
+// `page_size` rows that `visible` keeps, read batch by batch through `fetch(after, n)` (rows in
+// key order strictly after key `after`, and whether more follow). At most kMaxScannedPerPage
+// rows are read for one page, so a page of a caller who reaches few rows may hold fewer than
+// page_size rows (even none) and still have a next page: `more`, continuing after `last_key`.
+inline constexpr size_t kMaxScannedPerPage = 5000;
+
+template <typename Row>
+struct VisiblePage {
+  std::vector<Row> rows;
+  std::string last_key;  // of the last row read, visible or not; the next page starts after it
+  bool more = false;
+};
+
+template <typename Row, typename Fetch, typename KeyOf, typename Visible>
+absl::StatusOr<VisiblePage<Row>> FetchVisible(std::string after, size_t page_size,
+                                              const Fetch& fetch, const KeyOf& key_of,
+                                              const Visible& visible) {
+  VisiblePage<Row> page;
+  page.last_key = after;
+  size_t scanned = 0;
+  while (true) {
+    absl::StatusOr<std::pair<std::vector<Row>, bool>> batch = fetch(page.last_key, page_size);
+    if (!batch.ok()) return batch.status();
+    auto& [rows, more] = *batch;
+    for (size_t i = 0; i < rows.size(); ++i) {
+      page.last_key = key_of(rows[i]);
+      ++scanned;
+      if (visible(rows[i])) page.rows.push_back(std::move(rows[i]));
+      if (page.rows.size() == page_size) {
+        page.more = more || i + 1 < rows.size();
+        return page;
+      }
+    }
+    page.more = more && !rows.empty();
+    if (!page.more) return page;
+    if (scanned >= kMaxScannedPerPage) return page;
+  }
+}
 
 }  // namespace crm::services::query

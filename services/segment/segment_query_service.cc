@@ -21,6 +21,11 @@ absl::StatusOr<crm::v1::CustomerValue> SegmentQueries::GetCustomerValue(
   CRM_ASSIGN_OR_RETURN(std::optional<absl::Time> as_of,
                        query::OptionalTime(request.has_as_of(), request.as_of(), "as_of"));
   CRM_RETURN_IF_ERROR(AwaitToken(request.consistency_token(), call));
+  if (const auth::Grant* grant = call.grant.get(); grant != nullptr && !grant->everything()) {
+    std::vector<std::string> holders;
+    if (options_.customer_holders) holders = options_.customer_holders(id);
+    CRM_RETURN_IF_ERROR(auth::CheckReach(grant, holders, request.name()));
+  }
   CRM_ASSIGN_OR_RETURN(auto value, views_->GetCustomerValue(id, as_of.value_or(clock_->Now())));
   if (!value.has_value()) {
     return status::Error(absl::StatusCode::kNotFound,

@@ -15,6 +15,7 @@
 #include "common/fold/fold_runner.h"
 #include "common/rpc/executor.h"
 #include "common/rpc/service_table.h"
+#include "services/access/holders.h"
 #include "common/rpc/unary.h"
 #include "crm/v1/segment_service.grpc.pb.h"
 #include "readmodel/segment/segment_views.h"
@@ -27,12 +28,15 @@ class SegmentQueries {
  public:
   struct Options {
     absl::Duration max_consistency_wait = absl::Seconds(30);
+    // Who holds a customer (services/access/holders.h), for the access check of
+    // GetCustomerValue; null: nobody.
+    access::CustomerHolders customer_holders;
   };
   // Does not take ownership. `views_runner` folds the log into the store `views` reads; `clock`
   // gives the default as_of.
   SegmentQueries(const readmodel::segment::SegmentViews* views, fold::FoldRunner* views_runner,
                  const base::Clock* clock, Options options)
-      : views_(views), views_runner_(views_runner), clock_(clock), options_(options) {}
+      : views_(views), views_runner_(views_runner), clock_(clock), options_(std::move(options)) {}
 
   absl::StatusOr<crm::v1::CustomerValue> GetCustomerValue(
       const crm::v1::GetCustomerValueRequest& request, const rpc::CallContext& call) const;
