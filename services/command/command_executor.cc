@@ -238,9 +238,11 @@ absl::StatusOr<CommandExecutor::RawResult> CommandExecutor::Decide(
   const bool guarded = grant != nullptr && !grant->everything() && kind.guarded();
   CRM_ASSIGN_OR_RETURN(crm::internal::v1::AggregateRecord current,
                        state_->Record(target.aggregate));
+  // The customer itself, or an aggregate of one (whose customer's owner reaches it too).
+  const bool is_customer = target.aggregate == absl::StrCat("customers/", target.customer_id);
   auto holders_of = [&](const std::string& state) {
     std::vector<std::string> holders = kind.Holders(state);
-    if (options_.customer_holders && !target.customer_id.empty()) {
+    if (options_.customer_holders && !target.customer_id.empty() && !is_customer) {
       for (std::string& h : options_.customer_holders(target.customer_id)) {
         holders.push_back(std::move(h));
       }
@@ -251,12 +253,11 @@ absl::StatusOr<CommandExecutor::RawResult> CommandExecutor::Decide(
     std::vector<std::string> holders;
     if (current.version() > 0) {
       holders = holders_of(current.state());
-    } else if (options_.customer_holders && !target.customer_id.empty()) {
+    } else if (options_.customer_holders && !target.customer_id.empty() && !is_customer) {
       holders = options_.customer_holders(target.customer_id);
     }
     // A new customer has nothing to reach yet: what it becomes is checked below.
-    const bool new_customer = current.version() == 0 && holders.empty() &&
-                              target.aggregate == absl::StrCat("customers/", target.customer_id);
+    const bool new_customer = current.version() == 0 && is_customer;
     if (!new_customer && !grant->Reaches(holders)) return auth::Denied(target.aggregate);
   }
 
