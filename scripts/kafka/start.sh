@@ -224,7 +224,7 @@ if [[ ! -f "$KAFKA_LOG_DIRS/meta.properties" ]]; then
   echo "=== $(date -Is) start.sh: format storage, cluster id $cluster_id" >>"$KAFKA_LOG_FILE"
   if ! "$KAFKA_JAVA" -Xmx256m -XX:TieredStopAtLevel=1 "${cds_use[@]}" "$log4j_opt" \
       -cp "$classpath" kafka.tools.StorageTool format \
-      -t "$cluster_id" -c "$KAFKA_CONFIG_FILE" >>"$KAFKA_LOG_FILE" 2>&1; then
+      --cluster-id="$cluster_id" -c "$KAFKA_CONFIG_FILE" >>"$KAFKA_LOG_FILE" 2>&1; then
     fail_with_log "formatting the storage failed"
   fi
 fi
