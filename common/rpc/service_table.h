@@ -9,9 +9,11 @@
 //   1. hands the call to the Executor (never runs handlers on a gRPC thread); a full queue
 //      answers RESOURCE_EXHAUSTED (SERVER_OVERLOADED);
 //   2. checks the deadline and parses the raw request bytes (common/rpc/request_parser.h: bad
-//      fields are named), then asks the Authorizer (if one is set) whether the authenticated
-//      caller may call the method: PERMISSION_DENIED here, or the call's Grant
-//      (CallContext::grant) that the handler checks rows against (common/auth/grant.h);
+//      fields are named); then, after the PreWait if any (so a consistency token that covers a
+//      change of the org chart is authorized by that change), asks the Authorizer (if one is
+//      set) whether the authenticated caller may call the method: PERMISSION_DENIED here, or
+//      the call's Grant (CallContext::grant) that the handler checks rows against
+//      (common/auth/grant.h);
 //   3. for a routed method (commands): asks `route` for the request's stream key (it may fill in
 //      generated ids first), stamps CallContext::request_digest, and forwards the call unchanged
 //      to the process that writes that stream (CallRouter) if it is not this one;
@@ -92,7 +94,7 @@ class ServiceTable : public grpc::Service {
   // owned. REQUIRES: set before the server starts.
   void SetGatekeeper(const Gatekeeper* gatekeeper) { gatekeeper_ = gatekeeper; }
   // What an authenticated caller may call and reach (common/auth/grant.h): asked on the worker,
-  // after parsing, for every call with a principal; a refusal answers PERMISSION_DENIED and runs
+  // after parsing and the PreWait, for every call with a principal; a refusal answers PERMISSION_DENIED and runs
   // nothing. None: every caller reaches everything. Not owned. REQUIRES: set before the server
   // starts.
   void SetAuthorizer(const auth::Authorizer* authorizer) { authorizer_ = authorizer; }
@@ -181,7 +183,6 @@ class ServiceTable : public grpc::Service {
       auto request = std::make_shared<Req>();
       auto call = std::make_shared<CallContext>();
       if (!StartCall(rpc, in, request.get(), call.get(), caller)) return;
-      if (!Authorize(rpc, path, call.get())) return;
       if (!pre_wait_) {
         Dispatch(rpc, out, path, handler, route, *request, *call);
         return;
@@ -213,6 +214,8 @@ class ServiceTable : public grpc::Service {
   void Dispatch(Call* rpc, grpc::ByteBuffer* out, const char* path,
                 const Handler<Req, Resp>& handler, const Route<Req>& route, Req& request,
                 CallContext& call) {
+    // After the consistency wait: a token covering an org change is authorized by it.
+    if (!Authorize(rpc, path, &call)) return;
     if (route) {
       const std::string stream_key = route(request);
       call.request_digest = RequestDigest(request);
