@@ -98,8 +98,11 @@ def suite_auth() -> tuple[list[str], str]:
         keys = directory / "jwks.json"
         keys.write_text(json.dumps({"keys": [jwk]}))
         now = int(time.time())
+        # crm.admin: the suite's scenarios may call everything (test_authz.py is about who may
+        # call what).
         token = jwt.encode({"iss": "https://idp.crm-test.example", "aud": "crm",
-                            "sub": TEST_AUTH_SUBJECT, "iat": now, "exp": now + 12 * 3600},
+                            "sub": TEST_AUTH_SUBJECT, "iat": now, "exp": now + 12 * 3600,
+                            "scope": "crm.admin"},
                            key, algorithm="ES256", headers={"kid": "suite"})
         _suite_auth = (["--auth-issuer", "https://idp.crm-test.example", "--auth-audience", "crm",
                         "--auth-keys", str(keys)], token)

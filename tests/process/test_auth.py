@@ -95,8 +95,10 @@ class IdentityProvider:
 
     def claims(self, subject: str = ALICE, **overrides) -> dict:
         now = int(time.time())
+        # scope crm.admin: these tests are about who the caller is, so by default the caller
+        # may call everything (authorization: test_authz.py); scope=None drops it.
         claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": subject, "iat": now, "nbf": now,
-                  "exp": now + 3600}
+                  "exp": now + 3600, "scope": "crm.admin"}
         claims.update(overrides)
         return {k: v for k, v in claims.items() if v is not None}
 

@@ -445,7 +445,8 @@ def test_every_rpc_by_every_role_on_every_row(make_server, idp, tmp_path):
         "anonymous": None,
     }
     for role, staff_id in STAFF_ROLES.items():
-        tokens[role] = idp.token("rsa-1", f"{staff_id}@crm-test.example", crm_staff_id=staff_id)
+        tokens[role] = idp.token("rsa-1", f"{staff_id}@crm-test.example", crm_staff_id=staff_id,
+                                  scope=None)
     callers = {role: Caller(server, token) for role, token in tokens.items()}
     admin = callers["admin"]
 
@@ -533,7 +534,7 @@ def test_a_row_out_of_reach_is_denied_whether_or_not_it_exists(make_server, idp)
     org.staff(MATE, opb.CUSTOMER_REPRESENTATIVE, opb.FRONT_LINE, "d1", "t1")
     rows = Rows(admin, server)
     theirs = rows.customer(MATE)
-    agent = Caller(server, idp.token("rsa-1", "agent", crm_staff_id=AGENT))
+    agent = Caller(server, idp.token("rsa-1", "agent", crm_staff_id=AGENT, scope=None))
     query = sgrpc.CustomerQueryServiceStub(agent.query_channel)
     for name in [theirs, "customers/no-such-customer"]:
         d = crmtest.expect_error(grpc.StatusCode.PERMISSION_DENIED, query.GetCustomer,
@@ -573,7 +574,7 @@ def test_a_reorganisation_applies_to_the_next_call(make_server, idp):
     org.staff(MATE, opb.CUSTOMER_REPRESENTATIVE, opb.FRONT_LINE, "d1", "t2")
     rows = Rows(admin, server)
     customer = rows.customer(MATE)
-    supervisor = Caller(server, idp.token("rsa-1", "sup", crm_staff_id=SUPERVISOR))
+    supervisor = Caller(server, idp.token("rsa-1", "sup", crm_staff_id=SUPERVISOR, scope=None))
     query = sgrpc.CustomerQueryServiceStub(supervisor.query_channel)
     crmtest.expect_error(grpc.StatusCode.PERMISSION_DENIED, query.GetCustomer,
                          spb.GetCustomerRequest(name=customer, consistency_token=rows.token))
