@@ -143,6 +143,15 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> PeerCredentials(const 
 // Topic of the customer events: "<prefix>.customer.events.v1".
 std::string CustomerTopic(const Config& config);
 
+// Topic of the audit of reads: "<prefix>.audit.v1".
+std::string AuditTopic(const Config& config);
+
+// Opens the audit of reads (services/admin/audit_log.h) of `config.engine`: the embedded log in
+// data_dir/audit, or the Kafka topic AuditTopic (created like the event topic, same partitions
+// and retention), appended to without transactions (every process appends its own reads).
+absl::StatusOr<std::unique_ptr<eventlog::EventLog>> OpenAuditLog(const Config& config,
+                                                                 const std::string& group);
+
 // Opens the event log of `config.engine`. For Kafka, `group` names the readers' consumer group,
 // and a `writer` appends through fenced transactional producers for the partitions of
 // config.replica_index (transactional ids "<prefix>.writer.p<N>", shared by crm-server and
