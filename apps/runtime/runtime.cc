@@ -415,7 +415,7 @@ absl::StatusOr<std::unique_ptr<eventlog::EventLog>> OpenEventLog(const Config& c
 absl::StatusOr<std::unique_ptr<eventlog::EventLog>> OpenAuditLog(const Config& config,
                                                                  const std::string& group) {
   if (config.engine == "embedded") {
-    auto log = eventlog::EmbeddedEventLog::Open(config.data_dir + "/audit");
+    auto log = eventlog::EmbeddedEventLog::Open(config.data_dir + "/audit", /*count_writes=*/false);
     if (!log.ok()) return log.status();
     return std::unique_ptr<eventlog::EventLog>(std::move(*log));
   }

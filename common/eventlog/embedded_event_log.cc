@@ -144,14 +144,17 @@ class EmbeddedEventLog::Reader final : public LogReader {
   bool closed_ ABSL_GUARDED_BY(log_->mu_) = false;
 };
 
-absl::StatusOr<std::unique_ptr<EmbeddedEventLog>> EmbeddedEventLog::Open(const std::string& dir) {
+absl::StatusOr<std::unique_ptr<EmbeddedEventLog>> EmbeddedEventLog::Open(const std::string& dir,
+                                                                         bool count_writes) {
   CRM_ASSIGN_OR_RETURN(std::unique_ptr<kv::KvStore> store, kv::KvStore::Open(dir));
   CRM_ASSIGN_OR_RETURN(int64_t end, LoadEnd(*store));
-  return std::unique_ptr<EmbeddedEventLog>(new EmbeddedEventLog(std::move(store), end));
+  return std::unique_ptr<EmbeddedEventLog>(
+      new EmbeddedEventLog(std::move(store), end, count_writes));
 }
 
-EmbeddedEventLog::EmbeddedEventLog(std::unique_ptr<kv::KvStore> store, int64_t end)
-    : store_(std::move(store)), end_(end) {}
+EmbeddedEventLog::EmbeddedEventLog(std::unique_ptr<kv::KvStore> store, int64_t end,
+                                   bool count_writes)
+    : store_(std::move(store)), count_writes_(count_writes), end_(end) {}
 
 EmbeddedEventLog::~EmbeddedEventLog() = default;
 
@@ -222,7 +225,9 @@ absl::StatusOr<LogPosition> EmbeddedEventLog::Append(absl::string_view key,
     const absl::Time write_start = absl::Now();
     status = store_->Write(batch, /*sync=*/true);
     static const WriteMetrics* write_metrics = new WriteMetrics("embedded");
-    write_metrics->Observe(absl::Now() - write_start, group_size, records, status.ok());
+    if (count_writes_) {
+      write_metrics->Observe(absl::Now() - write_start, group_size, records, status.ok());
+    }
     mu_.Lock();
   }
 
