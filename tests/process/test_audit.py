@@ -115,7 +115,7 @@ def _check_audit(admin, expected) -> list[audit_pb2.AuditRecord]:
     for r in records:
         assert r.principal_kind == "service", r  # tokens without crm_staff_id
         assert r.record_time.seconds > 0, r
-        assert r.server in ("crm-server", "crm-projector"), r
+        assert r.server in ("crm-server", "crm-projector"), r  # where the reads were served
     # Filters.
     assert _facts(_records(admin, subject=BOB)) == [e for e in expected if e[0] == BOB]
     assert _facts(_records(admin, method="GetCustomer")) == [e for e in expected if e[1] == GET]
@@ -180,6 +180,13 @@ def test_the_audit_says_who_read_which_customer_through_which_method(make_server
             env = envelope_pb2.EventEnvelope()
             env.ParseFromString(r.value)
             assert env.event_type.startswith("crm."), r
+        # crm-command answers no query, but it serves the exports: audited there too.
+        bob = Caller(server, idp.token("ec-1", subject=BOB))
+        assert agrpc.AdminServiceStub(bob.channel).ListEvents(
+            apb.ListEventsRequest(customer_id=C1)).events
+        by_command = [r for r in _records(admin, subject=BOB, method=EVENTS)
+                      if r.server == "crm-command"]
+        assert [list(r.customers) for r in by_command] == [[f"customers/{C1}"]]
     else:
         assert (server.data_dir / "audit").is_dir()
 
