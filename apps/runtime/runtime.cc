@@ -461,8 +461,8 @@ int Serve(const Config& config, Process& process) {
   services::admin::Backups backups(BackupDir(config), backup_stores, process.log);
   services::admin::BackupService backup_service(&backups, process.admin_executor);
   // The audit of reads (docs/security.md): every process records the reads it answers.
-  std::unique_ptr<eventlog::EventLog> audit_log =
-      OrFail(OpenAuditLog(config, config.kafka_topic_prefix + ".audit"), "cannot open the audit log");
+  std::unique_ptr<eventlog::EventLog> audit_log = OrFail(
+      OpenAuditLog(config, config.kafka_topic_prefix + ".audit"), "cannot open the audit log");
   services::admin::AuditLog auditor(audit_log.get(), ProcessName());
   services::admin::ProcessInfo admin_info = AdminInfo(config, process, &health);
   admin_info.audit_log = audit_log.get();
@@ -486,8 +486,9 @@ int Serve(const Config& config, Process& process) {
   if (gate.authenticator != nullptr) {
     authorizer = std::make_unique<services::access::OrgAuthorizer>(process.org);
     for (rpc::ServiceTable* s : services) s->SetAuthorizer(authorizer.get());
-    spdlog::info("authorization: roles from the org chart, service accounts by scope "
-                 "(crm.read, crm.write, crm.admin)");
+    spdlog::info(
+        "authorization: roles from the org chart, service accounts by scope "
+        "(crm.read, crm.write, crm.admin)");
   }
   const absl::Duration max_lag = OrFail(
       ParseDurationFlag(config.readiness_max_lag, "--readiness-max-lag"), "bad configuration");

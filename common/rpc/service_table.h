@@ -99,9 +99,9 @@ class ServiceTable : public grpc::Service {
   // owned. REQUIRES: set before the server starts.
   void SetGatekeeper(const Gatekeeper* gatekeeper) { gatekeeper_ = gatekeeper; }
   // What an authenticated caller may call and reach (common/auth/grant.h): asked on the worker,
-  // after parsing and the PreWait, for every call with a principal; a refusal answers PERMISSION_DENIED and runs
-  // nothing. None: every caller reaches everything. Not owned. REQUIRES: set before the server
-  // starts.
+  // after parsing and the PreWait, for every call with a principal; a refusal answers
+  // PERMISSION_DENIED and runs nothing. None: every caller reaches everything. Not owned. REQUIRES:
+  // set before the server starts.
   void SetAuthorizer(const auth::Authorizer* authorizer) { authorizer_ = authorizer; }
   // Where the reads of methods marked with AuditReads are recorded; none: they are not (unit
   // tests). Not owned. REQUIRES: set before the server starts.

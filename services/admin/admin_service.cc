@@ -444,10 +444,10 @@ absl::StatusOr<adminv1::RetryDeadLetterResponse> Admin::RetryDeadLetter(
   return out;
 }
 
-absl::StatusOr<bool> Admin::ScanLog(
-    eventlog::EventLog* log, const std::vector<int32_t>& partitions, bool from_end,
-    Offsets& next, size_t page_size, const rpc::CallContext& call,
-    const std::function<bool(const eventlog::LogRecord&)>& take) {
+absl::StatusOr<bool> Admin::ScanLog(eventlog::EventLog* log, const std::vector<int32_t>& partitions,
+                                    bool from_end, Offsets& next, size_t page_size,
+                                    const rpc::CallContext& call,
+                                    const std::function<bool(const eventlog::LogRecord&)>& take) {
   std::map<int32_t, int64_t> end;  // the log's end per partition as the call begins
   std::map<int32_t, int64_t> start;
   for (int32_t p : partitions) {
@@ -518,9 +518,8 @@ absl::StatusOr<adminv1::ListEventsResponse> Admin::ListEvents(
       query::CheckWindow(request.has_start_time(), request.start_time(), "start_time",
                          request.has_end_time(), request.end_time(), "end_time"));
   const std::set<std::string> types(request.event_types().begin(), request.event_types().end());
-  const std::string fingerprint = Fingerprint(
-      {request.customer_id(), absl::StrJoin(types, ","), FormatBound(window.start),
-       FormatBound(window.end)});
+  const std::string fingerprint = Fingerprint({request.customer_id(), absl::StrJoin(types, ","),
+                                               FormatBound(window.start), FormatBound(window.end)});
   CRM_ASSIGN_OR_RETURN(const std::string cursor,
                        query::DecodePageToken(request.page_token(), kEventTokenKind, fingerprint));
   CRM_ASSIGN_OR_RETURN(Offsets next, DecodeCursor(cursor));
@@ -580,14 +579,13 @@ absl::StatusOr<adminv1::ListAuditRecordsResponse> Admin::ListAuditRecords(
   const std::string fingerprint =
       Fingerprint({request.customer(), request.subject(), request.method(),
                    FormatBound(window.start), FormatBound(window.end)});
-  CRM_ASSIGN_OR_RETURN(const std::string cursor, query::DecodePageToken(request.page_token(),
-                                                                        kAuditTokenKind,
-                                                                        fingerprint));
+  CRM_ASSIGN_OR_RETURN(const std::string cursor,
+                       query::DecodePageToken(request.page_token(), kAuditTokenKind, fingerprint));
   CRM_ASSIGN_OR_RETURN(Offsets next, DecodeCursor(cursor));
   eventlog::EventLog* log = info_.audit_log;
   if (log == nullptr) {
-    return status::Error(absl::StatusCode::kFailedPrecondition,
-                         "this process keeps no audit log", "AUDIT_LOG_MISSING");
+    return status::Error(absl::StatusCode::kFailedPrecondition, "this process keeps no audit log",
+                         "AUDIT_LOG_MISSING");
   }
   std::vector<int32_t> partitions;
   if (!request.subject().empty()) {

@@ -44,8 +44,8 @@ base::Future<base::Done> AuditLog::Record(rpc::ReadRecord read) {
   base::Promise<base::Done> promise;
   base::Future<base::Done> done = promise.future();
   log_->AppendAsync(read.subject, std::move(values), read.deadline)
-      .OnReady([this, promise = std::move(promise),
-                method = std::move(read.method)](absl::StatusOr<eventlog::LogPosition> appended) mutable {
+      .OnReady([this, promise = std::move(promise), method = std::move(read.method)](
+                   absl::StatusOr<eventlog::LogPosition> appended) mutable {
         if (appended.ok()) {
           recorded_.Increment();
           promise.Set(base::Done{});

@@ -14,10 +14,10 @@
 #include "crm/v1/customer_service.pb.h"
 #include "crm/v1/interaction_service.pb.h"
 #include "crm/v1/segment_service.grpc.pb.h"
+#include "gmock/gmock.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 #include "grpcpp/grpcpp.h"
-#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace crm::rpc {
@@ -30,8 +30,8 @@ TEST(CustomersInTest, ReadsNamesReferencesAndCustomerIdsOnceInOrder) {
   crm::v1::ListCustomersResponse page;
   page.add_customers()->set_name("customers/b");
   page.add_customers()->set_name("customers/a");
-  page.add_customers()->set_name("customers/b");  // once
-  page.mutable_customers(1)->set_owner("staff/s1");   // not a customer
+  page.add_customers()->set_name("customers/b");       // once
+  page.mutable_customers(1)->set_owner("staff/s1");    // not a customer
   page.mutable_customers(1)->add_tags("customers/x");  // free text, not a reference
   (*page.mutable_customers(1)->mutable_attributes())["note"] = "customers/y";  // a map: skipped
   EXPECT_THAT(CustomersIn(page), ElementsAre("customers/b", "customers/a"));

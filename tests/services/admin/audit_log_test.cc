@@ -27,7 +27,8 @@ class BrokenLog : public eventlog::EventLog {
  public:
   int32_t PartitionCount() const override { return 1; }
   int32_t PartitionOf(absl::string_view) const override { return 0; }
-  absl::StatusOr<eventlog::LogPosition> Append(absl::string_view, std::vector<eventlog::AppendValue>,
+  absl::StatusOr<eventlog::LogPosition> Append(absl::string_view,
+                                               std::vector<eventlog::AppendValue>,
                                                absl::Time) override {
     return absl::UnavailableError("no space left on device");
   }
@@ -57,7 +58,8 @@ TEST(AuditLogTest, ARecordHoldsTheReadAndIsKeyedBySubject) {
   eventlog::InMemoryEventLog log(3);
   AuditLog audit(&log, "crm-test");
   const double before = Count("crm_audit_records_total");
-  rpc::ReadRecord read = Read("alice", "/crm.v1.CustomerQueryService/GetCustomer", {"customers/c1"});
+  rpc::ReadRecord read =
+      Read("alice", "/crm.v1.CustomerQueryService/GetCustomer", {"customers/c1"});
   read.peer_identity = "spiffe://crm/bi";
   read.correlation_id = "corr";
   ASSERT_TRUE(std::move(audit.Record(read)).Get().ok());
@@ -132,17 +134,17 @@ class ListAuditRecordsTest : public ::testing::Test {
 };
 
 TEST_F(ListAuditRecordsTest, OldestFirstAcrossPages) {
-  EXPECT_THAT(All({}), ElementsAre("alice GetCustomer", "bob ListCustomers",
-                                   "alice GetCustomerTimeline", "bob CreateBackup",
-                                   "carol GetCustomer"));
+  EXPECT_THAT(All({}),
+              ElementsAre("alice GetCustomer", "bob ListCustomers", "alice GetCustomerTimeline",
+                          "bob CreateBackup", "carol GetCustomer"));
 }
 
 TEST_F(ListAuditRecordsTest, FiltersByCustomerSubjectMethodAndTime) {
   adminv1::ListAuditRecordsRequest by_customer;
   by_customer.set_customer("customers/c2");
   // A backup's "*" carried every customer.
-  EXPECT_THAT(All(by_customer), ElementsAre("bob ListCustomers", "alice GetCustomerTimeline",
-                                            "bob CreateBackup"));
+  EXPECT_THAT(All(by_customer),
+              ElementsAre("bob ListCustomers", "alice GetCustomerTimeline", "bob CreateBackup"));
   adminv1::ListAuditRecordsRequest by_subject;
   by_subject.set_subject("alice");
   EXPECT_THAT(All(by_subject), ElementsAre("alice GetCustomer", "alice GetCustomerTimeline"));
