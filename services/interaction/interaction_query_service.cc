@@ -17,8 +17,8 @@
 #include "google/protobuf/util/time_util.h"
 #include "readmodel/customer/view_keys.h"
 #include "readmodel/interaction/view_keys.h"
-#include "services/access/holders.h"
 #include "services/query/page_token.h"
+#include "services/access/holders.h"
 #include "services/query/query_support.h"
 
 namespace crm::services::interaction {
