@@ -103,11 +103,11 @@ ReadRecord ServiceTable::ReadRecordOf(const char* path, const CallContext& call)
 }
 
 grpc::Status ServiceTable::AuditUnavailable(const absl::Status& why) {
+  // Why is logged where it failed (services/admin/audit_log.cc): the caller is not told the
+  // server's paths or brokers.
   return ToGrpcStatus(status::Error(
       absl::StatusCode::kUnavailable,
-      absl::StrCat("the read could not be recorded in the audit log, so its answer is withheld; "
-                   "retry later (",
-                   why.message(), ")"),
+      "the read could not be recorded in the audit log, so its answer is withheld; retry later",
       "AUDIT_UNAVAILABLE"));
 }
 
