@@ -413,20 +413,21 @@ absl::StatusOr<std::unique_ptr<eventlog::EventLog>> OpenEventLog(const Config& c
 }
 
 absl::StatusOr<std::unique_ptr<eventlog::EventLog>> OpenAuditLog(const Config& config,
+                                                                 eventlog::EventLog* log,
                                                                  const std::string& group) {
-  if (config.engine == "embedded") {
-    auto log = eventlog::EmbeddedEventLog::Open(config.data_dir + "/audit", /*count_writes=*/false);
-    if (!log.ok()) return log.status();
-    return std::unique_ptr<eventlog::EventLog>(std::move(*log));
+  if (auto* embedded = dynamic_cast<eventlog::EmbeddedEventLog*>(log); embedded != nullptr) {
+    auto audit = eventlog::EmbeddedEventLog::OpenBeside(*embedded, "audit", /*count_writes=*/false);
+    if (!audit.ok()) return audit.status();
+    return std::unique_ptr<eventlog::EventLog>(std::move(*audit));
   }
   // Every process appends its own reads, so no fenced writers: the idempotent producer.
   CRM_ASSIGN_OR_RETURN(eventlog::KafkaEventLogOptions options,
                        KafkaOptions(config, AuditTopic(config), group));
-  auto log = eventlog::KafkaEventLog::Open(options, absl::Seconds(30));
-  if (!log.ok()) return log.status();
+  auto topic = eventlog::KafkaEventLog::Open(options, absl::Seconds(30));
+  if (!topic.ok()) return topic.status();
   spdlog::info("audit of reads: Kafka topic {} with {} partitions", options.topic,
-               (*log)->PartitionCount());
-  return std::unique_ptr<eventlog::EventLog>(std::move(*log));
+               (*topic)->PartitionCount());
+  return std::unique_ptr<eventlog::EventLog>(std::move(*topic));
 }
 
 std::unique_ptr<rpc::Executor> NewExecutor(const Config& config) {
@@ -462,7 +463,8 @@ int Serve(const Config& config, Process& process) {
   services::admin::BackupService backup_service(&backups, process.admin_executor);
   // The audit of reads (docs/security.md): every process records the reads it answers.
   std::unique_ptr<eventlog::EventLog> audit_log = OrFail(
-      OpenAuditLog(config, config.kafka_topic_prefix + ".audit"), "cannot open the audit log");
+      OpenAuditLog(config, process.log, config.kafka_topic_prefix + ".audit"),
+      "cannot open the audit log");
   services::admin::AuditLog auditor(audit_log.get(), ProcessName());
   services::admin::ProcessInfo admin_info = AdminInfo(config, process, &health);
   admin_info.audit_log = audit_log.get();
@@ -538,7 +540,6 @@ int Serve(const Config& config, Process& process) {
     monitored.push_back({f.name, f.runner, absl::StrCat(config.data_dir, "/", f.name)});
   }
   if (process.log->IsLocal()) monitored.push_back({"log", nullptr, config.data_dir + "/log"});
-  if (audit_log->IsLocal()) monitored.push_back({"audit", nullptr, config.data_dir + "/audit"});
   std::vector<std::string> service_names;
   for (const rpc::ServiceTable* s : services) service_names.push_back(s->service_name());
   std::set<rpc::Executor*> pools;

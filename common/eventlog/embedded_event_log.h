@@ -48,6 +48,14 @@ class EmbeddedEventLog final : public EventLog {
   // (corrupted).
   static absl::StatusOr<std::unique_ptr<EmbeddedEventLog>> Open(const std::string& dir,
                                                                 bool count_writes = true);
+  // A second log named `name` in the store of `log` (its keys under "l/<name>/", apart from
+  // the first log's): as durable (each group fsync'd), copied by the same checkpoint (backups),
+  // and stopping and recovering with the same store on a full disk, without a second RocksDB.
+  // The two share the store, which lives as long as either. INVALID_ARGUMENT for an empty name
+  // or one with "/".
+  static absl::StatusOr<std::unique_ptr<EmbeddedEventLog>> OpenBeside(const EmbeddedEventLog& log,
+                                                                      absl::string_view name,
+                                                                      bool count_writes);
 
   ~EmbeddedEventLog() override;
 
@@ -75,12 +83,15 @@ class EmbeddedEventLog final : public EventLog {
   class Reader;
   struct Writer;
 
-  EmbeddedEventLog(std::unique_ptr<kv::KvStore> store, int64_t end, bool count_writes);
+  EmbeddedEventLog(std::shared_ptr<kv::KvStore> store, std::string prefix, int64_t end,
+                   bool count_writes);
 
   // Reads the committed records [from, to). REQUIRES: to <= committed end.
   absl::StatusOr<std::vector<LogRecord>> ReadRange(int64_t from, int64_t to) const;
 
-  const std::unique_ptr<kv::KvStore> store_;
+  const std::shared_ptr<kv::KvStore> store_;
+  // Start of every key of this log ("" for the store's first log).
+  const std::string prefix_;
   const bool count_writes_;
 
   mutable absl::Mutex mu_;

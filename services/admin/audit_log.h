@@ -1,6 +1,6 @@
 // AuditLog: the audit of reads (docs/security.md, "Audit of reads"), written to and read from an
-// append-only log of its own: on the embedded engine a second EmbeddedEventLog in
-// "<data dir>/audit", on Kafka the topic "<prefix>.audit.v1" (runtime::OpenAuditLog). Never the
+// append-only log of its own: on the embedded engine a second EmbeddedEventLog beside the event
+// log, in its store (keys "l/audit/..."), on Kafka the topic "<prefix>.audit.v1" (runtime::OpenAuditLog). Never the
 // application log, never the event topic that BI consumers read.
 //
 // It is the rpc::Auditor of every ServiceTable of a process (common/rpc/auditor.h): each read the
