@@ -462,9 +462,9 @@ int Serve(const Config& config, Process& process) {
   services::admin::Backups backups(BackupDir(config), backup_stores, process.log);
   services::admin::BackupService backup_service(&backups, process.admin_executor);
   // The audit of reads (docs/security.md): every process records the reads it answers.
-  std::unique_ptr<eventlog::EventLog> audit_log = OrFail(
-      OpenAuditLog(config, process.log, config.kafka_topic_prefix + ".audit"),
-      "cannot open the audit log");
+  std::unique_ptr<eventlog::EventLog> audit_log =
+      OrFail(OpenAuditLog(config, process.log, config.kafka_topic_prefix + ".audit"),
+             "cannot open the audit log");
   services::admin::AuditLog auditor(audit_log.get(), ProcessName());
   services::admin::ProcessInfo admin_info = AdminInfo(config, process, &health);
   admin_info.audit_log = audit_log.get();

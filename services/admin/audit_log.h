@@ -1,7 +1,7 @@
 // AuditLog: the audit of reads (docs/security.md, "Audit of reads"), written to and read from an
 // append-only log of its own: on the embedded engine a second EmbeddedEventLog beside the event
-// log, in its store (keys "l/audit/..."), on Kafka the topic "<prefix>.audit.v1" (runtime::OpenAuditLog). Never the
-// application log, never the event topic that BI consumers read.
+// log, in its store (keys "l/audit/..."), on Kafka the topic "<prefix>.audit.v1"
+// (runtime::OpenAuditLog). Never the application log, never the event topic that BI consumers read.
 //
 // It is the rpc::Auditor of every ServiceTable of a process (common/rpc/auditor.h): each read the
 // table hands it becomes one crm.admin.v1.AuditRecord (proto/crm/admin/v1/audit.proto), appended
