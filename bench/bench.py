@@ -906,8 +906,12 @@ def main() -> int:
     p.add_argument("--rocksdb-bench", required=True, help="bench/rocksdb_write_bench, built")
     p.add_argument("--runs", type=int)
     p.add_argument("--duration", type=float, help="seconds per figure")
-    p.add_argument("--note", default="")
+    p.add_argument("--note", default="", help="a line shown at the top of the report")
+    p.add_argument("--flow-complaints", type=int, help="complaints per step of a flow run")
+    p.add_argument("--growth-sizes", help="customers, comma-separated (default 1000,100000)")
+    p.add_argument("--fold-events", help="events, comma-separated (default 100000,1000000)")
     args = p.parse_args()
+    overrides = {k: getattr(args, k) for k in ("flow_complaints", "growth_sizes", "fold_events")}
     args.engines = [e for e in args.engines.split(",") if e]
     short = args.short
     args.runs = args.runs or (1 if short else 3)
@@ -925,6 +929,11 @@ def main() -> int:
     args.growth_sizes = [100, 1000] if short else [1000, 100000]
     args.growth_calls = 20 if short else 500
     args.fold_events = [1000] if short else [100000, 1000000]
+    if overrides["flow_complaints"]:
+        args.flow_complaints = overrides["flow_complaints"]
+    for key in ("growth_sizes", "fold_events"):
+        if overrides[key]:
+            setattr(args, key, [int(x) for x in overrides[key].split(",")])
     if "kafka" in args.engines and not args.brokers:
         p.error("--engines kafka needs --brokers (or CRM_KAFKA_BROKERS)")
     crmtest.ensure_stubs()

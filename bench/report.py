@@ -332,7 +332,7 @@ def report(r: dict, wall: int | None, plotted: bool) -> str:
         w("")
     w("## Queries")
     w("")
-    w("Against the seeded customers (5 per cent tagged, half with purchases) after the command "
+    w("Against the seeded customers (1 per cent tagged vip, half with a purchase) after the command "
       "runs; on Kafka against crm-projector, whose health Check is the ceiling.")
     w("")
     order = [f["name"] for f in r["queries"]]

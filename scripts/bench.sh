@@ -5,7 +5,7 @@
 # kafka-tools jars: scripts/kafka/fetch-tools.sh), builds the servers and bench/'s programs, starts
 # a Kafka broker of its own, runs bench/bench.py and writes the report with bench/report.py.
 #
-#   scripts/bench.sh            the full benchmark (about 45 minutes on 2 cores): raw results in
+#   scripts/bench.sh            the full benchmark (the better part of an hour): raw results in
 #                               bench/results/ (git ignores it), the report in docs/performance.md
 #                               and docs/images/performance-latency-throughput.png
 #   scripts/bench.sh --short    everything with tiny sizes and durations (about a minute), no
