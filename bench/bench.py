@@ -637,7 +637,7 @@ class Bench:
         transactions of as many records as the writer's."""
         import kafkatest  # pylint: disable=import-outside-toplevel
         size = record_size(t.brokers, t.topic)
-        top = max(self.args.concurrency)
+        top = min(self.args.concurrency, key=lambda c: abs(c - 64))  # the goals' concurrency
         writer = [f for f in self.results["commands"] if f["engine"] == "kafka"
                   and f["concurrency"] == top and f["name"] == "RegisterCustomer"]
         txn_ms = statistics.median(f.get("txn_ms", 1.0) for f in writer) if writer else 1.0
@@ -797,7 +797,7 @@ class Bench:
             if f["engine"] == t.engine:
                 for name, v in (f.get("rss_peak") or {}).items():
                     peak[name] = max(peak.get(name, 0), v)
-        top = max(self.args.concurrency)
+        top = min(self.args.concurrency, key=lambda c: abs(c - 64))  # the goals' concurrency
         cpu = [f for f in self.results["commands"] if f["engine"] == t.engine
                and f["concurrency"] == top and f["name"] == "RegisterCustomer"]
         figure = {
