@@ -9,6 +9,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "rocksdb/db.h"
+#include "rocksdb/filter_policy.h"
+#include "rocksdb/table.h"
 #include "rocksdb/options.h"
 #include "rocksdb/status.h"
 #include "rocksdb/utilities/checkpoint.h"
@@ -167,6 +169,16 @@ absl::StatusOr<std::unique_ptr<KvStore>> KvStore::Open(const std::string& path,
   rocks_options.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
   rocks_options.paranoid_checks = true;
   rocks_options.info_log = std::make_shared<RocksLogger>(path);
+  // Most point reads of a command or a fold ask for keys that are not there (a new customer, a
+  // request id not seen before, a counter not yet written): a Bloom filter in the memtable and in
+  // every table file answers those without walking the skip list or reading blocks (issue 12's
+  // profile: memtable lookups were 16% of crm-server's CPU under RegisterCustomer).
+  rocks_options.memtable_whole_key_filtering = true;
+  rocks_options.memtable_prefix_bloom_size_ratio = 0.02;
+  rocksdb::BlockBasedTableOptions table_options;
+  table_options.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  table_options.whole_key_filtering = true;
+  rocks_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table_options));
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = options.read_only ? rocksdb::DB::OpenForReadOnly(rocks_options, path, &raw)
                                         : rocksdb::DB::Open(rocks_options, path, &raw);
