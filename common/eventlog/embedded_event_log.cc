@@ -251,6 +251,9 @@ absl::StatusOr<LogPosition> EmbeddedEventLog::Append(absl::string_view key,
   }
 
   if (status.ok()) {
+    // The listener (the command state's fold runner) applies the group before any reader sees
+    // it and before its appends are answered; the next group waits behind this leader.
+    NotifyCommitted(end_, offset);
     end_ = offset;
     ++sync_count_;
     committed_cv_.SignalAll();
@@ -280,6 +283,36 @@ absl::StatusOr<LogPosition> EmbeddedEventLog::Append(absl::string_view key,
   }
   if (!writers_.empty()) writers_.front()->cv.Signal();  // The next leader.
   return std::move(w.result);
+}
+
+void EmbeddedEventLog::NotifyCommitted(int64_t from, int64_t to) {
+  if (!has_listener_.load(std::memory_order_acquire)) return;
+  std::vector<LogRecord> records;
+  records.reserve(static_cast<size_t>(to - from));
+  int64_t offset = from;
+  for (Writer* writer : writers_) {
+    if (offset == to) break;
+    for (const AppendValue& v : *writer->values) {
+      LogRecord record;
+      record.position = {0, offset++};
+      record.key = std::string(writer->key);
+      record.value = v.value;
+      record.headers = v.headers;
+      records.push_back(std::move(record));
+    }
+  }
+  mu_.Unlock();
+  {
+    absl::MutexLock listener_lock(&listener_mu_);
+    if (listener_) listener_(records, {{0, from - 1}});
+  }
+  mu_.Lock();
+}
+
+void EmbeddedEventLog::SetCommitListener(CommitListener listener) {
+  absl::MutexLock lock(&listener_mu_);
+  has_listener_.store(static_cast<bool>(listener), std::memory_order_release);
+  listener_ = std::move(listener);
 }
 
 absl::StatusOr<std::unique_ptr<LogReader>> EmbeddedEventLog::NewReader(

@@ -19,6 +19,7 @@
 #pragma once
 
 #include <cstdint>
+#include <atomic>
 #include <deque>
 #include <map>
 #include <memory>
@@ -72,6 +73,10 @@ class EmbeddedEventLog final : public EventLog {
   absl::StatusOr<int64_t> EndOffset(int32_t partition) override;
 
   bool IsLocal() const override { return true; }
+  // The log has one writer (this process): after each group commit the listener gets the
+  // group's records, with `after` = {0: the offset before them}, before any reader sees them and
+  // before the appends are answered (EventLog::SetCommitListener).
+  void SetCommitListener(CommitListener listener) override;
   // A RocksDB checkpoint of the log's store (kv::KvStore::Checkpoint): Open(dir) opens it.
   absl::Status Checkpoint(const std::string& dir) const override { return store_->Checkpoint(dir); }
 
@@ -85,6 +90,10 @@ class EmbeddedEventLog final : public EventLog {
 
   EmbeddedEventLog(std::shared_ptr<kv::KvStore> store, std::string prefix, int64_t end,
                    bool count_writes);
+
+  // Hands the records [from, to) of the group being committed (the front writers) to the
+  // listener, with mu_ released while it runs. REQUIRES: mu_ held by the group's leader.
+  void NotifyCommitted(int64_t from, int64_t to) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // Reads the committed records [from, to). REQUIRES: to <= committed end.
   absl::StatusOr<std::vector<LogRecord>> ReadRange(int64_t from, int64_t to) const;
@@ -106,6 +115,11 @@ class EmbeddedEventLog final : public EventLog {
   int64_t sync_count_ ABSL_GUARDED_BY(mu_) = 0;
   // Signalled when end_ grows or a reader is closed.
   absl::CondVar committed_cv_;
+  // Held while the listener runs, so replacing it waits for a call in progress. Never held
+  // together with mu_ (the leader releases mu_ before taking it).
+  absl::Mutex listener_mu_;
+  CommitListener listener_ ABSL_GUARDED_BY(listener_mu_);
+  std::atomic<bool> has_listener_{false};  // skips building records nobody listens for
 };
 
 }  // namespace crm::eventlog

@@ -170,6 +170,31 @@ TEST_F(EmbeddedEventLogTest, ALogBesideAnotherHasOffsetsAndRecordsOfItsOwn) {
   EXPECT_EQ((*read)[0].value, "x");
 }
 
+TEST_F(EmbeddedEventLogTest, TheCommitListenerGetsEachGroupBeforeItsAppendsAreAnswered) {
+  std::vector<std::pair<std::vector<LogRecord>, std::map<int32_t, int64_t>>> calls;
+  int64_t end_seen_by_listener = -1;
+  log_->SetCommitListener([&](const std::vector<LogRecord>& records,
+                              const std::map<int32_t, int64_t>& after) {
+    calls.emplace_back(records, after);
+    end_seen_by_listener = *log_->EndOffset(0);  // not yet visible to readers
+  });
+  ASSERT_TRUE(log_->Append("k1", Values({"a", "b"}), absl::Now() + kTimeout).ok());
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_EQ(end_seen_by_listener, 0);
+  ASSERT_EQ(calls[0].first.size(), 2u);
+  EXPECT_EQ(calls[0].first[1].key, "k1");
+  EXPECT_EQ(calls[0].first[1].value, "b");
+  EXPECT_EQ(calls[0].first[1].position.offset, 1);
+  EXPECT_EQ(calls[0].second, (std::map<int32_t, int64_t>{{0, -1}}));
+  ASSERT_TRUE(log_->Append("k2", Values({"c"}), absl::Now() + kTimeout).ok());
+  ASSERT_EQ(calls.size(), 2u);
+  EXPECT_EQ(calls[1].second, (std::map<int32_t, int64_t>{{0, 1}}));
+  EXPECT_EQ(calls[1].first[0].position.offset, 2);
+  log_->SetCommitListener(nullptr);
+  ASSERT_TRUE(log_->Append("k3", Values({"d"}), absl::Now() + kTimeout).ok());
+  EXPECT_EQ(calls.size(), 2u);
+}
+
 TEST_F(EmbeddedEventLogTest, SecondOpenOfSameDirIsUnavailable) {
   EXPECT_EQ(EmbeddedEventLog::Open(dir_.string()).status().code(), absl::StatusCode::kUnavailable);
 }
