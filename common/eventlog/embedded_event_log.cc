@@ -154,25 +154,26 @@ absl::StatusOr<std::unique_ptr<EmbeddedEventLog>> EmbeddedEventLog::Open(const s
   CRM_ASSIGN_OR_RETURN(std::unique_ptr<kv::KvStore> store, kv::KvStore::Open(dir));
   CRM_ASSIGN_OR_RETURN(int64_t end, LoadEnd(*store, ""));
   return std::unique_ptr<EmbeddedEventLog>(
-      new EmbeddedEventLog(std::move(store), "", end, count_writes));
+      new EmbeddedEventLog(std::move(store), "", end, count_writes, /*sync=*/true));
 }
 
 absl::StatusOr<std::unique_ptr<EmbeddedEventLog>> EmbeddedEventLog::OpenBeside(
-    const EmbeddedEventLog& log, absl::string_view name, bool count_writes) {
+    const EmbeddedEventLog& log, absl::string_view name, bool count_writes, bool sync) {
   if (name.empty() || name.find('/') != absl::string_view::npos) {
     return absl::InvalidArgumentError("event log: a log beside another needs a name without /");
   }
   std::string prefix = absl::StrCat("l/", name, "/");
   CRM_ASSIGN_OR_RETURN(int64_t end, LoadEnd(*log.store_, prefix));
   return std::unique_ptr<EmbeddedEventLog>(
-      new EmbeddedEventLog(log.store_, std::move(prefix), end, count_writes));
+      new EmbeddedEventLog(log.store_, std::move(prefix), end, count_writes, sync));
 }
 
 EmbeddedEventLog::EmbeddedEventLog(std::shared_ptr<kv::KvStore> store, std::string prefix,
-                                   int64_t end, bool count_writes)
+                                   int64_t end, bool count_writes, bool sync)
     : store_(std::move(store)),
       prefix_(std::move(prefix)),
       count_writes_(count_writes),
+      sync_(sync),
       end_(end) {}
 
 EmbeddedEventLog::~EmbeddedEventLog() = default;
@@ -242,7 +243,7 @@ absl::StatusOr<LogPosition> EmbeddedEventLog::Append(absl::string_view key,
     const size_t records = static_cast<size_t>(offset - end_);
     mu_.Unlock();
     const absl::Time write_start = absl::Now();
-    status = store_->Write(batch, /*sync=*/true);
+    status = store_->Write(batch, sync_);
     static const WriteMetrics* write_metrics = new WriteMetrics("embedded");
     if (count_writes_) {
       write_metrics->Observe(absl::Now() - write_start, group_size, records, status.ok());

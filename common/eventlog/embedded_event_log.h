@@ -54,9 +54,12 @@ class EmbeddedEventLog final : public EventLog {
   // and stopping and recovering with the same store on a full disk, without a second RocksDB.
   // The two share the store, which lives as long as either. INVALID_ARGUMENT for an empty name
   // or one with "/".
+  // `sync` false: a group is written to the store's write-ahead log without an fsync (it
+  // survives the process crashing, not the machine losing power); for a log whose every append
+  // would otherwise cost a read its fsync (the audit of reads).
   static absl::StatusOr<std::unique_ptr<EmbeddedEventLog>> OpenBeside(const EmbeddedEventLog& log,
                                                                       absl::string_view name,
-                                                                      bool count_writes);
+                                                                      bool count_writes, bool sync);
 
   ~EmbeddedEventLog() override;
 
@@ -89,7 +92,7 @@ class EmbeddedEventLog final : public EventLog {
   struct Writer;
 
   EmbeddedEventLog(std::shared_ptr<kv::KvStore> store, std::string prefix, int64_t end,
-                   bool count_writes);
+                   bool count_writes, bool sync);
 
   // Hands the records [from, to) of the group being committed (the front writers) to the
   // listener, with mu_ released while it runs. REQUIRES: mu_ held by the group's leader.
@@ -102,6 +105,7 @@ class EmbeddedEventLog final : public EventLog {
   // Start of every key of this log ("" for the store's first log).
   const std::string prefix_;
   const bool count_writes_;
+  const bool sync_;  // fsync each group (see OpenBeside)
 
   mutable absl::Mutex mu_;
   // Appends waiting to be written; the front one is the leader of the next

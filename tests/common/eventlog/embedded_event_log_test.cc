@@ -138,12 +138,12 @@ TEST_F(EmbeddedEventLogTest, DurableAcrossReopen) {
 
 TEST_F(EmbeddedEventLogTest, ALogBesideAnotherHasOffsetsAndRecordsOfItsOwn) {
   ASSERT_TRUE(log_->Append("k", Values({"a", "b"}), absl::Now() + kTimeout).ok());
-  EXPECT_EQ(EmbeddedEventLog::OpenBeside(*log_, "", false).status().code(),
+  EXPECT_EQ(EmbeddedEventLog::OpenBeside(*log_, "", false, true).status().code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(EmbeddedEventLog::OpenBeside(*log_, "a/b", false).status().code(),
+  EXPECT_EQ(EmbeddedEventLog::OpenBeside(*log_, "a/b", false, true).status().code(),
             absl::StatusCode::kInvalidArgument);
   {
-    auto beside = EmbeddedEventLog::OpenBeside(*log_, "audit", false);
+    auto beside = EmbeddedEventLog::OpenBeside(*log_, "audit", false, false);
     ASSERT_TRUE(beside.ok()) << beside.status();
     auto first = (*beside)->Append("s", Values({"x"}), absl::Now() + kTimeout);
     ASSERT_TRUE(first.ok());
@@ -159,7 +159,7 @@ TEST_F(EmbeddedEventLogTest, ALogBesideAnotherHasOffsetsAndRecordsOfItsOwn) {
   auto next = log_->Append("k", Values({"c"}), absl::Now() + kTimeout);
   ASSERT_TRUE(next.ok());
   EXPECT_EQ(next->offset, 2);
-  auto beside = EmbeddedEventLog::OpenBeside(*log_, "audit", false);
+  auto beside = EmbeddedEventLog::OpenBeside(*log_, "audit", false, false);
   ASSERT_TRUE(beside.ok());
   EXPECT_EQ(*(*beside)->EndOffset(0), 1);
   auto reader = (*beside)->NewReader({{0, 0}});
