@@ -193,6 +193,12 @@ def suite_auth() -> tuple[list[str], str]:
     return _suite_auth[0], _suite_auth[1]
 
 
+def suite_actor() -> str:
+    """The actor of the events the suite's own clients' commands append: the token's subject
+    with security on; without it the clients send no x-crm-actor, so "anonymous"."""
+    return TEST_AUTH_SUBJECT if TEST_SECURE else "anonymous"
+
+
 def _address_of(target) -> str:
     return target if isinstance(target, str) else target.address
 
