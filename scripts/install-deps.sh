@@ -13,21 +13,29 @@
 # With --dashboard, also what scripts/render-dashboard.sh needs (nothing else does): a venv at
 # .cache/venv-dashboard with scripts/requirements-dashboard.txt, and Prometheus from the Go module
 # proxy in .cache/bin (skipped when that version is there).
+# With --bench, also what scripts/bench.sh needs: a venv at .cache/venv-bench with
+# bench/requirements.txt (matplotlib, for the plot), and ghz (the gRPC load generator) from the Go
+# module proxy in .cache/bin (skipped when that version is there).
 # Idempotent and quick when nothing is missing. Env: VENV_DIR overrides .cache/venv,
-# K8S_VENV_DIR .cache/venv-k8s, DASHBOARD_VENV_DIR .cache/venv-dashboard.
-# Usage: scripts/install-deps.sh [--dashboard]
+# K8S_VENV_DIR .cache/venv-k8s, DASHBOARD_VENV_DIR .cache/venv-dashboard, BENCH_VENV_DIR
+# .cache/venv-bench.
+# Usage: scripts/install-deps.sh [--dashboard] [--bench]
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 DASHBOARD=0
-case "${1:-}" in
-  --dashboard) DASHBOARD=1 ;;
-  "") ;;
-  *) echo "[install-deps] unknown argument: $1 (usage: scripts/install-deps.sh [--dashboard])" >&2
-     exit 2 ;;
-esac
+BENCH=0
+for arg in "$@"; do
+  case "$arg" in
+    --dashboard) DASHBOARD=1 ;;
+    --bench) BENCH=1 ;;
+    *) echo "[install-deps] unknown argument: $arg" \
+         "(usage: scripts/install-deps.sh [--dashboard] [--bench])" >&2
+       exit 2 ;;
+  esac
+done
 
 APT_PACKAGES=(
   build-essential cmake ninja-build pkg-config
@@ -154,6 +162,23 @@ if ((DASHBOARD)); then
     GOBIN="$BIN" GOTOOLCHAIN=local go install \
       "github.com/prometheus/prometheus/cmd/prometheus@$PROMETHEUS_VERSION"
     echo "$PROMETHEUS_VERSION" >"$PROM_STAMP"
+  fi
+fi
+# --- only with --bench: scripts/bench.sh -----------------------------------------------------------
+# ghz v0.120.0 is its newest release on the Go module proxy (the proxy's version list stops at
+# v0.93.0, an older numbering; the exact version is served). A stamp file holds the installed one.
+GHZ_VERSION="v0.120.0"
+GHZ_STAMP="$BIN/.ghz-version"
+if ((BENCH)); then
+  ensure_venv "${BENCH_VENV_DIR:-$ROOT/.cache/venv-bench}" "$ROOT/bench/requirements.txt"
+  if [[ -x "$BIN/ghz" && -f "$GHZ_STAMP" && "$(cat "$GHZ_STAMP")" == "$GHZ_VERSION" ]]; then
+    log "ghz: $GHZ_VERSION present"
+  else
+    command -v go >/dev/null 2>&1 || { log "go not found: needed to install ghz"; exit 1; }
+    log "installing ghz $GHZ_VERSION into $BIN"
+    mkdir -p "$BIN"
+    GOBIN="$BIN" GOTOOLCHAIN=local go install "github.com/bojand/ghz/cmd/ghz@$GHZ_VERSION"
+    echo "$GHZ_VERSION" >"$GHZ_STAMP"
   fi
 fi
 log "done"

@@ -2,8 +2,9 @@
 # The one test command: installs what is missing, builds, runs the static checks (docker-compose,
 # Kubernetes manifests, event protos), the C++ tests (ctest) and the process-level suite (pytest
 # tests/process, driving the real crm-server over gRPC; test_image.py builds the container image
-# with podman, scripts/image.sh, and runs it), then fuzzes every RPC briefly
-# (scripts/fuzz.sh; FUZZ_SECONDS per method).
+# with podman, scripts/image.sh, and runs it), runs the benchmark's short mode
+# (scripts/bench.sh --short), then fuzzes every RPC briefly (scripts/fuzz.sh; FUZZ_SECONDS per
+# method).
 # Exits non-zero if anything failed. Env: BUILD_DIR (default build), BUILD_JOBS (default 2),
 # CTEST_JOBS (default 2), PYTEST_ARGS (extra pytest arguments, shell-quoted, e.g.
 # PYTEST_ARGS="-x -k 'lifecycle and not churned'"), CRM_TEST_SECURE (default 1: the process
@@ -143,6 +144,11 @@ if step "python stubs ($BUILD_DIR/py)" gen_stubs; then
      CRM_BUILD_DIR="$1" "$2" -m pytest -q tests/process "${extra[@]}" 2>&1 | tee "$4"' _ \
     "$BUILD_DIR" "$PY" "${PYTEST_ARGS:-}" "$LOGS/pytest.log"
 fi
+
+# The benchmark in its short mode (tiny sizes and durations, no thresholds), so that it never rots:
+# every part runs against the real binaries, on this script's broker, and fails on any error the
+# load got back. Its figures mean nothing here; it writes $BUILD_DIR/bench-short/, never docs/.
+step "benchmark, short mode (scripts/bench.sh --short)" env BENCH_NO_BUILD=1 scripts/bench.sh --short
 
 # Every RPC fuzzed for a few seconds (libFuzzer with ASan and UBSan, in a tree of its own:
 # build-fuzz); a longer campaign is scripts/fuzz.sh --campaign SECONDS (docs/fuzzing.md).

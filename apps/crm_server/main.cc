@@ -7,6 +7,7 @@
 //   log/            the durable event log, the system of record (embedded engine)
 //   command-state/  the command side's fold of the log (validation state, request ids)
 //   views/          the query side's fold of the log (every view)
+//   audit/          the audit of reads (services/admin/audit_log.h; docs/security.md)
 //   backups/        online backups (crm.admin.v1.BackupService; --backup-dir moves them)
 // --rebuild drops command-state/ and views/ and refolds both from the start of the log.
 // Commands and queries run on separate pools of --workers threads each, so neither can starve

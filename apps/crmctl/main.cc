@@ -31,6 +31,11 @@
 //     (2026-12-04T10:00:00Z) or a duration before now (15m, 2h). --type takes full or short
 //     names (CustomerRegistered). --follow keeps polling for new events (Ctrl-C ends it);
 //     --from-end skips what is already in the log.
+//   crmctl audit [--customer ID] [--subject S] [--method M] [--since TIME] [--until TIME]
+//                [--limit N] [--follow [--poll-interval SECONDS]]
+//     The audit of reads (AdminService.ListAuditRecords): one line per answered read of
+//     customers' personal data (time, subject and its kind, method, the customers it carried;
+//     "*" for a backup), oldest first. --method takes the full or the short name (GetCustomer).
 //   crmctl customer get ID | list [--stage S] [--owner O] [--tier T] [--tag T] [--limit N] |
 //                  find (--email E | --phone P)
 //   crmctl complaint get NAME | history NAME   (NAME: customers/{c}/complaints/{id} or {c}/{id})
@@ -162,6 +167,21 @@ int main(int argc, char** argv) {
   events->add_option("--poll-interval", poll_seconds, "Seconds between polls when following")
       ->check(CLI::PositiveNumber);
 
+  crm::crmctl::Online::AuditFilter audit_filter;
+  CLI::App* audit = app.add_subcommand(
+      "audit", "The audit of reads: who read which customer's data, when, through which method");
+  audit->add_option("--customer", audit_filter.customer, "Only reads of this customer");
+  audit->add_option("--subject", audit_filter.subject, "Only reads by this subject");
+  audit->add_option("--method", audit_filter.method,
+                    "Only reads through this method (GetCustomer, or the full name)");
+  audit->add_option("--since", since, "Recorded at or after (RFC 3339, or a duration ago: 15m)");
+  audit->add_option("--until", until, "Recorded before (RFC 3339, or a duration ago)");
+  audit->add_option("--limit", audit_filter.limit, "At most this many")
+      ->check(CLI::NonNegativeNumber);
+  audit->add_flag("--follow", audit_filter.follow, "Keep polling for new records (Ctrl-C ends)");
+  audit->add_option("--poll-interval", poll_seconds, "Seconds between polls when following")
+      ->check(CLI::PositiveNumber);
+
   CLI::App* customer = app.add_subcommand("customer", "Customers (crm.v1.CustomerQueryService)");
   customer->require_subcommand(1);
   std::string id;
@@ -257,6 +277,22 @@ int main(int argc, char** argv) {
     }
     events_filter.poll_interval = absl::Seconds(poll_seconds);
     return online.Events(events_filter);
+  }
+  if (*audit) {
+    for (auto [text, out, flag] : {std::tuple(&since, &audit_filter.since, "--since"),
+                                   std::tuple(&until, &audit_filter.until, "--until")}) {
+      if (text->empty()) continue;
+      *out = ParseTimeFlag(*text);
+      if (!out->has_value()) {
+        std::fprintf(stderr,
+                     "crmctl audit: %s %s: give an RFC 3339 time (2026-12-04T10:00:00Z) or a "
+                     "duration before now (15m)\n",
+                     flag, text->c_str());
+        return kExitUsage;
+      }
+    }
+    audit_filter.poll_interval = absl::Seconds(poll_seconds);
+    return online.Audit(audit_filter);
   }
   if (*customer_get) return online.GetCustomer(id);
   if (*customer_list) return online.ListCustomers(customer_filter);

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "common/base/time_util.h"
 #include "crm/admin/v1/admin_service.grpc.pb.h"
 #include "crm/events/v1/envelope.pb.h"
 #include "crm/v1/complaint_query_service.grpc.pb.h"
@@ -517,6 +518,48 @@ int Online::Events(const EventFilter& filter) {
                     decoded ? ShortType(event.event_type()).c_str()
                             : (e.event_type().empty() ? "(undecodable)" : e.event_type().c_str()),
                     decoded ? PayloadJson(event).c_str() : "(undecodable value)");
+      }
+      ++printed;
+    }
+    std::fflush(stdout);
+    if (filter.limit > 0 && printed >= filter.limit) break;
+    if (!response.next_page_token().empty()) {
+      request.set_page_token(response.next_page_token());
+      continue;
+    }
+    if (!filter.follow) break;
+    request.set_page_token(response.resume_page_token());
+    absl::SleepFor(filter.poll_interval);
+  }
+  return kExitOk;
+}
+
+int Online::Audit(const AuditFilter& filter) {
+  if (!Connect()) return kExitUsage;
+  auto stub = adminv1::AdminService::NewStub(channel_);
+  adminv1::ListAuditRecordsRequest request;
+  if (!filter.customer.empty()) request.set_customer(CustomerName(filter.customer));
+  request.set_subject(filter.subject);
+  request.set_method(filter.method);
+  if (filter.since) *request.mutable_start_time() = base::ToTimestamp(*filter.since);
+  if (filter.until) *request.mutable_end_time() = base::ToTimestamp(*filter.until);
+  int64_t printed = 0;
+  while (true) {
+    request.set_page_size(static_cast<int32_t>(
+        filter.limit > 0 ? std::min<int64_t>(kPageSize, filter.limit - printed) : kPageSize));
+    adminv1::ListAuditRecordsResponse response;
+    auto context = NewContext();
+    if (grpc::Status s = stub->ListAuditRecords(context.get(), request, &response); !s.ok()) {
+      return Failed("audit", s);
+    }
+    for (const adminv1::AuditRecord& r : response.audit_records()) {
+      if (connection_.json) {
+        std::printf("%s\n", Json(r).c_str());
+      } else {
+        // time  subject (kind)  method  customers
+        std::printf("%s  %s (%s)  %s  %s\n", FormatTime(r.record_time()).c_str(),
+                    r.subject().c_str(), r.principal_kind().c_str(), r.method().c_str(),
+                    absl::StrJoin(r.customers(), ",").c_str());
       }
       ++printed;
     }

@@ -57,6 +57,18 @@ class Online {
   };
   int Events(const EventFilter& filter);
 
+  struct AuditFilter {
+    std::string customer;  // an id or customers/{id}
+    std::string subject;
+    std::string method;  // full ("/crm.v1.CustomerQueryService/GetCustomer") or short
+    std::optional<absl::Time> since;
+    std::optional<absl::Time> until;
+    int64_t limit = 0;  // 0: no limit
+    bool follow = false;
+    absl::Duration poll_interval = absl::Seconds(1);
+  };
+  int Audit(const AuditFilter& filter);
+
   int GetCustomer(const std::string& id);
   struct CustomerFilter {
     std::string stage;

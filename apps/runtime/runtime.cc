@@ -25,6 +25,7 @@
 #include "common/rpc/health_service.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "services/admin/admin_service.h"
+#include "services/admin/audit_log.h"
 #include "services/admin/backup_service.h"
 #include "spdlog/spdlog.h"
 
@@ -49,6 +50,14 @@ void WritePortFile(const std::string& path, int port) {
 }
 
 // What crm.admin.v1.AdminService reports on and acts on.
+// The binary's name ("crm-server"), as the kernel knows it.
+std::string ProcessName() {
+  std::ifstream in("/proc/self/comm");
+  std::string name;
+  std::getline(in, name);
+  return name;
+}
+
 services::admin::ProcessInfo AdminInfo(const Config& config, const Process& process,
                                        rpc::HealthService* health) {
   services::admin::ProcessInfo info{
@@ -349,17 +358,19 @@ std::string CustomerTopic(const Config& config) {
   return absl::StrCat(config.kafka_topic_prefix, ".customer.events.v1");
 }
 
-absl::StatusOr<std::unique_ptr<eventlog::EventLog>> OpenEventLog(const Config& config,
-                                                                 const std::string& group,
-                                                                 bool writer) {
-  if (config.engine == "embedded") {
-    auto log = eventlog::EmbeddedEventLog::Open(config.data_dir + "/log");
-    if (!log.ok()) return log.status();
-    return std::unique_ptr<eventlog::EventLog>(std::move(*log));
-  }
+std::string AuditTopic(const Config& config) {
+  return absl::StrCat(config.kafka_topic_prefix, ".audit.v1");
+}
+
+namespace {
+
+// The options of a Kafka log on `topic` shared by every Kafka log of the process.
+absl::StatusOr<eventlog::KafkaEventLogOptions> KafkaOptions(const Config& config,
+                                                            const std::string& topic,
+                                                            const std::string& group) {
   eventlog::KafkaEventLogOptions options;
   options.brokers = config.kafka_brokers;
-  options.topic = CustomerTopic(config);
+  options.topic = topic;
   options.partitions = config.kafka_partitions;
   options.replication_factor = static_cast<int16_t>(config.kafka_replication_factor);
   options.retention_ms = config.kafka_retention_ms;
@@ -374,6 +385,21 @@ absl::StatusOr<std::unique_ptr<eventlog::EventLog>> OpenEventLog(const Config& c
     }
     options.extra_config.emplace_back(property.substr(0, eq), property.substr(eq + 1));
   }
+  return options;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<eventlog::EventLog>> OpenEventLog(const Config& config,
+                                                                 const std::string& group,
+                                                                 bool writer) {
+  if (config.engine == "embedded") {
+    auto log = eventlog::EmbeddedEventLog::Open(config.data_dir + "/log");
+    if (!log.ok()) return log.status();
+    return std::unique_ptr<eventlog::EventLog>(std::move(*log));
+  }
+  CRM_ASSIGN_OR_RETURN(eventlog::KafkaEventLogOptions options,
+                       KafkaOptions(config, CustomerTopic(config), group));
   if (writer) {
     options.transactional_id_prefix = absl::StrCat(config.kafka_topic_prefix, ".writer");
     options.writers = config.kafka_writers;
@@ -384,6 +410,24 @@ absl::StatusOr<std::unique_ptr<eventlog::EventLog>> OpenEventLog(const Config& c
   if (!log.ok()) return log.status();
   spdlog::info("Kafka topic {} with {} partitions", options.topic, (*log)->PartitionCount());
   return std::unique_ptr<eventlog::EventLog>(std::move(*log));
+}
+
+absl::StatusOr<std::unique_ptr<eventlog::EventLog>> OpenAuditLog(const Config& config,
+                                                                 eventlog::EventLog* log,
+                                                                 const std::string& group) {
+  if (auto* embedded = dynamic_cast<eventlog::EmbeddedEventLog*>(log); embedded != nullptr) {
+    auto audit = eventlog::EmbeddedEventLog::OpenBeside(*embedded, "audit", /*count_writes=*/false);
+    if (!audit.ok()) return audit.status();
+    return std::unique_ptr<eventlog::EventLog>(std::move(*audit));
+  }
+  // Every process appends its own reads, so no fenced writers: the idempotent producer.
+  CRM_ASSIGN_OR_RETURN(eventlog::KafkaEventLogOptions options,
+                       KafkaOptions(config, AuditTopic(config), group));
+  auto topic = eventlog::KafkaEventLog::Open(options, absl::Seconds(30));
+  if (!topic.ok()) return topic.status();
+  spdlog::info("audit of reads: Kafka topic {} with {} partitions", options.topic,
+               (*topic)->PartitionCount());
+  return std::unique_ptr<eventlog::EventLog>(std::move(*topic));
 }
 
 std::unique_ptr<rpc::Executor> NewExecutor(const Config& config) {
@@ -417,7 +461,14 @@ int Serve(const Config& config, Process& process) {
   for (const Process::Fold& f : process.folds) backup_stores.push_back({f.name, f.store});
   services::admin::Backups backups(BackupDir(config), backup_stores, process.log);
   services::admin::BackupService backup_service(&backups, process.admin_executor);
-  services::admin::Admin admin(AdminInfo(config, process, &health));
+  // The audit of reads (docs/security.md): every process records the reads it answers.
+  std::unique_ptr<eventlog::EventLog> audit_log =
+      OrFail(OpenAuditLog(config, process.log, config.kafka_topic_prefix + ".audit"),
+             "cannot open the audit log");
+  services::admin::AuditLog auditor(audit_log.get(), ProcessName());
+  services::admin::ProcessInfo admin_info = AdminInfo(config, process, &health);
+  admin_info.audit_log = audit_log.get();
+  services::admin::Admin admin(std::move(admin_info));
   services::admin::AdminService admin_service(&admin, process.admin_executor);
   std::vector<rpc::ServiceTable*> services = process.services;
   services.push_back(&backup_service);
@@ -428,7 +479,10 @@ int Serve(const Config& config, Process& process) {
   }
   const Gate gate = OrFail(MakeGate(config), "bad configuration");
   LogGate(config, gate);
-  for (rpc::ServiceTable* s : services) s->SetGatekeeper(gate.gatekeeper.get());
+  for (rpc::ServiceTable* s : services) {
+    s->SetGatekeeper(gate.gatekeeper.get());
+    s->SetAuditor(&auditor);
+  }
   // Authorization from the org chart, once callers are authenticated (docs/security.md).
   std::unique_ptr<services::access::OrgAuthorizer> authorizer;
   if (gate.authenticator != nullptr) {

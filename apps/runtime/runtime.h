@@ -143,6 +143,18 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> PeerCredentials(const 
 // Topic of the customer events: "<prefix>.customer.events.v1".
 std::string CustomerTopic(const Config& config);
 
+// Topic of the audit of reads: "<prefix>.audit.v1".
+std::string AuditTopic(const Config& config);
+
+// Opens the audit of reads (services/admin/audit_log.h) of `config.engine`: on the embedded
+// engine a log beside the event log `log`, in its store (EmbeddedEventLog::OpenBeside: one
+// RocksDB, one fsync path, copied by backups, and on a full disk stopped and resumed with it);
+// on Kafka the topic AuditTopic (created like the event topic, same partitions and retention),
+// appended to without transactions (every process appends its own reads).
+absl::StatusOr<std::unique_ptr<eventlog::EventLog>> OpenAuditLog(const Config& config,
+                                                                 eventlog::EventLog* log,
+                                                                 const std::string& group);
+
 // Opens the event log of `config.engine`. For Kafka, `group` names the readers' consumer group,
 // and a `writer` appends through fenced transactional producers for the partitions of
 // config.replica_index (transactional ids "<prefix>.writer.p<N>", shared by crm-server and

@@ -44,7 +44,12 @@ int64_t LoadBigEndian64(const char* p) {
   return static_cast<int64_t>(v);
 }
 
-std::string RecordKey(int64_t offset) { return absl::StrCat(kRecordPrefix, BigEndian64(offset)); }
+// The keys of a log whose keys start with `prefix` ("" for the first log of a store, "l/<name>/"
+// for a log beside it).
+std::string RecordKey(absl::string_view prefix, int64_t offset) {
+  return absl::StrCat(prefix, kRecordPrefix, BigEndian64(offset));
+}
+std::string EndKey(absl::string_view prefix) { return absl::StrCat(prefix, kEndKey); }
 
 // version:u8 | key | value | header_count:u32 | (name | value)*, each byte
 // string prefixed by its u32 little-endian length. The position is not stored:
@@ -85,8 +90,8 @@ absl::Status DecodeRecord(absl::string_view in, LogRecord& record) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<int64_t> LoadEnd(const kv::KvStore& store) {
-  CRM_ASSIGN_OR_RETURN(std::optional<std::string> end, store.Get(kEndKey));
+absl::StatusOr<int64_t> LoadEnd(const kv::KvStore& store, absl::string_view prefix) {
+  CRM_ASSIGN_OR_RETURN(std::optional<std::string> end, store.Get(EndKey(prefix)));
   if (!end.has_value()) return 0;
   if (end->size() != 8) return absl::DataLossError("event log: malformed end offset");
   return LoadBigEndian64(end->data());
@@ -144,14 +149,31 @@ class EmbeddedEventLog::Reader final : public LogReader {
   bool closed_ ABSL_GUARDED_BY(log_->mu_) = false;
 };
 
-absl::StatusOr<std::unique_ptr<EmbeddedEventLog>> EmbeddedEventLog::Open(const std::string& dir) {
+absl::StatusOr<std::unique_ptr<EmbeddedEventLog>> EmbeddedEventLog::Open(const std::string& dir,
+                                                                         bool count_writes) {
   CRM_ASSIGN_OR_RETURN(std::unique_ptr<kv::KvStore> store, kv::KvStore::Open(dir));
-  CRM_ASSIGN_OR_RETURN(int64_t end, LoadEnd(*store));
-  return std::unique_ptr<EmbeddedEventLog>(new EmbeddedEventLog(std::move(store), end));
+  CRM_ASSIGN_OR_RETURN(int64_t end, LoadEnd(*store, ""));
+  return std::unique_ptr<EmbeddedEventLog>(
+      new EmbeddedEventLog(std::move(store), "", end, count_writes));
 }
 
-EmbeddedEventLog::EmbeddedEventLog(std::unique_ptr<kv::KvStore> store, int64_t end)
-    : store_(std::move(store)), end_(end) {}
+absl::StatusOr<std::unique_ptr<EmbeddedEventLog>> EmbeddedEventLog::OpenBeside(
+    const EmbeddedEventLog& log, absl::string_view name, bool count_writes) {
+  if (name.empty() || name.find('/') != absl::string_view::npos) {
+    return absl::InvalidArgumentError("event log: a log beside another needs a name without /");
+  }
+  std::string prefix = absl::StrCat("l/", name, "/");
+  CRM_ASSIGN_OR_RETURN(int64_t end, LoadEnd(*log.store_, prefix));
+  return std::unique_ptr<EmbeddedEventLog>(
+      new EmbeddedEventLog(log.store_, std::move(prefix), end, count_writes));
+}
+
+EmbeddedEventLog::EmbeddedEventLog(std::shared_ptr<kv::KvStore> store, std::string prefix,
+                                   int64_t end, bool count_writes)
+    : store_(std::move(store)),
+      prefix_(std::move(prefix)),
+      count_writes_(count_writes),
+      end_(end) {}
 
 EmbeddedEventLog::~EmbeddedEventLog() = default;
 
@@ -207,12 +229,12 @@ absl::StatusOr<LogPosition> EmbeddedEventLog::Append(absl::string_view key,
     group_bytes += writer->bytes;
     ++group_size;
     for (const AppendValue& v : *writer->values) {
-      batch.Put(RecordKey(offset), EncodeRecord(writer->key, v));
+      batch.Put(RecordKey(prefix_, offset), EncodeRecord(writer->key, v));
       ++offset;
     }
     writer->result = LogPosition{0, offset - 1};
   }
-  batch.Put(kEndKey, BigEndian64(offset));
+  batch.Put(EndKey(prefix_), BigEndian64(offset));
 
   absl::Status status;
   {
@@ -222,7 +244,9 @@ absl::StatusOr<LogPosition> EmbeddedEventLog::Append(absl::string_view key,
     const absl::Time write_start = absl::Now();
     status = store_->Write(batch, /*sync=*/true);
     static const WriteMetrics* write_metrics = new WriteMetrics("embedded");
-    write_metrics->Observe(absl::Now() - write_start, group_size, records, status.ok());
+    if (count_writes_) {
+      write_metrics->Observe(absl::Now() - write_start, group_size, records, status.ok());
+    }
     mu_.Lock();
   }
 
@@ -234,7 +258,7 @@ absl::StatusOr<LogPosition> EmbeddedEventLog::Append(absl::string_view key,
     // The write may or may not have reached the store. Settle it from the
     // stored end offset so that offsets stay dense and stable; if even that
     // fails, stop accepting appends.
-    absl::StatusOr<int64_t> stored_end = LoadEnd(*store_);
+    absl::StatusOr<int64_t> stored_end = LoadEnd(*store_, prefix_);
     if (stored_end.ok() && (*stored_end == end_ || *stored_end == offset)) {
       if (*stored_end == offset) {
         end_ = offset;
@@ -288,10 +312,14 @@ absl::StatusOr<std::vector<LogRecord>> EmbeddedEventLog::ReadRange(int64_t from,
   absl::Status decode_status;
   int64_t expected = from;
   CRM_RETURN_IF_ERROR(store_->Scan(
-      RecordKey(from), RecordKey(to), 0, [&](absl::string_view key, absl::string_view value) {
+      RecordKey(prefix_, from), RecordKey(prefix_, to), 0,
+      [&](absl::string_view key, absl::string_view value) {
         LogRecord record;
-        if (key.size() == 9) record.position = {0, LoadBigEndian64(key.data() + 1)};
-        if (key.size() != 9 || record.position.offset != expected) {
+        const size_t size = prefix_.size() + 9;
+        if (key.size() == size) {
+          record.position = {0, LoadBigEndian64(key.data() + prefix_.size() + 1)};
+        }
+        if (key.size() != size || record.position.offset != expected) {
           decode_status =
               absl::DataLossError(absl::StrCat("event log: missing record at offset ", expected));
           return false;

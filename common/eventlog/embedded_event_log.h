@@ -41,10 +41,21 @@ class EmbeddedEventLog final : public EventLog {
   // Largest value of a single record.
   static constexpr size_t kMaxValueBytes = 1 << 20;
 
-  // Opens (creating if missing) the log stored in directory `dir`.
+  // Opens (creating if missing) the log stored in directory `dir`. `count_writes`: its writes
+  // are reported as crm_log_write_* (write_metrics.h); false for a log that is not the event log
+  // (the audit of reads, which has metrics of its own).
   // Errors: UNAVAILABLE (locked by another process, I/O), DATA_LOSS
   // (corrupted).
-  static absl::StatusOr<std::unique_ptr<EmbeddedEventLog>> Open(const std::string& dir);
+  static absl::StatusOr<std::unique_ptr<EmbeddedEventLog>> Open(const std::string& dir,
+                                                                bool count_writes = true);
+  // A second log named `name` in the store of `log` (its keys under "l/<name>/", apart from
+  // the first log's): as durable (each group fsync'd), copied by the same checkpoint (backups),
+  // and stopping and recovering with the same store on a full disk, without a second RocksDB.
+  // The two share the store, which lives as long as either. INVALID_ARGUMENT for an empty name
+  // or one with "/".
+  static absl::StatusOr<std::unique_ptr<EmbeddedEventLog>> OpenBeside(const EmbeddedEventLog& log,
+                                                                      absl::string_view name,
+                                                                      bool count_writes);
 
   ~EmbeddedEventLog() override;
 
@@ -72,12 +83,16 @@ class EmbeddedEventLog final : public EventLog {
   class Reader;
   struct Writer;
 
-  explicit EmbeddedEventLog(std::unique_ptr<kv::KvStore> store, int64_t end);
+  EmbeddedEventLog(std::shared_ptr<kv::KvStore> store, std::string prefix, int64_t end,
+                   bool count_writes);
 
   // Reads the committed records [from, to). REQUIRES: to <= committed end.
   absl::StatusOr<std::vector<LogRecord>> ReadRange(int64_t from, int64_t to) const;
 
-  const std::unique_ptr<kv::KvStore> store_;
+  const std::shared_ptr<kv::KvStore> store_;
+  // Start of every key of this log ("" for the store's first log).
+  const std::string prefix_;
+  const bool count_writes_;
 
   mutable absl::Mutex mu_;
   // Appends waiting to be written; the front one is the leader of the next

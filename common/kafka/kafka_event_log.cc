@@ -6,6 +6,7 @@
 #include <atomic>
 #include <deque>
 #include <map>
+#include <optional>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -85,6 +86,8 @@ absl::StatusOr<ConfPtr> MakeConf(const KafkaEventLogOptions& o,
   return conf;
 }
 
+}  // namespace
+
 // One Append in flight: counts down delivery reports.
 struct Pending {
   absl::Mutex mu;
@@ -93,7 +96,27 @@ struct Pending {
   LogPosition last ABSL_GUARDED_BY(mu);
   std::vector<int64_t> offsets ABSL_GUARDED_BY(mu);  // of the delivered records, as reported
   int32_t partition = -1;
+  // AppendAsync without transactions: set with the outcome once the last report is in.
+  std::optional<base::Promise<LogPosition>> promise ABSL_GUARDED_BY(mu);
 };
+
+// Called once `pending` has no report outstanding: completes its promise, if any, with the
+// outcome. REQUIRES: pending.mu not held.
+void Complete(Pending& pending) {
+  std::optional<base::Promise<LogPosition>> promise;
+  absl::StatusOr<LogPosition> outcome;
+  {
+    absl::MutexLock lock(&pending.mu);
+    if (!pending.promise.has_value()) return;
+    promise = std::move(pending.promise);
+    pending.promise.reset();
+    outcome = pending.status.ok() ? absl::StatusOr<LogPosition>(pending.last)
+                                  : absl::StatusOr<LogPosition>(pending.status);
+  }
+  promise->Set(std::move(outcome));
+}
+
+namespace {
 
 // Produces one record of an Append; its delivery report counts down `pending`.
 rd_kafka_resp_err_t ProduceOne(rd_kafka_t* producer, const std::string& topic, int32_t partition,
@@ -305,8 +328,13 @@ struct KafkaEventLog::Impl {
       done = --pending->remaining == 0;
     }
     if (done) {
-      absl::MutexLock lock(&impl->mu);
-      if (--impl->unresolved[pending->partition] == 0) impl->unresolved.erase(pending->partition);
+      {
+        absl::MutexLock lock(&impl->mu);
+        if (--impl->unresolved[pending->partition] == 0) {
+          impl->unresolved.erase(pending->partition);
+        }
+      }
+      Complete(*pending);
     }
   }
 
@@ -545,6 +573,25 @@ absl::StatusOr<LogPosition> KafkaEventLog::Append(absl::string_view key,
     return AppendTransactional(partition, key, std::move(values), deadline).Get();
   }
   auto pending = std::make_shared<Pending>();
+  ProduceAppend(partition, key, values, pending);
+  absl::MutexLock lock(&pending->mu);
+  pending->mu.AwaitWithDeadline(
+      absl::Condition(
+          +[](Pending* p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(p->mu) { return p->remaining == 0; },
+          pending.get()),
+      deadline);
+  if (pending->remaining > 0) {
+    return absl::UnavailableError(
+        "Kafka has not acknowledged the events before the deadline; they may still be "
+        "recorded (retry with the same request_id)");
+  }
+  if (!pending->status.ok()) return pending->status;
+  return pending->last;
+}
+
+void KafkaEventLog::ProduceAppend(int32_t partition, absl::string_view key,
+                                  const std::vector<AppendValue>& values,
+                                  const std::shared_ptr<Pending>& pending) {
   pending->partition = partition;
   {
     absl::MutexLock lock(&pending->mu);
@@ -568,27 +615,16 @@ absl::StatusOr<LogPosition> KafkaEventLog::Append(absl::string_view key,
         done = pending->remaining == 0;
       }
       if (done) {
-        absl::MutexLock lock(&impl_->mu);
-        if (--impl_->unresolved[partition] == 0) impl_->unresolved.erase(partition);
+        {
+          absl::MutexLock lock(&impl_->mu);
+          if (--impl_->unresolved[partition] == 0) impl_->unresolved.erase(partition);
+        }
+        Complete(*pending);
       }
       break;
     }
     ++produced;
   }
-
-  absl::MutexLock lock(&pending->mu);
-  pending->mu.AwaitWithDeadline(
-      absl::Condition(
-          +[](Pending* p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(p->mu) { return p->remaining == 0; },
-          pending.get()),
-      deadline);
-  if (pending->remaining > 0) {
-    return absl::UnavailableError(
-        "Kafka has not acknowledged the events before the deadline; they may still be "
-        "recorded (retry with the same request_id)");
-  }
-  if (!pending->status.ok()) return pending->status;
-  return pending->last;
 }
 
 int32_t KafkaEventLog::WriterOf(int32_t partition) const {
@@ -602,9 +638,19 @@ bool KafkaEventLog::Writes(int32_t partition) const {
 base::Future<LogPosition> KafkaEventLog::AppendAsync(absl::string_view key,
                                                      std::vector<AppendValue> values,
                                                      absl::Time deadline) {
-  if (impl_->writers.empty()) return Append(key, std::move(values), deadline);
   if (absl::Status checked = CheckValues(values); !checked.ok()) return checked;
-  return AppendTransactional(PartitionOf(key), key, std::move(values), deadline);
+  if (!impl_->writers.empty()) {
+    return AppendTransactional(PartitionOf(key), key, std::move(values), deadline);
+  }
+  // Completed by the last delivery report, on the poller thread.
+  auto pending = std::make_shared<Pending>();
+  base::Future<LogPosition> future = [&] {
+    absl::MutexLock lock(&pending->mu);
+    pending->promise.emplace();
+    return pending->promise->future();
+  }();
+  ProduceAppend(PartitionOf(key), key, values, pending);
+  return future;
 }
 
 base::Future<LogPosition> KafkaEventLog::AppendTransactional(int32_t partition,

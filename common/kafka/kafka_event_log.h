@@ -73,8 +73,10 @@ class KafkaEventLog final : public EventLog {
   absl::StatusOr<LogPosition> Append(absl::string_view key, std::vector<AppendValue> values,
                                      absl::Time deadline) override;
   // Transactional mode: queued for the partition's writer thread; the future completes there
-  // once the transaction holding the records committed (or failed). Without transactions, the
-  // same as Append (on the calling thread).
+  // once the transaction holding the records committed (or failed). Without transactions: the
+  // records are produced at once and the future completes on the poller thread with the last
+  // delivery report (acks=all), at most delivery_timeout later; the caller's thread never
+  // waits, and `deadline` is not applied (the delivery timeout bounds the wait).
   base::Future<LogPosition> AppendAsync(absl::string_view key, std::vector<AppendValue> values,
                                         absl::Time deadline) override;
   absl::StatusOr<std::unique_ptr<LogReader>> NewReader(
@@ -111,6 +113,11 @@ class KafkaEventLog final : public EventLog {
 
  private:
   explicit KafkaEventLog(std::unique_ptr<Impl> impl);
+  // Produces an Append's records without transactions; their delivery reports count `pending`
+  // down (and complete its promise, if any, after the last).
+  void ProduceAppend(int32_t partition, absl::string_view key,
+                     const std::vector<AppendValue>& values,
+                     const std::shared_ptr<struct Pending>& pending);
   base::Future<LogPosition> AppendTransactional(int32_t partition, absl::string_view key,
                                                 std::vector<AppendValue> values,
                                                 absl::Time deadline);

@@ -45,6 +45,9 @@ absl::Status ServiceTable::Validate() const {
           absl::StrCat(r.method, " has handler types ", r.request_type, " -> ", r.response_type));
     }
   }
+  for (const std::string& method : unknown_audited_) {
+    problems.push_back(absl::StrCat(method, " is audited but not registered"));
+  }
   for (int i = 0; i < proto->method_count(); ++i) {
     if (!seen.count(proto->method(i)->name())) {
       problems.push_back(absl::StrCat(proto->method(i)->name(), " has no handler"));
@@ -66,6 +69,46 @@ void ServiceTable::Forward(Call* rpc, grpc::ByteBuffer* out, const char* path,
   }
   router_->Forward(owner, path, rpc->ctx(), SerializeResponse(request), out,
                    [rpc](grpc::Status status) { rpc->Finish(status); });
+}
+
+void ServiceTable::AuditReads(std::initializer_list<absl::string_view> methods) {
+  for (absl::string_view method : methods) AuditReads(method, &CustomersIn);
+}
+
+void ServiceTable::AuditReads(absl::string_view method, CustomersRead customers) {
+  for (Registered& r : registered_) {
+    if (r.method == method) {
+      r.audit = customers;
+      return;
+    }
+  }
+  unknown_audited_.emplace_back(method);  // Validate() says so
+}
+
+ReadRecord ServiceTable::ReadRecordOf(const char* path, const CallContext& call) {
+  ReadRecord read;
+  if (call.principal.has_value()) {
+    read.subject = call.principal->subject;
+    read.principal_kind = std::string(auth::KindName(call.principal->kind));
+  } else {
+    read.subject = call.actor;
+    read.principal_kind = "unauthenticated";
+  }
+  read.peer_identity = call.peer_identity;
+  read.method = path;
+  read.correlation_id = call.correlation_id;
+  // Long enough for a durable write even when the caller set no deadline.
+  read.deadline = std::min(call.deadline, absl::Now() + absl::Seconds(30));
+  return read;
+}
+
+grpc::Status ServiceTable::AuditUnavailable(const absl::Status& why) {
+  // Why is logged where it failed (services/admin/audit_log.cc): the caller is not told the
+  // server's paths or brokers.
+  return ToGrpcStatus(status::Error(
+      absl::StatusCode::kUnavailable,
+      "the read could not be recorded in the audit log, so its answer is withheld; retry later",
+      "AUDIT_UNAVAILABLE"));
 }
 
 bool ServiceTable::DroppedWhileQueued(Call* rpc) {

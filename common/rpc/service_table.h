@@ -18,7 +18,10 @@
 //      generated ids first), stamps CallContext::request_digest, and forwards the call unchanged
 //      to the process that writes that stream (CallRouter) if it is not this one;
 //   4. runs the handler and finishes the call when its future completes (holding no thread
-//      while it waits), mapping errors in one place (common/rpc/grpc_status.h).
+//      while it waits), mapping errors in one place (common/rpc/grpc_status.h);
+//   5. for a method marked with AuditReads, an OK answer that carries customers is recorded by
+//      the Auditor (common/rpc/auditor.h) first and released once its record is durable; if it
+//      cannot be recorded the call answers UNAVAILABLE (AUDIT_UNAVAILABLE): fail closed.
 // Every way a call ends goes through rpc::Call::Finish (common/rpc/call.h): per-method metrics
 // (grpc_server_*) and an access log line.
 // Methods are raw callback methods named after the proto service, so reflection and health
@@ -36,11 +39,13 @@
 #include <set>
 #include <string>
 #include <type_traits>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "common/base/future.h"
+#include "common/rpc/auditor.h"
 #include "common/rpc/call.h"
 #include "common/rpc/executor.h"
 #include "common/rpc/gatekeeper.h"
@@ -94,10 +99,21 @@ class ServiceTable : public grpc::Service {
   // owned. REQUIRES: set before the server starts.
   void SetGatekeeper(const Gatekeeper* gatekeeper) { gatekeeper_ = gatekeeper; }
   // What an authenticated caller may call and reach (common/auth/grant.h): asked on the worker,
-  // after parsing and the PreWait, for every call with a principal; a refusal answers PERMISSION_DENIED and runs
-  // nothing. None: every caller reaches everything. Not owned. REQUIRES: set before the server
-  // starts.
+  // after parsing and the PreWait, for every call with a principal; a refusal answers
+  // PERMISSION_DENIED and runs nothing. None: every caller reaches everything. Not owned. REQUIRES:
+  // set before the server starts.
   void SetAuthorizer(const auth::Authorizer* authorizer) { authorizer_ = authorizer; }
+  // Where the reads of methods marked with AuditReads are recorded; none: they are not (unit
+  // tests). Not owned. REQUIRES: set before the server starts.
+  void SetAuditor(Auditor* auditor) { auditor_ = auditor; }
+
+  // Marks registered methods as answering customers' personal data: each OK answer that
+  // carries a customer (CustomersIn, common/rpc/auditor.h) is recorded before it is released.
+  // REQUIRES: each method registered before (else Validate() fails), and the server not started.
+  void AuditReads(std::initializer_list<absl::string_view> methods);
+  // The same with a reading of its own, for an answer CustomersIn cannot read (raw log records;
+  // a backup, EveryCustomer).
+  void AuditReads(absl::string_view method, CustomersRead customers);
 
   // A query (or any call handled where it arrives).
   template <typename Req, typename Resp>
@@ -142,6 +158,14 @@ class ServiceTable : public grpc::Service {
     };
   }
 
+  struct Registered {
+    std::string method;
+    std::string request_type;
+    std::string response_type;
+    // Set by AuditReads: the reading of the customers an answer carries.
+    CustomersRead audit = nullptr;
+  };
+
   // Records the method and its types; returns its metrics, which know its full path
   // ("/pkg.Service/Method").
   const MethodStats* Register(absl::string_view method, const google::protobuf::Descriptor* request,
@@ -150,22 +174,24 @@ class ServiceTable : public grpc::Service {
   template <typename Req, typename Resp>
   void Add(absl::string_view method, Handler<Req, Resp> handler, Route<Req> route) {
     const MethodStats* stats = Register(method, Req::descriptor(), Resp::descriptor());
+    const Registered* registered = &registered_.back();
     AddMethod(new grpc::internal::RpcServiceMethod(stats->path().c_str(),
                                                    grpc::internal::RpcMethod::NORMAL_RPC, nullptr));
     MarkMethodRawCallback(
         static_cast<int>(registered_.size() - 1),
         new grpc::internal::CallbackUnaryHandler<grpc::ByteBuffer, grpc::ByteBuffer>(
-            [this, stats, handler = std::move(handler), route = std::move(route)](
+            [this, stats, registered, handler = std::move(handler), route = std::move(route)](
                 grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* in,
                 grpc::ByteBuffer* out) {
-              return Serve<Req, Resp>(ctx, in, out, stats, handler, route);
+              return Serve<Req, Resp>(ctx, in, out, stats, registered, handler, route);
             }));
   }
 
   template <typename Req, typename Resp>
   grpc::ServerUnaryReactor* Serve(grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* in,
                                   grpc::ByteBuffer* out, const MethodStats* stats,
-                                  const Handler<Req, Resp>& handler, const Route<Req>& route) {
+                                  const Registered* registered, const Handler<Req, Resp>& handler,
+                                  const Route<Req>& route) {
     grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
     Call* rpc = new Call(ctx, reactor, stats);  // deletes itself when it finishes
     std::optional<auth::Principal> caller;      // who calls, if authenticated
@@ -178,25 +204,26 @@ class ServiceTable : public grpc::Service {
       caller = *std::move(admitted);
     }
     const char* path = stats->path().c_str();
-    bool queued = executor_->TrySubmit([this, rpc, in, out, path, &handler, &route, caller] {
+    bool queued = executor_->TrySubmit([this, rpc, in, out, path, registered, &handler, &route,
+                                        caller] {
       if (DroppedWhileQueued(rpc)) return;
       auto request = std::make_shared<Req>();
       auto call = std::make_shared<CallContext>();
       if (!StartCall(rpc, in, request.get(), call.get(), caller)) return;
       if (!pre_wait_) {
-        Dispatch(rpc, out, path, handler, route, *request, *call);
+        Dispatch(rpc, out, path, registered, handler, route, *request, *call);
         return;
       }
       // Waited for on no thread; a wait already over continues here, on this worker.
       auto phase = std::make_shared<std::atomic<int>>(kRegistering);
       auto waited = std::make_shared<absl::Status>();
-      auto resume = [this, rpc, out, path, &handler, &route, request, call, waited] {
+      auto resume = [this, rpc, out, path, registered, &handler, &route, request, call, waited] {
         if (!waited->ok()) {
           rpc->Finish(ToGrpcStatus(*waited));
           return;
         }
         if (DroppedWhileQueued(rpc)) return;
-        Dispatch(rpc, out, path, handler, route, *request, *call);
+        Dispatch(rpc, out, path, registered, handler, route, *request, *call);
       };
       pre_wait_(*request, *call)
           .OnReady([this, phase, waited, resume, rpc](absl::StatusOr<base::Done> done) {
@@ -211,7 +238,7 @@ class ServiceTable : public grpc::Service {
   }
 
   template <typename Req, typename Resp>
-  void Dispatch(Call* rpc, grpc::ByteBuffer* out, const char* path,
+  void Dispatch(Call* rpc, grpc::ByteBuffer* out, const char* path, const Registered* registered,
                 const Handler<Req, Resp>& handler, const Route<Req>& route, Req& request,
                 CallContext& call) {
     // After the consistency wait: a token covering an org change is authorized by it.
@@ -226,10 +253,50 @@ class ServiceTable : public grpc::Service {
         return;
       }
     }
-    handler(request, call).OnReady([rpc, out](absl::StatusOr<Resp> response) {
-      FinishCall(rpc, response, out);
-    });
+    if (registered->audit == nullptr || auditor_ == nullptr) {
+      handler(request, call).OnReady([rpc, out](absl::StatusOr<Resp> response) {
+        FinishCall(rpc, response, out);
+      });
+      return;
+    }
+    // Who reads, taken now: the request and call may be gone when the handler answers.
+    ReadRecord read = ReadRecordOf(path, request, call);
+    handler(request, call)
+        .OnReady([this, rpc, out, audit = registered->audit,
+                  read = std::move(read)](absl::StatusOr<Resp> response) mutable {
+          if (!response.ok()) {
+            FinishCall(rpc, response, out);  // an error read nothing
+            return;
+          }
+          read.customers = audit(*response);
+          if (read.customers.empty()) {
+            FinishCall(rpc, response, out);
+            return;
+          }
+          auto answer = std::make_shared<Resp>(*std::move(response));
+          auditor_->Record(std::move(read))
+              .OnReady([rpc, out, answer](absl::StatusOr<base::Done> recorded) {
+                if (!recorded.ok()) {
+                  rpc->Finish(AuditUnavailable(recorded.status()));
+                  return;
+                }
+                FinishCall(rpc, absl::StatusOr<Resp>(std::move(*answer)), out);
+              });
+        });
   }
+
+  // The record of an audited call, without its customers.
+  template <typename Req>
+  static ReadRecord ReadRecordOf(const char* path, const Req& request, const CallContext& call) {
+    ReadRecord read = ReadRecordOf(path, call);
+    if constexpr (requires(const Req& r) { r.request_id(); }) {
+      if (request.request_id().size() <= 128) read.request_id = request.request_id();
+    }
+    return read;
+  }
+  static ReadRecord ReadRecordOf(const char* path, const CallContext& call);
+  // The answer to an audited call whose record could not be made durable.
+  static grpc::Status AuditUnavailable(const absl::Status& why);
 
   // A call cancelled (or past its deadline) while it waited in a queue is answered, not run.
   static bool DroppedWhileQueued(Call* rpc);
@@ -244,12 +311,6 @@ class ServiceTable : public grpc::Service {
   void Forward(Call* rpc, grpc::ByteBuffer* out, const char* path, const std::string& owner,
                const google::protobuf::Message& request);
 
-  struct Registered {
-    std::string method;
-    std::string request_type;
-    std::string response_type;
-  };
-
   const std::string service_;
   Executor* const executor_;
   CallRouter* const router_;
@@ -259,6 +320,8 @@ class ServiceTable : public grpc::Service {
   PreWait pre_wait_;
   const Gatekeeper* gatekeeper_ = nullptr;
   const auth::Authorizer* authorizer_ = nullptr;
+  Auditor* auditor_ = nullptr;
+  std::vector<std::string> unknown_audited_;  // AuditReads of methods never registered
 };
 
 }  // namespace crm::rpc

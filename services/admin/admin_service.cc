@@ -23,6 +23,7 @@
 #include "common/base/time_util.h"
 #include "common/status/errors.h"
 #include "crm/events/v1/envelope.pb.h"
+#include "services/admin/audit_log.h"
 #include "services/query/page_token.h"
 #include "services/query/query_support.h"
 
@@ -40,6 +41,7 @@ constexpr int32_t kDefaultDeadLetters = 50;
 constexpr int32_t kDefaultEvents = 100;
 constexpr char kDeadLetterTokenKind[] = "dead-letters";
 constexpr char kEventTokenKind[] = "events";
+constexpr char kAuditTokenKind[] = "audit";
 constexpr size_t kMaxCustomerIdBytes = 256;
 
 using Offsets = std::map<int32_t, int64_t>;  // partition -> offset
@@ -167,6 +169,44 @@ absl::StatusOr<std::map<int32_t, int64_t>> DecodeCursor(absl::string_view cursor
     next[partition] = offset;
   }
   return next;
+}
+
+// What a page token is tied to: the request's filters, base64 so that no filter's text can break
+// the token's layout (lines).
+std::string Fingerprint(const std::vector<std::string>& filters) {
+  return absl::WebSafeBase64Escape(absl::StrJoin(filters, "\n"));
+}
+
+std::string FormatBound(const std::optional<absl::Time>& t) {
+  return t.has_value() ? absl::FormatTime(absl::RFC3339_full, *t, absl::UTCTimeZone()) : "";
+}
+
+// Whether `t` is in the window; a record without a time is in no bounded window.
+bool InWindow(const query::Window& window, const std::optional<absl::Time>& t) {
+  if (window.start.has_value() && (!t || *t < *window.start)) return false;
+  if (window.end.has_value() && (!t || *t >= *window.end)) return false;
+  return true;
+}
+
+// The customers whose events a ListEvents page exports: each event's customer_id (its
+// envelope's), else its key when that is not a stream of the organisation.
+std::vector<std::string> CustomersOfEvents(const google::protobuf::Message& response) {
+  const auto& page = static_cast<const adminv1::ListEventsResponse&>(response);
+  std::vector<std::string> out;
+  std::set<std::string> seen;
+  for (const adminv1::LogEvent& e : page.events()) {
+    crm::events::v1::EventEnvelope envelope;
+    std::string id;
+    if (envelope.ParseFromString(e.value()) && !envelope.customer_id().empty()) {
+      id = envelope.customer_id();
+    } else if (envelope.aggregate().empty() && e.key() != "org") {
+      id = e.key();  // undecodable: its key is the best evidence of whose it is
+    }
+    if (id.empty()) continue;
+    std::string name = absl::StrCat("customers/", id);
+    if (seen.insert(name).second) out.push_back(std::move(name));
+  }
+  return out;
 }
 
 }  // namespace
@@ -404,52 +444,21 @@ absl::StatusOr<adminv1::RetryDeadLetterResponse> Admin::RetryDeadLetter(
   return out;
 }
 
-absl::StatusOr<adminv1::ListEventsResponse> Admin::ListEvents(
-    const adminv1::ListEventsRequest& request, const rpc::CallContext& call) {
-  CRM_ASSIGN_OR_RETURN(const size_t page_size,
-                       query::PageSize(request.page_size(), kDefaultEvents));
-  if (request.customer_id().size() > kMaxCustomerIdBytes) {
-    return status::InvalidArgument("customer_id", "is longer than 256 bytes");
-  }
-  CRM_ASSIGN_OR_RETURN(
-      const query::Window window,
-      query::CheckWindow(request.has_start_time(), request.start_time(), "start_time",
-                         request.has_end_time(), request.end_time(), "end_time"));
-  const std::set<std::string> types(request.event_types().begin(), request.event_types().end());
-  // Base64, so that no filter's text can break the token's layout (lines).
-  const std::string fingerprint = absl::WebSafeBase64Escape(
-      absl::StrCat(request.customer_id(), "\n", absl::StrJoin(types, ","), "\n",
-                   window.start.has_value()
-                       ? absl::FormatTime(absl::RFC3339_full, *window.start, absl::UTCTimeZone())
-                       : "",
-                   "\n",
-                   window.end.has_value()
-                       ? absl::FormatTime(absl::RFC3339_full, *window.end, absl::UTCTimeZone())
-                       : ""));
-  CRM_ASSIGN_OR_RETURN(const std::string cursor,
-                       query::DecodePageToken(request.page_token(), kEventTokenKind, fingerprint));
-  CRM_ASSIGN_OR_RETURN(Offsets next, DecodeCursor(cursor));
-
-  eventlog::EventLog* log = info_.log;
-  std::vector<int32_t> partitions;
-  if (!request.customer_id().empty()) {
-    partitions.push_back(log->PartitionOf(request.customer_id()));
-  } else {
-    for (int32_t p = 0; p < log->PartitionCount(); ++p) partitions.push_back(p);
-  }
+absl::StatusOr<bool> Admin::ScanLog(eventlog::EventLog* log, const std::vector<int32_t>& partitions,
+                                    bool from_end, Offsets& next, size_t page_size,
+                                    const rpc::CallContext& call,
+                                    const std::function<bool(const eventlog::LogRecord&)>& take) {
   std::map<int32_t, int64_t> end;  // the log's end per partition as the call begins
   std::map<int32_t, int64_t> start;
   for (int32_t p : partitions) {
     CRM_ASSIGN_OR_RETURN(end[p], log->EndOffset(p));
-    if (!next.contains(p)) next[p] = cursor.empty() && request.start_at_end() ? end[p] : 0;
+    if (!next.contains(p)) next[p] = from_end ? end[p] : 0;
     if (next[p] < end[p]) start[p] = next[p];
   }
   for (const auto& [p, offset] : next) {
     // A token naming partitions this filter does not read is malformed.
     if (!end.contains(p)) return status::InvalidArgument("page_token", "is malformed");
   }
-
-  adminv1::ListEventsResponse out;
   auto at_end = [&] {
     return std::all_of(end.begin(), end.end(),
                        [&](const auto& e) { return next[e.first] >= e.second; });
@@ -459,6 +468,7 @@ absl::StatusOr<adminv1::ListEventsResponse> Admin::ListEvents(
     const absl::Time read_until =
         std::min(absl::Now() + limits_.max_read_time, call.deadline - absl::Milliseconds(200));
     size_t scanned = 0;
+    size_t taken = 0;
     bool full = false;
     while (!full && !at_end() && scanned < limits_.max_scanned && absl::Now() < read_until &&
            !call.cancelled()) {
@@ -482,20 +492,7 @@ absl::StatusOr<adminv1::ListEventsResponse> Admin::ListEvents(
         }
         next[p] = record.position.offset + 1;
         ++scanned;
-        if (!request.customer_id().empty() && record.key != request.customer_id()) continue;
-        const RecordFacts facts = FactsOf(record);
-        if (!types.empty() && !types.contains(facts.event_type)) continue;
-        if (window.start.has_value() && (!facts.time || *facts.time < *window.start)) continue;
-        if (window.end.has_value() && (!facts.time || *facts.time >= *window.end)) continue;
-        adminv1::LogEvent* e = out.add_events();
-        e->set_partition(p);
-        e->set_offset(record.position.offset);
-        e->set_key(record.key);
-        CopyHeaders(record, e->mutable_headers());
-        e->set_event_type(facts.event_type);
-        if (facts.time.has_value()) *e->mutable_record_time() = base::ToTimestamp(*facts.time);
-        e->set_value(record.value);
-        if (static_cast<size_t>(out.events_size()) >= page_size) full = true;
+        if (take(record) && ++taken >= page_size) full = true;
       }
       if (consumed_all) {
         // Offsets without records (Kafka transaction markers) the reader moved past.
@@ -506,10 +503,128 @@ absl::StatusOr<adminv1::ListEventsResponse> Admin::ListEvents(
     }
     reader->Close();
   }
+  return at_end();
+}
+
+absl::StatusOr<adminv1::ListEventsResponse> Admin::ListEvents(
+    const adminv1::ListEventsRequest& request, const rpc::CallContext& call) {
+  CRM_ASSIGN_OR_RETURN(const size_t page_size,
+                       query::PageSize(request.page_size(), kDefaultEvents));
+  if (request.customer_id().size() > kMaxCustomerIdBytes) {
+    return status::InvalidArgument("customer_id", "is longer than 256 bytes");
+  }
+  CRM_ASSIGN_OR_RETURN(
+      const query::Window window,
+      query::CheckWindow(request.has_start_time(), request.start_time(), "start_time",
+                         request.has_end_time(), request.end_time(), "end_time"));
+  const std::set<std::string> types(request.event_types().begin(), request.event_types().end());
+  const std::string fingerprint = Fingerprint({request.customer_id(), absl::StrJoin(types, ","),
+                                               FormatBound(window.start), FormatBound(window.end)});
+  CRM_ASSIGN_OR_RETURN(const std::string cursor,
+                       query::DecodePageToken(request.page_token(), kEventTokenKind, fingerprint));
+  CRM_ASSIGN_OR_RETURN(Offsets next, DecodeCursor(cursor));
+
+  eventlog::EventLog* log = info_.log;
+  std::vector<int32_t> partitions;
+  if (!request.customer_id().empty()) {
+    partitions.push_back(log->PartitionOf(request.customer_id()));
+  } else {
+    for (int32_t p = 0; p < log->PartitionCount(); ++p) partitions.push_back(p);
+  }
+  adminv1::ListEventsResponse out;
+  CRM_ASSIGN_OR_RETURN(
+      const bool at_end,
+      ScanLog(log, partitions, cursor.empty() && request.start_at_end(), next, page_size, call,
+              [&](const eventlog::LogRecord& record) {
+                if (!request.customer_id().empty() && record.key != request.customer_id()) {
+                  return false;
+                }
+                const RecordFacts facts = FactsOf(record);
+                if (!types.empty() && !types.contains(facts.event_type)) return false;
+                if (!InWindow(window, facts.time)) return false;
+                adminv1::LogEvent* e = out.add_events();
+                e->set_partition(record.position.partition);
+                e->set_offset(record.position.offset);
+                e->set_key(record.key);
+                CopyHeaders(record, e->mutable_headers());
+                e->set_event_type(facts.event_type);
+                if (facts.time.has_value()) {
+                  *e->mutable_record_time() = base::ToTimestamp(*facts.time);
+                }
+                e->set_value(record.value);
+                return true;
+              }));
   const std::string token =
       query::EncodePageToken(kEventTokenKind, fingerprint, EncodeCursor(next));
   out.set_resume_page_token(token);
-  if (!at_end()) out.set_next_page_token(token);
+  if (!at_end) out.set_next_page_token(token);
+  return out;
+}
+
+absl::StatusOr<adminv1::ListAuditRecordsResponse> Admin::ListAuditRecords(
+    const adminv1::ListAuditRecordsRequest& request, const rpc::CallContext& call) {
+  CRM_ASSIGN_OR_RETURN(const size_t page_size,
+                       query::PageSize(request.page_size(), kDefaultEvents));
+  if (!request.customer().empty()) {
+    absl::string_view id = request.customer();
+    if (!absl::ConsumePrefix(&id, "customers/") || id.empty() || absl::StrContains(id, '/') ||
+        id.size() > kMaxCustomerIdBytes) {
+      return status::InvalidArgument("customer", "must be customers/{customer_id}");
+    }
+  }
+  CRM_ASSIGN_OR_RETURN(
+      const query::Window window,
+      query::CheckWindow(request.has_start_time(), request.start_time(), "start_time",
+                         request.has_end_time(), request.end_time(), "end_time"));
+  const std::string fingerprint =
+      Fingerprint({request.customer(), request.subject(), request.method(),
+                   FormatBound(window.start), FormatBound(window.end)});
+  CRM_ASSIGN_OR_RETURN(const std::string cursor,
+                       query::DecodePageToken(request.page_token(), kAuditTokenKind, fingerprint));
+  CRM_ASSIGN_OR_RETURN(Offsets next, DecodeCursor(cursor));
+  eventlog::EventLog* log = info_.audit_log;
+  if (log == nullptr) {
+    return status::Error(absl::StatusCode::kFailedPrecondition, "this process keeps no audit log",
+                         "AUDIT_LOG_MISSING");
+  }
+  std::vector<int32_t> partitions;
+  if (!request.subject().empty()) {
+    partitions.push_back(log->PartitionOf(request.subject()));  // records are keyed by subject
+  } else {
+    for (int32_t p = 0; p < log->PartitionCount(); ++p) partitions.push_back(p);
+  }
+  // "GetCustomer" matches "/crm.v1.CustomerQueryService/GetCustomer".
+  auto method_matches = [&](const std::string& method) {
+    if (request.method().empty() || method == request.method()) return true;
+    return absl::EndsWith(method, absl::StrCat("/", request.method()));
+  };
+  adminv1::ListAuditRecordsResponse out;
+  CRM_ASSIGN_OR_RETURN(
+      const bool at_end,
+      ScanLog(log, partitions, /*from_end=*/false, next, page_size, call,
+              [&](const eventlog::LogRecord& record) {
+                if (!request.subject().empty() && record.key != request.subject()) return false;
+                absl::StatusOr<adminv1::AuditRecord> audit = AuditLog::Decode(record);
+                if (!audit.ok()) return false;  // not written by this build: skipped
+                if (!request.subject().empty() && audit->subject() != request.subject()) {
+                  return false;
+                }
+                if (!method_matches(audit->method())) return false;
+                if (!request.customer().empty() &&
+                    std::none_of(audit->customers().begin(), audit->customers().end(),
+                                 [&](const std::string& c) {
+                                   return c == request.customer() || c == rpc::kEveryCustomer;
+                                 })) {
+                  return false;
+                }
+                if (!InWindow(window, base::ToTime(audit->record_time()))) return false;
+                *out.add_audit_records() = *std::move(audit);
+                return true;
+              }));
+  const std::string token =
+      query::EncodePageToken(kAuditTokenKind, fingerprint, EncodeCursor(next));
+  out.set_resume_page_token(token);
+  if (!at_end) out.set_next_page_token(token);
   return out;
 }
 
@@ -547,6 +662,14 @@ AdminService::AdminService(Admin* admin, rpc::Executor* executor)
               const rpc::CallContext& call) -> base::Future<adminv1::ListEventsResponse> {
         return admin->ListEvents(request, call);
       });
+  Unary<adminv1::ListAuditRecordsRequest, adminv1::ListAuditRecordsResponse>(
+      "ListAuditRecords",
+      [admin](const auto& request,
+              const rpc::CallContext& call) -> base::Future<adminv1::ListAuditRecordsResponse> {
+        return admin->ListAuditRecords(request, call);
+      });
+  // An export of the log's raw events reads the customers they belong to.
+  AuditReads("ListEvents", &CustomersOfEvents);
 }
 
 }  // namespace crm::services::admin

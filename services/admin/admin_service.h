@@ -35,6 +35,8 @@ struct ProcessInfo {
   std::string engine;    // "embedded" or "kafka"
   std::string log_name;  // the Kafka topic, or "embedded"
   eventlog::EventLog* log = nullptr;
+  // The audit of reads (services/admin/audit_log.h), which ListAuditRecords reads; null: none.
+  eventlog::EventLog* audit_log = nullptr;
   // Appends to the log (a command replica): it writes the partitions whose writer w has
   // w % replica_count == replica_index (EventLog::WriterOf).
   bool writer = false;
@@ -74,10 +76,22 @@ class Admin {
       const crm::admin::v1::RetryDeadLetterRequest& request, const rpc::CallContext& call);
   absl::StatusOr<crm::admin::v1::ListEventsResponse> ListEvents(
       const crm::admin::v1::ListEventsRequest& request, const rpc::CallContext& call);
+  // Bounded like ListEvents (Limits); FAILED_PRECONDITION (AUDIT_LOG_MISSING) without an audit
+  // log.
+  absl::StatusOr<crm::admin::v1::ListAuditRecordsResponse> ListAuditRecords(
+      const crm::admin::v1::ListAuditRecordsRequest& request, const rpc::CallContext& call);
 
  private:
   // The store whose runner has `fold`, or nullptr.
   const ProcessInfo::Store* StoreOf(absl::string_view fold) const;
+  // One bounded read of `log`'s `partitions` for a page: from `next` (a partition absent there
+  // starts at 0, or at its end with `from_end`) up to the end as it was when the call began,
+  // handing each record to `take`, which answers whether it went into the page; stops once
+  // `page_size` did, or at Limits. Advances `next`; returns whether the end was reached.
+  absl::StatusOr<bool> ScanLog(eventlog::EventLog* log, const std::vector<int32_t>& partitions,
+                               bool from_end, std::map<int32_t, int64_t>& next, size_t page_size,
+                               const rpc::CallContext& call,
+                               const std::function<bool(const eventlog::LogRecord&)>& take);
   // The runner's progress, read from the log again if the last reading is older than 2 s.
   fold::FoldRunner::Progress Progress(fold::FoldRunner* runner);
 

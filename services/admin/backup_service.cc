@@ -167,6 +167,8 @@ BackupService::BackupService(Backups* backups, rpc::Executor* executor)
       "CreateBackup",
       [backups](const CreateBackupRequest& request, const rpc::CallContext& call)
           -> base::Future<Backup> { return backups->Create(request, call); });
+  // A backup copies every customer's data.
+  AuditReads("CreateBackup", &rpc::EveryCustomer);
 }
 
 }  // namespace crm::services::admin

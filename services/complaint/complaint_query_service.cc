@@ -173,6 +173,7 @@ ComplaintQueryService::ComplaintQueryService(const ComplaintQueries* queries,
   Unary("GetComplaint", queries, &ComplaintQueries::Get);
   Unary("GetComplaintHistory", queries, &ComplaintQueries::History);
   Unary("ListComplaints", queries, &ComplaintQueries::List);
+  AuditReads({"GetComplaint", "GetComplaintHistory", "ListComplaints"});
 }
 
 }  // namespace crm::services::complaint

@@ -168,6 +168,7 @@ CustomerQueryService::CustomerQueryService(const CustomerQueries* queries, rpc::
   Unary("ListCustomers", queries, &CustomerQueries::List);
   Unary("FindCustomers", queries, &CustomerQueries::Find);
   Unary("GetCustomerHistory", queries, &CustomerQueries::History);
+  AuditReads({"GetCustomer", "ListCustomers", "FindCustomers", "GetCustomerHistory"});
 }
 
 }  // namespace crm::services::customer

@@ -173,6 +173,7 @@ InteractionQueryService::InteractionQueryService(const InteractionQueries* queri
   Unary("ListInteractions", queries, &InteractionQueries::List);
   Unary("GetCustomerTimeline", queries, &InteractionQueries::Timeline);
   Unary("ListFollowUps", queries, &InteractionQueries::FollowUps);
+  AuditReads({"GetInteraction", "ListInteractions", "GetCustomerTimeline", "ListFollowUps"});
 }
 
 }  // namespace crm::services::interaction

@@ -57,6 +57,7 @@ SegmentQueryService::SegmentQueryService(const SegmentQueries* queries, rpc::Exe
   Unary("GetCustomerValue", queries, &SegmentQueries::GetCustomerValue);
   Unary("GetSegmentSizes", queries, &SegmentQueries::GetSegmentSizes);
   Unary("GetLifecycleFunnel", queries, &SegmentQueries::GetLifecycleFunnel);
+  AuditReads({"GetCustomerValue"});
 }
 
 }  // namespace crm::services::segment

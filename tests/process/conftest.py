@@ -173,9 +173,10 @@ class _Factory:
                         print(f"\n----- {p.name} log {p.log_path} -----\n{p.log_tail()}")
         clusters = [s for s in self.servers if hasattr(s, "topic")]
         if clusters and keep_topics:
-            print(f"\nkept Kafka topics: {[c.topic for c in clusters]}")
+            print(f"\nkept Kafka topics: {[(c.topic, c.audit_topic) for c in clusters]}")
         elif clusters:
-            kafkatest.delete_topics(clusters[0].brokers, [c.topic for c in clusters])
+            kafkatest.delete_topics(clusters[0].brokers,
+                                    [t for c in clusters for t in (c.topic, c.audit_topic)])
         if error is not None:
             raise error
 

@@ -653,6 +653,7 @@ class Cluster:
         self.brokers = brokers
         self.topic_prefix = topic_prefix
         self.topic = f"{topic_prefix}.customer.events.v1"
+        self.audit_topic = f"{topic_prefix}.audit.v1"  # the audit of reads
         if provision_partitions:
             import kafkatest  # pylint: disable=import-outside-toplevel
             kafkatest.create_topic(brokers, self.topic, provision_partitions)
@@ -809,6 +810,7 @@ class KafkaServer(Server):
         self.brokers = brokers
         self.topic_prefix = topic_prefix
         self.topic = f"{topic_prefix}.customer.events.v1"
+        self.audit_topic = f"{topic_prefix}.audit.v1"  # the audit of reads
         if provision_partitions:  # as in Cluster
             import kafkatest  # pylint: disable=import-outside-toplevel
             kafkatest.create_topic(brokers, self.topic, provision_partitions)

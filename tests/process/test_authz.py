@@ -368,6 +368,8 @@ def methods(rows: Rows) -> dict[str, Method]:
         allowed="NOT_FOUND"))
     add(ad, "ListEvents", Method("admin", agrpc.AdminServiceStub, "query",
         lambda h, me: apb.ListEventsRequest(page_size=10)))
+    add(ad, "ListAuditRecords", Method("admin", agrpc.AdminServiceStub, "query",
+        lambda h, me: apb.ListAuditRecordsRequest(page_size=10)))
     add("crm.admin.v1.BackupService", "CreateBackup", Method(
         "admin", bgrpc.BackupServiceStub, "query",
         lambda h, me: bpb.CreateBackupRequest(backup_id=_uid("b"))))

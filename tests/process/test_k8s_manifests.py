@@ -387,16 +387,22 @@ def test_layout_holds_together(overlay):
             if replicas > 1 and not _egress_allows(overlay, pod_labels, port, pod_labels):
                 problems.append(f"{c.id}: NetworkPolicy egress blocks the peers on {port}")
 
-    # Strimzi: the topic the CRM would create, the brokers of the cluster.
+    # Strimzi: the topics the CRM would create (events, audit of reads), the brokers.
     kafka_envs = [c.env for c in containers(overlay) if c.engine == "kafka"]
-    for topic in _objects(overlay, "KafkaTopic"):
-        for env in kafka_envs:
-            want = {"topicName": f"{env.get('CRM_KAFKA_TOPIC_PREFIX', 'crm')}.customer.events.v1",
-                    "partitions": int(env.get("CRM_KAFKA_PARTITIONS", "6")),
+    topics = _objects(overlay, "KafkaTopic")
+    for env in kafka_envs if topics else []:
+        prefix = env.get("CRM_KAFKA_TOPIC_PREFIX", "crm")
+        names = {f"{prefix}.customer.events.v1", f"{prefix}.audit.v1"}
+        if {t["spec"].get("topicName") for t in topics} != names:
+            problems.append(f"{overlay}: KafkaTopics {[t['spec'].get('topicName') for t in topics]}"
+                            f", the CRM's topics {sorted(names)}")
+        for topic in topics:
+            want = {"partitions": int(env.get("CRM_KAFKA_PARTITIONS", "6")),
                     "replicas": int(env.get("CRM_KAFKA_REPLICATION_FACTOR", "1"))}
             got = {k: topic["spec"].get(k) for k in want}
             if got != want:
-                problems.append(f"{overlay}: KafkaTopic {got}, the CRM's configuration {want}")
+                problems.append(f"{overlay}: KafkaTopic {topic['spec'].get('topicName')} {got}, "
+                                f"the CRM's configuration {want}")
     for kafka in _objects(overlay, "Kafka"):
         plain = [li["port"] for li in kafka["spec"]["kafka"]["listeners"] if not li.get("tls")]
         want = [f"{kafka['metadata']['name']}-kafka-bootstrap:{p}" for p in plain]

@@ -136,6 +136,40 @@ TEST_F(EmbeddedEventLogTest, DurableAcrossReopen) {
   EXPECT_EQ(records[2].position.offset, 2);
 }
 
+TEST_F(EmbeddedEventLogTest, ALogBesideAnotherHasOffsetsAndRecordsOfItsOwn) {
+  ASSERT_TRUE(log_->Append("k", Values({"a", "b"}), absl::Now() + kTimeout).ok());
+  EXPECT_EQ(EmbeddedEventLog::OpenBeside(*log_, "", false).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(EmbeddedEventLog::OpenBeside(*log_, "a/b", false).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  {
+    auto beside = EmbeddedEventLog::OpenBeside(*log_, "audit", false);
+    ASSERT_TRUE(beside.ok()) << beside.status();
+    auto first = (*beside)->Append("s", Values({"x"}), absl::Now() + kTimeout);
+    ASSERT_TRUE(first.ok());
+    EXPECT_EQ(first->offset, 0);
+    EXPECT_EQ(*(*beside)->EndOffset(0), 1);
+  }
+  // The first log neither sees the other's records nor lost its own, across a reopen.
+  Reopen();
+  EXPECT_EQ(*log_->EndOffset(0), 2);
+  std::vector<LogRecord> records = ReadN(0, 2);
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[1].value, "b");
+  auto next = log_->Append("k", Values({"c"}), absl::Now() + kTimeout);
+  ASSERT_TRUE(next.ok());
+  EXPECT_EQ(next->offset, 2);
+  auto beside = EmbeddedEventLog::OpenBeside(*log_, "audit", false);
+  ASSERT_TRUE(beside.ok());
+  EXPECT_EQ(*(*beside)->EndOffset(0), 1);
+  auto reader = (*beside)->NewReader({{0, 0}});
+  ASSERT_TRUE(reader.ok());
+  auto read = (*reader)->Poll(10, absl::Now() + kTimeout);
+  ASSERT_TRUE(read.ok());
+  ASSERT_EQ(read->size(), 1u);
+  EXPECT_EQ((*read)[0].value, "x");
+}
+
 TEST_F(EmbeddedEventLogTest, SecondOpenOfSameDirIsUnavailable) {
   EXPECT_EQ(EmbeddedEventLog::Open(dir_.string()).status().code(), absl::StatusCode::kUnavailable);
 }

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Fetches Kafka's command-line tools (org.apache.kafka:kafka-tools:$KAFKA_VERSION, the broker's
+# version) and their runtime dependencies as jars from Maven Central into
+# $KAFKA_CACHE_DIR/<version>/tools-libs (default <repo>/.cache/kafka/<version>/tools-libs, outside
+# git), the way fetch.sh fetches the broker. The benchmark (scripts/bench.sh) runs
+# org.apache.kafka.tools.ProducerPerformance from them. Idempotent: a stamp file makes a complete
+# cache a no-op. Prints the directory on stdout. Needs: mvn (Maven 3.6.3+), Java 17+.
+# See scripts/kafka/common.sh for the environment variables.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+DEP_PLUGIN_VERSION="3.8.1"
+
+VERSION_DIR="$KAFKA_CACHE_DIR/$KAFKA_VERSION"
+TOOLS_DIR="$VERSION_DIR/tools-libs"
+STAMP="$VERSION_DIR/.tools-fetched"
+
+pom() {
+  cat <<POM
+<?xml version="1.0" encoding="UTF-8"?>
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>local.crm</groupId>
+  <artifactId>kafka-tools-libs</artifactId>
+  <version>1</version>
+  <packaging>pom</packaging>
+  <dependencies>
+    <dependency>
+      <groupId>org.apache.kafka</groupId>
+      <artifactId>kafka-tools</artifactId>
+      <version>$KAFKA_VERSION</version>
+    </dependency>
+  </dependencies>
+  <build>
+    <plugins>
+      <plugin>
+        <groupId>org.apache.maven.plugins</groupId>
+        <artifactId>maven-dependency-plugin</artifactId>
+        <version>$DEP_PLUGIN_VERSION</version>
+      </plugin>
+    </plugins>
+  </build>
+</project>
+POM
+}
+
+want="$(pom | sha256sum | cut -d' ' -f1)"
+cache_ok() {
+  [[ -f "$STAMP" && "$(cat "$STAMP")" == "$want" ]] &&
+    compgen -G "$TOOLS_DIR/kafka-tools-$KAFKA_VERSION.jar" >/dev/null
+}
+
+if cache_ok; then
+  echo "$TOOLS_DIR"
+  exit 0
+fi
+
+mkdir -p "$VERSION_DIR"
+exec 9>"$VERSION_DIR/.tools-lock"  # serialise concurrent fetches of the same version
+flock 9
+if cache_ok; then
+  echo "$TOOLS_DIR"
+  exit 0
+fi
+
+command -v mvn >/dev/null 2>&1 || kafka_die "mvn not found (apt-get install maven)"
+kafka_log "fetching kafka-tools:$KAFKA_VERSION and dependencies from Maven Central into $TOOLS_DIR"
+work="$(mktemp -d "$VERSION_DIR/.fetch-tools.XXXXXX")"
+trap 'rm -rf "$work"' EXIT
+pom >"$work/pom.xml"
+if ! mvn -B -q -f "$work/pom.xml" \
+    dependency:copy-dependencies \
+    -DincludeScope=runtime \
+    -DoutputDirectory="$work/libs" >"$work/mvn.log" 2>&1; then
+  cat "$work/mvn.log" >&2
+  kafka_die "mvn dependency:copy-dependencies failed for kafka-tools:$KAFKA_VERSION"
+fi
+[[ -f "$work/libs/kafka-tools-$KAFKA_VERSION.jar" ]] ||
+  kafka_die "kafka-tools-$KAFKA_VERSION.jar missing after fetch"
+rm -rf "$TOOLS_DIR"
+mv "$work/libs" "$TOOLS_DIR"
+echo "$want" >"$STAMP"
+kafka_log "fetched $(find "$TOOLS_DIR" -name "*.jar" | wc -l) jars ($(du -sh "$TOOLS_DIR" | cut -f1))"
+echo "$TOOLS_DIR"
