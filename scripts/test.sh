@@ -135,14 +135,16 @@ gen_stubs() {
   "$PY" -m grpc_tools.protoc -I proto --python_out="$out" --grpc_python_out="$out" "${protos[@]}"
 }
 # Security on unless told otherwise: TLS from a test CA and the suite's bearer token on every
-# process the suite starts (tests about plaintext defaults opt out in the tests themselves).
-export CRM_TEST_SECURE="${CRM_TEST_SECURE:-1}"
+# process the suite starts (tests about plaintext defaults opt out in the tests themselves). For
+# the pytest step only: the benchmark below measures plaintext, unauthenticated servers.
+CRM_TEST_SECURE="${CRM_TEST_SECURE:-1}"
 if step "python stubs ($BUILD_DIR/py)" gen_stubs; then
   # shellcheck disable=SC2086
   step "pytest tests/process (CRM_TEST_SECURE=$CRM_TEST_SECURE)" bash -c \
     'set -o pipefail; eval "extra=($3)"
-     CRM_BUILD_DIR="$1" "$2" -m pytest -q tests/process "${extra[@]}" 2>&1 | tee "$4"' _ \
-    "$BUILD_DIR" "$PY" "${PYTEST_ARGS:-}" "$LOGS/pytest.log"
+     CRM_TEST_SECURE="$5" CRM_BUILD_DIR="$1" "$2" -m pytest -q tests/process "${extra[@]}" 2>&1 \
+       | tee "$4"' _ \
+    "$BUILD_DIR" "$PY" "${PYTEST_ARGS:-}" "$LOGS/pytest.log" "$CRM_TEST_SECURE"
 fi
 
 # The benchmark in its short mode (tiny sizes and durations, no thresholds), so that it never rots:

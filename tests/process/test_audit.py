@@ -141,7 +141,8 @@ def test_the_audit_says_who_read_which_customer_through_which_method(make_server
     token_file = tmp_path / "admin.token"
     token_file.write_text(idp.token("rsa-1", subject=ADMIN))
     ctl = subprocess.run(
-        [str(crmtest.CRMCTL_BIN), "--server", _query_process(server).address, "--token-file",
+        [str(crmtest.CRMCTL_BIN), "--server", _query_process(server).address,
+         *crmtest.crmctl_args(_query_process(server), token=False), "--token-file",
          str(token_file), "--output", "json", "audit", "--customer", C1],
         stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60, check=False)
     assert ctl.returncode == 0, ctl.stderr
@@ -149,7 +150,8 @@ def test_the_audit_says_who_read_which_customer_through_which_method(make_server
     assert sorted((r["subject"], r["method"]) for r in lines) == sorted(
         [(ALICE, GET), (ALICE, LIST), (BOB, BACKUP)])
     table = subprocess.run(
-        [str(crmtest.CRMCTL_BIN), "--server", _query_process(server).address, "--token-file",
+        [str(crmtest.CRMCTL_BIN), "--server", _query_process(server).address,
+         *crmtest.crmctl_args(_query_process(server), token=False), "--token-file",
          str(token_file), "audit", "--subject", BOB, "--method", "GetCustomer"],
         stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60, check=False)
     assert table.returncode == 0, table.stderr
@@ -196,15 +198,17 @@ def test_the_audit_says_who_read_which_customer_through_which_method(make_server
 
 
 @pytest.mark.engines("embedded")
-def test_without_authentication_the_actor_header_names_the_reader(make_server):
-    """Development: the subject is the unverified x-crm-actor, and says so."""
-    server = make_server(args=["--metrics-listen", "127.0.0.1:0"])
-    if server.auth:
-        pytest.skip("the suite runs with authentication (CRM_TEST_AUTH=1)")
-    token = crmtest.register(server, customer_id="audit-dev").consistency_token
-    reader = Caller(server, None, forged_actor="dev-carol")
-    reader.query.GetCustomer(spb.GetCustomerRequest(name="customers/audit-dev",
-                                                    consistency_token=token))
-    records = _records(reader)
-    assert [(r.subject, r.principal_kind, r.method, list(r.customers)) for r in records] == [
-        ("dev-carol", "unauthenticated", GET, ["customers/audit-dev"])]
+def test_without_authentication_the_actor_header_names_the_reader(tmp_path):
+    """Development: the subject is the unverified x-crm-actor, and says so. Without the suite's
+    authentication (CRM_TEST_SECURE=1), whatever the mode of the run."""
+    server = crmtest.Server(tmp_path / "dev", auth=False).start("--metrics-listen", "127.0.0.1:0")
+    try:
+        token = crmtest.register(server, customer_id="audit-dev").consistency_token
+        reader = Caller(server, None, forged_actor="dev-carol")
+        reader.query.GetCustomer(spb.GetCustomerRequest(name="customers/audit-dev",
+                                                        consistency_token=token))
+        records = _records(reader)
+        assert [(r.subject, r.principal_kind, r.method, list(r.customers)) for r in records] == [
+            ("dev-carol", "unauthenticated", GET, ["customers/audit-dev"])]
+    finally:
+        server.stop()
