@@ -133,7 +133,8 @@ def _check_audit(admin, expected) -> list[audit_pb2.AuditRecord]:
 
 
 def test_the_audit_says_who_read_which_customer_through_which_method(make_server, idp, tmp_path):
-    server = _start(make_server, _auth_args(idp.jwks_path))
+    auth_args = _auth_args(idp.jwks_path)
+    server = _start(make_server, auth_args)
     admin, expected = _scenario(server, idp)
     records = _check_audit(admin, expected)
 
@@ -162,7 +163,9 @@ def test_the_audit_says_who_read_which_customer_through_which_method(make_server
     assert _query_process(server).metrics().value("crm_audit_write_failures_total") == 0
 
     # It survives a restart, unchanged.
-    server.restart()
+    # With the same authentication (on the embedded engine it is of the start, not the Server;
+    # on Kafka the flags are given again, the same).
+    server.restart(*auth_args)
     admin = Caller(server, idp.token("rsa-1", subject=ADMIN))  # the new port
     assert _records(admin) == records
 
