@@ -353,7 +353,7 @@ class Target:
         if engine == "embedded":
             self.metrics_ports["crm-server"] = free_port()
             self.command = crmtest.Server(
-                workdir / "server", auth=False,
+                workdir / "server", auth=False, tls=False,
                 base_args=["--log-level", "warn", "--metrics-listen",
                            f"127.0.0.1:{self.metrics_ports['crm-server']}"])
             self.query = self.command
@@ -366,11 +366,11 @@ class Target:
             for name in ("crm-command", "crm-projector"):
                 self.metrics_ports[name] = free_port()
             self.command = crmtest.Server(
-                workdir / "command", binary=crmtest.COMMAND_BIN, auth=False,
+                workdir / "command", binary=crmtest.COMMAND_BIN, auth=False, tls=False,
                 base_args=self.kafka_args + ["--metrics-listen",
                                              f"127.0.0.1:{self.metrics_ports['crm-command']}"])
             self.query = crmtest.Server(
-                workdir / "projector", binary=crmtest.PROJECTOR_BIN, auth=False,
+                workdir / "projector", binary=crmtest.PROJECTOR_BIN, auth=False, tls=False,
                 base_args=self.kafka_args + ["--metrics-listen",
                                              f"127.0.0.1:{self.metrics_ports['crm-projector']}"])
             self.servers = {"crm-command": self.command, "crm-projector": self.query}
@@ -691,7 +691,7 @@ class Bench:
         whole topic, so the time to its port is the fold time of every event so far."""
         events = t.events_appended()
         p = crmtest.Server(self.work / "kafka-projector-2", binary=crmtest.PROJECTOR_BIN,
-                           auth=False, base_args=t.kafka_args)
+                           auth=False, tls=False, base_args=t.kafka_args)
         t0 = time.monotonic()
         p.start(timeout_s=3600)
         seconds = time.monotonic() - t0

@@ -7,7 +7,9 @@
 # method).
 # Exits non-zero if anything failed. Env: BUILD_DIR (default build), BUILD_JOBS (default 2),
 # CTEST_JOBS (default 2), PYTEST_ARGS (extra pytest arguments, shell-quoted, e.g.
-# PYTEST_ARGS="-x -k 'lifecycle and not churned'").
+# PYTEST_ARGS="-x -k 'lifecycle and not churned'"), CRM_TEST_SECURE (default 1: the process
+# suite runs every server with TLS and authentication on, tests/process/README.md; 0: plaintext
+# and no authentication).
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -132,12 +134,17 @@ gen_stubs() {
   mapfile -t protos < <(cd proto && find . -name '*.proto' | sed 's|^\./||' | sort)
   "$PY" -m grpc_tools.protoc -I proto --python_out="$out" --grpc_python_out="$out" "${protos[@]}"
 }
+# Security on unless told otherwise: TLS from a test CA and the suite's bearer token on every
+# process the suite starts (tests about plaintext defaults opt out in the tests themselves). For
+# the pytest step only: the benchmark below measures plaintext, unauthenticated servers.
+CRM_TEST_SECURE="${CRM_TEST_SECURE:-1}"
 if step "python stubs ($BUILD_DIR/py)" gen_stubs; then
   # shellcheck disable=SC2086
-  step "pytest tests/process" bash -c \
+  step "pytest tests/process (CRM_TEST_SECURE=$CRM_TEST_SECURE)" bash -c \
     'set -o pipefail; eval "extra=($3)"
-     CRM_BUILD_DIR="$1" "$2" -m pytest -q tests/process "${extra[@]}" 2>&1 | tee "$4"' _ \
-    "$BUILD_DIR" "$PY" "${PYTEST_ARGS:-}" "$LOGS/pytest.log"
+     CRM_TEST_SECURE="$5" CRM_BUILD_DIR="$1" "$2" -m pytest -q tests/process "${extra[@]}" 2>&1 \
+       | tee "$4"' _ \
+    "$BUILD_DIR" "$PY" "${PYTEST_ARGS:-}" "$LOGS/pytest.log" "$CRM_TEST_SECURE"
 fi
 
 # The benchmark in its short mode (tiny sizes and durations, no thresholds), so that it never rots:

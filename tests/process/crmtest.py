@@ -12,8 +12,10 @@ Env: CRM_BUILD_DIR (default build, relative to the repo root), CRM_SERVER_BIN (d
 <build>/apps/crm_command/crm-command, <build>/apps/crm_projector/crm-projector),
 CRM_TEST_LOG_LEVEL (passed as --log-level when set). The suite starts copies of the binaries made
 when it begins (see use_binary_copies; CRM_TEST_COPY_BINARIES=0 starts them in place).
-CRM_TEST_AUTH=1 runs the suite with authentication on (see suite_auth): every process gets the
---auth-* flags of a test identity provider and every channel sends its token.
+CRM_TEST_SECURE=1 (the default of scripts/test.sh) runs the suite with security on (see
+suite_tls, suite_auth): every process gets TLS on its gRPC port with a certificate of a test CA
+(and that CA for client certificates, so crm-command replicas forward over mutual TLS) and the
+--auth-* flags of a test identity provider; every channel verifies the CA and sends its token.
 """
 
 from __future__ import annotations
@@ -70,29 +72,109 @@ def use_binary_copies(dest: Path) -> list[Path]:
     return copies
 
 
-# Authentication for the whole suite (CRM_TEST_AUTH=1): an identity provider made once per run
-# (an EC P-256 key, its public half as a JWKS file), the flags that make a process trust it, and a
-# token for the subject "crm-test" valid for the run. Tests that are about authentication
-# (test_auth.py) make their own and override these flags (a flag given twice keeps its last value).
-TEST_AUTH = os.environ.get("CRM_TEST_AUTH", "0") == "1"
+# Security for the whole suite (CRM_TEST_SECURE=1; scripts/test.sh sets it unless told
+# CRM_TEST_SECURE=0): TLS from a test CA (suite_tls) and authentication by a test identity provider
+# (suite_auth), both made once per run. A Server started by the suite gets both unless it says
+# `tls=False` / `auth=False`; tests that are about transport or authentication (test_tls.py,
+# test_auth.py, test_authz.py) bring their own CAs, identity providers and tokens.
+if "CRM_TEST_AUTH" in os.environ:
+    raise RuntimeError("CRM_TEST_AUTH is gone: CRM_TEST_SECURE=1 runs the suite with TLS and "
+                       "authentication on, CRM_TEST_SECURE=0 without (tests/process/README.md)")
+TEST_SECURE = os.environ.get("CRM_TEST_SECURE", "0") == "1"
 TEST_AUTH_SUBJECT = "crm-test"
-_suite_auth: tuple[list[str], str] | None = None
+
+
+def _openssl(*args: str, cwd: Path) -> None:
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
+
+
+class Pki:
+    """A CA and certificates it signed, as PEM files in `root` (made with the openssl command)."""
+
+    def __init__(self, root: Path, name: str = "ca"):
+        self.root = root
+        self.name = name
+        root.mkdir(parents=True, exist_ok=True)
+        self.ca = root / f"{name}.pem"
+        self.ca_key = root / f"{name}.key"
+        _openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                 "-keyout", str(self.ca_key), "-out", str(self.ca), "-days", "2",
+                 "-subj", f"/CN=CRM test {name}", cwd=root)
+
+    def issue(self, stem: str, cn: str, serial: int, sans: str,
+              usage: str = "serverAuth,clientAuth") -> tuple[Path, Path]:
+        """A certificate and key signed by this CA: (cert, key) as <stem>.pem and <stem>.key."""
+        key, csr, ext = (self.root / f"{stem}.key", self.root / f"{stem}.csr",
+                         self.root / f"{stem}.ext")
+        cert = self.root / f"{stem}.pem"
+        _openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                 "-keyout", str(key), "-out", str(csr), "-subj", f"/CN={cn}", cwd=self.root)
+        ext.write_text(f"subjectAltName={sans}\nextendedKeyUsage={usage}\n")
+        _openssl("x509", "-req", "-in", str(csr), "-CA", str(self.ca), "-CAkey", str(self.ca_key),
+                 "-set_serial", str(serial), "-days", "2", "-extfile", str(ext), "-out", str(cert),
+                 cwd=self.root)
+        return cert, key
+
+
+def _suite_dir() -> Path:
+    """A directory for the run's CA and identity provider, removed when the run ends."""
+    global _suite_directory  # pylint: disable=global-statement
+    if _suite_directory is None:
+        import atexit  # pylint: disable=import-outside-toplevel
+        import tempfile  # pylint: disable=import-outside-toplevel
+        _suite_directory = Path(tempfile.mkdtemp(prefix="crm-test-secure-"))
+        atexit.register(shutil.rmtree, _suite_directory, True)
+    return _suite_directory
+
+
+_suite_directory: Path | None = None
+_suite_pki: Pki | None = None
+_suite_auth: tuple[list[str], str, Path] | None = None
+# Addresses of the processes running with the suite's TLS (see Server): channels and crmctl
+# invocations that name only an address use TLS towards these.
+_tls_addresses: set[str] = set()
+SUITE_SPIFFE = "spiffe://crm-test/ns/crm/sa/crm"
+
+
+def suite_tls() -> Pki:
+    """The suite's CA, with `server` = (cert, key): one certificate for every process (IP
+    127.0.0.1 and localhost, a SPIFFE URI SAN), usable as server and as client certificate (a
+    crm-command replica presents it when it forwards to another)."""
+    global _suite_pki  # pylint: disable=global-statement
+    if _suite_pki is None:
+        pki = Pki(_suite_dir() / "pki", "suite-ca")
+        pki.server = pki.issue("server", "crm-test-server", 1,
+                               f"IP:127.0.0.1,DNS:localhost,URI:{SUITE_SPIFFE}")
+        _suite_pki = pki
+    return _suite_pki
+
+
+def suite_tls_args() -> list[str]:
+    """The flags that give a process the suite's TLS: its certificate, and the CA for client
+    certificates (optional ones: the tests' clients have none; crm-command replicas do)."""
+    pki = suite_tls()
+    return ["--tls-cert", str(pki.server[0]), "--tls-key", str(pki.server[1]),
+            "--tls-client-ca", str(pki.ca)]
+
+
+def suite_credentials() -> grpc.ChannelCredentials:
+    """Channel credentials that trust the suite's CA (no client certificate)."""
+    return grpc.ssl_channel_credentials(root_certificates=suite_tls().ca.read_bytes())
 
 
 def suite_auth() -> tuple[list[str], str]:
-    """(server flags, bearer token) of the suite's identity provider."""
+    """(server flags, bearer token) of the suite's identity provider: an EC P-256 key, its public
+    half as a JWKS file, and a token for the subject "crm-test" with the scope crm.admin, valid
+    for the run. A flag given twice keeps its last value, so a test's own --auth-* flags win."""
     global _suite_auth  # pylint: disable=global-statement
     if _suite_auth is None:
-        import atexit  # pylint: disable=import-outside-toplevel
         import json  # pylint: disable=import-outside-toplevel
-        import tempfile  # pylint: disable=import-outside-toplevel
 
         import jwt  # pylint: disable=import-outside-toplevel
         from cryptography.hazmat.primitives.asymmetric import ec  # pylint: disable=import-outside-toplevel
 
         key = ec.generate_private_key(ec.SECP256R1())
-        directory = Path(tempfile.mkdtemp(prefix="crm-test-auth-"))
-        atexit.register(shutil.rmtree, directory, True)
+        directory = _suite_dir()
         jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(key.public_key()))
         jwk.update(kid="suite", use="sig", alg="ES256")
         keys = directory / "jwks.json"
@@ -104,9 +186,41 @@ def suite_auth() -> tuple[list[str], str]:
                             "sub": TEST_AUTH_SUBJECT, "iat": now, "exp": now + 12 * 3600,
                             "scope": "crm.admin"},
                            key, algorithm="ES256", headers={"kid": "suite"})
+        token_file = directory / "token"
+        token_file.write_text(token + "\n")
         _suite_auth = (["--auth-issuer", "https://idp.crm-test.example", "--auth-audience", "crm",
-                        "--auth-keys", str(keys)], token)
-    return _suite_auth
+                        "--auth-keys", str(keys)], token, token_file)
+    return _suite_auth[0], _suite_auth[1]
+
+
+def suite_actor() -> str:
+    """The actor of the events the suite's own clients' commands append: the token's subject
+    with security on; without it the clients send no x-crm-actor, so "anonymous"."""
+    return TEST_AUTH_SUBJECT if TEST_SECURE else "anonymous"
+
+
+def _address_of(target) -> str:
+    return target if isinstance(target, str) else target.address
+
+
+def uses_suite_tls(target) -> bool:
+    """Whether the process at `target` (a Server, or its address) has the suite's TLS."""
+    if isinstance(target, Server):
+        return target.tls
+    return _address_of(target) in _tls_addresses
+
+
+def crmctl_args(target, token: bool = True) -> list[str]:
+    """The flags crmctl needs to reach the process at `target` (a Server or its address) as the
+    suite's clients do: --tls-ca when it has the suite's TLS, and with `token` the suite's
+    --token-file when the suite's authentication is on."""
+    args = []
+    if uses_suite_tls(target):
+        args += ["--tls-ca", str(suite_tls().ca)]
+    if token and TEST_SECURE:
+        suite_auth()
+        args += ["--token-file", str(_suite_auth[2])]
+    return args
 
 
 # Deadline of one RPC made by the tests, unless a call passes its own.
@@ -223,10 +337,23 @@ def assert_error_info(d: ErrorDetails) -> error_details_pb2.ErrorInfo:
     return d.error_info
 
 
-def plain_channel(address: str) -> grpc.Channel:
-    """A channel to `address` with the suite's default deadline and no credentials of the suite
-    (for tests that choose what each call carries)."""
-    return grpc.intercept_channel(grpc.insecure_channel(address), _DefaultTimeout(RPC_TIMEOUT_S))
+def raw_channel(target, options=None) -> grpc.Channel:
+    """A grpc channel to `target` (a Server, or an address) over the transport it serves: the
+    Server's own credentials, TLS with the suite's CA towards a process with the suite's TLS,
+    else plaintext. No interceptors, no token."""
+    address = _address_of(target)
+    credentials = (target.channel_credentials if isinstance(target, Server)
+                   else suite_credentials() if address in _tls_addresses else None)
+    if credentials is not None:
+        return grpc.secure_channel(address, credentials, options=options)
+    return grpc.insecure_channel(address, options=options)
+
+
+def plain_channel(target) -> grpc.Channel:
+    """A channel to `target` (a Server, or an address) with the suite's default deadline and no
+    token of the suite (for tests that choose what each call carries); TLS when the process has
+    the suite's (see raw_channel)."""
+    return grpc.intercept_channel(raw_channel(target), _DefaultTimeout(RPC_TIMEOUT_S))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -270,15 +397,19 @@ class Server:
     `binary` and `base_args` make it another binary of the same command line (crm-command,
     crm-projector, or crm-server on Kafka): `base_args` go before the extra arguments of each start.
     `credentials` (grpc.ssl_channel_credentials) make its channel TLS (a server started with
-    --tls-cert); the default is plaintext.
+    --tls-cert flags of the test's own); the default is the suite's transport: plaintext, or
+    with CRM_TEST_SECURE=1 TLS from the suite's CA.
     Not thread-safe itself; its stubs are (grpc channels may be shared by threads).
     """
 
     def __init__(self, workdir: Path, data_dir: Path | None = None, binary: Path | None = None,
                  base_args: Sequence[str] = (),
-                 credentials: grpc.ChannelCredentials | None = None, auth: bool = True):
-        """`auth`: with CRM_TEST_AUTH=1, start with the suite's --auth-* flags and send its token
-        (see suite_auth); False for a test that wants neither."""
+                 credentials: grpc.ChannelCredentials | None = None, auth: bool = True,
+                 tls: bool = True):
+        """With CRM_TEST_SECURE=1, `auth`: start with the suite's --auth-* flags and send its
+        token (see suite_auth); `tls`: start with the suite's TLS (see suite_tls_args) and
+        connect with TLS (not with `credentials` of the test's own). False for a test that wants
+        that off (a test of plaintext defaults, or of its own identity provider)."""
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.data_dir = Path(data_dir) if data_dir else self.workdir / "data"
@@ -286,7 +417,8 @@ class Server:
         self.name = self.binary.name
         self.base_args = list(base_args)
         self.credentials = credentials
-        self.auth = auth and TEST_AUTH
+        self.auth = auth and TEST_SECURE
+        self.tls = tls and TEST_SECURE and credentials is None
         self.port_file = self.workdir / "port"
         self.log_path = self.workdir / "server.log"
         self.proc: subprocess.Popen | None = None
@@ -332,6 +464,8 @@ class Server:
                 "--port-file", str(self.port_file)]
         if os.environ.get("CRM_TEST_LOG_LEVEL"):
             args += ["--log-level", os.environ["CRM_TEST_LOG_LEVEL"]]
+        if self.tls:
+            args += suite_tls_args()
         if self.auth:
             args += suite_auth()[0]
         args += self.base_args + list(extra_args)
@@ -354,6 +488,10 @@ class Server:
                 text = self.port_file.read_text().strip()
                 if text.isdigit() and int(text) > 0:
                     self.port = int(text)
+                    if self.tls:
+                        _tls_addresses.add(self.address)
+                    else:
+                        _tls_addresses.discard(self.address)
                     return
             except FileNotFoundError:
                 pass
@@ -367,10 +505,7 @@ class Server:
             ("grpc.max_receive_message_length", 64 << 20),
             ("grpc.enable_retries", 0),
         ]
-        if self.credentials is not None:
-            raw = grpc.secure_channel(self.address, self.credentials, options=options)
-        else:
-            raw = grpc.insecure_channel(self.address, options=options)
+        raw = raw_channel(self, options=options)
         self._raw_channel = raw
         interceptors = [_DefaultTimeout(RPC_TIMEOUT_S)]
         if self.auth:
@@ -403,6 +538,14 @@ class Server:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"health not SERVING after {timeout_s}s (last: {last})")
             time.sleep(0.02)
+
+    @property
+    def channel_credentials(self) -> grpc.ChannelCredentials | None:
+        """What a client connects with: the test's own credentials, the suite's TLS, or None
+        (plaintext)."""
+        if self.credentials is not None:
+            return self.credentials
+        return suite_credentials() if self.tls else None
 
     @property
     def query_channel(self):

@@ -140,7 +140,7 @@ def _address(server, side: str) -> str:
 class Caller:
     """A server as one caller sees it: every call carries its token (if any) and, to show that it
     changes nothing, a forged x-crm-actor; nothing else (not the suite's token under
-    CRM_TEST_AUTH=1). Has what crmtest and orgtest helpers use of a Server (channel,
+    CRM_TEST_SECURE=1, whose TLS it does use when the server has it). Has what crmtest and orgtest helpers use of a Server (channel,
     query_channel, command, query)."""
 
     def __init__(self, server, token: str | None, forged_actor: str = "mallory"):
@@ -331,7 +331,8 @@ def test_the_actor_of_every_event_is_the_tokens_subject(make_server, idp):
 
 def test_crmctl_sends_its_token(make_server, idp):
     server = _start(make_server, _auth_args(idp.publish("rsa-1")))
-    address = ["--server", _writer(server).address, "--timeout", "5"]
+    address = ["--server", _writer(server).address, "--timeout", "5",
+               *crmtest.crmctl_args(_writer(server), token=False)]
     refused = crmtest.crmctl("status", *address)
     assert refused.returncode == 1 and "UNAUTHENTICATED" in refused.stderr, refused
     token_file = idp.directory / "token"

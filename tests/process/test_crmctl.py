@@ -55,10 +55,12 @@ def processes(server) -> list:
 
 
 def ctl(process, *args: str, output: str = "json", timeout_s: float = 120.0):
-    """Runs crmctl against `process`; returns the CompletedProcess."""
-    return subprocess.run([str(crmtest.CRMCTL_BIN), "--server", process.address, "--output",
-                           output, *args], stdin=subprocess.DEVNULL, capture_output=True,
-                          text=True, timeout=timeout_s, check=False)
+    """Runs crmctl against `process` (with the suite's TLS and token flags when security is on);
+    returns the CompletedProcess."""
+    return subprocess.run([str(crmtest.CRMCTL_BIN), "--server", process.address,
+                           *crmtest.crmctl_args(process), "--output", output, *args],
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                          timeout=timeout_s, check=False)
 
 
 def ctl_json(process, *args: str) -> list[dict]:
@@ -195,8 +197,8 @@ def test_events_lists_the_scenario_decoded_and_filtered(scenario):
 def test_events_follow_prints_new_events(scenario):
     server = scenario
     proc = subprocess.Popen(
-        [str(crmtest.CRMCTL_BIN), "--server", query_process(server).address, "--output", "json",
-         "events", "--follow", "--from-end", "--customer", BOB, "--poll-interval", "0.1"],
+        [str(crmtest.CRMCTL_BIN), "--server", query_process(server).address,
+         *crmtest.crmctl_args(query_process(server)), "--output", "json", "events", "--follow", "--from-end", "--customer", BOB, "--poll-interval", "0.1"],
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     lines: queue.Queue = queue.Queue()
     threading.Thread(target=lambda: [lines.put(l) for l in proc.stdout], daemon=True).start()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from google.protobuf import field_mask_pb2
 
+import crmtest
 import orgtest
 from crmtest import (assert_error_info, cpb, expect_error, grpc, history, new_request_id,
                      register, spb)
@@ -194,6 +195,8 @@ def test_history_records_each_command(server):
         "crm.events.v1.CustomerTagged", "crm.events.v1.LifecycleStageChanged"]
     assert all(e.customer_id == "hist-1" for e in events)
     assert len({e.event_id for e in events}) == 4
+    # The caller: the token's subject with the suite's security on (crmtest.suite_actor).
+    assert {e.actor for e in events} == {crmtest.suite_actor()}
     change = events[3].lifecycle_stage_changed
     assert (change.from_stage, change.to_stage, change.reason) == (
         cev.POTENTIAL, cev.FIRST_CONTACT, "called")

@@ -232,9 +232,11 @@ def test_binary_serves_with_the_manifest_configuration(overlay, index, tmp_path,
     for name, value in c.env.items():
         monkeypatch.setenv(name, value)
     # Server puts its own --data-dir/--listen/--port-file first; the manifest's args come after
-    # them, so the overrides are repeated last (the last occurrence of a flag wins).
+    # them, so the overrides are repeated last (the last occurrence of a flag wins). The
+    # manifest's own configuration, not the suite's TLS and authentication (CRM_TEST_SECURE).
     server = crmtest.Server(tmp_path / "server", data_dir=tmp_path / "data",
-                            binary=_binary_path(c.binary), base_args=c.args + overrides)
+                            binary=_binary_path(c.binary), base_args=c.args + overrides,
+                            tls=False, auth=False)
     try:
         try:
             server.start()

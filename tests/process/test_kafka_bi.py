@@ -101,6 +101,10 @@ def _check_the_topic(server) -> None:
     answers, token = _scenario(server)
     records = kafkatest.read_topic(server.brokers, server.topic)
     partitions = kafkatest.partition_count(server.brokers, server.topic)
+    # Every event's actor is the suite's caller (the token's subject with security on), the
+    # organisation's and the e-mail claims' included.
+    actors = {envelope_pb2.EventEnvelope.FromString(r.value).actor for r in records}
+    assert actors == {crmtest.suite_actor()}, actors
     # Org events share the topic under the fixed key "org".
     org_records = [r for r in records if r.key == b"org"]
     org_events = [envelope_pb2.EventEnvelope.FromString(r.value) for r in org_records]

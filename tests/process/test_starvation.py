@@ -104,7 +104,7 @@ def test_data_directory_is_private(server):
 @pytest.mark.engines("embedded")
 def test_an_idle_connection_is_closed(make_server):
     server = make_server(args=("--max-connection-idle-seconds", "1"))
-    channel = grpc.insecure_channel(f"127.0.0.1:{server.port}")
+    channel = crmtest.raw_channel(server)
     idle_again = threading.Event()
     seen: list[grpc.ChannelConnectivity] = []
 

@@ -5,6 +5,9 @@ beyond loopback without --insecure). docs/security.md "Transport".
 The certificates are made here with the openssl command: a CA, a server certificate for
 127.0.0.1/localhost (also usable as a client certificate, as a replica's is), client certificates
 with SPIFFE URI SANs, and a second CA nobody trusts.
+
+The suite's own TLS and authentication (CRM_TEST_SECURE=1) are off for every server here: each
+test chooses the transport it is about, and its clients carry no token.
 """
 
 from __future__ import annotations
@@ -34,36 +37,7 @@ ROTATION_TIMEOUT_S = 60.0
 # Certificates.
 
 
-def _openssl(*args: str, cwd: Path) -> None:
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
-
-
-class Pki:
-    """A CA and certificates it signed, as PEM files in `root`."""
-
-    def __init__(self, root: Path, name: str = "ca"):
-        self.root = root
-        self.name = name
-        root.mkdir(parents=True, exist_ok=True)
-        self.ca = root / f"{name}.pem"
-        self.ca_key = root / f"{name}.key"
-        _openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                 "-keyout", str(self.ca_key), "-out", str(self.ca), "-days", "2",
-                 "-subj", f"/CN=CRM test {name}", cwd=root)
-
-    def issue(self, stem: str, cn: str, serial: int, sans: str,
-              usage: str = "serverAuth,clientAuth") -> tuple[Path, Path]:
-        """A certificate and key signed by this CA: (cert, key) as <stem>.pem and <stem>.key."""
-        key, csr, ext = (self.root / f"{stem}.key", self.root / f"{stem}.csr",
-                         self.root / f"{stem}.ext")
-        cert = self.root / f"{stem}.pem"
-        _openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                 "-keyout", str(key), "-out", str(csr), "-subj", f"/CN={cn}", cwd=self.root)
-        ext.write_text(f"subjectAltName={sans}\nextendedKeyUsage={usage}\n")
-        _openssl("x509", "-req", "-in", str(csr), "-CA", str(self.ca), "-CAkey", str(self.ca_key),
-                 "-set_serial", str(serial), "-days", "2", "-extfile", str(ext), "-out", str(cert),
-                 cwd=self.root)
-        return cert, key
+Pki = crmtest.Pki
 
 
 @pytest.fixture(scope="module")
@@ -138,7 +112,8 @@ def _served_serial(port: int, ca: Path) -> int:
 
 def _tls_server(tmp_path: Path, pki: Pki, *args: str, name: str = "server",
                 client=None, **kwargs) -> crmtest.Server:
-    server = crmtest.Server(tmp_path / name, credentials=_credentials(pki, client), **kwargs)
+    server = crmtest.Server(tmp_path / name, credentials=_credentials(pki, client), auth=False,
+                            **kwargs)
     return server.start(*args)
 
 
@@ -281,7 +256,7 @@ def test_plaintext_beyond_loopback_needs_insecure(tmp_path, pki):
     assert "/metrics is served in plaintext" in out, out
 
     # --insecure (or CRM_INSECURE=true) allows it, and the log says so.
-    server = crmtest.Server(tmp_path / "insecure")
+    server = crmtest.Server(tmp_path / "insecure", tls=False, auth=False)
     server.start("--listen", "0.0.0.0:0", "--insecure")
     try:
         assert "PLAINTEXT on 0.0.0.0:0 (--insecure)" in server.log_path.read_text()
@@ -290,7 +265,7 @@ def test_plaintext_beyond_loopback_needs_insecure(tmp_path, pki):
 
 
 def test_the_default_listens_on_loopback_only_and_says_so(tmp_path):
-    server = crmtest.Server(tmp_path / "default")
+    server = crmtest.Server(tmp_path / "default", tls=False, auth=False)
     server.start()  # --listen 127.0.0.1:0
     try:
         assert "loopback only: no TLS configured" in server.log_path.read_text()
@@ -342,7 +317,7 @@ def test_command_replicas_forward_to_each_other_over_mutual_tls(tmp_path, pki, k
                     "--peers", ",".join(peers), "--listen", peers[i],
                     *_tls_args(pki, certs[i], mtls="required")]
             replicas.append(crmtest.Server(tmp_path / f"command-{i}", binary=crmtest.COMMAND_BIN,
-                                           base_args=args,
+                                           base_args=args, auth=False,
                                            credentials=_credentials(pki, pki.bi)).start())
         ids = [f"tls-fwd-{i}" for i in range(12)]
         for cid in ids:
