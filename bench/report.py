@@ -239,7 +239,8 @@ def report(r: dict, wall: int | None, plotted: bool) -> str:
       "median of several runs with their range (min–max), and its ratio to a ceiling measured in "
       "the same run: the bare `grpc.health.v1.Health/Check` round trip to the same process with "
       "the same client and concurrency. A benchmark, not a test: rerun it before you rely on a "
-      "number.")
+      "number. Where the time goes (perf profiles, before and after each change): "
+      "[profile.md](profile.md).")
     w("")
     w("## How to run")
     w("")
