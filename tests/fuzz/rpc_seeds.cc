@@ -237,6 +237,11 @@ std::vector<Seed> Build() {
        R"(customer_id: "acme" event_types: "crm.events.v1.ComplaintFiled"
           start_time { seconds: 1600000000 } end_time { seconds: 1800000000 } page_size: 2)"},
       {"crm.admin.v1.AdminService/ListEvents", R"(start_at_end: true)"},
+      {"crm.admin.v1.AdminService/ListAuditRecords", R"(page_size: 3)"},
+      {"crm.admin.v1.AdminService/ListAuditRecords",
+       R"(customer: "customers/acme" subject: "alice" method: "GetCustomer"
+          start_time { seconds: 1600000000 } end_time { seconds: 1800000000 } page_size: 2)"},
+      {"crm.admin.v1.AdminService/ListAuditRecords", R"(customer: "*" page_token: "x")"},
   };
 }
 
