@@ -51,13 +51,12 @@ struct CommandSide::Parts {
         command_executor(
             log, &runner, &aggregate_state, options.clock,
             {.post = [this](std::function<void()> task) { continuations.Submit(std::move(task)); },
-             .customer_holders =
-                 [this](absl::string_view customer_id) -> std::vector<std::string> {
-                   auto customer = aggregate_state.Get<crm::v1::Customer>(
-                       domain::customer::CustomerName(customer_id));
-                   if (!customer.ok() || customer->version == 0) return {};
-                   return services::access::HoldersOf(customer->state);
-                 }}),
+             .customer_holders = [this](absl::string_view customer_id) -> std::vector<std::string> {
+               auto customer = aggregate_state.Get<crm::v1::Customer>(
+                   domain::customer::CustomerName(customer_id));
+               if (!customer.ok() || customer->version == 0) return {};
+               return services::access::HoldersOf(customer->state);
+             }}),
         staff(&command_executor),
         reservations(&command_executor, options.router),
         reservation_service(&reservations, options.router, executor),

@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "absl/strings/strip.h"
 #include "common/fold/fold_runner.h"
 #include "projections/analytics/analytics_fold.h"
 #include "projections/complaint/complaint_view_fold.h"
@@ -12,15 +13,14 @@
 #include "readmodel/analytics/analytics_views.h"
 #include "readmodel/complaint/complaint_views.h"
 #include "readmodel/customer/customer_views.h"
+#include "readmodel/org/org_views.h"
 #include "readmodel/segment/segment_views.h"
+#include "services/access/holders.h"
 #include "services/analytics/analytics_query_service.h"
 #include "services/complaint/complaint_query_service.h"
 #include "services/customer/customer_query_service.h"
 #include "services/interaction/interaction_query_service.h"
 #include "services/org/org_query_service.h"
-#include "readmodel/org/org_views.h"
-#include "services/access/holders.h"
-#include "absl/strings/strip.h"
 #include "services/segment/segment_query_service.h"
 
 namespace crm::assembly {

@@ -491,8 +491,9 @@ int Serve(const Config& config, Process& process) {
   if (gate.authenticator != nullptr) {
     authorizer = std::make_unique<services::access::OrgAuthorizer>(process.org);
     for (rpc::ServiceTable* s : services) s->SetAuthorizer(authorizer.get());
-    spdlog::info("authorization: roles from the org chart, service accounts by scope "
-                 "(crm.read, crm.write, crm.admin)");
+    spdlog::info(
+        "authorization: roles from the org chart, service accounts by scope "
+        "(crm.read, crm.write, crm.admin)");
   }
   const absl::Duration max_lag = OrFail(
       ParseDurationFlag(config.readiness_max_lag, "--readiness-max-lag"), "bad configuration");

@@ -20,9 +20,9 @@
 #include "common/kv/kv_store.h"
 #include "common/rpc/executor.h"
 #include "common/rpc/service_table.h"
-#include "services/access/org_authorizer.h"
 #include "common/rpc/tls.h"
 #include "grpcpp/grpcpp.h"
+#include "services/access/org_authorizer.h"
 
 namespace crm::runtime {
 

@@ -6,10 +6,10 @@
 namespace crm::auth {
 
 absl::Status Denied(absl::string_view resource) {
-  return status::Error(absl::StatusCode::kPermissionDenied,
-                       absl::StrCat("the caller may not access ", resource,
-                                    " (or it does not exist)"),
-                       "ACCESS_DENIED", {{"resource", std::string(resource)}});
+  return status::Error(
+      absl::StatusCode::kPermissionDenied,
+      absl::StrCat("the caller may not access ", resource, " (or it does not exist)"),
+      "ACCESS_DENIED", {{"resource", std::string(resource)}});
 }
 
 absl::Status CheckReach(const Grant* grant, const std::vector<std::string>& holders,

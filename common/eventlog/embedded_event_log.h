@@ -18,8 +18,8 @@
 // have a directory open at a time (Open returns UNAVAILABLE otherwise).
 #pragma once
 
-#include <cstdint>
 #include <atomic>
+#include <cstdint>
 #include <deque>
 #include <map>
 #include <memory>

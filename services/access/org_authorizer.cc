@@ -22,8 +22,8 @@ const std::map<std::string, MethodClass, std::less<>>& Table() {
       for (absl::string_view m : methods) t[absl::StrCat("/", service, "/", m)] = c;
     };
     add("crm.v1.CustomerCommandService", MC::kWrite,
-        {"RegisterCustomer", "UpdateCustomer", "ChangeLifecycleStage", "AssignOwner",
-         "TagCustomer", "UntagCustomer", "RecordPurchase"});
+        {"RegisterCustomer", "UpdateCustomer", "ChangeLifecycleStage", "AssignOwner", "TagCustomer",
+         "UntagCustomer", "RecordPurchase"});
     add("crm.v1.CustomerQueryService", MC::kRead,
         {"GetCustomer", "ListCustomers", "FindCustomers", "GetCustomerHistory"});
     add("crm.v1.InteractionCommandService", MC::kWrite, {"LogInteraction", "CompleteFollowUp"});
@@ -81,8 +81,7 @@ class OrgGrant final : public auth::Grant {
       if (reach_ == Reach::kOwn) continue;
       const Place place = PlaceOf(holder);
       if (reach_ == Reach::kTeam && !team_.empty() && place.team == team_) return true;
-      if (reach_ == Reach::kDepartment && !department_.empty() &&
-          place.department == department_) {
+      if (reach_ == Reach::kDepartment && !department_.empty() && place.department == department_) {
         return true;
       }
     }
@@ -141,8 +140,8 @@ class OrgGrant final : public auth::Grant {
 
 absl::Status MethodDenied(absl::string_view method, absl::string_view why) {
   return status::Error(absl::StatusCode::kPermissionDenied,
-                       absl::StrCat("the caller may not call ", method, ": ", why),
-                       "ACCESS_DENIED", {{"method", std::string(method)}});
+                       absl::StrCat("the caller may not call ", method, ": ", why), "ACCESS_DENIED",
+                       {{"method", std::string(method)}});
 }
 
 std::shared_ptr<const auth::Grant> Everything() {
@@ -207,15 +206,16 @@ absl::StatusOr<std::shared_ptr<const auth::Grant>> OrgAuthorizer::Authorize(
         break;
     }
     if (!allowed) {
-      return MethodDenied(method, absl::StrCat("the service account has no scope for ",
-                                               ClassName(*c), " methods"));
+      return MethodDenied(
+          method, absl::StrCat("the service account has no scope for ", ClassName(*c), " methods"));
     }
     return Everything();
   }
 
   // A staff member: as the org chart has them now.
-  absl::StatusOr<std::optional<crm::v1::Staff>> found =
-      principal.staff_id.empty() ? std::optional<crm::v1::Staff>() : directory_.staff(principal.staff_id);
+  absl::StatusOr<std::optional<crm::v1::Staff>> found = principal.staff_id.empty()
+                                                            ? std::optional<crm::v1::Staff>()
+                                                            : directory_.staff(principal.staff_id);
   if (!found.ok()) return found.status();
   if (!found->has_value() || !(*found)->active()) {
     return status::Error(absl::StatusCode::kPermissionDenied,

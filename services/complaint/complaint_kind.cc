@@ -1,6 +1,5 @@
 #include "services/complaint/complaint_kind.h"
 
-#include "services/access/holders.h"
 #include <cstdio>
 #include <map>
 #include <set>
@@ -13,6 +12,7 @@
 #include "common/base/proto_util.h"
 #include "common/base/time_util.h"
 #include "domain/complaint/complaint_aggregate.h"
+#include "services/access/holders.h"
 
 namespace crm::services::complaint {
 namespace {

@@ -151,8 +151,8 @@ absl::StatusOr<crm::v1::ListComplaintsResponse> ComplaintQueries::List(
       query::VisiblePage<crm::v1::Complaint> page,
       query::FetchVisible<crm::v1::Complaint>(
           after_name, page_size,
-          [&](const std::string& after, size_t n)
-              -> absl::StatusOr<std::pair<std::vector<crm::v1::Complaint>, bool>> {
+          [&](const std::string& after,
+              size_t n) -> absl::StatusOr<std::pair<std::vector<crm::v1::Complaint>, bool>> {
             CRM_ASSIGN_OR_RETURN(ComplaintViews::Page batch, views_->List(filter, after, n));
             return std::make_pair(std::move(batch.complaints), batch.more);
           },
