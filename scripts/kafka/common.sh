@@ -91,3 +91,46 @@ kafka_lock_data_dir() {
 kafka_port_open() {
   (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
+
+# kafka_fetch_jars POM DEST STAMP MAIN_JAR [STALE...]: the runtime jars of Maven project POM (its
+# text) into directory DEST, once: a stamp (STAMP: the POM's SHA-256) makes a complete DEST a
+# no-op, concurrent fetches of the same version are serialised (a lock beside STAMP), and DEST is
+# replaced whole (with the STALE paths removed) only once MAIN_JAR (a file name) was fetched.
+# Prints DEST on stdout. Used by fetch.sh (the broker) and fetch-tools.sh (kafka-tools).
+kafka_fetch_jars() {
+  local pom="$1" dest="$2" stamp="$3" main_jar="$4"
+  shift 4
+  local want
+  want="$(printf '%s\n' "$pom" | sha256sum | cut -d' ' -f1)"
+  local dir
+  dir="$(dirname "$stamp")"
+  if ! [[ -f "$stamp" && "$(cat "$stamp")" == "$want" && -f "$dest/$main_jar" ]]; then
+    mkdir -p "$dir"
+    exec 9>"$stamp.lock"
+    flock 9
+    if ! [[ -f "$stamp" && "$(cat "$stamp")" == "$want" && -f "$dest/$main_jar" ]]; then
+      command -v mvn >/dev/null 2>&1 || kafka_die "mvn not found (apt-get install maven)"
+      kafka_log "fetching ${main_jar%.jar} and its dependencies from Maven Central into $dest"
+      local work
+      work="$(mktemp -d "$dir/.fetch.XXXXXX")"
+      printf '%s\n' "$pom" >"$work/pom.xml"
+      if ! mvn -B -q -f "$work/pom.xml" dependency:copy-dependencies -DincludeScope=runtime \
+          -DoutputDirectory="$work/libs" >"$work/mvn.log" 2>&1; then
+        cat "$work/mvn.log" >&2
+        rm -rf "$work"
+        kafka_die "mvn dependency:copy-dependencies failed for ${main_jar%.jar}"
+      fi
+      if [[ ! -f "$work/libs/$main_jar" ]]; then
+        rm -rf "$work"
+        kafka_die "$main_jar missing after fetch"
+      fi
+      rm -rf "$dest" "$@"
+      mv "$work/libs" "$dest"
+      rm -rf "$work"
+      echo "$want" >"$stamp"
+      kafka_log "fetched $(find "$dest" -name "*.jar" | wc -l) jars ($(du -sh "$dest" | cut -f1))"
+    fi
+    exec 9>&-
+  fi
+  echo "$dest"
+}

@@ -44,41 +44,4 @@ pom() {
 POM
 }
 
-want="$(pom | sha256sum | cut -d' ' -f1)"
-cache_ok() {
-  [[ -f "$STAMP" && "$(cat "$STAMP")" == "$want" ]] &&
-    compgen -G "$TOOLS_DIR/kafka-tools-$KAFKA_VERSION.jar" >/dev/null
-}
-
-if cache_ok; then
-  echo "$TOOLS_DIR"
-  exit 0
-fi
-
-mkdir -p "$VERSION_DIR"
-exec 9>"$VERSION_DIR/.tools-lock"  # serialise concurrent fetches of the same version
-flock 9
-if cache_ok; then
-  echo "$TOOLS_DIR"
-  exit 0
-fi
-
-command -v mvn >/dev/null 2>&1 || kafka_die "mvn not found (apt-get install maven)"
-kafka_log "fetching kafka-tools:$KAFKA_VERSION and dependencies from Maven Central into $TOOLS_DIR"
-work="$(mktemp -d "$VERSION_DIR/.fetch-tools.XXXXXX")"
-trap 'rm -rf "$work"' EXIT
-pom >"$work/pom.xml"
-if ! mvn -B -q -f "$work/pom.xml" \
-    dependency:copy-dependencies \
-    -DincludeScope=runtime \
-    -DoutputDirectory="$work/libs" >"$work/mvn.log" 2>&1; then
-  cat "$work/mvn.log" >&2
-  kafka_die "mvn dependency:copy-dependencies failed for kafka-tools:$KAFKA_VERSION"
-fi
-[[ -f "$work/libs/kafka-tools-$KAFKA_VERSION.jar" ]] ||
-  kafka_die "kafka-tools-$KAFKA_VERSION.jar missing after fetch"
-rm -rf "$TOOLS_DIR"
-mv "$work/libs" "$TOOLS_DIR"
-echo "$want" >"$STAMP"
-kafka_log "fetched $(find "$TOOLS_DIR" -name "*.jar" | wc -l) jars ($(du -sh "$TOOLS_DIR" | cut -f1))"
-echo "$TOOLS_DIR"
+kafka_fetch_jars "$(pom)" "$TOOLS_DIR" "$STAMP" "kafka-tools-$KAFKA_VERSION.jar"

@@ -55,41 +55,5 @@ pom() {
 POM
 }
 
-want="$(pom | sha256sum | cut -d' ' -f1)"
-cache_ok() {
-  [[ -f "$STAMP" && "$(cat "$STAMP")" == "$want" ]] && compgen -G "$KAFKA_LIBS_DIR/kafka_2.13-$KAFKA_VERSION.jar" >/dev/null
-}
-
-if cache_ok; then
-  echo "$KAFKA_LIBS_DIR"
-  exit 0
-fi
-
-mkdir -p "$VERSION_DIR"
-# Serialise concurrent fetches of the same version.
-exec 9>"$VERSION_DIR/.lock"
-flock 9
-if cache_ok; then
-  echo "$KAFKA_LIBS_DIR"
-  exit 0
-fi
-
-command -v mvn >/dev/null 2>&1 || kafka_die "mvn not found (apt-get install maven)"
-kafka_log "fetching kafka_2.13:$KAFKA_VERSION and dependencies from Maven Central into $KAFKA_LIBS_DIR"
-work="$(mktemp -d "$VERSION_DIR/.fetch.XXXXXX")"
-trap 'rm -rf "$work"' EXIT
-pom >"$work/pom.xml"
-if ! mvn -B -q -f "$work/pom.xml" \
-    dependency:copy-dependencies \
-    -DincludeScope=runtime \
-    -DoutputDirectory="$work/libs" >"$work/mvn.log" 2>&1; then
-  cat "$work/mvn.log" >&2
-  kafka_die "mvn dependency:copy-dependencies failed for kafka_2.13:$KAFKA_VERSION"
-fi
-[[ -f "$work/libs/kafka_2.13-$KAFKA_VERSION.jar" ]] || kafka_die "kafka_2.13-$KAFKA_VERSION.jar missing after fetch"
-
-rm -rf "$KAFKA_LIBS_DIR" "$VERSION_DIR"/*.jsa  # class data sharing archives are tied to the jars
-mv "$work/libs" "$KAFKA_LIBS_DIR"
-echo "$want" >"$STAMP"
-kafka_log "fetched $(find "$KAFKA_LIBS_DIR" -name "*.jar" | wc -l) jars ($(du -sh "$KAFKA_LIBS_DIR" | cut -f1))"
-echo "$KAFKA_LIBS_DIR"
+# Class data sharing archives are tied to the broker's jars: removed with them.
+kafka_fetch_jars "$(pom)" "$KAFKA_LIBS_DIR" "$STAMP" "kafka_2.13-$KAFKA_VERSION.jar" "$VERSION_DIR"/*.jsa
