@@ -1,6 +1,8 @@
 #include "services/command/command_executor.h"
 
+#include <atomic>
 #include <map>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -71,6 +73,12 @@ AppendMetricSet& AppendMetrics() {
 }
 
 using google::protobuf::util::TimeUtil;
+
+// Phases of a command's answer (ExecuteRaw): its continuations are being attached, attached,
+// or the answer arrived.
+constexpr int kRegistering = 0;
+constexpr int kRegistered = 1;
+constexpr int kDone = 2;
 
 }  // namespace
 
@@ -153,17 +161,24 @@ base::Future<CommandExecutor::RawResult> CommandExecutor::ExecuteRaw(const Targe
   }
   const absl::Time append_start = absl::Now();
 
-  base::Promise<RawResult> promise;
-  base::Future<RawResult> answer = promise.future();
-  // Delivers the answer off the log's and the fold's threads, then releases the locks.
-  // The locks go first, here (the next command on the aggregate may decide now: its waiting
-  // thread never depends on the pool below), then the answer goes to the pool.
-  auto finish = [this, held](base::Promise<RawResult> p, absl::StatusOr<RawResult> r) mutable {
+  // Where the answer is delivered. A log that answers on the calling thread (the embedded log
+  // appends there, and its commit listener has put the events into the state before the append
+  // returns) lets the command finish right here, on the worker that decided it: no hand-off.
+  // An answer that arrives later, on the log's or the fold's thread, goes to Options::post.
+  // The locks go first, wherever the answer arrives (the next command on the aggregate may
+  // decide now: its waiting thread never depends on the pool).
+  struct Delivery {
+    std::atomic<int> phase{kRegistering};
+    base::Promise<RawResult> promise;
+    std::optional<absl::StatusOr<RawResult>> result;  // set before phase becomes kDone
+  };
+  auto delivery = std::make_shared<Delivery>();
+  base::Future<RawResult> answer = delivery->promise.future();
+  auto finish = [this, held, delivery](absl::StatusOr<RawResult> r) mutable {
     held.reset();
-    auto deliver = [p = std::make_shared<base::Promise<RawResult>>(std::move(p)),
-                    r = std::make_shared<absl::StatusOr<RawResult>>(std::move(r))]() mutable {
-      p->Set(std::move(*r));
-    };
+    delivery->result = std::move(r);
+    if (delivery->phase.exchange(kDone) == kRegistering) return;  // the caller delivers it
+    auto deliver = [delivery] { delivery->promise.Set(std::move(*delivery->result)); };
     if (options_.post) {
       options_.post(std::move(deliver));
     } else {
@@ -172,18 +187,17 @@ base::Future<CommandExecutor::RawResult> CommandExecutor::ExecuteRaw(const Targe
   };
   log_->AppendAsync(target.stream_key, std::move(values), call.deadline)
       .OnReady([this, stream_key = target.stream_key, result = *std::move(decided), count,
-                types = std::move(types), append_start, promise = std::move(promise),
+                types = std::move(types), append_start,
                 finish =
                     std::move(finish)](absl::StatusOr<eventlog::LogPosition> appended) mutable {
         AppendMetrics().Observe(appended.status(), types, absl::Now() - append_start);
         if (!appended.ok()) {
           if (absl::IsInvalidArgument(appended.status())) {
-            finish(std::move(promise), appended.status());
+            finish(appended.status());
             return;
           }
           MarkUnsettled(stream_key);
-          finish(std::move(promise),
-                 status::Error(absl::StatusCode::kUnavailable,
+          finish(status::Error(absl::StatusCode::kUnavailable,
                                absl::StrCat("the event log did not confirm the command; it may or "
                                             "may not be recorded: retry with the same request_id (",
                                             appended.status().message(), ")"),
@@ -199,21 +213,23 @@ base::Future<CommandExecutor::RawResult> CommandExecutor::ExecuteRaw(const Targe
         state_runner_
             ->WhenApplied({{position.partition, position.offset}},
                           absl::Now() + options_.state_wait)
-            .OnReady([this, stream_key, result = std::move(result), promise = std::move(promise),
+            .OnReady([this, stream_key, result = std::move(result),
                       finish = std::move(finish)](absl::StatusOr<base::Done> caught_up) mutable {
               if (!caught_up.ok()) {
                 MarkUnsettled(stream_key);
-                finish(std::move(promise),
-                       status::Error(absl::StatusCode::kUnavailable,
+                finish(status::Error(absl::StatusCode::kUnavailable,
                                      absl::StrCat("the command was recorded but its state is not "
                                                   "yet applied; retry with the same request_id: ",
                                                   caught_up.status().message()),
                                      "STATE_NOT_CAUGHT_UP"));
                 return;
               }
-              finish(std::move(promise), std::move(result));
+              finish(std::move(result));
             });
       });
+  if (delivery->phase.exchange(kRegistered) == kDone) {
+    delivery->promise.Set(std::move(*delivery->result));  // answered already: on this thread
+  }
   return answer;
 }
 

@@ -16,8 +16,11 @@
 //      consistency token of the last event.
 // Steps 1-4 run on the calling thread (so `decide` may use the caller's locals); waiting for a
 // busy aggregate's lock holds that thread too. Step 5 holds no thread: the append and the state
-// wait complete futures, and the answer is delivered through Options::post (a worker pool), never
-// on the log's or the fold's thread. The locks are held until then.
+// wait complete futures. An answer there before Execute returns (the embedded log appends on the
+// calling thread, and its commit listener applies the state before the append returns) is
+// delivered on the calling thread, with no hand-off; one that arrives later is delivered through
+// Options::post (a worker pool), never on the log's or the fold's thread. The locks are held
+// until the answer is there.
 // An append with an unknown outcome answers UNAVAILABLE and marks the stream unsettled: its next
 // command first waits for the outcome to be final and for the state to read the partition to its
 // end, so no decision is made on state that misses an event.
@@ -87,8 +90,8 @@ class CommandExecutor {
     std::string event_source = "crm/command";
     // How long a command waits for its own events to reach the state.
     absl::Duration state_wait = absl::Seconds(30);
-    // Runs the continuation of a command once its events are in the state (a worker pool);
-    // null: on the fold's thread (tests).
+    // Runs the continuation of a command whose events reached the state after Execute returned
+    // (a worker pool); null: on the fold's thread (tests).
     std::function<void(std::function<void()>)> post;
     // The staff ids holding customer `customer_id` (its owner), for the access check of the
     // rows of guarded kinds (common/auth/grant.h); null: a customer has no holders.
@@ -107,7 +110,8 @@ class CommandExecutor {
       const StateT& current, int64_t version, absl::Time now)>;
 
   // `decide` runs before Execute returns; the future completes once the command's events are
-  // in the state (or it failed), on a thread of Options::post.
+  // in the state (or it failed): on the calling thread if before Execute returns, else on a
+  // thread of Options::post.
   template <typename StateT>
   base::Future<CommandResult<StateT>> Execute(const Target& target, const std::string& request_id,
                                               const rpc::CallContext& call,
