@@ -844,6 +844,38 @@ class Bench:
         finally:
             t.stop()
 
+    @staticmethod
+    def part_of(section: str, figure: dict) -> str:
+        """The part (an --engines name) a figure of `section` comes from."""
+        if section == "growth" or (section == "fold" and figure.get("engine") == "embedded"):
+            return "growth"
+        if section == "kafka_ceiling":
+            return "kafka"
+        return figure["engine"]
+
+    def keep_other_parts(self, previous: dict) -> None:
+        """Copies the figures of the parts this run does not measure from an earlier run's
+        results, each part with that run's meta (date, commit, load), so one part can be rerun
+        without the whole benchmark. Parts the earlier run took from a run before it keep
+        that run's meta."""
+        kept = {}
+        earlier = previous["meta"].get("kept", {})
+        for section, figures in previous.items():
+            if section == "meta":
+                continue
+            for f in figures:
+                part = self.part_of(section, f)
+                if part in self.args.engines:
+                    continue
+                self.results.setdefault(section, []).append(f)
+                kept[part] = earlier.get(part) or {
+                    k: previous["meta"].get(k) for k in (
+                        "date", "commit", "load_before", "load_after", "runs", "duration_s",
+                        "note")}
+        self.results["meta"]["kept"] = kept
+        for part, m in kept.items():
+            log(f"keeping {part} from the run of {m['date']} at {m['commit']}")
+
     def run(self) -> int:
         started = time.time()
         meta = {
@@ -869,6 +901,8 @@ class Bench:
             "note": self.args.note,
         }
         self.results["meta"] = meta
+        if self.args.keep:
+            self.keep_other_parts(json.loads(Path(self.args.keep).read_text()))
         try:
             for engine in self.args.engines:
                 if engine == "growth":
@@ -910,6 +944,8 @@ def main() -> int:
     p.add_argument("--flow-complaints", type=int, help="complaints per step of a flow run")
     p.add_argument("--growth-sizes", help="customers, comma-separated (default 1000,100000)")
     p.add_argument("--fold-events", help="events, comma-separated (default 100000,1000000)")
+    p.add_argument("--keep", default="", help="an earlier results.json: the parts not in "
+                   "--engines are copied from it (the report says from which run)")
     args = p.parse_args()
     overrides = {k: getattr(args, k) for k in ("flow_complaints", "growth_sizes", "fold_events")}
     args.engines = [e for e in args.engines.split(",") if e]

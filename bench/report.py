@@ -280,6 +280,10 @@ def report(r: dict, wall: int | None, plotted: bool) -> str:
       "single KRaft broker (`scripts/kafka`) |")
     if wall:
         w(f"| wall time of the whole benchmark | {wall} s |")
+    for part, m in sorted(meta.get("kept", {}).items()):
+        la, lb = m.get("load_before") or [0], m.get("load_after") or [0]
+        w(f"| **{part}**: from an earlier run | {m['date']}, `{m['commit']}`, {m['runs']} runs of "
+          f"{m['duration_s']} s, load {la[0]:.1f} / {lb[0]:.1f} |")
     w("")
     w("## Commands")
     w("")

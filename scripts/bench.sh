@@ -11,6 +11,10 @@
 #   scripts/bench.sh --short    everything with tiny sizes and durations (about a minute), no
 #                               thresholds: the test command runs it so the benchmark never rots.
 #                               Writes to $BUILD_DIR/bench-short/ only, never to docs/.
+#   scripts/bench.sh --engines growth --keep
+#                               reruns some parts (here growth, fold and rebuild) and keeps the
+#                               others from the last results; the report says which run each
+#                               part comes from.
 #
 # Other arguments go to bench/bench.py (--runs N, --duration SECONDS, --engines
 # embedded,kafka,growth, --note TEXT). Exit status: non-zero if a step failed or any call of the
@@ -29,12 +33,14 @@ PLOT_PY="${BENCH_VENV_DIR:-$ROOT/.cache/venv-bench}/bin/python"
 log() { echo "[bench] $*" >&2; }
 
 short=0
+keep=0
 engines="embedded,kafka,growth"
 pass=()
 for ((i = 1; i <= $#; i++)); do
   case "${!i}" in
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     --short) short=1; pass+=(--short) ;;
+    --keep) keep=1 ;;
     --engines) j=$((i + 1)); engines="${!j:-}"; i=$j ;;
     --engines=*) engines="${!i#--engines=}" ;;
     *) pass+=("${!i}") ;;
@@ -59,6 +65,13 @@ if ((short)); then
 else
   OUT="${BENCH_OUT:-$ROOT/bench/results}"
   DOC="$ROOT/docs/performance.md"
+fi
+if ((keep)); then
+  # The parts not measured now come from the last results (bench.py --keep).
+  [[ -f "$OUT/results.json" ]] || { log "--keep: no $OUT/results.json to keep parts from"; exit 2; }
+  KEPT="$BUILD_DIR/bench/kept-results.json"
+  cp "$OUT/results.json" "$KEPT"
+  pass+=(--keep "$KEPT")
 fi
 rm -rf "$OUT"
 mkdir -p "$OUT"
