@@ -120,6 +120,10 @@ absl::Status RecordDuration(kv::KvBatch& batch, DurationMetric metric, const Com
     const std::string prefix = readmodel::analytics::DurationFigurePrefix(metric, severity);
     CRM_RETURN_IF_ERROR(AddToCounter(batch, readmodel::analytics::DurationCountKey(prefix), 1));
     CRM_RETURN_IF_ERROR(AddToCounter(batch, readmodel::analytics::DurationSumKey(prefix), millis));
+    CRM_RETURN_IF_ERROR(AddToCounter(batch,
+                                     readmodel::analytics::DurationBucketKey(
+                                         prefix, readmodel::analytics::DurationBucketOf(millis)),
+                                     1));
     batch.Put(readmodel::analytics::DurationEntryKey(prefix, millis, aggregate), "");
   }
   return absl::OkStatus();

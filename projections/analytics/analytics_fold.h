@@ -28,8 +28,9 @@ class AnalyticsFold final : public fold::Fold {
  public:
   // Bump when the keys this fold writes for the same events change; the runner then refolds it
   // (common/fold/fold_runner.h). 1: the first versioned layout. 2: a complaint's state is the
-  // domain's (domain::complaint::Apply); figures are the changes it makes.
-  static constexpr int64_t kVersion = 2;
+  // domain's (domain::complaint::Apply); figures are the changes it makes. 3: durations are
+  // also counted in buckets (DurationBucketKey), so a percentile does not read every duration.
+  static constexpr int64_t kVersion = 3;
 
   std::string name() const override { return std::string(readmodel::analytics::kFoldName); }
   int64_t version() const override { return kVersion; }

@@ -143,6 +143,27 @@ int64_t DurationOfEntryKey(absl::string_view key, absl::string_view list_prefix)
   return millis;
 }
 
+int DurationBucketOf(int64_t millis) {
+  if (millis < 16) return millis < 0 ? 0 : static_cast<int>(millis);
+  const int exponent = 63 - __builtin_clzll(static_cast<uint64_t>(millis));  // >= 4
+  const int sub = static_cast<int>((millis >> (exponent - 4)) & 15);
+  return 16 + (exponent - 4) * 16 + sub;
+}
+
+int64_t DurationBucketStart(int bucket) {
+  if (bucket < 16) return bucket;
+  const int exponent = (bucket - 16) / 16 + 4;
+  return static_cast<int64_t>(16 + (bucket - 16) % 16) << (exponent - 4);
+}
+
+std::string DurationBucketPrefix(absl::string_view figure_prefix) {
+  return absl::StrCat(figure_prefix, "b/");
+}
+
+std::string DurationBucketKey(absl::string_view figure_prefix, int bucket) {
+  return absl::StrCat(DurationBucketPrefix(figure_prefix), absl::Dec(bucket, absl::kZeroPad4));
+}
+
 std::string CsatPrefix(Scope scope, absl::string_view id) {
   return absl::StrCat("an/csat/", ScopeName(scope), "/", id, absl::string_view("\0", 1));
 }

@@ -68,6 +68,14 @@ std::string DurationEntryKey(absl::string_view figure_prefix, int64_t millis,
                              absl::string_view aggregate);
 // The milliseconds in a key under DurationListPrefix; -1 if malformed.
 int64_t DurationOfEntryKey(absl::string_view key, absl::string_view list_prefix);
+// Durations are also counted in buckets, so that a percentile reads the bucket counters (fewer
+// than a thousand) and the entries of one bucket, not every duration below it: exact buckets
+// for 0-15 ms, then 16 buckets per power of two (each at most 1/16 of its start wide).
+int DurationBucketOf(int64_t millis);
+// The smallest duration in bucket `bucket`.
+int64_t DurationBucketStart(int bucket);
+std::string DurationBucketPrefix(absl::string_view figure_prefix);
+std::string DurationBucketKey(absl::string_view figure_prefix, int bucket);
 
 enum class Scope { kAll, kStaff, kTeam, kDepartment };
 std::string CsatPrefix(Scope scope, absl::string_view id);

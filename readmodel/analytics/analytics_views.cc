@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -87,20 +88,39 @@ absl::StatusOr<crm::v1::DurationStats> ReadDurations(const kv::KvStore& store,
       ToDurationProto(count == 0 ? absl::ZeroDuration() : absl::Milliseconds(sum) / count);
   *out.mutable_p90() = ToDurationProto(absl::ZeroDuration());
   if (count == 0) return out;
-  // The durations are keys in ascending order: the p90 is the rank-th key.
+  // The durations are keys in ascending order: the p90 is the rank-th key. The bucket counters
+  // say which bucket holds it; then only that bucket's keys are read.
   const int64_t rank = NearestRank(count, 90);
+  CRM_ASSIGN_OR_RETURN(auto buckets, ScanCounters(store, DurationBucketPrefix(prefix)));
+  int64_t below = 0;  // durations in the buckets before the one holding the rank-th
+  int bucket = -1;
+  for (const auto& [name, n] : buckets) {  // in bucket order: the names are zero-padded
+    if (below + n >= rank) {
+      if (!absl::SimpleAtoi(name, &bucket)) {
+        return absl::InternalError(absl::StrCat("malformed duration bucket key ", prefix, name));
+      }
+      break;
+    }
+    below += n;
+  }
+  if (bucket < 0) {
+    return absl::InternalError(absl::StrCat("duration figure ", prefix, " has ", below,
+                                            " durations in buckets for a count of ", count));
+  }
   const std::string list = DurationListPrefix(prefix);
+  const int64_t wanted = rank - below;  // its place in the bucket, from 1
   int64_t seen = 0;
   int64_t millis = -1;
-  CRM_RETURN_IF_ERROR(
-      store.ScanPrefix(list, "", static_cast<size_t>(rank), [&](absl::string_view key, auto) {
-        ++seen;
-        millis = DurationOfEntryKey(key, list);
-        return true;
-      }));
-  if (seen != rank || millis < 0) {
+  CRM_RETURN_IF_ERROR(store.Scan(absl::StrCat(list, OrderedNumber(DurationBucketStart(bucket))), "",
+                                 static_cast<size_t>(wanted), [&](absl::string_view key, auto) {
+                                   if (!absl::StartsWith(key, list)) return false;
+                                   ++seen;
+                                   millis = DurationOfEntryKey(key, list);
+                                   return true;
+                                 }));
+  if (seen != wanted || millis < 0 || DurationBucketOf(millis) != bucket) {
     return absl::InternalError(
-        absl::StrCat("duration figure ", prefix, " has ", seen, " entries for a count of ", count));
+        absl::StrCat("duration figure ", prefix, " has fewer entries than its bucket counts"));
   }
   *out.mutable_p90() = ToDurationProto(absl::Milliseconds(millis));
   return out;

@@ -187,9 +187,8 @@ base::Future<CommandExecutor::RawResult> CommandExecutor::ExecuteRaw(const Targe
   };
   log_->AppendAsync(target.stream_key, std::move(values), call.deadline)
       .OnReady([this, stream_key = target.stream_key, result = *std::move(decided), count,
-                types = std::move(types), append_start,
-                finish =
-                    std::move(finish)](absl::StatusOr<eventlog::LogPosition> appended) mutable {
+                types = std::move(types), append_start, finish = std::move(finish)](
+                   absl::StatusOr<eventlog::LogPosition> appended) mutable {
         AppendMetrics().Observe(appended.status(), types, absl::Now() - append_start);
         if (!appended.ok()) {
           if (absl::IsInvalidArgument(appended.status())) {

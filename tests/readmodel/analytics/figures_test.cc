@@ -3,7 +3,9 @@
 #include "readmodel/analytics/figures.h"
 
 #include <filesystem>
+#include <limits>
 #include <memory>
+#include <vector>
 
 #include "common/base/uuid.h"
 #include "gtest/gtest.h"
@@ -90,6 +92,34 @@ TEST(AnalyticsKeysTest, RoundTrips) {
   // A staff id that is a prefix of another never shares its keys.
   EXPECT_NE(CsatPrefix(Scope::kStaff, "ab").rfind(CsatPrefix(Scope::kStaff, "a"), 0), 0u);
   EXPECT_EQ(KpiKey(Scope::kTeam, "teams/t1", Kpi::kResolved).rfind("an/kpi/team/teams/t1", 0), 0u);
+}
+
+TEST(AnalyticsKeysTest, DurationBucketsCoverEveryDurationInOrder) {
+  std::vector<int64_t> samples;
+  for (int64_t m = 0; m < 5000; ++m) samples.push_back(m);
+  for (int bit = 4; bit < 62; ++bit) {
+    for (int64_t d : {-1, 0, 1}) samples.push_back((int64_t{1} << bit) + d);
+  }
+  samples.push_back(int64_t{365} * 24 * 3600 * 1000);  // a year
+  int last_bucket = 0;
+  int64_t last = 0;
+  for (int64_t m : samples) {
+    const int b = DurationBucketOf(m);
+    EXPECT_LE(DurationBucketStart(b), m) << m;
+    EXPECT_GT(DurationBucketStart(b + 1), m) << m;
+    if (m >= last) {
+      EXPECT_GE(b, last_bucket) << m;  // ordered like the durations
+    }
+    if (m >= 16) {
+      EXPECT_LE((DurationBucketStart(b + 1) - DurationBucketStart(b)) * 16, DurationBucketStart(b))
+          << m;  // at most 1/16 of its start wide
+    }
+    last_bucket = b;
+    last = m;
+  }
+  EXPECT_LT(DurationBucketOf(std::numeric_limits<int64_t>::max()), 10000);  // 4 digits in keys
+  const std::string prefix = DurationFigurePrefix(DurationMetric::kResolution, std::nullopt);
+  EXPECT_LT(DurationBucketKey(prefix, 99), DurationBucketKey(prefix, 100));
 }
 
 }  // namespace
