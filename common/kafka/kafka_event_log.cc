@@ -423,7 +423,9 @@ absl::StatusOr<std::unique_ptr<KafkaEventLog>> KafkaEventLog::Open(
           {"enable.idempotence", "true"},
           {"acks", "all"},
           {"partitioner", "murmur2_random"},
-          {"linger.ms", "5"},
+          // Its appends (the audit of reads) each hold an answer back: none waits for a batch
+          // to fill. Appends queued while a request is in flight still share the next one.
+          {"linger.ms", "0"},
           {"batch.num.messages", "10000"},
           {"compression.type", "lz4"},
           {"message.timeout.ms", absl::StrCat(absl::ToInt64Milliseconds(options.delivery_timeout))},
