@@ -93,6 +93,21 @@ TEST_F(KvStoreTest, BatchReadsThroughPendingWrites) {
   EXPECT_EQ(**store_->Get("c"), "newer");
 }
 
+TEST_F(KvStoreTest, BatchKeepsTheLastWriteOfEachKey) {
+  Put("d", "stored-d");
+  Put("e", "stored-e");
+  KvBatch batch = store_->NewBatch();
+  batch.Delete("d");
+  batch.Put("d", "back");  // a delete, then a put: the put wins
+  batch.Put("e", "changed");
+  batch.Delete("e");  // a put, then a delete: the delete wins
+  EXPECT_EQ(**batch.Get("d"), "back");
+  EXPECT_FALSE(batch.Get("e")->has_value());
+  ASSERT_TRUE(store_->Write(batch).ok());
+  EXPECT_EQ(**store_->Get("d"), "back");
+  EXPECT_FALSE(store_->Get("e")->has_value());
+}
+
 TEST_F(KvStoreTest, BatchGetFallsBackToStore) {
   Put("x", "1");
   KvBatch batch = store_->NewBatch();
