@@ -308,6 +308,10 @@ def query_data(seed: int, few: int, prefix: str = "s") -> list[tuple[str, str, d
         ("ListCustomers tier=HIGH_VALUE", CUSTOMER_Q + "ListCustomers",
          {"value_tier": "HIGH_VALUE"}),
         ("ListCustomers tag=vip", CUSTOMER_Q + "ListCustomers", {"tag": "vip"}),
+        # A name prefix with a small answer, and filters every customer matches (a full page).
+        ("SearchCustomers query", CUSTOMER_Q + "SearchCustomers", {"query": "bench 12"}),
+        ("SearchCustomers region+industry", CUSTOMER_Q + "SearchCustomers",
+         {"region": "east", "industry": "retail"}),
         ("FindCustomers email", CUSTOMER_Q + "FindCustomers",
          {"email": f"{prefix}{{{{mod .RequestNumber {seed}}}}}@bench.example"}),
         ("GetCustomerHistory", CUSTOMER_Q + "GetCustomerHistory", {"name": c}),
@@ -923,7 +927,8 @@ class Bench:
 
 
 GROWTH_QUERIES = ("GetCustomer", "ListCustomers", "ListCustomers stage=POTENTIAL",
-                  "ListCustomers tier=HIGH_VALUE", "ListCustomers tag=vip", "FindCustomers email",
+                  "ListCustomers tier=HIGH_VALUE", "ListCustomers tag=vip",
+                  "SearchCustomers query", "SearchCustomers region+industry", "FindCustomers email",
                   "GetCustomerHistory", "GetCustomerValue", "GetSegmentSizes",
                   "GetLifecycleFunnel", "GetComplaintStats", "GetSlaCompliance",
                   "GetInteractionStats", "ListComplaints status=CLOSED", "GetOrgChart")

@@ -37,7 +37,11 @@
 //     customers' personal data (time, subject and its kind, method, the customers it carried;
 //     "*" for a backup), oldest first. --method takes the full or the short name (GetCustomer).
 //   crmctl customer get ID | list [--stage S] [--owner O] [--tier T] [--tag T] [--limit N] |
+//                  search [QUERY] [--region R] [--industry I] [--kind K] [--stage S] [--owner O]
+//                         [--tier T] [--tag T] [--limit N] |
 //                  find (--email E | --phone P)
+//     search: customers whose display name starts with QUERY (Latin without case, full-width as
+//     half-width, Chinese as written) and that match every filter, in display-name order.
 //   crmctl complaint get NAME | history NAME   (NAME: customers/{c}/complaints/{id} or {c}/{id})
 //     The common queries (crm.v1.CustomerQueryService, crm.v1.ComplaintQueryService).
 //
@@ -195,6 +199,19 @@ int main(int argc, char** argv) {
   customer_list->add_option("--tag", customer_filter.tag, "A tag");
   customer_list->add_option("--limit", customer_filter.limit, "At most this many")
       ->check(CLI::NonNegativeNumber);
+  crm::crmctl::Online::CustomerFilter search_filter;
+  CLI::App* customer_search = customer->add_subcommand(
+      "search", "Customers by display-name prefix and filters, in name order");
+  customer_search->add_option("query", search_filter.query, "A prefix of the display name");
+  customer_search->add_option("--region", search_filter.region, "Region (whole value)");
+  customer_search->add_option("--industry", search_filter.industry, "Industry (whole value)");
+  customer_search->add_option("--kind", search_filter.kind, "PERSON or COMPANY");
+  customer_search->add_option("--stage", search_filter.stage, "Lifecycle stage, e.g. LOYAL");
+  customer_search->add_option("--owner", search_filter.owner, "Owner's staff id");
+  customer_search->add_option("--tier", search_filter.tier, "Value tier, e.g. HIGH_VALUE");
+  customer_search->add_option("--tag", search_filter.tag, "A tag");
+  customer_search->add_option("--limit", search_filter.limit, "At most this many")
+      ->check(CLI::NonNegativeNumber);
   std::string email;
   std::string phone;
   CLI::App* customer_find = customer->add_subcommand("find", "Customers by e-mail or phone");
@@ -296,6 +313,7 @@ int main(int argc, char** argv) {
   }
   if (*customer_get) return online.GetCustomer(id);
   if (*customer_list) return online.ListCustomers(customer_filter);
+  if (*customer_search) return online.SearchCustomers(search_filter);
   if (*customer_find) {
     if (email.empty() == phone.empty()) {
       std::fprintf(stderr, "crmctl customer find: give --email or --phone\n");

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <functional>
 #include <map>
+#include <tuple>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -627,6 +629,64 @@ int Online::ListCustomers(const CustomerFilter& filter) {
     auto context = NewContext();
     if (grpc::Status s = stub->ListCustomers(context.get(), request, &response); !s.ok()) {
       return Failed("customer list", s);
+    }
+    for (const crm::v1::Customer& c : response.customers()) {
+      if (connection_.json) {
+        std::printf("%s\n", Json(c).c_str());
+      } else {
+        rows.push_back(CustomerRow(c));
+      }
+      ++printed;
+    }
+    request.set_page_token(response.next_page_token());
+  } while (!request.page_token().empty() && (filter.limit <= 0 || printed < filter.limit));
+  if (!connection_.json) PrintTable(rows);
+  return kExitOk;
+}
+
+int Online::SearchCustomers(const CustomerFilter& filter) {
+  crm::v1::SearchCustomersRequest request;
+  auto set_stage = [](crm::v1::SearchCustomersRequest& r, int v) {
+    r.set_lifecycle_stage(static_cast<crm::v1::LifecycleStage>(v));
+  };
+  auto set_tier = [](crm::v1::SearchCustomersRequest& r, int v) {
+    r.set_value_tier(static_cast<crm::v1::ValueTier>(v));
+  };
+  auto set_kind = [](crm::v1::SearchCustomersRequest& r, int v) {
+    r.set_kind(static_cast<crm::v1::CustomerKind>(v));
+  };
+  const std::vector<
+      std::tuple<const std::string*, const google::protobuf::EnumDescriptor*, const char*,
+                 std::function<void(crm::v1::SearchCustomersRequest&, int)>>>
+      enums = {{&filter.stage, crm::v1::LifecycleStage_descriptor(), "--stage", set_stage},
+               {&filter.tier, crm::v1::ValueTier_descriptor(), "--tier", set_tier},
+               {&filter.kind, crm::v1::CustomerKind_descriptor(), "--kind", set_kind}};
+  for (const auto& [text, descriptor, flag, set] : enums) {
+    if (text->empty()) continue;
+    std::optional<int> v = EnumValue(descriptor, *text);
+    if (!v) {
+      std::fprintf(stderr, "crmctl customer search: %s %s is not one of %s\n", flag, text->c_str(),
+                   descriptor->name().c_str());
+      return kExitUsage;
+    }
+    set(request, *v);
+  }
+  request.set_query(filter.query);
+  request.set_region(filter.region);
+  request.set_industry(filter.industry);
+  request.set_owner(filter.owner);
+  request.set_tag(filter.tag);
+  if (!Connect()) return kExitUsage;
+  auto stub = crm::v1::CustomerQueryService::NewStub(channel_);
+  std::vector<std::vector<std::string>> rows = {kCustomerHeader};
+  int64_t printed = 0;
+  do {
+    request.set_page_size(static_cast<int32_t>(
+        filter.limit > 0 ? std::min<int64_t>(kPageSize, filter.limit - printed) : kPageSize));
+    crm::v1::SearchCustomersResponse response;
+    auto context = NewContext();
+    if (grpc::Status s = stub->SearchCustomers(context.get(), request, &response); !s.ok()) {
+      return Failed("customer search", s);
     }
     for (const crm::v1::Customer& c : response.customers()) {
       if (connection_.json) {

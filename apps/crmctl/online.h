@@ -76,8 +76,14 @@ class Online {
     std::string tier;
     std::string tag;
     int64_t limit = 0;
+    // Search only (customer search).
+    std::string query;
+    std::string region;
+    std::string industry;
+    std::string kind;
   };
   int ListCustomers(const CustomerFilter& filter);
+  int SearchCustomers(const CustomerFilter& filter);
   int FindCustomers(const std::string& email, const std::string& phone);
   int GetComplaint(const std::string& name);
   int ComplaintHistory(const std::string& name);

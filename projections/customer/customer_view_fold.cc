@@ -11,6 +11,7 @@
 #include "crm/events/v1/envelope.pb.h"
 #include "domain/common/event_types.h"
 #include "domain/customer/customer_aggregate.h"
+#include "readmodel/customer/text_fold.h"
 #include "readmodel/customer/view_keys.h"
 
 namespace crm::projections::customer {
@@ -18,6 +19,7 @@ namespace {
 
 using crm::v1::Customer;
 using readmodel::customer::Index;
+using readmodel::customer::SearchField;
 
 // Every (index, value) entry a customer record has.
 std::set<std::pair<Index, std::string>> IndexEntries(const Customer& c) {
@@ -29,6 +31,29 @@ std::set<std::pair<Index, std::string>> IndexEntries(const Customer& c) {
   if (!c.owner().empty()) out.emplace(Index::kOwner, c.owner());
   out.emplace(Index::kStage, crm::v1::LifecycleStage_Name(c.lifecycle_stage()));
   out.emplace(Index::kTier, crm::v1::ValueTier_Name(c.value_tier()));
+  return out;
+}
+
+// Every search index key a customer record has (view_keys.h, s/).
+std::set<std::string> SearchKeys(const Customer& c, absl::string_view id) {
+  std::set<std::string> out;
+  if (c.version() == 0) return out;
+  const std::string name = readmodel::customer::FoldText(c.display_name());
+  auto add = [&](SearchField field, absl::string_view value) {
+    out.insert(readmodel::customer::SearchKey(field, value, name, id));
+  };
+  add(SearchField::kAll, "");
+  if (!c.region().empty()) add(SearchField::kRegion, readmodel::customer::FoldText(c.region()));
+  if (!c.industry().empty()) {
+    add(SearchField::kIndustry, readmodel::customer::FoldText(c.industry()));
+  }
+  if (c.kind() != crm::v1::CUSTOMER_KIND_UNSPECIFIED) {
+    add(SearchField::kKind, crm::v1::CustomerKind_Name(c.kind()));
+  }
+  add(SearchField::kStage, crm::v1::LifecycleStage_Name(c.lifecycle_stage()));
+  add(SearchField::kTier, crm::v1::ValueTier_Name(c.value_tier()));
+  if (!c.owner().empty()) add(SearchField::kOwner, c.owner());
+  for (const auto& t : c.tags()) add(SearchField::kTag, t);
   return out;
 }
 
@@ -82,6 +107,14 @@ absl::Status CustomerViewFold::Apply(const eventlog::LogRecord& record, kv::KvBa
     if (!old_entries.count({index, value})) {
       batch.Put(readmodel::customer::IndexKey(index, value, id), "");
     }
+  }
+  const auto old_search = SearchKeys(before, id);
+  const auto new_search = SearchKeys(after, id);
+  for (const auto& k : old_search) {
+    if (!new_search.count(k)) batch.Delete(k);
+  }
+  for (const auto& k : new_search) {
+    if (!old_search.count(k)) batch.Put(k, "");
   }
   batch.Put(key, base::SerializeDeterministic(after));
   batch.Put(readmodel::customer::HistoryKey(id, event.aggregate_version()), record.value);

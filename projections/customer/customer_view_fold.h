@@ -1,5 +1,7 @@
 // CustomerViewFold: folds customer events into the customer views (layout in
-// readmodel/customer/view_keys.h): the customer record, its secondary indexes and its history.
+// readmodel/customer/view_keys.h): the customer record, its secondary indexes, its search indexes
+// and its history. Index entries a change removes are deleted in the same batch that adds the new
+// ones, the record and the position.
 //
 // Idempotent: an event whose aggregate_version the view already has is skipped, so redelivery
 // (at-least-once transports) changes nothing. A gap in a customer's versions or an undecodable
@@ -20,8 +22,8 @@ namespace crm::projections::customer {
 class CustomerViewFold final : public fold::Fold {
  public:
   // Bump when the keys this fold writes for the same events change; the runner then refolds it
-  // (common/fold/fold_runner.h). 1: the first versioned layout.
-  static constexpr int64_t kVersion = 1;
+  // (common/fold/fold_runner.h). 1: the first versioned layout. 2: the search indexes (s/).
+  static constexpr int64_t kVersion = 2;
 
   std::string name() const override { return std::string(readmodel::customer::kFoldName); }
   int64_t version() const override { return kVersion; }

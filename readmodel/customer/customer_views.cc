@@ -1,14 +1,25 @@
 #include "readmodel/customer/customer_views.h"
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/base/status_macros.h"
+#include "readmodel/customer/text_fold.h"
 
 namespace crm::readmodel::customer {
 namespace {
 
 using crm::v1::Customer;
 
-bool Matches(const CustomerViews::Filter& f, const Customer& c) {
+absl::Status Corrupt(absl::string_view key) {
+  return absl::DataLossError(absl::StrCat("view entry cannot be decoded: ", key));
+}
+
+// How many entries a bounded count reads of each candidate index when choosing the one to scan.
+constexpr size_t kProbeLimit = 256;
+
+}  // namespace
+
+bool CustomerViews::Matches(const Filter& f, const Customer& c) {
   if (f.stage != crm::v1::LIFECYCLE_STAGE_UNSPECIFIED && c.lifecycle_stage() != f.stage) {
     return false;
   }
@@ -19,14 +30,14 @@ bool Matches(const CustomerViews::Filter& f, const Customer& c) {
     for (const auto& t : c.tags()) found |= (t == f.tag);
     if (!found) return false;
   }
+  if (f.kind != crm::v1::CUSTOMER_KIND_UNSPECIFIED && c.kind() != f.kind) return false;
+  if (!f.region.empty() && FoldText(c.region()) != f.region) return false;
+  if (!f.industry.empty() && FoldText(c.industry()) != f.industry) return false;
+  if (!f.name_prefix.empty() && !absl::StartsWith(FoldText(c.display_name()), f.name_prefix)) {
+    return false;
+  }
   return true;
 }
-
-absl::Status Corrupt(absl::string_view key) {
-  return absl::DataLossError(absl::StrCat("view entry cannot be decoded: ", key));
-}
-
-}  // namespace
 
 absl::StatusOr<std::optional<Customer>> CustomerViews::Get(absl::string_view id) const {
   CRM_ASSIGN_OR_RETURN(auto value, store_->Get(CustomerKey(id)));
@@ -82,6 +93,90 @@ absl::StatusOr<CustomerViews::Page> CustomerViews::List(const Filter& filter,
         return true;
       });
   CRM_RETURN_IF_ERROR(scanned);
+  CRM_RETURN_IF_ERROR(inner);
+  return page;
+}
+
+absl::StatusOr<CustomerViews::SearchPage> CustomerViews::Search(
+    const Filter& filter, absl::string_view after_cursor, size_t page_size, size_t max_scanned,
+    const std::function<bool(const Customer&)>& keep) const {
+  // Candidate indexes: one per structured filter that is set; the name prefix narrows each to a
+  // range, and with no structured filter the "all" index is scanned over that range.
+  std::vector<std::string> candidates;
+  if (!filter.owner.empty()) candidates.push_back(SearchPrefix(SearchField::kOwner, filter.owner));
+  if (!filter.tag.empty()) candidates.push_back(SearchPrefix(SearchField::kTag, filter.tag));
+  if (!filter.region.empty()) {
+    candidates.push_back(SearchPrefix(SearchField::kRegion, filter.region));
+  }
+  if (!filter.industry.empty()) {
+    candidates.push_back(SearchPrefix(SearchField::kIndustry, filter.industry));
+  }
+  if (filter.stage != crm::v1::LIFECYCLE_STAGE_UNSPECIFIED) {
+    candidates.push_back(
+        SearchPrefix(SearchField::kStage, crm::v1::LifecycleStage_Name(filter.stage)));
+  }
+  if (filter.tier != crm::v1::VALUE_TIER_UNSPECIFIED) {
+    candidates.push_back(SearchPrefix(SearchField::kTier, crm::v1::ValueTier_Name(filter.tier)));
+  }
+  if (filter.kind != crm::v1::CUSTOMER_KIND_UNSPECIFIED) {
+    candidates.push_back(SearchPrefix(SearchField::kKind, crm::v1::CustomerKind_Name(filter.kind)));
+  }
+  if (candidates.empty()) candidates.push_back(SearchPrefix(SearchField::kAll, ""));
+
+  // The smallest candidate, by a count bounded at kProbeLimit entries each (ties: the order
+  // above, most selective kinds of field first). The count starts at the cursor, so it measures
+  // what is left to read.
+  std::string prefix = candidates.front();
+  if (candidates.size() > 1) {
+    size_t best = SIZE_MAX;
+    for (const auto& candidate : candidates) {
+      const std::string range = absl::StrCat(candidate, filter.name_prefix);
+      const std::string start = after_cursor.empty() ? "" : absl::StrCat(candidate, after_cursor);
+      size_t count = 0;
+      CRM_RETURN_IF_ERROR(
+          store_->ScanPrefix(range, start, kProbeLimit, [&](absl::string_view, absl::string_view) {
+            ++count;
+            return true;
+          }));
+      if (count < best) {
+        best = count;
+        prefix = candidate;
+      }
+      if (count == 0) break;
+    }
+  }
+
+  const std::string range = absl::StrCat(prefix, filter.name_prefix);
+  const std::string start_after = after_cursor.empty() ? "" : absl::StrCat(prefix, after_cursor);
+  SearchPage page;
+  page.cursor = std::string(after_cursor);
+  size_t scanned = 0;
+  absl::Status inner;
+  CRM_RETURN_IF_ERROR(
+      store_->ScanPrefix(range, start_after, 0, [&](absl::string_view key, absl::string_view) {
+        if (page.customers.size() == page_size || scanned == max_scanned) {
+          page.more = true;
+          return false;
+        }
+        ++scanned;
+        const absl::string_view cursor = IdFromIndexKey(key, prefix);
+        page.cursor = std::string(cursor);
+        const size_t sep = cursor.rfind('\0');
+        if (sep == absl::string_view::npos) {
+          inner = Corrupt(key);
+          return false;
+        }
+        auto loaded = Get(cursor.substr(sep + 1));
+        if (!loaded.ok()) {
+          inner = loaded.status();
+          return false;
+        }
+        if (!loaded->has_value()) return true;  // index ahead of a missing record: skip
+        if (Matches(filter, **loaded) && keep(**loaded)) {
+          page.customers.push_back(std::move(**loaded));
+        }
+        return true;
+      }));
   CRM_RETURN_IF_ERROR(inner);
   return page;
 }

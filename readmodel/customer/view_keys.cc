@@ -26,6 +26,28 @@ absl::string_view IndexName(Index index) {
 
 constexpr absl::string_view kSep("\0", 1);
 
+absl::string_view SearchFieldName(SearchField field) {
+  switch (field) {
+    case SearchField::kAll:
+      return "all";
+    case SearchField::kRegion:
+      return "region";
+    case SearchField::kIndustry:
+      return "industry";
+    case SearchField::kKind:
+      return "kind";
+    case SearchField::kStage:
+      return "stage";
+    case SearchField::kTier:
+      return "tier";
+    case SearchField::kOwner:
+      return "owner";
+    case SearchField::kTag:
+      return "tag";
+  }
+  return "unknown";
+}
+
 }  // namespace
 
 std::string CustomerKey(absl::string_view id) { return absl::StrCat(kCustomerPrefix, id); }
@@ -36,6 +58,19 @@ std::string IndexPrefix(Index index, absl::string_view value) {
 
 std::string IndexKey(Index index, absl::string_view value, absl::string_view id) {
   return absl::StrCat(IndexPrefix(index, value), id);
+}
+
+std::string SearchPrefix(SearchField field, absl::string_view value) {
+  return absl::StrCat("s/", SearchFieldName(field), kSep, value, kSep);
+}
+
+std::string SearchCursor(absl::string_view folded_name, absl::string_view id) {
+  return absl::StrCat(folded_name, kSep, id);
+}
+
+std::string SearchKey(SearchField field, absl::string_view value, absl::string_view folded_name,
+                      absl::string_view id) {
+  return absl::StrCat(SearchPrefix(field, value), SearchCursor(folded_name, id));
 }
 
 std::string HistoryPrefix(absl::string_view id) { return absl::StrCat("h/", id, kSep); }

@@ -25,7 +25,7 @@ const std::map<std::string, MethodClass, std::less<>>& Table() {
         {"RegisterCustomer", "UpdateCustomer", "ChangeLifecycleStage", "AssignOwner", "TagCustomer",
          "UntagCustomer", "RecordPurchase"});
     add("crm.v1.CustomerQueryService", MC::kRead,
-        {"GetCustomer", "ListCustomers", "FindCustomers", "GetCustomerHistory"});
+        {"GetCustomer", "ListCustomers", "SearchCustomers", "FindCustomers", "GetCustomerHistory"});
     add("crm.v1.InteractionCommandService", MC::kWrite, {"LogInteraction", "CompleteFollowUp"});
     add("crm.v1.InteractionQueryService", MC::kRead,
         {"GetInteraction", "ListInteractions", "GetCustomerTimeline", "ListFollowUps"});

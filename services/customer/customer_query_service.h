@@ -34,6 +34,8 @@ class CustomerQueries {
                                         const rpc::CallContext& call) const;
   absl::StatusOr<crm::v1::ListCustomersResponse> List(const crm::v1::ListCustomersRequest& request,
                                                       const rpc::CallContext& call) const;
+  absl::StatusOr<crm::v1::SearchCustomersResponse> Search(
+      const crm::v1::SearchCustomersRequest& request, const rpc::CallContext& call) const;
   absl::StatusOr<crm::v1::FindCustomersResponse> Find(const crm::v1::FindCustomersRequest& request,
                                                       const rpc::CallContext& call) const;
   absl::StatusOr<crm::v1::GetCustomerHistoryResponse> History(

@@ -222,6 +222,9 @@ def methods(rows: Rows) -> dict[str, Method]:
     add(cq, "ListCustomers", Method("list", sgrpc.CustomerQueryServiceStub, "query",
         lambda h, me: spb.ListCustomersRequest(owner=h, page_size=1000),
         shows=lambda a, h: rows.shared[h]["customer"] in [c.name for c in a.customers]))
+    add(cq, "SearchCustomers", Method("list", sgrpc.CustomerQueryServiceStub, "query",
+        lambda h, me: spb.SearchCustomersRequest(owner=h, page_size=1000),
+        shows=lambda a, h: rows.shared[h]["customer"] in [c.name for c in a.customers]))
     add(cq, "FindCustomers", Method("list", sgrpc.CustomerQueryServiceStub, "query",
         lambda h, me: spb.FindCustomersRequest(email=rows.shared[h]["email"]),
         shows=lambda a, h: rows.shared[h]["customer"] in [c.name for c in a.customers]))

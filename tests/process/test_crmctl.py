@@ -242,6 +242,16 @@ def test_customer_and_complaint_queries(scenario):
     assert [c["name"] for c in by_email] == [f"customers/{ACME}"]
     by_phone = ctl_json(process, "customer", "find", "--phone", "+86 138 0013 8000")
     assert [c["name"] for c in by_phone] == [f"customers/{ACME}"]
+    # Search: a name prefix (without case), filters, name order.
+    assert [c["name"] for c in ctl_json(process, "customer", "search", "acme")] == [
+        f"customers/{ACME}"]
+    assert [c["name"] for c in ctl_json(process, "customer", "search", "--kind", "person")] == [
+        f"customers/{BOB}", f"customers/{CAROL}"]
+    assert [c["name"] for c in ctl_json(process, "customer", "search", "A", "--tag", "vip",
+                                        "--kind", "company", "--stage", "potential")] == [
+        f"customers/{ACME}"]
+    assert ctl_json(process, "customer", "search", "bob", "--tag", "vip") == []
+    assert len(ctl_json(process, "customer", "search", "--limit", "2")) == 2
 
     history = ctl_json(process, "complaint", "history", COMPLAINT)
     assert [e["event_type"].rsplit(".", 1)[-1] for e in history] == [
@@ -266,6 +276,8 @@ def test_exit_codes(scenario):
     assert bad.returncode == 1 and "INVALID_ARGUMENT" in bad.stderr
     usage = ctl(process, "customer", "find")
     assert usage.returncode == 2
+    usage = ctl(process, "customer", "search", "--kind", "robot")
+    assert usage.returncode == 2 and "--kind robot" in usage.stderr
     usage = ctl(process, "events", "--since", "yesterday-ish")
     assert usage.returncode == 2
     unknown = ctl(process, "no-such-command")

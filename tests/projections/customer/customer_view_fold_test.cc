@@ -2,6 +2,8 @@
 
 #include <filesystem>
 #include <map>
+#include <string>
+#include <vector>
 
 #include "common/base/uuid.h"
 #include "common/eventlog/in_memory_event_log.h"
@@ -119,6 +121,111 @@ TEST_F(CustomerViewFoldTest, BuildsRecordIndexesAndHistory) {
   ASSERT_EQ(rest.events.size(), 2u);
   EXPECT_FALSE(rest.more);
   EXPECT_EQ(rest.events[1].aggregate_version(), 5);
+}
+
+// Registers `id` with a name, region, industry and kind (version 1).
+EventEnvelope Registered(const std::string& id, const std::string& name, const std::string& region,
+                         const std::string& industry, crm::events::v1::CustomerKind kind) {
+  EventEnvelope reg;
+  auto* r = reg.mutable_customer_registered();
+  r->mutable_profile()->set_display_name(name);
+  r->mutable_profile()->set_kind(kind);
+  r->mutable_profile()->set_region(region);
+  r->mutable_profile()->set_industry(industry);
+  r->set_lifecycle_stage(crm::events::v1::POTENTIAL);
+  return Stamp(id, 1, reg);
+}
+
+std::vector<std::string> Ids(const CustomerViews::SearchPage& page) {
+  std::vector<std::string> out;
+  for (const auto& c : page.customers) out.push_back(c.name());
+  return out;
+}
+
+size_t CountPrefix(const kv::KvStore& store, const std::string& prefix) {
+  size_t n = 0;
+  EXPECT_TRUE(store
+                  .ScanPrefix(prefix, "", 0,
+                              [&](absl::string_view, absl::string_view) {
+                                ++n;
+                                return true;
+                              })
+                  .ok());
+  return n;
+}
+
+TEST_F(CustomerViewFoldTest, SearchesByFoldedNamePrefixInNameOrder) {
+  Append(Registered("c1", "华为技术", "华南", "Telecom", crm::events::v1::COMPANY));
+  Append(Registered("c2", "ACME Trading", "East China", "Retail", crm::events::v1::COMPANY));
+  Append(Registered("c3", "ａｃｍｅ Foods", "east  china", "Food", crm::events::v1::PERSON));
+  Append(Registered("c4", "华联超市", "华东", "Retail", crm::events::v1::COMPANY));
+  Append(Registered("c5", "Zeta", "", "", crm::events::v1::PERSON));
+  auto store = Fold("a");
+  CustomerViews views(store.get());
+  auto all = [](const crm::v1::Customer&) { return true; };
+  auto search = [&](CustomerViews::Filter f) { return *views.Search(f, "", 10, 5000, all); };
+
+  EXPECT_EQ(Ids(search({.name_prefix = "acme"})),
+            (std::vector<std::string>{"customers/c3", "customers/c2"}))
+      << "'acme foods' < 'acme trading'";
+  EXPECT_EQ(Ids(search({.name_prefix = "华"})),
+            (std::vector<std::string>{"customers/c1", "customers/c4"}))
+      << "code point order: 为 (U+4E3A) before 联 (U+8054)";
+  EXPECT_EQ(Ids(search({.name_prefix = "华为"})), (std::vector<std::string>{"customers/c1"}));
+  EXPECT_EQ(Ids(search({.region = "east china"})),
+            (std::vector<std::string>{"customers/c3", "customers/c2"}));
+  EXPECT_EQ(Ids(search({.industry = "retail"})),
+            (std::vector<std::string>{"customers/c2", "customers/c4"}));
+  EXPECT_EQ(Ids(search({.name_prefix = "华", .industry = "retail"})),
+            (std::vector<std::string>{"customers/c4"}));
+  EXPECT_EQ(Ids(search({.kind = crm::v1::PERSON})),
+            (std::vector<std::string>{"customers/c3", "customers/c5"}));
+  EXPECT_EQ(Ids(search({.stage = crm::v1::POTENTIAL, .name_prefix = "z"})),
+            (std::vector<std::string>{"customers/c5"}));
+  EXPECT_EQ(search({}).customers.size(), 5u);
+  EXPECT_TRUE(search({.name_prefix = "nobody"}).customers.empty());
+
+  // Pages of one, through everything, each resuming at the cursor.
+  std::vector<std::string> paged;
+  std::string cursor;
+  for (int i = 0; i < 10; ++i) {
+    auto page = *views.Search({}, cursor, 1, 5000, all);
+    for (const auto& id : Ids(page)) paged.push_back(id);
+    if (!page.more) break;
+    cursor = page.cursor;
+  }
+  EXPECT_EQ(paged, Ids(search({})));
+
+  // The scan bound: a page that reads at most 2 entries stops early and says more follow.
+  auto none = [](const crm::v1::Customer&) { return false; };
+  auto bounded = *views.Search({}, "", 10, 2, none);
+  EXPECT_TRUE(bounded.customers.empty());
+  EXPECT_TRUE(bounded.more);
+  EXPECT_FALSE(bounded.cursor.empty());
+}
+
+TEST_F(CustomerViewFoldTest, ChangesMoveSearchEntries) {
+  Append(Registered("c1", "Acme", "North", "Retail", crm::events::v1::COMPANY));
+  EventEnvelope update;
+  update.mutable_customer_profile_updated()->add_changed_paths("display_name");
+  update.mutable_customer_profile_updated()->add_changed_paths("region");
+  update.mutable_customer_profile_updated()->mutable_profile()->set_display_name("北方公司");
+  update.mutable_customer_profile_updated()->mutable_profile()->set_region("South");
+  Append(Stamp("c1", 2, update));
+  EventEnvelope tag;
+  tag.mutable_customer_tagged()->set_tag("vip");
+  Append(Stamp("c1", 3, tag));
+  auto store = Fold("a");
+  CustomerViews views(store.get());
+  auto all = [](const crm::v1::Customer&) { return true; };
+  EXPECT_TRUE(views.Search({.name_prefix = "acme"}, "", 10, 5000, all)->customers.empty());
+  EXPECT_TRUE(views.Search({.region = "north"}, "", 10, 5000, all)->customers.empty());
+  EXPECT_EQ(views.Search({.name_prefix = "北"}, "", 10, 5000, all)->customers.size(), 1u);
+  EXPECT_EQ(views.Search({.tag = "vip", .region = "south"}, "", 10, 5000, all)->customers.size(),
+            1u);
+  // One entry per field the customer has: all, region, industry, kind, stage, tier, tag. No
+  // entry of the old name or region is left.
+  EXPECT_EQ(CountPrefix(*store, "s/"), 7u);
 }
 
 TEST_F(CustomerViewFoldTest, RebuildGivesIdenticalBytes) {
