@@ -37,8 +37,6 @@ constexpr absl::Duration kMaxBackoff = absl::Seconds(2);
 // CatchUp runs before the process serves; a persistent error there fails
 // start-up instead of hanging it.
 constexpr int kCatchUpAttempts = 8;
-// Keys deleted per write when a fold's keys are cleared.
-constexpr size_t kClearChunk = 4096;
 
 std::string FoldKey(absl::string_view fold, absl::string_view rest) {
   return absl::StrCat(FoldRunner::kReservedPrefix, fold, "/", rest);
@@ -167,21 +165,10 @@ FoldRunner::~FoldRunner() { Stop(); }
 
 absl::Status FoldRunner::ClearFold(Entry& entry) {
   const std::string name = entry.fold->name();
+  // Range deletions: clearing a view of millions of keys costs no more than a small one (the
+  // keys under kReservedPrefix, the runner's own, stay).
   for (const std::string& prefix : entry.fold->prefixes()) {
-    std::string after;
-    while (true) {
-      std::vector<std::string> keys;
-      CRM_RETURN_IF_ERROR(
-          store_->ScanPrefix(prefix, after, 0, [&](absl::string_view key, absl::string_view) {
-            if (!absl::StartsWith(key, kReservedPrefix)) keys.emplace_back(key);
-            after = std::string(key);
-            return keys.size() < kClearChunk;
-          }));
-      if (keys.empty()) break;
-      kv::KvBatch batch = store_->NewBatch();
-      for (const std::string& key : keys) batch.Delete(key);
-      CRM_RETURN_IF_ERROR(store_->Write(batch));
-    }
+    CRM_RETURN_IF_ERROR(store_->DeletePrefix(prefix, kReservedPrefix));
   }
   // Last, in one write: the fold's own entries go and its new version is recorded. A crash
   // before this leaves the old version in place, so the next start clears again.

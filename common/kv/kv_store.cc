@@ -6,8 +6,10 @@
 #include <filesystem>
 #include <system_error>
 #include <utility>
+#include <vector>
 
 #include "absl/container/btree_map.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "rocksdb/db.h"
 #include "rocksdb/filter_policy.h"
@@ -99,6 +101,9 @@ absl::Status Damaged(const rocksdb::Status& s, const std::string& path) {
 }
 
 struct KvStore::Impl {
+  // Applies `batch`; after an I/O error, first tries to resume writes.
+  absl::Status Write(rocksdb::WriteBatch* batch, bool sync);
+
   std::unique_ptr<rocksdb::DB> db;
   // Set after a write failed for want of space: the store refuses writes until Resume().
   std::atomic<bool> write_failed{false};
@@ -245,23 +250,29 @@ KvBatch KvStore::NewBatch() const {
   return KvBatch(std::make_unique<KvBatch::Impl>(impl_->db.get()));
 }
 
-absl::Status KvStore::Write(KvBatch& batch, bool sync) {
-  if (batch.impl_->db != impl_->db.get()) {
-    return absl::InvalidArgumentError("kv write: batch belongs to another store");
-  }
+absl::Status KvStore::Impl::Write(rocksdb::WriteBatch* batch, bool sync) {
   rocksdb::WriteOptions write_options;
   write_options.sync = sync;
-  if (impl_->write_failed.load()) {
+  if (write_failed.load()) {
     // After an I/O error (a full disk) RocksDB stops taking writes until resumed; try each time
     // a write comes, so writes resume by themselves once there is space again.
-    rocksdb::Status resumed = impl_->db->Resume();
+    rocksdb::Status resumed = db->Resume();
     if (!resumed.ok()) {
       return FromRocks(resumed,
                        "write refused: the store stopped taking writes after an I/O error (a full "
                        "disk?) and has not recovered yet; it resumes by itself once it can");
     }
-    impl_->write_failed.store(false);
+    write_failed.store(false);
     spdlog::info("kv store writes again after an I/O error");
+  }
+  rocksdb::Status s = db->Write(write_options, batch);
+  if (s.IsIOError()) write_failed.store(true);
+  return FromRocks(s, "write");
+}
+
+absl::Status KvStore::Write(KvBatch& batch, bool sync) {
+  if (batch.impl_->db != impl_->db.get()) {
+    return absl::InvalidArgumentError("kv write: batch belongs to another store");
   }
   rocksdb::WriteBatch rocks_batch;
   for (const auto& [key, value] : batch.impl_->pending) {
@@ -269,9 +280,7 @@ absl::Status KvStore::Write(KvBatch& batch, bool sync) {
                                               : rocks_batch.Delete(ToSlice(key));
     if (!added.ok()) return FromRocks(added, "write");
   }
-  rocksdb::Status s = impl_->db->Write(write_options, &rocks_batch);
-  if (s.IsIOError()) impl_->write_failed.store(true);
-  return FromRocks(s, "write");
+  return impl_->Write(&rocks_batch, sync);
 }
 
 absl::Status KvStore::Scan(
@@ -290,6 +299,51 @@ absl::Status KvStore::Scan(
   return FromRocks(it->status(), "scan");
 }
 
+namespace {
+
+// The smallest key greater than every key with `prefix`: drop trailing 0xff bytes, then bump
+// the last one. An all-0xff (or empty) prefix has no upper bound: "".
+std::string PrefixEnd(absl::string_view prefix) {
+  std::string end(prefix);
+  while (!end.empty() && static_cast<unsigned char>(end.back()) == 0xff) end.pop_back();
+  if (!end.empty()) end.back() = static_cast<char>(static_cast<unsigned char>(end.back()) + 1);
+  return end;
+}
+
+}  // namespace
+
+absl::Status KvStore::DeletePrefix(absl::string_view prefix, absl::string_view except) {
+  // [begin, end) ranges; an empty end: up to the last key.
+  std::vector<std::pair<std::string, std::string>> ranges;
+  const std::string end = PrefixEnd(prefix);
+  if (!except.empty() && absl::StartsWith(except, prefix)) {
+    ranges.emplace_back(std::string(prefix), std::string(except));
+    const std::string except_end = PrefixEnd(except);
+    if (!except_end.empty()) ranges.emplace_back(except_end, end);
+  } else {
+    ranges.emplace_back(std::string(prefix), end);
+  }
+  rocksdb::WriteBatch batch;
+  for (auto& [begin, range_end] : ranges) {
+    if (range_end.empty()) {
+      // No upper bound: up to and including the store's last key.
+      std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(rocksdb::ReadOptions()));
+      it->SeekToLast();
+      if (!it->status().ok()) return FromRocks(it->status(), "delete prefix");
+      if (!it->Valid() || it->key().ToString() < begin) continue;
+      range_end = it->key().ToString();
+      if (rocksdb::Status s = batch.Delete(ToSlice(range_end)); !s.ok()) {
+        return FromRocks(s, "delete prefix");
+      }
+    }
+    if (begin >= range_end) continue;
+    if (rocksdb::Status s = batch.DeleteRange(ToSlice(begin), ToSlice(range_end)); !s.ok()) {
+      return FromRocks(s, "delete prefix");
+    }
+  }
+  return impl_->Write(&batch, /*sync=*/false);
+}
+
 absl::Status KvStore::ScanPrefix(
     absl::string_view prefix, absl::string_view start_after, size_t limit,
     const std::function<bool(absl::string_view key, absl::string_view value)>& fn) const {
@@ -297,13 +351,7 @@ absl::Status KvStore::ScanPrefix(
   if (!start_after.empty() && start_after >= prefix) {
     start = absl::StrCat(start_after, absl::string_view("\0", 1));  // Smallest key after it.
   }
-  // The smallest key greater than every key with `prefix`: drop trailing 0xff
-  // bytes, then bump the last one. An all-0xff (or empty) prefix has no upper
-  // bound.
-  std::string end(prefix);
-  while (!end.empty() && static_cast<unsigned char>(end.back()) == 0xff) end.pop_back();
-  if (!end.empty()) end.back() = static_cast<char>(static_cast<unsigned char>(end.back()) + 1);
-  return Scan(start, end, limit, fn);
+  return Scan(start, PrefixEnd(prefix), limit, fn);
 }
 
 }  // namespace crm::kv

@@ -80,6 +80,12 @@ class KvStore {
       absl::string_view prefix, absl::string_view start_after, size_t limit,
       const std::function<bool(absl::string_view key, absl::string_view value)>& fn) const;
 
+  // Deletes every key starting with `prefix`, except those starting with `except` (none if
+  // empty), in one atomic write of range deletions: its cost does not grow with the number of
+  // keys (clearing a view of millions of keys for a refold). Keys written under `prefix` after
+  // the call returns are kept.
+  absl::Status DeletePrefix(absl::string_view prefix, absl::string_view except = "");
+
   // Writes a consistent copy of the whole store, as of one instant, into directory `dir`, which
   // must not exist (its parent must). Table files are hard-linked when `dir` is on the same file
   // system, copied otherwise; the memtable is flushed first, so the copy needs no write-ahead

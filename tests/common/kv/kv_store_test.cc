@@ -108,6 +108,19 @@ TEST_F(KvStoreTest, BatchKeepsTheLastWriteOfEachKey) {
   EXPECT_FALSE(store_->Get("e")->has_value());
 }
 
+TEST_F(KvStoreTest, DeletePrefixKeepsOtherKeysAndTheException) {
+  for (const char* k : {"a", "p/1", "p/2", "p/x/1", "p/x/2", "p/y", "q"}) Put(k, "v");
+  ASSERT_TRUE(store_->DeletePrefix("p/", "p/x/").ok());
+  EXPECT_EQ(PrefixKeys("", "", 0), (std::vector<std::string>{"a", "p/x/1", "p/x/2", "q"}));
+  // No upper bound (the empty prefix): everything but the exception, up to the last key.
+  Put("\xff\xff", "v");
+  ASSERT_TRUE(store_->DeletePrefix("", "p/").ok());
+  EXPECT_EQ(PrefixKeys("", "", 0), (std::vector<std::string>{"p/x/1", "p/x/2"}));
+  ASSERT_TRUE(store_->DeletePrefix("").ok());
+  EXPECT_TRUE(PrefixKeys("", "", 0).empty());
+  ASSERT_TRUE(store_->DeletePrefix("nothing/").ok());
+}
+
 TEST_F(KvStoreTest, BatchGetFallsBackToStore) {
   Put("x", "1");
   KvBatch batch = store_->NewBatch();
