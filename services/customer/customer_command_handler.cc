@@ -13,6 +13,7 @@
 #include "common/status/errors.h"
 #include "domain/customer/validation.h"
 #include "domain/org/org_rules.h"
+#include "services/access/owner_place.h"
 #include "services/command/command_executor.h"
 #include "services/customer/customer_kind.h"
 
@@ -132,7 +133,12 @@ base::Future<CustomerCommandHandler::Response> CustomerCommandHandler::Execute(
             (void)reservations_->Release(release, call);  // not waited for
           }
         }
-        return command::ResponseOf(std::move(result), &Response::mutable_customer);
+        Response response = command::ResponseOf(std::move(result), &Response::mutable_customer);
+        // The team and department the owner has now (services/access/owner_place.h).
+        if (options_.staff != nullptr) {
+          access::FollowOwner(*response.mutable_customer(), options_.staff->Org());
+        }
+        return response;
       });
 }
 
@@ -230,6 +236,14 @@ base::Future<CustomerCommandHandler::Response> CustomerCommandHandler::AssignOwn
   return ExecuteOnName(checked.name(), checked.request_id(), call,
                        [&](const auto& state, const auto& context) {
                          return domain::customer::DecideAssignOwner(state, checked, context);
+                       });
+}
+
+base::Future<CustomerCommandHandler::Response> CustomerCommandHandler::UnassignOwner(
+    const crm::v1::UnassignOwnerRequest& request, const rpc::CallContext& call) {
+  return ExecuteOnName(request.name(), request.request_id(), call,
+                       [&](const auto& state, const auto& context) {
+                         return domain::customer::DecideUnassignOwner(state, request, context);
                        });
 }
 

@@ -51,7 +51,7 @@ access::OrgDirectory StaffDirectory::Org() const {
   org.team = [executor](absl::string_view team) -> absl::StatusOr<std::optional<crm::v1::Team>> {
     auto found = executor->state().Get<crm::v1::Team>(std::string(team));
     if (!found.ok()) return found.status();
-    if (found->version == 0) return std::nullopt;
+    if (found->version == 0 || found->state.has_delete_time()) return std::nullopt;  // removed
     return std::move(found->state);
   };
   return org;
