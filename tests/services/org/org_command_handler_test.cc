@@ -225,7 +225,7 @@ TEST_F(OrgCommandHandlerTest, UnknownEventTypeKeepsTheVersionChain) {
   future.set_schema_version(1);
   *future.mutable_recorded_at() = Ts(clock_.Now());
   // Its payload is a oneof field this build lacks: parsed, it is an unknown field.
-  future.GetReflection()->MutableUnknownFields(&future)->AddLengthDelimited(77, "whatever");
+  future.GetReflection()->MutableUnknownFields(&future)->AddLengthDelimited(199, "whatever");
   auto position = log_.Append(command::kOrgStreamKey, {{future.SerializeAsString(), {}}},
                               absl::Now() + absl::Seconds(5));
   ASSERT_TRUE(position.ok()) << position.status();
