@@ -756,7 +756,8 @@ absl::StatusOr<Events> DecideReactivateStaff(const Staff& state,
   const Target target = CheckTarget(request.name(), "name", &ParseStaffName, kStaffPrefix,
                                     request.request_id(), request.etag(), v);
   v.Add(crm::domain::ValidateText(request.reason(), kMaxReason, /*required=*/false, "reason"));
-  if (!request.department().empty()) v.Check(ParseDepartmentName(request.department(), "department"));
+  if (!request.department().empty())
+    v.Check(ParseDepartmentName(request.department(), "department"));
   if (!request.team().empty()) v.Check(ParseTeamName(request.team(), "team"));
   if (absl::Status s = v.ToStatus(); !s.ok()) return s;
   if (absl::Status s = CheckState(state.version(), target); !s.ok()) return s;
@@ -805,11 +806,12 @@ namespace {
 // FAILED_PRECONDITION `reason` naming each of `what` (resource names) in a PreconditionFailure.
 absl::Status NotEmpty(absl::string_view reason, absl::string_view name,
                       const std::vector<std::string>& what) {
-  absl::Status status = crm::status::Error(
-      absl::StatusCode::kFailedPrecondition,
-      absl::StrCat(name, " still has ", what.size(), " active member(s) or team(s): ",
-                   absl::StrJoin(what, ", "), "; move or deactivate them first"),
-      reason, {{"name", std::string(name)}});
+  absl::Status status =
+      crm::status::Error(absl::StatusCode::kFailedPrecondition,
+                         absl::StrCat(name, " still has ", what.size(),
+                                      " active member(s) or team(s): ", absl::StrJoin(what, ", "),
+                                      "; move or deactivate them first"),
+                         reason, {{"name", std::string(name)}});
   google::rpc::PreconditionFailure failure;
   for (const std::string& subject : what) {
     auto* violation = failure.add_violations();
@@ -823,7 +825,8 @@ absl::Status NotEmpty(absl::string_view reason, absl::string_view name,
 
 }  // namespace
 
-absl::StatusOr<Events> DecideRemoveTeam(const Team& state, const crm::v1::RemoveTeamRequest& request,
+absl::StatusOr<Events> DecideRemoveTeam(const Team& state,
+                                        const crm::v1::RemoveTeamRequest& request,
                                         const OrgLookup& lookup) {
   Violations v;
   const Target target = CheckTarget(request.name(), "name", &ParseTeamName, kTeamPrefix,
@@ -851,8 +854,8 @@ absl::StatusOr<Events> DecideRemoveDepartment(const Department& state,
                                               const crm::v1::RemoveDepartmentRequest& request,
                                               const OrgLookup& lookup) {
   Violations v;
-  const Target target = CheckTarget(request.name(), "name", &ParseDepartmentName,
-                                    kDepartmentPrefix, request.request_id(), request.etag(), v);
+  const Target target = CheckTarget(request.name(), "name", &ParseDepartmentName, kDepartmentPrefix,
+                                    request.request_id(), request.etag(), v);
   v.Add(crm::domain::ValidateText(request.reason(), kMaxReason, /*required=*/false, "reason"));
   if (absl::Status s = v.ToStatus(); !s.ok()) return s;
   if (absl::Status s = CheckState(state.version(), target, state.has_delete_time()); !s.ok()) {

@@ -172,26 +172,26 @@ base::Future<CustomerCommandHandler::Response> CustomerCommandHandler::Register(
     assign->set_team(ref.team());
     assign->set_department(ref.department());
   }
-  return Execute(id, request.request_id(), call,
-                 [&](const auto& state, const auto& context) -> absl::StatusOr<domain::customer::Events> {
-                   CRM_ASSIGN_OR_RETURN(domain::customer::Events events,
-                                        domain::customer::DecideRegister(state, request, id, context));
-                   if (!assign.has_value() || events.empty()) return events;
-                   // The registered customer, then its owner.
-                   domain::customer::State registered = state;
-                   int64_t version = state.version();
-                   for (command::Event event : events) {
-                     event.set_customer_id(id);
-                     event.set_aggregate_version(++version);
-                     *event.mutable_recorded_at() = base::ToTimestamp(context.now);
-                     CRM_RETURN_IF_ERROR(domain::customer::Apply(registered, event));
-                   }
-                   CRM_ASSIGN_OR_RETURN(
-                       domain::customer::Events owned,
-                       domain::customer::DecideAssignOwner(registered, *assign, context));
-                   for (auto& e : owned) events.push_back(std::move(e));
-                   return events;
-                 });
+  return Execute(
+      id, request.request_id(), call,
+      [&](const auto& state, const auto& context) -> absl::StatusOr<domain::customer::Events> {
+        CRM_ASSIGN_OR_RETURN(domain::customer::Events events,
+                             domain::customer::DecideRegister(state, request, id, context));
+        if (!assign.has_value() || events.empty()) return events;
+        // The registered customer, then its owner.
+        domain::customer::State registered = state;
+        int64_t version = state.version();
+        for (command::Event event : events) {
+          event.set_customer_id(id);
+          event.set_aggregate_version(++version);
+          *event.mutable_recorded_at() = base::ToTimestamp(context.now);
+          CRM_RETURN_IF_ERROR(domain::customer::Apply(registered, event));
+        }
+        CRM_ASSIGN_OR_RETURN(domain::customer::Events owned,
+                             domain::customer::DecideAssignOwner(registered, *assign, context));
+        for (auto& e : owned) events.push_back(std::move(e));
+        return events;
+      });
 }
 
 base::Future<CustomerCommandHandler::Response> CustomerCommandHandler::Update(

@@ -121,8 +121,8 @@ absl::StatusOr<crm::v1::ListCustomersResponse> CustomerQueries::List(
       query::VisiblePage<crm::v1::Customer> page,
       query::FetchVisible<crm::v1::Customer>(
           after_id, page_size,
-          [&](const std::string& after, size_t n)
-              -> absl::StatusOr<std::pair<std::vector<crm::v1::Customer>, bool>> {
+          [&](const std::string& after,
+              size_t n) -> absl::StatusOr<std::pair<std::vector<crm::v1::Customer>, bool>> {
             CRM_ASSIGN_OR_RETURN(CustomerViews::Page batch, views_->List(filter, after, n));
             return std::make_pair(std::move(batch.customers), batch.more);
           },

@@ -100,10 +100,9 @@ absl::StatusOr<std::vector<std::string>> ScanRecords(const command::AggregateSta
 absl::StatusOr<std::vector<std::string>> ActiveDepartmentMembers(
     const command::AggregateState& state, absl::string_view department_id) {
   const std::string department = domain::org::DepartmentName(department_id);
-  return ScanRecords<crm::v1::Staff>(state, domain::org::kStaffPrefix,
-                                     [&](const crm::v1::Staff& s) {
-                                       return s.active() && s.department() == department;
-                                     });
+  return ScanRecords<crm::v1::Staff>(
+      state, domain::org::kStaffPrefix,
+      [&](const crm::v1::Staff& s) { return s.active() && s.department() == department; });
 }
 
 absl::StatusOr<std::vector<std::string>> DepartmentTeams(const command::AggregateState& state,

@@ -888,8 +888,8 @@ TEST(CustomerAggregateTest, UnassignOwnerClearsTheOwner) {
   // No owner: nothing to clear.
   ExpectNoEvents(DecideUnassignOwner(state, request, Context()));
 
-  auto assigned = DecideAssignOwner(state, OwnerRequest("ann", "teams/east", "departments/sales"),
-                                    Context());
+  auto assigned =
+      DecideAssignOwner(state, OwnerRequest("ann", "teams/east", "departments/sales"), Context());
   ASSERT_TRUE(assigned.ok());
   StampAndApply(state, *assigned);
   auto cleared = DecideUnassignOwner(state, request, Context());

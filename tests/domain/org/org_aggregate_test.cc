@@ -835,10 +835,9 @@ TEST_F(OrgAggregateTest, RemoveValidatesTheRequest) {
   crm::v1::RemoveDepartmentRequest department;
   department.set_name("departments/sales");
   department.set_etag("v9");
-  EXPECT_EQ(DecideRemoveDepartment(org_.departments["sales"], department, org_.Lookup())
-                .status()
-                .code(),
-            absl::StatusCode::kAborted);
+  EXPECT_EQ(
+      DecideRemoveDepartment(org_.departments["sales"], department, org_.Lookup()).status().code(),
+      absl::StatusCode::kAborted);
 }
 
 // ---------------------------------------------------------------------------------------------

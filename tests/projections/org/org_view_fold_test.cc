@@ -345,9 +345,9 @@ TEST_F(OrgViewFoldTest, RemovedTeamsAndDepartmentsLeaveTheViews) {
   EXPECT_FALSE(views_->GetDepartment("cs")->has_value());
   EXPECT_THAT(Names(views_->ListTeams("", "", 10)->items), ElementsAre("teams/north"));
   EXPECT_THAT(Names(views_->ListTeams("departments/cs", "", 10)->items), ElementsAre());
-  EXPECT_THAT(Names(views_->ListDepartments(crm::v1::DEPARTMENT_FUNCTION_UNSPECIFIED, "", 10)
-                        ->items),
-              ElementsAre("departments/sales"));
+  EXPECT_THAT(
+      Names(views_->ListDepartments(crm::v1::DEPARTMENT_FUNCTION_UNSPECIFIED, "", 10)->items),
+      ElementsAre("departments/sales"));
   EXPECT_THAT(Names(views_->ListDepartments(crm::v1::CUSTOMER_SERVICE, "", 10)->items),
               ElementsAre());
   EXPECT_EQ(views_->AllTeams()->size(), 1u);

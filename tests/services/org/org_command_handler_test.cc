@@ -327,8 +327,7 @@ TEST_F(OrgCommandHandlerTest, RemoveAndReactivateOnTheCommandState) {
   ASSERT_TRUE(retried.ok()) << retried.status();
   EXPECT_EQ(retried->consistency_token(), removed->consistency_token());
   team.set_request_id("rm-desk-2");
-  EXPECT_EQ(handler_->RemoveTeam(team, call_).Get().status().code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_EQ(handler_->RemoveTeam(team, call_).Get().status().code(), absl::StatusCode::kNotFound);
 
   auto done = handler_->RemoveDepartment(department, call_).Get();
   ASSERT_TRUE(done.ok()) << done.status();
