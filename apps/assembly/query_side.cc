@@ -24,6 +24,21 @@
 #include "services/segment/segment_query_service.h"
 
 namespace crm::assembly {
+namespace {
+
+// The org chart as the views have it now: what authorization reads, and where a customer's team
+// and department come from (services/access/owner_place.h).
+services::access::OrgDirectory OrgOf(const readmodel::org::OrgViews* views) {
+  services::access::OrgDirectory org;
+  org.staff = [views](absl::string_view staff_id) { return views->GetStaff(staff_id); };
+  org.team = [views](absl::string_view team) -> absl::StatusOr<std::optional<crm::v1::Team>> {
+    if (!absl::ConsumePrefix(&team, "teams/")) return std::nullopt;
+    return views->GetTeam(team);
+  };
+  return org;
+}
+
+}  // namespace
 
 struct QuerySide::Parts {
   Parts(eventlog::EventLog* log, kv::KvStore* store, rpc::Executor* executor, Options options)
@@ -35,7 +50,7 @@ struct QuerySide::Parts {
                {.name = "views", .online_rebuild = true}),
         org_views(store),
         customer_views(store),
-        customer_queries(&customer_views, &runner, {}),
+        customer_queries(&customer_views, &runner, {.org = OrgOf(&org_views)}),
         customer_service(&customer_queries, executor),
         complaint_views(store, options.clock),
         complaint_queries(&complaint_views, &runner, {.customer_holders = CustomerHolders()}),
@@ -107,16 +122,7 @@ QuerySide::~QuerySide() { Stop(); }
 
 fold::FoldRunner* QuerySide::runner() const { return &parts_->runner; }
 
-services::access::OrgDirectory QuerySide::org() const {
-  const readmodel::org::OrgViews* views = &parts_->org_views;
-  services::access::OrgDirectory org;
-  org.staff = [views](absl::string_view staff_id) { return views->GetStaff(staff_id); };
-  org.team = [views](absl::string_view team) -> absl::StatusOr<std::optional<crm::v1::Team>> {
-    if (!absl::ConsumePrefix(&team, "teams/")) return std::nullopt;
-    return views->GetTeam(team);
-  };
-  return org;
-}
+services::access::OrgDirectory QuerySide::org() const { return OrgOf(&parts_->org_views); }
 
 absl::Status QuerySide::CatchUp() { return parts_->runner.CatchUp(); }
 absl::Status QuerySide::Start() { return parts_->runner.Start(); }

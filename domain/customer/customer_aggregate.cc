@@ -597,6 +597,25 @@ absl::StatusOr<Events> DecideAssignOwner(const State& state,
   return One(std::move(event));
 }
 
+absl::StatusOr<Events> DecideUnassignOwner(const State& state,
+                                           const crm::v1::UnassignOwnerRequest& request,
+                                           const DecideContext& context) {
+  Violations v;
+  const Target target =
+      CheckTarget(request.name(), "name", request.request_id(), request.etag(), v);
+  v.Add(ValidateText(request.reason(), kMaxReason, /*required=*/false, "reason"));
+  if (absl::Status status = v.ToStatus(); !status.ok()) return status;
+
+  if (absl::Status status = CheckState(state, target); !status.ok()) return status;
+
+  if (state.owner().empty()) return Events();
+  Event event;
+  auto* cleared = event.mutable_owner_unassigned();
+  cleared->set_previous_owner(state.owner());
+  cleared->set_reason(request.reason());
+  return One(std::move(event));
+}
+
 absl::StatusOr<Events> DecideTag(const State& state, const crm::v1::TagCustomerRequest& request,
                                  const DecideContext& context) {
   Violations v;
@@ -747,6 +766,11 @@ absl::Status Apply(State& state, const Event& event) {
       state.set_department(assigned.department());
       break;
     }
+    case Payload::kOwnerUnassigned:
+      state.clear_owner();
+      state.clear_team();
+      state.clear_department();
+      break;
     case Payload::kCustomerTagged: {
       const std::string& tag = event.customer_tagged().tag();
       auto* tags = state.mutable_tags();

@@ -68,6 +68,10 @@ absl::StatusOr<Events> DecideChangeLifecycleStage(
 absl::StatusOr<Events> DecideAssignOwner(const State& state,
                                          const crm::v1::AssignOwnerRequest& request,
                                          const DecideContext& context);
+// Clears the owner (OwnerUnassigned); a customer without an owner changes nothing.
+absl::StatusOr<Events> DecideUnassignOwner(const State& state,
+                                           const crm::v1::UnassignOwnerRequest& request,
+                                           const DecideContext& context);
 absl::StatusOr<Events> DecideTag(const State& state, const crm::v1::TagCustomerRequest& request,
                                  const DecideContext& context);
 absl::StatusOr<Events> DecideUntag(const State& state, const crm::v1::UntagCustomerRequest& request,

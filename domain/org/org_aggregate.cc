@@ -261,9 +261,10 @@ absl::Status AlreadyExists(absl::string_view name) {
                             {{"name", std::string(name)}});
 }
 
-// Existence and etag of the target, after the request fields are known to be valid.
-absl::Status CheckState(int64_t version, const Target& target) {
-  if (version == 0) return NotFound(target.name);
+// Existence and etag of the target, after the request fields are known to be valid. A removed
+// department or team does not exist.
+absl::Status CheckState(int64_t version, const Target& target, bool removed = false) {
+  if (version == 0 || removed) return NotFound(target.name);
   if (target.etag_version.has_value() && *target.etag_version != version) {
     return crm::status::StaleEtag(target.name, "name", *target.etag_version, version);
   }
@@ -296,7 +297,7 @@ absl::Status CheckDepartmentExists(absl::string_view name, absl::string_view fie
   absl::StatusOr<std::optional<Department>> found =
       lookup.department(IdOf(name, kDepartmentPrefix));
   if (!found.ok()) return found.status();
-  if (!found->has_value()) return ReferenceNotFound(name, field);
+  if (!found->has_value() || (*found)->has_delete_time()) return ReferenceNotFound(name, field);
   return absl::OkStatus();
 }
 
@@ -305,7 +306,7 @@ absl::StatusOr<Team> FindTeam(absl::string_view name, absl::string_view field,
   if (!lookup.team) return MissingLookup("team");
   absl::StatusOr<std::optional<Team>> found = lookup.team(IdOf(name, kTeamPrefix));
   if (!found.ok()) return found.status();
-  if (!found->has_value()) return ReferenceNotFound(name, field);
+  if (!found->has_value() || (*found)->has_delete_time()) return ReferenceNotFound(name, field);
   return std::move(**found);
 }
 
@@ -420,6 +421,14 @@ absl::Status CheckApply(absl::string_view state_name, int64_t state_version, con
   return absl::OkStatus();
 }
 
+// No event applies to a removed department or team (an unknown type's aside: CheckApply lets it
+// move the version before this is asked).
+absl::Status RemovedAlready(absl::string_view name) {
+  return crm::status::Error(absl::StatusCode::kFailedPrecondition,
+                            absl::StrCat(name, " was removed; no event applies to it any more"),
+                            "EVENT_AFTER_REMOVAL", {{"aggregate", std::string(name)}});
+}
+
 // Sets the fields every Apply sets.
 template <typename T>
 void Stamp(T& state, const Event& event, bool is_create) {
@@ -459,15 +468,16 @@ bool IsUnknownOf(const Event& e, absl::string_view prefix) {
 }  // namespace
 
 bool IsDepartmentEvent(const Event& e) {
-  return e.has_department_created() || e.has_department_updated() ||
+  return e.has_department_created() || e.has_department_updated() || e.has_department_removed() ||
          IsUnknownOf(e, kDepartmentPrefix);
 }
 bool IsTeamEvent(const Event& e) {
-  return e.has_team_created() || e.has_team_updated() || IsUnknownOf(e, kTeamPrefix);
+  return e.has_team_created() || e.has_team_updated() || e.has_team_removed() ||
+         IsUnknownOf(e, kTeamPrefix);
 }
 bool IsStaffEvent(const Event& e) {
   return e.has_staff_added() || e.has_staff_updated() || e.has_staff_deactivated() ||
-         IsUnknownOf(e, kStaffPrefix);
+         e.has_staff_reactivated() || IsUnknownOf(e, kStaffPrefix);
 }
 bool IsOrgEvent(const Event& e) {
   return IsDepartmentEvent(e) || IsTeamEvent(e) || IsStaffEvent(e);
@@ -514,7 +524,9 @@ absl::StatusOr<Events> DecideUpdateDepartment(const Department& state,
   Department out;
   for (absl::string_view path : mask) CheckDepartmentPath(path, in, out, v);
   if (absl::Status s = v.ToStatus(); !s.ok()) return s;
-  if (absl::Status s = CheckState(state.version(), target); !s.ok()) return s;
+  if (absl::Status s = CheckState(state.version(), target, state.has_delete_time()); !s.ok()) {
+    return s;
+  }
 
   Event event;
   auto* updated = event.mutable_department_updated();
@@ -580,7 +592,9 @@ absl::StatusOr<Events> DecideUpdateTeam(const Team& state,
   Team out;
   for (absl::string_view path : mask) CheckTeamPath(path, in, out, v);
   if (absl::Status s = v.ToStatus(); !s.ok()) return s;
-  if (absl::Status s = CheckState(state.version(), target); !s.ok()) return s;
+  if (absl::Status s = CheckState(state.version(), target, state.has_delete_time()); !s.ok()) {
+    return s;
+  }
 
   Event event;
   auto* updated = event.mutable_team_updated();
@@ -735,6 +749,134 @@ absl::StatusOr<Events> DecideDeactivateStaff(const Staff& state,
   return One(std::move(event));
 }
 
+absl::StatusOr<Events> DecideReactivateStaff(const Staff& state,
+                                             const crm::v1::ReactivateStaffRequest& request,
+                                             const OrgLookup& lookup) {
+  Violations v;
+  const Target target = CheckTarget(request.name(), "name", &ParseStaffName, kStaffPrefix,
+                                    request.request_id(), request.etag(), v);
+  v.Add(crm::domain::ValidateText(request.reason(), kMaxReason, /*required=*/false, "reason"));
+  if (!request.department().empty())
+    v.Check(ParseDepartmentName(request.department(), "department"));
+  if (!request.team().empty()) v.Check(ParseTeamName(request.team(), "team"));
+  if (absl::Status s = v.ToStatus(); !s.ok()) return s;
+  if (absl::Status s = CheckState(state.version(), target); !s.ok()) return s;
+  if (state.active()) {
+    return Precondition("STAFF_ACTIVE", absl::StrCat(target.name, " is active already"),
+                        target.name, "name");
+  }
+  // Where they return: the request's place, else their own.
+  Staff place;
+  place.set_department(request.department().empty() ? state.department() : request.department());
+  place.set_team(!request.department().empty() || !request.team().empty() ? request.team()
+                                                                          : state.team());
+  const absl::string_view department_field =
+      request.department().empty() ? "staff.department" : "department";
+  const absl::string_view team_field =
+      request.department().empty() && request.team().empty() ? "staff.team" : "team";
+  if (absl::Status s = CheckDepartmentExists(place.department(), department_field, lookup);
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = CheckTeamInDepartment(place.team(), place.department(), team_field, lookup);
+      !s.ok()) {
+    return s;
+  }
+  Events events;
+  Event reactivated;
+  reactivated.mutable_staff_reactivated()->set_reason(request.reason());
+  events.push_back(std::move(reactivated));
+  Event moved;
+  auto* updated = moved.mutable_staff_updated();
+  Staff changes;
+  for (absl::string_view path : {absl::string_view("department"), absl::string_view("team")}) {
+    if (PathEquals(path, place, state)) continue;
+    updated->add_changed_paths(std::string(path));
+    CopyPath(path, place, changes);
+  }
+  if (!updated->changed_paths().empty()) {
+    *updated->mutable_staff() = ToEvent(changes);
+    events.push_back(std::move(moved));
+  }
+  return events;
+}
+
+namespace {
+
+// FAILED_PRECONDITION `reason` naming each of `what` (resource names) in a PreconditionFailure.
+absl::Status NotEmpty(absl::string_view reason, absl::string_view name,
+                      const std::vector<std::string>& what) {
+  absl::Status status =
+      crm::status::Error(absl::StatusCode::kFailedPrecondition,
+                         absl::StrCat(name, " still has ", what.size(),
+                                      " active member(s) or team(s): ", absl::StrJoin(what, ", "),
+                                      "; move or deactivate them first"),
+                         reason, {{"name", std::string(name)}});
+  google::rpc::PreconditionFailure failure;
+  for (const std::string& subject : what) {
+    auto* violation = failure.add_violations();
+    violation->set_type(std::string(reason));
+    violation->set_subject(subject);
+    violation->set_description(absl::StrCat(subject, " is still in ", name));
+  }
+  crm::status::AddDetail(status, failure);
+  return status;
+}
+
+}  // namespace
+
+absl::StatusOr<Events> DecideRemoveTeam(const Team& state,
+                                        const crm::v1::RemoveTeamRequest& request,
+                                        const OrgLookup& lookup) {
+  Violations v;
+  const Target target = CheckTarget(request.name(), "name", &ParseTeamName, kTeamPrefix,
+                                    request.request_id(), request.etag(), v);
+  v.Add(crm::domain::ValidateText(request.reason(), kMaxReason, /*required=*/false, "reason"));
+  if (absl::Status s = v.ToStatus(); !s.ok()) return s;
+  if (absl::Status s = CheckState(state.version(), target, state.has_delete_time()); !s.ok()) {
+    return s;
+  }
+  if (!lookup.active_team_members) return MissingLookup("active_team_members");
+  absl::StatusOr<std::vector<std::string>> members =
+      lookup.active_team_members(IdOf(target.name, kTeamPrefix));
+  if (!members.ok()) return members.status();
+  if (!members->empty()) {
+    std::vector<std::string> names;
+    for (const std::string& id : *members) names.push_back(StaffName(id));
+    return NotEmpty("TEAM_NOT_EMPTY", target.name, names);
+  }
+  Event event;
+  event.mutable_team_removed()->set_reason(request.reason());
+  return One(std::move(event));
+}
+
+absl::StatusOr<Events> DecideRemoveDepartment(const Department& state,
+                                              const crm::v1::RemoveDepartmentRequest& request,
+                                              const OrgLookup& lookup) {
+  Violations v;
+  const Target target = CheckTarget(request.name(), "name", &ParseDepartmentName, kDepartmentPrefix,
+                                    request.request_id(), request.etag(), v);
+  v.Add(crm::domain::ValidateText(request.reason(), kMaxReason, /*required=*/false, "reason"));
+  if (absl::Status s = v.ToStatus(); !s.ok()) return s;
+  if (absl::Status s = CheckState(state.version(), target, state.has_delete_time()); !s.ok()) {
+    return s;
+  }
+  if (!lookup.active_department_members) return MissingLookup("active_department_members");
+  if (!lookup.department_teams) return MissingLookup("department_teams");
+  const absl::string_view id = IdOf(target.name, kDepartmentPrefix);
+  absl::StatusOr<std::vector<std::string>> members = lookup.active_department_members(id);
+  if (!members.ok()) return members.status();
+  absl::StatusOr<std::vector<std::string>> teams = lookup.department_teams(id);
+  if (!teams.ok()) return teams.status();
+  std::vector<std::string> names;
+  for (const std::string& t : *teams) names.push_back(TeamName(t));
+  for (const std::string& s : *members) names.push_back(StaffName(s));
+  if (!names.empty()) return NotEmpty("DEPARTMENT_NOT_EMPTY", target.name, names);
+  Event event;
+  event.mutable_department_removed()->set_reason(request.reason());
+  return One(std::move(event));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Apply.
 
@@ -749,9 +891,12 @@ absl::Status ApplyDepartment(Department& state, const Event& event) {
     Stamp(state, event, /*is_create=*/false);
     return absl::OkStatus();
   }
+  if (state.has_delete_time()) return RemovedAlready(state.name());
   if (is_create) {
     const Department created = ToApi(event.department_created().department());
     for (absl::string_view path : DepartmentPaths()) CopyPath(path, created, state);
+  } else if (event.has_department_removed()) {
+    *state.mutable_delete_time() = event.recorded_at();
   } else {
     // Paths this code does not know (from a newer writer) are skipped.
     const auto& updated = event.department_updated();
@@ -775,9 +920,12 @@ absl::Status ApplyTeam(Team& state, const Event& event) {
     Stamp(state, event, /*is_create=*/false);
     return absl::OkStatus();
   }
+  if (state.has_delete_time()) return RemovedAlready(state.name());
   if (is_create) {
     const Team created = ToApi(event.team_created().team());
     for (absl::string_view path : TeamPaths()) CopyPath(path, created, state);
+  } else if (event.has_team_removed()) {
+    *state.mutable_delete_time() = event.recorded_at();
   } else {
     const auto& updated = event.team_updated();
     const Team changes = ToApi(updated.team());
@@ -812,6 +960,8 @@ absl::Status ApplyStaff(Staff& state, const Event& event) {
     }
   } else if (event.has_staff_deactivated()) {
     state.set_active(false);
+  } else if (event.has_staff_reactivated()) {
+    state.set_active(true);
   }
   Stamp(state, event, is_create);
   return absl::OkStatus();

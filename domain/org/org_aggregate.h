@@ -57,10 +57,19 @@ struct OrgLookup {
       department;
   std::function<absl::StatusOr<std::optional<crm::v1::Team>>(absl::string_view id)> team;
   std::function<absl::StatusOr<std::optional<crm::v1::Staff>>(absl::string_view id)> staff;
-  // Staff ids of the active members of a team (only UpdateTeam moving a team needs it).
+  // Staff ids of the active members of a team (UpdateTeam moving a team, RemoveTeam).
   std::function<absl::StatusOr<std::vector<std::string>>(absl::string_view team_id)>
       active_team_members;
+  // What is still in a department, in id order (only RemoveDepartment needs it): the staff ids of
+  // its active staff and the team ids of its teams (removed ones left out).
+  std::function<absl::StatusOr<std::vector<std::string>>(absl::string_view department_id)>
+      active_department_members;
+  std::function<absl::StatusOr<std::vector<std::string>>(absl::string_view department_id)>
+      department_teams;
 };
+
+// A removed department or team (delete_time set) counts as not existing: a reference to it is
+// NOT_FOUND naming the field, and so is a command on it.
 
 // `department_id` (and team_id, staff_id below) is the id to create under, already chosen (from
 // the request, derived from its request_id, or generated); it is validated here.
@@ -92,11 +101,29 @@ absl::StatusOr<Events> DecideUpdateStaff(const crm::v1::Staff& state,
 absl::StatusOr<Events> DecideDeactivateStaff(const crm::v1::Staff& state,
                                              const crm::v1::DeactivateStaffRequest& request);
 
+// The inverse of DecideDeactivateStaff: FAILED_PRECONDITION (STAFF_ACTIVE) for an active person.
+// The department and team they return to (their own, or the request's) must exist, the team in
+// the department; a new place is a StaffUpdated after the StaffReactivated.
+absl::StatusOr<Events> DecideReactivateStaff(const crm::v1::Staff& state,
+                                             const crm::v1::ReactivateStaffRequest& request,
+                                             const OrgLookup& lookup);
+
+// FAILED_PRECONDITION (TEAM_NOT_EMPTY / DEPARTMENT_NOT_EMPTY, one PreconditionFailure violation
+// per staff member or team still in it) unless empty of active staff (and, for a department, of
+// teams). A removed one is NOT_FOUND.
+absl::StatusOr<Events> DecideRemoveTeam(const crm::v1::Team& state,
+                                        const crm::v1::RemoveTeamRequest& request,
+                                        const OrgLookup& lookup);
+absl::StatusOr<Events> DecideRemoveDepartment(const crm::v1::Department& state,
+                                              const crm::v1::RemoveDepartmentRequest& request,
+                                              const OrgLookup& lookup);
+
 // Apply a stamped event. REQUIRE the event's aggregate_version == state.version() + 1, its
 // aggregate to be this kind's resource name (and the state's, once it exists), the first event to
 // be the creating one and no other to be (FAILED_PRECONDITION otherwise); DATA_LOSS for an
 // envelope without payload. Set name, version, etag ("v<version>"), create_time (the first
-// event's recorded_at) and update_time (recorded_at) besides the payload's fields.
+// event's recorded_at) and update_time (recorded_at) besides the payload's fields; a removal sets
+// delete_time (its recorded_at), and no event but an unknown type's applies after it.
 absl::Status ApplyDepartment(crm::v1::Department& state, const Event& event);
 absl::Status ApplyTeam(crm::v1::Team& state, const Event& event);
 absl::Status ApplyStaff(crm::v1::Staff& state, const Event& event);

@@ -5,8 +5,8 @@
 //   - each customer's unified timeline: one entry per InteractionLogged, FollowUpCompleted,
 //     complaint event (filed, acknowledged, assigned, investigation started, resolved, follow-up
 //     visit, closed, reopened, escalated, SLA breached), CustomerRegistered,
-//     CustomerProfileUpdated, LifecycleStageChanged, OwnerAssigned and PurchaseRecorded, at the
-//     event's occurred_at;
+//     CustomerProfileUpdated, LifecycleStageChanged, OwnerAssigned, OwnerUnassigned and
+//     PurchaseRecorded, at the event's occurred_at;
 //   - each staff member's open follow-ups by due time (added when an interaction with a
 //     follow_up_due_time is logged, removed when it is completed).
 // Every other event (tags, organisation events, payloads added later) is ignored.

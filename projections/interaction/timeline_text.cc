@@ -216,6 +216,12 @@ std::string Profile(const EventEnvelope& event) {
       }
       return text;
     }
+    case EventEnvelope::kOwnerUnassigned: {
+      const auto& cleared = event.owner_unassigned();
+      std::string text = absl::StrCat("Owner cleared (was ", cleared.previous_owner(), ")");
+      if (!cleared.reason().empty()) absl::StrAppend(&text, ": ", Quote(cleared.reason()));
+      return text;
+    }
     default:
       return "";
   }
@@ -261,6 +267,7 @@ std::optional<TimelineEntry> TimelineEntryFor(const EventEnvelope& event) {
     case EventEnvelope::kCustomerProfileUpdated:
     case EventEnvelope::kLifecycleStageChanged:
     case EventEnvelope::kOwnerAssigned:
+    case EventEnvelope::kOwnerUnassigned:
       entry.set_kind(crm::v1::TIMELINE_PROFILE);
       entry.set_summary(Profile(event));
       entry.set_resource(customer);

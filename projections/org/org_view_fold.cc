@@ -41,10 +41,15 @@ absl::StatusOr<T> Load(const kv::KvBatch& batch, const std::string& key) {
 
 // --- Org records and their indexes. ---
 
+// A removed department or team is in no list.
 Entries EntriesOf(const crm::v1::Department& d) {
+  if (d.has_delete_time()) return {};
   return {{Index::kDepartmentFunction, crm::v1::DepartmentFunction_Name(d.function())}};
 }
-Entries EntriesOf(const crm::v1::Team& t) { return {{Index::kTeamDepartment, t.department()}}; }
+Entries EntriesOf(const crm::v1::Team& t) {
+  if (t.has_delete_time()) return {};
+  return {{Index::kTeamDepartment, t.department()}};
+}
 Entries EntriesOf(const crm::v1::Staff& s) {
   Entries out = {{Index::kStaffDepartment, s.department()},
                  {Index::kStaffRole, crm::v1::StaffRole_Name(s.role())},
@@ -164,7 +169,7 @@ absl::Status ApplyOwner(const EventEnvelope& event, kv::KvBatch& batch) {
   CRM_ASSIGN_OR_RETURN(crm::v1::Customer tracked, Load<crm::v1::Customer>(batch, key));
   if (event.aggregate_version() <= tracked.version()) return absl::OkStatus();
   const std::string before = tracked.owner();
-  const std::string& after = event.owner_assigned().owner();
+  const std::string after = event.has_owner_assigned() ? event.owner_assigned().owner() : "";
   if (before != after) {
     if (!before.empty()) CRM_RETURN_IF_ERROR(Adjust(batch, before, -1, 0));
     if (!after.empty()) CRM_RETURN_IF_ERROR(Adjust(batch, after, +1, 0));
@@ -235,9 +240,9 @@ absl::Status OrgViewFold::Apply(const eventlog::LogRecord& record, kv::KvBatch& 
     return ApplyRecord<crm::v1::Staff>(event, domain::org::kStaffPrefix, &readmodel::org::StaffKey,
                                        &domain::org::ApplyStaff, batch);
   }
-  if (event.has_owner_assigned()) {
+  if (event.has_owner_assigned() || event.has_owner_unassigned()) {
     if (event.customer_id().empty()) {
-      return absl::DataLossError("OwnerAssigned without a customer id");
+      return absl::DataLossError(absl::StrCat(event.event_type(), " without a customer id"));
     }
     return ApplyOwner(event, batch);
   }

@@ -1,6 +1,7 @@
 // OrgViewFold: folds events into the org views (layout in readmodel/org/org_view_keys.h):
 //   - org events (departments, teams, staff): the records and their list indexes;
-//   - OwnerAssigned: customers owned per staff member (+1 the new owner, -1 the previous one);
+//   - OwnerAssigned / OwnerUnassigned: customers owned per staff member (+1 the new owner, -1
+//     the previous one);
 //   - complaint events: open complaints per assignee (assigned and not closed; reassign, close and
 //     reopen move the count) and the due index of complaints not yet resolved (overdue from the
 //     earliest pending deadline, or always once an SLA breach is recorded; a reopen starts over);
@@ -8,7 +9,9 @@
 //     follow-ups per staff member.
 // Departments, teams, staff, complaints and interactions are kept as their domain's Apply makes
 // them (the one reading of their events, as the command side has it); the workload and due
-// index are derived from those states. Owners are an index of OwnerAssigned alone.
+// index are derived from those states. Owners are an index of OwnerAssigned and
+// OwnerUnassigned alone. A removed department or team keeps its record (with delete_time, for
+// idempotency) but leaves every list index.
 // Every other event is ignored. Writes only keys under "og/".
 //
 // Idempotent: each aggregate's (department, team, staff member, customer, complaint,

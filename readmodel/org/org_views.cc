@@ -73,15 +73,35 @@ absl::StatusOr<std::vector<T>> All(const kv::KvStore& store, absl::string_view p
   return std::move(page.items);
 }
 
+// A removed department or team is kept for the fold's idempotency but read as absent.
+template <typename T>
+bool Present(const T& record) {
+  return !record.has_delete_time();
+}
+
+template <typename T>
+absl::StatusOr<std::optional<T>> LoadPresent(const kv::KvStore& store, const std::string& key) {
+  CRM_ASSIGN_OR_RETURN(std::optional<T> found, Load<T>(store, key));
+  if (found.has_value() && !Present(*found)) return std::nullopt;
+  return found;
+}
+
+template <typename T>
+absl::StatusOr<std::vector<T>> AllPresent(const kv::KvStore& store, absl::string_view prefix) {
+  CRM_ASSIGN_OR_RETURN(OrgViews::Page<T> page,
+                       Scan<T>(store, prefix, "", "", SIZE_MAX, &Present<T>));
+  return std::move(page.items);
+}
+
 }  // namespace
 
 absl::StatusOr<std::optional<crm::v1::Department>> OrgViews::GetDepartment(
     absl::string_view id) const {
-  return Load<crm::v1::Department>(*store_, DepartmentKey(id));
+  return LoadPresent<crm::v1::Department>(*store_, DepartmentKey(id));
 }
 
 absl::StatusOr<std::optional<crm::v1::Team>> OrgViews::GetTeam(absl::string_view id) const {
-  return Load<crm::v1::Team>(*store_, TeamKey(id));
+  return LoadPresent<crm::v1::Team>(*store_, TeamKey(id));
 }
 
 absl::StatusOr<std::optional<crm::v1::Staff>> OrgViews::GetStaff(absl::string_view id) const {
@@ -95,7 +115,7 @@ absl::StatusOr<OrgViews::Page<crm::v1::Department>> OrgViews::ListDepartments(
     index = IndexPrefix(Index::kDepartmentFunction, crm::v1::DepartmentFunction_Name(function));
   }
   return Scan<crm::v1::Department>(*store_, kDepartmentPrefix, index, after_id, page_size,
-                                   [](const crm::v1::Department&) { return true; });
+                                   &Present<crm::v1::Department>);
 }
 
 absl::StatusOr<OrgViews::Page<crm::v1::Team>> OrgViews::ListTeams(absl::string_view department,
@@ -104,7 +124,7 @@ absl::StatusOr<OrgViews::Page<crm::v1::Team>> OrgViews::ListTeams(absl::string_v
   std::string index;
   if (!department.empty()) index = IndexPrefix(Index::kTeamDepartment, department);
   return Scan<crm::v1::Team>(*store_, kTeamPrefix, index, after_id, page_size,
-                             [](const crm::v1::Team&) { return true; });
+                             &Present<crm::v1::Team>);
 }
 
 absl::StatusOr<OrgViews::Page<crm::v1::Staff>> OrgViews::ListStaff(const StaffFilter& filter,
@@ -137,10 +157,10 @@ absl::StatusOr<OrgViews::Page<crm::v1::Staff>> OrgViews::ListStaff(const StaffFi
 }
 
 absl::StatusOr<std::vector<crm::v1::Department>> OrgViews::AllDepartments() const {
-  return All<crm::v1::Department>(*store_, kDepartmentPrefix);
+  return AllPresent<crm::v1::Department>(*store_, kDepartmentPrefix);
 }
 absl::StatusOr<std::vector<crm::v1::Team>> OrgViews::AllTeams() const {
-  return All<crm::v1::Team>(*store_, kTeamPrefix);
+  return AllPresent<crm::v1::Team>(*store_, kTeamPrefix);
 }
 absl::StatusOr<std::vector<crm::v1::Staff>> OrgViews::AllStaff() const {
   return All<crm::v1::Staff>(*store_, kStaffPrefix);

@@ -25,7 +25,8 @@ class OrgViews {
   // Does not take ownership.
   explicit OrgViews(const kv::KvStore* store) : store_(store) {}
 
-  // nullopt if not in the views. DATA_LOSS for an undecodable entry.
+  // nullopt if not in the views (a removed department or team is not: it is in no list either).
+  // DATA_LOSS for an undecodable entry.
   absl::StatusOr<std::optional<crm::v1::Department>> GetDepartment(absl::string_view id) const;
   absl::StatusOr<std::optional<crm::v1::Team>> GetTeam(absl::string_view id) const;
   absl::StatusOr<std::optional<crm::v1::Staff>> GetStaff(absl::string_view id) const;

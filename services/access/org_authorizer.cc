@@ -24,6 +24,7 @@ const std::map<std::string, MethodClass, std::less<>>& Table() {
     add("crm.v1.CustomerCommandService", MC::kWrite,
         {"RegisterCustomer", "UpdateCustomer", "ChangeLifecycleStage", "AssignOwner", "TagCustomer",
          "UntagCustomer", "RecordPurchase"});
+    add("crm.v1.CustomerCommandService", MC::kWrite, {"UnassignOwner"});
     add("crm.v1.CustomerQueryService", MC::kRead,
         {"GetCustomer", "ListCustomers", "SearchCustomers", "FindCustomers", "GetCustomerHistory"});
     add("crm.v1.InteractionCommandService", MC::kWrite, {"LogInteraction", "CompleteFollowUp"});
@@ -44,6 +45,7 @@ const std::map<std::string, MethodClass, std::less<>>& Table() {
     add("crm.v1.OrgService", MC::kAdmin,
         {"CreateDepartment", "UpdateDepartment", "CreateTeam", "UpdateTeam", "AddStaff",
          "UpdateStaff", "DeactivateStaff"});
+    add("crm.v1.OrgService", MC::kAdmin, {"ReactivateStaff", "RemoveTeam", "RemoveDepartment"});
     add("crm.v1.OrgQueryService", MC::kOrgRead,
         {"GetDepartment", "GetTeam", "GetStaff", "ListDepartments", "ListTeams", "ListStaff",
          "GetOrgChart"});

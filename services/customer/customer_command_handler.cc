@@ -13,6 +13,7 @@
 #include "common/status/errors.h"
 #include "domain/customer/validation.h"
 #include "domain/org/org_rules.h"
+#include "services/access/owner_place.h"
 #include "services/command/command_executor.h"
 #include "services/customer/customer_kind.h"
 
@@ -132,7 +133,12 @@ base::Future<CustomerCommandHandler::Response> CustomerCommandHandler::Execute(
             (void)reservations_->Release(release, call);  // not waited for
           }
         }
-        return command::ResponseOf(std::move(result), &Response::mutable_customer);
+        Response response = command::ResponseOf(std::move(result), &Response::mutable_customer);
+        // The team and department the owner has now (services/access/owner_place.h).
+        if (options_.staff != nullptr) {
+          access::FollowOwner(*response.mutable_customer(), options_.staff->Org());
+        }
+        return response;
       });
 }
 
@@ -166,26 +172,26 @@ base::Future<CustomerCommandHandler::Response> CustomerCommandHandler::Register(
     assign->set_team(ref.team());
     assign->set_department(ref.department());
   }
-  return Execute(id, request.request_id(), call,
-                 [&](const auto& state, const auto& context) -> absl::StatusOr<domain::customer::Events> {
-                   CRM_ASSIGN_OR_RETURN(domain::customer::Events events,
-                                        domain::customer::DecideRegister(state, request, id, context));
-                   if (!assign.has_value() || events.empty()) return events;
-                   // The registered customer, then its owner.
-                   domain::customer::State registered = state;
-                   int64_t version = state.version();
-                   for (command::Event event : events) {
-                     event.set_customer_id(id);
-                     event.set_aggregate_version(++version);
-                     *event.mutable_recorded_at() = base::ToTimestamp(context.now);
-                     CRM_RETURN_IF_ERROR(domain::customer::Apply(registered, event));
-                   }
-                   CRM_ASSIGN_OR_RETURN(
-                       domain::customer::Events owned,
-                       domain::customer::DecideAssignOwner(registered, *assign, context));
-                   for (auto& e : owned) events.push_back(std::move(e));
-                   return events;
-                 });
+  return Execute(
+      id, request.request_id(), call,
+      [&](const auto& state, const auto& context) -> absl::StatusOr<domain::customer::Events> {
+        CRM_ASSIGN_OR_RETURN(domain::customer::Events events,
+                             domain::customer::DecideRegister(state, request, id, context));
+        if (!assign.has_value() || events.empty()) return events;
+        // The registered customer, then its owner.
+        domain::customer::State registered = state;
+        int64_t version = state.version();
+        for (command::Event event : events) {
+          event.set_customer_id(id);
+          event.set_aggregate_version(++version);
+          *event.mutable_recorded_at() = base::ToTimestamp(context.now);
+          CRM_RETURN_IF_ERROR(domain::customer::Apply(registered, event));
+        }
+        CRM_ASSIGN_OR_RETURN(domain::customer::Events owned,
+                             domain::customer::DecideAssignOwner(registered, *assign, context));
+        for (auto& e : owned) events.push_back(std::move(e));
+        return events;
+      });
 }
 
 base::Future<CustomerCommandHandler::Response> CustomerCommandHandler::Update(
@@ -230,6 +236,14 @@ base::Future<CustomerCommandHandler::Response> CustomerCommandHandler::AssignOwn
   return ExecuteOnName(checked.name(), checked.request_id(), call,
                        [&](const auto& state, const auto& context) {
                          return domain::customer::DecideAssignOwner(state, checked, context);
+                       });
+}
+
+base::Future<CustomerCommandHandler::Response> CustomerCommandHandler::UnassignOwner(
+    const crm::v1::UnassignOwnerRequest& request, const rpc::CallContext& call) {
+  return ExecuteOnName(request.name(), request.request_id(), call,
+                       [&](const auto& state, const auto& context) {
+                         return domain::customer::DecideUnassignOwner(state, request, context);
                        });
 }
 

@@ -6,7 +6,8 @@
 //     belongs to at most one customer across replicas; the append is then bounded by the claim's
 //     lease;
 //   - owners: AssignOwner requires a known, active staff member whose role may own customers and
-//     takes their team and department from the org (services/org/staff_directory.h).
+//     records their team and department from the org (services/org/staff_directory.h); every
+//     answer shows the team and department the owner has now (services/access/owner_place.h).
 //
 // Thread-safe: commands on different customers run in parallel.
 #pragma once
@@ -44,6 +45,8 @@ class CustomerCommandHandler {
                                               const rpc::CallContext& call);
   base::Future<Response> AssignOwner(const crm::v1::AssignOwnerRequest& request,
                                      const rpc::CallContext& call);
+  base::Future<Response> UnassignOwner(const crm::v1::UnassignOwnerRequest& request,
+                                       const rpc::CallContext& call);
   base::Future<Response> Tag(const crm::v1::TagCustomerRequest& request,
                              const rpc::CallContext& call);
   base::Future<Response> Untag(const crm::v1::UntagCustomerRequest& request,

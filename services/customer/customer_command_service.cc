@@ -34,6 +34,8 @@ CustomerCommandService::CustomerCommandService(CustomerCommandHandler* handler,
          ByName<crm::v1::ChangeLifecycleStageRequest>);
   Routed("AssignOwner", handler, &CustomerCommandHandler::AssignOwner,
          ByName<crm::v1::AssignOwnerRequest>);
+  Routed("UnassignOwner", handler, &CustomerCommandHandler::UnassignOwner,
+         ByName<crm::v1::UnassignOwnerRequest>);
   Routed("TagCustomer", handler, &CustomerCommandHandler::Tag, ByName<crm::v1::TagCustomerRequest>);
   Routed("UntagCustomer", handler, &CustomerCommandHandler::Untag,
          ByName<crm::v1::UntagCustomerRequest>);

@@ -12,7 +12,9 @@
 #include "domain/customer/validation.h"
 #include "readmodel/customer/text_fold.h"
 #include "readmodel/customer/view_keys.h"
+#include "readmodel/org/org_view_keys.h"
 #include "services/access/holders.h"
+#include "services/access/owner_place.h"
 #include "services/query/query_support.h"
 
 namespace crm::services::customer {
@@ -80,8 +82,14 @@ absl::StatusOr<std::string> SearchText(const std::string& text, size_t max_chars
 
 absl::Status CustomerQueries::AwaitToken(const std::string& token,
                                          const rpc::CallContext& call) const {
-  return query::AwaitConsistencyToken(views_runner_, {readmodel::customer::kFoldName}, token, call,
-                                      options_.max_consistency_wait);
+  return query::AwaitConsistencyToken(views_runner_,
+                                      {readmodel::customer::kFoldName, readmodel::org::kFoldName},
+                                      token, call, options_.max_consistency_wait);
+}
+
+crm::v1::Customer CustomerQueries::Answer(crm::v1::Customer customer) const {
+  access::FollowOwner(customer, options_.org);
+  return customer;
 }
 
 absl::StatusOr<crm::v1::Customer> CustomerQueries::Get(const crm::v1::GetCustomerRequest& request,
@@ -89,7 +97,9 @@ absl::StatusOr<crm::v1::Customer> CustomerQueries::Get(const crm::v1::GetCustome
   CRM_ASSIGN_OR_RETURN(std::string id, domain::customer::ParseCustomerName(request.name(), "name"));
   CRM_RETURN_IF_ERROR(AwaitToken(request.consistency_token(), call));
   CRM_ASSIGN_OR_RETURN(auto customer, views_->Get(id));
-  return Reached(std::move(customer), request.name(), call);
+  CRM_ASSIGN_OR_RETURN(crm::v1::Customer reached,
+                       Reached(std::move(customer), request.name(), call));
+  return Answer(std::move(reached));
 }
 
 absl::StatusOr<crm::v1::ListCustomersResponse> CustomerQueries::List(
@@ -111,8 +121,8 @@ absl::StatusOr<crm::v1::ListCustomersResponse> CustomerQueries::List(
       query::VisiblePage<crm::v1::Customer> page,
       query::FetchVisible<crm::v1::Customer>(
           after_id, page_size,
-          [&](const std::string& after, size_t n)
-              -> absl::StatusOr<std::pair<std::vector<crm::v1::Customer>, bool>> {
+          [&](const std::string& after,
+              size_t n) -> absl::StatusOr<std::pair<std::vector<crm::v1::Customer>, bool>> {
             CRM_ASSIGN_OR_RETURN(CustomerViews::Page batch, views_->List(filter, after, n));
             return std::make_pair(std::move(batch.customers), batch.more);
           },
@@ -121,7 +131,7 @@ absl::StatusOr<crm::v1::ListCustomersResponse> CustomerQueries::List(
           },
           [&](const crm::v1::Customer& c) { return Visible(call, c); }));
   crm::v1::ListCustomersResponse response;
-  for (auto& c : page.rows) *response.add_customers() = std::move(c);
+  for (auto& c : page.rows) *response.add_customers() = Answer(std::move(c));
   if (page.more && !page.last_key.empty()) {
     response.set_next_page_token(query::EncodePageToken("customers", fingerprint, page.last_key));
   }
@@ -167,7 +177,7 @@ absl::StatusOr<crm::v1::SearchCustomersResponse> CustomerQueries::Search(
       views_->Search(filter, after, page_size, query::kMaxScannedPerPage,
                      [&](const crm::v1::Customer& c) { return Visible(call, c); }));
   crm::v1::SearchCustomersResponse response;
-  for (auto& c : page.customers) *response.add_customers() = std::move(c);
+  for (auto& c : page.customers) *response.add_customers() = Answer(std::move(c));
   if (page.more) {
     response.set_next_page_token(query::EncodePageToken("search", fingerprint, page.cursor));
   }
@@ -194,7 +204,7 @@ absl::StatusOr<crm::v1::FindCustomersResponse> CustomerQueries::Find(
   CRM_ASSIGN_OR_RETURN(auto customers, views_->Find(index, value, kMaxFindResults));
   crm::v1::FindCustomersResponse response;
   for (auto& c : customers) {
-    if (Visible(call, c)) *response.add_customers() = std::move(c);
+    if (Visible(call, c)) *response.add_customers() = Answer(std::move(c));
   }
   return response;
 }

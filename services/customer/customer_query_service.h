@@ -3,7 +3,8 @@
 //
 // Read-your-writes: a request with a consistency_token first waits, within the caller's deadline
 // (and at most Options::max_consistency_wait), until the projection has applied that position;
-// DEADLINE_EXCEEDED if it has not by then.
+// DEADLINE_EXCEEDED if it has not by then. The customer views and the org views (the owner's team
+// and department) are folds of the same runner, so one position covers both.
 // Thread-safe.
 #pragma once
 
@@ -14,6 +15,7 @@
 #include "common/rpc/unary.h"
 #include "crm/v1/customer_service.grpc.pb.h"
 #include "readmodel/customer/customer_views.h"
+#include "services/access/org_authorizer.h"
 #include "services/query/page_token.h"
 #include "services/query/query_support.h"
 
@@ -24,6 +26,10 @@ class CustomerQueries {
  public:
   struct Options {
     absl::Duration max_consistency_wait = absl::Seconds(30);
+    // The org chart of the same views (services/access/owner_place.h): every customer answered
+    // shows the team and department its owner has now. Unset (unit tests of other rules): those
+    // recorded at the assignment.
+    access::OrgDirectory org;
   };
   // Does not take ownership. `views_runner` folds the log into the views `views` reads.
   CustomerQueries(const readmodel::customer::CustomerViews* views, fold::FoldRunner* views_runner,
@@ -48,6 +54,8 @@ class CustomerQueries {
 
  private:
   absl::Status AwaitToken(const std::string& token, const rpc::CallContext& call) const;
+  // The customer as answered: its owner's team and department now.
+  crm::v1::Customer Answer(crm::v1::Customer customer) const;
 
   const readmodel::customer::CustomerViews* const views_;
   fold::FoldRunner* const views_runner_;

@@ -51,7 +51,7 @@ absl::StatusOr<std::optional<StateT>> Find(command::CommandExecutor* executor,
   for (;;) {
     absl::StatusOr<command::Versioned<StateT>> found = executor->state().Get<StateT>(name);
     if (!found.ok()) return found.status();
-    if (found->version != 0) return std::move(found->state);
+    if (found->version != 0) return std::move(found->state);  // removed: the rules see it
     if (*synced) return std::nullopt;
     *synced = true;
     absl::Status s = executor->SyncStream(command::kOrgStreamKey, deadline);
@@ -87,6 +87,12 @@ domain::org::OrgLookup OrgCommandHandler::Lookup(absl::Time deadline, bool* sync
   };
   lookup.active_team_members = [=](absl::string_view team_id) {
     return ActiveTeamMembers(executor->state(), team_id);
+  };
+  lookup.active_department_members = [=](absl::string_view department_id) {
+    return ActiveDepartmentMembers(executor->state(), department_id);
+  };
+  lookup.department_teams = [=](absl::string_view department_id) {
+    return DepartmentTeams(executor->state(), department_id);
   };
   return lookup;
 }
@@ -199,6 +205,54 @@ base::Future<crm::v1::StaffCommandResponse> OrgCommandHandler::DeactivateStaff(
       [&](const Staff& state) { return domain::org::DecideDeactivateStaff(state, request); });
   return std::move(result).Then([](auto done) {
     return command::ResponseOf(std::move(done), &crm::v1::StaffCommandResponse::mutable_staff);
+  });
+}
+
+base::Future<crm::v1::StaffCommandResponse> OrgCommandHandler::ReactivateStaff(
+    const crm::v1::ReactivateStaffRequest& request, const rpc::CallContext& call) {
+  bool synced = false;
+  const domain::org::OrgLookup lookup = Lookup(call.deadline, &synced);
+  auto id = domain::org::ParseStaffName(request.name(), "name");
+  absl::StatusOr<std::string> name =
+      id.ok() ? absl::StatusOr<std::string>(domain::org::StaffName(*id)) : id.status();
+  auto result = Run<Staff>(*executor_, name, request.request_id(), call, StaffKind(),
+                           [&](const Staff& state) {
+                             return domain::org::DecideReactivateStaff(state, request, lookup);
+                           });
+  return std::move(result).Then([](auto done) {
+    return command::ResponseOf(std::move(done), &crm::v1::StaffCommandResponse::mutable_staff);
+  });
+}
+
+base::Future<crm::v1::TeamCommandResponse> OrgCommandHandler::RemoveTeam(
+    const crm::v1::RemoveTeamRequest& request, const rpc::CallContext& call) {
+  bool synced = false;
+  const domain::org::OrgLookup lookup = Lookup(call.deadline, &synced);
+  auto id = domain::org::ParseTeamName(request.name(), "name");
+  absl::StatusOr<std::string> name =
+      id.ok() ? absl::StatusOr<std::string>(domain::org::TeamName(*id)) : id.status();
+  auto result = Run<Team>(
+      *executor_, name, request.request_id(), call, TeamKind(),
+      [&](const Team& state) { return domain::org::DecideRemoveTeam(state, request, lookup); });
+  return std::move(result).Then([](auto done) {
+    return command::ResponseOf(std::move(done), &crm::v1::TeamCommandResponse::mutable_team);
+  });
+}
+
+base::Future<crm::v1::DepartmentCommandResponse> OrgCommandHandler::RemoveDepartment(
+    const crm::v1::RemoveDepartmentRequest& request, const rpc::CallContext& call) {
+  bool synced = false;
+  const domain::org::OrgLookup lookup = Lookup(call.deadline, &synced);
+  auto id = domain::org::ParseDepartmentName(request.name(), "name");
+  absl::StatusOr<std::string> name =
+      id.ok() ? absl::StatusOr<std::string>(domain::org::DepartmentName(*id)) : id.status();
+  auto result = Run<Department>(
+      *executor_, name, request.request_id(), call, DepartmentKind(), [&](const Department& state) {
+        return domain::org::DecideRemoveDepartment(state, request, lookup);
+      });
+  return std::move(result).Then([](auto done) {
+    return command::ResponseOf(std::move(done),
+                               &crm::v1::DepartmentCommandResponse::mutable_department);
   });
 }
 

@@ -43,6 +43,12 @@ class OrgCommandHandler {
       const crm::v1::UpdateStaffRequest& request, const rpc::CallContext& call);
   base::Future<crm::v1::StaffCommandResponse> DeactivateStaff(
       const crm::v1::DeactivateStaffRequest& request, const rpc::CallContext& call);
+  base::Future<crm::v1::StaffCommandResponse> ReactivateStaff(
+      const crm::v1::ReactivateStaffRequest& request, const rpc::CallContext& call);
+  base::Future<crm::v1::TeamCommandResponse> RemoveTeam(const crm::v1::RemoveTeamRequest& request,
+                                                        const rpc::CallContext& call);
+  base::Future<crm::v1::DepartmentCommandResponse> RemoveDepartment(
+      const crm::v1::RemoveDepartmentRequest& request, const rpc::CallContext& call);
 
  private:
   // Lookups over the command state, syncing the org stream once per command on a miss.

@@ -37,6 +37,12 @@ OrgCommandService::OrgCommandService(OrgCommandHandler* handler, command::Comman
          OrgStream<crm::v1::UpdateStaffRequest>);
   Routed("DeactivateStaff", handler, &OrgCommandHandler::DeactivateStaff,
          OrgStream<crm::v1::DeactivateStaffRequest>);
+  Routed("ReactivateStaff", handler, &OrgCommandHandler::ReactivateStaff,
+         OrgStream<crm::v1::ReactivateStaffRequest>);
+  Routed("RemoveTeam", handler, &OrgCommandHandler::RemoveTeam,
+         OrgStream<crm::v1::RemoveTeamRequest>);
+  Routed("RemoveDepartment", handler, &OrgCommandHandler::RemoveDepartment,
+         OrgStream<crm::v1::RemoveDepartmentRequest>);
 }
 
 }  // namespace crm::services::org

@@ -1,6 +1,7 @@
 #include "services/org/org_kinds.h"
 
 #include "absl/strings/str_cat.h"
+#include "crm/internal/v1/command_state.pb.h"
 #include "domain/org/org_aggregate.h"
 #include "domain/org/org_names.h"
 
@@ -65,6 +66,51 @@ absl::StatusOr<std::vector<std::string>> ActiveTeamMembers(const command::Aggreg
       });
   if (!scanned.ok()) return scanned;
   return out;
+}
+
+namespace {
+
+// Ids of the records of kind T (command-state keys "a/<prefix><id>") that `keep` accepts.
+template <typename T>
+absl::StatusOr<std::vector<std::string>> ScanRecords(const command::AggregateState& state,
+                                                     absl::string_view prefix,
+                                                     const std::function<bool(const T&)>& keep) {
+  const std::string key_prefix = absl::StrCat("a/", prefix);
+  std::vector<std::string> out;
+  absl::Status inner;
+  absl::Status scanned = state.store()->ScanPrefix(
+      key_prefix, "", 0, [&](absl::string_view key, absl::string_view value) {
+        crm::internal::v1::AggregateRecord record;
+        T typed;
+        if (!record.ParseFromArray(value.data(), static_cast<int>(value.size())) ||
+            !typed.ParseFromString(record.state())) {
+          inner = absl::DataLossError(absl::StrCat("command state ", key, " cannot be decoded"));
+          return false;
+        }
+        if (keep(typed)) out.emplace_back(key.substr(key_prefix.size()));
+        return true;
+      });
+  if (!scanned.ok()) return scanned;
+  if (!inner.ok()) return inner;
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<std::string>> ActiveDepartmentMembers(
+    const command::AggregateState& state, absl::string_view department_id) {
+  const std::string department = domain::org::DepartmentName(department_id);
+  return ScanRecords<crm::v1::Staff>(
+      state, domain::org::kStaffPrefix,
+      [&](const crm::v1::Staff& s) { return s.active() && s.department() == department; });
+}
+
+absl::StatusOr<std::vector<std::string>> DepartmentTeams(const command::AggregateState& state,
+                                                         absl::string_view department_id) {
+  const std::string department = domain::org::DepartmentName(department_id);
+  return ScanRecords<crm::v1::Team>(state, domain::org::kTeamPrefix, [&](const crm::v1::Team& t) {
+    return !t.has_delete_time() && t.department() == department;
+  });
 }
 
 }  // namespace crm::services::org

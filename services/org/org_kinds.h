@@ -30,4 +30,12 @@ std::vector<const command::AggregateKind*> OrgKinds();
 absl::StatusOr<std::vector<std::string>> ActiveTeamMembers(const command::AggregateState& state,
                                                            absl::string_view team_id);
 
+// For RemoveDepartment, which is rare: the staff ids of a department's active staff and the team
+// ids of its teams (not removed), in id order. They scan every staff or team record of the
+// command state (an organisation's size), so they need no index of their own.
+absl::StatusOr<std::vector<std::string>> ActiveDepartmentMembers(
+    const command::AggregateState& state, absl::string_view department_id);
+absl::StatusOr<std::vector<std::string>> DepartmentTeams(const command::AggregateState& state,
+                                                         absl::string_view department_id);
+
 }  // namespace crm::services::org

@@ -41,8 +41,8 @@ absl::StatusOr<crm::v1::Staff> StaffDirectory::Find(absl::string_view staff_id,
 access::OrgDirectory StaffDirectory::Org() const {
   const command::CommandExecutor* executor = executor_;
   access::OrgDirectory org;
-  org.staff = [executor](absl::string_view staff_id)
-      -> absl::StatusOr<std::optional<crm::v1::Staff>> {
+  org.staff =
+      [executor](absl::string_view staff_id) -> absl::StatusOr<std::optional<crm::v1::Staff>> {
     auto found = Lookup(*executor, absl::StrCat(kStaffPrefix, staff_id));
     if (!found.ok()) return found.status();
     if (found->version == 0) return std::nullopt;
@@ -51,7 +51,7 @@ access::OrgDirectory StaffDirectory::Org() const {
   org.team = [executor](absl::string_view team) -> absl::StatusOr<std::optional<crm::v1::Team>> {
     auto found = executor->state().Get<crm::v1::Team>(std::string(team));
     if (!found.ok()) return found.status();
-    if (found->version == 0) return std::nullopt;
+    if (found->version == 0 || found->state.has_delete_time()) return std::nullopt;  // removed
     return std::move(found->state);
   };
   return org;

@@ -119,6 +119,8 @@ std::vector<Seed> Build() {
        R"(name: "customers/acme" lifecycle_stage: NEED_CONFIRMED request_id: "seed-3")"},
       {m(kCustomers, "AssignOwner"),
        R"(name: "customers/bolt" owner: "am-sun" team: "" department: "departments/sales")"},
+      {m(kCustomers, "UnassignOwner"),
+       R"(name: "customers/acme" reason: "left the team" etag: "v4" request_id: "seed-u1")"},
       {m(kCustomers, "TagCustomer"), R"(name: "customers/bolt" tag: "new" request_id: "seed-4")"},
       {m(kCustomers, "UntagCustomer"), R"(name: "customers/acme" tag: "vip" etag: "v6")"},
       {m(kCustomers, "RecordPurchase"),
@@ -144,6 +146,12 @@ std::vector<Seed> Build() {
        R"(staff { name: "staff/agent-li" email: "li.2@corp.example.com" level: MIDDLE }
           update_mask { paths: "email" paths: "level" } request_id: "seed-5")"},
       {m(kOrg, "DeactivateStaff"), R"(name: "staff/am-sun" reason: "left" etag: "v1")"},
+      {m(kOrg, "ReactivateStaff"),
+       R"(name: "staff/am-sun" reason: "back" department: "departments/cs" team: "teams/cs-east"
+          request_id: "seed-r1")"},
+      {m(kOrg, "RemoveTeam"), R"(name: "teams/cs-east" reason: "merged" etag: "v1")"},
+      {m(kOrg, "RemoveDepartment"),
+       R"(name: "departments/cs" reason: "closed" request_id: "seed-r2")"},
       {m(kInteractions, "LogInteraction"),
        R"(parent: "customers/acme" request_id: "seed-6"
           interaction { channel: VISIT direction: OUTBOUND staff_id: "am-sun"

@@ -880,6 +880,43 @@ TEST(CustomerAggregateTest, AssignOwnerRecordsPreviousOwner) {
   EXPECT_EQ(state.team(), "");
 }
 
+TEST(CustomerAggregateTest, UnassignOwnerClearsTheOwner) {
+  State state = Registered();
+  crm::v1::UnassignOwnerRequest request;
+  request.set_name(state.name());
+  request.set_reason("left the account");
+  // No owner: nothing to clear.
+  ExpectNoEvents(DecideUnassignOwner(state, request, Context()));
+
+  auto assigned =
+      DecideAssignOwner(state, OwnerRequest("ann", "teams/east", "departments/sales"), Context());
+  ASSERT_TRUE(assigned.ok());
+  StampAndApply(state, *assigned);
+  auto cleared = DecideUnassignOwner(state, request, Context());
+  ASSERT_TRUE(cleared.ok()) << cleared.status();
+  ASSERT_THAT(*cleared, SizeIs(1));
+  EXPECT_EQ((*cleared)[0].owner_unassigned().previous_owner(), "ann");
+  EXPECT_EQ((*cleared)[0].owner_unassigned().reason(), "left the account");
+  StampAndApply(state, *cleared);
+  EXPECT_EQ(state.owner(), "");
+  EXPECT_EQ(state.team(), "");
+  EXPECT_EQ(state.department(), "");
+  ExpectNoEvents(DecideUnassignOwner(state, request, Context()));
+}
+
+TEST(CustomerAggregateTest, UnassignOwnerValidatesTheRequest) {
+  crm::v1::UnassignOwnerRequest request;
+  request.set_name("acme");
+  ExpectInvalid(DecideUnassignOwner(Registered(), request, Context()), "name");
+  request.set_name(Registered().name());
+  request.set_reason(std::string(501, 'x'));
+  ExpectInvalid(DecideUnassignOwner(Registered(), request, Context()), "reason");
+  request.set_reason("");
+  request.set_etag("v9");
+  EXPECT_EQ(DecideUnassignOwner(Registered(), request, Context()).status().code(),
+            absl::StatusCode::kAborted);
+}
+
 // ---------------------------------------------------------------------------
 // Tags
 

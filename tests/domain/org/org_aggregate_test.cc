@@ -79,6 +79,24 @@ class Org {
       }
       return out;
     };
+    lookup.active_department_members =
+        [this](absl::string_view department_id) -> absl::StatusOr<std::vector<std::string>> {
+      std::vector<std::string> out;
+      for (const auto& [id, s] : staff) {
+        if (s.active() && s.department() == DepartmentName(department_id)) out.push_back(id);
+      }
+      return out;
+    };
+    lookup.department_teams =
+        [this](absl::string_view department_id) -> absl::StatusOr<std::vector<std::string>> {
+      std::vector<std::string> out;
+      for (const auto& [id, t] : teams) {
+        if (!t.has_delete_time() && t.department() == DepartmentName(department_id)) {
+          out.push_back(id);
+        }
+      }
+      return out;
+    };
     return lookup;
   }
 
@@ -662,6 +680,164 @@ TEST_F(OrgAggregateTest, DeactivateValidatesTheRequest) {
   events = DecideDeactivateStaff(Staff(), request);
   EXPECT_EQ(events.status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(Reason(events.status()), "STAFF_NOT_FOUND");
+}
+
+std::vector<std::string> Subjects(const absl::Status& status) {
+  google::rpc::PreconditionFailure failure;
+  std::vector<std::string> out;
+  if (crm::status::GetDetail(status, &failure)) {
+    for (const auto& v : failure.violations()) out.push_back(v.subject());
+  }
+  return out;
+}
+
+TEST_F(OrgAggregateTest, ReactivateIsTheInverseOfDeactivate) {
+  crm::v1::ReactivateStaffRequest request;
+  request.set_name("staff/ann");
+  request.set_reason("back from leave");
+  // An active person cannot be reactivated.
+  auto events = DecideReactivateStaff(org_.staff["ann"], request, org_.Lookup());
+  EXPECT_EQ(events.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(Reason(events.status()), "STAFF_ACTIVE");
+
+  Staff& ann = org_.staff["ann"];
+  crm::v1::DeactivateStaffRequest off;
+  off.set_name("staff/ann");
+  auto deactivated = DecideDeactivateStaff(ann, off);
+  ASSERT_TRUE(deactivated.ok());
+  org_.ApplyAll(ann, *deactivated, "staff/ann", &ApplyStaff);
+  ASSERT_FALSE(ann.active());
+
+  events = DecideReactivateStaff(ann, request, org_.Lookup());
+  ASSERT_TRUE(events.ok()) << events.status();
+  ASSERT_EQ(events->size(), 1u);  // same place: no StaffUpdated
+  EXPECT_EQ((*events)[0].staff_reactivated().reason(), "back from leave");
+  org_.ApplyAll(ann, *events, "staff/ann", &ApplyStaff);
+  EXPECT_TRUE(ann.active());
+  EXPECT_EQ(ann.team(), "teams/north");
+  EXPECT_EQ(ann.version(), 3);
+}
+
+TEST_F(OrgAggregateTest, ReactivateToAnotherPlace) {
+  Staff& ann = org_.staff["ann"];
+  crm::v1::DeactivateStaffRequest off;
+  off.set_name("staff/ann");
+  org_.ApplyAll(ann, *DecideDeactivateStaff(ann, off), "staff/ann", &ApplyStaff);
+
+  crm::v1::ReactivateStaffRequest request;
+  request.set_name("staff/ann");
+  request.set_team("teams/desk");  // not in her department (sales)
+  auto events = DecideReactivateStaff(ann, request, org_.Lookup());
+  EXPECT_EQ(Reason(events.status()), "TEAM_NOT_IN_DEPARTMENT");
+  request.set_department("departments/nowhere");
+  events = DecideReactivateStaff(ann, request, org_.Lookup());
+  EXPECT_EQ(Reason(events.status()), "DEPARTMENT_NOT_FOUND");
+  EXPECT_EQ(Meta(events.status(), "field"), "department");
+  request.set_department("service");  // not a resource name
+  events = DecideReactivateStaff(ann, request, org_.Lookup());
+  EXPECT_THAT(Fields(events.status()), ElementsAre("department"));
+
+  request.set_department("departments/service");
+  events = DecideReactivateStaff(ann, request, org_.Lookup());
+  ASSERT_TRUE(events.ok()) << events.status();
+  ASSERT_EQ(events->size(), 2u);
+  EXPECT_TRUE((*events)[0].has_staff_reactivated());
+  EXPECT_THAT((*events)[1].staff_updated().changed_paths(), ElementsAre("department", "team"));
+  org_.ApplyAll(ann, *events, "staff/ann", &ApplyStaff);
+  EXPECT_TRUE(ann.active());
+  EXPECT_EQ(ann.department(), "departments/service");
+  EXPECT_EQ(ann.team(), "teams/desk");
+}
+
+TEST_F(OrgAggregateTest, RemoveTeamRefusedWhileItHasActiveMembers) {
+  crm::v1::RemoveTeamRequest request;
+  request.set_name("teams/north");
+  request.set_reason("merged");
+  auto events = DecideRemoveTeam(org_.teams["north"], request, org_.Lookup());
+  EXPECT_EQ(events.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(Reason(events.status()), "TEAM_NOT_EMPTY");
+  EXPECT_THAT(Subjects(events.status()), ElementsAre("staff/ann", "staff/sue"));
+
+  org_.staff["ann"].set_active(false);
+  org_.staff["sue"].set_active(false);
+  Team& north = org_.teams["north"];
+  events = DecideRemoveTeam(north, request, org_.Lookup());
+  ASSERT_TRUE(events.ok()) << events.status();
+  EXPECT_EQ((*events)[0].team_removed().reason(), "merged");
+  org_.ApplyAll(north, *events, "teams/north", &ApplyTeam);
+  EXPECT_TRUE(north.has_delete_time());
+
+  // Gone: removing, updating or referring to it is NOT_FOUND.
+  events = DecideRemoveTeam(north, request, org_.Lookup());
+  EXPECT_EQ(events.status().code(), absl::StatusCode::kNotFound);
+  crm::v1::UpdateTeamRequest rename;
+  rename.mutable_team()->set_name("teams/north");
+  rename.mutable_team()->set_display_name("North again");
+  EXPECT_EQ(DecideUpdateTeam(north, rename, org_.Lookup()).status().code(),
+            absl::StatusCode::kNotFound);
+  crm::v1::AddStaffRequest add;
+  add.mutable_staff()->set_display_name("Bo");
+  add.mutable_staff()->set_role(crm::v1::ACCOUNT_MANAGER);
+  add.mutable_staff()->set_level(crm::v1::FRONT_LINE);
+  add.mutable_staff()->set_department("departments/sales");
+  add.mutable_staff()->set_team("teams/north");
+  auto added = DecideAddStaff(Staff(), add, "bo", org_.Lookup());
+  EXPECT_EQ(Reason(added.status()), "TEAM_NOT_FOUND");
+  // No event applies after the removal.
+  Event late;
+  late.mutable_team_updated()->add_changed_paths("display_name");
+  EXPECT_FALSE(ApplyTeam(north, Stamped(late, "teams/north", north.version() + 1, 1)).ok());
+}
+
+TEST_F(OrgAggregateTest, RemoveDepartmentRefusedWhileItHasStaffOrTeams) {
+  crm::v1::RemoveDepartmentRequest request;
+  request.set_name("departments/sales");
+  auto events = DecideRemoveDepartment(org_.departments["sales"], request, org_.Lookup());
+  EXPECT_EQ(Reason(events.status()), "DEPARTMENT_NOT_EMPTY");
+  EXPECT_THAT(Subjects(events.status()),
+              ElementsAre("teams/north", "staff/ann", "staff/boss", "staff/sue"));
+
+  for (auto id : {"ann", "boss", "sue"}) org_.staff[id].set_active(false);
+  events = DecideRemoveDepartment(org_.departments["sales"], request, org_.Lookup());
+  EXPECT_THAT(Subjects(events.status()), ElementsAre("teams/north"));
+
+  crm::v1::RemoveTeamRequest team;
+  team.set_name("teams/north");
+  auto removed = DecideRemoveTeam(org_.teams["north"], team, org_.Lookup());
+  ASSERT_TRUE(removed.ok()) << removed.status();
+  org_.ApplyAll(org_.teams["north"], *removed, "teams/north", &ApplyTeam);
+  Department& sales = org_.departments["sales"];
+  events = DecideRemoveDepartment(sales, request, org_.Lookup());
+  ASSERT_TRUE(events.ok()) << events.status();
+  ASSERT_TRUE((*events)[0].has_department_removed());
+  org_.ApplyAll(sales, *events, "departments/sales", &ApplyDepartment);
+  EXPECT_TRUE(sales.has_delete_time());
+
+  // A team cannot be created in it, and a person returning there is refused.
+  crm::v1::CreateTeamRequest create;
+  create.mutable_team()->set_display_name("South");
+  create.mutable_team()->set_department("departments/sales");
+  EXPECT_EQ(Reason(DecideCreateTeam(Team(), create, "south", org_.Lookup()).status()),
+            "DEPARTMENT_NOT_FOUND");
+  crm::v1::ReactivateStaffRequest back;
+  back.set_name("staff/boss");
+  auto reactivated = DecideReactivateStaff(org_.staff["boss"], back, org_.Lookup());
+  EXPECT_EQ(Reason(reactivated.status()), "DEPARTMENT_NOT_FOUND");
+  EXPECT_EQ(Meta(reactivated.status(), "field"), "staff.department");
+}
+
+TEST_F(OrgAggregateTest, RemoveValidatesTheRequest) {
+  crm::v1::RemoveTeamRequest team;
+  team.set_name("north");
+  team.set_reason(std::string(501, 'x'));
+  EXPECT_THAT(Fields(DecideRemoveTeam(Team(), team, org_.Lookup()).status()),
+              ElementsAre("name", "reason"));
+  crm::v1::RemoveDepartmentRequest department;
+  department.set_name("departments/sales");
+  department.set_etag("v9");
+  EXPECT_EQ(
+      DecideRemoveDepartment(org_.departments["sales"], department, org_.Lookup()).status().code(),
+      absl::StatusCode::kAborted);
 }
 
 // ---------------------------------------------------------------------------------------------

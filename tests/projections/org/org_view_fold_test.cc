@@ -308,6 +308,56 @@ TEST_F(OrgViewFoldTest, CustomersOwnedFollowOwnerAssigned) {
   EXPECT_EQ(WorkloadOf("bob", At(kT0)).customers_owned(), 3);
 }
 
+TEST_F(OrgViewFoldTest, UnassignedCustomersLeaveTheirOwnersWorkload) {
+  h_.Customer("c1", OwnerAssigned("ann", ""));
+  h_.Customer("c2", OwnerAssigned("ann", ""));
+  EventEnvelope cleared;
+  cleared.mutable_owner_unassigned()->set_previous_owner("ann");
+  h_.Customer("c1", cleared);
+  ApplyNew();
+  EXPECT_EQ(WorkloadOf("ann", At(kT0)).customers_owned(), 1);
+  h_.Customer("c1", OwnerAssigned("bob", ""));
+  h_.Customer("c2", cleared);
+  ApplyNew();
+  EXPECT_EQ(WorkloadOf("ann", At(kT0)).customers_owned(), 0);
+  EXPECT_EQ(WorkloadOf("bob", At(kT0)).customers_owned(), 1);
+  // Re-applied: nothing moves.
+  ApplyRecord(h_.records.back());
+  EXPECT_EQ(WorkloadOf("bob", At(kT0)).customers_owned(), 1);
+}
+
+TEST_F(OrgViewFoldTest, RemovedTeamsAndDepartmentsLeaveTheViews) {
+  BuildOrg();
+  EventEnvelope gone;
+  gone.mutable_staff_deactivated();
+  h_.Org("staff/cat", gone);
+  EventEnvelope team_removed;
+  team_removed.mutable_team_removed()->set_reason("merged");
+  h_.Org("teams/desk", team_removed);
+  EventEnvelope department_removed;
+  department_removed.mutable_department_removed();
+  h_.Org("departments/cs", department_removed);
+  EventEnvelope back;
+  back.mutable_staff_reactivated();
+  h_.Org("staff/cat", back);
+  ApplyNew();
+  EXPECT_FALSE(views_->GetTeam("desk")->has_value());
+  EXPECT_FALSE(views_->GetDepartment("cs")->has_value());
+  EXPECT_THAT(Names(views_->ListTeams("", "", 10)->items), ElementsAre("teams/north"));
+  EXPECT_THAT(Names(views_->ListTeams("departments/cs", "", 10)->items), ElementsAre());
+  EXPECT_THAT(
+      Names(views_->ListDepartments(crm::v1::DEPARTMENT_FUNCTION_UNSPECIFIED, "", 10)->items),
+      ElementsAre("departments/sales"));
+  EXPECT_THAT(Names(views_->ListDepartments(crm::v1::CUSTOMER_SERVICE, "", 10)->items),
+              ElementsAre());
+  EXPECT_EQ(views_->AllTeams()->size(), 1u);
+  EXPECT_EQ(views_->AllDepartments()->size(), 1u);
+  EXPECT_TRUE((*views_->GetStaff("cat"))->active());
+  // Re-applying the removal changes nothing.
+  ApplyRecord(h_.records[h_.records.size() - 2]);
+  EXPECT_FALSE(views_->GetDepartment("cs")->has_value());
+}
+
 TEST_F(OrgViewFoldTest, OpenComplaintsFollowAssignmentsClosuresAndReopens) {
   h_.Complaint("c1", "k1", Filed(kT0 + 3600, kT0 + 7200));
   ApplyNew();

@@ -225,7 +225,7 @@ TEST_F(OrgCommandHandlerTest, UnknownEventTypeKeepsTheVersionChain) {
   future.set_schema_version(1);
   *future.mutable_recorded_at() = Ts(clock_.Now());
   // Its payload is a oneof field this build lacks: parsed, it is an unknown field.
-  future.GetReflection()->MutableUnknownFields(&future)->AddLengthDelimited(77, "whatever");
+  future.GetReflection()->MutableUnknownFields(&future)->AddLengthDelimited(199, "whatever");
   auto position = log_.Append(command::kOrgStreamKey, {{future.SerializeAsString(), {}}},
                               absl::Now() + absl::Seconds(5));
   ASSERT_TRUE(position.ok()) << position.status();
@@ -297,6 +297,69 @@ TEST_F(OrgCommandHandlerTest, UpdateAndDeactivate) {
   auto headed = handler_->UpdateDepartment(head, call_).Get();
   ASSERT_TRUE(headed.ok()) << headed.status();
   EXPECT_EQ(headed->department().head(), "boss");
+}
+
+TEST_F(OrgCommandHandlerTest, RemoveAndReactivateOnTheCommandState) {
+  BuildOrg();
+  crm::v1::RemoveDepartmentRequest department;
+  department.set_name("departments/cs");
+  department.set_request_id("rm-cs");
+  auto refused = handler_->RemoveDepartment(department, call_).Get();
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(Reason(refused.status()), "DEPARTMENT_NOT_EMPTY");
+  EXPECT_THAT(std::string(refused.status().message()), HasSubstr("teams/desk, staff/cat"));
+
+  crm::v1::RemoveTeamRequest team;
+  team.set_name("teams/desk");
+  auto team_refused = handler_->RemoveTeam(team, call_).Get();
+  EXPECT_EQ(Reason(team_refused.status()), "TEAM_NOT_EMPTY");
+
+  crm::v1::DeactivateStaffRequest off;
+  off.set_name("staff/cat");
+  ASSERT_TRUE(handler_->DeactivateStaff(off, call_).Get().ok());
+  team.set_request_id("rm-desk");
+  auto removed = handler_->RemoveTeam(team, call_).Get();
+  ASSERT_TRUE(removed.ok()) << removed.status();
+  EXPECT_TRUE(removed->team().has_delete_time());
+  EXPECT_EQ(removed->appended_event_count(), 1);
+  // The same request id again: the first answer; a new one: the team is gone.
+  auto retried = handler_->RemoveTeam(team, call_).Get();
+  ASSERT_TRUE(retried.ok()) << retried.status();
+  EXPECT_EQ(retried->consistency_token(), removed->consistency_token());
+  team.set_request_id("rm-desk-2");
+  EXPECT_EQ(handler_->RemoveTeam(team, call_).Get().status().code(), absl::StatusCode::kNotFound);
+
+  auto done = handler_->RemoveDepartment(department, call_).Get();
+  ASSERT_TRUE(done.ok()) << done.status();
+  EXPECT_TRUE(done->department().has_delete_time());
+
+  // The views no longer show them.
+  crm::v1::GetTeamRequest get_team;
+  get_team.set_name("teams/desk");
+  get_team.set_consistency_token(done->consistency_token());
+  EXPECT_EQ(queries_->GetTeam(get_team, call_).status().code(), absl::StatusCode::kNotFound);
+  crm::v1::ListDepartmentsRequest list;
+  auto departments = queries_->ListDepartments(list, call_);
+  ASSERT_TRUE(departments.ok());
+  ASSERT_EQ(departments->departments_size(), 1);
+  EXPECT_EQ(departments->departments(0).name(), "departments/sales");
+
+  // Cat returns, to sales: her department was removed, so she needs a new place.
+  crm::v1::ReactivateStaffRequest back;
+  back.set_name("staff/cat");
+  auto nowhere = handler_->ReactivateStaff(back, call_).Get();
+  EXPECT_EQ(Reason(nowhere.status()), "DEPARTMENT_NOT_FOUND");
+  back.set_department("departments/sales");
+  back.set_team("teams/north");
+  back.set_request_id("back-cat");
+  auto returned = handler_->ReactivateStaff(back, call_).Get();
+  ASSERT_TRUE(returned.ok()) << returned.status();
+  EXPECT_TRUE(returned->staff().active());
+  EXPECT_EQ(returned->staff().team(), "teams/north");
+  EXPECT_EQ(returned->appended_event_count(), 2);
+  back.set_request_id("back-cat-2");
+  auto again = handler_->ReactivateStaff(back, call_).Get();
+  EXPECT_EQ(Reason(again.status()), "STAFF_ACTIVE");
 }
 
 TEST_F(OrgCommandHandlerTest, RetriedRequestIdReturnsTheFirstAnswer) {
