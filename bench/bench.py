@@ -711,31 +711,34 @@ class Bench:
 
     def growth_and_fold(self) -> None:
         t = Target("embedded", self.work / "growth").start()
-        orgtest.make_org(t.command)
-        a = t.command.address
-        have = 0
-        for size in self.args.growth_sizes:
-            self.grow(t, have, size)
-            have = size
-            t.caught_up()
-            for name, call, data in query_data(size, 1, prefix="g"):
-                if name not in GROWTH_QUERIES:
-                    continue
-                f = strip(self.ghz.run(a, call, data, 1, n=self.args.growth_calls,
-                                       label=f"growth-{size}"))
-                f.update(name=name, customers=size)
-                self.results["growth"].append(f)
-                log(f"growth   {name:32} {size:>8} customers: p50 {f['p50']:.2f} "
-                    f"p99 {f['p99']:.2f} ms")
-        for events in self.args.fold_events:
-            while (more := events - t.events_appended()) > 0:
-                # A registration appends two events (the e-mail's claim and the registration):
-                # half as many, then what is still missing.
-                n = max(1, (more + 1) // 2)
-                self.grow(t, have, have + n, tag=False)
-                have += n
-            self.fold_and_rebuild(t)
-        t.stop()
+        try:
+            orgtest.make_org(t.command)
+            a = t.command.address
+            have = 0
+            for size in self.args.growth_sizes:
+                self.grow(t, have, size)
+                have = size
+                t.caught_up()
+                for name, call, data in query_data(size, 1, prefix="g"):
+                    if name not in GROWTH_QUERIES:
+                        continue
+                    f = strip(self.ghz.run(a, call, data, 1, n=self.args.growth_calls,
+                                           label=f"growth-{size}"))
+                    f.update(name=name, customers=size)
+                    self.results["growth"].append(f)
+                    log(f"growth   {name:32} {size:>8} customers: p50 {f['p50']:.2f} "
+                        f"p99 {f['p99']:.2f} ms")
+            for events in self.args.fold_events:
+                while (more := events - t.events_appended()) > 0:
+                    # A registration appends two events (the e-mail's claim and the registration):
+                    # half as many, then what is still missing.
+                    n = max(1, (more + 1) // 2)
+                    self.grow(t, have, have + n, tag=False)
+                    have += n
+                self.fold_and_rebuild(t)
+        finally:
+            # Also when a step fails: a server left running would share the next run's data dir.
+            t.stop()
 
     def grow(self, t: Target, have: int, size: int, tag: bool = True) -> None:
         """Registers customers g-<have> .. g-<size-1>; tags every 100th vip."""
