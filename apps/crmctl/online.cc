@@ -596,6 +596,32 @@ int Online::GetCustomer(const std::string& id) {
   return kExitOk;
 }
 
+template <typename Request, typename Response>
+int Online::PrintCustomerPages(
+    const char* what, Request& request, int64_t limit,
+    const std::function<grpc::Status(grpc::ClientContext*, const Request&, Response*)>& call) {
+  std::vector<std::vector<std::string>> rows = {kCustomerHeader};
+  int64_t printed = 0;
+  do {
+    request.set_page_size(static_cast<int32_t>(
+        limit > 0 ? std::min<int64_t>(kPageSize, limit - printed) : kPageSize));
+    Response response;
+    auto context = NewContext();
+    if (grpc::Status s = call(context.get(), request, &response); !s.ok()) return Failed(what, s);
+    for (const crm::v1::Customer& c : response.customers()) {
+      if (connection_.json) {
+        std::printf("%s\n", Json(c).c_str());
+      } else {
+        rows.push_back(CustomerRow(c));
+      }
+      ++printed;
+    }
+    request.set_page_token(response.next_page_token());
+  } while (!request.page_token().empty() && (limit <= 0 || printed < limit));
+  if (!connection_.json) PrintTable(rows);
+  return kExitOk;
+}
+
 int Online::ListCustomers(const CustomerFilter& filter) {
   crm::v1::ListCustomersRequest request;
   if (!filter.stage.empty()) {
@@ -620,28 +646,11 @@ int Online::ListCustomers(const CustomerFilter& filter) {
   request.set_tag(filter.tag);
   if (!Connect()) return kExitUsage;
   auto stub = crm::v1::CustomerQueryService::NewStub(channel_);
-  std::vector<std::vector<std::string>> rows = {kCustomerHeader};
-  int64_t printed = 0;
-  do {
-    request.set_page_size(static_cast<int32_t>(
-        filter.limit > 0 ? std::min<int64_t>(kPageSize, filter.limit - printed) : kPageSize));
-    crm::v1::ListCustomersResponse response;
-    auto context = NewContext();
-    if (grpc::Status s = stub->ListCustomers(context.get(), request, &response); !s.ok()) {
-      return Failed("customer list", s);
-    }
-    for (const crm::v1::Customer& c : response.customers()) {
-      if (connection_.json) {
-        std::printf("%s\n", Json(c).c_str());
-      } else {
-        rows.push_back(CustomerRow(c));
-      }
-      ++printed;
-    }
-    request.set_page_token(response.next_page_token());
-  } while (!request.page_token().empty() && (filter.limit <= 0 || printed < filter.limit));
-  if (!connection_.json) PrintTable(rows);
-  return kExitOk;
+  return PrintCustomerPages<crm::v1::ListCustomersRequest, crm::v1::ListCustomersResponse>(
+      "customer list", request, filter.limit,
+      [&](grpc::ClientContext* context, const auto& r, auto* response) {
+        return stub->ListCustomers(context, r, response);
+      });
 }
 
 int Online::SearchCustomers(const CustomerFilter& filter) {
@@ -678,28 +687,11 @@ int Online::SearchCustomers(const CustomerFilter& filter) {
   request.set_tag(filter.tag);
   if (!Connect()) return kExitUsage;
   auto stub = crm::v1::CustomerQueryService::NewStub(channel_);
-  std::vector<std::vector<std::string>> rows = {kCustomerHeader};
-  int64_t printed = 0;
-  do {
-    request.set_page_size(static_cast<int32_t>(
-        filter.limit > 0 ? std::min<int64_t>(kPageSize, filter.limit - printed) : kPageSize));
-    crm::v1::SearchCustomersResponse response;
-    auto context = NewContext();
-    if (grpc::Status s = stub->SearchCustomers(context.get(), request, &response); !s.ok()) {
-      return Failed("customer search", s);
-    }
-    for (const crm::v1::Customer& c : response.customers()) {
-      if (connection_.json) {
-        std::printf("%s\n", Json(c).c_str());
-      } else {
-        rows.push_back(CustomerRow(c));
-      }
-      ++printed;
-    }
-    request.set_page_token(response.next_page_token());
-  } while (!request.page_token().empty() && (filter.limit <= 0 || printed < filter.limit));
-  if (!connection_.json) PrintTable(rows);
-  return kExitOk;
+  return PrintCustomerPages<crm::v1::SearchCustomersRequest, crm::v1::SearchCustomersResponse>(
+      "customer search", request, filter.limit,
+      [&](grpc::ClientContext* context, const auto& r, auto* response) {
+        return stub->SearchCustomers(context, r, response);
+      });
 }
 
 int Online::FindCustomers(const std::string& email, const std::string& phone) {

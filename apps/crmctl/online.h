@@ -6,6 +6,7 @@
 // Not thread-safe: one command per process.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -95,6 +96,12 @@ class Online {
   // Prints a failed call's code, message and ErrorInfo reason to stderr; returns the exit code
   // (kExitUsage for a transport failure, else kExitServerError).
   int Failed(const char* what, const grpc::Status& status) const;
+  // Pages through a customer listing (ListCustomers, SearchCustomers: `call` makes one call) up
+  // to `limit` customers (0: all) and prints them as JSON lines or one table.
+  template <typename Request, typename Response>
+  int PrintCustomerPages(
+      const char* what, Request& request, int64_t limit,
+      const std::function<grpc::Status(grpc::ClientContext*, const Request&, Response*)>& call);
 
   const Connection connection_;
   std::shared_ptr<grpc::Channel> channel_;
