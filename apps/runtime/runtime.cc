@@ -248,8 +248,14 @@ void AddReplicaFlags(CLI::App& app, Config& config) {
 
 void AddCommandFlags(CLI::App& app, Config& config) {
   app.add_option("--sla-policy", config.sla_policy,
-                 "Complaint deadlines per severity, response/resolution, e.g. "
-                 "\"severe=4h/24h,general=24h/72h,minor=48h/168h\" (omitted: the default)")
+                 "Complaint deadlines per severity and customer value tier, "
+                 "[<tier>.]<severity>=<response>/<resolution>, comma-separated; tier vip, "
+                 "ordinary or potential (an entry without one is for every tier; vip without "
+                 "one gets half of it), e.g. \"severe=4h/24h,general=24h/72h,minor=48h/168h,"
+                 "vip.severe=2h/12h\" (omitted: the default, "
+                 "severe=4h/24h,general=24h/72h,minor=48h/168h,vip.severe=2h/12h,"
+                 "vip.general=12h/36h,vip.minor=24h/84h). New complaints only: filed ones keep "
+                 "their deadlines")
       ->envname("CRM_SLA_POLICY");
   app.add_option("--sla-scan-interval", config.sla_scan_interval,
                  "How often the deadline watcher looks for passed complaint deadlines (e.g. 1s)")

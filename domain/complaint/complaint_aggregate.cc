@@ -16,6 +16,7 @@
 #include "domain/common/field_checks.h"
 #include "domain/complaint/event_codec.h"
 #include "domain/customer/customer_aggregate.h"
+#include "domain/customer/event_codec.h"
 #include "domain/org/org_rules.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "google/protobuf/util/time_util.h"
@@ -333,6 +334,9 @@ absl::Status ValidateRequest(const crm::v1::FileComplaintRequest& request,
   if (in.has_close_time()) v.Add("complaint.close_time", "is output only");
   if (in.version() != 0) v.Add("complaint.version", "is output only");
   if (!in.etag().empty()) v.Add("complaint.etag", "is output only");
+  if (in.customer_tier() != crm::v1::VALUE_TIER_UNSPECIFIED) {
+    v.Add("complaint.customer_tier", "is output only: the customer's value tier sets it");
+  }
   return v.ToStatus();
 }
 
@@ -400,7 +404,7 @@ absl::Status ValidateRequest(const crm::v1::EscalateComplaintRequest& request) {
 
 absl::StatusOr<Events> DecideFile(const State& state, const crm::v1::FileComplaintRequest& request,
                                   absl::string_view complaint_id, bool customer_exists,
-                                  const DecideContext& context) {
+                                  const DecideContext& context, crm::v1::ValueTier customer_tier) {
   if (absl::Status status = ValidateRequest(request, complaint_id); !status.ok()) return status;
   if (!customer_exists) {
     absl::Status status = crm::status::Error(
@@ -419,7 +423,8 @@ absl::StatusOr<Events> DecideFile(const State& state, const crm::v1::FileComplai
                               {{"complaint", name}});
   }
   const crm::v1::Complaint& in = request.complaint();
-  const SlaTargets& targets = context.policy.For(in.severity());
+  // The tier counts as it is when the complaint is filed; it is recorded with the deadlines.
+  const SlaTargets targets = context.policy.For(in.severity(), customer_tier);
   Event event;
   auto* filed = event.mutable_complaint_filed();
   filed->set_channel(ToEvent(in.channel()));
@@ -428,6 +433,9 @@ absl::StatusOr<Events> DecideFile(const State& state, const crm::v1::FileComplai
   filed->set_description(in.description());
   *filed->mutable_response_due_time() = base::ToTimestamp(context.now + targets.response);
   *filed->mutable_resolution_due_time() = base::ToTimestamp(context.now + targets.resolution);
+  if (crm::v1::ValueTier_IsValid(customer_tier)) {
+    filed->set_customer_tier(domain::customer::ToEvent(customer_tier));
+  }
   return One(std::move(event));
 }
 
@@ -573,8 +581,8 @@ absl::StatusOr<Events> DecideReopen(const State& state,
   Event event;
   auto* reopened = event.mutable_complaint_reopened();
   reopened->set_reason(request.reason());
-  *reopened->mutable_resolution_due_time() =
-      base::ToTimestamp(context.now + context.policy.For(state.severity()).resolution);
+  *reopened->mutable_resolution_due_time() = base::ToTimestamp(
+      context.now + context.policy.For(state.severity(), state.customer_tier()).resolution);
   return One(std::move(event));
 }
 
@@ -716,6 +724,7 @@ absl::Status Apply(State& state, const Event& event) {
       state.set_category(ToApi(filed.category()));
       state.set_severity(ToApi(filed.severity()));
       state.set_description(filed.description());
+      state.set_customer_tier(domain::customer::ToApi(filed.customer_tier()));
       state.set_status(crm::v1::FILED);
       auto* response = state.mutable_response_deadline();
       response->set_kind(crm::v1::RESPONSE);

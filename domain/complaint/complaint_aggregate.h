@@ -31,6 +31,7 @@
 #include "crm/events/v1/envelope.pb.h"
 #include "crm/v1/complaint.pb.h"
 #include "crm/v1/complaint_service.pb.h"
+#include "crm/v1/customer.pb.h"
 #include "crm/v1/org.pb.h"
 #include "domain/complaint/sla_policy.h"
 
@@ -129,10 +130,13 @@ absl::Status ValidateRequest(const crm::v1::EscalateComplaintRequest& request);
 // own rules (FAILED_PRECONDITION). A command that would change nothing returns no events.
 
 // `complaint_id` is the id to file under (already chosen); `customer_exists` whether the parent
-// customer is registered.
-absl::StatusOr<Events> DecideFile(const State& state, const crm::v1::FileComplaintRequest& request,
-                                  absl::string_view complaint_id, bool customer_exists,
-                                  const DecideContext& context);
+// customer is registered; `customer_tier` its value tier now: the deadlines are the policy's for
+// the severity and that tier, and ComplaintFiled records the tier (a reopening's new deadline
+// uses the recorded one).
+absl::StatusOr<Events> DecideFile(
+    const State& state, const crm::v1::FileComplaintRequest& request,
+    absl::string_view complaint_id, bool customer_exists, const DecideContext& context,
+    crm::v1::ValueTier customer_tier = crm::v1::VALUE_TIER_UNSPECIFIED);
 // `responder`: the resolved request.responder, nullopt if none was given.
 absl::StatusOr<Events> DecideAcknowledge(const State& state,
                                          const crm::v1::AcknowledgeComplaintRequest& request,

@@ -16,6 +16,7 @@
 #include "domain/common/event_types.h"
 #include "domain/common/field_checks.h"
 #include "domain/customer/customer_aggregate.h"
+#include "domain/customer/event_codec.h"
 #include "domain/interaction/event_codec.h"
 #include "google/protobuf/util/time_util.h"
 #include "google/rpc/error_details.pb.h"
@@ -177,6 +178,9 @@ absl::StatusOr<Events> DecideLogInteraction(const State& state,
   }
   if (in.version() != 0) v.Add("interaction.version", "is output only");
   if (!in.etag().empty()) v.Add("interaction.etag", "is output only");
+  if (in.customer_tier() != crm::v1::VALUE_TIER_UNSPECIFIED) {
+    v.Add("interaction.customer_tier", "is output only: the customer's value tier sets it");
+  }
   if (absl::Status status = v.ToStatus(); !status.ok()) return status;
 
   if (!context.customer_exists) return MissingLookup("customer_exists");
@@ -218,6 +222,13 @@ absl::StatusOr<Events> DecideLogInteraction(const State& state,
   out.set_complaint(in.complaint());
   *logged->mutable_interaction() = ToEvent(out);
   *logged->mutable_staff() = ToEvent(*staff);
+  if (context.customer_tier) {
+    absl::StatusOr<crm::v1::ValueTier> tier = context.customer_tier(*customer_id);
+    if (!tier.ok()) return tier.status();
+    if (crm::v1::ValueTier_IsValid(*tier)) {
+      logged->set_customer_tier(domain::customer::ToEvent(*tier));
+    }
+  }
   return One(std::move(event));
 }
 
@@ -336,6 +347,7 @@ absl::Status Apply(State& state, const Event& event) {
 
   if (is_logged) {
     State next = ToApi(event.interaction_logged().interaction());
+    next.set_customer_tier(domain::customer::ToApi(event.interaction_logged().customer_tier()));
     *next.mutable_create_time() = event.recorded_at();
     state = std::move(next);
   } else {

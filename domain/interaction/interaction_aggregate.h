@@ -28,6 +28,7 @@
 #include "absl/time/time.h"
 #include "common/status/etag.h"
 #include "crm/events/v1/envelope.pb.h"
+#include "crm/v1/customer.pb.h"
 #include "crm/v1/interaction.pb.h"
 #include "crm/v1/interaction_service.pb.h"
 #include "crm/v1/org.pb.h"
@@ -60,6 +61,9 @@ struct DecideContext {
   // Whether the complaint with resource name `complaint` exists. Required by
   // DecideLogInteraction when the request links a complaint.
   std::function<absl::StatusOr<bool>(absl::string_view complaint)> complaint_exists;
+  // The value tier of customer `customer_id` now, recorded in InteractionLogged (the follow-up's
+  // priority in work queues). Optional: none records VALUE_TIER_UNSPECIFIED.
+  std::function<absl::StatusOr<crm::v1::ValueTier>(absl::string_view customer_id)> customer_tier;
 };
 
 // Every Decide* checks, in this order: request fields (INVALID_ARGUMENT listing every bad field

@@ -21,6 +21,7 @@
 #include "domain/org/org_aggregate.h"
 #include "domain/org/org_names.h"
 #include "readmodel/org/org_view_keys.h"
+#include "readmodel/org/work_queue.h"
 
 namespace crm::projections::org {
 namespace {
@@ -164,6 +165,17 @@ absl::Status Replace(kv::KvBatch& batch, const std::string& aggregate, const Con
   return absl::OkStatus();
 }
 
+// Moves an item's work-queue entries: those it no longer has go, new ones come.
+void ReplaceQueue(kv::KvBatch& batch, const std::set<std::string>& before,
+                  const std::set<std::string>& after) {
+  for (const std::string& key : before) {
+    if (!after.count(key)) batch.Delete(key);
+  }
+  for (const std::string& key : after) {
+    if (!before.count(key)) batch.Put(key, "");
+  }
+}
+
 absl::Status ApplyOwner(const EventEnvelope& event, kv::KvBatch& batch) {
   const std::string key = readmodel::org::CustomerTrackKey(event.customer_id());
   CRM_ASSIGN_OR_RETURN(crm::v1::Customer tracked, Load<crm::v1::Customer>(batch, key));
@@ -196,6 +208,7 @@ absl::Status ApplyComplaint(const EventEnvelope& event, kv::KvBatch& batch) {
                                             " cannot be applied: ", applied.message()));
   }
   CRM_RETURN_IF_ERROR(Replace(batch, event.aggregate(), OfComplaint(before), OfComplaint(after)));
+  ReplaceQueue(batch, readmodel::org::QueueKeysOf(before), readmodel::org::QueueKeysOf(after));
   batch.Put(key, base::SerializeDeterministic(after));
   return absl::OkStatus();
 }
@@ -215,6 +228,7 @@ absl::Status ApplyInteraction(const EventEnvelope& event, kv::KvBatch& batch) {
                                             " cannot be applied: ", applied.message()));
   }
   CRM_RETURN_IF_ERROR(Replace(batch, event.aggregate(), OfFollowUp(before), OfFollowUp(after)));
+  ReplaceQueue(batch, readmodel::org::QueueKeysOf(before), readmodel::org::QueueKeysOf(after));
   batch.Put(key, base::SerializeDeterministic(after));
   return absl::OkStatus();
 }

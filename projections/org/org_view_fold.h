@@ -7,6 +7,10 @@
 //     earliest pending deadline, or always once an SLA breach is recorded; a reopen starts over);
 //   - InteractionLogged with a follow_up_due_time / FollowUpCompleted: the due index of open
 //     follow-ups per staff member.
+//   - from the same complaint and interaction states: the work queues (readmodel/org/
+//     work_queue.h), one entry per holder of an open complaint and per open follow-up, keyed
+//     by (staff member, priority, due time); an assignment, escalation, resolution, reopening,
+//     closing or completed follow-up moves or removes the entries.
 // Departments, teams, staff, complaints and interactions are kept as their domain's Apply makes
 // them (the one reading of their events, as the command side has it); the workload and due
 // index are derived from those states. Owners are an index of OwnerAssigned and
@@ -36,8 +40,8 @@ namespace crm::projections::org {
 class OrgViewFold final : public fold::Fold {
  public:
   // Bump when the keys this fold writes for the same events change; the runner then refolds it
-  // (common/fold/fold_runner.h). 1: the first versioned layout.
-  static constexpr int64_t kVersion = 1;
+  // (common/fold/fold_runner.h). 1: the first versioned layout. 2: the work queues (og/q/).
+  static constexpr int64_t kVersion = 2;
 
   std::string name() const override { return std::string(readmodel::org::kFoldName); }
   int64_t version() const override { return kVersion; }

@@ -13,11 +13,12 @@
 //                                        (a breached complaint: the earliest time, so always)
 //   og/co/<customer_id>               -> crm.v1.Customer {name, owner, version}: the owner as of
 //                                        the last OwnerAssigned applied (idempotency, decrements)
-//   og/cp/<complaint aggregate>       -> crm.v1.Complaint {name, status, assignee, deadlines,
-//                                        version}: what the workload needs of a complaint
-//   og/in/<interaction aggregate>     -> crm.v1.Interaction {name, staff_id, follow-up due and
-//                                        complete times, version}, for interactions with a
-//                                        follow-up
+//   og/cp/<complaint aggregate>       -> crm.v1.Complaint as its domain's Apply leaves it: what
+//                                        the workload and the work queues need of a complaint,
+//                                        and the item a queue answers
+//   og/in/<interaction aggregate>     -> crm.v1.Interaction, likewise
+//   og/q/<staff_id>\0<priority>\0<due>\0<aggregate> -> ""  work queues, by priority then due
+//                                        time (readmodel/org/work_queue.h)
 //
 // '\0' separates parts: ids, enum names and resource names never contain it.
 // Thread-safe: pure functions.

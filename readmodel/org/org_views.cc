@@ -1,11 +1,14 @@
 #include "readmodel/org/org_views.h"
 
+#include <set>
 #include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/base/status_macros.h"
+#include "common/base/time_util.h"
 #include "readmodel/org/org_view_keys.h"
+#include "readmodel/org/work_queue.h"
 
 namespace crm::readmodel::org {
 namespace {
@@ -196,6 +199,81 @@ absl::StatusOr<std::map<std::string, crm::v1::Workload>> OrgViews::Workloads(abs
                      return true;
                    }));
   return out;
+}
+
+namespace {
+
+// The ids of the index entries under `prefix` (the part after it), in order.
+absl::StatusOr<std::vector<std::string>> IdsUnder(const kv::KvStore& store,
+                                                  const std::string& prefix) {
+  std::vector<std::string> ids;
+  CRM_RETURN_IF_ERROR(
+      store.ScanPrefix(prefix, "", 0, [&](absl::string_view key, absl::string_view) {
+        ids.emplace_back(key.substr(prefix.size()));
+        return true;
+      }));
+  return ids;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<std::string>> OrgViews::TeamMembers(absl::string_view team) const {
+  return IdsUnder(*store_, IndexPrefix(Index::kStaffTeam, team));
+}
+
+absl::StatusOr<std::vector<std::string>> OrgViews::DepartmentStaff(
+    absl::string_view department) const {
+  return IdsUnder(*store_, IndexPrefix(Index::kStaffDepartment, department));
+}
+
+absl::StatusOr<OrgViews::WorkQueuePage> OrgViews::WorkQueue(
+    const std::vector<std::string>& staff_ids, absl::string_view after, size_t page_size) const {
+  // Each staff member's first page_size + 1 positions after `after`: the first page_size + 1
+  // distinct positions of the union are among them (a position's predecessors in its own range
+  // are distinct positions of the union too). The same position under two staff members is the
+  // same item (its key suffix is the item's slot), so the set merges them.
+  std::set<std::string> positions;
+  for (const std::string& staff_id : staff_ids) {
+    const std::string prefix = QueuePrefix(staff_id);
+    const std::string start =
+        after.empty() ? prefix : absl::StrCat(prefix, after, absl::string_view("\0", 1));
+    const std::string end = absl::StrCat(kQueuePrefix, staff_id, absl::string_view("\x01", 1));
+    CRM_RETURN_IF_ERROR(
+        store_->Scan(start, end, page_size + 1, [&](absl::string_view key, absl::string_view) {
+          positions.emplace(key.substr(prefix.size()));
+          return true;
+        }));
+  }
+  WorkQueuePage page;
+  for (const std::string& position : positions) {
+    if (page.items.size() == page_size) {
+      page.more = true;
+      break;
+    }
+    std::optional<QueueSlot> slot = ParseQueuePosition(position);
+    if (!slot.has_value()) return Corrupt(position);
+    crm::v1::WorkItem item;
+    item.set_resource(slot->aggregate);
+    item.set_priority(slot->priority);
+    if (slot->due.has_value()) *item.mutable_due_time() = base::ToTimestamp(*slot->due);
+    if (absl::StrContains(slot->aggregate, "/complaints/")) {
+      item.set_kind(crm::v1::WORK_ITEM_COMPLAINT);
+      CRM_ASSIGN_OR_RETURN(std::optional<crm::v1::Complaint> complaint,
+                           Load<crm::v1::Complaint>(*store_, ComplaintTrackKey(slot->aggregate)));
+      if (!complaint.has_value()) return Corrupt(ComplaintTrackKey(slot->aggregate));
+      *item.mutable_complaint() = *std::move(complaint);
+    } else {
+      item.set_kind(crm::v1::WORK_ITEM_FOLLOW_UP);
+      CRM_ASSIGN_OR_RETURN(
+          std::optional<crm::v1::Interaction> interaction,
+          Load<crm::v1::Interaction>(*store_, InteractionTrackKey(slot->aggregate)));
+      if (!interaction.has_value()) return Corrupt(InteractionTrackKey(slot->aggregate));
+      *item.mutable_interaction() = *std::move(interaction);
+    }
+    page.items.push_back(std::move(item));
+    page.last_position = position;
+  }
+  return page;
 }
 
 }  // namespace crm::readmodel::org

@@ -68,6 +68,26 @@ class OrgViews {
   // Reads the counters and only the overdue part of the due index.
   absl::StatusOr<std::map<std::string, crm::v1::Workload>> Workloads(absl::Time now) const;
 
+  // The staff ids of a team's members now ("teams/{id}"; active or not), or of a department's
+  // staff ("departments/{id}"), in id order.
+  absl::StatusOr<std::vector<std::string>> TeamMembers(absl::string_view team) const;
+  absl::StatusOr<std::vector<std::string>> DepartmentStaff(absl::string_view department) const;
+
+  struct WorkQueuePage {
+    // kind, resource, priority, due_time and the item itself (overdue is the caller's: it
+    // depends on the time of the query).
+    std::vector<crm::v1::WorkItem> items;
+    // The position (work_queue.h QueuePosition) of the last item returned.
+    std::string last_position;
+    bool more = false;  // true if items follow the last one returned
+  };
+  // The merged work queue of `staff_ids` (readmodel/org/work_queue.h): items in queue order
+  // (priority, due, resource) strictly after position `after` (empty: from the start), each
+  // once even when two of the staff hold it, at most `page_size`. Reads at most page_size + 1
+  // index entries per staff member, then the items' tracked states.
+  absl::StatusOr<WorkQueuePage> WorkQueue(const std::vector<std::string>& staff_ids,
+                                          absl::string_view after, size_t page_size) const;
+
  private:
   const kv::KvStore* const store_;
 };

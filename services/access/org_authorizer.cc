@@ -49,6 +49,8 @@ const std::map<std::string, MethodClass, std::less<>>& Table() {
     add("crm.v1.OrgQueryService", MC::kOrgRead,
         {"GetDepartment", "GetTeam", "GetStaff", "ListDepartments", "ListTeams", "ListStaff",
          "GetOrgChart"});
+    // A queue holds customers' rows; its scope is checked as a report's (ReachesScope).
+    add("crm.v1.OrgQueryService", MC::kRead, {"ListWorkItems"});
     add("crm.admin.v1.AdminService", MC::kAdmin,
         {"GetStatus", "RebuildFolds", "ListDeadLetters", "GetDeadLetter", "RetryDeadLetter",
          "ListEvents", "ListAuditRecords"});

@@ -112,10 +112,12 @@ base::Future<ComplaintCommandHandler::Response> ComplaintCommandHandler::File(
   CRM_ASSIGN_OR_RETURN(auto customer,
                        customer::FindCustomer(executor_, customer_id, call.deadline));
   const bool customer_exists = customer.version != 0;
+  // The tier as the customer is now (their stream synced above): it picks the deadlines.
+  const crm::v1::ValueTier tier = customer.state.value_tier();
   return Execute(domain::complaint::ComplaintName(customer_id, id), request.request_id(), call,
                  [&](const Complaint& current, const DecideContext& context) {
                    return domain::complaint::DecideFile(current, request, id, customer_exists,
-                                                        context);
+                                                        context, tier);
                  });
 }
 

@@ -4,7 +4,8 @@
 //
 // Before deciding it resolves what the rules need from other aggregates:
 //   - the customer of FileComplaint (services/customer FindCustomer; NOT_FOUND if unknown, after
-//     syncing the customer's stream once);
+//     syncing the customer's stream once), and its value tier then, which with the severity
+//     picks the deadlines (domain/complaint/sla_policy.h);
 //   - the staff named by AssignComplaint / AcknowledgeComplaint (services/org StaffDirectory:
 //     NOT_FOUND if unknown, FAILED_PRECONDITION if deactivated), stamped as crm.v1.StaffRef;
 //   - for EscalateComplaint and BreachSla, inside the decision (it depends on the current holder):
@@ -32,7 +33,8 @@ namespace crm::services::complaint {
 class ComplaintCommandHandler {
  public:
   struct Options {
-    // Deadlines of new and reopened complaints (the --sla-policy flag, see ParseSlaPolicy).
+    // Deadlines of new and reopened complaints per severity and customer tier (the --sla-policy
+    // flag, see ParseSlaPolicy).
     domain::complaint::SlaPolicy sla_policy;
   };
 

@@ -41,6 +41,11 @@ base::Future<InteractionCommandHandler::Response> InteractionCommandHandler::Log
     if (!found.ok()) return found.status();
     return found->version > 0;
   };
+  context.customer_tier = [&](absl::string_view id) -> absl::StatusOr<crm::v1::ValueTier> {
+    auto found = customer::FindCustomer(executor_, id, call.deadline);
+    if (!found.ok()) return found.status();
+    return found->state.value_tier();
+  };
   context.staff = [&](absl::string_view staff_id,
                       absl::string_view field) -> absl::StatusOr<crm::v1::StaffRef> {
     absl::StatusOr<crm::v1::Staff> staff = staff_.Find(staff_id, field, call.deadline);

@@ -1,18 +1,23 @@
 #include "services/org/org_query_service.h"
 
 #include <algorithm>
+#include <cstring>
 #include <vector>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/auth/grant.h"
 #include "common/base/status_macros.h"
+#include "common/base/time_util.h"
 #include "common/eventlog/consistency_token.h"
 #include "common/status/errors.h"
 #include "domain/org/org_names.h"
 #include "google/protobuf/util/time_util.h"
 #include "google/rpc/error_details.pb.h"
 #include "readmodel/org/org_view_keys.h"
+#include "readmodel/org/work_queue.h"
 #include "services/org/org_chart.h"
 #include "services/query/page_token.h"
 #include "services/query/query_support.h"
@@ -203,6 +208,72 @@ absl::StatusOr<crm::v1::OrgChart> OrgQueries::GetOrgChart(
   return chart;
 }
 
+absl::StatusOr<crm::v1::ListWorkItemsResponse> OrgQueries::ListWorkItems(
+    const crm::v1::ListWorkItemsRequest& request, const rpc::CallContext& call) const {
+  // Whose queue: one staff member, a team or a department (resource names).
+  std::string staff_id;
+  std::string team;
+  std::string department;
+  const absl::string_view parent = request.parent();
+  if (absl::StartsWith(parent, "staff/")) {
+    CRM_ASSIGN_OR_RETURN(staff_id, domain::org::ParseStaffName(parent, "parent"));
+  } else if (absl::StartsWith(parent, "teams/")) {
+    CRM_RETURN_IF_ERROR(domain::org::ParseTeamName(parent, "parent").status());
+    team = std::string(parent);
+  } else if (absl::StartsWith(parent, "departments/")) {
+    CRM_RETURN_IF_ERROR(domain::org::ParseDepartmentName(parent, "parent").status());
+    department = std::string(parent);
+  } else {
+    return status::InvalidArgument(
+        "parent", parent.empty() ? "is required: staff/{id}, teams/{id} or departments/{id}"
+                                 : "must be staff/{id}, teams/{id} or departments/{id}");
+  }
+  CRM_ASSIGN_OR_RETURN(size_t page_size, query::PageSize(request.page_size(), kDefaultPageSize));
+  CRM_ASSIGN_OR_RETURN(std::string after,
+                       query::DecodePageToken(request.page_token(), "work-items", parent));
+  if (!after.empty() && !readmodel::org::ParseQueuePosition(after).has_value()) {
+    return status::InvalidArgument("page_token", "is not a page token from this API");
+  }
+  CRM_RETURN_IF_ERROR(AwaitToken(request.consistency_token(), call));
+  // The caller must reach the queue's scope (an agent their own, a supervisor their team's, a
+  // manager their department's), whether or not the team or department exists.
+  const auth::Grant* grant = call.grant.get();
+  if (grant != nullptr && !grant->ReachesScope(staff_id, team, department)) {
+    return auth::Denied(parent);
+  }
+  std::vector<std::string> staff;
+  if (!staff_id.empty()) {
+    staff.push_back(staff_id);
+  } else if (!team.empty()) {
+    CRM_ASSIGN_OR_RETURN(auto found, views_.GetTeam(team.substr(strlen("teams/"))));
+    if (!found.has_value()) {
+      return query::NotFound(team, "TEAM_NOT_FOUND", crm::v1::Team::descriptor()->full_name());
+    }
+    CRM_ASSIGN_OR_RETURN(staff, views_.TeamMembers(team));
+  } else {
+    CRM_ASSIGN_OR_RETURN(auto found,
+                         views_.GetDepartment(department.substr(strlen("departments/"))));
+    if (!found.has_value()) {
+      return query::NotFound(department, "DEPARTMENT_NOT_FOUND",
+                             crm::v1::Department::descriptor()->full_name());
+    }
+    CRM_ASSIGN_OR_RETURN(staff, views_.DepartmentStaff(department));
+  }
+  const absl::Time now = clock_->Now();
+  CRM_ASSIGN_OR_RETURN(readmodel::org::OrgViews::WorkQueuePage page,
+                       views_.WorkQueue(staff, after, page_size));
+  crm::v1::ListWorkItemsResponse response;
+  for (auto& item : page.items) {
+    item.set_overdue(item.has_due_time() && base::ToTime(item.due_time()) < now);
+    *response.add_work_items() = std::move(item);
+  }
+  if (page.more) {
+    response.set_next_page_token(query::EncodePageToken("work-items", parent, page.last_position));
+  }
+  *response.mutable_now() = base::ToTimestamp(now);
+  return response;
+}
+
 // --- Transport. ---
 
 OrgQueryService::OrgQueryService(const OrgQueries* queries, rpc::Executor* executor)
@@ -215,6 +286,9 @@ OrgQueryService::OrgQueryService(const OrgQueries* queries, rpc::Executor* execu
   Unary("ListTeams", queries, &OrgQueries::ListTeams);
   Unary("ListStaff", queries, &OrgQueries::ListStaff);
   Unary("GetOrgChart", queries, &OrgQueries::GetOrgChart);
+  Unary("ListWorkItems", queries, &OrgQueries::ListWorkItems);
+  // Work items carry complaints and interactions: customers' rows.
+  AuditReads({"ListWorkItems"});
 }
 
 }  // namespace crm::services::org

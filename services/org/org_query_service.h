@@ -1,5 +1,6 @@
 // Org queries (crm.v1.OrgQueryService) over the views store that projections/org writes: get and
-// list departments, teams and staff, and the org chart with live workload.
+// list departments, teams and staff, the org chart with live workload, and the work queues of
+// staff, teams and departments.
 //
 // Read-your-writes: a request with a consistency_token first waits, within the caller's deadline
 // (and at most Options::max_consistency_wait), until the views runner has applied that position;
@@ -46,6 +47,14 @@ class OrgQueries {
                                                        const rpc::CallContext& call) const;
   absl::StatusOr<crm::v1::OrgChart> GetOrgChart(const crm::v1::GetOrgChartRequest& request,
                                                 const rpc::CallContext& call) const;
+  // The work queue of a staff member, team or department (readmodel/org/work_queue.h): their
+  // open complaints and follow-ups by priority, then due time. INVALID_ARGUMENT naming parent,
+  // page_size or page_token; PERMISSION_DENIED (before NOT_FOUND) if the caller does not reach
+  // the scope (auth::Grant::ReachesScope); NOT_FOUND (TEAM_NOT_FOUND, DEPARTMENT_NOT_FOUND) for
+  // a team or department not in the views. A team's or department's members are those of the
+  // views now; overdue is against the clock at the call.
+  absl::StatusOr<crm::v1::ListWorkItemsResponse> ListWorkItems(
+      const crm::v1::ListWorkItemsRequest& request, const rpc::CallContext& call) const;
 
   // The consistency wait of these queries' calls, before their handlers run (query support).
   rpc::ServiceTable::PreWait TokenWait() const {

@@ -369,6 +369,9 @@ def methods(rows: Rows) -> dict[str, Method]:
                           ("GetOrgChart", ospb.GetOrgChartRequest)]:
         add(oq, name, Method("org-read", osgrpc.OrgQueryServiceStub, "query",
                              lambda h, me, request=request: request()))
+    # A work queue holds customers' rows: the caller must reach its scope (as ListFollowUps).
+    add(oq, "ListWorkItems", Method("read", osgrpc.OrgQueryServiceStub, "query",
+        lambda h, me: ospb.ListWorkItemsRequest(parent=f"staff/{h}")))
 
     ad = "crm.admin.v1.AdminService"
     add(ad, "GetStatus", Method("admin", agrpc.AdminServiceStub, "query",

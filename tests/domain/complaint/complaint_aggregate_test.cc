@@ -357,6 +357,48 @@ TEST(FileComplaintTest, UsesAConfiguredPolicy) {
   EXPECT_EQ(T((*events)[0].complaint_filed().resolution_due_time()), kT0 + absl::Hours(8));
 }
 
+TEST(FileComplaintTest, VipCustomersGetTheirTiersDeadlinesAndTheTierIsRecorded) {
+  const DecideContext context = Ctx(kT0);  // the default policy: VIP half of each severity's
+  auto vip = DecideFile(State(), FileReq(crm::v1::SEVERE), kComplaintId, true, context,
+                        crm::v1::HIGH_VALUE);
+  auto ordinary =
+      DecideFile(State(), FileReq(crm::v1::SEVERE), kComplaintId, true, context, crm::v1::ORDINARY);
+  ASSERT_TRUE(vip.ok() && ordinary.ok());
+  const auto& vip_filed = (*vip)[0].complaint_filed();
+  EXPECT_EQ(T(vip_filed.response_due_time()), kT0 + absl::Hours(2));
+  EXPECT_EQ(T(vip_filed.resolution_due_time()), kT0 + absl::Hours(12));
+  EXPECT_EQ(vip_filed.customer_tier(), crm::events::v1::HIGH_VALUE);
+  const auto& ordinary_filed = (*ordinary)[0].complaint_filed();
+  EXPECT_EQ(T(ordinary_filed.response_due_time()), kT0 + absl::Hours(4));
+  EXPECT_EQ(T(ordinary_filed.resolution_due_time()), kT0 + absl::Hours(24));
+  EXPECT_EQ(ordinary_filed.customer_tier(), crm::events::v1::ORDINARY);
+
+  // The state keeps the tier; a reopening's new deadline uses it, with the policy then in force.
+  State s;
+  ApplyAll(s, *vip, kT0);
+  EXPECT_EQ(s.customer_tier(), crm::v1::HIGH_VALUE);
+  s.set_status(crm::v1::FOLLOWED_UP);
+  s.mutable_follow_up()->set_satisfied(false);
+  DecideContext later = Ctx(kT0 + absl::Hours(30));
+  later.policy = *ParseSlaPolicy("severe=5h/30h,vip.severe=1h/10h");
+  auto reopen = Named<crm::v1::ReopenComplaintRequest>();
+  auto reopened = DecideReopen(s, reopen, later);
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  EXPECT_EQ(T((*reopened)[0].complaint_reopened().resolution_due_time()),
+            kT0 + absl::Hours(30) + absl::Hours(10));
+}
+
+TEST(FileComplaintTest, ComplaintsFiledBeforeTiersReadAsUnspecified) {
+  auto events = File(State(), kT0, crm::v1::GENERAL);  // no tier given: as before tiers counted
+  ASSERT_TRUE(events.ok());
+  EXPECT_EQ((*events)[0].complaint_filed().customer_tier(),
+            crm::events::v1::VALUE_TIER_UNSPECIFIED);
+  EXPECT_EQ(T((*events)[0].complaint_filed().response_due_time()), kT0 + absl::Hours(24));
+  State s;
+  ApplyAll(s, *events, kT0);
+  EXPECT_EQ(s.customer_tier(), crm::v1::VALUE_TIER_UNSPECIFIED);
+}
+
 TEST(FileComplaintTest, RejectsBadFieldsListingThemAll) {
   crm::v1::FileComplaintRequest request;
   request.set_parent("customer/acme");
@@ -376,10 +418,12 @@ TEST(FileComplaintTest, RejectsOutputOnlyFieldsAndTooLongDescription) {
   request.mutable_complaint()->mutable_assignee()->set_staff_id("agent-1");
   request.mutable_complaint()->mutable_response_deadline()->set_breached(true);
   request.mutable_complaint()->set_root_cause(crm::v1::PROCESS_GAP);
+  request.mutable_complaint()->set_customer_tier(crm::v1::HIGH_VALUE);
   auto events = DecideFile(State(), request, kComplaintId, true, Ctx(kT0));
-  EXPECT_THAT(ViolationFields(events.status()),
-              ElementsAre("complaint.description", "complaint.assignee",
-                          "complaint.response_deadline", "complaint.root_cause"));
+  EXPECT_THAT(
+      ViolationFields(events.status()),
+      ElementsAre("complaint.description", "complaint.assignee", "complaint.response_deadline",
+                  "complaint.root_cause", "complaint.customer_tier"));
   // Name and times are ignored.
   request = FileReq();
   request.mutable_complaint()->set_name("whatever");

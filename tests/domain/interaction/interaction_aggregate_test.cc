@@ -165,6 +165,33 @@ TEST(InteractionAggregateTest, LogProducesOneEventWithStaffRefAndBusinessTime) {
   EXPECT_THAT(world.staff_fields, ElementsAre("interaction.staff_id"));
 }
 
+TEST(InteractionAggregateTest, LogRecordsTheCustomersTierNow) {
+  World world;
+  DecideContext context = world.Context();
+  context.customer_tier = [](absl::string_view id) -> absl::StatusOr<crm::v1::ValueTier> {
+    EXPECT_EQ(id, kCustomer);
+    return crm::v1::HIGH_VALUE;
+  };
+  auto events = DecideLogInteraction(State(), LogRequest(), kId, context);
+  ASSERT_TRUE(events.ok()) << events.status();
+  EXPECT_EQ((*events)[0].interaction_logged().customer_tier(), crm::events::v1::HIGH_VALUE);
+  State state;
+  ASSERT_TRUE(StampAndApply(state, *events).ok());
+  EXPECT_EQ(state.customer_tier(), crm::v1::HIGH_VALUE);
+  // Without the lookup (and in interactions logged before tiers counted): unspecified.
+  EXPECT_EQ(Logged(world).customer_tier(), crm::v1::VALUE_TIER_UNSPECIFIED);
+  // The lookup's errors propagate; the tier is output only in the request.
+  context.customer_tier = [](absl::string_view) -> absl::StatusOr<crm::v1::ValueTier> {
+    return absl::UnavailableError("store down");
+  };
+  EXPECT_EQ(DecideLogInteraction(State(), LogRequest(), kId, context).status().code(),
+            absl::StatusCode::kUnavailable);
+  auto request = LogRequest();
+  request.mutable_interaction()->set_customer_tier(crm::v1::ORDINARY);
+  EXPECT_EQ(DecideLogInteraction(State(), request, kId, world.Context()).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST(InteractionAggregateTest, LogIgnoresNameAndTimesFromTheRequest) {
   World world;
   auto request = LogRequest();

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -190,6 +191,26 @@ EventEnvelope Logged(const std::string& staff_id, std::optional<int64_t> follow_
 EventEnvelope FollowUpDone() {
   EventEnvelope e;
   *e.mutable_follow_up_completed()->mutable_complete_time() = Ts(kT0 - 10);
+  return e;
+}
+
+EventEnvelope FiledBy(crm::events::v1::ComplaintSeverity severity, crm::events::v1::ValueTier tier,
+                      int64_t response_due, int64_t resolution_due) {
+  EventEnvelope e = Filed(response_due, resolution_due);
+  e.mutable_complaint_filed()->set_severity(severity);
+  e.mutable_complaint_filed()->set_customer_tier(tier);
+  return e;
+}
+EventEnvelope Escalated(const std::string& to) {
+  EventEnvelope e;
+  e.mutable_complaint_escalated()->set_level(1);
+  e.mutable_complaint_escalated()->mutable_to()->set_staff_id(to);
+  return e;
+}
+EventEnvelope LoggedFor(const std::string& staff_id, int64_t follow_up_due,
+                        crm::events::v1::ValueTier tier) {
+  EventEnvelope e = Logged(staff_id, follow_up_due);
+  e.mutable_interaction_logged()->set_customer_tier(tier);
   return e;
 }
 
@@ -453,6 +474,103 @@ TEST_F(OrgViewFoldTest, OverdueFollowUps) {
   EXPECT_EQ(WorkloadOf("ann", At(kT0 + 61)).overdue_follow_ups(), 1);
 }
 
+// The queue as (resource, priority, due seconds or -1), in queue order.
+struct QueueRow {
+  std::string resource;
+  int priority;
+  int64_t due;
+  bool operator==(const QueueRow&) const = default;
+};
+std::ostream& operator<<(std::ostream& os, const QueueRow& r) {
+  return os << r.resource << "/p" << r.priority << "/" << r.due;
+}
+
+TEST_F(OrgViewFoldTest, WorkQueuesByPriorityThenDueAndTheyFollowTheWork) {
+  using crm::events::v1::GENERAL;
+  using crm::events::v1::HIGH_VALUE;
+  using crm::events::v1::MINOR;
+  using crm::events::v1::ORDINARY;
+  using crm::events::v1::SEVERE;
+  auto queue = [&](std::vector<std::string> staff, size_t page_size = 100,
+                   const std::string& after = "") {
+    auto page = views_->WorkQueue(staff, after, page_size);
+    EXPECT_TRUE(page.ok()) << page.status();
+    std::vector<QueueRow> rows;
+    for (const auto& item : page->items) {
+      rows.push_back(
+          {item.resource(), item.priority(), item.has_due_time() ? item.due_time().seconds() : -1});
+    }
+    return rows;
+  };
+  const std::string k1 = "customers/c1/complaints/k1", k2 = "customers/c2/complaints/k2",
+                    k3 = "customers/c3/complaints/k3", k4 = "customers/c4/complaints/k4",
+                    i1 = "customers/c1/interactions/i1", i2 = "customers/c2/interactions/i2";
+  // k1: ordinary severe (2); k2: VIP general (2), due earlier; k3: VIP severe (1), due last;
+  // k4: general from before tiers counted (3); i1: ordinary follow-up (4); i2: VIP follow-up (3).
+  h_.Complaint("c1", "k1", FiledBy(SEVERE, ORDINARY, kT0 + 400, kT0 + 4000));
+  h_.Complaint("c2", "k2", FiledBy(GENERAL, HIGH_VALUE, kT0 + 300, kT0 + 3000));
+  h_.Complaint("c3", "k3", FiledBy(SEVERE, HIGH_VALUE, kT0 + 900, kT0 + 9000));
+  h_.Complaint("c4", "k4",
+               FiledBy(GENERAL, crm::events::v1::VALUE_TIER_UNSPECIFIED, kT0 + 10, kT0 + 20));
+  ApplyNew();
+  EXPECT_TRUE(Dump(*store_, "og/q/").empty());  // not assigned: nobody's queue yet
+  for (const char* c : {"c1", "c2", "c3", "c4"}) {
+    h_.Complaint(c, std::string("k") + std::string(c).substr(1), Assigned("cat"));
+  }
+  h_.Interaction("c1", "i1", LoggedFor("cat", kT0 + 50, ORDINARY));
+  h_.Interaction("c2", "i2", LoggedFor("cat", kT0 + 60, HIGH_VALUE));
+  ApplyNew();
+  EXPECT_THAT(queue({"cat"}), ElementsAre(QueueRow{k3, 1, kT0 + 900}, QueueRow{k2, 2, kT0 + 300},
+                                          QueueRow{k1, 2, kT0 + 400}, QueueRow{k4, 3, kT0 + 10},
+                                          QueueRow{i2, 3, kT0 + 60}, QueueRow{i1, 4, kT0 + 50}));
+  // Pages: strictly after the last position, none lost or repeated.
+  auto first = views_->WorkQueue({"cat"}, "", 2);
+  ASSERT_TRUE(first.ok());
+  EXPECT_TRUE(first->more);
+  auto rest = views_->WorkQueue({"cat"}, first->last_position, 100);
+  ASSERT_TRUE(rest.ok());
+  EXPECT_FALSE(rest->more);
+  EXPECT_EQ(first->items.size() + rest->items.size(), 6u);
+  EXPECT_EQ(rest->items[0].resource(), k1);
+
+  // Acknowledged: the response deadline is met; the resolution deadline is next.
+  h_.Complaint("c1", "k1", Acknowledged());
+  // Reassigned: leaves cat's queue for dan's. Escalated: in both the holder's and the target's.
+  h_.Complaint("c2", "k2", Assigned("dan", "cat"));
+  h_.Complaint("c3", "k3", Escalated("boss"));
+  // Resolved: stays until closed, undated. Closed: gone. Follow-up done: gone.
+  h_.Complaint("c4", "k4", Resolved());
+  h_.Interaction("c2", "i2", FollowUpDone());
+  ApplyNew();
+  EXPECT_THAT(queue({"cat"}), ElementsAre(QueueRow{k3, 1, kT0 + 900}, QueueRow{k1, 2, kT0 + 4000},
+                                          QueueRow{k4, 3, -1}, QueueRow{i1, 4, kT0 + 50}));
+  EXPECT_THAT(queue({"dan"}), ElementsAre(QueueRow{k2, 2, kT0 + 300}));
+  EXPECT_THAT(queue({"boss"}), ElementsAre(QueueRow{k3, 1, kT0 + 900}));
+  // Merged (a team's queue): k3, held by cat and escalated to boss, is listed once.
+  EXPECT_THAT(
+      queue({"boss", "cat", "dan"}),
+      ElementsAre(QueueRow{k3, 1, kT0 + 900}, QueueRow{k2, 2, kT0 + 300},
+                  QueueRow{k1, 2, kT0 + 4000}, QueueRow{k4, 3, -1}, QueueRow{i1, 4, kT0 + 50}));
+  auto page = views_->WorkQueue({"boss", "cat", "dan"}, "", 1);
+  ASSERT_TRUE(page.ok());
+  EXPECT_EQ(page->items.size(), 1u);
+  EXPECT_TRUE(page->more);
+  page = views_->WorkQueue({"boss", "cat", "dan"}, page->last_position, 1);
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->items.size(), 1u);
+  EXPECT_EQ(page->items[0].resource(), k2);
+  EXPECT_EQ(page->items[0].kind(), crm::v1::WORK_ITEM_COMPLAINT);
+  EXPECT_EQ(page->items[0].complaint().assignee().staff_id(), "dan");
+
+  h_.Complaint("c4", "k4", Closed());
+  h_.Complaint("c3", "k3", Resolved());
+  ApplyNew();
+  // A resolved complaint keeps its priority, undated.
+  EXPECT_THAT(queue({"cat"}), ElementsAre(QueueRow{k3, 1, -1}, QueueRow{k1, 2, kT0 + 4000},
+                                          QueueRow{i1, 4, kT0 + 50}));
+  EXPECT_THAT(queue({"nobody"}), ElementsAre());
+}
+
 // Every record applied twice in a row (a redelivery) leaves the same store as once.
 TEST_F(OrgViewFoldTest, ReapplyingARecordChangesNothing) {
   BuildOrg();
@@ -462,11 +580,16 @@ TEST_F(OrgViewFoldTest, ReapplyingARecordChangesNothing) {
   h_.Complaint("c1", "k1", Assigned("cat"));
   h_.Complaint("c1", "k1", Breached(crm::events::v1::RESPONSE, kT0 + 100));
   h_.Complaint("c1", "k1", Assigned("bob", "cat"));
+  h_.Complaint("c1", "k1", Escalated("boss"));
   h_.Complaint("c1", "k1", Resolved());
   h_.Complaint("c1", "k1", Closed());
   h_.Complaint("c1", "k1", Reopened(kT0 + 5000));
+  h_.Complaint("c2", "k2",
+               FiledBy(crm::events::v1::SEVERE, crm::events::v1::HIGH_VALUE, kT0, kT0 + 10));
+  h_.Complaint("c2", "k2", Assigned("ann"));
   h_.Interaction("c1", "i1", Logged("ann", kT0 - 60));
   h_.Interaction("c1", "i1", FollowUpDone());
+  h_.Interaction("c1", "i2", LoggedFor("ann", kT0 + 60, crm::events::v1::HIGH_VALUE));
 
   for (const auto& record : h_.records) ApplyRecord(record);
   const auto once = Dump(*store_);
@@ -487,6 +610,8 @@ TEST_F(OrgViewFoldTest, ReapplyingARecordChangesNothing) {
   EXPECT_EQ(WorkloadOf("bob", At(kT0)).customers_owned(), 1);
   EXPECT_EQ(WorkloadOf("bob", At(kT0)).open_complaints(), 1);
   EXPECT_EQ(WorkloadOf("ann", At(kT0)).customers_owned(), 0);
+  // The reopened complaint is in its assignee's and its escalation target's queues.
+  EXPECT_EQ(Dump(*store_, "og/q/").size(), 4u);
 }
 
 // A rebuild from position zero through the runner gives the same keys, all under og/.

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "common/auth/grant.h"
 #include "common/base/clock.h"
 #include "common/base/uuid.h"
 #include "common/eventlog/consistency_token.h"
@@ -609,6 +610,135 @@ TEST_F(OrgCommandHandlerTest, OrgChartShowsLiveWorkload) {
 
   request.set_department("departments/nope");
   EXPECT_EQ(queries_->GetOrgChart(request, call_).status().code(), absl::StatusCode::kNotFound);
+}
+
+// A grant that reaches one staff member's, one team's or one department's scope.
+class ScopeGrant final : public auth::Grant {
+ public:
+  ScopeGrant(std::string staff_id, std::string team, std::string department)
+      : staff_id_(std::move(staff_id)),
+        team_(std::move(team)),
+        department_(std::move(department)) {}
+  bool everything() const override { return false; }
+  bool Reaches(const std::vector<std::string>& holders) const override { return false; }
+  bool ReachesScope(absl::string_view staff_id, absl::string_view team,
+                    absl::string_view department) const override {
+    return (!staff_id.empty() && staff_id == staff_id_) || (!team.empty() && team == team_) ||
+           (!department.empty() && department == department_);
+  }
+  const std::string& staff_id() const override { return staff_id_; }
+
+ private:
+  const std::string staff_id_, team_, department_;
+};
+
+TEST_F(OrgCommandHandlerTest, WorkItemsOfAStaffMemberTeamAndDepartment) {
+  BuildOrg();
+  ASSERT_TRUE(AddStaff("dan", crm::v1::SERVICE_AGENT, "cs", "desk", "boss").ok());
+  const absl::Time now = clock_.Now();
+  // k1: ordinary general, assigned to cat, overdue; k2: VIP severe, assigned to dan; i1: ann's
+  // follow-up.
+  auto complaint = [&](const std::string& customer, const std::string& id, int64_t version,
+                       EventEnvelope e) {
+    e.set_customer_id(customer);
+    e.set_aggregate("customers/" + customer + "/complaints/" + id);
+    e.set_aggregate_version(version);
+    return AppendRaw(customer, e);
+  };
+  EventEnvelope filed;
+  filed.mutable_complaint_filed()->set_severity(crm::events::v1::GENERAL);
+  *filed.mutable_complaint_filed()->mutable_response_due_time() = Ts(now - absl::Hours(1));
+  *filed.mutable_complaint_filed()->mutable_resolution_due_time() = Ts(now + absl::Hours(24));
+  complaint("c1", "k1", 1, filed);
+  filed.mutable_complaint_filed()->set_severity(crm::events::v1::SEVERE);
+  filed.mutable_complaint_filed()->set_customer_tier(crm::events::v1::HIGH_VALUE);
+  *filed.mutable_complaint_filed()->mutable_response_due_time() = Ts(now + absl::Hours(2));
+  complaint("c2", "k2", 1, filed);
+  EventEnvelope assigned;
+  assigned.mutable_complaint_assigned()->mutable_assignee()->set_staff_id("cat");
+  complaint("c1", "k1", 2, assigned);
+  assigned.mutable_complaint_assigned()->mutable_assignee()->set_staff_id("dan");
+  complaint("c2", "k2", 2, assigned);
+  EventEnvelope logged;
+  logged.set_customer_id("c3");
+  logged.set_aggregate("customers/c3/interactions/i1");
+  logged.set_aggregate_version(1);
+  logged.mutable_interaction_logged()->mutable_interaction()->set_staff_id("ann");
+  logged.mutable_interaction_logged()->mutable_interaction()->set_summary("call");
+  *logged.mutable_interaction_logged()->mutable_interaction()->mutable_follow_up_due_time() =
+      Ts(now + absl::Hours(5));
+  const std::string token = AppendRaw("c3", logged);
+
+  auto list = [&](const std::string& parent, const std::string& page_token = "",
+                  int page_size = 0) {
+    crm::v1::ListWorkItemsRequest request;
+    request.set_parent(parent);
+    request.set_consistency_token(token);
+    request.set_page_token(page_token);
+    request.set_page_size(page_size);
+    return queries_->ListWorkItems(request, call_);
+  };
+  auto resources = [](const crm::v1::ListWorkItemsResponse& r) {
+    std::vector<std::string> out;
+    for (const auto& i : r.work_items()) out.push_back(i.resource());
+    return out;
+  };
+  auto cat = list("staff/cat");
+  ASSERT_TRUE(cat.ok()) << cat.status();
+  ASSERT_EQ(cat->work_items_size(), 1);
+  EXPECT_EQ(cat->work_items(0).kind(), crm::v1::WORK_ITEM_COMPLAINT);
+  EXPECT_EQ(cat->work_items(0).priority(), 3);
+  EXPECT_TRUE(cat->work_items(0).overdue());
+  EXPECT_EQ(cat->work_items(0).complaint().assignee().staff_id(), "cat");
+  EXPECT_EQ(cat->now().seconds(), absl::ToUnixSeconds(now));
+
+  auto desk = list("teams/desk");
+  ASSERT_TRUE(desk.ok()) << desk.status();
+  EXPECT_THAT(resources(*desk),
+              ElementsAre("customers/c2/complaints/k2", "customers/c1/complaints/k1"));
+  EXPECT_EQ(desk->work_items(0).priority(), 1);
+  EXPECT_FALSE(desk->work_items(0).overdue());
+  auto sales = list("departments/sales");
+  ASSERT_TRUE(sales.ok()) << sales.status();
+  ASSERT_THAT(resources(*sales), ElementsAre("customers/c3/interactions/i1"));
+  EXPECT_EQ(sales->work_items(0).kind(), crm::v1::WORK_ITEM_FOLLOW_UP);
+  EXPECT_EQ(sales->work_items(0).interaction().staff_id(), "ann");
+  EXPECT_EQ(sales->work_items(0).priority(), 4);
+
+  // Pages, with tokens bound to the parent.
+  auto first = list("departments/cs", "", 1);
+  ASSERT_TRUE(first.ok());
+  ASSERT_FALSE(first->next_page_token().empty());
+  auto second = list("departments/cs", first->next_page_token(), 1);
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_THAT(resources(*second), ElementsAre("customers/c1/complaints/k1"));
+  EXPECT_TRUE(second->next_page_token().empty());
+  EXPECT_THAT(Fields(list("teams/desk", first->next_page_token()).status()),
+              ElementsAre("page_token"));
+
+  // Bad input.
+  for (const char* bad : {"", "staff/", "teams/Bad Id", "customers/c1", "departments/a/b"}) {
+    auto r = list(bad);
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_THAT(Fields(r.status()), ElementsAre("parent")) << bad;
+  }
+  EXPECT_THAT(Fields(list("staff/cat", "", -1).status()), ElementsAre("page_size"));
+  EXPECT_EQ(list("teams/nope").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(Reason(list("departments/nope").status()), "DEPARTMENT_NOT_FOUND");
+  auto nobody = list("staff/nobody");
+  ASSERT_TRUE(nobody.ok());
+  EXPECT_EQ(nobody->work_items_size(), 0);
+
+  // Scopes: a caller reaching team desk sees its queue and its members', not another team's
+  // or a department's; an unknown team is denied before NOT_FOUND.
+  call_.grant = std::make_shared<ScopeGrant>("cat", "teams/desk", "");
+  EXPECT_TRUE(list("teams/desk").ok());
+  EXPECT_TRUE(list("staff/cat").ok());
+  for (const char* denied : {"teams/north", "departments/cs", "staff/ann", "teams/nope"}) {
+    auto r = list(denied);
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kPermissionDenied) << denied;
+    EXPECT_EQ(Reason(r.status()), "ACCESS_DENIED") << denied;
+  }
 }
 
 // The two gRPC front ends over an in-process server: raw request bytes in, answers and errors
