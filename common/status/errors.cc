@@ -40,6 +40,34 @@ absl::Status Error(absl::StatusCode code, absl::string_view message, absl::strin
   return status;
 }
 
+absl::Status ResourceNotFound(absl::string_view resource_type, absl::string_view resource_name,
+                              absl::string_view reason,
+                              const std::map<std::string, std::string>& metadata,
+                              absl::string_view message) {
+  absl::Status status =
+      Error(absl::StatusCode::kNotFound,
+            message.empty() ? absl::StrCat(resource_name, " does not exist") : std::string(message),
+            reason, metadata);
+  google::rpc::ResourceInfo info;
+  info.set_resource_type(std::string(resource_type));
+  info.set_resource_name(std::string(resource_name));
+  AddDetail(status, info);
+  return status;
+}
+
+absl::Status PreconditionFailed(absl::string_view reason, absl::string_view message,
+                                absl::string_view subject,
+                                const std::map<std::string, std::string>& metadata) {
+  absl::Status status = Error(absl::StatusCode::kFailedPrecondition, message, reason, metadata);
+  google::rpc::PreconditionFailure failure;
+  auto* violation = failure.add_violations();
+  violation->set_type(std::string(reason));
+  violation->set_subject(std::string(subject));
+  violation->set_description(std::string(message));
+  AddDetail(status, failure);
+  return status;
+}
+
 void AddDetail(absl::Status& status, const google::protobuf::Message& detail) {
   status.SetPayload(absl::StrCat("type.googleapis.com/", detail.GetDescriptor()->full_name()),
                     absl::Cord(detail.SerializeAsString()));

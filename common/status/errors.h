@@ -8,10 +8,10 @@
 
 #include <map>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "google/protobuf/message.h"
 
 namespace crm::status {
@@ -32,6 +32,19 @@ absl::Status InvalidArguments(const std::vector<FieldViolation>& violations);
 // An error with an ErrorInfo{reason, domain=kErrorDomain, metadata}.
 absl::Status Error(absl::StatusCode code, absl::string_view message, absl::string_view reason,
                    const std::map<std::string, std::string>& metadata = {});
+
+// NOT_FOUND for a resource: "<resource_name> does not exist" (or `message`), with an ErrorInfo
+// {reason, metadata} and a ResourceInfo {resource_type (e.g. "crm.v1.Complaint"), resource_name}.
+absl::Status ResourceNotFound(absl::string_view resource_type, absl::string_view resource_name,
+                              absl::string_view reason,
+                              const std::map<std::string, std::string>& metadata,
+                              absl::string_view message = "");
+
+// FAILED_PRECONDITION `message` with an ErrorInfo {reason, metadata} and a PreconditionFailure of
+// one violation {type = reason, subject, description = message}.
+absl::Status PreconditionFailed(absl::string_view reason, absl::string_view message,
+                                absl::string_view subject,
+                                const std::map<std::string, std::string>& metadata);
 
 // Attaches a google.rpc detail message (BadRequest, ErrorInfo, ResourceInfo, ...) to `status`.
 // REQUIRES: !status.ok(). A second detail of the same type replaces the first.

@@ -20,7 +20,6 @@
 #include "domain/org/org_rules.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "google/protobuf/util/time_util.h"
-#include "google/rpc/error_details.pb.h"
 
 namespace crm::domain::complaint {
 namespace {
@@ -53,14 +52,8 @@ bool SameRef(const StaffRef& a, const StaffRef& b) {
 }
 
 absl::Status NotFound(absl::string_view name) {
-  absl::Status status =
-      crm::status::Error(absl::StatusCode::kNotFound, absl::StrCat(name, " does not exist"),
-                         "COMPLAINT_NOT_FOUND", {{"complaint", std::string(name)}});
-  google::rpc::ResourceInfo info;
-  info.set_resource_type(crm::v1::Complaint::descriptor()->full_name());
-  info.set_resource_name(std::string(name));
-  crm::status::AddDetail(status, info);
-  return status;
+  return crm::status::ResourceNotFound(crm::v1::Complaint::descriptor()->full_name(), name,
+                                       "COMPLAINT_NOT_FOUND", {{"complaint", std::string(name)}});
 }
 
 // The common head of the commands on an existing complaint: request_id, name and etag shape
@@ -407,14 +400,8 @@ absl::StatusOr<Events> DecideFile(const State& state, const crm::v1::FileComplai
                                   const DecideContext& context, crm::v1::ValueTier customer_tier) {
   if (absl::Status status = ValidateRequest(request, complaint_id); !status.ok()) return status;
   if (!customer_exists) {
-    absl::Status status = crm::status::Error(
-        absl::StatusCode::kNotFound, absl::StrCat(request.parent(), " does not exist"),
-        "CUSTOMER_NOT_FOUND", {{"customer", request.parent()}});
-    google::rpc::ResourceInfo info;
-    info.set_resource_type("crm.v1.Customer");
-    info.set_resource_name(request.parent());
-    crm::status::AddDetail(status, info);
-    return status;
+    return crm::status::ResourceNotFound("crm.v1.Customer", request.parent(), "CUSTOMER_NOT_FOUND",
+                                         {{"customer", request.parent()}});
   }
   if (state.version() != 0) {
     const std::string name = absl::StrCat(request.parent(), "/complaints/", complaint_id);

@@ -21,7 +21,6 @@
 #include "domain/customer/validation.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/message.h"
-#include "google/rpc/error_details.pb.h"
 
 namespace crm::domain::customer {
 namespace {
@@ -78,14 +77,8 @@ int64_t SaturatingAdd(int64_t a, int64_t b) {
 }
 
 absl::Status NotFound(absl::string_view name) {
-  absl::Status status =
-      crm::status::Error(absl::StatusCode::kNotFound, absl::StrCat(name, " does not exist"),
-                         "CUSTOMER_NOT_FOUND", {{"customer", std::string(name)}});
-  google::rpc::ResourceInfo info;
-  info.set_resource_type(Customer::descriptor()->full_name());
-  info.set_resource_name(std::string(name));
-  crm::status::AddDetail(status, info);
-  return status;
+  return crm::status::ResourceNotFound(Customer::descriptor()->full_name(), name,
+                                       "CUSTOMER_NOT_FOUND", {{"customer", std::string(name)}});
 }
 
 // The common head of the commands on an existing customer: request_id, name and

@@ -15,7 +15,6 @@
 #include "domain/complaint/event_codec.h"
 #include "domain/org/org_aggregate.h"
 #include "domain/org/org_names.h"
-#include "google/rpc/error_details.pb.h"
 
 namespace crm::domain::improvement {
 namespace {
@@ -24,29 +23,17 @@ using crm::status::Violations;
 using crm::v1::ImprovementAction;
 
 absl::Status NotFound(absl::string_view name) {
-  absl::Status status =
-      crm::status::Error(absl::StatusCode::kNotFound, absl::StrCat(name, " does not exist"),
-                         "IMPROVEMENT_ACTION_NOT_FOUND", {{"name", std::string(name)}});
-  google::rpc::ResourceInfo info;
-  info.set_resource_type(ImprovementAction::descriptor()->full_name());
-  info.set_resource_name(std::string(name));
-  crm::status::AddDetail(status, info);
-  return status;
+  return crm::status::ResourceNotFound(ImprovementAction::descriptor()->full_name(), name,
+                                       "IMPROVEMENT_ACTION_NOT_FOUND",
+                                       {{"name", std::string(name)}});
 }
 
 absl::Status Closed(const ImprovementAction& state) {
   const std::string what = state.state() == crm::v1::IMPROVEMENT_DONE ? "done" : "cancelled";
-  absl::Status status =
-      crm::status::Error(absl::StatusCode::kFailedPrecondition,
-                         absl::StrCat(state.name(), " is ", what, "; only an open action changes"),
-                         "IMPROVEMENT_ACTION_CLOSED", {{"name", state.name()}});
-  google::rpc::PreconditionFailure failure;
-  auto* violation = failure.add_violations();
-  violation->set_type("IMPROVEMENT_ACTION_CLOSED");
-  violation->set_subject(state.name());
-  violation->set_description(absl::StrCat("the action is ", what));
-  crm::status::AddDetail(status, failure);
-  return status;
+  return crm::status::PreconditionFailed(
+      "IMPROVEMENT_ACTION_CLOSED",
+      absl::StrCat(state.name(), " is ", what, "; only an open action changes"), state.name(),
+      {{"name", state.name()}});
 }
 
 // Name and etag of a command on an existing action, after its fields are valid.
@@ -107,16 +94,11 @@ absl::Status CheckComplaintsExist(const std::vector<std::string>& complaints,
     absl::StatusOr<bool> exists = lookup.complaint_exists(complaints[i]);
     if (!exists.ok()) return exists.status();
     if (!*exists) {
-      absl::Status status = crm::status::Error(
-          absl::StatusCode::kNotFound,
-          absl::StrCat(field, "[", indexes[i], "]: ", complaints[i], " does not exist"),
-          "COMPLAINT_NOT_FOUND",
-          {{"field", absl::StrCat(field, "[", indexes[i], "]")}, {"complaint", complaints[i]}});
-      google::rpc::ResourceInfo info;
-      info.set_resource_type(crm::v1::Complaint::descriptor()->full_name());
-      info.set_resource_name(complaints[i]);
-      crm::status::AddDetail(status, info);
-      return status;
+      const std::string path = absl::StrCat(field, "[", indexes[i], "]");
+      return crm::status::ResourceNotFound(
+          crm::v1::Complaint::descriptor()->full_name(), complaints[i], "COMPLAINT_NOT_FOUND",
+          {{"field", path}, {"complaint", complaints[i]}},
+          absl::StrCat(path, ": ", complaints[i], " does not exist"));
     }
   }
   return absl::OkStatus();

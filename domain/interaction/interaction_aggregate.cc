@@ -19,7 +19,6 @@
 #include "domain/customer/event_codec.h"
 #include "domain/interaction/event_codec.h"
 #include "google/protobuf/util/time_util.h"
-#include "google/rpc/error_details.pb.h"
 
 namespace crm::domain::interaction {
 namespace {
@@ -56,13 +55,7 @@ absl::StatusOr<ChildName> ParseChildName(absl::string_view name, absl::string_vi
 absl::Status NotFound(absl::string_view what, absl::string_view reason, absl::string_view type,
                       absl::string_view name, std::map<std::string, std::string> metadata) {
   metadata.emplace(std::string(what), std::string(name));
-  absl::Status status = status::Error(absl::StatusCode::kNotFound,
-                                      absl::StrCat(name, " does not exist"), reason, metadata);
-  google::rpc::ResourceInfo info;
-  info.set_resource_type(std::string(type));
-  info.set_resource_name(std::string(name));
-  status::AddDetail(status, info);
-  return status;
+  return status::ResourceNotFound(type, name, reason, metadata);
 }
 
 absl::Status InteractionNotFound(absl::string_view name) {

@@ -245,14 +245,9 @@ std::string ResourceType(absl::string_view name) {
 }
 
 absl::Status NotFound(absl::string_view name) {
-  absl::Status status =
-      crm::status::Error(absl::StatusCode::kNotFound, absl::StrCat(name, " does not exist"),
-                         absl::StrCat(KindOf(name), "_NOT_FOUND"), {{"name", std::string(name)}});
-  google::rpc::ResourceInfo info;
-  info.set_resource_type(ResourceType(name));
-  info.set_resource_name(std::string(name));
-  crm::status::AddDetail(status, info);
-  return status;
+  return crm::status::ResourceNotFound(ResourceType(name), name,
+                                       absl::StrCat(KindOf(name), "_NOT_FOUND"),
+                                       {{"name", std::string(name)}});
 }
 
 absl::Status AlreadyExists(absl::string_view name) {
@@ -273,16 +268,8 @@ absl::Status CheckState(int64_t version, const Target& target, bool removed = fa
 
 absl::Status Precondition(absl::string_view reason, absl::string_view message,
                           absl::string_view subject, absl::string_view field) {
-  absl::Status status =
-      crm::status::Error(absl::StatusCode::kFailedPrecondition, message, reason,
-                         {{"field", std::string(field)}, {"subject", std::string(subject)}});
-  google::rpc::PreconditionFailure failure;
-  auto* violation = failure.add_violations();
-  violation->set_type(std::string(reason));
-  violation->set_subject(std::string(subject));
-  violation->set_description(std::string(message));
-  crm::status::AddDetail(status, failure);
-  return status;
+  return crm::status::PreconditionFailed(
+      reason, message, subject, {{"field", std::string(field)}, {"subject", std::string(subject)}});
 }
 
 absl::Status MissingLookup(absl::string_view what) {
@@ -442,15 +429,10 @@ void Stamp(T& state, const Event& event, bool is_create) {
 }  // namespace
 
 absl::Status ReferenceNotFound(absl::string_view name, absl::string_view field) {
-  absl::Status status = crm::status::Error(
-      absl::StatusCode::kNotFound, absl::StrCat(field, ": ", name, " does not exist"),
-      absl::StrCat(KindOf(name), "_NOT_FOUND"),
-      {{"field", std::string(field)}, {"name", std::string(name)}});
-  google::rpc::ResourceInfo info;
-  info.set_resource_type(ResourceType(name));
-  info.set_resource_name(std::string(name));
-  crm::status::AddDetail(status, info);
-  return status;
+  return crm::status::ResourceNotFound(ResourceType(name), name,
+                                       absl::StrCat(KindOf(name), "_NOT_FOUND"),
+                                       {{"field", std::string(field)}, {"name", std::string(name)}},
+                                       absl::StrCat(field, ": ", name, " does not exist"));
 }
 
 absl::Status StaffInactive(absl::string_view name, absl::string_view field) {

@@ -7,7 +7,6 @@
 #include "common/base/time_util.h"
 #include "common/eventlog/consistency_token.h"
 #include "common/status/errors.h"
-#include "google/rpc/error_details.pb.h"
 #include "readmodel/analytics/figures.h"
 
 namespace crm::services::query {
@@ -81,13 +80,7 @@ absl::Status AwaitConsistencyToken(fold::FoldRunner* runner,
 
 absl::Status NotFound(absl::string_view name, absl::string_view reason,
                       absl::string_view resource_type) {
-  absl::Status s = status::Error(absl::StatusCode::kNotFound, absl::StrCat(name, " does not exist"),
-                                 reason, {{"name", std::string(name)}});
-  google::rpc::ResourceInfo info;
-  info.set_resource_type(std::string(resource_type));
-  info.set_resource_name(std::string(name));
-  status::AddDetail(s, info);
-  return s;
+  return status::ResourceNotFound(resource_type, name, reason, {{"name", std::string(name)}});
 }
 
 absl::StatusOr<std::optional<absl::Time>> OptionalTime(bool has,
