@@ -181,7 +181,7 @@ TEST_F(AnalyticsFoldTest, CountsComplaintsByCategorySeverityChannelAndFilingBuck
   Complaint("c", kT0 + 24 * 40 * h, Filed(crm::v1::MINOR, kT0 + 24 * 42 * h, kT0 + 24 * 50 * h));
   FoldAll();
 
-  auto stats = views().GetComplaintStats(std::nullopt, std::nullopt);
+  auto stats = views().GetComplaintStats({}, absl::UTCTimeZone());
   ASSERT_TRUE(stats.ok()) << stats.status();
   EXPECT_EQ(stats->total(), 3);
   ASSERT_EQ(stats->categories_size(), 5);  // Every category, zeros included.
@@ -205,7 +205,7 @@ TEST_F(AnalyticsFoldTest, CountsComplaintsByCategorySeverityChannelAndFilingBuck
   EXPECT_EQ(stats->window_total(), 3);
 
   // A window selects buckets by their start: June 2 00:00 up to (not including) July 11.
-  auto window = views().GetComplaintStats(kT0 + 24 * h, kT0 + 24 * 40 * h);
+  auto window = views().GetComplaintStats({}, absl::UTCTimeZone(), kT0 + 24 * h, kT0 + 24 * 40 * h);
   ASSERT_TRUE(window.ok());
   ASSERT_EQ(window->days_size(), 1);
   EXPECT_EQ(window->days(0).bucket(), "2024-06-02");
@@ -239,7 +239,7 @@ TEST_F(AnalyticsFoldTest, StatusCountsFollowEachComplaintsLastEvent) {
   Complaint("d", kT0 + 4 * h, Closed());
   FoldAll();
 
-  auto stats = views().GetComplaintStats(std::nullopt, std::nullopt);
+  auto stats = views().GetComplaintStats({}, absl::UTCTimeZone());
   ASSERT_TRUE(stats.ok());
   EXPECT_EQ(StatusCount(*stats, crm::v1::FILED), 0);
   EXPECT_EQ(StatusCount(*stats, crm::v1::ACKNOWLEDGED), 0);
@@ -251,7 +251,7 @@ TEST_F(AnalyticsFoldTest, StatusCountsFollowEachComplaintsLastEvent) {
 
   Complaint("c", kT0 + 6 * h, Assigned(Ref("s3")));  // From REOPENED.
   FoldAll();
-  stats = views().GetComplaintStats(std::nullopt, std::nullopt);
+  stats = views().GetComplaintStats({}, absl::UTCTimeZone());
   EXPECT_EQ(StatusCount(*stats, crm::v1::REOPENED), 0);
   EXPECT_EQ(StatusCount(*stats, crm::v1::ASSIGNED), 2);
 }
@@ -527,7 +527,7 @@ TEST_F(AnalyticsFoldTest, RedeliveredAndForeignEventsChangeNothing) {
                   .ok());
   AppendRaw(filed.SerializeAsString());
   AppendRaw(assigned.SerializeAsString());
-  EventEnvelope tagged;  // A customer event: not analytics' business.
+  EventEnvelope tagged;  // An event of a customer never registered: ignored.
   tagged.mutable_customer_tagged()->set_tag("vip");
   Append("customers/c1", kT0, tagged);
   FoldAll();
