@@ -932,32 +932,24 @@ crm::v1::ComplaintStats ExpectedComplaintStats(const Expected& x, std::optional<
     c->set_count(Get(x.by_channel, v));
   }
   auto in_window = [&](absl::Time t) { return (!start || t >= *start) && (!end || t < *end); };
+  // Bucket labels from strftime in the zone (%G-W%V: ISO week), not from the read model's code.
+  auto add = [&](google::protobuf::RepeatedPtrField<crm::v1::TimeBucketCount>* list,
+                 const char* format, absl::Time t, int64_t n) {
+    if (!in_window(t)) return false;
+    auto* b = list->Add();
+    b->set_bucket(absl::FormatTime(format, t, zone));
+    *b->mutable_start_time() = Ts(t);
+    b->set_count(n);
+    return true;
+  };
   int64_t window_total = 0;
   for (const auto& [day, n] : x.by_day) {
-    const absl::Time t = zone.At(day).pre;
-    if (!in_window(t)) continue;
-    auto* b = out.add_days();
-    b->set_bucket(absl::FormatTime("%Y-%m-%d", t, zone));
-    *b->mutable_start_time() = Ts(t);
-    b->set_count(n);
-    window_total += n;
+    if (add(out.mutable_days(), "%Y-%m-%d", zone.At(day).pre, n)) window_total += n;
   }
-  for (const auto& [monday, n] : x.by_week) {
-    const absl::Time t = zone.At(monday).pre;
-    if (!in_window(t)) continue;
-    auto* b = out.add_weeks();
-    b->set_bucket(absl::FormatTime("%G-W%V", t, zone));
-    *b->mutable_start_time() = Ts(t);
-    b->set_count(n);
-  }
-  for (const auto& [month, n] : x.by_month) {
-    const absl::Time t = zone.At(month).pre;
-    if (!in_window(t)) continue;
-    auto* b = out.add_months();
-    b->set_bucket(absl::FormatTime("%Y-%m", t, zone));
-    *b->mutable_start_time() = Ts(t);
-    b->set_count(n);
-  }
+  for (const auto& [monday, n] : x.by_week)
+    add(out.mutable_weeks(), "%G-W%V", zone.At(monday).pre, n);
+  for (const auto& [month, n] : x.by_month)
+    add(out.mutable_months(), "%Y-%m", zone.At(month).pre, n);
   out.set_window_total(window_total);
   return out;
 }
