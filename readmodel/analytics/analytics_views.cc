@@ -21,11 +21,40 @@
 namespace crm::readmodel::analytics {
 namespace {
 
-std::string WeekLabel(absl::CivilDay monday) {
-  // ISO 8601: the week belongs to the year of its Thursday.
-  const absl::CivilDay thursday = monday + 3;
-  const int week = (absl::GetYearDay(thursday) - 1) / 7 + 1;
-  return absl::StrFormat("%04d-W%02d", thursday.year(), week);
+// A day, ISO 8601 week or month of a time zone: its local midnight (of the day, the week's
+// Monday, the month's first day) and its label ("YYYY-MM-DD", "YYYY-Www", "YYYY-MM").
+enum class Period { kDay, kWeek, kMonth };
+struct LocalBucket {
+  absl::Time start;
+  std::string label;
+  bool operator<(const LocalBucket& other) const { return start < other.start; }
+};
+
+LocalBucket LocalBucketOf(absl::Time t, const absl::TimeZone& zone, Period period) {
+  const absl::CivilDay day = absl::ToCivilDay(t, zone);
+  switch (period) {
+    case Period::kDay:
+      return {absl::FromCivil(day, zone), absl::FormatCivilTime(day)};
+    case Period::kWeek: {
+      const absl::CivilDay monday = day - (static_cast<int>(absl::GetWeekday(day)) -
+                                           static_cast<int>(absl::Weekday::monday) + 7) %
+                                              7;
+      // ISO 8601: the week belongs to the year of its Thursday.
+      const absl::CivilDay thursday = monday + 3;
+      return {
+          absl::FromCivil(monday, zone),
+          absl::StrFormat("%04d-W%02d", thursday.year(), (absl::GetYearDay(thursday) - 1) / 7 + 1)};
+    }
+    case Period::kMonth:
+      return {absl::FromCivil(absl::CivilMonth(day), zone),
+              absl::FormatCivilTime(absl::CivilMonth(day))};
+  }
+  return {};
+}
+
+// Whether a bucket starting at `start` is kept by the bucket-start filter [from, to).
+bool BucketKept(absl::Time start, std::optional<absl::Time> from, std::optional<absl::Time> to) {
+  return (!from.has_value() || start >= *from) && (!to.has_value() || start < *to);
 }
 
 // Local time buckets (day, ISO week, month of `zone`) of the filings per quarter hour, oldest
@@ -34,42 +63,21 @@ std::string WeekLabel(absl::CivilDay monday) {
 void LocalBuckets(const std::map<int64_t, int64_t>& filed, const absl::TimeZone& zone,
                   std::optional<absl::Time> bucket_start, std::optional<absl::Time> bucket_end,
                   crm::v1::ComplaintStats* out, int64_t* day_sum) {
-  std::map<absl::CivilDay, int64_t> days;
-  std::map<absl::CivilDay, int64_t> weeks;  // by Monday
-  std::map<absl::CivilMonth, int64_t> months;
-  for (const auto& [bucket, n] : filed) {
-    if (n == 0) continue;
-    const absl::CivilDay day = absl::ToCivilDay(TimeBucketStart(bucket), zone);
-    days[day] += n;
-    weeks[day -
-          (static_cast<int>(absl::GetWeekday(day)) - static_cast<int>(absl::Weekday::monday) + 7) %
-              7] += n;
-    months[absl::CivilMonth(day)] += n;
-  }
-  auto keep = [&](absl::Time start) {
-    return (!bucket_start.has_value() || start >= *bucket_start) &&
-           (!bucket_end.has_value() || start < *bucket_end);
-  };
-  auto add = [&](google::protobuf::RepeatedPtrField<crm::v1::TimeBucketCount>* list,
-                 std::string label, absl::Time start, int64_t n) {
-    auto* b = list->Add();
-    b->set_bucket(std::move(label));
-    *b->mutable_start_time() = ToTimestamp(start);
-    b->set_count(n);
-  };
-  for (const auto& [day, n] : days) {
-    const absl::Time start = absl::FromCivil(day, zone);
-    if (!keep(start)) continue;
-    add(out->mutable_days(), absl::FormatCivilTime(day), start, n);
-    *day_sum += n;
-  }
-  for (const auto& [monday, n] : weeks) {
-    const absl::Time start = absl::FromCivil(monday, zone);
-    if (keep(start)) add(out->mutable_weeks(), WeekLabel(monday), start, n);
-  }
-  for (const auto& [month, n] : months) {
-    const absl::Time start = absl::FromCivil(month, zone);
-    if (keep(start)) add(out->mutable_months(), absl::FormatCivilTime(month), start, n);
+  for (const auto& [period, list] : {std::pair(Period::kDay, out->mutable_days()),
+                                     std::pair(Period::kWeek, out->mutable_weeks()),
+                                     std::pair(Period::kMonth, out->mutable_months())}) {
+    std::map<LocalBucket, int64_t> counts;
+    for (const auto& [bucket, n] : filed) {
+      if (n != 0) counts[LocalBucketOf(TimeBucketStart(bucket), zone, period)] += n;
+    }
+    for (const auto& [local, n] : counts) {
+      if (!BucketKept(local.start, bucket_start, bucket_end)) continue;
+      auto* b = list->Add();
+      b->set_bucket(local.label);
+      *b->mutable_start_time() = ToTimestamp(local.start);
+      b->set_count(n);
+      if (period == Period::kDay) *day_sum += n;
+    }
   }
 }
 
@@ -446,9 +454,9 @@ absl::StatusOr<crm::v1::StaffKpis> AnalyticsViews::GetStaffKpis(const crm::v1::S
   return out;
 }
 
-absl::StatusOr<crm::v1::SalesStats> AnalyticsViews::GetSalesStats(const crm::v1::StaffScope& scope,
-                                                                  const std::string& product,
-                                                                  const Window& window) const {
+absl::StatusOr<crm::v1::SalesStats> AnalyticsViews::GetSalesStats(
+    const crm::v1::StaffScope& scope, const std::string& product, const Window& window,
+    std::optional<absl::TimeZone> zone) const {
   const auto [key_scope, id] = KeyScope(scope);
   CRM_ASSIGN_OR_RETURN(auto figure, ReadFigure(*store_, SalesPrefix(key_scope, id), window));
   // product -> currency -> (sum, count)
@@ -492,6 +500,50 @@ absl::StatusOr<crm::v1::SalesStats> AnalyticsViews::GetSalesStats(const crm::v1:
   }
   out.set_purchase_count(count);
   for (const auto& [currency, t] : all) add_total(out.mutable_amounts(), currency, t);
+  if (!zone.has_value()) return out;
+
+  // The series: the quarter hours of the window, summed into the zone's days, weeks, months.
+  using Totals = std::map<std::string, std::pair<int64_t, int64_t>>;  // currency -> (sum, n)
+  std::map<int64_t, Totals> per_bucket;
+  absl::Status parsed;
+  CRM_RETURN_IF_ERROR(
+      ScanTimedFigure(*store_, SalesPrefix(key_scope, id), window,
+                      [&](int64_t bucket, absl::string_view dims, int64_t n) {
+                        std::string p;
+                        std::string currency;
+                        bool sum = false;
+                        if (!ParseSalesDims(dims, &p, &currency, &sum)) {
+                          parsed = absl::InternalError(
+                              absl::StrCat("malformed sales figure key ", absl::CHexEscape(dims)));
+                          return;
+                        }
+                        if (!product.empty() && p != product) return;
+                        auto& t = per_bucket[bucket][currency];
+                        (sum ? t.first : t.second) += n;
+                      }));
+  CRM_RETURN_IF_ERROR(parsed);
+  for (const auto& [period, list] :
+       {std::pair(Period::kDay, out.mutable_days()), std::pair(Period::kWeek, out.mutable_weeks()),
+        std::pair(Period::kMonth, out.mutable_months())}) {
+    std::map<LocalBucket, Totals> periods;
+    for (const auto& [bucket, totals] : per_bucket) {
+      Totals& into = periods[LocalBucketOf(TimeBucketStart(bucket), *zone, period)];
+      for (const auto& [currency, t] : totals) {
+        into[currency].first += t.first;
+        into[currency].second += t.second;
+      }
+    }
+    for (const auto& [local, totals] : periods) {
+      int64_t n = 0;
+      for (const auto& [currency, t] : totals) n += t.second;
+      if (n == 0) continue;
+      auto* b = list->Add();
+      b->set_bucket(local.label);
+      *b->mutable_start_time() = ToTimestamp(local.start);
+      b->set_purchase_count(n);
+      for (const auto& [currency, t] : totals) add_total(b->mutable_amounts(), currency, t);
+    }
+  }
   return out;
 }
 

@@ -45,10 +45,10 @@ class AnalyticsViews {
   absl::StatusOr<crm::v1::RootCauseRanking> GetRootCauses(const Window& window = {}) const;
   absl::StatusOr<crm::v1::StaffKpis> GetStaffKpis(const crm::v1::StaffScope& scope,
                                                   const Window& window = {}) const;
-  // Empty product: every product.
-  absl::StatusOr<crm::v1::SalesStats> GetSalesStats(const crm::v1::StaffScope& scope,
-                                                    const std::string& product,
-                                                    const Window& window = {}) const;
+  // Empty product: every product. With `zone`, also the sales per day, week and month of it.
+  absl::StatusOr<crm::v1::SalesStats> GetSalesStats(
+      const crm::v1::StaffScope& scope, const std::string& product, const Window& window = {},
+      std::optional<absl::TimeZone> zone = std::nullopt) const;
   absl::StatusOr<crm::v1::Retention> GetRetention(const Window& window = {}) const;
   absl::StatusOr<crm::v1::ConversionTime> GetConversionTime(crm::v1::LifecycleStage from,
                                                             crm::v1::LifecycleStage to,

@@ -160,7 +160,9 @@ absl::StatusOr<crm::v1::SalesStats> AnalyticsQueries::GetSalesStats(
   CRM_ASSIGN_OR_RETURN(ReportWindow report, CheckReportWindow(request));
   CRM_RETURN_IF_ERROR(CheckReach(request.scope(), call));
   CRM_RETURN_IF_ERROR(AwaitToken(request.consistency_token(), call));
-  return views_->GetSalesStats(request.scope(), request.product(), report.window);
+  return views_->GetSalesStats(
+      request.scope(), request.product(), report.window,
+      request.with_buckets() ? std::optional<absl::TimeZone>(report.zone) : std::nullopt);
 }
 
 absl::StatusOr<crm::v1::Retention> AnalyticsQueries::GetRetention(

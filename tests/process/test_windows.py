@@ -1,6 +1,7 @@
 """Report windows and time zones (docs/analytics.md "Time windows"), end to end on both engines:
   - sales in a month of Asia/Kolkata (+05:30) are the purchases between that month's local
-    midnights, not the UTC month's; per product; repeat purchases in the window;
+    midnights, not the UTC month's, with their Kolkata day, week and month buckets; per product;
+    repeat purchases in the window;
   - complaint counts in a window with their day, ISO week and month buckets in the zone; SLA
     outcomes by due time; conversion time between stages;
   - an unknown time zone and a window end off a quarter hour are INVALID_ARGUMENT naming the field;
@@ -107,7 +108,7 @@ class World:
         week = (now - datetime.timedelta(days=1), now + datetime.timedelta(days=7))
         return {
             "sales ist": a.GetSalesStats(apb.GetSalesStatsRequest(
-                interval=interval(*MARCH_IST), time_zone="Asia/Kolkata",
+                interval=interval(*MARCH_IST), time_zone="Asia/Kolkata", with_buckets=True,
                 consistency_token=token)),
             "sales utc": a.GetSalesStats(apb.GetSalesStatsRequest(
                 interval=interval(*MARCH_UTC), consistency_token=token)),
@@ -154,6 +155,12 @@ def test_windowed_reports_zone_errors_and_rebuild(make_server):
     assert (ist.purchase_count, [(t.currency_code, t.total_minor) for t in ist.amounts]) == (
         3, [("CNY", 1400)])
     assert [(p.product, p.purchase_count) for p in ist.products] == [("widget", 2), ("服务套餐", 1)]
+    # ...in three Kolkata days of one Kolkata month.
+    assert [(b.bucket, b.purchase_count) for b in ist.days] == [
+        ("2025-03-01", 1), ("2025-03-20", 1), ("2025-03-31", 1)]
+    assert [(b.bucket, b.amounts[0].total_minor) for b in ist.months] == [("2025-03", 1400)]
+    assert ist.months[0].start_time.ToDatetime(tzinfo=UTC) == MARCH_IST[0]
+    assert [b.bucket for b in ist.weeks] == ["2025-W09", "2025-W12", "2025-W14"]
     assert [(t.currency_code, t.total_minor) for t in got["sales utc"].amounts] == [("CNY", 2800)]
     assert got["sales ist product"].purchase_count == 1
     assert got["sales ist product"].amounts[0].total_minor == 800

@@ -584,6 +584,8 @@ struct Expected {
   std::vector<Move> moves;
   // Sales in the window: scope -> product -> currency -> (sum, count).
   std::map<Scope, std::map<std::string, std::map<std::string, std::pair<int64_t, int64_t>>>> sales;
+  // The same purchases one by one: scope -> (time, product, currency, amount).
+  std::map<Scope, std::vector<std::tuple<absl::Time, std::string, std::string, int64_t>>> sold;
   std::map<std::string, int64_t> purchases_in_window;  // customer -> purchases
   int64_t active_at_start = 0, registered_in_window = 0, churned = 0;
   // (from stage, to stage) -> durations of the moves into `to` in the window.
@@ -810,6 +812,8 @@ Expected Recompute(const std::vector<EventEnvelope>& events, const Win& w) {
         auto& [sum, count] = x.sales[scope][p.product()][p.amount().currency_code()];
         sum += p.amount().amount_minor();
         ++count;
+        x.sold[scope].emplace_back(at, p.product(), p.amount().currency_code(),
+                                   p.amount().amount_minor());
       }
     }
     if (e.has_customer_registered()) {
@@ -1178,6 +1182,43 @@ crm::v1::SalesStats ExpectedSales(const Expected& x, const Scope& scope,
   return out;
 }
 
+// The sales per day, ISO week and month of `zone`: each purchase's local date from the zone's
+// broken-down time, labels from strftime.
+void ExpectedSalesBuckets(const Expected& x, const Scope& scope, const std::string& product,
+                          const absl::TimeZone& zone, crm::v1::SalesStats* out) {
+  using Totals = std::map<std::string, std::pair<int64_t, int64_t>>;
+  std::map<absl::CivilDay, Totals> days, weeks;
+  std::map<absl::CivilMonth, Totals> months;
+  auto it = x.sold.find(scope);
+  if (it == x.sold.end()) return;
+  for (const auto& [at, p, currency, amount] : it->second) {
+    if (!product.empty() && p != product) continue;
+    const absl::CivilDay day(zone.At(at).cs);
+    int weekday = 0;
+    EXPECT_TRUE(absl::SimpleAtoi(absl::FormatTime("%u", at, zone), &weekday));
+    for (Totals* t : {&days[day], &weeks[day - (weekday - 1)], &months[absl::CivilMonth(day)]}) {
+      (*t)[currency].first += amount;
+      ++(*t)[currency].second;
+    }
+  }
+  auto add = [&](google::protobuf::RepeatedPtrField<crm::v1::SalesBucket>* list, const char* format,
+                 absl::Time start, const Totals& totals) {
+    auto* b = list->Add();
+    b->set_bucket(absl::FormatTime(format, start, zone));
+    *b->mutable_start_time() = Ts(start);
+    for (const auto& [currency, t] : totals) {
+      auto* total = b->add_amounts();
+      total->set_currency_code(currency);
+      total->set_total_minor(t.first);
+      total->set_purchase_count(t.second);
+      b->set_purchase_count(b->purchase_count() + t.second);
+    }
+  };
+  for (const auto& [d, t] : days) add(out->mutable_days(), "%Y-%m-%d", zone.At(d).pre, t);
+  for (const auto& [d, t] : weeks) add(out->mutable_weeks(), "%G-W%V", zone.At(d).pre, t);
+  for (const auto& [m, t] : months) add(out->mutable_months(), "%Y-%m", zone.At(m).pre, t);
+}
+
 crm::v1::Retention ExpectedRetention(const Expected& x) {
   crm::v1::Retention out;
   for (const auto& [customer, n] : x.purchases_in_window) {
@@ -1401,6 +1442,13 @@ TEST_F(BruteForceTest, EveryFigureMatchesARecomputationFromTheEvents) {
         ASSERT_TRUE(sales.ok()) << sales.status();
         EXPECT_THAT(*sales, EqualsProto(ExpectedSales(wx, scope, product)))
             << scope.first << " " << scope.second << " " << product;
+        // With the day, week and month buckets of the window's zone.
+        auto series = analytics.GetSalesStats(ToScope(scope), product, window, w.zone);
+        ASSERT_TRUE(series.ok()) << series.status();
+        crm::v1::SalesStats expected = ExpectedSales(wx, scope, product);
+        ExpectedSalesBuckets(wx, scope, product, w.zone, &expected);
+        EXPECT_THAT(*series, EqualsProto(expected))
+            << scope.first << " " << scope.second << " " << product;
       }
     }
 
@@ -1418,9 +1466,11 @@ TEST_F(BruteForceTest, EveryFigureMatchesARecomputationFromTheEvents) {
     EXPECT_GT(retention->repeat_customers(), 0);
     EXPECT_GT(retention->churned(), 0);
     if (w.start) EXPECT_GT(retention->active_at_start(), 0);
-    auto everyone = analytics.GetSalesStats({}, "", window);
+    auto everyone = analytics.GetSalesStats({}, "", window, w.zone);
     ASSERT_TRUE(everyone.ok());
     EXPECT_GT(everyone->purchase_count(), 0);
+    EXPECT_GT(everyone->days_size(), 1);
+    EXPECT_GT(everyone->weeks_size(), 1);
     EXPECT_GE(everyone->products_size(), 3);
     auto potential =
         analytics.GetConversionTime(crm::v1::POTENTIAL, crm::v1::FIRST_CONTACT, window);
