@@ -242,7 +242,8 @@ std::vector<Seed> Build() {
        R"(interval { end_time { seconds: 1701388800 } } time_zone: "Not/AZone")"},
       {"crm.v1.AnalyticsService/GetSalesStats",
        R"(scope { team: "teams/sales-east" } product: "widget"
-          interval { start_time { seconds: 1698796800 } end_time { seconds: 1701388800 } })"},
+          interval { start_time { seconds: 1698796800 } end_time { seconds: 1701388800 } }
+          time_zone: "Asia/Kathmandu" with_buckets: true)"},
       {"crm.v1.AnalyticsService/GetRetention",
        R"(interval { start_time { seconds: 1698796800 } end_time { seconds: 1701388801 } })"},
       {"crm.v1.AnalyticsService/GetConversionTime",

@@ -1150,6 +1150,16 @@ crm::v1::LifecycleFunnel ExpectedFunnel(const Expected& x, std::optional<absl::T
   return out;
 }
 
+// Appends a currency total; returns its purchase count.
+int64_t AddTotal(google::protobuf::RepeatedPtrField<crm::v1::CurrencyTotal>* list,
+                 const std::string& currency, const std::pair<int64_t, int64_t>& sum_and_count) {
+  auto* total = list->Add();
+  total->set_currency_code(currency);
+  total->set_total_minor(sum_and_count.first);
+  total->set_purchase_count(sum_and_count.second);
+  return sum_and_count.second;
+}
+
 crm::v1::SalesStats ExpectedSales(const Expected& x, const Scope& scope,
                                   const std::string& product) {
   crm::v1::SalesStats out;
@@ -1163,22 +1173,13 @@ crm::v1::SalesStats ExpectedSales(const Expected& x, const Scope& scope,
     auto* ps = out.add_products();
     ps->set_product(p);
     for (const auto& [currency, t] : currencies) {
-      auto* total = ps->add_amounts();
-      total->set_currency_code(currency);
-      total->set_total_minor(t.first);
-      total->set_purchase_count(t.second);
-      ps->set_purchase_count(ps->purchase_count() + t.second);
+      ps->set_purchase_count(ps->purchase_count() + AddTotal(ps->mutable_amounts(), currency, t));
       all[currency].first += t.first;
       all[currency].second += t.second;
     }
     out.set_purchase_count(out.purchase_count() + ps->purchase_count());
   }
-  for (const auto& [currency, t] : all) {
-    auto* total = out.add_amounts();
-    total->set_currency_code(currency);
-    total->set_total_minor(t.first);
-    total->set_purchase_count(t.second);
-  }
+  for (const auto& [currency, t] : all) AddTotal(out.mutable_amounts(), currency, t);
   return out;
 }
 
@@ -1207,11 +1208,7 @@ void ExpectedSalesBuckets(const Expected& x, const Scope& scope, const std::stri
     b->set_bucket(absl::FormatTime(format, start, zone));
     *b->mutable_start_time() = Ts(start);
     for (const auto& [currency, t] : totals) {
-      auto* total = b->add_amounts();
-      total->set_currency_code(currency);
-      total->set_total_minor(t.first);
-      total->set_purchase_count(t.second);
-      b->set_purchase_count(b->purchase_count() + t.second);
+      b->set_purchase_count(b->purchase_count() + AddTotal(b->mutable_amounts(), currency, t));
     }
   };
   for (const auto& [d, t] : days) add(out->mutable_days(), "%Y-%m-%d", zone.At(d).pre, t);
