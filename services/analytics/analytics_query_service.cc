@@ -6,6 +6,8 @@
 #include "absl/time/time.h"
 #include "common/base/status_macros.h"
 #include "common/status/errors.h"
+#include "domain/common/field_checks.h"
+#include "domain/customer/validation.h"
 #include "domain/org/org_names.h"
 #include "readmodel/analytics/analytics_keys.h"
 #include "services/query/query_support.h"
@@ -154,9 +156,9 @@ absl::StatusOr<crm::v1::StaffKpis> AnalyticsQueries::GetStaffKpis(
 absl::StatusOr<crm::v1::SalesStats> AnalyticsQueries::GetSalesStats(
     const crm::v1::GetSalesStatsRequest& request, const rpc::CallContext& call) const {
   CRM_RETURN_IF_ERROR(CheckScope(request.scope()));
-  if (request.product().size() > 200) {
-    return status::InvalidArgument("product", "must be at most 200 characters");
-  }
+  // As a purchase's product may be (domain/customer/validation.h), or empty: every product.
+  CRM_RETURN_IF_ERROR(domain::ValidateText(request.product(), domain::customer::kMaxProduct,
+                                           /*required=*/false, "product"));
   CRM_ASSIGN_OR_RETURN(ReportWindow report, CheckReportWindow(request));
   CRM_RETURN_IF_ERROR(CheckReach(request.scope(), call));
   CRM_RETURN_IF_ERROR(AwaitToken(request.consistency_token(), call));

@@ -167,6 +167,17 @@ TEST_F(AnalyticsQueriesTest, MalformedRequestsNameTheField) {
   crm::v1::GetSalesStatsRequest sales;
   sales.mutable_scope()->set_team("sales");
   EXPECT_EQ(BadField(queries.GetSalesStats(sales, Call()).status()), "scope.team");
+  sales.clear_scope();
+  sales.set_product(std::string(200, 'x'));
+  EXPECT_TRUE(queries.GetSalesStats(sales, Call()).ok());
+  sales.set_product(std::string(201, 'x'));
+  EXPECT_EQ(BadField(queries.GetSalesStats(sales, Call()).status()), "product");
+  std::string kettles;
+  for (int i = 0; i < 200; ++i) kettles += "壶";  // 200 characters, 600 bytes
+  sales.set_product(kettles);
+  EXPECT_TRUE(queries.GetSalesStats(sales, Call()).ok());
+  sales.set_product("bad\x01product");
+  EXPECT_EQ(BadField(queries.GetSalesStats(sales, Call()).status()), "product");
 
   crm::v1::GetRootCausesRequest causes;
   causes.set_consistency_token("!!not a token!!");
