@@ -411,11 +411,9 @@ absl::Status ApplyCustomer(kv::KvBatch& batch, const EventEnvelope& event) {
   }
   const absl::Time at = ToTime(event.occurred_at());
   const std::string entry_id = absl::StrCat(id, "@", event.aggregate_version());
-  const bool was_active = before.version() > 0 && before.lifecycle_stage() != crm::v1::CHURNED;
-  const bool is_active = f.state.lifecycle_stage() != crm::v1::CHURNED;
   switch (event.payload_case()) {
     case Payload::kCustomerRegistered:
-      if (is_active) {
+      if (f.state.lifecycle_stage() != crm::v1::CHURNED) {
         CRM_RETURN_IF_ERROR(CountAt(batch, an::kRetentionFigure, an::kRegisteredDims, at, 1));
       }
       CRM_RETURN_IF_ERROR(EnterStage(batch, f, f.state.lifecycle_stage(), at, entry_id));
@@ -423,6 +421,8 @@ absl::Status ApplyCustomer(kv::KvBatch& batch, const EventEnvelope& event) {
     case Payload::kLifecycleStageChanged:
       if (f.state.lifecycle_stage() == crm::v1::CHURNED) {
         CRM_RETURN_IF_ERROR(CountAt(batch, an::kRetentionFigure, an::kChurnedDims, at, 1));
+      } else if (before.lifecycle_stage() == crm::v1::CHURNED) {
+        CRM_RETURN_IF_ERROR(CountAt(batch, an::kRetentionFigure, an::kWonBackDims, at, 1));
       }
       CRM_RETURN_IF_ERROR(EnterStage(batch, f, f.state.lifecycle_stage(), at, entry_id));
       break;
@@ -432,10 +432,6 @@ absl::Status ApplyCustomer(kv::KvBatch& batch, const EventEnvelope& event) {
       break;
     default:
       break;
-  }
-  if (was_active != is_active) {
-    CRM_RETURN_IF_ERROR(
-        CountAt(batch, an::kRetentionFigure, an::kActiveDims, at, is_active ? 1 : -1));
   }
   batch.Put(state_key, base::SerializeDeterministic(f.state));
   batch.Put(extra_key, FactsText(f));

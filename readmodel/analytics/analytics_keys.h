@@ -32,10 +32,9 @@
 //   an/rc/<root cause>                      -> resolutions per root cause
 //   an/sale/<scope>/<id>\0<product>\0<currency>\0{n,sum} -> purchases and their amount (minor
 //                                              units) of the customers the scope owned
-//   an/ret/{pur,reg,churn,active,g1,g2}     -> purchases; registrations in a stage other than
-//                                              CHURNED; moves into CHURNED; the change of the
-//                                              number of non-churned customers (+1 registered or
-//                                              won back, -1 churned); g1, g2 all-time totals of:
+//   an/ret/{pur,reg,churn,back,g1,g2}       -> purchases; registrations in a stage other than
+//                                              CHURNED; moves into CHURNED; moves out of it (won
+//                                              back); g1, g2 all-time totals of:
 //   an/g1/<bucket a>/<bucket b>             -> a customer's consecutive purchases at a then b
 //   an/g2/<bucket a>/<bucket b>             -> a customer's purchases at a and b with exactly one
 //                                              purchase between them
@@ -147,7 +146,7 @@ inline constexpr absl::string_view kRetentionFigure = "an/ret/";
 inline constexpr absl::string_view kPurchasesDims = "pur";
 inline constexpr absl::string_view kRegisteredDims = "reg";
 inline constexpr absl::string_view kChurnedDims = "churn";
-inline constexpr absl::string_view kActiveDims = "active";
+inline constexpr absl::string_view kWonBackDims = "back";
 // Pairs of one customer's purchase times: 1 = consecutive, 2 = one purchase between.
 std::string GapPrefix(int order);
 std::string GapKey(int order, int64_t bucket_a, int64_t bucket_b);

@@ -562,13 +562,14 @@ absl::StatusOr<crm::v1::Retention> AnalyticsViews::GetRetention(const Window& wi
                                    : static_cast<double>(out.repeat_customers()) /
                                          static_cast<double>(out.purchasing_customers()));
   if (window.start.has_value()) {
-    // Non-churned customers at the start: the changes before it, i.e. all of them minus those
+    // Non-churned customers at the start: registered (not churned) before it, minus the moves
+    // into CHURNED before it, plus those out of it; each "before" is all time minus the counts
     // from the start on.
-    CRM_ASSIGN_OR_RETURN(int64_t all,
-                         ReadCounter(*store_, absl::StrCat(kRetentionFigure, kActiveDims)));
+    CRM_ASSIGN_OR_RETURN(auto all, ReadFigure(*store_, kRetentionFigure, Window{}));
     CRM_ASSIGN_OR_RETURN(auto since,
                          ReadFigure(*store_, kRetentionFigure, Window{window.start, std::nullopt}));
-    out.set_active_at_start(all - Get(since, kActiveDims));
+    auto before = [&](absl::string_view dims) { return Get(all, dims) - Get(since, dims); };
+    out.set_active_at_start(before(kRegisteredDims) - before(kChurnedDims) + before(kWonBackDims));
   }
   out.set_registered_in_window(Get(figure, kRegisteredDims));
   out.set_churned(Get(figure, kChurnedDims));
