@@ -100,14 +100,16 @@ FROM debian:bookworm-slim
 # statically (Debian's RocksDB CMake target is librocksdb.a), so librocksdb7.8 is not needed, but
 # its compression libraries are. apt pulls the rest through Depends (libc-ares2, libre2-9, libssl3
 # for gRPC; libsasl2-2, libssl3 for librdkafka; liborcania, libyder, libjansson4 for librhonabwy,
-# the JWT verifier, which also uses libgnutls30 itself). apt-get clean: a base image without
+# the JWT verifier, which also uses libgnutls30 itself). tzdata: the IANA zones of the analytics
+# reports' time_zone (absl::LoadTimeZone reads /usr/share/zoneinfo; the slim base has none).
+# apt-get clean: a base image without
 # Debian's docker-clean apt hook (as scripts/image.sh makes) would keep the downloaded packages.
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       libgrpc++1.51 libgrpc29 libprotobuf32 libabsl20220623 \
       librdkafka1 libspdlog1.10 libfmt9 libprometheus-cpp-core1.0 libprometheus-cpp-pull1.0 \
       librhonabwy1.1 libgnutls30 \
-      libsnappy1v5 liblz4-1 libzstd1 libbz2-1.0 zlib1g \
+      libsnappy1v5 liblz4-1 libzstd1 libbz2-1.0 zlib1g tzdata \
  && apt-get clean \
  && rm -rf /var/lib/apt/lists/*
 

@@ -48,6 +48,7 @@ APT_PACKAGES=(
   clang libclang-rt-14-dev  # the fuzz tree (scripts/fuzz.sh): libFuzzer, ASan, UBSan
   podman runc mmdebstrap  # the container image without a Docker engine (scripts/image.sh)
   python3 python3-venv
+  tzdata  # IANA time zones of the analytics reports (absl::LoadTimeZone reads /usr/share/zoneinfo)
   default-jre-headless maven kcat curl ca-certificates
 )
 

@@ -1,11 +1,15 @@
 #include "projections/analytics/analytics_fold.h"
 
+#include <algorithm>
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "common/base/proto_util.h"
 #include "common/base/status_macros.h"
@@ -14,6 +18,7 @@
 #include "domain/common/event_types.h"
 #include "domain/complaint/complaint_aggregate.h"
 #include "domain/complaint/event_codec.h"
+#include "domain/customer/customer_aggregate.h"
 #include "domain/interaction/event_codec.h"
 #include "readmodel/analytics/analytics_keys.h"
 #include "readmodel/analytics/figures.h"
@@ -29,13 +34,12 @@ using crm::v1::ComplaintStatus;
 using crm::v1::SlaDeadline;
 using domain::complaint::ToApi;
 using readmodel::analytics::AddToCounter;
+using readmodel::analytics::CountAt;
 using readmodel::analytics::Dimension;
-using readmodel::analytics::DimensionKey;
 using readmodel::analytics::DurationMetric;
 using readmodel::analytics::Kpi;
-using readmodel::analytics::KpiKey;
+using readmodel::analytics::KpiName;
 using readmodel::analytics::Scope;
-using readmodel::analytics::SlaKey;
 using readmodel::analytics::SlaOutcome;
 using readmodel::analytics::ToTime;
 
@@ -64,9 +68,10 @@ std::vector<std::pair<Scope, std::string>> ScopesOf(const StaffRef& ref) {
   return scopes;
 }
 
-absl::Status Credit(kv::KvBatch& batch, const StaffRef& ref, Kpi kpi) {
+absl::Status Credit(kv::KvBatch& batch, const StaffRef& ref, Kpi kpi, absl::Time at) {
   for (const auto& [scope, id] : ScopesOf(ref)) {
-    CRM_RETURN_IF_ERROR(AddToCounter(batch, KpiKey(scope, id, kpi), 1));
+    CRM_RETURN_IF_ERROR(
+        CountAt(batch, readmodel::analytics::KpiPrefix(scope, id), KpiName(kpi), at, 1));
   }
   return absl::OkStatus();
 }
@@ -81,14 +86,24 @@ std::optional<SlaOutcome> OutcomeOf(const SlaDeadline& d) {
   return SlaOutcome::kPending;
 }
 
+// A complaint count, in the bucket of the complaint's filing time.
+absl::Status CountComplaint(kv::KvBatch& batch, const Complaint& c, absl::string_view dims,
+                            int64_t delta) {
+  return CountAt(batch, readmodel::analytics::kComplaintFigure, dims, ToTime(c.create_time()),
+                 delta);
+}
+
 // Moves a status counter from the complaint's old status to its new one.
-absl::Status CountStatus(kv::KvBatch& batch, ComplaintStatus before, ComplaintStatus after) {
+absl::Status CountStatus(kv::KvBatch& batch, const Complaint& c, ComplaintStatus before,
+                         ComplaintStatus after) {
   if (before == after) return absl::OkStatus();
   if (before != crm::v1::COMPLAINT_STATUS_UNSPECIFIED) {
-    CRM_RETURN_IF_ERROR(AddToCounter(batch, DimensionKey(Dimension::kStatus, before), -1));
+    CRM_RETURN_IF_ERROR(CountComplaint(
+        batch, c, readmodel::analytics::DimensionDims(Dimension::kStatus, before), -1));
   }
   if (after != crm::v1::COMPLAINT_STATUS_UNSPECIFIED) {
-    CRM_RETURN_IF_ERROR(AddToCounter(batch, DimensionKey(Dimension::kStatus, after), 1));
+    CRM_RETURN_IF_ERROR(CountComplaint(
+        batch, c, readmodel::analytics::DimensionDims(Dimension::kStatus, after), 1));
   }
   return absl::OkStatus();
 }
@@ -103,44 +118,58 @@ absl::Status CountDeadline(kv::KvBatch& batch, ComplaintSeverity severity,
   const std::optional<SlaOutcome> was = same ? OutcomeOf(before) : std::nullopt;
   const std::optional<SlaOutcome> is = OutcomeOf(after);
   if (was == is) return absl::OkStatus();
+  // Counted in the bucket of the deadline's due time (both have the same one when `was` is set).
+  using readmodel::analytics::kSlaPrefix;
+  using readmodel::analytics::SlaDims;
   if (was.has_value()) {
-    CRM_RETURN_IF_ERROR(AddToCounter(batch, SlaKey(after.kind(), severity, *was), -1));
+    CRM_RETURN_IF_ERROR(CountAt(batch, kSlaPrefix, SlaDims(after.kind(), severity, *was),
+                                ToTime(before.due_time()), -1));
   }
   if (is.has_value()) {
-    CRM_RETURN_IF_ERROR(AddToCounter(batch, SlaKey(after.kind(), severity, *is), 1));
+    CRM_RETURN_IF_ERROR(CountAt(batch, kSlaPrefix, SlaDims(after.kind(), severity, *is),
+                                ToTime(after.due_time()), 1));
   }
   return absl::OkStatus();
 }
 
-// Records one duration of `metric` for all complaints and for the complaint's severity.
+// Records one duration in the figure `prefix`, at time `at` (its time bucket), as entry `id`.
+absl::Status RecordDurationIn(kv::KvBatch& batch, absl::string_view prefix, int64_t millis,
+                              absl::Time at, absl::string_view id) {
+  namespace an = readmodel::analytics;
+  CRM_RETURN_IF_ERROR(CountAt(batch, prefix, an::kDurationCountDims, at, 1));
+  CRM_RETURN_IF_ERROR(CountAt(batch, prefix, an::kDurationSumDims, at, millis));
+  CRM_RETURN_IF_ERROR(
+      CountAt(batch, prefix,
+              absl::StrCat(an::kDurationBucketDims,
+                           absl::Dec(an::DurationBucketOf(millis), absl::kZeroPad4)),
+              at, 1));
+  batch.Put(an::DurationEntryKey(prefix, millis, id), an::OrderedTime(at));
+  return absl::OkStatus();
+}
+
+// Records one duration of `metric` (from the filing to `at`) for all complaints and for the
+// complaint's severity, in the bucket of `at`.
 absl::Status RecordDuration(kv::KvBatch& batch, DurationMetric metric, const Complaint& c,
                             absl::Time at, absl::string_view aggregate) {
   const int64_t millis = readmodel::analytics::MillisBetween(ToTime(c.create_time()), at);
   for (std::optional<int> severity : {std::optional<int>(), std::optional<int>(c.severity())}) {
-    const std::string prefix = readmodel::analytics::DurationFigurePrefix(metric, severity);
-    CRM_RETURN_IF_ERROR(AddToCounter(batch, readmodel::analytics::DurationCountKey(prefix), 1));
-    CRM_RETURN_IF_ERROR(AddToCounter(batch, readmodel::analytics::DurationSumKey(prefix), millis));
-    CRM_RETURN_IF_ERROR(AddToCounter(batch,
-                                     readmodel::analytics::DurationBucketKey(
-                                         prefix, readmodel::analytics::DurationBucketOf(millis)),
-                                     1));
-    batch.Put(readmodel::analytics::DurationEntryKey(prefix, millis, aggregate), "");
+    CRM_RETURN_IF_ERROR(
+        RecordDurationIn(batch, readmodel::analytics::DurationFigurePrefix(metric, severity),
+                         millis, at, aggregate));
   }
   return absl::OkStatus();
 }
 
 absl::Status CountFiling(kv::KvBatch& batch, const Complaint& c) {
-  const absl::Time at = ToTime(c.create_time());
-  CRM_RETURN_IF_ERROR(AddToCounter(batch, readmodel::analytics::kComplaintTotalKey, 1));
-  CRM_RETURN_IF_ERROR(AddToCounter(batch, DimensionKey(Dimension::kCategory, c.category()), 1));
-  CRM_RETURN_IF_ERROR(AddToCounter(batch, DimensionKey(Dimension::kSeverity, c.severity()), 1));
-  CRM_RETURN_IF_ERROR(AddToCounter(batch, DimensionKey(Dimension::kChannel, c.channel()), 1));
-  CRM_RETURN_IF_ERROR(AddToCounter(
-      batch, DimensionKey(Dimension::kDay, absl::FormatTime("%Y-%m-%d", at, absl::UTCTimeZone())),
-      1));
-  return AddToCounter(
-      batch, DimensionKey(Dimension::kMonth, absl::FormatTime("%Y-%m", at, absl::UTCTimeZone())),
-      1);
+  using readmodel::analytics::DimensionDims;
+  CRM_RETURN_IF_ERROR(CountAt(batch, readmodel::analytics::kFiledFigure,
+                              readmodel::analytics::kComplaintTotalDims, ToTime(c.create_time()),
+                              1));
+  CRM_RETURN_IF_ERROR(
+      CountComplaint(batch, c, DimensionDims(Dimension::kCategory, c.category()), 1));
+  CRM_RETURN_IF_ERROR(
+      CountComplaint(batch, c, DimensionDims(Dimension::kSeverity, c.severity()), 1));
+  return CountComplaint(batch, c, DimensionDims(Dimension::kChannel, c.channel()), 1);
 }
 
 // The complaint's state is the domain's (domain::complaint::Apply, the one reading of a
@@ -163,7 +192,7 @@ absl::Status ApplyComplaint(kv::KvBatch& batch, const EventEnvelope& event) {
   }
 
   if (before.version() == 0) CRM_RETURN_IF_ERROR(CountFiling(batch, after));
-  CRM_RETURN_IF_ERROR(CountStatus(batch, before.status(), after.status()));
+  CRM_RETURN_IF_ERROR(CountStatus(batch, after, before.status(), after.status()));
   CRM_RETURN_IF_ERROR(CountDeadline(batch, after.severity(), before.response_deadline(),
                                     after.response_deadline()));
   CRM_RETURN_IF_ERROR(CountDeadline(batch, after.severity(), before.resolution_deadline(),
@@ -177,35 +206,38 @@ absl::Status ApplyComplaint(kv::KvBatch& batch, const EventEnvelope& event) {
                                        ToTime(after.resolve_time()), aggregate));
   }
 
-  // Credits: who the event names, as it was then (never org state).
+  // Credits: who the event names, as it was then (never org state), in the bucket of the
+  // event's time (for a breach that is the due time).
+  const absl::Time at = ToTime(event.occurred_at());
   switch (event.payload_case()) {
     case Payload::kComplaintAssigned:
-      CRM_RETURN_IF_ERROR(Credit(batch, event.complaint_assigned().assignee(), Kpi::kAssigned));
+      CRM_RETURN_IF_ERROR(Credit(batch, event.complaint_assigned().assignee(), Kpi::kAssigned, at));
       break;
     case Payload::kComplaintResolved: {
       const auto& resolved = event.complaint_resolved();
-      CRM_RETURN_IF_ERROR(
-          AddToCounter(batch, readmodel::analytics::RootCauseKey(ToApi(resolved.root_cause())), 1));
-      CRM_RETURN_IF_ERROR(Credit(batch, resolved.resolver(), Kpi::kResolved));
+      CRM_RETURN_IF_ERROR(CountAt(batch, readmodel::analytics::kRootCausePrefix,
+                                  absl::StrCat(ToApi(resolved.root_cause())), at, 1));
+      CRM_RETURN_IF_ERROR(Credit(batch, resolved.resolver(), Kpi::kResolved, at));
       break;
     }
     case Payload::kComplaintFollowUpVisitRecorded: {
       const auto& recorded = event.complaint_follow_up_visit_recorded();
       const int csat = recorded.visit().csat();
       for (const auto& [scope, id] : ScopesOf(recorded.resolver())) {
+        const std::string figure = readmodel::analytics::CsatPrefix(scope, id);
         if (csat >= 1 && csat <= 5) {
-          CRM_RETURN_IF_ERROR(
-              AddToCounter(batch, readmodel::analytics::CsatScoreKey(scope, id, csat), 1));
+          CRM_RETURN_IF_ERROR(CountAt(batch, figure, absl::StrCat(csat), at, 1));
         }
         if (recorded.visit().satisfied()) {
           CRM_RETURN_IF_ERROR(
-              AddToCounter(batch, readmodel::analytics::CsatSatisfiedKey(scope, id), 1));
+              CountAt(batch, figure, readmodel::analytics::kSatisfiedSuffix, at, 1));
         }
       }
       break;
     }
     case Payload::kComplaintSlaBreached:
-      CRM_RETURN_IF_ERROR(Credit(batch, event.complaint_sla_breached().assignee(), Kpi::kBreached));
+      CRM_RETURN_IF_ERROR(
+          Credit(batch, event.complaint_sla_breached().assignee(), Kpi::kBreached, at));
       break;
     default:
       break;
@@ -219,11 +251,191 @@ absl::Status ApplyInteraction(kv::KvBatch& batch, const EventEnvelope& event) {
   if (!fresh) return absl::OkStatus();
   const auto& logged = event.interaction_logged();
   const crm::v1::Interaction interaction = domain::interaction::ToApi(logged.interaction());
-  CRM_RETURN_IF_ERROR(AddToCounter(batch, readmodel::analytics::kInteractionTotalKey, 1));
-  CRM_RETURN_IF_ERROR(AddToCounter(
-      batch, readmodel::analytics::InteractionKey(interaction.channel(), interaction.direction()),
-      1));
-  return Credit(batch, logged.staff(), Kpi::kInteractions);
+  const absl::Time at = ToTime(event.occurred_at());
+  using readmodel::analytics::kInteractionFigure;
+  CRM_RETURN_IF_ERROR(
+      CountAt(batch, kInteractionFigure, readmodel::analytics::kInteractionTotalDims, at, 1));
+  CRM_RETURN_IF_ERROR(
+      CountAt(batch, kInteractionFigure,
+              readmodel::analytics::InteractionDims(interaction.channel(), interaction.direction()),
+              at, 1));
+  return Credit(batch, logged.staff(), Kpi::kInteractions, at);
+}
+
+// ---- Customers: sales, retention, conversion times.
+
+// What the fold keeps of a customer beyond the domain's state (crm.v1.Customer, under the same
+// key): when it last entered each stage, and its purchase times in time order. Stored as text:
+// "<stage>=<seconds>.<nanos>,..." then ";" then "<seconds>.<nanos>,...".
+struct CustomerFacts {
+  crm::v1::Customer state;
+  std::map<int, absl::Time> entered;
+  std::vector<absl::Time> purchases;  // sorted; equal times in arrival order
+};
+
+std::string TimeText(absl::Time t) {
+  const google::protobuf::Timestamp ts = base::ToTimestamp(t);
+  return absl::StrCat(ts.seconds(), ".", ts.nanos());
+}
+
+bool ParseTimeText(absl::string_view text, absl::Time* t) {
+  std::pair<absl::string_view, absl::string_view> parts = absl::StrSplit(text, '.');
+  google::protobuf::Timestamp ts;
+  int64_t seconds = 0;
+  int32_t nanos = 0;
+  if (!absl::SimpleAtoi(parts.first, &seconds) || !absl::SimpleAtoi(parts.second, &nanos)) {
+    return false;
+  }
+  ts.set_seconds(seconds);
+  ts.set_nanos(nanos);
+  *t = ToTime(ts);
+  return true;
+}
+
+std::string FactsText(const CustomerFacts& f) {
+  std::string out;
+  for (const auto& [stage, at] : f.entered) {
+    absl::StrAppend(&out, out.empty() ? "" : ",", stage, "=", TimeText(at));
+  }
+  absl::StrAppend(&out, ";");
+  for (size_t i = 0; i < f.purchases.size(); ++i) {
+    absl::StrAppend(&out, i == 0 ? "" : ",", TimeText(f.purchases[i]));
+  }
+  return out;
+}
+
+bool ParseFactsText(absl::string_view text, CustomerFacts* f) {
+  std::pair<absl::string_view, absl::string_view> parts = absl::StrSplit(text, ';');
+  for (absl::string_view entry : absl::StrSplit(parts.first, ',', absl::SkipEmpty())) {
+    std::pair<absl::string_view, absl::string_view> kv = absl::StrSplit(entry, '=');
+    int stage = 0;
+    absl::Time at;
+    if (!absl::SimpleAtoi(kv.first, &stage) || !ParseTimeText(kv.second, &at)) return false;
+    f->entered[stage] = at;
+  }
+  for (absl::string_view entry : absl::StrSplit(parts.second, ',', absl::SkipEmpty())) {
+    absl::Time at;
+    if (!ParseTimeText(entry, &at)) return false;
+    f->purchases.push_back(at);
+  }
+  return true;
+}
+
+// The pairs (a, b) of purchase times, as bucket pairs, of `order` 1 (consecutive) or 2 (one
+// purchase between), with multiplicity.
+std::map<std::pair<int64_t, int64_t>, int64_t> Gaps(const std::vector<absl::Time>& purchases,
+                                                    size_t order) {
+  std::map<std::pair<int64_t, int64_t>, int64_t> out;
+  for (size_t i = order; i < purchases.size(); ++i) {
+    ++out[{readmodel::analytics::TimeBucketOf(purchases[i - order]),
+           readmodel::analytics::TimeBucketOf(purchases[i])}];
+  }
+  return out;
+}
+
+// Inserts a purchase time and moves the pair counters from the old pairs to the new ones.
+absl::Status CountPurchaseTime(kv::KvBatch& batch, CustomerFacts& f, absl::Time at) {
+  namespace an = readmodel::analytics;
+  std::vector<absl::Time> after = f.purchases;
+  after.insert(std::upper_bound(after.begin(), after.end(), at), at);
+  for (int order : {1, 2}) {
+    std::map<std::pair<int64_t, int64_t>, int64_t> delta = Gaps(after, order);
+    for (const auto& [pair, n] : Gaps(f.purchases, order)) delta[pair] -= n;
+    int64_t total = 0;
+    for (const auto& [pair, n] : delta) {
+      CRM_RETURN_IF_ERROR(AddToCounter(batch, an::GapKey(order, pair.first, pair.second), n));
+      total += n;
+    }
+    CRM_RETURN_IF_ERROR(
+        AddToCounter(batch, absl::StrCat(an::kRetentionFigure, an::GapTotalDims(order)), total));
+  }
+  f.purchases = std::move(after);
+  return absl::OkStatus();
+}
+
+// A customer entered `stage` at `at`: the conversion times from every stage it entered before
+// (from that stage's last entry), then the entry itself.
+absl::Status EnterStage(kv::KvBatch& batch, CustomerFacts& f, int stage, absl::Time at,
+                        absl::string_view entry_id) {
+  for (const auto& [from, entered] : f.entered) {
+    if (from == stage) continue;
+    CRM_RETURN_IF_ERROR(
+        RecordDurationIn(batch, readmodel::analytics::ConversionFigurePrefix(from, stage),
+                         readmodel::analytics::MillisBetween(entered, at), at, entry_id));
+  }
+  f.entered[stage] = at;
+  return absl::OkStatus();
+}
+
+absl::Status CountSale(kv::KvBatch& batch, const CustomerFacts& f,
+                       const crm::events::v1::Purchase& purchase, absl::Time at) {
+  namespace an = readmodel::analytics;
+  std::vector<std::pair<Scope, std::string>> scopes = {{Scope::kAll, ""}};
+  const crm::v1::Customer& c = f.state;
+  if (!c.owner().empty()) scopes.emplace_back(Scope::kStaff, c.owner());
+  if (!c.team().empty()) scopes.emplace_back(Scope::kTeam, c.team());
+  if (!c.department().empty()) scopes.emplace_back(Scope::kDepartment, c.department());
+  const std::string& currency = purchase.amount().currency_code();
+  for (const auto& [scope, id] : scopes) {
+    const std::string figure = an::SalesPrefix(scope, id);
+    CRM_RETURN_IF_ERROR(
+        CountAt(batch, figure, an::SalesDims(purchase.product(), currency, false), at, 1));
+    CRM_RETURN_IF_ERROR(CountAt(batch, figure, an::SalesDims(purchase.product(), currency, true),
+                                at, purchase.amount().amount_minor()));
+  }
+  return CountAt(batch, an::kRetentionFigure, an::kPurchasesDims, at, 1);
+}
+
+absl::Status ApplyCustomer(kv::KvBatch& batch, const EventEnvelope& event) {
+  namespace an = readmodel::analytics;
+  using Payload = EventEnvelope::PayloadCase;
+  const std::string& id = event.customer_id();
+  const std::string state_key = an::CustomerFactsKey(id);
+  const std::string extra_key = absl::StrCat(state_key, absl::string_view("\0", 1), "x");
+  CustomerFacts f;
+  CRM_ASSIGN_OR_RETURN(auto stored, batch.Get(state_key));
+  CRM_ASSIGN_OR_RETURN(auto stored_extra, batch.Get(extra_key));
+  if ((stored.has_value() && !f.state.ParseFromString(*stored)) ||
+      (stored_extra.has_value() && !ParseFactsText(*stored_extra, &f))) {
+    return absl::InternalError(absl::StrCat("analytics state of customers/", id, " is corrupt"));
+  }
+  if (event.aggregate_version() <= f.state.version()) return absl::OkStatus();  // seen already
+  if (f.state.version() == 0 && event.payload_case() != Payload::kCustomerRegistered) {
+    return absl::OkStatus();  // a customer never registered: impossible in a valid log
+  }
+  const crm::v1::Customer before = f.state;
+  // The one reading of a customer event: the domain's.
+  if (absl::Status applied = domain::customer::Apply(f.state, event); !applied.ok()) {
+    return absl::DataLossError(absl::StrCat("event ", event.event_id(), " of customers/", id,
+                                            " cannot be applied: ", applied.message()));
+  }
+  const absl::Time at = ToTime(event.occurred_at());
+  const std::string entry_id = absl::StrCat(id, "@", event.aggregate_version());
+  switch (event.payload_case()) {
+    case Payload::kCustomerRegistered:
+      if (f.state.lifecycle_stage() != crm::v1::CHURNED) {
+        CRM_RETURN_IF_ERROR(CountAt(batch, an::kRetentionFigure, an::kRegisteredDims, at, 1));
+      }
+      CRM_RETURN_IF_ERROR(EnterStage(batch, f, f.state.lifecycle_stage(), at, entry_id));
+      break;
+    case Payload::kLifecycleStageChanged:
+      if (f.state.lifecycle_stage() == crm::v1::CHURNED) {
+        CRM_RETURN_IF_ERROR(CountAt(batch, an::kRetentionFigure, an::kChurnedDims, at, 1));
+      } else if (before.lifecycle_stage() == crm::v1::CHURNED) {
+        CRM_RETURN_IF_ERROR(CountAt(batch, an::kRetentionFigure, an::kWonBackDims, at, 1));
+      }
+      CRM_RETURN_IF_ERROR(EnterStage(batch, f, f.state.lifecycle_stage(), at, entry_id));
+      break;
+    case Payload::kPurchaseRecorded:
+      CRM_RETURN_IF_ERROR(CountSale(batch, f, event.purchase_recorded().purchase(), at));
+      CRM_RETURN_IF_ERROR(CountPurchaseTime(batch, f, at));
+      break;
+    default:
+      break;
+  }
+  batch.Put(state_key, base::SerializeDeterministic(f.state));
+  batch.Put(extra_key, FactsText(f));
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -238,6 +450,12 @@ absl::Status AnalyticsFold::Apply(const eventlog::LogRecord& record, kv::KvBatch
   if (domain::complaint::IsComplaintEvent(event)) return ApplyComplaint(batch, event);
   if (event.payload_case() == EventEnvelope::kInteractionLogged) {
     return ApplyInteraction(batch, event);
+  }
+  // Every event of a customer's own stream moves the customer's version.
+  if (domain::customer::IsCustomerEvent(event) && !event.customer_id().empty() &&
+      (event.aggregate().empty() ||
+       event.aggregate() == absl::StrCat("customers/", event.customer_id()))) {
+    return ApplyCustomer(batch, event);
   }
   return absl::OkStatus();  // Not an analytics fact.
 }

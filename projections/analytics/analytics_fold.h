@@ -1,7 +1,10 @@
 // AnalyticsFold: folds complaint and interaction events into the analytics figures (layout in
 // readmodel/analytics/analytics_keys.h, definitions in docs/analytics.md): complaint counts, SLA
 // outcomes, first-response and resolution times, CSAT, interaction mix, root causes and KPIs per
-// staff member, team and department.
+// staff member, team and department; sales per owner, team, department and product, repeat
+// purchases, churn and conversion times between lifecycle stages. Every counter is kept for all
+// time and per quarter-hour time bucket (readmodel/analytics/figures.h, CountAt), so a report
+// window is answered from the buckets.
 //
 // Figures credited to someone use only the StaffRef stamped in the event, never org state,
 // so the figures depend on the events alone. A complaint's state (status, deadlines and their
@@ -10,9 +13,11 @@
 // event changed in that state, plus the credits the event stamps. Idempotent: the complaint
 // state keeps its version, and the last applied aggregate_version of each interaction is kept
 // under "an/v/"; an event at or below it is skipped, so redelivery changes nothing. Deterministic:
-// a rebuild from zero writes the same bytes. Events of other aggregates (customers, org) are
-// ignored; an undecodable record is DATA_LOSS. Writes only keys under "an/". Thread-safe:
-// stateless; the FoldRunner calls it from one thread.
+// a rebuild from zero writes the same bytes. A customer's sales are credited to its owner and
+// the owner's team and department as recorded in the customer's last OwnerAssigned (the
+// customer's own stream, so the same on every rebuild and on any partitioning; org events are
+// not followed). Org events are ignored; an undecodable record is DATA_LOSS. Writes only keys under
+// "an/". Thread-safe: stateless; the FoldRunner calls it from one thread.
 #pragma once
 
 #include <iterator>
@@ -30,7 +35,10 @@ class AnalyticsFold final : public fold::Fold {
   // (common/fold/fold_runner.h). 1: the first versioned layout. 2: a complaint's state is the
   // domain's (domain::complaint::Apply); figures are the changes it makes. 3: durations are
   // also counted in buckets (DurationBucketKey), so a percentile does not read every duration.
-  static constexpr int64_t kVersion = 3;
+  // 4: every counter is also kept per quarter-hour time bucket (report windows); duration
+  // entries under an/rd/ with their time; day and month keys gone (buckets in the zone are
+  // summed from the quarter hours); customers' sales, retention and conversion times.
+  static constexpr int64_t kVersion = 4;
 
   std::string name() const override { return std::string(readmodel::analytics::kFoldName); }
   int64_t version() const override { return kVersion; }

@@ -21,10 +21,6 @@ absl::string_view DimensionName(Dimension dimension) {
       return "st";
     case Dimension::kChannel:
       return "ch";
-    case Dimension::kDay:
-      return "day";
-    case Dimension::kMonth:
-      return "mon";
   }
   return "?";
 }
@@ -57,6 +53,8 @@ absl::string_view ScopeName(Scope scope) {
   return "?";
 }
 
+}  // namespace
+
 absl::string_view KpiName(Kpi kpi) {
   switch (kpi) {
     case Kpi::kAssigned:
@@ -71,12 +69,18 @@ absl::string_view KpiName(Kpi kpi) {
   return "?";
 }
 
-}  // namespace
-
 std::string VersionKey(absl::string_view aggregate) { return absl::StrCat("an/v/", aggregate); }
 
 std::string ComplaintStateKey(absl::string_view aggregate) {
   return absl::StrCat("an/cs/", aggregate);
+}
+
+std::string CustomerFactsKey(absl::string_view customer_id) {
+  return absl::StrCat("an/cf/", customer_id);
+}
+
+std::string DimensionDims(Dimension dimension, int value) {
+  return absl::StrCat(DimensionName(dimension), "/", value);
 }
 
 std::string DimensionPrefix(Dimension dimension) {
@@ -92,7 +96,11 @@ std::string DimensionKey(Dimension dimension, int value) {
 }
 
 std::string SlaKey(int kind, int severity, SlaOutcome outcome) {
-  return absl::StrCat(kSlaPrefix, kind, "/", severity, "/", OutcomeName(outcome));
+  return absl::StrCat(kSlaPrefix, SlaDims(kind, severity, outcome));
+}
+
+std::string SlaDims(int kind, int severity, SlaOutcome outcome) {
+  return absl::StrCat(kind, "/", severity, "/", OutcomeName(outcome));
 }
 
 bool ParseSlaKey(absl::string_view key, int* kind, int* severity, SlaOutcome* outcome) {
@@ -117,16 +125,24 @@ std::string DurationFigurePrefix(DurationMetric metric, std::optional<int> sever
                       severity.has_value() ? absl::StrCat(*severity) : "all", "/");
 }
 
+std::string ConversionFigurePrefix(int from, int to) {
+  return absl::StrCat("an/rt/conv/", from, "/", to, "/");
+}
+
 std::string DurationCountKey(absl::string_view figure_prefix) {
-  return absl::StrCat(figure_prefix, "n");
+  return absl::StrCat(figure_prefix, kDurationCountDims);
 }
 
 std::string DurationSumKey(absl::string_view figure_prefix) {
-  return absl::StrCat(figure_prefix, "sum");
+  return absl::StrCat(figure_prefix, kDurationSumDims);
 }
 
 std::string DurationListPrefix(absl::string_view figure_prefix) {
-  return absl::StrCat(figure_prefix, "d/");
+  // The entries are not counters: they live beside the figure ("an/rd/" for "an/rt/"), so that
+  // the figure's prefix holds counters only.
+  absl::string_view rest = figure_prefix;
+  absl::ConsumePrefix(&rest, "an/rt/");
+  return absl::StrCat("an/rd/", rest);
 }
 
 std::string DurationEntryKey(absl::string_view figure_prefix, int64_t millis,
@@ -157,7 +173,7 @@ int64_t DurationBucketStart(int bucket) {
 }
 
 std::string DurationBucketPrefix(absl::string_view figure_prefix) {
-  return absl::StrCat(figure_prefix, "b/");
+  return absl::StrCat(figure_prefix, kDurationBucketDims);
 }
 
 std::string DurationBucketKey(absl::string_view figure_prefix, int bucket) {
@@ -176,15 +192,50 @@ std::string CsatSatisfiedKey(Scope scope, absl::string_view id) {
   return absl::StrCat(CsatPrefix(scope, id), kSatisfiedSuffix);
 }
 
+std::string KpiPrefix(Scope scope, absl::string_view id) {
+  return absl::StrCat("an/kpi/", ScopeName(scope), "/", id, absl::string_view("\0", 1));
+}
+
 std::string KpiKey(Scope scope, absl::string_view id, Kpi kpi) {
-  return absl::StrCat("an/kpi/", ScopeName(scope), "/", id, absl::string_view("\0", 1),
-                      KpiName(kpi));
+  return absl::StrCat(KpiPrefix(scope, id), KpiName(kpi));
 }
 
 std::string InteractionKey(int channel, int direction) {
-  return absl::StrCat(kInteractionPrefix, channel, "/", direction);
+  return absl::StrCat(kInteractionFigure, InteractionDims(channel, direction));
+}
+
+std::string InteractionDims(int channel, int direction) {
+  return absl::StrCat("cd/", channel, "/", direction);
 }
 
 std::string RootCauseKey(int root_cause) { return absl::StrCat(kRootCausePrefix, root_cause); }
+
+std::string SalesPrefix(Scope scope, absl::string_view id) {
+  return absl::StrCat("an/sale/", ScopeName(scope), "/", id, absl::string_view("\0", 1));
+}
+
+std::string SalesDims(absl::string_view product, absl::string_view currency, bool sum) {
+  const absl::string_view nul("\0", 1);
+  return absl::StrCat(product, nul, currency, nul, sum ? "sum" : "n");
+}
+
+bool ParseSalesDims(absl::string_view dims, std::string* product, std::string* currency,
+                    bool* sum) {
+  std::vector<absl::string_view> parts = absl::StrSplit(dims, absl::string_view("\0", 1));
+  if (parts.size() != 3 || (parts[2] != "n" && parts[2] != "sum")) return false;
+  *product = std::string(parts[0]);
+  *currency = std::string(parts[1]);
+  *sum = parts[2] == "sum";
+  return true;
+}
+
+std::string GapPrefix(int order) { return absl::StrCat("an/g", order, "/"); }
+
+std::string GapKey(int order, int64_t bucket_a, int64_t bucket_b) {
+  return absl::StrCat(GapPrefix(order), absl::Dec(bucket_a, absl::kZeroPad11), "/",
+                      absl::Dec(bucket_b, absl::kZeroPad11));
+}
+
+std::string GapTotalDims(int order) { return absl::StrCat("g", order); }
 
 }  // namespace crm::readmodel::analytics

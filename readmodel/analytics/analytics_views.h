@@ -15,6 +15,7 @@
 #include "common/kv/kv_store.h"
 #include "crm/v1/analytics_service.pb.h"
 #include "readmodel/analytics/analytics_keys.h"
+#include "readmodel/analytics/figures.h"
 
 namespace crm::readmodel::analytics {
 
@@ -24,16 +25,34 @@ class AnalyticsViews {
   explicit AnalyticsViews(const kv::KvStore* store) : store_(store) {}
 
   // Day and month buckets are limited to those starting in [start, end) (nullopt: unbounded).
-  absl::StatusOr<crm::v1::ComplaintStats> GetComplaintStats(std::optional<absl::Time> start,
-                                                            std::optional<absl::Time> end) const;
-  absl::StatusOr<crm::v1::SlaCompliance> GetSlaCompliance() const;
+  // Every figure is limited to `window` (docs/analytics.md says which event time decides);
+  // REQUIRES: each set end of the window is on a time bucket edge (figures.h, OnTimeBucketEdge).
+
+  // The complaints filed in the window. Day, week and month buckets are those of `zone`;
+  // `bucket_start`/`bucket_end` further limit them to those starting in [start, end)
+  // (nullopt: unbounded; GetComplaintStatsRequest.start_time/end_time).
+  absl::StatusOr<crm::v1::ComplaintStats> GetComplaintStats(
+      const Window& window, const absl::TimeZone& zone,
+      std::optional<absl::Time> bucket_start = std::nullopt,
+      std::optional<absl::Time> bucket_end = std::nullopt) const;
+  absl::StatusOr<crm::v1::SlaCompliance> GetSlaCompliance(const Window& window = {}) const;
   // COMPLAINT_SEVERITY_UNSPECIFIED: all complaints.
-  absl::StatusOr<crm::v1::ResponseTimes> GetResponseTimes(
-      crm::v1::ComplaintSeverity severity) const;
-  absl::StatusOr<crm::v1::Satisfaction> GetSatisfaction(const crm::v1::StaffScope& scope) const;
-  absl::StatusOr<crm::v1::InteractionStats> GetInteractionStats() const;
-  absl::StatusOr<crm::v1::RootCauseRanking> GetRootCauses() const;
-  absl::StatusOr<crm::v1::StaffKpis> GetStaffKpis(const crm::v1::StaffScope& scope) const;
+  absl::StatusOr<crm::v1::ResponseTimes> GetResponseTimes(crm::v1::ComplaintSeverity severity,
+                                                          const Window& window = {}) const;
+  absl::StatusOr<crm::v1::Satisfaction> GetSatisfaction(const crm::v1::StaffScope& scope,
+                                                        const Window& window = {}) const;
+  absl::StatusOr<crm::v1::InteractionStats> GetInteractionStats(const Window& window = {}) const;
+  absl::StatusOr<crm::v1::RootCauseRanking> GetRootCauses(const Window& window = {}) const;
+  absl::StatusOr<crm::v1::StaffKpis> GetStaffKpis(const crm::v1::StaffScope& scope,
+                                                  const Window& window = {}) const;
+  // Empty product: every product. With `zone`, also the sales per day, week and month of it.
+  absl::StatusOr<crm::v1::SalesStats> GetSalesStats(
+      const crm::v1::StaffScope& scope, const std::string& product, const Window& window = {},
+      std::optional<absl::TimeZone> zone = std::nullopt) const;
+  absl::StatusOr<crm::v1::Retention> GetRetention(const Window& window = {}) const;
+  absl::StatusOr<crm::v1::ConversionTime> GetConversionTime(crm::v1::LifecycleStage from,
+                                                            crm::v1::LifecycleStage to,
+                                                            const Window& window = {}) const;
 
   // The key scope and id of a StaffScope (unset: everyone).
   static std::pair<Scope, std::string> KeyScope(const crm::v1::StaffScope& scope);

@@ -139,6 +139,88 @@ int64_t MillisBetween(absl::Time from, absl::Time to) {
   return absl::ToInt64Milliseconds(to - from);
 }
 
+int64_t TimeBucketOf(absl::Time t) {
+  google::protobuf::Timestamp ts = base::ToTimestamp(t);
+  const int64_t seconds = std::clamp<int64_t>(ts.seconds(), kMinSeconds, kMaxSeconds);
+  return (seconds - kMinSeconds) / kTimeBucketSeconds;
+}
+
+absl::Time TimeBucketStart(int64_t bucket) {
+  return absl::FromUnixSeconds(kMinSeconds + bucket * kTimeBucketSeconds);
+}
+
+bool OnTimeBucketEdge(absl::Time t) { return TimeBucketStart(TimeBucketOf(t)) == t; }
+
+namespace {
+
+std::string OrderedBucket(int64_t bucket) { return absl::StrFormat("%011d", bucket); }
+constexpr size_t kBucketDigits = 11;
+
+// The scan range of a figure's buckets in the window.
+std::pair<std::string, std::string> TimedRange(absl::string_view figure_prefix,
+                                               const Window& window) {
+  const std::string prefix = TimedFigurePrefix(figure_prefix);
+  return {window.start.has_value()
+              ? absl::StrCat(prefix, OrderedBucket(TimeBucketOf(*window.start)))
+              : prefix,
+          window.end.has_value() ? absl::StrCat(prefix, OrderedBucket(TimeBucketOf(*window.end)))
+                                 : PrefixEnd(prefix)};
+}
+
+}  // namespace
+
+std::string TimedFigurePrefix(absl::string_view figure_prefix) {
+  const size_t slash = figure_prefix.find('/');
+  return absl::StrCat(figure_prefix.substr(0, slash + 1), "w/", figure_prefix.substr(slash + 1));
+}
+
+std::string TimedKey(absl::string_view figure_prefix, int64_t bucket, absl::string_view dims) {
+  return absl::StrCat(TimedFigurePrefix(figure_prefix), OrderedBucket(bucket), "/", dims);
+}
+
+absl::Status CountAt(kv::KvBatch& batch, absl::string_view figure_prefix, absl::string_view dims,
+                     absl::Time at, int64_t delta) {
+  CRM_RETURN_IF_ERROR(AddToCounter(batch, absl::StrCat(figure_prefix, dims), delta));
+  return AddToCounter(batch, TimedKey(figure_prefix, TimeBucketOf(at), dims), delta);
+}
+
+absl::Status ScanTimedFigure(
+    const kv::KvStore& store, absl::string_view figure_prefix, const Window& window,
+    const std::function<void(int64_t bucket, absl::string_view dims, int64_t n)>& visit) {
+  const auto [from, to] = TimedRange(figure_prefix, window);
+  const size_t skip = TimedFigurePrefix(figure_prefix).size();
+  absl::Status parsed;
+  CRM_RETURN_IF_ERROR(store.Scan(from, to, 0, [&](absl::string_view key, absl::string_view value) {
+    absl::StatusOr<int64_t> n = ParseCounter(key, value);
+    int64_t bucket = 0;
+    if (n.ok() && (key.size() < skip + kBucketDigits + 1 ||
+                   !absl::SimpleAtoi(key.substr(skip, kBucketDigits), &bucket))) {
+      n = absl::InternalError(absl::StrCat("malformed timed figure key ", absl::CHexEscape(key)));
+    }
+    if (!n.ok()) {
+      parsed = n.status();
+      return false;
+    }
+    visit(bucket, key.substr(skip + kBucketDigits + 1), *n);
+    return true;
+  }));
+  return parsed;
+}
+
+absl::StatusOr<std::map<std::string, int64_t>> ReadFigure(const kv::KvStore& store,
+                                                          absl::string_view figure_prefix,
+                                                          const Window& window) {
+  if (window.AllTime()) return ScanCounters(store, figure_prefix);
+  std::map<std::string, int64_t> out;
+  CRM_RETURN_IF_ERROR(ScanTimedFigure(
+      store, figure_prefix, window,
+      [&](int64_t, absl::string_view dims, int64_t n) { out[std::string(dims)] += n; }));
+  for (auto it = out.begin(); it != out.end();) {
+    it = it->second == 0 ? out.erase(it) : std::next(it);
+  }
+  return out;
+}
+
 int64_t NearestRank(int64_t count, int percent) { return (count * percent + 99) / 100; }
 
 }  // namespace crm::readmodel::analytics

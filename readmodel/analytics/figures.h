@@ -8,7 +8,9 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -68,6 +70,48 @@ std::string OrderedNumber(int64_t n);
 
 // The milliseconds from `from` to `to`, truncated toward zero; 0 if `to` is before `from`.
 int64_t MillisBetween(absl::Time from, absl::Time to);
+
+// A report's time window [start, end); nullopt is unbounded on that side, both nullopt is all
+// time.
+struct Window {
+  std::optional<absl::Time> start;
+  std::optional<absl::Time> end;
+  bool AllTime() const { return !start.has_value() && !end.has_value(); }
+  bool Contains(absl::Time t) const {
+    return (!start.has_value() || t >= *start) && (!end.has_value() || t < *end);
+  }
+};
+
+// Time buckets of the windowed counters: quarter hours (so that a day, week or month of any zone
+// whose UTC offset is a multiple of 15 minutes, Asia/Kolkata's +05:30 and Asia/Kathmandu's
+// +05:45 included, is a whole number of buckets). Bucket n starts n quarter hours after
+// 0001-01-01T00:00:00Z; times outside the protobuf Timestamp range are clamped to it.
+inline constexpr int64_t kTimeBucketSeconds = 900;
+int64_t TimeBucketOf(absl::Time t);
+absl::Time TimeBucketStart(int64_t bucket);
+// Whether `t` is the start of a time bucket (a whole quarter hour in UTC).
+bool OnTimeBucketEdge(absl::Time t);
+
+// Windowed counters. A figure is a key prefix ("<area>/<figure>/...") and the counters under it
+// are its dimensions ("<figure prefix><dims>", the all-time counter). Each is also counted per
+// time bucket, under "<area>/w/<figure>...<bucket, 11 digits>/<dims>": time first, so that a
+// window is one range scan of the figure's buckets, whatever the dimensions.
+std::string TimedFigurePrefix(absl::string_view figure_prefix);
+std::string TimedKey(absl::string_view figure_prefix, int64_t bucket, absl::string_view dims);
+// Adds `delta` to the all-time counter of `dims` and to its counter in the bucket of `at`.
+absl::Status CountAt(kv::KvBatch& batch, absl::string_view figure_prefix, absl::string_view dims,
+                     absl::Time at, int64_t delta);
+// The counters of a figure summed over the window, by dims: the all-time counters when the
+// window is all time, else a scan of the figure's buckets in the window. REQUIRES: each set end
+// of the window is on a bucket edge. INTERNAL if a counter is not a number.
+absl::StatusOr<std::map<std::string, int64_t>> ReadFigure(const kv::KvStore& store,
+                                                          absl::string_view figure_prefix,
+                                                          const Window& window);
+// Calls `visit(bucket, dims, count)` for every bucketed counter of the figure in the window, in
+// bucket order.
+absl::Status ScanTimedFigure(
+    const kv::KvStore& store, absl::string_view figure_prefix, const Window& window,
+    const std::function<void(int64_t bucket, absl::string_view dims, int64_t n)>& visit);
 
 // The 1-based nearest rank of a percentile: ceil(percent / 100 * count). REQUIRES: count > 0,
 // 0 < percent <= 100.

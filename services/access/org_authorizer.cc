@@ -38,10 +38,11 @@ const std::map<std::string, MethodClass, std::less<>>& Table() {
         {"GetComplaint", "GetComplaintHistory", "ListComplaints"});
     add("crm.v1.SegmentService", MC::kRead, {"GetCustomerValue"});
     add("crm.v1.SegmentService", MC::kOrgReport, {"GetSegmentSizes", "GetLifecycleFunnel"});
-    add("crm.v1.AnalyticsService", MC::kScopedReport, {"GetSatisfaction", "GetStaffKpis"});
+    add("crm.v1.AnalyticsService", MC::kScopedReport,
+        {"GetSatisfaction", "GetStaffKpis", "GetSalesStats"});
     add("crm.v1.AnalyticsService", MC::kOrgReport,
         {"GetComplaintStats", "GetSlaCompliance", "GetResponseTimes", "GetInteractionStats",
-         "GetRootCauses"});
+         "GetRootCauses", "GetRetention", "GetConversionTime"});
     add("crm.v1.OrgService", MC::kAdmin,
         {"CreateDepartment", "UpdateDepartment", "CreateTeam", "UpdateTeam", "AddStaff",
          "UpdateStaff", "DeactivateStaff"});

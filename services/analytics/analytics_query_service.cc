@@ -1,8 +1,13 @@
 #include "services/analytics/analytics_query_service.h"
 
+#include <utility>
+
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "common/base/status_macros.h"
 #include "common/status/errors.h"
+#include "domain/common/field_checks.h"
+#include "domain/customer/validation.h"
 #include "domain/org/org_names.h"
 #include "readmodel/analytics/analytics_keys.h"
 #include "services/query/query_support.h"
@@ -39,6 +44,43 @@ absl::Status CheckReach(const crm::v1::StaffScope& scope, const rpc::CallContext
                        "ACCESS_DENIED", {{"resource", what}});
 }
 
+// The report window of a request: `interval` (each set end on a quarter hour) and `time_zone`
+// (IANA, loaded from the system's tzdata; empty is UTC). INVALID_ARGUMENT naming the field.
+struct ReportWindow {
+  readmodel::analytics::Window window;
+  absl::TimeZone zone = absl::UTCTimeZone();
+};
+
+template <typename Request>
+absl::StatusOr<ReportWindow> CheckReportWindow(const Request& request) {
+  ReportWindow out;
+  const crm::v1::TimeInterval& interval = request.interval();
+  CRM_ASSIGN_OR_RETURN(
+      query::Window window,
+      query::CheckWindow(interval.has_start_time(), interval.start_time(), "interval.start_time",
+                         interval.has_end_time(), interval.end_time(), "interval.end_time"));
+  for (const auto& [end, field] : {std::pair(window.start, "interval.start_time"),
+                                   std::pair(window.end, "interval.end_time")}) {
+    if (end.has_value() && !readmodel::analytics::OnTimeBucketEdge(*end)) {
+      return status::InvalidArgument(
+          field, "must be on a quarter hour (a whole multiple of 15 minutes since the epoch, UTC)");
+    }
+  }
+  out.window = {window.start, window.end};
+  if (!request.time_zone().empty() && !absl::LoadTimeZone(request.time_zone(), &out.zone)) {
+    return status::InvalidArgument("time_zone",
+                                   "is not a known IANA time zone (e.g. \"Asia/Shanghai\")");
+  }
+  return out;
+}
+
+absl::Status CheckStage(crm::v1::LifecycleStage stage, absl::string_view field) {
+  if (stage == crm::v1::LIFECYCLE_STAGE_UNSPECIFIED || !crm::v1::LifecycleStage_IsValid(stage)) {
+    return status::InvalidArgument(field, "must be a known lifecycle stage");
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status AnalyticsQueries::AwaitToken(const std::string& token,
@@ -50,17 +92,23 @@ absl::Status AnalyticsQueries::AwaitToken(const std::string& token,
 absl::StatusOr<crm::v1::ComplaintStats> AnalyticsQueries::GetComplaintStats(
     const crm::v1::GetComplaintStatsRequest& request, const rpc::CallContext& call) const {
   CRM_ASSIGN_OR_RETURN(
-      query::Window window,
+      query::Window buckets,
       query::CheckWindow(request.has_start_time(), request.start_time(), "start_time",
                          request.has_end_time(), request.end_time(), "end_time"));
+  CRM_ASSIGN_OR_RETURN(ReportWindow report, CheckReportWindow(request));
+  if (request.has_interval() && (buckets.start.has_value() || buckets.end.has_value())) {
+    return status::InvalidArgument(
+        "start_time", "is not given with interval (interval limits every figure, buckets too)");
+  }
   CRM_RETURN_IF_ERROR(AwaitToken(request.consistency_token(), call));
-  return views_->GetComplaintStats(window.start, window.end);
+  return views_->GetComplaintStats(report.window, report.zone, buckets.start, buckets.end);
 }
 
 absl::StatusOr<crm::v1::SlaCompliance> AnalyticsQueries::GetSlaCompliance(
     const crm::v1::GetSlaComplianceRequest& request, const rpc::CallContext& call) const {
+  CRM_ASSIGN_OR_RETURN(ReportWindow report, CheckReportWindow(request));
   CRM_RETURN_IF_ERROR(AwaitToken(request.consistency_token(), call));
-  return views_->GetSlaCompliance();
+  return views_->GetSlaCompliance(report.window);
 }
 
 absl::StatusOr<crm::v1::ResponseTimes> AnalyticsQueries::GetResponseTimes(
@@ -68,36 +116,74 @@ absl::StatusOr<crm::v1::ResponseTimes> AnalyticsQueries::GetResponseTimes(
   if (!crm::v1::ComplaintSeverity_IsValid(request.severity())) {
     return status::InvalidArgument("severity", "is not a known complaint severity");
   }
+  CRM_ASSIGN_OR_RETURN(ReportWindow report, CheckReportWindow(request));
   CRM_RETURN_IF_ERROR(AwaitToken(request.consistency_token(), call));
-  return views_->GetResponseTimes(request.severity());
+  return views_->GetResponseTimes(request.severity(), report.window);
 }
 
 absl::StatusOr<crm::v1::Satisfaction> AnalyticsQueries::GetSatisfaction(
     const crm::v1::GetSatisfactionRequest& request, const rpc::CallContext& call) const {
   CRM_RETURN_IF_ERROR(CheckScope(request.scope()));
   CRM_RETURN_IF_ERROR(CheckReach(request.scope(), call));
+  CRM_ASSIGN_OR_RETURN(ReportWindow report, CheckReportWindow(request));
   CRM_RETURN_IF_ERROR(AwaitToken(request.consistency_token(), call));
-  return views_->GetSatisfaction(request.scope());
+  return views_->GetSatisfaction(request.scope(), report.window);
 }
 
 absl::StatusOr<crm::v1::InteractionStats> AnalyticsQueries::GetInteractionStats(
     const crm::v1::GetInteractionStatsRequest& request, const rpc::CallContext& call) const {
+  CRM_ASSIGN_OR_RETURN(ReportWindow report, CheckReportWindow(request));
   CRM_RETURN_IF_ERROR(AwaitToken(request.consistency_token(), call));
-  return views_->GetInteractionStats();
+  return views_->GetInteractionStats(report.window);
 }
 
 absl::StatusOr<crm::v1::RootCauseRanking> AnalyticsQueries::GetRootCauses(
     const crm::v1::GetRootCausesRequest& request, const rpc::CallContext& call) const {
+  CRM_ASSIGN_OR_RETURN(ReportWindow report, CheckReportWindow(request));
   CRM_RETURN_IF_ERROR(AwaitToken(request.consistency_token(), call));
-  return views_->GetRootCauses();
+  return views_->GetRootCauses(report.window);
 }
 
 absl::StatusOr<crm::v1::StaffKpis> AnalyticsQueries::GetStaffKpis(
     const crm::v1::GetStaffKpisRequest& request, const rpc::CallContext& call) const {
   CRM_RETURN_IF_ERROR(CheckScope(request.scope()));
   CRM_RETURN_IF_ERROR(CheckReach(request.scope(), call));
+  CRM_ASSIGN_OR_RETURN(ReportWindow report, CheckReportWindow(request));
   CRM_RETURN_IF_ERROR(AwaitToken(request.consistency_token(), call));
-  return views_->GetStaffKpis(request.scope());
+  return views_->GetStaffKpis(request.scope(), report.window);
+}
+
+absl::StatusOr<crm::v1::SalesStats> AnalyticsQueries::GetSalesStats(
+    const crm::v1::GetSalesStatsRequest& request, const rpc::CallContext& call) const {
+  CRM_RETURN_IF_ERROR(CheckScope(request.scope()));
+  // As a purchase's product may be (domain/customer/validation.h), or empty: every product.
+  CRM_RETURN_IF_ERROR(domain::ValidateText(request.product(), domain::customer::kMaxProduct,
+                                           /*required=*/false, "product"));
+  CRM_ASSIGN_OR_RETURN(ReportWindow report, CheckReportWindow(request));
+  CRM_RETURN_IF_ERROR(CheckReach(request.scope(), call));
+  CRM_RETURN_IF_ERROR(AwaitToken(request.consistency_token(), call));
+  return views_->GetSalesStats(
+      request.scope(), request.product(), report.window,
+      request.with_buckets() ? std::optional<absl::TimeZone>(report.zone) : std::nullopt);
+}
+
+absl::StatusOr<crm::v1::Retention> AnalyticsQueries::GetRetention(
+    const crm::v1::GetRetentionRequest& request, const rpc::CallContext& call) const {
+  CRM_ASSIGN_OR_RETURN(ReportWindow report, CheckReportWindow(request));
+  CRM_RETURN_IF_ERROR(AwaitToken(request.consistency_token(), call));
+  return views_->GetRetention(report.window);
+}
+
+absl::StatusOr<crm::v1::ConversionTime> AnalyticsQueries::GetConversionTime(
+    const crm::v1::GetConversionTimeRequest& request, const rpc::CallContext& call) const {
+  CRM_RETURN_IF_ERROR(CheckStage(request.from_stage(), "from_stage"));
+  CRM_RETURN_IF_ERROR(CheckStage(request.to_stage(), "to_stage"));
+  if (request.from_stage() == request.to_stage()) {
+    return status::InvalidArgument("to_stage", "must differ from from_stage");
+  }
+  CRM_ASSIGN_OR_RETURN(ReportWindow report, CheckReportWindow(request));
+  CRM_RETURN_IF_ERROR(AwaitToken(request.consistency_token(), call));
+  return views_->GetConversionTime(request.from_stage(), request.to_stage(), report.window);
 }
 
 AnalyticsQueryService::AnalyticsQueryService(const AnalyticsQueries* queries,
@@ -111,6 +197,9 @@ AnalyticsQueryService::AnalyticsQueryService(const AnalyticsQueries* queries,
   Unary("GetInteractionStats", queries, &AnalyticsQueries::GetInteractionStats);
   Unary("GetRootCauses", queries, &AnalyticsQueries::GetRootCauses);
   Unary("GetStaffKpis", queries, &AnalyticsQueries::GetStaffKpis);
+  Unary("GetSalesStats", queries, &AnalyticsQueries::GetSalesStats);
+  Unary("GetRetention", queries, &AnalyticsQueries::GetRetention);
+  Unary("GetConversionTime", queries, &AnalyticsQueries::GetConversionTime);
 }
 
 }  // namespace crm::services::analytics

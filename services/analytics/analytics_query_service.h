@@ -4,10 +4,10 @@
 // Read-your-writes: a request with a consistency_token first waits, within the caller's deadline
 // (and at most Options::max_consistency_wait), until the views have applied that position;
 // DEADLINE_EXCEEDED if they have not by then.
-// Errors: INVALID_ARGUMENT (BadRequest naming the field) for a malformed scope, severity, time or
-// token. A staff member, team or department the figures have never seen has all figures zero (the
-// figures do not consult the organisation, so it is not NOT_FOUND).
-// Thread-safe.
+// Errors: INVALID_ARGUMENT (BadRequest naming the field) for a malformed scope, severity, stage,
+// time, interval (an end not on a quarter hour, or not after the start), time zone (not in the
+// system's tzdata) or token. A staff member, team or department the figures have never seen has all
+// figures zero (the figures do not consult the organisation, so it is not NOT_FOUND). Thread-safe.
 #pragma once
 
 #include "absl/time/time.h"
@@ -46,6 +46,12 @@ class AnalyticsQueries {
       const crm::v1::GetRootCausesRequest& request, const rpc::CallContext& call) const;
   absl::StatusOr<crm::v1::StaffKpis> GetStaffKpis(const crm::v1::GetStaffKpisRequest& request,
                                                   const rpc::CallContext& call) const;
+  absl::StatusOr<crm::v1::SalesStats> GetSalesStats(const crm::v1::GetSalesStatsRequest& request,
+                                                    const rpc::CallContext& call) const;
+  absl::StatusOr<crm::v1::Retention> GetRetention(const crm::v1::GetRetentionRequest& request,
+                                                  const rpc::CallContext& call) const;
+  absl::StatusOr<crm::v1::ConversionTime> GetConversionTime(
+      const crm::v1::GetConversionTimeRequest& request, const rpc::CallContext& call) const;
 
   // The consistency wait of these queries' calls, before their handlers run (query support).
   rpc::ServiceTable::PreWait TokenWait() const {

@@ -244,6 +244,22 @@ std::vector<Seed> Build() {
       {"crm.v1.AnalyticsService/GetRootCauses", ""},
       {"crm.v1.AnalyticsService/GetStaffKpis", R"(scope { team: "teams/cs-east" })"},
       {"crm.v1.AnalyticsService/GetStaffKpis", R"(scope { department: "departments/cs" })"},
+      {"crm.v1.AnalyticsService/GetComplaintStats",
+       R"(interval { start_time { seconds: 1698777000 } end_time { seconds: 1701369000 } }
+          time_zone: "Asia/Kolkata")"},
+      {"crm.v1.AnalyticsService/GetStaffKpis",
+       R"(scope { staff_id: "agent-li" } interval { start_time { seconds: 1698796800 } }
+          time_zone: "Asia/Shanghai")"},
+      {"crm.v1.AnalyticsService/GetSlaCompliance",
+       R"(interval { end_time { seconds: 1701388800 } } time_zone: "Not/AZone")"},
+      {"crm.v1.AnalyticsService/GetSalesStats",
+       R"(scope { team: "teams/sales-east" } product: "widget"
+          interval { start_time { seconds: 1698796800 } end_time { seconds: 1701388800 } }
+          time_zone: "Asia/Kathmandu" with_buckets: true)"},
+      {"crm.v1.AnalyticsService/GetRetention",
+       R"(interval { start_time { seconds: 1698796800 } end_time { seconds: 1701388801 } })"},
+      {"crm.v1.AnalyticsService/GetConversionTime",
+       R"(from_stage: POTENTIAL to_stage: PURCHASE_DECISION)"},
       {"crm.v1.SegmentService/GetCustomerValue",
        R"(name: "customers/acme" as_of { seconds: 1699999999 })"},
       {"crm.v1.SegmentService/GetSegmentSizes", ""},

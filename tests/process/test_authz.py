@@ -314,7 +314,13 @@ def methods(rows: Rows) -> dict[str, Method]:
         lambda h, me: anpb.GetSatisfactionRequest(scope=anpb.StaffScope(staff_id=h))))
     add(an, "GetStaffKpis", Method("scoped-report", angrpc.AnalyticsServiceStub, "query",
         lambda h, me: anpb.GetStaffKpisRequest(scope=anpb.StaffScope(staff_id=h))))
+    add(an, "GetSalesStats", Method("scoped-report", angrpc.AnalyticsServiceStub, "query",
+        lambda h, me: anpb.GetSalesStatsRequest(scope=anpb.StaffScope(staff_id=h))))
+    add(an, "GetConversionTime", Method("org-report", angrpc.AnalyticsServiceStub, "query",
+        lambda h, me: anpb.GetConversionTimeRequest(from_stage=cpb.POTENTIAL,
+                                                    to_stage=cpb.FIRST_CONTACT)))
     for name, request in [("GetComplaintStats", anpb.GetComplaintStatsRequest),
+                          ("GetRetention", anpb.GetRetentionRequest),
                           ("GetSlaCompliance", anpb.GetSlaComplianceRequest),
                           ("GetResponseTimes", anpb.GetResponseTimesRequest),
                           ("GetInteractionStats", anpb.GetInteractionStatsRequest),

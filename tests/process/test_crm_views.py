@@ -588,6 +588,15 @@ class World:
             out.months.add(bucket=f"{y:04d}-{mo:02d}", count=months[(y, mo)],
                            start_time=ts(int(start.timestamp()) * SECOND))
         out.window_total = sum(days.values())
+        weeks = Counter()  # ISO weeks (UTC), by Monday
+        for day, n in days.items():
+            weeks[day - datetime.timedelta(days=day.isoweekday() - 1)] += n
+        for monday in sorted(weeks):
+            start = datetime.datetime(monday.year, monday.month, monday.day,
+                                      tzinfo=datetime.timezone.utc)
+            iso = monday.isocalendar()
+            out.weeks.add(bucket=f"{iso[0]:04d}-W{iso[1]:02d}", count=weeks[monday],
+                          start_time=ts(int(start.timestamp()) * SECOND))
         return out
 
     def expected_sla(self) -> apb.SlaCompliance:
@@ -917,6 +926,7 @@ def _durations(msg: apb.DurationStats, millis: list) -> None:
     msg.total.CopyFrom(dur_ns(total_ns))
     msg.mean.CopyFrom(dur_ns(total_ns // len(millis)))
     msg.p90.CopyFrom(dur_ns(sorted(millis)[math.ceil(0.9 * len(millis)) - 1] * 10**6))
+    msg.median.CopyFrom(dur_ns(sorted(millis)[math.ceil(0.5 * len(millis)) - 1] * 10**6))
 
 
 # ---------------------------------------------------------------------------------------------

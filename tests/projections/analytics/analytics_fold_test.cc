@@ -181,7 +181,7 @@ TEST_F(AnalyticsFoldTest, CountsComplaintsByCategorySeverityChannelAndFilingBuck
   Complaint("c", kT0 + 24 * 40 * h, Filed(crm::v1::MINOR, kT0 + 24 * 42 * h, kT0 + 24 * 50 * h));
   FoldAll();
 
-  auto stats = views().GetComplaintStats(std::nullopt, std::nullopt);
+  auto stats = views().GetComplaintStats({}, absl::UTCTimeZone());
   ASSERT_TRUE(stats.ok()) << stats.status();
   EXPECT_EQ(stats->total(), 3);
   ASSERT_EQ(stats->categories_size(), 5);  // Every category, zeros included.
@@ -205,7 +205,7 @@ TEST_F(AnalyticsFoldTest, CountsComplaintsByCategorySeverityChannelAndFilingBuck
   EXPECT_EQ(stats->window_total(), 3);
 
   // A window selects buckets by their start: June 2 00:00 up to (not including) July 11.
-  auto window = views().GetComplaintStats(kT0 + 24 * h, kT0 + 24 * 40 * h);
+  auto window = views().GetComplaintStats({}, absl::UTCTimeZone(), kT0 + 24 * h, kT0 + 24 * 40 * h);
   ASSERT_TRUE(window.ok());
   ASSERT_EQ(window->days_size(), 1);
   EXPECT_EQ(window->days(0).bucket(), "2024-06-02");
@@ -239,7 +239,7 @@ TEST_F(AnalyticsFoldTest, StatusCountsFollowEachComplaintsLastEvent) {
   Complaint("d", kT0 + 4 * h, Closed());
   FoldAll();
 
-  auto stats = views().GetComplaintStats(std::nullopt, std::nullopt);
+  auto stats = views().GetComplaintStats({}, absl::UTCTimeZone());
   ASSERT_TRUE(stats.ok());
   EXPECT_EQ(StatusCount(*stats, crm::v1::FILED), 0);
   EXPECT_EQ(StatusCount(*stats, crm::v1::ACKNOWLEDGED), 0);
@@ -251,7 +251,7 @@ TEST_F(AnalyticsFoldTest, StatusCountsFollowEachComplaintsLastEvent) {
 
   Complaint("c", kT0 + 6 * h, Assigned(Ref("s3")));  // From REOPENED.
   FoldAll();
-  stats = views().GetComplaintStats(std::nullopt, std::nullopt);
+  stats = views().GetComplaintStats({}, absl::UTCTimeZone());
   EXPECT_EQ(StatusCount(*stats, crm::v1::REOPENED), 0);
   EXPECT_EQ(StatusCount(*stats, crm::v1::ASSIGNED), 2);
 }
@@ -527,7 +527,7 @@ TEST_F(AnalyticsFoldTest, RedeliveredAndForeignEventsChangeNothing) {
                   .ok());
   AppendRaw(filed.SerializeAsString());
   AppendRaw(assigned.SerializeAsString());
-  EventEnvelope tagged;  // A customer event: not analytics' business.
+  EventEnvelope tagged;  // An event of a customer never registered: ignored.
   tagged.mutable_customer_tagged()->set_tag("vip");
   Append("customers/c1", kT0, tagged);
   FoldAll();
@@ -547,6 +547,58 @@ TEST_F(AnalyticsFoldTest, RedeliveredAndForeignEventsChangeNothing) {
   Complaint("ghost", kT0, Assigned(Ref("s9")));
   FoldAll();
   EXPECT_EQ(views().GetStaffKpis(StaffScope("s9"))->complaints_assigned(), 0);
+}
+
+TEST_F(AnalyticsFoldTest, SalesGoToTheOwnerAndPlaceRecordedAtAssignment) {
+  const absl::Duration h = absl::Hours(1);
+  const std::string c1 = "customers/c1";
+  EventEnvelope registered;
+  registered.mutable_customer_registered()->mutable_profile()->set_display_name("C1");
+  Append(c1, kT0, registered);
+  auto buy = [&](absl::Time at, int64_t amount, const std::string& product) {
+    EventEnvelope e;
+    auto* p = e.mutable_purchase_recorded()->mutable_purchase();
+    p->mutable_amount()->set_currency_code("CNY");
+    p->mutable_amount()->set_amount_minor(amount);
+    p->set_product(product);
+    *p->mutable_purchased_at() = ToTimestamp(at);
+    Append(c1, at, e);
+  };
+  buy(kT0 + h, 100, "kettle");  // no owner yet: everyone only
+  EventEnvelope assigned;
+  assigned.mutable_owner_assigned()->set_owner("s1");
+  assigned.mutable_owner_assigned()->set_team("teams/t1");
+  assigned.mutable_owner_assigned()->set_department("departments/d1");
+  Append(c1, kT0 + 2 * h, assigned);
+  buy(kT0 + 3 * h, 200, "kettle");
+  buy(kT0 + 4 * h, 400, "cup");
+  EventEnvelope unassigned;
+  unassigned.mutable_owner_unassigned()->set_previous_owner("s1");
+  Append(c1, kT0 + 5 * h, unassigned);
+  buy(kT0 + 6 * h, 800, "kettle");
+  FoldAll();
+  ASSERT_EQ(dead_letters_, 0);
+
+  auto everyone = views().GetSalesStats(crm::v1::StaffScope(), "");
+  EXPECT_EQ(everyone->purchase_count(), 4);
+  EXPECT_EQ(everyone->amounts(0).total_minor(), 1500);
+  auto team = views().GetSalesStats(TeamScope("teams/t1"), "");
+  EXPECT_EQ(team->purchase_count(), 2);
+  ASSERT_EQ(team->products_size(), 2);  // cup, kettle
+  EXPECT_EQ(team->products(0).product(), "cup");
+  EXPECT_EQ(team->products(1).amounts(0).total_minor(), 200);
+  EXPECT_EQ(views().GetSalesStats(StaffScope("s1"), "kettle")->purchase_count(), 1);
+  // A window of the 3rd to the 5th hour.
+  const readmodel::analytics::Window window{kT0 + 3 * h, kT0 + 5 * h};
+  EXPECT_EQ(views().GetSalesStats(crm::v1::StaffScope(), "", window)->purchase_count(), 2);
+  auto retention = views().GetRetention(window);
+  EXPECT_EQ(retention->purchasing_customers(), 1);
+  EXPECT_EQ(retention->repeat_customers(), 1);
+  EXPECT_EQ(retention->active_at_start(), 1);
+  EXPECT_EQ(views()
+                .GetRetention(readmodel::analytics::Window{kT0 + 6 * h, std::nullopt})
+                ->repeat_customers(),
+            0);
 }
 
 TEST_F(AnalyticsFoldTest, UndecodableRecordIsDataLoss) {

@@ -7,6 +7,8 @@
 #include <memory>
 #include <vector>
 
+#include "absl/time/civil_time.h"
+#include "absl/time/time.h"
 #include "common/base/uuid.h"
 #include "gtest/gtest.h"
 #include "readmodel/analytics/analytics_keys.h"
@@ -120,6 +122,50 @@ TEST(AnalyticsKeysTest, DurationBucketsCoverEveryDurationInOrder) {
   EXPECT_LT(DurationBucketOf(std::numeric_limits<int64_t>::max()), 10000);  // 4 digits in keys
   const std::string prefix = DurationFigurePrefix(DurationMetric::kResolution, std::nullopt);
   EXPECT_LT(DurationBucketKey(prefix, 99), DurationBucketKey(prefix, 100));
+}
+
+TEST(FiguresTest, TimeBucketsAreQuarterHours) {
+  const absl::Time t = absl::FromUnixSeconds(1'700'000'000);  // 22:13:20 UTC
+  EXPECT_EQ(TimeBucketStart(TimeBucketOf(t)), absl::FromUnixSeconds(1'699'999'200));
+  EXPECT_EQ(TimeBucketOf(t + absl::Minutes(15)), TimeBucketOf(t) + 1);
+  EXPECT_FALSE(OnTimeBucketEdge(t));
+  EXPECT_TRUE(OnTimeBucketEdge(absl::FromUnixSeconds(1'699'999'200)));
+  EXPECT_FALSE(OnTimeBucketEdge(absl::FromUnixSeconds(1'699'999'200) + absl::Nanoseconds(1)));
+  // Midnight in Kolkata (+05:30) and Kathmandu (+05:45) is a bucket edge.
+  for (const char* name : {"Asia/Kolkata", "Asia/Kathmandu"}) {
+    absl::TimeZone zone;
+    ASSERT_TRUE(absl::LoadTimeZone(name, &zone));
+    EXPECT_TRUE(OnTimeBucketEdge(absl::FromCivil(absl::CivilDay(2025, 3, 1), zone))) << name;
+  }
+  EXPECT_EQ(TimedKey("an/kpi/staff/s1", TimeBucketOf(absl::UnixEpoch()), "resolved")
+                .rfind("an/w/kpi/staff/s1", 0),
+            0u);
+}
+
+TEST(FiguresTest, AWindowSumsTheBucketsInsideIt) {
+  const auto root = std::filesystem::path(::testing::TempDir()) / ("figures-" + base::NewUuid());
+  auto store = *kv::KvStore::Open(root.string());
+  const absl::Time t0 = absl::FromUnixSeconds(1'699'999'200);
+  const absl::Duration q = absl::Minutes(15);
+  kv::KvBatch batch = store->NewBatch();
+  ASSERT_TRUE(CountAt(batch, "an/x/", "a", t0, 1).ok());
+  ASSERT_TRUE(CountAt(batch, "an/x/", "a", t0 + q - absl::Nanoseconds(1), 2).ok());
+  ASSERT_TRUE(CountAt(batch, "an/x/", "b", t0 + q, 4).ok());
+  ASSERT_TRUE(CountAt(batch, "an/x/", "a", t0 + 4 * q, 8).ok());
+  ASSERT_TRUE(CountAt(batch, "an/xy/", "a", t0, 16).ok());  // another figure
+  ASSERT_TRUE(store->Write(batch).ok());
+  auto all = ReadFigure(*store, "an/x/", Window{});
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(*all, (std::map<std::string, int64_t>{{"a", 11}, {"b", 4}}));
+  auto first = ReadFigure(*store, "an/x/", Window{t0, t0 + q});
+  EXPECT_EQ(*first, (std::map<std::string, int64_t>{{"a", 3}}));
+  auto from = ReadFigure(*store, "an/x/", Window{t0 + q, std::nullopt});
+  EXPECT_EQ(*from, (std::map<std::string, int64_t>{{"a", 8}, {"b", 4}}));
+  auto until = ReadFigure(*store, "an/x/", Window{std::nullopt, t0 + 4 * q});
+  EXPECT_EQ(*until, (std::map<std::string, int64_t>{{"a", 3}, {"b", 4}}));
+  auto none = ReadFigure(*store, "an/x/", Window{t0 - q, t0});
+  EXPECT_TRUE(none->empty());
+  std::filesystem::remove_all(root);
 }
 
 }  // namespace

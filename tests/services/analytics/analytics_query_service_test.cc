@@ -131,6 +131,54 @@ TEST_F(AnalyticsQueriesTest, MalformedRequestsNameTheField) {
   stats.mutable_start_time()->set_seconds(-70'000'000'000);
   EXPECT_EQ(BadField(queries.GetComplaintStats(stats, Call()).status()), "start_time");
 
+  // Windows: on a quarter hour, start before end, a zone the tzdata knows, not with the older
+  // bucket window.
+  crm::v1::GetSlaComplianceRequest sla;
+  sla.mutable_interval()->mutable_start_time()->set_seconds(1'700'000'000 + 60);
+  EXPECT_EQ(BadField(queries.GetSlaCompliance(sla, Call()).status()), "interval.start_time");
+  sla.mutable_interval()->mutable_start_time()->set_seconds(1'699'999'200);
+  EXPECT_TRUE(queries.GetSlaCompliance(sla, Call()).ok());
+  sla.mutable_interval()->mutable_end_time()->set_seconds(1'699'999'200);
+  EXPECT_EQ(BadField(queries.GetSlaCompliance(sla, Call()).status()), "interval.end_time");
+  sla.mutable_interval()->mutable_end_time()->set_seconds(1'699'999'200 + 900);
+  sla.mutable_interval()->mutable_end_time()->set_nanos(1);
+  EXPECT_EQ(BadField(queries.GetSlaCompliance(sla, Call()).status()), "interval.end_time");
+  sla.mutable_interval()->mutable_end_time()->set_nanos(0);
+  EXPECT_TRUE(queries.GetSlaCompliance(sla, Call()).ok());
+  sla.set_time_zone("Mars/Olympus_Mons");
+  auto zone = queries.GetSlaCompliance(sla, Call());
+  EXPECT_EQ(zone.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(BadField(zone.status()), "time_zone");
+  sla.set_time_zone("Asia/Kolkata");
+  EXPECT_TRUE(queries.GetSlaCompliance(sla, Call()).ok());
+  crm::v1::GetComplaintStatsRequest both;
+  both.mutable_start_time()->set_seconds(1'699'999'200);
+  both.mutable_interval()->mutable_start_time()->set_seconds(1'699'999'200);
+  EXPECT_EQ(BadField(queries.GetComplaintStats(both, Call()).status()), "start_time");
+
+  crm::v1::GetConversionTimeRequest conversion;
+  EXPECT_EQ(BadField(queries.GetConversionTime(conversion, Call()).status()), "from_stage");
+  conversion.set_from_stage(crm::v1::POTENTIAL);
+  conversion.set_to_stage(crm::v1::POTENTIAL);
+  EXPECT_EQ(BadField(queries.GetConversionTime(conversion, Call()).status()), "to_stage");
+  conversion.set_to_stage(crm::v1::LOYAL);
+  EXPECT_TRUE(queries.GetConversionTime(conversion, Call()).ok());
+
+  crm::v1::GetSalesStatsRequest sales;
+  sales.mutable_scope()->set_team("sales");
+  EXPECT_EQ(BadField(queries.GetSalesStats(sales, Call()).status()), "scope.team");
+  sales.clear_scope();
+  sales.set_product(std::string(200, 'x'));
+  EXPECT_TRUE(queries.GetSalesStats(sales, Call()).ok());
+  sales.set_product(std::string(201, 'x'));
+  EXPECT_EQ(BadField(queries.GetSalesStats(sales, Call()).status()), "product");
+  std::string kettles;
+  for (int i = 0; i < 200; ++i) kettles += "壶";  // 200 characters, 600 bytes
+  sales.set_product(kettles);
+  EXPECT_TRUE(queries.GetSalesStats(sales, Call()).ok());
+  sales.set_product("bad\x01product");
+  EXPECT_EQ(BadField(queries.GetSalesStats(sales, Call()).status()), "product");
+
   crm::v1::GetRootCausesRequest causes;
   causes.set_consistency_token("!!not a token!!");
   auto c = queries.GetRootCauses(causes, Call());
