@@ -56,6 +56,8 @@ const std::map<std::string, MethodClass, std::less<>>& Table() {
     // A queue holds customers' rows; its scope is checked as a report's (ReachesScope).
     add("crm.v1.OrgQueryService", MC::kRead, {"ListWorkItems"});
     add("crm.v1.OrgQueryService", MC::kOrgRead, {"GetImprovementAction", "ListImprovementActions"});
+    // Resolutions per root cause over the whole organisation, as GetRootCauses.
+    add("crm.v1.OrgQueryService", MC::kOrgReport, {"GetImprovementEffect"});
     add("crm.admin.v1.AdminService", MC::kAdmin,
         {"GetStatus", "RebuildFolds", "ListDeadLetters", "GetDeadLetter", "RetryDeadLetter",
          "ListEvents", "ListAuditRecords"});

@@ -18,6 +18,7 @@
 #include "domain/org/org_names.h"
 #include "google/protobuf/util/time_util.h"
 #include "google/rpc/error_details.pb.h"
+#include "readmodel/analytics/figures.h"
 #include "readmodel/org/org_view_keys.h"
 #include "readmodel/org/work_queue.h"
 #include "services/org/org_chart.h"
@@ -38,7 +39,11 @@ std::string LastId(const std::vector<T>& items, absl::string_view prefix) {
 
 OrgQueries::OrgQueries(const kv::KvStore* views, fold::FoldRunner* views_runner,
                        const base::Clock* clock, Options options)
-    : views_(views), views_runner_(views_runner), clock_(clock), options_(options) {}
+    : views_(views),
+      analytics_(views),
+      views_runner_(views_runner),
+      clock_(clock),
+      options_(options) {}
 
 absl::Status OrgQueries::AwaitToken(const std::string& token, const rpc::CallContext& call) const {
   return query::AwaitConsistencyToken(views_runner_, {readmodel::org::kFoldName}, token, call,
@@ -320,6 +325,62 @@ absl::StatusOr<crm::v1::ListImprovementActionsResponse> OrgQueries::ListImprovem
   return response;
 }
 
+absl::StatusOr<crm::v1::ImprovementEffect> OrgQueries::GetImprovementEffect(
+    const crm::v1::GetImprovementEffectRequest& request, const rpc::CallContext& call) const {
+  CRM_ASSIGN_OR_RETURN(std::string id,
+                       domain::improvement::ParseImprovementActionName(request.name(), "name"));
+  absl::Duration period = absl::Hours(30 * 24);
+  if (request.has_period()) {
+    const auto& p = request.period();
+    constexpr int64_t kDay = 24 * 3600;
+    if (p.nanos() != 0 || p.seconds() % kDay != 0 || p.seconds() < kDay ||
+        p.seconds() > 366 * kDay) {
+      return status::InvalidArgument("period", "must be 1 to 366 whole days");
+    }
+    period = absl::Seconds(p.seconds());
+  }
+  CRM_RETURN_IF_ERROR(AwaitToken(request.consistency_token(), call));
+  CRM_ASSIGN_OR_RETURN(auto found, views_.GetImprovementAction(id));
+  if (!found.has_value()) {
+    return query::NotFound(request.name(), "IMPROVEMENT_ACTION_NOT_FOUND",
+                           crm::v1::ImprovementAction::descriptor()->full_name());
+  }
+  if (found->state() != crm::v1::IMPROVEMENT_DONE) {
+    return status::PreconditionFailed(
+        "IMPROVEMENT_ACTION_NOT_DONE",
+        absl::StrCat(request.name(), " is not done: its effect is measured from when it was done"),
+        request.name(), {{"name", request.name()}});
+  }
+  namespace an = readmodel::analytics;
+  const absl::Time pivot = an::TimeBucketStart(an::TimeBucketOf(base::ToTime(found->close_time())));
+  // The period after, so far: to the end of the quarter hour holding now.
+  const absl::Time now_edge = an::TimeBucketStart(an::TimeBucketOf(clock_->Now()) + 1);
+  const absl::Time after_end = std::max(pivot, std::min(pivot + period, now_edge));
+  crm::v1::ImprovementEffect effect;
+  auto rate = [&](absl::Time start, absl::Time end, crm::v1::ComplaintRate* out) -> absl::Status {
+    CRM_ASSIGN_OR_RETURN(crm::v1::RootCauseRanking ranking,
+                         analytics_.GetRootCauses(an::Window{.start = start, .end = end}));
+    int64_t n = 0;
+    for (const auto& r : ranking.root_causes()) {
+      if (r.root_cause() == found->root_cause()) n = r.count();
+    }
+    *out->mutable_start_time() = base::ToTimestamp(start);
+    *out->mutable_end_time() = base::ToTimestamp(end);
+    out->set_complaints(n);
+    const double days = absl::ToDoubleHours(end - start) / 24.0;
+    out->set_complaints_per_30_days(days > 0 ? static_cast<double>(n) * 30.0 / days : 0.0);
+    return absl::OkStatus();
+  };
+  CRM_RETURN_IF_ERROR(rate(pivot - period, pivot, effect.mutable_before()));
+  CRM_RETURN_IF_ERROR(rate(pivot, after_end, effect.mutable_after()));
+  if (effect.before().complaints_per_30_days() > 0) {
+    effect.set_change(
+        effect.after().complaints_per_30_days() / effect.before().complaints_per_30_days() - 1.0);
+  }
+  *effect.mutable_improvement_action() = *std::move(found);
+  return effect;
+}
+
 // --- Transport. ---
 
 OrgQueryService::OrgQueryService(const OrgQueries* queries, rpc::Executor* executor)
@@ -335,6 +396,7 @@ OrgQueryService::OrgQueryService(const OrgQueries* queries, rpc::Executor* execu
   Unary("ListWorkItems", queries, &OrgQueries::ListWorkItems);
   Unary("GetImprovementAction", queries, &OrgQueries::GetImprovementAction);
   Unary("ListImprovementActions", queries, &OrgQueries::ListImprovementActions);
+  Unary("GetImprovementEffect", queries, &OrgQueries::GetImprovementEffect);
   // Work items carry complaints and interactions: customers' rows.
   AuditReads({"ListWorkItems"});
 }

@@ -17,6 +17,7 @@
 #include "common/rpc/service_table.h"
 #include "common/rpc/unary.h"
 #include "crm/v1/org_service.grpc.pb.h"
+#include "readmodel/analytics/analytics_views.h"
 #include "readmodel/org/org_views.h"
 #include "services/query/query_support.h"
 
@@ -62,6 +63,12 @@ class OrgQueries {
       const crm::v1::GetImprovementActionRequest& request, const rpc::CallContext& call) const;
   absl::StatusOr<crm::v1::ListImprovementActionsResponse> ListImprovementActions(
       const crm::v1::ListImprovementActionsRequest& request, const rpc::CallContext& call) const;
+  // The resolutions of a done action's root cause in the period before and after it was done,
+  // read from the analytics root-cause counters (readmodel/analytics: the same figure as
+  // AnalyticsService.GetRootCauses for those windows). INVALID_ARGUMENT naming `period` (not 1 to
+  // 366 whole days); FAILED_PRECONDITION (IMPROVEMENT_ACTION_NOT_DONE) unless done.
+  absl::StatusOr<crm::v1::ImprovementEffect> GetImprovementEffect(
+      const crm::v1::GetImprovementEffectRequest& request, const rpc::CallContext& call) const;
 
   // The consistency wait of these queries' calls, before their handlers run (query support).
   rpc::ServiceTable::PreWait TokenWait() const {
@@ -72,6 +79,7 @@ class OrgQueries {
   absl::Status AwaitToken(const std::string& token, const rpc::CallContext& call) const;
 
   const readmodel::org::OrgViews views_;
+  const readmodel::analytics::AnalyticsViews analytics_;
   fold::FoldRunner* const views_runner_;
   const base::Clock* const clock_;
   const Options options_;

@@ -218,6 +218,8 @@ std::vector<Seed> Build() {
       {"crm.v1.OrgQueryService/ListWorkItems", R"(parent: "teams/cs-east")"},
       {"crm.v1.OrgQueryService/ListWorkItems", R"(parent: "departments/cs" page_size: 1)"},
       {"crm.v1.OrgQueryService/GetImprovementAction", R"(name: "improvementActions/courier")"},
+      {"crm.v1.OrgQueryService/GetImprovementEffect",
+       R"(name: "improvementActions/courier" period { seconds: 604800 })"},
       {"crm.v1.OrgQueryService/ListImprovementActions",
        R"(page_size: 1 state: IMPROVEMENT_OPEN root_cause: DELIVERY_DELAY owner: "sup-zhao")"},
       {"crm.v1.InteractionQueryService/GetInteraction",

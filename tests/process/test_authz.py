@@ -394,6 +394,9 @@ def methods(rows: Rows) -> dict[str, Method]:
     add(oq, "GetImprovementAction", Method("org-read", osgrpc.OrgQueryServiceStub, "query",
         lambda h, me: impb.GetImprovementActionRequest(name="improvementActions/none"),
         allowed="NOT_FOUND"))
+    add(oq, "GetImprovementEffect", Method("org-report", osgrpc.OrgQueryServiceStub, "query",
+        lambda h, me: impb.GetImprovementEffectRequest(name="improvementActions/none"),
+        allowed="NOT_FOUND"))
     # A work queue holds customers' rows: the caller must reach its scope (as ListFollowUps).
     add(oq, "ListWorkItems", Method("read", osgrpc.OrgQueryServiceStub, "query",
         lambda h, me: ospb.ListWorkItemsRequest(parent=f"staff/{h}")))

@@ -13,6 +13,8 @@ import orgtest
 from crmtest import (assert_violation, command_stub, expect_error, grpc, new_request_id,
                      query_stub)
 
+from crm.v1 import analytics_service_pb2 as anpb  # noqa: E402
+from crm.v1 import analytics_service_pb2_grpc as angrpc  # noqa: E402
 from crm.v1 import complaint_pb2 as kpb  # noqa: E402
 from crm.v1 import complaint_service_pb2 as kspb  # noqa: E402
 from crm.v1 import complaint_service_pb2_grpc as ksgrpc  # noqa: E402
@@ -196,8 +198,85 @@ def test_bad_input_and_unknown_references(world):
     assert_violation(d, "page_token")
 
 
+QUARTER = 900
+DAY = 86400
+
+
+def _resolve(w: World, name: str, cause: int) -> int:
+    """Drives a filed complaint to RESOLVED with `cause`; returns its resolve time (s)."""
+    c = command_stub(w.server, ksgrpc.ComplaintCommandServiceStub)
+    c.AcknowledgeComplaint(kspb.AcknowledgeComplaintRequest(name=name,
+                                                            request_id=new_request_id()))
+    c.AssignComplaint(kspb.AssignComplaintRequest(name=name, assignee=orgtest.AGENT,
+                                                  request_id=new_request_id()))
+    c.StartInvestigation(kspb.StartInvestigationRequest(name=name, request_id=new_request_id()))
+    r = w.write(c.ResolveComplaint(kspb.ResolveComplaintRequest(
+        name=name, resolution="Sent again", root_cause=cause, request_id=new_request_id())))
+    return r.complaint.resolve_time.seconds
+
+
+def test_effect_compares_the_periods_before_and_after(world):
+    w = world
+    d = expect_error(grpc.StatusCode.FAILED_PRECONDITION, w.orgq.GetImprovementEffect,
+                     impb.GetImprovementEffectRequest(name="improvementActions/retrain",
+                                                      consistency_token=w.token))
+    assert crmtest.assert_error_info(d).reason == "IMPROVEMENT_ACTION_NOT_DONE"
+    for period in (0, 3600, 367 * DAY):
+        d = expect_error(grpc.StatusCode.INVALID_ARGUMENT, w.orgq.GetImprovementEffect,
+                         impb.GetImprovementEffectRequest(
+                             name="improvementActions/courier", period={"seconds": period}))
+        assert_violation(d, "period")
+
+    resolved = [_resolve(w, w.complaint("imp-e"), kpb.DELIVERY_DELAY) for _ in range(2)]
+    _resolve(w, w.complaint("imp-e"), kpb.BILLING_ERROR)  # another cause: never counted
+    action = w.raise_action("Track parcels daily", kpb.DELIVERY_DELAY,
+                            improvement_action_id="track").improvement_action
+    done = w.write(w.org.CompleteImprovementAction(impb.CompleteImprovementActionRequest(
+        name=action.name, outcome="Daily tracking report", request_id=new_request_id())))
+    resolved.append(_resolve(w, w.complaint("imp-e"), kpb.DELIVERY_DELAY))
+
+    effect = w.orgq.GetImprovementEffect(impb.GetImprovementEffectRequest(
+        name=action.name, period={"seconds": 7 * DAY}, consistency_token=w.token))
+    assert effect.improvement_action == w.get(action.name)
+    # Recomputed here from the README's words: the pivot is the close time rounded down to the
+    # quarter hour; before = [pivot - 7 days, pivot), after = [pivot, end of the quarter hour of
+    # now); every DELIVERY_DELAY resolution of this module is one of these three plus the
+    # complaints test_raise_link_and_complete never resolved (none).
+    pivot = done.improvement_action.close_time.seconds // QUARTER * QUARTER
+    assert effect.before.start_time.seconds == pivot - 7 * DAY
+    assert effect.before.end_time.seconds == pivot == effect.after.start_time.seconds
+    assert effect.after.end_time.seconds % QUARTER == 0
+    assert effect.after.end_time.seconds > max(resolved)
+    assert effect.before.complaints == sum(1 for t in resolved if t < pivot)
+    assert effect.after.complaints == sum(1 for t in resolved if t >= pivot)
+    assert effect.before.complaints_per_30_days == pytest.approx(
+        effect.before.complaints * 30 / 7)
+    after_days = (effect.after.end_time.seconds - pivot) / DAY
+    assert effect.after.complaints_per_30_days == pytest.approx(
+        effect.after.complaints * 30 / after_days)
+    if effect.before.complaints:
+        assert effect.change == pytest.approx(effect.after.complaints_per_30_days /
+                                              effect.before.complaints_per_30_days - 1)
+    else:
+        assert not effect.HasField("change")
+    # The same counts as the root-cause report for the same windows.
+    analytics = query_stub(w.server, angrpc.AnalyticsServiceStub)
+    for side in (effect.before, effect.after):
+        ranking = analytics.GetRootCauses(anpb.GetRootCausesRequest(
+            consistency_token=w.token,
+            interval=anpb.TimeInterval(start_time=side.start_time, end_time=side.end_time)))
+        counts = {r.root_cause: r.count for r in ranking.root_causes}
+        assert counts.get(kpb.DELIVERY_DELAY, 0) == side.complaints
+
+
 def _answers(w: World) -> list[bytes]:
-    return [w.get(name).SerializeToString(deterministic=True) for name in w.listed()]
+    out = [w.get(name).SerializeToString(deterministic=True) for name in w.listed()]
+    effect = w.orgq.GetImprovementEffect(impb.GetImprovementEffectRequest(
+        name="improvementActions/track", period={"seconds": 30 * DAY}, consistency_token=w.token))
+    effect.after.ClearField("end_time")  # the period so far: moves with the clock
+    effect.after.ClearField("complaints_per_30_days")
+    effect.ClearField("change")
+    return out + [effect.SerializeToString(deterministic=True)]
 
 
 def test_the_same_answers_after_a_rebuild(world):
