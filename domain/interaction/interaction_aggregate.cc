@@ -38,21 +38,6 @@ bool TimestampLess(const Timestamp& a, const Timestamp& b) {
   return a.seconds() != b.seconds() ? a.seconds() < b.seconds() : a.nanos() < b.nanos();
 }
 
-// "customers/{cid}/{collection}/{id}".
-absl::StatusOr<ChildName> ParseChildName(absl::string_view name, absl::string_view collection,
-                                         absl::string_view field) {
-  if (name.empty()) return status::InvalidArgument(field, "is required");
-  const std::vector<absl::string_view> parts = absl::StrSplit(name, '/');
-  const std::string shape = absl::StrCat("must be customers/{customer_id}/", collection,
-                                         "/{id} with ids of 1 to 63 of ", "[a-z0-9-]");
-  if (parts.size() != 4 || parts[0] != "customers" || parts[2] != collection ||
-      !crm::domain::ValidateCustomerId(parts[1], field).ok() ||
-      !ValidateInteractionId(parts[3], field).ok()) {
-    return status::InvalidArgument(field, shape);
-  }
-  return ChildName{std::string(parts[1]), std::string(parts[3])};
-}
-
 absl::Status NotFound(absl::string_view what, absl::string_view reason, absl::string_view type,
                       absl::string_view name, std::map<std::string, std::string> metadata) {
   metadata.emplace(std::string(what), std::string(name));
@@ -96,6 +81,20 @@ Events One(Event event) {
 }
 
 }  // namespace
+
+absl::StatusOr<ChildName> ParseChildName(absl::string_view name, absl::string_view collection,
+                                         absl::string_view field) {
+  if (name.empty()) return status::InvalidArgument(field, "is required");
+  const std::vector<absl::string_view> parts = absl::StrSplit(name, '/');
+  const std::string shape = absl::StrCat("must be customers/{customer_id}/", collection,
+                                         "/{id} with ids of 1 to 63 of ", "[a-z0-9-]");
+  if (parts.size() != 4 || parts[0] != "customers" || parts[2] != collection ||
+      !crm::domain::ValidateCustomerId(parts[1], field).ok() ||
+      !ValidateInteractionId(parts[3], field).ok()) {
+    return status::InvalidArgument(field, shape);
+  }
+  return ChildName{std::string(parts[1]), std::string(parts[3])};
+}
 
 std::string InteractionName(absl::string_view customer_id, absl::string_view interaction_id) {
   return absl::StrCat(kCustomersPrefix, customer_id, "/", kInteractionsCollection, "/",

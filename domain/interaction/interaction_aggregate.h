@@ -119,6 +119,10 @@ struct ChildName {
 std::string InteractionName(absl::string_view customer_id, absl::string_view interaction_id);
 // The parts of an interaction name; INVALID_ARGUMENT naming `field` if malformed.
 absl::StatusOr<ChildName> ParseInteractionName(absl::string_view name, absl::string_view field);
+// The parts of "customers/{customer_id}/{collection}/{id}" (ids of the customer id shape);
+// INVALID_ARGUMENT naming `field` if malformed. Shared by every child resource of a customer.
+absl::StatusOr<ChildName> ParseChildName(absl::string_view name, absl::string_view collection,
+                                         absl::string_view field);
 // The parts of "customers/{customer_id}/complaints/{complaint_id}"; INVALID_ARGUMENT naming
 // `field` if malformed.
 absl::StatusOr<ChildName> ParseComplaintName(absl::string_view name, absl::string_view field);

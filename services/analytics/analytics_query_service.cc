@@ -101,7 +101,8 @@ absl::StatusOr<crm::v1::StaffKpis> AnalyticsQueries::GetStaffKpis(
 }
 
 AnalyticsQueryService::AnalyticsQueryService(const AnalyticsQueries* queries,
-                                             rpc::Executor* executor)
+                                             rpc::Executor* executor,
+                                             const survey::SurveyQueries* surveys)
     : rpc::ServiceTable(crm::v1::AnalyticsService::service_full_name(), executor) {
   SetPreWait(queries->TokenWait());
   Unary("GetComplaintStats", queries, &AnalyticsQueries::GetComplaintStats);
@@ -111,6 +112,7 @@ AnalyticsQueryService::AnalyticsQueryService(const AnalyticsQueries* queries,
   Unary("GetInteractionStats", queries, &AnalyticsQueries::GetInteractionStats);
   Unary("GetRootCauses", queries, &AnalyticsQueries::GetRootCauses);
   Unary("GetStaffKpis", queries, &AnalyticsQueries::GetStaffKpis);
+  if (surveys != nullptr) Unary("GetSurveyStats", surveys, &survey::SurveyQueries::Stats);
 }
 
 }  // namespace crm::services::analytics

@@ -1,0 +1,140 @@
+#include "services/survey/survey_command_handler.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/base/uuid.h"
+#include "crm/v1/complaint.pb.h"
+#include "crm/v1/interaction.pb.h"
+#include "domain/common/field_checks.h"
+#include "domain/customer/customer_aggregate.h"
+#include "domain/survey/survey_aggregate.h"
+#include "services/customer/customer_kind.h"
+#include "services/survey/survey_kind.h"
+
+namespace crm::services::survey {
+namespace {
+
+namespace rules = domain::survey;
+using crm::v1::Survey;
+
+base::Future<SurveyCommandHandler::Response> Answer(
+    base::Future<command::CommandResult<Survey>> result) {
+  return std::move(result).Then([](command::CommandResult<Survey> done) {
+    return command::ResponseOf(std::move(done), &SurveyCommandHandler::Response::mutable_survey);
+  });
+}
+
+}  // namespace
+
+std::string SurveyIdFor(const crm::v1::SendSurveyRequest& request) {
+  if (!request.survey_id().empty()) return request.survey_id();
+  if (!request.request_id().empty()) {
+    return base::UuidFromName(absl::StrCat("crm.v1.SendSurvey/", request.request_id()));
+  }
+  return base::NewUuid();
+}
+
+SurveyCommandHandler::SurveyCommandHandler(command::CommandExecutor* executor)
+    : executor_(executor), staff_(executor) {}
+
+base::Future<SurveyCommandHandler::Response> SurveyCommandHandler::SendSurvey(
+    const crm::v1::SendSurveyRequest& request, const rpc::CallContext& call) {
+  const std::string survey_id = SurveyIdFor(request);
+  absl::StatusOr<std::string> customer_id =
+      domain::customer::ParseCustomerName(request.parent(), "parent");
+
+  rules::DecideContext context;
+  context.customer_exists = [&](absl::string_view id) -> absl::StatusOr<bool> {
+    auto found = customer::FindCustomer(executor_, id, call.deadline);
+    if (!found.ok()) return found.status();
+    return found->version > 0;
+  };
+  context.customer_tier = [&](absl::string_view id) -> absl::StatusOr<crm::v1::ValueTier> {
+    auto found = customer::FindCustomer(executor_, id, call.deadline);
+    if (!found.ok()) return found.status();
+    return found->state.value_tier();
+  };
+  context.staff = [&](absl::string_view staff_id,
+                      absl::string_view field) -> absl::StatusOr<crm::v1::StaffRef> {
+    absl::StatusOr<crm::v1::Staff> staff = staff_.Find(staff_id, field, call.deadline);
+    if (!staff.ok()) return staff.status();
+    return org::StaffDirectory::RefOf(*staff);
+  };
+  // A linked complaint or interaction is the same customer's: it lives on the same stream.
+  auto exists = [&]<typename T>(absl::string_view name, const T*) -> absl::StatusOr<bool> {
+    for (int attempt = 0;; ++attempt) {
+      absl::StatusOr<command::Versioned<T>> found = executor_->state().Get<T>(name);
+      if (!found.ok()) return found.status();
+      if (found->version > 0 || attempt > 0) return found->version > 0;
+      absl::Status synced = executor_->SyncStream(*customer_id, call.deadline);
+      if (!synced.ok()) return synced;
+    }
+  };
+  context.complaint_exists = [&](absl::string_view name) {
+    return exists(name, static_cast<const crm::v1::Complaint*>(nullptr));
+  };
+  context.interaction_exists = [&](absl::string_view name) {
+    return exists(name, static_cast<const crm::v1::Interaction*>(nullptr));
+  };
+
+  if (!customer_id.ok() || !domain::ValidateCustomerId(survey_id, "survey_id").ok()) {
+    // Malformed target: the rules list every bad field before any lookup.
+    context.now = executor_->clock().Now();
+    return rules::DecideSendSurvey(Survey(), request, survey_id, context).status();
+  }
+  const command::Target target{.stream_key = *customer_id,
+                               .customer_id = *customer_id,
+                               .aggregate = rules::SurveyName(*customer_id, survey_id)};
+  return Answer(executor_->Execute<Survey>(
+      target, request.request_id(), call, SurveyKind(),
+      [&](const Survey& current, int64_t version,
+          absl::Time now) -> absl::StatusOr<std::vector<command::Event>> {
+        rules::DecideContext at_now = context;
+        at_now.now = now;
+        return rules::DecideSendSurvey(current, request, survey_id, at_now);
+      }));
+}
+
+base::Future<SurveyCommandHandler::Response> SurveyCommandHandler::RecordSurveyAnswer(
+    const crm::v1::RecordSurveyAnswerRequest& request, const rpc::CallContext& call) {
+  rules::DecideContext context;
+  absl::StatusOr<rules::ChildName> name = rules::ParseSurveyName(request.name(), "name");
+  if (!name.ok()) {
+    context.now = executor_->clock().Now();
+    return rules::DecideRecordSurveyAnswer(Survey(), request, context).status();
+  }
+  const command::Target target{.stream_key = name->customer_id,
+                               .customer_id = name->customer_id,
+                               .aggregate = rules::SurveyName(name->customer_id, name->id)};
+  return Answer(executor_->Execute<Survey>(
+      target, request.request_id(), call, SurveyKind(),
+      [&](const Survey& current, int64_t version,
+          absl::Time now) -> absl::StatusOr<std::vector<command::Event>> {
+        rules::DecideContext at_now = context;
+        at_now.now = now;
+        return rules::DecideRecordSurveyAnswer(current, request, at_now);
+      }));
+}
+
+base::Future<SurveyCommandHandler::Response> SurveyCommandHandler::ExpireSurvey(
+    absl::string_view name, absl::Time due, const std::string& request_id,
+    const rpc::CallContext& call) {
+  absl::StatusOr<rules::ChildName> parts = rules::ParseSurveyName(name, "name");
+  if (!parts.ok()) return parts.status();
+  const std::string survey(name);
+  const command::Target target{
+      .stream_key = parts->customer_id, .customer_id = parts->customer_id, .aggregate = survey};
+  return Answer(executor_->Execute<Survey>(
+      target, request_id, call, SurveyKind(),
+      [&](const Survey& current, int64_t version,
+          absl::Time now) -> absl::StatusOr<std::vector<command::Event>> {
+        Survey named = current;
+        if (named.name().empty()) named.set_name(survey);  // for NOT_FOUND's message
+        rules::DecideContext context;
+        context.now = now;
+        return rules::DecideExpireSurvey(named, due, context);
+      }));
+}
+
+}  // namespace crm::services::survey
