@@ -159,7 +159,7 @@ void CommandSide::Stop() {
 }
 
 std::vector<rpc::ServiceTable*> CommandSide::services() const {
-  return {&parts_->customer_service, &parts_->org_service, &parts_->complaint_service,
+  return {&parts_->customer_service,    &parts_->org_service,    &parts_->complaint_service,
           &parts_->interaction_service, &parts_->survey_service, &parts_->reservation_service};
 }
 

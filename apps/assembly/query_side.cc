@@ -8,9 +8,9 @@
 #include "projections/complaint/complaint_view_fold.h"
 #include "projections/customer/customer_view_fold.h"
 #include "projections/interaction/interaction_view_fold.h"
-#include "projections/survey/survey_fold.h"
 #include "projections/org/org_view_fold.h"
 #include "projections/segment/segment_fold.h"
+#include "projections/survey/survey_fold.h"
 #include "readmodel/analytics/analytics_views.h"
 #include "readmodel/complaint/complaint_views.h"
 #include "readmodel/customer/customer_views.h"
@@ -21,9 +21,9 @@
 #include "services/complaint/complaint_query_service.h"
 #include "services/customer/customer_query_service.h"
 #include "services/interaction/interaction_query_service.h"
-#include "services/survey/survey_query_service.h"
 #include "services/org/org_query_service.h"
 #include "services/segment/segment_query_service.h"
+#include "services/survey/survey_query_service.h"
 
 namespace crm::assembly {
 namespace {

@@ -54,15 +54,15 @@ void CheckLink(absl::string_view link, absl::string_view collection, absl::strin
   if (link.empty()) return;
   absl::StatusOr<ChildName> parsed = interaction::ParseChildName(link, collection, field);
   if (v.Check(parsed) && customer_id.ok() && parsed->customer_id != *customer_id) {
-    v.Add(field, absl::StrCat("must be a ", collection, " resource of the same customer as parent"));
+    v.Add(field,
+          absl::StrCat("must be a ", collection, " resource of the same customer as parent"));
   }
 }
 
 // NOT_FOUND naming `field` unless `exists` says the linked resource exists.
-absl::Status CheckLinked(
-    absl::string_view link, absl::string_view what, absl::string_view reason,
-    absl::string_view type, absl::string_view field,
-    const std::function<absl::StatusOr<bool>(absl::string_view)>& exists) {
+absl::Status CheckLinked(absl::string_view link, absl::string_view what, absl::string_view reason,
+                         absl::string_view type, absl::string_view field,
+                         const std::function<absl::StatusOr<bool>(absl::string_view)>& exists) {
   if (link.empty()) return absl::OkStatus();
   if (!exists) return MissingLookup(absl::StrCat(what, "_exists"));
   absl::StatusOr<bool> found = exists(link);
@@ -170,15 +170,15 @@ absl::StatusOr<Events> DecideSendSurvey(const State& state,
   if (!context.staff) return MissingLookup("staff");
   absl::StatusOr<crm::v1::StaffRef> staff = context.staff(in.staff_id(), "survey.staff_id");
   if (!staff.ok()) return staff.status();
-  if (absl::Status s = CheckLinked(in.complaint(), "complaint", "COMPLAINT_NOT_FOUND",
-                                   "crm.v1.Complaint", "survey.complaint",
-                                   context.complaint_exists);
+  if (absl::Status s =
+          CheckLinked(in.complaint(), "complaint", "COMPLAINT_NOT_FOUND", "crm.v1.Complaint",
+                      "survey.complaint", context.complaint_exists);
       !s.ok()) {
     return s;
   }
-  if (absl::Status s = CheckLinked(in.interaction(), "interaction", "INTERACTION_NOT_FOUND",
-                                   "crm.v1.Interaction", "survey.interaction",
-                                   context.interaction_exists);
+  if (absl::Status s =
+          CheckLinked(in.interaction(), "interaction", "INTERACTION_NOT_FOUND",
+                      "crm.v1.Interaction", "survey.interaction", context.interaction_exists);
       !s.ok()) {
     return s;
   }
@@ -231,11 +231,11 @@ absl::StatusOr<Events> DecideRecordSurveyAnswer(const State& state,
     return status::StaleEtag(name, "survey", *etag_version, state.version());
   }
   if (state.state() == crm::v1::SURVEY_ANSWERED) {
-    return status::Error(absl::StatusCode::kFailedPrecondition,
-                         absl::StrCat(name, " was already answered at ",
-                                      TimeUtil::ToString(state.answer_time())),
-                         "SURVEY_ALREADY_ANSWERED",
-                         {{"survey", name}, {"answer_time", TimeUtil::ToString(state.answer_time())}});
+    return status::Error(
+        absl::StatusCode::kFailedPrecondition,
+        absl::StrCat(name, " was already answered at ", TimeUtil::ToString(state.answer_time())),
+        "SURVEY_ALREADY_ANSWERED",
+        {{"survey", name}, {"answer_time", TimeUtil::ToString(state.answer_time())}});
   }
   if (state.state() == crm::v1::SURVEY_EXPIRED ||
       context.now >= base::ToTime(state.answer_due_time())) {
@@ -310,9 +310,10 @@ absl::Status Apply(State& state, const Event& event) {
     const bool is_sent = event.payload_case() == Event::kSurveySent;
     const bool open = state.state() == crm::v1::SURVEY_AWAITING_ANSWER;
     if (is_sent != (state.version() == 0) || (!is_sent && !open)) {
-      return status::Error(absl::StatusCode::kFailedPrecondition,
-                           absl::StrCat(event.event_type(), " does not follow the events of ", name),
-                           "EVENT_OUT_OF_ORDER", {{"survey", name}});
+      return status::Error(
+          absl::StatusCode::kFailedPrecondition,
+          absl::StrCat(event.event_type(), " does not follow the events of ", name),
+          "EVENT_OUT_OF_ORDER", {{"survey", name}});
     }
     if (is_sent) {
       const ev::SurveySent& sent = event.survey_sent();

@@ -30,6 +30,7 @@
 #include "crm/v1/org.pb.h"
 #include "crm/v1/survey.pb.h"
 #include "crm/v1/survey_service.pb.h"
+#include "domain/common/event_codec.h"
 #include "domain/interaction/interaction_aggregate.h"
 
 namespace crm::domain::survey {
@@ -108,7 +109,10 @@ std::string SurveyName(absl::string_view customer_id, absl::string_view survey_i
 // The parts of a survey name; INVALID_ARGUMENT naming `field` if malformed.
 absl::StatusOr<ChildName> ParseSurveyName(absl::string_view name, absl::string_view field);
 
-// Event codec of the survey channel (by number; the enums are copies).
+// Event codec of the survey channel (by number; the enums are copies), next to the shared ones
+// (StaffRef, Channel: domain/common/event_codec.h).
+using crm::domain::ToApi;
+using crm::domain::ToEvent;
 crm::events::v1::SurveyChannel ToEvent(crm::v1::SurveyChannel channel);
 crm::v1::SurveyChannel ToApi(crm::events::v1::SurveyChannel channel);
 

@@ -29,7 +29,8 @@ std::string FiguresKey(absl::string_view group) { return absl::StrCat(kFigures, 
 
 std::vector<std::string> GroupsOf(const Survey& survey) {
   std::vector<std::string> groups = {"all", absl::StrCat("staff/", survey.staff_id())};
-  if (!survey.staff().team().empty()) groups.push_back(absl::StrCat("team/", survey.staff().team()));
+  if (!survey.staff().team().empty())
+    groups.push_back(absl::StrCat("team/", survey.staff().team()));
   if (!survey.staff().department().empty()) {
     groups.push_back(absl::StrCat("department/", survey.staff().department()));
   }
@@ -72,23 +73,24 @@ absl::StatusOr<SurveyViews::Page> SurveyViews::ListForCustomer(absl::string_view
   Page page;
   absl::Status inner;
   std::string last_id;
-  CRM_RETURN_IF_ERROR(store_->ScanPrefix(
-      prefix, cursor.empty() ? "" : absl::StrCat(prefix, cursor), 0,
-      [&](absl::string_view key, absl::string_view value) {
-        Survey survey;
-        if (!survey.ParseFromString(value)) {
-          inner = Corrupt(key);
-          return false;
-        }
-        if (state != crm::v1::SURVEY_STATE_UNSPECIFIED && survey.state() != state) return true;
-        if (page.surveys.size() == page_size) {
-          page.next_cursor = last_id;
-          return false;
-        }
-        last_id = std::string(key.substr(prefix.size()));
-        page.surveys.push_back(std::move(survey));
-        return true;
-      }));
+  CRM_RETURN_IF_ERROR(store_->ScanPrefix(prefix, cursor.empty() ? "" : absl::StrCat(prefix, cursor),
+                                         0, [&](absl::string_view key, absl::string_view value) {
+                                           Survey survey;
+                                           if (!survey.ParseFromString(std::string(value))) {
+                                             inner = Corrupt(key);
+                                             return false;
+                                           }
+                                           if (state != crm::v1::SURVEY_STATE_UNSPECIFIED &&
+                                               survey.state() != state)
+                                             return true;
+                                           if (page.surveys.size() == page_size) {
+                                             page.next_cursor = last_id;
+                                             return false;
+                                           }
+                                           last_id = std::string(key.substr(prefix.size()));
+                                           page.surveys.push_back(std::move(survey));
+                                           return true;
+                                         }));
   CRM_RETURN_IF_ERROR(inner);
   return page;
 }
@@ -97,10 +99,10 @@ absl::StatusOr<crm::v1::SurveyStats> SurveyViews::Stats() const {
   crm::v1::SurveyStats stats;
   *stats.mutable_total() = Derive(SurveyFigures());
   absl::Status inner;
-  CRM_RETURN_IF_ERROR(store_->ScanPrefix(
-      kFigures, "", 0, [&](absl::string_view key, absl::string_view value) {
+  CRM_RETURN_IF_ERROR(
+      store_->ScanPrefix(kFigures, "", 0, [&](absl::string_view key, absl::string_view value) {
         SurveyFigures counts;
-        if (!counts.ParseFromString(value)) {
+        if (!counts.ParseFromString(std::string(value))) {
           inner = Corrupt(key);
           return false;
         }

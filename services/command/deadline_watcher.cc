@@ -88,19 +88,19 @@ absl::Status DeadlineWatcher::RunOnce() {
   absl::Status first_error;
   for (const DeadlineSource* source : sources_) {
     if (due.size() >= options_.max_per_scan) break;
-    absl::Status scanned = store_->Scan(
-        source->prefix(), DeadlineIndexScanEnd(source->prefix(), now), 0,
-        [&](absl::string_view key, absl::string_view value) {
-          absl::StatusOr<DeadlineSource::Due> entry = source->Parse(key, value);
-          if (!entry.ok()) {
-            spdlog::error("deadline-watcher: {}", entry.status().ToString());
-            if (first_error.ok()) first_error = entry.status();
-            return true;
-          }
-          if (owns_ && !owns_(entry->stream_key)) return true;
-          due.push_back(*std::move(entry));
-          return due.size() < options_.max_per_scan;
-        });
+    absl::Status scanned =
+        store_->Scan(source->prefix(), DeadlineIndexScanEnd(source->prefix(), now), 0,
+                     [&](absl::string_view key, absl::string_view value) {
+                       absl::StatusOr<DeadlineSource::Due> entry = source->Parse(key, value);
+                       if (!entry.ok()) {
+                         spdlog::error("deadline-watcher: {}", entry.status().ToString());
+                         if (first_error.ok()) first_error = entry.status();
+                         return true;
+                       }
+                       if (owns_ && !owns_(entry->stream_key)) return true;
+                       due.push_back(*std::move(entry));
+                       return due.size() < options_.max_per_scan;
+                     });
     if (!scanned.ok()) return scanned;
   }
 

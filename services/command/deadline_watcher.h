@@ -79,9 +79,9 @@ class DeadlineWatcher {
 
   // Does not take ownership. `command_state_store` is the store the sources' kinds index into;
   // `owns(stream_key)` tells whether this replica writes a customer's stream (null: all).
-  DeadlineWatcher(std::vector<const DeadlineSource*> sources, const kv::KvStore* command_state_store,
-                  const base::Clock* clock, std::function<bool(absl::string_view stream_key)> owns,
-                  Options options);
+  DeadlineWatcher(std::vector<const DeadlineSource*> sources,
+                  const kv::KvStore* command_state_store, const base::Clock* clock,
+                  std::function<bool(absl::string_view stream_key)> owns, Options options);
   ~DeadlineWatcher();  // Calls Stop().
 
   DeadlineWatcher(const DeadlineWatcher&) = delete;

@@ -11,7 +11,8 @@ namespace crm::services::survey {
 absl::string_view SurveyDeadlines::prefix() const { return kDeadlinePrefix; }
 
 std::string SurveyDeadlines::RequestIdFor(absl::string_view survey, absl::Time due) {
-  return base::UuidFromName(absl::StrCat("crm.ExpireSurvey/", survey, "/", absl::ToUnixMicros(due)));
+  return base::UuidFromName(
+      absl::StrCat("crm.ExpireSurvey/", survey, "/", absl::ToUnixMicros(due)));
 }
 
 absl::StatusOr<command::DeadlineSource::Due> SurveyDeadlines::Parse(absl::string_view key,

@@ -2,8 +2,8 @@
 
 #include <optional>
 
-#include "absl/strings/str_cat.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "domain/survey/survey_aggregate.h"
 #include "services/access/holders.h"
 #include "services/command/deadline_watcher.h"

@@ -55,8 +55,7 @@ absl::StatusOr<crm::v1::ListSurveysResponse> SurveyQueries::List(
                        query::DecodePageToken(request.page_token(), "surveys", fingerprint));
   CRM_RETURN_IF_ERROR(AwaitToken(request.consistency_token(), call));
   CRM_RETURN_IF_ERROR(query::CheckCustomer(customers_, id, request.parent(), call));
-  CRM_ASSIGN_OR_RETURN(auto page,
-                       surveys_.ListForCustomer(id, request.state(), cursor, page_size));
+  CRM_ASSIGN_OR_RETURN(auto page, surveys_.ListForCustomer(id, request.state(), cursor, page_size));
   crm::v1::ListSurveysResponse response;
   for (auto& s : page.surveys) *response.add_surveys() = std::move(s);
   if (!page.next_cursor.empty()) {

@@ -220,8 +220,8 @@ TEST(SurveyAggregateTest, AnswerRecordsScoresOnce) {
 TEST(SurveyAggregateTest, AnswerOnlyCsatOrOnlyNps) {
   World world;
   State csat_only = Sent(world);
-  auto events = DecideRecordSurveyAnswer(csat_only, AnswerRequest(1, std::nullopt),
-                                         world.Context());
+  auto events =
+      DecideRecordSurveyAnswer(csat_only, AnswerRequest(1, std::nullopt), world.Context());
   ASSERT_TRUE(events.ok());
   ASSERT_TRUE(StampAndApply(csat_only, *events).ok());
   EXPECT_FALSE(csat_only.has_nps());
@@ -280,7 +280,8 @@ TEST(SurveyAggregateTest, ExpireOnlyOnceAndOnlyWhenDue) {
   auto early = DecideExpireSurvey(state, due, world.Context(due - absl::Seconds(1)));
   ASSERT_TRUE(early.ok());
   EXPECT_THAT(*early, IsEmpty());
-  auto wrong_due = DecideExpireSurvey(state, due + absl::Hours(1), world.Context(due + absl::Hours(2)));
+  auto wrong_due =
+      DecideExpireSurvey(state, due + absl::Hours(1), world.Context(due + absl::Hours(2)));
   ASSERT_TRUE(wrong_due.ok());
   EXPECT_THAT(*wrong_due, IsEmpty());
 

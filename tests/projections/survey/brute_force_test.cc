@@ -232,8 +232,9 @@ void ExpectFigures(const crm::v1::SurveyFigures& got, const crm::v1::SurveyFigur
 
 // Groups by a key, in key order, each group's figures.
 template <typename Key>
-std::map<Key, crm::v1::SurveyFigures> By(const std::map<std::string, Facts>& surveys,
-                                         const std::function<std::optional<Key>(const Facts&)>& key) {
+std::map<Key, crm::v1::SurveyFigures> By(
+    const std::map<std::string, Facts>& surveys,
+    const std::function<std::optional<Key>(const Facts&)>& key) {
   std::map<Key, std::vector<const Facts*>> groups;
   for (const auto& [name, f] : surveys) {
     if (auto k = key(f)) groups[*k].push_back(&f);
@@ -282,9 +283,9 @@ class SurveyBruteForceTest : public ::testing::Test {
   void TearDown() override { std::filesystem::remove_all(root_); }
 
   void Append(const EventEnvelope& e) {
-    ASSERT_TRUE(log_.Append(e.customer_id(), {{e.SerializeAsString(), {}}},
-                            absl::Now() + absl::Seconds(5))
-                    .ok());
+    ASSERT_TRUE(
+        log_.Append(e.customer_id(), {{e.SerializeAsString(), {}}}, absl::Now() + absl::Seconds(5))
+            .ok());
     ++appended_;
   }
 
@@ -335,32 +336,32 @@ TEST_F(SurveyBruteForceTest, EveryFigureMatchesARecomputationFromTheEvents) {
       ++it;
     }
   };
-  check(stats->by_staff(),
-        By<std::string>(surveys, [](const Facts& f) -> Str { return f.staff; }),
-        [](const crm::v1::SurveyGroup& g) { return g.staff_id(); }, "staff");
-  check(stats->by_team(),
-        By<std::string>(surveys,
-                        [](const Facts& f) -> Str {
-                          return f.team.empty() ? Str() : Str(f.team);
-                        }),
-        [](const crm::v1::SurveyGroup& g) { return g.team(); }, "team");
-  check(stats->by_department(),
-        By<std::string>(surveys,
-                        [](const Facts& f) -> Str {
-                          return f.department.empty() ? Str() : Str(f.department);
-                        }),
-        [](const crm::v1::SurveyGroup& g) { return g.department(); }, "department");
-  check(stats->by_channel(),
-        By<int>(surveys, [](const Facts& f) -> std::optional<int> { return f.channel; }),
-        [](const crm::v1::SurveyGroup& g) { return static_cast<int>(g.channel()); }, "channel");
-  check(stats->by_customer_tier(),
-        By<int>(surveys, [](const Facts& f) -> std::optional<int> { return f.tier; }),
-        [](const crm::v1::SurveyGroup& g) { return static_cast<int>(g.customer_tier()); },
-        "tier");
-  check(stats->by_driver(),
-        By<bool>(surveys,
-                 [](const Facts& f) -> std::optional<bool> { return f.followed_complaint; }),
-        [](const crm::v1::SurveyGroup& g) { return g.followed_complaint(); }, "driver");
+  check(
+      stats->by_staff(), By<std::string>(surveys, [](const Facts& f) -> Str { return f.staff; }),
+      [](const crm::v1::SurveyGroup& g) { return g.staff_id(); }, "staff");
+  check(
+      stats->by_team(),
+      By<std::string>(surveys,
+                      [](const Facts& f) -> Str { return f.team.empty() ? Str() : Str(f.team); }),
+      [](const crm::v1::SurveyGroup& g) { return g.team(); }, "team");
+  check(
+      stats->by_department(),
+      By<std::string>(
+          surveys,
+          [](const Facts& f) -> Str { return f.department.empty() ? Str() : Str(f.department); }),
+      [](const crm::v1::SurveyGroup& g) { return g.department(); }, "department");
+  check(
+      stats->by_channel(),
+      By<int>(surveys, [](const Facts& f) -> std::optional<int> { return f.channel; }),
+      [](const crm::v1::SurveyGroup& g) { return static_cast<int>(g.channel()); }, "channel");
+  check(
+      stats->by_customer_tier(),
+      By<int>(surveys, [](const Facts& f) -> std::optional<int> { return f.tier; }),
+      [](const crm::v1::SurveyGroup& g) { return static_cast<int>(g.customer_tier()); }, "tier");
+  check(
+      stats->by_driver(),
+      By<bool>(surveys, [](const Facts& f) -> std::optional<bool> { return f.followed_complaint; }),
+      [](const crm::v1::SurveyGroup& g) { return g.followed_complaint(); }, "driver");
 
   // Every survey's view and one customer's list.
   for (const auto& [name, f] : surveys) {

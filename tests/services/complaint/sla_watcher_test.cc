@@ -32,8 +32,8 @@ class SlaWatcherTest : public ::testing::Test {
       command::DeadlineWatcher::Options options = {}) {
     sources_.push_back(std::make_unique<SlaDeadlines>(env_.handler_.get()));
     return std::make_unique<command::DeadlineWatcher>(
-        std::vector<const command::DeadlineSource*>{sources_.back().get()}, env_.store_.get(), &env_.clock_,
-        std::move(owns), options);
+        std::vector<const command::DeadlineSource*>{sources_.back().get()}, env_.store_.get(),
+        &env_.clock_, std::move(owns), options);
   }
 
   std::string File(const std::string& id, crm::v1::ComplaintSeverity severity,
@@ -332,7 +332,7 @@ TEST(SlaWatcherRequestIdTest, DeterministicPerDeadline) {
   EXPECT_EQ(a, SlaDeadlines::RequestIdFor("customers/a/complaints/1", crm::v1::RESPONSE, due));
   EXPECT_NE(a, SlaDeadlines::RequestIdFor("customers/a/complaints/1", crm::v1::RESOLUTION, due));
   EXPECT_NE(a, SlaDeadlines::RequestIdFor("customers/a/complaints/1", crm::v1::RESPONSE,
-                                        due + absl::Seconds(1)));
+                                          due + absl::Seconds(1)));
   EXPECT_NE(a, SlaDeadlines::RequestIdFor("customers/a/complaints/2", crm::v1::RESPONSE, due));
 }
 

@@ -31,8 +31,8 @@
 namespace crm::services::survey {
 namespace {
 
-using crm::events::v1::EventEnvelope;
 using ::crm::domain::customer::testing::Reason;
+using crm::events::v1::EventEnvelope;
 using ::testing::SizeIs;
 
 class SurveyHandlerTest : public ::testing::Test {
@@ -55,8 +55,8 @@ class SurveyHandlerTest : public ::testing::Test {
     handler_ = std::make_unique<SurveyCommandHandler>(executor_.get());
     deadlines_ = std::make_unique<SurveyDeadlines>(handler_.get());
     watcher_ = std::make_unique<command::DeadlineWatcher>(
-        std::vector<const command::DeadlineSource*>{deadlines_.get()}, state_store_.get(),
-        &clock_, nullptr, command::DeadlineWatcher::Options{});
+        std::vector<const command::DeadlineSource*>{deadlines_.get()}, state_store_.get(), &clock_,
+        nullptr, command::DeadlineWatcher::Options{});
     queries_ = std::make_unique<SurveyQueries>(views_store_.get(), views_runner_.get(),
                                                SurveyQueries::Options{});
     Seed("acme", "acme", "customers/acme", 1, [] {
