@@ -3,7 +3,8 @@
 answers with CSAT and/or NPS, a survey that expires unanswered through the server's deadline
 watcher (a short scan interval and a deadline a few seconds ahead, polled for, never slept on),
 every refusal (answer twice, answer after expiry, CSAT 0 or 6, NPS 11, neither, unknown customer
-or survey), retries with the same request_id, ListSurveys pages and filter, the figures of
+or survey), retries with the same request_id, ListSurveys pages and filter (and crmctl survey
+list / get), the figures of
 AnalyticsService.GetSurveyStats recomputed here from what the test sent, and the same answers
 after the views are rebuilt (--rebuild).
 """
@@ -16,6 +17,7 @@ import grpc
 import pytest
 
 import orgtest
+from test_crmctl import ctl_json, query_process
 from crmtest import (assert_error_info, assert_violation, command_stub, expect_error,
                      merge_tokens, new_request_id, purchase, query_stub, register, spb, wait_for)
 
@@ -267,6 +269,13 @@ def test_surveys_end_to_end(make_server):
     _check_stats(w, stats)
     assert stats.total.sent == 6 and stats.total.answered == 4 and stats.total.expired == 1
     assert stats.total.nps == pytest.approx(100.0 * (1 - 1) / 3)
+
+    # crmctl reads them too.
+    rows = ctl_json(query_process(server), "survey", "list", "sv-ann", "--state", "EXPIRED")
+    assert [r["name"] for r in rows] == [short.name]
+    rows = ctl_json(query_process(server), "survey", "get", s.name.removeprefix("customers/")
+                    .replace("/surveys/", "/"))
+    assert rows[0]["csat"] == 5 and rows[0]["state"] == "SURVEY_ANSWERED"
 
     # The same after the views are rebuilt from the log.
     before = (stats, [w.get(n) for n in sorted(w.sent)], w.listed(ann.name), w.listed(bob.name))
