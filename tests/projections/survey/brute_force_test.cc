@@ -101,7 +101,7 @@ class Generator {
     absl::Time now = kStart + absl::Minutes(Uniform(0, 90 * 24 * 60));
     {
       EventEnvelope e;  // not a survey event: ignored by the fold
-      e.mutable_customer_registered()->mutable_customer()->set_name(customer);
+      e.mutable_customer_registered()->mutable_profile()->set_display_name(id);
       Emit(id, customer, now, e);
     }
     for (int i = 0; i < kSurveysPerCustomer; ++i) {
