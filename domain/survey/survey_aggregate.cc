@@ -272,40 +272,13 @@ absl::StatusOr<Events> DecideExpireSurvey(const State& state, absl::Time due,
 
 absl::Status Apply(State& state, const Event& event) {
   const bool unknown = IsUnknownEventType(event);
-  if (event.payload_case() == Event::PAYLOAD_NOT_SET && !unknown) {
-    return status::Error(absl::StatusCode::kDataLoss,
-                         absl::StrCat("event ", event.event_id(), " of ", event.aggregate(),
-                                      " at version ", event.aggregate_version(), " has no payload"),
-                         "EVENT_WITHOUT_PAYLOAD",
-                         {{"event_id", event.event_id()}, {"aggregate", event.aggregate()}});
-  }
-  if (!IsSurveyEvent(event)) {
-    return status::Error(absl::StatusCode::kFailedPrecondition,
-                         absl::StrCat("event ", event.event_id(), " of type ", event.event_type(),
-                                      " is not a survey event"),
-                         "NOT_A_SURVEY_EVENT", {{"event_id", event.event_id()}});
-  }
-  absl::StatusOr<ChildName> parsed = ParseSurveyName(event.aggregate(), "aggregate");
-  if (!parsed.ok() || parsed->customer_id != event.customer_id() ||
-      (state.version() != 0 && state.name() != event.aggregate())) {
-    return status::Error(absl::StatusCode::kFailedPrecondition,
-                         absl::StrCat("event of aggregate \"", event.aggregate(), "\" (customer \"",
-                                      event.customer_id(), "\") applied to ",
-                                      state.name().empty() ? "a new survey" : state.name()),
-                         "AGGREGATE_MISMATCH",
-                         {{"event_aggregate", event.aggregate()}, {"survey", state.name()}});
+  if (absl::Status s =
+          interaction::CheckChildEvent(event, IsSurveyEvent(event), kSurveysCollection, "survey",
+                                       "a survey", state.name(), state.version());
+      !s.ok()) {
+    return s;
   }
   const std::string& name = event.aggregate();
-  if (event.aggregate_version() != state.version() + 1) {
-    return status::Error(
-        absl::StatusCode::kFailedPrecondition,
-        absl::StrCat("event version ", event.aggregate_version(), " applied to ", name,
-                     " at version ", state.version(), "; expected ", state.version() + 1),
-        "VERSION_MISMATCH",
-        {{"survey", name},
-         {"event_version", absl::StrCat(event.aggregate_version())},
-         {"state_version", absl::StrCat(state.version())}});
-  }
   if (!unknown) {
     const bool is_sent = event.payload_case() == Event::kSurveySent;
     const bool open = state.state() == crm::v1::SURVEY_AWAITING_ANSWER;

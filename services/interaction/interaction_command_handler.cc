@@ -7,6 +7,7 @@
 #include "crm/v1/complaint.pb.h"
 #include "domain/customer/customer_aggregate.h"
 #include "domain/interaction/interaction_aggregate.h"
+#include "services/command/stream_lookup.h"
 #include "services/interaction/interaction_kind.h"
 
 namespace crm::services::interaction {
@@ -53,15 +54,9 @@ base::Future<InteractionCommandHandler::Response> InteractionCommandHandler::Log
     return org::StaffDirectory::RefOf(*staff);
   };
   context.complaint_exists = [&](absl::string_view name) -> absl::StatusOr<bool> {
-    for (int attempt = 0;; ++attempt) {
-      absl::StatusOr<command::Versioned<crm::v1::Complaint>> found =
-          executor_->state().Get<crm::v1::Complaint>(name);
-      if (!found.ok()) return found.status();
-      if (found->version > 0 || attempt > 0) return found->version > 0;
-      // A linked complaint is always the same customer's: it lives on the same stream.
-      absl::Status synced = executor_->SyncStream(*customer_id, call.deadline);
-      if (!synced.ok()) return synced;
-    }
+    // A linked complaint is always the same customer's: it lives on the same stream.
+    return command::ExistsOnStream<crm::v1::Complaint>(executor_, name, *customer_id,
+                                                       call.deadline);
   };
 
   if (!customer_id.ok() || !rules::ValidateInteractionId(interaction_id, "interaction_id").ok()) {

@@ -9,6 +9,7 @@
 #include "domain/common/field_checks.h"
 #include "domain/customer/customer_aggregate.h"
 #include "domain/survey/survey_aggregate.h"
+#include "services/command/stream_lookup.h"
 #include "services/customer/customer_kind.h"
 #include "services/survey/survey_kind.h"
 
@@ -62,20 +63,13 @@ base::Future<SurveyCommandHandler::Response> SurveyCommandHandler::SendSurvey(
     return org::StaffDirectory::RefOf(*staff);
   };
   // A linked complaint or interaction is the same customer's: it lives on the same stream.
-  auto exists = [&]<typename T>(absl::string_view name, const T*) -> absl::StatusOr<bool> {
-    for (int attempt = 0;; ++attempt) {
-      absl::StatusOr<command::Versioned<T>> found = executor_->state().Get<T>(name);
-      if (!found.ok()) return found.status();
-      if (found->version > 0 || attempt > 0) return found->version > 0;
-      absl::Status synced = executor_->SyncStream(*customer_id, call.deadline);
-      if (!synced.ok()) return synced;
-    }
-  };
   context.complaint_exists = [&](absl::string_view name) {
-    return exists(name, static_cast<const crm::v1::Complaint*>(nullptr));
+    return command::ExistsOnStream<crm::v1::Complaint>(executor_, name, *customer_id,
+                                                       call.deadline);
   };
   context.interaction_exists = [&](absl::string_view name) {
-    return exists(name, static_cast<const crm::v1::Interaction*>(nullptr));
+    return command::ExistsOnStream<crm::v1::Interaction>(executor_, name, *customer_id,
+                                                         call.deadline);
   };
 
   if (!customer_id.ok() || !domain::ValidateCustomerId(survey_id, "survey_id").ok()) {
