@@ -8,6 +8,7 @@
 #include "domain/customer/customer_aggregate.h"
 #include "domain/interaction/interaction_aggregate.h"
 #include "services/command/stream_lookup.h"
+#include "services/customer/child_lookups.h"
 #include "services/interaction/interaction_kind.h"
 
 namespace crm::services::interaction {
@@ -37,22 +38,10 @@ base::Future<InteractionCommandHandler::Response> InteractionCommandHandler::Log
 
   // The lookups, for the decide function. Each syncs its stream once before saying "unknown".
   rules::DecideContext context;
-  context.customer_exists = [&](absl::string_view id) -> absl::StatusOr<bool> {
-    auto found = customer::FindCustomer(executor_, id, call.deadline);
-    if (!found.ok()) return found.status();
-    return found->version > 0;
-  };
-  context.customer_tier = [&](absl::string_view id) -> absl::StatusOr<crm::v1::ValueTier> {
-    auto found = customer::FindCustomer(executor_, id, call.deadline);
-    if (!found.ok()) return found.status();
-    return found->state.value_tier();
-  };
-  context.staff = [&](absl::string_view staff_id,
-                      absl::string_view field) -> absl::StatusOr<crm::v1::StaffRef> {
-    absl::StatusOr<crm::v1::Staff> staff = staff_.Find(staff_id, field, call.deadline);
-    if (!staff.ok()) return staff.status();
-    return org::StaffDirectory::RefOf(*staff);
-  };
+  const customer::ChildLookups lookups = customer::LookupsFor(executor_, &staff_, call);
+  context.customer_exists = lookups.customer_exists;
+  context.customer_tier = lookups.customer_tier;
+  context.staff = lookups.staff;
   context.complaint_exists = [&](absl::string_view name) -> absl::StatusOr<bool> {
     // A linked complaint is always the same customer's: it lives on the same stream.
     return command::ExistsOnStream<crm::v1::Complaint>(executor_, name, *customer_id,
@@ -85,12 +74,7 @@ base::Future<InteractionCommandHandler::Response> InteractionCommandHandler::Log
 base::Future<InteractionCommandHandler::Response> InteractionCommandHandler::CompleteFollowUp(
     const crm::v1::CompleteFollowUpRequest& request, const rpc::CallContext& call) {
   rules::DecideContext context;
-  context.staff = [&](absl::string_view staff_id,
-                      absl::string_view field) -> absl::StatusOr<crm::v1::StaffRef> {
-    absl::StatusOr<crm::v1::Staff> staff = staff_.Find(staff_id, field, call.deadline);
-    if (!staff.ok()) return staff.status();
-    return org::StaffDirectory::RefOf(*staff);
-  };
+  context.staff = customer::LookupsFor(executor_, &staff_, call).staff;
 
   absl::StatusOr<rules::ChildName> target_name =
       rules::ParseInteractionName(request.name(), "name");

@@ -10,6 +10,7 @@
 #include "domain/customer/customer_aggregate.h"
 #include "domain/survey/survey_aggregate.h"
 #include "services/command/stream_lookup.h"
+#include "services/customer/child_lookups.h"
 #include "services/customer/customer_kind.h"
 #include "services/survey/survey_kind.h"
 
@@ -46,23 +47,10 @@ base::Future<SurveyCommandHandler::Response> SurveyCommandHandler::SendSurvey(
       domain::customer::ParseCustomerName(request.parent(), "parent");
 
   rules::DecideContext context;
-  context.customer_exists = [&](absl::string_view id) -> absl::StatusOr<bool> {
-    auto found = customer::FindCustomer(executor_, id, call.deadline);
-    if (!found.ok()) return found.status();
-    return found->version > 0;
-  };
-  context.customer_tier = [&](absl::string_view id) -> absl::StatusOr<crm::v1::ValueTier> {
-    auto found = customer::FindCustomer(executor_, id, call.deadline);
-    if (!found.ok()) return found.status();
-    return found->state.value_tier();
-  };
-  context.staff = [&](absl::string_view staff_id,
-                      absl::string_view field) -> absl::StatusOr<crm::v1::StaffRef> {
-    absl::StatusOr<crm::v1::Staff> staff = staff_.Find(staff_id, field, call.deadline);
-    if (!staff.ok()) return staff.status();
-    return org::StaffDirectory::RefOf(*staff);
-  };
-  // A linked complaint or interaction is the same customer's: it lives on the same stream.
+  const customer::ChildLookups lookups = customer::LookupsFor(executor_, &staff_, call);
+  context.customer_exists = lookups.customer_exists;
+  context.customer_tier = lookups.customer_tier;
+  context.staff = lookups.staff;
   context.complaint_exists = [&](absl::string_view name) {
     return command::ExistsOnStream<crm::v1::Complaint>(executor_, name, *customer_id,
                                                        call.deadline);
