@@ -43,7 +43,10 @@
 //     search: customers whose display name starts with QUERY (Latin without case, full-width as
 //     half-width, Chinese as written) and that match every filter, in display-name order.
 //   crmctl complaint get NAME | history NAME   (NAME: customers/{c}/complaints/{id} or {c}/{id})
-//     The common queries (crm.v1.CustomerQueryService, crm.v1.ComplaintQueryService).
+//   crmctl survey get NAME | list CUSTOMER [--state S]   (NAME: customers/{c}/surveys/{id} or
+//                                                         {c}/{id})
+//     The common queries (crm.v1.CustomerQueryService, crm.v1.ComplaintQueryService,
+//     crm.v1.SurveyQueryService).
 //
 // Offline tools, for the data directory of a stopped server:
 //   crmctl verify --data-dir DIR
@@ -229,6 +232,15 @@ int main(int argc, char** argv) {
   complaint_history->add_option("name", name, "customers/{c}/complaints/{id}, or {c}/{id}")
       ->required();
 
+  CLI::App* survey = app.add_subcommand("survey", "Surveys (crm.v1.SurveyQueryService)");
+  survey->require_subcommand(1);
+  CLI::App* survey_get = survey->add_subcommand("get", "A survey");
+  survey_get->add_option("name", name, "customers/{c}/surveys/{id}, or {c}/{id}")->required();
+  std::string survey_state;
+  CLI::App* survey_list = survey->add_subcommand("list", "A customer's surveys, in id order");
+  survey_list->add_option("customer", id, "The customer id (or customers/{id})")->required();
+  survey_list->add_option("--state", survey_state, "AWAITING_ANSWER, ANSWERED or EXPIRED");
+
   std::string data_dir;
   std::string from;
   CLI::App* verify = app.add_subcommand(
@@ -323,5 +335,7 @@ int main(int argc, char** argv) {
   }
   if (*complaint_get) return online.GetComplaint(name);
   if (*complaint_history) return online.ComplaintHistory(name);
+  if (*survey_get) return online.GetSurvey(name);
+  if (*survey_list) return online.ListSurveys(id, survey_state);
   return kExitUsage;
 }

@@ -18,6 +18,7 @@
 #include "crm/events/v1/envelope.pb.h"
 #include "crm/v1/complaint_query_service.grpc.pb.h"
 #include "crm/v1/customer_service.grpc.pb.h"
+#include "crm/v1/survey_service.grpc.pb.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/rpc/error_details.pb.h"
@@ -165,12 +166,13 @@ std::string CustomerName(const std::string& id) {
   return absl::StartsWith(id, "customers/") ? id : absl::StrCat("customers/", id);
 }
 
-// "customers/{c}/complaints/{id}" from that, or from "{c}/{id}".
-std::string ComplaintName(const std::string& name) {
+// "customers/{c}/{collection}/{id}" from that, or from "{c}/{id}".
+std::string ChildName(const std::string& name, absl::string_view collection) {
   if (absl::StartsWith(name, "customers/")) return name;
   const size_t slash = name.find('/');
   if (slash == std::string::npos) return name;  // the server names what is wrong
-  return absl::StrCat("customers/", name.substr(0, slash), "/complaints/", name.substr(slash + 1));
+  return absl::StrCat("customers/", name.substr(0, slash), "/", collection, "/",
+                      name.substr(slash + 1));
 }
 
 // The number of an enum value given by name, with or without the enum's prefix ("LOYAL",
@@ -719,7 +721,7 @@ int Online::GetComplaint(const std::string& name) {
   if (!Connect()) return kExitUsage;
   auto stub = crm::v1::ComplaintQueryService::NewStub(channel_);
   crm::v1::GetComplaintRequest request;
-  request.set_name(ComplaintName(name));
+  request.set_name(ChildName(name, "complaints"));
   crm::v1::Complaint complaint;
   auto context = NewContext();
   if (grpc::Status s = stub->GetComplaint(context.get(), request, &complaint); !s.ok()) {
@@ -737,7 +739,7 @@ int Online::ComplaintHistory(const std::string& name) {
   if (!Connect()) return kExitUsage;
   auto stub = crm::v1::ComplaintQueryService::NewStub(channel_);
   crm::v1::GetComplaintHistoryRequest request;
-  request.set_name(ComplaintName(name));
+  request.set_name(ChildName(name, "complaints"));
   request.set_page_size(kPageSize);
   std::vector<std::vector<std::string>> rows = {{"VERSION", "OCCURRED", "TYPE", "ACTOR", "EVENT"}};
   do {
@@ -752,6 +754,63 @@ int Online::ComplaintHistory(const std::string& name) {
       } else {
         rows.push_back({absl::StrCat(e.aggregate_version()), FormatTime(e.occurred_at()),
                         ShortType(e.event_type()), e.actor(), PayloadJson(e)});
+      }
+    }
+    request.set_page_token(response.next_page_token());
+  } while (!request.page_token().empty());
+  if (!connection_.json) PrintTable(rows);
+  return kExitOk;
+}
+
+int Online::GetSurvey(const std::string& name) {
+  if (!Connect()) return kExitUsage;
+  auto stub = crm::v1::SurveyQueryService::NewStub(channel_);
+  crm::v1::GetSurveyRequest request;
+  request.set_name(ChildName(name, "surveys"));
+  crm::v1::Survey survey;
+  auto context = NewContext();
+  if (grpc::Status s = stub->GetSurvey(context.get(), request, &survey); !s.ok()) {
+    return Failed("survey get", s);
+  }
+  if (connection_.json) {
+    std::printf("%s\n", Json(survey).c_str());
+  } else {
+    PrintFields(survey);
+  }
+  return kExitOk;
+}
+
+int Online::ListSurveys(const std::string& customer, const std::string& state) {
+  if (!Connect()) return kExitUsage;
+  crm::v1::ListSurveysRequest request;
+  request.set_parent(CustomerName(customer));
+  request.set_page_size(kPageSize);
+  if (!state.empty()) {
+    std::optional<int> v = EnumValue(crm::v1::SurveyState_descriptor(), state);
+    if (!v.has_value()) v = EnumValue(crm::v1::SurveyState_descriptor(), "SURVEY_" + state);
+    if (!v.has_value()) {
+      std::fprintf(stderr, "crmctl survey list: --state %s is not a survey state\n", state.c_str());
+      return kExitUsage;
+    }
+    request.set_state(static_cast<crm::v1::SurveyState>(*v));
+  }
+  auto stub = crm::v1::SurveyQueryService::NewStub(channel_);
+  std::vector<std::vector<std::string>> rows = {
+      {"NAME", "CHANNEL", "STAFF", "STATE", "CSAT", "NPS", "DUE"}};
+  do {
+    crm::v1::ListSurveysResponse response;
+    auto context = NewContext();
+    if (grpc::Status s = stub->ListSurveys(context.get(), request, &response); !s.ok()) {
+      return Failed("survey list", s);
+    }
+    for (const crm::v1::Survey& v : response.surveys()) {
+      if (connection_.json) {
+        std::printf("%s\n", Json(v).c_str());
+      } else {
+        rows.push_back({v.name(), crm::v1::SurveyChannel_Name(v.channel()), v.staff_id(),
+                        crm::v1::SurveyState_Name(v.state()),
+                        v.has_csat() ? absl::StrCat(v.csat()) : "",
+                        v.has_nps() ? absl::StrCat(v.nps()) : "", FormatTime(v.answer_due_time())});
       }
     }
     request.set_page_token(response.next_page_token());

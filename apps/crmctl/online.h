@@ -1,7 +1,7 @@
 // crmctl's online commands: each is one or a few gRPC calls to a running process, to
 // crm.admin.v1.AdminService (status, rebuild, dead letters, events) or to the query services of
-// crm.v1 (customers, complaints), printed as a table (for people) or JSON (for scripts). What
-// each command prints and its exit codes: main.cc's header comment and docs/crmctl.md.
+// crm.v1 (customers, complaints, surveys), printed as a table (for people) or JSON (for scripts).
+// What each command prints and its exit codes: main.cc's header comment and docs/crmctl.md.
 //
 // Not thread-safe: one command per process.
 #pragma once
@@ -88,6 +88,10 @@ class Online {
   int FindCustomers(const std::string& email, const std::string& phone);
   int GetComplaint(const std::string& name);
   int ComplaintHistory(const std::string& name);
+  // A survey (NAME: customers/{c}/surveys/{id} or {c}/{id}); a customer's surveys, optionally
+  // in one state (AWAITING_ANSWER, ANSWERED, EXPIRED, with or without the SURVEY_ prefix).
+  int GetSurvey(const std::string& name);
+  int ListSurveys(const std::string& customer, const std::string& state);
 
  private:
   // Fails (kExitUsage, with a message) if the server cannot be reached within the timeout.

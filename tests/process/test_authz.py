@@ -51,6 +51,9 @@ from crm.v1 import org_service_pb2 as ospb  # noqa: E402
 from crm.v1 import org_service_pb2_grpc as osgrpc  # noqa: E402
 from crm.v1 import segment_service_pb2 as sgpb  # noqa: E402
 from crm.v1 import segment_service_pb2_grpc as sggrpc  # noqa: E402
+from crm.v1 import survey_pb2 as svpb  # noqa: E402
+from crm.v1 import survey_service_pb2 as svspb  # noqa: E402
+from crm.v1 import survey_service_pb2_grpc as svgrpc  # noqa: E402
 
 pytestmark = pytest.mark.engines("embedded")
 
@@ -121,6 +124,7 @@ class Rows:
         self.cmd = sgrpc.CustomerCommandServiceStub(admin.channel)
         self.complaints = ksgrpc.ComplaintCommandServiceStub(admin.channel)
         self.interactions = isgrpc.InteractionCommandServiceStub(admin.channel)
+        self.surveys = svgrpc.SurveyCommandServiceStub(admin.channel)
         self.token = ""
 
     def customer(self, owner: str) -> str:
@@ -180,6 +184,15 @@ class Rows:
             parent=parent, request_id=new_request_id(), interaction=interaction))
         self.token = r.consistency_token
         return r.interaction.name
+
+
+    def survey(self, holder: str) -> str:
+        """A survey sent by `holder` to a customer of theirs."""
+        r = self.surveys.SendSurvey(svspb.SendSurveyRequest(
+            parent=self.customer(holder), request_id=new_request_id(),
+            survey=svpb.Survey(channel=svpb.SURVEY_CHANNEL_EMAIL, staff_id=holder)))
+        self.token = r.consistency_token
+        return r.survey.name
 
 
 def _uid(prefix: str) -> str:
@@ -257,6 +270,21 @@ def methods(rows: Rows) -> dict[str, Method]:
     add(iq, "ListFollowUps", Method("read", isgrpc.InteractionQueryServiceStub, "query",
         lambda h, me: ispb.ListFollowUpsRequest(staff_id=h)))
 
+    svc = "crm.v1.SurveyCommandService"
+    add(svc, "SendSurvey", Method("write", svgrpc.SurveyCommandServiceStub, "command",
+        lambda h, me: svspb.SendSurveyRequest(
+            parent=rows.customer(h), request_id=new_request_id(),
+            survey=svpb.Survey(channel=svpb.SURVEY_CHANNEL_CALL_BACK, staff_id=me or h))))
+    add(svc, "RecordSurveyAnswer", Method("write", svgrpc.SurveyCommandServiceStub, "command",
+        lambda h, me: svspb.RecordSurveyAnswerRequest(name=rows.survey(h), csat=4,
+                                                      request_id=new_request_id())))
+    svq = "crm.v1.SurveyQueryService"
+    add(svq, "GetSurvey", Method("read", svgrpc.SurveyQueryServiceStub, "query",
+        lambda h, me: svspb.GetSurveyRequest(name=rows.shared[h]["survey"])))
+    add(svq, "ListSurveys", Method("read", svgrpc.SurveyQueryServiceStub, "query",
+        lambda h, me: svspb.ListSurveysRequest(
+            parent=rows.shared[h]["survey"].split("/surveys/")[0])))
+
     kc = "crm.v1.ComplaintCommandService"
     add(kc, "FileComplaint", Method("write", ksgrpc.ComplaintCommandServiceStub, "command",
         lambda h, me: kspb.FileComplaintRequest(
@@ -324,7 +352,8 @@ def methods(rows: Rows) -> dict[str, Method]:
                           ("GetSlaCompliance", anpb.GetSlaComplianceRequest),
                           ("GetResponseTimes", anpb.GetResponseTimesRequest),
                           ("GetInteractionStats", anpb.GetInteractionStatsRequest),
-                          ("GetRootCauses", anpb.GetRootCausesRequest)]:
+                          ("GetRootCauses", anpb.GetRootCausesRequest),
+                          ("GetSurveyStats", anpb.GetSurveyStatsRequest)]:
         add(an, name, Method("org-report", angrpc.AnalyticsServiceStub, "query",
                              lambda h, me, request=request: request()))
 
@@ -547,8 +576,9 @@ def test_every_rpc_by_every_role_on_every_row(make_server, idp, tmp_path):
         complaint = rows.complaint(holder, "ASSIGNED")
         customer = complaint.split("/complaints/")[0]
         interaction = rows.interaction(holder)
+        survey = rows.survey(holder)
         rows.shared[holder] = {"customer": customer, "complaint": complaint,
-                               "interaction": interaction,
+                               "interaction": interaction, "survey": survey,
                                "email": f"{customer.split('/')[1]}@example.com"}
     table = methods(rows)
     # Reads of the shared rows wait for all of them (on Kafka, every partition).
