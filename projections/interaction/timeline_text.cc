@@ -222,6 +222,11 @@ std::string Profile(const EventEnvelope& event) {
       if (!cleared.reason().empty()) absl::StrAppend(&text, ": ", Quote(cleared.reason()));
       return text;
     }
+    case EventEnvelope::kCustomerMerged:
+      return absl::StrCat("Merged customers/", event.customer_merged().merged_customer_id(),
+                          " into this customer");
+    case EventEnvelope::kCustomerMergedInto:
+      return absl::StrCat("Merged into customers/", event.customer_merged_into().survivor_id());
     default:
       return "";
   }
@@ -271,6 +276,16 @@ std::optional<TimelineEntry> TimelineEntryFor(const EventEnvelope& event) {
       entry.set_kind(crm::v1::TIMELINE_PROFILE);
       entry.set_summary(Profile(event));
       entry.set_resource(customer);
+      break;
+    case EventEnvelope::kCustomerMerged:  // links the merged customer's timeline
+      entry.set_kind(crm::v1::TIMELINE_PROFILE);
+      entry.set_summary(Profile(event));
+      entry.set_resource(absl::StrCat("customers/", event.customer_merged().merged_customer_id()));
+      break;
+    case EventEnvelope::kCustomerMergedInto:  // links the survivor's timeline
+      entry.set_kind(crm::v1::TIMELINE_PROFILE);
+      entry.set_summary(Profile(event));
+      entry.set_resource(absl::StrCat("customers/", event.customer_merged_into().survivor_id()));
       break;
     case EventEnvelope::kPurchaseRecorded:
       entry.set_kind(crm::v1::TIMELINE_PURCHASE);

@@ -254,7 +254,9 @@ absl::Status OrgViewFold::Apply(const eventlog::LogRecord& record, kv::KvBatch& 
     return ApplyRecord<crm::v1::Staff>(event, domain::org::kStaffPrefix, &readmodel::org::StaffKey,
                                        &domain::org::ApplyStaff, batch);
   }
-  if (event.has_owner_assigned() || event.has_owner_unassigned()) {
+  // A merged customer leaves its owner's workload (its survivor counts for the survivor's owner).
+  if (event.has_owner_assigned() || event.has_owner_unassigned() ||
+      event.has_customer_merged_into()) {
     if (event.customer_id().empty()) {
       return absl::DataLossError(absl::StrCat(event.event_type(), " without a customer id"));
     }
