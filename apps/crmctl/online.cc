@@ -1,7 +1,5 @@
 #include "apps/crmctl/online.h"
 
-#include "common/base/uuid.h"
-
 #include <algorithm>
 #include <cstdio>
 #include <functional>
@@ -607,11 +605,10 @@ int Online::MergeCustomers(const std::string& survivor, const std::string& merge
   request.set_survivor(CustomerName(survivor));
   request.set_merged(CustomerName(merged));
   request.set_validate_only(dry_run);
-  request.set_request_id(!request_id.empty()
-                             ? request_id
-                             : base::UuidFromName(absl::StrCat("crmctl/customer-merge/",
-                                                               request.survivor(), "/",
-                                                               request.merged())));
+  request.set_request_id(!request_id.empty() ? request_id
+                                             : base::UuidFromName(absl::StrCat(
+                                                   "crmctl/customer-merge/", request.survivor(),
+                                                   "/", request.merged())));
   crm::v1::MergeCustomersResponse response;
   auto context = NewContext();
   if (grpc::Status s = stub->MergeCustomers(context.get(), request, &response); !s.ok()) {
@@ -624,15 +621,15 @@ int Online::MergeCustomers(const std::string& survivor, const std::string& merge
   const crm::v1::MergeSummary& m = response.summary();
   std::printf("%s %s into %s\n", dry_run ? "would merge" : "merged", request.merged().c_str(),
               response.customer().name().c_str());
-  PrintTable({{"moves", "count", "which"},
-              {"interactions", absl::StrCat(m.interaction_count()), ""},
-              {"complaints", absl::StrCat(m.complaint_count()), ""},
-              {"purchases", absl::StrCat(m.purchase_count()), ""},
-              {"tags", absl::StrCat(m.tags_size()), absl::StrJoin(m.tags(), " ")},
-              {"e-mails", absl::StrCat(m.emails_size()), absl::StrJoin(m.emails(), " ")},
-              {"phones", absl::StrCat(m.phones_size()), absl::StrJoin(m.phones(), " ")},
-              {"fields", absl::StrCat(m.filled_fields_size()),
-               absl::StrJoin(m.filled_fields(), " ")}});
+  PrintTable(
+      {{"moves", "count", "which"},
+       {"interactions", absl::StrCat(m.interaction_count()), ""},
+       {"complaints", absl::StrCat(m.complaint_count()), ""},
+       {"purchases", absl::StrCat(m.purchase_count()), ""},
+       {"tags", absl::StrCat(m.tags_size()), absl::StrJoin(m.tags(), " ")},
+       {"e-mails", absl::StrCat(m.emails_size()), absl::StrJoin(m.emails(), " ")},
+       {"phones", absl::StrCat(m.phones_size()), absl::StrJoin(m.phones(), " ")},
+       {"fields", absl::StrCat(m.filled_fields_size()), absl::StrJoin(m.filled_fields(), " ")}});
   return kExitOk;
 }
 

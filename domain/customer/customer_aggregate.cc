@@ -348,8 +348,8 @@ void AddSpend(crm::v1::ValueFigures& value, const std::string& code, int64_t amo
   total->set_total_minor(SaturatingAdd(total->total_minor(), amount_minor));
   total->set_purchase_count(total->purchase_count() + count);
   value.set_purchase_count(value.purchase_count() + count);
-  if (last != nullptr && (!value.has_last_purchase_time() ||
-                          TimestampLess(value.last_purchase_time(), *last))) {
+  if (last != nullptr &&
+      (!value.has_last_purchase_time() || TimestampLess(value.last_purchase_time(), *last))) {
     *value.mutable_last_purchase_time() = *last;
   }
 }
@@ -378,11 +378,11 @@ void AddMergedSpend(crm::v1::ValueFigures& value, const crm::events::v1::Custome
 }
 
 absl::Status MergedError(const State& state) {
-  return crm::status::Error(
-      absl::StatusCode::kFailedPrecondition,
-      absl::StrCat(state.name(), " was merged into ", state.merged_into(),
-                   "; send commands to the survivor"),
-      "CUSTOMER_MERGED", {{"customer", state.name()}, {"survivor", state.merged_into()}});
+  return crm::status::Error(absl::StatusCode::kFailedPrecondition,
+                            absl::StrCat(state.name(), " was merged into ", state.merged_into(),
+                                         "; send commands to the survivor"),
+                            "CUSTOMER_MERGED",
+                            {{"customer", state.name()}, {"survivor", state.merged_into()}});
 }
 
 Events One(Event event) {
@@ -758,11 +758,10 @@ absl::StatusOr<MergeDecision> DecideMerge(const State& survivor, const State& me
   if (absl::Status s = stale(survivor, s_etag, s_target.name); !s.ok()) return s;
   if (absl::Status s = stale(merged, m_etag, m_target.name); !s.ok()) return s;
   if (merged.merged_into() == s_target.name) {
-    return crm::status::Error(absl::StatusCode::kFailedPrecondition,
-                              absl::StrCat(m_target.name, " is already merged into ",
-                                           s_target.name),
-                              "ALREADY_MERGED",
-                              {{"customer", m_target.name}, {"survivor", s_target.name}});
+    return crm::status::Error(
+        absl::StatusCode::kFailedPrecondition,
+        absl::StrCat(m_target.name, " is already merged into ", s_target.name), "ALREADY_MERGED",
+        {{"customer", m_target.name}, {"survivor", s_target.name}});
   }
   if (absl::Status s = CheckNotMerged(merged); !s.ok()) return s;
   if (absl::Status s = CheckNotMerged(survivor); !s.ok()) return s;
@@ -807,13 +806,12 @@ absl::StatusOr<MergeDecision> DecideMerge(const State& survivor, const State& me
       tags.push_back(t);
     }
   }
-  CRM_RETURN_IF_ERROR(
-      limit(survivor.tags_size() + tags.size(), kMaxTags, "tags", "TOO_MANY_TAGS"));
+  CRM_RETURN_IF_ERROR(limit(survivor.tags_size() + tags.size(), kMaxTags, "tags", "TOO_MANY_TAGS"));
   if (!emails.empty()) paths.push_back("emails");
   if (!phones.empty()) paths.push_back("phones");
   std::vector<std::string> filled;
-  for (absl::string_view path : {"display_name", "kind", "region", "industry",
-                                 "acquisition_source"}) {
+  for (absl::string_view path :
+       {"display_name", "kind", "region", "industry", "acquisition_source"}) {
     if (!PathIsSet(path, survivor) && PathIsSet(path, merged)) {
       CopyPath(path, merged, changed);
       paths.emplace_back(path);

@@ -234,8 +234,7 @@ base::Future<CommandExecutor::RawResult> CommandExecutor::ExecuteRaw(const Targe
   return answer;
 }
 
-absl::Status CommandExecutor::SettleIfNeeded(const std::string& stream_key,
-                                             absl::Time deadline) {
+absl::Status CommandExecutor::SettleIfNeeded(const std::string& stream_key, absl::Time deadline) {
   bool unsettled;
   {
     absl::MutexLock lock(&unsettled_mu_);
@@ -254,8 +253,7 @@ bool CommandExecutor::Guarded(const rpc::CallContext& call, const AggregateKind&
   return grant != nullptr && !grant->everything() && kind.guarded();
 }
 
-std::vector<std::string> CommandExecutor::HoldersOf(const Target& target,
-                                                    const AggregateKind& kind,
+std::vector<std::string> CommandExecutor::HoldersOf(const Target& target, const AggregateKind& kind,
                                                     const std::string& state) const {
   // The customer itself, or an aggregate of one (whose customer's owner reaches it too).
   const bool is_customer = target.aggregate == absl::StrCat("customers/", target.customer_id);
@@ -367,8 +365,8 @@ absl::StatusOr<CommandExecutor::RawResult> CommandExecutor::Decide(
   if (decided.empty()) return result;  // nothing changes: no event, same token
 
   // Stamp and check the events against the rules before they become facts.
-  CRM_RETURN_IF_ERROR(Stamp(target, kind, request_id, call, base::NewUuid(), now,
-                            current.version(), std::move(decided), &result.state, values));
+  CRM_RETURN_IF_ERROR(Stamp(target, kind, request_id, call, base::NewUuid(), now, current.version(),
+                            std::move(decided), &result.state, values));
   // ... and as the command leaves it: nobody hands a row to someone out of their reach.
   if (guarded && !call.grant->Reaches(HoldersOf(target, kind, result.state))) {
     values->clear();
@@ -379,9 +377,8 @@ absl::StatusOr<CommandExecutor::RawResult> CommandExecutor::Decide(
 }
 
 absl::StatusOr<CommandExecutor::LinkedResult> CommandExecutor::ExecuteLinked(
-    const std::vector<Target>& targets, const std::string& request_id,
-    const rpc::CallContext& call, const AggregateKind& kind, bool dry_run,
-    const LinkedDecide& decide) {
+    const std::vector<Target>& targets, const std::string& request_id, const rpc::CallContext& call,
+    const AggregateKind& kind, bool dry_run, const LinkedDecide& decide) {
   std::vector<std::string> keys;
   for (const Target& t : targets) keys.push_back(absl::StrCat("a:", t.aggregate));
   if (!request_id.empty()) keys.push_back(absl::StrCat("r:", request_id));
@@ -459,13 +456,13 @@ absl::StatusOr<CommandExecutor::LinkedResult> CommandExecutor::ExecuteLinked(
     if (!appended.ok()) {
       if (absl::IsInvalidArgument(appended.status())) return appended.status();
       MarkUnsettled(targets[i].stream_key);
-      return status::Error(absl::StatusCode::kUnavailable,
-                           absl::StrCat("the event log did not confirm the command (", i,
-                                        " of its ", targets.size(),
-                                        " streams recorded before); retry with the same "
-                                        "request_id to complete it (",
-                                        appended.status().message(), ")"),
-                           "APPEND_NOT_CONFIRMED");
+      return status::Error(
+          absl::StatusCode::kUnavailable,
+          absl::StrCat("the event log did not confirm the command (", i, " of its ", targets.size(),
+                       " streams recorded before); retry with the same "
+                       "request_id to complete it (",
+                       appended.status().message(), ")"),
+          "APPEND_NOT_CONFIRMED");
     }
     const eventlog::LogPosition position = *appended;
     result.consistency_token =

@@ -322,7 +322,8 @@ base::Future<crm::v1::MergeCustomersResponse> CustomerCommandHandler::Merge(
                            absl::StrCat("customers/", *id,
                                         " is written by another crm-command replica; a merge "
                                         "needs both customers written by one (docs/kafka.md)"),
-                           "MERGE_ACROSS_REPLICAS", {{"customer", absl::StrCat("customers/", *id)}});
+                           "MERGE_ACROSS_REPLICAS",
+                           {{"customer", absl::StrCat("customers/", *id)}});
     }
   }
   const std::string survivor_name = domain::customer::CustomerName(*survivor_id);

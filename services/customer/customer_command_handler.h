@@ -64,8 +64,8 @@ class CustomerCommandHandler {
   // to the survivor (EmailClaimed; best effort, see proto/crm/v1/README.md). A merge interrupted
   // between its two events is completed by the next MergeCustomers of the pair (any request
   // id). FAILED_PRECONDITION MERGE_ACROSS_REPLICAS if another replica writes either customer.
-  base::Future<crm::v1::MergeCustomersResponse> Merge(
-      const crm::v1::MergeCustomersRequest& request, const rpc::CallContext& call);
+  base::Future<crm::v1::MergeCustomersResponse> Merge(const crm::v1::MergeCustomersRequest& request,
+                                                      const rpc::CallContext& call);
 
  private:
   using DecideFn = std::function<absl::StatusOr<domain::customer::Events>(

@@ -102,8 +102,7 @@ absl::StatusOr<crm::v1::Customer> CustomerQueries::Get(const crm::v1::GetCustome
   // A merged customer reads as its survivor (proto/crm/v1/README.md, "Merging customers"): the
   // answer is the survivor, whose merged_customers names the customer asked for. Bounded: a chain
   // of merges is followed a few steps at most.
-  for (int hop = 0; hop < kMaxMergeHops && customer.has_value() &&
-                    !customer->merged_into().empty();
+  for (int hop = 0; hop < kMaxMergeHops && customer.has_value() && !customer->merged_into().empty();
        ++hop) {
     CRM_ASSIGN_OR_RETURN(std::string survivor, domain::customer::ParseCustomerName(
                                                    customer->merged_into(), "merged_into"));

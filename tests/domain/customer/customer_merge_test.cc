@@ -113,9 +113,8 @@ Pair MakePair() {
 
 TEST(CustomerMergeTest, SurvivorKeepsItsOwnAndTakesWhatItLacks) {
   Pair p = MakePair();
-  auto decision = DecideMerge(p.survivor, p.merged, MergeRequest(), {.interactions = 3,
-                                                                     .complaints = 1},
-                              Context());
+  auto decision = DecideMerge(p.survivor, p.merged, MergeRequest(),
+                              {.interactions = 3, .complaints = 1}, Context());
   ASSERT_TRUE(decision.ok()) << decision.status();
   const crm::v1::MergeSummary& summary = decision->summary;
   EXPECT_EQ(summary.interaction_count(), 3);
@@ -202,8 +201,8 @@ TEST(CustomerMergeTest, MissingStaleAndMergedCustomersAreRefused) {
   auto again = DecideMerge(survivor, merged, MergeRequest(), {}, Context());
   EXPECT_EQ(Reason(again.status()), "ALREADY_MERGED");
   // Into a merged customer.
-  auto into = DecideMerge(merged, survivor, MergeRequest("customers/m", "customers/s"), {},
-                          Context());
+  auto into =
+      DecideMerge(merged, survivor, MergeRequest("customers/m", "customers/s"), {}, Context());
   EXPECT_EQ(into.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(Reason(into.status()), "CUSTOMER_MERGED");
   EXPECT_EQ(Meta(into.status(), "survivor"), "customers/s");
@@ -218,8 +217,7 @@ TEST(CustomerMergeTest, TheUnionMustFitTheLimits) {
     a.add_emails(absl::StrCat("a", i, "@example.com"));
     b.add_emails(absl::StrCat("b", i, "@example.com"));
   }
-  auto decision =
-      DecideMerge(Customer("s", a), Customer("m", b), MergeRequest(), {}, Context());
+  auto decision = DecideMerge(Customer("s", a), Customer("m", b), MergeRequest(), {}, Context());
   EXPECT_EQ(decision.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(Reason(decision.status()), "TOO_MANY_EMAILS");
 }
