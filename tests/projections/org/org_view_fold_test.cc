@@ -348,7 +348,6 @@ TEST_F(OrgViewFoldTest, UnassignedCustomersLeaveTheirOwnersWorkload) {
 }
 
 TEST_F(OrgViewFoldTest, AMergedCustomerLeavesItsOwnersWorkload) {
-  BuildOrg();
   h_.Customer("c1", OwnerAssigned("ann", ""));
   h_.Customer("c2", OwnerAssigned("ann", ""));
   EventEnvelope into;
