@@ -76,9 +76,8 @@ base::Future<CustomerCommandHandler::Response> CustomerCommandHandler::Execute(
         if (holder != customer_id) {
           // An address held by a merged customer belongs to its survivor.
           CRM_ASSIGN_OR_RETURN(auto held_by, FindCustomer(executor_, holder, call.deadline));
-          if (!held_by.state.merged_into().empty()) {
-            holder = held_by.state.merged_into().substr(std::string_view("customers/").size());
-          }
+          auto survivor = domain::customer::ParseCustomerName(held_by.state.merged_into(), "");
+          if (survivor.ok()) holder = *survivor;
         }
         claims[email] = {holder, absl::FromUnixMicros(claimed.lease_until_micros())};
       }
@@ -284,14 +283,8 @@ namespace {
 // The customer's aggregates of one kind ("customers/{id}/complaints/") in the command state.
 absl::StatusOr<int64_t> CountUnder(const command::CommandExecutor& executor,
                                    absl::string_view customer_id, absl::string_view kind) {
-  int64_t count = 0;
-  CRM_RETURN_IF_ERROR(executor.state().store()->ScanPrefix(
-      absl::StrCat("a/customers/", customer_id, "/", kind, "/"), "", 0,
-      [&](absl::string_view, absl::string_view) {
-        ++count;
-        return true;
-      }));
-  return count;
+  return executor.state().Count(
+      absl::StrCat(domain::customer::CustomerName(customer_id), "/", kind, "/"));
 }
 
 const crm::v1::MergedCustomer* MergeOf(const crm::v1::Customer& survivor,
