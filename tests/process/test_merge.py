@@ -183,6 +183,18 @@ def test_a_merge_moves_everything_and_redirects(world):
     assert last.WhichOneof("payload") == "customer_merged"
     assert last.customer_merged.merged_customer_id == "mv-m"
     assert last.causation_id == merged_history[-1].causation_id
+    # The timelines link each other: the merge's entry names the other customer.
+    timeline = isgrpc.InteractionQueryServiceStub(w.server.query_channel)
+    for name, other in ((survivor, merged), (merged, survivor)):
+        entries = timeline.GetCustomerTimeline(ispb.GetCustomerTimelineRequest(
+            parent=name, consistency_token=w.covering(), kinds=[ispb.TIMELINE_PROFILE])).entries
+        linked = [e for e in entries if e.event.WhichOneof("payload") in
+                  ("customer_merged", "customer_merged_into")]
+        assert [e.resource for e in linked] == [other]
+    # The merged customer's interactions and complaints stay under its name.
+    assert len(timeline.ListInteractions(ispb.ListInteractionsRequest(
+        parent=merged, consistency_token=w.covering())).interactions) == 1
+
     # The e-mail moved: registering it again is refused as the survivor's.
     d = expect_error(grpc.StatusCode.ALREADY_EXISTS, crmtest.register, w.server,
                      customer_id="mv-x", display_name="X", emails=["mv-ada.l@example.com"])
