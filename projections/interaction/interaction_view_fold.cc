@@ -9,7 +9,7 @@
 #include "crm/events/v1/envelope.pb.h"
 #include "domain/common/event_types.h"
 #include "domain/interaction/interaction_aggregate.h"
-#include "projections/interaction/timeline_text.h"
+#include "projections/interaction/timeline_entry.h"
 #include "readmodel/interaction/view_keys.h"
 
 namespace crm::projections::interaction {

@@ -15,8 +15,8 @@
 // skipped; a timeline entry's key holds its event id, so re-applying any event rewrites the same
 // key with the same bytes. A gap in an interaction's versions, or an interaction event that does
 // not apply, or an undecodable record, is DATA_LOSS (the runner dead-letters it).
-// Deterministic: the views depend only on the events (timeline text included), so a rebuild from
-// position zero reproduces them byte for byte.
+// Deterministic: the views depend only on the events, so a rebuild from position zero reproduces
+// them byte for byte. Timeline entries hold facts, no text (rendered at query time).
 // Thread-safe: stateless; the FoldRunner calls it from one thread.
 #pragma once
 
@@ -32,8 +32,9 @@ namespace crm::projections::interaction {
 class InteractionViewFold final : public fold::Fold {
  public:
   // Bump when the keys this fold writes for the same events change; the runner then refolds it
-  // (common/fold/fold_runner.h). 1: the first versioned layout.
-  static constexpr int64_t kVersion = 1;
+  // (common/fold/fold_runner.h). 1: the first versioned layout. 2: timeline entries without
+  // the summary text.
+  static constexpr int64_t kVersion = 2;
 
   std::string name() const override { return std::string(readmodel::interaction::kFoldName); }
   int64_t version() const override { return kVersion; }

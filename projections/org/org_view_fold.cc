@@ -17,6 +17,7 @@
 #include "crm/v1/org_service.pb.h"
 #include "domain/common/event_types.h"
 #include "domain/complaint/complaint_aggregate.h"
+#include "domain/improvement/improvement_action.h"
 #include "domain/interaction/interaction_aggregate.h"
 #include "domain/org/org_aggregate.h"
 #include "domain/org/org_names.h"
@@ -58,6 +59,12 @@ Entries EntriesOf(const crm::v1::Staff& s) {
   if (!s.team().empty()) out.emplace(Index::kStaffTeam, s.team());
   if (!s.manager().empty()) out.emplace(Index::kStaffManager, s.manager());
   return out;
+}
+
+Entries EntriesOf(const crm::v1::ImprovementAction& a) {
+  return {{Index::kActionState, crm::v1::ImprovementActionState_Name(a.state())},
+          {Index::kActionCause, crm::v1::RootCause_Name(a.root_cause())},
+          {Index::kActionOwner, a.owner()}};
 }
 
 template <typename T>
@@ -253,6 +260,11 @@ absl::Status OrgViewFold::Apply(const eventlog::LogRecord& record, kv::KvBatch& 
   if (domain::org::IsStaffEvent(event)) {
     return ApplyRecord<crm::v1::Staff>(event, domain::org::kStaffPrefix, &readmodel::org::StaffKey,
                                        &domain::org::ApplyStaff, batch);
+  }
+  if (domain::improvement::IsImprovementEvent(event)) {
+    return ApplyRecord<crm::v1::ImprovementAction>(
+        event, domain::improvement::kImprovementActionPrefix, &readmodel::org::ImprovementActionKey,
+        &domain::improvement::Apply, batch);
   }
   // A merged customer leaves its owner's workload (its survivor counts for the survivor's owner).
   if (event.has_owner_assigned() || event.has_owner_unassigned() ||

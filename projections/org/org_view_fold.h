@@ -1,5 +1,6 @@
 // OrgViewFold: folds events into the org views (layout in readmodel/org/org_view_keys.h):
-//   - org events (departments, teams, staff): the records and their list indexes;
+//   - org events (departments, teams, staff, improvement actions): the records and their list
+//     indexes;
 //   - OwnerAssigned / OwnerUnassigned: customers owned per staff member (+1 the new owner, -1
 //     the previous one);
 //   - complaint events: open complaints per assignee (assigned and not closed; reassign, close and
@@ -41,7 +42,8 @@ class OrgViewFold final : public fold::Fold {
  public:
   // Bump when the keys this fold writes for the same events change; the runner then refolds it
   // (common/fold/fold_runner.h). 1: the first versioned layout. 2: the work queues (og/q/).
-  static constexpr int64_t kVersion = 2;
+  // 3: improvement actions (og/ia/).
+  static constexpr int64_t kVersion = 3;
 
   std::string name() const override { return std::string(readmodel::org::kFoldName); }
   int64_t version() const override { return kVersion; }

@@ -31,6 +31,12 @@ absl::string_view IndexName(Index index) {
       return "sact";
     case Index::kStaffManager:
       return "smgr";
+    case Index::kActionState:
+      return "iast";
+    case Index::kActionCause:
+      return "iarc";
+    case Index::kActionOwner:
+      return "iaown";
   }
   return "unknown";
 }
@@ -40,6 +46,9 @@ absl::string_view IndexName(Index index) {
 std::string DepartmentKey(absl::string_view id) { return absl::StrCat(kDepartmentPrefix, id); }
 std::string TeamKey(absl::string_view id) { return absl::StrCat(kTeamPrefix, id); }
 std::string StaffKey(absl::string_view id) { return absl::StrCat(kStaffPrefix, id); }
+std::string ImprovementActionKey(absl::string_view id) {
+  return absl::StrCat(kImprovementActionPrefix, id);
+}
 
 std::string IndexPrefix(Index index, absl::string_view value) {
   return absl::StrCat("og/x/", IndexName(index), kSep, value, kSep);

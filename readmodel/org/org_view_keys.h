@@ -4,8 +4,10 @@
 //   og/d/<department_id>              -> crm.v1.Department (as of its last event)
 //   og/t/<team_id>                    -> crm.v1.Team
 //   og/s/<staff_id>                   -> crm.v1.Staff
+//   og/ia/<action_id>                 -> crm.v1.ImprovementAction
 //   og/x/<index>\0<value>\0<id>       -> ""  list indexes: department function, team department,
-//                                            staff department, team, role, active, manager
+//                                            staff department, team, role, active, manager;
+//                                            improvement action state, root cause, owner
 //   og/w/<staff_id>                   -> crm.v1.Workload with customers_owned and open_complaints
 //                                        (absent when both are 0; staff id "" = unassigned)
 //   og/due/<time>\0<aggregate>        -> staff id: an open complaint (not resolved) or an open
@@ -38,12 +40,14 @@ inline constexpr absl::string_view kFoldName = "org-views";
 inline constexpr absl::string_view kDepartmentPrefix = "og/d/";
 inline constexpr absl::string_view kTeamPrefix = "og/t/";
 inline constexpr absl::string_view kStaffPrefix = "og/s/";
+inline constexpr absl::string_view kImprovementActionPrefix = "og/ia/";
 inline constexpr absl::string_view kWorkloadPrefix = "og/w/";
 inline constexpr absl::string_view kDuePrefix = "og/due/";
 
 std::string DepartmentKey(absl::string_view id);
 std::string TeamKey(absl::string_view id);
 std::string StaffKey(absl::string_view id);
+std::string ImprovementActionKey(absl::string_view id);
 
 enum class Index {
   kDepartmentFunction,  // departments by DepartmentFunction name
@@ -53,6 +57,9 @@ enum class Index {
   kStaffRole,           // staff by StaffRole name
   kStaffActive,         // staff by "1" (active) or "0"
   kStaffManager,        // staff by manager staff id
+  kActionState,         // improvement actions by ImprovementActionState name
+  kActionCause,         // improvement actions by RootCause name
+  kActionOwner,         // improvement actions by owner staff id
 };
 
 // Prefix of all entries of `index` with `value`; append an id for the entry key.

@@ -111,6 +111,34 @@ absl::StatusOr<std::optional<crm::v1::Staff>> OrgViews::GetStaff(absl::string_vi
   return Load<crm::v1::Staff>(*store_, StaffKey(id));
 }
 
+absl::StatusOr<std::optional<crm::v1::ImprovementAction>> OrgViews::GetImprovementAction(
+    absl::string_view id) const {
+  return Load<crm::v1::ImprovementAction>(*store_, ImprovementActionKey(id));
+}
+
+absl::StatusOr<OrgViews::Page<crm::v1::ImprovementAction>> OrgViews::ListImprovementActions(
+    const ActionFilter& filter, absl::string_view after_id, size_t page_size) const {
+  std::string index;
+  if (!filter.owner.empty()) {
+    index = IndexPrefix(Index::kActionOwner, filter.owner);
+  } else if (filter.root_cause != crm::v1::ROOT_CAUSE_UNSPECIFIED) {
+    index = IndexPrefix(Index::kActionCause, crm::v1::RootCause_Name(filter.root_cause));
+  } else if (filter.state != crm::v1::IMPROVEMENT_ACTION_STATE_UNSPECIFIED) {
+    index = IndexPrefix(Index::kActionState, crm::v1::ImprovementActionState_Name(filter.state));
+  }
+  return Scan<crm::v1::ImprovementAction>(
+      *store_, kImprovementActionPrefix, index, after_id, page_size,
+      [&](const crm::v1::ImprovementAction& a) {
+        if (!filter.owner.empty() && a.owner() != filter.owner) return false;
+        if (filter.root_cause != crm::v1::ROOT_CAUSE_UNSPECIFIED &&
+            a.root_cause() != filter.root_cause) {
+          return false;
+        }
+        return filter.state == crm::v1::IMPROVEMENT_ACTION_STATE_UNSPECIFIED ||
+               a.state() == filter.state;
+      });
+}
+
 absl::StatusOr<OrgViews::Page<crm::v1::Department>> OrgViews::ListDepartments(
     crm::v1::DepartmentFunction function, absl::string_view after_id, size_t page_size) const {
   std::string index;

@@ -15,6 +15,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "common/kv/kv_store.h"
+#include "crm/v1/improvement.pb.h"
 #include "crm/v1/org.pb.h"
 #include "crm/v1/org_service.pb.h"
 
@@ -30,6 +31,8 @@ class OrgViews {
   absl::StatusOr<std::optional<crm::v1::Department>> GetDepartment(absl::string_view id) const;
   absl::StatusOr<std::optional<crm::v1::Team>> GetTeam(absl::string_view id) const;
   absl::StatusOr<std::optional<crm::v1::Staff>> GetStaff(absl::string_view id) const;
+  absl::StatusOr<std::optional<crm::v1::ImprovementAction>> GetImprovementAction(
+      absl::string_view id) const;
 
   template <typename T>
   struct Page {
@@ -56,6 +59,15 @@ class OrgViews {
   absl::StatusOr<Page<crm::v1::Staff>> ListStaff(const StaffFilter& filter,
                                                  absl::string_view after_id,
                                                  size_t page_size) const;
+
+  struct ActionFilter {
+    crm::v1::ImprovementActionState state = crm::v1::IMPROVEMENT_ACTION_STATE_UNSPECIFIED;
+    crm::v1::RootCause root_cause = crm::v1::ROOT_CAUSE_UNSPECIFIED;
+    std::string owner;  // staff id
+  };
+  // Improvement actions matching every set filter, in id order.
+  absl::StatusOr<Page<crm::v1::ImprovementAction>> ListImprovementActions(
+      const ActionFilter& filter, absl::string_view after_id, size_t page_size) const;
 
   // Every department, team and staff member, in id order (for the org chart).
   absl::StatusOr<std::vector<crm::v1::Department>> AllDepartments() const;

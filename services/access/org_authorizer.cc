@@ -48,11 +48,15 @@ const std::map<std::string, MethodClass, std::less<>>& Table() {
         {"CreateDepartment", "UpdateDepartment", "CreateTeam", "UpdateTeam", "AddStaff",
          "UpdateStaff", "DeactivateStaff"});
     add("crm.v1.OrgService", MC::kAdmin, {"ReactivateStaff", "RemoveTeam", "RemoveDepartment"});
+    add("crm.v1.OrgService", MC::kAdmin,
+        {"RaiseImprovementAction", "LinkImprovementComplaints", "CompleteImprovementAction",
+         "CancelImprovementAction"});
     add("crm.v1.OrgQueryService", MC::kOrgRead,
         {"GetDepartment", "GetTeam", "GetStaff", "ListDepartments", "ListTeams", "ListStaff",
          "GetOrgChart"});
     // A queue holds customers' rows; its scope is checked as a report's (ReachesScope).
     add("crm.v1.OrgQueryService", MC::kRead, {"ListWorkItems"});
+    add("crm.v1.OrgQueryService", MC::kOrgRead, {"GetImprovementAction", "ListImprovementActions"});
     add("crm.admin.v1.AdminService", MC::kAdmin,
         {"GetStatus", "RebuildFolds", "ListDeadLetters", "GetDeadLetter", "RetryDeadLetter",
          "ListEvents", "ListAuditRecords"});

@@ -17,8 +17,9 @@
 #include "google/protobuf/util/time_util.h"
 #include "readmodel/customer/view_keys.h"
 #include "readmodel/interaction/view_keys.h"
-#include "services/query/page_token.h"
 #include "services/access/holders.h"
+#include "services/interaction/timeline_text.h"
+#include "services/query/page_token.h"
 #include "services/query/query_support.h"
 
 namespace crm::services::interaction {
@@ -118,6 +119,8 @@ absl::StatusOr<crm::v1::GetCustomerTimelineResponse> InteractionQueries::Timelin
     }
     kinds.insert(kind);
   }
+  CRM_ASSIGN_OR_RETURN(TextLanguage language,
+                       ParseTextLanguage(request.language_code(), "language_code"));
   const std::string fingerprint = absl::StrCat(id, "|", absl::StrJoin(kinds, ","));
   CRM_ASSIGN_OR_RETURN(std::string cursor,
                        query::DecodePageToken(request.page_token(), "timeline", fingerprint));
@@ -125,8 +128,12 @@ absl::StatusOr<crm::v1::GetCustomerTimelineResponse> InteractionQueries::Timelin
   CRM_RETURN_IF_ERROR(CheckCustomer(id, request.parent(), call));
   CRM_ASSIGN_OR_RETURN(auto page, interactions_.Timeline(id, kinds, cursor, page_size));
   crm::v1::GetCustomerTimelineResponse response;
-  for (auto& e : page.entries) *response.add_entries() = std::move(e);
+  for (auto& e : page.entries) {
+    e.set_summary(TimelineText(e.event(), language));
+    *response.add_entries() = std::move(e);
+  }
   response.set_next_page_token(Token(page.next_cursor, "timeline", fingerprint));
+  response.set_language_code(std::string(LanguageCode(language)));
   return response;
 }
 

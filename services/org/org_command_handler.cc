@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/base/uuid.h"
+#include "domain/complaint/complaint_aggregate.h"
 #include "domain/org/org_names.h"
 #include "services/org/org_kinds.h"
 
@@ -69,6 +70,10 @@ std::string TeamIdFor(const crm::v1::CreateTeamRequest& request) {
 }
 std::string StaffIdFor(const crm::v1::AddStaffRequest& request) {
   return IdFor(request.staff_id(), "crm.v1.OrgService.AddStaff", request.request_id());
+}
+std::string ImprovementActionIdFor(const crm::v1::RaiseImprovementActionRequest& request) {
+  return IdFor(request.improvement_action_id(), "crm.v1.OrgService.RaiseImprovementAction",
+               request.request_id());
 }
 
 OrgCommandHandler::OrgCommandHandler(command::CommandExecutor* executor) : executor_(executor) {}
@@ -254,6 +259,91 @@ base::Future<crm::v1::DepartmentCommandResponse> OrgCommandHandler::RemoveDepart
     return command::ResponseOf(std::move(done),
                                &crm::v1::DepartmentCommandResponse::mutable_department);
   });
+}
+
+domain::improvement::ImprovementLookup OrgCommandHandler::ImprovementLookupFor(absl::Time deadline,
+                                                                               bool* synced) const {
+  domain::improvement::ImprovementLookup lookup;
+  command::CommandExecutor* executor = executor_;
+  lookup.staff = [=](absl::string_view id) {
+    return Find<Staff>(executor, domain::org::StaffName(id), deadline, synced);
+  };
+  lookup.complaint_exists = [=](absl::string_view complaint) -> absl::StatusOr<bool> {
+    auto parts = domain::complaint::ParseComplaintName(complaint, "complaint");
+    if (!parts.ok()) return false;
+    for (int attempt = 0;; ++attempt) {
+      absl::StatusOr<command::Versioned<crm::v1::Complaint>> found =
+          executor->state().Get<crm::v1::Complaint>(complaint);
+      if (!found.ok()) return found.status();
+      if (found->version != 0 || attempt == 1) return found->version != 0;
+      // Filed a moment ago through another replica: read its customer's stream to the end.
+      if (absl::Status s = executor->SyncStream(parts->customer_id, deadline); !s.ok()) return s;
+    }
+  };
+  return lookup;
+}
+
+namespace {
+
+absl::StatusOr<std::string> ActionName(absl::string_view name) {
+  auto id = domain::improvement::ParseImprovementActionName(name, "name");
+  if (!id.ok()) return id.status();
+  return domain::improvement::ImprovementActionName(*id);
+}
+
+base::Future<OrgCommandHandler::ImprovementResponse> ImprovementAnswer(
+    base::Future<command::CommandResult<crm::v1::ImprovementAction>> result) {
+  return std::move(result).Then([](auto done) {
+    return command::ResponseOf(
+        std::move(done), &crm::v1::ImprovementActionCommandResponse::mutable_improvement_action);
+  });
+}
+
+}  // namespace
+
+base::Future<OrgCommandHandler::ImprovementResponse> OrgCommandHandler::RaiseImprovementAction(
+    const crm::v1::RaiseImprovementActionRequest& request, const rpc::CallContext& call) {
+  const std::string id = ImprovementActionIdFor(request);
+  bool synced = false;
+  const auto lookup = ImprovementLookupFor(call.deadline, &synced);
+  absl::StatusOr<std::string> name =
+      domain::org::ValidateOrgId(id, "improvement_action_id").ok()
+          ? absl::StatusOr<std::string>(domain::improvement::ImprovementActionName(id))
+          : absl::InvalidArgumentError("improvement_action_id");
+  return ImprovementAnswer(Run<crm::v1::ImprovementAction>(
+      *executor_, name, request.request_id(), call, ImprovementActionKind(),
+      [&](const crm::v1::ImprovementAction& state) {
+        return domain::improvement::DecideRaise(state, request, id, lookup);
+      }));
+}
+
+base::Future<OrgCommandHandler::ImprovementResponse> OrgCommandHandler::LinkImprovementComplaints(
+    const crm::v1::LinkImprovementComplaintsRequest& request, const rpc::CallContext& call) {
+  bool synced = false;
+  const auto lookup = ImprovementLookupFor(call.deadline, &synced);
+  return ImprovementAnswer(Run<crm::v1::ImprovementAction>(
+      *executor_, ActionName(request.name()), request.request_id(), call, ImprovementActionKind(),
+      [&](const crm::v1::ImprovementAction& state) {
+        return domain::improvement::DecideLinkComplaints(state, request, lookup);
+      }));
+}
+
+base::Future<OrgCommandHandler::ImprovementResponse> OrgCommandHandler::CompleteImprovementAction(
+    const crm::v1::CompleteImprovementActionRequest& request, const rpc::CallContext& call) {
+  return ImprovementAnswer(Run<crm::v1::ImprovementAction>(
+      *executor_, ActionName(request.name()), request.request_id(), call, ImprovementActionKind(),
+      [&](const crm::v1::ImprovementAction& state) {
+        return domain::improvement::DecideComplete(state, request);
+      }));
+}
+
+base::Future<OrgCommandHandler::ImprovementResponse> OrgCommandHandler::CancelImprovementAction(
+    const crm::v1::CancelImprovementActionRequest& request, const rpc::CallContext& call) {
+  return ImprovementAnswer(Run<crm::v1::ImprovementAction>(
+      *executor_, ActionName(request.name()), request.request_id(), call, ImprovementActionKind(),
+      [&](const crm::v1::ImprovementAction& state) {
+        return domain::improvement::DecideCancel(state, request);
+      }));
 }
 
 }  // namespace crm::services::org

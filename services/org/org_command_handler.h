@@ -1,4 +1,5 @@
-// OrgCommandHandler: executes the OrgService commands (departments, teams, staff) through the
+// OrgCommandHandler: executes the OrgService commands (departments, teams, staff, improvement
+// actions) through the
 // shared command::CommandExecutor, on the one stream "org" (command::kOrgStreamKey), with
 // domain/org's pure Decide* rules.
 //
@@ -19,6 +20,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/rpc/unary.h"
 #include "crm/v1/org_service.pb.h"
+#include "domain/improvement/improvement_action.h"
 #include "domain/org/org_aggregate.h"
 #include "services/command/command_executor.h"
 
@@ -50,9 +52,24 @@ class OrgCommandHandler {
   base::Future<crm::v1::DepartmentCommandResponse> RemoveDepartment(
       const crm::v1::RemoveDepartmentRequest& request, const rpc::CallContext& call);
 
+  // Improvement actions (domain/improvement), on the org stream like the rest: they read staff.
+  // A linked complaint not in the command state makes the handler sync its customer's stream
+  // once and look again.
+  using ImprovementResponse = crm::v1::ImprovementActionCommandResponse;
+  base::Future<ImprovementResponse> RaiseImprovementAction(
+      const crm::v1::RaiseImprovementActionRequest& request, const rpc::CallContext& call);
+  base::Future<ImprovementResponse> LinkImprovementComplaints(
+      const crm::v1::LinkImprovementComplaintsRequest& request, const rpc::CallContext& call);
+  base::Future<ImprovementResponse> CompleteImprovementAction(
+      const crm::v1::CompleteImprovementActionRequest& request, const rpc::CallContext& call);
+  base::Future<ImprovementResponse> CancelImprovementAction(
+      const crm::v1::CancelImprovementActionRequest& request, const rpc::CallContext& call);
+
  private:
   // Lookups over the command state, syncing the org stream once per command on a miss.
   domain::org::OrgLookup Lookup(absl::Time deadline, bool* synced) const;
+  domain::improvement::ImprovementLookup ImprovementLookupFor(absl::Time deadline,
+                                                              bool* synced) const;
 
   command::CommandExecutor* const executor_;
 };
@@ -62,5 +79,6 @@ class OrgCommandHandler {
 std::string DepartmentIdFor(const crm::v1::CreateDepartmentRequest& request);
 std::string TeamIdFor(const crm::v1::CreateTeamRequest& request);
 std::string StaffIdFor(const crm::v1::AddStaffRequest& request);
+std::string ImprovementActionIdFor(const crm::v1::RaiseImprovementActionRequest& request);
 
 }  // namespace crm::services::org

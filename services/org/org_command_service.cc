@@ -43,6 +43,17 @@ OrgCommandService::OrgCommandService(OrgCommandHandler* handler, command::Comman
          OrgStream<crm::v1::RemoveTeamRequest>);
   Routed("RemoveDepartment", handler, &OrgCommandHandler::RemoveDepartment,
          OrgStream<crm::v1::RemoveDepartmentRequest>);
+  Routed("RaiseImprovementAction", handler, &OrgCommandHandler::RaiseImprovementAction,
+         [](crm::v1::RaiseImprovementActionRequest& request) {
+           request.set_improvement_action_id(ImprovementActionIdFor(request));
+           return std::string(command::kOrgStreamKey);
+         });
+  Routed("LinkImprovementComplaints", handler, &OrgCommandHandler::LinkImprovementComplaints,
+         OrgStream<crm::v1::LinkImprovementComplaintsRequest>);
+  Routed("CompleteImprovementAction", handler, &OrgCommandHandler::CompleteImprovementAction,
+         OrgStream<crm::v1::CompleteImprovementActionRequest>);
+  Routed("CancelImprovementAction", handler, &OrgCommandHandler::CancelImprovementAction,
+         OrgStream<crm::v1::CancelImprovementActionRequest>);
 }
 
 }  // namespace crm::services::org

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "crm/internal/v1/command_state.pb.h"
+#include "domain/improvement/improvement_action.h"
 #include "domain/org/org_aggregate.h"
 #include "domain/org/org_names.h"
 
@@ -51,8 +52,14 @@ const command::TypedKind<crm::v1::Staff>& StaffKind() {
   return *kind;
 }
 
+const command::TypedKind<crm::v1::ImprovementAction>& ImprovementActionKind() {
+  static const auto* kind = new command::TypedKind<crm::v1::ImprovementAction>(
+      &domain::improvement::IsImprovementEvent, &domain::improvement::Apply);
+  return *kind;
+}
+
 std::vector<const command::AggregateKind*> OrgKinds() {
-  return {&DepartmentKind(), &TeamKind(), &StaffKind()};
+  return {&DepartmentKind(), &TeamKind(), &StaffKind(), &ImprovementActionKind()};
 }
 
 absl::StatusOr<std::vector<std::string>> ActiveTeamMembers(const command::AggregateState& state,

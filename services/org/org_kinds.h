@@ -1,6 +1,6 @@
-// The org's aggregate kinds for the command side: how AggregateStateFold folds department, team
-// and staff events into the command-state store (records "a/departments/{id}", "a/teams/{id}",
-// "a/staff/{id}"), with domain/org's pure Apply functions.
+// The org's aggregate kinds for the command side: how AggregateStateFold folds department, team,
+// staff and improvement action events into the command-state store (records "a/departments/{id}",
+// "a/teams/{id}", "a/staff/{id}"), with domain/org's pure Apply functions.
 //
 // The staff kind also keeps an index of the active members of each team in the command-state
 // store, for the rule that a team with active members cannot move to another department:
@@ -15,6 +15,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "crm/v1/improvement.pb.h"
 #include "crm/v1/org.pb.h"
 #include "services/command/aggregate_state.h"
 
@@ -23,7 +24,9 @@ namespace crm::services::org {
 const command::TypedKind<crm::v1::Department>& DepartmentKind();
 const command::TypedKind<crm::v1::Team>& TeamKind();
 const command::TypedKind<crm::v1::Staff>& StaffKind();
-// The three above, for AggregateStateFold.
+// Improvement actions (domain/improvement), records "a/improvementActions/{id}".
+const command::TypedKind<crm::v1::ImprovementAction>& ImprovementActionKind();
+// The four above, for AggregateStateFold.
 std::vector<const command::AggregateKind*> OrgKinds();
 
 // Staff ids of the active members of a team (bare id), in id order, from the index above.

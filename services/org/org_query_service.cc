@@ -13,6 +13,8 @@
 #include "common/base/time_util.h"
 #include "common/eventlog/consistency_token.h"
 #include "common/status/errors.h"
+#include "domain/common/field_checks.h"
+#include "domain/improvement/improvement_action.h"
 #include "domain/org/org_names.h"
 #include "google/protobuf/util/time_util.h"
 #include "google/rpc/error_details.pb.h"
@@ -274,6 +276,50 @@ absl::StatusOr<crm::v1::ListWorkItemsResponse> OrgQueries::ListWorkItems(
   return response;
 }
 
+absl::StatusOr<crm::v1::ImprovementAction> OrgQueries::GetImprovementAction(
+    const crm::v1::GetImprovementActionRequest& request, const rpc::CallContext& call) const {
+  CRM_ASSIGN_OR_RETURN(std::string id,
+                       domain::improvement::ParseImprovementActionName(request.name(), "name"));
+  CRM_RETURN_IF_ERROR(AwaitToken(request.consistency_token(), call));
+  CRM_ASSIGN_OR_RETURN(auto found, views_.GetImprovementAction(id));
+  if (!found.has_value()) {
+    return query::NotFound(request.name(), "IMPROVEMENT_ACTION_NOT_FOUND",
+                           crm::v1::ImprovementAction::descriptor()->full_name());
+  }
+  return *std::move(found);
+}
+
+absl::StatusOr<crm::v1::ListImprovementActionsResponse> OrgQueries::ListImprovementActions(
+    const crm::v1::ListImprovementActionsRequest& request, const rpc::CallContext& call) const {
+  CRM_ASSIGN_OR_RETURN(size_t page_size, query::PageSize(request.page_size(), kDefaultPageSize));
+  readmodel::org::OrgViews::ActionFilter filter;
+  if (!crm::v1::ImprovementActionState_IsValid(request.state())) {
+    return status::InvalidArgument("state", "is not a known improvement action state");
+  }
+  filter.state = request.state();
+  if (!crm::v1::RootCause_IsValid(request.root_cause())) {
+    return status::InvalidArgument("root_cause", "is not a known root cause");
+  }
+  filter.root_cause = request.root_cause();
+  if (!request.owner().empty()) {
+    CRM_RETURN_IF_ERROR(crm::domain::ValidateStaffId(request.owner(), "owner"));
+    filter.owner = request.owner();
+  }
+  const std::string filters = absl::StrCat(filter.state, "|", filter.root_cause, "|", filter.owner);
+  CRM_ASSIGN_OR_RETURN(std::string after,
+                       query::DecodePageToken(request.page_token(), "improvementActions", filters));
+  CRM_RETURN_IF_ERROR(AwaitToken(request.consistency_token(), call));
+  CRM_ASSIGN_OR_RETURN(auto page, views_.ListImprovementActions(filter, after, page_size));
+  crm::v1::ListImprovementActionsResponse response;
+  if (page.more) {
+    response.set_next_page_token(
+        query::EncodePageToken("improvementActions", filters,
+                               LastId(page.items, domain::improvement::kImprovementActionPrefix)));
+  }
+  for (auto& a : page.items) *response.add_improvement_actions() = std::move(a);
+  return response;
+}
+
 // --- Transport. ---
 
 OrgQueryService::OrgQueryService(const OrgQueries* queries, rpc::Executor* executor)
@@ -287,6 +333,8 @@ OrgQueryService::OrgQueryService(const OrgQueries* queries, rpc::Executor* execu
   Unary("ListStaff", queries, &OrgQueries::ListStaff);
   Unary("GetOrgChart", queries, &OrgQueries::GetOrgChart);
   Unary("ListWorkItems", queries, &OrgQueries::ListWorkItems);
+  Unary("GetImprovementAction", queries, &OrgQueries::GetImprovementAction);
+  Unary("ListImprovementActions", queries, &OrgQueries::ListImprovementActions);
   // Work items carry complaints and interactions: customers' rows.
   AuditReads({"ListWorkItems"});
 }

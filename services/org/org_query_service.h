@@ -56,6 +56,13 @@ class OrgQueries {
   absl::StatusOr<crm::v1::ListWorkItemsResponse> ListWorkItems(
       const crm::v1::ListWorkItemsRequest& request, const rpc::CallContext& call) const;
 
+  // Improvement actions: NOT_FOUND (IMPROVEMENT_ACTION_NOT_FOUND); the list in id order with
+  // optional state, root cause and owner filters.
+  absl::StatusOr<crm::v1::ImprovementAction> GetImprovementAction(
+      const crm::v1::GetImprovementActionRequest& request, const rpc::CallContext& call) const;
+  absl::StatusOr<crm::v1::ListImprovementActionsResponse> ListImprovementActions(
+      const crm::v1::ListImprovementActionsRequest& request, const rpc::CallContext& call) const;
+
   // The consistency wait of these queries' calls, before their handlers run (query support).
   rpc::ServiceTable::PreWait TokenWait() const {
     return query::ConsistencyPreWait(views_runner_, options_.max_consistency_wait);

@@ -157,6 +157,15 @@ std::vector<Seed> Build() {
       {m(kOrg, "RemoveTeam"), R"(name: "teams/cs-east" reason: "merged" etag: "v1")"},
       {m(kOrg, "RemoveDepartment"),
        R"(name: "departments/cs" reason: "closed" request_id: "seed-r2")"},
+      {m(kOrg, "RaiseImprovementAction"),
+       R"(improvement_action_id: "courier" request_id: "seed-i1"
+          improvement_action { title: "Second courier" root_cause: DELIVERY_DELAY owner: "sup-zhao"
+          complaints: "customers/acme/complaints/c1" due_time { seconds: 1800000000 } })"},
+      {m(kOrg, "LinkImprovementComplaints"),
+       R"(name: "improvementActions/courier" complaints: "customers/acme/complaints/c2")"},
+      {m(kOrg, "CompleteImprovementAction"),
+       R"(name: "improvementActions/courier" outcome: "done" etag: "v2")"},
+      {m(kOrg, "CancelImprovementAction"), R"(name: "improvementActions/courier" reason: "x")"},
       {m(kInteractions, "LogInteraction"),
        R"(parent: "customers/acme" request_id: "seed-6"
           interaction { channel: VISIT direction: OUTBOUND staff_id: "am-sun"
@@ -213,6 +222,9 @@ std::vector<Seed> Build() {
       {"crm.v1.OrgQueryService/ListWorkItems", R"(parent: "staff/agent-li" page_size: 2)"},
       {"crm.v1.OrgQueryService/ListWorkItems", R"(parent: "teams/cs-east")"},
       {"crm.v1.OrgQueryService/ListWorkItems", R"(parent: "departments/cs" page_size: 1)"},
+      {"crm.v1.OrgQueryService/GetImprovementAction", R"(name: "improvementActions/courier")"},
+      {"crm.v1.OrgQueryService/ListImprovementActions",
+       R"(page_size: 1 state: IMPROVEMENT_OPEN root_cause: DELIVERY_DELAY owner: "sup-zhao")"},
       {"crm.v1.InteractionQueryService/GetInteraction",
        R"(name: "customers/acme/interactions/call-1")"},
       {"crm.v1.InteractionQueryService/ListInteractions",

@@ -203,3 +203,20 @@ def module_server(tmp_path_factory, engine, request):
     factory()
     yield factory.servers[0]
     factory.stop_all()
+
+
+@pytest.fixture(scope="module")
+def module_auth_server(tmp_path_factory, engine, request):
+    """One started server (or cluster) with token authentication on, shared by the tests of a
+    module: yields (server, idp), idp the tests' own identity provider (test_auth.py) with one
+    published RSA key "rsa-1" to sign tokens with. Kept topics when a test failed."""
+    from test_auth import IdentityProvider, _auth_args  # pylint: disable=import-outside-toplevel
+
+    idp = IdentityProvider(tmp_path_factory.mktemp(f"idp-{engine}"))
+    idp.new_key("rsa-1", "RSA")
+    idp.publish("rsa-1")
+    factory = _Factory(tmp_path_factory.mktemp(f"auth-{engine}"), engine, request)
+    args = _auth_args(idp.jwks_path)
+    server = factory(args=args) if engine == "embedded" else factory(extra_args=args)
+    yield server, idp
+    factory.stop_all(keep_topics=getattr(request.node, "crm_failed", False))

@@ -45,6 +45,7 @@ from crm.v1 import customer_service_pb2_grpc as sgrpc  # noqa: E402
 from crm.v1 import interaction_pb2 as ipb  # noqa: E402
 from crm.v1 import interaction_service_pb2 as ispb  # noqa: E402
 from crm.v1 import interaction_service_pb2_grpc as isgrpc  # noqa: E402
+from crm.v1 import improvement_pb2 as impb  # noqa: E402
 from crm.v1 import org_pb2 as opb  # noqa: E402
 from crm.v1 import org_service_pb2 as ospb  # noqa: E402
 from crm.v1 import org_service_pb2_grpc as osgrpc  # noqa: E402
@@ -363,6 +364,20 @@ def methods(rows: Rows) -> dict[str, Method]:
     add(oc, "RemoveDepartment", Method("admin", osgrpc.OrgServiceStub, "command",
         lambda h, me: ospb.RemoveDepartmentRequest(name=f"departments/{rows.empty_department()}",
                                                    request_id=new_request_id())))
+    add(oc, "RaiseImprovementAction", Method("admin", osgrpc.OrgServiceStub, "command",
+        lambda h, me: impb.RaiseImprovementActionRequest(
+            request_id=new_request_id(),
+            improvement_action=impb.ImprovementAction(title="Fix", root_cause=kpb.PRODUCT_DEFECT,
+                                                      owner=AGENT))))
+    for name, request in [("LinkImprovementComplaints", lambda: impb.LinkImprovementComplaintsRequest(
+                              name="improvementActions/none",
+                              complaints=["customers/x/complaints/y"])),
+                          ("CompleteImprovementAction", lambda: impb.CompleteImprovementActionRequest(
+                              name="improvementActions/none", outcome="done")),
+                          ("CancelImprovementAction", lambda: impb.CancelImprovementActionRequest(
+                              name="improvementActions/none"))]:
+        add(oc, name, Method("admin", osgrpc.OrgServiceStub, "command",
+                             lambda h, me, request=request: request(), allowed="NOT_FOUND"))
     oq = "crm.v1.OrgQueryService"
     for name, request in [("GetDepartment", lambda: ospb.GetDepartmentRequest(name="departments/d1")),
                           ("GetTeam", lambda: ospb.GetTeamRequest(name="teams/t1")),
@@ -370,9 +385,13 @@ def methods(rows: Rows) -> dict[str, Method]:
                           ("ListDepartments", ospb.ListDepartmentsRequest),
                           ("ListTeams", ospb.ListTeamsRequest),
                           ("ListStaff", ospb.ListStaffRequest),
-                          ("GetOrgChart", ospb.GetOrgChartRequest)]:
+                          ("GetOrgChart", ospb.GetOrgChartRequest),
+                          ("ListImprovementActions", impb.ListImprovementActionsRequest)]:
         add(oq, name, Method("org-read", osgrpc.OrgQueryServiceStub, "query",
                              lambda h, me, request=request: request()))
+    add(oq, "GetImprovementAction", Method("org-read", osgrpc.OrgQueryServiceStub, "query",
+        lambda h, me: impb.GetImprovementActionRequest(name="improvementActions/none"),
+        allowed="NOT_FOUND"))
     # A work queue holds customers' rows: the caller must reach its scope (as ListFollowUps).
     add(oq, "ListWorkItems", Method("read", osgrpc.OrgQueryServiceStub, "query",
         lambda h, me: ospb.ListWorkItemsRequest(parent=f"staff/{h}")))

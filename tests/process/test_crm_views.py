@@ -497,12 +497,13 @@ class World:
     def expected_timeline(self, cid: str) -> list:
         return sorted(self.timeline[cid], key=lambda e: -e[0])
 
-    def read_timeline(self, cid: str, page_size: int = 1000, kinds=()) -> list:
+    def read_timeline(self, cid: str, page_size: int = 1000, kinds=(), language: str = "") -> list:
         entries, token, pages = [], "", 0
         while True:
             resp = self.interaction_q.GetCustomerTimeline(ispb.GetCustomerTimelineRequest(
                 parent=f"customers/{cid}", page_size=page_size, page_token=token,
-                consistency_token=self.token(), kinds=list(kinds)))
+                consistency_token=self.token(), kinds=list(kinds), language_code=language))
+            assert resp.language_code == ("zh" if language.startswith("zh") else "en")
             assert len(resp.entries) <= page_size
             entries.extend(resp.entries)
             pages += 1
@@ -985,8 +986,22 @@ def interactions_scenario(w: World, cid: str = "tl-ada") -> dict:
         e.event.event_id for e in entries
         if e.kind in (ispb.TIMELINE_COMPLAINT, ispb.TIMELINE_PURCHASE)]
     summaries = {e.resource: e.summary for e in entries if e.kind == ispb.TIMELINE_INTERACTION}
-    assert "Asked for a refund" in summaries[overdue.name]
-    assert orgtest.AGENT in summaries[overdue.name]
+    assert summaries[overdue.name] == (
+        f"Phone call (inbound) by {orgtest.AGENT}: Asked for a refund; outcome: Promised a call; "
+        f"follow-up due {ts(t0 - 2 * DAY).ToJsonString()}")
+    # The same entries in Chinese, written when read: same events, other text.
+    chinese = w.read_timeline(cid, language="zh-CN")
+    assert [e.event for e in chinese] == [e.event for e in entries]
+    zh = {e.resource: e.summary for e in chinese if e.kind == ispb.TIMELINE_INTERACTION}
+    assert zh[overdue.name] == (
+        f"{orgtest.AGENT} 电话（呼入）：Asked for a refund；结果：Promised a call；"
+        f"跟进期限 {ts(t0 - 2 * DAY).ToJsonString()}")
+    assert [e.summary for e in w.read_timeline(cid, language="fr")] == [
+        e.summary for e in entries], "another language: English"
+    d = expect_error(grpc.StatusCode.INVALID_ARGUMENT, w.interaction_q.GetCustomerTimeline,
+                     ispb.GetCustomerTimelineRequest(parent=f"customers/{cid}",
+                                                     language_code="not a tag"))
+    assert_violation(d, "language_code")
 
     # Follow-ups per staff member: earliest due first, the past one overdue at once.
     fus, now = w.read_follow_ups(orgtest.AGENT)

@@ -95,17 +95,8 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory, engine, request):
-    from conftest import _Factory  # pylint: disable=import-outside-toplevel
-
-    idp = IdentityProvider(tmp_path_factory.mktemp(f"gaps-idp-{engine}"))
-    idp.new_key("rsa-1", "RSA")
-    idp.publish("rsa-1")
-    factory = _Factory(tmp_path_factory.mktemp(f"gaps-{engine}"), engine, request)
-    if engine == "embedded":
-        server = factory(args=_auth_args(idp.jwks_path))
-    else:
-        server = factory(extra_args=_auth_args(idp.jwks_path))
+def world(module_auth_server, engine):
+    server, idp = module_auth_server
     w = World(server, engine, idp)
     w.department("d1")
     w.department("d2")
@@ -118,7 +109,6 @@ def world(tmp_path_factory, engine, request):
     w.add(MGR2, opb.MANAGER, "d2")
     w.add(SPARE, opb.SERVICE_AGENT, "d1", "t2")
     yield w
-    factory.stop_all(keep_topics=getattr(request.node, "crm_failed", False))
 
 
 def _preconditions(d: crmtest.ErrorDetails) -> list[str]:

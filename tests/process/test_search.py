@@ -122,22 +122,9 @@ class World:
         return names
 
 
-def _start_server(factory_server, idp):
-    return factory_server(_auth_args(idp.jwks_path))
-
-
 @pytest.fixture(scope="module")
-def world(tmp_path_factory, engine, request):
-    from conftest import _Factory  # pylint: disable=import-outside-toplevel
-
-    idp = IdentityProvider(tmp_path_factory.mktemp(f"search-idp-{engine}"))
-    idp.new_key("rsa-1", "RSA")
-    idp.publish("rsa-1")
-    factory = _Factory(tmp_path_factory.mktemp(f"search-{engine}"), engine, request)
-    if engine == "embedded":
-        server = factory(args=_auth_args(idp.jwks_path))
-    else:
-        server = factory(extra_args=_auth_args(idp.jwks_path))
+def world(module_auth_server, engine):
+    server, idp = module_auth_server
     w = World(server, engine, idp)
     org = osgrpc.OrgServiceStub(w.admin.channel)
     org.CreateDepartment(ospb.CreateDepartmentRequest(
@@ -176,7 +163,6 @@ def world(tmp_path_factory, engine, request):
             row.tier = resp.customer.value_tier
         w.rows[cid] = row
     yield w
-    factory.stop_all(keep_topics=getattr(request.node, "crm_failed", False))
 
 
 def test_name_prefixes_in_chinese_and_latin(world):

@@ -309,6 +309,65 @@ TEST_F(OrgViewFoldTest, RecordsAndListIndexes) {
   EXPECT_THAT(Names(views_->ListStaff(inactive, "", 10)->items), ElementsAre("staff/ann"));
 }
 
+TEST_F(OrgViewFoldTest, ImprovementActionsAndTheirListIndexes) {
+  BuildOrg();
+  auto raised = [](const std::string& id, crm::events::v1::RootCause cause,
+                   const std::string& owner) {
+    EventEnvelope e;
+    auto* plan = e.mutable_improvement_action_raised()->mutable_action();
+    plan->set_name("improvementActions/" + id);
+    plan->set_title("Fix " + id);
+    plan->set_root_cause(cause);
+    plan->set_owner(owner);
+    plan->add_complaints("customers/acme/complaints/c1");
+    return e;
+  };
+  h_.Org("improvementActions/a1", raised("a1", crm::events::v1::DELIVERY_DELAY, "ann"));
+  h_.Org("improvementActions/a2", raised("a2", crm::events::v1::BILLING_ERROR, "bob"));
+  h_.Org("improvementActions/a3", raised("a3", crm::events::v1::DELIVERY_DELAY, "bob"));
+  EventEnvelope linked;
+  linked.mutable_improvement_action_complaints_linked()->add_complaints(
+      "customers/zeta/complaints/c9");
+  h_.Org("improvementActions/a1", linked);
+  EventEnvelope done;
+  done.mutable_improvement_action_completed()->set_outcome("Second courier");
+  h_.Org("improvementActions/a1", done);
+  EventEnvelope cancelled;
+  cancelled.mutable_improvement_action_cancelled()->set_reason("moot");
+  h_.Org("improvementActions/a2", cancelled);
+  ApplyNew();
+
+  auto a1 = views_->GetImprovementAction("a1");
+  ASSERT_TRUE(a1.ok() && a1->has_value());
+  EXPECT_EQ((*a1)->state(), crm::v1::IMPROVEMENT_DONE);
+  EXPECT_EQ((*a1)->etag(), "v3");
+  EXPECT_THAT((*a1)->complaints(),
+              ElementsAre("customers/acme/complaints/c1", "customers/zeta/complaints/c9"));
+  using Filter = OrgViews::ActionFilter;
+  auto names = [&](const Filter& f) {
+    return Names(views_->ListImprovementActions(f, "", 10)->items);
+  };
+  EXPECT_THAT(names(Filter{}), ElementsAre("improvementActions/a1", "improvementActions/a2",
+                                           "improvementActions/a3"));
+  EXPECT_THAT(names(Filter{.state = crm::v1::IMPROVEMENT_OPEN}),
+              ElementsAre("improvementActions/a3"));
+  EXPECT_THAT(names(Filter{.state = crm::v1::IMPROVEMENT_DONE}),
+              ElementsAre("improvementActions/a1"));
+  EXPECT_THAT(names(Filter{.root_cause = crm::v1::DELIVERY_DELAY}),
+              ElementsAre("improvementActions/a1", "improvementActions/a3"));
+  EXPECT_THAT(names(Filter{.root_cause = crm::v1::DELIVERY_DELAY, .owner = "bob"}),
+              ElementsAre("improvementActions/a3"));
+  auto first = views_->ListImprovementActions(Filter{}, "", 2);
+  EXPECT_TRUE(first->more);
+  EXPECT_THAT(Names(views_->ListImprovementActions(Filter{}, "a2", 2)->items),
+              ElementsAre("improvementActions/a3"));
+
+  // Re-applying every record changes nothing.
+  const auto before = Dump(*store_);
+  for (const auto& r : h_.records) ApplyRecord(r);
+  EXPECT_EQ(Dump(*store_), before);
+}
+
 TEST_F(OrgViewFoldTest, CustomersOwnedFollowOwnerAssigned) {
   h_.Customer("c1", OwnerAssigned("ann", ""));
   h_.Customer("c2", OwnerAssigned("ann", ""));

@@ -184,6 +184,18 @@ TEST_F(InteractionQueriesTest, TimelineUnifiesComplaintsPurchasesAndInteractions
   EXPECT_EQ(filtered->entries(0).summary(),
             "Complaint filed (general, logistics) via e-mail: Parcel late");
   EXPECT_EQ(filtered->entries(1).kind(), crm::v1::TIMELINE_INTERACTION);
+  EXPECT_EQ(filtered->language_code(), "en");
+
+  // The same entries in Chinese: rendered at query time from the stored events.
+  request.set_language_code("zh-CN");
+  auto chinese = queries_->Timeline(request, call_);
+  ASSERT_TRUE(chinese.ok());
+  EXPECT_EQ(chinese->language_code(), "zh");
+  ASSERT_EQ(chinese->entries_size(), 2);
+  EXPECT_EQ(chinese->entries(0).summary(), "投诉登记（一般，物流），渠道：电子邮件：Parcel late");
+  request.set_language_code("not a tag");
+  EXPECT_EQ(FirstField(queries_->Timeline(request, call_).status()), "language_code");
+  request.clear_language_code();
 
   request.add_kinds(crm::v1::TIMELINE_ENTRY_KIND_UNSPECIFIED);
   EXPECT_EQ(FirstField(queries_->Timeline(request, call_).status()), "kinds[2]");
