@@ -66,7 +66,13 @@ struct CommandSide::Parts {
         staff(&command_executor),
         reservations(&command_executor, options.router),
         reservation_service(&reservations, options.router, executor),
-        customer_handler(&command_executor, &reservations, {.staff = &staff}),
+        customer_handler(&command_executor, &reservations,
+                         {.staff = &staff,
+                          .writes_here =
+                              [router = options.router](absl::string_view customer_id) {
+                                return router == nullptr ||
+                                       !router->OwnerOf(customer_id).has_value();
+                              }}),
         customer_service(&customer_handler, options.router, executor),
         org_handler(&command_executor),
         org_service(&org_handler, options.router, executor),

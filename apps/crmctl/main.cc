@@ -221,6 +221,15 @@ int main(int argc, char** argv) {
   auto* email_opt = customer_find->add_option("--email", email, "An e-mail address");
   auto* phone_opt = customer_find->add_option("--phone", phone, "A phone number");
   email_opt->excludes(phone_opt);
+  std::string survivor, merged, merge_request_id;
+  bool merge_dry_run = false;
+  CLI::App* customer_merge = customer->add_subcommand(
+      "merge", "Merge a duplicate customer into another (CustomerCommandService.MergeCustomers)");
+  customer_merge->add_option("survivor", survivor, "The customer that stays")->required();
+  customer_merge->add_option("merged", merged, "The duplicate merged into it")->required();
+  customer_merge->add_flag("--dry-run", merge_dry_run, "Show what would move; change nothing");
+  customer_merge->add_option("--request-id", merge_request_id,
+                             "Request id (default: derived from the pair)");
 
   CLI::App* complaint =
       app.add_subcommand("complaint", "Complaints (crm.v1.ComplaintQueryService)");
@@ -324,6 +333,9 @@ int main(int argc, char** argv) {
     return online.Audit(audit_filter);
   }
   if (*customer_get) return online.GetCustomer(id);
+  if (*customer_merge) {
+    return online.MergeCustomers(survivor, merged, merge_dry_run, merge_request_id);
+  }
   if (*customer_list) return online.ListCustomers(customer_filter);
   if (*customer_search) return online.SearchCustomers(search_filter);
   if (*customer_find) {

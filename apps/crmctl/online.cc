@@ -14,6 +14,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "common/base/time_util.h"
+#include "common/base/uuid.h"
 #include "crm/admin/v1/admin_service.grpc.pb.h"
 #include "crm/events/v1/envelope.pb.h"
 #include "crm/v1/complaint_query_service.grpc.pb.h"
@@ -595,6 +596,42 @@ int Online::GetCustomer(const std::string& id) {
   } else {
     PrintFields(customer);
   }
+  return kExitOk;
+}
+
+int Online::MergeCustomers(const std::string& survivor, const std::string& merged, bool dry_run,
+                           const std::string& request_id) {
+  if (!Connect()) return kExitUsage;
+  auto stub = crm::v1::CustomerCommandService::NewStub(channel_);
+  crm::v1::MergeCustomersRequest request;
+  request.set_survivor(CustomerName(survivor));
+  request.set_merged(CustomerName(merged));
+  request.set_validate_only(dry_run);
+  request.set_request_id(!request_id.empty() ? request_id
+                                             : base::UuidFromName(absl::StrCat(
+                                                   "crmctl/customer-merge/", request.survivor(),
+                                                   "/", request.merged())));
+  crm::v1::MergeCustomersResponse response;
+  auto context = NewContext();
+  if (grpc::Status s = stub->MergeCustomers(context.get(), request, &response); !s.ok()) {
+    return Failed("customer merge", s);
+  }
+  if (connection_.json) {
+    std::printf("%s\n", Json(response).c_str());
+    return kExitOk;
+  }
+  const crm::v1::MergeSummary& m = response.summary();
+  std::printf("%s %s into %s\n", dry_run ? "would merge" : "merged", request.merged().c_str(),
+              response.customer().name().c_str());
+  PrintTable(
+      {{"moves", "count", "which"},
+       {"interactions", absl::StrCat(m.interaction_count()), ""},
+       {"complaints", absl::StrCat(m.complaint_count()), ""},
+       {"purchases", absl::StrCat(m.purchase_count()), ""},
+       {"tags", absl::StrCat(m.tags_size()), absl::StrJoin(m.tags(), " ")},
+       {"e-mails", absl::StrCat(m.emails_size()), absl::StrJoin(m.emails(), " ")},
+       {"phones", absl::StrCat(m.phones_size()), absl::StrJoin(m.phones(), " ")},
+       {"fields", absl::StrCat(m.filled_fields_size()), absl::StrJoin(m.filled_fields(), " ")}});
   return kExitOk;
 }
 

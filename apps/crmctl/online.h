@@ -71,6 +71,10 @@ class Online {
   int Audit(const AuditFilter& filter);
 
   int GetCustomer(const std::string& id);
+  // MergeCustomers (survivor, merged: ids or customers/{id}); `request_id` empty: one derived
+  // from the pair, so running the same merge again answers as the first run did.
+  int MergeCustomers(const std::string& survivor, const std::string& merged, bool dry_run,
+                     const std::string& request_id);
   struct CustomerFilter {
     std::string stage;
     std::string owner;

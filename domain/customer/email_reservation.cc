@@ -56,6 +56,15 @@ absl::StatusOr<std::vector<EventEnvelope>> DecideClaim(const ReservationState& s
     }
     return out;
   }
+  // Held by a customer merged into the claimant: the survivor takes it over.
+  if (context.survivor_of) {
+    absl::StatusOr<std::string> survivor = context.survivor_of(state.holder());
+    if (!survivor.ok()) return survivor.status();
+    if (*survivor == customer_id) {
+      out.push_back(Claimed(customer_id, state.holder(), customer_version));
+      return out;
+    }
+  }
   // Another customer holds it: taken, unless its claim lapsed.
   if (context.now < ClaimedAt(state) + kClaimLease) return out;
   absl::StatusOr<bool> has = context.holds_address(state.holder());

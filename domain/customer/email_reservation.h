@@ -50,6 +50,9 @@ struct ClaimContext {
   absl::Time now;
   // Whether customer `customer_id` has the address in its (command) state now.
   std::function<absl::StatusOr<bool>(absl::string_view customer_id)> holds_address;
+  // The id of the customer `customer_id` was merged into, empty if it was not merged. Null: no
+  // merges are looked at.
+  std::function<absl::StatusOr<std::string>(absl::string_view customer_id)> survivor_of;
 };
 
 // The events of a claim of the address by `customer_id` at `customer_version`: EmailClaimed if

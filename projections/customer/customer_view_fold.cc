@@ -22,9 +22,10 @@ using readmodel::customer::Index;
 using readmodel::customer::SearchField;
 
 // Every (index, value) entry a customer record has.
+// A merged customer has none: it is found, listed and searched as its survivor.
 std::set<std::pair<Index, std::string>> IndexEntries(const Customer& c) {
   std::set<std::pair<Index, std::string>> out;
-  if (c.version() == 0) return out;
+  if (c.version() == 0 || !c.merged_into().empty()) return out;
   for (const auto& e : c.emails()) out.emplace(Index::kEmail, e);
   for (const auto& p : c.phones()) out.emplace(Index::kPhone, p);
   for (const auto& t : c.tags()) out.emplace(Index::kTag, t);
@@ -37,7 +38,7 @@ std::set<std::pair<Index, std::string>> IndexEntries(const Customer& c) {
 // Every search index key a customer record has (view_keys.h, s/).
 std::set<std::string> SearchKeys(const Customer& c, absl::string_view id) {
   std::set<std::string> out;
-  if (c.version() == 0) return out;
+  if (c.version() == 0 || !c.merged_into().empty()) return out;
   const std::string name = readmodel::customer::FoldText(c.display_name());
   auto add = [&](SearchField field, absl::string_view value) {
     out.insert(readmodel::customer::SearchKey(field, value, name, id));

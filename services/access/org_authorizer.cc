@@ -25,6 +25,8 @@ const std::map<std::string, MethodClass, std::less<>>& Table() {
         {"RegisterCustomer", "UpdateCustomer", "ChangeLifecycleStage", "AssignOwner", "TagCustomer",
          "UntagCustomer", "RecordPurchase"});
     add("crm.v1.CustomerCommandService", MC::kWrite, {"UnassignOwner"});
+    // The caller must reach both customers (the command executor checks each).
+    add("crm.v1.CustomerCommandService", MC::kWrite, {"MergeCustomers"});
     add("crm.v1.CustomerQueryService", MC::kRead,
         {"GetCustomer", "ListCustomers", "SearchCustomers", "FindCustomers", "GetCustomerHistory"});
     add("crm.v1.InteractionCommandService", MC::kWrite, {"LogInteraction", "CompleteFollowUp"});

@@ -72,7 +72,14 @@ base::Future<CustomerCommandHandler::Response> CustomerCommandHandler::Execute(
         // Waits on this thread: the claim is a command of its own (see the header).
         CRM_ASSIGN_OR_RETURN(EmailReservations::Response claimed,
                              reservations_->Claim(request, call).Get());
-        claims[email] = {claimed.holder(), absl::FromUnixMicros(claimed.lease_until_micros())};
+        std::string holder = claimed.holder();
+        if (holder != customer_id) {
+          // An address held by a merged customer belongs to its survivor.
+          CRM_ASSIGN_OR_RETURN(auto held_by, FindCustomer(executor_, holder, call.deadline));
+          auto survivor = domain::customer::ParseCustomerName(held_by.state.merged_into(), "");
+          if (survivor.ok()) holder = *survivor;
+        }
+        claims[email] = {holder, absl::FromUnixMicros(claimed.lease_until_micros())};
       }
     }
   }
@@ -269,6 +276,122 @@ base::Future<CustomerCommandHandler::Response> CustomerCommandHandler::RecordPur
                        [&](const auto& state, const auto& context) {
                          return domain::customer::DecideRecordPurchase(state, request, context);
                        });
+}
+
+namespace {
+
+// The customer's aggregates of one kind ("customers/{id}/complaints/") in the command state.
+absl::StatusOr<int64_t> CountUnder(const command::CommandExecutor& executor,
+                                   absl::string_view customer_id, absl::string_view kind) {
+  return executor.state().Count(
+      absl::StrCat(domain::customer::CustomerName(customer_id), "/", kind, "/"));
+}
+
+const crm::v1::MergedCustomer* MergeOf(const crm::v1::Customer& survivor,
+                                       absl::string_view merged_name) {
+  for (const auto& m : survivor.merged_customers()) {
+    if (m.name() == merged_name) return &m;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+base::Future<crm::v1::MergeCustomersResponse> CustomerCommandHandler::Merge(
+    const crm::v1::MergeCustomersRequest& request, const rpc::CallContext& call) {
+  auto survivor_id = domain::customer::ParseCustomerName(request.survivor(), "survivor");
+  auto merged_id = domain::customer::ParseCustomerName(request.merged(), "merged");
+  if (!survivor_id.ok() || !merged_id.ok() || *survivor_id == *merged_id) {
+    // The domain names every bad field.
+    domain::customer::DecideContext context;
+    context.now = executor_->clock().Now();
+    return domain::customer::DecideMerge(domain::customer::State(), domain::customer::State(),
+                                         request, {}, context)
+        .status();
+  }
+  for (const std::string* id : {&*survivor_id, &*merged_id}) {
+    if (options_.writes_here && !options_.writes_here(*id)) {
+      return status::Error(absl::StatusCode::kFailedPrecondition,
+                           absl::StrCat("customers/", *id,
+                                        " is written by another crm-command replica; a merge "
+                                        "needs both customers written by one (docs/kafka.md)"),
+                           "MERGE_ACROSS_REPLICAS",
+                           {{"customer", absl::StrCat("customers/", *id)}});
+    }
+  }
+  const std::string survivor_name = domain::customer::CustomerName(*survivor_id);
+  const std::string merged_name = domain::customer::CustomerName(*merged_id);
+  const std::vector<command::Target> targets = {
+      {.stream_key = *merged_id, .customer_id = *merged_id, .aggregate = merged_name},
+      {.stream_key = *survivor_id, .customer_id = *survivor_id, .aggregate = survivor_name}};
+  crm::v1::MergeSummary summary;
+  CRM_ASSIGN_OR_RETURN(
+      command::CommandExecutor::LinkedResult result,
+      executor_->ExecuteLinked(
+          targets, request.request_id(), call, CustomerKind(), request.validate_only(),
+          [&](const std::vector<std::string>& states, const std::vector<int64_t>&, bool retry,
+              absl::Time now) -> absl::StatusOr<std::vector<std::vector<command::Event>>> {
+            domain::customer::State merged, survivor;
+            if (!merged.ParseFromString(states[0]) || !survivor.ParseFromString(states[1])) {
+              return absl::InternalError("customer state cannot be decoded");
+            }
+            domain::customer::DecideContext context;
+            context.now = now;
+            crm::v1::MergeCustomersRequest checked = request;
+            bool completing = false;
+            if (merged.merged_into() == survivor_name) {
+              if (const auto* done = MergeOf(survivor, merged_name); done != nullptr) {
+                // Done already: a retry answers it; anything else is refused below.
+                if (retry) {
+                  summary = done->summary();
+                  return std::vector<std::vector<command::Event>>(2);
+                }
+              } else {
+                // Interrupted between its two events: complete it, on the merged customer as
+                // it was before its CustomerMergedInto (its last event).
+                completing = true;
+                merged.clear_merged_into();
+                merged.set_version(merged.version() - 1);
+                checked.clear_survivor_etag();
+                checked.clear_merged_etag();
+              }
+            }
+            domain::customer::MergeCounts counts;
+            CRM_ASSIGN_OR_RETURN(counts.interactions,
+                                 CountUnder(*executor_, *merged_id, "interactions"));
+            CRM_ASSIGN_OR_RETURN(counts.complaints,
+                                 CountUnder(*executor_, *merged_id, "complaints"));
+            CRM_ASSIGN_OR_RETURN(
+                domain::customer::MergeDecision decision,
+                domain::customer::DecideMerge(survivor, merged, checked, counts, context));
+            summary = decision.summary;
+            std::vector<std::vector<command::Event>> events(2);
+            if (!completing) events[0].push_back(std::move(decision.merged_event));
+            events[1].push_back(std::move(decision.survivor_event));
+            return events;
+          }));
+  crm::v1::MergeCustomersResponse response;
+  crm::v1::Customer survivor;
+  survivor.ParseFromString(result.states[1]);
+  if (!request.validate_only()) {
+    // The merged customer's e-mails move to the survivor (EmailClaimed, previous holder the merged
+    // customer). Best effort: until then, or if it fails, an address held by a merged customer
+    // reads as its survivor's (Execute above; domain/customer/email_reservation.h).
+    for (const std::string& email : summary.emails()) {
+      EmailReservations::Request claim;
+      claim.set_email(email);
+      claim.set_customer_id(*survivor_id);
+      claim.set_customer_version(survivor.version());
+      (void)reservations_->Claim(claim, call).Get();
+    }
+  }
+  if (options_.staff != nullptr) access::FollowOwner(survivor, options_.staff->Org());
+  *response.mutable_customer() = std::move(survivor);
+  *response.mutable_summary() = std::move(summary);
+  response.set_consistency_token(result.consistency_token);
+  response.set_appended_event_count(result.retry ? 2 : result.appended_event_count);
+  response.set_validate_only(request.validate_only());
+  return response;
 }
 
 }  // namespace crm::services::customer

@@ -41,6 +41,9 @@ CustomerCommandService::CustomerCommandService(CustomerCommandHandler* handler,
          ByName<crm::v1::UntagCustomerRequest>);
   Routed("RecordPurchase", handler, &CustomerCommandHandler::RecordPurchase,
          ByName<crm::v1::RecordPurchaseRequest>);
+  // To the survivor's writer; it checks that it writes the merged customer too.
+  Routed("MergeCustomers", handler, &CustomerCommandHandler::Merge,
+         [](crm::v1::MergeCustomersRequest& request) { return IdOf(request.survivor()); });
 }
 
 }  // namespace crm::services::customer

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/base/status_macros.h"
 #include "common/status/errors.h"
+#include "domain/customer/customer_aggregate.h"
 #include "domain/customer/email_reservation.h"
 #include "domain/customer/validation.h"
 #include "services/customer/customer_kind.h"
@@ -81,14 +82,19 @@ base::Future<EmailReservations::Response> EmailReservations::ClaimHere(
     const auto& emails = customer.state.emails();
     return std::find(emails.begin(), emails.end(), request.email()) != emails.end();
   };
+  auto survivor_of = [&](absl::string_view customer_id) -> absl::StatusOr<std::string> {
+    CRM_ASSIGN_OR_RETURN(auto customer, FindCustomer(executor_, customer_id, call.deadline));
+    auto survivor = domain::customer::ParseCustomerName(customer.state.merged_into(), "");
+    return survivor.ok() ? *survivor : "";
+  };
   return executor_
       ->Execute<crm::internal::v1::EmailReservation>(
           TargetOf(request), /*request_id=*/"", call, EmailReservationKind(),
           [&](const crm::internal::v1::EmailReservation& current, int64_t,
               absl::Time now) -> absl::StatusOr<std::vector<command::Event>> {
-            return domain::customer::DecideClaim(current, request.customer_id(),
-                                                 request.customer_version(),
-                                                 {.now = now, .holds_address = holds_address});
+            return domain::customer::DecideClaim(
+                current, request.customer_id(), request.customer_version(),
+                {.now = now, .holds_address = holds_address, .survivor_of = survivor_of});
           })
       .Then([request](command::CommandResult<crm::internal::v1::EmailReservation> result) {
         return ResponseOf(request, result);

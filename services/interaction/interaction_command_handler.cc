@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/base/status_macros.h"
 #include "common/base/uuid.h"
 #include "crm/v1/complaint.pb.h"
 #include "domain/customer/customer_aggregate.h"
@@ -58,6 +59,16 @@ base::Future<InteractionCommandHandler::Response> InteractionCommandHandler::Log
   const command::Target target{.stream_key = *customer_id,
                                .customer_id = *customer_id,
                                .aggregate = rules::InteractionName(*customer_id, interaction_id)};
+  // A merged customer takes no new interactions (its survivor does); a retry of one logged
+  // before the merge still gets its answer.
+  {
+    CRM_ASSIGN_OR_RETURN(auto customer,
+                         customer::FindCustomer(executor_, *customer_id, call.deadline));
+    if (!customer.state.merged_into().empty()) {
+      CRM_ASSIGN_OR_RETURN(auto existing, executor_->state().Get<Interaction>(target.aggregate));
+      if (existing.version == 0) return domain::customer::CheckNotMerged(customer.state);
+    }
+  }
   base::Future<command::CommandResult<Interaction>> result = executor_->Execute<Interaction>(
       target, request.request_id(), call, InteractionKind(),
       [&](const Interaction& current, int64_t version,

@@ -150,6 +150,11 @@ std::vector<Seed> Build() {
        R"(name: "customers/bolt"
           purchase { purchase_id: "p-9" amount { currency_code: "EUR" amount_minor: 4200 }
                      product: "Gadget" purchased_at { seconds: 1699950000 } })"},
+      {m(kCustomers, "MergeCustomers"),
+       R"(survivor: "customers/acme" merged: "customers/bolt" validate_only: true)"},
+      {m(kCustomers, "MergeCustomers"),
+       R"(survivor: "customers/bolt" merged: "customers/acme" request_id: "seed-m1"
+          survivor_etag: "v3" merged_etag: "v6")"},
       {m(kOrg, "CreateDepartment"),
        R"(department_id: "marketing" department { display_name: "Marketing" function: MARKETING
                                                    head: "mgr-wang" })"},

@@ -231,6 +231,10 @@ def methods(rows: Rows) -> dict[str, Method]:
     add(cust, "UntagCustomer", Method("write", sgrpc.CustomerCommandServiceStub, "command",
         lambda h, me: spb.UntagCustomerRequest(name=rows.customer(h), tag="vip",
                                                request_id=new_request_id())))
+    # Both customers held by the same holder: the caller must reach both.
+    add(cust, "MergeCustomers", Method("write", sgrpc.CustomerCommandServiceStub, "command",
+        lambda h, me: spb.MergeCustomersRequest(survivor=rows.customer(h), merged=rows.customer(h),
+                                                request_id=new_request_id())))
     add(cust, "RecordPurchase", Method("write", sgrpc.CustomerCommandServiceStub, "command",
         lambda h, me: spb.RecordPurchaseRequest(name=rows.customer(h), purchase=purchase(1000),
                                                 request_id=new_request_id())))

@@ -400,5 +400,124 @@ TEST_F(CommandHandlerTest, ClaimOfAnAddressNotNormalizedNamesTheEmailField) {
   }
 }
 
+// MergeCustomers through the handler (proto/crm/v1/README.md, "Merging customers").
+crm::v1::MergeCustomersRequest Merge(const std::string& survivor, const std::string& merged,
+                                     const std::string& request_id = "") {
+  crm::v1::MergeCustomersRequest request;
+  request.set_survivor("customers/" + survivor);
+  request.set_merged("customers/" + merged);
+  request.set_request_id(request_id);
+  return request;
+}
+
+TEST_F(CommandHandlerTest, MergeMovesTheEmailClaimToTheSurvivor) {
+  ASSERT_TRUE(Register("acme", "sales@acme.example").ok());
+  ASSERT_TRUE(Register("dup", "info@acme.example").ok());
+  auto dry = handler_
+                 ->Merge(
+                     [] {
+                       auto r = Merge("acme", "dup");
+                       r.set_validate_only(true);
+                       return r;
+                     }(),
+                     call_)
+                 .Get();
+  ASSERT_TRUE(dry.ok()) << dry.status();
+  EXPECT_EQ(dry->appended_event_count(), 0);
+  EXPECT_EQ(dry->summary().emails(0), "info@acme.example");
+  const int64_t before = static_cast<int64_t>(ReadAll(log_).size());
+
+  auto request = Merge("acme", "dup", "req-merge");
+  auto merged = handler_->Merge(request, Call(request)).Get();
+  ASSERT_TRUE(merged.ok()) << merged.status();
+  EXPECT_EQ(merged->appended_event_count(), 2);
+  EXPECT_EQ(merged->customer().emails_size(), 2);
+  auto events = ReadAll(log_);
+  ASSERT_EQ(static_cast<int64_t>(events.size()), before + 3);
+  EXPECT_TRUE(events[before].has_customer_merged_into());
+  EXPECT_TRUE(events[before + 1].has_customer_merged());
+  ASSERT_TRUE(events[before + 2].has_email_claimed());
+  EXPECT_EQ(events[before + 2].email_claimed().customer_id(), "acme");
+  EXPECT_EQ(events[before + 2].email_claimed().previous_customer_id(), "dup");
+
+  // Registering the address again names the survivor; the retry answers the same.
+  auto again = Register("third", "info@acme.example");
+  EXPECT_EQ(again.status().code(), absl::StatusCode::kAlreadyExists);
+  auto retry = handler_->Merge(request, Call(request)).Get();
+  ASSERT_TRUE(retry.ok()) << retry.status();
+  EXPECT_EQ(retry->summary().SerializeAsString(), merged->summary().SerializeAsString());
+  EXPECT_EQ(static_cast<int64_t>(ReadAll(log_).size()), before + 3);
+}
+
+TEST_F(CommandHandlerTest, AMergeInterruptedBetweenItsEventsIsCompletedByTheNext) {
+  ASSERT_TRUE(Register("acme", "").ok());
+  ASSERT_TRUE(Register("dup", "").ok());
+  crm::v1::TagCustomerRequest tag;
+  tag.set_name("customers/dup");
+  tag.set_tag("vip");
+  ASSERT_TRUE(handler_->Tag(tag, call_).Get().ok());
+  // Only the merged customer's event was recorded (the process stopped before the survivor's).
+  const command::Target target{
+      .stream_key = "dup", .customer_id = "dup", .aggregate = "customers/dup"};
+  ASSERT_TRUE(executor_
+                  ->Execute<crm::v1::Customer>(
+                      target, "", call_, CustomerKind(),
+                      [](const crm::v1::Customer&, int64_t,
+                         absl::Time) -> absl::StatusOr<std::vector<command::Event>> {
+                        command::Event e;
+                        e.mutable_customer_merged_into()->set_survivor_id("acme");
+                        return std::vector<command::Event>{e};
+                      })
+                  .Get()
+                  .ok());
+  EXPECT_EQ(handler_->Tag(tag, call_).Get().status().code(), absl::StatusCode::kFailedPrecondition);
+  auto completed = handler_->Merge(Merge("acme", "dup"), call_).Get();
+  ASSERT_TRUE(completed.ok()) << completed.status();
+  EXPECT_EQ(completed->appended_event_count(), 1);
+  ASSERT_EQ(completed->customer().tags_size(), 1);
+  EXPECT_EQ(completed->customer().tags(0), "vip");
+  EXPECT_EQ(completed->customer().merged_customers(0).name(), "customers/dup");
+  auto done = handler_->Merge(Merge("acme", "dup"), call_).Get();
+  EXPECT_EQ(done.status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(CommandHandlerTest, AMergeRacingCommandsOnBothCustomersLosesNoAcceptedCommand) {
+  ASSERT_TRUE(Register("acme", "").ok());
+  ASSERT_TRUE(Register("dup", "").ok());
+  std::atomic<bool> go{false};
+  std::vector<std::set<std::string>> accepted(2);
+  std::vector<std::thread> threads;
+  const std::vector<std::string> ids = {"acme", "dup"};
+  for (int t = 0; t < 2; ++t) {
+    threads.emplace_back([&, t] {
+      while (!go.load()) std::this_thread::yield();
+      for (int i = 0; i < 20; ++i) {
+        crm::v1::TagCustomerRequest tag;
+        tag.set_name("customers/" + ids[t]);
+        tag.set_tag(ids[t] + "-" + std::to_string(i));
+        auto done = handler_->Tag(tag, call_).Get();
+        if (done.ok()) {
+          accepted[t].insert(tag.tag());
+        } else {
+          EXPECT_EQ(done.status().code(), absl::StatusCode::kFailedPrecondition);
+        }
+      }
+    });
+  }
+  go = true;
+  auto merged = handler_->Merge(Merge("acme", "dup"), call_).Get();
+  for (auto& t : threads) t.join();
+  ASSERT_TRUE(merged.ok()) << merged.status();
+  auto survivor = state_->Get<crm::v1::Customer>("customers/acme");
+  ASSERT_TRUE(survivor.ok());
+  std::set<std::string> tags(survivor->state.tags().begin(), survivor->state.tags().end());
+  for (const auto& set : accepted) {
+    for (const std::string& t : set) EXPECT_TRUE(tags.count(t)) << t;
+  }
+  auto loser = state_->Get<crm::v1::Customer>("customers/dup");
+  ASSERT_TRUE(loser.ok());
+  EXPECT_EQ(loser->state.tags_size(), static_cast<int>(accepted[1].size()));
+}
+
 }  // namespace
 }  // namespace crm::services::customer
