@@ -61,7 +61,8 @@ struct CommandSide::Parts {
         reservations(&command_executor, options.router),
         reservation_service(&reservations, options.router, executor),
         customer_handler(&command_executor, &reservations, {.staff = &staff}),
-        customer_service(&customer_handler, options.router, executor),
+        customer_importer(&command_executor, &customer_handler, options.router),
+        customer_service(&customer_handler, &customer_importer, options.router, executor),
         org_handler(&command_executor),
         org_service(&org_handler, options.router, executor),
         complaint_handler(&command_executor, {.sla_policy = sla_policy}),
@@ -88,6 +89,7 @@ struct CommandSide::Parts {
   services::customer::EmailReservations reservations;
   services::customer::EmailReservationService reservation_service;
   services::customer::CustomerCommandHandler customer_handler;
+  services::customer::CustomerImporter customer_importer;
   services::customer::CustomerCommandService customer_service;
   services::org::OrgCommandHandler org_handler;
   services::org::OrgCommandService org_service;

@@ -17,6 +17,7 @@
 #pragma once
 
 #include <array>
+#include <functional>
 #include <mutex>
 #include <string>
 
@@ -31,7 +32,8 @@ namespace crm::rpc {
 class MethodStats {
  public:
   // `path`: "/<package>.<Service>/<Method>".
-  explicit MethodStats(const std::string& path);
+  // `type`: the grpc_type label, "unary" or "client_stream".
+  explicit MethodStats(const std::string& path, const char* type = "unary");
   const std::string& path() const { return path_; }
   void Started() const { started_.Increment(); }
   void Handled(grpc::StatusCode code, absl::Duration latency) const;
@@ -60,6 +62,9 @@ class Call {
   // Starts the clock; counts the call as started.
   Call(grpc::CallbackServerContext* ctx, grpc::ServerUnaryReactor* reactor,
        const MethodStats* method);
+  // The same for a call whose reactor is not a unary one (a client stream): `finish` answers it.
+  Call(grpc::CallbackServerContext* ctx, std::function<void(const grpc::Status&)> finish,
+       const MethodStats* method);
   Call(const Call&) = delete;
   Call& operator=(const Call&) = delete;
 
@@ -76,7 +81,7 @@ class Call {
  private:
   ~Call() = default;
   grpc::CallbackServerContext* const ctx_;
-  grpc::ServerUnaryReactor* const reactor_;
+  std::function<void(const grpc::Status&)> finish_;
   const MethodStats* const method_;
   const absl::Time start_ = absl::Now();
   const std::string peer_identity_;
