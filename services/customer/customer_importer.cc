@@ -247,6 +247,8 @@ absl::StatusOr<crm::v1::ImportCustomersResponse> CustomerImporter::Import(
     if (!status.ok()) {
       result->set_outcome(crm::v1::FAILED);
       *result->mutable_error() = rpc::ToRpcStatus(status);
+      // The customer the row matched is not named to a caller who does not reach it.
+      if (status.code() == absl::StatusCode::kPermissionDenied) result->clear_customer();
     }
     switch (result->outcome()) {
       case crm::v1::CREATED:
