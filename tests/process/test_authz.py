@@ -223,10 +223,10 @@ def methods(rows: Rows) -> dict[str, Method]:
     # authorized one by one: a row out of reach fails inside an OK answer.
     add(cust, "ImportCustomers", Method(
         "import", sgrpc.CustomerCommandServiceStub, "command",
-        lambda h, me: [spb.ImportCustomersRequest(request_id=new_request_id(), rows=[
+        lambda h, me: iter([spb.ImportCustomersRequest(request_id=new_request_id(), rows=[
             spb.ImportCustomerRow(customer=cpb.Customer(
                 display_name=f"Customer of {h}", kind=cpb.PERSON,
-                emails=[rows.shared[h]["email"]], tags=["imported"]))])],
+                emails=[rows.shared[h]["email"]], tags=["imported"]))])]),
         shows=lambda answer, h: answer.results[0].outcome != spb.FAILED))
     add(cust, "RecordPurchase", Method("write", sgrpc.CustomerCommandServiceStub, "command",
         lambda h, me: spb.RecordPurchaseRequest(name=rows.customer(h), purchase=purchase(1000),
