@@ -11,7 +11,9 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 TEST(ParseCsvTest, QuotesCommasLineBreaksAndCrlf) {
-  auto records = ParseCsv("\xEF\xBB\xBF" "a,b,c\r\n\"x, y\",\"say \"\"hi\"\"\",\"two\nlines\"\r\n\n1,,3");
+  auto records = ParseCsv(
+      "\xEF\xBB\xBF"
+      "a,b,c\r\n\"x, y\",\"say \"\"hi\"\"\",\"two\nlines\"\r\n\n1,,3");
   ASSERT_TRUE(records.ok()) << records.status();
   ASSERT_EQ(records->size(), 3u);
   EXPECT_EQ((*records)[0].line, 1);

@@ -71,10 +71,10 @@ TEST(PlanImportRowTest, ListsEveryBadFieldWithRegisterPaths) {
   c->set_name("customers/x");
   auto plan = PlanImportRow(row, 1, kNow);
   ASSERT_EQ(plan.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(ViolationFields(plan.status()),
-              ElementsAre("customer.display_name", "customer.emails[0]", "customer.external_id",
-                          "customer.value_tier", "customer.name", "customer.owner",
-                          "customer.tags[1]"));
+  EXPECT_THAT(
+      ViolationFields(plan.status()),
+      ElementsAre("customer.display_name", "customer.emails[0]", "customer.external_id",
+                  "customer.value_tier", "customer.name", "customer.owner", "customer.tags[1]"));
 }
 
 TEST(PlanImportRowTest, RefusesWhatRegisterRefuses) {
