@@ -95,19 +95,25 @@ def check_failure(result, code: str, what: str) -> None:
     assert what in fields + reasons, (what, fields, reasons, result.error.message)
 
 
+def good_rows(resp, counts: tuple[int, int, int, int]) -> list:
+    """Checks the counts (created, updated, unchanged, failed) and the failures of BAD; returns
+    the other results."""
+    assert (resp.created_count, resp.updated_count, resp.unchanged_count,
+            resp.failed_count) == counts, resp
+    for r in resp.results:
+        if r.row_number in BAD:
+            check_failure(r, *BAD[r.row_number])
+    return [r for r in resp.results if r.row_number not in BAD]
+
+
 def test_good_rows_land_and_bad_rows_say_why(world):
     w = world
     before = w.log_size()
     resp = w.import_rows(ROWS, request_id=new_request_id())
     assert [r.row_number for r in resp.results] == list(range(1, 8))
-    assert (resp.created_count, resp.updated_count, resp.unchanged_count,
-            resp.failed_count) == (3, 0, 0, 4)
-    for r in resp.results:
-        if r.row_number in BAD:
-            check_failure(r, *BAD[r.row_number])
-        else:
-            assert r.outcome == spb.CREATED and r.customer.startswith("customers/"), r
-            assert not r.HasField("error")
+    for r in good_rows(resp, counts=(3, 0, 0, 4)):
+        assert r.outcome == spb.CREATED and r.customer.startswith("customers/"), r
+        assert not r.HasField("error")
     alpha = w.server.query.GetCustomer(spb.GetCustomerRequest(
         name=resp.results[0].customer, consistency_token=w.token))
     assert alpha.external_id == "E-1" and list(alpha.emails) == ["alpha@import.example"]
@@ -127,13 +133,8 @@ def test_a_rerun_changes_nothing(world):
     events = w.log_size()
     for request_id in (new_request_id(), ""):
         resp = w.import_rows(ROWS, request_id=request_id, per_message=3)
-        assert (resp.created_count, resp.updated_count, resp.unchanged_count,
-                resp.failed_count) == (0, 0, 3, 4)
-        for r in resp.results:
-            if r.row_number in BAD:
-                check_failure(r, *BAD[r.row_number])
-            else:
-                assert r.appended_event_count == 0, r
+        for r in good_rows(resp, counts=(0, 0, 3, 4)):
+            assert r.outcome == spb.UNCHANGED and r.appended_event_count == 0, r
     assert w.customers() == customers
     assert w.log_size() == events
 
