@@ -1,7 +1,7 @@
-// Call: one unary call of a ServiceTable in flight, from its arrival to its answer. Every way a
-// call ends goes through Call::Finish, which answers it once and reports it:
+// Call: one call of a ServiceTable in flight (unary, or a client stream), from its arrival to its
+// answer. Every way a call ends goes through Call::Finish, which answers it once and reports it:
 //   - metrics, with the names of go-grpc-prometheus so existing dashboards apply:
-//       grpc_server_started_total{grpc_service, grpc_method, grpc_type="unary"}
+//       grpc_server_started_total{grpc_service, grpc_method, grpc_type="unary"|"client_stream"}
 //       grpc_server_handled_total{grpc_service, grpc_method, grpc_type, grpc_code}
 //       grpc_server_handling_seconds{grpc_service, grpc_method, grpc_type} (histogram)
 //   - an access log line (common/log), unless turned off (SetAccessLog):
