@@ -23,7 +23,8 @@
 //      the Auditor (common/rpc/auditor.h) first and released once its record is durable; if it
 //      cannot be recorded the call answers UNAVAILABLE (AUDIT_UNAVAILABLE): fail closed.
 // Every way a call ends goes through rpc::Call::Finish (common/rpc/call.h): per-method metrics
-// (grpc_server_*) and an access log line.
+// (grpc_server_*) and an access log line. A client-streaming method (ClientStream) first reads
+// its whole stream into one request, then takes the same steps from 0.
 // Methods are raw callback methods named after the proto service, so reflection and health
 // checks see the service as protoc generated it; Validate() checks the table against the proto
 // (every method present, request and response types matching).
