@@ -119,9 +119,9 @@ class ServiceTable : public grpc::Service {
   // A client-streaming method whose messages are together one request: they are merged as
   // Message::MergeFrom does (repeated fields appended in order; a scalar set in a later message
   // wins) and the merged request is then served as a unary call handled where it arrives (the
-  // steps above from 0). Messages of more than `max_bytes` in all answer RESOURCE_EXHAUSTED
-  // (REQUEST_TOO_LARGE) and are read no further; each message is also bounded by the server's
-  // maximum message size.
+  // steps above from 0; step 0, who calls, before the stream is read). Messages of more than
+  // `max_bytes` in all answer RESOURCE_EXHAUSTED (REQUEST_TOO_LARGE) and are read no further; each
+  // message is also bounded by the server's maximum message size.
   template <typename Req, typename Resp>
   void ClientStream(absl::string_view method, Handler<Req, Resp> handler, size_t max_bytes) {
     const MethodStats* stats = Register(method, Req::descriptor(), Resp::descriptor(),
@@ -135,11 +135,12 @@ class ServiceTable : public grpc::Service {
             [this, stats, registered, handler = std::move(handler), max_bytes,
              route = Route<Req>()](grpc::CallbackServerContext* ctx, grpc::ByteBuffer* out)
                 -> grpc::ServerReadReactor<grpc::ByteBuffer>* {
-              return new MergingReader<Req>(ctx, stats, max_bytes,
+              return new MergingReader<Req>(this, ctx, stats, max_bytes,
                                             [this, stats, registered, out, &handler, &route](
-                                                Call* rpc, const grpc::ByteBuffer* in) {
+                                                Call* rpc, const grpc::ByteBuffer* in,
+                                                std::optional<auth::Principal> caller) {
                                               Run<Req, Resp>(rpc, in, out, stats, registered,
-                                                             handler, route);
+                                                             handler, route, std::move(caller));
                                             });
             }));
   }
@@ -230,25 +231,30 @@ class ServiceTable : public grpc::Service {
                                   const Route<Req>& route) {
     grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
     Call* rpc = new Call(ctx, reactor, stats);  // deletes itself when it finishes
-    Run(rpc, in, out, stats, registered, handler, route);
+    std::optional<auth::Principal> caller;      // who calls, if authenticated
+    if (!Admit(rpc, &caller)) return reactor;
+    Run(rpc, in, out, stats, registered, handler, route, std::move(caller));
     return reactor;
   }
 
-  // The steps of a call after its request arrived (all of it, for a client stream): `in` and
-  // `out` live until `rpc` finishes.
+  // Step 0: who calls. False (and the call finished) if the Gatekeeper refuses the call.
+  bool Admit(Call* rpc, std::optional<auth::Principal>* caller) const {
+    if (gatekeeper_ == nullptr) return true;
+    absl::StatusOr<std::optional<auth::Principal>> admitted = gatekeeper_->Admit(*rpc->ctx());
+    if (!admitted.ok()) {
+      rpc->Finish(ToGrpcStatus(admitted.status()));
+      return false;
+    }
+    *caller = *std::move(admitted);
+    return true;
+  }
+
+  // The steps of an admitted call after its request arrived (all of it, for a client stream):
+  // `in` and `out` live until `rpc` finishes.
   template <typename Req, typename Resp>
   void Run(Call* rpc, const grpc::ByteBuffer* in, grpc::ByteBuffer* out, const MethodStats* stats,
-           const Registered* registered, const Handler<Req, Resp>& handler,
-           const Route<Req>& route) {
-    std::optional<auth::Principal> caller;  // who calls, if authenticated
-    if (gatekeeper_ != nullptr) {
-      absl::StatusOr<std::optional<auth::Principal>> admitted = gatekeeper_->Admit(*rpc->ctx());
-      if (!admitted.ok()) {
-        rpc->Finish(ToGrpcStatus(admitted.status()));
-        return;
-      }
-      caller = *std::move(admitted);
-    }
+           const Registered* registered, const Handler<Req, Resp>& handler, const Route<Req>& route,
+           std::optional<auth::Principal> caller) {
     const char* path = stats->path().c_str();
     bool queued = executor_->TrySubmit([this, rpc, in, out, path, registered, &handler, &route,
                                         caller] {
@@ -287,19 +293,22 @@ class ServiceTable : public grpc::Service {
   template <typename Req>
   class MergingReader final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
    public:
-    using Merged = std::function<void(Call* rpc, const grpc::ByteBuffer* merged)>;
-    MergingReader(grpc::CallbackServerContext* ctx, const MethodStats* stats, size_t max_bytes,
-                  Merged merged)
+    using Merged = std::function<void(Call* rpc, const grpc::ByteBuffer* merged,
+                                      std::optional<auth::Principal> caller)>;
+    // Admitted by `table` (step 0) before anything is read: a caller it refuses is answered at
+    // once, whatever the stream holds.
+    MergingReader(const ServiceTable* table, grpc::CallbackServerContext* ctx,
+                  const MethodStats* stats, size_t max_bytes, Merged merged)
         : rpc_(new Call(
               ctx, [this](const grpc::Status& status) { Finish(status); }, stats)),
           max_bytes_(max_bytes),
           merged_(std::move(merged)) {
-      StartRead(&piece_);
+      if (table->Admit(rpc_, &caller_)) StartRead(&piece_);
     }
     void OnReadDone(bool ok) override {
       if (!ok) {  // the client closed its side (or the call ended: Run answers that)
         all_ = SerializeResponse(request_);
-        merged_(rpc_, &all_);
+        merged_(rpc_, &all_, std::move(caller_));
         return;
       }
       read_bytes_ += piece_.Length();
@@ -326,6 +335,7 @@ class ServiceTable : public grpc::Service {
     const Merged merged_;
     grpc::ByteBuffer piece_;
     size_t read_bytes_ = 0;
+    std::optional<auth::Principal> caller_;
     Req request_;
     grpc::ByteBuffer all_;
   };

@@ -17,6 +17,7 @@
 #include "common/status/errors.h"
 #include "common/status/violations.h"
 #include "domain/common/event_types.h"
+#include "domain/customer/customer_import.h"
 #include "domain/customer/event_codec.h"
 #include "domain/customer/validation.h"
 #include "google/protobuf/descriptor.h"
@@ -508,6 +509,14 @@ absl::StatusOr<Events> DecideRegister(const State& state,
   *registered->mutable_profile() = ToEvent(profile);
   registered->set_lifecycle_stage(ToEvent(stage));
   return One(std::move(event));
+}
+
+std::vector<std::string> SetProfilePaths(const crm::v1::Customer& customer) {
+  std::vector<std::string> out;
+  for (absl::string_view path : kProfilePaths) {
+    if (PathIsSet(path, customer)) out.emplace_back(path);
+  }
+  return out;
 }
 
 absl::StatusOr<Events> DecideUpdate(const State& state,

@@ -11,27 +11,6 @@
 namespace crm::domain::customer {
 namespace {
 
-// The profile paths of UpdateCustomer, in its canonical order, and whether a row sets each.
-struct PathSet {
-  absl::string_view path;
-  bool (*set)(const crm::v1::Customer&);
-};
-constexpr PathSet kPaths[] = {
-    {"display_name", [](const crm::v1::Customer& c) { return !c.display_name().empty(); }},
-    {"kind",
-     [](const crm::v1::Customer& c) { return c.kind() != crm::v1::CUSTOMER_KIND_UNSPECIFIED; }},
-    {"emails", [](const crm::v1::Customer& c) { return c.emails_size() > 0; }},
-    {"phones", [](const crm::v1::Customer& c) { return c.phones_size() > 0; }},
-    {"region", [](const crm::v1::Customer& c) { return !c.region().empty(); }},
-    {"industry", [](const crm::v1::Customer& c) { return !c.industry().empty(); }},
-    {"acquisition_source",
-     [](const crm::v1::Customer& c) {
-       return c.acquisition_source() != crm::v1::ACQUISITION_SOURCE_UNSPECIFIED;
-     }},
-    {"attributes", [](const crm::v1::Customer& c) { return c.attributes_size() > 0; }},
-    {"external_id", [](const crm::v1::Customer& c) { return !c.external_id().empty(); }},
-};
-
 // An id only the check below uses: DecideRegister needs one.
 constexpr absl::string_view kCheckId = "import-row-check";
 
@@ -83,9 +62,7 @@ absl::StatusOr<ImportRowPlan> PlanImportRow(const crm::v1::ImportCustomerRow& ro
   first.set_customer_id(std::string(kCheckId));
   first.set_aggregate_version(1);
   if (absl::Status applied = Apply(state, first); !applied.ok()) return applied;
-  for (const PathSet& p : kPaths) {
-    if (p.set(state)) plan.paths.emplace_back(p.path);
-  }
+  plan.paths = SetProfilePaths(state);
   plan.profile = std::move(state);
   plan.profile.clear_name();
   plan.profile.clear_version();

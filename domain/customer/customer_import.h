@@ -48,6 +48,10 @@ struct ImportRowPlan {
   std::vector<std::string> paths;
 };
 
+// The profile paths set (non-default) in `customer`, in UpdateCustomer's canonical order: what an
+// empty update_mask selects. Defined with the update rules (customer_aggregate.cc).
+std::vector<std::string> SetProfilePaths(const crm::v1::Customer& customer);
+
 // Checks `row`, the `position`-th of its stream (1-based), at time `now`. INVALID_ARGUMENT with a
 // BadRequest listing every bad field, with RegisterCustomer's paths ("customer.display_name",
 // "customer.owner", "customer.tags[1]", "row_number").
