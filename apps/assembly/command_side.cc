@@ -73,7 +73,8 @@ struct CommandSide::Parts {
                                 return router == nullptr ||
                                        !router->OwnerOf(customer_id).has_value();
                               }}),
-        customer_service(&customer_handler, options.router, executor),
+        customer_importer(&command_executor, &customer_handler, options.router),
+        customer_service(&customer_handler, &customer_importer, options.router, executor),
         org_handler(&command_executor),
         org_service(&org_handler, options.router, executor),
         complaint_handler(&command_executor, {.sla_policy = sla_policy}),
@@ -104,6 +105,7 @@ struct CommandSide::Parts {
   services::customer::EmailReservations reservations;
   services::customer::EmailReservationService reservation_service;
   services::customer::CustomerCommandHandler customer_handler;
+  services::customer::CustomerImporter customer_importer;
   services::customer::CustomerCommandService customer_service;
   services::org::OrgCommandHandler org_handler;
   services::org::OrgCommandService org_service;

@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <fstream>
 #include <functional>
 #include <map>
+#include <sstream>
 #include <tuple>
 #include <utility>
 
@@ -13,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "apps/crmctl/csv_import.h"
 #include "common/base/time_util.h"
 #include "common/base/uuid.h"
 #include "crm/admin/v1/admin_service.grpc.pb.h"
@@ -33,6 +36,8 @@ namespace adminv1 = crm::admin::v1;
 using google::protobuf::Message;
 
 constexpr int32_t kPageSize = 500;
+// Rows per message of an ImportCustomers stream (well under the 4 MiB message limit).
+constexpr int kImportRowsPerMessage = 200;
 
 // One JSON line of `message`: field names as in the .proto, every field (zeros and empty lists
 // too), int64 as strings and bytes as base64 (the protobuf JSON mapping).
@@ -54,6 +59,39 @@ std::string FormatTime(const google::protobuf::Timestamp& ts) {
 std::string FormatDuration(const google::protobuf::Duration& d) {
   return absl::FormatDuration(absl::Trunc(absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos()),
                                           absl::Milliseconds(1)));
+}
+
+// The name of a gRPC status code ("NOT_FOUND").
+const char* CodeName(int code) {
+  static const char* const kCodes[] = {"OK",
+                                       "CANCELLED",
+                                       "UNKNOWN",
+                                       "INVALID_ARGUMENT",
+                                       "DEADLINE_EXCEEDED",
+                                       "NOT_FOUND",
+                                       "ALREADY_EXISTS",
+                                       "PERMISSION_DENIED",
+                                       "RESOURCE_EXHAUSTED",
+                                       "FAILED_PRECONDITION",
+                                       "ABORTED",
+                                       "OUT_OF_RANGE",
+                                       "UNIMPLEMENTED",
+                                       "INTERNAL",
+                                       "UNAVAILABLE",
+                                       "DATA_LOSS",
+                                       "UNAUTHENTICATED"};
+  return code >= 0 && code <= 16 ? kCodes[code] : "UNKNOWN";
+}
+
+// One line for an error reported inside an answer: code, message, ErrorInfo reason.
+std::string ErrorText(const google::rpc::Status& status) {
+  std::string reason;
+  for (const google::protobuf::Any& any : status.details()) {
+    google::rpc::ErrorInfo info;
+    if (any.UnpackTo(&info)) reason = info.reason();
+  }
+  return absl::StrCat(CodeName(status.code()), ": ", status.message(),
+                      reason.empty() ? "" : absl::StrCat(" (reason ", reason, ")"));
 }
 
 // Prints rows as columns padded to their widest cell (the first row is the header).
@@ -245,25 +283,7 @@ int Online::Failed(const char* what, const grpc::Status& status) const {
       if (any.UnpackTo(&info)) reason = info.reason();
     }
   }
-  static const char* const kCodes[] = {"OK",
-                                       "CANCELLED",
-                                       "UNKNOWN",
-                                       "INVALID_ARGUMENT",
-                                       "DEADLINE_EXCEEDED",
-                                       "NOT_FOUND",
-                                       "ALREADY_EXISTS",
-                                       "PERMISSION_DENIED",
-                                       "RESOURCE_EXHAUSTED",
-                                       "FAILED_PRECONDITION",
-                                       "ABORTED",
-                                       "OUT_OF_RANGE",
-                                       "UNIMPLEMENTED",
-                                       "INTERNAL",
-                                       "UNAVAILABLE",
-                                       "DATA_LOSS",
-                                       "UNAUTHENTICATED"};
-  const int code = status.error_code();
-  const char* name = code >= 0 && code <= 16 ? kCodes[code] : "UNKNOWN";
+  const char* name = CodeName(status.error_code());
   std::fprintf(stderr, "crmctl %s: %s: %s%s\n", what, name, status.error_message().c_str(),
                reason.empty() ? "" : absl::StrCat(" (reason ", reason, ")").c_str());
   // No error details: gRPC itself answered (the connection failed), not the server.
@@ -733,12 +753,14 @@ int Online::SearchCustomers(const CustomerFilter& filter) {
       });
 }
 
-int Online::FindCustomers(const std::string& email, const std::string& phone) {
+int Online::FindCustomers(const std::string& email, const std::string& phone,
+                          const std::string& external_id) {
   if (!Connect()) return kExitUsage;
   auto stub = crm::v1::CustomerQueryService::NewStub(channel_);
   crm::v1::FindCustomersRequest request;
   request.set_email(email);
   request.set_phone(phone);
+  request.set_external_id(external_id);
   crm::v1::FindCustomersResponse response;
   auto context = NewContext();
   if (grpc::Status s = stub->FindCustomers(context.get(), request, &response); !s.ok()) {
@@ -752,6 +774,80 @@ int Online::FindCustomers(const std::string& email, const std::string& phone) {
   for (const crm::v1::Customer& c : response.customers()) rows.push_back(CustomerRow(c));
   PrintTable(rows);
   return kExitOk;
+}
+
+int Online::ImportCustomers(const std::string& file, const std::string& request_id) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) {
+    std::fprintf(stderr, "crmctl import customers: cannot read %s\n", file.c_str());
+    return kExitUsage;
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  absl::StatusOr<CsvRows> parsed = [&]() -> absl::StatusOr<CsvRows> {
+    auto records = ParseCsv(text.str());
+    if (!records.ok()) return records.status();
+    return RowsFromCsv(*records);
+  }();
+  if (!parsed.ok()) {
+    std::fprintf(stderr, "crmctl import customers: %s: %s\n", file.c_str(),
+                 std::string(parsed.status().message()).c_str());
+    return kExitUsage;
+  }
+  if (!Connect()) return kExitUsage;
+  auto stub = crm::v1::CustomerCommandService::NewStub(channel_);
+  crm::v1::ImportCustomersResponse response;
+  auto context = NewContext();
+  {
+    auto writer = stub->ImportCustomers(context.get(), &response);
+    // A file's import is retried by importing it again: by default the request id is derived
+    // from the file's content.
+    crm::v1::ImportCustomersRequest message;
+    message.set_request_id(!request_id.empty()
+                               ? request_id
+                               : base::UuidFromName(absl::StrCat("crmctl-import/", text.str())));
+    bool open = true;
+    for (crm::v1::ImportCustomerRow& row : parsed->rows) {
+      *message.add_rows() = std::move(row);
+      if (message.rows_size() == kImportRowsPerMessage) {
+        open = writer->Write(message);
+        if (!open) break;  // the call ended: Finish says why
+        message.Clear();
+      }
+    }
+    if (open && (message.rows_size() > 0 || !message.request_id().empty())) {
+      writer->Write(message);
+    }
+    writer->WritesDone();
+    if (grpc::Status s = writer->Finish(); !s.ok()) return Failed("import customers", s);
+  }
+  std::vector<crm::v1::ImportCustomerResult> results(response.results().begin(),
+                                                     response.results().end());
+  for (auto& failed : parsed->failed) {
+    response.set_failed_count(response.failed_count() + 1);
+    results.push_back(std::move(failed));
+  }
+  std::stable_sort(results.begin(), results.end(),
+                   [](const auto& a, const auto& b) { return a.row_number() < b.row_number(); });
+  if (connection_.json) {
+    for (const auto& r : results) std::printf("%s\n", Json(r).c_str());
+    crm::v1::ImportCustomersResponse summary = response;
+    summary.clear_results();
+    std::printf("%s\n", Json(summary).c_str());
+  } else {
+    std::vector<std::vector<std::string>> rows = {
+        {"ROW", "OUTCOME", "CUSTOMER", "EVENTS", "ERROR"}};
+    for (const auto& r : results) {
+      rows.push_back({absl::StrCat(r.row_number()), crm::v1::ImportOutcome_Name(r.outcome()),
+                      r.customer().empty() ? "-" : r.customer(),
+                      absl::StrCat(r.appended_event_count()),
+                      r.has_error() ? ErrorText(r.error()) : ""});
+    }
+    PrintTable(rows);
+    std::printf("created %d, updated %d, unchanged %d, failed %d\n", response.created_count(),
+                response.updated_count(), response.unchanged_count(), response.failed_count());
+  }
+  return response.failed_count() > 0 ? kExitServerError : kExitOk;
 }
 
 int Online::GetComplaint(const std::string& name) {

@@ -89,7 +89,12 @@ class Online {
   };
   int ListCustomers(const CustomerFilter& filter);
   int SearchCustomers(const CustomerFilter& filter);
-  int FindCustomers(const std::string& email, const std::string& phone);
+  int FindCustomers(const std::string& email, const std::string& phone,
+                    const std::string& external_id);
+  // Imports the customers of a CSV file (csv_import.h) through ImportCustomers and prints a
+  // result per row and the counts. kExitServerError if any row failed; kExitUsage for a file
+  // that cannot be read or parsed. `request_id`: empty derives it from the file's content.
+  int ImportCustomers(const std::string& file, const std::string& request_id);
   int GetComplaint(const std::string& name);
   int ComplaintHistory(const std::string& name);
   // A survey (NAME: customers/{c}/surveys/{id} or {c}/{id}); a customer's surveys, optionally

@@ -18,6 +18,7 @@
 #include "common/status/errors.h"
 #include "common/status/violations.h"
 #include "domain/common/event_types.h"
+#include "domain/customer/customer_import.h"
 #include "domain/customer/event_codec.h"
 #include "domain/customer/validation.h"
 #include "google/protobuf/descriptor.h"
@@ -35,9 +36,9 @@ constexpr absl::string_view kNamePrefix = "customers/";
 
 // The profile fields UpdateCustomer may change, in the canonical order of
 // changed_paths.
-constexpr std::array<absl::string_view, 8> kProfilePaths = {
-    "display_name",       "kind",      "emails", "phones", "region", "industry",
-    "acquisition_source", "attributes"};
+constexpr std::array<absl::string_view, 9> kProfilePaths = {
+    "display_name",       "kind",       "emails",     "phones", "region", "industry",
+    "acquisition_source", "attributes", "external_id"};
 
 using crm::status::Violations;
 
@@ -194,6 +195,11 @@ void CheckAttributes(const Customer& in, Customer& out, Violations& v) {
   }
 }
 
+void CheckExternalId(const Customer& in, Customer& out, Violations& v) {
+  v.Add(ValidateExternalId(in.external_id(), "customer.external_id"));
+  out.set_external_id(in.external_id());
+}
+
 // Validates and normalizes one profile path of `in` into `out`.
 void CheckPath(absl::string_view path, const Customer& in, Customer& out, Violations& v) {
   if (path == "display_name") return CheckDisplayName(in, out, v);
@@ -204,6 +210,7 @@ void CheckPath(absl::string_view path, const Customer& in, Customer& out, Violat
   if (path == "industry") return CheckIndustry(in, out, v);
   if (path == "acquisition_source") return CheckAcquisitionSource(in, out, v);
   if (path == "attributes") return CheckAttributes(in, out, v);
+  if (path == "external_id") return CheckExternalId(in, out, v);
 }
 
 // Whether profile path `path` is set (non-default) in `c`.
@@ -218,6 +225,7 @@ bool PathIsSet(absl::string_view path, const Customer& c) {
     return c.acquisition_source() != crm::v1::ACQUISITION_SOURCE_UNSPECIFIED;
   }
   if (path == "attributes") return c.attributes_size() > 0;
+  if (path == "external_id") return !c.external_id().empty();
   return false;
 }
 
@@ -241,6 +249,7 @@ bool PathEquals(absl::string_view path, const Customer& a, const Customer& b) {
     }
     return true;
   }
+  if (path == "external_id") return a.external_id() == b.external_id();
   return true;
 }
 
@@ -262,6 +271,8 @@ void CopyPath(absl::string_view path, const Customer& from, Customer& to) {
     to.set_acquisition_source(from.acquisition_source());
   } else if (path == "attributes") {
     *to.mutable_attributes() = from.attributes();
+  } else if (path == "external_id") {
+    to.set_external_id(from.external_id());
   }
 }
 
@@ -282,6 +293,26 @@ absl::Status CheckEmailsFree(const google::protobuf::RepeatedPtrField<std::strin
                                 absl::StrCat("e-mail ", email, " belongs to ", existing),
                                 "EMAIL_TAKEN", {{"existing_customer", existing}, {"email", email}});
     }
+  }
+  return absl::OkStatus();
+}
+
+// ALREADY_EXISTS if `external_id` (non-empty) belongs to a customer other than `customer_id`.
+absl::Status CheckExternalIdFree(absl::string_view external_id, absl::string_view customer_id,
+                                 const DecideContext& context) {
+  if (external_id.empty()) return absl::OkStatus();
+  if (!context.external_id_owner) {
+    return crm::status::Error(absl::StatusCode::kInternal,
+                              "DecideContext.external_id_owner is required to set an external id",
+                              "INTERNAL");
+  }
+  std::optional<std::string> owner = context.external_id_owner(external_id);
+  if (owner.has_value() && *owner != customer_id) {
+    const std::string existing = CustomerName(*owner);
+    return crm::status::Error(
+        absl::StatusCode::kAlreadyExists,
+        absl::StrCat("external id ", external_id, " belongs to ", existing), "EXTERNAL_ID_TAKEN",
+        {{"existing_customer", existing}, {"external_id", std::string(external_id)}});
   }
   return absl::OkStatus();
 }
@@ -496,12 +527,24 @@ absl::StatusOr<Events> DecideRegister(const State& state,
   if (absl::Status status = CheckEmailsFree(profile.emails(), customer_id, context); !status.ok()) {
     return status;
   }
+  if (absl::Status status = CheckExternalIdFree(profile.external_id(), customer_id, context);
+      !status.ok()) {
+    return status;
+  }
 
   Event event;
   auto* registered = event.mutable_customer_registered();
   *registered->mutable_profile() = ToEvent(profile);
   registered->set_lifecycle_stage(ToEvent(stage));
   return One(std::move(event));
+}
+
+std::vector<std::string> SetProfilePaths(const crm::v1::Customer& customer) {
+  std::vector<std::string> out;
+  for (absl::string_view path : kProfilePaths) {
+    if (PathIsSet(path, customer)) out.emplace_back(path);
+  }
+  return out;
 }
 
 absl::StatusOr<Events> DecideUpdate(const State& state,
@@ -559,6 +602,14 @@ absl::StatusOr<Events> DecideUpdate(const State& state,
       updated->changed_paths().end()) {
     const std::string id = target.name.substr(kNamePrefix.size());
     if (absl::Status status = CheckEmailsFree(profile.emails(), id, context); !status.ok()) {
+      return status;
+    }
+  }
+  if (std::find(updated->changed_paths().begin(), updated->changed_paths().end(), "external_id") !=
+      updated->changed_paths().end()) {
+    const std::string id = target.name.substr(kNamePrefix.size());
+    if (absl::Status status = CheckExternalIdFree(profile.external_id(), id, context);
+        !status.ok()) {
       return status;
     }
   }

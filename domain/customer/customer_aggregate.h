@@ -45,13 +45,15 @@ struct DecideContext {
   // The id of the customer holding a normalized e-mail, if any. Required for
   // commands that set e-mails (register, update).
   std::function<std::optional<std::string>(absl::string_view normalized_email)> email_owner;
+  // The id of the customer holding an external id, if any. Required for commands that set one.
+  std::function<std::optional<std::string>(absl::string_view external_id)> external_id_owner;
 };
 
 // Every Decide* checks, in this order: request fields (INVALID_ARGUMENT naming
 // the field path, e.g. "customer.emails[1]"; a malformed etag is a bad request
 // field too), existence (NOT_FOUND, or ALREADY_EXISTS for register), the etag
 // (ABORTED if stale), then business rules (FAILED_PRECONDITION, ALREADY_EXISTS
-// for a taken e-mail with ErrorInfo metadata "existing_customer"). A command
+// for a taken e-mail or external id with ErrorInfo metadata "existing_customer"). A command
 // that would change nothing returns no events.
 
 // `customer_id` is the id to register under (already chosen: from the request

@@ -29,6 +29,7 @@ std::set<std::pair<Index, std::string>> IndexEntries(const Customer& c) {
   for (const auto& e : c.emails()) out.emplace(Index::kEmail, e);
   for (const auto& p : c.phones()) out.emplace(Index::kPhone, p);
   for (const auto& t : c.tags()) out.emplace(Index::kTag, t);
+  if (!c.external_id().empty()) out.emplace(Index::kExternalId, c.external_id());
   if (!c.owner().empty()) out.emplace(Index::kOwner, c.owner());
   out.emplace(Index::kStage, crm::v1::LifecycleStage_Name(c.lifecycle_stage()));
   out.emplace(Index::kTier, crm::v1::ValueTier_Name(c.value_tier()));

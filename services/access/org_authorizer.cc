@@ -27,6 +27,8 @@ const std::map<std::string, MethodClass, std::less<>>& Table() {
     add("crm.v1.CustomerCommandService", MC::kWrite, {"UnassignOwner"});
     // The caller must reach both customers (the command executor checks each).
     add("crm.v1.CustomerCommandService", MC::kWrite, {"MergeCustomers"});
+    // Rows are authorized one by one, as the commands they become; a refused row is reported.
+    add("crm.v1.CustomerCommandService", MC::kWrite, {"ImportCustomers"});
     add("crm.v1.CustomerQueryService", MC::kRead,
         {"GetCustomer", "ListCustomers", "SearchCustomers", "FindCustomers", "GetCustomerHistory"});
     add("crm.v1.InteractionCommandService", MC::kWrite, {"LogInteraction", "CompleteFollowUp"});

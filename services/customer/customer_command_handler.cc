@@ -11,6 +11,7 @@
 #include "common/base/time_util.h"
 #include "common/base/uuid.h"
 #include "common/status/errors.h"
+#include "domain/customer/email_reservation.h"
 #include "domain/customer/validation.h"
 #include "domain/org/org_rules.h"
 #include "services/access/owner_place.h"
@@ -27,6 +28,23 @@ std::string CustomerIdFor(const crm::v1::RegisterCustomerRequest& request) {
   return base::NewUuid();
 }
 
+namespace {
+
+EmailReservations::Request ReservationRequest(domain::customer::ReservedKey kind,
+                                              const std::string& key,
+                                              const std::string& customer_id) {
+  EmailReservations::Request request;
+  if (kind == domain::customer::ReservedKey::kExternalId) {
+    request.set_external_id(key);
+  } else {
+    request.set_email(key);
+  }
+  request.set_customer_id(customer_id);
+  return request;
+}
+
+}  // namespace
+
 CustomerCommandHandler::CustomerCommandHandler(command::CommandExecutor* executor,
                                                EmailReservations* reservations, Options options)
     : executor_(executor), reservations_(reservations), options_(std::move(options)) {}
@@ -37,16 +55,17 @@ base::Future<CustomerCommandHandler::Response> CustomerCommandHandler::Execute(
   const command::Target target{.stream_key = customer_id,
                                .customer_id = customer_id,
                                .aggregate = domain::customer::CustomerName(customer_id)};
-  // E-mail claims run before the command takes its locks (a claim is a command on another
-  // aggregate, maybe on another replica; the executor's locks do not nest). A dry run of the
-  // rules on the state as it is now says which addresses the command sets, and whether it gets as
-  // far as the e-mail check at all (a malformed or refused command claims nothing). A retried
-  // request id claims nothing either: it gets its first answer.
+  // E-mail and external id claims run before the command takes its locks (a claim is a command on
+  // another aggregate, maybe on another replica; the executor's locks do not nest). A dry run of
+  // the rules on the state as it is now says which keys the command sets, and whether it gets as
+  // far as the e-mail and external id checks at all (a malformed or refused command claims
+  // nothing). A retried request id claims nothing either: it gets its first answer.
   struct Claim {
     std::string holder;
     absl::Time usable_until;  // command clock
   };
-  std::map<std::string, Claim> claims;
+  using Key = std::pair<domain::customer::ReservedKey, std::string>;
+  std::map<Key, Claim> claims;
   int64_t claimed_for_version = -1;  // the version the claims were made for
   bool retry = false;
   if (!request_id.empty()) {
@@ -55,19 +74,21 @@ base::Future<CustomerCommandHandler::Response> CustomerCommandHandler::Execute(
   }
   if (!retry) {
     CRM_ASSIGN_OR_RETURN(auto current, executor_->state().Get<crm::v1::Customer>(target.aggregate));
-    std::vector<std::string> wanted;
+    std::vector<Key> wanted;
     domain::customer::DecideContext dry;
     dry.now = executor_->clock().Now();
     dry.email_owner = [&](absl::string_view email) -> std::optional<std::string> {
-      wanted.emplace_back(email);
+      wanted.emplace_back(domain::customer::ReservedKey::kEmail, std::string(email));
+      return customer_id;
+    };
+    dry.external_id_owner = [&](absl::string_view external_id) -> std::optional<std::string> {
+      wanted.emplace_back(domain::customer::ReservedKey::kExternalId, std::string(external_id));
       return customer_id;
     };
     if (decide(current.state, dry).ok()) {
       claimed_for_version = current.version;
-      for (const std::string& email : wanted) {
-        EmailReservations::Request request;
-        request.set_email(email);
-        request.set_customer_id(customer_id);
+      for (const Key& key : wanted) {
+        EmailReservations::Request request = ReservationRequest(key.first, key.second, customer_id);
         request.set_customer_version(current.version);
         // Waits on this thread: the claim is a command of its own (see the header).
         CRM_ASSIGN_OR_RETURN(EmailReservations::Response claimed,
@@ -79,31 +100,32 @@ base::Future<CustomerCommandHandler::Response> CustomerCommandHandler::Execute(
           auto survivor = domain::customer::ParseCustomerName(held_by.state.merged_into(), "");
           if (survivor.ok()) holder = *survivor;
         }
-        claims[email] = {holder, absl::FromUnixMicros(claimed.lease_until_micros())};
+        claims[key] = {holder, absl::FromUnixMicros(claimed.lease_until_micros())};
       }
     }
   }
 
   // The executor reads `bounded.deadline` when it appends, after `decide` ran: a command that
-  // uses e-mail claims must be recorded while they are usable (see email_reservation.h).
+  // uses claims must be recorded while they are usable (see email_reservation.h).
   rpc::CallContext bounded = call;
   absl::Status claim_error;
-  std::vector<std::string> emails_before;  // of the state the command decided on
+  crm::v1::Customer before;  // the reserved keys of the state the command decided on
   base::Future<command::CommandResult<crm::v1::Customer>> executed =
       executor_->Execute<crm::v1::Customer>(
           target, request_id, bounded, CustomerKind(),
           [&](const crm::v1::Customer& current, int64_t version,
               absl::Time now) -> absl::StatusOr<std::vector<command::Event>> {
-            emails_before.assign(current.emails().begin(), current.emails().end());
-            domain::customer::DecideContext context;
-            context.now = now;
-            context.email_owner = [&](absl::string_view email) -> std::optional<std::string> {
-              auto it = claims.find(std::string(email));
+            *before.mutable_emails() = current.emails();
+            before.set_external_id(current.external_id());
+            auto owner = [&](domain::customer::ReservedKey kind,
+                             absl::string_view key) -> std::optional<std::string> {
+              auto it = claims.find(Key(kind, std::string(key)));
               if (it == claims.end() || version != claimed_for_version) {
-                // The state changed since the dry run so much that this address was not claimed.
+                // The state changed since the dry run so much that this key was not claimed.
                 claim_error = status::Error(
                     absl::StatusCode::kAborted,
-                    "the customer changed while this command claimed its e-mails; retry",
+                    "the customer changed while this command claimed its e-mails and external "
+                    "id; retry",
                     "CONCURRENT_CHANGE");
                 return std::nullopt;
               }
@@ -113,40 +135,52 @@ base::Future<CustomerCommandHandler::Response> CustomerCommandHandler::Execute(
                   std::min(bounded.deadline, absl::Now() + (it->second.usable_until - now));
               return customer_id;
             };
+            domain::customer::DecideContext context;
+            context.now = now;
+            context.email_owner = [&](absl::string_view email) {
+              return owner(domain::customer::ReservedKey::kEmail, email);
+            };
+            context.external_id_owner = [&](absl::string_view external_id) {
+              return owner(domain::customer::ReservedKey::kExternalId, external_id);
+            };
             absl::StatusOr<domain::customer::Events> decided = decide(current, context);
             if (!claim_error.ok()) return claim_error;
             if (decided.ok() && !decided->empty() && absl::Now() >= bounded.deadline) {
               return status::Error(absl::StatusCode::kUnavailable,
-                                   "the e-mail claims of this command lapsed before it could be "
-                                   "recorded; retry",
+                                   "the e-mail or external id claims of this command lapsed "
+                                   "before it could be recorded; retry",
                                    "EMAIL_CLAIM_LAPSED");
             }
             return decided;
           });
-  return std::move(executed).Then(
-      [this, retry, customer_id, call,
-       emails_before = std::move(emails_before)](command::CommandResult<crm::v1::Customer> result) {
-        if (result.appended_event_count > 0 && !retry) {
-          // Release the addresses this command removed (best effort: a release that does not happen
-          // leaves a claim that lapses; see email_reservation.h).
-          for (const std::string& email : emails_before) {
-            const auto& now_emails = result.state.emails();
-            if (std::find(now_emails.begin(), now_emails.end(), email) != now_emails.end())
-              continue;
-            EmailReservations::Request release;
-            release.set_email(email);
-            release.set_customer_id(customer_id);
-            release.set_customer_version(result.state.version());
-            (void)reservations_->Release(release, call);  // not waited for
-          }
+  return std::move(executed).Then([this, retry, customer_id, call, before = std::move(before)](
+                                      command::CommandResult<crm::v1::Customer> result) {
+    if (result.appended_event_count > 0 && !retry) {
+      // Release the keys this command removed (best effort: a release that does not happen
+      // leaves a claim that lapses; see email_reservation.h).
+      std::vector<Key> removed;
+      const auto& now_emails = result.state.emails();
+      for (const std::string& email : before.emails()) {
+        if (std::find(now_emails.begin(), now_emails.end(), email) == now_emails.end()) {
+          removed.emplace_back(domain::customer::ReservedKey::kEmail, email);
         }
-        Response response = command::ResponseOf(std::move(result), &Response::mutable_customer);
-        // The team and department the owner has now (services/access/owner_place.h).
-        if (options_.staff != nullptr) {
-          access::FollowOwner(*response.mutable_customer(), options_.staff->Org());
-        }
-        return response;
-      });
+      }
+      if (!before.external_id().empty() && before.external_id() != result.state.external_id()) {
+        removed.emplace_back(domain::customer::ReservedKey::kExternalId, before.external_id());
+      }
+      for (const Key& key : removed) {
+        EmailReservations::Request release = ReservationRequest(key.first, key.second, customer_id);
+        release.set_customer_version(result.state.version());
+        (void)reservations_->Release(release, call);  // not waited for
+      }
+    }
+    Response response = command::ResponseOf(std::move(result), &Response::mutable_customer);
+    // The team and department the owner has now (services/access/owner_place.h).
+    if (options_.staff != nullptr) {
+      access::FollowOwner(*response.mutable_customer(), options_.staff->Org());
+    }
+    return response;
+  });
 }
 
 base::Future<CustomerCommandHandler::Response> CustomerCommandHandler::ExecuteOnName(

@@ -199,19 +199,23 @@ absl::StatusOr<crm::v1::SearchCustomersResponse> CustomerQueries::Search(
 
 absl::StatusOr<crm::v1::FindCustomersResponse> CustomerQueries::Find(
     const crm::v1::FindCustomersRequest& request, const rpc::CallContext& call) const {
-  const bool by_email = !request.email().empty();
-  const bool by_phone = !request.phone().empty();
-  if (by_email == by_phone) {
-    return status::InvalidArgument(by_email ? "phone" : "email",
-                                   "set exactly one of email and phone");
+  const int keys =
+      !request.email().empty() + !request.phone().empty() + !request.external_id().empty();
+  if (keys != 1) {
+    return status::InvalidArgument(request.email().empty() ? "email" : "phone",
+                                   "set exactly one of email, phone and external_id");
   }
   Index index = Index::kEmail;
   std::string value;
-  if (by_email) {
+  if (!request.email().empty()) {
     CRM_ASSIGN_OR_RETURN(value, domain::customer::NormalizeEmail(request.email(), "email"));
-  } else {
+  } else if (!request.phone().empty()) {
     index = Index::kPhone;
     CRM_ASSIGN_OR_RETURN(value, domain::customer::NormalizePhone(request.phone(), "phone"));
+  } else {
+    index = Index::kExternalId;
+    CRM_RETURN_IF_ERROR(domain::customer::ValidateExternalId(request.external_id(), "external_id"));
+    value = request.external_id();
   }
   CRM_RETURN_IF_ERROR(AwaitToken(request.consistency_token(), call));
   CRM_ASSIGN_OR_RETURN(auto customers, views_->Find(index, value, kMaxFindResults));

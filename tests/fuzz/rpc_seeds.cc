@@ -145,6 +145,14 @@ std::vector<Seed> Build() {
       {m(kCustomers, "UnassignOwner"),
        R"(name: "customers/acme" reason: "left the team" etag: "v4" request_id: "seed-u1")"},
       {m(kCustomers, "TagCustomer"), R"(name: "customers/bolt" tag: "new" request_id: "seed-4")"},
+      // A client stream: the fuzzer sends one message (the wire form of a one-message stream).
+      {m(kCustomers, "ImportCustomers"),
+       R"(request_id: "seed-imp1"
+          rows { customer { display_name: "Acme Imported" kind: COMPANY external_id: "ERP-1"
+                            emails: "Buyer@Acme.example" tags: "vip" lifecycle_stage: FIRST_CONTACT } }
+          rows { row_number: 7 customer { display_name: "" kind: PERSON emails: "bad" } }
+          rows { customer { display_name: "Bolt" kind: PERSON emails: "buyer@acme.example"
+                            value_tier: HIGH_VALUE owner: "am-sun" } })"},
       {m(kCustomers, "UntagCustomer"), R"(name: "customers/acme" tag: "vip" etag: "v6")"},
       {m(kCustomers, "RecordPurchase"),
        R"(name: "customers/bolt"
