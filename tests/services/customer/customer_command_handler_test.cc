@@ -519,112 +519,112 @@ TEST_F(CommandHandlerTest, AMergeRacingCommandsOnBothCustomersLosesNoAcceptedCom
   auto loser = state_->Get<crm::v1::Customer>("customers/dup");
   ASSERT_TRUE(loser.ok());
   EXPECT_EQ(loser->state.tags_size(), static_cast<int>(accepted[1].size()));
-  // External ids: unique across customers, by reservations as e-mails are.
-  TEST_F(CommandHandlerTest, AnExternalIdBelongsToOneCustomer) {
-    crm::v1::RegisterCustomerRequest a;
-    a.set_customer_id("a");
-    a.mutable_customer()->set_display_name("A");
-    a.mutable_customer()->set_kind(crm::v1::PERSON);
-    a.mutable_customer()->set_external_id("ERP-1");
-    ASSERT_TRUE(handler_->Register(a, Call(a)).Get().ok());
-    crm::v1::RegisterCustomerRequest b = a;
-    b.set_customer_id("b");
-    auto taken = handler_->Register(b, Call(b)).Get();
-    ASSERT_EQ(taken.status().code(), absl::StatusCode::kAlreadyExists) << taken.status();
-    google::rpc::ErrorInfo info;
-    ASSERT_TRUE(status::GetDetail(taken.status(), &info));
-    EXPECT_EQ(info.reason(), "EXTERNAL_ID_TAKEN");
+}
 
-    // A clears it; once A's claim is older than the lease, B takes it over.
-    crm::v1::UpdateCustomerRequest clear;
-    clear.mutable_customer()->set_name("customers/a");
-    clear.mutable_update_mask()->add_paths("external_id");
-    ASSERT_TRUE(handler_->Update(clear, Call(clear)).Get().ok());
-    clock_.Advance(domain::customer::kClaimLease + absl::Seconds(1));
-    auto got = handler_->Register(b, Call(b)).Get();
-    ASSERT_TRUE(got.ok()) << got.status();
-    EXPECT_EQ(got->customer().external_id(), "ERP-1");
+// External ids: unique across customers, by reservations as e-mails are.
+TEST_F(CommandHandlerTest, AnExternalIdBelongsToOneCustomer) {
+  crm::v1::RegisterCustomerRequest a;
+  a.set_customer_id("a");
+  a.mutable_customer()->set_display_name("A");
+  a.mutable_customer()->set_kind(crm::v1::PERSON);
+  a.mutable_customer()->set_external_id("ERP-1");
+  ASSERT_TRUE(handler_->Register(a, Call(a)).Get().ok());
+  crm::v1::RegisterCustomerRequest b = a;
+  b.set_customer_id("b");
+  auto taken = handler_->Register(b, Call(b)).Get();
+  ASSERT_EQ(taken.status().code(), absl::StatusCode::kAlreadyExists) << taken.status();
+  google::rpc::ErrorInfo info;
+  ASSERT_TRUE(status::GetDetail(taken.status(), &info));
+  EXPECT_EQ(info.reason(), "EXTERNAL_ID_TAKEN");
+
+  // A clears it; once A's claim is older than the lease, B takes it over.
+  crm::v1::UpdateCustomerRequest clear;
+  clear.mutable_customer()->set_name("customers/a");
+  clear.mutable_update_mask()->add_paths("external_id");
+  ASSERT_TRUE(handler_->Update(clear, Call(clear)).Get().ok());
+  clock_.Advance(domain::customer::kClaimLease + absl::Seconds(1));
+  auto got = handler_->Register(b, Call(b)).Get();
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->customer().external_id(), "ERP-1");
+}
+
+crm::v1::ImportCustomerRow ImportRow(const std::string& name, const std::string& email,
+                                     const std::string& external_id = "") {
+  crm::v1::ImportCustomerRow row;
+  row.mutable_customer()->set_display_name(name);
+  row.mutable_customer()->set_kind(crm::v1::COMPANY);
+  if (!email.empty()) row.mutable_customer()->add_emails(email);
+  row.mutable_customer()->set_external_id(external_id);
+  return row;
+}
+
+TEST_F(CommandHandlerTest, ImportUpsertsByExternalIdThenEmailAndReRunsChangeNothing) {
+  CustomerImporter importer(executor_.get(), handler_.get(), nullptr);
+  ASSERT_TRUE(Register("old", "old@example.com").ok());
+  crm::v1::ImportCustomersRequest request;
+  request.set_request_id("imp-1");
+  *request.add_rows() = ImportRow("New Co", "new@example.com", "E-1");
+  *request.add_rows() = ImportRow("Old Co", "OLD@example.com", "E-2");  // matches by e-mail
+  *request.add_rows() = ImportRow("Twice", "new@example.com");          // in row 1 already
+  *request.add_rows() = ImportRow("", "bad");                           // two bad fields
+  auto first = importer.Import(request, call_);
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_EQ(first->results_size(), 4);
+  EXPECT_EQ(first->results(0).outcome(), crm::v1::CREATED);
+  EXPECT_EQ(first->results(1).outcome(), crm::v1::UPDATED);
+  EXPECT_EQ(first->results(1).customer(), "customers/old");
+  EXPECT_EQ(first->results(2).outcome(), crm::v1::FAILED);
+  EXPECT_EQ(first->results(2).error().code(), static_cast<int>(grpc::StatusCode::ALREADY_EXISTS));
+  EXPECT_EQ(first->results(3).outcome(), crm::v1::FAILED);
+  EXPECT_EQ(first->results(3).row_number(), 4);
+  EXPECT_EQ(first->results(3).error().code(), static_cast<int>(grpc::StatusCode::INVALID_ARGUMENT));
+  EXPECT_EQ(first->created_count(), 1);
+  EXPECT_EQ(first->updated_count(), 1);
+  EXPECT_EQ(first->failed_count(), 2);
+  EXPECT_FALSE(first->consistency_token().empty());
+  const int64_t events = CustomerEventCount();
+  const size_t log_size = ReadAll(log_).size();
+
+  // Again, with another request id and with none: nothing changes, nothing is appended.
+  for (const char* id : {"imp-2", ""}) {
+    request.set_request_id(id);
+    auto again = importer.Import(request, call_);
+    ASSERT_TRUE(again.ok()) << again.status();
+    EXPECT_EQ(again->unchanged_count(), 2);
+    EXPECT_EQ(again->failed_count(), 2);
+    EXPECT_EQ(again->results(0).customer(), first->results(0).customer());
   }
+  EXPECT_EQ(CustomerEventCount(), events);
+  EXPECT_EQ(ReadAll(log_).size(), log_size);
 
-  crm::v1::ImportCustomerRow ImportRow(const std::string& name, const std::string& email,
-                                       const std::string& external_id = "") {
-    crm::v1::ImportCustomerRow row;
-    row.mutable_customer()->set_display_name(name);
-    row.mutable_customer()->set_kind(crm::v1::COMPANY);
-    if (!email.empty()) row.mutable_customer()->add_emails(email);
-    row.mutable_customer()->set_external_id(external_id);
-    return row;
-  }
+  // By external id: the name changes, nothing else.
+  crm::v1::ImportCustomersRequest rename;
+  *rename.add_rows() = ImportRow("New Co Renamed", "", "E-1");
+  auto renamed = importer.Import(rename, call_);
+  ASSERT_TRUE(renamed.ok());
+  EXPECT_EQ(renamed->results(0).outcome(), crm::v1::UPDATED);
+  EXPECT_EQ(renamed->results(0).customer(), first->results(0).customer());
+  EXPECT_EQ(renamed->results(0).appended_event_count(), 1);
+}
 
-  TEST_F(CommandHandlerTest, ImportUpsertsByExternalIdThenEmailAndReRunsChangeNothing) {
-    CustomerImporter importer(executor_.get(), handler_.get(), nullptr);
-    ASSERT_TRUE(Register("old", "old@example.com").ok());
-    crm::v1::ImportCustomersRequest request;
-    request.set_request_id("imp-1");
-    *request.add_rows() = ImportRow("New Co", "new@example.com", "E-1");
-    *request.add_rows() = ImportRow("Old Co", "OLD@example.com", "E-2");  // matches by e-mail
-    *request.add_rows() = ImportRow("Twice", "new@example.com");          // in row 1 already
-    *request.add_rows() = ImportRow("", "bad");                           // two bad fields
-    auto first = importer.Import(request, call_);
-    ASSERT_TRUE(first.ok()) << first.status();
-    ASSERT_EQ(first->results_size(), 4);
-    EXPECT_EQ(first->results(0).outcome(), crm::v1::CREATED);
-    EXPECT_EQ(first->results(1).outcome(), crm::v1::UPDATED);
-    EXPECT_EQ(first->results(1).customer(), "customers/old");
-    EXPECT_EQ(first->results(2).outcome(), crm::v1::FAILED);
-    EXPECT_EQ(first->results(2).error().code(), static_cast<int>(grpc::StatusCode::ALREADY_EXISTS));
-    EXPECT_EQ(first->results(3).outcome(), crm::v1::FAILED);
-    EXPECT_EQ(first->results(3).row_number(), 4);
-    EXPECT_EQ(first->results(3).error().code(),
-              static_cast<int>(grpc::StatusCode::INVALID_ARGUMENT));
-    EXPECT_EQ(first->created_count(), 1);
-    EXPECT_EQ(first->updated_count(), 1);
-    EXPECT_EQ(first->failed_count(), 2);
-    EXPECT_FALSE(first->consistency_token().empty());
-    const int64_t events = CustomerEventCount();
-    const size_t log_size = ReadAll(log_).size();
-
-    // Again, with another request id and with none: nothing changes, nothing is appended.
-    for (const char* id : {"imp-2", ""}) {
-      request.set_request_id(id);
-      auto again = importer.Import(request, call_);
-      ASSERT_TRUE(again.ok()) << again.status();
-      EXPECT_EQ(again->unchanged_count(), 2);
-      EXPECT_EQ(again->failed_count(), 2);
-      EXPECT_EQ(again->results(0).customer(), first->results(0).customer());
-    }
-    EXPECT_EQ(CustomerEventCount(), events);
-    EXPECT_EQ(ReadAll(log_).size(), log_size);
-
-    // By external id: the name changes, nothing else.
-    crm::v1::ImportCustomersRequest rename;
-    *rename.add_rows() = ImportRow("New Co Renamed", "", "E-1");
-    auto renamed = importer.Import(rename, call_);
-    ASSERT_TRUE(renamed.ok());
-    EXPECT_EQ(renamed->results(0).outcome(), crm::v1::UPDATED);
-    EXPECT_EQ(renamed->results(0).customer(), first->results(0).customer());
-    EXPECT_EQ(renamed->results(0).appended_event_count(), 1);
-  }
-
-  TEST_F(CommandHandlerTest, ImportRefusesTooManyRowsAndStopsAtTheDeadline) {
-    CustomerImporter importer(executor_.get(), handler_.get(), nullptr);
-    crm::v1::ImportCustomersRequest request;
-    for (size_t i = 0; i <= domain::customer::kMaxImportRows; ++i) {
-      *request.add_rows() = ImportRow("X", "");
-    }
-    EXPECT_EQ(importer.Import(request, call_).status().code(),
-              absl::StatusCode::kResourceExhausted);
-
-    request.clear_rows();
+TEST_F(CommandHandlerTest, ImportRefusesTooManyRowsAndStopsAtTheDeadline) {
+  CustomerImporter importer(executor_.get(), handler_.get(), nullptr);
+  crm::v1::ImportCustomersRequest request;
+  for (size_t i = 0; i <= domain::customer::kMaxImportRows; ++i) {
     *request.add_rows() = ImportRow("X", "");
-    rpc::CallContext late = call_;
-    late.deadline = absl::Now() - absl::Seconds(1);
-    EXPECT_EQ(importer.Import(request, late).status().code(), absl::StatusCode::kDeadlineExceeded);
-    rpc::CallContext cancelled = call_;
-    cancelled.cancelled = [] { return true; };
-    EXPECT_EQ(importer.Import(request, cancelled).status().code(), absl::StatusCode::kCancelled);
-    EXPECT_EQ(CustomerEventCount(), 0);
   }
+  EXPECT_EQ(importer.Import(request, call_).status().code(), absl::StatusCode::kResourceExhausted);
+
+  request.clear_rows();
+  *request.add_rows() = ImportRow("X", "");
+  rpc::CallContext late = call_;
+  late.deadline = absl::Now() - absl::Seconds(1);
+  EXPECT_EQ(importer.Import(request, late).status().code(), absl::StatusCode::kDeadlineExceeded);
+  rpc::CallContext cancelled = call_;
+  cancelled.cancelled = [] { return true; };
+  EXPECT_EQ(importer.Import(request, cancelled).status().code(), absl::StatusCode::kCancelled);
+  EXPECT_EQ(CustomerEventCount(), 0);
+}
 
 }  // namespace
 }  // namespace crm::services::customer
