@@ -8,6 +8,7 @@
 #include "services/access/holders.h"
 #include "services/command/aggregate_state.h"
 #include "services/command/command_executor.h"
+#include "services/command/deadline_watcher.h"
 #include "services/complaint/complaint_command_handler.h"
 #include "services/complaint/complaint_command_service.h"
 #include "services/complaint/complaint_kind.h"
@@ -23,6 +24,10 @@
 #include "services/org/org_command_service.h"
 #include "services/org/org_kinds.h"
 #include "services/org/staff_directory.h"
+#include "services/survey/survey_command_handler.h"
+#include "services/survey/survey_command_service.h"
+#include "services/survey/survey_deadlines.h"
+#include "services/survey/survey_kind.h"
 #include "spdlog/spdlog.h"
 
 namespace crm::assembly {
@@ -34,6 +39,7 @@ std::vector<const services::command::AggregateKind*> Kinds() {
   kinds.push_back(&services::customer::EmailReservationKind());
   kinds.push_back(&services::complaint::ComplaintKind());
   kinds.push_back(&services::interaction::InteractionKind());
+  kinds.push_back(&services::survey::SurveyKind());
   return kinds;
 }
 
@@ -60,19 +66,30 @@ struct CommandSide::Parts {
         staff(&command_executor),
         reservations(&command_executor, options.router),
         reservation_service(&reservations, options.router, executor),
-        customer_handler(&command_executor, &reservations, {.staff = &staff}),
-        customer_service(&customer_handler, options.router, executor),
+        customer_handler(&command_executor, &reservations,
+                         {.staff = &staff,
+                          .writes_here =
+                              [router = options.router](absl::string_view customer_id) {
+                                return router == nullptr ||
+                                       !router->OwnerOf(customer_id).has_value();
+                              }}),
+        customer_importer(&command_executor, &customer_handler, options.router),
+        customer_service(&customer_handler, &customer_importer, options.router, executor),
         org_handler(&command_executor),
         org_service(&org_handler, options.router, executor),
         complaint_handler(&command_executor, {.sla_policy = sla_policy}),
         complaint_service(&complaint_handler, options.router, executor),
         interaction_handler(&command_executor),
         interaction_service(&interaction_handler, options.router, executor),
-        sla_watcher(&complaint_handler, store, options.clock,
-                    [router = options.router](absl::string_view stream_key) {
-                      return router == nullptr || !router->OwnerOf(stream_key).has_value();
-                    },
-                    {.scan_interval = options.sla_scan_interval}) {}
+        survey_handler(&command_executor),
+        survey_service(&survey_handler, options.router, executor),
+        sla_deadlines(&complaint_handler),
+        survey_deadlines(&survey_handler),
+        deadline_watcher({&sla_deadlines, &survey_deadlines}, store, options.clock,
+                         [router = options.router](absl::string_view stream_key) {
+                           return router == nullptr || !router->OwnerOf(stream_key).has_value();
+                         },
+                         {.scan_interval = options.sla_scan_interval}) {}
 
   // Where commands continue once their events are in the state (see CommandExecutor): a pool of
   // its own, so a request worker that waits for a command (an e-mail claim) never waits for a
@@ -88,6 +105,7 @@ struct CommandSide::Parts {
   services::customer::EmailReservations reservations;
   services::customer::EmailReservationService reservation_service;
   services::customer::CustomerCommandHandler customer_handler;
+  services::customer::CustomerImporter customer_importer;
   services::customer::CustomerCommandService customer_service;
   services::org::OrgCommandHandler org_handler;
   services::org::OrgCommandService org_service;
@@ -95,7 +113,12 @@ struct CommandSide::Parts {
   services::complaint::ComplaintCommandService complaint_service;
   services::interaction::InteractionCommandHandler interaction_handler;
   services::interaction::InteractionCommandService interaction_service;
-  services::complaint::SlaWatcher sla_watcher;
+  services::survey::SurveyCommandHandler survey_handler;
+  services::survey::SurveyCommandService survey_service;
+  // The one deadline watcher: complaint SLA deadlines and survey answer deadlines.
+  services::complaint::SlaDeadlines sla_deadlines;
+  services::survey::SurveyDeadlines survey_deadlines;
+  services::command::DeadlineWatcher deadline_watcher;
 };
 
 absl::StatusOr<std::unique_ptr<CommandSide>> CommandSide::Create(eventlog::EventLog* log,
@@ -132,20 +155,20 @@ absl::Status CommandSide::CatchUp() { return parts_->runner.CatchUp(); }
 
 absl::Status CommandSide::Start() {
   if (absl::Status s = parts_->runner.Start(); !s.ok()) return s;
-  parts_->sla_watcher.Start();
+  parts_->deadline_watcher.Start();
   return absl::OkStatus();
 }
 
 void CommandSide::Stop() {
   log_->SetCommitListener(nullptr);
-  parts_->sla_watcher.Stop();
+  parts_->deadline_watcher.Stop();
   parts_->runner.Stop();         // fails the commands still waiting for the state
   parts_->continuations.Stop();  // and answers them, while the handlers are still there
 }
 
 std::vector<rpc::ServiceTable*> CommandSide::services() const {
-  return {&parts_->customer_service, &parts_->org_service, &parts_->complaint_service,
-          &parts_->interaction_service, &parts_->reservation_service};
+  return {&parts_->customer_service,    &parts_->org_service,    &parts_->complaint_service,
+          &parts_->interaction_service, &parts_->survey_service, &parts_->reservation_service};
 }
 
 }  // namespace crm::assembly

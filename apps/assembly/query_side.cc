@@ -10,6 +10,7 @@
 #include "projections/interaction/interaction_view_fold.h"
 #include "projections/org/org_view_fold.h"
 #include "projections/segment/segment_fold.h"
+#include "projections/survey/survey_fold.h"
 #include "readmodel/analytics/analytics_views.h"
 #include "readmodel/complaint/complaint_views.h"
 #include "readmodel/customer/customer_views.h"
@@ -22,6 +23,7 @@
 #include "services/interaction/interaction_query_service.h"
 #include "services/org/org_query_service.h"
 #include "services/segment/segment_query_service.h"
+#include "services/survey/survey_query_service.h"
 
 namespace crm::assembly {
 namespace {
@@ -44,7 +46,7 @@ struct QuerySide::Parts {
   Parts(eventlog::EventLog* log, kv::KvStore* store, rpc::Executor* executor, Options options)
       : runner(log, store,
                {&customer_fold, &complaint_fold, &interaction_fold, &org_fold, &analytics_fold,
-                &segment_fold},
+                &segment_fold, &survey_fold},
                // Every query checks Serving() for the folds it reads (VIEW_REBUILDING), so a
                // view can be rebuilt while the others serve (crm.admin.v1.AdminService).
                {.name = "views", .online_rebuild = true}),
@@ -55,9 +57,11 @@ struct QuerySide::Parts {
         complaint_views(store, options.clock),
         complaint_queries(&complaint_views, &runner, {.customer_holders = CustomerHolders()}),
         complaint_service(&complaint_queries, executor),
+        survey_queries(store, &runner, {}),
+        survey_service(&survey_queries, executor),
         analytics_views(store),
         analytics_queries(&analytics_views, &runner, {}),
-        analytics_service(&analytics_queries, executor),
+        analytics_service(&analytics_queries, executor, &survey_queries),
         segment_views(store),
         segment_queries(&segment_views, &runner, options.clock,
                         {.customer_holders = CustomerHolders()}),
@@ -83,6 +87,7 @@ struct QuerySide::Parts {
   projections::org::OrgViewFold org_fold;
   projections::analytics::AnalyticsFold analytics_fold;
   projections::segment::SegmentFold segment_fold;
+  projections::survey::SurveyFold survey_fold;
   fold::FoldRunner runner;
 
   readmodel::org::OrgViews org_views;
@@ -93,6 +98,9 @@ struct QuerySide::Parts {
   readmodel::complaint::ComplaintViews complaint_views;
   services::complaint::ComplaintQueries complaint_queries;
   services::complaint::ComplaintQueryService complaint_service;
+
+  services::survey::SurveyQueries survey_queries;
+  services::survey::SurveyQueryService survey_service;
 
   readmodel::analytics::AnalyticsViews analytics_views;
   services::analytics::AnalyticsQueries analytics_queries;
@@ -130,7 +138,8 @@ void QuerySide::Stop() { parts_->runner.Stop(); }
 
 std::vector<rpc::ServiceTable*> QuerySide::services() const {
   return {&parts_->customer_service, &parts_->complaint_service,   &parts_->analytics_service,
-          &parts_->segment_service,  &parts_->interaction_service, &parts_->org_service};
+          &parts_->segment_service,  &parts_->interaction_service, &parts_->org_service,
+          &parts_->survey_service};
 }
 
 }  // namespace crm::assembly

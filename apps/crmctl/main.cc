@@ -39,11 +39,20 @@
 //   crmctl customer get ID | list [--stage S] [--owner O] [--tier T] [--tag T] [--limit N] |
 //                  search [QUERY] [--region R] [--industry I] [--kind K] [--stage S] [--owner O]
 //                         [--tier T] [--tag T] [--limit N] |
-//                  find (--email E | --phone P)
+//                  find (--email E | --phone P | --external-id X)
 //     search: customers whose display name starts with QUERY (Latin without case, full-width as
 //     half-width, Chinese as written) and that match every filter, in display-name order.
+//   crmctl import customers FILE.csv [--request-id ID]
+//     Bulk import through ImportCustomers: the CSV's header names the columns (csv_import.h,
+//     docs/crmctl.md "Import"); prints one line per row (row = the record's line in the file,
+//     outcome, customer, events appended, error) and the counts. Exits 1 if any row failed.
+//     Importing the same file again is a retry (the request id is derived from the content):
+//     nothing is recorded twice. Give --timeout for long files.
 //   crmctl complaint get NAME | history NAME   (NAME: customers/{c}/complaints/{id} or {c}/{id})
-//     The common queries (crm.v1.CustomerQueryService, crm.v1.ComplaintQueryService).
+//   crmctl survey get NAME | list CUSTOMER [--state S]   (NAME: customers/{c}/surveys/{id} or
+//                                                         {c}/{id})
+//     The common queries (crm.v1.CustomerQueryService, crm.v1.ComplaintQueryService,
+//     crm.v1.SurveyQueryService).
 //
 // Offline tools, for the data directory of a stopped server:
 //   crmctl verify --data-dir DIR
@@ -60,7 +69,8 @@
 //     is damaged, 2 for a bad BACKUP or DIR.
 //
 // Exit codes of the online commands: 0 done; 1 the server answered with an error (printed to
-// stderr with its code, message and ErrorInfo reason); 2 bad usage or no connection.
+// stderr with its code, message and ErrorInfo reason), or an imported row failed; 2 bad usage or
+// no connection.
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -214,10 +224,35 @@ int main(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber);
   std::string email;
   std::string phone;
-  CLI::App* customer_find = customer->add_subcommand("find", "Customers by e-mail or phone");
+  std::string external_id;
+  CLI::App* customer_find =
+      customer->add_subcommand("find", "Customers by e-mail, phone or external id");
   auto* email_opt = customer_find->add_option("--email", email, "An e-mail address");
   auto* phone_opt = customer_find->add_option("--phone", phone, "A phone number");
+  auto* external_opt =
+      customer_find->add_option("--external-id", external_id, "The id in another system");
   email_opt->excludes(phone_opt);
+  std::string survivor, merged, merge_request_id;
+  bool merge_dry_run = false;
+  CLI::App* customer_merge = customer->add_subcommand(
+      "merge", "Merge a duplicate customer into another (CustomerCommandService.MergeCustomers)");
+  customer_merge->add_option("survivor", survivor, "The customer that stays")->required();
+  customer_merge->add_option("merged", merged, "The duplicate merged into it")->required();
+  customer_merge->add_flag("--dry-run", merge_dry_run, "Show what would move; change nothing");
+  customer_merge->add_option("--request-id", merge_request_id,
+                             "Request id (default: derived from the pair)");
+  email_opt->excludes(external_opt);
+  phone_opt->excludes(external_opt);
+
+  CLI::App* import = app.add_subcommand("import", "Bulk import (ImportCustomers)");
+  import->require_subcommand(1);
+  std::string import_file;
+  std::string import_request_id;
+  CLI::App* import_customers =
+      import->add_subcommand("customers", "Customers from a CSV file (docs/crmctl.md, Import)");
+  import_customers->add_option("file", import_file, "The CSV file, with a header row")->required();
+  import_customers->add_option("--request-id", import_request_id,
+                               "The import's request id (default: derived from the content)");
 
   CLI::App* complaint =
       app.add_subcommand("complaint", "Complaints (crm.v1.ComplaintQueryService)");
@@ -228,6 +263,15 @@ int main(int argc, char** argv) {
       complaint->add_subcommand("history", "A complaint's events, oldest first");
   complaint_history->add_option("name", name, "customers/{c}/complaints/{id}, or {c}/{id}")
       ->required();
+
+  CLI::App* survey = app.add_subcommand("survey", "Surveys (crm.v1.SurveyQueryService)");
+  survey->require_subcommand(1);
+  CLI::App* survey_get = survey->add_subcommand("get", "A survey");
+  survey_get->add_option("name", name, "customers/{c}/surveys/{id}, or {c}/{id}")->required();
+  std::string survey_state;
+  CLI::App* survey_list = survey->add_subcommand("list", "A customer's surveys, in id order");
+  survey_list->add_option("customer", id, "The customer id (or customers/{id})")->required();
+  survey_list->add_option("--state", survey_state, "AWAITING_ANSWER, ANSWERED or EXPIRED");
 
   std::string data_dir;
   std::string from;
@@ -312,16 +356,22 @@ int main(int argc, char** argv) {
     return online.Audit(audit_filter);
   }
   if (*customer_get) return online.GetCustomer(id);
+  if (*customer_merge) {
+    return online.MergeCustomers(survivor, merged, merge_dry_run, merge_request_id);
+  }
   if (*customer_list) return online.ListCustomers(customer_filter);
   if (*customer_search) return online.SearchCustomers(search_filter);
   if (*customer_find) {
-    if (email.empty() == phone.empty()) {
-      std::fprintf(stderr, "crmctl customer find: give --email or --phone\n");
+    if (email.empty() + phone.empty() + external_id.empty() != 2) {
+      std::fprintf(stderr, "crmctl customer find: give --email, --phone or --external-id\n");
       return kExitUsage;
     }
-    return online.FindCustomers(email, phone);
+    return online.FindCustomers(email, phone, external_id);
   }
+  if (*import_customers) return online.ImportCustomers(import_file, import_request_id);
   if (*complaint_get) return online.GetComplaint(name);
   if (*complaint_history) return online.ComplaintHistory(name);
+  if (*survey_get) return online.GetSurvey(name);
+  if (*survey_list) return online.ListSurveys(id, survey_state);
   return kExitUsage;
 }

@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <fstream>
 #include <functional>
 #include <map>
+#include <sstream>
 #include <tuple>
 #include <utility>
 
@@ -13,11 +15,14 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "apps/crmctl/csv_import.h"
 #include "common/base/time_util.h"
+#include "common/base/uuid.h"
 #include "crm/admin/v1/admin_service.grpc.pb.h"
 #include "crm/events/v1/envelope.pb.h"
 #include "crm/v1/complaint_query_service.grpc.pb.h"
 #include "crm/v1/customer_service.grpc.pb.h"
+#include "crm/v1/survey_service.grpc.pb.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/rpc/error_details.pb.h"
@@ -31,6 +36,8 @@ namespace adminv1 = crm::admin::v1;
 using google::protobuf::Message;
 
 constexpr int32_t kPageSize = 500;
+// Rows per message of an ImportCustomers stream (well under the 4 MiB message limit).
+constexpr int kImportRowsPerMessage = 200;
 
 // One JSON line of `message`: field names as in the .proto, every field (zeros and empty lists
 // too), int64 as strings and bytes as base64 (the protobuf JSON mapping).
@@ -52,6 +59,39 @@ std::string FormatTime(const google::protobuf::Timestamp& ts) {
 std::string FormatDuration(const google::protobuf::Duration& d) {
   return absl::FormatDuration(absl::Trunc(absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos()),
                                           absl::Milliseconds(1)));
+}
+
+// The name of a gRPC status code ("NOT_FOUND").
+const char* CodeName(int code) {
+  static const char* const kCodes[] = {"OK",
+                                       "CANCELLED",
+                                       "UNKNOWN",
+                                       "INVALID_ARGUMENT",
+                                       "DEADLINE_EXCEEDED",
+                                       "NOT_FOUND",
+                                       "ALREADY_EXISTS",
+                                       "PERMISSION_DENIED",
+                                       "RESOURCE_EXHAUSTED",
+                                       "FAILED_PRECONDITION",
+                                       "ABORTED",
+                                       "OUT_OF_RANGE",
+                                       "UNIMPLEMENTED",
+                                       "INTERNAL",
+                                       "UNAVAILABLE",
+                                       "DATA_LOSS",
+                                       "UNAUTHENTICATED"};
+  return code >= 0 && code <= 16 ? kCodes[code] : "UNKNOWN";
+}
+
+// One line for an error reported inside an answer: code, message, ErrorInfo reason.
+std::string ErrorText(const google::rpc::Status& status) {
+  std::string reason;
+  for (const google::protobuf::Any& any : status.details()) {
+    google::rpc::ErrorInfo info;
+    if (any.UnpackTo(&info)) reason = info.reason();
+  }
+  return absl::StrCat(CodeName(status.code()), ": ", status.message(),
+                      reason.empty() ? "" : absl::StrCat(" (reason ", reason, ")"));
 }
 
 // Prints rows as columns padded to their widest cell (the first row is the header).
@@ -165,12 +205,13 @@ std::string CustomerName(const std::string& id) {
   return absl::StartsWith(id, "customers/") ? id : absl::StrCat("customers/", id);
 }
 
-// "customers/{c}/complaints/{id}" from that, or from "{c}/{id}".
-std::string ComplaintName(const std::string& name) {
+// "customers/{c}/{collection}/{id}" from that, or from "{c}/{id}".
+std::string ChildName(const std::string& name, absl::string_view collection) {
   if (absl::StartsWith(name, "customers/")) return name;
   const size_t slash = name.find('/');
   if (slash == std::string::npos) return name;  // the server names what is wrong
-  return absl::StrCat("customers/", name.substr(0, slash), "/complaints/", name.substr(slash + 1));
+  return absl::StrCat("customers/", name.substr(0, slash), "/", collection, "/",
+                      name.substr(slash + 1));
 }
 
 // The number of an enum value given by name, with or without the enum's prefix ("LOYAL",
@@ -242,25 +283,7 @@ int Online::Failed(const char* what, const grpc::Status& status) const {
       if (any.UnpackTo(&info)) reason = info.reason();
     }
   }
-  static const char* const kCodes[] = {"OK",
-                                       "CANCELLED",
-                                       "UNKNOWN",
-                                       "INVALID_ARGUMENT",
-                                       "DEADLINE_EXCEEDED",
-                                       "NOT_FOUND",
-                                       "ALREADY_EXISTS",
-                                       "PERMISSION_DENIED",
-                                       "RESOURCE_EXHAUSTED",
-                                       "FAILED_PRECONDITION",
-                                       "ABORTED",
-                                       "OUT_OF_RANGE",
-                                       "UNIMPLEMENTED",
-                                       "INTERNAL",
-                                       "UNAVAILABLE",
-                                       "DATA_LOSS",
-                                       "UNAUTHENTICATED"};
-  const int code = status.error_code();
-  const char* name = code >= 0 && code <= 16 ? kCodes[code] : "UNKNOWN";
+  const char* name = CodeName(status.error_code());
   std::fprintf(stderr, "crmctl %s: %s: %s%s\n", what, name, status.error_message().c_str(),
                reason.empty() ? "" : absl::StrCat(" (reason ", reason, ")").c_str());
   // No error details: gRPC itself answered (the connection failed), not the server.
@@ -596,6 +619,42 @@ int Online::GetCustomer(const std::string& id) {
   return kExitOk;
 }
 
+int Online::MergeCustomers(const std::string& survivor, const std::string& merged, bool dry_run,
+                           const std::string& request_id) {
+  if (!Connect()) return kExitUsage;
+  auto stub = crm::v1::CustomerCommandService::NewStub(channel_);
+  crm::v1::MergeCustomersRequest request;
+  request.set_survivor(CustomerName(survivor));
+  request.set_merged(CustomerName(merged));
+  request.set_validate_only(dry_run);
+  request.set_request_id(!request_id.empty() ? request_id
+                                             : base::UuidFromName(absl::StrCat(
+                                                   "crmctl/customer-merge/", request.survivor(),
+                                                   "/", request.merged())));
+  crm::v1::MergeCustomersResponse response;
+  auto context = NewContext();
+  if (grpc::Status s = stub->MergeCustomers(context.get(), request, &response); !s.ok()) {
+    return Failed("customer merge", s);
+  }
+  if (connection_.json) {
+    std::printf("%s\n", Json(response).c_str());
+    return kExitOk;
+  }
+  const crm::v1::MergeSummary& m = response.summary();
+  std::printf("%s %s into %s\n", dry_run ? "would merge" : "merged", request.merged().c_str(),
+              response.customer().name().c_str());
+  PrintTable(
+      {{"moves", "count", "which"},
+       {"interactions", absl::StrCat(m.interaction_count()), ""},
+       {"complaints", absl::StrCat(m.complaint_count()), ""},
+       {"purchases", absl::StrCat(m.purchase_count()), ""},
+       {"tags", absl::StrCat(m.tags_size()), absl::StrJoin(m.tags(), " ")},
+       {"e-mails", absl::StrCat(m.emails_size()), absl::StrJoin(m.emails(), " ")},
+       {"phones", absl::StrCat(m.phones_size()), absl::StrJoin(m.phones(), " ")},
+       {"fields", absl::StrCat(m.filled_fields_size()), absl::StrJoin(m.filled_fields(), " ")}});
+  return kExitOk;
+}
+
 template <typename Request, typename Response>
 int Online::PrintCustomerPages(
     const char* what, Request& request, int64_t limit,
@@ -694,12 +753,14 @@ int Online::SearchCustomers(const CustomerFilter& filter) {
       });
 }
 
-int Online::FindCustomers(const std::string& email, const std::string& phone) {
+int Online::FindCustomers(const std::string& email, const std::string& phone,
+                          const std::string& external_id) {
   if (!Connect()) return kExitUsage;
   auto stub = crm::v1::CustomerQueryService::NewStub(channel_);
   crm::v1::FindCustomersRequest request;
   request.set_email(email);
   request.set_phone(phone);
+  request.set_external_id(external_id);
   crm::v1::FindCustomersResponse response;
   auto context = NewContext();
   if (grpc::Status s = stub->FindCustomers(context.get(), request, &response); !s.ok()) {
@@ -715,11 +776,85 @@ int Online::FindCustomers(const std::string& email, const std::string& phone) {
   return kExitOk;
 }
 
+int Online::ImportCustomers(const std::string& file, const std::string& request_id) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) {
+    std::fprintf(stderr, "crmctl import customers: cannot read %s\n", file.c_str());
+    return kExitUsage;
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  absl::StatusOr<CsvRows> parsed = [&]() -> absl::StatusOr<CsvRows> {
+    auto records = ParseCsv(text.str());
+    if (!records.ok()) return records.status();
+    return RowsFromCsv(*records);
+  }();
+  if (!parsed.ok()) {
+    std::fprintf(stderr, "crmctl import customers: %s: %s\n", file.c_str(),
+                 std::string(parsed.status().message()).c_str());
+    return kExitUsage;
+  }
+  if (!Connect()) return kExitUsage;
+  auto stub = crm::v1::CustomerCommandService::NewStub(channel_);
+  crm::v1::ImportCustomersResponse response;
+  auto context = NewContext();
+  {
+    auto writer = stub->ImportCustomers(context.get(), &response);
+    // A file's import is retried by importing it again: by default the request id is derived
+    // from the file's content.
+    crm::v1::ImportCustomersRequest message;
+    message.set_request_id(!request_id.empty()
+                               ? request_id
+                               : base::UuidFromName(absl::StrCat("crmctl-import/", text.str())));
+    bool open = true;
+    for (crm::v1::ImportCustomerRow& row : parsed->rows) {
+      *message.add_rows() = std::move(row);
+      if (message.rows_size() == kImportRowsPerMessage) {
+        open = writer->Write(message);
+        if (!open) break;  // the call ended: Finish says why
+        message.Clear();
+      }
+    }
+    if (open && (message.rows_size() > 0 || !message.request_id().empty())) {
+      writer->Write(message);
+    }
+    writer->WritesDone();
+    if (grpc::Status s = writer->Finish(); !s.ok()) return Failed("import customers", s);
+  }
+  std::vector<crm::v1::ImportCustomerResult> results(response.results().begin(),
+                                                     response.results().end());
+  for (auto& failed : parsed->failed) {
+    response.set_failed_count(response.failed_count() + 1);
+    results.push_back(std::move(failed));
+  }
+  std::stable_sort(results.begin(), results.end(),
+                   [](const auto& a, const auto& b) { return a.row_number() < b.row_number(); });
+  if (connection_.json) {
+    for (const auto& r : results) std::printf("%s\n", Json(r).c_str());
+    crm::v1::ImportCustomersResponse summary = response;
+    summary.clear_results();
+    std::printf("%s\n", Json(summary).c_str());
+  } else {
+    std::vector<std::vector<std::string>> rows = {
+        {"ROW", "OUTCOME", "CUSTOMER", "EVENTS", "ERROR"}};
+    for (const auto& r : results) {
+      rows.push_back({absl::StrCat(r.row_number()), crm::v1::ImportOutcome_Name(r.outcome()),
+                      r.customer().empty() ? "-" : r.customer(),
+                      absl::StrCat(r.appended_event_count()),
+                      r.has_error() ? ErrorText(r.error()) : ""});
+    }
+    PrintTable(rows);
+    std::printf("created %d, updated %d, unchanged %d, failed %d\n", response.created_count(),
+                response.updated_count(), response.unchanged_count(), response.failed_count());
+  }
+  return response.failed_count() > 0 ? kExitServerError : kExitOk;
+}
+
 int Online::GetComplaint(const std::string& name) {
   if (!Connect()) return kExitUsage;
   auto stub = crm::v1::ComplaintQueryService::NewStub(channel_);
   crm::v1::GetComplaintRequest request;
-  request.set_name(ComplaintName(name));
+  request.set_name(ChildName(name, "complaints"));
   crm::v1::Complaint complaint;
   auto context = NewContext();
   if (grpc::Status s = stub->GetComplaint(context.get(), request, &complaint); !s.ok()) {
@@ -737,7 +872,7 @@ int Online::ComplaintHistory(const std::string& name) {
   if (!Connect()) return kExitUsage;
   auto stub = crm::v1::ComplaintQueryService::NewStub(channel_);
   crm::v1::GetComplaintHistoryRequest request;
-  request.set_name(ComplaintName(name));
+  request.set_name(ChildName(name, "complaints"));
   request.set_page_size(kPageSize);
   std::vector<std::vector<std::string>> rows = {{"VERSION", "OCCURRED", "TYPE", "ACTOR", "EVENT"}};
   do {
@@ -752,6 +887,63 @@ int Online::ComplaintHistory(const std::string& name) {
       } else {
         rows.push_back({absl::StrCat(e.aggregate_version()), FormatTime(e.occurred_at()),
                         ShortType(e.event_type()), e.actor(), PayloadJson(e)});
+      }
+    }
+    request.set_page_token(response.next_page_token());
+  } while (!request.page_token().empty());
+  if (!connection_.json) PrintTable(rows);
+  return kExitOk;
+}
+
+int Online::GetSurvey(const std::string& name) {
+  if (!Connect()) return kExitUsage;
+  auto stub = crm::v1::SurveyQueryService::NewStub(channel_);
+  crm::v1::GetSurveyRequest request;
+  request.set_name(ChildName(name, "surveys"));
+  crm::v1::Survey survey;
+  auto context = NewContext();
+  if (grpc::Status s = stub->GetSurvey(context.get(), request, &survey); !s.ok()) {
+    return Failed("survey get", s);
+  }
+  if (connection_.json) {
+    std::printf("%s\n", Json(survey).c_str());
+  } else {
+    PrintFields(survey);
+  }
+  return kExitOk;
+}
+
+int Online::ListSurveys(const std::string& customer, const std::string& state) {
+  if (!Connect()) return kExitUsage;
+  crm::v1::ListSurveysRequest request;
+  request.set_parent(CustomerName(customer));
+  request.set_page_size(kPageSize);
+  if (!state.empty()) {
+    std::optional<int> v = EnumValue(crm::v1::SurveyState_descriptor(), state);
+    if (!v.has_value()) v = EnumValue(crm::v1::SurveyState_descriptor(), "SURVEY_" + state);
+    if (!v.has_value()) {
+      std::fprintf(stderr, "crmctl survey list: --state %s is not a survey state\n", state.c_str());
+      return kExitUsage;
+    }
+    request.set_state(static_cast<crm::v1::SurveyState>(*v));
+  }
+  auto stub = crm::v1::SurveyQueryService::NewStub(channel_);
+  std::vector<std::vector<std::string>> rows = {
+      {"NAME", "CHANNEL", "STAFF", "STATE", "CSAT", "NPS", "DUE"}};
+  do {
+    crm::v1::ListSurveysResponse response;
+    auto context = NewContext();
+    if (grpc::Status s = stub->ListSurveys(context.get(), request, &response); !s.ok()) {
+      return Failed("survey list", s);
+    }
+    for (const crm::v1::Survey& v : response.surveys()) {
+      if (connection_.json) {
+        std::printf("%s\n", Json(v).c_str());
+      } else {
+        rows.push_back({v.name(), crm::v1::SurveyChannel_Name(v.channel()), v.staff_id(),
+                        crm::v1::SurveyState_Name(v.state()),
+                        v.has_csat() ? absl::StrCat(v.csat()) : "",
+                        v.has_nps() ? absl::StrCat(v.nps()) : "", FormatTime(v.answer_due_time())});
       }
     }
     request.set_page_token(response.next_page_token());

@@ -1,7 +1,7 @@
 // crmctl's online commands: each is one or a few gRPC calls to a running process, to
 // crm.admin.v1.AdminService (status, rebuild, dead letters, events) or to the query services of
-// crm.v1 (customers, complaints), printed as a table (for people) or JSON (for scripts). What
-// each command prints and its exit codes: main.cc's header comment and docs/crmctl.md.
+// crm.v1 (customers, complaints, surveys), printed as a table (for people) or JSON (for scripts).
+// What each command prints and its exit codes: main.cc's header comment and docs/crmctl.md.
 //
 // Not thread-safe: one command per process.
 #pragma once
@@ -71,6 +71,10 @@ class Online {
   int Audit(const AuditFilter& filter);
 
   int GetCustomer(const std::string& id);
+  // MergeCustomers (survivor, merged: ids or customers/{id}); `request_id` empty: one derived
+  // from the pair, so running the same merge again answers as the first run did.
+  int MergeCustomers(const std::string& survivor, const std::string& merged, bool dry_run,
+                     const std::string& request_id);
   struct CustomerFilter {
     std::string stage;
     std::string owner;
@@ -85,9 +89,18 @@ class Online {
   };
   int ListCustomers(const CustomerFilter& filter);
   int SearchCustomers(const CustomerFilter& filter);
-  int FindCustomers(const std::string& email, const std::string& phone);
+  int FindCustomers(const std::string& email, const std::string& phone,
+                    const std::string& external_id);
+  // Imports the customers of a CSV file (csv_import.h) through ImportCustomers and prints a
+  // result per row and the counts. kExitServerError if any row failed; kExitUsage for a file
+  // that cannot be read or parsed. `request_id`: empty derives it from the file's content.
+  int ImportCustomers(const std::string& file, const std::string& request_id);
   int GetComplaint(const std::string& name);
   int ComplaintHistory(const std::string& name);
+  // A survey (NAME: customers/{c}/surveys/{id} or {c}/{id}); a customer's surveys, optionally
+  // in one state (AWAITING_ANSWER, ANSWERED, EXPIRED, with or without the SURVEY_ prefix).
+  int GetSurvey(const std::string& name);
+  int ListSurveys(const std::string& customer, const std::string& state);
 
  private:
   // Fails (kExitUsage, with a message) if the server cannot be reached within the timeout.

@@ -258,7 +258,8 @@ void AddCommandFlags(CLI::App& app, Config& config) {
                  "their deadlines")
       ->envname("CRM_SLA_POLICY");
   app.add_option("--sla-scan-interval", config.sla_scan_interval,
-                 "How often the deadline watcher looks for passed complaint deadlines (e.g. 1s)")
+                 "How often the deadline watcher looks for passed complaint SLA and survey answer "
+                 "deadlines (e.g. 1s)")
       ->envname("CRM_SLA_SCAN_INTERVAL");
 }
 

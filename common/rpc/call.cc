@@ -11,12 +11,12 @@ namespace {
 
 std::atomic<bool> access_log{true};
 
-metrics::Labels MethodLabels(const std::string& path) {
+metrics::Labels MethodLabels(const std::string& path, const char* type) {
   // "/pkg.Service/Method"
   const size_t slash = path.rfind('/');
   return {{"grpc_service", path.substr(1, slash - 1)},
           {"grpc_method", path.substr(slash + 1)},
-          {"grpc_type", "unary"}};
+          {"grpc_type", type}};
 }
 
 }  // namespace
@@ -64,9 +64,9 @@ const char* CodeName(grpc::StatusCode code) {
   }
 }
 
-MethodStats::MethodStats(const std::string& path)
+MethodStats::MethodStats(const std::string& path, const char* type)
     : path_(path),
-      labels_(MethodLabels(path)),
+      labels_(MethodLabels(path, type)),
       started_(
           metrics::Registry::Default()
               .Counters("grpc_server_started_total", "Total number of RPCs started on the server.")
@@ -102,7 +102,12 @@ void MethodStats::Handled(grpc::StatusCode code, absl::Duration latency) const {
 
 Call::Call(grpc::CallbackServerContext* ctx, grpc::ServerUnaryReactor* reactor,
            const MethodStats* method)
-    : ctx_(ctx), reactor_(reactor), method_(method), peer_identity_(PeerIdentity(*ctx)) {
+    : Call(
+          ctx, [reactor](const grpc::Status& status) { reactor->Finish(status); }, method) {}
+
+Call::Call(grpc::CallbackServerContext* ctx, std::function<void(const grpc::Status&)> finish,
+           const MethodStats* method)
+    : ctx_(ctx), finish_(std::move(finish)), method_(method), peer_identity_(PeerIdentity(*ctx)) {
   method_->Started();
 }
 
@@ -127,9 +132,9 @@ void Call::Finish(const grpc::Status& status) {
               {"request_id", request_id_},
               {"correlation_id", correlation}});
   }
-  grpc::ServerUnaryReactor* reactor = reactor_;
+  std::function<void(const grpc::Status&)> finish = std::move(finish_);
   delete this;
-  reactor->Finish(status);
+  finish(status);
 }
 
 }  // namespace crm::rpc

@@ -1,7 +1,7 @@
-// Call: one unary call of a ServiceTable in flight, from its arrival to its answer. Every way a
-// call ends goes through Call::Finish, which answers it once and reports it:
+// Call: one call of a ServiceTable in flight (unary, or a client stream), from its arrival to its
+// answer. Every way a call ends goes through Call::Finish, which answers it once and reports it:
 //   - metrics, with the names of go-grpc-prometheus so existing dashboards apply:
-//       grpc_server_started_total{grpc_service, grpc_method, grpc_type="unary"}
+//       grpc_server_started_total{grpc_service, grpc_method, grpc_type="unary"|"client_stream"}
 //       grpc_server_handled_total{grpc_service, grpc_method, grpc_type, grpc_code}
 //       grpc_server_handling_seconds{grpc_service, grpc_method, grpc_type} (histogram)
 //   - an access log line (common/log), unless turned off (SetAccessLog):
@@ -17,6 +17,7 @@
 #pragma once
 
 #include <array>
+#include <functional>
 #include <mutex>
 #include <string>
 
@@ -31,7 +32,8 @@ namespace crm::rpc {
 class MethodStats {
  public:
   // `path`: "/<package>.<Service>/<Method>".
-  explicit MethodStats(const std::string& path);
+  // `type`: the grpc_type label, "unary" or "client_stream".
+  explicit MethodStats(const std::string& path, const char* type = "unary");
   const std::string& path() const { return path_; }
   void Started() const { started_.Increment(); }
   void Handled(grpc::StatusCode code, absl::Duration latency) const;
@@ -60,6 +62,9 @@ class Call {
   // Starts the clock; counts the call as started.
   Call(grpc::CallbackServerContext* ctx, grpc::ServerUnaryReactor* reactor,
        const MethodStats* method);
+  // The same for a call whose reactor is not a unary one (a client stream): `finish` answers it.
+  Call(grpc::CallbackServerContext* ctx, std::function<void(const grpc::Status&)> finish,
+       const MethodStats* method);
   Call(const Call&) = delete;
   Call& operator=(const Call&) = delete;
 
@@ -76,7 +81,7 @@ class Call {
  private:
   ~Call() = default;
   grpc::CallbackServerContext* const ctx_;
-  grpc::ServerUnaryReactor* const reactor_;
+  std::function<void(const grpc::Status&)> finish_;
   const MethodStats* const method_;
   const absl::Time start_ = absl::Now();
   const std::string peer_identity_;

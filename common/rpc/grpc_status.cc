@@ -49,10 +49,10 @@ grpc::StatusCode ToGrpcCode(absl::StatusCode code) {
   }
 }
 
-grpc::Status ToGrpcStatus(const absl::Status& status) {
-  if (status.ok()) return grpc::Status::OK;
-  const grpc::StatusCode code = ToGrpcCode(status.code());
+google::rpc::Status ToRpcStatus(const absl::Status& status) {
   google::rpc::Status wire;
+  if (status.ok()) return wire;
+  const grpc::StatusCode code = ToGrpcCode(status.code());
   wire.set_code(static_cast<int>(code));
   wire.set_message(std::string(status.message()));
   bool has_error_info = false;
@@ -73,7 +73,13 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
     auto* any = wire.add_details();
     any->PackFrom(info);
   }
-  return grpc::Status(code, std::string(status.message()), wire.SerializeAsString());
+  return wire;
+}
+
+grpc::Status ToGrpcStatus(const absl::Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  return grpc::Status(ToGrpcCode(status.code()), std::string(status.message()),
+                      ToRpcStatus(status).SerializeAsString());
 }
 
 }  // namespace crm::rpc

@@ -8,6 +8,7 @@
 #pragma once
 
 #include "absl/status/status.h"
+#include "google/rpc/status.pb.h"
 #include "grpcpp/support/status.h"
 
 namespace crm::rpc {
@@ -17,5 +18,9 @@ grpc::StatusCode ToGrpcCode(absl::StatusCode code);
 
 // OK maps to grpc::Status::OK with no details.
 grpc::Status ToGrpcStatus(const absl::Status& status);
+
+// The google.rpc.Status that ToGrpcStatus carries in its details: for an error reported inside an
+// answer (e.g. a failed row of ImportCustomers). OK maps to an empty one (code 0).
+google::rpc::Status ToRpcStatus(const absl::Status& status);
 
 }  // namespace crm::rpc

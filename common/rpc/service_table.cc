@@ -18,9 +18,12 @@ ServiceTable::ServiceTable(std::string service, Executor* executor, CallRouter* 
 
 const MethodStats* ServiceTable::Register(absl::string_view method,
                                           const google::protobuf::Descriptor* request,
-                                          const google::protobuf::Descriptor* response) {
-  registered_.push_back({std::string(method), request->full_name(), response->full_name()});
-  stats_.emplace_back(absl::StrCat("/", service_, "/", method));
+                                          const google::protobuf::Descriptor* response,
+                                          bool client_stream) {
+  registered_.push_back(
+      {std::string(method), request->full_name(), response->full_name(), client_stream});
+  stats_.emplace_back(absl::StrCat("/", service_, "/", method),
+                      client_stream ? "client_stream" : "unary");
   return &stats_.back();
 }
 
@@ -43,6 +46,11 @@ absl::Status ServiceTable::Validate() const {
         m->output_type()->full_name() != r.response_type) {
       problems.push_back(
           absl::StrCat(r.method, " has handler types ", r.request_type, " -> ", r.response_type));
+    }
+    if (m->client_streaming() != r.client_stream || m->server_streaming()) {
+      problems.push_back(absl::StrCat(r.method, " is registered as ",
+                                      r.client_stream ? "a client stream" : "unary",
+                                      " but the proto's method is not"));
     }
   }
   for (const std::string& method : unknown_audited_) {

@@ -23,7 +23,8 @@
 //      the Auditor (common/rpc/auditor.h) first and released once its record is durable; if it
 //      cannot be recorded the call answers UNAVAILABLE (AUDIT_UNAVAILABLE): fail closed.
 // Every way a call ends goes through rpc::Call::Finish (common/rpc/call.h): per-method metrics
-// (grpc_server_*) and an access log line.
+// (grpc_server_*) and an access log line. A client-streaming method (ClientStream) first reads
+// its whole stream into one request, then takes the same steps from 0.
 // Methods are raw callback methods named after the proto service, so reflection and health
 // checks see the service as protoc generated it; Validate() checks the table against the proto
 // (every method present, request and response types matching).
@@ -115,6 +116,40 @@ class ServiceTable : public grpc::Service {
   // a backup, EveryCustomer).
   void AuditReads(absl::string_view method, CustomersRead customers);
 
+  // A client-streaming method whose messages are together one request: they are merged as
+  // Message::MergeFrom does (repeated fields appended in order; a scalar set in a later message
+  // wins) and the merged request is then served as a unary call handled where it arrives (the
+  // steps above from 0; step 0, who calls, before the stream is read). Messages of more than
+  // `max_bytes` in all answer RESOURCE_EXHAUSTED (REQUEST_TOO_LARGE) and are read no further; each
+  // message is also bounded by the server's maximum message size.
+  template <typename Req, typename Resp>
+  void ClientStream(absl::string_view method, Handler<Req, Resp> handler, size_t max_bytes) {
+    const MethodStats* stats = Register(method, Req::descriptor(), Resp::descriptor(),
+                                        /*client_stream=*/true);
+    const Registered* registered = &registered_.back();
+    AddMethod(new grpc::internal::RpcServiceMethod(
+        stats->path().c_str(), grpc::internal::RpcMethod::CLIENT_STREAMING, nullptr));
+    MarkMethodRawCallback(
+        static_cast<int>(registered_.size() - 1),
+        new grpc::internal::CallbackClientStreamingHandler<grpc::ByteBuffer, grpc::ByteBuffer>(
+            [this, stats, registered, handler = std::move(handler), max_bytes,
+             route = Route<Req>()](grpc::CallbackServerContext* ctx, grpc::ByteBuffer* out)
+                -> grpc::ServerReadReactor<grpc::ByteBuffer>* {
+              return new MergingReader<Req>(this, ctx, stats, max_bytes,
+                                            [this, stats, registered, out, &handler, &route](
+                                                Call* rpc, const grpc::ByteBuffer* in,
+                                                std::optional<auth::Principal> caller) {
+                                              Run<Req, Resp>(rpc, in, out, stats, registered,
+                                                             handler, route, std::move(caller));
+                                            });
+            }));
+  }
+  template <typename Obj, typename Req, typename R>
+  void ClientStream(absl::string_view method, Obj* object,
+                    R (Obj::*fn)(const Req&, const CallContext&), size_t max_bytes) {
+    ClientStream<Req, ValueOf<R>>(method, Bind<Req, ValueOf<R>>(object, fn), max_bytes);
+  }
+
   // A query (or any call handled where it arrives).
   template <typename Req, typename Resp>
   void Unary(absl::string_view method, Handler<Req, Resp> handler) {
@@ -162,6 +197,7 @@ class ServiceTable : public grpc::Service {
     std::string method;
     std::string request_type;
     std::string response_type;
+    bool client_stream = false;
     // Set by AuditReads: the reading of the customers an answer carries.
     CustomersRead audit = nullptr;
   };
@@ -169,7 +205,8 @@ class ServiceTable : public grpc::Service {
   // Records the method and its types; returns its metrics, which know its full path
   // ("/pkg.Service/Method").
   const MethodStats* Register(absl::string_view method, const google::protobuf::Descriptor* request,
-                              const google::protobuf::Descriptor* response);
+                              const google::protobuf::Descriptor* response,
+                              bool client_stream = false);
 
   template <typename Req, typename Resp>
   void Add(absl::string_view method, Handler<Req, Resp> handler, Route<Req> route) {
@@ -195,14 +232,29 @@ class ServiceTable : public grpc::Service {
     grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
     Call* rpc = new Call(ctx, reactor, stats);  // deletes itself when it finishes
     std::optional<auth::Principal> caller;      // who calls, if authenticated
-    if (gatekeeper_ != nullptr) {
-      absl::StatusOr<std::optional<auth::Principal>> admitted = gatekeeper_->Admit(*ctx);
-      if (!admitted.ok()) {
-        rpc->Finish(ToGrpcStatus(admitted.status()));
-        return reactor;
-      }
-      caller = *std::move(admitted);
+    if (!Admit(rpc, &caller)) return reactor;
+    Run(rpc, in, out, stats, registered, handler, route, std::move(caller));
+    return reactor;
+  }
+
+  // Step 0: who calls. False (and the call finished) if the Gatekeeper refuses the call.
+  bool Admit(Call* rpc, std::optional<auth::Principal>* caller) const {
+    if (gatekeeper_ == nullptr) return true;
+    absl::StatusOr<std::optional<auth::Principal>> admitted = gatekeeper_->Admit(*rpc->ctx());
+    if (!admitted.ok()) {
+      rpc->Finish(ToGrpcStatus(admitted.status()));
+      return false;
     }
+    *caller = *std::move(admitted);
+    return true;
+  }
+
+  // The steps of an admitted call after its request arrived (all of it, for a client stream):
+  // `in` and `out` live until `rpc` finishes.
+  template <typename Req, typename Resp>
+  void Run(Call* rpc, const grpc::ByteBuffer* in, grpc::ByteBuffer* out, const MethodStats* stats,
+           const Registered* registered, const Handler<Req, Resp>& handler, const Route<Req>& route,
+           std::optional<auth::Principal> caller) {
     const char* path = stats->path().c_str();
     bool queued = executor_->TrySubmit([this, rpc, in, out, path, registered, &handler, &route,
                                         caller] {
@@ -234,8 +286,59 @@ class ServiceTable : public grpc::Service {
       if (phase->exchange(kRegistered) == kDone) resume();
     });
     if (!queued) rpc->Finish(Overloaded());
-    return reactor;
   }
+
+  // Reads the messages of a client stream and merges them into one request (see ClientStream),
+  // then hands the serialized merge to ServiceTable::Run. Deletes itself when the call is done.
+  template <typename Req>
+  class MergingReader final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
+   public:
+    using Merged = std::function<void(Call* rpc, const grpc::ByteBuffer* merged,
+                                      std::optional<auth::Principal> caller)>;
+    // Admitted by `table` (step 0) before anything is read: a caller it refuses is answered at
+    // once, whatever the stream holds.
+    MergingReader(const ServiceTable* table, grpc::CallbackServerContext* ctx,
+                  const MethodStats* stats, size_t max_bytes, Merged merged)
+        : rpc_(new Call(
+              ctx, [this](const grpc::Status& status) { Finish(status); }, stats)),
+          max_bytes_(max_bytes),
+          merged_(std::move(merged)) {
+      if (table->Admit(rpc_, &caller_)) StartRead(&piece_);
+    }
+    void OnReadDone(bool ok) override {
+      if (!ok) {  // the client closed its side (or the call ended: Run answers that)
+        all_ = SerializeResponse(request_);
+        merged_(rpc_, &all_, std::move(caller_));
+        return;
+      }
+      read_bytes_ += piece_.Length();
+      if (read_bytes_ > max_bytes_) {
+        rpc_->Finish(ToGrpcStatus(status::Error(
+            absl::StatusCode::kResourceExhausted,
+            absl::StrCat("the stream's messages exceed ", max_bytes_, " bytes in all"),
+            "REQUEST_TOO_LARGE", {{"limit_bytes", absl::StrCat(max_bytes_)}})));
+        return;
+      }
+      Req part;
+      if (absl::Status parsed = ParseRequest(piece_, &part); !parsed.ok()) {
+        rpc_->Finish(ToGrpcStatus(parsed));
+        return;
+      }
+      request_.MergeFrom(part);
+      StartRead(&piece_);
+    }
+    void OnDone() override { delete this; }
+
+   private:
+    Call* const rpc_;
+    const size_t max_bytes_;
+    const Merged merged_;
+    grpc::ByteBuffer piece_;
+    size_t read_bytes_ = 0;
+    std::optional<auth::Principal> caller_;
+    Req request_;
+    grpc::ByteBuffer all_;
+  };
 
   template <typename Req, typename Resp>
   void Dispatch(Call* rpc, grpc::ByteBuffer* out, const char* path, const Registered* registered,

@@ -13,10 +13,12 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/base/status_macros.h"
 #include "common/base/time_util.h"
 #include "common/status/errors.h"
 #include "common/status/violations.h"
 #include "domain/common/event_types.h"
+#include "domain/customer/customer_import.h"
 #include "domain/customer/event_codec.h"
 #include "domain/customer/validation.h"
 #include "google/protobuf/descriptor.h"
@@ -34,9 +36,9 @@ constexpr absl::string_view kNamePrefix = "customers/";
 
 // The profile fields UpdateCustomer may change, in the canonical order of
 // changed_paths.
-constexpr std::array<absl::string_view, 8> kProfilePaths = {
-    "display_name",       "kind",      "emails", "phones", "region", "industry",
-    "acquisition_source", "attributes"};
+constexpr std::array<absl::string_view, 9> kProfilePaths = {
+    "display_name",       "kind",       "emails",     "phones", "region", "industry",
+    "acquisition_source", "attributes", "external_id"};
 
 using crm::status::Violations;
 
@@ -102,12 +104,15 @@ Target CheckTarget(absl::string_view name, absl::string_view name_field,
   return target;
 }
 
-// Existence and etag, after the request fields are known to be valid.
+absl::Status MergedError(const State& state);
+
+// Existence, etag and not merged, after the request fields are known to be valid.
 absl::Status CheckState(const State& state, const Target& target) {
   if (state.version() == 0) return NotFound(target.name);
   if (target.etag_version.has_value() && *target.etag_version != state.version()) {
     return crm::status::StaleEtag(target.name, "customer", *target.etag_version, state.version());
   }
+  if (!state.merged_into().empty()) return MergedError(state);
   return absl::OkStatus();
 }
 
@@ -190,6 +195,11 @@ void CheckAttributes(const Customer& in, Customer& out, Violations& v) {
   }
 }
 
+void CheckExternalId(const Customer& in, Customer& out, Violations& v) {
+  v.Add(ValidateExternalId(in.external_id(), "customer.external_id"));
+  out.set_external_id(in.external_id());
+}
+
 // Validates and normalizes one profile path of `in` into `out`.
 void CheckPath(absl::string_view path, const Customer& in, Customer& out, Violations& v) {
   if (path == "display_name") return CheckDisplayName(in, out, v);
@@ -200,6 +210,7 @@ void CheckPath(absl::string_view path, const Customer& in, Customer& out, Violat
   if (path == "industry") return CheckIndustry(in, out, v);
   if (path == "acquisition_source") return CheckAcquisitionSource(in, out, v);
   if (path == "attributes") return CheckAttributes(in, out, v);
+  if (path == "external_id") return CheckExternalId(in, out, v);
 }
 
 // Whether profile path `path` is set (non-default) in `c`.
@@ -214,6 +225,7 @@ bool PathIsSet(absl::string_view path, const Customer& c) {
     return c.acquisition_source() != crm::v1::ACQUISITION_SOURCE_UNSPECIFIED;
   }
   if (path == "attributes") return c.attributes_size() > 0;
+  if (path == "external_id") return !c.external_id().empty();
   return false;
 }
 
@@ -237,6 +249,7 @@ bool PathEquals(absl::string_view path, const Customer& a, const Customer& b) {
     }
     return true;
   }
+  if (path == "external_id") return a.external_id() == b.external_id();
   return true;
 }
 
@@ -258,6 +271,8 @@ void CopyPath(absl::string_view path, const Customer& from, Customer& to) {
     to.set_acquisition_source(from.acquisition_source());
   } else if (path == "attributes") {
     *to.mutable_attributes() = from.attributes();
+  } else if (path == "external_id") {
+    to.set_external_id(from.external_id());
   }
 }
 
@@ -278,6 +293,26 @@ absl::Status CheckEmailsFree(const google::protobuf::RepeatedPtrField<std::strin
                                 absl::StrCat("e-mail ", email, " belongs to ", existing),
                                 "EMAIL_TAKEN", {{"existing_customer", existing}, {"email", email}});
     }
+  }
+  return absl::OkStatus();
+}
+
+// ALREADY_EXISTS if `external_id` (non-empty) belongs to a customer other than `customer_id`.
+absl::Status CheckExternalIdFree(absl::string_view external_id, absl::string_view customer_id,
+                                 const DecideContext& context) {
+  if (external_id.empty()) return absl::OkStatus();
+  if (!context.external_id_owner) {
+    return crm::status::Error(absl::StatusCode::kInternal,
+                              "DecideContext.external_id_owner is required to set an external id",
+                              "INTERNAL");
+  }
+  std::optional<std::string> owner = context.external_id_owner(external_id);
+  if (owner.has_value() && *owner != customer_id) {
+    const std::string existing = CustomerName(*owner);
+    return crm::status::Error(
+        absl::StatusCode::kAlreadyExists,
+        absl::StrCat("external id ", external_id, " belongs to ", existing), "EXTERNAL_ID_TAKEN",
+        {{"existing_customer", existing}, {"external_id", std::string(external_id)}});
   }
   return absl::OkStatus();
 }
@@ -317,10 +352,11 @@ void CheckPurchase(const crm::v1::RecordPurchaseRequest& request, absl::Time now
   }
 }
 
-// Adds one purchase to the value figures.
-void AddPurchase(crm::v1::ValueFigures& value, const crm::v1::Purchase& purchase) {
+// Adds `count` purchases of `amount_minor` in all, in currency `code`, the last at `last` (if
+// set), to the value figures.
+void AddSpend(crm::v1::ValueFigures& value, const std::string& code, int64_t amount_minor,
+              int64_t count, const Timestamp* last) {
   auto* totals = value.mutable_totals();
-  const std::string& code = purchase.amount().currency_code();
   auto it = std::lower_bound(
       totals->begin(), totals->end(), code,
       [](const crm::v1::CurrencyTotal& t, const std::string& c) { return t.currency_code() < c; });
@@ -334,14 +370,44 @@ void AddPurchase(crm::v1::ValueFigures& value, const crm::v1::Purchase& purchase
     for (int i = totals->size() - 1; i > index; --i) totals->SwapElements(i, i - 1);
     total = totals->Mutable(index);
   }
-  total->set_total_minor(SaturatingAdd(total->total_minor(), purchase.amount().amount_minor()));
-  total->set_purchase_count(total->purchase_count() + 1);
-  value.set_purchase_count(value.purchase_count() + 1);
-  if (purchase.has_purchased_at() &&
-      (!value.has_last_purchase_time() ||
-       TimestampLess(value.last_purchase_time(), purchase.purchased_at()))) {
-    *value.mutable_last_purchase_time() = purchase.purchased_at();
+  total->set_total_minor(SaturatingAdd(total->total_minor(), amount_minor));
+  total->set_purchase_count(total->purchase_count() + count);
+  value.set_purchase_count(value.purchase_count() + count);
+  if (last != nullptr &&
+      (!value.has_last_purchase_time() || TimestampLess(value.last_purchase_time(), *last))) {
+    *value.mutable_last_purchase_time() = *last;
   }
+}
+
+// Adds one purchase to the value figures.
+void AddPurchase(crm::v1::ValueFigures& value, const crm::v1::Purchase& purchase) {
+  AddSpend(value, purchase.amount().currency_code(), purchase.amount().amount_minor(), 1,
+           purchase.has_purchased_at() ? &purchase.purchased_at() : nullptr);
+}
+
+// A merged customer's spend (CustomerMerged) added to the survivor's value figures.
+void AddMergedSpend(crm::v1::ValueFigures& value, const crm::events::v1::CustomerMerged& merged) {
+  for (const auto& t : merged.merged_totals()) {
+    AddSpend(value, t.currency_code(), t.total_minor(), t.purchase_count(), nullptr);
+  }
+  // Totals carry the counts; the count of purchases without currency totals (none today) and
+  // the last time come from the event's own fields.
+  int64_t counted = 0;
+  for (const auto& t : merged.merged_totals()) counted += t.purchase_count();
+  value.set_purchase_count(value.purchase_count() + merged.merged_purchase_count() - counted);
+  if (merged.has_merged_last_purchase_time() &&
+      (!value.has_last_purchase_time() ||
+       TimestampLess(value.last_purchase_time(), merged.merged_last_purchase_time()))) {
+    *value.mutable_last_purchase_time() = merged.merged_last_purchase_time();
+  }
+}
+
+absl::Status MergedError(const State& state) {
+  return crm::status::Error(absl::StatusCode::kFailedPrecondition,
+                            absl::StrCat(state.name(), " was merged into ", state.merged_into(),
+                                         "; send commands to the survivor"),
+                            "CUSTOMER_MERGED",
+                            {{"customer", state.name()}, {"survivor", state.merged_into()}});
 }
 
 Events One(Event event) {
@@ -461,12 +527,24 @@ absl::StatusOr<Events> DecideRegister(const State& state,
   if (absl::Status status = CheckEmailsFree(profile.emails(), customer_id, context); !status.ok()) {
     return status;
   }
+  if (absl::Status status = CheckExternalIdFree(profile.external_id(), customer_id, context);
+      !status.ok()) {
+    return status;
+  }
 
   Event event;
   auto* registered = event.mutable_customer_registered();
   *registered->mutable_profile() = ToEvent(profile);
   registered->set_lifecycle_stage(ToEvent(stage));
   return One(std::move(event));
+}
+
+std::vector<std::string> SetProfilePaths(const crm::v1::Customer& customer) {
+  std::vector<std::string> out;
+  for (absl::string_view path : kProfilePaths) {
+    if (PathIsSet(path, customer)) out.emplace_back(path);
+  }
+  return out;
 }
 
 absl::StatusOr<Events> DecideUpdate(const State& state,
@@ -524,6 +602,14 @@ absl::StatusOr<Events> DecideUpdate(const State& state,
       updated->changed_paths().end()) {
     const std::string id = target.name.substr(kNamePrefix.size());
     if (absl::Status status = CheckEmailsFree(profile.emails(), id, context); !status.ok()) {
+      return status;
+    }
+  }
+  if (std::find(updated->changed_paths().begin(), updated->changed_paths().end(), "external_id") !=
+      updated->changed_paths().end()) {
+    const std::string id = target.name.substr(kNamePrefix.size());
+    if (absl::Status status = CheckExternalIdFree(profile.external_id(), id, context);
+        !status.ok()) {
       return status;
     }
   }
@@ -678,6 +764,163 @@ absl::StatusOr<Events> DecideRecordPurchase(const State& state,
   return One(std::move(event));
 }
 
+absl::Status CheckNotMerged(const State& state) {
+  return state.merged_into().empty() ? absl::OkStatus() : MergedError(state);
+}
+
+absl::StatusOr<MergeDecision> DecideMerge(const State& survivor, const State& merged,
+                                          const crm::v1::MergeCustomersRequest& request,
+                                          const MergeCounts& counts, const DecideContext& context) {
+  Violations v;
+  const Target s_target = CheckTarget(request.survivor(), "survivor", request.request_id(), "", v);
+  Target m_target;
+  {
+    auto id = ParseCustomerName(request.merged(), "merged");
+    if (v.Check(id)) m_target.name = CustomerName(*id);
+  }
+  Target s_etag, m_etag;
+  if (!request.survivor_etag().empty()) {
+    auto version = ParseEtag(request.survivor_etag(), "survivor_etag");
+    if (v.Check(version)) s_etag.etag_version = *version;
+  }
+  if (!request.merged_etag().empty()) {
+    auto version = ParseEtag(request.merged_etag(), "merged_etag");
+    if (v.Check(version)) m_etag.etag_version = *version;
+  }
+  if (!s_target.name.empty() && s_target.name == m_target.name) {
+    v.Add("merged", "must name another customer than survivor");
+  }
+  if (absl::Status status = v.ToStatus(); !status.ok()) return status;
+
+  if (survivor.version() == 0) return NotFound(s_target.name);
+  if (merged.version() == 0) return NotFound(m_target.name);
+  auto stale = [](const State& state, const Target& etag, absl::string_view name) -> absl::Status {
+    if (etag.etag_version.has_value() && *etag.etag_version != state.version()) {
+      return crm::status::StaleEtag(name, "customer", *etag.etag_version, state.version());
+    }
+    return absl::OkStatus();
+  };
+  if (absl::Status s = stale(survivor, s_etag, s_target.name); !s.ok()) return s;
+  if (absl::Status s = stale(merged, m_etag, m_target.name); !s.ok()) return s;
+  if (merged.merged_into() == s_target.name) {
+    return crm::status::Error(
+        absl::StatusCode::kFailedPrecondition,
+        absl::StrCat(m_target.name, " is already merged into ", s_target.name), "ALREADY_MERGED",
+        {{"customer", m_target.name}, {"survivor", s_target.name}});
+  }
+  if (absl::Status s = CheckNotMerged(merged); !s.ok()) return s;
+  if (absl::Status s = CheckNotMerged(survivor); !s.ok()) return s;
+
+  MergeDecision out;
+  crm::v1::MergeSummary& summary = out.summary;
+  summary.set_interaction_count(counts.interactions);
+  summary.set_complaint_count(counts.complaints);
+  summary.set_purchase_count(merged.value().purchase_count());
+
+  // What the survivor keeps: its own values; it takes the merged customer's where it has none,
+  // and the union of contact points, attributes and tags.
+  Customer changed;
+  std::vector<std::string> paths;
+  auto add_missing = [](const auto& mine, const auto& theirs, auto* out_list,
+                        std::vector<std::string>& added) {
+    *out_list = mine;
+    for (const std::string& x : theirs) {
+      if (std::find(mine.begin(), mine.end(), x) == mine.end()) {
+        out_list->Add(std::string(x));
+        added.push_back(x);
+      }
+    }
+    std::sort(added.begin(), added.end());
+  };
+  std::vector<std::string> emails, phones, tags;
+  add_missing(survivor.emails(), merged.emails(), changed.mutable_emails(), emails);
+  add_missing(survivor.phones(), merged.phones(), changed.mutable_phones(), phones);
+  auto limit = [&](size_t size, size_t max, absl::string_view what,
+                   absl::string_view reason) -> absl::Status {
+    if (size <= max) return absl::OkStatus();
+    return crm::status::Error(
+        absl::StatusCode::kFailedPrecondition,
+        absl::StrCat("together the two customers have ", size, " ", what, "; at most ", max,
+                     " are allowed: remove some from one of them first"),
+        std::string(reason), {{"limit", absl::StrCat(max)}});
+  };
+  CRM_RETURN_IF_ERROR(limit(changed.emails_size(), kMaxEmails, "e-mails", "TOO_MANY_EMAILS"));
+  CRM_RETURN_IF_ERROR(limit(changed.phones_size(), kMaxPhones, "phones", "TOO_MANY_PHONES"));
+  for (const std::string& t : merged.tags()) {
+    if (std::find(survivor.tags().begin(), survivor.tags().end(), t) == survivor.tags().end()) {
+      tags.push_back(t);
+    }
+  }
+  CRM_RETURN_IF_ERROR(limit(survivor.tags_size() + tags.size(), kMaxTags, "tags", "TOO_MANY_TAGS"));
+  if (!emails.empty()) paths.push_back("emails");
+  if (!phones.empty()) paths.push_back("phones");
+  std::vector<std::string> filled;
+  for (absl::string_view path :
+       {"display_name", "kind", "region", "industry", "acquisition_source"}) {
+    if (!PathIsSet(path, survivor) && PathIsSet(path, merged)) {
+      CopyPath(path, merged, changed);
+      paths.emplace_back(path);
+      filled.emplace_back(path);
+    }
+  }
+  *changed.mutable_attributes() = survivor.attributes();
+  std::vector<std::string> keys;
+  for (const auto& [key, value] : merged.attributes()) {
+    if (!survivor.attributes().contains(key)) {
+      (*changed.mutable_attributes())[key] = value;
+      keys.push_back(key);
+    }
+  }
+  CRM_RETURN_IF_ERROR(
+      limit(changed.attributes_size(), kMaxAttributes, "attributes", "TOO_MANY_ATTRIBUTES"));
+  std::sort(keys.begin(), keys.end());
+  for (const std::string& key : keys) filled.push_back(Keyed("attributes", key));
+  if (!keys.empty()) paths.push_back("attributes");
+  // changed_paths in the canonical order.
+  std::vector<std::string> ordered;
+  for (absl::string_view path : kProfilePaths) {
+    if (std::find(paths.begin(), paths.end(), path) != paths.end()) ordered.emplace_back(path);
+  }
+
+  auto* m = out.survivor_event.mutable_customer_merged();
+  m->set_merged_customer_id(m_target.name.substr(kNamePrefix.size()));
+  m->set_merged_customer_version(merged.version());
+  for (const std::string& path : ordered) m->add_changed_paths(path);
+  Customer profile;
+  for (const std::string& path : ordered) CopyPath(path, changed, profile);
+  *m->mutable_profile() = ToEvent(profile);
+  for (const std::string& t : tags) m->add_added_tags(t);
+  for (const auto& t : merged.value().totals()) {
+    auto* total = m->add_merged_totals();
+    total->set_currency_code(t.currency_code());
+    total->set_total_minor(t.total_minor());
+    total->set_purchase_count(t.purchase_count());
+  }
+  m->set_merged_purchase_count(merged.value().purchase_count());
+  if (merged.value().has_last_purchase_time()) {
+    *m->mutable_merged_last_purchase_time() = merged.value().last_purchase_time();
+  }
+  crm::v1::ValueFigures after = survivor.value();
+  AddMergedSpend(after, *m);
+  const ValueTier tier = TierFor(after);
+  m->set_new_value_tier(
+      ToEvent(tier != survivor.value_tier() ? tier : crm::v1::VALUE_TIER_UNSPECIFIED));
+  m->set_merged_interaction_count(counts.interactions);
+  m->set_merged_complaint_count(counts.complaints);
+  for (const std::string& e : emails) m->add_added_emails(e);
+  for (const std::string& p : phones) m->add_added_phones(p);
+  for (const std::string& f : filled) m->add_filled_fields(f);
+
+  out.merged_event.mutable_customer_merged_into()->set_survivor_id(
+      s_target.name.substr(kNamePrefix.size()));
+
+  for (const std::string& t : tags) summary.add_tags(t);
+  for (const std::string& e : emails) summary.add_emails(e);
+  for (const std::string& p : phones) summary.add_phones(p);
+  for (const std::string& f : filled) summary.add_filled_fields(f);
+  return out;
+}
+
 absl::Status Apply(State& state, const Event& event) {
   using Payload = Event::PayloadCase;
   const bool unknown = IsUnknownEventType(event);
@@ -784,6 +1027,33 @@ absl::Status Apply(State& state, const Event& event) {
     case Payload::kPurchaseRecorded:
       AddPurchase(*state.mutable_value(), ToApi(event.purchase_recorded().purchase()));
       state.set_value_tier(TierFor(state.value()));
+      break;
+    case Payload::kCustomerMerged: {
+      const auto& merged = event.customer_merged();
+      const Customer profile = ToApi(merged.profile());
+      for (const std::string& path : merged.changed_paths()) CopyPath(path, profile, state);
+      auto* tags = state.mutable_tags();
+      for (const std::string& tag : merged.added_tags()) {
+        if (std::find(tags->begin(), tags->end(), tag) == tags->end()) tags->Add(std::string(tag));
+      }
+      std::sort(tags->begin(), tags->end());
+      AddMergedSpend(*state.mutable_value(), merged);
+      state.set_value_tier(TierFor(state.value()));
+      auto* record = state.add_merged_customers();
+      record->set_name(CustomerName(merged.merged_customer_id()));
+      *record->mutable_merge_time() = event.recorded_at();
+      auto* summary = record->mutable_summary();
+      summary->set_interaction_count(merged.merged_interaction_count());
+      summary->set_complaint_count(merged.merged_complaint_count());
+      summary->set_purchase_count(merged.merged_purchase_count());
+      *summary->mutable_tags() = merged.added_tags();
+      *summary->mutable_emails() = merged.added_emails();
+      *summary->mutable_phones() = merged.added_phones();
+      *summary->mutable_filled_fields() = merged.filled_fields();
+      break;
+    }
+    case Payload::kCustomerMergedInto:
+      state.set_merged_into(CustomerName(event.customer_merged_into().survivor_id()));
       break;
     default:
       break;  // No payload, or not a customer event: rejected above.

@@ -45,13 +45,15 @@ struct DecideContext {
   // The id of the customer holding a normalized e-mail, if any. Required for
   // commands that set e-mails (register, update).
   std::function<std::optional<std::string>(absl::string_view normalized_email)> email_owner;
+  // The id of the customer holding an external id, if any. Required for commands that set one.
+  std::function<std::optional<std::string>(absl::string_view external_id)> external_id_owner;
 };
 
 // Every Decide* checks, in this order: request fields (INVALID_ARGUMENT naming
 // the field path, e.g. "customer.emails[1]"; a malformed etag is a bad request
 // field too), existence (NOT_FOUND, or ALREADY_EXISTS for register), the etag
 // (ABORTED if stale), then business rules (FAILED_PRECONDITION, ALREADY_EXISTS
-// for a taken e-mail with ErrorInfo metadata "existing_customer"). A command
+// for a taken e-mail or external id with ErrorInfo metadata "existing_customer"). A command
 // that would change nothing returns no events.
 
 // `customer_id` is the id to register under (already chosen: from the request
@@ -79,6 +81,32 @@ absl::StatusOr<Events> DecideUntag(const State& state, const crm::v1::UntagCusto
 absl::StatusOr<Events> DecideRecordPurchase(const State& state,
                                             const crm::v1::RecordPurchaseRequest& request,
                                             const DecideContext& context);
+
+// A merge (MergeCustomers): the events for the merged customer (CustomerMergedInto, appended
+// first) and for the survivor (CustomerMerged), and what moves. `counts` are the merged
+// customer's interactions and complaints (other aggregates: the command side counts them).
+// Checks, in this order: request fields (INVALID_ARGUMENT: survivor, merged, request_id, etags;
+// merged == survivor), existence of both (NOT_FOUND naming the missing one), etags (ABORTED),
+// neither merged already (FAILED_PRECONDITION CUSTOMER_MERGED naming its survivor; a merge
+// already done, merged into survivor, is ALREADY_MERGED), then the limits of the union
+// (FAILED_PRECONDITION TOO_MANY_EMAILS / TOO_MANY_PHONES / TOO_MANY_TAGS). What the survivor
+// keeps and takes: proto/crm/v1/README.md, "Merging customers".
+struct MergeCounts {
+  int64_t interactions = 0;
+  int64_t complaints = 0;
+};
+struct MergeDecision {
+  Event merged_event;    // on the merged customer's stream
+  Event survivor_event;  // on the survivor's stream
+  crm::v1::MergeSummary summary;
+};
+absl::StatusOr<MergeDecision> DecideMerge(const State& survivor, const State& merged,
+                                          const crm::v1::MergeCustomersRequest& request,
+                                          const MergeCounts& counts, const DecideContext& context);
+
+// FAILED_PRECONDITION (reason CUSTOMER_MERGED, metadata survivor) for a command on a customer
+// that was merged into another; OK otherwise.
+absl::Status CheckNotMerged(const State& state);
 
 // Applies a stamped event. REQUIRES the event's aggregate_version ==
 // state.version() + 1 and its customer_id to match (FAILED_PRECONDITION

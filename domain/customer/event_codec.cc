@@ -19,6 +19,7 @@ ev::CustomerProfile ToEvent(const crm::v1::Customer& customer) {
   out.set_industry(customer.industry());
   out.set_acquisition_source(ToEvent(customer.acquisition_source()));
   *out.mutable_attributes() = customer.attributes();
+  out.set_external_id(customer.external_id());
   return out;
 }
 
@@ -32,6 +33,7 @@ crm::v1::Customer ToApi(const ev::CustomerProfile& profile) {
   out.set_industry(profile.industry());
   out.set_acquisition_source(ToApi(profile.acquisition_source()));
   *out.mutable_attributes() = profile.attributes();
+  out.set_external_id(profile.external_id());
   return out;
 }
 

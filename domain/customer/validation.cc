@@ -28,6 +28,22 @@ absl::StatusOr<std::string> NormalizeTag(absl::string_view tag, absl::string_vie
   return t;
 }
 
+absl::Status ValidateExternalId(absl::string_view id, absl::string_view field) {
+  if (id.empty()) return absl::OkStatus();
+  if (absl::Status text = ValidateText(id, kMaxExternalId, /*required=*/false, field); !text.ok()) {
+    return text;
+  }
+  for (char c : id) {
+    if (c == '\t' || c == '\n' || c == '\r') {
+      return InvalidArgument(field, "must not contain control characters");
+    }
+  }
+  if (absl::ascii_isspace(id.front()) || absl::ascii_isspace(id.back())) {
+    return InvalidArgument(field, "must not begin or end with white space");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ValidateCurrency(absl::string_view code, absl::string_view field) {
   if (code.empty()) return InvalidArgument(field, "is required");
   if (code.size() != 3 || !absl::ascii_isupper(code[0]) || !absl::ascii_isupper(code[1]) ||

@@ -31,6 +31,7 @@ inline constexpr size_t kMaxTag = 64;
 using crm::domain::kMaxId;
 using crm::domain::kMaxRequestId;
 inline constexpr size_t kMaxPurchaseId = 64;
+inline constexpr size_t kMaxExternalId = 128;
 // Largest amount of one purchase, in minor units (10^13 in major units of a
 // 2-decimal currency).
 inline constexpr int64_t kMaxAmountMinor = 1'000'000'000'000'000;
@@ -40,6 +41,9 @@ inline constexpr absl::Duration kMaxPurchaseFutureSkew = absl::Hours(24);
 
 // Trimmed, lower-cased tag matching [a-z0-9][a-z0-9_:-]{0,63}.
 absl::StatusOr<std::string> NormalizeTag(absl::string_view tag, absl::string_view field);
+// An external id (crm.v1.Customer.external_id): empty, or at most kMaxExternalId characters of
+// UTF-8 without control characters and without white space at either end.
+absl::Status ValidateExternalId(absl::string_view id, absl::string_view field);
 // ISO 4217 shape: three upper-case ASCII letters.
 absl::Status ValidateCurrency(absl::string_view code, absl::string_view field);
 

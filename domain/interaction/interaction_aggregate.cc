@@ -37,21 +37,6 @@ bool TimestampLess(const Timestamp& a, const Timestamp& b) {
   return a.seconds() != b.seconds() ? a.seconds() < b.seconds() : a.nanos() < b.nanos();
 }
 
-// "customers/{cid}/{collection}/{id}".
-absl::StatusOr<ChildName> ParseChildName(absl::string_view name, absl::string_view collection,
-                                         absl::string_view field) {
-  if (name.empty()) return status::InvalidArgument(field, "is required");
-  const std::vector<absl::string_view> parts = absl::StrSplit(name, '/');
-  const std::string shape = absl::StrCat("must be customers/{customer_id}/", collection,
-                                         "/{id} with ids of 1 to 63 of ", "[a-z0-9-]");
-  if (parts.size() != 4 || parts[0] != "customers" || parts[2] != collection ||
-      !crm::domain::ValidateCustomerId(parts[1], field).ok() ||
-      !ValidateInteractionId(parts[3], field).ok()) {
-    return status::InvalidArgument(field, shape);
-  }
-  return ChildName{std::string(parts[1]), std::string(parts[3])};
-}
-
 absl::Status NotFound(absl::string_view what, absl::string_view reason, absl::string_view type,
                       absl::string_view name, std::map<std::string, std::string> metadata) {
   metadata.emplace(std::string(what), std::string(name));
@@ -89,6 +74,20 @@ Events One(Event event) {
 }
 
 }  // namespace
+
+absl::StatusOr<ChildName> ParseChildName(absl::string_view name, absl::string_view collection,
+                                         absl::string_view field) {
+  if (name.empty()) return status::InvalidArgument(field, "is required");
+  const std::vector<absl::string_view> parts = absl::StrSplit(name, '/');
+  const std::string shape = absl::StrCat("must be customers/{customer_id}/", collection,
+                                         "/{id} with ids of 1 to 63 of ", "[a-z0-9-]");
+  if (parts.size() != 4 || parts[0] != "customers" || parts[2] != collection ||
+      !crm::domain::ValidateCustomerId(parts[1], field).ok() ||
+      !ValidateInteractionId(parts[3], field).ok()) {
+    return status::InvalidArgument(field, shape);
+  }
+  return ChildName{std::string(parts[1]), std::string(parts[3])};
+}
 
 std::string InteractionName(absl::string_view customer_id, absl::string_view interaction_id) {
   return absl::StrCat(kCustomersPrefix, customer_id, "/", kInteractionsCollection, "/",
@@ -287,42 +286,58 @@ absl::StatusOr<Events> DecideCompleteFollowUp(const State& state,
   return One(std::move(event));
 }
 
-absl::Status Apply(State& state, const Event& event) {
-  const bool unknown = IsUnknownEventType(event);
-  if (event.payload_case() == Event::PAYLOAD_NOT_SET && !unknown) {
+absl::Status CheckChildEvent(const Event& event, bool of_kind, absl::string_view collection,
+                             absl::string_view kind, absl::string_view a_kind,
+                             absl::string_view state_name, int64_t state_version) {
+  if (event.payload_case() == Event::PAYLOAD_NOT_SET && !IsUnknownEventType(event)) {
     return status::Error(absl::StatusCode::kDataLoss,
                          absl::StrCat("event ", event.event_id(), " of ", event.aggregate(),
                                       " at version ", event.aggregate_version(), " has no payload"),
                          "EVENT_WITHOUT_PAYLOAD",
                          {{"event_id", event.event_id()}, {"aggregate", event.aggregate()}});
   }
-  if (!IsInteractionEvent(event)) {
+  if (!of_kind) {
+    std::string reason = absl::StrCat("NOT_", a_kind, "_EVENT");
+    absl::AsciiStrToUpper(&reason);
+    std::replace(reason.begin(), reason.end(), ' ', '_');
     return status::Error(absl::StatusCode::kFailedPrecondition,
                          absl::StrCat("event ", event.event_id(), " of type ", event.event_type(),
-                                      " is not an interaction event"),
-                         "NOT_AN_INTERACTION_EVENT", {{"event_id", event.event_id()}});
+                                      " is not ", a_kind, " event"),
+                         reason, {{"event_id", event.event_id()}});
   }
-  absl::StatusOr<ChildName> parsed = ParseInteractionName(event.aggregate(), "aggregate");
+  absl::StatusOr<ChildName> parsed = ParseChildName(event.aggregate(), collection, "aggregate");
   if (!parsed.ok() || parsed->customer_id != event.customer_id() ||
-      (state.version() != 0 && state.name() != event.aggregate())) {
-    return status::Error(absl::StatusCode::kFailedPrecondition,
-                         absl::StrCat("event of aggregate \"", event.aggregate(), "\" (customer \"",
-                                      event.customer_id(), "\") applied to ",
-                                      state.name().empty() ? "a new interaction" : state.name()),
-                         "AGGREGATE_MISMATCH",
-                         {{"event_aggregate", event.aggregate()}, {"interaction", state.name()}});
-  }
-  const std::string& name = event.aggregate();
-  if (event.aggregate_version() != state.version() + 1) {
+      (state_version != 0 && state_name != event.aggregate())) {
     return status::Error(
         absl::StatusCode::kFailedPrecondition,
-        absl::StrCat("event version ", event.aggregate_version(), " applied to ", name,
-                     " at version ", state.version(), "; expected ", state.version() + 1),
-        "VERSION_MISMATCH",
-        {{"interaction", name},
-         {"event_version", absl::StrCat(event.aggregate_version())},
-         {"state_version", absl::StrCat(state.version())}});
+        absl::StrCat("event of aggregate \"", event.aggregate(), "\" (customer \"",
+                     event.customer_id(), "\") applied to ",
+                     state_name.empty() ? absl::StrCat("a new ", kind) : std::string(state_name)),
+        "AGGREGATE_MISMATCH",
+        {{"event_aggregate", event.aggregate()}, {std::string(kind), std::string(state_name)}});
   }
+  if (event.aggregate_version() != state_version + 1) {
+    return status::Error(
+        absl::StatusCode::kFailedPrecondition,
+        absl::StrCat("event version ", event.aggregate_version(), " applied to ", event.aggregate(),
+                     " at version ", state_version, "; expected ", state_version + 1),
+        "VERSION_MISMATCH",
+        {{std::string(kind), event.aggregate()},
+         {"event_version", absl::StrCat(event.aggregate_version())},
+         {"state_version", absl::StrCat(state_version)}});
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Apply(State& state, const Event& event) {
+  const bool unknown = IsUnknownEventType(event);
+  if (absl::Status s =
+          CheckChildEvent(event, IsInteractionEvent(event), kInteractionsCollection, "interaction",
+                          "an interaction", state.name(), state.version());
+      !s.ok()) {
+    return s;
+  }
+  const std::string& name = event.aggregate();
   if (unknown) {  // a newer writer's type: only the version moves
     state.set_version(event.aggregate_version());
     state.set_etag(Etag(state.version()));

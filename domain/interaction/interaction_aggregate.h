@@ -100,6 +100,16 @@ absl::StatusOr<Events> DecideCompleteFollowUp(const State& state,
 // envelope's recorded_at, and the payload's fields.
 absl::Status Apply(State& state, const Event& event);
 
+// The checks every Apply of a customer's child aggregate (interaction, survey) starts with, in
+// this order: a payload or a type this build does not know (DATA_LOSS, EVENT_WITHOUT_PAYLOAD);
+// an event of the kind, `of_kind` (FAILED_PRECONDITION, NOT_<A_KIND>_EVENT); an aggregate name of
+// `collection` whose customer is the envelope's, the state's own once it exists
+// (AGGREGATE_MISMATCH); the next version (VERSION_MISMATCH). `kind` ("survey") and `a_kind` ("a
+// survey") name the resource in messages and metadata.
+absl::Status CheckChildEvent(const Event& event, bool of_kind, absl::string_view collection,
+                             absl::string_view kind, absl::string_view a_kind,
+                             absl::string_view state_name, int64_t state_version);
+
 // Whether `event` is an interaction event (InteractionLogged or FollowUpCompleted).
 bool IsInteractionEvent(const Event& event);
 
@@ -119,6 +129,10 @@ struct ChildName {
 std::string InteractionName(absl::string_view customer_id, absl::string_view interaction_id);
 // The parts of an interaction name; INVALID_ARGUMENT naming `field` if malformed.
 absl::StatusOr<ChildName> ParseInteractionName(absl::string_view name, absl::string_view field);
+// The parts of "customers/{customer_id}/{collection}/{id}" (ids of the customer id shape);
+// INVALID_ARGUMENT naming `field` if malformed. Shared by every child resource of a customer.
+absl::StatusOr<ChildName> ParseChildName(absl::string_view name, absl::string_view collection,
+                                         absl::string_view field);
 // The parts of "customers/{customer_id}/complaints/{complaint_id}"; INVALID_ARGUMENT naming
 // `field` if malformed.
 absl::StatusOr<ChildName> ParseComplaintName(absl::string_view name, absl::string_view field);

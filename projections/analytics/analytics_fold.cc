@@ -426,6 +426,12 @@ absl::Status ApplyCustomer(kv::KvBatch& batch, const EventEnvelope& event) {
       }
       CRM_RETURN_IF_ERROR(EnterStage(batch, f, f.state.lifecycle_stage(), at, entry_id));
       break;
+    case Payload::kCustomerMergedInto:
+      // A duplicate leaves the customers who could churn, without churning.
+      if (before.lifecycle_stage() != crm::v1::CHURNED) {
+        CRM_RETURN_IF_ERROR(CountAt(batch, an::kRetentionFigure, an::kMergedAwayDims, at, 1));
+      }
+      break;
     case Payload::kPurchaseRecorded:
       CRM_RETURN_IF_ERROR(CountSale(batch, f, event.purchase_recorded().purchase(), at));
       CRM_RETURN_IF_ERROR(CountPurchaseTime(batch, f, at));

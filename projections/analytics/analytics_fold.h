@@ -38,7 +38,8 @@ class AnalyticsFold final : public fold::Fold {
   // 4: every counter is also kept per quarter-hour time bucket (report windows); duration
   // entries under an/rd/ with their time; day and month keys gone (buckets in the zone are
   // summed from the quarter hours); customers' sales, retention and conversion times.
-  static constexpr int64_t kVersion = 4;
+  // 5: customers merged away (CustomerMergedInto) leave the churn base.
+  static constexpr int64_t kVersion = 5;
 
   std::string name() const override { return std::string(readmodel::analytics::kFoldName); }
   int64_t version() const override { return kVersion; }

@@ -22,12 +22,14 @@ using readmodel::customer::Index;
 using readmodel::customer::SearchField;
 
 // Every (index, value) entry a customer record has.
+// A merged customer has none: it is found, listed and searched as its survivor.
 std::set<std::pair<Index, std::string>> IndexEntries(const Customer& c) {
   std::set<std::pair<Index, std::string>> out;
-  if (c.version() == 0) return out;
+  if (c.version() == 0 || !c.merged_into().empty()) return out;
   for (const auto& e : c.emails()) out.emplace(Index::kEmail, e);
   for (const auto& p : c.phones()) out.emplace(Index::kPhone, p);
   for (const auto& t : c.tags()) out.emplace(Index::kTag, t);
+  if (!c.external_id().empty()) out.emplace(Index::kExternalId, c.external_id());
   if (!c.owner().empty()) out.emplace(Index::kOwner, c.owner());
   out.emplace(Index::kStage, crm::v1::LifecycleStage_Name(c.lifecycle_stage()));
   out.emplace(Index::kTier, crm::v1::ValueTier_Name(c.value_tier()));
@@ -37,7 +39,7 @@ std::set<std::pair<Index, std::string>> IndexEntries(const Customer& c) {
 // Every search index key a customer record has (view_keys.h, s/).
 std::set<std::string> SearchKeys(const Customer& c, absl::string_view id) {
   std::set<std::string> out;
-  if (c.version() == 0) return out;
+  if (c.version() == 0 || !c.merged_into().empty()) return out;
   const std::string name = readmodel::customer::FoldText(c.display_name());
   auto add = [&](SearchField field, absl::string_view value) {
     out.insert(readmodel::customer::SearchKey(field, value, name, id));

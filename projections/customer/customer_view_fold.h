@@ -23,7 +23,8 @@ class CustomerViewFold final : public fold::Fold {
  public:
   // Bump when the keys this fold writes for the same events change; the runner then refolds it
   // (common/fold/fold_runner.h). 1: the first versioned layout. 2: the search indexes (s/).
-  static constexpr int64_t kVersion = 2;
+  // 3: the external id index (x/extid).
+  static constexpr int64_t kVersion = 3;
 
   std::string name() const override { return std::string(readmodel::customer::kFoldName); }
   int64_t version() const override { return kVersion; }

@@ -43,6 +43,14 @@ std::optional<TimelineEntry> TimelineEntryFor(const EventEnvelope& event) {
       entry.set_kind(crm::v1::TIMELINE_PROFILE);
       entry.set_resource(customer);
       break;
+    case EventEnvelope::kCustomerMerged:  // links the merged customer's timeline
+      entry.set_kind(crm::v1::TIMELINE_PROFILE);
+      entry.set_resource(absl::StrCat("customers/", event.customer_merged().merged_customer_id()));
+      break;
+    case EventEnvelope::kCustomerMergedInto:  // links the survivor's timeline
+      entry.set_kind(crm::v1::TIMELINE_PROFILE);
+      entry.set_resource(absl::StrCat("customers/", event.customer_merged_into().survivor_id()));
+      break;
     case EventEnvelope::kPurchaseRecorded:
       entry.set_kind(crm::v1::TIMELINE_PURCHASE);
       entry.set_resource(customer);

@@ -266,7 +266,9 @@ absl::Status OrgViewFold::Apply(const eventlog::LogRecord& record, kv::KvBatch& 
         event, domain::improvement::kImprovementActionPrefix, &readmodel::org::ImprovementActionKey,
         &domain::improvement::Apply, batch);
   }
-  if (event.has_owner_assigned() || event.has_owner_unassigned()) {
+  // A merged customer leaves its owner's workload (its survivor counts for the survivor's owner).
+  if (event.has_owner_assigned() || event.has_owner_unassigned() ||
+      event.has_customer_merged_into()) {
     if (event.customer_id().empty()) {
       return absl::DataLossError(absl::StrCat(event.event_type(), " without a customer id"));
     }

@@ -100,6 +100,20 @@ absl::Status SegmentFold::Apply(const eventlog::LogRecord& record, kv::KvBatch& 
     v.set_lifecycle_stage(after.lifecycle_stage());
     *v.mutable_stage_start_time() = event.occurred_at();
   }
+  if (!after.merged_into().empty() && before.merged_into().empty()) {
+    // Merged into another customer: counted from now on as its survivor only (its figures moved
+    // there with CustomerMerged). Its own value record stays, frozen, for its history.
+    CRM_RETURN_IF_ERROR(AddToCounter(batch, readmodel::segment::kCustomerTotalKey, -1));
+    CRM_RETURN_IF_ERROR(
+        AddToCounter(batch, readmodel::segment::StageKey(before.lifecycle_stage()), -1));
+    if (v.value_tier() != crm::v1::VALUE_TIER_UNSPECIFIED) {
+      CRM_RETURN_IF_ERROR(AddToCounter(batch, readmodel::segment::TierKey(v.value_tier()), -1));
+    }
+    v.set_version(after.version());
+    batch.Put(key, base::SerializeDeterministic(v));
+    batch.Put(state_key, base::SerializeDeterministic(after));
+    return absl::OkStatus();
+  }
   CRM_RETURN_IF_ERROR(ChangeTier(batch, v, after.value_tier(), event.occurred_at()));
   *v.mutable_lifetime_value() = after.value();
   v.set_version(after.version());

@@ -147,6 +147,8 @@ inline constexpr absl::string_view kPurchasesDims = "pur";
 inline constexpr absl::string_view kRegisteredDims = "reg";
 inline constexpr absl::string_view kChurnedDims = "churn";
 inline constexpr absl::string_view kWonBackDims = "back";
+// Customers merged into another while not CHURNED (CustomerMergedInto).
+inline constexpr absl::string_view kMergedAwayDims = "merged";
 // Pairs of one customer's purchase times: 1 = consecutive, 2 = one purchase between.
 std::string GapPrefix(int order);
 std::string GapKey(int order, int64_t bucket_a, int64_t bucket_b);

@@ -569,11 +569,13 @@ absl::StatusOr<crm::v1::Retention> AnalyticsViews::GetRetention(const Window& wi
     CRM_ASSIGN_OR_RETURN(auto since,
                          ReadFigure(*store_, kRetentionFigure, Window{window.start, std::nullopt}));
     auto before = [&](absl::string_view dims) { return Get(all, dims) - Get(since, dims); };
-    out.set_active_at_start(before(kRegisteredDims) - before(kChurnedDims) + before(kWonBackDims));
+    out.set_active_at_start(before(kRegisteredDims) - before(kChurnedDims) + before(kWonBackDims) -
+                            before(kMergedAwayDims));
   }
   out.set_registered_in_window(Get(figure, kRegisteredDims));
   out.set_churned(Get(figure, kChurnedDims));
-  const int64_t base = out.active_at_start() + out.registered_in_window();
+  out.set_merged_away(Get(figure, kMergedAwayDims));
+  const int64_t base = out.active_at_start() + out.registered_in_window() - out.merged_away();
   out.set_churn_rate(base == 0 ? 0.0
                                : static_cast<double>(out.churned()) / static_cast<double>(base));
   return out;

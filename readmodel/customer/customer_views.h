@@ -41,7 +41,7 @@ class CustomerViews {
     std::string industry;
     crm::v1::CustomerKind kind = crm::v1::CUSTOMER_KIND_UNSPECIFIED;
   };
-  // Whether `customer` passes every set field of `filter`.
+  // Whether `customer` passes every set field of `filter`; never for a merged customer.
   static bool Matches(const Filter& filter, const crm::v1::Customer& customer);
   struct Page {
     std::vector<crm::v1::Customer> customers;

@@ -20,6 +20,8 @@ absl::string_view IndexName(Index index) {
       return "tier";
     case Index::kTag:
       return "tag";
+    case Index::kExternalId:
+      return "extid";
   }
   return "unknown";
 }

@@ -1,7 +1,8 @@
 // Key layout of the customer views in the projection's KvStore.
 //
 //   c/<id>                         -> crm.v1.Customer (the customer as of its last event)
-//   x/<index>\0<value>\0<id>       -> ""  secondary indexes: email, phone, owner, stage, tier, tag
+//   x/<index>\0<value>\0<id>       -> ""  secondary indexes: email, phone, owner, stage, tier, tag,
+//                                        external id ("extid")
 //   h/<id>\0<version, 20 digits>   -> crm.events.v1.EventEnvelope (the customer's history)
 //   s/<field>\0<value>\0<folded display name>\0<id> -> ""  search indexes (SearchCustomers)
 //
@@ -24,7 +25,7 @@
 
 namespace crm::readmodel::customer {
 
-enum class Index { kEmail, kPhone, kOwner, kStage, kTier, kTag };
+enum class Index { kEmail, kPhone, kOwner, kStage, kTier, kTag, kExternalId };
 
 std::string CustomerKey(absl::string_view id);
 inline constexpr absl::string_view kCustomerPrefix = "c/";

@@ -5,6 +5,7 @@
 //   customer      its owner
 //   complaint     its assignee and the person it was escalated to, and its customer's owner
 //   interaction   its staff member, and its customer's owner
+//   survey        the staff member who sent it, and its customer's owner
 // The customer's owner is added by the caller, who knows how to look the customer up.
 //
 // Thread-safe: pure functions.
@@ -18,6 +19,7 @@
 #include "crm/v1/complaint.pb.h"
 #include "crm/v1/customer.pb.h"
 #include "crm/v1/interaction.pb.h"
+#include "crm/v1/survey.pb.h"
 
 namespace crm::services::access {
 
@@ -35,6 +37,10 @@ inline std::vector<std::string> HoldersOf(const crm::v1::Complaint& complaint) {
 
 inline std::vector<std::string> HoldersOf(const crm::v1::Interaction& interaction) {
   return {interaction.staff_id()};
+}
+
+inline std::vector<std::string> HoldersOf(const crm::v1::Survey& survey) {
+  return {survey.staff_id()};
 }
 
 }  // namespace crm::services::access

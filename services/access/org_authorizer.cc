@@ -25,11 +25,17 @@ const std::map<std::string, MethodClass, std::less<>>& Table() {
         {"RegisterCustomer", "UpdateCustomer", "ChangeLifecycleStage", "AssignOwner", "TagCustomer",
          "UntagCustomer", "RecordPurchase"});
     add("crm.v1.CustomerCommandService", MC::kWrite, {"UnassignOwner"});
+    // The caller must reach both customers (the command executor checks each).
+    add("crm.v1.CustomerCommandService", MC::kWrite, {"MergeCustomers"});
+    // Rows are authorized one by one, as the commands they become; a refused row is reported.
+    add("crm.v1.CustomerCommandService", MC::kWrite, {"ImportCustomers"});
     add("crm.v1.CustomerQueryService", MC::kRead,
         {"GetCustomer", "ListCustomers", "SearchCustomers", "FindCustomers", "GetCustomerHistory"});
     add("crm.v1.InteractionCommandService", MC::kWrite, {"LogInteraction", "CompleteFollowUp"});
     add("crm.v1.InteractionQueryService", MC::kRead,
         {"GetInteraction", "ListInteractions", "GetCustomerTimeline", "ListFollowUps"});
+    add("crm.v1.SurveyCommandService", MC::kWrite, {"SendSurvey", "RecordSurveyAnswer"});
+    add("crm.v1.SurveyQueryService", MC::kRead, {"GetSurvey", "ListSurveys"});
     add("crm.v1.ComplaintCommandService", MC::kWrite,
         {"FileComplaint", "AcknowledgeComplaint", "AssignComplaint", "StartInvestigation",
          "ResolveComplaint", "RecordFollowUpVisit", "CloseComplaint", "ReopenComplaint",
@@ -43,6 +49,7 @@ const std::map<std::string, MethodClass, std::less<>>& Table() {
     add("crm.v1.AnalyticsService", MC::kOrgReport,
         {"GetComplaintStats", "GetSlaCompliance", "GetResponseTimes", "GetInteractionStats",
          "GetRootCauses", "GetRetention", "GetConversionTime"});
+    add("crm.v1.AnalyticsService", MC::kOrgReport, {"GetSurveyStats"});
     add("crm.v1.OrgService", MC::kAdmin,
         {"CreateDepartment", "UpdateDepartment", "CreateTeam", "UpdateTeam", "AddStaff",
          "UpdateStaff", "DeactivateStaff"});

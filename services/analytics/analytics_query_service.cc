@@ -187,7 +187,8 @@ absl::StatusOr<crm::v1::ConversionTime> AnalyticsQueries::GetConversionTime(
 }
 
 AnalyticsQueryService::AnalyticsQueryService(const AnalyticsQueries* queries,
-                                             rpc::Executor* executor)
+                                             rpc::Executor* executor,
+                                             const survey::SurveyQueries* surveys)
     : rpc::ServiceTable(crm::v1::AnalyticsService::service_full_name(), executor) {
   SetPreWait(queries->TokenWait());
   Unary("GetComplaintStats", queries, &AnalyticsQueries::GetComplaintStats);
@@ -200,6 +201,7 @@ AnalyticsQueryService::AnalyticsQueryService(const AnalyticsQueries* queries,
   Unary("GetSalesStats", queries, &AnalyticsQueries::GetSalesStats);
   Unary("GetRetention", queries, &AnalyticsQueries::GetRetention);
   Unary("GetConversionTime", queries, &AnalyticsQueries::GetConversionTime);
+  if (surveys != nullptr) Unary("GetSurveyStats", surveys, &survey::SurveyQueries::Stats);
 }
 
 }  // namespace crm::services::analytics

@@ -18,6 +18,7 @@
 #include "crm/v1/analytics_service.grpc.pb.h"
 #include "readmodel/analytics/analytics_views.h"
 #include "services/query/query_support.h"
+#include "services/survey/survey_query_service.h"
 
 namespace crm::services::analytics {
 
@@ -68,8 +69,10 @@ class AnalyticsQueries {
 
 class AnalyticsQueryService final : public rpc::ServiceTable {
  public:
-  // Does not take ownership.
-  AnalyticsQueryService(const AnalyticsQueries* queries, rpc::Executor* executor);
+  // Does not take ownership. GetSurveyStats is answered by `surveys` (services/survey, the survey
+  // fold's own views); without it the method is UNIMPLEMENTED.
+  AnalyticsQueryService(const AnalyticsQueries* queries, rpc::Executor* executor,
+                        const survey::SurveyQueries* surveys = nullptr);
 };
 
 }  // namespace crm::services::analytics

@@ -95,6 +95,16 @@ absl::StatusOr<AggregateRecord> AggregateState::Record(absl::string_view aggrega
   return record.value_or(AggregateRecord());
 }
 
+absl::StatusOr<int64_t> AggregateState::Count(absl::string_view name_prefix) const {
+  int64_t count = 0;
+  CRM_RETURN_IF_ERROR(
+      store_->ScanPrefix(RecordKey(name_prefix), "", 0, [&](absl::string_view, absl::string_view) {
+        ++count;
+        return true;
+      }));
+  return count;
+}
+
 absl::StatusOr<std::optional<RequestRecord>> AggregateState::Request(
     absl::string_view request_id) const {
   const std::string key = RequestKey(request_id);

@@ -163,6 +163,10 @@ class AggregateState {
     return out;
   }
 
+  // How many aggregates have names starting with `name_prefix` (e.g. "customers/c1/complaints/":
+  // a customer's complaints).
+  absl::StatusOr<int64_t> Count(absl::string_view name_prefix) const;
+
   // The first answer to a request id, if it was seen.
   absl::StatusOr<std::optional<crm::internal::v1::RequestRecord>> Request(
       absl::string_view request_id) const;

@@ -1,10 +1,12 @@
 #include "services/command/command_executor.h"
 
+#include <algorithm>
 #include <atomic>
 #include <map>
 #include <optional>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/auth/grant.h"
 #include "common/base/status_macros.h"
@@ -232,49 +234,103 @@ base::Future<CommandExecutor::RawResult> CommandExecutor::ExecuteRaw(const Targe
   return answer;
 }
 
+absl::Status CommandExecutor::SettleIfNeeded(const std::string& stream_key, absl::Time deadline) {
+  bool unsettled;
+  {
+    absl::MutexLock lock(&unsettled_mu_);
+    unsettled = unsettled_.contains(stream_key);
+  }
+  if (unsettled) {
+    CRM_RETURN_IF_ERROR(SyncStream(stream_key, deadline));
+    absl::MutexLock lock(&unsettled_mu_);
+    unsettled_.erase(stream_key);
+  }
+  return absl::OkStatus();
+}
+
+bool CommandExecutor::Guarded(const rpc::CallContext& call, const AggregateKind& kind) const {
+  const auth::Grant* grant = call.grant.get();
+  return grant != nullptr && !grant->everything() && kind.guarded();
+}
+
+std::vector<std::string> CommandExecutor::HoldersOf(const Target& target, const AggregateKind& kind,
+                                                    const std::string& state) const {
+  // The customer itself, or an aggregate of one (whose customer's owner reaches it too).
+  const bool is_customer = target.aggregate == absl::StrCat("customers/", target.customer_id);
+  std::vector<std::string> holders = kind.Holders(state);
+  if (options_.customer_holders && !target.customer_id.empty() && !is_customer) {
+    for (std::string& h : options_.customer_holders(target.customer_id)) {
+      holders.push_back(std::move(h));
+    }
+  }
+  return holders;
+}
+
+absl::Status CommandExecutor::CheckReach(const Target& target, const AggregateKind& kind,
+                                         const rpc::CallContext& call,
+                                         const crm::internal::v1::AggregateRecord& current) const {
+  if (!Guarded(call, kind)) return absl::OkStatus();
+  const bool is_customer = target.aggregate == absl::StrCat("customers/", target.customer_id);
+  std::vector<std::string> holders;
+  if (current.version() > 0) {
+    holders = HoldersOf(target, kind, current.state());
+  } else if (options_.customer_holders && !target.customer_id.empty() && !is_customer) {
+    holders = options_.customer_holders(target.customer_id);
+  }
+  // A new customer has nothing to reach yet: what it becomes is checked after the decision.
+  const bool new_customer = current.version() == 0 && is_customer;
+  if (!new_customer && !call.grant->Reaches(holders)) return auth::Denied(target.aggregate);
+  return absl::OkStatus();
+}
+
+absl::Status CommandExecutor::Stamp(const Target& target, const AggregateKind& kind,
+                                    const std::string& request_id, const rpc::CallContext& call,
+                                    const std::string& causation_id, absl::Time now,
+                                    int64_t version, std::vector<Event> events, std::string* state,
+                                    std::vector<eventlog::AppendValue>* values) const {
+  const std::string correlation_id =
+      call.correlation_id.empty() ? causation_id : call.correlation_id;
+  for (Event& event : events) {
+    event.set_event_id(base::NewUuid());
+    event.set_customer_id(target.customer_id);
+    event.set_aggregate(target.aggregate);
+    event.set_aggregate_version(++version);
+    *event.mutable_recorded_at() = base::ToTimestamp(now);
+    if (!event.has_occurred_at()) *event.mutable_occurred_at() = event.recorded_at();
+    event.set_actor(call.actor);
+    event.set_request_id(request_id);
+    if (!request_id.empty()) event.set_request_digest(call.request_digest);
+    event.set_correlation_id(correlation_id);
+    event.set_causation_id(causation_id);
+    event.set_event_type(EventTypeName(event));
+    event.set_schema_version(1);
+    if (!kind.Owns(event)) {
+      return absl::InternalError(
+          absl::StrCat("decided event ", event.event_type(), " is not of the aggregate's kind"));
+    }
+    absl::StatusOr<std::string> applied = kind.Apply(*state, event);
+    if (!applied.ok()) {
+      return absl::InternalError(
+          absl::StrCat("decided event does not apply: ", applied.status().message()));
+    }
+    *state = *std::move(applied);
+    values->push_back({event.SerializeAsString(), EventHeaders(event, options_.event_source)});
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<CommandExecutor::RawResult> CommandExecutor::Decide(
     const Target& target, const std::string& request_id, const rpc::CallContext& call,
     const AggregateKind& kind, const RawDecide& decide,
     std::vector<eventlog::AppendValue>* values) {
-  bool unsettled;
-  {
-    absl::MutexLock lock(&unsettled_mu_);
-    unsettled = unsettled_.contains(target.stream_key);
-  }
-  if (unsettled) {
-    CRM_RETURN_IF_ERROR(SyncStream(target.stream_key, call.deadline));
-    absl::MutexLock lock(&unsettled_mu_);
-    unsettled_.erase(target.stream_key);
-  }
+  CRM_RETURN_IF_ERROR(SettleIfNeeded(target.stream_key, call.deadline));
 
   // Access (common/auth/grant.h): a caller acting with less than everything must reach the
   // aggregate as it is (or, for a new one, its customer) before anything else is said about it.
-  const auth::Grant* grant = call.grant.get();
-  const bool guarded = grant != nullptr && !grant->everything() && kind.guarded();
+  const bool guarded = Guarded(call, kind);
   CRM_ASSIGN_OR_RETURN(crm::internal::v1::AggregateRecord current,
                        state_->Record(target.aggregate));
-  // The customer itself, or an aggregate of one (whose customer's owner reaches it too).
-  const bool is_customer = target.aggregate == absl::StrCat("customers/", target.customer_id);
-  auto holders_of = [&](const std::string& state) {
-    std::vector<std::string> holders = kind.Holders(state);
-    if (options_.customer_holders && !target.customer_id.empty() && !is_customer) {
-      for (std::string& h : options_.customer_holders(target.customer_id)) {
-        holders.push_back(std::move(h));
-      }
-    }
-    return holders;
-  };
-  if (guarded) {
-    std::vector<std::string> holders;
-    if (current.version() > 0) {
-      holders = holders_of(current.state());
-    } else if (options_.customer_holders && !target.customer_id.empty() && !is_customer) {
-      holders = options_.customer_holders(target.customer_id);
-    }
-    // A new customer has nothing to reach yet: what it becomes is checked below.
-    const bool new_customer = current.version() == 0 && is_customer;
-    if (!new_customer && !grant->Reaches(holders)) return auth::Denied(target.aggregate);
-  }
+  CRM_RETURN_IF_ERROR(CheckReach(target, kind, call, current));
 
   if (!request_id.empty()) {
     CRM_ASSIGN_OR_RETURN(auto first_answer, state_->Request(request_id));
@@ -309,42 +365,120 @@ absl::StatusOr<CommandExecutor::RawResult> CommandExecutor::Decide(
   if (decided.empty()) return result;  // nothing changes: no event, same token
 
   // Stamp and check the events against the rules before they become facts.
-  const std::string causation_id = base::NewUuid();
-  const std::string correlation_id =
-      call.correlation_id.empty() ? causation_id : call.correlation_id;
-  int64_t version = current.version();
-  for (Event& event : decided) {
-    event.set_event_id(base::NewUuid());
-    event.set_customer_id(target.customer_id);
-    event.set_aggregate(target.aggregate);
-    event.set_aggregate_version(++version);
-    *event.mutable_recorded_at() = base::ToTimestamp(now);
-    if (!event.has_occurred_at()) *event.mutable_occurred_at() = event.recorded_at();
-    event.set_actor(call.actor);
-    event.set_request_id(request_id);
-    if (!request_id.empty()) event.set_request_digest(call.request_digest);
-    event.set_correlation_id(correlation_id);
-    event.set_causation_id(causation_id);
-    event.set_event_type(EventTypeName(event));
-    event.set_schema_version(1);
-    if (!kind.Owns(event)) {
-      return absl::InternalError(
-          absl::StrCat("decided event ", event.event_type(), " is not of the aggregate's kind"));
-    }
-    absl::StatusOr<std::string> applied = kind.Apply(result.state, event);
-    if (!applied.ok()) {
-      return absl::InternalError(
-          absl::StrCat("decided event does not apply: ", applied.status().message()));
-    }
-    result.state = *std::move(applied);
-    values->push_back({event.SerializeAsString(), EventHeaders(event, options_.event_source)});
-  }
+  CRM_RETURN_IF_ERROR(Stamp(target, kind, request_id, call, base::NewUuid(), now, current.version(),
+                            std::move(decided), &result.state, values));
   // ... and as the command leaves it: nobody hands a row to someone out of their reach.
-  if (guarded && !grant->Reaches(holders_of(result.state))) {
+  if (guarded && !call.grant->Reaches(HoldersOf(target, kind, result.state))) {
     values->clear();
     return auth::Denied(target.aggregate);
   }
 
+  return result;
+}
+
+absl::StatusOr<CommandExecutor::LinkedResult> CommandExecutor::ExecuteLinked(
+    const std::vector<Target>& targets, const std::string& request_id, const rpc::CallContext& call,
+    const AggregateKind& kind, bool dry_run, const LinkedDecide& decide) {
+  std::vector<std::string> keys;
+  for (const Target& t : targets) keys.push_back(absl::StrCat("a:", t.aggregate));
+  if (!request_id.empty()) keys.push_back(absl::StrCat("r:", request_id));
+  CRM_ASSIGN_OR_RETURN(LockTable::LockSet held, locks_.Acquire(keys).Get());
+
+  const bool guarded = Guarded(call, kind);
+  std::vector<crm::internal::v1::AggregateRecord> current;
+  for (const Target& t : targets) {
+    CRM_RETURN_IF_ERROR(SettleIfNeeded(t.stream_key, call.deadline));
+    CRM_ASSIGN_OR_RETURN(crm::internal::v1::AggregateRecord record, state_->Record(t.aggregate));
+    CRM_RETURN_IF_ERROR(CheckReach(t, kind, call, record));
+    current.push_back(std::move(record));
+  }
+  LinkedResult result;
+  if (!request_id.empty() && !dry_run) {
+    CRM_ASSIGN_OR_RETURN(auto first_answer, state_->Request(request_id));
+    if (first_answer.has_value()) {
+      const bool other_digest = !call.request_digest.empty() &&
+                                !first_answer->request_digest().empty() &&
+                                first_answer->request_digest() != call.request_digest;
+      const bool ours = std::any_of(targets.begin(), targets.end(), [&](const Target& t) {
+        return t.aggregate == first_answer->aggregate();
+      });
+      if (!ours || other_digest) return RequestIdReused(*first_answer);
+      result.retry = true;
+    }
+  }
+  for (const auto& record : current) {
+    result.states.push_back(record.state());
+    result.versions.push_back(record.version());
+  }
+  const absl::Time now = clock_->Now();
+  absl::StatusOr<std::vector<std::vector<Event>>> decision =
+      decide(result.states, result.versions, result.retry, now);
+  if (!decision.ok()) {
+    if (guarded && decision.status().code() == absl::StatusCode::kNotFound) {
+      for (const Target& t : targets) {
+        if (absl::StrContains(decision.status().message(), t.aggregate)) {
+          return auth::Denied(t.aggregate);
+        }
+      }
+      return auth::Denied(targets.front().aggregate);
+    }
+    return decision.status();
+  }
+  if (decision->size() != targets.size()) {
+    return absl::InternalError("a linked decision must give events per target");
+  }
+  const std::string causation_id = base::NewUuid();
+  std::vector<std::vector<eventlog::AppendValue>> values(targets.size());
+  for (size_t i = 0; i < targets.size(); ++i) {
+    CRM_RETURN_IF_ERROR(Stamp(targets[i], kind, request_id, call, causation_id, now,
+                              result.versions[i], std::move((*decision)[i]), &result.states[i],
+                              &values[i]));
+    result.versions[i] += static_cast<int64_t>(values[i].size());
+    if (guarded && !call.grant->Reaches(HoldersOf(targets[i], kind, result.states[i]))) {
+      return auth::Denied(targets[i].aggregate);
+    }
+  }
+  result.consistency_token = current.back().consistency_token();
+  if (dry_run) return result;
+  for (size_t i = 0; i < targets.size(); ++i) {
+    if (values[i].empty()) continue;
+    const int32_t count = static_cast<int32_t>(values[i].size());
+    std::vector<std::string> types;
+    for (const eventlog::AppendValue& v : values[i]) {
+      for (const auto& [name, value] : v.headers) {
+        if (name == "event-type") types.push_back(value);
+      }
+    }
+    const absl::Time append_start = absl::Now();
+    absl::StatusOr<eventlog::LogPosition> appended =
+        log_->AppendAsync(targets[i].stream_key, std::move(values[i]), call.deadline).Get();
+    AppendMetrics().Observe(appended.status(), types, absl::Now() - append_start);
+    if (!appended.ok()) {
+      if (absl::IsInvalidArgument(appended.status())) return appended.status();
+      MarkUnsettled(targets[i].stream_key);
+      return status::Error(
+          absl::StatusCode::kUnavailable,
+          absl::StrCat("the event log did not confirm the command (", i, " of its ", targets.size(),
+                       " streams recorded before); retry with the same "
+                       "request_id to complete it (",
+                       appended.status().message(), ")"),
+          "APPEND_NOT_CONFIRMED");
+    }
+    const eventlog::LogPosition position = *appended;
+    result.consistency_token =
+        eventlog::EncodeConsistencyToken({{position.partition, position.offset}});
+    result.appended_event_count += count;
+    absl::Status caught_up = state_runner_->WaitFor({{position.partition, position.offset}},
+                                                    absl::Now() + options_.state_wait);
+    if (!caught_up.ok()) {
+      MarkUnsettled(targets[i].stream_key);
+      return status::Error(absl::StatusCode::kUnavailable,
+                           absl::StrCat("the command was recorded but its state is not yet "
+                                        "applied; retry with the same request_id: ",
+                                        caught_up.message()),
+                           "STATE_NOT_CAUGHT_UP");
+    }
+  }
   return result;
 }
 

@@ -135,6 +135,38 @@ class CommandExecutor {
         });
   }
 
+  // A command on several aggregates at once (a merge of two customers), all of `kind`:
+  //   1. locks every target and the request id together (commands on any of them wait);
+  //   2. refuses a request id first used on another aggregate or for another request
+  //      (REQUEST_ID_REUSED); a request id seen on one of the targets does NOT answer at once:
+  //      `decide` runs again (it must decide nothing for what is done, so a retry appends
+  //      nothing, and completes what an interrupted first call left undone);
+  //   3. checks that the caller reaches every target as it is and as the command leaves it;
+  //   4. decide(states, versions, now) -> the events per target, in target order;
+  //   5. unless `dry_run`, appends each target's events in target order, each once the previous
+  //      one is durable and in the state, all stamped with one causation id.
+  // The appends are separate: a failure between them (UNAVAILABLE) leaves the first targets'
+  // events recorded and the rest not; the caller's retry completes them (step 2).
+  // Blocks the calling thread until done (the locks are held throughout). Answers the states
+  // after the command (in a dry run, as they would be), the token of the last event appended
+  // (or, if none, of the last target's last event) and the count appended.
+  struct LinkedResult {
+    std::vector<std::string> states;
+    std::vector<int64_t> versions;
+    std::string consistency_token;
+    int32_t appended_event_count = 0;
+    // The request id had been seen (a retry).
+    bool retry = false;
+  };
+  using LinkedDecide = std::function<absl::StatusOr<std::vector<std::vector<Event>>>(
+      const std::vector<std::string>& states, const std::vector<int64_t>& versions, bool retry,
+      absl::Time now)>;
+  absl::StatusOr<LinkedResult> ExecuteLinked(const std::vector<Target>& targets,
+                                             const std::string& request_id,
+                                             const rpc::CallContext& call,
+                                             const AggregateKind& kind, bool dry_run,
+                                             const LinkedDecide& decide);
+
   // Waits until the state has read `stream_key`'s partition to its current end. For lookups of
   // another stream's aggregates (e.g. a staff member added through another replica a moment
   // ago) that were not found: sync, then look again. UNAVAILABLE if not by `deadline`.
@@ -160,6 +192,25 @@ class CommandExecutor {
                                    const RawDecide& decide,
                                    std::vector<eventlog::AppendValue>* values);
   void MarkUnsettled(const std::string& stream_key);
+  // Waits for an unsettled stream (an earlier append with an unknown outcome) to settle.
+  absl::Status SettleIfNeeded(const std::string& stream_key, absl::Time deadline);
+  // The staff holding `target` in serialized `state` (and its customer's owner, for an aggregate
+  // of a customer).
+  std::vector<std::string> HoldersOf(const Target& target, const AggregateKind& kind,
+                                     const std::string& state) const;
+  // Whether a caller with less than everything must reach the aggregate (common/auth/grant.h).
+  bool Guarded(const rpc::CallContext& call, const AggregateKind& kind) const;
+  // PERMISSION_DENIED unless the caller reaches `target` as `current` has it (or, new, its
+  // customer).
+  absl::Status CheckReach(const Target& target, const AggregateKind& kind,
+                          const rpc::CallContext& call,
+                          const crm::internal::v1::AggregateRecord& current) const;
+  // Stamps decided `events` for `target` at `version` onwards, checks they apply to `state`
+  // (updated) and adds them to `values`.
+  absl::Status Stamp(const Target& target, const AggregateKind& kind, const std::string& request_id,
+                     const rpc::CallContext& call, const std::string& causation_id, absl::Time now,
+                     int64_t version, std::vector<Event> events, std::string* state,
+                     std::vector<eventlog::AppendValue>* values) const;
 
   eventlog::EventLog* const log_;
   fold::FoldRunner* const state_runner_;

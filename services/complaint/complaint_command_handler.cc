@@ -112,6 +112,13 @@ base::Future<ComplaintCommandHandler::Response> ComplaintCommandHandler::File(
   CRM_ASSIGN_OR_RETURN(auto customer,
                        customer::FindCustomer(executor_, customer_id, call.deadline));
   const bool customer_exists = customer.version != 0;
+  // A merged customer takes no new complaints (its survivor does); a retry of one filed before
+  // the merge still gets its answer.
+  if (!customer.state.merged_into().empty()) {
+    CRM_ASSIGN_OR_RETURN(auto existing, executor_->state().Get<Complaint>(
+                                            domain::complaint::ComplaintName(customer_id, id)));
+    if (existing.version == 0) return domain::customer::CheckNotMerged(customer.state);
+  }
   // The tier as the customer is now (their stream synced above): it picks the deadlines.
   const crm::v1::ValueTier tier = customer.state.value_tier();
   return Execute(domain::complaint::ComplaintName(customer_id, id), request.request_id(), call,

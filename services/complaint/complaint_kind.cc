@@ -13,18 +13,13 @@
 #include "common/base/time_util.h"
 #include "domain/complaint/complaint_aggregate.h"
 #include "services/access/holders.h"
+#include "services/command/deadline_watcher.h"
 
 namespace crm::services::complaint {
 namespace {
 
 using crm::v1::Complaint;
 using crm::v1::SlaDeadline;
-
-std::string Micros20(absl::Time t) {
-  int64_t micros = absl::ToUnixMicros(t);
-  if (micros < 0) micros = 0;
-  return absl::StrFormat("%020d", micros);
-}
 
 // The open deadlines of `state` as index entries.
 std::map<std::string, std::string> Entries(absl::string_view aggregate, const Complaint& state) {
@@ -68,24 +63,20 @@ const command::TypedKind<Complaint>& ComplaintKind() {
 }
 
 std::string DeadlineKey(absl::Time due, absl::string_view complaint, crm::v1::SlaKind kind) {
-  return absl::StrCat(kDeadlinePrefix, Micros20(due), "/", complaint, "/",
-                      crm::v1::SlaKind_Name(kind));
+  return command::DeadlineIndexKey(kDeadlinePrefix, due,
+                                   absl::StrCat(complaint, "/", crm::v1::SlaKind_Name(kind)));
 }
 
 std::string DeadlineScanEnd(absl::Time t) {
-  // Keys of deadlines due at micros <= t's all sort before "sla/<t micros>0" ('/' < '0').
-  return absl::StrCat(kDeadlinePrefix, Micros20(t), "0");
+  return command::DeadlineIndexScanEnd(kDeadlinePrefix, t);
 }
 
 absl::StatusOr<DeadlineEntry> ParseDeadlineEntry(absl::string_view key, absl::string_view value) {
   auto bad = [&](absl::string_view why) {
     return absl::DataLossError(absl::StrCat("deadline index entry \"", key, "\": ", why));
   };
-  absl::string_view rest = key;
-  if (!absl::ConsumePrefix(&rest, kDeadlinePrefix) || rest.size() < 22 || rest[20] != '/') {
-    return bad("malformed key");
-  }
-  rest.remove_prefix(21);
+  absl::string_view rest;
+  if (!command::DeadlineIndexRest(key, kDeadlinePrefix, &rest)) return bad("malformed key");
   const size_t slash = rest.rfind('/');
   if (slash == absl::string_view::npos) return bad("malformed key");
   DeadlineEntry entry;

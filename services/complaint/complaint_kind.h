@@ -1,8 +1,9 @@
 // How the command side folds complaints: the AggregateKind of crm.v1.Complaint (its events, the
-// domain's Apply) and the deadline index the SLA watcher scans.
+// domain's Apply) and the deadline index the deadline watcher scans (sla_watcher.h).
 //
 // Deadline index, in the command-state store next to the AggregateState records:
 //   sla/<due time: 20-digit unix microseconds>/<complaint name>/<RESPONSE|RESOLUTION>
+//   (the shape of services/command/deadline_watcher.h)
 //     -> crm.v1.SlaDeadline (kind and exact due time)
 // It holds exactly the open deadlines (not met, not breached) of every complaint, so a scan from
 // "sla/" up to now finds the ones that are due, oldest first. It is written in the same batch as

@@ -11,6 +11,7 @@
 #include "common/base/time_util.h"
 #include "common/base/uuid.h"
 #include "common/status/errors.h"
+#include "domain/customer/email_reservation.h"
 #include "domain/customer/validation.h"
 #include "domain/org/org_rules.h"
 #include "services/access/owner_place.h"
@@ -27,6 +28,23 @@ std::string CustomerIdFor(const crm::v1::RegisterCustomerRequest& request) {
   return base::NewUuid();
 }
 
+namespace {
+
+EmailReservations::Request ReservationRequest(domain::customer::ReservedKey kind,
+                                              const std::string& key,
+                                              const std::string& customer_id) {
+  EmailReservations::Request request;
+  if (kind == domain::customer::ReservedKey::kExternalId) {
+    request.set_external_id(key);
+  } else {
+    request.set_email(key);
+  }
+  request.set_customer_id(customer_id);
+  return request;
+}
+
+}  // namespace
+
 CustomerCommandHandler::CustomerCommandHandler(command::CommandExecutor* executor,
                                                EmailReservations* reservations, Options options)
     : executor_(executor), reservations_(reservations), options_(std::move(options)) {}
@@ -37,16 +55,17 @@ base::Future<CustomerCommandHandler::Response> CustomerCommandHandler::Execute(
   const command::Target target{.stream_key = customer_id,
                                .customer_id = customer_id,
                                .aggregate = domain::customer::CustomerName(customer_id)};
-  // E-mail claims run before the command takes its locks (a claim is a command on another
-  // aggregate, maybe on another replica; the executor's locks do not nest). A dry run of the
-  // rules on the state as it is now says which addresses the command sets, and whether it gets as
-  // far as the e-mail check at all (a malformed or refused command claims nothing). A retried
-  // request id claims nothing either: it gets its first answer.
+  // E-mail and external id claims run before the command takes its locks (a claim is a command on
+  // another aggregate, maybe on another replica; the executor's locks do not nest). A dry run of
+  // the rules on the state as it is now says which keys the command sets, and whether it gets as
+  // far as the e-mail and external id checks at all (a malformed or refused command claims
+  // nothing). A retried request id claims nothing either: it gets its first answer.
   struct Claim {
     std::string holder;
     absl::Time usable_until;  // command clock
   };
-  std::map<std::string, Claim> claims;
+  using Key = std::pair<domain::customer::ReservedKey, std::string>;
+  std::map<Key, Claim> claims;
   int64_t claimed_for_version = -1;  // the version the claims were made for
   bool retry = false;
   if (!request_id.empty()) {
@@ -55,48 +74,58 @@ base::Future<CustomerCommandHandler::Response> CustomerCommandHandler::Execute(
   }
   if (!retry) {
     CRM_ASSIGN_OR_RETURN(auto current, executor_->state().Get<crm::v1::Customer>(target.aggregate));
-    std::vector<std::string> wanted;
+    std::vector<Key> wanted;
     domain::customer::DecideContext dry;
     dry.now = executor_->clock().Now();
     dry.email_owner = [&](absl::string_view email) -> std::optional<std::string> {
-      wanted.emplace_back(email);
+      wanted.emplace_back(domain::customer::ReservedKey::kEmail, std::string(email));
+      return customer_id;
+    };
+    dry.external_id_owner = [&](absl::string_view external_id) -> std::optional<std::string> {
+      wanted.emplace_back(domain::customer::ReservedKey::kExternalId, std::string(external_id));
       return customer_id;
     };
     if (decide(current.state, dry).ok()) {
       claimed_for_version = current.version;
-      for (const std::string& email : wanted) {
-        EmailReservations::Request request;
-        request.set_email(email);
-        request.set_customer_id(customer_id);
+      for (const Key& key : wanted) {
+        EmailReservations::Request request = ReservationRequest(key.first, key.second, customer_id);
         request.set_customer_version(current.version);
         // Waits on this thread: the claim is a command of its own (see the header).
         CRM_ASSIGN_OR_RETURN(EmailReservations::Response claimed,
                              reservations_->Claim(request, call).Get());
-        claims[email] = {claimed.holder(), absl::FromUnixMicros(claimed.lease_until_micros())};
+        std::string holder = claimed.holder();
+        if (holder != customer_id) {
+          // An address held by a merged customer belongs to its survivor.
+          CRM_ASSIGN_OR_RETURN(auto held_by, FindCustomer(executor_, holder, call.deadline));
+          auto survivor = domain::customer::ParseCustomerName(held_by.state.merged_into(), "");
+          if (survivor.ok()) holder = *survivor;
+        }
+        claims[key] = {holder, absl::FromUnixMicros(claimed.lease_until_micros())};
       }
     }
   }
 
   // The executor reads `bounded.deadline` when it appends, after `decide` ran: a command that
-  // uses e-mail claims must be recorded while they are usable (see email_reservation.h).
+  // uses claims must be recorded while they are usable (see email_reservation.h).
   rpc::CallContext bounded = call;
   absl::Status claim_error;
-  std::vector<std::string> emails_before;  // of the state the command decided on
+  crm::v1::Customer before;  // the reserved keys of the state the command decided on
   base::Future<command::CommandResult<crm::v1::Customer>> executed =
       executor_->Execute<crm::v1::Customer>(
           target, request_id, bounded, CustomerKind(),
           [&](const crm::v1::Customer& current, int64_t version,
               absl::Time now) -> absl::StatusOr<std::vector<command::Event>> {
-            emails_before.assign(current.emails().begin(), current.emails().end());
-            domain::customer::DecideContext context;
-            context.now = now;
-            context.email_owner = [&](absl::string_view email) -> std::optional<std::string> {
-              auto it = claims.find(std::string(email));
+            *before.mutable_emails() = current.emails();
+            before.set_external_id(current.external_id());
+            auto owner = [&](domain::customer::ReservedKey kind,
+                             absl::string_view key) -> std::optional<std::string> {
+              auto it = claims.find(Key(kind, std::string(key)));
               if (it == claims.end() || version != claimed_for_version) {
-                // The state changed since the dry run so much that this address was not claimed.
+                // The state changed since the dry run so much that this key was not claimed.
                 claim_error = status::Error(
                     absl::StatusCode::kAborted,
-                    "the customer changed while this command claimed its e-mails; retry",
+                    "the customer changed while this command claimed its e-mails and external "
+                    "id; retry",
                     "CONCURRENT_CHANGE");
                 return std::nullopt;
               }
@@ -106,40 +135,52 @@ base::Future<CustomerCommandHandler::Response> CustomerCommandHandler::Execute(
                   std::min(bounded.deadline, absl::Now() + (it->second.usable_until - now));
               return customer_id;
             };
+            domain::customer::DecideContext context;
+            context.now = now;
+            context.email_owner = [&](absl::string_view email) {
+              return owner(domain::customer::ReservedKey::kEmail, email);
+            };
+            context.external_id_owner = [&](absl::string_view external_id) {
+              return owner(domain::customer::ReservedKey::kExternalId, external_id);
+            };
             absl::StatusOr<domain::customer::Events> decided = decide(current, context);
             if (!claim_error.ok()) return claim_error;
             if (decided.ok() && !decided->empty() && absl::Now() >= bounded.deadline) {
               return status::Error(absl::StatusCode::kUnavailable,
-                                   "the e-mail claims of this command lapsed before it could be "
-                                   "recorded; retry",
+                                   "the e-mail or external id claims of this command lapsed "
+                                   "before it could be recorded; retry",
                                    "EMAIL_CLAIM_LAPSED");
             }
             return decided;
           });
-  return std::move(executed).Then(
-      [this, retry, customer_id, call,
-       emails_before = std::move(emails_before)](command::CommandResult<crm::v1::Customer> result) {
-        if (result.appended_event_count > 0 && !retry) {
-          // Release the addresses this command removed (best effort: a release that does not happen
-          // leaves a claim that lapses; see email_reservation.h).
-          for (const std::string& email : emails_before) {
-            const auto& now_emails = result.state.emails();
-            if (std::find(now_emails.begin(), now_emails.end(), email) != now_emails.end())
-              continue;
-            EmailReservations::Request release;
-            release.set_email(email);
-            release.set_customer_id(customer_id);
-            release.set_customer_version(result.state.version());
-            (void)reservations_->Release(release, call);  // not waited for
-          }
+  return std::move(executed).Then([this, retry, customer_id, call, before = std::move(before)](
+                                      command::CommandResult<crm::v1::Customer> result) {
+    if (result.appended_event_count > 0 && !retry) {
+      // Release the keys this command removed (best effort: a release that does not happen
+      // leaves a claim that lapses; see email_reservation.h).
+      std::vector<Key> removed;
+      const auto& now_emails = result.state.emails();
+      for (const std::string& email : before.emails()) {
+        if (std::find(now_emails.begin(), now_emails.end(), email) == now_emails.end()) {
+          removed.emplace_back(domain::customer::ReservedKey::kEmail, email);
         }
-        Response response = command::ResponseOf(std::move(result), &Response::mutable_customer);
-        // The team and department the owner has now (services/access/owner_place.h).
-        if (options_.staff != nullptr) {
-          access::FollowOwner(*response.mutable_customer(), options_.staff->Org());
-        }
-        return response;
-      });
+      }
+      if (!before.external_id().empty() && before.external_id() != result.state.external_id()) {
+        removed.emplace_back(domain::customer::ReservedKey::kExternalId, before.external_id());
+      }
+      for (const Key& key : removed) {
+        EmailReservations::Request release = ReservationRequest(key.first, key.second, customer_id);
+        release.set_customer_version(result.state.version());
+        (void)reservations_->Release(release, call);  // not waited for
+      }
+    }
+    Response response = command::ResponseOf(std::move(result), &Response::mutable_customer);
+    // The team and department the owner has now (services/access/owner_place.h).
+    if (options_.staff != nullptr) {
+      access::FollowOwner(*response.mutable_customer(), options_.staff->Org());
+    }
+    return response;
+  });
 }
 
 base::Future<CustomerCommandHandler::Response> CustomerCommandHandler::ExecuteOnName(
@@ -269,6 +310,122 @@ base::Future<CustomerCommandHandler::Response> CustomerCommandHandler::RecordPur
                        [&](const auto& state, const auto& context) {
                          return domain::customer::DecideRecordPurchase(state, request, context);
                        });
+}
+
+namespace {
+
+// The customer's aggregates of one kind ("customers/{id}/complaints/") in the command state.
+absl::StatusOr<int64_t> CountUnder(const command::CommandExecutor& executor,
+                                   absl::string_view customer_id, absl::string_view kind) {
+  return executor.state().Count(
+      absl::StrCat(domain::customer::CustomerName(customer_id), "/", kind, "/"));
+}
+
+const crm::v1::MergedCustomer* MergeOf(const crm::v1::Customer& survivor,
+                                       absl::string_view merged_name) {
+  for (const auto& m : survivor.merged_customers()) {
+    if (m.name() == merged_name) return &m;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+base::Future<crm::v1::MergeCustomersResponse> CustomerCommandHandler::Merge(
+    const crm::v1::MergeCustomersRequest& request, const rpc::CallContext& call) {
+  auto survivor_id = domain::customer::ParseCustomerName(request.survivor(), "survivor");
+  auto merged_id = domain::customer::ParseCustomerName(request.merged(), "merged");
+  if (!survivor_id.ok() || !merged_id.ok() || *survivor_id == *merged_id) {
+    // The domain names every bad field.
+    domain::customer::DecideContext context;
+    context.now = executor_->clock().Now();
+    return domain::customer::DecideMerge(domain::customer::State(), domain::customer::State(),
+                                         request, {}, context)
+        .status();
+  }
+  for (const std::string* id : {&*survivor_id, &*merged_id}) {
+    if (options_.writes_here && !options_.writes_here(*id)) {
+      return status::Error(absl::StatusCode::kFailedPrecondition,
+                           absl::StrCat("customers/", *id,
+                                        " is written by another crm-command replica; a merge "
+                                        "needs both customers written by one (docs/kafka.md)"),
+                           "MERGE_ACROSS_REPLICAS",
+                           {{"customer", absl::StrCat("customers/", *id)}});
+    }
+  }
+  const std::string survivor_name = domain::customer::CustomerName(*survivor_id);
+  const std::string merged_name = domain::customer::CustomerName(*merged_id);
+  const std::vector<command::Target> targets = {
+      {.stream_key = *merged_id, .customer_id = *merged_id, .aggregate = merged_name},
+      {.stream_key = *survivor_id, .customer_id = *survivor_id, .aggregate = survivor_name}};
+  crm::v1::MergeSummary summary;
+  CRM_ASSIGN_OR_RETURN(
+      command::CommandExecutor::LinkedResult result,
+      executor_->ExecuteLinked(
+          targets, request.request_id(), call, CustomerKind(), request.validate_only(),
+          [&](const std::vector<std::string>& states, const std::vector<int64_t>&, bool retry,
+              absl::Time now) -> absl::StatusOr<std::vector<std::vector<command::Event>>> {
+            domain::customer::State merged, survivor;
+            if (!merged.ParseFromString(states[0]) || !survivor.ParseFromString(states[1])) {
+              return absl::InternalError("customer state cannot be decoded");
+            }
+            domain::customer::DecideContext context;
+            context.now = now;
+            crm::v1::MergeCustomersRequest checked = request;
+            bool completing = false;
+            if (merged.merged_into() == survivor_name) {
+              if (const auto* done = MergeOf(survivor, merged_name); done != nullptr) {
+                // Done already: a retry answers it; anything else is refused below.
+                if (retry) {
+                  summary = done->summary();
+                  return std::vector<std::vector<command::Event>>(2);
+                }
+              } else {
+                // Interrupted between its two events: complete it, on the merged customer as
+                // it was before its CustomerMergedInto (its last event).
+                completing = true;
+                merged.clear_merged_into();
+                merged.set_version(merged.version() - 1);
+                checked.clear_survivor_etag();
+                checked.clear_merged_etag();
+              }
+            }
+            domain::customer::MergeCounts counts;
+            CRM_ASSIGN_OR_RETURN(counts.interactions,
+                                 CountUnder(*executor_, *merged_id, "interactions"));
+            CRM_ASSIGN_OR_RETURN(counts.complaints,
+                                 CountUnder(*executor_, *merged_id, "complaints"));
+            CRM_ASSIGN_OR_RETURN(
+                domain::customer::MergeDecision decision,
+                domain::customer::DecideMerge(survivor, merged, checked, counts, context));
+            summary = decision.summary;
+            std::vector<std::vector<command::Event>> events(2);
+            if (!completing) events[0].push_back(std::move(decision.merged_event));
+            events[1].push_back(std::move(decision.survivor_event));
+            return events;
+          }));
+  crm::v1::MergeCustomersResponse response;
+  crm::v1::Customer survivor;
+  survivor.ParseFromString(result.states[1]);
+  if (!request.validate_only()) {
+    // The merged customer's e-mails move to the survivor (EmailClaimed, previous holder the merged
+    // customer). Best effort: until then, or if it fails, an address held by a merged customer
+    // reads as its survivor's (Execute above; domain/customer/email_reservation.h).
+    for (const std::string& email : summary.emails()) {
+      EmailReservations::Request claim;
+      claim.set_email(email);
+      claim.set_customer_id(*survivor_id);
+      claim.set_customer_version(survivor.version());
+      (void)reservations_->Claim(claim, call).Get();
+    }
+  }
+  if (options_.staff != nullptr) access::FollowOwner(survivor, options_.staff->Org());
+  *response.mutable_customer() = std::move(survivor);
+  *response.mutable_summary() = std::move(summary);
+  response.set_consistency_token(result.consistency_token);
+  response.set_appended_event_count(result.retry ? 2 : result.appended_event_count);
+  response.set_validate_only(request.validate_only());
+  return response;
 }
 
 }  // namespace crm::services::customer

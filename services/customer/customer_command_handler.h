@@ -12,6 +12,7 @@
 // Thread-safe: commands on different customers run in parallel.
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -30,6 +31,9 @@ class CustomerCommandHandler {
     // Who may own customers. Null (unit tests of other rules only): owners are not checked
     // against the org.
     const org::StaffDirectory* staff = nullptr;
+    // Whether this replica writes a customer's stream (a merge needs both customers here);
+    // null: every stream is written here (one replica).
+    std::function<bool(absl::string_view customer_id)> writes_here;
   };
 
   // Does not take ownership.
@@ -53,6 +57,15 @@ class CustomerCommandHandler {
                                const rpc::CallContext& call);
   base::Future<Response> RecordPurchase(const crm::v1::RecordPurchaseRequest& request,
                                         const rpc::CallContext& call);
+  // MergeCustomers: CustomerMergedInto on the merged customer, then CustomerMerged on the
+  // survivor, both customers locked together (command::CommandExecutor::ExecuteLinked): a
+  // command on either lands wholly before the merge (and what it did moves) or after (refused on
+  // the merged customer, CUSTOMER_MERGED). Then the merged customer's e-mail reservations move
+  // to the survivor (EmailClaimed; best effort, see proto/crm/v1/README.md). A merge interrupted
+  // between its two events is completed by the next MergeCustomers of the pair (any request
+  // id). FAILED_PRECONDITION MERGE_ACROSS_REPLICAS if another replica writes either customer.
+  base::Future<crm::v1::MergeCustomersResponse> Merge(const crm::v1::MergeCustomersRequest& request,
+                                                      const rpc::CallContext& call);
 
  private:
   using DecideFn = std::function<absl::StatusOr<domain::customer::Events>(

@@ -1,6 +1,7 @@
 #include "services/customer/customer_command_service.h"
 
 #include "domain/customer/customer_aggregate.h"
+#include "domain/customer/customer_import.h"
 
 namespace crm::services::customer {
 namespace {
@@ -19,6 +20,7 @@ std::string ByName(Req& request) {
 }  // namespace
 
 CustomerCommandService::CustomerCommandService(CustomerCommandHandler* handler,
+                                               CustomerImporter* importer,
                                                command::CommandRouter* router,
                                                rpc::Executor* executor)
     : rpc::ServiceTable(crm::v1::CustomerCommandService::service_full_name(), executor, router) {
@@ -41,6 +43,12 @@ CustomerCommandService::CustomerCommandService(CustomerCommandHandler* handler,
          ByName<crm::v1::UntagCustomerRequest>);
   Routed("RecordPurchase", handler, &CustomerCommandHandler::RecordPurchase,
          ByName<crm::v1::RecordPurchaseRequest>);
+  // To the survivor's writer; it checks that it writes the merged customer too.
+  Routed("MergeCustomers", handler, &CustomerCommandHandler::Merge,
+         [](crm::v1::MergeCustomersRequest& request) { return IdOf(request.survivor()); });
+  // Bulk import: handled where it arrives; each row's commands go to the replica writing them.
+  ClientStream("ImportCustomers", importer, &CustomerImporter::Import,
+               domain::customer::kMaxImportBytes);
 }
 
 }  // namespace crm::services::customer

@@ -8,14 +8,15 @@
 #include "crm/v1/customer_service.grpc.pb.h"
 #include "services/command/command_router.h"
 #include "services/customer/customer_command_handler.h"
+#include "services/customer/customer_importer.h"
 
 namespace crm::services::customer {
 
 class CustomerCommandService final : public rpc::ServiceTable {
  public:
   // Does not take ownership. `router` may be null: every command is handled here.
-  CustomerCommandService(CustomerCommandHandler* handler, command::CommandRouter* router,
-                         rpc::Executor* executor);
+  CustomerCommandService(CustomerCommandHandler* handler, CustomerImporter* importer,
+                         command::CommandRouter* router, rpc::Executor* executor);
 };
 
 }  // namespace crm::services::customer

@@ -1,9 +1,9 @@
 #include "services/customer/customer_kind.h"
 
-#include "services/access/holders.h"
 #include "common/base/status_macros.h"
 #include "domain/customer/customer_aggregate.h"
 #include "domain/customer/email_reservation.h"
+#include "services/access/holders.h"
 
 namespace crm::services::customer {
 

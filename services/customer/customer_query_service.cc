@@ -24,6 +24,8 @@ using readmodel::customer::CustomerViews;
 using readmodel::customer::Index;
 
 constexpr size_t kMaxFindResults = 100;
+// How many merges GetCustomer follows from a merged customer to its survivor.
+constexpr int kMaxMergeHops = 8;
 
 absl::Status CustomerNotFound(const std::string& name) {
   return status::Error(absl::StatusCode::kNotFound, absl::StrCat(name, " does not exist"),
@@ -97,6 +99,17 @@ absl::StatusOr<crm::v1::Customer> CustomerQueries::Get(const crm::v1::GetCustome
   CRM_ASSIGN_OR_RETURN(std::string id, domain::customer::ParseCustomerName(request.name(), "name"));
   CRM_RETURN_IF_ERROR(AwaitToken(request.consistency_token(), call));
   CRM_ASSIGN_OR_RETURN(auto customer, views_->Get(id));
+  // A merged customer reads as its survivor (proto/crm/v1/README.md, "Merging customers"): the
+  // answer is the survivor, whose merged_customers names the customer asked for. Bounded: a chain
+  // of merges is followed a few steps at most.
+  for (int hop = 0; hop < kMaxMergeHops && customer.has_value() && !customer->merged_into().empty();
+       ++hop) {
+    CRM_ASSIGN_OR_RETURN(std::string survivor, domain::customer::ParseCustomerName(
+                                                   customer->merged_into(), "merged_into"));
+    CRM_ASSIGN_OR_RETURN(auto next, views_->Get(survivor));
+    if (!next.has_value()) break;  // the survivor's view is behind: answer the merged record
+    customer = std::move(next);
+  }
   CRM_ASSIGN_OR_RETURN(crm::v1::Customer reached,
                        Reached(std::move(customer), request.name(), call));
   return Answer(std::move(reached));
@@ -186,19 +199,23 @@ absl::StatusOr<crm::v1::SearchCustomersResponse> CustomerQueries::Search(
 
 absl::StatusOr<crm::v1::FindCustomersResponse> CustomerQueries::Find(
     const crm::v1::FindCustomersRequest& request, const rpc::CallContext& call) const {
-  const bool by_email = !request.email().empty();
-  const bool by_phone = !request.phone().empty();
-  if (by_email == by_phone) {
-    return status::InvalidArgument(by_email ? "phone" : "email",
-                                   "set exactly one of email and phone");
+  const int keys =
+      !request.email().empty() + !request.phone().empty() + !request.external_id().empty();
+  if (keys != 1) {
+    return status::InvalidArgument(request.email().empty() ? "email" : "phone",
+                                   "set exactly one of email, phone and external_id");
   }
   Index index = Index::kEmail;
   std::string value;
-  if (by_email) {
+  if (!request.email().empty()) {
     CRM_ASSIGN_OR_RETURN(value, domain::customer::NormalizeEmail(request.email(), "email"));
-  } else {
+  } else if (!request.phone().empty()) {
     index = Index::kPhone;
     CRM_ASSIGN_OR_RETURN(value, domain::customer::NormalizePhone(request.phone(), "phone"));
+  } else {
+    index = Index::kExternalId;
+    CRM_RETURN_IF_ERROR(domain::customer::ValidateExternalId(request.external_id(), "external_id"));
+    value = request.external_id();
   }
   CRM_RETURN_IF_ERROR(AwaitToken(request.consistency_token(), call));
   CRM_ASSIGN_OR_RETURN(auto customers, views_->Find(index, value, kMaxFindResults));

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/base/status_macros.h"
 #include "common/status/errors.h"
+#include "domain/customer/customer_aggregate.h"
 #include "domain/customer/email_reservation.h"
 #include "domain/customer/validation.h"
 #include "services/customer/customer_kind.h"
@@ -15,12 +16,28 @@ namespace {
 constexpr char kClaimMethod[] = "/crm.internal.v1.EmailReservationService/ClaimEmail";
 constexpr char kReleaseMethod[] = "/crm.internal.v1.EmailReservationService/ReleaseEmail";
 
+using domain::customer::ReservedKey;
+
+ReservedKey KindOf(const EmailReservations::Request& request) {
+  return request.external_id().empty() ? ReservedKey::kEmail : ReservedKey::kExternalId;
+}
+
+const std::string& KeyOf(const EmailReservations::Request& request) {
+  return request.external_id().empty() ? request.email() : request.external_id();
+}
+
 std::string StreamOf(const EmailReservations::Request& request) {  // the routing key too
-  return domain::customer::ReservationName(request.email());
+  return domain::customer::ReservationName(KindOf(request), KeyOf(request));
 }
 
 absl::Status Validate(const EmailReservations::Request& request) {
   CRM_RETURN_IF_ERROR(domain::customer::ValidateCustomerId(request.customer_id(), "customer_id"));
+  if (!request.external_id().empty()) {
+    if (!request.email().empty()) {
+      return status::InvalidArgument("email", "set exactly one of email and external_id");
+    }
+    return domain::customer::ValidateExternalId(request.external_id(), "external_id");
+  }
   auto normalized = domain::customer::NormalizeEmail(request.email(), "email");
   if (!normalized.ok()) return normalized.status();
   if (*normalized != request.email()) {
@@ -78,17 +95,26 @@ base::Future<EmailReservations::Response> EmailReservations::ClaimHere(
   auto holds_address = [&](absl::string_view customer_id) -> absl::StatusOr<bool> {
     CRM_RETURN_IF_ERROR(executor_->SyncStream(customer_id, call.deadline));
     CRM_ASSIGN_OR_RETURN(auto customer, FindCustomer(executor_, customer_id, call.deadline));
+    if (KindOf(request) == ReservedKey::kExternalId) {
+      return customer.state.external_id() == request.external_id();
+    }
     const auto& emails = customer.state.emails();
     return std::find(emails.begin(), emails.end(), request.email()) != emails.end();
+  };
+  auto survivor_of = [&](absl::string_view customer_id) -> absl::StatusOr<std::string> {
+    CRM_ASSIGN_OR_RETURN(auto customer, FindCustomer(executor_, customer_id, call.deadline));
+    auto survivor = domain::customer::ParseCustomerName(customer.state.merged_into(), "");
+    return survivor.ok() ? *survivor : "";
   };
   return executor_
       ->Execute<crm::internal::v1::EmailReservation>(
           TargetOf(request), /*request_id=*/"", call, EmailReservationKind(),
           [&](const crm::internal::v1::EmailReservation& current, int64_t,
               absl::Time now) -> absl::StatusOr<std::vector<command::Event>> {
-            return domain::customer::DecideClaim(current, request.customer_id(),
-                                                 request.customer_version(),
-                                                 {.now = now, .holds_address = holds_address});
+            return domain::customer::DecideClaim(
+                current, request.customer_id(), request.customer_version(),
+                {.now = now, .holds_address = holds_address, .survivor_of = survivor_of},
+                KindOf(request));
           })
       .Then([request](command::CommandResult<crm::internal::v1::EmailReservation> result) {
         return ResponseOf(request, result);
@@ -104,7 +130,7 @@ base::Future<EmailReservations::Response> EmailReservations::ReleaseHere(
           [&](const crm::internal::v1::EmailReservation& current, int64_t,
               absl::Time) -> absl::StatusOr<std::vector<command::Event>> {
             return domain::customer::DecideRelease(current, request.customer_id(),
-                                                   request.customer_version());
+                                                   request.customer_version(), KindOf(request));
           })
       .Then([request](command::CommandResult<crm::internal::v1::EmailReservation> result) {
         return ResponseOf(request, result);

@@ -1,6 +1,7 @@
 // EmailReservations: claims of e-mail addresses (domain/customer/email_reservation.h) on the
 // replica that writes each address's reservation aggregate, so an address belongs to at most one
-// customer across every crm-command replica.
+// customer across every crm-command replica. External ids are claimed the same way: a request
+// that sets external_id (instead of email) is about that external id's reservation.
 //
 // Claim and Release run here when this replica writes the reservation's stream (always, with one
 // replica), else call EmailReservationService on the replica that does

@@ -3,10 +3,13 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/base/status_macros.h"
 #include "common/base/uuid.h"
 #include "crm/v1/complaint.pb.h"
 #include "domain/customer/customer_aggregate.h"
 #include "domain/interaction/interaction_aggregate.h"
+#include "services/command/stream_lookup.h"
+#include "services/customer/child_lookups.h"
 #include "services/interaction/interaction_kind.h"
 
 namespace crm::services::interaction {
@@ -36,32 +39,14 @@ base::Future<InteractionCommandHandler::Response> InteractionCommandHandler::Log
 
   // The lookups, for the decide function. Each syncs its stream once before saying "unknown".
   rules::DecideContext context;
-  context.customer_exists = [&](absl::string_view id) -> absl::StatusOr<bool> {
-    auto found = customer::FindCustomer(executor_, id, call.deadline);
-    if (!found.ok()) return found.status();
-    return found->version > 0;
-  };
-  context.customer_tier = [&](absl::string_view id) -> absl::StatusOr<crm::v1::ValueTier> {
-    auto found = customer::FindCustomer(executor_, id, call.deadline);
-    if (!found.ok()) return found.status();
-    return found->state.value_tier();
-  };
-  context.staff = [&](absl::string_view staff_id,
-                      absl::string_view field) -> absl::StatusOr<crm::v1::StaffRef> {
-    absl::StatusOr<crm::v1::Staff> staff = staff_.Find(staff_id, field, call.deadline);
-    if (!staff.ok()) return staff.status();
-    return org::StaffDirectory::RefOf(*staff);
-  };
+  const customer::ChildLookups lookups = customer::LookupsFor(executor_, &staff_, call);
+  context.customer_exists = lookups.customer_exists;
+  context.customer_tier = lookups.customer_tier;
+  context.staff = lookups.staff;
   context.complaint_exists = [&](absl::string_view name) -> absl::StatusOr<bool> {
-    for (int attempt = 0;; ++attempt) {
-      absl::StatusOr<command::Versioned<crm::v1::Complaint>> found =
-          executor_->state().Get<crm::v1::Complaint>(name);
-      if (!found.ok()) return found.status();
-      if (found->version > 0 || attempt > 0) return found->version > 0;
-      // A linked complaint is always the same customer's: it lives on the same stream.
-      absl::Status synced = executor_->SyncStream(*customer_id, call.deadline);
-      if (!synced.ok()) return synced;
-    }
+    // A linked complaint is always the same customer's: it lives on the same stream.
+    return command::ExistsOnStream<crm::v1::Complaint>(executor_, name, *customer_id,
+                                                       call.deadline);
   };
 
   if (!customer_id.ok() || !rules::ValidateInteractionId(interaction_id, "interaction_id").ok()) {
@@ -74,6 +59,16 @@ base::Future<InteractionCommandHandler::Response> InteractionCommandHandler::Log
   const command::Target target{.stream_key = *customer_id,
                                .customer_id = *customer_id,
                                .aggregate = rules::InteractionName(*customer_id, interaction_id)};
+  // A merged customer takes no new interactions (its survivor does); a retry of one logged
+  // before the merge still gets its answer.
+  {
+    CRM_ASSIGN_OR_RETURN(auto customer,
+                         customer::FindCustomer(executor_, *customer_id, call.deadline));
+    if (!customer.state.merged_into().empty()) {
+      CRM_ASSIGN_OR_RETURN(auto existing, executor_->state().Get<Interaction>(target.aggregate));
+      if (existing.version == 0) return domain::customer::CheckNotMerged(customer.state);
+    }
+  }
   base::Future<command::CommandResult<Interaction>> result = executor_->Execute<Interaction>(
       target, request.request_id(), call, InteractionKind(),
       [&](const Interaction& current, int64_t version,
@@ -90,12 +85,7 @@ base::Future<InteractionCommandHandler::Response> InteractionCommandHandler::Log
 base::Future<InteractionCommandHandler::Response> InteractionCommandHandler::CompleteFollowUp(
     const crm::v1::CompleteFollowUpRequest& request, const rpc::CallContext& call) {
   rules::DecideContext context;
-  context.staff = [&](absl::string_view staff_id,
-                      absl::string_view field) -> absl::StatusOr<crm::v1::StaffRef> {
-    absl::StatusOr<crm::v1::Staff> staff = staff_.Find(staff_id, field, call.deadline);
-    if (!staff.ok()) return staff.status();
-    return org::StaffDirectory::RefOf(*staff);
-  };
+  context.staff = customer::LookupsFor(executor_, &staff_, call).staff;
 
   absl::StatusOr<rules::ChildName> target_name =
       rules::ParseInteractionName(request.name(), "name");

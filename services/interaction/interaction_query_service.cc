@@ -19,6 +19,7 @@
 #include "readmodel/interaction/view_keys.h"
 #include "services/access/holders.h"
 #include "services/interaction/timeline_text.h"
+#include "services/query/customer_reach.h"
 #include "services/query/page_token.h"
 #include "services/query/query_support.h"
 
@@ -44,19 +45,6 @@ absl::Status InteractionQueries::AwaitToken(const std::string& token,
   return query::AwaitConsistencyToken(
       views_runner_, {readmodel::interaction::kFoldName, readmodel::customer::kFoldName}, token,
       call, options_.max_consistency_wait);
-}
-
-absl::Status InteractionQueries::CheckCustomer(absl::string_view id, absl::string_view parent,
-                                               const rpc::CallContext& call) const {
-  CRM_ASSIGN_OR_RETURN(auto customer, customers_.Get(id));
-  const auth::Grant* grant = call.grant.get();
-  if (grant != nullptr && !grant->everything() &&
-      (!customer.has_value() || !grant->Reaches(access::HoldersOf(*customer)))) {
-    return auth::Denied(parent);
-  }
-  if (customer.has_value()) return absl::OkStatus();
-  return status::Error(absl::StatusCode::kNotFound, absl::StrCat(parent, " does not exist"),
-                       "CUSTOMER_NOT_FOUND", {{"name", std::string(parent)}});
 }
 
 absl::StatusOr<crm::v1::Interaction> InteractionQueries::Get(
@@ -95,7 +83,7 @@ absl::StatusOr<crm::v1::ListInteractionsResponse> InteractionQueries::List(
   CRM_ASSIGN_OR_RETURN(std::string cursor,
                        query::DecodePageToken(request.page_token(), "interactions", fingerprint));
   CRM_RETURN_IF_ERROR(AwaitToken(request.consistency_token(), call));
-  CRM_RETURN_IF_ERROR(CheckCustomer(id, request.parent(), call));
+  CRM_RETURN_IF_ERROR(query::CheckCustomer(customers_, id, request.parent(), call));
   CRM_ASSIGN_OR_RETURN(auto page,
                        interactions_.ListForCustomer(id, request.channel(), cursor, page_size));
   crm::v1::ListInteractionsResponse response;
@@ -125,7 +113,7 @@ absl::StatusOr<crm::v1::GetCustomerTimelineResponse> InteractionQueries::Timelin
   CRM_ASSIGN_OR_RETURN(std::string cursor,
                        query::DecodePageToken(request.page_token(), "timeline", fingerprint));
   CRM_RETURN_IF_ERROR(AwaitToken(request.consistency_token(), call));
-  CRM_RETURN_IF_ERROR(CheckCustomer(id, request.parent(), call));
+  CRM_RETURN_IF_ERROR(query::CheckCustomer(customers_, id, request.parent(), call));
   CRM_ASSIGN_OR_RETURN(auto page, interactions_.Timeline(id, kinds, cursor, page_size));
   crm::v1::GetCustomerTimelineResponse response;
   for (auto& e : page.entries) {

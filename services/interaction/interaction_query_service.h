@@ -56,10 +56,6 @@ class InteractionQueries {
 
  private:
   absl::Status AwaitToken(const std::string& token, const rpc::CallContext& call) const;
-  // NOT_FOUND if customer `id` (resource name `parent`) is not in the views; PERMISSION_DENIED
-  // instead, whether or not it exists, to a caller who does not reach it (common/auth/grant.h).
-  absl::Status CheckCustomer(absl::string_view id, absl::string_view parent,
-                             const rpc::CallContext& call) const;
 
   const readmodel::interaction::InteractionViews interactions_;
   const readmodel::customer::CustomerViews customers_;

@@ -66,6 +66,8 @@ struct Phrases {
   const char* stage_changed;   // from, to
   const char* owner_assigned;  // owner
   const char* owner_cleared;   // previous owner
+  const char* merged;          // merged customer (MergeCustomers, on the survivor)
+  const char* merged_into;     // survivor (on the merged customer)
   const char* purchase;        // product, amount
   const char* nobody;
   std::array<const char*, 8> channels;         // Channel, capitalised where it starts a line
@@ -105,6 +107,8 @@ constexpr Phrases kEnglish = {
     "Lifecycle stage $0 -> $1",
     "Owner assigned: $0",
     "Owner cleared (was $0)",
+    "Merged $0 into this customer",
+    "Merged into $0",
     "Purchase: $0, $1",
     "nobody",
     {"", "Phone call", "E-mail", "Online chat", "Social media", "Visit or meeting", "SMS",
@@ -146,6 +150,8 @@ constexpr Phrases kChinese = {
     "生命周期阶段 $0 → $1",
     "负责人：$0",
     "负责人已清除（原为 $0）",
+    "已将 $0 合并到本客户",
+    "已合并到 $0",
     "购买：$0，$1",
     "无人",
     {"", "电话", "电子邮件", "在线聊天", "社交媒体", "拜访或会面", "短信", "线下活动"},
@@ -332,6 +338,12 @@ std::string Profile(const Phrases& p, const EventEnvelope& event) {
       if (!cleared.reason().empty()) AppendIf(text, p.note, Quote(cleared.reason()));
       return text;
     }
+    case EventEnvelope::kCustomerMerged:
+      return absl::Substitute(
+          p.merged, absl::StrCat("customers/", event.customer_merged().merged_customer_id()));
+    case EventEnvelope::kCustomerMergedInto:
+      return absl::Substitute(
+          p.merged_into, absl::StrCat("customers/", event.customer_merged_into().survivor_id()));
     default:
       return "";
   }
@@ -381,6 +393,8 @@ std::string TimelineText(const EventEnvelope& event, TextLanguage language) {
     case EventEnvelope::kLifecycleStageChanged:
     case EventEnvelope::kOwnerAssigned:
     case EventEnvelope::kOwnerUnassigned:
+    case EventEnvelope::kCustomerMerged:
+    case EventEnvelope::kCustomerMergedInto:
       return Profile(p, event);
     case EventEnvelope::kPurchaseRecorded:
       return Purchase(p, event);

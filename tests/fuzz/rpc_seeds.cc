@@ -7,6 +7,7 @@ constexpr char kCustomers[] = "crm.v1.CustomerCommandService/";
 constexpr char kOrg[] = "crm.v1.OrgService/";
 constexpr char kInteractions[] = "crm.v1.InteractionCommandService/";
 constexpr char kComplaints[] = "crm.v1.ComplaintCommandService/";
+constexpr char kSurveys[] = "crm.v1.SurveyCommandService/";
 
 // The fuzzer's clock stands at 2023-11-14T22:13:20Z (1'700'000'000, base::FakeClock's default);
 // every time below is before it.
@@ -105,8 +106,30 @@ std::vector<Seed> Build() {
           complaint { channel: ONLINE_CHAT category: BILLING severity: MINOR
                       description: "Charged twice" })",
        true},
+      {m(kSurveys, "SendSurvey"),
+       R"(parent: "customers/acme" survey_id: "s1" request_id: "fx-23"
+          survey { channel: SURVEY_CHANNEL_CALL_BACK staff_id: "agent-li"
+                   complaint: "customers/acme/complaints/c1" })",
+       true},
+      {m(kSurveys, "SendSurvey"),
+       R"(parent: "customers/bolt" survey_id: "s2" request_id: "fx-24"
+          survey { channel: SURVEY_CHANNEL_EMAIL staff_id: "am-sun"
+                   interaction: "customers/bolt/interactions/mail-1"
+                   answer_due_time { seconds: 1700500000 } })",
+       true},
+      {m(kSurveys, "RecordSurveyAnswer"),
+       R"(name: "customers/bolt/surveys/s2" csat: 4 nps: 9 comment: "good" request_id: "fx-25")",
+       true},
 
       // ---- commands ----
+      {m(kSurveys, "SendSurvey"),
+       R"(parent: "customers/acme" request_id: "seed-s1"
+          survey { channel: SURVEY_CHANNEL_QUESTIONNAIRE staff_id: "agent-li"
+                   answer_due_time { seconds: 1700000100 } })"},
+      {m(kSurveys, "RecordSurveyAnswer"),
+       R"(name: "customers/acme/surveys/s1" csat: 0 nps: 11 etag: "v1")"},
+      {m(kSurveys, "RecordSurveyAnswer"),
+       R"(name: "customers/acme/surveys/s1" nps: 0 comment: "never again" request_id: "seed-s2")"},
       {m(kCustomers, "RegisterCustomer"),
        R"(customer_id: "new-co" request_id: "seed-1"
           customer { display_name: "New Co" kind: COMPANY emails: "hi@new.example.com" })"},
@@ -122,11 +145,24 @@ std::vector<Seed> Build() {
       {m(kCustomers, "UnassignOwner"),
        R"(name: "customers/acme" reason: "left the team" etag: "v4" request_id: "seed-u1")"},
       {m(kCustomers, "TagCustomer"), R"(name: "customers/bolt" tag: "new" request_id: "seed-4")"},
+      // A client stream: the fuzzer sends one message (the wire form of a one-message stream).
+      {m(kCustomers, "ImportCustomers"),
+       R"(request_id: "seed-imp1"
+          rows { customer { display_name: "Acme Imported" kind: COMPANY external_id: "ERP-1"
+                            emails: "Buyer@Acme.example" tags: "vip" lifecycle_stage: FIRST_CONTACT } }
+          rows { row_number: 7 customer { display_name: "" kind: PERSON emails: "bad" } }
+          rows { customer { display_name: "Bolt" kind: PERSON emails: "buyer@acme.example"
+                            value_tier: HIGH_VALUE owner: "am-sun" } })"},
       {m(kCustomers, "UntagCustomer"), R"(name: "customers/acme" tag: "vip" etag: "v6")"},
       {m(kCustomers, "RecordPurchase"),
        R"(name: "customers/bolt"
           purchase { purchase_id: "p-9" amount { currency_code: "EUR" amount_minor: 4200 }
                      product: "Gadget" purchased_at { seconds: 1699950000 } })"},
+      {m(kCustomers, "MergeCustomers"),
+       R"(survivor: "customers/acme" merged: "customers/bolt" validate_only: true)"},
+      {m(kCustomers, "MergeCustomers"),
+       R"(survivor: "customers/bolt" merged: "customers/acme" request_id: "seed-m1"
+          survivor_etag: "v3" merged_etag: "v6")"},
       {m(kOrg, "CreateDepartment"),
        R"(department_id: "marketing" department { display_name: "Marketing" function: MARKETING
                                                    head: "mgr-wang" })"},
@@ -244,6 +280,10 @@ std::vector<Seed> Build() {
       {"crm.v1.AnalyticsService/GetSatisfaction", R"(scope { staff_id: "agent-li" })"},
       {"crm.v1.AnalyticsService/GetInteractionStats", ""},
       {"crm.v1.AnalyticsService/GetRootCauses", ""},
+      {"crm.v1.AnalyticsService/GetSurveyStats", ""},
+      {"crm.v1.SurveyQueryService/GetSurvey", R"(name: "customers/bolt/surveys/s2")"},
+      {"crm.v1.SurveyQueryService/ListSurveys",
+       R"(parent: "customers/acme" page_size: 1 state: SURVEY_AWAITING_ANSWER)"},
       {"crm.v1.AnalyticsService/GetStaffKpis", R"(scope { team: "teams/cs-east" })"},
       {"crm.v1.AnalyticsService/GetStaffKpis", R"(scope { department: "departments/cs" })"},
       {"crm.v1.AnalyticsService/GetComplaintStats",

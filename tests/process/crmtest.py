@@ -360,7 +360,8 @@ def plain_channel(target) -> grpc.Channel:
 # The server process.
 
 
-class _BearerToken(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor):
+class _BearerToken(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor,
+                   grpc.StreamUnaryClientInterceptor):
     """Sends `token` with every call that has no authorization metadata of its own."""
 
     def __init__(self, token: str):
@@ -377,6 +378,9 @@ class _BearerToken(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInter
 
     def intercept_unary_stream(self, continuation, client_call_details, request):
         return continuation(self._add(client_call_details), request)
+
+    def intercept_stream_unary(self, continuation, client_call_details, request_iterator):
+        return continuation(self._add(client_call_details), request_iterator)
 
 
 class _DefaultTimeout(grpc.UnaryUnaryClientInterceptor):

@@ -123,13 +123,17 @@ def unsigned_token(claims: dict, kid: str) -> str:
     return f"{header}.{_b64(json.dumps(claims).encode())}."
 
 
-class _Metadata(grpc.UnaryUnaryClientInterceptor):
+class _Metadata(grpc.UnaryUnaryClientInterceptor, grpc.StreamUnaryClientInterceptor):
     def __init__(self, pairs):
         self._pairs = list(pairs)
 
     def intercept_unary_unary(self, continuation, details, request):
         metadata = list(details.metadata or []) + self._pairs
         return continuation(details._replace(metadata=metadata), request)
+
+    def intercept_stream_unary(self, continuation, details, request_iterator):
+        metadata = list(details.metadata or []) + self._pairs
+        return continuation(details._replace(metadata=metadata), request_iterator)
 
 
 def _address(server, side: str) -> str:

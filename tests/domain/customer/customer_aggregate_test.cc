@@ -1166,5 +1166,73 @@ TEST(CustomerAggregateTest, RegisterApplyDecideChainWithEtags) {
       << state.DebugString();
 }
 
+// External ids: set on register and by update (path "external_id"), unique like e-mails.
+DecideContext ExternalIds(std::map<std::string, std::string> holders) {
+  DecideContext context = Context();
+  context.external_id_owner = [holders](absl::string_view id) -> std::optional<std::string> {
+    auto it = holders.find(std::string(id));
+    if (it == holders.end()) return std::nullopt;
+    return it->second;
+  };
+  return context;
+}
+
+TEST(CustomerAggregateTest, ExternalIdIsRegisteredAndUpdated) {
+  auto request = RegisterRequest();
+  request.mutable_customer()->set_external_id("ERP-1");
+  State state;
+  auto events = DecideRegister(state, request, kId, ExternalIds({}));
+  ASSERT_TRUE(events.ok()) << events.status();
+  EXPECT_EQ(events->front().customer_registered().profile().external_id(), "ERP-1");
+  StampAndApply(state, *events);
+  EXPECT_EQ(state.external_id(), "ERP-1");
+
+  auto update = UpdateRequest();
+  update.mutable_customer()->set_external_id("ERP-2");
+  auto updated = DecideUpdate(state, update, ExternalIds({{"ERP-1", std::string(kId)}}));
+  ASSERT_TRUE(updated.ok()) << updated.status();
+  EXPECT_THAT(updated->front().customer_profile_updated().changed_paths(),
+              ElementsAre("external_id"));
+  StampAndApply(state, *updated);
+  EXPECT_EQ(state.external_id(), "ERP-2");
+  ExpectNoEvents(DecideUpdate(state, update, ExternalIds({{"ERP-2", std::string(kId)}})));
+
+  // Cleared by naming the path with an empty value.
+  update.mutable_customer()->clear_external_id();
+  update.mutable_update_mask()->add_paths("external_id");
+  auto cleared = DecideUpdate(state, update, ExternalIds({}));
+  ASSERT_TRUE(cleared.ok()) << cleared.status();
+  StampAndApply(state, *cleared);
+  EXPECT_TRUE(state.external_id().empty());
+}
+
+TEST(CustomerAggregateTest, ExternalIdBelongsToOneCustomer) {
+  auto request = RegisterRequest();
+  request.mutable_customer()->set_external_id("ERP-1");
+  auto taken = DecideRegister(State(), request, kId, ExternalIds({{"ERP-1", "other"}}));
+  ASSERT_EQ(taken.status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(Reason(taken.status()), "EXTERNAL_ID_TAKEN");
+  EXPECT_EQ(Meta(taken.status(), "existing_customer"), "customers/other");
+
+  State state = Registered();
+  auto update = UpdateRequest();
+  update.mutable_customer()->set_external_id("ERP-1");
+  auto refused = DecideUpdate(state, update, ExternalIds({{"ERP-1", "other"}}));
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kAlreadyExists);
+}
+
+TEST(CustomerAggregateTest, ExternalIdShape) {
+  for (const char* bad : {" lead", "trail ", "tab\tinside", "line\nbreak"}) {
+    auto request = RegisterRequest();
+    request.mutable_customer()->set_external_id(bad);
+    ExpectInvalid(DecideRegister(State(), request, kId, ExternalIds({})), "customer.external_id");
+  }
+  auto request = RegisterRequest();
+  request.mutable_customer()->set_external_id(std::string(kMaxExternalId + 1, 'x'));
+  ExpectInvalid(DecideRegister(State(), request, kId, ExternalIds({})), "customer.external_id");
+  request.mutable_customer()->set_external_id("旧系统-00042 / A");
+  EXPECT_TRUE(DecideRegister(State(), request, kId, ExternalIds({})).ok());
+}
+
 }  // namespace
 }  // namespace crm::domain::customer

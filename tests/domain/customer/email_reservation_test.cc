@@ -94,5 +94,30 @@ TEST_F(EmailReservationTest, NamesCarryNoAddress) {
   EXPECT_NE(name, ReservationName("li.na@example.cn"));
 }
 
+TEST_F(EmailReservationTest, ExternalIdsAreReservedTheSameWay) {
+  const std::string name = ExternalIdReservationName("ERP-0042");
+  EXPECT_EQ(name.rfind("externalIdReservations/", 0), 0u);
+  EXPECT_EQ(name.find("ERP"), std::string::npos);
+  EXPECT_EQ(name, ReservationName(ReservedKey::kExternalId, "ERP-0042"));
+  EXPECT_NE(name, ReservationName(ReservedKey::kEmail, "ERP-0042"));
+
+  ClaimContext context{.now = kT0, .holds_address = [](absl::string_view) { return true; }};
+  auto claimed = DecideClaim(state_, "a", 3, context, ReservedKey::kExternalId);
+  ASSERT_TRUE(claimed.ok());
+  ASSERT_EQ(claimed->size(), 1u);
+  EXPECT_TRUE((*claimed)[0].has_external_id_claimed());
+  EXPECT_EQ((*claimed)[0].external_id_claimed().customer_version(), 3);
+  *(*claimed)[0].mutable_recorded_at() = base::ToTimestamp(kT0);
+  EXPECT_TRUE(IsReservationEvent((*claimed)[0]));
+  ASSERT_TRUE(ApplyReservation(state_, (*claimed)[0]).ok());
+  EXPECT_EQ(state_.holder(), "a");
+
+  auto released = DecideRelease(state_, "a", 4, ReservedKey::kExternalId);
+  ASSERT_EQ(released.size(), 1u);
+  EXPECT_TRUE(released[0].has_external_id_released());
+  ASSERT_TRUE(ApplyReservation(state_, released[0]).ok());
+  EXPECT_TRUE(state_.holder().empty());
+}
+
 }  // namespace
 }  // namespace crm::domain::customer

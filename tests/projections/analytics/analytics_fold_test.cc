@@ -601,6 +601,35 @@ TEST_F(AnalyticsFoldTest, SalesGoToTheOwnerAndPlaceRecordedAtAssignment) {
             0);
 }
 
+TEST_F(AnalyticsFoldTest, AMergedDuplicateLeavesTheChurnBaseWithoutChurning) {
+  const absl::Duration h = absl::Hours(1);
+  for (const std::string c : {"customers/a", "customers/dup", "customers/gone"}) {
+    EventEnvelope registered;
+    registered.mutable_customer_registered()->mutable_profile()->set_display_name(c);
+    Append(c, kT0, registered);
+  }
+  EventEnvelope churned;
+  churned.mutable_lifecycle_stage_changed()->set_from_stage(crm::events::v1::POTENTIAL);
+  churned.mutable_lifecycle_stage_changed()->set_to_stage(crm::events::v1::CHURNED);
+  Append("customers/gone", kT0 + 2 * h, churned);
+  EventEnvelope merged_into;
+  merged_into.mutable_customer_merged_into()->set_survivor_id("a");
+  Append("customers/dup", kT0 + 3 * h, merged_into);
+  FoldAll();
+  ASSERT_EQ(dead_letters_, 0);
+
+  // All time: 3 registered, 1 merged away, 1 churned: 1 of the 2 that could churn.
+  auto all = views().GetRetention(readmodel::analytics::Window{});
+  EXPECT_EQ(all->registered_in_window(), 3);
+  EXPECT_EQ(all->merged_away(), 1);
+  EXPECT_EQ(all->churned(), 1);
+  EXPECT_DOUBLE_EQ(all->churn_rate(), 0.5);
+  // From the 4th hour: the duplicate merged before the start is not among those active.
+  auto later = views().GetRetention(readmodel::analytics::Window{kT0 + 4 * h, std::nullopt});
+  EXPECT_EQ(later->active_at_start(), 1);
+  EXPECT_EQ(later->merged_away(), 0);
+}
+
 TEST_F(AnalyticsFoldTest, UndecodableRecordIsDataLoss) {
   kv::KvBatch batch = store_->NewBatch();
   eventlog::LogRecord record;

@@ -9,6 +9,7 @@
 #include "common/eventlog/in_memory_event_log.h"
 #include "common/kv/kv_store.h"
 #include "crm/events/v1/envelope.pb.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "readmodel/customer/customer_views.h"
 
@@ -226,6 +227,49 @@ TEST_F(CustomerViewFoldTest, ChangesMoveSearchEntries) {
   // One entry per field the customer has: all, region, industry, kind, stage, tier, tag. No
   // entry of the old name or region is left.
   EXPECT_EQ(CountPrefix(*store, "s/"), 7u);
+}
+
+TEST_F(CustomerViewFoldTest, AMergedCustomerLeavesTheIndexesAndTheSurvivorTakesItsOwn) {
+  Append(Registered("s1", "Acme", "", "Retail", crm::events::v1::COMPANY));
+  Append(Registered("m1", "Acme Ltd", "North", "Retail", crm::events::v1::COMPANY));
+  EventEnvelope tag;
+  tag.mutable_customer_tagged()->set_tag("vip");
+  Append(Stamp("m1", 2, tag));
+  EventEnvelope into;
+  into.mutable_customer_merged_into()->set_survivor_id("s1");
+  Append(Stamp("m1", 3, into));
+  EventEnvelope merged;
+  auto* m = merged.mutable_customer_merged();
+  m->set_merged_customer_id("m1");
+  m->set_merged_customer_version(2);
+  m->add_changed_paths("region");
+  m->mutable_profile()->set_region("North");
+  m->add_added_tags("vip");
+  m->add_filled_fields("region");
+  Append(Stamp("s1", 2, merged));
+  auto store = Fold("a");
+  CustomerViews views(store.get());
+  auto all = [](const crm::v1::Customer&) { return true; };
+  auto found = views.Search({.region = "north"}, "", 10, 5000, all);
+  ASSERT_TRUE(found.ok());
+  ASSERT_EQ(found->customers.size(), 1u);
+  EXPECT_EQ(found->customers[0].name(), "customers/s1");
+  auto listed = views.List({}, "", 10);
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->customers.size(), 1u);
+  EXPECT_EQ(listed->customers[0].name(), "customers/s1");
+  EXPECT_THAT(listed->customers[0].tags(), ::testing::ElementsAre("vip"));
+  EXPECT_EQ(listed->customers[0].merged_customers(0).name(), "customers/m1");
+  auto loser = views.Get("m1");
+  ASSERT_TRUE(loser.ok() && loser->has_value());
+  EXPECT_EQ((*loser)->merged_into(), "customers/s1");
+  // The survivor's entries only: all, region, industry, kind, stage, tier, tag.
+  EXPECT_EQ(CountPrefix(*store, "s/"), 7u);
+  // The merged customer's history is kept, ending with its CustomerMergedInto.
+  auto history = views.History("m1", 0, 10);
+  ASSERT_TRUE(history.ok());
+  ASSERT_EQ(history->events.size(), 3u);
+  EXPECT_TRUE(history->events[2].has_customer_merged_into());
 }
 
 TEST_F(CustomerViewFoldTest, RebuildGivesIdenticalBytes) {

@@ -406,6 +406,18 @@ TEST_F(OrgViewFoldTest, UnassignedCustomersLeaveTheirOwnersWorkload) {
   EXPECT_EQ(WorkloadOf("bob", At(kT0)).customers_owned(), 1);
 }
 
+TEST_F(OrgViewFoldTest, AMergedCustomerLeavesItsOwnersWorkload) {
+  h_.Customer("c1", OwnerAssigned("ann", ""));
+  h_.Customer("c2", OwnerAssigned("ann", ""));
+  EventEnvelope into;
+  into.mutable_customer_merged_into()->set_survivor_id("c2");
+  h_.Customer("c1", into);
+  ApplyNew();
+  EXPECT_EQ(WorkloadOf("ann", At(kT0)).customers_owned(), 1);
+  ApplyRecord(h_.records.back());  // re-applied: nothing moves
+  EXPECT_EQ(WorkloadOf("ann", At(kT0)).customers_owned(), 1);
+}
+
 TEST_F(OrgViewFoldTest, RemovedTeamsAndDepartmentsLeaveTheViews) {
   BuildOrg();
   EventEnvelope gone;

@@ -234,6 +234,41 @@ TEST_F(SegmentFoldTest, SegmentSizesFollowTiersAndStages) {
   EXPECT_EQ(sizes->lifecycle_stages(crm::v1::FIRST_CONTACT - 1).customers(), 0);
 }
 
+TEST_F(SegmentFoldTest, AMergedCustomerIsCountedOnceAsItsSurvivor) {
+  Register("s", kT0);
+  Register("m", kT0, crm::v1::NEED_CONFIRMED);
+  Purchase("s", kT0 + kDay, "CNY", 100, crm::v1::ORDINARY);
+  Purchase("m", kT0 + kDay, "CNY", 250, crm::v1::ORDINARY);
+  {
+    EventEnvelope into;
+    into.mutable_customer_merged_into()->set_survivor_id("s");
+    Append("m", kT0 + 2 * kDay, into);
+    EventEnvelope merged;
+    auto* m = merged.mutable_customer_merged();
+    m->set_merged_customer_id("m");
+    m->set_merged_customer_version(2);
+    auto* total = m->add_merged_totals();
+    total->set_currency_code("CNY");
+    total->set_total_minor(250);
+    total->set_purchase_count(1);
+    m->set_merged_purchase_count(1);
+    *m->mutable_merged_last_purchase_time() = ToTimestamp(kT0 + kDay);
+    Append("s", kT0 + 2 * kDay, merged);
+  }
+  FoldAll();
+
+  auto sizes = views().GetSegmentSizes();
+  ASSERT_TRUE(sizes.ok()) << sizes.status();
+  EXPECT_EQ(sizes->customers(), 1);
+  EXPECT_EQ(sizes->value_tiers(1).customers(), 1);  // ORDINARY: the survivor only
+  EXPECT_EQ(sizes->lifecycle_stages(crm::v1::POTENTIAL - 1).customers(), 1);
+  EXPECT_EQ(sizes->lifecycle_stages(crm::v1::NEED_CONFIRMED - 1).customers(), 0);
+  auto survivor = views().GetCustomerValue("s", kT0 + 3 * kDay);
+  ASSERT_TRUE(survivor.ok() && survivor->has_value()) << survivor.status();
+  EXPECT_EQ((*survivor)->lifetime_value().purchase_count(), 2);
+  EXPECT_EQ((*survivor)->lifetime_value().totals(0).total_minor(), 350);
+}
+
 TEST_F(SegmentFoldTest, FunnelCountsMovesInTheWindowWithConversionAndMedianStay) {
   using crm::v1::CHURNED;
   using crm::v1::FIRST_CONTACT;

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <memory>
 
+#include "absl/strings/str_cat.h"
 #include "common/base/clock.h"
 #include "common/base/uuid.h"
 #include "common/eventlog/in_memory_event_log.h"
@@ -305,6 +306,85 @@ TEST_F(CommandExecutorTest, CommandsWaitForTheLogWithoutHoldingTheCallersThread)
   auto renamed = Run("a", "req-a2", Renamed("A2"));
   ASSERT_TRUE(renamed.ok()) << renamed.status();
   EXPECT_EQ(renamed->state.version(), 2);
+}
+
+// ExecuteLinked: two departments renamed by one command (the toy kind stands in for the two
+// customers of a merge).
+class LinkedTest : public CommandExecutorTest {
+ protected:
+  void SetUp() override {
+    CommandExecutorTest::SetUp();
+    ASSERT_TRUE(Run("a", "", Created("A")).ok());
+    ASSERT_TRUE(Run("b", "", Created("B")).ok());
+  }
+  absl::StatusOr<CommandExecutor::LinkedResult> Link(const std::string& request_id,
+                                                     bool dry_run = false,
+                                                     std::vector<bool>* retries = nullptr) {
+    const std::vector<Target> targets = {
+        {.stream_key = kOrgStreamKey, .aggregate = "departments/a"},
+        {.stream_key = kOrgStreamKey, .aggregate = "departments/b"}};
+    return executor_->ExecuteLinked(
+        targets, request_id, call_, TestKind(), dry_run,
+        [&](const std::vector<std::string>& states, const std::vector<int64_t>& versions,
+            bool retry, absl::Time) -> absl::StatusOr<std::vector<std::vector<Event>>> {
+          if (retries != nullptr) retries->push_back(retry);
+          Department a;
+          EXPECT_TRUE(a.ParseFromString(states[0]));
+          std::vector<std::vector<Event>> out(2);
+          if (a.display_name() != "A-linked") out[0].push_back(Renamed("A-linked"));
+          out[1].push_back(Renamed(absl::StrCat("B-", versions[1])));
+          if (retry) out[1].clear();  // done already
+          return out;
+        });
+  }
+};
+
+TEST_F(LinkedTest, AppendsEachTargetsEventsInOrderAsOneCommand) {
+  auto linked = Link("req-link");
+  ASSERT_TRUE(linked.ok()) << linked.status();
+  EXPECT_EQ(linked->appended_event_count, 2);
+  EXPECT_FALSE(linked->retry);
+  auto events = ReadAll();
+  ASSERT_EQ(events.size(), 4u);
+  EXPECT_EQ(events[2].aggregate(), "departments/a");
+  EXPECT_EQ(events[3].aggregate(), "departments/b");
+  EXPECT_EQ(events[2].causation_id(), events[3].causation_id());
+  EXPECT_EQ(events[3].request_id(), "req-link");
+  auto b = state_->Get<Department>("departments/b");
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(b->state.display_name(), "B-1");
+  EXPECT_EQ(linked->versions, (std::vector<int64_t>{2, 2}));
+}
+
+TEST_F(LinkedTest, ADryRunAppendsNothingAndRecordsNoRequestId) {
+  auto dry = Link("req-dry", /*dry_run=*/true);
+  ASSERT_TRUE(dry.ok()) << dry.status();
+  EXPECT_EQ(dry->appended_event_count, 0);
+  Department a;
+  ASSERT_TRUE(a.ParseFromString(dry->states[0]));
+  EXPECT_EQ(a.display_name(), "A-linked");  // as it would be
+  EXPECT_EQ(ReadAll().size(), 2u);
+  std::vector<bool> retries;
+  ASSERT_TRUE(Link("req-dry", false, &retries).ok());
+  EXPECT_EQ(retries, std::vector<bool>{false});
+}
+
+TEST_F(LinkedTest, ARetryDecidesAgainAndAppendsOnlyWhatIsLeft) {
+  ASSERT_TRUE(Link("req-link").ok());
+  std::vector<bool> retries;
+  auto again = Link("req-link", false, &retries);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(retries, std::vector<bool>{true});
+  EXPECT_TRUE(again->retry);
+  EXPECT_EQ(again->appended_event_count, 0);
+  EXPECT_EQ(ReadAll().size(), 4u);
+}
+
+TEST_F(LinkedTest, ARequestIdOfAnotherAggregateIsRefused) {
+  ASSERT_TRUE(Run("c", "req-c", Created("C")).ok());
+  auto linked = Link("req-c");
+  EXPECT_EQ(linked.status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(ReadAll().size(), 3u);
 }
 
 TEST(EventHeadersTest, SubjectIsTheAggregate) {

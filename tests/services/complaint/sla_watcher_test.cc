@@ -27,10 +27,13 @@ class SlaWatcherTest : public ::testing::Test {
     t0_ = env_.clock_.Now();
   }
 
-  std::unique_ptr<SlaWatcher> NewWatcher(std::function<bool(absl::string_view)> owns = nullptr,
-                                         SlaWatcher::Options options = {}) {
-    return std::make_unique<SlaWatcher>(env_.handler_.get(), env_.store_.get(), &env_.clock_,
-                                        std::move(owns), options);
+  std::unique_ptr<command::DeadlineWatcher> NewWatcher(
+      std::function<bool(absl::string_view)> owns = nullptr,
+      command::DeadlineWatcher::Options options = {}) {
+    sources_.push_back(std::make_unique<SlaDeadlines>(env_.handler_.get()));
+    return std::make_unique<command::DeadlineWatcher>(
+        std::vector<const command::DeadlineSource*>{sources_.back().get()}, env_.store_.get(),
+        &env_.clock_, std::move(owns), options);
   }
 
   std::string File(const std::string& id, crm::v1::ComplaintSeverity severity,
@@ -103,6 +106,8 @@ class SlaWatcherTest : public ::testing::Test {
   }
 
   ComplaintEnv env_;
+  // One per watcher, over the handler of the moment (a restart replaces the handler).
+  std::vector<std::unique_ptr<SlaDeadlines>> sources_;
   rpc::CallContext call_;
   absl::Time t0_;
 };
@@ -129,7 +134,7 @@ TEST_F(SlaWatcherTest, BreachIsAppendedOnceAtTheRightTime) {
   EXPECT_EQ(ComplaintEnv::T(b.recorded_at()), env_.clock_.Now());
   EXPECT_EQ(b.actor(), "crm/sla-watcher");
   EXPECT_EQ(b.request_id(),
-            SlaWatcher::RequestIdFor(name, crm::v1::RESPONSE, t0_ + absl::Hours(4)));
+            SlaDeadlines::RequestIdFor(name, crm::v1::RESPONSE, t0_ + absl::Hours(4)));
   EXPECT_EQ(b.customer_id(), "acme");
   auto escalations = Escalations(name);
   ASSERT_THAT(escalations, SizeIs(1));
@@ -255,7 +260,7 @@ TEST_F(SlaWatcherTest, RetriedBreachCommandReturnsTheFirstAnswer) {
   const std::string name = File("c1", crm::v1::SEVERE);
   const absl::Time due = t0_ + absl::Hours(4);
   env_.clock_.Set(due + absl::Minutes(1));
-  const std::string request_id = SlaWatcher::RequestIdFor(name, crm::v1::RESPONSE, due);
+  const std::string request_id = SlaDeadlines::RequestIdFor(name, crm::v1::RESPONSE, due);
   auto first = env_.handler_->BreachSla(name, crm::v1::RESPONSE, due, request_id, call_).Get();
   ASSERT_TRUE(first.ok()) << first.status();
   EXPECT_EQ(first->appended_event_count(), 2);
@@ -322,13 +327,13 @@ TEST_F(SlaWatcherTest, BackgroundThreadScansUntilStopped) {
 TEST(SlaWatcherRequestIdTest, DeterministicPerDeadline) {
   const absl::Time due = absl::FromUnixSeconds(1'700'000'000);
   const std::string a =
-      SlaWatcher::RequestIdFor("customers/a/complaints/1", crm::v1::RESPONSE, due);
+      SlaDeadlines::RequestIdFor("customers/a/complaints/1", crm::v1::RESPONSE, due);
   EXPECT_TRUE(base::IsUuid(a));
-  EXPECT_EQ(a, SlaWatcher::RequestIdFor("customers/a/complaints/1", crm::v1::RESPONSE, due));
-  EXPECT_NE(a, SlaWatcher::RequestIdFor("customers/a/complaints/1", crm::v1::RESOLUTION, due));
-  EXPECT_NE(a, SlaWatcher::RequestIdFor("customers/a/complaints/1", crm::v1::RESPONSE,
-                                        due + absl::Seconds(1)));
-  EXPECT_NE(a, SlaWatcher::RequestIdFor("customers/a/complaints/2", crm::v1::RESPONSE, due));
+  EXPECT_EQ(a, SlaDeadlines::RequestIdFor("customers/a/complaints/1", crm::v1::RESPONSE, due));
+  EXPECT_NE(a, SlaDeadlines::RequestIdFor("customers/a/complaints/1", crm::v1::RESOLUTION, due));
+  EXPECT_NE(a, SlaDeadlines::RequestIdFor("customers/a/complaints/1", crm::v1::RESPONSE,
+                                          due + absl::Seconds(1)));
+  EXPECT_NE(a, SlaDeadlines::RequestIdFor("customers/a/complaints/2", crm::v1::RESPONSE, due));
 }
 
 }  // namespace

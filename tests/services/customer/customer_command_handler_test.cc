@@ -12,11 +12,13 @@
 #include "common/status/errors.h"
 #include "crm/events/v1/envelope.pb.h"
 #include "domain/customer/customer_aggregate.h"
+#include "domain/customer/customer_import.h"
 #include "domain/customer/email_reservation.h"
 #include "google/rpc/error_details.pb.h"
 #include "gtest/gtest.h"
 #include "services/command/aggregate_state.h"
 #include "services/command/command_executor.h"
+#include "services/customer/customer_importer.h"
 #include "services/customer/customer_kind.h"
 #include "services/customer/email_reservations.h"
 
@@ -398,6 +400,230 @@ TEST_F(CommandHandlerTest, ClaimOfAnAddressNotNormalizedNamesTheEmailField) {
     ASSERT_EQ(bad.field_violations_size(), 1);
     EXPECT_EQ(bad.field_violations(0).field(), "email");
   }
+}
+
+// MergeCustomers through the handler (proto/crm/v1/README.md, "Merging customers").
+crm::v1::MergeCustomersRequest Merge(const std::string& survivor, const std::string& merged,
+                                     const std::string& request_id = "") {
+  crm::v1::MergeCustomersRequest request;
+  request.set_survivor("customers/" + survivor);
+  request.set_merged("customers/" + merged);
+  request.set_request_id(request_id);
+  return request;
+}
+
+TEST_F(CommandHandlerTest, MergeMovesTheEmailClaimToTheSurvivor) {
+  ASSERT_TRUE(Register("acme", "sales@acme.example").ok());
+  ASSERT_TRUE(Register("dup", "info@acme.example").ok());
+  auto dry = handler_
+                 ->Merge(
+                     [] {
+                       auto r = Merge("acme", "dup");
+                       r.set_validate_only(true);
+                       return r;
+                     }(),
+                     call_)
+                 .Get();
+  ASSERT_TRUE(dry.ok()) << dry.status();
+  EXPECT_EQ(dry->appended_event_count(), 0);
+  EXPECT_EQ(dry->summary().emails(0), "info@acme.example");
+  const int64_t before = static_cast<int64_t>(ReadAll(log_).size());
+
+  auto request = Merge("acme", "dup", "req-merge");
+  auto merged = handler_->Merge(request, Call(request)).Get();
+  ASSERT_TRUE(merged.ok()) << merged.status();
+  EXPECT_EQ(merged->appended_event_count(), 2);
+  EXPECT_EQ(merged->customer().emails_size(), 2);
+  auto events = ReadAll(log_);
+  ASSERT_EQ(static_cast<int64_t>(events.size()), before + 3);
+  EXPECT_TRUE(events[before].has_customer_merged_into());
+  EXPECT_TRUE(events[before + 1].has_customer_merged());
+  ASSERT_TRUE(events[before + 2].has_email_claimed());
+  EXPECT_EQ(events[before + 2].email_claimed().customer_id(), "acme");
+  EXPECT_EQ(events[before + 2].email_claimed().previous_customer_id(), "dup");
+
+  // Registering the address again names the survivor; the retry answers the same.
+  auto again = Register("third", "info@acme.example");
+  EXPECT_EQ(again.status().code(), absl::StatusCode::kAlreadyExists);
+  auto retry = handler_->Merge(request, Call(request)).Get();
+  ASSERT_TRUE(retry.ok()) << retry.status();
+  EXPECT_EQ(retry->summary().SerializeAsString(), merged->summary().SerializeAsString());
+  EXPECT_EQ(static_cast<int64_t>(ReadAll(log_).size()), before + 3);
+}
+
+TEST_F(CommandHandlerTest, AMergeInterruptedBetweenItsEventsIsCompletedByTheNext) {
+  ASSERT_TRUE(Register("acme", "").ok());
+  ASSERT_TRUE(Register("dup", "").ok());
+  crm::v1::TagCustomerRequest tag;
+  tag.set_name("customers/dup");
+  tag.set_tag("vip");
+  ASSERT_TRUE(handler_->Tag(tag, call_).Get().ok());
+  // Only the merged customer's event was recorded (the process stopped before the survivor's).
+  const command::Target target{
+      .stream_key = "dup", .customer_id = "dup", .aggregate = "customers/dup"};
+  ASSERT_TRUE(executor_
+                  ->Execute<crm::v1::Customer>(
+                      target, "", call_, CustomerKind(),
+                      [](const crm::v1::Customer&, int64_t,
+                         absl::Time) -> absl::StatusOr<std::vector<command::Event>> {
+                        command::Event e;
+                        e.mutable_customer_merged_into()->set_survivor_id("acme");
+                        return std::vector<command::Event>{e};
+                      })
+                  .Get()
+                  .ok());
+  EXPECT_EQ(handler_->Tag(tag, call_).Get().status().code(), absl::StatusCode::kFailedPrecondition);
+  auto completed = handler_->Merge(Merge("acme", "dup"), call_).Get();
+  ASSERT_TRUE(completed.ok()) << completed.status();
+  EXPECT_EQ(completed->appended_event_count(), 1);
+  ASSERT_EQ(completed->customer().tags_size(), 1);
+  EXPECT_EQ(completed->customer().tags(0), "vip");
+  EXPECT_EQ(completed->customer().merged_customers(0).name(), "customers/dup");
+  auto done = handler_->Merge(Merge("acme", "dup"), call_).Get();
+  EXPECT_EQ(done.status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(CommandHandlerTest, AMergeRacingCommandsOnBothCustomersLosesNoAcceptedCommand) {
+  ASSERT_TRUE(Register("acme", "").ok());
+  ASSERT_TRUE(Register("dup", "").ok());
+  std::atomic<bool> go{false};
+  std::vector<std::set<std::string>> accepted(2);
+  std::vector<std::thread> threads;
+  const std::vector<std::string> ids = {"acme", "dup"};
+  for (int t = 0; t < 2; ++t) {
+    threads.emplace_back([&, t] {
+      while (!go.load()) std::this_thread::yield();
+      for (int i = 0; i < 20; ++i) {
+        crm::v1::TagCustomerRequest tag;
+        tag.set_name("customers/" + ids[t]);
+        tag.set_tag(ids[t] + "-" + std::to_string(i));
+        auto done = handler_->Tag(tag, call_).Get();
+        if (done.ok()) {
+          accepted[t].insert(tag.tag());
+        } else {
+          EXPECT_EQ(done.status().code(), absl::StatusCode::kFailedPrecondition);
+        }
+      }
+    });
+  }
+  go = true;
+  auto merged = handler_->Merge(Merge("acme", "dup"), call_).Get();
+  for (auto& t : threads) t.join();
+  ASSERT_TRUE(merged.ok()) << merged.status();
+  auto survivor = state_->Get<crm::v1::Customer>("customers/acme");
+  ASSERT_TRUE(survivor.ok());
+  std::set<std::string> tags(survivor->state.tags().begin(), survivor->state.tags().end());
+  for (const auto& set : accepted) {
+    for (const std::string& t : set) EXPECT_TRUE(tags.count(t)) << t;
+  }
+  auto loser = state_->Get<crm::v1::Customer>("customers/dup");
+  ASSERT_TRUE(loser.ok());
+  EXPECT_EQ(loser->state.tags_size(), static_cast<int>(accepted[1].size()));
+}
+
+// External ids: unique across customers, by reservations as e-mails are.
+TEST_F(CommandHandlerTest, AnExternalIdBelongsToOneCustomer) {
+  crm::v1::RegisterCustomerRequest a;
+  a.set_customer_id("a");
+  a.mutable_customer()->set_display_name("A");
+  a.mutable_customer()->set_kind(crm::v1::PERSON);
+  a.mutable_customer()->set_external_id("ERP-1");
+  ASSERT_TRUE(handler_->Register(a, Call(a)).Get().ok());
+  crm::v1::RegisterCustomerRequest b = a;
+  b.set_customer_id("b");
+  auto taken = handler_->Register(b, Call(b)).Get();
+  ASSERT_EQ(taken.status().code(), absl::StatusCode::kAlreadyExists) << taken.status();
+  google::rpc::ErrorInfo info;
+  ASSERT_TRUE(status::GetDetail(taken.status(), &info));
+  EXPECT_EQ(info.reason(), "EXTERNAL_ID_TAKEN");
+
+  // A clears it; once A's claim is older than the lease, B takes it over.
+  crm::v1::UpdateCustomerRequest clear;
+  clear.mutable_customer()->set_name("customers/a");
+  clear.mutable_update_mask()->add_paths("external_id");
+  ASSERT_TRUE(handler_->Update(clear, Call(clear)).Get().ok());
+  clock_.Advance(domain::customer::kClaimLease + absl::Seconds(1));
+  auto got = handler_->Register(b, Call(b)).Get();
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->customer().external_id(), "ERP-1");
+}
+
+crm::v1::ImportCustomerRow ImportRow(const std::string& name, const std::string& email,
+                                     const std::string& external_id = "") {
+  crm::v1::ImportCustomerRow row;
+  row.mutable_customer()->set_display_name(name);
+  row.mutable_customer()->set_kind(crm::v1::COMPANY);
+  if (!email.empty()) row.mutable_customer()->add_emails(email);
+  row.mutable_customer()->set_external_id(external_id);
+  return row;
+}
+
+TEST_F(CommandHandlerTest, ImportUpsertsByExternalIdThenEmailAndReRunsChangeNothing) {
+  CustomerImporter importer(executor_.get(), handler_.get(), nullptr);
+  ASSERT_TRUE(Register("old", "old@example.com").ok());
+  crm::v1::ImportCustomersRequest request;
+  request.set_request_id("imp-1");
+  *request.add_rows() = ImportRow("New Co", "new@example.com", "E-1");
+  *request.add_rows() = ImportRow("Old Co", "OLD@example.com", "E-2");  // matches by e-mail
+  *request.add_rows() = ImportRow("Twice", "new@example.com");          // in row 1 already
+  *request.add_rows() = ImportRow("", "bad");                           // two bad fields
+  auto first = importer.Import(request, call_);
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_EQ(first->results_size(), 4);
+  EXPECT_EQ(first->results(0).outcome(), crm::v1::CREATED);
+  EXPECT_EQ(first->results(1).outcome(), crm::v1::UPDATED);
+  EXPECT_EQ(first->results(1).customer(), "customers/old");
+  EXPECT_EQ(first->results(2).outcome(), crm::v1::FAILED);
+  EXPECT_EQ(first->results(2).error().code(), static_cast<int>(grpc::StatusCode::ALREADY_EXISTS));
+  EXPECT_EQ(first->results(3).outcome(), crm::v1::FAILED);
+  EXPECT_EQ(first->results(3).row_number(), 4);
+  EXPECT_EQ(first->results(3).error().code(), static_cast<int>(grpc::StatusCode::INVALID_ARGUMENT));
+  EXPECT_EQ(first->created_count(), 1);
+  EXPECT_EQ(first->updated_count(), 1);
+  EXPECT_EQ(first->failed_count(), 2);
+  EXPECT_FALSE(first->consistency_token().empty());
+  const int64_t events = CustomerEventCount();
+  const size_t log_size = ReadAll(log_).size();
+
+  // Again, with another request id and with none: nothing changes, nothing is appended.
+  for (const char* id : {"imp-2", ""}) {
+    request.set_request_id(id);
+    auto again = importer.Import(request, call_);
+    ASSERT_TRUE(again.ok()) << again.status();
+    EXPECT_EQ(again->unchanged_count(), 2);
+    EXPECT_EQ(again->failed_count(), 2);
+    EXPECT_EQ(again->results(0).customer(), first->results(0).customer());
+  }
+  EXPECT_EQ(CustomerEventCount(), events);
+  EXPECT_EQ(ReadAll(log_).size(), log_size);
+
+  // By external id: the name changes, nothing else.
+  crm::v1::ImportCustomersRequest rename;
+  *rename.add_rows() = ImportRow("New Co Renamed", "", "E-1");
+  auto renamed = importer.Import(rename, call_);
+  ASSERT_TRUE(renamed.ok());
+  EXPECT_EQ(renamed->results(0).outcome(), crm::v1::UPDATED);
+  EXPECT_EQ(renamed->results(0).customer(), first->results(0).customer());
+  EXPECT_EQ(renamed->results(0).appended_event_count(), 1);
+}
+
+TEST_F(CommandHandlerTest, ImportRefusesTooManyRowsAndStopsAtTheDeadline) {
+  CustomerImporter importer(executor_.get(), handler_.get(), nullptr);
+  crm::v1::ImportCustomersRequest request;
+  for (size_t i = 0; i <= domain::customer::kMaxImportRows; ++i) {
+    *request.add_rows() = ImportRow("X", "");
+  }
+  EXPECT_EQ(importer.Import(request, call_).status().code(), absl::StatusCode::kResourceExhausted);
+
+  request.clear_rows();
+  *request.add_rows() = ImportRow("X", "");
+  rpc::CallContext late = call_;
+  late.deadline = absl::Now() - absl::Seconds(1);
+  EXPECT_EQ(importer.Import(request, late).status().code(), absl::StatusCode::kDeadlineExceeded);
+  rpc::CallContext cancelled = call_;
+  cancelled.cancelled = [] { return true; };
+  EXPECT_EQ(importer.Import(request, cancelled).status().code(), absl::StatusCode::kCancelled);
+  EXPECT_EQ(CustomerEventCount(), 0);
 }
 
 }  // namespace
