@@ -105,7 +105,7 @@ absl::StatusOr<std::vector<EventEnvelope>> DecideClaim(const ReservationState& s
     absl::StatusOr<std::string> survivor = context.survivor_of(state.holder());
     if (!survivor.ok()) return survivor.status();
     if (*survivor == customer_id) {
-      out.push_back(Claimed(customer_id, state.holder(), customer_version));
+      out.push_back(Claimed(customer_id, state.holder(), customer_version, kind));
       return out;
     }
   }

@@ -603,18 +603,30 @@ TEST_F(AnalyticsFoldTest, SalesGoToTheOwnerAndPlaceRecordedAtAssignment) {
 
 TEST_F(AnalyticsFoldTest, AMergedDuplicateLeavesTheChurnBaseWithoutChurning) {
   const absl::Duration h = absl::Hours(1);
-  for (const std::string c : {"customers/a", "customers/dup", "customers/gone"}) {
+  std::map<std::string, int64_t> versions;
+  // Customer events of `id`'s own stream.
+  auto add = [&](const std::string& id, absl::Time at, EventEnvelope e) {
+    e.set_event_id(base::NewUuid());
+    e.set_customer_id(id);
+    e.set_aggregate("customers/" + id);
+    e.set_aggregate_version(++versions[id]);
+    *e.mutable_occurred_at() = ToTimestamp(at);
+    *e.mutable_recorded_at() = ToTimestamp(at);
+    e.set_schema_version(1);
+    AppendRaw(e.SerializeAsString());
+  };
+  for (const std::string id : {"a", "dup", "gone"}) {
     EventEnvelope registered;
-    registered.mutable_customer_registered()->mutable_profile()->set_display_name(c);
-    Append(c, kT0, registered);
+    registered.mutable_customer_registered()->mutable_profile()->set_display_name(id);
+    add(id, kT0, registered);
   }
   EventEnvelope churned;
   churned.mutable_lifecycle_stage_changed()->set_from_stage(crm::events::v1::POTENTIAL);
   churned.mutable_lifecycle_stage_changed()->set_to_stage(crm::events::v1::CHURNED);
-  Append("customers/gone", kT0 + 2 * h, churned);
+  add("gone", kT0 + 2 * h, churned);
   EventEnvelope merged_into;
   merged_into.mutable_customer_merged_into()->set_survivor_id("a");
-  Append("customers/dup", kT0 + 3 * h, merged_into);
+  add("dup", kT0 + 3 * h, merged_into);
   FoldAll();
   ASSERT_EQ(dead_letters_, 0);
 
