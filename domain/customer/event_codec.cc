@@ -93,4 +93,13 @@ crm::v1::AcquisitionSource ToApi(ev::AcquisitionSource source) {
   return EnumByNumber<crm::v1::AcquisitionSource>(source);
 }
 
+absl::StatusOr<ev::ValueTier> TierToRecord(
+    const std::function<absl::StatusOr<crm::v1::ValueTier>(absl::string_view)>& lookup,
+    absl::string_view customer_id) {
+  if (!lookup) return ev::VALUE_TIER_UNSPECIFIED;
+  absl::StatusOr<crm::v1::ValueTier> tier = lookup(customer_id);
+  if (!tier.ok()) return tier.status();
+  return crm::v1::ValueTier_IsValid(*tier) ? ToEvent(*tier) : ev::VALUE_TIER_UNSPECIFIED;
+}
+
 }  // namespace crm::domain::customer

@@ -7,6 +7,10 @@
 // Enums convert by number (see domain/common/event_codec.h). Thread-safe: pure functions.
 #pragma once
 
+#include <functional>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "crm/events/v1/customer_events.pb.h"
 #include "crm/v1/customer.pb.h"
 #include "domain/common/event_codec.h"
@@ -36,6 +40,13 @@ crm::v1::LifecycleStage ToApi(crm::events::v1::LifecycleStage stage);
 
 crm::events::v1::ValueTier ToEvent(crm::v1::ValueTier tier);
 crm::v1::ValueTier ToApi(crm::events::v1::ValueTier tier);
+
+// The value tier of `customer_id` to record in an event that stamps it (InteractionLogged,
+// SurveySent): `lookup`'s answer, VALUE_TIER_UNSPECIFIED when there is no lookup or its answer is
+// not a known tier; the lookup's error passed through.
+absl::StatusOr<crm::events::v1::ValueTier> TierToRecord(
+    const std::function<absl::StatusOr<crm::v1::ValueTier>(absl::string_view)>& lookup,
+    absl::string_view customer_id);
 
 crm::events::v1::AcquisitionSource ToEvent(crm::v1::AcquisitionSource source);
 crm::v1::AcquisitionSource ToApi(crm::events::v1::AcquisitionSource source);

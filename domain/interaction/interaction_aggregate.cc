@@ -214,13 +214,10 @@ absl::StatusOr<Events> DecideLogInteraction(const State& state,
   out.set_complaint(in.complaint());
   *logged->mutable_interaction() = ToEvent(out);
   *logged->mutable_staff() = ToEvent(*staff);
-  if (context.customer_tier) {
-    absl::StatusOr<crm::v1::ValueTier> tier = context.customer_tier(*customer_id);
-    if (!tier.ok()) return tier.status();
-    if (crm::v1::ValueTier_IsValid(*tier)) {
-      logged->set_customer_tier(domain::customer::ToEvent(*tier));
-    }
-  }
+  absl::StatusOr<crm::events::v1::ValueTier> tier =
+      domain::customer::TierToRecord(context.customer_tier, *customer_id);
+  if (!tier.ok()) return tier.status();
+  logged->set_customer_tier(*tier);
   return One(std::move(event));
 }
 

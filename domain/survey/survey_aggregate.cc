@@ -191,13 +191,10 @@ absl::StatusOr<Events> DecideSendSurvey(const State& state,
   sent->set_complaint(in.complaint());
   sent->set_interaction(in.interaction());
   *sent->mutable_answer_due_time() = base::ToTimestamp(due);
-  if (context.customer_tier) {
-    absl::StatusOr<crm::v1::ValueTier> tier = context.customer_tier(*customer_id);
-    if (!tier.ok()) return tier.status();
-    if (crm::v1::ValueTier_IsValid(*tier)) {
-      sent->set_customer_tier(domain::customer::ToEvent(*tier));
-    }
-  }
+  absl::StatusOr<crm::events::v1::ValueTier> tier =
+      domain::customer::TierToRecord(context.customer_tier, *customer_id);
+  if (!tier.ok()) return tier.status();
+  sent->set_customer_tier(*tier);
   return One(std::move(event));
 }
 

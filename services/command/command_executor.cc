@@ -513,4 +513,11 @@ absl::Status CommandExecutor::SyncStream(absl::string_view stream_key, absl::Tim
   return command::SyncStream(log_, state_runner_, stream_key, deadline);
 }
 
+std::string IdForCreate(absl::string_view id, absl::string_view method,
+                        absl::string_view request_id) {
+  if (!id.empty()) return std::string(id);
+  if (!request_id.empty()) return base::UuidFromName(absl::StrCat(method, "/", request_id));
+  return base::NewUuid();
+}
+
 }  // namespace crm::services::command

@@ -238,6 +238,12 @@ absl::Status RequestIdReused(const crm::internal::v1::RequestRecord& first);
 // if none.
 std::string EventTypeName(const Event& event);
 
+// The id a create command creates under: `id` if set; else a name-based UUID of
+// "<method>/<request_id>" (so a retry, on any replica, targets the same aggregate); else a new
+// UUID. `method` names the command, e.g. "crm.v1.RegisterCustomer".
+std::string IdForCreate(absl::string_view id, absl::string_view method,
+                        absl::string_view request_id);
+
 // Transport headers of an event: event type, schema version, event id, aggregate, content type
 // and the CloudEvents binary-mode attributes (ce_specversion, ce_id, ce_source, ce_type, ce_time,
 // ce_subject = the aggregate).

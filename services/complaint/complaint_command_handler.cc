@@ -4,7 +4,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/base/status_macros.h"
-#include "common/base/uuid.h"
 #include "common/status/errors.h"
 #include "domain/customer/customer_aggregate.h"
 #include "domain/org/org_names.h"
@@ -21,11 +20,7 @@ using domain::complaint::Events;
 }  // namespace
 
 std::string ComplaintIdFor(const crm::v1::FileComplaintRequest& request) {
-  if (!request.complaint_id().empty()) return request.complaint_id();
-  if (!request.request_id().empty()) {
-    return base::UuidFromName(absl::StrCat("crm.v1.FileComplaint/", request.request_id()));
-  }
-  return base::NewUuid();
+  return command::IdForCreate(request.complaint_id(), "crm.v1.FileComplaint", request.request_id());
 }
 
 std::string CustomerIdOf(absl::string_view name) {

@@ -9,7 +9,6 @@
 #include "absl/time/time.h"
 #include "common/base/status_macros.h"
 #include "common/base/time_util.h"
-#include "common/base/uuid.h"
 #include "common/status/errors.h"
 #include "domain/customer/email_reservation.h"
 #include "domain/customer/validation.h"
@@ -21,11 +20,8 @@
 namespace crm::services::customer {
 
 std::string CustomerIdFor(const crm::v1::RegisterCustomerRequest& request) {
-  if (!request.customer_id().empty()) return request.customer_id();
-  if (!request.request_id().empty()) {
-    return base::UuidFromName(absl::StrCat("crm.v1.RegisterCustomer/", request.request_id()));
-  }
-  return base::NewUuid();
+  return command::IdForCreate(request.customer_id(), "crm.v1.RegisterCustomer",
+                              request.request_id());
 }
 
 namespace {

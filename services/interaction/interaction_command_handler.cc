@@ -4,7 +4,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/base/status_macros.h"
-#include "common/base/uuid.h"
 #include "crm/v1/complaint.pb.h"
 #include "domain/customer/customer_aggregate.h"
 #include "domain/interaction/interaction_aggregate.h"
@@ -21,11 +20,8 @@ using crm::v1::Interaction;
 }  // namespace
 
 std::string InteractionIdFor(const crm::v1::LogInteractionRequest& request) {
-  if (!request.interaction_id().empty()) return request.interaction_id();
-  if (!request.request_id().empty()) {
-    return base::UuidFromName(absl::StrCat("crm.v1.LogInteraction/", request.request_id()));
-  }
-  return base::NewUuid();
+  return command::IdForCreate(request.interaction_id(), "crm.v1.LogInteraction",
+                              request.request_id());
 }
 
 InteractionCommandHandler::InteractionCommandHandler(command::CommandExecutor* executor)

@@ -3,7 +3,6 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "common/base/uuid.h"
 #include "domain/complaint/complaint_aggregate.h"
 #include "domain/org/org_names.h"
 #include "services/org/org_kinds.h"
@@ -14,12 +13,6 @@ namespace {
 using crm::v1::Department;
 using crm::v1::Staff;
 using crm::v1::Team;
-
-std::string IdFor(absl::string_view id, absl::string_view method, absl::string_view request_id) {
-  if (!id.empty()) return std::string(id);
-  if (!request_id.empty()) return base::UuidFromName(absl::StrCat(method, "/", request_id));
-  return base::NewUuid();
-}
 
 // Runs `decide` on the aggregate `name` through the executor; a malformed name or id (the
 // aggregate cannot be addressed) runs it on the empty state instead, which reports every bad
@@ -63,17 +56,20 @@ absl::StatusOr<std::optional<StateT>> Find(command::CommandExecutor* executor,
 }  // namespace
 
 std::string DepartmentIdFor(const crm::v1::CreateDepartmentRequest& request) {
-  return IdFor(request.department_id(), "crm.v1.OrgService.CreateDepartment", request.request_id());
+  return command::IdForCreate(request.department_id(), "crm.v1.OrgService.CreateDepartment",
+                              request.request_id());
 }
 std::string TeamIdFor(const crm::v1::CreateTeamRequest& request) {
-  return IdFor(request.team_id(), "crm.v1.OrgService.CreateTeam", request.request_id());
+  return command::IdForCreate(request.team_id(), "crm.v1.OrgService.CreateTeam",
+                              request.request_id());
 }
 std::string StaffIdFor(const crm::v1::AddStaffRequest& request) {
-  return IdFor(request.staff_id(), "crm.v1.OrgService.AddStaff", request.request_id());
+  return command::IdForCreate(request.staff_id(), "crm.v1.OrgService.AddStaff",
+                              request.request_id());
 }
 std::string ImprovementActionIdFor(const crm::v1::RaiseImprovementActionRequest& request) {
-  return IdFor(request.improvement_action_id(), "crm.v1.OrgService.RaiseImprovementAction",
-               request.request_id());
+  return command::IdForCreate(request.improvement_action_id(),
+                              "crm.v1.OrgService.RaiseImprovementAction", request.request_id());
 }
 
 OrgCommandHandler::OrgCommandHandler(command::CommandExecutor* executor) : executor_(executor) {}

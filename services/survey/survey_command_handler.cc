@@ -3,7 +3,6 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "common/base/uuid.h"
 #include "crm/v1/complaint.pb.h"
 #include "crm/v1/interaction.pb.h"
 #include "domain/common/field_checks.h"
@@ -30,11 +29,7 @@ base::Future<SurveyCommandHandler::Response> Answer(
 }  // namespace
 
 std::string SurveyIdFor(const crm::v1::SendSurveyRequest& request) {
-  if (!request.survey_id().empty()) return request.survey_id();
-  if (!request.request_id().empty()) {
-    return base::UuidFromName(absl::StrCat("crm.v1.SendSurvey/", request.request_id()));
-  }
-  return base::NewUuid();
+  return command::IdForCreate(request.survey_id(), "crm.v1.SendSurvey", request.request_id());
 }
 
 SurveyCommandHandler::SurveyCommandHandler(command::CommandExecutor* executor)
