@@ -1,7 +1,10 @@
 #include "common/status/errors.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/base/proto_util.h"
 #include "google/rpc/error_details.pb.h"
 
 namespace crm::status {
@@ -70,7 +73,9 @@ absl::Status PreconditionFailed(absl::string_view reason, absl::string_view mess
 
 void AddDetail(absl::Status& status, const google::protobuf::Message& detail) {
   status.SetPayload(absl::StrCat("type.googleapis.com/", detail.GetDescriptor()->full_name()),
-                    absl::Cord(detail.SerializeAsString()));
+                    // Deterministic: an ErrorInfo's metadata map in key order, so the same
+                    // error always has the same bytes.
+                    absl::Cord(base::SerializeDeterministic(detail)));
 }
 
 std::vector<std::pair<std::string, std::string>> Details(const absl::Status& status) {
@@ -78,6 +83,9 @@ std::vector<std::pair<std::string, std::string>> Details(const absl::Status& sta
   status.ForEachPayload([&](absl::string_view url, const absl::Cord& payload) {
     out.emplace_back(std::string(url), std::string(payload));
   });
+  // absl::Status does not promise an iteration order (it varies between calls): sort, so the
+  // same error always has the same bytes on the wire (a retried import row's error included).
+  std::sort(out.begin(), out.end());
   return out;
 }
 

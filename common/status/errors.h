@@ -50,7 +50,8 @@ absl::Status PreconditionFailed(absl::string_view reason, absl::string_view mess
 // REQUIRES: !status.ok(). A second detail of the same type replaces the first.
 void AddDetail(absl::Status& status, const google::protobuf::Message& detail);
 
-// The google.rpc detail messages attached to `status`, as (type URL, serialized bytes).
+// The google.rpc detail messages attached to `status`, as (type URL, serialized bytes), in type
+// URL order: the same error always gives the same details in the same order.
 std::vector<std::pair<std::string, std::string>> Details(const absl::Status& status);
 
 // Reads the detail of type T attached to `status`, if any. For tests and mapping.

@@ -108,24 +108,37 @@ absl::Status CustomerImporter::RunRow(Row& row, const rpc::CallContext& call) {
     row.result->set_appended_event_count(appended);
   };
 
-  // The match: by external id, else by the first e-mail someone holds.
+  // A step whose request id is recorded for the customer ran in an earlier call of this import
+  // (a retry): it runs again whatever the customer looks like now, so it answers its first
+  // answer, and the row answers as it did then.
+  auto recorded = [&](absl::string_view step, const std::string& id) -> absl::StatusOr<bool> {
+    const std::string request_id = step_id(step);
+    if (request_id.empty()) return false;
+    CRM_ASSIGN_OR_RETURN(auto first, executor_->state().Request(request_id));
+    return first.has_value() && first->aggregate() == domain::customer::CustomerName(id);
+  };
+
+  // A row registered by an earlier call of this import registers again (its first answer);
+  // else the match: by external id, else by the first e-mail someone holds.
+  crm::v1::RegisterCustomerRequest register_request =
+      domain::customer::RegisterRequestOf(plan, step_id("register"));
+  register_request.set_customer_id(
+      CustomerIdFor(register_request));  // as the public method's route fixes it
+  CRM_ASSIGN_OR_RETURN(bool registered, recorded("register", register_request.customer_id()));
   std::optional<std::string> match;
-  if (!plan.profile.external_id().empty()) {
+  if (!registered && !plan.profile.external_id().empty()) {
     CRM_ASSIGN_OR_RETURN(match, Holder(ReservedKey::kExternalId, plan.profile.external_id(), call));
   }
-  for (int i = 0; !match.has_value() && i < plan.profile.emails_size(); ++i) {
+  for (int i = 0; !registered && !match.has_value() && i < plan.profile.emails_size(); ++i) {
     CRM_ASSIGN_OR_RETURN(match, Holder(ReservedKey::kEmail, plan.profile.emails(i), call));
   }
 
   crm::v1::Customer customer;
   std::string id;
   if (!match.has_value()) {
-    crm::v1::RegisterCustomerRequest request =
-        domain::customer::RegisterRequestOf(plan, step_id("register"));
-    request.set_customer_id(CustomerIdFor(request));  // as the public method's route fixes it
-    id = request.customer_id();
+    id = register_request.customer_id();
     row.result->set_customer(domain::customer::CustomerName(id));
-    CRM_ASSIGN_OR_RETURN(auto response, Run("RegisterCustomer", id, request,
+    CRM_ASSIGN_OR_RETURN(auto response, Run("RegisterCustomer", id, register_request,
                                             &CustomerCommandHandler::Register, call));
     count(response);
     customer = response.customer();
@@ -142,7 +155,9 @@ absl::Status CustomerImporter::RunRow(Row& row, const rpc::CallContext& call) {
     count(response);
     customer = response.customer();
     const crm::v1::LifecycleStage stage = plan.profile.lifecycle_stage();
-    if (stage != crm::v1::LIFECYCLE_STAGE_UNSPECIFIED && stage != customer.lifecycle_stage()) {
+    CRM_ASSIGN_OR_RETURN(bool stage_ran, recorded("stage", id));
+    if (stage_ran ||
+        (stage != crm::v1::LIFECYCLE_STAGE_UNSPECIFIED && stage != customer.lifecycle_stage())) {
       crm::v1::ChangeLifecycleStageRequest change;
       change.set_name(name);
       change.set_lifecycle_stage(stage);
@@ -155,7 +170,8 @@ absl::Status CustomerImporter::RunRow(Row& row, const rpc::CallContext& call) {
     }
   }
   const std::string name = domain::customer::CustomerName(id);
-  if (!plan.owner.empty() && plan.owner != customer.owner()) {
+  CRM_ASSIGN_OR_RETURN(bool owner_ran, recorded("owner", id));
+  if (owner_ran || (!plan.owner.empty() && plan.owner != customer.owner())) {
     crm::v1::AssignOwnerRequest assign;
     assign.set_name(name);
     assign.set_owner(plan.owner);
@@ -166,7 +182,9 @@ absl::Status CustomerImporter::RunRow(Row& row, const rpc::CallContext& call) {
     customer = response.customer();
   }
   for (const std::string& tag : plan.tags) {
-    if (std::find(customer.tags().begin(), customer.tags().end(), tag) != customer.tags().end()) {
+    CRM_ASSIGN_OR_RETURN(bool tag_ran, recorded(absl::StrCat("tag/", tag), id));
+    if (!tag_ran &&
+        std::find(customer.tags().begin(), customer.tags().end(), tag) != customer.tags().end()) {
       continue;
     }
     crm::v1::TagCustomerRequest request;

@@ -9,6 +9,11 @@
 // through the public method (the caller's credentials go along). Rows run in order, one at a time,
 // on the calling worker; a row's commands each wait for the previous one.
 //
+// A retried import (the same request_id) answers its first answer: a row's step whose request id
+// the command state has recorded for the row's customer runs again whatever the customer looks
+// like now (a recorded register step means the row registered, not matched), so every step
+// answers its first answer and the row's outcome and counts are those of the first call.
+//
 // A row that fails is reported (the error its command answered) and the import goes on. Within
 // one import an e-mail or external id may appear in one row only: a later row repeating one fails
 // (ALREADY_EXISTS, reason DUPLICATE_IN_IMPORT) rather than updating the customer an earlier row

@@ -52,7 +52,6 @@
 #include "common/rpc/executor.h"
 #include "common/rpc/request_parser.h"
 #include "common/rpc/service_table.h"
-#include "crm/v1/customer_service.pb.h"
 #include "crm/v1/segment_service.pb.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/dynamic_message.h"
@@ -243,31 +242,6 @@ Method Find(const std::string& name) {
           .command = id != nullptr && id->type() == google::protobuf::FieldDescriptor::TYPE_STRING};
 }
 
-// ImportCustomers' retry rule (proto/crm/v1/README.md, "Request ids and command answers"): each
-// row answers as before, except that a row the first call applied may now be matched by its
-// natural key and answer UNCHANGED with no events; failed rows fail again with the same code.
-constexpr char kImportPath[] = "/crm.v1.CustomerCommandService/ImportCustomers";
-bool SameImportRetry(const std::string& first_bytes, const std::string& retry_bytes) {
-  crm::v1::ImportCustomersResponse first, retry;
-  if (!first.ParseFromString(first_bytes) || !retry.ParseFromString(retry_bytes) ||
-      first.results_size() != retry.results_size() ||
-      first.failed_count() != retry.failed_count()) {
-    return false;
-  }
-  for (int i = 0; i < first.results_size(); ++i) {
-    const auto& a = first.results(i);
-    const auto& b = retry.results(i);
-    if (a.row_number() != b.row_number() || a.customer() != b.customer()) return false;
-    if (a.outcome() == crm::v1::FAILED) {
-      if (b.outcome() != crm::v1::FAILED || a.error().code() != b.error().code()) return false;
-    } else if (b.outcome() != a.outcome() &&
-               !(b.outcome() == crm::v1::UNCHANGED && b.appended_event_count() == 0)) {
-      return false;
-    }
-  }
-  return true;
-}
-
 std::string StringField(const Message& message, const char* field) {
   const google::protobuf::FieldDescriptor* f = message.GetDescriptor()->FindFieldByName(field);
   if (f == nullptr || f->is_repeated() ||
@@ -376,8 +350,7 @@ void FuzzOne(const std::string& bytes) {
   }
   std::unique_ptr<Message> again(method.response->New());
   if (!again->ParseFromString(retry.response) ||
-      !(google::protobuf::util::MessageDifferencer::Equals(*response, *again) ||
-        (method.path == kImportPath && SameImportRetry(answer.response, retry.response)))) {
+      !google::protobuf::util::MessageDifferencer::Equals(*response, *again)) {
     Die(absl::StrCat(context, ": its retry answered differently:\n  first ",
                      response->ShortDebugString(), "\n  retry ", again->ShortDebugString()));
   }

@@ -1,8 +1,8 @@
 """Bulk import (CustomerCommandService.ImportCustomers, proto/crm/v1/README.md "Bulk import") on
 both engines: good rows registered, bad rows (missing name, bad e-mail, an e-mail twice in one
 import, a value tier, which is derived) reported with their reasons while the others land; a
-re-run changes nothing (every row UNCHANGED, no new customer, no new event on the log); a stream
-retried with its request_id; matches by external id and by e-mail update only what differs;
+re-run with a new request_id changes nothing (every row UNCHANGED, no new customer, no new event
+on the log); a stream retried with its request_id answers exactly its first answer; matches by external id and by e-mail update only what differs;
 crmctl import customers with a CSV file; the same views after --rebuild.
 
 One server per engine for the module; the tests run in order and build on each other.
@@ -109,7 +109,8 @@ def good_rows(resp, counts: tuple[int, int, int, int]) -> list:
 def test_good_rows_land_and_bad_rows_say_why(world):
     w = world
     before = w.log_size()
-    resp = w.import_rows(ROWS, request_id=new_request_id())
+    request_id = new_request_id()
+    resp = w.import_rows(ROWS, request_id=request_id)
     assert [r.row_number for r in resp.results] == list(range(1, 8))
     for r in good_rows(resp, counts=(3, 0, 0, 4)):
         assert r.outcome == spb.CREATED and r.customer.startswith("customers/"), r
@@ -124,7 +125,14 @@ def test_good_rows_land_and_bad_rows_say_why(world):
     assert {c.display_name for c in w.customers()} == {"Alpha Ltd", "Beta Chen", "华为技术 Zeta"}
     # Registered (1) + tagged (1) for Alpha, one event each for the others, plus the claims.
     assert sum(r.appended_event_count for r in resp.results) == 4
-    assert w.log_size() > before
+    events = w.log_size()
+    assert events > before
+    # A retry (the same request_id, the same rows, other message boundaries) answers exactly as
+    # the first call did, failed rows included, and appends nothing.
+    again = w.import_rows(ROWS, request_id=request_id, per_message=5)
+    assert [str(r) for r in again.results] == [str(r) for r in resp.results]
+    assert again == resp
+    assert w.log_size() == events
 
 
 def test_a_rerun_changes_nothing(world):
@@ -158,7 +166,8 @@ def test_matches_update_only_what_differs(world):
     w = world
     alpha = w.find(external_id="E-1")[0]
     beta = w.find(email="beta@import.example")[0]
-    resp = w.import_rows([
+    request_id = new_request_id()
+    rows = [
         # By external id: a new name and region; the e-mail is as it was.
         row(10, display_name="Alpha Holdings", kind=cpb.COMPANY, external_id="E-1",
             emails=["alpha@import.example"], region="East China"),
@@ -168,9 +177,15 @@ def test_matches_update_only_what_differs(world):
         # By external id: a new stage (a lifecycle move).
         row(12, display_name="华为技术 Zeta", kind=cpb.COMPANY, external_id="E-7",
             lifecycle_stage=cpb.FIRST_CONTACT),
-    ], request_id=new_request_id())
+    ]
+    resp = w.import_rows(rows, request_id=request_id)
     assert [(r.row_number, r.outcome) for r in resp.results] == [
         (10, spb.UPDATED), (11, spb.UPDATED), (12, spb.UPDATED)], resp
+    # Retried: each row's steps answer their first answers (the customers now match the rows, yet
+    # the rows answer UPDATED with the first call's counts), and nothing is appended.
+    events = w.log_size()
+    assert w.import_rows(rows, request_id=request_id) == resp
+    assert w.log_size() == events
     assert resp.results[0].customer == alpha.name and resp.results[1].customer == beta.name
     events = history(w.server, alpha.name, consistency_token=w.token)
     update = events[-1].customer_profile_updated
@@ -235,12 +250,17 @@ def test_crmctl_imports_a_csv_file(world, tmp_path):
         "legacy_segment": "A"}
     assert w.log_size() > events
 
-    # The same file again, as a table: nothing new.
+    # The same file again, as a table: a retry (the request id is the file's): the first
+    # answers, nothing new. With a new request id, a re-run: every row that landed UNCHANGED.
     events = w.log_size()
     customers = w.customers()
     again = ctl(process, "import", "customers", path, output="table")
     assert again.returncode == 1
-    assert "created 0, updated 0, unchanged 2, failed 3" in again.stdout, again.stdout
+    assert "created 2, updated 0, unchanged 0, failed 3" in again.stdout, again.stdout
+    rerun = ctl(process, "import", "customers", path, "--request-id", new_request_id(),
+                output="table")
+    assert rerun.returncode == 1
+    assert "created 0, updated 0, unchanged 2, failed 3" in rerun.stdout, rerun.stdout
     assert w.log_size() == events and w.customers() == customers
 
     # A file that is not CSV of this shape: bad usage, nothing sent.

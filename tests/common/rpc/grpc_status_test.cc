@@ -80,6 +80,31 @@ TEST(GrpcStatusTest, CarriesBadRequestAndErrorInfo) {
   EXPECT_TRUE(saw_error_info);
 }
 
+TEST(GrpcStatusTest, DetailsAreInTypeUrlOrderEveryTime) {
+  // absl::Status iterates its payloads in no promised order; the wire bytes of one error must
+  // not vary (a retried request answers its first answer byte for byte).
+  const absl::Status s = status::InvalidArgument("customer.emails[1]", "is not an e-mail address");
+  const std::string first = ToGrpcStatus(s).error_details();
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_EQ(ToGrpcStatus(absl::Status(s)).error_details(), first) << i;
+  }
+  // Metadata maps too (map order on the wire is otherwise unspecified).
+  const absl::Status many = status::Error(absl::StatusCode::kAlreadyExists, "dup", "DUPLICATE",
+                                          {{"first_row", "2"}, {"field", "f"}, {"a", "b"}});
+  const std::string many_first = ToGrpcStatus(many).error_details();
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_EQ(ToGrpcStatus(status::Error(absl::StatusCode::kAlreadyExists, "dup", "DUPLICATE",
+                                         {{"first_row", "2"}, {"field", "f"}, {"a", "b"}}))
+                  .error_details(),
+              many_first)
+        << i;
+  }
+  google::rpc::Status details = WireStatus(ToGrpcStatus(s));
+  ASSERT_EQ(details.details_size(), 2);
+  EXPECT_EQ(details.details(0).type_url(), "type.googleapis.com/google.rpc.BadRequest");
+  EXPECT_EQ(details.details(1).type_url(), "type.googleapis.com/google.rpc.ErrorInfo");
+}
+
 TEST(GrpcStatusTest, AddsErrorInfoWithCodeNameWhenMissing) {
   google::rpc::Status details = WireStatus(ToGrpcStatus(absl::UnavailableError("broker down")));
   ASSERT_EQ(details.details_size(), 1);
