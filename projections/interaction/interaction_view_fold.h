@@ -33,8 +33,8 @@ class InteractionViewFold final : public fold::Fold {
  public:
   // Bump when the keys this fold writes for the same events change; the runner then refolds it
   // (common/fold/fold_runner.h). 1: the first versioned layout. 2: timeline entries without
-  // the summary text.
-  static constexpr int64_t kVersion = 2;
+  // the summary text. 3: survey entries (SurveySent, SurveyAnswered, SurveyExpired).
+  static constexpr int64_t kVersion = 3;
 
   std::string name() const override { return std::string(readmodel::interaction::kFoldName); }
   int64_t version() const override { return kVersion; }

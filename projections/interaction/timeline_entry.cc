@@ -55,6 +55,12 @@ std::optional<TimelineEntry> TimelineEntryFor(const EventEnvelope& event) {
       entry.set_kind(crm::v1::TIMELINE_PURCHASE);
       entry.set_resource(customer);
       break;
+    case EventEnvelope::kSurveySent:
+    case EventEnvelope::kSurveyAnswered:
+    case EventEnvelope::kSurveyExpired:
+      entry.set_kind(crm::v1::TIMELINE_SURVEY);
+      entry.set_resource(event.aggregate());
+      break;
     default:
       return std::nullopt;
   }

@@ -3,8 +3,9 @@
 // figures per group (everyone, staff member, team, department, channel, customer tier, driver),
 // counted incrementally: SurveySent adds to sent, SurveyAnswered to answered and the CSAT / NPS
 // counts, SurveyExpired to expired, in every group of the survey as it was sent (its StaffRef,
-// channel, tier and complaint link never change). Every other event is ignored. Definitions:
-// docs/analytics.md, "Surveys".
+// channel, tier and complaint link never change), all time and in the quarter hour of the
+// event's occurred_at (the send, the answer, the answer deadline) for windowed reports. Every other
+// event is ignored. Definitions: docs/analytics.md, "Surveys".
 //
 // Idempotent: an event whose aggregate_version the stored survey already has is skipped, and
 // the figures change only with the survey, in the same batch (the runner stores the position in
@@ -23,8 +24,9 @@ namespace crm::projections::survey {
 
 class SurveyFold final : public fold::Fold {
  public:
-  // Bump when the keys this fold writes for the same events change. 1: the first layout.
-  static constexpr int64_t kVersion = 1;
+  // Bump when the keys this fold writes for the same events change. 1: the first layout; 2:
+  // windowed counters per group instead of one SurveyFigures per group.
+  static constexpr int64_t kVersion = 2;
 
   std::string name() const override { return std::string(readmodel::survey::kFoldName); }
   int64_t version() const override { return kVersion; }

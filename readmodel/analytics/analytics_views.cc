@@ -440,6 +440,35 @@ absl::StatusOr<crm::v1::RootCauseRanking> AnalyticsViews::GetRootCauses(
   return out;
 }
 
+absl::StatusOr<crm::v1::ImprovementEffect> AnalyticsViews::GetImprovementEffect(
+    crm::v1::RootCause root_cause, absl::Time done, absl::Duration period, absl::Time now) const {
+  const absl::Time pivot = TimeBucketStart(TimeBucketOf(done));
+  const absl::Time now_edge = TimeBucketStart(TimeBucketOf(now) + 1);
+  const absl::Time after_end = std::max(pivot, std::min(pivot + period, now_edge));
+  crm::v1::ImprovementEffect effect;
+  auto rate = [&](absl::Time start, absl::Time end, crm::v1::ComplaintRate* out) -> absl::Status {
+    CRM_ASSIGN_OR_RETURN(crm::v1::RootCauseRanking ranking,
+                         GetRootCauses(Window{.start = start, .end = end}));
+    int64_t n = 0;
+    for (const auto& r : ranking.root_causes()) {
+      if (r.root_cause() == root_cause) n = r.count();
+    }
+    *out->mutable_start_time() = ToTimestamp(start);
+    *out->mutable_end_time() = ToTimestamp(end);
+    out->set_complaints(n);
+    const double days = absl::ToDoubleHours(end - start) / 24.0;
+    out->set_complaints_per_30_days(days > 0 ? static_cast<double>(n) * 30.0 / days : 0.0);
+    return absl::OkStatus();
+  };
+  CRM_RETURN_IF_ERROR(rate(pivot - period, pivot, effect.mutable_before()));
+  CRM_RETURN_IF_ERROR(rate(pivot, after_end, effect.mutable_after()));
+  if (effect.before().complaints_per_30_days() > 0) {
+    effect.set_change(
+        effect.after().complaints_per_30_days() / effect.before().complaints_per_30_days() - 1.0);
+  }
+  return effect;
+}
+
 absl::StatusOr<crm::v1::StaffKpis> AnalyticsViews::GetStaffKpis(const crm::v1::StaffScope& scope,
                                                                 const Window& window) const {
   const auto [key_scope, id] = KeyScope(scope);

@@ -14,6 +14,7 @@
 #include "absl/time/time.h"
 #include "common/kv/kv_store.h"
 #include "crm/v1/analytics_service.pb.h"
+#include "crm/v1/improvement.pb.h"
 #include "readmodel/analytics/analytics_keys.h"
 #include "readmodel/analytics/figures.h"
 
@@ -53,6 +54,16 @@ class AnalyticsViews {
   absl::StatusOr<crm::v1::ConversionTime> GetConversionTime(crm::v1::LifecycleStage from,
                                                             crm::v1::LifecycleStage to,
                                                             const Window& window = {}) const;
+
+  // The effect of an improvement action (OrgQueryService.GetImprovementEffect): the resolutions
+  // of `root_cause` (as GetRootCauses counts them) in the `period` before the pivot, `done`
+  // rounded down to a quarter hour, and in the period from the pivot, cut at the end of the
+  // quarter hour holding `now` (the period so far). Fills before, after and change, not
+  // improvement_action. REQUIRES: period > 0.
+  absl::StatusOr<crm::v1::ImprovementEffect> GetImprovementEffect(crm::v1::RootCause root_cause,
+                                                                  absl::Time done,
+                                                                  absl::Duration period,
+                                                                  absl::Time now) const;
 
   // The key scope and id of a StaffScope (unset: everyone).
   static std::pair<Scope, std::string> KeyScope(const crm::v1::StaffScope& scope);

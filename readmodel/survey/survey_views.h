@@ -4,13 +4,17 @@
 //   sv/s/<survey name>              -> crm.v1.Survey (as of its last event). Survey names are
 //                                      "customers/{cid}/surveys/{id}", so one customer's surveys
 //                                      are adjacent, in survey id order.
-//   sv/f/<group>                    -> crm.v1.SurveyFigures with the counts only (sent, answered,
-//                                      expired, csat_answers, csat_counts, nps_answers, promoters,
-//                                      passives, detractors); the rates, mean and NPS are derived
-//                                      when read (Derive).
+//   sv/f/<group>\0<counter>          -> a windowed counter (readmodel/analytics/figures.h:
+//                                      decimal text, absent when zero, also kept per quarter
+//                                      hour under sv/w/f/<bucket>/<group>\0<counter>). Counters:
+//                                      sent, answered, expired, csat/<1..5>, promoters, passives,
+//                                      detractors; csat_answers, nps_answers, the rates, mean and
+//                                      NPS are derived when read (Derive).
 // Groups: "all"; "staff/<staff id>"; "team/<team name>"; "department/<department name>";
 // "channel/<SurveyChannel number>"; "tier/<ValueTier number, unspecified read as ORDINARY>";
-// "driver/<0|1: the survey followed a complaint>". Definitions: docs/analytics.md, "Surveys".
+// "driver/<0|1: the survey followed a complaint>". Each count is in the bucket of its own time:
+// sent at SurveySent's occurred_at, answered and the scores at SurveyAnswered's, expired at
+// SurveyExpired's (the answer deadline). Definitions: docs/analytics.md, "Surveys".
 //
 // Thread-safe: const methods over a thread-safe KvStore; the key functions are pure.
 #pragma once
@@ -24,6 +28,7 @@
 #include "common/kv/kv_store.h"
 #include "crm/v1/analytics_service.pb.h"
 #include "crm/v1/survey.pb.h"
+#include "readmodel/analytics/figures.h"
 
 namespace crm::readmodel::survey {
 
@@ -32,13 +37,24 @@ inline constexpr absl::string_view kViewsPrefix = "sv/";
 inline constexpr absl::string_view kFoldName = "survey-views";
 
 std::string SurveyKey(absl::string_view survey_name);
-std::string FiguresKey(absl::string_view group);
+// The windowed figure of every group (readmodel/analytics/figures.h, CountAt / ReadFigure).
+inline constexpr absl::string_view kFiguresPrefix = "sv/f/";
+// Its dims: "<group>\0<counter>".
+std::string FiguresDims(absl::string_view group, absl::string_view counter);
+inline constexpr absl::string_view kSent = "sent";
+inline constexpr absl::string_view kAnswered = "answered";
+inline constexpr absl::string_view kExpired = "expired";
+inline constexpr absl::string_view kPromoters = "promoters";
+inline constexpr absl::string_view kPassives = "passives";
+inline constexpr absl::string_view kDetractors = "detractors";
+// "csat/<score>", score 1 to 5.
+std::string CsatCounter(int score);
 
 // The groups a survey counts in (always "all" first).
 std::vector<std::string> GroupsOf(const crm::v1::Survey& survey);
 
-// Fills the derived fields of stored counts (response_rate, csat_mean, nps) and pads csat_counts
-// to five entries.
+// Fills the derived fields of counts (csat_answers, nps_answers, response_rate, csat_mean, nps)
+// and pads csat_counts to five entries.
 crm::v1::SurveyFigures Derive(crm::v1::SurveyFigures counts);
 
 class SurveyViews {
@@ -59,8 +75,9 @@ class SurveyViews {
   absl::StatusOr<Page> ListForCustomer(absl::string_view customer_id, crm::v1::SurveyState state,
                                        absl::string_view cursor, size_t page_size) const;
 
-  // Every figure (GetSurveyStats).
-  absl::StatusOr<crm::v1::SurveyStats> Stats() const;
+  // Every figure of the counts in `window` (GetSurveyStats). REQUIRES: each set end of the
+  // window is on a time bucket edge.
+  absl::StatusOr<crm::v1::SurveyStats> Stats(const analytics::Window& window = {}) const;
 
  private:
   const kv::KvStore* const store_;

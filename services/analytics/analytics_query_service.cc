@@ -44,35 +44,8 @@ absl::Status CheckReach(const crm::v1::StaffScope& scope, const rpc::CallContext
                        "ACCESS_DENIED", {{"resource", what}});
 }
 
-// The report window of a request: `interval` (each set end on a quarter hour) and `time_zone`
-// (IANA, loaded from the system's tzdata; empty is UTC). INVALID_ARGUMENT naming the field.
-struct ReportWindow {
-  readmodel::analytics::Window window;
-  absl::TimeZone zone = absl::UTCTimeZone();
-};
-
-template <typename Request>
-absl::StatusOr<ReportWindow> CheckReportWindow(const Request& request) {
-  ReportWindow out;
-  const crm::v1::TimeInterval& interval = request.interval();
-  CRM_ASSIGN_OR_RETURN(
-      query::Window window,
-      query::CheckWindow(interval.has_start_time(), interval.start_time(), "interval.start_time",
-                         interval.has_end_time(), interval.end_time(), "interval.end_time"));
-  for (const auto& [end, field] : {std::pair(window.start, "interval.start_time"),
-                                   std::pair(window.end, "interval.end_time")}) {
-    if (end.has_value() && !readmodel::analytics::OnTimeBucketEdge(*end)) {
-      return status::InvalidArgument(
-          field, "must be on a quarter hour (a whole multiple of 15 minutes since the epoch, UTC)");
-    }
-  }
-  out.window = {window.start, window.end};
-  if (!request.time_zone().empty() && !absl::LoadTimeZone(request.time_zone(), &out.zone)) {
-    return status::InvalidArgument("time_zone",
-                                   "is not a known IANA time zone (e.g. \"Asia/Shanghai\")");
-  }
-  return out;
-}
+using query::CheckReportWindow;
+using query::ReportWindow;
 
 absl::Status CheckStage(crm::v1::LifecycleStage stage, absl::string_view field) {
   if (stage == crm::v1::LIFECYCLE_STAGE_UNSPECIFIED || !crm::v1::LifecycleStage_IsValid(stage)) {

@@ -10,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/strings/substitute.h"
 #include "common/status/errors.h"
 #include "google/protobuf/util/time_util.h"
@@ -63,12 +64,19 @@ struct Phrases {
   const char* registered;       // display name, stage
   const char* profile_updated;  // changed paths
   const char* path_separator;
-  const char* stage_changed;   // from, to
-  const char* owner_assigned;  // owner
-  const char* owner_cleared;   // previous owner
-  const char* merged;          // merged customer (MergeCustomers, on the survivor)
-  const char* merged_into;     // survivor (on the merged customer)
-  const char* purchase;        // product, amount
+  const char* stage_changed;           // from, to
+  const char* owner_assigned;          // owner
+  const char* owner_cleared;           // previous owner
+  const char* merged;                  // merged customer (MergeCustomers, on the survivor)
+  const char* merged_into;             // survivor (on the merged customer)
+  const char* survey_sent;             // channel, staff, answer due time
+  const char* survey_answered;         // scores
+  const char* survey_csat;             // csat (a score)
+  const char* survey_nps;              // nps (a score)
+  const char* survey_expired;          // answer due time
+  const char* survey_after_complaint;  // complaint (after survey_sent)
+  std::array<const char*, 4> survey_channels;
+  const char* purchase;  // product, amount
   const char* nobody;
   std::array<const char*, 8> channels;         // Channel, capitalised where it starts a line
   std::array<const char*, 8> channels_inline;  // Channel within a sentence
@@ -109,6 +117,13 @@ constexpr Phrases kEnglish = {
     "Owner cleared (was $0)",
     "Merged $0 into this customer",
     "Merged into $0",
+    "Satisfaction survey sent by $1 ($0), answer due $2",
+    "Survey answered: $0",
+    "CSAT $0/5",
+    "NPS $0/10",
+    "Survey expired unanswered (due $0)",
+    "; after $0",
+    {"", "call-back", "e-mail", "questionnaire"},
     "Purchase: $0, $1",
     "nobody",
     {"", "Phone call", "E-mail", "Online chat", "Social media", "Visit or meeting", "SMS",
@@ -152,6 +167,13 @@ constexpr Phrases kChinese = {
     "负责人已清除（原为 $0）",
     "已将 $0 合并到本客户",
     "已合并到 $0",
+    "$1 发送满意度调查（$0），答复期限 $2",
+    "调查已答复：$0",
+    "满意度 $0/5",
+    "推荐度 $0/10",
+    "调查过期未答复（期限 $0）",
+    "；针对 $0",
+    {"", "电话回访", "电子邮件", "问卷"},
     "购买：$0，$1",
     "无人",
     {"", "电话", "电子邮件", "在线聊天", "社交媒体", "拜访或会面", "短信", "线下活动"},
@@ -354,6 +376,37 @@ std::string Purchase(const Phrases& p, const EventEnvelope& event) {
   return absl::Substitute(p.purchase, Quote(purchase.product()), MoneyText(purchase.amount()));
 }
 
+std::string Survey(const Phrases& p, const EventEnvelope& event) {
+  switch (event.payload_case()) {
+    case EventEnvelope::kSurveySent: {
+      const auto& sent = event.survey_sent();
+      const std::string name = ev::SurveyChannel_Name(sent.channel());
+      absl::string_view channel = name;
+      absl::ConsumePrefix(&channel, "SURVEY_CHANNEL_");
+      std::string text = absl::Substitute(
+          p.survey_sent, Word(p.survey_channels, sent.channel(), std::string(channel)),
+          Staff(p, sent.staff()), TimeUtil::ToString(sent.answer_due_time()));
+      AppendIf(text, p.survey_after_complaint, sent.complaint());
+      return text;
+    }
+    case EventEnvelope::kSurveyAnswered: {
+      const auto& answered = event.survey_answered();
+      std::vector<std::string> scores;
+      if (answered.has_csat()) scores.push_back(absl::Substitute(p.survey_csat, answered.csat()));
+      if (answered.has_nps()) scores.push_back(absl::Substitute(p.survey_nps, answered.nps()));
+      std::string text =
+          absl::Substitute(p.survey_answered, absl::StrJoin(scores, p.path_separator));
+      if (!answered.comment().empty()) AppendIf(text, p.note, Quote(answered.comment()));
+      return text;
+    }
+    case EventEnvelope::kSurveyExpired:
+      return absl::Substitute(p.survey_expired,
+                              TimeUtil::ToString(event.survey_expired().answer_due_time()));
+    default:
+      return "";
+  }
+}
+
 bool IsTagSubtag(absl::string_view s, bool letters_only) {
   if (s.empty() || s.size() > 8) return false;
   for (char c : s) {
@@ -398,6 +451,10 @@ std::string TimelineText(const EventEnvelope& event, TextLanguage language) {
       return Profile(p, event);
     case EventEnvelope::kPurchaseRecorded:
       return Purchase(p, event);
+    case EventEnvelope::kSurveySent:
+    case EventEnvelope::kSurveyAnswered:
+    case EventEnvelope::kSurveyExpired:
+      return Survey(p, event);
     default:
       return Complaint(p, event);
   }

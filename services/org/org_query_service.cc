@@ -351,32 +351,10 @@ absl::StatusOr<crm::v1::ImprovementEffect> OrgQueries::GetImprovementEffect(
         absl::StrCat(request.name(), " is not done: its effect is measured from when it was done"),
         request.name(), {{"name", request.name()}});
   }
-  namespace an = readmodel::analytics;
-  const absl::Time pivot = an::TimeBucketStart(an::TimeBucketOf(base::ToTime(found->close_time())));
-  // The period after, so far: to the end of the quarter hour holding now.
-  const absl::Time now_edge = an::TimeBucketStart(an::TimeBucketOf(clock_->Now()) + 1);
-  const absl::Time after_end = std::max(pivot, std::min(pivot + period, now_edge));
-  crm::v1::ImprovementEffect effect;
-  auto rate = [&](absl::Time start, absl::Time end, crm::v1::ComplaintRate* out) -> absl::Status {
-    CRM_ASSIGN_OR_RETURN(crm::v1::RootCauseRanking ranking,
-                         analytics_.GetRootCauses(an::Window{.start = start, .end = end}));
-    int64_t n = 0;
-    for (const auto& r : ranking.root_causes()) {
-      if (r.root_cause() == found->root_cause()) n = r.count();
-    }
-    *out->mutable_start_time() = base::ToTimestamp(start);
-    *out->mutable_end_time() = base::ToTimestamp(end);
-    out->set_complaints(n);
-    const double days = absl::ToDoubleHours(end - start) / 24.0;
-    out->set_complaints_per_30_days(days > 0 ? static_cast<double>(n) * 30.0 / days : 0.0);
-    return absl::OkStatus();
-  };
-  CRM_RETURN_IF_ERROR(rate(pivot - period, pivot, effect.mutable_before()));
-  CRM_RETURN_IF_ERROR(rate(pivot, after_end, effect.mutable_after()));
-  if (effect.before().complaints_per_30_days() > 0) {
-    effect.set_change(
-        effect.after().complaints_per_30_days() / effect.before().complaints_per_30_days() - 1.0);
-  }
+  CRM_ASSIGN_OR_RETURN(
+      crm::v1::ImprovementEffect effect,
+      analytics_.GetImprovementEffect(found->root_cause(), base::ToTime(found->close_time()),
+                                      period, clock_->Now()));
   *effect.mutable_improvement_action() = *std::move(found);
   return effect;
 }

@@ -106,4 +106,25 @@ absl::StatusOr<Window> CheckWindow(bool has_start, const google::protobuf::Times
   return window;
 }
 
+absl::StatusOr<ReportWindow> CheckReportWindow(const crm::v1::TimeInterval& interval,
+                                               absl::string_view time_zone) {
+  ReportWindow out;
+  CRM_ASSIGN_OR_RETURN(Window window, CheckWindow(interval.has_start_time(), interval.start_time(),
+                                                  "interval.start_time", interval.has_end_time(),
+                                                  interval.end_time(), "interval.end_time"));
+  for (const auto& [end, field] : {std::pair(window.start, "interval.start_time"),
+                                   std::pair(window.end, "interval.end_time")}) {
+    if (end.has_value() && !readmodel::analytics::OnTimeBucketEdge(*end)) {
+      return status::InvalidArgument(
+          field, "must be on a quarter hour (a whole multiple of 15 minutes since the epoch, UTC)");
+    }
+  }
+  out.window = {window.start, window.end};
+  if (!time_zone.empty() && !absl::LoadTimeZone(std::string(time_zone), &out.zone)) {
+    return status::InvalidArgument("time_zone",
+                                   "is not a known IANA time zone (e.g. \"Asia/Shanghai\")");
+  }
+  return out;
+}
+
 }  // namespace crm::services::query

@@ -18,7 +18,9 @@
 #include "common/fold/fold_runner.h"
 #include "common/rpc/service_table.h"
 #include "common/rpc/unary.h"
+#include "crm/v1/analytics_service.pb.h"
 #include "google/protobuf/timestamp.pb.h"
+#include "readmodel/analytics/figures.h"
 
 namespace crm::services::query {
 
@@ -71,6 +73,21 @@ absl::StatusOr<Window> CheckWindow(bool has_start, const google::protobuf::Times
                                    absl::string_view start_field, bool has_end,
                                    const google::protobuf::Timestamp& end,
                                    absl::string_view end_field);
+
+// The report window of an analytics request (every AnalyticsService request has `interval` and
+// `time_zone`): `interval` as a window whose set ends are each on a quarter hour (the time buckets
+// of the figures, readmodel/analytics/figures.h), and `time_zone` (IANA, from the system's
+// tzdata; empty is UTC). INVALID_ARGUMENT naming the field.
+struct ReportWindow {
+  readmodel::analytics::Window window;
+  absl::TimeZone zone = absl::UTCTimeZone();
+};
+absl::StatusOr<ReportWindow> CheckReportWindow(const crm::v1::TimeInterval& interval,
+                                               absl::string_view time_zone);
+template <typename Request>
+absl::StatusOr<ReportWindow> CheckReportWindow(const Request& request) {
+  return CheckReportWindow(request.interval(), request.time_zone());
+}
 
 // Rows a list answers when the caller does not reach every row (common/auth/grant.h): up to
 // `page_size` rows that `visible` keeps, read batch by batch through `fetch(after, n)` (rows in

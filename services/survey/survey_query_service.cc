@@ -66,10 +66,11 @@ absl::StatusOr<crm::v1::ListSurveysResponse> SurveyQueries::List(
 
 absl::StatusOr<crm::v1::SurveyStats> SurveyQueries::Stats(
     const crm::v1::GetSurveyStatsRequest& request, const rpc::CallContext& call) const {
+  CRM_ASSIGN_OR_RETURN(query::ReportWindow report, query::CheckReportWindow(request));
   CRM_RETURN_IF_ERROR(query::AwaitConsistencyToken(views_runner_, {readmodel::survey::kFoldName},
                                                    request.consistency_token(), call,
                                                    options_.max_consistency_wait));
-  return surveys_.Stats();
+  return surveys_.Stats(report.window);
 }
 
 SurveyQueryService::SurveyQueryService(const SurveyQueries* queries, rpc::Executor* executor)

@@ -28,6 +28,8 @@ from crm.v1 import complaint_service_pb2 as kspb  # noqa: E402
 from crm.v1 import complaint_service_pb2_grpc as ksgrpc  # noqa: E402
 from crm.v1 import customer_pb2 as cpb  # noqa: E402
 from crm.v1 import interaction_pb2 as ipb  # noqa: E402
+from crm.v1 import interaction_service_pb2 as isspb  # noqa: E402
+from crm.v1 import interaction_service_pb2_grpc as isgrpc  # noqa: E402
 from crm.v1 import survey_pb2 as svpb  # noqa: E402
 from crm.v1 import survey_service_pb2 as svspb  # noqa: E402
 from crm.v1 import survey_service_pb2_grpc as svgrpc  # noqa: E402
@@ -167,6 +169,8 @@ def _check_stats(w: World, stats: apb.SurveyStats) -> None:
 
 
 def test_surveys_end_to_end(make_server):
+    # The quarter hour the test starts in: every send, answer and expiry is at or after it.
+    started_qh = int(time.time()) // 900 * 900
     server = _start(make_server)
     orgtest.make_org(server)
     w = World(server)
@@ -260,6 +264,24 @@ def test_surveys_end_to_end(make_server):
     w.sent[later.name]["outcome"] = "expired"
     assert w.get(short.name).version == 2
 
+    # On ann's timeline: each send, answer and expiry, newest first, the text in the language
+    # asked for.
+    timeline = query_stub(server, isgrpc.InteractionQueryServiceStub).GetCustomerTimeline(
+        isspb.GetCustomerTimelineRequest(parent=ann.name, kinds=[isspb.TIMELINE_SURVEY],
+                                         consistency_token=w.token, language_code="zh-CN"))
+    assert timeline.language_code == "zh"
+    got = [(e.resource, e.event.WhichOneof("payload")) for e in timeline.entries]
+    assert sorted(got) == sorted(
+        [(n, "survey_sent") for n in (s.name, e1.name, short.name, later.name)]
+        + [(s.name, "survey_answered"), (e1.name, "survey_answered"),
+           (short.name, "survey_expired"), (later.name, "survey_expired")]), got
+    times = [e.time.ToNanoseconds() for e in timeline.entries]
+    assert times == sorted(times, reverse=True)
+    text = {(e.resource, e.event.WhichOneof("payload")): e.summary for e in timeline.entries}
+    assert text[(s.name, "survey_answered")] == "调查已答复：满意度 5/5、推荐度 10/10：fixed fast"
+    assert text[(s.name, "survey_sent")].startswith(f"{orgtest.AGENT} 发送满意度调查（电话回访）")
+    assert text[(short.name, "survey_expired")].startswith("调查过期未答复")
+
     # Lists: pages of one, a state filter, unknown customer.
     assert w.listed(ann.name) == sorted([s.name, e1.name, short.name, later.name])
     assert w.listed(bob.name, page_size=2) == sorted([e2.name, q1.name, q2.name])
@@ -274,6 +296,33 @@ def test_surveys_end_to_end(make_server):
     _check_stats(w, stats)
     assert stats.total.sent == 7 and stats.total.answered == 4 and stats.total.expired == 2
     assert stats.total.nps == pytest.approx(100.0 * (1 - 1) / 3)
+
+    # Windows (docs/analytics.md, "Surveys"): each count at its own time. Everything happened
+    # since the test's quarter hour: a window from it holds every figure; one ending there none.
+    def windowed(start_s=None, end_s=None, time_zone=""):
+        interval = apb.TimeInterval()
+        if start_s is not None:
+            interval.start_time.FromSeconds(start_s)
+        if end_s is not None:
+            interval.end_time.FromSeconds(end_s)
+        return query_stub(server, agrpc.AnalyticsServiceStub).GetSurveyStats(
+            apb.GetSurveyStatsRequest(consistency_token=w.token, interval=interval,
+                                      time_zone=time_zone))
+    assert windowed(started_qh, (int(time.time()) // 900 + 1) * 900,
+                    time_zone="Asia/Kathmandu") == stats
+    assert windowed(start_s=started_qh) == stats
+    empty = windowed(end_s=started_qh)
+    assert empty.total.sent == 0 and empty.total.answered == 0 and not empty.by_staff
+    assert list(empty.total.csat_counts) == [0] * 5
+    e = expect_error(grpc.StatusCode.INVALID_ARGUMENT,
+                     query_stub(server, agrpc.AnalyticsServiceStub).GetSurveyStats,
+                     apb.GetSurveyStatsRequest(interval=apb.TimeInterval(
+                         end_time={"seconds": started_qh + 60})))
+    assert_violation(e, "interval.end_time")
+    e = expect_error(grpc.StatusCode.INVALID_ARGUMENT,
+                     query_stub(server, agrpc.AnalyticsServiceStub).GetSurveyStats,
+                     apb.GetSurveyStatsRequest(time_zone="Mars/Olympus"))
+    assert_violation(e, "time_zone")
 
     # crmctl reads them too.
     rows = ctl_json(query_process(server), "survey", "list", "sv-ann", "--state", "EXPIRED")

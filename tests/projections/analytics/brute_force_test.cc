@@ -1462,7 +1462,9 @@ TEST_F(BruteForceTest, EveryFigureMatchesARecomputationFromTheEvents) {
     EXPECT_THAT(*retention, EqualsProto(ExpectedRetention(wx)));
     EXPECT_GT(retention->repeat_customers(), 0);
     EXPECT_GT(retention->churned(), 0);
-    if (w.start) EXPECT_GT(retention->active_at_start(), 0);
+    if (w.start) {
+      EXPECT_GT(retention->active_at_start(), 0);
+    }
     auto everyone = analytics.GetSalesStats({}, "", window, w.zone);
     ASSERT_TRUE(everyone.ok());
     EXPECT_GT(everyone->purchase_count(), 0);
@@ -1532,6 +1534,64 @@ TEST_F(BruteForceTest, EveryFigureMatchesARecomputationFromTheEvents) {
             << " redelivered), " << x.filed << " complaints, " << x.customers.size()
             << " customers, " << x.moves.size() << " lifecycle moves; folded in " << fold_time
             << ", whole test " << (absl::Now() - started) << "\n";
+}
+
+// GetImprovementEffect (an improvement action's before/after rates, read from the windowed
+// root-cause counters) against a count of the generated resolutions of the cause in each period.
+TEST_F(BruteForceTest, ImprovementEffectMatchesARecomputationFromTheEvents) {
+  auto store = Fold("views", 512);
+  readmodel::analytics::AnalyticsViews analytics(store.get());
+  auto count = [&](int cause, absl::Time start, absl::Time end) {
+    int64_t n = 0;
+    for (const EventEnvelope& e : events_) {
+      if (!e.has_complaint_resolved() || e.complaint_resolved().root_cause() != cause) continue;
+      const absl::Time at = T(e.occurred_at());
+      if (at >= start && at < end) ++n;
+    }
+    return n;
+  };
+  auto floor_qh = [](absl::Time t) {
+    return absl::FromUnixSeconds(absl::ToUnixSeconds(t) / 900 * 900);
+  };
+  int64_t nonzero = 0;
+  for (int cause = 1; cause <= 8; ++cause) {
+    for (const auto& [done_offset, period, now_offset] :
+         std::vector<std::tuple<absl::Duration, absl::Duration, absl::Duration>>{
+             {absl::Hours(24 * 60) + absl::Minutes(7), absl::Hours(24 * 30), absl::Hours(24 * 400)},
+             {absl::Hours(24 * 100) + absl::Minutes(52), absl::Hours(24 * 7),
+              absl::Hours(24 * 400)},
+             // Not over yet: the period after is cut at the end of now's quarter hour.
+             {absl::Hours(24 * 120), absl::Hours(24 * 30),
+              absl::Hours(24 * 130) + absl::Minutes(1)},
+             {absl::Hours(24 * 45) + absl::Minutes(30), absl::Hours(24), absl::Hours(24 * 400)}}) {
+      const absl::Time done = kStart + done_offset;
+      const absl::Time now = kStart + now_offset;
+      auto effect =
+          analytics.GetImprovementEffect(static_cast<crm::v1::RootCause>(cause), done, period, now);
+      ASSERT_TRUE(effect.ok()) << effect.status();
+      const absl::Time pivot = floor_qh(done);
+      const absl::Time after_end = std::min(pivot + period, floor_qh(now) + absl::Minutes(15));
+      const int64_t before = count(cause, pivot - period, pivot);
+      const int64_t after = count(cause, pivot, after_end);
+      SCOPED_TRACE(absl::StrCat("cause ", cause, " done ", absl::FormatTime(done)));
+      EXPECT_EQ(T(effect->before().start_time()), pivot - period);
+      EXPECT_EQ(T(effect->before().end_time()), pivot);
+      EXPECT_EQ(T(effect->after().start_time()), pivot);
+      EXPECT_EQ(T(effect->after().end_time()), after_end);
+      EXPECT_EQ(effect->before().complaints(), before);
+      EXPECT_EQ(effect->after().complaints(), after);
+      const double before_rate = before * 30.0 / (absl::ToDoubleHours(period) / 24.0);
+      const double after_rate = after * 30.0 / (absl::ToDoubleHours(after_end - pivot) / 24.0);
+      EXPECT_DOUBLE_EQ(effect->before().complaints_per_30_days(), before_rate);
+      EXPECT_DOUBLE_EQ(effect->after().complaints_per_30_days(), after_rate);
+      EXPECT_EQ(effect->has_change(), before > 0);
+      if (before > 0) {
+        EXPECT_DOUBLE_EQ(effect->change(), after_rate / before_rate - 1.0);
+      }
+      nonzero += before > 0 && after > 0;
+    }
+  }
+  EXPECT_GT(nonzero, 10) << "the generator resolves too few complaints for a meaningful check";
 }
 
 TEST_F(BruteForceTest, RebuildFromZeroIsByteIdentical) {

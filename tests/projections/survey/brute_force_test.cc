@@ -158,6 +158,14 @@ struct Facts {
   bool followed_complaint = false;
   enum { kOpen, kAnswered, kExpired } outcome = kOpen;
   std::optional<int> csat, nps;
+  // The times that put each count in a window: the send, the answer, the answer deadline.
+  absl::Time sent_at, decided_at;
+};
+
+// A report window [start, end); unset ends are open.
+struct Span {
+  std::optional<absl::Time> start, end;
+  bool Contains(absl::Time t) const { return (!start || t >= *start) && (!end || t < *end); }
 };
 
 std::map<std::string, Facts> SurveysOf(const std::vector<EventEnvelope>& events) {
@@ -171,25 +179,30 @@ std::map<std::string, Facts> SurveysOf(const std::vector<EventEnvelope>& events)
       f.channel = e.survey_sent().channel();
       f.tier = e.survey_sent().customer_tier() == 0 ? 2 : e.survey_sent().customer_tier();
       f.followed_complaint = !e.survey_sent().complaint().empty();
+      f.sent_at = absl::FromUnixSeconds(e.occurred_at().seconds());
       out[e.aggregate()] = f;
     } else if (e.has_survey_answered()) {
       Facts& f = out.at(e.aggregate());
       f.outcome = Facts::kAnswered;
+      f.decided_at = absl::FromUnixSeconds(e.occurred_at().seconds());
       if (e.survey_answered().has_csat()) f.csat = e.survey_answered().csat();
       if (e.survey_answered().has_nps()) f.nps = e.survey_answered().nps();
     } else if (e.has_survey_expired()) {
-      out.at(e.aggregate()).outcome = Facts::kExpired;
+      Facts& f = out.at(e.aggregate());
+      f.outcome = Facts::kExpired;
+      f.decided_at = absl::FromUnixSeconds(e.occurred_at().seconds());
     }
   }
   return out;
 }
 
-crm::v1::SurveyFigures Figures(const std::vector<const Facts*>& surveys) {
+crm::v1::SurveyFigures Figures(const std::vector<const Facts*>& surveys, const Span& span = {}) {
   crm::v1::SurveyFigures f;
   std::vector<int64_t> csat(5, 0);
   int64_t csat_sum = 0;
   for (const Facts* s : surveys) {
-    f.set_sent(f.sent() + 1);
+    if (span.Contains(s->sent_at)) f.set_sent(f.sent() + 1);
+    if (s->outcome == Facts::kOpen || !span.Contains(s->decided_at)) continue;
     if (s->outcome == Facts::kAnswered) f.set_answered(f.answered() + 1);
     if (s->outcome == Facts::kExpired) f.set_expired(f.expired() + 1);
     if (s->csat) {
@@ -231,16 +244,20 @@ void ExpectFigures(const crm::v1::SurveyFigures& got, const crm::v1::SurveyFigur
 }
 
 // Groups by a key, in key order, each group's figures.
+// Only groups with a count in the window.
 template <typename Key>
-std::map<Key, crm::v1::SurveyFigures> By(
-    const std::map<std::string, Facts>& surveys,
-    const std::function<std::optional<Key>(const Facts&)>& key) {
+std::map<Key, crm::v1::SurveyFigures> By(const std::map<std::string, Facts>& surveys,
+                                         const std::function<std::optional<Key>(const Facts&)>& key,
+                                         const Span& span = {}) {
   std::map<Key, std::vector<const Facts*>> groups;
   for (const auto& [name, f] : surveys) {
     if (auto k = key(f)) groups[*k].push_back(&f);
   }
   std::map<Key, crm::v1::SurveyFigures> out;
-  for (const auto& [k, members] : groups) out[k] = Figures(members);
+  for (const auto& [k, members] : groups) {
+    crm::v1::SurveyFigures f = Figures(members, span);
+    if (f.sent() + f.answered() + f.expired() > 0) out[k] = f;
+  }
   return out;
 }
 
@@ -305,6 +322,59 @@ class SurveyBruteForceTest : public ::testing::Test {
   size_t appended_ = 0;
 };
 
+// Every figure of `stats` against the recomputation of the counts in `span`.
+void ExpectStats(const crm::v1::SurveyStats& stats, const std::map<std::string, Facts>& surveys,
+                 const Span& span, const std::string& what) {
+  SCOPED_TRACE(what);
+  std::vector<const Facts*> all;
+  for (const auto& [name, f] : surveys) all.push_back(&f);
+  ExpectFigures(stats.total(), Figures(all, span), "total");
+  using Str = std::optional<std::string>;
+  auto check = [](const auto& got_groups, const auto& want, auto key_of, const std::string& what) {
+    ASSERT_EQ(static_cast<size_t>(got_groups.size()), want.size()) << what;
+    auto it = want.begin();
+    for (const crm::v1::SurveyGroup& g : got_groups) {
+      EXPECT_EQ(key_of(g), it->first) << what;
+      ExpectFigures(g.figures(), it->second, absl::StrCat(what, " ", it->first));
+      ++it;
+    }
+  };
+  check(
+      stats.by_staff(),
+      By<std::string>(
+          surveys, [](const Facts& f) -> Str { return f.staff; }, span),
+      [](const crm::v1::SurveyGroup& g) { return g.staff_id(); }, "staff");
+  check(
+      stats.by_team(),
+      By<std::string>(
+          surveys, [](const Facts& f) -> Str { return f.team.empty() ? Str() : Str(f.team); },
+          span),
+      [](const crm::v1::SurveyGroup& g) { return g.team(); }, "team");
+  check(
+      stats.by_department(),
+      By<std::string>(
+          surveys,
+          [](const Facts& f) -> Str { return f.department.empty() ? Str() : Str(f.department); },
+          span),
+      [](const crm::v1::SurveyGroup& g) { return g.department(); }, "department");
+  check(
+      stats.by_channel(),
+      By<int>(
+          surveys, [](const Facts& f) -> std::optional<int> { return f.channel; }, span),
+      [](const crm::v1::SurveyGroup& g) { return static_cast<int>(g.channel()); }, "channel");
+  check(
+      stats.by_customer_tier(),
+      By<int>(
+          surveys, [](const Facts& f) -> std::optional<int> { return f.tier; }, span),
+      [](const crm::v1::SurveyGroup& g) { return static_cast<int>(g.customer_tier()); }, "tier");
+  check(
+      stats.by_driver(),
+      By<bool>(
+          surveys, [](const Facts& f) -> std::optional<bool> { return f.followed_complaint; },
+          span),
+      [](const crm::v1::SurveyGroup& g) { return g.followed_complaint(); }, "driver");
+}
+
 TEST_F(SurveyBruteForceTest, EveryFigureMatchesARecomputationFromTheEvents) {
   const size_t survey_events =
       std::count_if(events_.begin(), events_.end(), [](const EventEnvelope& e) {
@@ -317,51 +387,39 @@ TEST_F(SurveyBruteForceTest, EveryFigureMatchesARecomputationFromTheEvents) {
   ASSERT_TRUE(stats.ok()) << stats.status();
 
   const std::map<std::string, Facts> surveys = SurveysOf(events_);
-  std::vector<const Facts*> all;
-  for (const auto& [name, f] : surveys) all.push_back(&f);
-  ExpectFigures(stats->total(), Figures(all), "total");
+  ExpectStats(*stats, surveys, {}, "all time");
   // The mix is rich enough for every figure to mean something.
   EXPECT_GT(stats->total().expired(), 1000);
   EXPECT_GT(stats->total().sent(), stats->total().answered() + stats->total().expired());
   EXPECT_GT(stats->total().promoters(), 0);
   EXPECT_GT(stats->total().detractors(), 0);
 
-  using Str = std::optional<std::string>;
-  auto check = [](const auto& got_groups, const auto& want, auto key_of, const std::string& what) {
-    ASSERT_EQ(static_cast<size_t>(got_groups.size()), want.size()) << what;
-    auto it = want.begin();
-    for (const crm::v1::SurveyGroup& g : got_groups) {
-      EXPECT_EQ(key_of(g), it->first) << what;
-      ExpectFigures(g.figures(), it->second, absl::StrCat(what, " ", it->first));
-      ++it;
-    }
+  // Windows: each count in the window of its own time (a survey sent before a window and
+  // answered in it counts as answered there, not as sent). Ends on quarter hours, some not on
+  // whole hours; open ends; an empty window.
+  const std::vector<std::pair<Span, std::string>> spans = {
+      {{kStart + absl::Hours(24 * 30), kStart + absl::Hours(24 * 60)}, "days 30-60"},
+      {{std::nullopt, kStart + absl::Hours(24 * 45) + absl::Minutes(15)}, "until day 45 00:15"},
+      {{kStart + absl::Hours(24 * 100) + absl::Minutes(405), std::nullopt}, "from day 100 06:45"},
+      {{kStart + absl::Hours(24 * 20) + absl::Minutes(45),
+        kStart + absl::Hours(24 * 20) + absl::Minutes(60)},
+       "one quarter hour"},
+      {{kStart - absl::Hours(24), kStart}, "before everything"},
   };
-  check(
-      stats->by_staff(), By<std::string>(surveys, [](const Facts& f) -> Str { return f.staff; }),
-      [](const crm::v1::SurveyGroup& g) { return g.staff_id(); }, "staff");
-  check(
-      stats->by_team(),
-      By<std::string>(surveys,
-                      [](const Facts& f) -> Str { return f.team.empty() ? Str() : Str(f.team); }),
-      [](const crm::v1::SurveyGroup& g) { return g.team(); }, "team");
-  check(
-      stats->by_department(),
-      By<std::string>(
-          surveys,
-          [](const Facts& f) -> Str { return f.department.empty() ? Str() : Str(f.department); }),
-      [](const crm::v1::SurveyGroup& g) { return g.department(); }, "department");
-  check(
-      stats->by_channel(),
-      By<int>(surveys, [](const Facts& f) -> std::optional<int> { return f.channel; }),
-      [](const crm::v1::SurveyGroup& g) { return static_cast<int>(g.channel()); }, "channel");
-  check(
-      stats->by_customer_tier(),
-      By<int>(surveys, [](const Facts& f) -> std::optional<int> { return f.tier; }),
-      [](const crm::v1::SurveyGroup& g) { return static_cast<int>(g.customer_tier()); }, "tier");
-  check(
-      stats->by_driver(),
-      By<bool>(surveys, [](const Facts& f) -> std::optional<bool> { return f.followed_complaint; }),
-      [](const crm::v1::SurveyGroup& g) { return g.followed_complaint(); }, "driver");
+  for (const auto& [span, what] : spans) {
+    auto windowed = views.Stats({span.start, span.end});
+    ASSERT_TRUE(windowed.ok()) << windowed.status();
+    ExpectStats(*windowed, surveys, span, what);
+  }
+  auto before = views.Stats({kStart - absl::Hours(24), kStart});
+  ASSERT_TRUE(before.ok());
+  EXPECT_EQ(before->total().sent(), 0);
+  EXPECT_EQ(before->by_staff_size(), 0);
+  auto month = views.Stats({kStart + absl::Hours(24 * 30), kStart + absl::Hours(24 * 60)});
+  ASSERT_TRUE(month.ok());
+  EXPECT_GT(month->total().sent(), 100);
+  EXPECT_GT(month->total().answered(), 100);
+  EXPECT_LT(month->total().sent(), stats->total().sent());
 
   // Every survey's view and one customer's list.
   for (const auto& [name, f] : surveys) {

@@ -135,6 +135,41 @@ TEST(TimelineTextTest, ChineseTextOfComplaintAndProfileEvents) {
   EXPECT_EQ(text(e), "生命周期阶段 42 → 潜在客户");
 }
 
+TEST(TimelineTextTest, TextOfSurveys) {
+  auto en = [](const EventEnvelope& e) { return TimelineText(e, TextLanguage::kEnglish); };
+  auto zh = [](const EventEnvelope& e) { return TimelineText(e, TextLanguage::kChinese); };
+  EventEnvelope e;
+  auto* sent = e.mutable_survey_sent();
+  sent->set_channel(crm::events::v1::SURVEY_CHANNEL_CALL_BACK);
+  sent->mutable_staff()->set_staff_id("ann");
+  sent->mutable_answer_due_time()->set_seconds(1'700'000'000);
+  EXPECT_EQ(en(e), "Satisfaction survey sent by ann (call-back), answer due 2023-11-14T22:13:20Z");
+  sent->set_complaint("customers/c/complaints/k1");
+  EXPECT_EQ(en(e),
+            "Satisfaction survey sent by ann (call-back), answer due 2023-11-14T22:13:20Z; after "
+            "customers/c/complaints/k1");
+  EXPECT_EQ(zh(e),
+            "ann 发送满意度调查（电话回访），答复期限 2023-11-14T22:13:20Z；针对 "
+            "customers/c/complaints/k1");
+  sent->clear_complaint();
+  sent->set_channel(static_cast<crm::events::v1::SurveyChannel>(9));  // unknown: its number
+  EXPECT_EQ(en(e), "Satisfaction survey sent by ann (9), answer due 2023-11-14T22:13:20Z");
+
+  auto* answered = e.mutable_survey_answered();
+  answered->set_csat(4);
+  answered->set_nps(9);
+  answered->set_comment("good");
+  EXPECT_EQ(en(e), "Survey answered: CSAT 4/5, NPS 9/10: good");
+  EXPECT_EQ(zh(e), "调查已答复：满意度 4/5、推荐度 9/10：good");
+  answered->clear_csat();
+  answered->clear_comment();
+  EXPECT_EQ(en(e), "Survey answered: NPS 9/10");
+
+  e.mutable_survey_expired()->mutable_answer_due_time()->set_seconds(1'700'000'000);
+  EXPECT_EQ(en(e), "Survey expired unanswered (due 2023-11-14T22:13:20Z)");
+  EXPECT_EQ(zh(e), "调查过期未答复（期限 2023-11-14T22:13:20Z）");
+}
+
 TEST(TimelineTextTest, LanguageCodes) {
   EXPECT_EQ(*ParseTextLanguage("", "language_code"), TextLanguage::kEnglish);
   EXPECT_EQ(*ParseTextLanguage("en", "language_code"), TextLanguage::kEnglish);
