@@ -24,6 +24,14 @@ struct ChildLookups {
   std::function<absl::StatusOr<crm::v1::StaffRef>(absl::string_view staff_id,
                                                   absl::string_view field)>
       staff;
+
+  // Sets the same-named lookups of a decide context (interaction, survey, ... DecideContext).
+  template <typename Context>
+  void FillInto(Context& context) const {
+    context.customer_exists = customer_exists;
+    context.customer_tier = customer_tier;
+    context.staff = staff;
+  }
 };
 
 // Does not take ownership; `executor`, `staff` and `call` must outlive the functions.

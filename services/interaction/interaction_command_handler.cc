@@ -35,10 +35,7 @@ base::Future<InteractionCommandHandler::Response> InteractionCommandHandler::Log
 
   // The lookups, for the decide function. Each syncs its stream once before saying "unknown".
   rules::DecideContext context;
-  const customer::ChildLookups lookups = customer::LookupsFor(executor_, &staff_, call);
-  context.customer_exists = lookups.customer_exists;
-  context.customer_tier = lookups.customer_tier;
-  context.staff = lookups.staff;
+  customer::LookupsFor(executor_, &staff_, call).FillInto(context);
   context.complaint_exists = [&](absl::string_view name) -> absl::StatusOr<bool> {
     // A linked complaint is always the same customer's: it lives on the same stream.
     return command::ExistsOnStream<crm::v1::Complaint>(executor_, name, *customer_id,

@@ -42,10 +42,7 @@ base::Future<SurveyCommandHandler::Response> SurveyCommandHandler::SendSurvey(
       domain::customer::ParseCustomerName(request.parent(), "parent");
 
   rules::DecideContext context;
-  const customer::ChildLookups lookups = customer::LookupsFor(executor_, &staff_, call);
-  context.customer_exists = lookups.customer_exists;
-  context.customer_tier = lookups.customer_tier;
-  context.staff = lookups.staff;
+  customer::LookupsFor(executor_, &staff_, call).FillInto(context);
   context.complaint_exists = [&](absl::string_view name) {
     return command::ExistsOnStream<crm::v1::Complaint>(executor_, name, *customer_id,
                                                        call.deadline);

@@ -1,32 +1,22 @@
-// The survey command side and views wired as the processes wire them: one InMemoryEventLog, a
-// command-state store folded over the survey, customer, staff, complaint and interaction kinds,
-// a CommandExecutor with the SurveyCommandHandler, the deadline watcher with the survey source on
-// a fake clock, and a views store folded by the customer and survey folds.
-#include <filesystem>
+// The survey command side and views wired as the processes wire them
+// (tests/services/command/command_views_env.h) with the survey kind and fold, the
+// SurveyCommandHandler, the deadline watcher with the survey source on the fake clock, and the
+// survey queries.
 #include <memory>
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "common/base/clock.h"
 #include "common/base/time_util.h"
-#include "common/base/uuid.h"
-#include "common/eventlog/in_memory_event_log.h"
-#include "common/fold/fold_runner.h"
-#include "common/kv/kv_store.h"
-#include "domain/complaint/complaint_aggregate.h"
-#include "domain/org/org_aggregate.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "projections/customer/customer_view_fold.h"
 #include "projections/survey/survey_fold.h"
 #include "services/command/deadline_watcher.h"
-#include "services/customer/customer_kind.h"
-#include "services/interaction/interaction_kind.h"
 #include "services/survey/survey_command_handler.h"
 #include "services/survey/survey_deadlines.h"
 #include "services/survey/survey_kind.h"
 #include "services/survey/survey_query_service.h"
 #include "tests/domain/customer/status_test_util.h"
+#include "tests/services/command/command_views_env.h"
 
 namespace crm::services::survey {
 namespace {
@@ -35,23 +25,12 @@ using ::crm::domain::customer::testing::Reason;
 using crm::events::v1::EventEnvelope;
 using ::testing::SizeIs;
 
-class SurveyHandlerTest : public ::testing::Test {
+class SurveyHandlerTest : public services::testing::CommandViewsEnv {
  protected:
+  SurveyHandlerTest() : CommandViewsEnv("survey", {&SurveyKind()}, {&survey_fold_}) {}
+
   void SetUp() override {
-    dir_ = std::filesystem::path(::testing::TempDir()) / ("survey-" + base::NewUuid());
-    state_store_ = *kv::KvStore::Open((dir_ / "state").string());
-    views_store_ = *kv::KvStore::Open((dir_ / "views").string());
-    state_runner_ = std::make_unique<fold::FoldRunner>(&log_, state_store_.get(), &state_fold_,
-                                                       fold::FoldRunner::Options{.name = "state"});
-    views_runner_ = std::make_unique<fold::FoldRunner>(
-        &log_, views_store_.get(), std::vector<fold::Fold*>{&customer_fold_, &survey_fold_},
-        fold::FoldRunner::Options{.name = "views"});
-    aggregate_state_ = std::make_unique<command::AggregateState>(state_store_.get());
-    ASSERT_TRUE(state_runner_->Start().ok());
-    ASSERT_TRUE(views_runner_->Start().ok());
-    executor_ = std::make_unique<command::CommandExecutor>(&log_, state_runner_.get(),
-                                                           aggregate_state_.get(), &clock_,
-                                                           command::CommandExecutor::Options{});
+    CommandViewsEnv::SetUp();
     handler_ = std::make_unique<SurveyCommandHandler>(executor_.get());
     deadlines_ = std::make_unique<SurveyDeadlines>(handler_.get());
     watcher_ = std::make_unique<command::DeadlineWatcher>(
@@ -59,53 +38,15 @@ class SurveyHandlerTest : public ::testing::Test {
         nullptr, command::DeadlineWatcher::Options{});
     queries_ = std::make_unique<SurveyQueries>(views_store_.get(), views_runner_.get(),
                                                SurveyQueries::Options{});
-    Seed("acme", "acme", "customers/acme", 1, [] {
-      EventEnvelope e;
-      e.mutable_customer_registered()->mutable_profile()->set_display_name("Acme");
-      e.mutable_customer_registered()->mutable_profile()->set_kind(crm::events::v1::COMPANY);
-      e.mutable_customer_registered()->set_lifecycle_stage(crm::events::v1::POTENTIAL);
-      return e;
-    }());
-    EventEnvelope staff;
-    auto* s = staff.mutable_staff_added()->mutable_staff();
-    s->set_name("staff/ann");
-    s->set_display_name("Ann");
-    s->set_role(crm::events::v1::CUSTOMER_REPRESENTATIVE);
-    s->set_level(crm::events::v1::FRONT_LINE);
-    s->set_department("departments/service");
-    s->set_team("teams/care");
-    s->set_active(true);
-    Seed("org", "", "staff/ann", 1, staff);
+    SeedCustomer("acme");
+    SeedStaff("ann");
   }
   void TearDown() override {
     watcher_.reset();
     deadlines_.reset();
     handler_.reset();
-    executor_.reset();
     queries_.reset();
-    views_runner_.reset();
-    state_runner_.reset();
-    aggregate_state_.reset();
-    state_store_.reset();
-    views_store_.reset();
-    std::filesystem::remove_all(dir_);
-  }
-
-  void Seed(const std::string& key, const std::string& customer_id, const std::string& aggregate,
-            int64_t version, EventEnvelope e) {
-    e.set_event_id(base::NewUuid());
-    e.set_customer_id(customer_id);
-    e.set_aggregate(aggregate);
-    e.set_aggregate_version(version);
-    *e.mutable_recorded_at() = base::ToTimestamp(clock_.Now());
-    *e.mutable_occurred_at() = e.recorded_at();
-    e.set_event_type(command::EventTypeName(e));
-    e.set_schema_version(1);
-    auto position = log_.Append(key, {{e.SerializeAsString(), {}}}, absl::Now() + absl::Seconds(5));
-    ASSERT_TRUE(position.ok());
-    const eventlog::PositionMap at = {{position->partition, position->offset}};
-    ASSERT_TRUE(state_runner_->WaitFor(at, absl::Now() + absl::Seconds(10)).ok());
-    ASSERT_TRUE(views_runner_->WaitFor(at, absl::Now() + absl::Seconds(10)).ok());
+    CommandViewsEnv::TearDown();
   }
 
   absl::StatusOr<crm::v1::SurveyCommandResponse> Send(const std::string& id,
@@ -137,29 +78,11 @@ class SurveyHandlerTest : public ::testing::Test {
     return got.ok() ? *got : crm::v1::Survey();
   }
 
-  std::filesystem::path dir_;
-  base::FakeClock clock_;
-  eventlog::InMemoryEventLog log_;
-  command::TypedKind<crm::v1::Staff> staff_kind_{&domain::org::IsStaffEvent,
-                                                 &domain::org::ApplyStaff};
-  command::TypedKind<crm::v1::Complaint> complaint_kind_{&domain::complaint::IsComplaintEvent,
-                                                         &domain::complaint::Apply};
-  command::AggregateStateFold state_fold_{{&SurveyKind(), &staff_kind_, &complaint_kind_,
-                                           &interaction::InteractionKind(),
-                                           &customer::CustomerKind()}};
-  projections::customer::CustomerViewFold customer_fold_;
   projections::survey::SurveyFold survey_fold_;
-  std::unique_ptr<kv::KvStore> state_store_;
-  std::unique_ptr<kv::KvStore> views_store_;
-  std::unique_ptr<fold::FoldRunner> state_runner_;
-  std::unique_ptr<fold::FoldRunner> views_runner_;
-  std::unique_ptr<command::AggregateState> aggregate_state_;
-  std::unique_ptr<command::CommandExecutor> executor_;
   std::unique_ptr<SurveyCommandHandler> handler_;
   std::unique_ptr<SurveyDeadlines> deadlines_;
   std::unique_ptr<command::DeadlineWatcher> watcher_;
   std::unique_ptr<SurveyQueries> queries_;
-  rpc::CallContext call_;
 };
 
 TEST_F(SurveyHandlerTest, SendAnswerAndReadBack) {
