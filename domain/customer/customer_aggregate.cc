@@ -856,7 +856,7 @@ absl::StatusOr<MergeDecision> DecideMerge(const State& survivor, const State& me
   if (!phones.empty()) paths.push_back("phones");
   std::vector<std::string> filled;
   for (absl::string_view path :
-       {"display_name", "kind", "region", "industry", "acquisition_source"}) {
+       {"display_name", "kind", "region", "industry", "acquisition_source", "external_id"}) {
     if (!PathIsSet(path, survivor) && PathIsSet(path, merged)) {
       CopyPath(path, merged, changed);
       paths.emplace_back(path);

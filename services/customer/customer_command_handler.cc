@@ -404,13 +404,20 @@ base::Future<crm::v1::MergeCustomersResponse> CustomerCommandHandler::Merge(
   crm::v1::Customer survivor;
   survivor.ParseFromString(result.states[1]);
   if (!request.validate_only()) {
-    // The merged customer's e-mails move to the survivor (EmailClaimed, previous holder the merged
-    // customer). Best effort: until then, or if it fails, an address held by a merged customer
-    // reads as its survivor's (Execute above; domain/customer/email_reservation.h).
+    // The merged customer's e-mails, and its external id if the survivor took it, move to the
+    // survivor (EmailClaimed / ExternalIdClaimed, previous holder the merged customer). Best
+    // effort: until then, or if it fails, a key held by a merged customer reads as its
+    // survivor's (Execute above; domain/customer/email_reservation.h).
+    std::vector<std::pair<domain::customer::ReservedKey, std::string>> moved;
     for (const std::string& email : summary.emails()) {
-      EmailReservations::Request claim;
-      claim.set_email(email);
-      claim.set_customer_id(*survivor_id);
+      moved.emplace_back(domain::customer::ReservedKey::kEmail, email);
+    }
+    if (std::find(summary.filled_fields().begin(), summary.filled_fields().end(), "external_id") !=
+        summary.filled_fields().end()) {
+      moved.emplace_back(domain::customer::ReservedKey::kExternalId, survivor.external_id());
+    }
+    for (const auto& [kind, key] : moved) {
+      EmailReservations::Request claim = ReservationRequest(kind, key, *survivor_id);
       claim.set_customer_version(survivor.version());
       (void)reservations_->Claim(claim, call).Get();
     }

@@ -105,7 +105,7 @@ def _pair(w: World, prefix: str):
                           emails=[f"{prefix}-ada@example.com"], region="")
     merged = w.customer(f"{prefix}-m", display_name="A. Lovelace",
                         emails=[f"{prefix}-ada.l@example.com"], phones=["+44 20 7946 0000"],
-                        region="London", industry="Computing")
+                        region="London", industry="Computing", external_id=f"{prefix}-ERP-7")
     w.tag(survivor, "vip")
     w.tag(merged, "vip")
     w.tag(merged, "newsletter")
@@ -129,7 +129,7 @@ def test_a_dry_run_moves_nothing(world):
     assert list(m.tags) == ["newsletter"]
     assert list(m.emails) == ["dry-ada.l@example.com"]
     assert list(m.phones) == ["+442079460000"]
-    assert list(m.filled_fields) == ["region", "industry"]
+    assert list(m.filled_fields) == ["region", "industry", "external_id"]
     # The survivor as the merge would leave it; nothing recorded.
     assert resp.customer.name == survivor and resp.customer.version == before[0].version + 1
     assert list(resp.customer.emails) == ["dry-ada@example.com", "dry-ada.l@example.com"]
@@ -154,6 +154,7 @@ def test_a_merge_moves_everything_and_redirects(world):
     assert list(s.emails) == ["mv-ada@example.com", "mv-ada.l@example.com"]
     assert list(s.phones) == ["+442079460000"]
     assert (s.display_name, s.region, s.industry) == ("Ada Lovelace", "London", "Computing")
+    assert s.external_id == "mv-ERP-7"  # the survivor had none: it takes the merged one's
     assert s.value.purchase_count == 3
     assert {(t.currency_code, t.total_minor, t.purchase_count) for t in s.value.totals} == \
         {("CNY", 3500, 2), ("USD", 700, 1)}
@@ -200,6 +201,15 @@ def test_a_merge_moves_everything_and_redirects(world):
                      customer_id="mv-x", display_name="X", emails=["mv-ada.l@example.com"])
     info = assert_error_info(d)
     assert info.reason == "EMAIL_TAKEN" and info.metadata["existing_customer"] == survivor
+
+    # So did the external id: found as the survivor's, and taken.
+    found = w.server.query.FindCustomers(spb.FindCustomersRequest(
+        external_id="mv-ERP-7", consistency_token=w.covering()))
+    assert [c.name for c in found.customers] == [survivor]
+    d = expect_error(grpc.StatusCode.ALREADY_EXISTS, crmtest.register, w.server,
+                     customer_id="mv-y", display_name="Y", external_id="mv-ERP-7")
+    info = assert_error_info(d)
+    assert info.reason == "EXTERNAL_ID_TAKEN" and info.metadata["existing_customer"] == survivor
 
     # Commands on the merged customer are refused, naming the survivor.
     d = expect_error(grpc.StatusCode.FAILED_PRECONDITION, w.tag, merged, "late")

@@ -28,6 +28,9 @@ DecideContext Context() {
   context.email_owner = [](absl::string_view) -> std::optional<std::string> {
     return std::nullopt;
   };
+  context.external_id_owner = [](absl::string_view) -> std::optional<std::string> {
+    return std::nullopt;
+  };
   return context;
 }
 
@@ -234,6 +237,33 @@ TEST(CustomerMergeTest, NothingToTakeStillMerges) {
   StampAndApply(s, {decision->survivor_event}, "s");
   EXPECT_EQ(s.merged_customers_size(), 1);
   EXPECT_EQ(s.value_tier(), crm::v1::POTENTIAL_VALUE);
+}
+
+// The merged customer's external id moves to a survivor without one (its reservation follows in
+// the handler); a survivor with its own keeps it.
+TEST(CustomerMergeTest, TheExternalIdMovesOnlyToASurvivorWithoutOne) {
+  crm::v1::Customer a;
+  a.set_display_name("A");
+  a.set_kind(crm::v1::PERSON);
+  crm::v1::Customer b = a;
+  b.set_external_id("ERP-9");
+  State s = Customer("s", a);
+  State m = Customer("m", b);
+  auto decision = DecideMerge(s, m, MergeRequest(), {}, Context());
+  ASSERT_TRUE(decision.ok()) << decision.status();
+  EXPECT_THAT(decision->summary.filled_fields(), ElementsAre("external_id"));
+  EXPECT_THAT(decision->survivor_event.customer_merged().changed_paths(),
+              ElementsAre("external_id"));
+  StampAndApply(s, {decision->survivor_event}, "s");
+  EXPECT_EQ(s.external_id(), "ERP-9");
+
+  a.set_external_id("ERP-1");
+  State own = Customer("s", a);
+  auto kept = DecideMerge(own, Customer("m", b), MergeRequest(), {}, Context());
+  ASSERT_TRUE(kept.ok()) << kept.status();
+  EXPECT_THAT(kept->summary.filled_fields(), IsEmpty());
+  StampAndApply(own, {kept->survivor_event}, "s");
+  EXPECT_EQ(own.external_id(), "ERP-1");
 }
 
 }  // namespace
