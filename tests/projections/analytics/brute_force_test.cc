@@ -49,6 +49,7 @@
 #include "projections/segment/segment_fold.h"
 #include "readmodel/analytics/analytics_views.h"
 #include "readmodel/segment/segment_views.h"
+#include "tests/projections/fold_harness.h"
 
 namespace crm::projections::analytics {
 namespace {
@@ -1245,21 +1246,6 @@ crm::v1::ConversionTime ExpectedConversion(const Expected& x, int from, int to) 
 
 // ---------------------------------------------------------------------------------------------
 
-std::map<std::string, std::string> Dump(const kv::KvStore& store) {
-  std::map<std::string, std::string> out;
-  for (absl::string_view prefix : {"an/", "sg/"}) {
-    EXPECT_TRUE(store
-                    .ScanPrefix(prefix, "", 0,
-                                [&](absl::string_view k, absl::string_view v) {
-                                  out.emplace(std::string(k), std::string(v));
-                                  return true;
-                                })
-                    .ok());
-  }
-  return out;
-}
-
-// Both folds over one store, as the lead's composite runs them.
 MATCHER_P(EqualsProto, expected, "") {
   std::string diff;
   google::protobuf::util::MessageDifferencer differencer;
@@ -1272,54 +1258,26 @@ MATCHER_P(EqualsProto, expected, "") {
 class BruteForceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ = std::filesystem::path(::testing::TempDir()) / ("brute-force-" + base::NewUuid());
     events_ = Generator(20240601).Generate();
     // Redeliver about 1% of the events later in their own stream, as an at-least-once transport
     // may: the folds must skip them.
-    std::mt19937_64 rng(7);
-    std::vector<std::pair<size_t, const EventEnvelope*>> duplicates;
-    for (size_t i = 0; i < events_.size(); ++i) {
-      if (std::bernoulli_distribution(0.01)(rng)) {
-        duplicates.push_back({i + std::uniform_int_distribution<size_t>(1, 300)(rng), &events_[i]});
-      }
-    }
-    std::sort(duplicates.begin(), duplicates.end(),
-              [](const auto& a, const auto& b) { return a.first < b.first; });
-    size_t next = 0;
-    for (size_t i = 0; i < events_.size(); ++i) {
-      Append(events_[i]);
-      while (next < duplicates.size() && duplicates[next].first <= i) {
-        Append(*duplicates[next++].second);
-      }
-    }
-    while (next < duplicates.size()) Append(*duplicates[next++].second);
-    duplicate_count_ = duplicates.size();
-  }
-  void TearDown() override { std::filesystem::remove_all(root_); }
-
-  void Append(const EventEnvelope& e) {
-    const std::string key = e.customer_id().empty() ? "org" : e.customer_id();
-    ASSERT_TRUE(
-        log_.Append(key, {{e.SerializeAsString(), {}}}, absl::Now() + absl::Seconds(5)).ok());
-    ++appended_;
+    harness_.AppendWithRedeliveries(events_, 0.01, 300, 7);
+    duplicate_count_ = harness_.redelivered();
   }
 
+  // Both folds over one store, as the lead's composite runs them.
   std::unique_ptr<kv::KvStore> Fold(const std::string& name, size_t max_batch) {
-    auto store = *kv::KvStore::Open((root_ / name).string());
-    AnalyticsFold analytics;
-    segment::SegmentFold segments;
-    fold::FoldRunner runner(&log_, store.get(), std::vector<fold::Fold*>{&analytics, &segments},
-                            {.name = name, .max_batch = max_batch});
-    EXPECT_TRUE(runner.CatchUp().ok());
-    EXPECT_EQ(runner.dead_letters(), 0);
-    return store;
+    return harness_.Fold(name, {&analytics_, &segments_}, max_batch);
+  }
+  static std::map<std::string, std::string> Dump(const kv::KvStore& store) {
+    return testing::FoldHarness::Dump(store, {"an/", "sg/"});
   }
 
-  std::filesystem::path root_;
-  eventlog::InMemoryEventLog log_{4};
+  testing::FoldHarness harness_{"brute-force"};
+  AnalyticsFold analytics_;
+  segment::SegmentFold segments_;
   std::vector<EventEnvelope> events_;
   size_t duplicate_count_ = 0;
-  size_t appended_ = 0;
 };
 
 TEST_F(BruteForceTest, EveryFigureMatchesARecomputationFromTheEvents) {
@@ -1609,25 +1567,9 @@ TEST_F(BruteForceTest, RebuildFromZeroIsByteIdentical) {
 
 TEST_F(BruteForceTest, ReapplyingEveryRecordWritesNothing) {
   auto store = Fold("views", 512);
-  const auto before = Dump(*store);
   AnalyticsFold analytics;
   segment::SegmentFold segment;
-  auto reader = log_.NewReader({{0, 0}, {1, 0}, {2, 0}, {3, 0}});
-  ASSERT_TRUE(reader.ok());
-  size_t seen = 0;
-  while (seen < appended_) {
-    auto records = (*reader)->Poll(1000, absl::Now() + absl::Seconds(5));
-    ASSERT_TRUE(records.ok());
-    ASSERT_FALSE(records->empty());
-    kv::KvBatch batch = store->NewBatch();
-    for (const auto& record : *records) {
-      ASSERT_TRUE(analytics.Apply(record, batch).ok());
-      ASSERT_TRUE(segment.Apply(record, batch).ok());
-    }
-    EXPECT_EQ(batch.Count(), 0u);
-    seen += records->size();
-  }
-  EXPECT_EQ(Dump(*store), before);
+  harness_.ExpectReapplyWritesNothing(*store, {&analytics, &segment}, {"an/", "sg/"});
 }
 
 }  // namespace

@@ -31,6 +31,7 @@
 #include "gtest/gtest.h"
 #include "projections/survey/survey_fold.h"
 #include "readmodel/survey/survey_views.h"
+#include "tests/projections/fold_harness.h"
 
 namespace crm::projections::survey {
 namespace {
@@ -261,65 +262,24 @@ std::map<Key, crm::v1::SurveyFigures> By(const std::map<std::string, Facts>& sur
   return out;
 }
 
-std::map<std::string, std::string> Dump(const kv::KvStore& store) {
-  std::map<std::string, std::string> out;
-  EXPECT_TRUE(store
-                  .ScanPrefix("sv/", "", 0,
-                              [&](absl::string_view k, absl::string_view v) {
-                                out.emplace(std::string(k), std::string(v));
-                                return true;
-                              })
-                  .ok());
-  return out;
-}
-
 class SurveyBruteForceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ = std::filesystem::path(::testing::TempDir()) / ("survey-brute-" + base::NewUuid());
     events_ = Generator(20261204).Generate();
     // Redeliver about 2% of the events later in their own stream: the fold must skip them.
-    std::mt19937_64 rng(11);
-    std::vector<std::pair<size_t, const EventEnvelope*>> duplicates;
-    for (size_t i = 0; i < events_.size(); ++i) {
-      if (std::bernoulli_distribution(0.02)(rng)) {
-        duplicates.push_back({i + std::uniform_int_distribution<size_t>(1, 200)(rng), &events_[i]});
-      }
-    }
-    std::sort(duplicates.begin(), duplicates.end(),
-              [](const auto& a, const auto& b) { return a.first < b.first; });
-    size_t next = 0;
-    for (size_t i = 0; i < events_.size(); ++i) {
-      Append(events_[i]);
-      while (next < duplicates.size() && duplicates[next].first <= i) {
-        Append(*duplicates[next++].second);
-      }
-    }
-    while (next < duplicates.size()) Append(*duplicates[next++].second);
-  }
-  void TearDown() override { std::filesystem::remove_all(root_); }
-
-  void Append(const EventEnvelope& e) {
-    ASSERT_TRUE(
-        log_.Append(e.customer_id(), {{e.SerializeAsString(), {}}}, absl::Now() + absl::Seconds(5))
-            .ok());
-    ++appended_;
+    harness_.AppendWithRedeliveries(events_, 0.02, 200, 11);
   }
 
   std::unique_ptr<kv::KvStore> Fold(const std::string& name, size_t max_batch) {
-    auto store = *kv::KvStore::Open((root_ / name).string());
-    SurveyFold fold;
-    fold::FoldRunner runner(&log_, store.get(), std::vector<fold::Fold*>{&fold},
-                            {.name = name, .max_batch = max_batch});
-    EXPECT_TRUE(runner.CatchUp().ok());
-    EXPECT_EQ(runner.dead_letters(), 0);
-    return store;
+    return harness_.Fold(name, {&fold_}, max_batch);
+  }
+  static std::map<std::string, std::string> Dump(const kv::KvStore& store) {
+    return testing::FoldHarness::Dump(store, {"sv/"});
   }
 
-  std::filesystem::path root_;
-  eventlog::InMemoryEventLog log_{4};
+  testing::FoldHarness harness_{"survey-brute"};
+  SurveyFold fold_;
   std::vector<EventEnvelope> events_;
-  size_t appended_ = 0;
 };
 
 // Every figure of `stats` against the recomputation of the counts in `span`.
@@ -456,21 +416,8 @@ TEST_F(SurveyBruteForceTest, RebuildFromZeroIsByteIdentical) {
 
 TEST_F(SurveyBruteForceTest, ReapplyingEveryRecordWritesNothing) {
   auto store = Fold("views", 512);
-  const auto before = Dump(*store);
   SurveyFold fold;
-  auto reader = log_.NewReader({{0, 0}, {1, 0}, {2, 0}, {3, 0}});
-  ASSERT_TRUE(reader.ok());
-  size_t seen = 0;
-  while (seen < appended_) {
-    auto records = (*reader)->Poll(1000, absl::Now() + absl::Seconds(5));
-    ASSERT_TRUE(records.ok());
-    ASSERT_FALSE(records->empty());
-    kv::KvBatch batch = store->NewBatch();
-    for (const auto& record : *records) ASSERT_TRUE(fold.Apply(record, batch).ok());
-    EXPECT_EQ(batch.Count(), 0u);
-    seen += records->size();
-  }
-  EXPECT_EQ(Dump(*store), before);
+  harness_.ExpectReapplyWritesNothing(*store, {&fold}, {"sv/"});
 }
 
 }  // namespace
