@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   bool rebuild = false;
   CLI::App app{"crm-projector: CRM projections and query services on Kafka"};
   crm::runtime::AddFlags(app, config, {"kafka", "embedded"});
+  crm::runtime::AddQueryFlags(app, config);
   app.add_flag("--rebuild", rebuild, "Drop the views and refold them from the start of the topics");
   CLI11_PARSE(app, argc, argv);
   crm::runtime::Init(config);
@@ -28,9 +29,11 @@ int main(int argc, char** argv) {
   auto views_store = OrFail(crm::runtime::OpenStore(config.data_dir + "/views", rebuild),
                             "cannot open the views store");
   std::unique_ptr<crm::rpc::Executor> executor = crm::runtime::NewExecutor(config);
-  auto queries =
-      OrFail(crm::assembly::QuerySide::Create(log.get(), views_store.get(), executor.get(), {}),
-             "cannot set up the query side");
+  auto queries = OrFail(
+      crm::assembly::QuerySide::Create(log.get(), views_store.get(), executor.get(),
+                                       {.notifications = {.csat_max = config.notify_csat_max,
+                                                          .nps_max = config.notify_nps_max}}),
+      "cannot set up the query side");
   const absl::Time start = absl::Now();
   if (absl::Status s = queries->CatchUp(); !s.ok()) Fail("views catch-up", s);
   spdlog::info("caught up with the log in {} ms", absl::ToInt64Milliseconds(absl::Now() - start));

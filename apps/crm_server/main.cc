@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
   CLI::App app{"crm-server: event-sourced CRM in one process (embedded event log by default)"};
   crm::runtime::AddFlags(app, config, {"embedded", "kafka"});
   crm::runtime::AddCommandFlags(app, config);
+  crm::runtime::AddQueryFlags(app, config);
   app.add_flag("--rebuild", rebuild,
                "Drop the command state and the views and refold them from log position zero "
                "before serving");
@@ -54,7 +55,9 @@ int main(int argc, char** argv) {
                              {.sla_policy = config.sla_policy, .sla_scan_interval = scan_interval}),
                          "bad configuration");
   auto queries = OrFail(
-      crm::assembly::QuerySide::Create(log.get(), views_store.get(), query_executor.get(), {}),
+      crm::assembly::QuerySide::Create(log.get(), views_store.get(), query_executor.get(),
+                                       {.notifications = {.csat_max = config.notify_csat_max,
+                                                          .nps_max = config.notify_nps_max}}),
       "cannot set up the query side");
   const absl::Time catch_up_start = absl::Now();
   if (absl::Status s = commands->CatchUp(); !s.ok()) Fail("command state catch-up", s);

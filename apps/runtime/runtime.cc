@@ -263,6 +263,19 @@ void AddCommandFlags(CLI::App& app, Config& config) {
       ->envname("CRM_SLA_SCAN_INTERVAL");
 }
 
+void AddQueryFlags(CLI::App& app, Config& config) {
+  app.add_option("--notify-csat-max", config.notify_csat_max,
+                 "A survey answer with a CSAT at most this notifies its sender and their team "
+                 "lead (LOW_SURVEY_ANSWER); -1: never by CSAT")
+      ->check(CLI::Range(-1, 5))
+      ->envname("CRM_NOTIFY_CSAT_MAX");
+  app.add_option("--notify-nps-max", config.notify_nps_max,
+                 "A survey answer with an NPS at most this notifies its sender and their team "
+                 "lead (LOW_SURVEY_ANSWER); -1: never by NPS")
+      ->check(CLI::Range(-1, 10))
+      ->envname("CRM_NOTIFY_NPS_MAX");
+}
+
 absl::StatusOr<absl::Duration> ParseDurationFlag(const std::string& text, const std::string& flag) {
   absl::Duration d;
   if (!absl::ParseDuration(text, &d) || d <= absl::ZeroDuration() ||

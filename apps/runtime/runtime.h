@@ -109,6 +109,11 @@ struct Config {
   // deadline watcher looks for passed deadlines.
   std::string sla_policy;
   std::string sla_scan_interval = "1s";
+
+  // Notifications (query side): a survey answer with a CSAT at most this, or an NPS at most
+  // notify_nps_max, notifies its sender and their team lead (-1: never by that score).
+  int notify_csat_max = 2;
+  int notify_nps_max = 6;
 };
 
 // Adds the flags above to `app`. `engines` lists the engines the binary accepts.
@@ -119,6 +124,9 @@ void AddReplicaFlags(CLI::App& app, Config& config);
 
 // Adds --sla-policy and --sla-scan-interval (binaries that run the command side).
 void AddCommandFlags(CLI::App& app, Config& config);
+
+// Adds --notify-csat-max and --notify-nps-max (binaries that run the query side).
+void AddQueryFlags(CLI::App& app, Config& config);
 
 // A positive duration flag ("100ms", "1s", "2m"); INVALID_ARGUMENT naming the flag otherwise.
 absl::StatusOr<absl::Duration> ParseDurationFlag(const std::string& text, const std::string& flag);
