@@ -22,6 +22,7 @@
 #include "services/complaint/complaint_query_service.h"
 #include "services/customer/customer_query_service.h"
 #include "services/interaction/interaction_query_service.h"
+#include "services/notification/notification_relay.h"
 #include "services/notification/notification_service.h"
 #include "services/org/org_query_service.h"
 #include "services/segment/segment_query_service.h"
@@ -46,7 +47,8 @@ services::access::OrgDirectory OrgOf(const readmodel::org::OrgViews* views) {
 
 struct QuerySide::Parts {
   Parts(eventlog::EventLog* log, kv::KvStore* store, rpc::Executor* executor, Options options)
-      : notification_fold(options.notifications),
+      : store(store),
+        notification_fold(options.notifications),
         runner(log, store,
                {&customer_fold, &complaint_fold, &interaction_fold, &org_fold, &analytics_fold,
                 &segment_fold, &survey_fold, &notification_fold},
@@ -85,6 +87,7 @@ struct QuerySide::Parts {
     };
   }
 
+  kv::KvStore* const store;
   // Folds, in the order they see each record.
   projections::customer::CustomerViewFold customer_fold;
   projections::complaint::ComplaintViewFold complaint_fold;
@@ -124,6 +127,7 @@ struct QuerySide::Parts {
 
   services::notification::NotificationQueries notification_queries;
   services::notification::NotificationService notification_service;
+  std::unique_ptr<services::notification::NotificationRelay> notification_relay;
 };
 
 absl::StatusOr<std::unique_ptr<QuerySide>> QuerySide::Create(eventlog::EventLog* log,
@@ -143,7 +147,16 @@ services::access::OrgDirectory QuerySide::org() const { return OrgOf(&parts_->or
 
 absl::Status QuerySide::CatchUp() { return parts_->runner.CatchUp(); }
 absl::Status QuerySide::Start() { return parts_->runner.Start(); }
-void QuerySide::Stop() { parts_->runner.Stop(); }
+void QuerySide::StartNotificationRelay(eventlog::EventLog* out) {
+  parts_->notification_relay = std::make_unique<services::notification::NotificationRelay>(
+      parts_->store, &parts_->runner, out, services::notification::NotificationRelay::Options{});
+  parts_->notification_relay->Start();
+}
+
+void QuerySide::Stop() {
+  if (parts_->notification_relay != nullptr) parts_->notification_relay->Stop();
+  parts_->runner.Stop();
+}
 
 std::vector<rpc::ServiceTable*> QuerySide::services() const {
   return {&parts_->customer_service, &parts_->complaint_service,   &parts_->analytics_service,

@@ -44,6 +44,9 @@ class QuerySide {
 
   absl::Status CatchUp();
   absl::Status Start();
+  // Publishes the notifications to `out` (services/notification/notification_relay.h) until
+  // Stop. Not owned; must outlive the QuerySide. REQUIRES: Start() succeeded.
+  void StartNotificationRelay(eventlog::EventLog* out);
   void Stop();
 
   std::vector<rpc::ServiceTable*> services() const;

@@ -47,6 +47,10 @@ int main(int argc, char** argv) {
                             "cannot open the command state store");
   auto views_store = OrFail(crm::runtime::OpenStore(config.data_dir + "/views", rebuild),
                             "cannot open the views store");
+  // Opened before the query side, whose relay publishes to it until the query side stops.
+  auto notification_topic =
+      OrFail(crm::runtime::OpenNotificationTopic(config, config.kafka_topic_prefix + ".server"),
+             "cannot open the notification topic");
 
   std::unique_ptr<crm::rpc::Executor> command_executor = crm::runtime::NewExecutor(config);
   std::unique_ptr<crm::rpc::Executor> query_executor = crm::runtime::NewExecutor(config);
@@ -66,6 +70,7 @@ int main(int argc, char** argv) {
                absl::ToInt64Milliseconds(absl::Now() - catch_up_start));
   if (absl::Status s = commands->Start(); !s.ok()) Fail("command side", s);
   if (absl::Status s = queries->Start(); !s.ok()) Fail("query side", s);
+  if (notification_topic != nullptr) queries->StartNotificationRelay(notification_topic.get());
 
   crm::runtime::Process process{
       .log = log.get(),

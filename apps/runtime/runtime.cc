@@ -274,6 +274,10 @@ void AddQueryFlags(CLI::App& app, Config& config) {
                  "lead (LOW_SURVEY_ANSWER); -1: never by NPS")
       ->check(CLI::Range(-1, 10))
       ->envname("CRM_NOTIFY_NPS_MAX");
+  app.add_option("--publish-notifications", config.publish_notifications,
+                 "On Kafka: publish the notifications to the topic <prefix>.notifications.v1 "
+                 "(false: Watch/List only, e.g. on all but one projector replica)")
+      ->envname("CRM_PUBLISH_NOTIFICATIONS");
 }
 
 absl::StatusOr<absl::Duration> ParseDurationFlag(const std::string& text, const std::string& flag) {
@@ -382,6 +386,10 @@ std::string AuditTopic(const Config& config) {
   return absl::StrCat(config.kafka_topic_prefix, ".audit.v1");
 }
 
+std::string NotificationTopic(const Config& config) {
+  return absl::StrCat(config.kafka_topic_prefix, ".notifications.v1");
+}
+
 namespace {
 
 // The options of a Kafka log on `topic` shared by every Kafka log of the process.
@@ -449,6 +457,20 @@ absl::StatusOr<std::unique_ptr<eventlog::EventLog>> OpenAuditLog(const Config& c
   auto topic = eventlog::KafkaEventLog::Open(options, absl::Seconds(30));
   if (!topic.ok()) return topic.status();
   spdlog::info("audit of reads: Kafka topic {} with {} partitions", options.topic,
+               (*topic)->PartitionCount());
+  return std::unique_ptr<eventlog::EventLog>(std::move(*topic));
+}
+
+absl::StatusOr<std::unique_ptr<eventlog::EventLog>> OpenNotificationTopic(
+    const Config& config, const std::string& group) {
+  if (config.engine != "kafka" || !config.publish_notifications) {
+    return std::unique_ptr<eventlog::EventLog>();
+  }
+  CRM_ASSIGN_OR_RETURN(eventlog::KafkaEventLogOptions options,
+                       KafkaOptions(config, NotificationTopic(config), group));
+  auto topic = eventlog::KafkaEventLog::Open(options, absl::Seconds(30));
+  if (!topic.ok()) return topic.status();
+  spdlog::info("notifications: published to Kafka topic {} with {} partitions", options.topic,
                (*topic)->PartitionCount());
   return std::unique_ptr<eventlog::EventLog>(std::move(*topic));
 }

@@ -49,9 +49,10 @@ class Derived {
   void Write(const eventlog::LogRecord& record, kv::KvBatch& batch) const {
     int32_t index = 0;
     for (const auto& [to, n] : out_) {
-      batch.Put(views::NotificationKey(to, record.position.partition,
-                                       {.offset = record.position.offset, .index = index++}),
+      const views::Position at{.offset = record.position.offset, .index = index++};
+      batch.Put(views::NotificationKey(to, record.position.partition, at),
                 base::SerializeDeterministic(n));
+      batch.Put(views::OutboxKey(record.position.partition, at), to);
     }
   }
 

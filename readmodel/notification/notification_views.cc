@@ -22,6 +22,11 @@ bool ParseTail(absl::string_view tail, int32_t* partition, Position* at) {
          absl::SimpleAtoi(parts[1], &at->offset) && absl::SimpleAtoi(parts[2], &at->index);
 }
 
+// The "<partition>/<offset>/<index>" tail of a notification or outbox key.
+std::string Tail(int32_t partition, const Position& at) {
+  return absl::StrFormat("%010d/%020d/%03d", partition, at.offset, at.index);
+}
+
 }  // namespace
 
 std::string EncodeCursor(const NotificationCursor& cursor) {
@@ -60,8 +65,7 @@ std::string RecipientPrefix(absl::string_view staff_id) {
 }
 
 std::string NotificationKey(absl::string_view staff_id, int32_t partition, const Position& at) {
-  return absl::StrCat(RecipientPrefix(staff_id),
-                      absl::StrFormat("%010d/%020d/%03d", partition, at.offset, at.index));
+  return absl::StrCat(RecipientPrefix(staff_id), Tail(partition, at));
 }
 
 std::string SurveySenderKey(absl::string_view survey_name) {
@@ -72,12 +76,48 @@ std::string TeamLeadKey(absl::string_view team_name) {
   return absl::StrCat(kViewsPrefix, "t/", team_name);
 }
 
+std::string OutboxKey(int32_t partition, const Position& at) {
+  return absl::StrCat(kViewsPrefix, "o/", Tail(partition, at));
+}
+
 absl::StatusOr<NotificationViews::Page> NotificationViews::After(absl::string_view staff_id,
                                                                  const NotificationCursor& after,
                                                                  size_t limit) const {
+  return Scan(
+      RecipientPrefix(staff_id), after, limit,
+      [](absl::string_view key, absl::string_view value) -> absl::StatusOr<crm::v1::Notification> {
+        crm::v1::Notification n;
+        if (!n.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+          return absl::DataLossError(absl::StrCat("notification ", key, " cannot be decoded"));
+        }
+        return n;
+      });
+}
+
+absl::StatusOr<NotificationViews::Page> NotificationViews::OutboxAfter(
+    const NotificationCursor& after, size_t limit) const {
+  const std::string prefix = absl::StrCat(kViewsPrefix, "o/");
+  return Scan(
+      prefix, after, limit,
+      [this, &prefix](absl::string_view key,
+                      absl::string_view staff_id) -> absl::StatusOr<crm::v1::Notification> {
+        const std::string entry =
+            absl::StrCat(RecipientPrefix(staff_id), key.substr(prefix.size()));
+        CRM_ASSIGN_OR_RETURN(auto value, store_->Get(entry));
+        crm::v1::Notification n;
+        if (!value.has_value() || !n.ParseFromString(*value)) {
+          return absl::DataLossError(absl::StrCat("outbox entry ", key, " names no notification"));
+        }
+        return n;
+      });
+}
+
+absl::StatusOr<NotificationViews::Page> NotificationViews::Scan(
+    const std::string& prefix, const NotificationCursor& after, size_t limit,
+    const std::function<absl::StatusOr<crm::v1::Notification>(
+        absl::string_view key, absl::string_view value)>& read) const {
   Page page;
   page.cursor = after;
-  const std::string prefix = RecipientPrefix(staff_id);
   std::string start_after;  // "" = from the first key
   absl::Status problem;
   for (;;) {
@@ -93,23 +133,24 @@ absl::StatusOr<NotificationViews::Page> NotificationViews::After(absl::string_vi
           auto seen = after.find(partition);
           if (seen != after.end() && at <= seen->second) {
             // Delivered already: go on right after the cursor's position in this partition.
-            start_after = NotificationKey(staff_id, partition, seen->second);
-            jumped = std::string(key) != start_after;
-            if (!jumped) return true;  // this is the cursor's own entry: the next one is after
+            const std::string resume = prefix + Tail(partition, seen->second);
+            if (key == resume) return true;  // the cursor's own entry: the next one is after
+            start_after = resume;
+            jumped = true;
             return false;
           }
           if (page.notifications.size() == limit) {
             page.more = true;
             return false;
           }
-          crm::v1::Notification n;
-          if (!n.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
-            problem = absl::DataLossError(absl::StrCat("notification ", key, " cannot be decoded"));
+          absl::StatusOr<crm::v1::Notification> n = read(key, value);
+          if (!n.ok()) {
+            problem = n.status();
             return false;
           }
           page.cursor[partition] = at;
-          n.set_cursor(EncodeCursor(page.cursor));
-          page.notifications.push_back(std::move(n));
+          n->set_cursor(EncodeCursor(page.cursor));
+          page.notifications.push_back(*std::move(n));
           return true;
         }));
     CRM_RETURN_IF_ERROR(problem);

@@ -9,6 +9,10 @@
 //                            The key depends only on the record, never on the order in which
 //                            records of different partitions were folded, so a refold writes the
 //                            same keys on every engine.
+//   nt/o/<partition:010>/<offset:020>/<index:03>
+//                         -> the recipient's staff id: the outbox, every notification in log order
+//                            per partition, which the Kafka relay (services/notification)
+//                            publishes.
 //   nt/s/<survey name>    -> "<staff id>\n<team name>": who sent the survey (SurveySent), for its
 //                            answer. The fold's own memory: it reads no other fold's keys.
 //   nt/t/<team name>      -> staff id of the team's lead (TeamCreated/TeamUpdated).
@@ -22,6 +26,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -52,6 +57,7 @@ absl::StatusOr<NotificationCursor> DecodeCursor(absl::string_view text, absl::st
 
 std::string NotificationKey(absl::string_view staff_id, int32_t partition, const Position& at);
 std::string RecipientPrefix(absl::string_view staff_id);
+std::string OutboxKey(int32_t partition, const Position& at);
 std::string SurveySenderKey(absl::string_view survey_name);
 std::string TeamLeadKey(absl::string_view team_name);
 
@@ -72,8 +78,18 @@ class NotificationViews {
   // DATA_LOSS if an entry cannot be decoded.
   absl::StatusOr<Page> After(absl::string_view staff_id, const NotificationCursor& after,
                              size_t limit) const;
+  // Every recipient's notifications after `after` (the outbox), at most `limit`, in outbox key
+  // order (log order per partition).
+  absl::StatusOr<Page> OutboxAfter(const NotificationCursor& after, size_t limit) const;
 
  private:
+  // The entries under `prefix` (keys "<prefix><partition>/<offset>/<index>") after `after`, at
+  // most `limit`; `read` turns an entry's value into its notification.
+  absl::StatusOr<Page> Scan(const std::string& prefix, const NotificationCursor& after,
+                            size_t limit,
+                            const std::function<absl::StatusOr<crm::v1::Notification>(
+                                absl::string_view key, absl::string_view value)>& read) const;
+
   const kv::KvStore* const store_;
 };
 

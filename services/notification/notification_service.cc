@@ -29,29 +29,6 @@ absl::StatusOr<std::string> Recipient(absl::string_view parent, const rpc::CallC
   return staff_id;
 }
 
-// Completes when `runner` has applied anything after `applied` in any partition of it (or in
-// partition 0 if it lists none), or at `deadline` (DEADLINE_EXCEEDED), or soon after `cancelled`
-// says so (CANCELLED).
-base::Future<base::Done> AnyAdvance(fold::FoldRunner* runner, eventlog::PositionMap applied,
-                                    absl::Time deadline, std::function<bool()> cancelled) {
-  struct Shared {
-    base::Promise<base::Done> promise;
-    std::atomic<bool> done{false};
-  };
-  auto shared = std::make_shared<Shared>();
-  base::Future<base::Done> future = shared->promise.future();
-  if (applied.empty()) applied[0] = -1;
-  for (const auto& [partition, offset] : applied) {
-    runner
-        ->WhenApplied({{partition, offset + 1}}, deadline,
-                      [shared, cancelled] { return shared->done.load() || cancelled(); })
-        .OnReady([shared](absl::StatusOr<base::Done> result) {
-          if (!shared->done.exchange(true)) shared->promise.Set(std::move(result));
-        });
-  }
-  return future;
-}
-
 }  // namespace
 
 rpc::ServiceTable::PreWait NotificationQueries::TokenWait() const {
@@ -106,7 +83,7 @@ absl::StatusOr<rpc::ServiceTable::StreamSource<Notification>> NotificationQuerie
     const absl::Time until = std::min(call.deadline, absl::Now() + options_.watch_poll);
     base::Promise<Part> next;
     base::Future<Part> answer = next.future();
-    AnyAdvance(views_runner_, applied, until, call.cancelled)
+    query::WhenViewsAdvance(views_runner_, applied, until, call.cancelled)
         .OnReady([next = std::move(next)](absl::StatusOr<base::Done> waited) mutable {
           // The poll's own end (not the caller's deadline, checked at the next look) just means
           // "look again".
