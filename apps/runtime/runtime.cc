@@ -440,6 +440,24 @@ absl::StatusOr<std::unique_ptr<eventlog::EventLog>> OpenEventLog(const Config& c
   return std::unique_ptr<eventlog::EventLog>(std::move(*log));
 }
 
+namespace {
+
+// A Kafka topic this process appends its own records to (created like the event topic if
+// absent): the idempotent producer, no transactions.
+absl::StatusOr<std::unique_ptr<eventlog::EventLog>> OpenOwnTopic(const Config& config,
+                                                                 const std::string& topic,
+                                                                 const std::string& group,
+                                                                 const char* what) {
+  CRM_ASSIGN_OR_RETURN(eventlog::KafkaEventLogOptions options, KafkaOptions(config, topic, group));
+  auto log = eventlog::KafkaEventLog::Open(options, absl::Seconds(30));
+  if (!log.ok()) return log.status();
+  spdlog::info("{}: Kafka topic {} with {} partitions", what, options.topic,
+               (*log)->PartitionCount());
+  return std::unique_ptr<eventlog::EventLog>(std::move(*log));
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<eventlog::EventLog>> OpenAuditLog(const Config& config,
                                                                  eventlog::EventLog* log,
                                                                  const std::string& group) {
@@ -452,13 +470,7 @@ absl::StatusOr<std::unique_ptr<eventlog::EventLog>> OpenAuditLog(const Config& c
     return std::unique_ptr<eventlog::EventLog>(std::move(*audit));
   }
   // Every process appends its own reads, so no fenced writers: the idempotent producer.
-  CRM_ASSIGN_OR_RETURN(eventlog::KafkaEventLogOptions options,
-                       KafkaOptions(config, AuditTopic(config), group));
-  auto topic = eventlog::KafkaEventLog::Open(options, absl::Seconds(30));
-  if (!topic.ok()) return topic.status();
-  spdlog::info("audit of reads: Kafka topic {} with {} partitions", options.topic,
-               (*topic)->PartitionCount());
-  return std::unique_ptr<eventlog::EventLog>(std::move(*topic));
+  return OpenOwnTopic(config, AuditTopic(config), group, "audit of reads");
 }
 
 absl::StatusOr<std::unique_ptr<eventlog::EventLog>> OpenNotificationTopic(
@@ -466,13 +478,7 @@ absl::StatusOr<std::unique_ptr<eventlog::EventLog>> OpenNotificationTopic(
   if (config.engine != "kafka" || !config.publish_notifications) {
     return std::unique_ptr<eventlog::EventLog>();
   }
-  CRM_ASSIGN_OR_RETURN(eventlog::KafkaEventLogOptions options,
-                       KafkaOptions(config, NotificationTopic(config), group));
-  auto topic = eventlog::KafkaEventLog::Open(options, absl::Seconds(30));
-  if (!topic.ok()) return topic.status();
-  spdlog::info("notifications: published to Kafka topic {} with {} partitions", options.topic,
-               (*topic)->PartitionCount());
-  return std::unique_ptr<eventlog::EventLog>(std::move(*topic));
+  return OpenOwnTopic(config, NotificationTopic(config), group, "notifications published");
 }
 
 std::unique_ptr<rpc::Executor> NewExecutor(const Config& config) {

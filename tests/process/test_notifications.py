@@ -18,6 +18,7 @@ import grpc
 import pytest
 
 import orgtest
+from test_crmctl import ctl_json, query_process
 from crmtest import (command_stub, expect_error, new_request_id, query_stub, register, spb,
                      wait_for)
 
@@ -178,6 +179,10 @@ def test_notifications_end_to_end(make_server):
     assert by_staff[orgtest.MANAGER][0].escalation_level == 2
     assert by_staff[orgtest.AGENT2] == []
     del owned
+    # crmctl lists the same.
+    rows = ctl_json(query_process(server), "notifications", "list", orgtest.SUPERVISOR)
+    assert [r["name"] for r in rows] == [n.name for n in by_staff[orgtest.SUPERVISOR]]
+    assert [r["reason"] for r in rows] == ["ESCALATED", "LOW_SURVEY_ANSWER"]
 
     # Resuming from the first notification's cursor gives the rest, nothing twice.
     resumed = Watcher(server, orgtest.AGENT, after=live.got[0].cursor)
