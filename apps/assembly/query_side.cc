@@ -8,6 +8,7 @@
 #include "projections/complaint/complaint_view_fold.h"
 #include "projections/customer/customer_view_fold.h"
 #include "projections/interaction/interaction_view_fold.h"
+#include "projections/notification/notification_fold.h"
 #include "projections/org/org_view_fold.h"
 #include "projections/segment/segment_fold.h"
 #include "projections/survey/survey_fold.h"
@@ -21,6 +22,8 @@
 #include "services/complaint/complaint_query_service.h"
 #include "services/customer/customer_query_service.h"
 #include "services/interaction/interaction_query_service.h"
+#include "services/notification/notification_relay.h"
+#include "services/notification/notification_service.h"
 #include "services/org/org_query_service.h"
 #include "services/segment/segment_query_service.h"
 #include "services/survey/survey_query_service.h"
@@ -44,9 +47,11 @@ services::access::OrgDirectory OrgOf(const readmodel::org::OrgViews* views) {
 
 struct QuerySide::Parts {
   Parts(eventlog::EventLog* log, kv::KvStore* store, rpc::Executor* executor, Options options)
-      : runner(log, store,
+      : store(store),
+        notification_fold(options.notifications),
+        runner(log, store,
                {&customer_fold, &complaint_fold, &interaction_fold, &org_fold, &analytics_fold,
-                &segment_fold, &survey_fold},
+                &segment_fold, &survey_fold, &notification_fold},
                // Every query checks Serving() for the folds it reads (VIEW_REBUILDING), so a
                // view can be rebuilt while the others serve (crm.admin.v1.AdminService).
                {.name = "views", .online_rebuild = true}),
@@ -69,7 +74,9 @@ struct QuerySide::Parts {
         interaction_queries(store, &runner, options.clock, {}),
         interaction_service(&interaction_queries, executor),
         org_queries(store, &runner, options.clock, {}),
-        org_service(&org_queries, executor) {}
+        org_service(&org_queries, executor),
+        notification_queries(store, &runner, {}),
+        notification_service(&notification_queries, executor) {}
 
   // Who holds a customer, as the views have it (services/access/holders.h).
   services::access::CustomerHolders CustomerHolders() const {
@@ -80,6 +87,7 @@ struct QuerySide::Parts {
     };
   }
 
+  kv::KvStore* const store;
   // Folds, in the order they see each record.
   projections::customer::CustomerViewFold customer_fold;
   projections::complaint::ComplaintViewFold complaint_fold;
@@ -88,6 +96,7 @@ struct QuerySide::Parts {
   projections::analytics::AnalyticsFold analytics_fold;
   projections::segment::SegmentFold segment_fold;
   projections::survey::SurveyFold survey_fold;
+  projections::notification::NotificationFold notification_fold;
   fold::FoldRunner runner;
 
   readmodel::org::OrgViews org_views;
@@ -115,6 +124,10 @@ struct QuerySide::Parts {
 
   services::org::OrgQueries org_queries;
   services::org::OrgQueryService org_service;
+
+  services::notification::NotificationQueries notification_queries;
+  services::notification::NotificationService notification_service;
+  std::unique_ptr<services::notification::NotificationRelay> notification_relay;
 };
 
 absl::StatusOr<std::unique_ptr<QuerySide>> QuerySide::Create(eventlog::EventLog* log,
@@ -134,12 +147,21 @@ services::access::OrgDirectory QuerySide::org() const { return OrgOf(&parts_->or
 
 absl::Status QuerySide::CatchUp() { return parts_->runner.CatchUp(); }
 absl::Status QuerySide::Start() { return parts_->runner.Start(); }
-void QuerySide::Stop() { parts_->runner.Stop(); }
+void QuerySide::StartNotificationRelay(eventlog::EventLog* out) {
+  parts_->notification_relay = std::make_unique<services::notification::NotificationRelay>(
+      parts_->store, &parts_->runner, out, services::notification::NotificationRelay::Options{});
+  parts_->notification_relay->Start();
+}
+
+void QuerySide::Stop() {
+  if (parts_->notification_relay != nullptr) parts_->notification_relay->Stop();
+  parts_->runner.Stop();
+}
 
 std::vector<rpc::ServiceTable*> QuerySide::services() const {
   return {&parts_->customer_service, &parts_->complaint_service,   &parts_->analytics_service,
           &parts_->segment_service,  &parts_->interaction_service, &parts_->org_service,
-          &parts_->survey_service};
+          &parts_->survey_service,   &parts_->notification_service};
 }
 
 }  // namespace crm::assembly

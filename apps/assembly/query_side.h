@@ -21,6 +21,7 @@
 #include "common/rpc/executor.h"
 #include "common/rpc/service_table.h"
 #include "grpcpp/grpcpp.h"
+#include "projections/notification/notification_fold.h"
 #include "services/access/org_authorizer.h"
 
 namespace crm::assembly {
@@ -30,6 +31,8 @@ class QuerySide {
   struct Options {
     // "Now" of time-dependent answers (overdue, RFM recency).
     const base::Clock* clock = base::SystemClock::Get();
+    // Which survey answers are low enough to notify (--notify-csat-max, --notify-nps-max).
+    projections::notification::NotificationFold::Options notifications;
   };
 
   // Does not take ownership; all must outlive the QuerySide.
@@ -41,6 +44,9 @@ class QuerySide {
 
   absl::Status CatchUp();
   absl::Status Start();
+  // Publishes the notifications to `out` (services/notification/notification_relay.h) until
+  // Stop. Not owned; must outlive the QuerySide. REQUIRES: Start() succeeded.
+  void StartNotificationRelay(eventlog::EventLog* out);
   void Stop();
 
   std::vector<rpc::ServiceTable*> services() const;

@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   bool rebuild = false;
   CLI::App app{"crm-projector: CRM projections and query services on Kafka"};
   crm::runtime::AddFlags(app, config, {"kafka", "embedded"});
+  crm::runtime::AddQueryFlags(app, config);
   app.add_flag("--rebuild", rebuild, "Drop the views and refold them from the start of the topics");
   CLI11_PARSE(app, argc, argv);
   crm::runtime::Init(config);
@@ -27,14 +28,21 @@ int main(int argc, char** argv) {
                     "cannot open the event log");
   auto views_store = OrFail(crm::runtime::OpenStore(config.data_dir + "/views", rebuild),
                             "cannot open the views store");
+  // Opened before the query side, whose relay publishes to it until the query side stops.
+  auto notification_topic =
+      OrFail(crm::runtime::OpenNotificationTopic(config, config.kafka_topic_prefix + ".projector"),
+             "cannot open the notification topic");
   std::unique_ptr<crm::rpc::Executor> executor = crm::runtime::NewExecutor(config);
-  auto queries =
-      OrFail(crm::assembly::QuerySide::Create(log.get(), views_store.get(), executor.get(), {}),
-             "cannot set up the query side");
+  auto queries = OrFail(
+      crm::assembly::QuerySide::Create(log.get(), views_store.get(), executor.get(),
+                                       {.notifications = {.csat_max = config.notify_csat_max,
+                                                          .nps_max = config.notify_nps_max}}),
+      "cannot set up the query side");
   const absl::Time start = absl::Now();
   if (absl::Status s = queries->CatchUp(); !s.ok()) Fail("views catch-up", s);
   spdlog::info("caught up with the log in {} ms", absl::ToInt64Milliseconds(absl::Now() - start));
   if (absl::Status s = queries->Start(); !s.ok()) Fail("query side", s);
+  if (notification_topic != nullptr) queries->StartNotificationRelay(notification_topic.get());
   crm::runtime::Process process{
       .log = log.get(),
       .folds = {{"views", views_store.get(), queries->runner()}},

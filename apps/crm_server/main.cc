@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
   CLI::App app{"crm-server: event-sourced CRM in one process (embedded event log by default)"};
   crm::runtime::AddFlags(app, config, {"embedded", "kafka"});
   crm::runtime::AddCommandFlags(app, config);
+  crm::runtime::AddQueryFlags(app, config);
   app.add_flag("--rebuild", rebuild,
                "Drop the command state and the views and refold them from log position zero "
                "before serving");
@@ -46,6 +47,10 @@ int main(int argc, char** argv) {
                             "cannot open the command state store");
   auto views_store = OrFail(crm::runtime::OpenStore(config.data_dir + "/views", rebuild),
                             "cannot open the views store");
+  // Opened before the query side, whose relay publishes to it until the query side stops.
+  auto notification_topic =
+      OrFail(crm::runtime::OpenNotificationTopic(config, config.kafka_topic_prefix + ".server"),
+             "cannot open the notification topic");
 
   std::unique_ptr<crm::rpc::Executor> command_executor = crm::runtime::NewExecutor(config);
   std::unique_ptr<crm::rpc::Executor> query_executor = crm::runtime::NewExecutor(config);
@@ -54,7 +59,9 @@ int main(int argc, char** argv) {
                              {.sla_policy = config.sla_policy, .sla_scan_interval = scan_interval}),
                          "bad configuration");
   auto queries = OrFail(
-      crm::assembly::QuerySide::Create(log.get(), views_store.get(), query_executor.get(), {}),
+      crm::assembly::QuerySide::Create(log.get(), views_store.get(), query_executor.get(),
+                                       {.notifications = {.csat_max = config.notify_csat_max,
+                                                          .nps_max = config.notify_nps_max}}),
       "cannot set up the query side");
   const absl::Time catch_up_start = absl::Now();
   if (absl::Status s = commands->CatchUp(); !s.ok()) Fail("command state catch-up", s);
@@ -63,6 +70,7 @@ int main(int argc, char** argv) {
                absl::ToInt64Milliseconds(absl::Now() - catch_up_start));
   if (absl::Status s = commands->Start(); !s.ok()) Fail("command side", s);
   if (absl::Status s = queries->Start(); !s.ok()) Fail("query side", s);
+  if (notification_topic != nullptr) queries->StartNotificationRelay(notification_topic.get());
 
   crm::runtime::Process process{
       .log = log.get(),

@@ -53,6 +53,10 @@
 //                                                         {c}/{id})
 //     The common queries (crm.v1.CustomerQueryService, crm.v1.ComplaintQueryService,
 //     crm.v1.SurveyQueryService).
+//   crmctl notifications list STAFF | watch STAFF [--after CURSOR]
+//     A staff member's notifications (crm.v1.NotificationService): all of them, or (watch) those
+//     after CURSOR and then each new one as it comes, one line each ending with its cursor,
+//     until interrupted.
 //
 // Offline tools, for the data directory of a stopped server:
 //   crmctl verify --data-dir DIR
@@ -269,6 +273,17 @@ int main(int argc, char** argv) {
   CLI::App* survey_get = survey->add_subcommand("get", "A survey");
   survey_get->add_option("name", name, "customers/{c}/surveys/{id}, or {c}/{id}")->required();
   std::string survey_state;
+  CLI::App* notifications =
+      app.add_subcommand("notifications", "Notifications (crm.v1.NotificationService)");
+  notifications->require_subcommand(1);
+  std::string staff, after;
+  CLI::App* notifications_list =
+      notifications->add_subcommand("list", "A staff member's notifications, in log order");
+  notifications_list->add_option("staff", staff, "The staff id (or staff/{id})")->required();
+  CLI::App* notifications_watch = notifications->add_subcommand(
+      "watch", "A staff member's notifications, then each new one, until interrupted");
+  notifications_watch->add_option("staff", staff, "The staff id (or staff/{id})")->required();
+  notifications_watch->add_option("--after", after, "Resume after this cursor (a line's last)");
   CLI::App* survey_list = survey->add_subcommand("list", "A customer's surveys, in id order");
   survey_list->add_option("customer", id, "The customer id (or customers/{id})")->required();
   survey_list->add_option("--state", survey_state, "AWAITING_ANSWER, ANSWERED or EXPIRED");
@@ -373,5 +388,7 @@ int main(int argc, char** argv) {
   if (*complaint_history) return online.ComplaintHistory(name);
   if (*survey_get) return online.GetSurvey(name);
   if (*survey_list) return online.ListSurveys(id, survey_state);
+  if (*notifications_list) return online.ListNotifications(staff);
+  if (*notifications_watch) return online.WatchNotifications(staff, after);
   return kExitUsage;
 }

@@ -1,6 +1,7 @@
 #include "apps/crmctl/online.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <functional>
@@ -22,6 +23,7 @@
 #include "crm/events/v1/envelope.pb.h"
 #include "crm/v1/complaint_query_service.grpc.pb.h"
 #include "crm/v1/customer_service.grpc.pb.h"
+#include "crm/v1/notification_service.grpc.pb.h"
 #include "crm/v1/survey_service.grpc.pb.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/util/json_util.h"
@@ -949,6 +951,79 @@ int Online::ListSurveys(const std::string& customer, const std::string& state) {
     request.set_page_token(response.next_page_token());
   } while (!request.page_token().empty());
   if (!connection_.json) PrintTable(rows);
+  return kExitOk;
+}
+
+namespace {
+
+std::string StaffParent(const std::string& staff) {
+  return absl::StartsWith(staff, "staff/") ? staff : "staff/" + staff;
+}
+
+std::vector<std::string> NotificationRow(const crm::v1::Notification& n) {
+  std::string detail;
+  if (n.sla_kind() != crm::v1::SLA_KIND_UNSPECIFIED) detail = crm::v1::SlaKind_Name(n.sla_kind());
+  if (n.escalation_level() > 0) absl::StrAppend(&detail, " level ", n.escalation_level());
+  if (n.has_csat()) absl::StrAppend(&detail, " csat ", n.csat());
+  if (n.has_nps()) absl::StrAppend(&detail, " nps ", n.nps());
+  return {FormatTime(n.create_time()), crm::v1::NotificationReason_Name(n.reason()), n.subject(),
+          std::string(absl::StripLeadingAsciiWhitespace(detail)), n.actor()};
+}
+
+const std::vector<std::string> kNotificationHeader = {"TIME", "REASON", "SUBJECT", "DETAIL",
+                                                      "ACTOR"};
+
+}  // namespace
+
+int Online::ListNotifications(const std::string& staff) {
+  if (!Connect()) return kExitUsage;
+  auto stub = crm::v1::NotificationService::NewStub(channel_);
+  crm::v1::ListNotificationsRequest request;
+  request.set_parent(StaffParent(staff));
+  request.set_page_size(kPageSize);
+  std::vector<std::vector<std::string>> rows = {kNotificationHeader};
+  do {
+    crm::v1::ListNotificationsResponse response;
+    auto context = NewContext();
+    if (grpc::Status s = stub->ListNotifications(context.get(), request, &response); !s.ok()) {
+      return Failed("notifications list", s);
+    }
+    for (const crm::v1::Notification& n : response.notifications()) {
+      if (connection_.json) {
+        std::printf("%s\n", Json(n).c_str());
+      } else {
+        rows.push_back(NotificationRow(n));
+      }
+    }
+    request.set_page_token(response.next_page_token());
+  } while (!request.page_token().empty());
+  if (!connection_.json) PrintTable(rows);
+  return kExitOk;
+}
+
+int Online::WatchNotifications(const std::string& staff, const std::string& after) {
+  if (!Connect()) return kExitUsage;
+  auto stub = crm::v1::NotificationService::NewStub(channel_);
+  crm::v1::WatchNotificationsRequest request;
+  request.set_parent(StaffParent(staff));
+  request.set_after(after);
+  auto context = NewContext();
+  context->set_deadline(std::chrono::system_clock::time_point::max());  // until interrupted
+  auto reader = stub->WatchNotifications(context.get(), request);
+  crm::v1::Notification n;
+  while (reader->Read(&n)) {
+    if (connection_.json) {
+      std::printf("%s\n", Json(n).c_str());
+    } else {
+      // One line each as it arrives (a table cannot wait for its widths); the cursor last, to
+      // resume with --after.
+      std::vector<std::string> row = NotificationRow(n);
+      row.push_back(n.cursor());
+      std::printf("%s\n", absl::StrJoin(row, "  ").c_str());
+    }
+    std::fflush(stdout);
+  }
+  if (grpc::Status s = reader->Finish(); !s.ok()) return Failed("notifications watch", s);
   return kExitOk;
 }
 

@@ -101,6 +101,10 @@ class Online {
   // in one state (AWAITING_ANSWER, ANSWERED, EXPIRED, with or without the SURVEY_ prefix).
   int GetSurvey(const std::string& name);
   int ListSurveys(const std::string& customer, const std::string& state);
+  // A staff member's notifications (STAFF: an id or staff/{id}): all of them (list), or those
+  // after `after` and then each new one until interrupted (watch; no deadline).
+  int ListNotifications(const std::string& staff);
+  int WatchNotifications(const std::string& staff, const std::string& after);
 
  private:
   // Fails (kExitUsage, with a message) if the server cannot be reached within the timeout.

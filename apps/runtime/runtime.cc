@@ -263,6 +263,23 @@ void AddCommandFlags(CLI::App& app, Config& config) {
       ->envname("CRM_SLA_SCAN_INTERVAL");
 }
 
+void AddQueryFlags(CLI::App& app, Config& config) {
+  app.add_option("--notify-csat-max", config.notify_csat_max,
+                 "A survey answer with a CSAT at most this notifies its sender and their team "
+                 "lead (LOW_SURVEY_ANSWER); -1: never by CSAT")
+      ->check(CLI::Range(-1, 5))
+      ->envname("CRM_NOTIFY_CSAT_MAX");
+  app.add_option("--notify-nps-max", config.notify_nps_max,
+                 "A survey answer with an NPS at most this notifies its sender and their team "
+                 "lead (LOW_SURVEY_ANSWER); -1: never by NPS")
+      ->check(CLI::Range(-1, 10))
+      ->envname("CRM_NOTIFY_NPS_MAX");
+  app.add_option("--publish-notifications", config.publish_notifications,
+                 "On Kafka: publish the notifications to the topic <prefix>.notifications.v1 "
+                 "(false: Watch/List only, e.g. on all but one projector replica)")
+      ->envname("CRM_PUBLISH_NOTIFICATIONS");
+}
+
 absl::StatusOr<absl::Duration> ParseDurationFlag(const std::string& text, const std::string& flag) {
   absl::Duration d;
   if (!absl::ParseDuration(text, &d) || d <= absl::ZeroDuration() ||
@@ -369,6 +386,10 @@ std::string AuditTopic(const Config& config) {
   return absl::StrCat(config.kafka_topic_prefix, ".audit.v1");
 }
 
+std::string NotificationTopic(const Config& config) {
+  return absl::StrCat(config.kafka_topic_prefix, ".notifications.v1");
+}
+
 namespace {
 
 // The options of a Kafka log on `topic` shared by every Kafka log of the process.
@@ -419,6 +440,24 @@ absl::StatusOr<std::unique_ptr<eventlog::EventLog>> OpenEventLog(const Config& c
   return std::unique_ptr<eventlog::EventLog>(std::move(*log));
 }
 
+namespace {
+
+// A Kafka topic this process appends its own records to (created like the event topic if
+// absent): the idempotent producer, no transactions.
+absl::StatusOr<std::unique_ptr<eventlog::EventLog>> OpenOwnTopic(const Config& config,
+                                                                 const std::string& topic,
+                                                                 const std::string& group,
+                                                                 const char* what) {
+  CRM_ASSIGN_OR_RETURN(eventlog::KafkaEventLogOptions options, KafkaOptions(config, topic, group));
+  auto log = eventlog::KafkaEventLog::Open(options, absl::Seconds(30));
+  if (!log.ok()) return log.status();
+  spdlog::info("{}: Kafka topic {} with {} partitions", what, options.topic,
+               (*log)->PartitionCount());
+  return std::unique_ptr<eventlog::EventLog>(std::move(*log));
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<eventlog::EventLog>> OpenAuditLog(const Config& config,
                                                                  eventlog::EventLog* log,
                                                                  const std::string& group) {
@@ -431,13 +470,15 @@ absl::StatusOr<std::unique_ptr<eventlog::EventLog>> OpenAuditLog(const Config& c
     return std::unique_ptr<eventlog::EventLog>(std::move(*audit));
   }
   // Every process appends its own reads, so no fenced writers: the idempotent producer.
-  CRM_ASSIGN_OR_RETURN(eventlog::KafkaEventLogOptions options,
-                       KafkaOptions(config, AuditTopic(config), group));
-  auto topic = eventlog::KafkaEventLog::Open(options, absl::Seconds(30));
-  if (!topic.ok()) return topic.status();
-  spdlog::info("audit of reads: Kafka topic {} with {} partitions", options.topic,
-               (*topic)->PartitionCount());
-  return std::unique_ptr<eventlog::EventLog>(std::move(*topic));
+  return OpenOwnTopic(config, AuditTopic(config), group, "audit of reads");
+}
+
+absl::StatusOr<std::unique_ptr<eventlog::EventLog>> OpenNotificationTopic(
+    const Config& config, const std::string& group) {
+  if (config.engine != "kafka" || !config.publish_notifications) {
+    return std::unique_ptr<eventlog::EventLog>();
+  }
+  return OpenOwnTopic(config, NotificationTopic(config), group, "notifications published");
 }
 
 std::unique_ptr<rpc::Executor> NewExecutor(const Config& config) {

@@ -109,6 +109,13 @@ struct Config {
   // deadline watcher looks for passed deadlines.
   std::string sla_policy;
   std::string sla_scan_interval = "1s";
+
+  // Notifications (query side): a survey answer with a CSAT at most this, or an NPS at most
+  // notify_nps_max, notifies its sender and their team lead (-1: never by that score).
+  int notify_csat_max = 2;
+  int notify_nps_max = 6;
+  // On Kafka: publish the notifications to NotificationTopic (--publish-notifications).
+  bool publish_notifications = true;
 };
 
 // Adds the flags above to `app`. `engines` lists the engines the binary accepts.
@@ -119,6 +126,10 @@ void AddReplicaFlags(CLI::App& app, Config& config);
 
 // Adds --sla-policy and --sla-scan-interval (binaries that run the command side).
 void AddCommandFlags(CLI::App& app, Config& config);
+
+// Adds --notify-csat-max, --notify-nps-max and --publish-notifications (binaries that run the
+// query side).
+void AddQueryFlags(CLI::App& app, Config& config);
 
 // A positive duration flag ("100ms", "1s", "2m"); INVALID_ARGUMENT naming the flag otherwise.
 absl::StatusOr<absl::Duration> ParseDurationFlag(const std::string& text, const std::string& flag);
@@ -145,12 +156,21 @@ std::string CustomerTopic(const Config& config);
 
 // Topic of the audit of reads: "<prefix>.audit.v1".
 std::string AuditTopic(const Config& config);
+// "<prefix>.notifications.v1": the outbound notifications (services/notification/
+// notification_relay.h).
+std::string NotificationTopic(const Config& config);
 
 // Opens the audit of reads (services/admin/audit_log.h) of `config.engine`: on the embedded
 // engine a log beside the event log `log`, in its store (EmbeddedEventLog::OpenBeside: one
 // RocksDB, one fsync path, copied by backups, and on a full disk stopped and resumed with it);
 // on Kafka the topic AuditTopic (created like the event topic, same partitions and retention),
 // appended to without transactions (every process appends its own reads).
+// The log the notification relay publishes to: on Kafka, with config.publish_notifications, the
+// topic NotificationTopic (created like the audit topic; idempotent producer, no transactions);
+// nullptr otherwise (the embedded engine has WatchNotifications only).
+absl::StatusOr<std::unique_ptr<eventlog::EventLog>> OpenNotificationTopic(const Config& config,
+                                                                          const std::string& group);
+
 absl::StatusOr<std::unique_ptr<eventlog::EventLog>> OpenAuditLog(const Config& config,
                                                                  eventlog::EventLog* log,
                                                                  const std::string& group);

@@ -1,7 +1,9 @@
-// Call: one call of a ServiceTable in flight (unary, or a client stream), from its arrival to its
-// answer. Every way a call ends goes through Call::Finish, which answers it once and reports it:
+// Call: one call of a ServiceTable in flight (unary, a client stream or a server stream), from its
+// arrival to its answer. Every way a call ends goes through Call::Finish, which answers it once and
+// reports it:
 //   - metrics, with the names of go-grpc-prometheus so existing dashboards apply:
-//       grpc_server_started_total{grpc_service, grpc_method, grpc_type="unary"|"client_stream"}
+//       grpc_server_started_total{grpc_service, grpc_method, grpc_type="unary"|"client_stream"|
+//                                 "server_stream"}
 //       grpc_server_handled_total{grpc_service, grpc_method, grpc_type, grpc_code}
 //       grpc_server_handling_seconds{grpc_service, grpc_method, grpc_type} (histogram)
 //   - an access log line (common/log), unless turned off (SetAccessLog):
@@ -32,7 +34,7 @@ namespace crm::rpc {
 class MethodStats {
  public:
   // `path`: "/<package>.<Service>/<Method>".
-  // `type`: the grpc_type label, "unary" or "client_stream".
+  // `type`: the grpc_type label, "unary", "client_stream" or "server_stream".
   explicit MethodStats(const std::string& path, const char* type = "unary");
   const std::string& path() const { return path_; }
   void Started() const { started_.Increment(); }

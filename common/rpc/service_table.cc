@@ -19,11 +19,12 @@ ServiceTable::ServiceTable(std::string service, Executor* executor, CallRouter* 
 const MethodStats* ServiceTable::Register(absl::string_view method,
                                           const google::protobuf::Descriptor* request,
                                           const google::protobuf::Descriptor* response,
-                                          bool client_stream) {
-  registered_.push_back(
-      {std::string(method), request->full_name(), response->full_name(), client_stream});
-  stats_.emplace_back(absl::StrCat("/", service_, "/", method),
-                      client_stream ? "client_stream" : "unary");
+                                          bool client_stream, bool server_stream) {
+  registered_.push_back({std::string(method), request->full_name(), response->full_name(),
+                         client_stream, server_stream});
+  stats_.emplace_back(absl::StrCat("/", service_, "/", method), client_stream   ? "client_stream"
+                                                                : server_stream ? "server_stream"
+                                                                                : "unary");
   return &stats_.back();
 }
 
@@ -47,9 +48,11 @@ absl::Status ServiceTable::Validate() const {
       problems.push_back(
           absl::StrCat(r.method, " has handler types ", r.request_type, " -> ", r.response_type));
     }
-    if (m->client_streaming() != r.client_stream || m->server_streaming()) {
+    if (m->client_streaming() != r.client_stream || m->server_streaming() != r.server_stream) {
       problems.push_back(absl::StrCat(r.method, " is registered as ",
-                                      r.client_stream ? "a client stream" : "unary",
+                                      r.client_stream   ? "a client stream"
+                                      : r.server_stream ? "a server stream"
+                                                        : "unary",
                                       " but the proto's method is not"));
     }
   }

@@ -24,7 +24,9 @@
 //      cannot be recorded the call answers UNAVAILABLE (AUDIT_UNAVAILABLE): fail closed.
 // Every way a call ends goes through rpc::Call::Finish (common/rpc/call.h): per-method metrics
 // (grpc_server_*) and an access log line. A client-streaming method (ClientStream) first reads
-// its whole stream into one request, then takes the same steps from 0.
+// its whole stream into one request, then takes the same steps from 0. A server-streaming method
+// (ServerStream) takes steps 0 to 2 (no PreWait, no routing, no audit), then writes what its
+// source yields until the source ends or fails, or the caller goes away.
 // Methods are raw callback methods named after the proto service, so reflection and health
 // checks see the service as protoc generated it; Validate() checks the table against the proto
 // (every method present, request and response types matching).
@@ -150,6 +152,50 @@ class ServiceTable : public grpc::Service {
     ClientStream<Req, ValueOf<R>>(method, Bind<Req, ValueOf<R>>(object, fn), max_bytes);
   }
 
+  // What a server stream's source yields each time it is asked: messages to write, then either
+  // more (end false: the source is asked again once they are written) or the end of the stream.
+  template <typename Resp>
+  struct StreamPart {
+    std::vector<Resp> messages;
+    bool end = false;
+  };
+  // The source of a server stream's messages. Asked on a worker, once at a time; an answer with no
+  // messages that does not end the stream must come only after waiting for something new (a
+  // source that answers such at once spins). An error ends the stream with it. The source must
+  // answer soon after the call is cancelled or its deadline passes (CallContext::cancelled,
+  // ::deadline): the call ends only once it has.
+  template <typename Resp>
+  using StreamSource = std::function<base::Future<StreamPart<Resp>>()>;
+  // Checks the request and makes the stream's source; an error answers the call at once.
+  template <typename Req, typename Resp>
+  using StreamHandler =
+      std::function<absl::StatusOr<StreamSource<Resp>>(const Req&, const CallContext&)>;
+
+  // A server-streaming method handled where it arrives (steps 0 to 2, then the source).
+  template <typename Req, typename Resp>
+  void ServerStream(absl::string_view method, StreamHandler<Req, Resp> handler) {
+    const MethodStats* stats = Register(method, Req::descriptor(), Resp::descriptor(),
+                                        /*client_stream=*/false, /*server_stream=*/true);
+    AddMethod(new grpc::internal::RpcServiceMethod(
+        stats->path().c_str(), grpc::internal::RpcMethod::SERVER_STREAMING, nullptr));
+    MarkMethodRawCallback(
+        static_cast<int>(registered_.size() - 1),
+        new grpc::internal::CallbackServerStreamingHandler<grpc::ByteBuffer, grpc::ByteBuffer>(
+            [this, stats, handler = std::move(handler)](
+                grpc::CallbackServerContext* ctx,
+                const grpc::ByteBuffer* in) -> grpc::ServerWriteReactor<grpc::ByteBuffer>* {
+              return new StreamWriter<Req, Resp>(this, ctx, in, stats, &handler);
+            }));
+  }
+  template <typename Obj, typename Req, typename Resp>
+  void ServerStream(absl::string_view method, Obj* object,
+                    absl::StatusOr<StreamSource<Resp>> (std::remove_const_t<Obj>::*fn)(
+                        const Req&, const CallContext&) const) {
+    ServerStream<Req, Resp>(method, [object, fn](const Req& request, const CallContext& call) {
+      return (object->*fn)(request, call);
+    });
+  }
+
   // A query (or any call handled where it arrives).
   template <typename Req, typename Resp>
   void Unary(absl::string_view method, Handler<Req, Resp> handler) {
@@ -198,6 +244,7 @@ class ServiceTable : public grpc::Service {
     std::string request_type;
     std::string response_type;
     bool client_stream = false;
+    bool server_stream = false;
     // Set by AuditReads: the reading of the customers an answer carries.
     CustomersRead audit = nullptr;
   };
@@ -206,7 +253,7 @@ class ServiceTable : public grpc::Service {
   // ("/pkg.Service/Method").
   const MethodStats* Register(absl::string_view method, const google::protobuf::Descriptor* request,
                               const google::protobuf::Descriptor* response,
-                              bool client_stream = false);
+                              bool client_stream = false, bool server_stream = false);
 
   template <typename Req, typename Resp>
   void Add(absl::string_view method, Handler<Req, Resp> handler, Route<Req> route) {
@@ -338,6 +385,87 @@ class ServiceTable : public grpc::Service {
     std::optional<auth::Principal> caller_;
     Req request_;
     grpc::ByteBuffer all_;
+  };
+
+  // Serves one call of a ServerStream method (see there). Deletes itself when the call is done;
+  // it finishes the call only when no answer of the source is pending, so nothing of it is used
+  // after that.
+  template <typename Req, typename Resp>
+  class StreamWriter final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
+   public:
+    StreamWriter(ServiceTable* table, grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* in,
+                 const MethodStats* stats, const StreamHandler<Req, Resp>* handler)
+        : table_(table),
+          rpc_(new Call(
+              ctx, [this](const grpc::Status& status) { Finish(status); }, stats)),
+          in_(*in),
+          path_(stats->path().c_str()),
+          handler_(handler) {
+      std::optional<auth::Principal> caller;
+      if (!table->Admit(rpc_, &caller)) return;
+      if (!table->executor_->TrySubmit(
+              [this, caller = std::move(caller)]() mutable { Begin(std::move(caller)); })) {
+        rpc_->Finish(Overloaded());
+      }
+    }
+    void OnWriteDone(bool ok) override {
+      if (!ok) {
+        rpc_->Finish(grpc::Status(grpc::StatusCode::CANCELLED, "the caller went away"));
+        return;
+      }
+      WriteNext();
+    }
+    void OnDone() override { delete this; }
+
+   private:
+    void Begin(std::optional<auth::Principal> caller) {
+      if (DroppedWhileQueued(rpc_)) return;
+      Req request;
+      if (!StartCall(rpc_, &in_, &request, &call_, std::move(caller))) return;
+      if (!table_->Authorize(rpc_, path_, &call_)) return;
+      absl::StatusOr<StreamSource<Resp>> source = (*handler_)(request, call_);
+      if (!source.ok()) {
+        rpc_->Finish(ToGrpcStatus(source.status()));
+        return;
+      }
+      source_ = *std::move(source);
+      Pull();
+    }
+    // On a worker: asks the source for its next part.
+    void Pull() {
+      source_().OnReady([this](absl::StatusOr<StreamPart<Resp>> part) {
+        if (!part.ok()) {
+          rpc_->Finish(ToGrpcStatus(part.status()));
+          return;
+        }
+        part_ = *std::move(part);
+        next_ = 0;
+        WriteNext();
+      });
+    }
+    void WriteNext() {
+      if (next_ < part_.messages.size()) {
+        out_ = SerializeResponse(part_.messages[next_++]);
+        StartWrite(&out_);
+        return;
+      }
+      if (part_.end) {
+        rpc_->Finish(grpc::Status::OK);
+        return;
+      }
+      if (!table_->executor_->TrySubmit([this] { Pull(); })) rpc_->Finish(Overloaded());
+    }
+
+    ServiceTable* const table_;
+    Call* const rpc_;
+    const grpc::ByteBuffer in_;
+    const char* const path_;
+    const StreamHandler<Req, Resp>* const handler_;
+    CallContext call_;
+    StreamSource<Resp> source_;
+    StreamPart<Resp> part_;
+    size_t next_ = 0;
+    grpc::ByteBuffer out_;
   };
 
   template <typename Req, typename Resp>

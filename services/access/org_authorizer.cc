@@ -65,6 +65,9 @@ const std::map<std::string, MethodClass, std::less<>>& Table() {
     add("crm.v1.OrgQueryService", MC::kOrgRead, {"GetImprovementAction", "ListImprovementActions"});
     // Resolutions per root cause over the whole organisation, as GetRootCauses.
     add("crm.v1.OrgQueryService", MC::kOrgReport, {"GetImprovementEffect"});
+    // A staff member reads their own notifications; a grant of everything, anyone's (the
+    // service checks the recipient).
+    add("crm.v1.NotificationService", MC::kRead, {"ListNotifications", "WatchNotifications"});
     add("crm.admin.v1.AdminService", MC::kAdmin,
         {"GetStatus", "RebuildFolds", "ListDeadLetters", "GetDeadLetter", "RetryDeadLetter",
          "ListEvents", "ListAuditRecords"});

@@ -1,6 +1,8 @@
 #include "services/query/query_support.h"
 
 #include <algorithm>
+#include <atomic>
+#include <memory>
 
 #include "absl/strings/str_cat.h"
 #include "common/base/status_macros.h"
@@ -125,6 +127,28 @@ absl::StatusOr<ReportWindow> CheckReportWindow(const crm::v1::TimeInterval& inte
                                    "is not a known IANA time zone (e.g. \"Asia/Shanghai\")");
   }
   return out;
+}
+
+base::Future<base::Done> WhenViewsAdvance(fold::FoldRunner* runner, eventlog::PositionMap applied,
+                                          absl::Time deadline, std::function<bool()> cancelled) {
+  // One wait per partition; the first to complete answers, and the others then end at their
+  // next poll (their `cancelled` sees `done`).
+  struct Shared {
+    base::Promise<base::Done> promise;
+    std::atomic<bool> done{false};
+  };
+  auto shared = std::make_shared<Shared>();
+  base::Future<base::Done> future = shared->promise.future();
+  if (applied.empty()) applied[0] = -1;
+  for (const auto& [partition, offset] : applied) {
+    runner
+        ->WhenApplied({{partition, offset + 1}}, deadline,
+                      [shared, cancelled] { return shared->done.load() || cancelled(); })
+        .OnReady([shared](absl::StatusOr<base::Done> result) {
+          if (!shared->done.exchange(true)) shared->promise.Set(std::move(result));
+        });
+  }
+  return future;
 }
 
 }  // namespace crm::services::query

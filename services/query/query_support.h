@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <optional>
 #include <string>
@@ -50,6 +51,14 @@ absl::Status AwaitConsistencyToken(fold::FoldRunner* runner,
                                    std::initializer_list<absl::string_view> folds,
                                    const std::string& token, const rpc::CallContext& call,
                                    absl::Duration max_wait);
+
+// Completes when `runner`'s serving folds have applied anything after `applied` in any of its
+// partitions (partition 0 if it lists none), or at `deadline` (DEADLINE_EXCEEDED), or soon after
+// `cancelled` returns true (CANCELLED; it is called under the runner's lock: cheap, never calling
+// the runner), or when the runner stops (UNAVAILABLE). Holds no thread: for followers of the views
+// (NotificationService.WatchNotifications, the notification relay).
+base::Future<base::Done> WhenViewsAdvance(fold::FoldRunner* runner, eventlog::PositionMap applied,
+                                          absl::Time deadline, std::function<bool()> cancelled);
 
 // NOT_FOUND "<name> does not exist" with ErrorInfo `reason` (metadata name) and a ResourceInfo of
 // `resource_type` (e.g. "crm.v1.Complaint").

@@ -15,7 +15,9 @@
 // answer breaks the contract in proto/crm/v1/README.md:
 //   - a code outside OK, INVALID_ARGUMENT, NOT_FOUND, ALREADY_EXISTS, ABORTED,
 //     FAILED_PRECONDITION; DEADLINE_EXCEEDED only for a query with a consistency token (the
-//     token may name a position the views never reach); anything else, INTERNAL above all, is a
+//     token may name a position the views never reach) or a server stream (a watch ends at its
+//     deadline: it is called with a short one, and each message it sent must be a valid
+//     response); anything else, INTERNAL above all, is a
 //     failure, and so is a call that does not finish within its deadline (a stall);
 //   - bytes that do not parse as the request (rpc::ParseRequest) answered other than
 //     INVALID_ARGUMENT;
@@ -91,7 +93,8 @@ struct Method {
   std::string path;  // "/crm.v1.CustomerCommandService/RegisterCustomer"
   const Message* request = nullptr;
   const Message* response = nullptr;
-  bool command = false;  // has a request_id: a retry must answer as the first call did
+  bool command = false;        // has a request_id: a retry must answer as the first call did
+  bool server_stream = false;  // answered by a stream of messages (WatchNotifications)
 };
 
 // A whole server in this process (see the file comment).
@@ -168,6 +171,57 @@ class World {
     return methods;
   }
 
+  // A server-streaming call: its messages in `messages`, its end in the answer.
+  Answer Stream(const std::string& path, const std::string& bytes, absl::Duration timeout,
+                std::vector<std::string>* messages) {
+    class Reader final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
+     public:
+      explicit Reader(std::vector<std::string>* messages) : messages_(messages) {}
+      void Begin(grpc::GenericStub* stub, grpc::ClientContext* context, const std::string& path,
+                 const std::string& bytes) {
+        grpc::Slice slice(bytes);
+        request_ = grpc::ByteBuffer(&slice, 1);
+        stub->PrepareBidiStreamingCall(context, path, grpc::StubOptions(), this);
+        StartWriteLast(&request_, grpc::WriteOptions());
+        StartRead(&in_);
+        StartCall();
+      }
+      void OnReadDone(bool ok) override {
+        if (!ok) return;
+        std::vector<grpc::Slice> slices;
+        std::string message;
+        if (in_.Dump(&slices).ok()) {
+          for (const auto& s : slices) {
+            message.append(reinterpret_cast<const char*>(s.begin()), s.size());
+          }
+        }
+        messages_->push_back(std::move(message));
+        StartRead(&in_);
+      }
+      void OnDone(const grpc::Status& status) override {
+        status_ = status;
+        done_.Notify();
+      }
+      bool Wait(absl::Duration timeout) { return done_.WaitForNotificationWithTimeout(timeout); }
+      grpc::Status status() const { return status_; }
+
+     private:
+      std::vector<std::string>* const messages_;
+      grpc::ByteBuffer request_;
+      grpc::ByteBuffer in_;
+      grpc::Status status_;
+      absl::Notification done_;
+    };
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+    Reader reader(messages);
+    reader.Begin(stub_.get(), &context, path, bytes);
+    if (!reader.Wait(timeout + absl::Seconds(30))) {
+      Die(absl::StrCat(path, ": the stream did not end 30 s after the call's deadline"));
+    }
+    return {.status = reader.status()};
+  }
+
   Answer Call(const std::string& path, const std::string& bytes, absl::Duration timeout) {
     grpc::ClientContext context;
     context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
@@ -239,7 +293,8 @@ Method Find(const std::string& name) {
   return {.path = "/" + name,
           .request = Prototype(m->input_type()),
           .response = Prototype(m->output_type()),
-          .command = id != nullptr && id->type() == google::protobuf::FieldDescriptor::TYPE_STRING};
+          .command = id != nullptr && id->type() == google::protobuf::FieldDescriptor::TYPE_STRING,
+          .server_stream = m->server_streaming()};
 }
 
 std::string StringField(const Message& message, const char* field) {
@@ -311,8 +366,19 @@ void FuzzOne(const std::string& bytes) {
   std::unique_ptr<Message> request(method.request->New());
   const bool parses = rpc::ParseRequest(bytes, request.get()).ok();
   const bool waits = parses && !StringField(*request, "consistency_token").empty();
-  const absl::Duration deadline = waits ? kTokenWaitDeadline : kCallDeadline;
-  const Answer answer = world->Call(method.path, bytes, deadline);
+  const absl::Duration deadline =
+      waits || method.server_stream ? kTokenWaitDeadline : kCallDeadline;
+  std::vector<std::string> messages;
+  const Answer answer = method.server_stream
+                            ? world->Stream(method.path, bytes, deadline, &messages)
+                            : world->Call(method.path, bytes, deadline);
+  for (const std::string& message : messages) {
+    std::unique_ptr<Message> response(method.response->New());
+    if (!response->ParseFromString(message)) {
+      Die(absl::StrCat(method.path, ": a streamed message is not a ",
+                       method.response->GetTypeName()));
+    }
+  }
   const grpc::Status& status = answer.status;
   const std::string context =
       absl::StrCat(method.path, " answered ", Describe(status), " to ",
@@ -327,7 +393,8 @@ void FuzzOne(const std::string& bytes) {
     case grpc::StatusCode::FAILED_PRECONDITION:
       break;
     case grpc::StatusCode::DEADLINE_EXCEEDED:
-      if (waits) return;  // a token the views may never reach; gRPC's own answer has no details
+      // A token the views may never reach, or a watch's end; gRPC's own answer has no details.
+      if (waits || method.server_stream) return;
       Die(absl::StrCat(context, ": not answered within ", absl::FormatDuration(deadline)));
     default:
       Die(absl::StrCat(context, ": a code the contract does not allow"));

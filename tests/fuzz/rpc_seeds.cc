@@ -322,6 +322,13 @@ std::vector<Seed> Build() {
        R"(customer_id: "acme" event_types: "crm.events.v1.ComplaintFiled"
           start_time { seconds: 1600000000 } end_time { seconds: 1800000000 } page_size: 2)"},
       {"crm.admin.v1.AdminService/ListEvents", R"(start_at_end: true)"},
+      {"crm.v1.NotificationService/ListNotifications", R"(parent: "staff/agent-li" page_size: 1)"},
+      {"crm.v1.NotificationService/ListNotifications",
+       R"(parent: "staff/am-sun" page_token: "x" consistency_token: "MDo1")"},
+      {"crm.v1.NotificationService/WatchNotifications", R"(parent: "staff/agent-li")"},
+      {"crm.v1.NotificationService/WatchNotifications",
+       R"(parent: "staff/agent-li" after: "MDowOjA")"},
+      {"crm.v1.NotificationService/WatchNotifications", R"(parent: "staff/" after: "%%")"},
       {"crm.admin.v1.AdminService/ListAuditRecords", R"(page_size: 3)"},
       {"crm.admin.v1.AdminService/ListAuditRecords",
        R"(customer: "customers/acme" subject: "alice" method: "GetCustomer"

@@ -123,7 +123,8 @@ def unsigned_token(claims: dict, kid: str) -> str:
     return f"{header}.{_b64(json.dumps(claims).encode())}."
 
 
-class _Metadata(grpc.UnaryUnaryClientInterceptor, grpc.StreamUnaryClientInterceptor):
+class _Metadata(grpc.UnaryUnaryClientInterceptor, grpc.StreamUnaryClientInterceptor,
+                grpc.UnaryStreamClientInterceptor):
     def __init__(self, pairs):
         self._pairs = list(pairs)
 
@@ -134,6 +135,10 @@ class _Metadata(grpc.UnaryUnaryClientInterceptor, grpc.StreamUnaryClientIntercep
     def intercept_stream_unary(self, continuation, details, request_iterator):
         metadata = list(details.metadata or []) + self._pairs
         return continuation(details._replace(metadata=metadata), request_iterator)
+
+    def intercept_unary_stream(self, continuation, details, request):
+        metadata = list(details.metadata or []) + self._pairs
+        return continuation(details._replace(metadata=metadata), request)
 
 
 def _address(server, side: str) -> str:

@@ -46,6 +46,8 @@ from crm.v1 import interaction_pb2 as ipb  # noqa: E402
 from crm.v1 import interaction_service_pb2 as ispb  # noqa: E402
 from crm.v1 import interaction_service_pb2_grpc as isgrpc  # noqa: E402
 from crm.v1 import improvement_pb2 as impb  # noqa: E402
+from crm.v1 import notification_service_pb2 as ntpb  # noqa: E402
+from crm.v1 import notification_service_pb2_grpc as ntgrpc  # noqa: E402
 from crm.v1 import org_pb2 as opb  # noqa: E402
 from crm.v1 import org_service_pb2 as ospb  # noqa: E402
 from crm.v1 import org_service_pb2_grpc as osgrpc  # noqa: E402
@@ -89,6 +91,10 @@ def expected(role: str, cls: str, column: str, allowed: str = "OK") -> str:
         cls = "list" if role in STAFF_ROLES else "write"
     if cls == "admin":
         return denied
+    if cls == "own":  # a staff member's own (notifications); a grant of everything: anyone's
+        if role in STAFF_ROLES:
+            return allowed if column == "own" or role == "director" else denied
+        cls = "read"
     if role == "bi":
         return allowed if cls in ("org-read", "read", "list", "scoped-report", "org-report") \
             else denied
@@ -115,6 +121,8 @@ class Method:
     # list methods: (answer, ctx.rows) -> whether the holder's row is in the answer
     shows: callable | None = None
     allowed: str = "OK"
+    # A server-streaming method: the cell reads its first message.
+    stream: bool = False
 
 
 class Rows:
@@ -445,6 +453,14 @@ def methods(rows: Rows) -> dict[str, Method]:
     add(oq, "ListWorkItems", Method("read", osgrpc.OrgQueryServiceStub, "query",
         lambda h, me: ospb.ListWorkItemsRequest(parent=f"staff/{h}")))
 
+    # Notifications: the recipient's own (every holder has an assigned complaint, so one is
+    # there to read).
+    nt = "crm.v1.NotificationService"
+    add(nt, "ListNotifications", Method("own", ntgrpc.NotificationServiceStub, "query",
+        lambda h, me: ntpb.ListNotificationsRequest(parent=f"staff/{h}")))
+    add(nt, "WatchNotifications", Method("own", ntgrpc.NotificationServiceStub, "query",
+        lambda h, me: ntpb.WatchNotificationsRequest(parent=f"staff/{h}"), stream=True))
+
     ad = "crm.admin.v1.AdminService"
     add(ad, "GetStatus", Method("admin", agrpc.AdminServiceStub, "query",
         lambda h, me: apb.GetStatusRequest()))
@@ -623,6 +639,9 @@ def test_every_rpc_by_every_role_on_every_row(make_server, idp, tmp_path):
                     request.consistency_token = read_token
                 try:
                     answer = rpc(request, timeout=30)
+                    if method.stream:
+                        stream, answer = answer, next(answer)
+                        stream.cancel()
                     got = "OK"
                     if method.shows is not None and not method.shows(answer, holder):
                         got = "OK:hidden"

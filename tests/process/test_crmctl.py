@@ -37,7 +37,7 @@ BOB = "ctl-bob"
 CAROL = "ctl-carol"
 COMPLAINT = f"customers/{ACME}/complaints/ctl-c1"
 VIEW_FOLDS = {"customer-views", "complaint-views", "interaction-views", "org-views", "analytics",
-              "segments", "survey-views"}
+              "segments", "survey-views", "notification-views"}
 
 
 def query_process(server):

@@ -1,6 +1,7 @@
 #include "common/rpc/service_table.h"
 
 #include "crm/v1/customer_service.grpc.pb.h"
+#include "crm/v1/notification_service.pb.h"
 #include "crm/v1/segment_service.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
@@ -52,6 +53,30 @@ TEST(ServiceTableTest, ValidateTellsAStreamFromAUnaryMethod) {
   absl::Status status = table.Validate();
   EXPECT_NE(status.message().find("ImportCustomers is registered as unary"), std::string::npos)
       << status;
+}
+
+TEST(ServiceTableTest, ValidateTellsAServerStreamFromAUnaryMethod) {
+  Executor executor(1, 1);
+  ServiceTable table("crm.v1.NotificationService", &executor);
+  table.Unary<crm::v1::ListNotificationsRequest, crm::v1::ListNotificationsResponse>(
+      "ListNotifications",
+      [](const auto&, const auto&) { return Empty<crm::v1::ListNotificationsResponse>(); });
+  table.Unary<crm::v1::WatchNotificationsRequest, crm::v1::Notification>(
+      "WatchNotifications",
+      [](const auto&, const auto&) { return Empty<crm::v1::Notification>(); });
+  absl::Status status = table.Validate();
+  EXPECT_NE(status.message().find("WatchNotifications is registered as unary"), std::string::npos)
+      << status;
+  ServiceTable streaming("crm.v1.NotificationService", &executor);
+  streaming.Unary<crm::v1::ListNotificationsRequest, crm::v1::ListNotificationsResponse>(
+      "ListNotifications",
+      [](const auto&, const auto&) { return Empty<crm::v1::ListNotificationsResponse>(); });
+  streaming.ServerStream<crm::v1::WatchNotificationsRequest, crm::v1::Notification>(
+      "WatchNotifications", [](const auto&, const auto&) {
+        return absl::StatusOr<ServiceTable::StreamSource<crm::v1::Notification>>(
+            absl::UnimplementedError("not served"));
+      });
+  EXPECT_TRUE(streaming.Validate().ok()) << streaming.Validate();
 }
 
 // A client stream served for real (in process): its messages arrive as one merged request.
