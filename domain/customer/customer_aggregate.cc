@@ -36,9 +36,11 @@ constexpr absl::string_view kNamePrefix = "customers/";
 
 // The profile fields UpdateCustomer may change, in the canonical order of
 // changed_paths.
-constexpr std::array<absl::string_view, 9> kProfilePaths = {
-    "display_name",       "kind",       "emails",     "phones", "region", "industry",
-    "acquisition_source", "attributes", "external_id"};
+constexpr std::array<absl::string_view, 11> kProfilePaths = {
+    "display_name", "kind", "emails", "phones", "region", "industry", "acquisition_source",
+    "attributes", "external_id",
+    // Contacts, addresses, social ids, archiving.
+    "addresses", "social_ids"};
 
 using crm::status::Violations;
 
@@ -200,6 +202,87 @@ void CheckExternalId(const Customer& in, Customer& out, Violations& v) {
   out.set_external_id(in.external_id());
 }
 
+// Contacts, addresses, social ids, archiving: postal addresses and social ids.
+// Whether two messages hold the same values (they have no maps, so their bytes compare).
+template <typename M>
+bool SameMessage(const M& a, const M& b) {
+  return a.SerializeAsString() == b.SerializeAsString();
+}
+
+template <typename M>
+bool Contains(const google::protobuf::RepeatedPtrField<M>& list, const M& m) {
+  return std::any_of(list.begin(), list.end(), [&](const M& x) { return SameMessage(x, m); });
+}
+
+template <typename M>
+bool SameList(const google::protobuf::RepeatedPtrField<M>& a,
+              const google::protobuf::RepeatedPtrField<M>& b) {
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(), &SameMessage<M>);
+}
+
+bool IsPostalCodeChar(char c) { return absl::ascii_isalnum(c) || c == ' ' || c == '-'; }
+
+void CheckAddresses(const Customer& in, Customer& out, Violations& v) {
+  if (static_cast<size_t>(in.addresses_size()) > kMaxAddresses) {
+    v.Add("customer.addresses", absl::StrCat("at most ", kMaxAddresses, " addresses"));
+    return;
+  }
+  for (int i = 0; i < in.addresses_size(); ++i) {
+    const crm::v1::PostalAddress& a = in.addresses(i);
+    const std::string field = Indexed("customer.addresses", i);
+    if (a.kind() == crm::v1::ADDRESS_KIND_UNSPECIFIED) {
+      v.Add(absl::StrCat(field, ".kind"),
+            "is required: BILLING_ADDRESS, SHIPPING_ADDRESS, OFFICE_ADDRESS or OTHER_ADDRESS");
+    } else if (!crm::v1::AddressKind_IsValid(a.kind())) {
+      v.Add(absl::StrCat(field, ".kind"),
+            absl::StrCat("unknown value ", static_cast<int>(a.kind())));
+    }
+    if (a.lines_size() == 0 || static_cast<size_t>(a.lines_size()) > kMaxAddressLines) {
+      v.Add(absl::StrCat(field, ".lines"),
+            absl::StrCat("must have 1 to ", kMaxAddressLines, " lines"));
+    } else {
+      for (int j = 0; j < a.lines_size(); ++j) {
+        v.Add(ValidateText(a.lines(j), kMaxAddressLine, /*required=*/true,
+                           Indexed(absl::StrCat(field, ".lines"), j)));
+      }
+    }
+    v.Add(ValidateText(a.city(), kMaxShortText, /*required=*/false, absl::StrCat(field, ".city")));
+    v.Add(ValidateText(a.region(), kMaxShortText, /*required=*/false,
+                       absl::StrCat(field, ".region")));
+    if (a.postal_code().size() > kMaxPostalCode ||
+        !std::all_of(a.postal_code().begin(), a.postal_code().end(), &IsPostalCodeChar)) {
+      v.Add(
+          absl::StrCat(field, ".postal_code"),
+          absl::StrCat("must be at most ", kMaxPostalCode, " letters, digits, spaces and dashes"));
+    }
+    v.Add(ValidateCountryCode(a.country_code(), absl::StrCat(field, ".country_code")));
+    // A bad one fails the command anyway.
+    if (!Contains(out.addresses(), a)) *out.add_addresses() = a;
+  }
+}
+
+void CheckSocialIds(const Customer& in, Customer& out, Violations& v) {
+  if (static_cast<size_t>(in.social_ids_size()) > kMaxSocialIds) {
+    v.Add("customer.social_ids", absl::StrCat("at most ", kMaxSocialIds, " social ids"));
+    return;
+  }
+  for (int i = 0; i < in.social_ids_size(); ++i) {
+    const crm::v1::SocialId& s = in.social_ids(i);
+    const std::string field = Indexed("customer.social_ids", i);
+    if (s.network() == crm::v1::SOCIAL_NETWORK_UNSPECIFIED) {
+      v.Add(absl::StrCat(field, ".network"),
+            "is required: WECHAT, WEIBO, LINKEDIN, WHATSAPP or OTHER_NETWORK");
+    } else if (!crm::v1::SocialNetwork_IsValid(s.network())) {
+      v.Add(absl::StrCat(field, ".network"),
+            absl::StrCat("unknown value ", static_cast<int>(s.network())));
+    }
+    v.Add(ValidateSocialHandle(s.handle(), absl::StrCat(field, ".handle")));
+    // A bad one fails the command anyway.
+    if (!Contains(out.social_ids(), s)) *out.add_social_ids() = s;
+  }
+}
+// End of contacts, addresses, social ids, archiving.
+
 // Validates and normalizes one profile path of `in` into `out`.
 void CheckPath(absl::string_view path, const Customer& in, Customer& out, Violations& v) {
   if (path == "display_name") return CheckDisplayName(in, out, v);
@@ -211,6 +294,8 @@ void CheckPath(absl::string_view path, const Customer& in, Customer& out, Violat
   if (path == "acquisition_source") return CheckAcquisitionSource(in, out, v);
   if (path == "attributes") return CheckAttributes(in, out, v);
   if (path == "external_id") return CheckExternalId(in, out, v);
+  if (path == "addresses") return CheckAddresses(in, out, v);
+  if (path == "social_ids") return CheckSocialIds(in, out, v);
 }
 
 // Whether profile path `path` is set (non-default) in `c`.
@@ -226,6 +311,8 @@ bool PathIsSet(absl::string_view path, const Customer& c) {
   }
   if (path == "attributes") return c.attributes_size() > 0;
   if (path == "external_id") return !c.external_id().empty();
+  if (path == "addresses") return c.addresses_size() > 0;
+  if (path == "social_ids") return c.social_ids_size() > 0;
   return false;
 }
 
@@ -250,6 +337,8 @@ bool PathEquals(absl::string_view path, const Customer& a, const Customer& b) {
     return true;
   }
   if (path == "external_id") return a.external_id() == b.external_id();
+  if (path == "addresses") return SameList(a.addresses(), b.addresses());
+  if (path == "social_ids") return SameList(a.social_ids(), b.social_ids());
   return true;
 }
 
@@ -273,6 +362,10 @@ void CopyPath(absl::string_view path, const Customer& from, Customer& to) {
     *to.mutable_attributes() = from.attributes();
   } else if (path == "external_id") {
     to.set_external_id(from.external_id());
+  } else if (path == "addresses") {
+    *to.mutable_addresses() = from.addresses();
+  } else if (path == "social_ids") {
+    *to.mutable_social_ids() = from.social_ids();
   }
 }
 
@@ -846,6 +939,29 @@ absl::StatusOr<MergeDecision> DecideMerge(const State& survivor, const State& me
   };
   CRM_RETURN_IF_ERROR(limit(changed.emails_size(), kMaxEmails, "e-mails", "TOO_MANY_EMAILS"));
   CRM_RETURN_IF_ERROR(limit(changed.phones_size(), kMaxPhones, "phones", "TOO_MANY_PHONES"));
+  // Contacts, addresses, social ids, archiving: the union, the survivor's first.
+  auto add_missing_messages = [](const auto& mine, const auto& theirs, auto* out_list) {
+    *out_list = mine;
+    bool added = false;
+    for (const auto& x : theirs) {
+      if (!Contains(mine, x)) {
+        *out_list->Add() = x;
+        added = true;
+      }
+    }
+    return added;
+  };
+  const bool added_addresses =
+      add_missing_messages(survivor.addresses(), merged.addresses(), changed.mutable_addresses());
+  const bool added_social_ids = add_missing_messages(survivor.social_ids(), merged.social_ids(),
+                                                     changed.mutable_social_ids());
+  CRM_RETURN_IF_ERROR(
+      limit(changed.addresses_size(), kMaxAddresses, "addresses", "TOO_MANY_ADDRESSES"));
+  CRM_RETURN_IF_ERROR(
+      limit(changed.social_ids_size(), kMaxSocialIds, "social ids", "TOO_MANY_SOCIAL_IDS"));
+  if (added_addresses) paths.push_back("addresses");
+  if (added_social_ids) paths.push_back("social_ids");
+  // End of contacts, addresses, social ids, archiving.
   for (const std::string& t : merged.tags()) {
     if (std::find(survivor.tags().begin(), survivor.tags().end(), t) == survivor.tags().end()) {
       tags.push_back(t);

@@ -8,6 +8,8 @@ CRM_SAME_ENUM_RANGE(crm::v1::CustomerKind, ev::CustomerKind);
 CRM_SAME_ENUM_RANGE(crm::v1::LifecycleStage, ev::LifecycleStage);
 CRM_SAME_ENUM_RANGE(crm::v1::ValueTier, ev::ValueTier);
 CRM_SAME_ENUM_RANGE(crm::v1::AcquisitionSource, ev::AcquisitionSource);
+CRM_SAME_ENUM_RANGE(crm::v1::AddressKind, ev::AddressKind);
+CRM_SAME_ENUM_RANGE(crm::v1::SocialNetwork, ev::SocialNetwork);
 
 ev::CustomerProfile ToEvent(const crm::v1::Customer& customer) {
   ev::CustomerProfile out;
@@ -20,6 +22,8 @@ ev::CustomerProfile ToEvent(const crm::v1::Customer& customer) {
   out.set_acquisition_source(ToEvent(customer.acquisition_source()));
   *out.mutable_attributes() = customer.attributes();
   out.set_external_id(customer.external_id());
+  for (const auto& a : customer.addresses()) *out.add_addresses() = ToEvent(a);
+  for (const auto& s : customer.social_ids()) *out.add_social_ids() = ToEvent(s);
   return out;
 }
 
@@ -34,6 +38,8 @@ crm::v1::Customer ToApi(const ev::CustomerProfile& profile) {
   out.set_acquisition_source(ToApi(profile.acquisition_source()));
   *out.mutable_attributes() = profile.attributes();
   out.set_external_id(profile.external_id());
+  for (const auto& a : profile.addresses()) *out.add_addresses() = ToApi(a);
+  for (const auto& s : profile.social_ids()) *out.add_social_ids() = ToApi(s);
   return out;
 }
 
@@ -92,6 +98,41 @@ ev::AcquisitionSource ToEvent(crm::v1::AcquisitionSource source) {
 crm::v1::AcquisitionSource ToApi(ev::AcquisitionSource source) {
   return EnumByNumber<crm::v1::AcquisitionSource>(source);
 }
+
+// Contacts, addresses, social ids, archiving.
+ev::PostalAddress ToEvent(const crm::v1::PostalAddress& address) {
+  ev::PostalAddress out;
+  out.set_kind(EnumByNumber<ev::AddressKind>(address.kind()));
+  *out.mutable_lines() = address.lines();
+  out.set_city(address.city());
+  out.set_region(address.region());
+  out.set_postal_code(address.postal_code());
+  out.set_country_code(address.country_code());
+  return out;
+}
+crm::v1::PostalAddress ToApi(const ev::PostalAddress& address) {
+  crm::v1::PostalAddress out;
+  out.set_kind(EnumByNumber<crm::v1::AddressKind>(address.kind()));
+  *out.mutable_lines() = address.lines();
+  out.set_city(address.city());
+  out.set_region(address.region());
+  out.set_postal_code(address.postal_code());
+  out.set_country_code(address.country_code());
+  return out;
+}
+ev::SocialId ToEvent(const crm::v1::SocialId& id) {
+  ev::SocialId out;
+  out.set_network(EnumByNumber<ev::SocialNetwork>(id.network()));
+  out.set_handle(id.handle());
+  return out;
+}
+crm::v1::SocialId ToApi(const ev::SocialId& id) {
+  crm::v1::SocialId out;
+  out.set_network(EnumByNumber<crm::v1::SocialNetwork>(id.network()));
+  out.set_handle(id.handle());
+  return out;
+}
+// End of contacts, addresses, social ids, archiving.
 
 absl::StatusOr<ev::ValueTier> TierToRecord(
     const std::function<absl::StatusOr<crm::v1::ValueTier>(absl::string_view)>& lookup,

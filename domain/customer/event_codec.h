@@ -21,7 +21,7 @@ using crm::domain::ToApi;
 using crm::domain::ToEvent;
 
 // The profile fields of `customer` (display_name, kind, emails, phones, region, industry,
-// acquisition_source, attributes), as they are.
+// acquisition_source, attributes, external_id, addresses, social_ids), as they are.
 crm::events::v1::CustomerProfile ToEvent(const crm::v1::Customer& customer);
 // A crm.v1.Customer with only the profile fields set.
 crm::v1::Customer ToApi(const crm::events::v1::CustomerProfile& profile);
@@ -40,6 +40,12 @@ crm::v1::LifecycleStage ToApi(crm::events::v1::LifecycleStage stage);
 
 crm::events::v1::ValueTier ToEvent(crm::v1::ValueTier tier);
 crm::v1::ValueTier ToApi(crm::events::v1::ValueTier tier);
+
+// Contacts, addresses, social ids, archiving: postal addresses and social ids, field by field.
+crm::events::v1::PostalAddress ToEvent(const crm::v1::PostalAddress& address);
+crm::v1::PostalAddress ToApi(const crm::events::v1::PostalAddress& address);
+crm::events::v1::SocialId ToEvent(const crm::v1::SocialId& id);
+crm::v1::SocialId ToApi(const crm::events::v1::SocialId& id);
 
 // The value tier of `customer_id` to record in an event that stamps it (InteractionLogged,
 // SurveySent): `lookup`'s answer, VALUE_TIER_UNSPECIFIED when there is no lookup or its answer is

@@ -53,4 +53,29 @@ absl::Status ValidateCurrency(absl::string_view code, absl::string_view field) {
   return absl::OkStatus();
 }
 
+// Contacts, addresses, social ids, archiving.
+absl::Status ValidateCountryCode(absl::string_view code, absl::string_view field) {
+  if (code.empty()) return InvalidArgument(field, "is required");
+  if (code.size() != 2 || !absl::ascii_isupper(code[0]) || !absl::ascii_isupper(code[1])) {
+    return InvalidArgument(field,
+                           "must be an ISO 3166-1 alpha-2 code: two upper-case letters, e.g. CN");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateSocialHandle(absl::string_view handle, absl::string_view field) {
+  if (handle.empty()) return InvalidArgument(field, "is required");
+  if (absl::Status text = ValidateText(handle, kMaxSocialHandle, /*required=*/true, field);
+      !text.ok()) {
+    return text;
+  }
+  for (char c : handle) {
+    if (absl::ascii_isspace(c) || absl::ascii_iscntrl(c)) {
+      return InvalidArgument(field, "must not contain white space or control characters");
+    }
+  }
+  return absl::OkStatus();
+}
+// End of contacts, addresses, social ids, archiving.
+
 }  // namespace crm::domain::customer
