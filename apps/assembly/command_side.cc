@@ -17,6 +17,7 @@
 #include "services/customer/customer_command_service.h"
 #include "services/customer/customer_kind.h"
 #include "services/customer/email_reservations.h"
+#include "services/interaction/follow_up_reminders.h"
 #include "services/interaction/interaction_command_handler.h"
 #include "services/interaction/interaction_command_service.h"
 #include "services/interaction/interaction_kind.h"
@@ -85,11 +86,21 @@ struct CommandSide::Parts {
         survey_service(&survey_handler, options.router, executor),
         sla_deadlines(&complaint_handler),
         survey_deadlines(&survey_handler),
-        deadline_watcher({&sla_deadlines, &survey_deadlines}, store, options.clock,
-                         [router = options.router](absl::string_view stream_key) {
-                           return router == nullptr || !router->OwnerOf(stream_key).has_value();
-                         },
-                         {.scan_interval = options.sla_scan_interval}) {}
+        sla_reminders(&complaint_handler, options.due_reminder_lead),
+        follow_up_reminders(&interaction_handler, options.due_reminder_lead),
+        deadline_watcher(
+            options.due_reminder_lead > absl::ZeroDuration()
+                ? std::vector<const services::command::DeadlineSource*>{&sla_deadlines,
+                                                                        &survey_deadlines,
+                                                                        &sla_reminders,
+                                                                        &follow_up_reminders}
+                : std::vector<const services::command::DeadlineSource*>{&sla_deadlines,
+                                                                        &survey_deadlines},
+            store, options.clock,
+            [router = options.router](absl::string_view stream_key) {
+              return router == nullptr || !router->OwnerOf(stream_key).has_value();
+            },
+            {.scan_interval = options.sla_scan_interval}) {}
 
   // Where commands continue once their events are in the state (see CommandExecutor): a pool of
   // its own, so a request worker that waits for a command (an e-mail claim) never waits for a
@@ -115,9 +126,13 @@ struct CommandSide::Parts {
   services::interaction::InteractionCommandService interaction_service;
   services::survey::SurveyCommandHandler survey_handler;
   services::survey::SurveyCommandService survey_service;
-  // The one deadline watcher: complaint SLA deadlines and survey answer deadlines.
+  // The one deadline watcher: complaint SLA deadlines and survey answer deadlines, then (with a
+  // reminder lead) the reminders of complaint deadlines and follow-ups coming due (after the
+  // passed deadlines, so reminders never crowd a breach out of a scan).
   services::complaint::SlaDeadlines sla_deadlines;
   services::survey::SurveyDeadlines survey_deadlines;
+  services::complaint::SlaReminders sla_reminders;
+  services::interaction::FollowUpReminders follow_up_reminders;
   services::command::DeadlineWatcher deadline_watcher;
 };
 

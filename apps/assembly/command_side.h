@@ -34,6 +34,9 @@ class CommandSide {
     // --sla-policy text; empty: the default policy.
     std::string sla_policy;
     absl::Duration sla_scan_interval = absl::Seconds(1);
+    // How long before a complaint deadline or a follow-up comes due the deadline watcher records
+    // its reminder (ComplaintDeadlineApproaching, FollowUpDueSoon); zero: no reminders.
+    absl::Duration due_reminder_lead = absl::ZeroDuration();
   };
 
   // Does not take ownership; all must outlive the CommandSide. INVALID_ARGUMENT for a bad

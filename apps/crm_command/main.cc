@@ -34,6 +34,8 @@ int main(int argc, char** argv) {
   const absl::Duration scan_interval =
       OrFail(crm::runtime::ParseDurationFlag(config.sla_scan_interval, "--sla-scan-interval"),
              "bad configuration");
+  const absl::Duration due_lead =
+      OrFail(crm::runtime::ParseDueLeadFlag(config.notify_due_lead), "bad configuration");
 
   auto log = OrFail(
       crm::runtime::OpenEventLog(config, config.kafka_topic_prefix + ".command", /*writer=*/true),
@@ -48,11 +50,13 @@ int main(int argc, char** argv) {
   if (absl::Status s = router.Validate(); !s.ok()) Fail("bad replica layout", s);
 
   std::unique_ptr<crm::rpc::Executor> executor = crm::runtime::NewExecutor(config);
-  auto commands = OrFail(
-      crm::assembly::CommandSide::Create(
-          log.get(), state_store.get(), executor.get(),
-          {.router = &router, .sla_policy = config.sla_policy, .sla_scan_interval = scan_interval}),
-      "bad configuration");
+  auto commands =
+      OrFail(crm::assembly::CommandSide::Create(log.get(), state_store.get(), executor.get(),
+                                                {.router = &router,
+                                                 .sla_policy = config.sla_policy,
+                                                 .sla_scan_interval = scan_interval,
+                                                 .due_reminder_lead = due_lead}),
+             "bad configuration");
   const absl::Time start = absl::Now();
   if (absl::Status s = commands->CatchUp(); !s.ok()) Fail("command state catch-up", s);
   spdlog::info("caught up with the log in {} ms", absl::ToInt64Milliseconds(absl::Now() - start));

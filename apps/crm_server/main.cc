@@ -39,6 +39,8 @@ int main(int argc, char** argv) {
   const absl::Duration scan_interval =
       OrFail(crm::runtime::ParseDurationFlag(config.sla_scan_interval, "--sla-scan-interval"),
              "bad configuration");
+  const absl::Duration due_lead =
+      OrFail(crm::runtime::ParseDueLeadFlag(config.notify_due_lead), "bad configuration");
 
   auto log = OrFail(
       crm::runtime::OpenEventLog(config, config.kafka_topic_prefix + ".server", /*writer=*/true),
@@ -54,10 +56,12 @@ int main(int argc, char** argv) {
 
   std::unique_ptr<crm::rpc::Executor> command_executor = crm::runtime::NewExecutor(config);
   std::unique_ptr<crm::rpc::Executor> query_executor = crm::runtime::NewExecutor(config);
-  auto commands = OrFail(crm::assembly::CommandSide::Create(
-                             log.get(), state_store.get(), command_executor.get(),
-                             {.sla_policy = config.sla_policy, .sla_scan_interval = scan_interval}),
-                         "bad configuration");
+  auto commands = OrFail(
+      crm::assembly::CommandSide::Create(log.get(), state_store.get(), command_executor.get(),
+                                         {.sla_policy = config.sla_policy,
+                                          .sla_scan_interval = scan_interval,
+                                          .due_reminder_lead = due_lead}),
+      "bad configuration");
   auto queries = OrFail(
       crm::assembly::QuerySide::Create(log.get(), views_store.get(), query_executor.get(),
                                        {.notifications = {.csat_max = config.notify_csat_max,

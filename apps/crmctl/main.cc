@@ -213,6 +213,7 @@ int main(int argc, char** argv) {
   customer_list->add_option("--tag", customer_filter.tag, "A tag");
   customer_list->add_option("--limit", customer_filter.limit, "At most this many")
       ->check(CLI::NonNegativeNumber);
+  customer_list->add_flag("--archived", customer_filter.show_archived, "Also archived customers");
   crm::crmctl::Online::CustomerFilter search_filter;
   CLI::App* customer_search = customer->add_subcommand(
       "search", "Customers by display-name prefix and filters, in name order");
@@ -226,6 +227,7 @@ int main(int argc, char** argv) {
   customer_search->add_option("--tag", search_filter.tag, "A tag");
   customer_search->add_option("--limit", search_filter.limit, "At most this many")
       ->check(CLI::NonNegativeNumber);
+  customer_search->add_flag("--archived", search_filter.show_archived, "Also archived customers");
   std::string email;
   std::string phone;
   std::string external_id;
@@ -247,6 +249,31 @@ int main(int argc, char** argv) {
                              "Request id (default: derived from the pair)");
   email_opt->excludes(external_opt);
   phone_opt->excludes(external_opt);
+  std::string archive_reason;
+  CLI::App* customer_archive =
+      customer->add_subcommand("archive", "Archive a customer (CustomerCommandService)");
+  CLI::App* customer_unarchive =
+      customer->add_subcommand("unarchive", "Make an archived customer active again");
+  for (CLI::App* sub : {customer_archive, customer_unarchive}) {
+    sub->add_option("id", id, "The customer id (or customers/{id})")->required();
+    sub->add_option("--reason", archive_reason, "Why (recorded in the event)");
+  }
+  std::string refund_purchase_id, refund_currency, refund_reason, refund_request_id;
+  int64_t refund_amount = 0;
+  CLI::App* customer_refund = customer->add_subcommand(
+      "refund", "Refund a purchase in part or in whole (CustomerCommandService.RefundPurchase)");
+  customer_refund->add_option("id", id, "The customer id (or customers/{id})")->required();
+  customer_refund->add_option("purchase_id", refund_purchase_id, "The purchase's id")->required();
+  auto* amount_opt = customer_refund
+                         ->add_option("--amount-minor", refund_amount,
+                                      "Amount in minor units (default: all not yet refunded)")
+                         ->check(CLI::PositiveNumber);
+  customer_refund->add_option("--currency", refund_currency, "The purchase's currency, e.g. CNY")
+      ->needs(amount_opt);
+  amount_opt->needs(customer_refund->get_option("--currency"));
+  customer_refund->add_option("--reason", refund_reason, "Why (recorded in the event)");
+  customer_refund->add_option("--request-id", refund_request_id,
+                              "Request id (default: derived from the arguments)");
 
   CLI::App* import = app.add_subcommand("import", "Bulk import (ImportCustomers)");
   import->require_subcommand(1);
@@ -373,6 +400,12 @@ int main(int argc, char** argv) {
   if (*customer_get) return online.GetCustomer(id);
   if (*customer_merge) {
     return online.MergeCustomers(survivor, merged, merge_dry_run, merge_request_id);
+  }
+  if (*customer_archive) return online.ArchiveCustomer(id, true, archive_reason);
+  if (*customer_unarchive) return online.ArchiveCustomer(id, false, archive_reason);
+  if (*customer_refund) {
+    return online.RefundPurchase(id, refund_purchase_id, refund_amount, refund_currency,
+                                 refund_reason, refund_request_id);
   }
   if (*customer_list) return online.ListCustomers(customer_filter);
   if (*customer_search) return online.SearchCustomers(search_filter);

@@ -657,6 +657,65 @@ int Online::MergeCustomers(const std::string& survivor, const std::string& merge
   return kExitOk;
 }
 
+int Online::ArchiveCustomer(const std::string& id, bool archive, const std::string& reason) {
+  if (!Connect()) return kExitUsage;
+  auto stub = crm::v1::CustomerCommandService::NewStub(channel_);
+  crm::v1::CustomerCommandResponse response;
+  auto context = NewContext();
+  grpc::Status s;
+  if (archive) {
+    crm::v1::ArchiveCustomerRequest request;
+    request.set_name(CustomerName(id));
+    request.set_reason(reason);
+    request.set_request_id(base::NewUuid());
+    s = stub->ArchiveCustomer(context.get(), request, &response);
+  } else {
+    crm::v1::UnarchiveCustomerRequest request;
+    request.set_name(CustomerName(id));
+    request.set_reason(reason);
+    request.set_request_id(base::NewUuid());
+    s = stub->UnarchiveCustomer(context.get(), request, &response);
+  }
+  if (!s.ok()) return Failed(archive ? "customer archive" : "customer unarchive", s);
+  if (connection_.json) {
+    std::printf("%s\n", Json(response).c_str());
+  } else {
+    PrintFields(response.customer());
+  }
+  return kExitOk;
+}
+
+int Online::RefundPurchase(const std::string& id, const std::string& purchase_id,
+                           int64_t amount_minor, const std::string& currency,
+                           const std::string& reason, const std::string& request_id) {
+  if (!Connect()) return kExitUsage;
+  auto stub = crm::v1::CustomerCommandService::NewStub(channel_);
+  crm::v1::RefundPurchaseRequest request;
+  request.set_name(CustomerName(id));
+  request.set_purchase_id(purchase_id);
+  if (amount_minor != 0) {
+    request.mutable_amount()->set_currency_code(currency);
+    request.mutable_amount()->set_amount_minor(amount_minor);
+  }
+  request.set_reason(reason);
+  request.set_request_id(!request_id.empty()
+                             ? request_id
+                             : base::UuidFromName(absl::StrCat(
+                                   "crmctl/customer-refund/", request.name(), "/", purchase_id, "/",
+                                   amount_minor, "/", currency, "/", reason)));
+  crm::v1::CustomerCommandResponse response;
+  auto context = NewContext();
+  if (grpc::Status s = stub->RefundPurchase(context.get(), request, &response); !s.ok()) {
+    return Failed("customer refund", s);
+  }
+  if (connection_.json) {
+    std::printf("%s\n", Json(response).c_str());
+  } else {
+    PrintFields(response.customer());
+  }
+  return kExitOk;
+}
+
 template <typename Request, typename Response>
 int Online::PrintCustomerPages(
     const char* what, Request& request, int64_t limit,
@@ -705,6 +764,7 @@ int Online::ListCustomers(const CustomerFilter& filter) {
   }
   request.set_owner(filter.owner);
   request.set_tag(filter.tag);
+  request.set_show_archived(filter.show_archived);
   if (!Connect()) return kExitUsage;
   auto stub = crm::v1::CustomerQueryService::NewStub(channel_);
   return PrintCustomerPages<crm::v1::ListCustomersRequest, crm::v1::ListCustomersResponse>(
@@ -746,6 +806,7 @@ int Online::SearchCustomers(const CustomerFilter& filter) {
   request.set_industry(filter.industry);
   request.set_owner(filter.owner);
   request.set_tag(filter.tag);
+  request.set_show_archived(filter.show_archived);
   if (!Connect()) return kExitUsage;
   auto stub = crm::v1::CustomerQueryService::NewStub(channel_);
   return PrintCustomerPages<crm::v1::SearchCustomersRequest, crm::v1::SearchCustomersResponse>(

@@ -75,7 +75,16 @@ class Online {
   // from the pair, so running the same merge again answers as the first run did.
   int MergeCustomers(const std::string& survivor, const std::string& merged, bool dry_run,
                      const std::string& request_id);
+  // ArchiveCustomer (`archive`) or UnarchiveCustomer; prints the customer after it.
+  int ArchiveCustomer(const std::string& id, bool archive, const std::string& reason);
+  // RefundPurchase of `amount_minor` in `currency` (0: all that is not refunded yet);
+  // `request_id` empty: one derived from every argument, so running the same refund again
+  // answers as the first run did (it does not refund twice). Prints the customer after it.
+  int RefundPurchase(const std::string& id, const std::string& purchase_id, int64_t amount_minor,
+                     const std::string& currency, const std::string& reason,
+                     const std::string& request_id);
   struct CustomerFilter {
+    bool show_archived = false;
     std::string stage;
     std::string owner;
     std::string tier;

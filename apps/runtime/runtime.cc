@@ -261,6 +261,18 @@ void AddCommandFlags(CLI::App& app, Config& config) {
                  "How often the deadline watcher looks for passed complaint SLA and survey answer "
                  "deadlines (e.g. 1s)")
       ->envname("CRM_SLA_SCAN_INTERVAL");
+  app.add_option("--notify-due-lead", config.notify_due_lead,
+                 "How long before a complaint's response or resolution deadline, or an "
+                 "interaction's follow-up, comes due the deadline watcher records a reminder "
+                 "(notifications COMPLAINT_DEADLINE_DUE, FOLLOW_UP_DUE), if the step is still "
+                 "open (e.g. 1h); 0 (the default): no reminders, so no new event types appear on "
+                 "the event stream until an operator turns them on")
+      ->envname("CRM_NOTIFY_DUE_LEAD");
+}
+
+absl::StatusOr<absl::Duration> ParseDueLeadFlag(const std::string& text) {
+  if (text == "0") return absl::ZeroDuration();
+  return ParseDurationFlag(text, "--notify-due-lead");
 }
 
 void AddQueryFlags(CLI::App& app, Config& config) {

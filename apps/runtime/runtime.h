@@ -109,6 +109,9 @@ struct Config {
   // deadline watcher looks for passed deadlines.
   std::string sla_policy;
   std::string sla_scan_interval = "1s";
+  // How long before a complaint deadline or an interaction follow-up comes due its reminder is
+  // recorded (notifications COMPLAINT_DEADLINE_DUE, FOLLOW_UP_DUE); "0" (the default): none.
+  std::string notify_due_lead = "0";
 
   // Notifications (query side): a survey answer with a CSAT at most this, or an NPS at most
   // notify_nps_max, notifies its sender and their team lead (-1: never by that score).
@@ -124,7 +127,8 @@ void AddFlags(CLI::App& app, Config& config, const std::vector<std::string>& eng
 // Adds --replica-index, --peers and --tls-ca (command replicas).
 void AddReplicaFlags(CLI::App& app, Config& config);
 
-// Adds --sla-policy and --sla-scan-interval (binaries that run the command side).
+// Adds --sla-policy, --sla-scan-interval and --notify-due-lead (binaries that run the command
+// side).
 void AddCommandFlags(CLI::App& app, Config& config);
 
 // Adds --notify-csat-max, --notify-nps-max and --publish-notifications (binaries that run the
@@ -133,6 +137,8 @@ void AddQueryFlags(CLI::App& app, Config& config);
 
 // A positive duration flag ("100ms", "1s", "2m"); INVALID_ARGUMENT naming the flag otherwise.
 absl::StatusOr<absl::Duration> ParseDurationFlag(const std::string& text, const std::string& flag);
+// --notify-due-lead: a positive duration, or "0" (no reminders: zero).
+absl::StatusOr<absl::Duration> ParseDueLeadFlag(const std::string& text);
 
 // Sets up JSON logging and blocks SIGTERM/SIGINT in every thread started afterwards, then checks
 // the transport configuration (CheckTransport) and logs what it is. Exits with status 2 on a

@@ -643,6 +643,32 @@ absl::StatusOr<Events> DecideBreachSla(const State& state, const BreachSla& comm
   return out;
 }
 
+absl::StatusOr<Events> DecideRemindSla(const State& state, const RemindSla& command,
+                                       const DecideContext& context) {
+  if (command.kind != crm::v1::RESPONSE && command.kind != crm::v1::RESOLUTION) {
+    return crm::status::InvalidArgument("kind", "must be RESPONSE or RESOLUTION");
+  }
+  if (command.lead <= absl::ZeroDuration()) {
+    return crm::status::InvalidArgument("lead", "must be positive");
+  }
+  if (state.version() == 0) return NotFound(state.name().empty() ? "complaint" : state.name());
+  const SlaDeadline& deadline = DeadlineOf(state, command.kind);
+  if (!IsOpen(deadline) || deadline.reminded()) return Events();
+  const absl::Time due = base::ToTime(deadline.due_time());
+  if (due != command.due_time || context.now < due - command.lead || context.now > due) {
+    return Events();
+  }
+  Event event;
+  *event.mutable_occurred_at() = base::ToTimestamp(due - command.lead);
+  auto* approaching = event.mutable_complaint_deadline_approaching();
+  approaching->set_kind(ToEvent(command.kind));
+  *approaching->mutable_due_time() = deadline.due_time();
+  if (!state.assignee().staff_id().empty()) {
+    *approaching->mutable_assignee() = ToEvent(state.assignee());
+  }
+  return One(std::move(event));
+}
+
 bool IsComplaintEvent(const Event& event) {
   switch (event.payload_case()) {
     case Event::kComplaintFiled:
@@ -655,6 +681,7 @@ bool IsComplaintEvent(const Event& event) {
     case Event::kComplaintReopened:
     case Event::kComplaintEscalated:
     case Event::kComplaintSlaBreached:
+    case Event::kComplaintDeadlineApproaching:
       return true;
     default:
       // A type this build does not know belongs to the aggregate it names.
@@ -782,6 +809,18 @@ absl::Status Apply(State& state, const Event& event) {
         if (google::protobuf::util::MessageDifferencer::Equals(deadline->due_time(),
                                                                breached.due_time())) {
           deadline->set_breached(true);
+        }
+      }
+      break;
+    }
+    case Event::kComplaintDeadlineApproaching: {
+      const auto& approaching = event.complaint_deadline_approaching();
+      const SlaKind kind = ToApi(approaching.kind());
+      if (kind == crm::v1::RESPONSE || kind == crm::v1::RESOLUTION) {
+        SlaDeadline* deadline = MutableDeadlineOf(state, kind);
+        if (google::protobuf::util::MessageDifferencer::Equals(deadline->due_time(),
+                                                               approaching.due_time())) {
+          deadline->set_reminded(true);
         }
       }
       break;

@@ -110,6 +110,14 @@ struct BreachSla {
   absl::Time due_time;
 };
 
+// The system command of the deadline watcher's reminders: `kind`'s deadline, due at `due_time`,
+// comes due within `lead`.
+struct RemindSla {
+  crm::v1::SlaKind kind = crm::v1::SLA_KIND_UNSPECIFIED;
+  absl::Time due_time;
+  absl::Duration lead;
+};
+
 // Request checks alone (INVALID_ARGUMENT naming every bad field), for callers that resolve
 // staff or customers before deciding. Each Decide* runs them first as well.
 absl::Status ValidateRequest(const crm::v1::FileComplaintRequest& request,
@@ -174,6 +182,13 @@ absl::StatusOr<Events> DecideEscalate(const State& state,
 // exist; INVALID_ARGUMENT for an unknown kind.
 absl::StatusOr<Events> DecideBreachSla(const State& state, const BreachSla& command,
                                        const DecideContext& context);
+// ComplaintDeadlineApproaching (occurred_at = due time - lead) while the deadline is open, not yet
+// reminded, due at `due_time` (the current one) and due within the lead but not yet passed
+// (due - lead <= now <= due; a passed deadline gets its breach instead). No events otherwise, so
+// running it again records nothing. NOT_FOUND if the complaint does not exist; INVALID_ARGUMENT
+// for an unknown kind or a lead that is not positive.
+absl::StatusOr<Events> DecideRemindSla(const State& state, const RemindSla& command,
+                                       const DecideContext& context);
 
 // Applies a stamped event. REQUIRES aggregate_version == state.version() + 1, a non-empty
 // aggregate equal to state.name() once it exists, and ComplaintFiled first and only first
@@ -182,7 +197,8 @@ absl::StatusOr<Events> DecideBreachSla(const State& state, const BreachSla& comm
 // (recorded_at) and the payload's fields.
 absl::Status Apply(State& state, const Event& event);
 
-// Whether `event` carries a complaint payload (ComplaintFiled ... ComplaintSlaBreached).
+// Whether `event` carries a complaint payload (ComplaintFiled ... ComplaintSlaBreached,
+// ComplaintDeadlineApproaching).
 bool IsComplaintEvent(const Event& event);
 
 // The open deadlines of a complaint (not met, not breached), response first.

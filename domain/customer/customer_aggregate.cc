@@ -36,11 +36,9 @@ constexpr absl::string_view kNamePrefix = "customers/";
 
 // The profile fields UpdateCustomer may change, in the canonical order of
 // changed_paths.
-constexpr std::array<absl::string_view, 11> kProfilePaths = {
-    "display_name", "kind", "emails", "phones", "region", "industry", "acquisition_source",
-    "attributes", "external_id",
-    // Contacts, addresses, social ids, archiving.
-    "addresses", "social_ids"};
+constexpr std::array<absl::string_view, 12> kProfilePaths = {
+    "display_name",       "kind",       "emails",      "phones",    "region",     "industry",
+    "acquisition_source", "attributes", "external_id", "addresses", "social_ids", "contacts"};
 
 using crm::status::Violations;
 
@@ -109,13 +107,19 @@ Target CheckTarget(absl::string_view name, absl::string_view name_field,
 absl::Status MergedError(const State& state);
 
 // Existence, etag and not merged, after the request fields are known to be valid.
-absl::Status CheckState(const State& state, const Target& target) {
+absl::Status CheckExists(const State& state, const Target& target) {
   if (state.version() == 0) return NotFound(target.name);
   if (target.etag_version.has_value() && *target.etag_version != state.version()) {
     return crm::status::StaleEtag(target.name, "customer", *target.etag_version, state.version());
   }
   if (!state.merged_into().empty()) return MergedError(state);
   return absl::OkStatus();
+}
+
+// CheckExists, and not archived: the check of every command but (un)archiving.
+absl::Status CheckState(const State& state, const Target& target) {
+  CRM_RETURN_IF_ERROR(CheckExists(state, target));
+  return CheckActive(state);
 }
 
 void CheckDisplayName(const Customer& in, Customer& out, Violations& v) {
@@ -202,11 +206,18 @@ void CheckExternalId(const Customer& in, Customer& out, Violations& v) {
   out.set_external_id(in.external_id());
 }
 
-// Contacts, addresses, social ids, archiving: postal addresses and social ids.
+// Postal addresses, social ids and contact persons.
 // Whether two messages hold the same values (they have no maps, so their bytes compare).
 template <typename M>
 bool SameMessage(const M& a, const M& b) {
   return a.SerializeAsString() == b.SerializeAsString();
+}
+
+// Contact persons are the same person whatever their primary flag says.
+bool SameMessage(const crm::v1::ContactPerson& a, const crm::v1::ContactPerson& b) {
+  return a.display_name() == b.display_name() && a.title() == b.title() &&
+         std::equal(a.emails().begin(), a.emails().end(), b.emails().begin(), b.emails().end()) &&
+         std::equal(a.phones().begin(), a.phones().end(), b.phones().begin(), b.phones().end());
 }
 
 template <typename M>
@@ -281,7 +292,35 @@ void CheckSocialIds(const Customer& in, Customer& out, Violations& v) {
     if (!Contains(out.social_ids(), s)) *out.add_social_ids() = s;
   }
 }
-// End of contacts, addresses, social ids, archiving.
+
+void CheckContactPersons(const Customer& in, Customer& out, Violations& v) {
+  if (static_cast<size_t>(in.contacts_size()) > kMaxContactPersons) {
+    v.Add("customer.contacts", absl::StrCat("at most ", kMaxContactPersons, " contacts"));
+    return;
+  }
+  int primaries = 0;
+  for (int i = 0; i < in.contacts_size(); ++i) {
+    const crm::v1::ContactPerson& c = in.contacts(i);
+    const std::string field = Indexed("customer.contacts", i);
+    crm::v1::ContactPerson normalized;
+    v.Add(ValidateText(c.display_name(), kMaxDisplayName, /*required=*/true,
+                       absl::StrCat(field, ".display_name")));
+    normalized.set_display_name(c.display_name());
+    v.Add(
+        ValidateText(c.title(), kMaxShortText, /*required=*/false, absl::StrCat(field, ".title")));
+    normalized.set_title(c.title());
+    CheckContacts(c.emails(), absl::StrCat(field, ".emails"), kMaxContactEmails, "e-mails",
+                  &NormalizeEmail, normalized.mutable_emails(), v);
+    CheckContacts(c.phones(), absl::StrCat(field, ".phones"), kMaxContactPhones, "phone numbers",
+                  &NormalizePhone, normalized.mutable_phones(), v);
+    normalized.set_primary(c.primary());
+    if (c.primary() && ++primaries == 2) {
+      v.Add(absl::StrCat(field, ".primary"), "at most one contact may be primary");
+    }
+    // A bad one fails the command anyway.
+    if (!Contains(out.contacts(), normalized)) *out.add_contacts() = std::move(normalized);
+  }
+}
 
 // Validates and normalizes one profile path of `in` into `out`.
 void CheckPath(absl::string_view path, const Customer& in, Customer& out, Violations& v) {
@@ -296,6 +335,7 @@ void CheckPath(absl::string_view path, const Customer& in, Customer& out, Violat
   if (path == "external_id") return CheckExternalId(in, out, v);
   if (path == "addresses") return CheckAddresses(in, out, v);
   if (path == "social_ids") return CheckSocialIds(in, out, v);
+  if (path == "contacts") return CheckContactPersons(in, out, v);
 }
 
 // Whether profile path `path` is set (non-default) in `c`.
@@ -313,6 +353,7 @@ bool PathIsSet(absl::string_view path, const Customer& c) {
   if (path == "external_id") return !c.external_id().empty();
   if (path == "addresses") return c.addresses_size() > 0;
   if (path == "social_ids") return c.social_ids_size() > 0;
+  if (path == "contacts") return c.contacts_size() > 0;
   return false;
 }
 
@@ -339,6 +380,7 @@ bool PathEquals(absl::string_view path, const Customer& a, const Customer& b) {
   if (path == "external_id") return a.external_id() == b.external_id();
   if (path == "addresses") return SameList(a.addresses(), b.addresses());
   if (path == "social_ids") return SameList(a.social_ids(), b.social_ids());
+  if (path == "contacts") return SameList(a.contacts(), b.contacts());
   return true;
 }
 
@@ -366,6 +408,8 @@ void CopyPath(absl::string_view path, const Customer& from, Customer& to) {
     *to.mutable_addresses() = from.addresses();
   } else if (path == "social_ids") {
     *to.mutable_social_ids() = from.social_ids();
+  } else if (path == "contacts") {
+    *to.mutable_contacts() = from.contacts();
   }
 }
 
@@ -473,6 +517,21 @@ void AddSpend(crm::v1::ValueFigures& value, const std::string& code, int64_t amo
 }
 
 // Adds one purchase to the value figures.
+// Takes `amount_minor` off the spend in `code`; `whole` when the purchase is now wholly refunded,
+// which no longer counts as a purchase.
+void SubtractRefund(crm::v1::ValueFigures& value, const std::string& code, int64_t amount_minor,
+                    bool whole) {
+  for (crm::v1::CurrencyTotal& total : *value.mutable_totals()) {
+    if (total.currency_code() != code) continue;
+    total.set_total_minor(total.total_minor() - amount_minor);
+    total.set_refunded_minor(SaturatingAdd(total.refunded_minor(), amount_minor));
+    if (whole) {
+      total.set_purchase_count(total.purchase_count() - 1);
+      value.set_purchase_count(value.purchase_count() - 1);
+    }
+    return;
+  }
+}
 void AddPurchase(crm::v1::ValueFigures& value, const crm::v1::Purchase& purchase) {
   AddSpend(value, purchase.amount().currency_code(), purchase.amount().amount_minor(), 1,
            purchase.has_purchased_at() ? &purchase.purchased_at() : nullptr);
@@ -482,6 +541,13 @@ void AddPurchase(crm::v1::ValueFigures& value, const crm::v1::Purchase& purchase
 void AddMergedSpend(crm::v1::ValueFigures& value, const crm::events::v1::CustomerMerged& merged) {
   for (const auto& t : merged.merged_totals()) {
     AddSpend(value, t.currency_code(), t.total_minor(), t.purchase_count(), nullptr);
+    if (t.refunded_minor() != 0) {
+      for (crm::v1::CurrencyTotal& total : *value.mutable_totals()) {
+        if (total.currency_code() == t.currency_code()) {
+          total.set_refunded_minor(SaturatingAdd(total.refunded_minor(), t.refunded_minor()));
+        }
+      }
+    }
   }
   // Totals carry the counts; the count of purchases without currency totals (none today) and
   // the last time come from the event's own fields.
@@ -843,6 +909,16 @@ absl::StatusOr<Events> DecideRecordPurchase(const State& state,
   if (absl::Status status = v.ToStatus(); !status.ok()) return status;
 
   if (absl::Status status = CheckState(state, target); !status.ok()) return status;
+  if (const std::string& id = request.purchase().purchase_id();
+      !id.empty() && context.find_purchase) {
+    CRM_ASSIGN_OR_RETURN(std::optional<RecordedPurchase> existing, context.find_purchase(id));
+    if (existing.has_value()) {
+      return crm::status::Error(
+          absl::StatusCode::kAlreadyExists,
+          absl::StrCat("purchase ", id, " of ", target.name, " is recorded already"),
+          "PURCHASE_EXISTS", {{"purchase_id", id}});
+    }
+  }
 
   crm::v1::ValueFigures after = state.value();
   AddPurchase(after, request.purchase());
@@ -857,8 +933,141 @@ absl::StatusOr<Events> DecideRecordPurchase(const State& state,
   return One(std::move(event));
 }
 
+absl::StatusOr<Events> DecideRefundPurchase(const State& state,
+                                            const crm::v1::RefundPurchaseRequest& request,
+                                            const DecideContext& context) {
+  Violations v;
+  const Target target =
+      CheckTarget(request.name(), "name", request.request_id(), request.etag(), v);
+  if (request.purchase_id().empty()) {
+    v.Add("purchase_id", "is required");
+  } else if (!ValidateRequestId(request.purchase_id(), "purchase_id").ok() ||
+             request.purchase_id().size() > kMaxPurchaseId) {
+    v.Add("purchase_id",
+          absl::StrCat("must be at most ", kMaxPurchaseId, " printable ASCII characters"));
+  }
+  if (request.has_amount()) {
+    v.Add(ValidateCurrency(request.amount().currency_code(), "amount.currency_code"));
+    if (request.amount().amount_minor() <= 0) {
+      v.Add("amount.amount_minor", "must be positive");
+    } else if (request.amount().amount_minor() > kMaxAmountMinor) {
+      v.Add("amount.amount_minor", absl::StrCat("must be at most ", kMaxAmountMinor));
+    }
+  }
+  v.Add(ValidateText(request.reason(), kMaxReason, /*required=*/false, "reason"));
+  if (request.has_refunded_at()) {
+    if (!base::IsValidTimestamp(request.refunded_at())) {
+      v.Add("refunded_at", "is not a valid timestamp");
+    } else if (base::ToTime(request.refunded_at()) > context.now + kMaxPurchaseFutureSkew) {
+      v.Add("refunded_at", "must not be more than one day in the future");
+    }
+  }
+  if (absl::Status status = v.ToStatus(); !status.ok()) return status;
+  if (absl::Status status = CheckState(state, target); !status.ok()) return status;
+  if (!context.find_purchase) {
+    return crm::status::Error(absl::StatusCode::kInternal,
+                              "DecideContext.find_purchase is required to refund", "INTERNAL");
+  }
+  CRM_ASSIGN_OR_RETURN(std::optional<RecordedPurchase> found,
+                       context.find_purchase(request.purchase_id()));
+  if (!found.has_value()) {
+    return crm::status::Error(
+        absl::StatusCode::kNotFound,
+        absl::StrCat("purchase ", request.purchase_id(), " of ", target.name, " is not recorded"),
+        "PURCHASE_NOT_FOUND", {{"purchase_id", request.purchase_id()}});
+  }
+  const crm::v1::Purchase& purchase = found->purchase;
+  const std::string& currency = purchase.amount().currency_code();
+  Violations late;
+  if (request.has_amount() && request.amount().currency_code() != currency) {
+    late.Add("amount.currency_code", absl::StrCat("must be the purchase's currency, ", currency));
+  }
+  const absl::Time at =
+      request.has_refunded_at() ? base::ToTime(request.refunded_at()) : context.now;
+  if (purchase.has_purchased_at() && at < base::ToTime(purchase.purchased_at())) {
+    late.Add("refunded_at",
+             absl::StrCat("must not be before the purchase (",
+                          absl::FormatTime(base::ToTime(purchase.purchased_at())), ")"));
+  }
+  if (absl::Status status = late.ToStatus(); !status.ok()) return status;
+  const int64_t refundable = purchase.amount().amount_minor() - found->refunded_minor;
+  if (refundable <= 0) {
+    return crm::status::Error(
+        absl::StatusCode::kFailedPrecondition,
+        absl::StrCat("purchase ", request.purchase_id(), " is wholly refunded already"),
+        "PURCHASE_ALREADY_REFUNDED", {{"purchase_id", request.purchase_id()}});
+  }
+  const int64_t amount = request.has_amount() ? request.amount().amount_minor() : refundable;
+  if (amount > refundable) {
+    return crm::status::Error(
+        absl::StatusCode::kFailedPrecondition,
+        absl::StrCat("refund of ", amount, " exceeds the ", refundable, " ", currency,
+                     " minor units of purchase ", request.purchase_id(), " not refunded yet"),
+        "REFUND_EXCEEDS_PURCHASE",
+        {{"purchase_id", request.purchase_id()}, {"refundable_minor", absl::StrCat(refundable)}});
+  }
+
+  crm::v1::ValueFigures after = state.value();
+  const int64_t refunded = found->refunded_minor + amount;
+  SubtractRefund(after, currency, amount, refunded == purchase.amount().amount_minor());
+  const ValueTier tier = TierFor(after);
+
+  Event event;
+  *event.mutable_occurred_at() = base::ToTimestamp(at);
+  auto* r = event.mutable_purchase_refunded();
+  *r->mutable_purchase() = ToEvent(purchase);
+  r->mutable_amount()->set_currency_code(currency);
+  r->mutable_amount()->set_amount_minor(amount);
+  r->set_refunded_minor(refunded);
+  r->set_reason(request.reason());
+  r->set_sold_by_owner(found->owner);
+  r->set_sold_by_team(found->team);
+  r->set_sold_by_department(found->department);
+  r->set_new_value_tier(
+      ToEvent(tier != state.value_tier() ? tier : crm::v1::VALUE_TIER_UNSPECIFIED));
+  return One(std::move(event));
+}
+
 absl::Status CheckNotMerged(const State& state) {
   return state.merged_into().empty() ? absl::OkStatus() : MergedError(state);
+}
+
+absl::Status CheckActive(const State& state) {
+  CRM_RETURN_IF_ERROR(CheckNotMerged(state));
+  if (!state.has_archive_time()) return absl::OkStatus();
+  return crm::status::Error(absl::StatusCode::kFailedPrecondition,
+                            absl::StrCat(state.name(), " is archived; unarchive it first"),
+                            "CUSTOMER_ARCHIVED", {{"customer", state.name()}});
+}
+
+absl::StatusOr<Events> DecideArchive(const State& state,
+                                     const crm::v1::ArchiveCustomerRequest& request,
+                                     const DecideContext& context) {
+  Violations v;
+  const Target target =
+      CheckTarget(request.name(), "name", request.request_id(), request.etag(), v);
+  v.Add(ValidateText(request.reason(), kMaxReason, /*required=*/false, "reason"));
+  if (absl::Status status = v.ToStatus(); !status.ok()) return status;
+  CRM_RETURN_IF_ERROR(CheckExists(state, target));
+  if (state.has_archive_time()) return Events();
+  Event event;
+  event.mutable_customer_archived()->set_reason(request.reason());
+  return One(std::move(event));
+}
+
+absl::StatusOr<Events> DecideUnarchive(const State& state,
+                                       const crm::v1::UnarchiveCustomerRequest& request,
+                                       const DecideContext& context) {
+  Violations v;
+  const Target target =
+      CheckTarget(request.name(), "name", request.request_id(), request.etag(), v);
+  v.Add(ValidateText(request.reason(), kMaxReason, /*required=*/false, "reason"));
+  if (absl::Status status = v.ToStatus(); !status.ok()) return status;
+  CRM_RETURN_IF_ERROR(CheckExists(state, target));
+  if (!state.has_archive_time()) return Events();
+  Event event;
+  event.mutable_customer_unarchived()->set_reason(request.reason());
+  return One(std::move(event));
 }
 
 absl::StatusOr<MergeDecision> DecideMerge(const State& survivor, const State& merged,
@@ -901,8 +1110,8 @@ absl::StatusOr<MergeDecision> DecideMerge(const State& survivor, const State& me
         absl::StrCat(m_target.name, " is already merged into ", s_target.name), "ALREADY_MERGED",
         {{"customer", m_target.name}, {"survivor", s_target.name}});
   }
-  if (absl::Status s = CheckNotMerged(merged); !s.ok()) return s;
-  if (absl::Status s = CheckNotMerged(survivor); !s.ok()) return s;
+  if (absl::Status s = CheckActive(merged); !s.ok()) return s;
+  if (absl::Status s = CheckActive(survivor); !s.ok()) return s;
 
   MergeDecision out;
   crm::v1::MergeSummary& summary = out.summary;
@@ -939,7 +1148,8 @@ absl::StatusOr<MergeDecision> DecideMerge(const State& survivor, const State& me
   };
   CRM_RETURN_IF_ERROR(limit(changed.emails_size(), kMaxEmails, "e-mails", "TOO_MANY_EMAILS"));
   CRM_RETURN_IF_ERROR(limit(changed.phones_size(), kMaxPhones, "phones", "TOO_MANY_PHONES"));
-  // Contacts, addresses, social ids, archiving: the union, the survivor's first.
+  // Addresses, social ids and contact persons: the union, the survivor's first. The merged
+  // customer's primary contact is not primary on the survivor if the survivor has one.
   auto add_missing_messages = [](const auto& mine, const auto& theirs, auto* out_list) {
     *out_list = mine;
     bool added = false;
@@ -959,9 +1169,20 @@ absl::StatusOr<MergeDecision> DecideMerge(const State& survivor, const State& me
       limit(changed.addresses_size(), kMaxAddresses, "addresses", "TOO_MANY_ADDRESSES"));
   CRM_RETURN_IF_ERROR(
       limit(changed.social_ids_size(), kMaxSocialIds, "social ids", "TOO_MANY_SOCIAL_IDS"));
+  const bool survivor_has_primary =
+      std::any_of(survivor.contacts().begin(), survivor.contacts().end(),
+                  [](const crm::v1::ContactPerson& c) { return c.primary(); });
+  google::protobuf::RepeatedPtrField<crm::v1::ContactPerson> merged_contacts = merged.contacts();
+  if (survivor_has_primary) {
+    for (crm::v1::ContactPerson& c : merged_contacts) c.set_primary(false);
+  }
+  const bool added_contacts =
+      add_missing_messages(survivor.contacts(), merged_contacts, changed.mutable_contacts());
+  CRM_RETURN_IF_ERROR(
+      limit(changed.contacts_size(), kMaxContactPersons, "contacts", "TOO_MANY_CONTACTS"));
   if (added_addresses) paths.push_back("addresses");
   if (added_social_ids) paths.push_back("social_ids");
-  // End of contacts, addresses, social ids, archiving.
+  if (added_contacts) paths.push_back("contacts");
   for (const std::string& t : merged.tags()) {
     if (std::find(survivor.tags().begin(), survivor.tags().end(), t) == survivor.tags().end()) {
       tags.push_back(t);
@@ -1011,6 +1232,7 @@ absl::StatusOr<MergeDecision> DecideMerge(const State& survivor, const State& me
     total->set_currency_code(t.currency_code());
     total->set_total_minor(t.total_minor());
     total->set_purchase_count(t.purchase_count());
+    total->set_refunded_minor(t.refunded_minor());
   }
   m->set_merged_purchase_count(merged.value().purchase_count());
   if (merged.value().has_last_purchase_time()) {
@@ -1144,6 +1366,13 @@ absl::Status Apply(State& state, const Event& event) {
       AddPurchase(*state.mutable_value(), ToApi(event.purchase_recorded().purchase()));
       state.set_value_tier(TierFor(state.value()));
       break;
+    case Payload::kPurchaseRefunded: {
+      const auto& r = event.purchase_refunded();
+      SubtractRefund(*state.mutable_value(), r.amount().currency_code(), r.amount().amount_minor(),
+                     r.refunded_minor() == r.purchase().amount().amount_minor());
+      state.set_value_tier(TierFor(state.value()));
+      break;
+    }
     case Payload::kCustomerMerged: {
       const auto& merged = event.customer_merged();
       const Customer profile = ToApi(merged.profile());
@@ -1170,6 +1399,12 @@ absl::Status Apply(State& state, const Event& event) {
     }
     case Payload::kCustomerMergedInto:
       state.set_merged_into(CustomerName(event.customer_merged_into().survivor_id()));
+      break;
+    case Payload::kCustomerArchived:
+      *state.mutable_archive_time() = event.occurred_at();
+      break;
+    case Payload::kCustomerUnarchived:
+      state.clear_archive_time();
       break;
     default:
       break;  // No payload, or not a customer event: rejected above.

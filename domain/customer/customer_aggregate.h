@@ -39,6 +39,16 @@ using Event = crm::events::v1::EventEnvelope;
 using Events = std::vector<Event>;
 using State = crm::v1::Customer;
 
+// A purchase as recorded, with what is refunded of it and whom it counted for in the sales
+// figures (the customer's owner, team and department when it was recorded).
+struct RecordedPurchase {
+  crm::v1::Purchase purchase;
+  int64_t refunded_minor = 0;
+  std::string owner;
+  std::string team;
+  std::string department;
+};
+
 struct DecideContext {
   // The time the command is decided at (recorded_at of its events).
   absl::Time now;
@@ -47,6 +57,10 @@ struct DecideContext {
   std::function<std::optional<std::string>(absl::string_view normalized_email)> email_owner;
   // The id of the customer holding an external id, if any. Required for commands that set one.
   std::function<std::optional<std::string>(absl::string_view external_id)> external_id_owner;
+  // This customer's purchase with an id, if recorded. Required by RefundPurchase; RecordPurchase
+  // uses it, when set, to refuse an id already recorded.
+  std::function<absl::StatusOr<std::optional<RecordedPurchase>>(absl::string_view purchase_id)>
+      find_purchase;
 };
 
 // Every Decide* checks, in this order: request fields (INVALID_ARGUMENT naming
@@ -104,9 +118,33 @@ absl::StatusOr<MergeDecision> DecideMerge(const State& survivor, const State& me
                                           const crm::v1::MergeCustomersRequest& request,
                                           const MergeCounts& counts, const DecideContext& context);
 
+// PurchaseRefunded (occurred_at: refunded_at, else now) of the request's amount, or of all that
+// is not refunded yet. INVALID_ARGUMENT for bad fields, an amount in another currency than the
+// purchase's or a refund time before the purchase; NOT_FOUND (PURCHASE_NOT_FOUND) for an unknown
+// purchase id; FAILED_PRECONDITION for a purchase wholly refunded already
+// (PURCHASE_ALREADY_REFUNDED) or an amount over what is left (REFUND_EXCEEDS_PURCHASE, metadata
+// refundable_minor).
+absl::StatusOr<Events> DecideRefundPurchase(const State& state,
+                                            const crm::v1::RefundPurchaseRequest& request,
+                                            const DecideContext& context);
+
 // FAILED_PRECONDITION (reason CUSTOMER_MERGED, metadata survivor) for a command on a customer
 // that was merged into another; OK otherwise.
 absl::Status CheckNotMerged(const State& state);
+// CheckNotMerged, then FAILED_PRECONDITION (reason CUSTOMER_ARCHIVED, metadata customer) for a
+// customer that is archived: what a customer must be to take commands and new interactions,
+// complaints and surveys.
+absl::Status CheckActive(const State& state);
+
+// CustomerArchived / CustomerUnarchived (occurred_at: now), or nothing if the customer already is
+// archived / active. These two take an archived customer; a merged one is refused as by every
+// command (CUSTOMER_MERGED).
+absl::StatusOr<Events> DecideArchive(const State& state,
+                                     const crm::v1::ArchiveCustomerRequest& request,
+                                     const DecideContext& context);
+absl::StatusOr<Events> DecideUnarchive(const State& state,
+                                       const crm::v1::UnarchiveCustomerRequest& request,
+                                       const DecideContext& context);
 
 // Applies a stamped event. REQUIRES the event's aggregate_version ==
 // state.version() + 1 and its customer_id to match (FAILED_PRECONDITION

@@ -24,6 +24,7 @@ ev::CustomerProfile ToEvent(const crm::v1::Customer& customer) {
   out.set_external_id(customer.external_id());
   for (const auto& a : customer.addresses()) *out.add_addresses() = ToEvent(a);
   for (const auto& s : customer.social_ids()) *out.add_social_ids() = ToEvent(s);
+  for (const auto& c : customer.contacts()) *out.add_contacts() = ToEvent(c);
   return out;
 }
 
@@ -40,6 +41,7 @@ crm::v1::Customer ToApi(const ev::CustomerProfile& profile) {
   out.set_external_id(profile.external_id());
   for (const auto& a : profile.addresses()) *out.add_addresses() = ToApi(a);
   for (const auto& s : profile.social_ids()) *out.add_social_ids() = ToApi(s);
+  for (const auto& c : profile.contacts()) *out.add_contacts() = ToApi(c);
   return out;
 }
 
@@ -99,7 +101,6 @@ crm::v1::AcquisitionSource ToApi(ev::AcquisitionSource source) {
   return EnumByNumber<crm::v1::AcquisitionSource>(source);
 }
 
-// Contacts, addresses, social ids, archiving.
 ev::PostalAddress ToEvent(const crm::v1::PostalAddress& address) {
   ev::PostalAddress out;
   out.set_kind(EnumByNumber<ev::AddressKind>(address.kind()));
@@ -132,7 +133,24 @@ crm::v1::SocialId ToApi(const ev::SocialId& id) {
   out.set_handle(id.handle());
   return out;
 }
-// End of contacts, addresses, social ids, archiving.
+ev::ContactPerson ToEvent(const crm::v1::ContactPerson& person) {
+  ev::ContactPerson out;
+  out.set_display_name(person.display_name());
+  out.set_title(person.title());
+  *out.mutable_emails() = person.emails();
+  *out.mutable_phones() = person.phones();
+  out.set_primary(person.primary());
+  return out;
+}
+crm::v1::ContactPerson ToApi(const ev::ContactPerson& person) {
+  crm::v1::ContactPerson out;
+  out.set_display_name(person.display_name());
+  out.set_title(person.title());
+  *out.mutable_emails() = person.emails();
+  *out.mutable_phones() = person.phones();
+  out.set_primary(person.primary());
+  return out;
+}
 
 absl::StatusOr<ev::ValueTier> TierToRecord(
     const std::function<absl::StatusOr<crm::v1::ValueTier>(absl::string_view)>& lookup,

@@ -41,11 +41,13 @@ crm::v1::LifecycleStage ToApi(crm::events::v1::LifecycleStage stage);
 crm::events::v1::ValueTier ToEvent(crm::v1::ValueTier tier);
 crm::v1::ValueTier ToApi(crm::events::v1::ValueTier tier);
 
-// Contacts, addresses, social ids, archiving: postal addresses and social ids, field by field.
+// Postal addresses, social ids and contact persons, field by field.
 crm::events::v1::PostalAddress ToEvent(const crm::v1::PostalAddress& address);
 crm::v1::PostalAddress ToApi(const crm::events::v1::PostalAddress& address);
 crm::events::v1::SocialId ToEvent(const crm::v1::SocialId& id);
 crm::v1::SocialId ToApi(const crm::events::v1::SocialId& id);
+crm::events::v1::ContactPerson ToEvent(const crm::v1::ContactPerson& person);
+crm::v1::ContactPerson ToApi(const crm::events::v1::ContactPerson& person);
 
 // The value tier of `customer_id` to record in an event that stamps it (InteractionLogged,
 // SurveySent): `lookup`'s answer, VALUE_TIER_UNSPECIFIED when there is no lookup or its answer is

@@ -53,7 +53,6 @@ absl::Status ValidateCurrency(absl::string_view code, absl::string_view field) {
   return absl::OkStatus();
 }
 
-// Contacts, addresses, social ids, archiving.
 absl::Status ValidateCountryCode(absl::string_view code, absl::string_view field) {
   if (code.empty()) return InvalidArgument(field, "is required");
   if (code.size() != 2 || !absl::ascii_isupper(code[0]) || !absl::ascii_isupper(code[1])) {
@@ -76,6 +75,5 @@ absl::Status ValidateSocialHandle(absl::string_view handle, absl::string_view fi
   }
   return absl::OkStatus();
 }
-// End of contacts, addresses, social ids, archiving.
 
 }  // namespace crm::domain::customer

@@ -32,14 +32,15 @@ using crm::domain::kMaxId;
 using crm::domain::kMaxRequestId;
 inline constexpr size_t kMaxPurchaseId = 64;
 inline constexpr size_t kMaxExternalId = 128;
-// Contacts, addresses, social ids, archiving.
 inline constexpr size_t kMaxAddresses = 10;
 inline constexpr size_t kMaxAddressLines = 4;
 inline constexpr size_t kMaxAddressLine = 200;
 inline constexpr size_t kMaxPostalCode = 20;
 inline constexpr size_t kMaxSocialIds = 10;
 inline constexpr size_t kMaxSocialHandle = 100;
-// End of contacts, addresses, social ids, archiving.
+inline constexpr size_t kMaxContactPersons = 20;
+inline constexpr size_t kMaxContactEmails = 5;
+inline constexpr size_t kMaxContactPhones = 5;
 // Largest amount of one purchase, in minor units (10^13 in major units of a
 // 2-decimal currency).
 inline constexpr int64_t kMaxAmountMinor = 1'000'000'000'000'000;
@@ -55,13 +56,11 @@ absl::Status ValidateExternalId(absl::string_view id, absl::string_view field);
 // ISO 4217 shape: three upper-case ASCII letters.
 absl::Status ValidateCurrency(absl::string_view code, absl::string_view field);
 
-// Contacts, addresses, social ids, archiving.
 // ISO 3166-1 alpha-2 shape: two upper-case ASCII letters; required.
 absl::Status ValidateCountryCode(absl::string_view code, absl::string_view field);
 // A social handle: 1 to kMaxSocialHandle characters of UTF-8 without white space or control
 // characters.
 absl::Status ValidateSocialHandle(absl::string_view handle, absl::string_view field);
-// End of contacts, addresses, social ids, archiving.
 
 // The shared field checks (domain/common/field_checks.h), under the names customer code uses.
 using crm::domain::IsValidUtf8;

@@ -110,6 +110,7 @@ absl::Status ValidateInteractionId(absl::string_view id, absl::string_view field
 bool IsInteractionEvent(const Event& event) {
   return event.payload_case() == Event::kInteractionLogged ||
          event.payload_case() == Event::kFollowUpCompleted ||
+         event.payload_case() == Event::kFollowUpDueSoon ||
          // A type this build does not know belongs to the aggregate it names.
          (IsUnknownEventType(event) && ParseInteractionName(event.aggregate(), "aggregate").ok());
 }
@@ -326,6 +327,24 @@ absl::Status CheckChildEvent(const Event& event, bool of_kind, absl::string_view
   return absl::OkStatus();
 }
 
+absl::StatusOr<Events> DecideRemindFollowUp(const State& state, absl::string_view name,
+                                            absl::Time due, absl::Duration lead, absl::Time now) {
+  if (lead <= absl::ZeroDuration()) return status::InvalidArgument("lead", "must be positive");
+  if (state.version() == 0) return InteractionNotFound(name);
+  if (!state.has_follow_up_due_time() || state.has_follow_up_complete_time() ||
+      state.follow_up_reminded()) {
+    return Events();
+  }
+  const absl::Time at = base::ToTime(state.follow_up_due_time());
+  if (at != due || now < due - lead || now > due) return Events();
+  Event event;
+  *event.mutable_occurred_at() = base::ToTimestamp(due - lead);
+  auto* soon = event.mutable_follow_up_due_soon();
+  *soon->mutable_follow_up_due_time() = state.follow_up_due_time();
+  soon->set_staff_id(state.staff_id());
+  return One(std::move(event));
+}
+
 absl::Status Apply(State& state, const Event& event) {
   const bool unknown = IsUnknownEventType(event);
   if (absl::Status s =
@@ -355,6 +374,8 @@ absl::Status Apply(State& state, const Event& event) {
     next.set_customer_tier(domain::customer::ToApi(event.interaction_logged().customer_tier()));
     *next.mutable_create_time() = event.recorded_at();
     state = std::move(next);
+  } else if (event.payload_case() == Event::kFollowUpDueSoon) {
+    state.set_follow_up_reminded(true);
   } else {
     const auto& completed = event.follow_up_completed();
     *state.mutable_follow_up_complete_time() = completed.complete_time();

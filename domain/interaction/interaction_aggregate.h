@@ -92,6 +92,14 @@ absl::StatusOr<Events> DecideCompleteFollowUp(const State& state,
                                               const crm::v1::CompleteFollowUpRequest& request,
                                               const DecideContext& context);
 
+// The deadline watcher's reminder: FollowUpDueSoon (occurred_at = due time - lead) while the
+// follow-up is not complete, not yet reminded, due at `due` (its follow_up_due_time) and due
+// within `lead` but not yet passed (due - lead <= now <= due). No events otherwise, so running it
+// again records nothing. NOT_FOUND if the interaction does not exist (`name` names it);
+// INVALID_ARGUMENT for a lead that is not positive.
+absl::StatusOr<Events> DecideRemindFollowUp(const State& state, absl::string_view name,
+                                            absl::Time due, absl::Duration lead, absl::Time now);
+
 // Applies a stamped event of this interaction. REQUIRES the event's aggregate_version ==
 // state.version() + 1, its aggregate to be an interaction name (the state's own once it
 // exists) whose customer is the envelope's customer_id, InteractionLogged first and only first
@@ -110,7 +118,8 @@ absl::Status CheckChildEvent(const Event& event, bool of_kind, absl::string_view
                              absl::string_view kind, absl::string_view a_kind,
                              absl::string_view state_name, int64_t state_version);
 
-// Whether `event` is an interaction event (InteractionLogged or FollowUpCompleted).
+// Whether `event` is an interaction event (InteractionLogged, FollowUpCompleted or
+// FollowUpDueSoon).
 bool IsInteractionEvent(const Event& event);
 
 // The AIP-154 etag of a version: "v<version>".

@@ -333,11 +333,20 @@ std::map<std::pair<int64_t, int64_t>, int64_t> Gaps(const std::vector<absl::Time
   return out;
 }
 
-// Inserts a purchase time and moves the pair counters from the old pairs to the new ones.
-absl::Status CountPurchaseTime(kv::KvBatch& batch, CustomerFacts& f, absl::Time at) {
+// Inserts a purchase time (`remove`: takes one out, for a purchase wholly refunded) and moves
+// the pair counters from the old pairs to the new ones.
+absl::Status CountPurchaseTime(kv::KvBatch& batch, CustomerFacts& f, absl::Time at,
+                               bool remove = false) {
   namespace an = readmodel::analytics;
   std::vector<absl::Time> after = f.purchases;
-  after.insert(std::upper_bound(after.begin(), after.end(), at), at);
+  if (!remove) {
+    after.insert(std::upper_bound(after.begin(), after.end(), at), at);
+  } else if (auto it = std::lower_bound(after.begin(), after.end(), at);
+             it != after.end() && *it == at) {
+    after.erase(it);
+  } else {
+    return absl::OkStatus();  // not a purchase of this customer's own (e.g. a merged one's)
+  }
   for (int order : {1, 2}) {
     std::map<std::pair<int64_t, int64_t>, int64_t> delta = Gaps(after, order);
     for (const auto& [pair, n] : Gaps(f.purchases, order)) delta[pair] -= n;
@@ -367,23 +376,28 @@ absl::Status EnterStage(kv::KvBatch& batch, CustomerFacts& f, int stage, absl::T
   return absl::OkStatus();
 }
 
-absl::Status CountSale(kv::KvBatch& batch, const CustomerFacts& f,
-                       const crm::events::v1::Purchase& purchase, absl::Time at) {
+// Adds `count` purchases of `amount_minor` of `purchase`'s product and currency at `at` to the
+// sales figures of everyone and of the owner, team and department it was sold by (a refund:
+// negative amounts, and a count of -1 once the purchase is wholly refunded).
+absl::Status CountSale(kv::KvBatch& batch, absl::string_view owner, absl::string_view team,
+                       absl::string_view department, const crm::events::v1::Purchase& purchase,
+                       absl::Time at, int64_t count, int64_t amount_minor) {
   namespace an = readmodel::analytics;
   std::vector<std::pair<Scope, std::string>> scopes = {{Scope::kAll, ""}};
-  const crm::v1::Customer& c = f.state;
-  if (!c.owner().empty()) scopes.emplace_back(Scope::kStaff, c.owner());
-  if (!c.team().empty()) scopes.emplace_back(Scope::kTeam, c.team());
-  if (!c.department().empty()) scopes.emplace_back(Scope::kDepartment, c.department());
+  if (!owner.empty()) scopes.emplace_back(Scope::kStaff, owner);
+  if (!team.empty()) scopes.emplace_back(Scope::kTeam, team);
+  if (!department.empty()) scopes.emplace_back(Scope::kDepartment, department);
   const std::string& currency = purchase.amount().currency_code();
   for (const auto& [scope, id] : scopes) {
     const std::string figure = an::SalesPrefix(scope, id);
-    CRM_RETURN_IF_ERROR(
-        CountAt(batch, figure, an::SalesDims(purchase.product(), currency, false), at, 1));
+    if (count != 0) {
+      CRM_RETURN_IF_ERROR(
+          CountAt(batch, figure, an::SalesDims(purchase.product(), currency, false), at, count));
+    }
     CRM_RETURN_IF_ERROR(CountAt(batch, figure, an::SalesDims(purchase.product(), currency, true),
-                                at, purchase.amount().amount_minor()));
+                                at, amount_minor));
   }
-  return CountAt(batch, an::kRetentionFigure, an::kPurchasesDims, at, 1);
+  return absl::OkStatus();
 }
 
 absl::Status ApplyCustomer(kv::KvBatch& batch, const EventEnvelope& event) {
@@ -432,10 +446,32 @@ absl::Status ApplyCustomer(kv::KvBatch& batch, const EventEnvelope& event) {
         CRM_RETURN_IF_ERROR(CountAt(batch, an::kRetentionFigure, an::kMergedAwayDims, at, 1));
       }
       break;
-    case Payload::kPurchaseRecorded:
-      CRM_RETURN_IF_ERROR(CountSale(batch, f, event.purchase_recorded().purchase(), at));
+    case Payload::kPurchaseRecorded: {
+      const crm::events::v1::Purchase& purchase = event.purchase_recorded().purchase();
+      CRM_RETURN_IF_ERROR(CountSale(batch, before.owner(), before.team(), before.department(),
+                                    purchase, at, 1, purchase.amount().amount_minor()));
+      CRM_RETURN_IF_ERROR(CountAt(batch, an::kRetentionFigure, an::kPurchasesDims, at, 1));
       CRM_RETURN_IF_ERROR(CountPurchaseTime(batch, f, at));
       break;
+    }
+    case Payload::kPurchaseRefunded: {
+      // Sales are net: the refund comes off the seller's figures when it happens. Repeat
+      // purchases lose a purchase wholly refunded as if it had not been made.
+      const auto& refunded = event.purchase_refunded();
+      const crm::events::v1::Purchase& purchase = refunded.purchase();
+      const bool whole = refunded.refunded_minor() == purchase.amount().amount_minor();
+      CRM_RETURN_IF_ERROR(CountSale(batch, refunded.sold_by_owner(), refunded.sold_by_team(),
+                                    refunded.sold_by_department(), purchase, at, whole ? -1 : 0,
+                                    -refunded.amount().amount_minor()));
+      if (whole) {
+        const absl::Time bought = ToTime(purchase.purchased_at());
+        if (std::binary_search(f.purchases.begin(), f.purchases.end(), bought)) {
+          CRM_RETURN_IF_ERROR(CountAt(batch, an::kRetentionFigure, an::kPurchasesDims, bought, -1));
+          CRM_RETURN_IF_ERROR(CountPurchaseTime(batch, f, bought, /*remove=*/true));
+        }
+      }
+      break;
+    }
     default:
       break;
   }

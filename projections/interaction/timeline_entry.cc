@@ -40,6 +40,8 @@ std::optional<TimelineEntry> TimelineEntryFor(const EventEnvelope& event) {
     case EventEnvelope::kLifecycleStageChanged:
     case EventEnvelope::kOwnerAssigned:
     case EventEnvelope::kOwnerUnassigned:
+    case EventEnvelope::kCustomerArchived:
+    case EventEnvelope::kCustomerUnarchived:
       entry.set_kind(crm::v1::TIMELINE_PROFILE);
       entry.set_resource(customer);
       break;
@@ -52,6 +54,7 @@ std::optional<TimelineEntry> TimelineEntryFor(const EventEnvelope& event) {
       entry.set_resource(absl::StrCat("customers/", event.customer_merged_into().survivor_id()));
       break;
     case EventEnvelope::kPurchaseRecorded:
+    case EventEnvelope::kPurchaseRefunded:
       entry.set_kind(crm::v1::TIMELINE_PURCHASE);
       entry.set_resource(customer);
       break;

@@ -87,6 +87,23 @@ absl::Status NotificationFold::Apply(const eventlog::LogRecord& record, kv::KvBa
       }
       break;
     }
+    case EventEnvelope::kComplaintDeadlineApproaching: {
+      const auto& approaching = event.complaint_deadline_approaching();
+      if (Notification* n = derived.Add(approaching.assignee().staff_id(),
+                                        crm::v1::COMPLAINT_DEADLINE_DUE, event.aggregate())) {
+        n->set_sla_kind(domain::complaint::ToApi(approaching.kind()));
+        *n->mutable_due_time() = approaching.due_time();
+      }
+      break;
+    }
+    case EventEnvelope::kFollowUpDueSoon: {
+      const auto& soon = event.follow_up_due_soon();
+      if (Notification* n =
+              derived.Add(soon.staff_id(), crm::v1::FOLLOW_UP_DUE, event.aggregate())) {
+        *n->mutable_due_time() = soon.follow_up_due_time();
+      }
+      break;
+    }
     case EventEnvelope::kComplaintEscalated: {
       const auto& escalated = event.complaint_escalated();
       if (Notification* n =

@@ -515,10 +515,17 @@ absl::StatusOr<crm::v1::SalesStats> AnalyticsViews::GetSalesStats(
     total->set_purchase_count(t.second);
   };
   for (const auto& [p, currencies] : sales) {
+    // Refunds are counted when they happen: a currency (and a product) whose sales and refunds
+    // in the window cancel out is left out, as one without sales.
+    if (std::all_of(currencies.begin(), currencies.end(),
+                    [](const auto& c) { return c.second == std::pair<int64_t, int64_t>(0, 0); })) {
+      continue;
+    }
     auto* ps = out.add_products();
     ps->set_product(p);
     int64_t n = 0;
     for (const auto& [currency, t] : currencies) {
+      if (t == std::pair<int64_t, int64_t>(0, 0)) continue;
       add_total(ps->mutable_amounts(), currency, t);
       all[currency].first += t.first;
       all[currency].second += t.second;
@@ -528,7 +535,9 @@ absl::StatusOr<crm::v1::SalesStats> AnalyticsViews::GetSalesStats(
     count += n;
   }
   out.set_purchase_count(count);
-  for (const auto& [currency, t] : all) add_total(out.mutable_amounts(), currency, t);
+  for (const auto& [currency, t] : all) {
+    if (t != std::pair<int64_t, int64_t>(0, 0)) add_total(out.mutable_amounts(), currency, t);
+  }
   if (!zone.has_value()) return out;
 
   // The series: the quarter hours of the window, summed into the zone's days, weeks, months.
@@ -564,13 +573,19 @@ absl::StatusOr<crm::v1::SalesStats> AnalyticsViews::GetSalesStats(
     }
     for (const auto& [local, totals] : periods) {
       int64_t n = 0;
-      for (const auto& [currency, t] : totals) n += t.second;
-      if (n == 0) continue;
+      bool any = false;
+      for (const auto& [currency, t] : totals) {
+        n += t.second;
+        any |= t != std::pair<int64_t, int64_t>(0, 0);
+      }
+      if (!any) continue;  // no sale and no refund (or they cancel out)
       auto* b = list->Add();
       b->set_bucket(local.label);
       *b->mutable_start_time() = ToTimestamp(local.start);
       b->set_purchase_count(n);
-      for (const auto& [currency, t] : totals) add_total(b->mutable_amounts(), currency, t);
+      for (const auto& [currency, t] : totals) {
+        if (t != std::pair<int64_t, int64_t>(0, 0)) add_total(b->mutable_amounts(), currency, t);
+      }
     }
   }
   return out;

@@ -21,6 +21,7 @@ constexpr size_t kProbeLimit = 256;
 
 bool CustomerViews::Matches(const Filter& f, const Customer& c) {
   if (!c.merged_into().empty()) return false;  // listed as its survivor
+  if (c.has_archive_time() && !f.show_archived) return false;
   if (f.stage != crm::v1::LIFECYCLE_STAGE_UNSPECIFIED && c.lifecycle_stage() != f.stage) {
     return false;
   }

@@ -40,6 +40,8 @@ class CustomerViews {
     std::string region;
     std::string industry;
     crm::v1::CustomerKind kind = crm::v1::CUSTOMER_KIND_UNSPECIFIED;
+    // Archived customers (archive_time set) pass only if set.
+    bool show_archived = false;
   };
   // Whether `customer` passes every set field of `filter`; never for a merged customer.
   static bool Matches(const Filter& filter, const crm::v1::Customer& customer);

@@ -25,6 +25,8 @@ const std::map<std::string, MethodClass, std::less<>>& Table() {
         {"RegisterCustomer", "UpdateCustomer", "ChangeLifecycleStage", "AssignOwner", "TagCustomer",
          "UntagCustomer", "RecordPurchase"});
     add("crm.v1.CustomerCommandService", MC::kWrite, {"UnassignOwner"});
+    add("crm.v1.CustomerCommandService", MC::kWrite,
+        {"ArchiveCustomer", "UnarchiveCustomer", "RefundPurchase"});
     // The caller must reach both customers (the command executor checks each).
     add("crm.v1.CustomerCommandService", MC::kWrite, {"MergeCustomers"});
     // Rows are authorized one by one, as the commands they become; a refused row is reported.

@@ -60,7 +60,7 @@ absl::Status AggregateStateFold::Apply(const eventlog::LogRecord& record, kv::Kv
     return absl::DataLossError(absl::StrCat("event ", event.event_id(), " of ", event.aggregate(),
                                             " cannot be applied: ", after.status().message()));
   }
-  CRM_RETURN_IF_ERROR(kind->Index(event.aggregate(), state.state(), *after, batch));
+  CRM_RETURN_IF_ERROR(kind->Index(event.aggregate(), state.state(), *after, event, batch));
   state.set_state(*after);
   state.set_version(event.aggregate_version());
   state.set_consistency_token(

@@ -44,9 +44,10 @@ class AggregateKind {
   // FAILED_PRECONDITION / DATA_LOSS if the event does not apply.
   virtual absl::StatusOr<std::string> Apply(const std::string& state, const Event& event) const = 0;
   // Secondary keys of the aggregate, written in the same batch as the state: called after each
-  // applied event with the serialized state before ("" if new) and after.
+  // applied event with the serialized state before ("" if new) and after, and the event.
   virtual absl::Status Index(absl::string_view aggregate, const std::string& before,
-                             const std::string& after, kv::KvBatch& batch) const {
+                             const std::string& after, const Event& event,
+                             kv::KvBatch& batch) const {
     return absl::OkStatus();
   }
   // Whether commands on this kind are rows that callers reach by their holders
@@ -64,8 +65,9 @@ class TypedKind : public AggregateKind {
  public:
   using OwnsFn = std::function<bool(const Event&)>;
   using ApplyFn = std::function<absl::Status(StateT&, const Event&)>;
-  using IndexFn = std::function<absl::Status(absl::string_view aggregate, const StateT* before,
-                                             const StateT& after, kv::KvBatch& batch)>;
+  using IndexFn =
+      std::function<absl::Status(absl::string_view aggregate, const StateT* before,
+                                 const StateT& after, const Event& event, kv::KvBatch& batch)>;
   using HoldersFn = std::function<std::vector<std::string>(const StateT&)>;
 
   TypedKind(OwnsFn owns, ApplyFn apply, IndexFn index = nullptr)
@@ -84,13 +86,14 @@ class TypedKind : public AggregateKind {
   }
 
   absl::Status Index(absl::string_view aggregate, const std::string& before,
-                     const std::string& after, kv::KvBatch& batch) const override {
+                     const std::string& after, const Event& event,
+                     kv::KvBatch& batch) const override {
     if (!index_) return absl::OkStatus();
     StateT b, a;
     if (!b.ParseFromString(before) || !a.ParseFromString(after)) {
       return absl::DataLossError("stored state cannot be decoded");
     }
-    return index_(aggregate, before.empty() ? nullptr : &b, a, batch);
+    return index_(aggregate, before.empty() ? nullptr : &b, a, event, batch);
   }
 
   // Makes the kind guarded, its holders given by `holders`. Call once, before use.
@@ -123,8 +126,9 @@ class TypedKind : public AggregateKind {
 // aggregate decides on the right version. It is counted (unknown_records()).
 class AggregateStateFold final : public fold::Fold {
  public:
-  // Bump when the stored state for the same events changes. 1: the first versioned layout.
-  static constexpr int64_t kVersion = 1;
+  // Bump when the stored state for the same events changes. 1: the first versioned layout. 2:
+  // the follow-up reminder index (services/interaction/interaction_kind.h).
+  static constexpr int64_t kVersion = 2;
 
   explicit AggregateStateFold(std::vector<const AggregateKind*> kinds) : kinds_(std::move(kinds)) {}
   std::string name() const override { return "command-state"; }

@@ -27,6 +27,11 @@ std::string DeadlineIndexScanEnd(absl::string_view prefix, absl::Time t) {
   return absl::StrCat(prefix, Micros20(t), "0");
 }
 
+std::string DeadlineIndexScanStart(absl::string_view prefix, absl::Time t) {
+  // Keys of deadlines due at micros >= t's all sort at or after "<prefix><t micros>".
+  return absl::StrCat(prefix, Micros20(t));
+}
+
 bool DeadlineIndexRest(absl::string_view key, absl::string_view prefix, absl::string_view* rest) {
   absl::string_view r = key;
   if (!absl::ConsumePrefix(&r, prefix) || r.size() < 22 || r[20] != '/') return false;
@@ -89,7 +94,12 @@ absl::Status DeadlineWatcher::RunOnce() {
   for (const DeadlineSource* source : sources_) {
     if (due.size() >= options_.max_per_scan) break;
     absl::Status scanned =
-        store_->Scan(source->prefix(), DeadlineIndexScanEnd(source->prefix(), now), 0,
+        // A reminder source looks from now to now + lead: a passed deadline gets no reminder
+        // (its breach, if any, is another source's), so overdue entries are not read again.
+        store_->Scan(source->lead() > absl::ZeroDuration()
+                         ? DeadlineIndexScanStart(source->prefix(), now)
+                         : std::string(source->prefix()),
+                     DeadlineIndexScanEnd(source->prefix(), now + source->lead()), 0,
                      [&](absl::string_view key, absl::string_view value) {
                        absl::StatusOr<DeadlineSource::Due> entry = source->Parse(key, value);
                        if (!entry.ok()) {
@@ -97,6 +107,7 @@ absl::Status DeadlineWatcher::RunOnce() {
                          if (first_error.ok()) first_error = entry.status();
                          return true;
                        }
+                       if (!entry->act) return true;  // nothing to do for this one
                        if (owns_ && !owns_(entry->stream_key)) return true;
                        due.push_back(*std::move(entry));
                        return due.size() < options_.max_per_scan;

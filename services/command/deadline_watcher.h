@@ -4,9 +4,12 @@
 // executor, with actor "crm/sla-watcher" and a request id derived from the deadline).
 //
 // A DeadlineSource is one kind of deadline: complaint SLA deadlines (services/complaint
-// SlaDeadlines: ComplaintSlaBreached and the automatic escalation) and survey answer deadlines
-// (services/survey SurveyDeadlines: SurveyExpired). Each keeps an index in the command-state
-// store, written by its AggregateKind's Index in the same batch as the aggregate's state:
+// SlaDeadlines: ComplaintSlaBreached and the automatic escalation), survey answer deadlines
+// (services/survey SurveyDeadlines: SurveyExpired), and the reminders that a deadline comes due
+// (services/complaint SlaReminders: ComplaintDeadlineApproaching; services/interaction
+// FollowUpReminders: FollowUpDueSoon), which read an index up to now + their lead. Each keeps an
+// index in the command-state store, written by its AggregateKind's Index in the same batch as the
+// aggregate's state:
 //   <source prefix><due time: 20-digit unix microseconds>/<rest of the key>
 // holding exactly the open deadlines, so a scan from the prefix up to now finds the due ones,
 // oldest first.
@@ -46,7 +49,8 @@ class DeadlineSource {
     std::string stream_key;
     // For logs, e.g. "RESPONSE deadline of customers/a/complaints/1".
     std::string what;
-    // Runs the deadline's command; returns what it appended, for the log ("" if nothing).
+    // Runs the deadline's command; returns what it appended, for the log ("" if nothing). Null:
+    // nothing to do for this entry (e.g. a reminder already recorded); skipped, not counted.
     std::function<absl::StatusOr<std::string>(const rpc::CallContext& call)> act;
   };
   virtual ~DeadlineSource() = default;
@@ -54,12 +58,18 @@ class DeadlineSource {
   virtual absl::string_view prefix() const = 0;
   // DATA_LOSS if the entry is malformed.
   virtual absl::StatusOr<Due> Parse(absl::string_view key, absl::string_view value) const = 0;
+  // How long before its due time an entry is acted on: zero for a deadline that passed (a
+  // breach, an expiry: every entry due up to now is read), the reminder lead for a reminder
+  // source (only entries due from now to now + lead are read: a passed one is not reminded).
+  virtual absl::Duration lead() const { return absl::ZeroDuration(); }
 };
 
 // "<prefix><20-digit due micros>/<rest>". Times before 1970 sort as 1970.
 std::string DeadlineIndexKey(absl::string_view prefix, absl::Time due, absl::string_view rest);
 // The first key after every deadline of `prefix` due at or before `t` (a scan's exclusive end).
 std::string DeadlineIndexScanEnd(absl::string_view prefix, absl::Time t);
+// The first key of a deadline of `prefix` due at or after `t` (a scan's inclusive start).
+std::string DeadlineIndexScanStart(absl::string_view prefix, absl::Time t);
 // The rest of an index key after its time ("" and false if `key` is not "<prefix><20 digits>/").
 bool DeadlineIndexRest(absl::string_view key, absl::string_view prefix, absl::string_view* rest);
 

@@ -107,12 +107,13 @@ base::Future<ComplaintCommandHandler::Response> ComplaintCommandHandler::File(
   CRM_ASSIGN_OR_RETURN(auto customer,
                        customer::FindCustomer(executor_, customer_id, call.deadline));
   const bool customer_exists = customer.version != 0;
-  // A merged customer takes no new complaints (its survivor does); a retry of one filed before
-  // the merge still gets its answer.
-  if (!customer.state.merged_into().empty()) {
+  // A merged or archived customer takes no new complaints (a merged one's survivor does); a retry
+  // of one filed before still gets its answer.
+  if (absl::Status active = domain::customer::CheckActive(customer.state);
+      customer_exists && !active.ok()) {
     CRM_ASSIGN_OR_RETURN(auto existing, executor_->state().Get<Complaint>(
                                             domain::complaint::ComplaintName(customer_id, id)));
-    if (existing.version == 0) return domain::customer::CheckNotMerged(customer.state);
+    if (existing.version == 0) return active;
   }
   // The tier as the customer is now (their stream synced above): it picks the deadlines.
   const crm::v1::ValueTier tier = customer.state.value_tier();
@@ -212,6 +213,19 @@ base::Future<ComplaintCommandHandler::Response> ComplaintCommandHandler::BreachS
                    Complaint named = current;
                    if (named.name().empty()) named.set_name(name);  // for NOT_FOUND's message
                    return domain::complaint::DecideBreachSla(named, command, context);
+                 });
+}
+
+base::Future<ComplaintCommandHandler::Response> ComplaintCommandHandler::RemindSla(
+    absl::string_view complaint, crm::v1::SlaKind kind, absl::Time due, absl::Duration lead,
+    const std::string& request_id, const rpc::CallContext& call) {
+  const std::string name(complaint);
+  const domain::complaint::RemindSla command{kind, due, lead};
+  return Execute(name, request_id, call,
+                 [&](const Complaint& current, const DecideContext& context) {
+                   Complaint named = current;
+                   if (named.name().empty()) named.set_name(name);  // for NOT_FOUND's message
+                   return domain::complaint::DecideRemindSla(named, command, context);
                  });
 }
 

@@ -68,6 +68,11 @@ class ComplaintCommandHandler {
   base::Future<Response> BreachSla(absl::string_view complaint, crm::v1::SlaKind kind,
                                    absl::Time due, const std::string& request_id,
                                    const rpc::CallContext& call);
+  // The deadline watcher's reminder (SlaReminders): ComplaintDeadlineApproaching for `kind`'s
+  // deadline due at `due`, if still open and due within `lead` (domain rule DecideRemindSla).
+  base::Future<Response> RemindSla(absl::string_view complaint, crm::v1::SlaKind kind,
+                                   absl::Time due, absl::Duration lead,
+                                   const std::string& request_id, const rpc::CallContext& call);
 
   // The next active manager above staff `staff_id` (skipping deactivated ones), nullopt at the
   // top of the line. NOT_FOUND if `staff_id` is unknown (after syncing the org stream once).

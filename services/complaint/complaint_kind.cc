@@ -28,6 +28,7 @@ std::map<std::string, std::string> Entries(absl::string_view aggregate, const Co
     SlaDeadline value;
     value.set_kind(d.kind());
     *value.mutable_due_time() = d.due_time();
+    value.set_reminded(d.reminded());
     out[DeadlineKey(base::ToTime(d.due_time()), aggregate, d.kind())] =
         base::SerializeDeterministic(value);
   }
@@ -35,7 +36,7 @@ std::map<std::string, std::string> Entries(absl::string_view aggregate, const Co
 }
 
 absl::Status Index(absl::string_view aggregate, const Complaint* before, const Complaint& after,
-                   kv::KvBatch& batch) {
+                   const command::Event& event, kv::KvBatch& batch) {
   const std::map<std::string, std::string> old_entries =
       before == nullptr ? std::map<std::string, std::string>() : Entries(aggregate, *before);
   const std::map<std::string, std::string> new_entries = Entries(aggregate, after);
@@ -93,6 +94,7 @@ absl::StatusOr<DeadlineEntry> ParseDeadlineEntry(absl::string_view key, absl::st
   }
   entry.kind = deadline.kind();
   entry.due = base::ToTime(deadline.due_time());
+  entry.reminded = deadline.reminded();
   return entry;
 }
 

@@ -4,9 +4,10 @@
 // Deadline index, in the command-state store next to the AggregateState records:
 //   sla/<due time: 20-digit unix microseconds>/<complaint name>/<RESPONSE|RESOLUTION>
 //   (the shape of services/command/deadline_watcher.h)
-//     -> crm.v1.SlaDeadline (kind and exact due time)
+//     -> crm.v1.SlaDeadline (kind, exact due time, and whether its reminder was recorded)
 // It holds exactly the open deadlines (not met, not breached) of every complaint, so a scan from
-// "sla/" up to now finds the ones that are due, oldest first. It is written in the same batch as
+// "sla/" up to now finds the ones that are due, oldest first (and up to now + the reminder lead,
+// the ones to remind of). It is written in the same batch as
 // the complaint's state, so it is always consistent with it and is rebuilt with it.
 //
 // Thread-safe: immutable.
@@ -37,7 +38,8 @@ struct DeadlineEntry {
   std::string complaint;    // "customers/{cid}/complaints/{id}"
   std::string customer_id;  // the stream key
   crm::v1::SlaKind kind = crm::v1::SLA_KIND_UNSPECIFIED;
-  absl::Time due;  // exact, from the value
+  absl::Time due;         // exact, from the value
+  bool reminded = false;  // ComplaintDeadlineApproaching recorded (SlaReminders skip it)
 };
 // DATA_LOSS if the entry is malformed.
 absl::StatusOr<DeadlineEntry> ParseDeadlineEntry(absl::string_view key, absl::string_view value);

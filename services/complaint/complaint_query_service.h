@@ -18,10 +18,10 @@
 #include "common/fold/fold_runner.h"
 #include "common/rpc/executor.h"
 #include "common/rpc/service_table.h"
-#include "services/access/holders.h"
 #include "common/rpc/unary.h"
 #include "crm/v1/complaint_query_service.grpc.pb.h"
 #include "readmodel/complaint/complaint_views.h"
+#include "services/access/holders.h"
 #include "services/query/query_support.h"
 
 namespace crm::services::complaint {

@@ -38,4 +38,27 @@ class SlaDeadlines final : public command::DeadlineSource {
   ComplaintCommandHandler* const handler_;
 };
 
+// SlaReminders: the same deadline index read up to now + `lead`, so that a deadline that comes due
+// within the lead and is not yet reminded gets the RemindSla command through the handler
+// (ComplaintDeadlineApproaching, which notifications turn into a reminder to the assignee), with
+// a request id derived from the complaint, the kind and the due time. Entries already reminded
+// are skipped; the rule records nothing for a deadline met, breached, replaced or passed.
+class SlaReminders final : public command::DeadlineSource {
+ public:
+  // Does not take ownership. REQUIRES lead > 0.
+  SlaReminders(ComplaintCommandHandler* handler, absl::Duration lead)
+      : handler_(handler), lead_(lead) {}
+
+  absl::string_view prefix() const override;
+  absl::StatusOr<Due> Parse(absl::string_view key, absl::string_view value) const override;
+  absl::Duration lead() const override { return lead_; }
+
+  static std::string RequestIdFor(absl::string_view complaint, crm::v1::SlaKind kind,
+                                  absl::Time due);
+
+ private:
+  ComplaintCommandHandler* const handler_;
+  const absl::Duration lead_;
+};
+
 }  // namespace crm::services::complaint

@@ -139,6 +139,10 @@ base::Future<CustomerCommandHandler::Response> CustomerCommandHandler::Execute(
             context.external_id_owner = [&](absl::string_view external_id) {
               return owner(domain::customer::ReservedKey::kExternalId, external_id);
             };
+            // The ledger is written with the customer's state: it is as current as `current`.
+            context.find_purchase = [&](absl::string_view purchase_id) {
+              return FindPurchase(executor_->state(), customer_id, purchase_id);
+            };
             absl::StatusOr<domain::customer::Events> decided = decide(current, context);
             if (!claim_error.ok()) return claim_error;
             if (decided.ok() && !decided->empty() && absl::Now() >= bounded.deadline) {
@@ -284,6 +288,22 @@ base::Future<CustomerCommandHandler::Response> CustomerCommandHandler::UnassignO
                        });
 }
 
+base::Future<CustomerCommandHandler::Response> CustomerCommandHandler::Archive(
+    const crm::v1::ArchiveCustomerRequest& request, const rpc::CallContext& call) {
+  return ExecuteOnName(request.name(), request.request_id(), call,
+                       [&](const auto& state, const auto& context) {
+                         return domain::customer::DecideArchive(state, request, context);
+                       });
+}
+
+base::Future<CustomerCommandHandler::Response> CustomerCommandHandler::Unarchive(
+    const crm::v1::UnarchiveCustomerRequest& request, const rpc::CallContext& call) {
+  return ExecuteOnName(request.name(), request.request_id(), call,
+                       [&](const auto& state, const auto& context) {
+                         return domain::customer::DecideUnarchive(state, request, context);
+                       });
+}
+
 base::Future<CustomerCommandHandler::Response> CustomerCommandHandler::Tag(
     const crm::v1::TagCustomerRequest& request, const rpc::CallContext& call) {
   return ExecuteOnName(request.name(), request.request_id(), call,
@@ -302,9 +322,24 @@ base::Future<CustomerCommandHandler::Response> CustomerCommandHandler::Untag(
 
 base::Future<CustomerCommandHandler::Response> CustomerCommandHandler::RecordPurchase(
     const crm::v1::RecordPurchaseRequest& request, const rpc::CallContext& call) {
+  // Every purchase gets an id, so it can be refunded: a UUID, derived from the request id if any
+  // (the same on every replica a retry reaches).
+  crm::v1::RecordPurchaseRequest with_id = request;
+  if (with_id.has_purchase() && with_id.purchase().purchase_id().empty()) {
+    with_id.mutable_purchase()->set_purchase_id(
+        command::IdForCreate("", "crm.v1.RecordPurchase", request.request_id()));
+  }
+  return ExecuteOnName(with_id.name(), with_id.request_id(), call,
+                       [&](const auto& state, const auto& context) {
+                         return domain::customer::DecideRecordPurchase(state, with_id, context);
+                       });
+}
+
+base::Future<CustomerCommandHandler::Response> CustomerCommandHandler::RefundPurchase(
+    const crm::v1::RefundPurchaseRequest& request, const rpc::CallContext& call) {
   return ExecuteOnName(request.name(), request.request_id(), call,
                        [&](const auto& state, const auto& context) {
-                         return domain::customer::DecideRecordPurchase(state, request, context);
+                         return domain::customer::DecideRefundPurchase(state, request, context);
                        });
 }
 

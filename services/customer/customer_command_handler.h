@@ -51,11 +51,17 @@ class CustomerCommandHandler {
                                      const rpc::CallContext& call);
   base::Future<Response> UnassignOwner(const crm::v1::UnassignOwnerRequest& request,
                                        const rpc::CallContext& call);
+  base::Future<Response> Archive(const crm::v1::ArchiveCustomerRequest& request,
+                                 const rpc::CallContext& call);
+  base::Future<Response> Unarchive(const crm::v1::UnarchiveCustomerRequest& request,
+                                   const rpc::CallContext& call);
   base::Future<Response> Tag(const crm::v1::TagCustomerRequest& request,
                              const rpc::CallContext& call);
   base::Future<Response> Untag(const crm::v1::UntagCustomerRequest& request,
                                const rpc::CallContext& call);
   base::Future<Response> RecordPurchase(const crm::v1::RecordPurchaseRequest& request,
+                                        const rpc::CallContext& call);
+  base::Future<Response> RefundPurchase(const crm::v1::RefundPurchaseRequest& request,
                                         const rpc::CallContext& call);
   // MergeCustomers: CustomerMergedInto on the merged customer, then CustomerMerged on the
   // survivor, both customers locked together (command::CommandExecutor::ExecuteLinked): a

@@ -38,6 +38,12 @@ CustomerCommandService::CustomerCommandService(CustomerCommandHandler* handler,
          ByName<crm::v1::AssignOwnerRequest>);
   Routed("UnassignOwner", handler, &CustomerCommandHandler::UnassignOwner,
          ByName<crm::v1::UnassignOwnerRequest>);
+  Routed("RefundPurchase", handler, &CustomerCommandHandler::RefundPurchase,
+         ByName<crm::v1::RefundPurchaseRequest>);
+  Routed("ArchiveCustomer", handler, &CustomerCommandHandler::Archive,
+         ByName<crm::v1::ArchiveCustomerRequest>);
+  Routed("UnarchiveCustomer", handler, &CustomerCommandHandler::Unarchive,
+         ByName<crm::v1::UnarchiveCustomerRequest>);
   Routed("TagCustomer", handler, &CustomerCommandHandler::Tag, ByName<crm::v1::TagCustomerRequest>);
   Routed("UntagCustomer", handler, &CustomerCommandHandler::Untag,
          ByName<crm::v1::UntagCustomerRequest>);

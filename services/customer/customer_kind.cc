@@ -1,18 +1,57 @@
 #include "services/customer/customer_kind.h"
 
+#include "absl/strings/str_cat.h"
+#include "common/base/proto_util.h"
 #include "common/base/status_macros.h"
 #include "domain/customer/customer_aggregate.h"
 #include "domain/customer/email_reservation.h"
+#include "domain/customer/event_codec.h"
 #include "services/access/holders.h"
 
 namespace crm::services::customer {
+
+namespace {
+
+constexpr absl::string_view kLedgerPrefix = "purchase/";
+
+// The purchase ledger (customer_kind.h): written from the events themselves, so a refund needs
+// no read of the entry it replaces.
+absl::Status IndexPurchases(absl::string_view aggregate, const crm::v1::Customer* before,
+                            const crm::v1::Customer& after, const command::Event& event,
+                            kv::KvBatch& batch) {
+  crm::internal::v1::PurchaseLedgerEntry entry;
+  const crm::events::v1::Purchase* purchase = nullptr;
+  if (event.has_purchase_recorded()) {
+    purchase = &event.purchase_recorded().purchase();
+    // The customer as the purchase found it (a purchase changes neither).
+    entry.set_owner(after.owner());
+    entry.set_team(after.team());
+    entry.set_department(after.department());
+  } else if (event.has_purchase_refunded()) {
+    const auto& refunded = event.purchase_refunded();
+    purchase = &refunded.purchase();
+    entry.set_refunded_minor(refunded.refunded_minor());
+    entry.set_owner(refunded.sold_by_owner());
+    entry.set_team(refunded.sold_by_team());
+    entry.set_department(refunded.sold_by_department());
+  }
+  // Purchases recorded without an id (before ids were generated) cannot be refunded.
+  if (purchase == nullptr || purchase->purchase_id().empty()) return absl::OkStatus();
+  entry.set_purchase(base::SerializeDeterministic(*purchase));
+  batch.Put(PurchaseLedgerKey(event.customer_id(), purchase->purchase_id()),
+            base::SerializeDeterministic(entry));
+  return absl::OkStatus();
+}
+
+}  // namespace
 
 const command::TypedKind<crm::v1::Customer>& CustomerKind() {
   static auto* kind = new command::TypedKind<crm::v1::Customer>(
       [](const command::Event& event) { return domain::customer::IsCustomerEvent(event); },
       [](crm::v1::Customer& state, const command::Event& event) {
         return domain::customer::Apply(state, event);
-      });
+      },
+      &IndexPurchases);
   kind->Guard([](const crm::v1::Customer& row) { return access::HoldersOf(row); });
   return *kind;
 }
@@ -33,6 +72,30 @@ absl::StatusOr<command::Versioned<crm::v1::Customer>> FindCustomer(
   if (found.version != 0) return found;
   CRM_RETURN_IF_ERROR(executor->SyncStream(customer_id, deadline));
   return executor->state().Get<crm::v1::Customer>(name);
+}
+
+std::string PurchaseLedgerKey(absl::string_view customer_id, absl::string_view purchase_id) {
+  return absl::StrCat(kLedgerPrefix, customer_id, "/", purchase_id);
+}
+
+absl::StatusOr<std::optional<domain::customer::RecordedPurchase>> FindPurchase(
+    const command::AggregateState& state, absl::string_view customer_id,
+    absl::string_view purchase_id) {
+  const std::string key = PurchaseLedgerKey(customer_id, purchase_id);
+  CRM_ASSIGN_OR_RETURN(std::optional<std::string> value, state.store()->Get(key));
+  if (!value.has_value()) return std::nullopt;
+  crm::internal::v1::PurchaseLedgerEntry entry;
+  crm::events::v1::Purchase purchase;
+  if (!entry.ParseFromString(*value) || !purchase.ParseFromString(entry.purchase())) {
+    return absl::DataLossError(absl::StrCat("purchase ledger entry ", key, " cannot be decoded"));
+  }
+  domain::customer::RecordedPurchase out;
+  out.purchase = domain::customer::ToApi(purchase);
+  out.refunded_minor = entry.refunded_minor();
+  out.owner = entry.owner();
+  out.team = entry.team();
+  out.department = entry.department();
+  return out;
 }
 
 }  // namespace crm::services::customer

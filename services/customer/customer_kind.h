@@ -5,17 +5,24 @@
 // Thread-safe: immutable kinds; FindCustomer reads a thread-safe store.
 #pragma once
 
+#include <optional>
+#include <string>
+
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "crm/internal/v1/command_state.pb.h"
 #include "crm/v1/customer.pb.h"
+#include "domain/customer/customer_aggregate.h"
 #include "services/command/aggregate_state.h"
 #include "services/command/command_executor.h"
 
 namespace crm::services::customer {
 
-// crm.v1.Customer, aggregate "customers/{id}", stream key the customer id.
+// crm.v1.Customer, aggregate "customers/{id}", stream key the customer id. Its index is the
+// purchase ledger: "purchase/<customer id>/<purchase id>" -> crm.internal.v1.PurchaseLedgerEntry,
+// one per purchase recorded with an id, updated by each of its refunds (RefundPurchase reads
+// it).
 const command::TypedKind<crm::v1::Customer>& CustomerKind();
 // crm.internal.v1.EmailReservation, aggregate "emailReservations/{digest}" (also its stream key).
 const command::TypedKind<crm::internal::v1::EmailReservation>& EmailReservationKind();
@@ -25,5 +32,13 @@ const command::TypedKind<crm::internal::v1::EmailReservation>& EmailReservationK
 // UNAVAILABLE if that sync does not finish by `deadline`.
 absl::StatusOr<command::Versioned<crm::v1::Customer>> FindCustomer(
     command::CommandExecutor* executor, absl::string_view customer_id, absl::Time deadline);
+
+// The ledger key of a purchase.
+std::string PurchaseLedgerKey(absl::string_view customer_id, absl::string_view purchase_id);
+// The purchase `purchase_id` of `customer_id` as the command state has it; nullopt if none.
+// DATA_LOSS for an entry that cannot be decoded.
+absl::StatusOr<std::optional<domain::customer::RecordedPurchase>> FindPurchase(
+    const command::AggregateState& state, absl::string_view customer_id,
+    absl::string_view purchase_id);
 
 }  // namespace crm::services::customer

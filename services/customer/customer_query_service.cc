@@ -1,6 +1,8 @@
 #include "services/customer/customer_query_service.h"
 
 #include <algorithm>
+#include <string>
+#include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -121,8 +123,11 @@ absl::StatusOr<crm::v1::ListCustomersResponse> CustomerQueries::List(
   CRM_ASSIGN_OR_RETURN(
       CustomerViews::Filter filter,
       ParseFilter(request.lifecycle_stage(), request.value_tier(), request.owner(), request.tag()));
+  filter.show_archived = request.show_archived();
+  // Tokens of the default (archived customers left out) read as before show_archived existed.
   const std::string fingerprint =
-      absl::StrCat(filter.stage, "|", filter.owner, "|", filter.tier, "|", filter.tag);
+      absl::StrCat(filter.stage, "|", filter.owner, "|", filter.tier, "|", filter.tag,
+                   filter.show_archived ? "|archived" : "");
   std::string after_id;
   if (!request.page_token().empty()) {
     CRM_ASSIGN_OR_RETURN(after_id,
@@ -167,12 +172,20 @@ absl::StatusOr<crm::v1::SearchCustomersResponse> CustomerQueries::Search(
     return status::InvalidArgument("kind", "is not a known customer kind");
   }
   filter.kind = request.kind();
+  filter.show_archived = request.show_archived();
   // Folded values hold no '\0' (ValidateText refuses control characters), so joining on it is
-  // unambiguous.
-  const std::string fingerprint = absl::StrJoin(
-      {absl::StrCat(filter.stage), filter.owner, absl::StrCat(filter.tier), filter.tag,
-       filter.name_prefix, filter.region, filter.industry, absl::StrCat(filter.kind)},
-      absl::string_view("\0", 1));
+  // unambiguous. Tokens of the default (archived customers left out) read as before
+  // show_archived existed.
+  std::vector<std::string> parts = {absl::StrCat(filter.stage),
+                                    filter.owner,
+                                    absl::StrCat(filter.tier),
+                                    filter.tag,
+                                    filter.name_prefix,
+                                    filter.region,
+                                    filter.industry,
+                                    absl::StrCat(filter.kind)};
+  if (filter.show_archived) parts.push_back("archived");
+  const std::string fingerprint = absl::StrJoin(parts, absl::string_view("\0", 1));
   std::string after;
   if (!request.page_token().empty()) {
     CRM_ASSIGN_OR_RETURN(after,

@@ -52,14 +52,14 @@ base::Future<InteractionCommandHandler::Response> InteractionCommandHandler::Log
   const command::Target target{.stream_key = *customer_id,
                                .customer_id = *customer_id,
                                .aggregate = rules::InteractionName(*customer_id, interaction_id)};
-  // A merged customer takes no new interactions (its survivor does); a retry of one logged
-  // before the merge still gets its answer.
+  // A merged or archived customer takes no new interactions (a merged one's survivor does); a
+  // retry of one logged before still gets its answer.
   {
     CRM_ASSIGN_OR_RETURN(auto customer,
                          customer::FindCustomer(executor_, *customer_id, call.deadline));
-    if (!customer.state.merged_into().empty()) {
+    if (absl::Status active = domain::customer::CheckActive(customer.state); !active.ok()) {
       CRM_ASSIGN_OR_RETURN(auto existing, executor_->state().Get<Interaction>(target.aggregate));
-      if (existing.version == 0) return domain::customer::CheckNotMerged(customer.state);
+      if (existing.version == 0) return active;
     }
   }
   base::Future<command::CommandResult<Interaction>> result = executor_->Execute<Interaction>(
@@ -101,6 +101,27 @@ base::Future<InteractionCommandHandler::Response> InteractionCommandHandler::Com
   return std::move(result).Then([](command::CommandResult<Interaction> done) {
     return command::ResponseOf(std::move(done), &Response::mutable_interaction);
   });
+}
+
+base::Future<InteractionCommandHandler::Response> InteractionCommandHandler::RemindFollowUp(
+    absl::string_view name, absl::Time due, absl::Duration lead, const std::string& request_id,
+    const rpc::CallContext& call) {
+  absl::StatusOr<rules::ChildName> parts = rules::ParseInteractionName(name, "name");
+  if (!parts.ok()) return parts.status();
+  const std::string interaction(name);
+  const command::Target target{.stream_key = parts->customer_id,
+                               .customer_id = parts->customer_id,
+                               .aggregate = interaction};
+  return executor_
+      ->Execute<Interaction>(target, request_id, call, InteractionKind(),
+                             [&](const Interaction& current, int64_t,
+                                 absl::Time now) -> absl::StatusOr<std::vector<command::Event>> {
+                               return rules::DecideRemindFollowUp(current, interaction, due, lead,
+                                                                  now);
+                             })
+      .Then([](command::CommandResult<Interaction> done) {
+        return command::ResponseOf(std::move(done), &Response::mutable_interaction);
+      });
 }
 
 }  // namespace crm::services::interaction

@@ -35,6 +35,12 @@ class InteractionCommandHandler {
                                         const rpc::CallContext& call);
   base::Future<Response> CompleteFollowUp(const crm::v1::CompleteFollowUpRequest& request,
                                           const rpc::CallContext& call);
+  // The deadline watcher's reminder (FollowUpReminders): FollowUpDueSoon for interaction `name`'s
+  // follow-up due at `due`, if still open and due within `lead` (domain rule
+  // DecideRemindFollowUp).
+  base::Future<Response> RemindFollowUp(absl::string_view name, absl::Time due, absl::Duration lead,
+                                        const std::string& request_id,
+                                        const rpc::CallContext& call);
 
  private:
   command::CommandExecutor* const executor_;

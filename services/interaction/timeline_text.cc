@@ -69,6 +69,8 @@ struct Phrases {
   const char* owner_cleared;           // previous owner
   const char* merged;                  // merged customer (MergeCustomers, on the survivor)
   const char* merged_into;             // survivor (on the merged customer)
+  const char* archived;                // (ArchiveCustomer; the reason follows as a note)
+  const char* unarchived;              // (UnarchiveCustomer)
   const char* survey_sent;             // channel, staff, answer due time
   const char* survey_answered;         // scores
   const char* survey_csat;             // csat (a score)
@@ -77,6 +79,7 @@ struct Phrases {
   const char* survey_after_complaint;  // complaint (after survey_sent)
   std::array<const char*, 4> survey_channels;
   const char* purchase;  // product, amount
+  const char* refund;    // product, amount refunded, purchase id (the reason follows as a note)
   const char* nobody;
   std::array<const char*, 8> channels;         // Channel, capitalised where it starts a line
   std::array<const char*, 8> channels_inline;  // Channel within a sentence
@@ -117,6 +120,8 @@ constexpr Phrases kEnglish = {
     "Owner cleared (was $0)",
     "Merged $0 into this customer",
     "Merged into $0",
+    "Archived",
+    "Unarchived",
     "Satisfaction survey sent by $1 ($0), answer due $2",
     "Survey answered: $0",
     "CSAT $0/5",
@@ -125,6 +130,7 @@ constexpr Phrases kEnglish = {
     "; after $0",
     {"", "call-back", "e-mail", "questionnaire"},
     "Purchase: $0, $1",
+    "Refund of purchase $2 ($0): $1",
     "nobody",
     {"", "Phone call", "E-mail", "Online chat", "Social media", "Visit or meeting", "SMS",
      "Offline event"},
@@ -167,6 +173,8 @@ constexpr Phrases kChinese = {
     "负责人已清除（原为 $0）",
     "已将 $0 合并到本客户",
     "已合并到 $0",
+    "已归档",
+    "已取消归档",
     "$1 发送满意度调查（$0），答复期限 $2",
     "调查已答复：$0",
     "满意度 $0/5",
@@ -175,6 +183,7 @@ constexpr Phrases kChinese = {
     "；针对 $0",
     {"", "电话回访", "电子邮件", "问卷"},
     "购买：$0，$1",
+    "退款（购买 $2，$0）：$1",
     "无人",
     {"", "电话", "电子邮件", "在线聊天", "社交媒体", "拜访或会面", "短信", "线下活动"},
     {"", "电话", "电子邮件", "在线聊天", "社交媒体", "拜访或会面", "短信", "线下活动"},
@@ -366,12 +375,34 @@ std::string Profile(const Phrases& p, const EventEnvelope& event) {
     case EventEnvelope::kCustomerMergedInto:
       return absl::Substitute(
           p.merged_into, absl::StrCat("customers/", event.customer_merged_into().survivor_id()));
+    case EventEnvelope::kCustomerArchived: {
+      std::string text = p.archived;
+      if (!event.customer_archived().reason().empty()) {
+        AppendIf(text, p.note, Quote(event.customer_archived().reason()));
+      }
+      return text;
+    }
+    case EventEnvelope::kCustomerUnarchived: {
+      std::string text = p.unarchived;
+      if (!event.customer_unarchived().reason().empty()) {
+        AppendIf(text, p.note, Quote(event.customer_unarchived().reason()));
+      }
+      return text;
+    }
     default:
       return "";
   }
 }
 
 std::string Purchase(const Phrases& p, const EventEnvelope& event) {
+  if (event.has_purchase_refunded()) {
+    const auto& refunded = event.purchase_refunded();
+    std::string text =
+        absl::Substitute(p.refund, Quote(refunded.purchase().product()),
+                         MoneyText(refunded.amount()), refunded.purchase().purchase_id());
+    if (!refunded.reason().empty()) AppendIf(text, p.note, Quote(refunded.reason()));
+    return text;
+  }
   const ev::Purchase& purchase = event.purchase_recorded().purchase();
   return absl::Substitute(p.purchase, Quote(purchase.product()), MoneyText(purchase.amount()));
 }
@@ -448,8 +479,11 @@ std::string TimelineText(const EventEnvelope& event, TextLanguage language) {
     case EventEnvelope::kOwnerUnassigned:
     case EventEnvelope::kCustomerMerged:
     case EventEnvelope::kCustomerMergedInto:
+    case EventEnvelope::kCustomerArchived:
+    case EventEnvelope::kCustomerUnarchived:
       return Profile(p, event);
     case EventEnvelope::kPurchaseRecorded:
+    case EventEnvelope::kPurchaseRefunded:
       return Purchase(p, event);
     case EventEnvelope::kSurveySent:
     case EventEnvelope::kSurveyAnswered:

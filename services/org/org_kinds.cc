@@ -41,7 +41,7 @@ const command::TypedKind<crm::v1::Staff>& StaffKind() {
   static const auto* kind = new command::TypedKind<crm::v1::Staff>(
       &domain::org::IsStaffEvent, &domain::org::ApplyStaff,
       [](absl::string_view aggregate, const crm::v1::Staff* before, const crm::v1::Staff& after,
-         kv::KvBatch& batch) -> absl::Status {
+         const command::Event& event, kv::KvBatch& batch) -> absl::Status {
         const std::string old_key = before == nullptr ? "" : MemberKey(*before);
         const std::string new_key = MemberKey(after);
         if (old_key == new_key) return absl::OkStatus();

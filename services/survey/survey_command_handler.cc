@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/base/status_macros.h"
 #include "crm/v1/complaint.pb.h"
 #include "crm/v1/interaction.pb.h"
 #include "domain/common/field_checks.h"
@@ -60,6 +61,16 @@ base::Future<SurveyCommandHandler::Response> SurveyCommandHandler::SendSurvey(
   const command::Target target{.stream_key = *customer_id,
                                .customer_id = *customer_id,
                                .aggregate = rules::SurveyName(*customer_id, survey_id)};
+  // A merged or archived customer takes no new surveys; a retry of one sent before still gets its
+  // answer.
+  {
+    CRM_ASSIGN_OR_RETURN(auto customer,
+                         customer::FindCustomer(executor_, *customer_id, call.deadline));
+    if (absl::Status active = domain::customer::CheckActive(customer.state); !active.ok()) {
+      CRM_ASSIGN_OR_RETURN(auto existing, executor_->state().Get<Survey>(target.aggregate));
+      if (existing.version == 0) return active;
+    }
+  }
   return Answer(executor_->Execute<Survey>(
       target, request.request_id(), call, SurveyKind(),
       [&](const Survey& current, int64_t version,

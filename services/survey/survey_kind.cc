@@ -14,7 +14,7 @@ namespace {
 using crm::v1::Survey;
 
 absl::Status Index(absl::string_view aggregate, const Survey* before, const Survey& after,
-                   kv::KvBatch& batch) {
+                   const command::Event& event, kv::KvBatch& batch) {
   const std::optional<absl::Time> old_due =
       before == nullptr ? std::nullopt : domain::survey::OpenDeadline(*before);
   const std::optional<absl::Time> new_due = domain::survey::OpenDeadline(after);

@@ -144,6 +144,12 @@ std::vector<Seed> Build() {
        R"(name: "customers/bolt" owner: "am-sun" team: "" department: "departments/sales")"},
       {m(kCustomers, "UnassignOwner"),
        R"(name: "customers/acme" reason: "left the team" etag: "v4" request_id: "seed-u1")"},
+      {m(kCustomers, "RefundPurchase"),
+       R"(name: "customers/bolt" purchase_id: "p-9" amount { currency_code: "EUR" amount_minor: 200 }
+          reason: "damaged" request_id: "seed-rf1")"},
+      {m(kCustomers, "ArchiveCustomer"),
+       R"(name: "customers/acme" reason: "no longer a client" request_id: "seed-ar1")"},
+      {m(kCustomers, "UnarchiveCustomer"), R"(name: "customers/acme" etag: "v7")"},
       {m(kCustomers, "TagCustomer"), R"(name: "customers/bolt" tag: "new" request_id: "seed-4")"},
       // A client stream: the fuzzer sends one message (the wire form of a one-message stream).
       {m(kCustomers, "ImportCustomers"),

@@ -148,6 +148,15 @@ class Rows:
         self.token = r.consistency_token
         return f"customers/{cid}"
 
+    def purchased(self, owner: str) -> tuple[str, str]:
+        """A customer of `owner` with one purchase: (customer name, purchase id)."""
+        name = self.customer(owner)
+        pid = "p-" + uuid.uuid4().hex[:12]
+        r = self.cmd.RecordPurchase(spb.RecordPurchaseRequest(
+            name=name, purchase=purchase(1000, purchase_id=pid), request_id=new_request_id()))
+        self.token = r.consistency_token
+        return name, pid
+
     def complaint(self, holder: str, stage: str = "ASSIGNED") -> str:
         """A complaint on a customer of `holder`, assigned to them, driven to `stage`."""
         parent = self.customer(holder)
@@ -257,6 +266,16 @@ def methods(rows: Rows) -> dict[str, Method]:
     add(cust, "RecordPurchase", Method("write", sgrpc.CustomerCommandServiceStub, "command",
         lambda h, me: spb.RecordPurchaseRequest(name=rows.customer(h), purchase=purchase(1000),
                                                 request_id=new_request_id())))
+
+    add(cust, "RefundPurchase", Method("write", sgrpc.CustomerCommandServiceStub, "command",
+        lambda h, me: (lambda name, pid: spb.RefundPurchaseRequest(
+            name=name, purchase_id=pid, request_id=new_request_id()))(*rows.purchased(h))))
+    add(cust, "ArchiveCustomer", Method("write", sgrpc.CustomerCommandServiceStub, "command",
+        lambda h, me: spb.ArchiveCustomerRequest(name=rows.customer(h),
+                                                 request_id=new_request_id())))
+    add(cust, "UnarchiveCustomer", Method("write", sgrpc.CustomerCommandServiceStub, "command",
+        lambda h, me: spb.UnarchiveCustomerRequest(name=rows.customer(h),
+                                                   request_id=new_request_id())))
 
     cq = "crm.v1.CustomerQueryService"
     add(cq, "GetCustomer", Method("read", sgrpc.CustomerQueryServiceStub, "query",

@@ -7,7 +7,8 @@ from a cursor with nothing skipped or repeated, a Watch cancelled by its caller 
 its deadline, refusals of malformed requests, and the same views after a --rebuild restart. On
 Kafka, the outbound topic "<prefix>.notifications.v1" is read with confluent-kafka: every
 notification, keyed by recipient, with its headers; after --rebuild republished (consumers dedupe
-by id).
+by id). Reminders before a due time (--notify-due-lead): a complaint's resolution deadline and an
+interaction's follow-up each remind the person who holds the work once, before the breach.
 """
 
 from __future__ import annotations
@@ -19,13 +20,17 @@ import pytest
 
 import orgtest
 from test_crmctl import ctl_json, query_process
-from crmtest import (command_stub, expect_error, new_request_id, query_stub, register, spb,
-                     wait_for)
+from crmtest import (command_stub, covering_token, expect_error, new_request_id, query_stub,
+                     register, spb, wait_for)
 
 from crm.v1 import complaint_pb2 as kpb  # noqa: E402
 from crm.v1 import complaint_service_pb2 as kspb  # noqa: E402
 from crm.v1 import complaint_service_pb2_grpc as ksgrpc  # noqa: E402
+from crm.v1 import complaint_query_service_pb2 as kqpb  # noqa: E402
+from crm.v1 import complaint_query_service_pb2_grpc as kqgrpc  # noqa: E402
 from crm.v1 import interaction_pb2 as ipb  # noqa: E402
+from crm.v1 import interaction_service_pb2 as ispb  # noqa: E402
+from crm.v1 import interaction_service_pb2_grpc as isgrpc  # noqa: E402
 from crm.v1 import notification_pb2 as npb  # noqa: E402
 from crm.v1 import notification_service_pb2 as nspb  # noqa: E402
 from crm.v1 import notification_service_pb2_grpc as ngrpc  # noqa: E402
@@ -219,6 +224,83 @@ def test_notifications_end_to_end(make_server):
     if getattr(server, "engine", "embedded") == "kafka":
         # --rebuild dropped what the relay had recorded: it publishes again, the same ids.
         _check_topic(server, everything, at_least=2)
+
+
+# Severe complaints: resolution due in 10 s, reminded 6 s before (4 s after filing, after the
+# assignment a moment after filing), breached at 10 s. Follow-ups due within 6 s are reminded at
+# once.
+REMINDER_ARGS = ("--sla-policy", "severe=600s/10s", "--sla-scan-interval", "100ms",
+                 "--notify-due-lead", "6s")
+
+
+def _follow_up(server, parent: str, staff_id: str, due_in_s: int):
+    interaction = ipb.Interaction(channel=ipb.PHONE, direction=ipb.OUTBOUND, staff_id=staff_id,
+                                  summary="Promised a call back")
+    interaction.occurred_at.GetCurrentTime()
+    interaction.follow_up_due_time.GetCurrentTime()
+    interaction.follow_up_due_time.seconds += due_in_s
+    return command_stub(server, isgrpc.InteractionCommandServiceStub).LogInteraction(
+        ispb.LogInteractionRequest(parent=parent, request_id=new_request_id(),
+                                   interaction=interaction))
+
+
+def test_reminders_before_a_due_time(make_server):
+    kafka = make_server.engine == "kafka"
+    server = make_server(command_args=REMINDER_ARGS) if kafka else make_server(args=REMINDER_ARGS)
+    orgtest.make_org(server)
+    agent = Watcher(server, orgtest.AGENT)
+    agent2 = Watcher(server, orgtest.AGENT2)
+
+    customer = register(server, customer_id="nt-due").customer
+    complaints = command_stub(server, ksgrpc.ComplaintCommandServiceStub)
+    filed = complaints.FileComplaint(kspb.FileComplaintRequest(
+        parent=customer.name, request_id=new_request_id(),
+        complaint=kpb.Complaint(channel=ipb.PHONE, category=kpb.PRODUCT_QUALITY,
+                                severity=kpb.SEVERE, description="The kettle leaks")))
+    complaint = filed.complaint.name
+    complaints.AcknowledgeComplaint(kspb.AcknowledgeComplaintRequest(
+        name=complaint, request_id=new_request_id(), responder=orgtest.AGENT))
+    complaints.AssignComplaint(kspb.AssignComplaintRequest(
+        name=complaint, request_id=new_request_id(), assignee=orgtest.AGENT))
+    soon = _follow_up(server, customer.name, orgtest.AGENT2, due_in_s=3).interaction
+    later = _follow_up(server, customer.name, orgtest.AGENT2, due_in_s=3600).interaction
+
+    # The agent: assigned, reminded of the resolution deadline, then told of its breach.
+    got = agent.wait_count(3, "the assignment, the reminder and the breach")
+    assert _reasons(got) == [npb.COMPLAINT_ASSIGNED, npb.COMPLAINT_DEADLINE_DUE, npb.SLA_BREACHED]
+    reminder = got[1]
+    assert reminder.subject == complaint and reminder.sla_kind == kpb.RESOLUTION
+    assert reminder.due_time == filed.complaint.resolution_deadline.due_time
+    assert reminder.actor == "crm/sla-watcher"
+    assert reminder.create_time.ToSeconds() == reminder.due_time.ToSeconds() - 6
+    # The second agent: the follow-up due in 3 s at once; the one due in an hour not.
+    got = agent2.wait_count(1, "the follow-up reminder")
+    assert _reasons(got) == [npb.FOLLOW_UP_DUE]
+    assert got[0].subject == soon.name and got[0].due_time == soon.follow_up_due_time
+    assert agent.cancel() == grpc.StatusCode.CANCELLED
+    assert agent2.cancel() == grpc.StatusCode.CANCELLED
+
+    token = covering_token(server, register(server, customer_id="nt-due-2").consistency_token)
+    shown = query_stub(server, kqgrpc.ComplaintQueryServiceStub).GetComplaint(
+        kqpb.GetComplaintRequest(name=complaint, consistency_token=token))
+    assert shown.resolution_deadline.reminded and shown.resolution_deadline.breached
+    assert not shown.response_deadline.reminded
+    interactions = query_stub(server, isgrpc.InteractionQueryServiceStub)
+    assert interactions.GetInteraction(ispb.GetInteractionRequest(
+        name=soon.name, consistency_token=token)).follow_up_reminded
+    assert not interactions.GetInteraction(ispb.GetInteractionRequest(
+        name=later.name, consistency_token=token)).follow_up_reminded
+
+    # Once each, also after a restart (the watcher scans again) and a refold.
+    before = {staff: _listed(server, staff, token=token, page_size=50)
+              for staff in (orgtest.AGENT, orgtest.AGENT2)}
+    if kafka:
+        server.restart("--rebuild")
+    else:
+        server.restart("--rebuild", *REMINDER_ARGS)
+    token = covering_token(server, register(server, customer_id="nt-due-3").consistency_token)
+    for staff, listed in before.items():
+        assert _listed(server, staff, token=token, page_size=50) == listed, staff
 
 
 def _check_topic(server, everything: dict, at_least: int = 1) -> None:

@@ -933,6 +933,87 @@ TEST(BreachSlaTest, ReopenedComplaintCanBreachItsNewDeadline) {
   EXPECT_EQ(s.escalated_to().staff_id(), "mgr-1");  // sup-1 held it after the first breach
 }
 
+// --- RemindSla -----------------------------------------------------------------------------------
+
+TEST(RemindSlaTest, OnceWithinTheLeadAndNotAfterTheDueTime) {
+  State s = StateIn(crm::v1::ASSIGNED);
+  const absl::Time due = T(s.resolution_deadline().due_time());
+  const absl::Duration lead = absl::Hours(2);
+  const RemindSla remind{crm::v1::RESOLUTION, due, lead};
+  for (absl::Time now : {due - lead - absl::Nanoseconds(1), due + absl::Nanoseconds(1)}) {
+    auto events = DecideRemindSla(s, remind, Ctx(now));
+    ASSERT_TRUE(events.ok());
+    EXPECT_THAT(*events, IsEmpty());
+  }
+  auto events = DecideRemindSla(s, remind, Ctx(due - absl::Minutes(30)));
+  ASSERT_TRUE(events.ok()) << events.status();
+  ASSERT_THAT(*events, SizeIs(1));
+  const auto& approaching = (*events)[0].complaint_deadline_approaching();
+  EXPECT_EQ(T((*events)[0].occurred_at()), due - lead);
+  EXPECT_EQ(approaching.kind(), crm::events::v1::RESOLUTION);
+  EXPECT_EQ(T(approaching.due_time()), due);
+  EXPECT_EQ(approaching.assignee().staff_id(), "agent-1");
+  ApplyAll(s, *events, due - absl::Minutes(30));
+  EXPECT_TRUE(s.resolution_deadline().reminded());
+  EXPECT_FALSE(s.response_deadline().reminded());
+  EXPECT_THAT(OpenDeadlines(s), SizeIs(1));  // a reminder does not close the deadline
+  // Once only.
+  events = DecideRemindSla(s, remind, Ctx(due));
+  ASSERT_TRUE(events.ok());
+  EXPECT_THAT(*events, IsEmpty());
+}
+
+TEST(RemindSlaTest, MetOrStaleDeadlinesBadKindsAndLeadsRecordNothing) {
+  State s = StateIn(crm::v1::ACKNOWLEDGED);
+  const absl::Time response_due = T(s.response_deadline().due_time());
+  auto events = DecideRemindSla(s, RemindSla{crm::v1::RESPONSE, response_due, absl::Hours(500)},
+                                Ctx(response_due));
+  ASSERT_TRUE(events.ok());
+  EXPECT_THAT(*events, IsEmpty());  // met
+  const absl::Time resolution_due = T(s.resolution_deadline().due_time());
+  events = DecideRemindSla(
+      s, RemindSla{crm::v1::RESOLUTION, resolution_due - absl::Hours(1), absl::Hours(2)},
+      Ctx(resolution_due - absl::Hours(1)));
+  ASSERT_TRUE(events.ok());
+  EXPECT_THAT(*events, IsEmpty());  // stale due time
+  EXPECT_EQ(
+      DecideRemindSla(s, RemindSla{crm::v1::SLA_KIND_UNSPECIFIED, resolution_due, absl::Hours(1)},
+                      Ctx(resolution_due))
+          .status()
+          .code(),
+      absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(DecideRemindSla(s, RemindSla{crm::v1::RESOLUTION, resolution_due, absl::ZeroDuration()},
+                            Ctx(resolution_due))
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(DecideRemindSla(State(), RemindSla{crm::v1::RESOLUTION, resolution_due, absl::Hours(1)},
+                            Ctx(resolution_due))
+                .status()
+                .code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST(RemindSlaTest, AReopeningsNewDeadlineIsRemindedAgain) {
+  State s = StateIn(crm::v1::INVESTIGATING);
+  const absl::Time first_due = T(s.resolution_deadline().due_time());
+  const absl::Duration lead = absl::Hours(1);
+  auto events = DecideRemindSla(s, RemindSla{crm::v1::RESOLUTION, first_due, lead},
+                                Ctx(first_due - absl::Minutes(1)));
+  ASSERT_THAT(*events, SizeIs(1));
+  ApplyAll(s, *events, first_due - absl::Minutes(1));
+  absl::Time now = first_due - absl::Seconds(30);
+  Step(s, Command::kResolve, now);
+  Step(s, Command::kRecordFollowUpVisit, now += absl::Hours(1));
+  Step(s, Command::kReopen, now += absl::Hours(1));
+  const absl::Time second_due = T(s.resolution_deadline().due_time());
+  EXPECT_FALSE(s.resolution_deadline().reminded());
+  events =
+      DecideRemindSla(s, RemindSla{crm::v1::RESOLUTION, second_due, lead}, Ctx(second_due - lead));
+  ASSERT_TRUE(events.ok());
+  ASSERT_THAT(*events, SizeIs(1));
+}
+
 // --- Apply -------------------------------------------------------------------------------------
 
 Event Stamped(Event event, int64_t version, const std::string& aggregate = kName) {

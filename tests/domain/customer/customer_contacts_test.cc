@@ -1,6 +1,6 @@
-// Contacts, addresses, social ids, archiving: postal addresses and social ids as profile fields
-// (RegisterCustomer, UpdateCustomer, MergeCustomers; proto/crm/v1/README.md, "Addresses and
-// social ids").
+// Postal addresses, social ids and contact persons as profile fields (RegisterCustomer,
+// UpdateCustomer, MergeCustomers; proto/crm/v1/README.md, "Addresses, social ids and contact
+// persons").
 #include <string>
 
 #include "absl/time/time.h"
@@ -60,6 +60,16 @@ crm::v1::SocialId Social(crm::v1::SocialNetwork network, absl::string_view handl
   s.set_network(network);
   s.set_handle(std::string(handle));
   return s;
+}
+
+crm::v1::ContactPerson Contact(absl::string_view name, absl::string_view email,
+                               bool primary = false) {
+  crm::v1::ContactPerson c;
+  c.set_display_name(std::string(name));
+  c.set_title("采购经理");
+  c.add_emails(std::string(email));
+  c.set_primary(primary);
+  return c;
 }
 
 crm::v1::Customer Profile(absl::string_view name) {
@@ -226,6 +236,65 @@ TEST(CustomerContactsTest, MergeTakesTheUnion) {
   auto refused = DecideMerge(big, merged, request, {}, Context());
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(Reason(refused.status()), "TOO_MANY_SOCIAL_IDS");
+}
+
+TEST(CustomerContactsTest, ContactPersonsAreNormalizedWithoutDuplicates) {
+  crm::v1::Customer c = Profile("Acme");
+  *c.add_contacts() = Contact("王芳", " Wang.Fang@Acme.CN ", /*primary=*/true);
+  c.mutable_contacts(0)->add_phones("+86 (21) 5555-0101");
+  c.mutable_contacts(0)->add_emails("wang.fang@acme.cn");  // the same once normalized
+  *c.add_contacts() = Contact("Li Lei", "li@acme.cn");
+  *c.add_contacts() = Contact("Li Lei", "LI@acme.cn");  // the same contact once normalized
+  State state = Registered("acme", c);
+  ASSERT_EQ(state.contacts_size(), 2);
+  EXPECT_THAT(state.contacts(0).emails(), ElementsAre("wang.fang@acme.cn"));
+  EXPECT_THAT(state.contacts(0).phones(), ElementsAre("+862155550101"));
+  EXPECT_TRUE(state.contacts(0).primary());
+  EXPECT_EQ(state.contacts(1).display_name(), "Li Lei");
+}
+
+TEST(CustomerContactsTest, BadContactPersonsAreNamed) {
+  crm::v1::Customer c = Profile("Acme");
+  *c.add_contacts() = Contact("", "not-an-email", /*primary=*/true);
+  *c.add_contacts() = Contact("Li Lei", "li@acme.cn", /*primary=*/true);
+  c.mutable_contacts(1)->set_title(std::string(101, 'x'));
+  for (int i = 0; i < 6; ++i) c.mutable_contacts(1)->add_phones("+8613800000" + std::to_string(i));
+  crm::v1::RegisterCustomerRequest request;
+  *request.mutable_customer() = c;
+  State state;
+  auto refused = DecideRegister(state, request, "acme", Context());
+  EXPECT_THAT(ViolationFields(refused.status()),
+              ElementsAre("customer.contacts[0].display_name", "customer.contacts[0].emails[0]",
+                          "customer.contacts[1].title", "customer.contacts[1].phones",
+                          "customer.contacts[1].primary"));
+  crm::v1::Customer many = Profile("Acme");
+  for (size_t i = 0; i <= kMaxContactPersons; ++i) {
+    *many.add_contacts() = Contact("P" + std::to_string(i), "p@acme.cn");
+  }
+  *request.mutable_customer() = many;
+  EXPECT_THAT(ViolationFields(DecideRegister(state, request, "acme", Context()).status()),
+              ElementsAre("customer.contacts"));
+}
+
+TEST(CustomerContactsTest, MergeKeepsTheSurvivorsPrimaryContact) {
+  crm::v1::Customer s = Profile("Survivor");
+  *s.add_contacts() = Contact("王芳", "wang@acme.cn", /*primary=*/true);
+  crm::v1::Customer m = Profile("Merged");
+  *m.add_contacts() = Contact("王芳", "wang@acme.cn");  // the same person, not primary there
+  *m.add_contacts() = Contact("Li Lei", "li@acme.cn", /*primary=*/true);
+  State survivor = Registered("s", s);
+  State merged = Registered("m", m);
+  crm::v1::MergeCustomersRequest request;
+  request.set_survivor("customers/s");
+  request.set_merged("customers/m");
+  auto decision = DecideMerge(survivor, merged, request, {}, Context());
+  ASSERT_TRUE(decision.ok()) << decision.status();
+  EXPECT_THAT(decision->survivor_event.customer_merged().changed_paths(), ElementsAre("contacts"));
+  StampAndApply(survivor, {decision->survivor_event}, "s");
+  ASSERT_EQ(survivor.contacts_size(), 2);
+  EXPECT_TRUE(survivor.contacts(0).primary());
+  EXPECT_EQ(survivor.contacts(1).display_name(), "Li Lei");
+  EXPECT_FALSE(survivor.contacts(1).primary());
 }
 
 }  // namespace

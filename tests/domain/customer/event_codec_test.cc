@@ -15,7 +15,6 @@ TEST(CustomerEventCodecTest, EnumsHaveTheSameValues) {
   ExpectSameEnumValues(crm::v1::LifecycleStage_descriptor(), ev::LifecycleStage_descriptor());
   ExpectSameEnumValues(crm::v1::ValueTier_descriptor(), ev::ValueTier_descriptor());
   ExpectSameEnumValues(crm::v1::AcquisitionSource_descriptor(), ev::AcquisitionSource_descriptor());
-  // Contacts, addresses, social ids, archiving.
   ExpectSameEnumValues(crm::v1::AddressKind_descriptor(), ev::AddressKind_descriptor());
   ExpectSameEnumValues(crm::v1::SocialNetwork_descriptor(), ev::SocialNetwork_descriptor());
 }
@@ -23,7 +22,8 @@ TEST(CustomerEventCodecTest, EnumsHaveTheSameValues) {
 TEST(CustomerEventCodecTest, MessagesRoundTripEveryField) {
   ExpectRoundTrip<ev::CustomerProfile>([](const auto& e) { return ToApi(e); },
                                        [](const crm::v1::Customer& a) { return ToEvent(a); });
-  // Contacts, addresses, social ids, archiving.
+  ExpectRoundTrip<ev::ContactPerson>([](const auto& e) { return ToApi(e); },
+                                     [](const crm::v1::ContactPerson& a) { return ToEvent(a); });
   ExpectRoundTrip<ev::PostalAddress>([](const auto& e) { return ToApi(e); },
                                      [](const crm::v1::PostalAddress& a) { return ToEvent(a); });
   ExpectRoundTrip<ev::SocialId>([](const auto& e) { return ToApi(e); },

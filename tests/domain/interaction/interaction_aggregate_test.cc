@@ -444,6 +444,41 @@ TEST(InteractionAggregateTest, ApplySetsVersionEtagAndTimesFromTheEnvelope) {
   EXPECT_EQ(state.follow_up_note(), "Quote sent");
 }
 
+// The deadline watcher's reminder: once, from due - lead until due, not for a follow-up done.
+TEST(InteractionAggregateTest, RemindFollowUpOnceWithinTheLead) {
+  World world;
+  State state = Logged(world);  // follow-up due kNow + 48h
+  const absl::Time due = kNow + absl::Hours(48);
+  const absl::Duration lead = absl::Hours(2);
+  EXPECT_THAT(*DecideRemindFollowUp(state, kName, due, lead, due - lead - absl::Seconds(1)),
+              IsEmpty());
+  EXPECT_THAT(*DecideRemindFollowUp(state, kName, due + absl::Hours(1), lead, due - lead),
+              IsEmpty());  // another due time
+  EXPECT_THAT(*DecideRemindFollowUp(state, kName, due, lead, due + absl::Seconds(1)),
+              IsEmpty());  // passed
+  auto events = DecideRemindFollowUp(state, kName, due, lead, due - absl::Minutes(30));
+  ASSERT_TRUE(events.ok()) << events.status();
+  ASSERT_EQ(events->size(), 1u);
+  const Event& e = (*events)[0];
+  EXPECT_TRUE(MessageDifferencer::Equals(e.follow_up_due_soon().follow_up_due_time(), Ts(due)));
+  EXPECT_EQ(e.follow_up_due_soon().staff_id(), "ann");
+  EXPECT_TRUE(MessageDifferencer::Equals(e.occurred_at(), Ts(due - lead)));
+  ASSERT_TRUE(StampAndApply(state, *events, due - absl::Minutes(30)).ok());
+  EXPECT_TRUE(state.follow_up_reminded());
+  EXPECT_EQ(state.version(), 2);
+  EXPECT_THAT(*DecideRemindFollowUp(state, kName, due, lead, due - absl::Minutes(10)), IsEmpty());
+
+  State done = Logged(world);
+  ASSERT_TRUE(
+      StampAndApply(done, *DecideCompleteFollowUp(done, CompleteRequest(), world.Context()), kNow)
+          .ok());
+  EXPECT_THAT(*DecideRemindFollowUp(done, kName, due, lead, due - absl::Minutes(30)), IsEmpty());
+  EXPECT_EQ(DecideRemindFollowUp(State(), kName, due, lead, due).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(DecideRemindFollowUp(state, kName, due, absl::ZeroDuration(), due).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 Event LoggedEvent(int64_t version = 1) {
   World world;
   auto events = DecideLogInteraction(State(), LogRequest(), kId, world.Context());

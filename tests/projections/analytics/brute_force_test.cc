@@ -1,20 +1,21 @@
 // The analytics and segment figures checked against a brute-force recomputation from the event
 // history.
 //
-// A seeded generator writes more than 10,000 valid, stamped events (customers registered and
-// moved along the lifecycle table, purchases, interactions, complaints walking the whole flow
-// with reassignments, escalations, SLA breaches, follow-up visits, reopens; staff changing teams
-// over time; organisation and other events the folds must ignore; redelivered duplicates) into a
-// partitioned in-memory log. A real FoldRunner folds them through AnalyticsFold and SegmentFold
-// into a real KvStore. The test then recomputes every figure naively from the event list and
-// compares the answers of the read models exactly, for all time and for time windows (in UTC,
-// America/New_York, Asia/Kolkata and Asia/Kathmandu, on and off the zone's day edges): complaint
-// counts with day, week and month buckets in the zone, SLA outcomes (complaints of customers of
-// every value tier, VIP deadlines tighter as recorded), response times, CSAT, KPIs, interactions,
-// root causes, sales per owner, team, department and product, repeat purchases, churn and
-// conversion times between every pair of stages; rebuilds into a fresh store with other batch
-// sizes and compares every key under "an/" and "sg/" byte for byte; and re-applies every record
-// to check that nothing is written twice.
+// A seeded generator writes more than 10,000 valid, stamped events (customers registered and moved
+// along the lifecycle table, purchases and their partial and whole refunds, interactions,
+// complaints walking the whole flow with reassignments, escalations, SLA breaches, follow-up
+// visits, reopens; staff changing teams over time; organisation and other events the folds must
+// ignore; redelivered duplicates) into a partitioned in-memory log. A real FoldRunner folds them
+// through AnalyticsFold and SegmentFold into a real KvStore. The test then recomputes every figure
+// naively from the event list and compares the answers of the read models exactly, for all time and
+// for time windows (in UTC, America/New_York, Asia/Kolkata and Asia/Kathmandu, on and off the
+// zone's day edges): complaint counts with day, week and month buckets in the zone, SLA outcomes
+// (complaints of customers of every value tier, VIP deadlines tighter as recorded), response times,
+// CSAT, KPIs, interactions, root causes, sales per owner, team, department and product net of
+// refunds, repeat purchases (wholly refunded ones left out), customer value and RFM net of refunds,
+// churn and conversion times between every pair of stages; rebuilds into a fresh store with other
+// batch sizes and compares every key under "an/" and "sg/" byte for byte; and re-applies every
+// record to check that nothing is written twice.
 #include <algorithm>
 #include <filesystem>
 #include <iostream>
@@ -159,6 +160,13 @@ class Generator {
     crm::v1::ValueFigures figures;
     crm::v1::ValueTier tier = crm::v1::POTENTIAL_VALUE;
     bool has_owner = false;
+    crm::v1::StaffRef owner_place;  // the owner's place as recorded (none: empty)
+    struct Bought {
+      crm::v1::Purchase purchase;
+      int64_t refunded = 0;
+      crm::v1::StaffRef sold_by;
+    };
+    std::vector<Bought> bought;
     const int steps = Uniform(8, 24);
     for (int step = 0; step < steps; ++step) {
       now += Minutes(10, 3 * 24 * 60);
@@ -182,6 +190,36 @@ class Generator {
         changed->set_reason("generated");
         Emit(id, aggregate, now, now, e);
         stage = to;
+      } else if (what < 50 && !bought.empty() && Chance(0.25)) {
+        // A refund of some purchase, in part or in whole; the figures and tier as the domain
+        // keeps them.
+        Bought& b = bought[Uniform(0, static_cast<int>(bought.size()) - 1)];
+        const int64_t remaining = b.purchase.amount().amount_minor() - b.refunded;
+        if (remaining == 0) continue;
+        const int64_t amount = Chance(0.5) ? remaining : Uniform(1, static_cast<int>(remaining));
+        b.refunded += amount;
+        const bool whole = b.refunded == b.purchase.amount().amount_minor();
+        for (auto& t : *figures.mutable_totals()) {
+          if (t.currency_code() != b.purchase.amount().currency_code()) continue;
+          t.set_total_minor(t.total_minor() - amount);
+          t.set_refunded_minor(t.refunded_minor() + amount);
+          if (whole) t.set_purchase_count(t.purchase_count() - 1);
+        }
+        if (whole) figures.set_purchase_count(figures.purchase_count() - 1);
+        const crm::v1::ValueTier after = domain::customer::TierFor(figures);
+        EventEnvelope e;
+        auto* r = e.mutable_purchase_refunded();
+        *r->mutable_purchase() = ToEvent(b.purchase);
+        r->mutable_amount()->set_currency_code(b.purchase.amount().currency_code());
+        r->mutable_amount()->set_amount_minor(amount);
+        r->set_refunded_minor(b.refunded);
+        r->set_reason("generated");
+        r->set_sold_by_owner(b.sold_by.staff_id());
+        r->set_sold_by_team(b.sold_by.team());
+        r->set_sold_by_department(b.sold_by.department());
+        r->set_new_value_tier(ToEvent(after != tier ? after : crm::v1::VALUE_TIER_UNSPECIFIED));
+        tier = after;
+        Emit(id, aggregate, now, now, e);
       } else if (what < 50) {
         // A purchase, sometimes back-dated; the tier as the domain computes it.
         crm::v1::Purchase purchase;
@@ -220,6 +258,7 @@ class Generator {
         e.mutable_purchase_recorded()->set_new_value_tier(
             ToEvent(after != tier ? after : crm::v1::VALUE_TIER_UNSPECIFIED));
         tier = after;
+        bought.push_back({purchase, 0, owner_place});
         Emit(id, aggregate, now, purchased, e);
       } else if (what < 75) {
         Interaction(id, now);
@@ -234,6 +273,7 @@ class Generator {
         e.mutable_owner_unassigned()->set_previous_owner("someone");
         Emit(id, aggregate, now, now, e);
         has_owner = false;
+        owner_place.Clear();
       } else {
         // The owner's place when assigned, recorded in the event (the staff move teams at
         // kTeamShuffle; the sales stay with the place recorded).
@@ -245,6 +285,7 @@ class Generator {
         e.mutable_owner_assigned()->set_department(place.department());
         Emit(id, aggregate, now, now, e);
         has_owner = true;
+        owner_place = place;
       }
     }
   }
@@ -577,6 +618,7 @@ struct Expected {
     int tier = 0;
     std::vector<crm::v1::TierChange> tier_changes;
     std::map<std::string, std::pair<int64_t, int64_t>> totals;  // currency -> (total, count)
+    std::map<std::string, int64_t> refunded;                    // currency -> refunded
     int64_t purchases = 0;
     std::optional<absl::Time> last_purchase;
     int64_t version = 0;
@@ -585,8 +627,10 @@ struct Expected {
   std::vector<Move> moves;
   // Sales in the window: scope -> product -> currency -> (sum, count).
   std::map<Scope, std::map<std::string, std::map<std::string, std::pair<int64_t, int64_t>>>> sales;
-  // The same purchases one by one: scope -> (time, product, currency, amount).
-  std::map<Scope, std::vector<std::tuple<absl::Time, std::string, std::string, int64_t>>> sold;
+  // The same purchases and refunds one by one: scope -> (time, product, currency, amount,
+  // count: 1 for a purchase, -1 for a whole refund, 0 for a partial one).
+  std::map<Scope, std::vector<std::tuple<absl::Time, std::string, std::string, int64_t, int64_t>>>
+      sold;
   std::map<std::string, int64_t> purchases_in_window;  // customer -> purchases
   int64_t active_at_start = 0, registered_in_window = 0, churned = 0;
   // (from stage, to stage) -> durations of the moves into `to` in the window.
@@ -596,8 +640,13 @@ struct Expected {
 Expected Recompute(const std::vector<EventEnvelope>& events, const Win& w) {
   Expected x;
   std::map<std::string, std::vector<const EventEnvelope*>> complaints;
+  std::set<std::pair<std::string, std::string>> wholly_refunded;  // (customer, purchase id)
   for (const EventEnvelope& e : events) {
     if (IsComplaintEvent(e)) complaints[e.aggregate()].push_back(&e);
+    if (e.has_purchase_refunded() && e.purchase_refunded().refunded_minor() ==
+                                         e.purchase_refunded().purchase().amount().amount_minor()) {
+      wholly_refunded.insert({e.customer_id(), e.purchase_refunded().purchase().purchase_id()});
+    }
   }
   for (const auto& [aggregate, list] : complaints) {
     const EventEnvelope& first = *list.front();
@@ -802,9 +851,28 @@ Expected Recompute(const std::vector<EventEnvelope>& events, const Win& w) {
       if (w.Contains(at) && to == crm::v1::CHURNED) ++x.churned;
       enter(to);
     }
+    if (e.has_purchase_refunded() && w.Contains(at)) {
+      const auto& r = e.purchase_refunded();
+      const auto& p = r.purchase();
+      const int64_t count = r.refunded_minor() == p.amount().amount_minor() ? -1 : 0;
+      crm::events::v1::StaffRef ref;
+      ref.set_staff_id(r.sold_by_owner());
+      ref.set_team(r.sold_by_team());
+      ref.set_department(r.sold_by_department());
+      for (const auto& scope : ScopesOfRef(ref)) {
+        auto& [sum, n] = x.sales[scope][p.product()][p.amount().currency_code()];
+        sum -= r.amount().amount_minor();
+        n += count;
+        x.sold[scope].emplace_back(at, p.product(), p.amount().currency_code(),
+                                   -r.amount().amount_minor(), count);
+      }
+    }
     if (e.has_purchase_recorded() && w.Contains(at)) {
       const auto& p = e.purchase_recorded().purchase();
-      ++x.purchases_in_window[e.customer_id()];
+      // A purchase wholly refunded (at any time) is no purchase for repeat purchases.
+      if (!wholly_refunded.contains({e.customer_id(), p.purchase_id()})) {
+        ++x.purchases_in_window[e.customer_id()];
+      }
       crm::events::v1::StaffRef ref;
       ref.set_staff_id(owner.staff_id());
       ref.set_team(owner.team());
@@ -814,7 +882,7 @@ Expected Recompute(const std::vector<EventEnvelope>& events, const Win& w) {
         sum += p.amount().amount_minor();
         ++count;
         x.sold[scope].emplace_back(at, p.product(), p.amount().currency_code(),
-                                   p.amount().amount_minor());
+                                   p.amount().amount_minor(), 1);
       }
     }
     if (e.has_customer_registered()) {
@@ -845,6 +913,25 @@ Expected Recompute(const std::vector<EventEnvelope>& events, const Win& w) {
         c.last_purchase = T(p.purchased_at());
       }
       const int tier = e.purchase_recorded().new_value_tier();
+      if (tier != 0 && tier != c.tier) {
+        crm::v1::TierChange change;
+        *change.mutable_change_time() = e.occurred_at();
+        change.set_from_tier(static_cast<crm::v1::ValueTier>(c.tier));
+        change.set_to_tier(static_cast<crm::v1::ValueTier>(tier));
+        c.tier_changes.push_back(change);
+        c.tier = tier;
+      }
+      c.version = e.aggregate_version();
+    } else if (e.has_purchase_refunded()) {
+      const auto& r = e.purchase_refunded();
+      auto& [total, count] = c.totals[r.amount().currency_code()];
+      total -= r.amount().amount_minor();
+      c.refunded[r.amount().currency_code()] += r.amount().amount_minor();
+      if (r.refunded_minor() == r.purchase().amount().amount_minor()) {
+        --count;
+        --c.purchases;
+      }
+      const int tier = r.new_value_tier();
       if (tier != 0 && tier != c.tier) {
         crm::v1::TierChange change;
         *change.mutable_change_time() = e.occurred_at();
@@ -1047,8 +1134,10 @@ crm::v1::CustomerValue ExpectedCustomerValue(const std::string& id,
     t->set_currency_code(currency);
     t->set_total_minor(tc.first);
     t->set_purchase_count(tc.second);
-    // Most purchases, then larger total; the earlier (smaller) code wins a full tie.
-    if (std::make_tuple(tc.second, tc.first) > best) {
+    if (auto r = c.refunded.find(currency); r != c.refunded.end()) t->set_refunded_minor(r->second);
+    // Most purchases, then larger total; the earlier (smaller) code wins a full tie. A currency
+    // whose purchases were all refunded has none.
+    if (tc.second > 0 && std::make_tuple(tc.second, tc.first) > best) {
       best = {tc.second, tc.first};
       main = currency;
     }
@@ -1171,16 +1260,23 @@ crm::v1::SalesStats ExpectedSales(const Expected& x, const Scope& scope,
   std::map<std::string, std::pair<int64_t, int64_t>> all;
   for (const auto& [p, currencies] : it->second) {
     if (!product.empty() && p != product) continue;
+    // Sales and refunds that cancel out in the window leave no trace (as the views document).
+    bool any = false;
+    for (const auto& [currency, t] : currencies) any |= t != std::pair<int64_t, int64_t>(0, 0);
+    if (!any) continue;
     auto* ps = out.add_products();
     ps->set_product(p);
     for (const auto& [currency, t] : currencies) {
+      if (t == std::pair<int64_t, int64_t>(0, 0)) continue;
       ps->set_purchase_count(ps->purchase_count() + AddTotal(ps->mutable_amounts(), currency, t));
       all[currency].first += t.first;
       all[currency].second += t.second;
     }
     out.set_purchase_count(out.purchase_count() + ps->purchase_count());
   }
-  for (const auto& [currency, t] : all) AddTotal(out.mutable_amounts(), currency, t);
+  for (const auto& [currency, t] : all) {
+    if (t != std::pair<int64_t, int64_t>(0, 0)) AddTotal(out.mutable_amounts(), currency, t);
+  }
   return out;
 }
 
@@ -1193,22 +1289,26 @@ void ExpectedSalesBuckets(const Expected& x, const Scope& scope, const std::stri
   std::map<absl::CivilMonth, Totals> months;
   auto it = x.sold.find(scope);
   if (it == x.sold.end()) return;
-  for (const auto& [at, p, currency, amount] : it->second) {
+  for (const auto& [at, p, currency, amount, count] : it->second) {
     if (!product.empty() && p != product) continue;
     const absl::CivilDay day(zone.At(at).cs);
     int weekday = 0;
     EXPECT_TRUE(absl::SimpleAtoi(absl::FormatTime("%u", at, zone), &weekday));
     for (Totals* t : {&days[day], &weeks[day - (weekday - 1)], &months[absl::CivilMonth(day)]}) {
       (*t)[currency].first += amount;
-      ++(*t)[currency].second;
+      (*t)[currency].second += count;
     }
   }
   auto add = [&](google::protobuf::RepeatedPtrField<crm::v1::SalesBucket>* list, const char* format,
                  absl::Time start, const Totals& totals) {
+    bool any = false;
+    for (const auto& [currency, t] : totals) any |= t != std::pair<int64_t, int64_t>(0, 0);
+    if (!any) return;
     auto* b = list->Add();
     b->set_bucket(absl::FormatTime(format, start, zone));
     *b->mutable_start_time() = Ts(start);
     for (const auto& [currency, t] : totals) {
+      if (t == std::pair<int64_t, int64_t>(0, 0)) continue;
       b->set_purchase_count(b->purchase_count() + AddTotal(b->mutable_amounts(), currency, t));
     }
   };
@@ -1295,6 +1395,15 @@ TEST_F(BruteForceTest, EveryFigureMatchesARecomputationFromTheEvents) {
     for (const auto& [k, count] : x.sla) n += std::get<2>(k) == outcome ? count : 0;
     ASSERT_GT(n, 0) << "no deadline with outcome " << outcome;
   }
+  int64_t whole_refunds = 0, partial_refunds = 0;
+  for (const EventEnvelope& e : events_) {
+    if (!e.has_purchase_refunded()) continue;
+    const auto& r = e.purchase_refunded();
+    ++(r.refunded_minor() == r.purchase().amount().amount_minor() ? whole_refunds
+                                                                  : partial_refunds);
+  }
+  ASSERT_GT(whole_refunds, 50);
+  ASSERT_GT(partial_refunds, 50);
   ASSERT_GT(Get(x.by_status, static_cast<int>(crm::v1::REOPENED)) +
                 Get(x.by_status, static_cast<int>(crm::v1::CLOSED)),
             0);

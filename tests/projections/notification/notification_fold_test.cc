@@ -148,6 +148,45 @@ TEST_F(NotificationFoldTest, AssignmentsBreachesAndEscalationsReachWhoMustAct) {
   EXPECT_EQ(notifications, 4);
 }
 
+TEST_F(NotificationFoldTest, RemindersReachWhoHoldsTheWork) {
+  EventEnvelope deadline = Event("k1", "customers/k1/complaints/c1");
+  deadline.set_actor("crm/sla-watcher");
+  auto* approaching = deadline.mutable_complaint_deadline_approaching();
+  approaching->set_kind(crm::events::v1::RESOLUTION);
+  approaching->mutable_due_time()->set_seconds(1'800'000'000);
+  approaching->mutable_assignee()->set_staff_id("bob");
+  Fold(deadline);
+  EventEnvelope follow_up = Event("k1", "customers/k1/interactions/i1");
+  follow_up.set_actor("crm/sla-watcher");
+  follow_up.mutable_follow_up_due_soon()->mutable_follow_up_due_time()->set_seconds(1'800'000'100);
+  follow_up.mutable_follow_up_due_soon()->set_staff_id("ann");
+  Fold(follow_up);
+  // Nobody to tell: an unassigned complaint's deadline.
+  EventEnvelope lonely = Event("k1", "customers/k1/complaints/c2");
+  lonely.mutable_complaint_deadline_approaching()->set_kind(crm::events::v1::RESPONSE);
+  Fold(lonely);
+
+  auto bob = Of("bob");
+  ASSERT_EQ(bob.size(), 1u);
+  EXPECT_EQ(bob[0].reason(), crm::v1::COMPLAINT_DEADLINE_DUE);
+  EXPECT_EQ(bob[0].subject(), "customers/k1/complaints/c1");
+  EXPECT_EQ(bob[0].sla_kind(), crm::v1::RESOLUTION);
+  EXPECT_EQ(bob[0].due_time().seconds(), 1'800'000'000);
+  EXPECT_EQ(bob[0].actor(), "crm/sla-watcher");
+  EXPECT_EQ(bob[0].create_time().seconds(), deadline.occurred_at().seconds());
+
+  auto ann = Of("ann");
+  ASSERT_EQ(ann.size(), 1u);
+  EXPECT_EQ(ann[0].reason(), crm::v1::FOLLOW_UP_DUE);
+  EXPECT_EQ(ann[0].subject(), "customers/k1/interactions/i1");
+  EXPECT_EQ(ann[0].due_time().seconds(), 1'800'000'100);
+  EXPECT_EQ(ann[0].sla_kind(), crm::v1::SLA_KIND_UNSPECIFIED);
+
+  int notifications = 0;
+  for (const auto& [key, value] : Dump(*store_)) notifications += key.rfind("nt/r/", 0) == 0;
+  EXPECT_EQ(notifications, 2);
+}
+
 TEST_F(NotificationFoldTest, LowSurveyAnswersReachTheSenderAndTheirTeamLead) {
   EventEnvelope team = Event("", "teams/t1");
   team.mutable_team_created()->mutable_team()->set_name("teams/t1");

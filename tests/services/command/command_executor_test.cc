@@ -38,7 +38,7 @@ const TypedKind<Department>& TestKind() {
         return absl::OkStatus();
       },
       [](absl::string_view aggregate, const Department* before, const Department& after,
-         kv::KvBatch& batch) -> absl::Status {
+         const command::Event& event, kv::KvBatch& batch) -> absl::Status {
         if (before != nullptr) batch.Delete(absl::StrCat("dn/", before->display_name()));
         batch.Put(absl::StrCat("dn/", after.display_name()), std::string(aggregate));
         return absl::OkStatus();

@@ -159,6 +159,26 @@ class CommandViewsEnv : public ::testing::Test {
 
   int64_t LogEnd() { return *log_.EndOffset(0); }
 
+  // The events of one aggregate in the log, in order.
+  std::vector<EventEnvelope> EventsOf(const std::string& aggregate) {
+    std::vector<EventEnvelope> out;
+    auto reader = log_.NewReader({{0, 0}});
+    EXPECT_TRUE(reader.ok()) << reader.status();
+    if (!reader.ok()) return out;
+    for (int64_t read = 0, end = LogEnd(); read < end;) {
+      auto records = (*reader)->Poll(1000, absl::Now() + absl::Seconds(5));
+      EXPECT_TRUE(records.ok()) << records.status();
+      if (!records.ok() || records->empty()) break;
+      for (const auto& r : *records) {
+        ++read;
+        EventEnvelope e;
+        EXPECT_TRUE(e.ParseFromString(r.value));
+        if (e.aggregate() == aggregate) out.push_back(std::move(e));
+      }
+    }
+    return out;
+  }
+
   const std::string area_;
   std::filesystem::path dir_;
   base::FakeClock clock_;

@@ -160,6 +160,91 @@ TEST_F(SlaWatcherTest, BreachIsAppendedOnceAtTheRightTime) {
   EXPECT_EQ(index[0].kind, crm::v1::RESOLUTION);
 }
 
+// Reminders (SlaReminders with a lead) ride the same index: once per open deadline, at due -
+// lead, to the assignee; none for a deadline met first; after them the breach still comes.
+TEST_F(SlaWatcherTest, RemindersComeOnceAtTheLeadBeforeTheDeadline) {
+  const std::string name = File("c1", crm::v1::SEVERE);  // response t0 + 4h, resolution t0 + 24h
+  SlaDeadlines breaches(env_.handler_.get());
+  SlaReminders reminders(env_.handler_.get(), absl::Hours(1));
+  command::DeadlineWatcher watcher({&breaches, &reminders}, env_.store_.get(), &env_.clock_,
+                                   nullptr, {});
+  auto approaching = [&] {
+    std::vector<EventEnvelope> out;
+    for (auto& e : env_.EventsOf(name)) {
+      if (e.has_complaint_deadline_approaching()) out.push_back(e);
+    }
+    return out;
+  };
+  env_.clock_.Set(t0_ + absl::Hours(3) - absl::Seconds(1));
+  ASSERT_TRUE(watcher.RunOnce().ok());
+  EXPECT_THAT(approaching(), IsEmpty());
+  env_.clock_.Set(t0_ + absl::Hours(3));  // due - lead
+  ASSERT_TRUE(watcher.RunOnce().ok());
+  ASSERT_THAT(approaching(), SizeIs(1));
+  const EventEnvelope r = approaching()[0];
+  EXPECT_EQ(r.complaint_deadline_approaching().kind(), crm::events::v1::RESPONSE);
+  EXPECT_EQ(ComplaintEnv::T(r.complaint_deadline_approaching().due_time()), t0_ + absl::Hours(4));
+  EXPECT_EQ(ComplaintEnv::T(r.occurred_at()), t0_ + absl::Hours(3));
+  EXPECT_EQ(r.request_id(),
+            SlaReminders::RequestIdFor(name, crm::v1::RESPONSE, t0_ + absl::Hours(4)));
+  EXPECT_TRUE(Current(name).response_deadline().reminded());
+  // Not twice; the breach still comes when the deadline passes.
+  env_.clock_.Set(t0_ + absl::Hours(4) + absl::Seconds(1));
+  ASSERT_TRUE(watcher.RunOnce().ok());
+  ASSERT_TRUE(watcher.RunOnce().ok());
+  EXPECT_THAT(approaching(), SizeIs(1));
+  EXPECT_THAT(Breaches(name), SizeIs(1));
+
+  // A deadline met before its reminder time gets none: the resolution deadline (t0 + 24h).
+  Acknowledge(name);
+  AssignAndInvestigate(name, "agent-1");
+  auto resolve = Named<crm::v1::ResolveComplaintRequest>(name);
+  resolve.set_resolution("re-shipped");
+  resolve.set_root_cause(crm::v1::DELIVERY_DELAY);
+  ASSERT_TRUE(env_.handler_->Resolve(resolve, call_).Get().ok());
+  env_.clock_.Set(t0_ + absl::Hours(23) + absl::Minutes(30));
+  ASSERT_TRUE(watcher.RunOnce().ok());
+  EXPECT_THAT(approaching(), SizeIs(1));
+}
+
+TEST_F(SlaWatcherTest, TheReminderGoesToTheAssigneeAndAReopeningRemindsAgain) {
+  const std::string name = File("c1", crm::v1::SEVERE);  // resolution due t0 + 24h
+  Acknowledge(name);
+  AssignAndInvestigate(name, "agent-1");
+  SlaReminders reminders(env_.handler_.get(), absl::Hours(2));
+  command::DeadlineWatcher watcher({&reminders}, env_.store_.get(), &env_.clock_, nullptr, {});
+  env_.clock_.Set(t0_ + absl::Hours(22) + absl::Minutes(1));
+  ASSERT_TRUE(watcher.RunOnce().ok());
+  std::vector<EventEnvelope> got;
+  for (auto& e : env_.EventsOf(name)) {
+    if (e.has_complaint_deadline_approaching()) got.push_back(e);
+  }
+  ASSERT_THAT(got, SizeIs(1));
+  EXPECT_EQ(got[0].complaint_deadline_approaching().kind(), crm::events::v1::RESOLUTION);
+  EXPECT_EQ(got[0].complaint_deadline_approaching().assignee().staff_id(), "agent-1");
+  // A reopening sets a new resolution deadline: it is reminded of in its turn.
+  ResolveVisitReopen(name);
+  const absl::Time due = ComplaintEnv::T(Current(name).resolution_deadline().due_time());
+  EXPECT_FALSE(Current(name).resolution_deadline().reminded());
+  env_.clock_.Set(due - absl::Hours(1));
+  ASSERT_TRUE(watcher.RunOnce().ok());
+  EXPECT_TRUE(Current(name).resolution_deadline().reminded());
+}
+
+// The reminders look from now to now + lead: a deadline that passed before the watcher came round
+// (the process was down) gets no reminder, however often it scans; its breach tells instead.
+TEST_F(SlaWatcherTest, APassedDeadlineIsNotReminded) {
+  const std::string name = File("c1", crm::v1::SEVERE);  // response due t0 + 4h
+  SlaReminders reminders(env_.handler_.get(), absl::Hours(1));
+  command::DeadlineWatcher watcher({&reminders}, env_.store_.get(), &env_.clock_, nullptr, {});
+  env_.clock_.Set(t0_ + absl::Hours(4) + absl::Seconds(1));
+  ASSERT_TRUE(watcher.RunOnce().ok());
+  env_.clock_.Advance(absl::Hours(1));
+  ASSERT_TRUE(watcher.RunOnce().ok());
+  for (auto& e : env_.EventsOf(name)) EXPECT_FALSE(e.has_complaint_deadline_approaching());
+  EXPECT_FALSE(Current(name).response_deadline().reminded());
+}
+
 TEST_F(SlaWatcherTest, MetDeadlineIsNotBreached) {
   const std::string name = File("c1", crm::v1::SEVERE);
   env_.clock_.Advance(absl::Hours(1));
