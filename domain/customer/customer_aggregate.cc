@@ -1235,6 +1235,18 @@ absl::StatusOr<MergeDecision> DecideMerge(const State& survivor, const State& me
     total->set_refunded_minor(t.refunded_minor());
   }
   m->set_merged_purchase_count(merged.value().purchase_count());
+  int64_t listed = 0;
+  for (const RecordedPurchase& p : counts.purchases) {
+    if (p.refunded_minor >= p.purchase.amount().amount_minor()) continue;  // wholly refunded
+    auto* moved = m->add_merged_purchases();
+    *moved->mutable_purchase() = ToEvent(p.purchase);
+    moved->set_refunded_minor(p.refunded_minor);
+    moved->set_sold_by_owner(p.owner);
+    moved->set_sold_by_team(p.team);
+    moved->set_sold_by_department(p.department);
+    ++listed;
+  }
+  m->set_purchases_moved(listed == merged.value().purchase_count());
   if (merged.value().has_last_purchase_time()) {
     *m->mutable_merged_last_purchase_time() = merged.value().last_purchase_time();
   }
@@ -1251,6 +1263,7 @@ absl::StatusOr<MergeDecision> DecideMerge(const State& survivor, const State& me
 
   out.merged_event.mutable_customer_merged_into()->set_survivor_id(
       s_target.name.substr(kNamePrefix.size()));
+  out.merged_event.mutable_customer_merged_into()->set_purchases_moved(m->purchases_moved());
 
   for (const std::string& t : tags) summary.add_tags(t);
   for (const std::string& e : emails) summary.add_emails(e);

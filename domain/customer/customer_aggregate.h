@@ -108,6 +108,8 @@ absl::StatusOr<Events> DecideRecordPurchase(const State& state,
 struct MergeCounts {
   int64_t interactions = 0;
   int64_t complaints = 0;
+  // The merged customer's purchases with an id (its purchase ledger), in purchase id order.
+  std::vector<RecordedPurchase> purchases;
 };
 struct MergeDecision {
   Event merged_event;    // on the merged customer's stream

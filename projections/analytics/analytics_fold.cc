@@ -445,6 +445,23 @@ absl::Status ApplyCustomer(kv::KvBatch& batch, const EventEnvelope& event) {
       if (before.lifecycle_stage() != crm::v1::CHURNED) {
         CRM_RETURN_IF_ERROR(CountAt(batch, an::kRetentionFigure, an::kMergedAwayDims, at, 1));
       }
+      // Its purchases are the survivor's now (CustomerMerged adds them there).
+      if (event.customer_merged_into().purchases_moved()) {
+        while (!f.purchases.empty()) {
+          const absl::Time bought = f.purchases.back();
+          CRM_RETURN_IF_ERROR(CountAt(batch, an::kRetentionFigure, an::kPurchasesDims, bought, -1));
+          CRM_RETURN_IF_ERROR(CountPurchaseTime(batch, f, bought, /*remove=*/true));
+        }
+      }
+      break;
+    case Payload::kCustomerMerged:
+      if (event.customer_merged().purchases_moved()) {
+        for (const auto& moved : event.customer_merged().merged_purchases()) {
+          const absl::Time bought = ToTime(moved.purchase().purchased_at());
+          CRM_RETURN_IF_ERROR(CountAt(batch, an::kRetentionFigure, an::kPurchasesDims, bought, 1));
+          CRM_RETURN_IF_ERROR(CountPurchaseTime(batch, f, bought));
+        }
+      }
       break;
     case Payload::kPurchaseRecorded: {
       const crm::events::v1::Purchase& purchase = event.purchase_recorded().purchase();

@@ -426,6 +426,7 @@ base::Future<crm::v1::MergeCustomersResponse> CustomerCommandHandler::Merge(
                                  CountUnder(*executor_, *merged_id, "interactions"));
             CRM_ASSIGN_OR_RETURN(counts.complaints,
                                  CountUnder(*executor_, *merged_id, "complaints"));
+            CRM_ASSIGN_OR_RETURN(counts.purchases, ListPurchases(executor_->state(), *merged_id));
             CRM_ASSIGN_OR_RETURN(
                 domain::customer::MergeDecision decision,
                 domain::customer::DecideMerge(survivor, merged, checked, counts, context));

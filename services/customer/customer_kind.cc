@@ -14,11 +14,46 @@ namespace {
 
 constexpr absl::string_view kLedgerPrefix = "purchase/";
 
+absl::StatusOr<domain::customer::RecordedPurchase> DecodeEntry(absl::string_view key,
+                                                               absl::string_view value) {
+  crm::internal::v1::PurchaseLedgerEntry entry;
+  crm::events::v1::Purchase purchase;
+  if (!entry.ParseFromArray(value.data(), static_cast<int>(value.size())) ||
+      !purchase.ParseFromString(entry.purchase())) {
+    return absl::DataLossError(absl::StrCat("purchase ledger entry ", key, " cannot be decoded"));
+  }
+  domain::customer::RecordedPurchase out;
+  out.purchase = domain::customer::ToApi(purchase);
+  out.refunded_minor = entry.refunded_minor();
+  out.owner = entry.owner();
+  out.team = entry.team();
+  out.department = entry.department();
+  return out;
+}
+
 // The purchase ledger (customer_kind.h): written from the events themselves, so a refund needs
-// no read of the entry it replaces.
+// no read of the entry it replaces. A merge copies the merged customer's purchases to the
+// survivor, but never over a purchase of the survivor's own with the same id.
 absl::Status IndexPurchases(absl::string_view aggregate, const crm::v1::Customer* before,
                             const crm::v1::Customer& after, const command::Event& event,
                             kv::KvBatch& batch) {
+  if (event.has_customer_merged()) {
+    for (const auto& moved : event.customer_merged().merged_purchases()) {
+      if (moved.purchase().purchase_id().empty()) continue;
+      const std::string key =
+          PurchaseLedgerKey(event.customer_id(), moved.purchase().purchase_id());
+      CRM_ASSIGN_OR_RETURN(std::optional<std::string> existing, batch.Get(key));
+      if (existing.has_value()) continue;
+      crm::internal::v1::PurchaseLedgerEntry entry;
+      entry.set_purchase(base::SerializeDeterministic(moved.purchase()));
+      entry.set_refunded_minor(moved.refunded_minor());
+      entry.set_owner(moved.sold_by_owner());
+      entry.set_team(moved.sold_by_team());
+      entry.set_department(moved.sold_by_department());
+      batch.Put(key, base::SerializeDeterministic(entry));
+    }
+    return absl::OkStatus();
+  }
   crm::internal::v1::PurchaseLedgerEntry entry;
   const crm::events::v1::Purchase* purchase = nullptr;
   if (event.has_purchase_recorded()) {
@@ -84,17 +119,25 @@ absl::StatusOr<std::optional<domain::customer::RecordedPurchase>> FindPurchase(
   const std::string key = PurchaseLedgerKey(customer_id, purchase_id);
   CRM_ASSIGN_OR_RETURN(std::optional<std::string> value, state.store()->Get(key));
   if (!value.has_value()) return std::nullopt;
-  crm::internal::v1::PurchaseLedgerEntry entry;
-  crm::events::v1::Purchase purchase;
-  if (!entry.ParseFromString(*value) || !purchase.ParseFromString(entry.purchase())) {
-    return absl::DataLossError(absl::StrCat("purchase ledger entry ", key, " cannot be decoded"));
-  }
-  domain::customer::RecordedPurchase out;
-  out.purchase = domain::customer::ToApi(purchase);
-  out.refunded_minor = entry.refunded_minor();
-  out.owner = entry.owner();
-  out.team = entry.team();
-  out.department = entry.department();
+  return DecodeEntry(key, *value);
+}
+
+absl::StatusOr<std::vector<domain::customer::RecordedPurchase>> ListPurchases(
+    const command::AggregateState& state, absl::string_view customer_id) {
+  std::vector<domain::customer::RecordedPurchase> out;
+  absl::Status decoded;
+  CRM_RETURN_IF_ERROR(state.store()->ScanPrefix(
+      PurchaseLedgerKey(customer_id, ""), "", 0,
+      [&](absl::string_view key, absl::string_view value) {
+        absl::StatusOr<domain::customer::RecordedPurchase> p = DecodeEntry(key, value);
+        if (!p.ok()) {
+          decoded = p.status();
+          return false;
+        }
+        out.push_back(*std::move(p));
+        return true;
+      }));
+  CRM_RETURN_IF_ERROR(decoded);
   return out;
 }
 

@@ -7,6 +7,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -32,6 +33,10 @@ const command::TypedKind<crm::internal::v1::EmailReservation>& EmailReservationK
 // UNAVAILABLE if that sync does not finish by `deadline`.
 absl::StatusOr<command::Versioned<crm::v1::Customer>> FindCustomer(
     command::CommandExecutor* executor, absl::string_view customer_id, absl::Time deadline);
+
+// Every purchase of `customer_id` in the ledger, in purchase id order.
+absl::StatusOr<std::vector<domain::customer::RecordedPurchase>> ListPurchases(
+    const command::AggregateState& state, absl::string_view customer_id);
 
 // The ledger key of a purchase.
 std::string PurchaseLedgerKey(absl::string_view customer_id, absl::string_view purchase_id);

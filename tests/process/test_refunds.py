@@ -219,6 +219,43 @@ def test_refunds_end_to_end(make_server):
     assert _answers(w, [name]) == before
 
 
+def test_a_merge_moves_purchases_to_the_survivor(make_server):
+    w = _start(make_server)
+    survivor = w.write(register(w.server, customer_id="mv-s")).customer.name
+    dup = w.write(register(w.server, customer_id="mv-d")).customer.name
+    w.buy(survivor, 1_000, "o-1")
+    w.buy(dup, 2_000, "o-2")
+    w.buy(dup, 500, "o-1")  # the same order number as the survivor's own
+    retention = w.retention()
+    assert (retention.purchasing_customers, retention.repeat_customers) == (2, 1)
+
+    w.write(w.cmd.MergeCustomers(spb.MergeCustomersRequest(
+        survivor=survivor, merged=dup, request_id=new_request_id())))
+    history = crmtest.history(w.server, survivor, consistency_token=w.covering())
+    [merged] = [e.customer_merged for e in history if e.HasField("customer_merged")]
+    assert [p.purchase.purchase_id for p in merged.merged_purchases] == ["o-1", "o-2"]
+    assert merged.purchases_moved
+    # One customer with three purchases now.
+    retention = w.retention()
+    assert (retention.purchasing_customers, retention.repeat_customers) == (1, 1)
+    assert w.get(survivor).value.purchase_count == 3
+
+    # The survivor refunds the merged customer's purchase by its id; "o-1" is its own.
+    after = w.refund(survivor, "o-2")
+    assert after.customer.value.totals[0].total_minor == 1_500
+    after = w.refund(survivor, "o-1")
+    assert after.customer.value.totals[0].total_minor == 500
+    assert after.customer.value.purchase_count == 1
+    d = expect_error(grpc.StatusCode.FAILED_PRECONDITION, w.refund, survivor, "o-1")
+    assert _reason(d) == "PURCHASE_ALREADY_REFUNDED"
+    retention = w.retention()
+    assert (retention.purchasing_customers, retention.repeat_customers) == (1, 0)
+
+    before = _answers(w, [survivor, dup])
+    w.server.restart("--rebuild")
+    assert _answers(w, [survivor, dup]) == before
+
+
 def test_archiving(make_server):
     w = _start(make_server)
     name = w.write(register(w.server, customer_id="ar-bob",

@@ -156,6 +156,42 @@ TEST(CustomerMergeTest, SurvivorKeepsItsOwnAndTakesWhatItLacks) {
             summary.SerializeAsString());
 }
 
+// The merged customer's purchases with ids go to the survivor one by one (those wholly refunded
+// left out); purchases_moved says whether that is all of them.
+TEST(CustomerMergeTest, PurchasesAreListedForTheSurvivor) {
+  Pair p = MakePair();  // the merged customer has 2 purchases (2500 CNY, 700 USD)
+  auto recorded = [](absl::string_view id, int64_t amount, absl::string_view currency,
+                     int64_t refunded) {
+    RecordedPurchase r;
+    r.purchase.set_purchase_id(std::string(id));
+    r.purchase.mutable_amount()->set_currency_code(std::string(currency));
+    r.purchase.mutable_amount()->set_amount_minor(amount);
+    r.refunded_minor = refunded;
+    r.owner = "am-1";
+    return r;
+  };
+  MergeCounts counts;
+  counts.purchases = {recorded("a", 2500, "CNY", 500), recorded("b", 700, "USD", 0),
+                      recorded("c", 90, "USD", 90)};  // c: wholly refunded, not counted
+  auto decision = DecideMerge(p.survivor, p.merged, MergeRequest(), counts, Context());
+  ASSERT_TRUE(decision.ok()) << decision.status();
+  const auto& m = decision->survivor_event.customer_merged();
+  ASSERT_EQ(m.merged_purchases_size(), 2);
+  EXPECT_EQ(m.merged_purchases(0).purchase().purchase_id(), "a");
+  EXPECT_EQ(m.merged_purchases(0).refunded_minor(), 500);
+  EXPECT_EQ(m.merged_purchases(0).sold_by_owner(), "am-1");
+  EXPECT_TRUE(m.purchases_moved());
+  EXPECT_TRUE(decision->merged_event.customer_merged_into().purchases_moved());
+
+  counts.purchases.pop_back();
+  counts.purchases.pop_back();  // "b" recorded without an id: not in the ledger
+  decision = DecideMerge(p.survivor, p.merged, MergeRequest(), counts, Context());
+  ASSERT_TRUE(decision.ok()) << decision.status();
+  EXPECT_EQ(decision->survivor_event.customer_merged().merged_purchases_size(), 1);
+  EXPECT_FALSE(decision->survivor_event.customer_merged().purchases_moved());
+  EXPECT_FALSE(decision->merged_event.customer_merged_into().purchases_moved());
+}
+
 TEST(CustomerMergeTest, AMergedCustomerRefusesCommands) {
   Pair p = MakePair();
   auto decision = DecideMerge(p.survivor, p.merged, MergeRequest(), {}, Context());

@@ -642,6 +642,91 @@ TEST_F(AnalyticsFoldTest, AMergedDuplicateLeavesTheChurnBaseWithoutChurning) {
   EXPECT_EQ(later->merged_away(), 0);
 }
 
+// A merge that lists the merged customer's purchases (purchases_moved) makes them the
+// survivor's for repeat purchases: one customer with two purchases, not two with one each. A
+// refund of one of them through the survivor, whole, takes it out again; sales are net.
+TEST_F(AnalyticsFoldTest, AMergeMovesPurchasesAndRefundsComeOffThem) {
+  const absl::Duration h = absl::Hours(1);
+  std::map<std::string, int64_t> versions;
+  auto add = [&](const std::string& id, absl::Time at, EventEnvelope e) {
+    e.set_event_id(base::NewUuid());
+    e.set_customer_id(id);
+    e.set_aggregate("customers/" + id);
+    e.set_aggregate_version(++versions[id]);
+    *e.mutable_occurred_at() = ToTimestamp(at);
+    *e.mutable_recorded_at() = ToTimestamp(at);
+    e.set_schema_version(1);
+    AppendRaw(e.SerializeAsString());
+  };
+  auto purchase = [](const std::string& id, absl::Time at, int64_t amount) {
+    crm::events::v1::Purchase p;
+    p.set_purchase_id(id);
+    p.mutable_amount()->set_currency_code("CNY");
+    p.mutable_amount()->set_amount_minor(amount);
+    p.set_product("kettle");
+    *p.mutable_purchased_at() = ToTimestamp(at);
+    return p;
+  };
+  for (const std::string id : {"a", "dup"}) {
+    EventEnvelope registered;
+    registered.mutable_customer_registered()->mutable_profile()->set_display_name(id);
+    add(id, kT0, registered);
+  }
+  EventEnvelope bought_a;
+  *bought_a.mutable_purchase_recorded()->mutable_purchase() = purchase("p1", kT0 + h, 100);
+  add("a", kT0 + h, bought_a);
+  EventEnvelope bought_dup;
+  *bought_dup.mutable_purchase_recorded()->mutable_purchase() = purchase("p2", kT0 + 2 * h, 300);
+  add("dup", kT0 + 2 * h, bought_dup);
+  FoldAll();
+  auto before = views().GetRetention(readmodel::analytics::Window{});
+  EXPECT_EQ(before->purchasing_customers(), 2);
+  EXPECT_EQ(before->repeat_customers(), 0);
+
+  EventEnvelope merged_into;
+  merged_into.mutable_customer_merged_into()->set_survivor_id("a");
+  merged_into.mutable_customer_merged_into()->set_purchases_moved(true);
+  add("dup", kT0 + 3 * h, merged_into);
+  EventEnvelope merged;
+  auto* m = merged.mutable_customer_merged();
+  m->set_merged_customer_id("dup");
+  m->set_merged_purchase_count(1);
+  m->set_purchases_moved(true);
+  *m->add_merged_purchases()->mutable_purchase() = purchase("p2", kT0 + 2 * h, 300);
+  auto* total = m->add_merged_totals();
+  total->set_currency_code("CNY");
+  total->set_total_minor(300);
+  total->set_purchase_count(1);
+  add("a", kT0 + 3 * h, merged);
+  FoldAll();
+  auto after = views().GetRetention(readmodel::analytics::Window{});
+  EXPECT_EQ(after->purchasing_customers(), 1);
+  EXPECT_EQ(after->repeat_customers(), 1);
+
+  // The survivor refunds the merged purchase wholly, a day later: no repeat customer; the sales
+  // of that day are -300 and one purchase fewer; all time, the kettle sold once for 100.
+  EventEnvelope refunded;
+  auto* r = refunded.mutable_purchase_refunded();
+  *r->mutable_purchase() = purchase("p2", kT0 + 2 * h, 300);
+  r->mutable_amount()->set_currency_code("CNY");
+  r->mutable_amount()->set_amount_minor(300);
+  r->set_refunded_minor(300);
+  add("a", kT0 + 24 * h, refunded);
+  FoldAll();
+  ASSERT_EQ(dead_letters_, 0);
+  auto last = views().GetRetention(readmodel::analytics::Window{});
+  EXPECT_EQ(last->purchasing_customers(), 1);
+  EXPECT_EQ(last->repeat_customers(), 0);
+  auto day = views().GetSalesStats(crm::v1::StaffScope(), "",
+                                   readmodel::analytics::Window{kT0 + 20 * h, kT0 + 30 * h});
+  EXPECT_EQ(day->purchase_count(), -1);
+  ASSERT_EQ(day->amounts_size(), 1);
+  EXPECT_EQ(day->amounts(0).total_minor(), -300);
+  auto all = views().GetSalesStats(crm::v1::StaffScope(), "");
+  EXPECT_EQ(all->purchase_count(), 1);
+  EXPECT_EQ(all->amounts(0).total_minor(), 100);
+}
+
 TEST_F(AnalyticsFoldTest, UndecodableRecordIsDataLoss) {
   kv::KvBatch batch = store_->NewBatch();
   eventlog::LogRecord record;
