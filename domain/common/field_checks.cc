@@ -153,6 +153,25 @@ absl::Status ValidateStaffId(absl::string_view id, absl::string_view field) {
   return absl::OkStatus();
 }
 
+absl::Status ValidateRequiredEnum(const google::protobuf::EnumDescriptor& type, int value,
+                                  absl::string_view field) {
+  if (value == 0) {
+    std::string names;
+    for (int i = 1; i < type.value_count(); ++i) {
+      absl::StrAppend(&names,
+                      i == 1                        ? ""
+                      : i + 1 == type.value_count() ? " or "
+                                                    : ", ",
+                      type.value(i)->name());
+    }
+    return InvalidArgument(field, absl::StrCat("is required: ", names));
+  }
+  if (type.FindValueByNumber(value) == nullptr) {
+    return InvalidArgument(field, absl::StrCat("unknown value ", value));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ValidateRequestId(absl::string_view id, absl::string_view field) {
   if (id.size() > kMaxRequestId) {
     return InvalidArgument(field, absl::StrCat("must be at most ", kMaxRequestId, " characters"));

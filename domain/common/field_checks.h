@@ -10,6 +10,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "google/protobuf/descriptor.h"
 
 namespace crm::domain {
 
@@ -35,6 +36,10 @@ absl::Status ValidateRequestId(absl::string_view id, absl::string_view field);
 // other than tab, LF and CR; `required` rejects an empty (or all-blank) value.
 absl::Status ValidateText(absl::string_view text, size_t max_chars, bool required,
                           absl::string_view field);
+// A required enum field: value 0 (the UNSPECIFIED value) is "is required: A, B or C" (naming
+// every other value of `type`), a number `type` does not define is "unknown value N".
+absl::Status ValidateRequiredEnum(const google::protobuf::EnumDescriptor& type, int value,
+                                  absl::string_view field);
 // Whether `text` is well-formed UTF-8 (RFC 3629: no overlong forms, surrogates
 // or values above U+10FFFF).
 bool IsValidUtf8(absl::string_view text);

@@ -129,11 +129,7 @@ void CheckDisplayName(const Customer& in, Customer& out, Violations& v) {
 }
 
 void CheckKind(const Customer& in, Customer& out, Violations& v) {
-  if (in.kind() == crm::v1::CUSTOMER_KIND_UNSPECIFIED) {
-    v.Add("customer.kind", "is required: PERSON or COMPANY");
-  } else if (!crm::v1::CustomerKind_IsValid(in.kind())) {
-    v.Add("customer.kind", absl::StrCat("unknown value ", static_cast<int>(in.kind())));
-  }
+  v.Add(ValidateRequiredEnum(*crm::v1::CustomerKind_descriptor(), in.kind(), "customer.kind"));
   out.set_kind(in.kind());
 }
 
@@ -241,13 +237,8 @@ void CheckAddresses(const Customer& in, Customer& out, Violations& v) {
   for (int i = 0; i < in.addresses_size(); ++i) {
     const crm::v1::PostalAddress& a = in.addresses(i);
     const std::string field = Indexed("customer.addresses", i);
-    if (a.kind() == crm::v1::ADDRESS_KIND_UNSPECIFIED) {
-      v.Add(absl::StrCat(field, ".kind"),
-            "is required: BILLING_ADDRESS, SHIPPING_ADDRESS, OFFICE_ADDRESS or OTHER_ADDRESS");
-    } else if (!crm::v1::AddressKind_IsValid(a.kind())) {
-      v.Add(absl::StrCat(field, ".kind"),
-            absl::StrCat("unknown value ", static_cast<int>(a.kind())));
-    }
+    v.Add(ValidateRequiredEnum(*crm::v1::AddressKind_descriptor(), a.kind(),
+                               absl::StrCat(field, ".kind")));
     if (a.lines_size() == 0 || static_cast<size_t>(a.lines_size()) > kMaxAddressLines) {
       v.Add(absl::StrCat(field, ".lines"),
             absl::StrCat("must have 1 to ", kMaxAddressLines, " lines"));
@@ -280,13 +271,8 @@ void CheckSocialIds(const Customer& in, Customer& out, Violations& v) {
   for (int i = 0; i < in.social_ids_size(); ++i) {
     const crm::v1::SocialId& s = in.social_ids(i);
     const std::string field = Indexed("customer.social_ids", i);
-    if (s.network() == crm::v1::SOCIAL_NETWORK_UNSPECIFIED) {
-      v.Add(absl::StrCat(field, ".network"),
-            "is required: WECHAT, WEIBO, LINKEDIN, WHATSAPP or OTHER_NETWORK");
-    } else if (!crm::v1::SocialNetwork_IsValid(s.network())) {
-      v.Add(absl::StrCat(field, ".network"),
-            absl::StrCat("unknown value ", static_cast<int>(s.network())));
-    }
+    v.Add(ValidateRequiredEnum(*crm::v1::SocialNetwork_descriptor(), s.network(),
+                               absl::StrCat(field, ".network")));
     v.Add(ValidateSocialHandle(s.handle(), absl::StrCat(field, ".handle")));
     // A bad one fails the command anyway.
     if (!Contains(out.social_ids(), s)) *out.add_social_ids() = s;

@@ -68,6 +68,7 @@ using crm::domain::NormalizeEmail;
 using crm::domain::NormalizePhone;
 using crm::domain::ValidateCustomerId;
 using crm::domain::ValidateRequestId;
+using crm::domain::ValidateRequiredEnum;
 using crm::domain::ValidateStaffId;
 using crm::domain::ValidateText;
 

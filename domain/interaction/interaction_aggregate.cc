@@ -126,18 +126,10 @@ absl::StatusOr<Events> DecideLogInteraction(const State& state,
   v.Add(ValidateInteractionId(interaction_id, "interaction_id"));
 
   const Interaction& in = request.interaction();
-  if (in.channel() == crm::v1::CHANNEL_UNSPECIFIED) {
-    v.Add("interaction.channel",
-          "is required: PHONE, EMAIL, ONLINE_CHAT, SOCIAL_MEDIA, VISIT, SMS or OFFLINE_EVENT");
-  } else if (!crm::v1::Channel_IsValid(in.channel())) {
-    v.Add("interaction.channel", absl::StrCat("unknown value ", static_cast<int>(in.channel())));
-  }
-  if (in.direction() == crm::v1::DIRECTION_UNSPECIFIED) {
-    v.Add("interaction.direction", "is required: INBOUND or OUTBOUND");
-  } else if (!crm::v1::Direction_IsValid(in.direction())) {
-    v.Add("interaction.direction",
-          absl::StrCat("unknown value ", static_cast<int>(in.direction())));
-  }
+  v.Add(crm::domain::ValidateRequiredEnum(*crm::v1::Channel_descriptor(), in.channel(),
+                                          "interaction.channel"));
+  v.Add(crm::domain::ValidateRequiredEnum(*crm::v1::Direction_descriptor(), in.direction(),
+                                          "interaction.direction"));
   v.Add(crm::domain::ValidateStaffId(in.staff_id(), "interaction.staff_id"));
   const bool occurred_ok = CheckTimestamp(in.has_occurred_at(), in.occurred_at(),
                                           /*required=*/true, "interaction.occurred_at", v);

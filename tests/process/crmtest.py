@@ -880,6 +880,30 @@ def register(server: Server, customer_id: str = "", request_id: str | None = Non
     return server.command.RegisterCustomer(req)
 
 
+class Session:
+    """Commands against one server that remember what they wrote: `token` covers every answer
+    passed to write(), so reads with covering() see all of them (read-your-writes)."""
+
+    def __init__(self, server):
+        self.server = server
+        self.token = ""
+
+    def write(self, resp):
+        self.token = merge_tokens(self.token, resp.consistency_token)
+        return resp
+
+    @property
+    def cmd(self):
+        return self.server.command
+
+    def covering(self) -> str:
+        return covering_token(self.server, self.token)
+
+    def get(self, name: str) -> cpb.Customer:
+        return self.server.query.GetCustomer(spb.GetCustomerRequest(
+            name=name, consistency_token=self.covering()))
+
+
 def list_all(server: Server, page_size: int = 500, consistency_token: str = "",
              **filters) -> list[cpb.Customer]:
     """Every customer matching the filters, following the pages; asserts no name repeats."""

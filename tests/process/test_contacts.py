@@ -17,31 +17,15 @@ from crm.v1 import customer_pb2 as cpb  # noqa: E402
 pytestmark = pytest.mark.engines("embedded", "kafka")
 
 
-class World:
+class World(crmtest.Session):
     def __init__(self, server):
-        self.server = server
-        self.token = ""
+        super().__init__(server)
         self.names: list[str] = []
-
-    def write(self, resp):
-        self.token = crmtest.merge_tokens(self.token, resp.consistency_token)
-        return resp
-
-    @property
-    def cmd(self):
-        return self.server.command
 
     def customer(self, cid: str, **fields) -> str:
         name = self.write(crmtest.register(self.server, customer_id=cid, **fields)).customer.name
         self.names.append(name)
         return name
-
-    def get(self, name: str) -> cpb.Customer:
-        return self.server.query.GetCustomer(spb.GetCustomerRequest(
-            name=name, consistency_token=self.covering()))
-
-    def covering(self) -> str:
-        return crmtest.covering_token(self.server, self.token)
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,6 @@ from crmtest import (assert_error_info, assert_violation, expect_error, grpc, ne
 from crm.v1 import complaint_pb2 as kpb  # noqa: E402
 from crm.v1 import complaint_service_pb2 as kspb  # noqa: E402
 from crm.v1 import complaint_service_pb2_grpc as ksgrpc  # noqa: E402
-from crm.v1 import customer_pb2 as cpb  # noqa: E402
 from crm.v1 import interaction_pb2 as ipb  # noqa: E402
 from crm.v1 import interaction_service_pb2 as ispb  # noqa: E402
 from crm.v1 import interaction_service_pb2_grpc as isgrpc  # noqa: E402
@@ -30,19 +29,7 @@ from crm.v1 import segment_service_pb2_grpc as sggrpc  # noqa: E402
 pytestmark = pytest.mark.engines("embedded", "kafka")
 
 
-class World:
-    def __init__(self, server):
-        self.server = server
-        self.token = ""
-
-    def write(self, resp):
-        self.token = crmtest.merge_tokens(self.token, resp.consistency_token)
-        return resp
-
-    @property
-    def cmd(self):
-        return self.server.command
-
+class World(crmtest.Session):
     def customer(self, cid: str, **fields) -> str:
         return self.write(crmtest.register(self.server, customer_id=cid, **fields)).customer.name
 
@@ -73,13 +60,6 @@ class World:
         return self.cmd.MergeCustomers(spb.MergeCustomersRequest(
             survivor=survivor, merged=merged,
             request_id=new_request_id() if request_id is None else request_id, **fields))
-
-    def get(self, name: str) -> cpb.Customer:
-        return self.server.query.GetCustomer(spb.GetCustomerRequest(
-            name=name, consistency_token=self.covering()))
-
-    def covering(self) -> str:
-        return crmtest.covering_token(self.server, self.token)
 
     def sizes(self):
         return sggrpc.SegmentServiceStub(self.server.query_channel).GetSegmentSizes(

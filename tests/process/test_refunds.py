@@ -44,26 +44,7 @@ from crm.v1 import survey_service_pb2_grpc as svgrpc  # noqa: E402
 pytestmark = pytest.mark.engines("embedded", "kafka")
 
 
-class World:
-    def __init__(self, server):
-        self.server = server
-        self.token = ""
-
-    def write(self, resp):
-        self.token = crmtest.merge_tokens(self.token, resp.consistency_token)
-        return resp
-
-    @property
-    def cmd(self):
-        return self.server.command
-
-    def covering(self) -> str:
-        return crmtest.covering_token(self.server, self.token)
-
-    def get(self, name: str) -> cpb.Customer:
-        return self.server.query.GetCustomer(spb.GetCustomerRequest(
-            name=name, consistency_token=self.covering()))
-
+class World(crmtest.Session):
     def buy(self, name: str, amount: int, purchase_id: str = "", currency: str = "CNY",
             product: str = "widget", request_id: str | None = None):
         return self.write(self.cmd.RecordPurchase(spb.RecordPurchaseRequest(

@@ -9,50 +9,26 @@
 #include "domain/customer/customer_aggregate.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/domain/customer/decide_test_util.h"
 #include "tests/domain/customer/status_test_util.h"
 
 namespace crm::domain::customer {
 namespace {
 
+using ::crm::domain::customer::testing::Context;
+using ::crm::domain::customer::testing::kNow;
 using ::crm::domain::customer::testing::Reason;
+using ::crm::domain::customer::testing::StampAndApply;
 using ::crm::domain::customer::testing::ViolationFields;
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 using ::testing::SizeIs;
 
-const absl::Time kNow = absl::FromUnixSeconds(1'700'000'000);
-
-DecideContext Context() {
-  DecideContext context;
-  context.now = kNow;
-  context.email_owner = [](absl::string_view) -> std::optional<std::string> {
-    return std::nullopt;
-  };
-  context.external_id_owner = [](absl::string_view) -> std::optional<std::string> {
-    return std::nullopt;
-  };
-  return context;
-}
-
-void StampAndApply(State& state, const Events& events, absl::string_view id) {
-  for (Event event : events) {
-    event.set_customer_id(std::string(id));
-    event.set_aggregate_version(state.version() + 1);
-    *event.mutable_recorded_at() = base::ToTimestamp(kNow);
-    *event.mutable_occurred_at() = event.recorded_at();
-    ASSERT_TRUE(Apply(state, event).ok()) << EventTypeName(event);
-  }
-}
-
 State Registered(absl::string_view id) {
-  crm::v1::RegisterCustomerRequest request;
-  request.mutable_customer()->set_display_name(absl::StrCat("Customer ", id));
-  request.mutable_customer()->set_kind(crm::v1::COMPANY);
-  State state;
-  auto events = DecideRegister(state, request, id, Context());
-  EXPECT_TRUE(events.ok()) << events.status();
-  if (events.ok()) StampAndApply(state, *events, id);
-  return state;
+  crm::v1::Customer profile;
+  profile.set_display_name(absl::StrCat("Customer ", id));
+  profile.set_kind(crm::v1::COMPANY);
+  return testing::Registered(id, profile);
 }
 
 crm::v1::ArchiveCustomerRequest ArchiveReq(absl::string_view id, absl::string_view reason = "") {

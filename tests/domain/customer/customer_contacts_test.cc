@@ -9,40 +9,20 @@
 #include "domain/customer/validation.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/domain/customer/decide_test_util.h"
 #include "tests/domain/customer/status_test_util.h"
 
 namespace crm::domain::customer {
 namespace {
 
+using ::crm::domain::customer::testing::Context;
 using ::crm::domain::customer::testing::FirstField;
 using ::crm::domain::customer::testing::Reason;
+using ::crm::domain::customer::testing::Registered;
+using ::crm::domain::customer::testing::StampAndApply;
 using ::crm::domain::customer::testing::ViolationFields;
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
-
-const absl::Time kNow = absl::FromUnixSeconds(1'700'000'000);
-
-DecideContext Context() {
-  DecideContext context;
-  context.now = kNow;
-  context.email_owner = [](absl::string_view) -> std::optional<std::string> {
-    return std::nullopt;
-  };
-  context.external_id_owner = [](absl::string_view) -> std::optional<std::string> {
-    return std::nullopt;
-  };
-  return context;
-}
-
-void StampAndApply(State& state, const Events& events, absl::string_view id) {
-  for (Event event : events) {
-    event.set_customer_id(std::string(id));
-    event.set_aggregate_version(state.version() + 1);
-    *event.mutable_recorded_at() = base::ToTimestamp(kNow);
-    *event.mutable_occurred_at() = event.recorded_at();
-    ASSERT_TRUE(Apply(state, event).ok()) << EventTypeName(event);
-  }
-}
 
 crm::v1::PostalAddress Address(crm::v1::AddressKind kind, absl::string_view line,
                                absl::string_view country = "CN") {
@@ -77,16 +57,6 @@ crm::v1::Customer Profile(absl::string_view name) {
   c.set_display_name(std::string(name));
   c.set_kind(crm::v1::COMPANY);
   return c;
-}
-
-State Registered(absl::string_view id, const crm::v1::Customer& profile) {
-  crm::v1::RegisterCustomerRequest request;
-  *request.mutable_customer() = profile;
-  State state;
-  auto events = DecideRegister(state, request, id, Context());
-  EXPECT_TRUE(events.ok()) << events.status();
-  if (events.ok()) StampAndApply(state, *events, id);
-  return state;
 }
 
 absl::Status RegisterStatus(const crm::v1::Customer& profile) {

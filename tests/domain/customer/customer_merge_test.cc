@@ -9,49 +9,23 @@
 #include "domain/customer/customer_aggregate.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/domain/customer/decide_test_util.h"
 #include "tests/domain/customer/status_test_util.h"
 
 namespace crm::domain::customer {
 namespace {
 
+using ::crm::domain::customer::testing::Context;
+using ::crm::domain::customer::testing::kNow;
 using ::crm::domain::customer::testing::Meta;
 using ::crm::domain::customer::testing::Reason;
+using ::crm::domain::customer::testing::StampAndApply;
 using ::crm::domain::customer::testing::ViolationFields;
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 
-const absl::Time kNow = absl::FromUnixSeconds(1'700'000'000);
-
-DecideContext Context() {
-  DecideContext context;
-  context.now = kNow;
-  context.email_owner = [](absl::string_view) -> std::optional<std::string> {
-    return std::nullopt;
-  };
-  context.external_id_owner = [](absl::string_view) -> std::optional<std::string> {
-    return std::nullopt;
-  };
-  return context;
-}
-
-void StampAndApply(State& state, Events events, absl::string_view id) {
-  for (Event& event : events) {
-    event.set_customer_id(std::string(id));
-    event.set_aggregate_version(state.version() + 1);
-    *event.mutable_recorded_at() = base::ToTimestamp(kNow);
-    if (!event.has_occurred_at()) *event.mutable_occurred_at() = event.recorded_at();
-    ASSERT_TRUE(Apply(state, event).ok()) << EventTypeName(event);
-  }
-}
-
 State Customer(absl::string_view id, const crm::v1::Customer& profile) {
-  crm::v1::RegisterCustomerRequest request;
-  *request.mutable_customer() = profile;
-  State state;
-  auto events = DecideRegister(state, request, id, Context());
-  EXPECT_TRUE(events.ok()) << events.status();
-  StampAndApply(state, *events, id);
-  return state;
+  return testing::Registered(id, profile);
 }
 
 void Tag(State& state, absl::string_view tag) {
