@@ -440,6 +440,30 @@ absl::Status CheckExternalIdFree(absl::string_view external_id, absl::string_vie
   return absl::OkStatus();
 }
 
+// The checks a purchase and a refund share: a purchase id (the caller's order number), an amount
+// of money, a business time.
+void CheckPurchaseId(absl::string_view id, absl::string_view field, Violations& v) {
+  if (!ValidateRequestId(id, field).ok() || id.size() > kMaxPurchaseId) {
+    v.Add(field, absl::StrCat("must be at most ", kMaxPurchaseId, " printable ASCII characters"));
+  }
+}
+void CheckAmount(const crm::v1::Money& amount, absl::string_view field, Violations& v) {
+  v.Add(ValidateCurrency(amount.currency_code(), absl::StrCat(field, ".currency_code")));
+  if (amount.amount_minor() <= 0) {
+    v.Add(absl::StrCat(field, ".amount_minor"), "must be positive");
+  } else if (amount.amount_minor() > kMaxAmountMinor) {
+    v.Add(absl::StrCat(field, ".amount_minor"), absl::StrCat("must be at most ", kMaxAmountMinor));
+  }
+}
+void CheckBusinessTime(const Timestamp& ts, absl::string_view field, absl::Time now,
+                       Violations& v) {
+  if (!base::IsValidTimestamp(ts)) {
+    v.Add(field, "is not a valid timestamp");
+  } else if (base::ToTime(ts) > now + kMaxPurchaseFutureSkew) {
+    v.Add(field, "must not be more than one day in the future");
+  }
+}
+
 // Checks the shape of a purchase; collects violations.
 void CheckPurchase(const crm::v1::RecordPurchaseRequest& request, absl::Time now, Violations& v) {
   if (!request.has_purchase()) {
@@ -447,31 +471,17 @@ void CheckPurchase(const crm::v1::RecordPurchaseRequest& request, absl::Time now
     return;
   }
   const crm::v1::Purchase& p = request.purchase();
-  const absl::Status id_status = ValidateRequestId(p.purchase_id(), "purchase.purchase_id");
-  if (!id_status.ok() || p.purchase_id().size() > kMaxPurchaseId) {
-    v.Add("purchase.purchase_id",
-          absl::StrCat("must be at most ", kMaxPurchaseId, " printable ASCII characters"));
-  }
+  CheckPurchaseId(p.purchase_id(), "purchase.purchase_id", v);
   if (!p.has_amount()) {
     v.Add("purchase.amount", "is required");
   } else {
-    v.Add(ValidateCurrency(p.amount().currency_code(), "purchase.amount.currency_code"));
-    if (p.amount().amount_minor() <= 0) {
-      v.Add("purchase.amount.amount_minor", "must be positive");
-    } else if (p.amount().amount_minor() > kMaxAmountMinor) {
-      v.Add("purchase.amount.amount_minor", absl::StrCat("must be at most ", kMaxAmountMinor));
-    }
+    CheckAmount(p.amount(), "purchase.amount", v);
   }
   v.Add(ValidateText(p.product(), kMaxProduct, /*required=*/true, "purchase.product"));
   if (!p.has_purchased_at()) {
     v.Add("purchase.purchased_at", "is required");
   } else {
-    const Timestamp& ts = p.purchased_at();
-    if (!base::IsValidTimestamp(ts)) {
-      v.Add("purchase.purchased_at", "is not a valid timestamp");
-    } else if (base::ToTime(ts) > now + kMaxPurchaseFutureSkew) {
-      v.Add("purchase.purchased_at", "must not be more than one day in the future");
-    }
+    CheckBusinessTime(p.purchased_at(), "purchase.purchased_at", now, v);
   }
 }
 
@@ -927,26 +937,13 @@ absl::StatusOr<Events> DecideRefundPurchase(const State& state,
       CheckTarget(request.name(), "name", request.request_id(), request.etag(), v);
   if (request.purchase_id().empty()) {
     v.Add("purchase_id", "is required");
-  } else if (!ValidateRequestId(request.purchase_id(), "purchase_id").ok() ||
-             request.purchase_id().size() > kMaxPurchaseId) {
-    v.Add("purchase_id",
-          absl::StrCat("must be at most ", kMaxPurchaseId, " printable ASCII characters"));
+  } else {
+    CheckPurchaseId(request.purchase_id(), "purchase_id", v);
   }
-  if (request.has_amount()) {
-    v.Add(ValidateCurrency(request.amount().currency_code(), "amount.currency_code"));
-    if (request.amount().amount_minor() <= 0) {
-      v.Add("amount.amount_minor", "must be positive");
-    } else if (request.amount().amount_minor() > kMaxAmountMinor) {
-      v.Add("amount.amount_minor", absl::StrCat("must be at most ", kMaxAmountMinor));
-    }
-  }
+  if (request.has_amount()) CheckAmount(request.amount(), "amount", v);
   v.Add(ValidateText(request.reason(), kMaxReason, /*required=*/false, "reason"));
   if (request.has_refunded_at()) {
-    if (!base::IsValidTimestamp(request.refunded_at())) {
-      v.Add("refunded_at", "is not a valid timestamp");
-    } else if (base::ToTime(request.refunded_at()) > context.now + kMaxPurchaseFutureSkew) {
-      v.Add("refunded_at", "must not be more than one day in the future");
-    }
+    CheckBusinessTime(request.refunded_at(), "refunded_at", context.now, v);
   }
   if (absl::Status status = v.ToStatus(); !status.ok()) return status;
   if (absl::Status status = CheckState(state, target); !status.ok()) return status;
@@ -1026,34 +1023,41 @@ absl::Status CheckActive(const State& state) {
                             "CUSTOMER_ARCHIVED", {{"customer", state.name()}});
 }
 
+namespace {
+
+// ArchiveCustomer (`archive`) and UnarchiveCustomer: the same checks; an event only for a change.
+absl::StatusOr<Events> DecideArchived(const State& state, absl::string_view name,
+                                      absl::string_view reason, absl::string_view request_id,
+                                      absl::string_view etag, bool archive) {
+  Violations v;
+  const Target target = CheckTarget(name, "name", request_id, etag, v);
+  v.Add(ValidateText(reason, kMaxReason, /*required=*/false, "reason"));
+  if (absl::Status status = v.ToStatus(); !status.ok()) return status;
+  CRM_RETURN_IF_ERROR(CheckExists(state, target));
+  if (state.has_archive_time() == archive) return Events();
+  Event event;
+  if (archive) {
+    event.mutable_customer_archived()->set_reason(std::string(reason));
+  } else {
+    event.mutable_customer_unarchived()->set_reason(std::string(reason));
+  }
+  return One(std::move(event));
+}
+
+}  // namespace
+
 absl::StatusOr<Events> DecideArchive(const State& state,
                                      const crm::v1::ArchiveCustomerRequest& request,
                                      const DecideContext& context) {
-  Violations v;
-  const Target target =
-      CheckTarget(request.name(), "name", request.request_id(), request.etag(), v);
-  v.Add(ValidateText(request.reason(), kMaxReason, /*required=*/false, "reason"));
-  if (absl::Status status = v.ToStatus(); !status.ok()) return status;
-  CRM_RETURN_IF_ERROR(CheckExists(state, target));
-  if (state.has_archive_time()) return Events();
-  Event event;
-  event.mutable_customer_archived()->set_reason(request.reason());
-  return One(std::move(event));
+  return DecideArchived(state, request.name(), request.reason(), request.request_id(),
+                        request.etag(), /*archive=*/true);
 }
 
 absl::StatusOr<Events> DecideUnarchive(const State& state,
                                        const crm::v1::UnarchiveCustomerRequest& request,
                                        const DecideContext& context) {
-  Violations v;
-  const Target target =
-      CheckTarget(request.name(), "name", request.request_id(), request.etag(), v);
-  v.Add(ValidateText(request.reason(), kMaxReason, /*required=*/false, "reason"));
-  if (absl::Status status = v.ToStatus(); !status.ok()) return status;
-  CRM_RETURN_IF_ERROR(CheckExists(state, target));
-  if (!state.has_archive_time()) return Events();
-  Event event;
-  event.mutable_customer_unarchived()->set_reason(request.reason());
-  return One(std::move(event));
+  return DecideArchived(state, request.name(), request.reason(), request.request_id(),
+                        request.etag(), /*archive=*/false);
 }
 
 absl::StatusOr<MergeDecision> DecideMerge(const State& survivor, const State& merged,

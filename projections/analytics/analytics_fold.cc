@@ -333,19 +333,16 @@ std::map<std::pair<int64_t, int64_t>, int64_t> Gaps(const std::vector<absl::Time
   return out;
 }
 
-// Inserts a purchase time (`remove`: takes one out, for a purchase wholly refunded) and moves
-// the pair counters from the old pairs to the new ones.
-absl::Status CountPurchaseTime(kv::KvBatch& batch, CustomerFacts& f, absl::Time at,
-                               bool remove = false) {
+// Makes `after` (sorted) the customer's purchase times: moves the purchase counter (at each time)
+// and the pair counters from the old times to the new ones. A purchase adds its time, a whole
+// refund takes it out, a merge moves every time from the merged customer to the survivor.
+absl::Status SetPurchaseTimes(kv::KvBatch& batch, CustomerFacts& f, std::vector<absl::Time> after) {
   namespace an = readmodel::analytics;
-  std::vector<absl::Time> after = f.purchases;
-  if (!remove) {
-    after.insert(std::upper_bound(after.begin(), after.end(), at), at);
-  } else if (auto it = std::lower_bound(after.begin(), after.end(), at);
-             it != after.end() && *it == at) {
-    after.erase(it);
-  } else {
-    return absl::OkStatus();  // not a purchase of this customer's own (e.g. a merged one's)
+  std::map<absl::Time, int64_t> moved;
+  for (absl::Time t : after) ++moved[t];
+  for (absl::Time t : f.purchases) --moved[t];
+  for (const auto& [t, n] : moved) {
+    if (n != 0) CRM_RETURN_IF_ERROR(CountAt(batch, an::kRetentionFigure, an::kPurchasesDims, t, n));
   }
   for (int order : {1, 2}) {
     std::map<std::pair<int64_t, int64_t>, int64_t> delta = Gaps(after, order);
@@ -360,6 +357,12 @@ absl::Status CountPurchaseTime(kv::KvBatch& batch, CustomerFacts& f, absl::Time 
   }
   f.purchases = std::move(after);
   return absl::OkStatus();
+}
+
+// The purchase times with `at` added.
+std::vector<absl::Time> With(std::vector<absl::Time> times, absl::Time at) {
+  times.insert(std::upper_bound(times.begin(), times.end(), at), at);
+  return times;
 }
 
 // A customer entered `stage` at `at`: the conversion times from every stage it entered before
@@ -447,28 +450,23 @@ absl::Status ApplyCustomer(kv::KvBatch& batch, const EventEnvelope& event) {
       }
       // Its purchases are the survivor's now (CustomerMerged adds them there).
       if (event.customer_merged_into().purchases_moved()) {
-        while (!f.purchases.empty()) {
-          const absl::Time bought = f.purchases.back();
-          CRM_RETURN_IF_ERROR(CountAt(batch, an::kRetentionFigure, an::kPurchasesDims, bought, -1));
-          CRM_RETURN_IF_ERROR(CountPurchaseTime(batch, f, bought, /*remove=*/true));
-        }
+        CRM_RETURN_IF_ERROR(SetPurchaseTimes(batch, f, {}));
       }
       break;
     case Payload::kCustomerMerged:
       if (event.customer_merged().purchases_moved()) {
+        std::vector<absl::Time> times = f.purchases;
         for (const auto& moved : event.customer_merged().merged_purchases()) {
-          const absl::Time bought = ToTime(moved.purchase().purchased_at());
-          CRM_RETURN_IF_ERROR(CountAt(batch, an::kRetentionFigure, an::kPurchasesDims, bought, 1));
-          CRM_RETURN_IF_ERROR(CountPurchaseTime(batch, f, bought));
+          times = With(std::move(times), ToTime(moved.purchase().purchased_at()));
         }
+        CRM_RETURN_IF_ERROR(SetPurchaseTimes(batch, f, std::move(times)));
       }
       break;
     case Payload::kPurchaseRecorded: {
       const crm::events::v1::Purchase& purchase = event.purchase_recorded().purchase();
       CRM_RETURN_IF_ERROR(CountSale(batch, before.owner(), before.team(), before.department(),
                                     purchase, at, 1, purchase.amount().amount_minor()));
-      CRM_RETURN_IF_ERROR(CountAt(batch, an::kRetentionFigure, an::kPurchasesDims, at, 1));
-      CRM_RETURN_IF_ERROR(CountPurchaseTime(batch, f, at));
+      CRM_RETURN_IF_ERROR(SetPurchaseTimes(batch, f, With(f.purchases, at)));
       break;
     }
     case Payload::kPurchaseRefunded: {
@@ -482,9 +480,12 @@ absl::Status ApplyCustomer(kv::KvBatch& batch, const EventEnvelope& event) {
                                     -refunded.amount().amount_minor()));
       if (whole) {
         const absl::Time bought = ToTime(purchase.purchased_at());
-        if (std::binary_search(f.purchases.begin(), f.purchases.end(), bought)) {
-          CRM_RETURN_IF_ERROR(CountAt(batch, an::kRetentionFigure, an::kPurchasesDims, bought, -1));
-          CRM_RETURN_IF_ERROR(CountPurchaseTime(batch, f, bought, /*remove=*/true));
+        // Not there: not a purchase this customer's facts hold (e.g. a merged one's of old).
+        std::vector<absl::Time> times = f.purchases;
+        if (auto it = std::lower_bound(times.begin(), times.end(), bought);
+            it != times.end() && *it == bought) {
+          times.erase(it);
+          CRM_RETURN_IF_ERROR(SetPurchaseTimes(batch, f, std::move(times)));
         }
       }
       break;

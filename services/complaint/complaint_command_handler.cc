@@ -107,14 +107,9 @@ base::Future<ComplaintCommandHandler::Response> ComplaintCommandHandler::File(
   CRM_ASSIGN_OR_RETURN(auto customer,
                        customer::FindCustomer(executor_, customer_id, call.deadline));
   const bool customer_exists = customer.version != 0;
-  // A merged or archived customer takes no new complaints (a merged one's survivor does); a retry
-  // of one filed before still gets its answer.
-  if (absl::Status active = domain::customer::CheckActive(customer.state);
-      customer_exists && !active.ok()) {
-    CRM_ASSIGN_OR_RETURN(auto existing, executor_->state().Get<Complaint>(
-                                            domain::complaint::ComplaintName(customer_id, id)));
-    if (existing.version == 0) return active;
-  }
+  // A merged or archived customer takes no new complaints (a merged one's survivor does).
+  CRM_RETURN_IF_ERROR(customer::CheckNewChild(executor_->state(), customer.state,
+                                              domain::complaint::ComplaintName(customer_id, id)));
   // The tier as the customer is now (their stream synced above): it picks the deadlines.
   const crm::v1::ValueTier tier = customer.state.value_tier();
   return Execute(domain::complaint::ComplaintName(customer_id, id), request.request_id(), call,

@@ -31,50 +31,52 @@ absl::StatusOr<domain::customer::RecordedPurchase> DecodeEntry(absl::string_view
   return out;
 }
 
+// Writes the ledger entry of `purchase` (one with an id: those recorded without one, before ids
+// were generated, cannot be refunded). `keep_existing`: not over an entry already there.
+absl::Status PutEntry(kv::KvBatch& batch, absl::string_view customer_id,
+                      const crm::events::v1::Purchase& purchase, int64_t refunded_minor,
+                      absl::string_view owner, absl::string_view team, absl::string_view department,
+                      bool keep_existing = false) {
+  if (purchase.purchase_id().empty()) return absl::OkStatus();
+  const std::string key = PurchaseLedgerKey(customer_id, purchase.purchase_id());
+  if (keep_existing) {
+    CRM_ASSIGN_OR_RETURN(std::optional<std::string> existing, batch.Get(key));
+    if (existing.has_value()) return absl::OkStatus();
+  }
+  crm::internal::v1::PurchaseLedgerEntry entry;
+  entry.set_purchase(base::SerializeDeterministic(purchase));
+  entry.set_refunded_minor(refunded_minor);
+  entry.set_owner(std::string(owner));
+  entry.set_team(std::string(team));
+  entry.set_department(std::string(department));
+  batch.Put(key, base::SerializeDeterministic(entry));
+  return absl::OkStatus();
+}
+
 // The purchase ledger (customer_kind.h): written from the events themselves, so a refund needs
 // no read of the entry it replaces. A merge copies the merged customer's purchases to the
 // survivor, but never over a purchase of the survivor's own with the same id.
 absl::Status IndexPurchases(absl::string_view aggregate, const crm::v1::Customer* before,
                             const crm::v1::Customer& after, const command::Event& event,
                             kv::KvBatch& batch) {
-  if (event.has_customer_merged()) {
-    for (const auto& moved : event.customer_merged().merged_purchases()) {
-      if (moved.purchase().purchase_id().empty()) continue;
-      const std::string key =
-          PurchaseLedgerKey(event.customer_id(), moved.purchase().purchase_id());
-      CRM_ASSIGN_OR_RETURN(std::optional<std::string> existing, batch.Get(key));
-      if (existing.has_value()) continue;
-      crm::internal::v1::PurchaseLedgerEntry entry;
-      entry.set_purchase(base::SerializeDeterministic(moved.purchase()));
-      entry.set_refunded_minor(moved.refunded_minor());
-      entry.set_owner(moved.sold_by_owner());
-      entry.set_team(moved.sold_by_team());
-      entry.set_department(moved.sold_by_department());
-      batch.Put(key, base::SerializeDeterministic(entry));
-    }
-    return absl::OkStatus();
-  }
-  crm::internal::v1::PurchaseLedgerEntry entry;
-  const crm::events::v1::Purchase* purchase = nullptr;
+  const std::string& id = event.customer_id();
   if (event.has_purchase_recorded()) {
-    purchase = &event.purchase_recorded().purchase();
-    // The customer as the purchase found it (a purchase changes neither).
-    entry.set_owner(after.owner());
-    entry.set_team(after.team());
-    entry.set_department(after.department());
-  } else if (event.has_purchase_refunded()) {
-    const auto& refunded = event.purchase_refunded();
-    purchase = &refunded.purchase();
-    entry.set_refunded_minor(refunded.refunded_minor());
-    entry.set_owner(refunded.sold_by_owner());
-    entry.set_team(refunded.sold_by_team());
-    entry.set_department(refunded.sold_by_department());
+    // Sold by the customer's owner as the purchase found them (a purchase changes neither).
+    return PutEntry(batch, id, event.purchase_recorded().purchase(), 0, after.owner(), after.team(),
+                    after.department());
   }
-  // Purchases recorded without an id (before ids were generated) cannot be refunded.
-  if (purchase == nullptr || purchase->purchase_id().empty()) return absl::OkStatus();
-  entry.set_purchase(base::SerializeDeterministic(*purchase));
-  batch.Put(PurchaseLedgerKey(event.customer_id(), purchase->purchase_id()),
-            base::SerializeDeterministic(entry));
+  if (event.has_purchase_refunded()) {
+    const auto& r = event.purchase_refunded();
+    return PutEntry(batch, id, r.purchase(), r.refunded_minor(), r.sold_by_owner(),
+                    r.sold_by_team(), r.sold_by_department());
+  }
+  if (event.has_customer_merged()) {
+    for (const auto& m : event.customer_merged().merged_purchases()) {
+      CRM_RETURN_IF_ERROR(PutEntry(batch, id, m.purchase(), m.refunded_minor(), m.sold_by_owner(),
+                                   m.sold_by_team(), m.sold_by_department(),
+                                   /*keep_existing=*/true));
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -120,6 +122,14 @@ absl::StatusOr<std::optional<domain::customer::RecordedPurchase>> FindPurchase(
   CRM_ASSIGN_OR_RETURN(std::optional<std::string> value, state.store()->Get(key));
   if (!value.has_value()) return std::nullopt;
   return DecodeEntry(key, *value);
+}
+
+absl::Status CheckNewChild(const command::AggregateState& state, const crm::v1::Customer& customer,
+                           absl::string_view child) {
+  absl::Status active = domain::customer::CheckActive(customer);
+  if (active.ok()) return active;
+  CRM_ASSIGN_OR_RETURN(crm::internal::v1::AggregateRecord existing, state.Record(child));
+  return existing.version() == 0 ? active : absl::OkStatus();
 }
 
 absl::StatusOr<std::vector<domain::customer::RecordedPurchase>> ListPurchases(

@@ -34,6 +34,13 @@ const command::TypedKind<crm::internal::v1::EmailReservation>& EmailReservationK
 absl::StatusOr<command::Versioned<crm::v1::Customer>> FindCustomer(
     command::CommandExecutor* executor, absl::string_view customer_id, absl::Time deadline);
 
+// Whether a command may create `child` (an interaction, complaint or survey of `customer`): OK if
+// the customer takes new children (domain::customer::CheckActive) or `child` exists already (a
+// retry of one recorded before the customer was merged or archived gets its answer); else
+// CheckActive's FAILED_PRECONDITION (CUSTOMER_MERGED, CUSTOMER_ARCHIVED).
+absl::Status CheckNewChild(const command::AggregateState& state, const crm::v1::Customer& customer,
+                           absl::string_view child);
+
 // Every purchase of `customer_id` in the ledger, in purchase id order.
 absl::StatusOr<std::vector<domain::customer::RecordedPurchase>> ListPurchases(
     const command::AggregateState& state, absl::string_view customer_id);

@@ -52,15 +52,12 @@ base::Future<InteractionCommandHandler::Response> InteractionCommandHandler::Log
   const command::Target target{.stream_key = *customer_id,
                                .customer_id = *customer_id,
                                .aggregate = rules::InteractionName(*customer_id, interaction_id)};
-  // A merged or archived customer takes no new interactions (a merged one's survivor does); a
-  // retry of one logged before still gets its answer.
+  // A merged or archived customer takes no new interactions (a merged one's survivor does).
   {
     CRM_ASSIGN_OR_RETURN(auto customer,
                          customer::FindCustomer(executor_, *customer_id, call.deadline));
-    if (absl::Status active = domain::customer::CheckActive(customer.state); !active.ok()) {
-      CRM_ASSIGN_OR_RETURN(auto existing, executor_->state().Get<Interaction>(target.aggregate));
-      if (existing.version == 0) return active;
-    }
+    CRM_RETURN_IF_ERROR(
+        customer::CheckNewChild(executor_->state(), customer.state, target.aggregate));
   }
   base::Future<command::CommandResult<Interaction>> result = executor_->Execute<Interaction>(
       target, request.request_id(), call, InteractionKind(),

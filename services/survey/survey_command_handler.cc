@@ -61,15 +61,12 @@ base::Future<SurveyCommandHandler::Response> SurveyCommandHandler::SendSurvey(
   const command::Target target{.stream_key = *customer_id,
                                .customer_id = *customer_id,
                                .aggregate = rules::SurveyName(*customer_id, survey_id)};
-  // A merged or archived customer takes no new surveys; a retry of one sent before still gets its
-  // answer.
+  // A merged or archived customer takes no new surveys.
   {
     CRM_ASSIGN_OR_RETURN(auto customer,
                          customer::FindCustomer(executor_, *customer_id, call.deadline));
-    if (absl::Status active = domain::customer::CheckActive(customer.state); !active.ok()) {
-      CRM_ASSIGN_OR_RETURN(auto existing, executor_->state().Get<Survey>(target.aggregate));
-      if (existing.version == 0) return active;
-    }
+    CRM_RETURN_IF_ERROR(
+        customer::CheckNewChild(executor_->state(), customer.state, target.aggregate));
   }
   return Answer(executor_->Execute<Survey>(
       target, request.request_id(), call, SurveyKind(),

@@ -111,6 +111,20 @@ def _reasons(notifications) -> list[int]:
     return [n.reason for n in notifications]
 
 
+def _assigned_complaint(complaints, parent: str, assignee: str):
+    """A severe complaint filed under `parent`, acknowledged and assigned to `assignee`; the
+    FileComplaint answer."""
+    filed = complaints.FileComplaint(kspb.FileComplaintRequest(
+        parent=parent, request_id=new_request_id(),
+        complaint=kpb.Complaint(channel=ipb.PHONE, category=kpb.PRODUCT_QUALITY,
+                                severity=kpb.SEVERE, description="The kettle leaks")))
+    complaints.AcknowledgeComplaint(kspb.AcknowledgeComplaintRequest(
+        name=filed.complaint.name, request_id=new_request_id(), responder=assignee))
+    complaints.AssignComplaint(kspb.AssignComplaintRequest(
+        name=filed.complaint.name, request_id=new_request_id(), assignee=assignee))
+    return filed
+
+
 def test_notifications_end_to_end(make_server):
     server = _start(make_server)
     orgtest.make_org(server)
@@ -126,15 +140,8 @@ def test_notifications_end_to_end(make_server):
     owned = server.command.AssignOwner(spb.AssignOwnerRequest(
         name=customer.name, owner=orgtest.ACCOUNT_MANAGER, request_id=new_request_id()))
     complaints = command_stub(server, ksgrpc.ComplaintCommandServiceStub)
-    filed = complaints.FileComplaint(kspb.FileComplaintRequest(
-        parent=customer.name, request_id=new_request_id(),
-        complaint=kpb.Complaint(channel=ipb.PHONE, category=kpb.PRODUCT_QUALITY,
-                                severity=kpb.SEVERE, description="The kettle leaks")))
+    filed = _assigned_complaint(complaints, customer.name, orgtest.AGENT)
     complaint = filed.complaint.name
-    complaints.AcknowledgeComplaint(kspb.AcknowledgeComplaintRequest(
-        name=complaint, request_id=new_request_id(), responder=orgtest.AGENT))
-    complaints.AssignComplaint(kspb.AssignComplaintRequest(
-        name=complaint, request_id=new_request_id(), assignee=orgtest.AGENT))
     got = live.wait_count(1, "the agent's assignment notification")
     assert got[0].reason == npb.COMPLAINT_ASSIGNED and got[0].subject == complaint
     assert got[0].recipient == f"staff/{orgtest.AGENT}"
@@ -253,15 +260,8 @@ def test_reminders_before_a_due_time(make_server):
 
     customer = register(server, customer_id="nt-due").customer
     complaints = command_stub(server, ksgrpc.ComplaintCommandServiceStub)
-    filed = complaints.FileComplaint(kspb.FileComplaintRequest(
-        parent=customer.name, request_id=new_request_id(),
-        complaint=kpb.Complaint(channel=ipb.PHONE, category=kpb.PRODUCT_QUALITY,
-                                severity=kpb.SEVERE, description="The kettle leaks")))
+    filed = _assigned_complaint(complaints, customer.name, orgtest.AGENT)
     complaint = filed.complaint.name
-    complaints.AcknowledgeComplaint(kspb.AcknowledgeComplaintRequest(
-        name=complaint, request_id=new_request_id(), responder=orgtest.AGENT))
-    complaints.AssignComplaint(kspb.AssignComplaintRequest(
-        name=complaint, request_id=new_request_id(), assignee=orgtest.AGENT))
     soon = _follow_up(server, customer.name, orgtest.AGENT2, due_in_s=3).interaction
     later = _follow_up(server, customer.name, orgtest.AGENT2, due_in_s=3600).interaction
 

@@ -17,6 +17,7 @@ namespace {
 
 using ::crm::domain::customer::testing::Context;
 using ::crm::domain::customer::testing::kNow;
+using ::crm::domain::customer::testing::MergeRequest;
 using ::crm::domain::customer::testing::Reason;
 using ::crm::domain::customer::testing::StampAndApply;
 using ::crm::domain::customer::testing::ViolationFields;
@@ -91,9 +92,7 @@ TEST(CustomerArchiveTest, BadRequestsMissingAndMergedCustomers) {
 TEST(CustomerArchiveTest, AMergeRefusesAnArchivedCustomerOnEitherSide) {
   State survivor = Registered("s");
   State merged = Registered("m");
-  crm::v1::MergeCustomersRequest request;
-  request.set_survivor("customers/s");
-  request.set_merged("customers/m");
+  const crm::v1::MergeCustomersRequest request = MergeRequest();
   State archived_merged = merged;
   StampAndApply(archived_merged, *DecideArchive(merged, ArchiveReq("m"), Context()), "m");
   auto refused = DecideMerge(survivor, archived_merged, request, {}, Context());

@@ -17,6 +17,7 @@ namespace {
 
 using ::crm::domain::customer::testing::Context;
 using ::crm::domain::customer::testing::FirstField;
+using ::crm::domain::customer::testing::MergeRequest;
 using ::crm::domain::customer::testing::Reason;
 using ::crm::domain::customer::testing::Registered;
 using ::crm::domain::customer::testing::StampAndApply;
@@ -183,9 +184,7 @@ TEST(CustomerContactsTest, MergeTakesTheUnion) {
   *m.add_social_ids() = Social(crm::v1::LINKEDIN, "in/merged");
   State survivor = Registered("s", s);
   State merged = Registered("m", m);
-  crm::v1::MergeCustomersRequest request;
-  request.set_survivor("customers/s");
-  request.set_merged("customers/m");
+  const crm::v1::MergeCustomersRequest request = MergeRequest();
   auto decision = DecideMerge(survivor, merged, request, {}, Context());
   ASSERT_TRUE(decision.ok()) << decision.status();
   EXPECT_THAT(decision->survivor_event.customer_merged().changed_paths(),
@@ -254,9 +253,7 @@ TEST(CustomerContactsTest, MergeKeepsTheSurvivorsPrimaryContact) {
   *m.add_contacts() = Contact("Li Lei", "li@acme.cn", /*primary=*/true);
   State survivor = Registered("s", s);
   State merged = Registered("m", m);
-  crm::v1::MergeCustomersRequest request;
-  request.set_survivor("customers/s");
-  request.set_merged("customers/m");
+  const crm::v1::MergeCustomersRequest request = MergeRequest();
   auto decision = DecideMerge(survivor, merged, request, {}, Context());
   ASSERT_TRUE(decision.ok()) << decision.status();
   EXPECT_THAT(decision->survivor_event.customer_merged().changed_paths(), ElementsAre("contacts"));

@@ -17,6 +17,7 @@ namespace {
 
 using ::crm::domain::customer::testing::Context;
 using ::crm::domain::customer::testing::kNow;
+using ::crm::domain::customer::testing::MergeRequest;
 using ::crm::domain::customer::testing::Meta;
 using ::crm::domain::customer::testing::Reason;
 using ::crm::domain::customer::testing::StampAndApply;
@@ -47,15 +48,6 @@ void Buy(State& state, int64_t amount, absl::string_view currency) {
   auto events = DecideRecordPurchase(state, request, Context());
   ASSERT_TRUE(events.ok()) << events.status();
   StampAndApply(state, *events, state.name().substr(10));
-}
-
-crm::v1::MergeCustomersRequest MergeRequest(absl::string_view survivor = "customers/s",
-                                            absl::string_view merged = "customers/m") {
-  crm::v1::MergeCustomersRequest request;
-  request.set_survivor(std::string(survivor));
-  request.set_merged(std::string(merged));
-  request.set_request_id("req-merge");
-  return request;
 }
 
 struct Pair {

@@ -51,4 +51,14 @@ inline State Registered(absl::string_view id, const crm::v1::Customer& profile) 
   return state;
 }
 
+// A merge of `merged` into `survivor`.
+inline crm::v1::MergeCustomersRequest MergeRequest(absl::string_view survivor = "customers/s",
+                                                   absl::string_view merged = "customers/m") {
+  crm::v1::MergeCustomersRequest request;
+  request.set_survivor(std::string(survivor));
+  request.set_merged(std::string(merged));
+  request.set_request_id("req-merge");
+  return request;
+}
+
 }  // namespace crm::domain::customer::testing
