@@ -68,13 +68,19 @@ class AnalyticsFoldTest : public ::testing::Test {
     std::filesystem::remove_all(root_);
   }
 
+  // Appends `e` as the next event of customer `id`'s own stream, occurring at `at`.
+  void AddCustomerEvent(const std::string& id, absl::Time at, EventEnvelope e) {
+    Append("customers/" + id, at, std::move(e), id);
+  }
+
   // Appends `e` as the next event of complaint `id` (customer "c1"), occurring at `at`.
   EventEnvelope Complaint(const std::string& id, absl::Time at, EventEnvelope e) {
     return Append(absl::StrCat("customers/c1/complaints/", id), at, std::move(e));
   }
-  EventEnvelope Append(const std::string& aggregate, absl::Time at, EventEnvelope e) {
+  EventEnvelope Append(const std::string& aggregate, absl::Time at, EventEnvelope e,
+                       const std::string& customer = "c1") {
     e.set_event_id(base::NewUuid());
-    e.set_customer_id("c1");
+    e.set_customer_id(customer);
     e.set_aggregate(aggregate);
     e.set_aggregate_version(++versions_[aggregate]);
     *e.mutable_occurred_at() = ToTimestamp(at);
@@ -603,30 +609,18 @@ TEST_F(AnalyticsFoldTest, SalesGoToTheOwnerAndPlaceRecordedAtAssignment) {
 
 TEST_F(AnalyticsFoldTest, AMergedDuplicateLeavesTheChurnBaseWithoutChurning) {
   const absl::Duration h = absl::Hours(1);
-  std::map<std::string, int64_t> versions;
-  // Customer events of `id`'s own stream.
-  auto add = [&](const std::string& id, absl::Time at, EventEnvelope e) {
-    e.set_event_id(base::NewUuid());
-    e.set_customer_id(id);
-    e.set_aggregate("customers/" + id);
-    e.set_aggregate_version(++versions[id]);
-    *e.mutable_occurred_at() = ToTimestamp(at);
-    *e.mutable_recorded_at() = ToTimestamp(at);
-    e.set_schema_version(1);
-    AppendRaw(e.SerializeAsString());
-  };
   for (const std::string id : {"a", "dup", "gone"}) {
     EventEnvelope registered;
     registered.mutable_customer_registered()->mutable_profile()->set_display_name(id);
-    add(id, kT0, registered);
+    AddCustomerEvent(id, kT0, registered);
   }
   EventEnvelope churned;
   churned.mutable_lifecycle_stage_changed()->set_from_stage(crm::events::v1::POTENTIAL);
   churned.mutable_lifecycle_stage_changed()->set_to_stage(crm::events::v1::CHURNED);
-  add("gone", kT0 + 2 * h, churned);
+  AddCustomerEvent("gone", kT0 + 2 * h, churned);
   EventEnvelope merged_into;
   merged_into.mutable_customer_merged_into()->set_survivor_id("a");
-  add("dup", kT0 + 3 * h, merged_into);
+  AddCustomerEvent("dup", kT0 + 3 * h, merged_into);
   FoldAll();
   ASSERT_EQ(dead_letters_, 0);
 
@@ -647,17 +641,6 @@ TEST_F(AnalyticsFoldTest, AMergedDuplicateLeavesTheChurnBaseWithoutChurning) {
 // refund of one of them through the survivor, whole, takes it out again; sales are net.
 TEST_F(AnalyticsFoldTest, AMergeMovesPurchasesAndRefundsComeOffThem) {
   const absl::Duration h = absl::Hours(1);
-  std::map<std::string, int64_t> versions;
-  auto add = [&](const std::string& id, absl::Time at, EventEnvelope e) {
-    e.set_event_id(base::NewUuid());
-    e.set_customer_id(id);
-    e.set_aggregate("customers/" + id);
-    e.set_aggregate_version(++versions[id]);
-    *e.mutable_occurred_at() = ToTimestamp(at);
-    *e.mutable_recorded_at() = ToTimestamp(at);
-    e.set_schema_version(1);
-    AppendRaw(e.SerializeAsString());
-  };
   auto purchase = [](const std::string& id, absl::Time at, int64_t amount) {
     crm::events::v1::Purchase p;
     p.set_purchase_id(id);
@@ -670,14 +653,14 @@ TEST_F(AnalyticsFoldTest, AMergeMovesPurchasesAndRefundsComeOffThem) {
   for (const std::string id : {"a", "dup"}) {
     EventEnvelope registered;
     registered.mutable_customer_registered()->mutable_profile()->set_display_name(id);
-    add(id, kT0, registered);
+    AddCustomerEvent(id, kT0, registered);
   }
   EventEnvelope bought_a;
   *bought_a.mutable_purchase_recorded()->mutable_purchase() = purchase("p1", kT0 + h, 100);
-  add("a", kT0 + h, bought_a);
+  AddCustomerEvent("a", kT0 + h, bought_a);
   EventEnvelope bought_dup;
   *bought_dup.mutable_purchase_recorded()->mutable_purchase() = purchase("p2", kT0 + 2 * h, 300);
-  add("dup", kT0 + 2 * h, bought_dup);
+  AddCustomerEvent("dup", kT0 + 2 * h, bought_dup);
   FoldAll();
   auto before = views().GetRetention(readmodel::analytics::Window{});
   EXPECT_EQ(before->purchasing_customers(), 2);
@@ -686,7 +669,7 @@ TEST_F(AnalyticsFoldTest, AMergeMovesPurchasesAndRefundsComeOffThem) {
   EventEnvelope merged_into;
   merged_into.mutable_customer_merged_into()->set_survivor_id("a");
   merged_into.mutable_customer_merged_into()->set_purchases_moved(true);
-  add("dup", kT0 + 3 * h, merged_into);
+  AddCustomerEvent("dup", kT0 + 3 * h, merged_into);
   EventEnvelope merged;
   auto* m = merged.mutable_customer_merged();
   m->set_merged_customer_id("dup");
@@ -697,7 +680,7 @@ TEST_F(AnalyticsFoldTest, AMergeMovesPurchasesAndRefundsComeOffThem) {
   total->set_currency_code("CNY");
   total->set_total_minor(300);
   total->set_purchase_count(1);
-  add("a", kT0 + 3 * h, merged);
+  AddCustomerEvent("a", kT0 + 3 * h, merged);
   FoldAll();
   auto after = views().GetRetention(readmodel::analytics::Window{});
   EXPECT_EQ(after->purchasing_customers(), 1);
@@ -711,7 +694,7 @@ TEST_F(AnalyticsFoldTest, AMergeMovesPurchasesAndRefundsComeOffThem) {
   r->mutable_amount()->set_currency_code("CNY");
   r->mutable_amount()->set_amount_minor(300);
   r->set_refunded_minor(300);
-  add("a", kT0 + 24 * h, refunded);
+  AddCustomerEvent("a", kT0 + 24 * h, refunded);
   FoldAll();
   ASSERT_EQ(dead_letters_, 0);
   auto last = views().GetRetention(readmodel::analytics::Window{});
