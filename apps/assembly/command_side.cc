@@ -68,14 +68,10 @@ struct CommandSide::Parts {
         reservations(&command_executor, options.router),
         reservation_service(&reservations, options.router, executor),
         customer_handler(&command_executor, &reservations,
-                         {.staff = &staff,
-                          .writes_here =
-                              [router = options.router](absl::string_view customer_id) {
-                                return router == nullptr ||
-                                       !router->OwnerOf(customer_id).has_value();
-                              }}),
+                         {.staff = &staff, .router = options.router}),
         customer_importer(&command_executor, &customer_handler, options.router),
         customer_service(&customer_handler, &customer_importer, options.router, executor),
+        merge_service(&customer_handler, options.router, executor),
         org_handler(&command_executor),
         org_service(&org_handler, options.router, executor),
         complaint_handler(&command_executor, {.sla_policy = sla_policy}),
@@ -118,6 +114,7 @@ struct CommandSide::Parts {
   services::customer::CustomerCommandHandler customer_handler;
   services::customer::CustomerImporter customer_importer;
   services::customer::CustomerCommandService customer_service;
+  services::customer::CustomerMergeService merge_service;
   services::org::OrgCommandHandler org_handler;
   services::org::OrgCommandService org_service;
   services::complaint::ComplaintCommandHandler complaint_handler;
@@ -183,7 +180,8 @@ void CommandSide::Stop() {
 
 std::vector<rpc::ServiceTable*> CommandSide::services() const {
   return {&parts_->customer_service,    &parts_->org_service,    &parts_->complaint_service,
-          &parts_->interaction_service, &parts_->survey_service, &parts_->reservation_service};
+          &parts_->interaction_service, &parts_->survey_service, &parts_->reservation_service,
+          &parts_->merge_service};
 }
 
 }  // namespace crm::assembly

@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "absl/strings/cord.h"
 #include "common/status/errors.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
@@ -80,6 +81,16 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
   return grpc::Status(ToGrpcCode(status.code()), std::string(status.message()),
                       ToRpcStatus(status).SerializeAsString());
+}
+
+absl::Status FromGrpcStatus(const grpc::Status& status) {
+  if (status.ok()) return absl::OkStatus();
+  absl::Status out(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
+  google::rpc::Status wire;
+  if (!status.error_details().empty() && wire.ParseFromString(status.error_details())) {
+    for (const auto& any : wire.details()) out.SetPayload(any.type_url(), absl::Cord(any.value()));
+  }
+  return out;
 }
 
 }  // namespace crm::rpc

@@ -23,4 +23,9 @@ grpc::Status ToGrpcStatus(const absl::Status& status);
 // answer (e.g. a failed row of ImportCustomers). OK maps to an empty one (code 0).
 google::rpc::Status ToRpcStatus(const absl::Status& status);
 
+// The reverse of ToGrpcStatus, for an error another replica answered (services/command/
+// command_router.h): the code, the message and every detail of its google.rpc.Status, so the
+// error reaches our caller as the peer raised it. Details that cannot be decoded are dropped.
+absl::Status FromGrpcStatus(const grpc::Status& status);
+
 }  // namespace crm::rpc

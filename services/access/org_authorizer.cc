@@ -75,6 +75,8 @@ const std::map<std::string, MethodClass, std::less<>>& Table() {
          "ListEvents", "ListAuditRecords"});
     add("crm.admin.v1.BackupService", MC::kAdmin, {"CreateBackup"});
     add("crm.internal.v1.EmailReservationService", MC::kInternal, {"ClaimEmail", "ReleaseEmail"});
+    // The executor checks that the caller reaches both customers, as MergeCustomers does.
+    add("crm.internal.v1.CustomerMergeService", MC::kInternal, {"SealMergedCustomer"});
     return t;
   }());
   return *table;

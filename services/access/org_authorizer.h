@@ -55,8 +55,8 @@ enum class MethodClass {
   kOrgReport,
   // Operations (AdminService, BackupService) and org changes: admins only.
   kAdmin,
-  // Calls between crm-command replicas on a caller's behalf (EmailReservationService): whoever
-  // may write.
+  // Calls between crm-command replicas on a caller's behalf (EmailReservationService,
+  // CustomerMergeService): whoever may write.
   kInternal,
 };
 

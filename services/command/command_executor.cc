@@ -380,14 +380,17 @@ absl::StatusOr<CommandExecutor::LinkedResult> CommandExecutor::ExecuteLinked(
     const std::vector<Target>& targets, const std::string& request_id, const rpc::CallContext& call,
     const AggregateKind& kind, bool dry_run, const LinkedDecide& decide) {
   std::vector<std::string> keys;
-  for (const Target& t : targets) keys.push_back(absl::StrCat("a:", t.aggregate));
+  for (const Target& t : targets) {
+    if (!t.written_elsewhere) keys.push_back(absl::StrCat("a:", t.aggregate));
+  }
   if (!request_id.empty()) keys.push_back(absl::StrCat("r:", request_id));
   CRM_ASSIGN_OR_RETURN(LockTable::LockSet held, locks_.Acquire(keys).Get());
 
   const bool guarded = Guarded(call, kind);
   std::vector<crm::internal::v1::AggregateRecord> current;
   for (const Target& t : targets) {
-    CRM_RETURN_IF_ERROR(SettleIfNeeded(t.stream_key, call.deadline));
+    CRM_RETURN_IF_ERROR(t.written_elsewhere ? SyncStream(t.stream_key, call.deadline)
+                                            : SettleIfNeeded(t.stream_key, call.deadline));
     CRM_ASSIGN_OR_RETURN(crm::internal::v1::AggregateRecord record, state_->Record(t.aggregate));
     CRM_RETURN_IF_ERROR(CheckReach(t, kind, call, record));
     current.push_back(std::move(record));
@@ -441,7 +444,7 @@ absl::StatusOr<CommandExecutor::LinkedResult> CommandExecutor::ExecuteLinked(
   result.consistency_token = current.back().consistency_token();
   if (dry_run) return result;
   for (size_t i = 0; i < targets.size(); ++i) {
-    if (values[i].empty()) continue;
+    if (values[i].empty() || targets[i].written_elsewhere) continue;
     const int32_t count = static_cast<int32_t>(values[i].size());
     std::vector<std::string> types;
     for (const eventlog::AppendValue& v : values[i]) {

@@ -61,6 +61,11 @@ struct Target {
   // Lock the whole stream, not only the aggregate: for commands whose rules read other
   // aggregates of the stream (the org), so they run one at a time.
   bool exclusive_stream = false;
+  // ExecuteLinked only: another replica writes this stream (and holds the aggregate's lock for
+  // the command). It is read, not locked: once its stream is read to the end (SyncStream), so
+  // the decision sees its last event. Its decided events are checked (they apply, and the
+  // caller reaches the aggregate as they leave it) but not appended: its writer appends them.
+  bool written_elsewhere = false;
 };
 
 template <typename StateT>
@@ -136,15 +141,18 @@ class CommandExecutor {
   }
 
   // A command on several aggregates at once (a merge of two customers), all of `kind`:
-  //   1. locks every target and the request id together (commands on any of them wait);
+  //   1. locks every target and the request id together (commands on any of them wait); a
+  //      target written elsewhere (Target::written_elsewhere) is not locked but read to the end
+  //      of its stream;
   //   2. refuses a request id first used on another aggregate or for another request
   //      (REQUEST_ID_REUSED); a request id seen on one of the targets does NOT answer at once:
   //      `decide` runs again (it must decide nothing for what is done, so a retry appends
   //      nothing, and completes what an interrupted first call left undone);
   //   3. checks that the caller reaches every target as it is and as the command leaves it;
   //   4. decide(states, versions, now) -> the events per target, in target order;
-  //   5. unless `dry_run`, appends each target's events in target order, each once the previous
-  //      one is durable and in the state, all stamped with one causation id.
+  //   5. unless `dry_run`, appends each target's events in target order (those written here),
+  //      each once the previous one is durable and in the state, all stamped with one causation
+  //      id.
   // The appends are separate: a failure between them (UNAVAILABLE) leaves the first targets'
   // events recorded and the rest not; the caller's retry completes them (step 2).
   // Blocks the calling thread until done (the locks are held throughout). Answers the states

@@ -2,7 +2,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "common/rpc/grpc_status.h"
 #include "common/rpc/request_parser.h"
+#include "common/status/errors.h"
 
 namespace crm::services::command {
 
@@ -62,8 +64,13 @@ absl::Status CommandRouter::Call(const std::string& peer, const std::string& met
   });
   done.WaitForNotification();
   if (!status.ok()) {
-    return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                        absl::StrCat("replica ", peer, ": ", status.error_message()));
+    // The peer's own errors (with their google.rpc details) pass unchanged, as if raised here;
+    // a transport error without details says which replica it was.
+    absl::Status error = rpc::FromGrpcStatus(status);
+    if (status::Details(error).empty()) {
+      return absl::Status(error.code(), absl::StrCat("replica ", peer, ": ", error.message()));
+    }
+    return error;
   }
   if (!rpc::ParseRequest(out, response).ok()) {
     return absl::InternalError(absl::StrCat("replica ", peer, " answered an undecodable message"));

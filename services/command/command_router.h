@@ -53,7 +53,8 @@ class CommandRouter final : public rpc::CallRouter {
   // Calls `method` on `peer` with `request` and blocks until `response` is filled or the call
   // fails (by `deadline`): how a command of this replica runs a step on a stream another replica
   // writes (e.g. an e-mail claim), on behalf of `caller` (its actor, correlation id and
-  // credentials go along). The peer's error comes back with its code and message.
+  // credentials go along). The peer's error comes back as it raised it (code, message and
+  // google.rpc details: rpc::FromGrpcStatus); a transport error names the peer.
   absl::Status Call(const std::string& peer, const std::string& method,
                     const google::protobuf::Message& request, google::protobuf::Message* response,
                     absl::Time deadline, const rpc::CallContext& caller);

@@ -345,11 +345,37 @@ base::Future<CustomerCommandHandler::Response> CustomerCommandHandler::RefundPur
 
 namespace {
 
+constexpr char kSealMethod[] = "/crm.internal.v1.CustomerMergeService/SealMergedCustomer";
+
 // The customer's aggregates of one kind ("customers/{id}/complaints/") in the command state.
 absl::StatusOr<int64_t> CountUnder(const command::CommandExecutor& executor,
                                    absl::string_view customer_id, absl::string_view kind) {
   return executor.state().Count(
       absl::StrCat(domain::customer::CustomerName(customer_id), "/", kind, "/"));
+}
+
+// What moves with the merged customer `merged_id`, as this replica's command state has it (the
+// one that writes it).
+absl::StatusOr<domain::customer::MergeCounts> CountsHere(const command::CommandExecutor& executor,
+                                                         absl::string_view merged_id) {
+  domain::customer::MergeCounts counts;
+  CRM_ASSIGN_OR_RETURN(counts.interactions, CountUnder(executor, merged_id, "interactions"));
+  CRM_ASSIGN_OR_RETURN(counts.complaints, CountUnder(executor, merged_id, "complaints"));
+  CRM_ASSIGN_OR_RETURN(counts.purchases, ListPurchases(executor.state(), merged_id));
+  return counts;
+}
+
+// What moves with the merged customer, as its writer answered it (SealMerged).
+absl::StatusOr<domain::customer::MergeCounts> CountsOf(
+    const crm::internal::v1::SealMergedCustomerResponse& sealed) {
+  domain::customer::MergeCounts counts;
+  counts.interactions = sealed.interactions();
+  counts.complaints = sealed.complaints();
+  for (const auto& entry : sealed.purchases()) {
+    CRM_ASSIGN_OR_RETURN(domain::customer::RecordedPurchase p, FromLedgerEntry(entry));
+    counts.purchases.push_back(std::move(p));
+  }
+  return counts;
 }
 
 const crm::v1::MergedCustomer* MergeOf(const crm::v1::Customer& survivor,
@@ -360,85 +386,165 @@ const crm::v1::MergedCustomer* MergeOf(const crm::v1::Customer& survivor,
   return nullptr;
 }
 
-}  // namespace
+// The two customers of a merge request.
+struct MergePair {
+  std::string survivor_id, merged_id, survivor_name, merged_name;
+};
 
-base::Future<crm::v1::MergeCustomersResponse> CustomerCommandHandler::Merge(
-    const crm::v1::MergeCustomersRequest& request, const rpc::CallContext& call) {
+// The pair named by `request`; malformed names, or a customer merged into itself, are refused as
+// the domain names them.
+absl::StatusOr<MergePair> PairOf(const crm::v1::MergeCustomersRequest& request, absl::Time now) {
   auto survivor_id = domain::customer::ParseCustomerName(request.survivor(), "survivor");
   auto merged_id = domain::customer::ParseCustomerName(request.merged(), "merged");
   if (!survivor_id.ok() || !merged_id.ok() || *survivor_id == *merged_id) {
-    // The domain names every bad field.
     domain::customer::DecideContext context;
-    context.now = executor_->clock().Now();
+    context.now = now;
     return domain::customer::DecideMerge(domain::customer::State(), domain::customer::State(),
                                          request, {}, context)
         .status();
   }
-  for (const std::string* id : {&*survivor_id, &*merged_id}) {
-    if (options_.writes_here && !options_.writes_here(*id)) {
-      return status::Error(absl::StatusCode::kFailedPrecondition,
-                           absl::StrCat("customers/", *id,
-                                        " is written by another crm-command replica; a merge "
-                                        "needs both customers written by one (docs/kafka.md)"),
-                           "MERGE_ACROSS_REPLICAS",
-                           {{"customer", absl::StrCat("customers/", *id)}});
+  return MergePair{*survivor_id, *merged_id, domain::customer::CustomerName(*survivor_id),
+                   domain::customer::CustomerName(*merged_id)};
+}
+
+struct MergeStep {
+  std::vector<std::vector<command::Event>> events;  // the merged customer's, the survivor's
+  crm::v1::MergeSummary summary;
+};
+
+// The merge decided on the two customers as the command state has them, wherever it runs (both
+// customers here; or one half on each of two replicas, each deciding the whole). A merge done
+// already answers its summary on a retry (no events) and is refused otherwise (DecideMerge:
+// ALREADY_MERGED). One interrupted between its two events (the merged customer sealed into the
+// survivor, the survivor not yet told) is completed: decided again on the merged customer as it
+// was before its CustomerMergedInto (its last event: a merged customer takes no command), which
+// gives only the survivor's event.
+absl::StatusOr<MergeStep> DecideMergeStep(
+    const crm::v1::MergeCustomersRequest& request, const MergePair& pair,
+    domain::customer::State merged, const domain::customer::State& survivor, bool retry,
+    absl::Time now,
+    const std::function<absl::StatusOr<domain::customer::MergeCounts>()>& counts_of) {
+  MergeStep step;
+  step.events.resize(2);
+  domain::customer::DecideContext context;
+  context.now = now;
+  crm::v1::MergeCustomersRequest checked = request;
+  bool completing = false;
+  if (merged.merged_into() == pair.survivor_name) {
+    if (const auto* done = MergeOf(survivor, pair.merged_name); done != nullptr) {
+      // Done already: a retry answers it; anything else is refused below.
+      if (retry) {
+        step.summary = done->summary();
+        return step;
+      }
+    } else {
+      completing = true;
+      merged.clear_merged_into();
+      merged.set_version(merged.version() - 1);
+      checked.clear_survivor_etag();
+      checked.clear_merged_etag();
     }
   }
-  const std::string survivor_name = domain::customer::CustomerName(*survivor_id);
-  const std::string merged_name = domain::customer::CustomerName(*merged_id);
-  const std::vector<command::Target> targets = {
-      {.stream_key = *merged_id, .customer_id = *merged_id, .aggregate = merged_name},
-      {.stream_key = *survivor_id, .customer_id = *survivor_id, .aggregate = survivor_name}};
+  CRM_ASSIGN_OR_RETURN(domain::customer::MergeCounts counts, counts_of());
+  CRM_ASSIGN_OR_RETURN(domain::customer::MergeDecision decision,
+                       domain::customer::DecideMerge(survivor, merged, checked, counts, context));
+  step.summary = std::move(decision.summary);
+  if (!completing) step.events[0].push_back(std::move(decision.merged_event));
+  step.events[1].push_back(std::move(decision.survivor_event));
+  return step;
+}
+
+}  // namespace
+
+bool CustomerCommandHandler::WritesHere(absl::string_view customer_id) const {
+  return options_.router == nullptr || !options_.router->OwnerOf(customer_id).has_value();
+}
+
+base::Future<crm::v1::MergeCustomersResponse> CustomerCommandHandler::Merge(
+    const crm::v1::MergeCustomersRequest& request, const rpc::CallContext& call) {
+  CRM_ASSIGN_OR_RETURN(const MergePair pair, PairOf(request, executor_->clock().Now()));
+  if (!WritesHere(pair.survivor_id)) {
+    // Routed to the survivor's writer (CustomerCommandService); here only if replicas disagree.
+    return status::Error(
+        absl::StatusCode::kUnavailable,
+        absl::StrCat(pair.survivor_name, " is written by another crm-command replica; retry"),
+        "NOT_THE_WRITER", {{"customer", pair.survivor_name}});
+  }
+  const command::Target survivor_target{.stream_key = pair.survivor_id,
+                                        .customer_id = pair.survivor_id,
+                                        .aggregate = pair.survivor_name};
   crm::v1::MergeSummary summary;
-  CRM_ASSIGN_OR_RETURN(
-      command::CommandExecutor::LinkedResult result,
-      executor_->ExecuteLinked(
-          targets, request.request_id(), call, CustomerKind(), request.validate_only(),
-          [&](const std::vector<std::string>& states, const std::vector<int64_t>&, bool retry,
-              absl::Time now) -> absl::StatusOr<std::vector<std::vector<command::Event>>> {
-            domain::customer::State merged, survivor;
-            if (!merged.ParseFromString(states[0]) || !survivor.ParseFromString(states[1])) {
-              return absl::InternalError("customer state cannot be decoded");
-            }
-            domain::customer::DecideContext context;
-            context.now = now;
-            crm::v1::MergeCustomersRequest checked = request;
-            bool completing = false;
-            if (merged.merged_into() == survivor_name) {
-              if (const auto* done = MergeOf(survivor, merged_name); done != nullptr) {
-                // Done already: a retry answers it; anything else is refused below.
-                if (retry) {
-                  summary = done->summary();
-                  return std::vector<std::vector<command::Event>>(2);
-                }
-              } else {
-                // Interrupted between its two events: complete it, on the merged customer as
-                // it was before its CustomerMergedInto (its last event).
-                completing = true;
-                merged.clear_merged_into();
-                merged.set_version(merged.version() - 1);
-                checked.clear_survivor_etag();
-                checked.clear_merged_etag();
-              }
-            }
-            domain::customer::MergeCounts counts;
-            CRM_ASSIGN_OR_RETURN(counts.interactions,
-                                 CountUnder(*executor_, *merged_id, "interactions"));
-            CRM_ASSIGN_OR_RETURN(counts.complaints,
-                                 CountUnder(*executor_, *merged_id, "complaints"));
-            CRM_ASSIGN_OR_RETURN(counts.purchases, ListPurchases(executor_->state(), *merged_id));
-            CRM_ASSIGN_OR_RETURN(
-                domain::customer::MergeDecision decision,
-                domain::customer::DecideMerge(survivor, merged, checked, counts, context));
-            summary = decision.summary;
-            std::vector<std::vector<command::Event>> events(2);
-            if (!completing) events[0].push_back(std::move(decision.merged_event));
-            events[1].push_back(std::move(decision.survivor_event));
-            return events;
-          }));
+  // The merged customer's writer's answer, when another replica writes it: the events it
+  // appended, and whether it had seen the request id.
+  int32_t sealed_elsewhere = 0;
+  bool retry_elsewhere = false;
+  absl::StatusOr<command::CommandExecutor::LinkedResult> result;
+  if (WritesHere(pair.merged_id)) {
+    // Both customers here: both locked, both events appended here.
+    const std::vector<command::Target> targets = {{.stream_key = pair.merged_id,
+                                                   .customer_id = pair.merged_id,
+                                                   .aggregate = pair.merged_name},
+                                                  survivor_target};
+    result = executor_->ExecuteLinked(
+        targets, request.request_id(), call, CustomerKind(), request.validate_only(),
+        [&](const std::vector<std::string>& states, const std::vector<int64_t>&, bool retry,
+            absl::Time now) -> absl::StatusOr<std::vector<std::vector<command::Event>>> {
+          domain::customer::State merged, survivor;
+          if (!merged.ParseFromString(states[0]) || !survivor.ParseFromString(states[1])) {
+            return absl::InternalError("customer state cannot be decoded");
+          }
+          CRM_ASSIGN_OR_RETURN(
+              MergeStep step,
+              DecideMergeStep(request, pair, std::move(merged), survivor, retry, now,
+                              [&] { return CountsHere(*executor_, pair.merged_id); }));
+          summary = std::move(step.summary);
+          return std::move(step.events);
+        });
+  } else {
+    // Another replica writes the merged customer: with the survivor locked here, that replica
+    // records the merged customer's half (SealMerged), then the survivor's half is appended
+    // here, decided on the merged customer it answered.
+    const std::string peer = *options_.router->OwnerOf(pair.merged_id);
+    result = executor_->ExecuteLinked(
+        {survivor_target}, request.request_id(), call, CustomerKind(), request.validate_only(),
+        [&](const std::vector<std::string>& states, const std::vector<int64_t>&, bool retry,
+            absl::Time now) -> absl::StatusOr<std::vector<std::vector<command::Event>>> {
+          domain::customer::State survivor;
+          if (!survivor.ParseFromString(states[0])) {
+            return absl::InternalError("customer state cannot be decoded");
+          }
+          if (const auto* done = MergeOf(survivor, pair.merged_name); retry && done != nullptr) {
+            summary = done->summary();
+            return std::vector<std::vector<command::Event>>(1);
+          }
+          crm::internal::v1::SealMergedCustomerRequest seal;
+          *seal.mutable_merge() = request;
+          crm::internal::v1::SealMergedCustomerResponse sealed;
+          // Bounded even for callers without a deadline: replicas' workers must not wait on each
+          // other for ever (two merges of one pair in opposite directions, each on its
+          // survivor's replica, wait on each other until then).
+          const absl::Time deadline = std::min(call.deadline, absl::Now() + absl::Seconds(10));
+          CRM_RETURN_IF_ERROR(
+              options_.router->Call(peer, kSealMethod, seal, &sealed, deadline, call));
+          sealed_elsewhere = sealed.appended_event_count();
+          retry_elsewhere = sealed.retry();
+          CRM_ASSIGN_OR_RETURN(
+              MergeStep step,
+              DecideMergeStep(request, pair, sealed.merged(), survivor, retry, now,
+                              [&]() -> absl::StatusOr<domain::customer::MergeCounts> {
+                                return CountsOf(sealed);
+                              }));
+          if (!step.events[0].empty() && !request.validate_only()) {
+            return absl::InternalError("the merged customer's half of the merge is not recorded");
+          }
+          summary = std::move(step.summary);
+          return std::vector<std::vector<command::Event>>{std::move(step.events[1])};
+        });
+  }
+  if (!result.ok()) return result.status();
   crm::v1::MergeCustomersResponse response;
   crm::v1::Customer survivor;
-  survivor.ParseFromString(result.states[1]);
+  survivor.ParseFromString(result->states.back());
   if (!request.validate_only()) {
     // The merged customer's e-mails, and its external id if the survivor took it, move to the
     // survivor (EmailClaimed / ExternalIdClaimed, previous holder the merged customer). Best
@@ -453,7 +559,7 @@ base::Future<crm::v1::MergeCustomersResponse> CustomerCommandHandler::Merge(
       moved.emplace_back(domain::customer::ReservedKey::kExternalId, survivor.external_id());
     }
     for (const auto& [kind, key] : moved) {
-      EmailReservations::Request claim = ReservationRequest(kind, key, *survivor_id);
+      EmailReservations::Request claim = ReservationRequest(kind, key, pair.survivor_id);
       claim.set_customer_version(survivor.version());
       (void)reservations_->Claim(claim, call).Get();
     }
@@ -461,9 +567,63 @@ base::Future<crm::v1::MergeCustomersResponse> CustomerCommandHandler::Merge(
   if (options_.staff != nullptr) access::FollowOwner(survivor, options_.staff->Org());
   *response.mutable_customer() = std::move(survivor);
   *response.mutable_summary() = std::move(summary);
-  response.set_consistency_token(result.consistency_token);
-  response.set_appended_event_count(result.retry ? 2 : result.appended_event_count);
+  response.set_consistency_token(result->consistency_token);
+  response.set_appended_event_count(
+      result->retry || retry_elsewhere ? 2 : result->appended_event_count + sealed_elsewhere);
   response.set_validate_only(request.validate_only());
+  return response;
+}
+
+base::Future<crm::internal::v1::SealMergedCustomerResponse> CustomerCommandHandler::SealMerged(
+    const crm::internal::v1::SealMergedCustomerRequest& seal, const rpc::CallContext& call) {
+  const crm::v1::MergeCustomersRequest& request = seal.merge();
+  CRM_ASSIGN_OR_RETURN(const MergePair pair, PairOf(request, executor_->clock().Now()));
+  if (!WritesHere(pair.merged_id) || WritesHere(pair.survivor_id)) {
+    return status::Error(absl::StatusCode::kUnavailable,
+                         "the crm-command replicas disagree on who writes the merged customer "
+                         "and the survivor; retry",
+                         "NOT_THE_WRITER", {{"customer", pair.merged_name}});
+  }
+  const std::vector<command::Target> targets = {
+      {.stream_key = pair.merged_id, .customer_id = pair.merged_id, .aggregate = pair.merged_name},
+      {.stream_key = pair.survivor_id,
+       .customer_id = pair.survivor_id,
+       .aggregate = pair.survivor_name,
+       .written_elsewhere = true}};
+  std::optional<domain::customer::MergeCounts> counts;  // as the decision counted them
+  CRM_ASSIGN_OR_RETURN(
+      command::CommandExecutor::LinkedResult result,
+      executor_->ExecuteLinked(
+          targets, request.request_id(), call, CustomerKind(), request.validate_only(),
+          [&](const std::vector<std::string>& states, const std::vector<int64_t>&, bool retry,
+              absl::Time now) -> absl::StatusOr<std::vector<std::vector<command::Event>>> {
+            domain::customer::State merged, survivor;
+            if (!merged.ParseFromString(states[0]) || !survivor.ParseFromString(states[1])) {
+              return absl::InternalError("customer state cannot be decoded");
+            }
+            CRM_ASSIGN_OR_RETURN(
+                MergeStep step,
+                DecideMergeStep(request, pair, std::move(merged), survivor, retry, now, [&] {
+                  auto here = CountsHere(*executor_, pair.merged_id);
+                  if (here.ok()) counts = *here;
+                  return here;
+                }));
+
+            return std::move(step.events);
+          }));
+  crm::internal::v1::SealMergedCustomerResponse response;
+  if (!response.mutable_merged()->ParseFromString(result.states[0])) {
+    return absl::InternalError("customer state cannot be decoded");
+  }
+  if (!counts.has_value()) {
+    // Not counted by the decision (a retry of a merge done already): counted now.
+    CRM_ASSIGN_OR_RETURN(counts, CountsHere(*executor_, pair.merged_id));
+  }
+  response.set_interactions(counts->interactions);
+  response.set_complaints(counts->complaints);
+  for (const auto& p : counts->purchases) *response.add_purchases() = ToLedgerEntry(p);
+  response.set_appended_event_count(result.appended_event_count);
+  response.set_retry(result.retry);
   return response;
 }
 

@@ -17,9 +17,11 @@
 
 #include "absl/status/statusor.h"
 #include "common/rpc/unary.h"
+#include "crm/internal/v1/merge_service.pb.h"
 #include "crm/v1/customer_service.pb.h"
 #include "domain/customer/customer_aggregate.h"
 #include "services/command/command_executor.h"
+#include "services/command/command_router.h"
 #include "services/customer/email_reservations.h"
 #include "services/org/staff_directory.h"
 
@@ -31,9 +33,10 @@ class CustomerCommandHandler {
     // Who may own customers. Null (unit tests of other rules only): owners are not checked
     // against the org.
     const org::StaffDirectory* staff = nullptr;
-    // Whether this replica writes a customer's stream (a merge needs both customers here);
-    // null: every stream is written here (one replica).
-    std::function<bool(absl::string_view customer_id)> writes_here;
+    // Who writes each customer's stream, and how to call the replica that does (a merge whose
+    // merged customer another replica writes); null: every stream is written here (one
+    // replica).
+    command::CommandRouter* router = nullptr;
   };
 
   // Does not take ownership.
@@ -69,9 +72,17 @@ class CustomerCommandHandler {
   // the merged customer, CUSTOMER_MERGED). Then the merged customer's e-mail reservations move
   // to the survivor (EmailClaimed; best effort, see proto/crm/v1/README.md). A merge interrupted
   // between its two events is completed by the next MergeCustomers of the pair (any request
-  // id). FAILED_PRECONDITION MERGE_ACROSS_REPLICAS if another replica writes either customer.
+  // id). Runs on the replica that writes the survivor; when another replica writes the merged
+  // customer, that one records the merged customer's half (SealMerged, called with the survivor
+  // locked here) and the survivor's half follows here: the same two events in the same order.
   base::Future<crm::v1::MergeCustomersResponse> Merge(const crm::v1::MergeCustomersRequest& request,
                                                       const rpc::CallContext& call);
+  // crm.internal.v1.CustomerMergeService.SealMergedCustomer, on the replica that writes the
+  // merged customer: decides the merge on the merged customer (locked) and the survivor (read to
+  // the end of its stream; the calling replica holds its lock), appends the merged customer's
+  // event, and answers it with what moves (interactions, complaints, purchases).
+  base::Future<crm::internal::v1::SealMergedCustomerResponse> SealMerged(
+      const crm::internal::v1::SealMergedCustomerRequest& request, const rpc::CallContext& call);
 
  private:
   using DecideFn = std::function<absl::StatusOr<domain::customer::Events>(
@@ -83,6 +94,9 @@ class CustomerCommandHandler {
   // Same, for commands that address the customer by resource name.
   base::Future<Response> ExecuteOnName(const std::string& name, const std::string& request_id,
                                        const rpc::CallContext& call, const DecideFn& decide);
+
+  // Whether this replica writes `customer_id`'s stream.
+  bool WritesHere(absl::string_view customer_id) const;
 
   command::CommandExecutor* const executor_;
   EmailReservations* const reservations_;

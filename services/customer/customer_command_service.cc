@@ -49,12 +49,23 @@ CustomerCommandService::CustomerCommandService(CustomerCommandHandler* handler,
          ByName<crm::v1::UntagCustomerRequest>);
   Routed("RecordPurchase", handler, &CustomerCommandHandler::RecordPurchase,
          ByName<crm::v1::RecordPurchaseRequest>);
-  // To the survivor's writer; it checks that it writes the merged customer too.
+  // To the survivor's writer (which asks the merged customer's writer for its half).
   Routed("MergeCustomers", handler, &CustomerCommandHandler::Merge,
          [](crm::v1::MergeCustomersRequest& request) { return IdOf(request.survivor()); });
   // Bulk import: handled where it arrives; each row's commands go to the replica writing them.
   ClientStream("ImportCustomers", importer, &CustomerImporter::Import,
                domain::customer::kMaxImportBytes);
+}
+
+CustomerMergeService::CustomerMergeService(CustomerCommandHandler* handler,
+                                           command::CommandRouter* router, rpc::Executor* executor)
+    : rpc::ServiceTable(crm::internal::v1::CustomerMergeService::service_full_name(), executor,
+                        router) {
+  // To the merged customer's writer.
+  Routed("SealMergedCustomer", handler, &CustomerCommandHandler::SealMerged,
+         [](crm::internal::v1::SealMergedCustomerRequest& request) {
+           return IdOf(request.merge().merged());
+         });
 }
 
 }  // namespace crm::services::customer

@@ -5,6 +5,7 @@
 
 #include "common/rpc/executor.h"
 #include "common/rpc/service_table.h"
+#include "crm/internal/v1/merge_service.grpc.pb.h"
 #include "crm/v1/customer_service.grpc.pb.h"
 #include "services/command/command_router.h"
 #include "services/customer/customer_command_handler.h"
@@ -17,6 +18,16 @@ class CustomerCommandService final : public rpc::ServiceTable {
   // Does not take ownership. `router` may be null: every command is handled here.
   CustomerCommandService(CustomerCommandHandler* handler, CustomerImporter* importer,
                          command::CommandRouter* router, rpc::Executor* executor);
+};
+
+// crm.internal.v1.CustomerMergeService: the merged customer's half of a merge whose survivor
+// another replica writes (CustomerCommandHandler::SealMerged), routed to the merged customer's
+// writer.
+class CustomerMergeService final : public rpc::ServiceTable {
+ public:
+  // Does not take ownership. `router` may be null.
+  CustomerMergeService(CustomerCommandHandler* handler, command::CommandRouter* router,
+                       rpc::Executor* executor);
 };
 
 }  // namespace crm::services::customer

@@ -17,18 +17,28 @@ constexpr absl::string_view kLedgerPrefix = "purchase/";
 absl::StatusOr<domain::customer::RecordedPurchase> DecodeEntry(absl::string_view key,
                                                                absl::string_view value) {
   crm::internal::v1::PurchaseLedgerEntry entry;
-  crm::events::v1::Purchase purchase;
-  if (!entry.ParseFromArray(value.data(), static_cast<int>(value.size())) ||
-      !purchase.ParseFromString(entry.purchase())) {
+  if (!entry.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
     return absl::DataLossError(absl::StrCat("purchase ledger entry ", key, " cannot be decoded"));
   }
-  domain::customer::RecordedPurchase out;
-  out.purchase = domain::customer::ToApi(purchase);
-  out.refunded_minor = entry.refunded_minor();
-  out.owner = entry.owner();
-  out.team = entry.team();
-  out.department = entry.department();
+  absl::StatusOr<domain::customer::RecordedPurchase> out = FromLedgerEntry(entry);
+  if (!out.ok()) {
+    return absl::DataLossError(
+        absl::StrCat("purchase ledger entry ", key, ": ", out.status().message()));
+  }
   return out;
+}
+
+crm::internal::v1::PurchaseLedgerEntry LedgerEntry(const crm::events::v1::Purchase& purchase,
+                                                   int64_t refunded_minor, absl::string_view owner,
+                                                   absl::string_view team,
+                                                   absl::string_view department) {
+  crm::internal::v1::PurchaseLedgerEntry entry;
+  entry.set_purchase(base::SerializeDeterministic(purchase));
+  entry.set_refunded_minor(refunded_minor);
+  entry.set_owner(std::string(owner));
+  entry.set_team(std::string(team));
+  entry.set_department(std::string(department));
+  return entry;
 }
 
 // Writes the ledger entry of `purchase` (one with an id: those recorded without one, before ids
@@ -43,13 +53,8 @@ absl::Status PutEntry(kv::KvBatch& batch, absl::string_view customer_id,
     CRM_ASSIGN_OR_RETURN(std::optional<std::string> existing, batch.Get(key));
     if (existing.has_value()) return absl::OkStatus();
   }
-  crm::internal::v1::PurchaseLedgerEntry entry;
-  entry.set_purchase(base::SerializeDeterministic(purchase));
-  entry.set_refunded_minor(refunded_minor);
-  entry.set_owner(std::string(owner));
-  entry.set_team(std::string(team));
-  entry.set_department(std::string(department));
-  batch.Put(key, base::SerializeDeterministic(entry));
+  batch.Put(key, base::SerializeDeterministic(
+                     LedgerEntry(purchase, refunded_minor, owner, team, department)));
   return absl::OkStatus();
 }
 
@@ -109,6 +114,26 @@ absl::StatusOr<command::Versioned<crm::v1::Customer>> FindCustomer(
   if (found.version != 0) return found;
   CRM_RETURN_IF_ERROR(executor->SyncStream(customer_id, deadline));
   return executor->state().Get<crm::v1::Customer>(name);
+}
+
+absl::StatusOr<domain::customer::RecordedPurchase> FromLedgerEntry(
+    const crm::internal::v1::PurchaseLedgerEntry& entry) {
+  crm::events::v1::Purchase purchase;
+  if (!purchase.ParseFromString(entry.purchase())) {
+    return absl::InvalidArgumentError("the purchase cannot be decoded");
+  }
+  domain::customer::RecordedPurchase out;
+  out.purchase = domain::customer::ToApi(purchase);
+  out.refunded_minor = entry.refunded_minor();
+  out.owner = entry.owner();
+  out.team = entry.team();
+  out.department = entry.department();
+  return out;
+}
+
+crm::internal::v1::PurchaseLedgerEntry ToLedgerEntry(const domain::customer::RecordedPurchase& p) {
+  return LedgerEntry(domain::customer::ToEvent(p.purchase), p.refunded_minor, p.owner, p.team,
+                     p.department);
 }
 
 std::string PurchaseLedgerKey(absl::string_view customer_id, absl::string_view purchase_id) {

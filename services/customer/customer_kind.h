@@ -45,6 +45,12 @@ absl::Status CheckNewChild(const command::AggregateState& state, const crm::v1::
 absl::StatusOr<std::vector<domain::customer::RecordedPurchase>> ListPurchases(
     const command::AggregateState& state, absl::string_view customer_id);
 
+// A purchase as its ledger entry has it, and back (as SealMerged answers a merged customer's
+// purchases). INVALID_ARGUMENT for an entry whose purchase cannot be decoded.
+absl::StatusOr<domain::customer::RecordedPurchase> FromLedgerEntry(
+    const crm::internal::v1::PurchaseLedgerEntry& entry);
+crm::internal::v1::PurchaseLedgerEntry ToLedgerEntry(const domain::customer::RecordedPurchase& p);
+
 // The ledger key of a purchase.
 std::string PurchaseLedgerKey(absl::string_view customer_id, absl::string_view purchase_id);
 // The purchase `purchase_id` of `customer_id` as the command state has it; nullopt if none.

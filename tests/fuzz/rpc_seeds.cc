@@ -232,6 +232,8 @@ std::vector<Seed> Build() {
        R"(email: "new@acme.example.com" customer_id: "acme" customer_version: 7)"},
       {"crm.internal.v1.EmailReservationService/ReleaseEmail",
        R"(email: "sales@acme.example.com" customer_id: "acme" customer_version: 7)"},
+      {"crm.internal.v1.CustomerMergeService/SealMergedCustomer",
+       R"(merge { survivor: "customers/acme" merged: "customers/globex" request_id: "seed-m1" })"},
 
       // ---- queries ----
       {"crm.v1.CustomerQueryService/GetCustomer", R"(name: "customers/acme")"},

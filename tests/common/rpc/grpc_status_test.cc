@@ -133,5 +133,30 @@ TEST(GrpcStatusTest, UnknownCodeGetsUnknownReason) {
   EXPECT_EQ(info.reason(), "UNKNOWN");
 }
 
+TEST(GrpcStatusTest, FromGrpcStatusGivesBackTheErrorWithItsDetails) {
+  absl::Status sent = status::PreconditionFailed("CUSTOMER_MERGED", "customers/a was merged",
+                                                 "customers/a", {{"survivor", "customers/b"}});
+  status::AddDetail(sent, [] {
+    google::rpc::BadRequest bad;
+    bad.add_field_violations()->set_field("merged_etag");
+    return bad;
+  }());
+  absl::Status back = FromGrpcStatus(ToGrpcStatus(sent));
+  EXPECT_EQ(back.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(back.message(), "customers/a was merged");
+  EXPECT_EQ(status::Details(back), status::Details(sent));
+  google::rpc::ErrorInfo info;
+  ASSERT_TRUE(status::GetDetail(back, &info));
+  EXPECT_EQ(info.metadata().at("survivor"), "customers/b");
+}
+
+TEST(GrpcStatusTest, FromGrpcStatusOfAnErrorWithoutDetails) {
+  absl::Status back = FromGrpcStatus(grpc::Status(grpc::StatusCode::UNAVAILABLE, "connect"));
+  EXPECT_EQ(back.code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(back.message(), "connect");
+  EXPECT_TRUE(status::Details(back).empty());
+  EXPECT_TRUE(FromGrpcStatus(grpc::Status::OK).ok());
+}
+
 }  // namespace
 }  // namespace crm::rpc

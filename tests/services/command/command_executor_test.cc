@@ -319,10 +319,13 @@ class LinkedTest : public CommandExecutorTest {
   }
   absl::StatusOr<CommandExecutor::LinkedResult> Link(const std::string& request_id,
                                                      bool dry_run = false,
-                                                     std::vector<bool>* retries = nullptr) {
+                                                     std::vector<bool>* retries = nullptr,
+                                                     bool b_written_elsewhere = false) {
     const std::vector<Target> targets = {
         {.stream_key = kOrgStreamKey, .aggregate = "departments/a"},
-        {.stream_key = kOrgStreamKey, .aggregate = "departments/b"}};
+        {.stream_key = kOrgStreamKey,
+         .aggregate = "departments/b",
+         .written_elsewhere = b_written_elsewhere}};
     return executor_->ExecuteLinked(
         targets, request_id, call_, TestKind(), dry_run,
         [&](const std::vector<std::string>& states, const std::vector<int64_t>& versions,
@@ -378,6 +381,25 @@ TEST_F(LinkedTest, ARetryDecidesAgainAndAppendsOnlyWhatIsLeft) {
   EXPECT_TRUE(again->retry);
   EXPECT_EQ(again->appended_event_count, 0);
   EXPECT_EQ(ReadAll().size(), 4u);
+}
+
+TEST_F(LinkedTest, ATargetWrittenElsewhereIsDecidedOnButNotAppended) {
+  // Another replica writes departments/b (a merge's survivor there, its merged customer here):
+  // the decision sees b, the answer shows b as the decision leaves it, only a's event is
+  // appended.
+  auto linked = Link("req-half", false, nullptr, /*b_written_elsewhere=*/true);
+  ASSERT_TRUE(linked.ok()) << linked.status();
+  EXPECT_EQ(linked->appended_event_count, 1);
+  auto events = ReadAll();
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_EQ(events[2].aggregate(), "departments/a");
+  Department b_after;
+  ASSERT_TRUE(b_after.ParseFromString(linked->states[1]));
+  EXPECT_EQ(b_after.display_name(), "B-1");
+  auto b = state_->Get<Department>("departments/b");
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(b->state.display_name(), "B");
+  EXPECT_EQ(b->version, 1);
 }
 
 TEST_F(LinkedTest, ARequestIdOfAnotherAggregateIsRefused) {
