@@ -378,7 +378,8 @@ absl::StatusOr<CommandExecutor::RawResult> CommandExecutor::Decide(
 
 absl::StatusOr<CommandExecutor::LinkedResult> CommandExecutor::ExecuteLinked(
     const std::vector<Target>& targets, const std::string& request_id, const rpc::CallContext& call,
-    const AggregateKind& kind, bool dry_run, const LinkedDecide& decide) {
+    const AggregateKind& kind, bool dry_run, const LinkedDecide& decide,
+    const std::string& given_causation_id) {
   std::vector<std::string> keys;
   for (const Target& t : targets) {
     if (!t.written_elsewhere) keys.push_back(absl::StrCat("a:", t.aggregate));
@@ -430,7 +431,8 @@ absl::StatusOr<CommandExecutor::LinkedResult> CommandExecutor::ExecuteLinked(
   if (decision->size() != targets.size()) {
     return absl::InternalError("a linked decision must give events per target");
   }
-  const std::string causation_id = base::NewUuid();
+  const std::string causation_id =
+      given_causation_id.empty() ? base::NewUuid() : given_causation_id;
   std::vector<std::vector<eventlog::AppendValue>> values(targets.size());
   for (size_t i = 0; i < targets.size(); ++i) {
     CRM_RETURN_IF_ERROR(Stamp(targets[i], kind, request_id, call, causation_id, now,

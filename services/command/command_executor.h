@@ -152,7 +152,8 @@ class CommandExecutor {
   //   4. decide(states, versions, now) -> the events per target, in target order;
   //   5. unless `dry_run`, appends each target's events in target order (those written here),
   //      each once the previous one is durable and in the state, all stamped with one causation
-  //      id.
+  //      id: `causation_id` if set (the id the other half of a command split over replicas has),
+  //      else a new one.
   // The appends are separate: a failure between them (UNAVAILABLE) leaves the first targets'
   // events recorded and the rest not; the caller's retry completes them (step 2).
   // Blocks the calling thread until done (the locks are held throughout). Answers the states
@@ -173,7 +174,8 @@ class CommandExecutor {
                                              const std::string& request_id,
                                              const rpc::CallContext& call,
                                              const AggregateKind& kind, bool dry_run,
-                                             const LinkedDecide& decide);
+                                             const LinkedDecide& decide,
+                                             const std::string& causation_id = "");
 
   // Waits until the state has read `stream_key`'s partition to its current end. For lookups of
   // another stream's aggregates (e.g. a staff member added through another replica a moment

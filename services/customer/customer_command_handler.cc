@@ -9,6 +9,8 @@
 #include "absl/time/time.h"
 #include "common/base/status_macros.h"
 #include "common/base/time_util.h"
+#include "common/base/uuid.h"
+#include "common/rpc/service_table.h"
 #include "common/status/errors.h"
 #include "domain/customer/email_reservation.h"
 #include "domain/customer/validation.h"
@@ -470,77 +472,68 @@ base::Future<crm::v1::MergeCustomersResponse> CustomerCommandHandler::Merge(
         absl::StrCat(pair.survivor_name, " is written by another crm-command replica; retry"),
         "NOT_THE_WRITER", {{"customer", pair.survivor_name}});
   }
-  const command::Target survivor_target{.stream_key = pair.survivor_id,
-                                        .customer_id = pair.survivor_id,
-                                        .aggregate = pair.survivor_name};
+  // Both customers are targets; when another replica writes the merged customer, it is read
+  // here (to the end of its stream) but not locked or appended: with the survivor locked here,
+  // its writer records the merged customer's half (SealMerged), then the survivor's half is
+  // appended here, decided on the merged customer that replica answered.
+  const bool merged_elsewhere = !WritesHere(pair.merged_id);
+  const std::vector<command::Target> targets = {{.stream_key = pair.merged_id,
+                                                 .customer_id = pair.merged_id,
+                                                 .aggregate = pair.merged_name,
+                                                 .written_elsewhere = merged_elsewhere},
+                                                {.stream_key = pair.survivor_id,
+                                                 .customer_id = pair.survivor_id,
+                                                 .aggregate = pair.survivor_name}};
   crm::v1::MergeSummary summary;
   // The merged customer's writer's answer, when another replica writes it: the events it
   // appended, and whether it had seen the request id.
   int32_t sealed_elsewhere = 0;
   bool retry_elsewhere = false;
-  absl::StatusOr<command::CommandExecutor::LinkedResult> result;
-  if (WritesHere(pair.merged_id)) {
-    // Both customers here: both locked, both events appended here.
-    const std::vector<command::Target> targets = {{.stream_key = pair.merged_id,
-                                                   .customer_id = pair.merged_id,
-                                                   .aggregate = pair.merged_name},
-                                                  survivor_target};
-    result = executor_->ExecuteLinked(
-        targets, request.request_id(), call, CustomerKind(), request.validate_only(),
-        [&](const std::vector<std::string>& states, const std::vector<int64_t>&, bool retry,
-            absl::Time now) -> absl::StatusOr<std::vector<std::vector<command::Event>>> {
-          domain::customer::State merged, survivor;
-          if (!merged.ParseFromString(states[0]) || !survivor.ParseFromString(states[1])) {
-            return absl::InternalError("customer state cannot be decoded");
-          }
+  const std::string causation_id = base::NewUuid();  // one for both halves
+  absl::StatusOr<command::CommandExecutor::LinkedResult> result = executor_->ExecuteLinked(
+      targets, request.request_id(), call, CustomerKind(), request.validate_only(),
+      [&](const std::vector<std::string>& states, const std::vector<int64_t>&, bool retry,
+          absl::Time now) -> absl::StatusOr<std::vector<std::vector<command::Event>>> {
+        domain::customer::State merged, survivor;
+        if (!merged.ParseFromString(states[0]) || !survivor.ParseFromString(states[1])) {
+          return absl::InternalError("customer state cannot be decoded");
+        }
+        if (!merged_elsewhere) {
           CRM_ASSIGN_OR_RETURN(
               MergeStep step,
               DecideMergeStep(request, pair, std::move(merged), survivor, retry, now,
                               [&] { return CountsHere(*executor_, pair.merged_id); }));
           summary = std::move(step.summary);
           return std::move(step.events);
-        });
-  } else {
-    // Another replica writes the merged customer: with the survivor locked here, that replica
-    // records the merged customer's half (SealMerged), then the survivor's half is appended
-    // here, decided on the merged customer it answered.
-    const std::string peer = *options_.router->OwnerOf(pair.merged_id);
-    result = executor_->ExecuteLinked(
-        {survivor_target}, request.request_id(), call, CustomerKind(), request.validate_only(),
-        [&](const std::vector<std::string>& states, const std::vector<int64_t>&, bool retry,
-            absl::Time now) -> absl::StatusOr<std::vector<std::vector<command::Event>>> {
-          domain::customer::State survivor;
-          if (!survivor.ParseFromString(states[0])) {
-            return absl::InternalError("customer state cannot be decoded");
-          }
-          if (const auto* done = MergeOf(survivor, pair.merged_name); retry && done != nullptr) {
-            summary = done->summary();
-            return std::vector<std::vector<command::Event>>(1);
-          }
-          crm::internal::v1::SealMergedCustomerRequest seal;
-          *seal.mutable_merge() = request;
-          crm::internal::v1::SealMergedCustomerResponse sealed;
-          // Bounded even for callers without a deadline: replicas' workers must not wait on each
-          // other for ever (two merges of one pair in opposite directions, each on its
-          // survivor's replica, wait on each other until then).
-          const absl::Time deadline = std::min(call.deadline, absl::Now() + absl::Seconds(10));
-          CRM_RETURN_IF_ERROR(
-              options_.router->Call(peer, kSealMethod, seal, &sealed, deadline, call));
-          sealed_elsewhere = sealed.appended_event_count();
-          retry_elsewhere = sealed.retry();
-          CRM_ASSIGN_OR_RETURN(
-              MergeStep step,
-              DecideMergeStep(request, pair, sealed.merged(), survivor, retry, now,
-                              [&]() -> absl::StatusOr<domain::customer::MergeCounts> {
-                                return CountsOf(sealed);
-                              }));
-          if (!step.events[0].empty() && !request.validate_only()) {
-            return absl::InternalError("the merged customer's half of the merge is not recorded");
-          }
-          summary = std::move(step.summary);
-          return std::vector<std::vector<command::Event>>{std::move(step.events[1])};
-        });
-  }
+        }
+        if (const auto* done = MergeOf(survivor, pair.merged_name); retry && done != nullptr) {
+          summary = done->summary();
+          return std::vector<std::vector<command::Event>>(2);
+        }
+        crm::internal::v1::SealMergedCustomerRequest seal;
+        *seal.mutable_merge() = request;
+        seal.set_causation_id(causation_id);
+        crm::internal::v1::SealMergedCustomerResponse sealed;
+        // Bounded even for callers without a deadline: replicas' workers must not wait on each
+        // other for ever (two merges of one pair in opposite directions, each on its survivor's
+        // replica, wait on each other until then).
+        const absl::Time deadline = std::min(call.deadline, absl::Now() + absl::Seconds(10));
+        CRM_RETURN_IF_ERROR(options_.router->Call(*options_.router->OwnerOf(pair.merged_id),
+                                                  kSealMethod, seal, &sealed, deadline, call));
+        sealed_elsewhere = sealed.appended_event_count();
+        retry_elsewhere = sealed.retry();
+        CRM_ASSIGN_OR_RETURN(
+            MergeStep step, DecideMergeStep(request, pair, sealed.merged(), survivor, retry, now,
+                                            [&]() -> absl::StatusOr<domain::customer::MergeCounts> {
+                                              return CountsOf(sealed);
+                                            }));
+        if (!step.events[0].empty() && !request.validate_only()) {
+          return absl::InternalError("the merged customer's half of the merge is not recorded");
+        }
+        summary = std::move(step.summary);
+        return std::move(step.events);
+      },
+      causation_id);
   if (!result.ok()) return result.status();
   crm::v1::MergeCustomersResponse response;
   crm::v1::Customer survivor;
@@ -590,11 +583,15 @@ base::Future<crm::internal::v1::SealMergedCustomerResponse> CustomerCommandHandl
        .customer_id = pair.survivor_id,
        .aggregate = pair.survivor_name,
        .written_elsewhere = true}};
+  // Stamped as the survivor's writer stamps its half: the request record of the id (which both
+  // replicas fold from both events) then has one digest, that of the caller's request.
+  rpc::CallContext step_call = call;
+  step_call.request_digest = rpc::RequestDigest(request);
   std::optional<domain::customer::MergeCounts> counts;  // as the decision counted them
   CRM_ASSIGN_OR_RETURN(
       command::CommandExecutor::LinkedResult result,
       executor_->ExecuteLinked(
-          targets, request.request_id(), call, CustomerKind(), request.validate_only(),
+          targets, request.request_id(), step_call, CustomerKind(), request.validate_only(),
           [&](const std::vector<std::string>& states, const std::vector<int64_t>&, bool retry,
               absl::Time now) -> absl::StatusOr<std::vector<std::vector<command::Event>>> {
             domain::customer::State merged, survivor;
@@ -610,7 +607,8 @@ base::Future<crm::internal::v1::SealMergedCustomerResponse> CustomerCommandHandl
                 }));
 
             return std::move(step.events);
-          }));
+          },
+          seal.causation_id()));
   crm::internal::v1::SealMergedCustomerResponse response;
   if (!response.mutable_merged()->ParseFromString(result.states[0])) {
     return absl::InternalError("customer state cannot be decoded");

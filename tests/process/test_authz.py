@@ -30,6 +30,8 @@ from crm.admin.v1 import admin_service_pb2 as apb  # noqa: E402
 from crm.admin.v1 import admin_service_pb2_grpc as agrpc  # noqa: E402
 from crm.admin.v1 import backup_service_pb2 as bpb  # noqa: E402
 from crm.admin.v1 import backup_service_pb2_grpc as bgrpc  # noqa: E402
+from crm.internal.v1 import merge_service_pb2 as mspb  # noqa: E402
+from crm.internal.v1 import merge_service_pb2_grpc as msgrpc  # noqa: E402
 from crm.internal.v1 import reservation_service_pb2 as rpb  # noqa: E402
 from crm.internal.v1 import reservation_service_pb2_grpc as rgrpc  # noqa: E402
 from crm.v1 import analytics_service_pb2 as anpb  # noqa: E402
@@ -508,6 +510,14 @@ def methods(rows: Rows) -> dict[str, Method]:
     add(rs, "ReleaseEmail", Method("internal", rgrpc.EmailReservationServiceStub, "command",
         lambda h, me: rpb.ClaimEmailRequest(email=f"{_uid('e')}@example.com",
                                             customer_id=_uid("c"), customer_version=0)))
+    # Whoever may write passes the class check; the replica then checks that the caller reaches
+    # both customers (tests/process/test_kafka_replicas.py). One server writes both customers
+    # of this merge, so it answers UNAVAILABLE (NOT_THE_WRITER) after the class check.
+    add("crm.internal.v1.CustomerMergeService", "SealMergedCustomer", Method(
+        "internal", msgrpc.CustomerMergeServiceStub, "command",
+        lambda h, me: mspb.SealMergedCustomerRequest(merge=spb.MergeCustomersRequest(
+            survivor=rows.customer(h), merged=rows.customer(h), request_id=new_request_id())),
+        allowed="UNAVAILABLE"))
     return m
 
 

@@ -263,6 +263,162 @@ def test_an_import_through_either_replica_writes_each_row_on_the_replica_that_ow
         assert versions[r.customer.split("/", 1)[1]] == [1], r.customer
 
 
+def _replica_of(brokers: str, topic: str) -> dict[str, int]:
+    """The replica writing each customer: its partition's writer (one per partition), w % 2."""
+    return {record.key.decode(): record.partition % 2
+            for record in kafkatest.read_topic(brokers, topic)
+            if not record.key.decode().startswith(("emailReservations/", "externalIdReservations/"))}
+
+
+def _tag(replica, name: str, tag: str):
+    return replica.command.TagCustomer(spb.TagCustomerRequest(
+        name=name, tag=tag, request_id=crmtest.new_request_id()))
+
+
+def _merge(replica, survivor: str, merged: str, request_id: str = "", **fields):
+    return replica.command.MergeCustomers(spb.MergeCustomersRequest(
+        survivor=survivor, merged=merged, request_id=request_id or crmtest.new_request_id(),
+        **fields))
+
+
+def test_merges_of_customers_written_by_different_replicas(replicas, tmp_path, kafka_brokers):
+    """MergeCustomers of two customers whose partitions two different replicas write (sent to
+    either replica): the merged customer's writer records its half, the survivor's writer the
+    other; the answer, retries, refusals (with their error details, as the merged customer's
+    replica raised them), moved purchases and e-mails, and the views are those of a merge on one
+    replica. A merge racing tags on both customers (through both replicas) moves every tag
+    accepted before it and refuses those after."""
+    prefix, _, (r0, r1) = replicas
+    topic = f"{prefix}.customer.events.v1"
+    tokens = []
+    for i in range(16):
+        tokens.append(crmtest.register(r0, customer_id=f"xr-{i}", display_name=f"Xr {i}",
+                                       emails=[f"xr-{i}@example.com"]).consistency_token)
+    writer = _replica_of(kafka_brokers, topic)
+    by_replica = {0: [], 1: []}
+    for i in range(16):
+        by_replica[writer[f"xr-{i}"]].append(f"customers/xr-{i}")
+    assert len(by_replica[0]) >= 3 and len(by_replica[1]) >= 3, by_replica
+    (s0, m0, x0), (s1, m1, x1) = by_replica[0][:3], by_replica[1][:3]
+
+    # Survivor on replica 0, merged on replica 1, sent to replica 1 (forwarded to replica 0).
+    _tag(r1, m1, "vip")
+    r1.command.RecordPurchase(spb.RecordPurchaseRequest(
+        name=m1, purchase=crmtest.purchase(2500, purchase_id="xr-p1"),
+        request_id=crmtest.new_request_id()))
+    rid = crmtest.new_request_id()
+    resp = _merge(r1, s0, m1, rid)
+    assert resp.appended_event_count == 2
+    s = resp.customer
+    assert s.name == s0 and [m.name for m in s.merged_customers] == [m1]
+    assert list(s.emails) == [f"{s0[10:]}@example.com", f"{m1[10:]}@example.com"]
+    assert "vip" in s.tags and s.value.purchase_count == 1
+    assert resp.summary.purchase_count == 1 and list(resp.summary.emails) == \
+        [f"{m1[10:]}@example.com"]
+    tokens.append(resp.consistency_token)
+    # A retry (through either replica) answers the same and appends nothing.
+    for replica in (r0, r1):
+        again = _merge(replica, s0, m1, rid)
+        assert (again.appended_event_count, again.summary) == (2, resp.summary)
+    # Another request id: done already. A command on the merged customer: refused, naming the
+    # survivor.
+    d = crmtest.expect_error(grpc.StatusCode.FAILED_PRECONDITION, _merge, r0, s0, m1)
+    assert crmtest.assert_error_info(d).reason == "ALREADY_MERGED"
+    d = crmtest.expect_error(grpc.StatusCode.FAILED_PRECONDITION, _tag, r0, m1, "late")
+    info = crmtest.assert_error_info(d)
+    assert info.reason == "CUSTOMER_MERGED" and info.metadata["survivor"] == s0
+    # The merged customer's purchase moved: the survivor refunds it by its id.
+    refunded = r0.command.RefundPurchase(spb.RefundPurchaseRequest(
+        name=s0, purchase_id="xr-p1", amount=cpb.Money(currency_code="CNY", amount_minor=500),
+        request_id=crmtest.new_request_id()))
+    assert refunded.customer.value.totals[0].refunded_minor == 500
+    tokens.append(refunded.consistency_token)
+
+    # Refusals decided on the merged customer's replica reach the caller as raised there.
+    d = crmtest.expect_error(grpc.StatusCode.ABORTED, _merge, r0, s1, m0, merged_etag="v99")
+    info = crmtest.assert_error_info(d)
+    assert (info.metadata["customer"], info.metadata["current_etag"]) == (m0, "v1"), d
+    r0.command.ArchiveCustomer(spb.ArchiveCustomerRequest(
+        name=m0, reason="gone", request_id=crmtest.new_request_id()))
+    d = crmtest.expect_error(grpc.StatusCode.FAILED_PRECONDITION, _merge, r0, s1, m0)
+    assert crmtest.assert_error_info(d).reason == "CUSTOMER_ARCHIVED"
+    # A dry run across replicas records nothing.
+    dry = _merge(r0, s1, x0, validate_only=True)
+    assert dry.validate_only and dry.appended_event_count == 0
+    assert [m.name for m in dry.customer.merged_customers] == [x0]
+
+    # The race: tags on both customers through both replicas while the merge runs.
+    accepted: list[tuple[str, str]] = []
+    refused: list[str] = []
+    lock = threading.Lock()
+    start = threading.Barrier(3)
+
+    def hammer(replica, name: str, label: str):
+        start.wait()
+        for i in range(20):
+            tag = f"{label}-{i}"
+            try:
+                tokens.append(_tag(replica, name, tag).consistency_token)
+                with lock:
+                    accepted.append((name, tag))
+            except grpc.RpcError as err:
+                assert err.code() == grpc.StatusCode.FAILED_PRECONDITION, err
+                assert crmtest.error_details(err).error_info.reason == "CUSTOMER_MERGED"
+                with lock:
+                    refused.append(tag)
+
+    threads = [threading.Thread(target=hammer, args=(r0, s1, "s")),
+               threading.Thread(target=hammer, args=(r1, x0, "m"))]
+    for t in threads:
+        t.start()
+    start.wait()
+    raced = _merge(r0, s1, x0)
+    for t in threads:
+        t.join()
+    assert raced.appended_event_count == 2
+    tokens.append(raced.consistency_token)
+    merged_tags = {tag for name, tag in accepted if name == x0}
+    assert merged_tags | set(refused) == {f"m-{i}" for i in range(20)}
+    assert merged_tags.isdisjoint(refused)
+
+    # The topic: every customer's versions without gaps or repeats; each merged customer ends
+    # with CustomerMergedInto, its survivor's merge names it with the same causation id.
+    versions = _versions_by_customer(kafka_brokers, topic)
+    for cid, seen in versions.items():
+        assert seen == list(range(1, len(seen) + 1)), (cid, seen)
+    last: dict[str, envelope_pb2.EventEnvelope] = {}
+    merges: dict[str, envelope_pb2.EventEnvelope] = {}
+    for record in kafkatest.read_topic(kafka_brokers, topic):
+        event = envelope_pb2.EventEnvelope.FromString(record.value)
+        if event.aggregate.startswith("customers/") and "/" not in event.aggregate[10:]:
+            last[event.aggregate] = event
+            if event.WhichOneof("payload") == "customer_merged":
+                merges[f"customers/{event.customer_merged.merged_customer_id}"] = event
+    for survivor, merged in ((s0, m1), (s1, x0)):
+        assert last[merged].WhichOneof("payload") == "customer_merged_into"
+        assert merges[merged].aggregate == survivor
+        assert merges[merged].causation_id == last[merged].causation_id
+
+    # The views (a crm-projector of the topic): the survivor has every tag accepted, the merged
+    # names read as their survivors, the moved e-mail finds the survivor.
+    projector = crmtest.Server(tmp_path / "projector", binary=crmtest.PROJECTOR_BIN,
+                               base_args=["--engine", "kafka", "--kafka-brokers", kafka_brokers,
+                                          "--kafka-topic-prefix", prefix]).start()
+    try:
+        token = crmtest.merge_tokens(*tokens)
+        got = projector.query.GetCustomer(spb.GetCustomerRequest(name=s1,
+                                                                 consistency_token=token))
+        assert {tag for _, tag in accepted} <= set(got.tags)
+        for survivor, merged in ((s0, m1), (s1, x0)):
+            assert projector.query.GetCustomer(spb.GetCustomerRequest(
+                name=merged, consistency_token=token)).name == survivor
+        found = projector.query.FindCustomers(spb.FindCustomersRequest(
+            email=f"{m1[10:]}@example.com", consistency_token=token))
+        assert [c.name for c in found.customers] == [s0]
+    finally:
+        projector.stop(check=False)
+
+
 def test_more_replicas_than_writers_is_refused_at_start(tmp_path, kafka_brokers):
     peers = [f"127.0.0.1:{_free_port()}", f"127.0.0.1:{_free_port()}"]
     proc = subprocess.run(
