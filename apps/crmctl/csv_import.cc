@@ -19,9 +19,29 @@ namespace {
 constexpr absl::string_view kAttrPrefix = "attr.";
 
 const std::set<std::string, std::less<>>& Columns() {
-  static const auto* columns = new std::set<std::string, std::less<>>{
-      "external_id",        "display_name",    "kind",  "emails", "phones",    "region", "industry",
-      "acquisition_source", "lifecycle_stage", "owner", "tags",   "value_tier"};
+  static const auto* columns = new std::set<std::string, std::less<>>{"external_id",
+                                                                      "display_name",
+                                                                      "kind",
+                                                                      "emails",
+                                                                      "phones",
+                                                                      "region",
+                                                                      "industry",
+                                                                      "acquisition_source",
+                                                                      "lifecycle_stage",
+                                                                      "owner",
+                                                                      "tags",
+                                                                      "value_tier",
+                                                                      "social_ids",
+                                                                      "address.kind",
+                                                                      "address.lines",
+                                                                      "address.city",
+                                                                      "address.region",
+                                                                      "address.postal_code",
+                                                                      "address.country_code",
+                                                                      "contact.display_name",
+                                                                      "contact.title",
+                                                                      "contact.emails",
+                                                                      "contact.phones"};
   return *columns;
 }
 
@@ -42,6 +62,22 @@ bool EnumValue(const google::protobuf::EnumDescriptor* type, absl::string_view c
   *out = value->number();
   return true;
 }
+
+}  // namespace
+
+bool ParseSocialId(absl::string_view text, crm::v1::SocialId* out) {
+  const size_t colon = text.find(':');
+  if (colon == absl::string_view::npos || colon + 1 == text.size()) return false;
+  int network = 0;
+  if (!EnumValue(crm::v1::SocialNetwork_descriptor(), text.substr(0, colon), &network)) {
+    return false;
+  }
+  out->set_network(static_cast<crm::v1::SocialNetwork>(network));
+  out->set_handle(std::string(text.substr(colon + 1)));
+  return true;
+}
+
+namespace {
 
 crm::v1::ImportCustomerResult LocalFailure(int64_t row, const std::string& field,
                                            const std::string& why) {
@@ -190,6 +226,54 @@ absl::StatusOr<CsvRows> RowsFromCsv(const std::vector<CsvRecord>& records) {
         c->set_owner(cell);
       } else if (column == "tags") {
         for (std::string& t : List(cell)) c->add_tags(std::move(t));
+      } else if (column == "social_ids") {
+        for (const std::string& s : List(cell)) {
+          if (!ParseSocialId(s, c->add_social_ids())) {
+            failure = LocalFailure(
+                record.line, absl::StrCat("customer.social_ids[", c->social_ids_size() - 1, "]"),
+                absl::StrCat("\"", s, "\" is not NETWORK:HANDLE (e.g. wechat:wx_ada)"));
+            break;
+          }
+        }
+      } else if (absl::StartsWith(column, "address.")) {
+        crm::v1::PostalAddress* a =
+            c->addresses().empty() ? c->add_addresses() : c->mutable_addresses(0);
+        if (column == "address.kind") {
+          const std::string field = "customer.addresses[0].kind";
+          int value = 0;
+          // "billing" for BILLING_ADDRESS too.
+          if (!EnumValue(crm::v1::AddressKind_descriptor(), cell, &value) &&
+              !EnumValue(crm::v1::AddressKind_descriptor(), absl::StrCat(cell, "_address"),
+                         &value)) {
+            failure =
+                LocalFailure(record.line, field, absl::StrCat("unknown value \"", cell, "\""));
+          } else {
+            a->set_kind(static_cast<crm::v1::AddressKind>(value));
+          }
+        } else if (column == "address.lines") {
+          for (std::string& l : List(cell)) a->add_lines(std::move(l));
+        } else if (column == "address.city") {
+          a->set_city(cell);
+        } else if (column == "address.region") {
+          a->set_region(cell);
+        } else if (column == "address.postal_code") {
+          a->set_postal_code(cell);
+        } else {
+          a->set_country_code(cell);
+        }
+      } else if (absl::StartsWith(column, "contact.")) {
+        crm::v1::ContactPerson* p =
+            c->contacts().empty() ? c->add_contacts() : c->mutable_contacts(0);
+        p->set_primary(true);
+        if (column == "contact.display_name") {
+          p->set_display_name(cell);
+        } else if (column == "contact.title") {
+          p->set_title(cell);
+        } else if (column == "contact.emails") {
+          for (std::string& e : List(cell)) p->add_emails(std::move(e));
+        } else {
+          for (std::string& ph : List(cell)) p->add_phones(std::move(ph));
+        }
       } else if (column == "value_tier") {
         // Sent as is: the server refuses it (the tier is derived from purchases).
         enum_cell(crm::v1::ValueTier_descriptor(),

@@ -4,8 +4,13 @@
 // (the first record), in any order, case-insensitively; unknown columns are an error. Columns
 // (docs/crmctl.md, "Import"):
 //   external_id, display_name, kind, emails, phones, region, industry, acquisition_source,
-//   lifecycle_stage, owner, tags, value_tier, and attr.<key> for each attribute <key>.
-// emails, phones and tags hold several values separated by ';'. Enum columns take the enum's
+//   lifecycle_stage, owner, tags, value_tier, social_ids, attr.<key> for each attribute <key>,
+//   one postal address (address.kind, address.lines, address.city, address.region,
+//   address.postal_code, address.country_code) and one contact person, the primary one
+//   (contact.display_name, contact.title, contact.emails, contact.phones).
+// emails, phones, tags, social_ids (each NETWORK:HANDLE), address.lines, contact.emails and
+// contact.phones hold several values separated by ';'. A row sets the address (the contact) if
+// any of its cells is not empty. Enum columns take the enum's
 // value name, in any case (person, COMPANY, first_contact). An empty cell is an unset field.
 // A record whose enum cell names no value of the enum cannot be sent: it is a local failure,
 // reported like the server's failures (INVALID_ARGUMENT naming the field) and not sent.
@@ -39,6 +44,11 @@ struct CsvRows {
   // Records not sent: their results (outcome FAILED, error naming the field).
   std::vector<crm::v1::ImportCustomerResult> failed;
 };
+
+// A social id written NETWORK:HANDLE (the network's enum value name in any case, e.g.
+// "wechat:wx_ada"; the handle as written after the first ':'). False if the network is unknown
+// or either part is empty.
+bool ParseSocialId(absl::string_view text, crm::v1::SocialId* out);
 
 // Maps the records after the header. INVALID_ARGUMENT for a missing header, an unknown or
 // repeated column, or a record with more fields than the header.

@@ -39,7 +39,8 @@
 //   crmctl customer get ID | list [--stage S] [--owner O] [--tier T] [--tag T] [--limit N] |
 //                  search [QUERY] [--region R] [--industry I] [--kind K] [--stage S] [--owner O]
 //                         [--tier T] [--tag T] [--limit N] |
-//                  find (--email E | --phone P | --external-id X)
+//                  find (--email E | --phone P | --external-id X | --social NETWORK:HANDLE |
+//                        --contact-email E | --contact-phone P)
 //     search: customers whose display name starts with QUERY (Latin without case, full-width as
 //     half-width, Chinese as written) and that match every filter, in display-name order.
 //   crmctl import customers FILE.csv [--request-id ID]
@@ -87,6 +88,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "apps/crmctl/csv_import.h"
 #include "apps/crmctl/offline.h"
 #include "apps/crmctl/online.h"
 
@@ -231,12 +233,20 @@ int main(int argc, char** argv) {
   std::string email;
   std::string phone;
   std::string external_id;
-  CLI::App* customer_find =
-      customer->add_subcommand("find", "Customers by e-mail, phone or external id");
+  std::string social;
+  std::string contact_email;
+  std::string contact_phone;
+  CLI::App* customer_find = customer->add_subcommand(
+      "find", "Customers by e-mail, phone, external id, social id or a contact's e-mail or phone");
   auto* email_opt = customer_find->add_option("--email", email, "An e-mail address");
   auto* phone_opt = customer_find->add_option("--phone", phone, "A phone number");
   auto* external_opt =
       customer_find->add_option("--external-id", external_id, "The id in another system");
+  customer_find->add_option("--social", social,
+                            "A social id, NETWORK:HANDLE (e.g. wechat:wx_ada; networks: wechat, "
+                            "weibo, linkedin, whatsapp, other_network)");
+  customer_find->add_option("--contact-email", contact_email, "A contact person's e-mail");
+  customer_find->add_option("--contact-phone", contact_phone, "A contact person's phone");
   email_opt->excludes(phone_opt);
   std::string survivor, merged, merge_request_id;
   bool merge_dry_run = false;
@@ -410,11 +420,26 @@ int main(int argc, char** argv) {
   if (*customer_list) return online.ListCustomers(customer_filter);
   if (*customer_search) return online.SearchCustomers(search_filter);
   if (*customer_find) {
-    if (email.empty() + phone.empty() + external_id.empty() != 2) {
-      std::fprintf(stderr, "crmctl customer find: give --email, --phone or --external-id\n");
+    if (!email.empty() + !phone.empty() + !external_id.empty() + !social.empty() +
+            !contact_email.empty() + !contact_phone.empty() !=
+        1) {
+      std::fprintf(stderr,
+                   "crmctl customer find: give one of --email, --phone, --external-id, --social, "
+                   "--contact-email and --contact-phone\n");
       return kExitUsage;
     }
-    return online.FindCustomers(email, phone, external_id);
+    crm::v1::FindCustomersRequest find;
+    find.set_email(email);
+    find.set_phone(phone);
+    find.set_external_id(external_id);
+    find.set_contact_email(contact_email);
+    find.set_contact_phone(contact_phone);
+    if (!social.empty() && !crm::crmctl::ParseSocialId(social, find.mutable_social_id())) {
+      std::fprintf(stderr, "crmctl customer find: --social takes NETWORK:HANDLE, not \"%s\"\n",
+                   social.c_str());
+      return kExitUsage;
+    }
+    return online.FindCustomers(find);
   }
   if (*import_customers) return online.ImportCustomers(import_file, import_request_id);
   if (*complaint_get) return online.GetComplaint(name);

@@ -816,14 +816,9 @@ int Online::SearchCustomers(const CustomerFilter& filter) {
       });
 }
 
-int Online::FindCustomers(const std::string& email, const std::string& phone,
-                          const std::string& external_id) {
+int Online::FindCustomers(const crm::v1::FindCustomersRequest& request) {
   if (!Connect()) return kExitUsage;
   auto stub = crm::v1::CustomerQueryService::NewStub(channel_);
-  crm::v1::FindCustomersRequest request;
-  request.set_email(email);
-  request.set_phone(phone);
-  request.set_external_id(external_id);
   crm::v1::FindCustomersResponse response;
   auto context = NewContext();
   if (grpc::Status s = stub->FindCustomers(context.get(), request, &response); !s.ok()) {

@@ -14,6 +14,7 @@
 
 #include "absl/time/time.h"
 #include "common/rpc/tls.h"
+#include "crm/v1/customer_service.pb.h"
 #include "grpcpp/grpcpp.h"
 
 namespace crm::crmctl {
@@ -98,8 +99,8 @@ class Online {
   };
   int ListCustomers(const CustomerFilter& filter);
   int SearchCustomers(const CustomerFilter& filter);
-  int FindCustomers(const std::string& email, const std::string& phone,
-                    const std::string& external_id);
+  // FindCustomers with `request` (one key set; main checks that).
+  int FindCustomers(const crm::v1::FindCustomersRequest& request);
   // Imports the customers of a CSV file (csv_import.h) through ImportCustomers and prints a
   // result per row and the counts. kExitServerError if any row failed; kExitUsage for a file
   // that cannot be read or parsed. `request_id`: empty derives it from the file's content.

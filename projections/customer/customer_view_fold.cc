@@ -30,6 +30,14 @@ std::set<std::pair<Index, std::string>> IndexEntries(const Customer& c) {
   for (const auto& p : c.phones()) out.emplace(Index::kPhone, p);
   for (const auto& t : c.tags()) out.emplace(Index::kTag, t);
   if (!c.external_id().empty()) out.emplace(Index::kExternalId, c.external_id());
+  for (const auto& s : c.social_ids()) {
+    out.emplace(Index::kSocialId, readmodel::customer::SocialIdValue(
+                                      crm::v1::SocialNetwork_Name(s.network()), s.handle()));
+  }
+  for (const auto& person : c.contacts()) {
+    for (const auto& e : person.emails()) out.emplace(Index::kContactEmail, e);
+    for (const auto& p : person.phones()) out.emplace(Index::kContactPhone, p);
+  }
   if (!c.owner().empty()) out.emplace(Index::kOwner, c.owner());
   out.emplace(Index::kStage, crm::v1::LifecycleStage_Name(c.lifecycle_stage()));
   out.emplace(Index::kTier, crm::v1::ValueTier_Name(c.value_tier()));

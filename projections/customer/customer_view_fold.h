@@ -23,8 +23,9 @@ class CustomerViewFold final : public fold::Fold {
  public:
   // Bump when the keys this fold writes for the same events change; the runner then refolds it
   // (common/fold/fold_runner.h). 1: the first versioned layout. 2: the search indexes (s/).
-  // 3: the external id index (x/extid).
-  static constexpr int64_t kVersion = 3;
+  // 3: the external id index (x/extid). 4: social ids and contact persons' e-mails and phones
+  // (x/social, x/cemail, x/cphone).
+  static constexpr int64_t kVersion = 4;
 
   std::string name() const override { return std::string(readmodel::customer::kFoldName); }
   int64_t version() const override { return kVersion; }

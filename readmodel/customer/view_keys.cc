@@ -22,6 +22,12 @@ absl::string_view IndexName(Index index) {
       return "tag";
     case Index::kExternalId:
       return "extid";
+    case Index::kSocialId:
+      return "social";
+    case Index::kContactEmail:
+      return "cemail";
+    case Index::kContactPhone:
+      return "cphone";
   }
   return "unknown";
 }
@@ -51,6 +57,10 @@ absl::string_view SearchFieldName(SearchField field) {
 }
 
 }  // namespace
+
+std::string SocialIdValue(absl::string_view network_name, absl::string_view handle) {
+  return absl::StrCat(network_name, ":", handle);
+}
 
 std::string CustomerKey(absl::string_view id) { return absl::StrCat(kCustomerPrefix, id); }
 

@@ -2,7 +2,8 @@
 //
 //   c/<id>                         -> crm.v1.Customer (the customer as of its last event)
 //   x/<index>\0<value>\0<id>       -> ""  secondary indexes: email, phone, owner, stage, tier, tag,
-//                                        external id ("extid")
+//                                        external id ("extid"), social id ("social"), contact
+//                                        persons' e-mails and phones ("cemail", "cphone")
 //   h/<id>\0<version, 20 digits>   -> crm.events.v1.EventEnvelope (the customer's history)
 //   s/<field>\0<value>\0<folded display name>\0<id> -> ""  search indexes (SearchCustomers)
 //
@@ -25,7 +26,22 @@
 
 namespace crm::readmodel::customer {
 
-enum class Index { kEmail, kPhone, kOwner, kStage, kTier, kTag, kExternalId };
+enum class Index {
+  kEmail,
+  kPhone,
+  kOwner,
+  kStage,
+  kTier,
+  kTag,
+  kExternalId,
+  kSocialId,      // value: SocialIdValue
+  kContactEmail,  // a contact person's e-mail
+  kContactPhone,  // a contact person's phone
+};
+
+// The social id index's value of (network, handle): "<SocialNetwork name>:<handle>" (a network
+// name has no ':', so the first one ends it).
+std::string SocialIdValue(absl::string_view network_name, absl::string_view handle);
 
 std::string CustomerKey(absl::string_view id);
 inline constexpr absl::string_view kCustomerPrefix = "c/";

@@ -10,6 +10,7 @@
 #include "common/base/status_macros.h"
 #include "common/eventlog/consistency_token.h"
 #include "common/status/errors.h"
+#include "domain/common/field_checks.h"
 #include "domain/customer/customer_aggregate.h"
 #include "domain/customer/validation.h"
 #include "readmodel/customer/text_fold.h"
@@ -212,11 +213,14 @@ absl::StatusOr<crm::v1::SearchCustomersResponse> CustomerQueries::Search(
 
 absl::StatusOr<crm::v1::FindCustomersResponse> CustomerQueries::Find(
     const crm::v1::FindCustomersRequest& request, const rpc::CallContext& call) const {
-  const int keys =
-      !request.email().empty() + !request.phone().empty() + !request.external_id().empty();
+  const int keys = !request.email().empty() + !request.phone().empty() +
+                   !request.external_id().empty() + request.has_social_id() +
+                   !request.contact_email().empty() + !request.contact_phone().empty();
   if (keys != 1) {
-    return status::InvalidArgument(request.email().empty() ? "email" : "phone",
-                                   "set exactly one of email, phone and external_id");
+    return status::InvalidArgument(
+        request.email().empty() ? "email" : "phone",
+        "set exactly one of email, phone, external_id, social_id, contact_email and "
+        "contact_phone");
   }
   Index index = Index::kEmail;
   std::string value;
@@ -225,10 +229,27 @@ absl::StatusOr<crm::v1::FindCustomersResponse> CustomerQueries::Find(
   } else if (!request.phone().empty()) {
     index = Index::kPhone;
     CRM_ASSIGN_OR_RETURN(value, domain::customer::NormalizePhone(request.phone(), "phone"));
-  } else {
+  } else if (!request.external_id().empty()) {
     index = Index::kExternalId;
     CRM_RETURN_IF_ERROR(domain::customer::ValidateExternalId(request.external_id(), "external_id"));
     value = request.external_id();
+  } else if (request.has_social_id()) {
+    index = Index::kSocialId;
+    const crm::v1::SocialId& social = request.social_id();
+    CRM_RETURN_IF_ERROR(domain::ValidateRequiredEnum(*crm::v1::SocialNetwork_descriptor(),
+                                                     social.network(), "social_id.network"));
+    CRM_RETURN_IF_ERROR(
+        domain::customer::ValidateSocialHandle(social.handle(), "social_id.handle"));
+    value = readmodel::customer::SocialIdValue(crm::v1::SocialNetwork_Name(social.network()),
+                                               social.handle());
+  } else if (!request.contact_email().empty()) {
+    index = Index::kContactEmail;
+    CRM_ASSIGN_OR_RETURN(
+        value, domain::customer::NormalizeEmail(request.contact_email(), "contact_email"));
+  } else {
+    index = Index::kContactPhone;
+    CRM_ASSIGN_OR_RETURN(
+        value, domain::customer::NormalizePhone(request.contact_phone(), "contact_phone"));
   }
   CRM_RETURN_IF_ERROR(AwaitToken(request.consistency_token(), call));
   CRM_ASSIGN_OR_RETURN(auto customers, views_->Find(index, value, kMaxFindResults));

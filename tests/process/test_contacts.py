@@ -2,10 +2,13 @@
 "Addresses, social ids and contact persons"): they are set on register and by UpdateCustomer's
 mask, a bad country code, handle or contact is refused naming the field, a merge carries the union
 to the survivor (keeping its primary contact), a retry with the same request_id answers the first
-answer, and the views answer the same after a `--rebuild` restart.
+answer, FindCustomers finds customers by social id and by a contact's e-mail or phone, crmctl
+imports them from CSV columns, and the views answer the same after a `--rebuild` restart.
 """
 
 from __future__ import annotations
+
+import json
 
 import pytest
 
@@ -142,6 +145,88 @@ def test_a_merge_carries_the_union(world):
     assert list(m.changed_paths) == ["addresses", "social_ids", "contacts"]
 
 
+def _find(w: World, **key) -> list[str]:
+    return [c.name for c in w.server.query.FindCustomers(spb.FindCustomersRequest(
+        consistency_token=w.covering(), **key)).customers]
+
+
+def test_find_by_social_id_and_by_a_contacts_email_or_phone(world):
+    """FindCustomers by social id (network and handle), by a contact person's e-mail or phone
+    (normalized; several customers may share a contact); a key a customer no longer has finds
+    nothing; bad keys are refused naming the field; crmctl customer find does the same."""
+    w = world
+    a = w.customer("find-a", kind=cpb.COMPANY, social_ids=[_social(handle="wx_find")],
+                   contacts=[_contact(email="buyer@find.cn", phones=["+86 21 5555 0199"])])
+    b = w.customer("find-b", kind=cpb.COMPANY, social_ids=[_social(cpb.WEIBO, "wx_find")],
+                   contacts=[_contact("Li", "BUYER@find.cn")])
+    assert _find(w, social_id=_social(handle="wx_find")) == [a]
+    assert _find(w, social_id=_social(cpb.WEIBO, "wx_find")) == [b]  # the network counts
+    assert _find(w, social_id=_social(handle="WX_FIND")) == []  # handles as written
+    assert _find(w, contact_email=" Buyer@Find.CN ") == [a, b]
+    assert _find(w, contact_phone="+86 (21) 5555-0199") == [a]
+    assert _find(w, email="buyer@find.cn") == []  # a contact's e-mail is not the customer's
+    # Replaced: the old handle finds nothing, the new one finds the customer.
+    w.write(w.cmd.UpdateCustomer(spb.UpdateCustomerRequest(
+        customer=cpb.Customer(name=a, social_ids=[_social(handle="wx_new")]),
+        update_mask={"paths": ["social_ids"]}, request_id=new_request_id())))
+    assert _find(w, social_id=_social(handle="wx_find")) == []
+    assert _find(w, social_id=_social(handle="wx_new")) == [a]
+
+    for key, field in ((dict(social_id=cpb.SocialId(handle="x")), "social_id.network"),
+                       (dict(social_id=_social(handle="two words")), "social_id.handle"),
+                       (dict(contact_email="nobody"), "contact_email"),
+                       (dict(contact_phone="call me"), "contact_phone")):
+        d = expect_error(grpc.StatusCode.INVALID_ARGUMENT, w.server.query.FindCustomers,
+                         spb.FindCustomersRequest(**key))
+        assert_violation(d, field)
+    d = expect_error(grpc.StatusCode.INVALID_ARGUMENT, w.server.query.FindCustomers,
+                     spb.FindCustomersRequest(email="a@b.cn", social_id=_social()))
+    assert "exactly one" in d.message
+
+    from test_crmctl import ctl, ctl_json, query_process  # pylint: disable=import-outside-toplevel
+    process = query_process(w.server)
+    assert [c["name"] for c in ctl_json(process, "customer", "find", "--social",
+                                        "WeChat:wx_new")] == [a]
+    assert [c["name"] for c in ctl_json(process, "customer", "find", "--contact-email",
+                                        "buyer@find.cn")] == [a, b]
+    bad = ctl(process, "customer", "find", "--social", "myspace:tom")
+    assert bad.returncode == 2 and "NETWORK:HANDLE" in bad.stderr
+
+
+def test_crmctl_imports_social_ids_an_address_and_a_contact_from_csv(world, tmp_path):
+    w = world
+    from test_crmctl import command_process, ctl  # pylint: disable=import-outside-toplevel
+    path = tmp_path / "contacts.csv"
+    path.write_text(
+        "external_id,display_name,kind,social_ids,address.kind,address.lines,address.city,"
+        "address.country_code,contact.display_name,contact.title,contact.emails\n"
+        "CSV-C1,Acme 华东,company,wechat:acme_hd;linkedin:in/acme-hd,billing,1 Nanjing Road,上海,"
+        "CN,王芳,采购经理,wang@acme-hd.cn\n"
+        "CSV-C2,Bad Net,company,myspace:tom,,,,,,,\n"
+        "CSV-C3,Bad Country,company,,billing,1 Road,,China,,,\n", encoding="utf-8")
+    r = ctl(command_process(w.server), "import", "customers", str(path))
+    assert r.returncode == 1, (r.stdout, r.stderr)  # two rows failed
+    lines = [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
+    results, summary = lines[:-1], lines[-1]
+    outcomes = {x["row_number"]: (x["outcome"], x.get("error", {}).get("message", ""))
+                for x in results}
+    assert outcomes["2"][0] == "CREATED"
+    assert outcomes["3"][0] == "FAILED" and "customer.social_ids[0]" in outcomes["3"][1]
+    assert outcomes["4"][0] == "FAILED" and "country_code" in outcomes["4"][1]
+    w.token = crmtest.merge_tokens(w.token, summary["consistency_token"])
+    [name] = _find(w, social_id=_social(cpb.LINKEDIN, "in/acme-hd"))
+    w.names.append(name)
+    got = w.get(name)
+    assert got.external_id == "CSV-C1"
+    assert [(s.network, s.handle) for s in got.social_ids] == [(cpb.WECHAT, "acme_hd"),
+                                                               (cpb.LINKEDIN, "in/acme-hd")]
+    assert [(a.kind, list(a.lines), a.city, a.country_code) for a in got.addresses] == [
+        (cpb.BILLING_ADDRESS, ["1 Nanjing Road"], "上海", "CN")]
+    assert [(c.display_name, c.title, list(c.emails), c.primary) for c in got.contacts] == [
+        ("王芳", "采购经理", ["wang@acme-hd.cn"], True)]
+    assert _find(w, contact_email="wang@acme-hd.cn") == [name]
+
+
 def _answers(w: World) -> dict:
     token = w.covering()
     out = {}
@@ -149,6 +234,15 @@ def _answers(w: World) -> dict:
         out[name] = w.get(name).SerializeToString(deterministic=True)
         out[f"history {name}"] = [e.SerializeToString(deterministic=True)
                                   for e in crmtest.history(w.server, name, consistency_token=token)]
+    # The indexes FindCustomers reads, for every key those customers have.
+    for c in [w.get(name) for name in sorted(set(w.names))]:
+        for s in c.social_ids:
+            out[f"social {s.network}:{s.handle}"] = _find(w, social_id=s)
+        for person in c.contacts:
+            for e in person.emails:
+                out[f"contact {e}"] = _find(w, contact_email=e)
+            for p in person.phones:
+                out[f"contact {p}"] = _find(w, contact_phone=p)
     return out
 
 

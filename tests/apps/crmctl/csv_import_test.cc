@@ -67,6 +67,56 @@ TEST(RowsFromCsvTest, AnUnknownEnumNameIsALocalFailure) {
   EXPECT_THAT(rows->failed[1].error().message(), HasSubstr("customer.value_tier"));
 }
 
+TEST(RowsFromCsvTest, SocialIdsAnAddressAndAContactPerson) {
+  auto records = ParseCsv(
+      "display_name,social_ids,address.kind,address.lines,address.city,address.country_code,"
+      "contact.display_name,contact.title,contact.emails,contact.phones\n"
+      "Acme,wechat:wx_acme; LinkedIn:in/acme:co,billing,1 Nanjing Road;Floor 3,上海,CN,"
+      "王芳,采购经理,wang@acme.cn;w2@acme.cn,+86 21 5555 0101\n"
+      "Bare,,,,,,,,,\n"
+      "Bad,myspace:tom,,,,,,,,\n"
+      "Worse,,castle,,,,,,,\n");
+  ASSERT_TRUE(records.ok()) << records.status();
+  auto rows = RowsFromCsv(*records);
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  ASSERT_EQ(rows->rows.size(), 2u);
+  const crm::v1::Customer& c = rows->rows[0].customer();
+  ASSERT_EQ(c.social_ids_size(), 2);
+  EXPECT_EQ(c.social_ids(0).network(), crm::v1::WECHAT);
+  EXPECT_EQ(c.social_ids(0).handle(), "wx_acme");
+  EXPECT_EQ(c.social_ids(1).network(), crm::v1::LINKEDIN);
+  EXPECT_EQ(c.social_ids(1).handle(), "in/acme:co");  // after the first ':'
+  ASSERT_EQ(c.addresses_size(), 1);
+  EXPECT_EQ(c.addresses(0).kind(), crm::v1::BILLING_ADDRESS);
+  EXPECT_THAT(c.addresses(0).lines(), ElementsAre("1 Nanjing Road", "Floor 3"));
+  EXPECT_EQ(c.addresses(0).city(), "上海");
+  EXPECT_EQ(c.addresses(0).country_code(), "CN");
+  ASSERT_EQ(c.contacts_size(), 1);
+  EXPECT_EQ(c.contacts(0).display_name(), "王芳");
+  EXPECT_EQ(c.contacts(0).title(), "采购经理");
+  EXPECT_THAT(c.contacts(0).emails(), ElementsAre("wang@acme.cn", "w2@acme.cn"));
+  EXPECT_THAT(c.contacts(0).phones(), ElementsAre("+86 21 5555 0101"));
+  EXPECT_TRUE(c.contacts(0).primary());
+  // Empty cells set no address and no contact.
+  const crm::v1::Customer& bare = rows->rows[1].customer();
+  EXPECT_EQ(bare.addresses_size() + bare.contacts_size() + bare.social_ids_size(), 0);
+  ASSERT_EQ(rows->failed.size(), 2u);
+  EXPECT_EQ(rows->failed[0].row_number(), 4);
+  EXPECT_THAT(rows->failed[0].error().message(), HasSubstr("customer.social_ids[0]"));
+  EXPECT_THAT(rows->failed[1].error().message(), HasSubstr("customer.addresses[0].kind"));
+}
+
+TEST(ParseSocialIdTest, NetworkColonHandle) {
+  crm::v1::SocialId id;
+  EXPECT_TRUE(ParseSocialId("WhatsApp:+8613800000000", &id));
+  EXPECT_EQ(id.network(), crm::v1::WHATSAPP);
+  EXPECT_EQ(id.handle(), "+8613800000000");
+  EXPECT_FALSE(ParseSocialId("wechat", &id));
+  EXPECT_FALSE(ParseSocialId("wechat:", &id));
+  EXPECT_FALSE(ParseSocialId(":handle", &id));
+  EXPECT_FALSE(ParseSocialId("social_network_unspecified:x", &id));
+}
+
 TEST(RowsFromCsvTest, RefusesABadHeader) {
   EXPECT_FALSE(RowsFromCsv({}).ok());
   EXPECT_FALSE(RowsFromCsv(*ParseCsv("display_name,colour\n")).ok());
