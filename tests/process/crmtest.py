@@ -27,6 +27,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -992,6 +993,62 @@ def damage_largest_table(store_dir: Path) -> Path:
         f.seek(offset)
         f.write(bytes([byte[0] ^ 0xFF]))
     return table
+
+
+class MergeRace:
+    """A merge racing tags on both of its customers: one thread per (tag, customer, label) tags
+    the customer `count` times ("<label>-<i>") while `merge()` runs. Each tag is accepted or, on
+    the merged customer once merged, refused FAILED_PRECONDITION CUSTOMER_MERGED (anything else
+    fails the test). After run(): `answer` (the merge's), `accepted` [(customer, tag)], `refused`
+    [tag] and `tokens` (of every answer)."""
+
+    def __init__(self, merge: Callable, taggers: list[tuple[Callable, str, str]],
+                 count: int = 20):
+        self.merge, self.taggers, self.count = merge, taggers, count
+        self.answer = None
+        self.accepted: list[tuple[str, str]] = []
+        self.refused: list[str] = []
+        self.tokens: list[str] = []
+        self.errors: list[BaseException] = []
+        self._lock = threading.Lock()
+
+    def _hammer(self, start: threading.Barrier, tag: Callable, name: str, label: str) -> None:
+        start.wait()
+        for i in range(self.count):
+            value = f"{label}-{i}"
+            try:
+                token = tag(name, value).consistency_token
+                with self._lock:
+                    self.accepted.append((name, value))
+                    self.tokens.append(token)
+            except grpc.RpcError as err:
+                with self._lock:
+                    if err.code() == grpc.StatusCode.FAILED_PRECONDITION and \
+                            error_details(err).error_info.reason == "CUSTOMER_MERGED":
+                        self.refused.append(value)
+                    else:
+                        self.errors.append(err)
+
+    def run(self) -> "MergeRace":
+        start = threading.Barrier(len(self.taggers) + 1)
+        threads = [threading.Thread(target=self._hammer, args=(start, *t)) for t in self.taggers]
+        for t in threads:
+            t.start()
+        start.wait()
+        self.answer = self.merge()
+        for t in threads:
+            t.join()
+        assert not self.errors, self.errors[0]
+        self.tokens.append(self.answer.consistency_token)
+        return self
+
+    def assert_merged_tags_split(self, merged: str, label: str) -> set[str]:
+        """The merged customer's tags: those accepted (before the merge) and those refused
+        (after) are disjoint and together every one sent. Returns the accepted ones."""
+        moved = {tag for name, tag in self.accepted if name == merged}
+        assert moved | set(self.refused) == {f"{label}-{i}" for i in range(self.count)}
+        assert moved.isdisjoint(self.refused)
+        return moved
 
 
 def crmctl(*args: str) -> subprocess.CompletedProcess:

@@ -348,38 +348,12 @@ def test_merges_of_customers_written_by_different_replicas(replicas, tmp_path, k
     assert [m.name for m in dry.customer.merged_customers] == [x0]
 
     # The race: tags on both customers through both replicas while the merge runs.
-    accepted: list[tuple[str, str]] = []
-    refused: list[str] = []
-    lock = threading.Lock()
-    start = threading.Barrier(3)
-
-    def hammer(replica, name: str, label: str):
-        start.wait()
-        for i in range(20):
-            tag = f"{label}-{i}"
-            try:
-                tokens.append(_tag(replica, name, tag).consistency_token)
-                with lock:
-                    accepted.append((name, tag))
-            except grpc.RpcError as err:
-                assert err.code() == grpc.StatusCode.FAILED_PRECONDITION, err
-                assert crmtest.error_details(err).error_info.reason == "CUSTOMER_MERGED"
-                with lock:
-                    refused.append(tag)
-
-    threads = [threading.Thread(target=hammer, args=(r0, s1, "s")),
-               threading.Thread(target=hammer, args=(r1, x0, "m"))]
-    for t in threads:
-        t.start()
-    start.wait()
-    raced = _merge(r0, s1, x0)
-    for t in threads:
-        t.join()
-    assert raced.appended_event_count == 2
-    tokens.append(raced.consistency_token)
-    merged_tags = {tag for name, tag in accepted if name == x0}
-    assert merged_tags | set(refused) == {f"m-{i}" for i in range(20)}
-    assert merged_tags.isdisjoint(refused)
+    race = crmtest.MergeRace(lambda: _merge(r0, s1, x0),
+                             [(lambda n, t: _tag(r0, n, t), s1, "s"),
+                              (lambda n, t: _tag(r1, n, t), x0, "m")]).run()
+    assert race.answer.appended_event_count == 2
+    tokens += race.tokens
+    race.assert_merged_tags_split(x0, "m")
 
     # The topic: every customer's versions without gaps or repeats; each merged customer ends
     # with CustomerMergedInto, its survivor's merge names it with the same causation id.
@@ -408,7 +382,7 @@ def test_merges_of_customers_written_by_different_replicas(replicas, tmp_path, k
         token = crmtest.merge_tokens(*tokens)
         got = projector.query.GetCustomer(spb.GetCustomerRequest(name=s1,
                                                                  consistency_token=token))
-        assert {tag for _, tag in accepted} <= set(got.tags)
+        assert {tag for _, tag in race.accepted} <= set(got.tags)
         for survivor, merged in ((s0, m1), (s1, x0)):
             assert projector.query.GetCustomer(spb.GetCustomerRequest(
                 name=merged, consistency_token=token)).name == survivor

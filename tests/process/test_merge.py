@@ -8,8 +8,6 @@ racing commands on both customers ends consistent, and the views answer the same
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 
 import crmtest
@@ -237,42 +235,15 @@ def test_a_merge_racing_commands_on_both_customers(world):
     w = world
     survivor = w.customer("race-s", display_name="S")
     merged = w.customer("race-m", display_name="M")
-    accepted: list[tuple[str, str]] = []  # (customer, tag)
-    refused: list[str] = []
-    lock = threading.Lock()
-    start = threading.Barrier(3)
-
-    def hammer(name: str, label: str):
-        start.wait()
-        for i in range(25):
-            tag = f"{label}-{i}"
-            try:
-                w.tag(name, tag)
-                with lock:
-                    accepted.append((name, tag))
-            except grpc.RpcError as err:
-                assert err.code() == grpc.StatusCode.FAILED_PRECONDITION, err
-                assert crmtest.error_details(err).error_info.reason == "CUSTOMER_MERGED"
-                with lock:
-                    refused.append(tag)
-
-    threads = [threading.Thread(target=hammer, args=(survivor, "s")),
-               threading.Thread(target=hammer, args=(merged, "m"))]
-    for t in threads:
-        t.start()
-    start.wait()
-    resp = w.write(w.merge(survivor, merged))
-    for t in threads:
-        t.join()
-    assert resp.appended_event_count == 2
+    race = crmtest.MergeRace(lambda: w.write(w.merge(survivor, merged)),
+                             [(w.tag, survivor, "s"), (w.tag, merged, "m")], count=25).run()
+    assert race.answer.appended_event_count == 2
+    w.token = crmtest.merge_tokens(w.token, *race.tokens)
     got = w.get(survivor)
-    tags = set(got.tags)
     # Every accepted tag is on the survivor (the merged customer's through the merge).
-    assert {tag for _, tag in accepted} <= tags
+    assert {tag for _, tag in race.accepted} <= set(got.tags)
     # The merged customer's: those before the merge moved, the rest were refused.
-    merged_tags = {tag for name, tag in accepted if name == merged}
-    assert merged_tags | set(refused) == {f"m-{i}" for i in range(25)}
-    assert merged_tags.isdisjoint(refused)
+    merged_tags = race.assert_merged_tags_split(merged, "m")
     merged_events = crmtest.history(w.server, merged, consistency_token=w.covering())
     assert merged_events[-1].WhichOneof("payload") == "customer_merged_into"
     assert {e.customer_tagged.tag for e in merged_events
