@@ -393,6 +393,44 @@ def test_merges_of_customers_written_by_different_replicas(replicas, tmp_path, k
         projector.stop(check=False)
 
 
+def test_a_cross_replica_merge_stopped_after_its_first_half_is_completed_by_the_next_call(
+        replicas, kafka_brokers):
+    """The survivor's replica stops right after the merged customer's replica recorded its half
+    (here: that half requested directly, as the survivor's replica does): the merged customer
+    already redirects, the survivor has not taken it. The retry with the same request id, through
+    either replica, completes it (appending only the survivor's half) and answers as a retry."""
+    from crm.internal.v1 import merge_service_pb2 as mspb  # pylint: disable=import-outside-toplevel
+    from crm.internal.v1 import merge_service_pb2_grpc as msgrpc  # noqa: E501  pylint: disable=import-outside-toplevel
+    prefix, _, (r0, r1) = replicas
+    topic = f"{prefix}.customer.events.v1"
+    for i in range(12):
+        crmtest.register(r0, customer_id=f"half-{i}", display_name=f"Half {i}",
+                         emails=[f"half-{i}@example.com"])
+    writer = _replica_of(kafka_brokers, topic)
+    survivor = next(f"customers/half-{i}" for i in range(12) if writer[f"half-{i}"] == 0)
+    merged = next(f"customers/half-{i}" for i in range(12) if writer[f"half-{i}"] == 1)
+    rid = crmtest.new_request_id()
+    request = spb.MergeCustomersRequest(survivor=survivor, merged=merged, request_id=rid)
+    half = msgrpc.CustomerMergeServiceStub(r0.channel).SealMergedCustomer(
+        mspb.SealMergedCustomerRequest(merge=request))  # routed to the merged customer's writer
+    assert half.appended_event_count == 1 and half.merged.merged_into == survivor
+    d = crmtest.expect_error(grpc.StatusCode.FAILED_PRECONDITION, _tag, r1, merged, "late")
+    assert crmtest.assert_error_info(d).reason == "CUSTOMER_MERGED"
+
+    done = r1.command.MergeCustomers(request)  # forwarded to the survivor's replica
+    assert done.appended_event_count == 2  # a retry: the count of the whole merge
+    assert [m.name for m in done.customer.merged_customers] == [merged]
+    assert list(done.customer.emails) == [f"{survivor[10:]}@example.com",
+                                          f"{merged[10:]}@example.com"]
+    assert r0.command.MergeCustomers(request).summary == done.summary
+    events = [envelope_pb2.EventEnvelope.FromString(r.value)
+              for r in kafkatest.read_topic(kafka_brokers, topic)]
+    kinds = [(e.aggregate, e.WhichOneof("payload")) for e in events
+             if e.WhichOneof("payload") in ("customer_merged", "customer_merged_into")]
+    assert sorted(kinds) == sorted([(survivor, "customer_merged"),
+                                    (merged, "customer_merged_into")])  # once each
+
+
 def test_more_replicas_than_writers_is_refused_at_start(tmp_path, kafka_brokers):
     peers = [f"127.0.0.1:{_free_port()}", f"127.0.0.1:{_free_port()}"]
     proc = subprocess.run(
