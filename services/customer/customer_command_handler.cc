@@ -571,11 +571,21 @@ base::Future<crm::internal::v1::SealMergedCustomerResponse> CustomerCommandHandl
     const crm::internal::v1::SealMergedCustomerRequest& seal, const rpc::CallContext& call) {
   const crm::v1::MergeCustomersRequest& request = seal.merge();
   CRM_ASSIGN_OR_RETURN(const MergePair pair, PairOf(request, executor_->clock().Now()));
-  if (!WritesHere(pair.merged_id) || WritesHere(pair.survivor_id)) {
-    return status::Error(absl::StatusCode::kUnavailable,
-                         "the crm-command replicas disagree on who writes the merged customer "
-                         "and the survivor; retry",
-                         "NOT_THE_WRITER", {{"customer", pair.merged_name}});
+  if (WritesHere(pair.survivor_id)) {
+    // Not a half: one replica writing both runs the whole merge.
+    return status::PreconditionFailed(
+        "SURVIVOR_WRITTEN_HERE",
+        absl::StrCat("this crm-command replica writes ", pair.survivor_name,
+                     " too: send crm.v1.CustomerCommandService.MergeCustomers"),
+        pair.survivor_name, {{"customer", pair.survivor_name}});
+  }
+  if (!WritesHere(pair.merged_id)) {
+    // Routed to the merged customer's writer (CustomerMergeService); here only if replicas
+    // disagree on the layout.
+    return status::Error(
+        absl::StatusCode::kUnavailable,
+        absl::StrCat(pair.merged_name, " is written by another crm-command replica; retry"),
+        "NOT_THE_WRITER", {{"customer", pair.merged_name}});
   }
   const std::vector<command::Target> targets = {
       {.stream_key = pair.merged_id, .customer_id = pair.merged_id, .aggregate = pair.merged_name},

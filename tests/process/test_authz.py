@@ -512,12 +512,13 @@ def methods(rows: Rows) -> dict[str, Method]:
                                             customer_id=_uid("c"), customer_version=0)))
     # Whoever may write passes the class check; the replica then checks that the caller reaches
     # both customers (tests/process/test_kafka_replicas.py). One server writes both customers
-    # of this merge, so it answers UNAVAILABLE (NOT_THE_WRITER) after the class check.
+    # of this merge, so it answers FAILED_PRECONDITION (SURVIVOR_WRITTEN_HERE) after the class
+    # check.
     add("crm.internal.v1.CustomerMergeService", "SealMergedCustomer", Method(
         "internal", msgrpc.CustomerMergeServiceStub, "command",
         lambda h, me: mspb.SealMergedCustomerRequest(merge=spb.MergeCustomersRequest(
             survivor=rows.customer(h), merged=rows.customer(h), request_id=new_request_id())),
-        allowed="UNAVAILABLE"))
+        allowed="FAILED_PRECONDITION"))
     return m
 
 
