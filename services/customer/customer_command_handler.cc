@@ -409,6 +409,16 @@ absl::StatusOr<MergePair> PairOf(const crm::v1::MergeCustomersRequest& request, 
                    domain::customer::CustomerName(*merged_id)};
 }
 
+// The two states of a merge's linked command (targets: the merged customer, the survivor).
+absl::Status ParseMergeStates(const std::vector<std::string>& states,
+                              domain::customer::State* merged, domain::customer::State* survivor) {
+  if (states.size() != 2 || !merged->ParseFromString(states[0]) ||
+      !survivor->ParseFromString(states[1])) {
+    return absl::InternalError("customer state cannot be decoded");
+  }
+  return absl::OkStatus();
+}
+
 struct MergeStep {
   std::vector<std::vector<command::Event>> events;  // the merged customer's, the survivor's
   crm::v1::MergeSummary summary;
@@ -495,9 +505,7 @@ base::Future<crm::v1::MergeCustomersResponse> CustomerCommandHandler::Merge(
       [&](const std::vector<std::string>& states, const std::vector<int64_t>&, bool retry,
           absl::Time now) -> absl::StatusOr<std::vector<std::vector<command::Event>>> {
         domain::customer::State merged, survivor;
-        if (!merged.ParseFromString(states[0]) || !survivor.ParseFromString(states[1])) {
-          return absl::InternalError("customer state cannot be decoded");
-        }
+        CRM_RETURN_IF_ERROR(ParseMergeStates(states, &merged, &survivor));
         if (!merged_elsewhere) {
           CRM_ASSIGN_OR_RETURN(
               MergeStep step,
@@ -605,9 +613,7 @@ base::Future<crm::internal::v1::SealMergedCustomerResponse> CustomerCommandHandl
           [&](const std::vector<std::string>& states, const std::vector<int64_t>&, bool retry,
               absl::Time now) -> absl::StatusOr<std::vector<std::vector<command::Event>>> {
             domain::customer::State merged, survivor;
-            if (!merged.ParseFromString(states[0]) || !survivor.ParseFromString(states[1])) {
-              return absl::InternalError("customer state cannot be decoded");
-            }
+            CRM_RETURN_IF_ERROR(ParseMergeStates(states, &merged, &survivor));
             CRM_ASSIGN_OR_RETURN(
                 MergeStep step,
                 DecideMergeStep(request, pair, std::move(merged), survivor, retry, now, [&] {
